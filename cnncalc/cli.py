@@ -1,0 +1,170 @@
+"""The command line. A thin layer: parse options, call the library, turn errors into exit codes."""
+from __future__ import annotations
+
+import os
+import re
+import sys
+from contextlib import contextmanager
+from enum import Enum
+from pathlib import Path
+from typing import Iterator, Optional
+
+import typer
+from rich.console import Console
+
+from . import __version__, bundled
+from .conventions import CONVENTIONS
+from .errors import CnnCalcError, SpecError
+from .report import DTYPE_BYTES
+
+app = typer.Typer(
+    help="A static calculator for convolutional networks: shapes, parameters, multiply-adds and "
+    "memory of every layer, from a plain YAML spec, printed the way CNN lectures print them.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+    rich_markup_mode="rich",
+)
+
+Format = Enum("Format", {name: name for name in ("table", "csv", "json", "markdown")}, type=str)
+DType = Enum("DType", {name: name for name in DTYPE_BYTES}, type=str)
+ConventionName = Enum("ConventionName", {name: name for name in CONVENTIONS}, type=str)
+
+
+def _stderr() -> Console:
+    return Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+@contextmanager
+def reporting_errors() -> Iterator[None]:
+    """Domain errors become a message on stderr and their exit code; never a traceback."""
+    try:
+        yield
+    except CnnCalcError as exc:
+        _stderr().print(exc.render(), markup=False)
+        raise typer.Exit(exc.exit_code) from None
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"cnncalc {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def main(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version."),
+) -> None:
+    """cnncalc: shapes, params, multiply-adds and memory of a CNN from a YAML spec."""
+
+
+def parse_input_option(text: str) -> tuple[int, ...]:
+    """'3,224,224' or '3x224x224' -> (3, 224, 224)."""
+    parts = [p for p in re.split(r"[,x×\s]+", text.strip()) if p]
+    if len(parts) not in (1, 3) or not all(p.isdigit() and int(p) > 0 for p in parts):
+        raise SpecError(f"--input must be C,H,W (or F) of positive whole numbers, got {text!r}",
+                        hint="e.g. --input 3,224,224")
+    return tuple(int(p) for p in parts)
+
+
+def _console_for(path: Optional[Path]) -> Console:
+    if path is not None:
+        return Console(file=open(os.devnull, "w"), width=1000, color_system=None, record=True)
+    console = Console(highlight=False)
+    if not console.is_terminal:  # piped: plain text at the table's natural width
+        console = Console(highlight=False, width=1000, color_system=None)
+    return console
+
+
+@app.command()
+def table(
+    spec: str = typer.Argument(..., help="Spec file, or the name of a bundled spec (see 'cnncalc specs')."),
+    format: Format = typer.Option(Format.table, "--format", "-f", help="Output format."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write to this file (atomically)."),
+    dtype: DType = typer.Option(DType.float32, "--dtype", help="Element type for activation memory."),
+    batch: int = typer.Option(1, "--batch", "-b", min=1, help="Batch size: scales MACs and memory."),
+    input_shape: Optional[str] = typer.Option(None, "--input", help="Override the spec's input, as C,H,W."),
+    convention: ConventionName = typer.Option(ConventionName.textbook, "--convention",
+                                              help="What counts as a multiply-add (docs/conventions.md)."),
+    strict: bool = typer.Option(False, "--strict", help="Treat warnings (a stride that does not fit) as errors."),
+) -> None:
+    """Print the lecture table of a network: per layer C_in, H/W, Filters, K, S, P, C_out, H'/W',
+    memory (KB), parameters (k) and multiply-adds (M), with totals.
+
+    Example: [bold]cnncalc table specs/alexnet.yaml[/bold]
+    """
+    from .engine import analyze
+    from .graph import build
+    from .render import lecture_markdown, lecture_table, to_csv, to_json
+    from .render.lecture import summary_lines
+    from .spec import load_spec
+
+    with reporting_errors():
+        override = parse_input_option(input_shape) if input_shape else None
+        path, display = bundled.resolve(spec)
+        report = analyze(build(load_spec(path, display), override), convention=CONVENTIONS[convention.value],
+                         dtype=dtype.value, batch=batch, strict=strict)
+        errors = _stderr()
+        for note in report.warnings:
+            errors.print(note.render(), markup=False)
+        if format is Format.table:
+            console = _console_for(output)
+            console.print(lecture_table(report))
+            for line in summary_lines(report):
+                console.print(line, markup=False)
+            text = console.export_text() if output else None
+        else:
+            renderer = {Format.csv: to_csv, Format.json: to_json, Format.markdown: lecture_markdown}[format]
+            text = renderer(report)
+            if output is None:
+                sys.stdout.write(text)
+        if output is not None:
+            from .files import write_atomic
+
+            write_atomic(output, text)
+
+
+@app.command("specs")
+def list_specs() -> None:
+    """List the bundled specs, usable by name from any folder (e.g. 'cnncalc table alexnet')."""
+    from rich.table import Table
+
+    with reporting_errors():
+        table = Table(box=None, show_header=True, header_style="bold")
+        table.add_column("name", no_wrap=True)
+        table.add_column("description")
+        for name, path in bundled.bundled_specs().items():
+            table.add_row(name, bundled.describe(path))
+        Console(highlight=False).print(table)
+
+
+@app.command("ops")
+def list_ops() -> None:
+    """List the layer types a spec can use, with their fields and defaults (docs/spec.md)."""
+    from rich.table import Table
+
+    from .fields import REQUIRED
+    from .layers import layer_types
+
+    table = Table(box=None, show_header=True, header_style="bold")
+    for header in ("op", "aliases", "fields", "what it is"):
+        table.add_column(header)
+    for cls in layer_types():
+        fields = ", ".join(f.name if f.default is REQUIRED else f"{f.name}={_default(f.default)}"
+                           for f in cls.fields)
+        table.add_row(cls.op, ", ".join(cls.aliases), fields, cls.summary)
+    Console(highlight=False).print(table)
+
+
+def _default(value) -> str:
+    if isinstance(value, tuple) and len(value) == 2 and value[0] == value[1]:
+        return str(value[0])
+    if value is None:
+        return "none"
+    if isinstance(value, bool):
+        return str(value).lower()
+    return str(value)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    app()

@@ -1,0 +1,83 @@
+"""Error types. Every problem a user can cause is a CnnCalcError with an exit code; the CLI
+prints its message and exits with that code, never with a traceback."""
+from __future__ import annotations
+
+import difflib
+from dataclasses import dataclass
+from typing import Iterable
+
+
+@dataclass(frozen=True)
+class Location:
+    """A place in a source file, 1-based line and column."""
+
+    file: str
+    line: int
+    column: int
+
+    def __str__(self) -> str:
+        return f"{self.file}:{self.line}:{self.column}"
+
+
+class CnnCalcError(Exception):
+    """Base of the errors the CLI turns into a message and an exit code."""
+
+    exit_code = 2
+
+    def render(self) -> str:
+        return f"error: {self}"
+
+
+class SpecError(CnnCalcError):
+    """Bad input: a spec, an option or a file that cannot be used. Exit code 2."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        loc: Location | None = None,
+        file: str | None = None,
+        layer: str | None = None,
+        field: str | None = None,
+        hint: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.loc = loc
+        self.file = file if file is not None else (loc.file if loc else None)
+        self.layer = layer
+        self.field = field
+        self.hint = hint
+
+    def render(self) -> str:
+        """`file:line:col: error: layer 'x', field 'y': message`, then an indented hint."""
+        where = str(self.loc) if self.loc else (self.file or "")
+        subject = []
+        if self.layer is not None:
+            subject.append(f"layer '{self.layer}'")
+        if self.field is not None:
+            subject.append(f"field '{self.field}'")
+        text = ", ".join(subject)
+        text = f"error: {text}: {self.message}" if text else f"error: {self.message}"
+        if where:
+            text = f"{where}: {text}"
+        if self.hint:
+            text += f"\n  hint: {self.hint}"
+        return text
+
+    def __str__(self) -> str:
+        return self.render()
+
+
+class CheckFailed(CnnCalcError):
+    """A check that ran and failed (wrong answer, mismatch, budget exceeded). Exit code 1."""
+
+    exit_code = 1
+
+
+def did_you_mean(word: str, candidates: Iterable[str]) -> str | None:
+    """A 'did you mean ...?' hint naming the closest candidates, or None if none is close."""
+    close = difflib.get_close_matches(str(word), sorted(set(candidates)), n=3, cutoff=0.6)
+    if not close:
+        return None
+    return "did you mean " + " or ".join(f"'{c}'" for c in close) + "?"

@@ -1,0 +1,149 @@
+"""Field declarations and value parsers for layer types.
+
+A layer type declares its fields as `Field`s; the base class parses a spec mapping against them,
+so every layer gets the same checks and the same located messages. A parser takes the raw YAML
+value and returns the parsed value or raises `FieldProblem` with a message for the user.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable
+
+
+class FieldProblem(ValueError):
+    """A value that a parser rejects; the caller adds the location."""
+
+
+REQUIRED = object()
+
+
+@dataclass(frozen=True)
+class Field:
+    name: str
+    parse: Callable[[Any], Any]
+    default: Any = REQUIRED
+    aliases: tuple[str, ...] = ()
+    doc: str = ""
+
+    @property
+    def required(self) -> bool:
+        return self.default is REQUIRED
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if value is None:
+        return "null"
+    if isinstance(value, (list, dict)):
+        return "a list" if isinstance(value, list) else "a mapping"
+    return repr(value)
+
+
+def _is_int(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def positive_int(value: Any) -> int:
+    if not _is_int(value):
+        raise FieldProblem(f"must be a positive whole number, got {_describe(value)}")
+    if value <= 0:
+        raise FieldProblem(f"must be a positive whole number, got {value}")
+    return value
+
+
+def non_negative_int(value: Any) -> int:
+    if not _is_int(value):
+        raise FieldProblem(f"must be a whole number >= 0, got {_describe(value)}")
+    if value < 0:
+        raise FieldProblem(f"must be a whole number >= 0, got {value}")
+    return value
+
+
+def _pair(value: Any, item: Callable[[Any], int], what: str) -> tuple[int, int]:
+    if isinstance(value, list):
+        if len(value) != 2:
+            raise FieldProblem(f"must be {what} or a pair [height, width], got a list of {len(value)}")
+        try:
+            return item(value[0]), item(value[1])
+        except FieldProblem as exc:
+            raise FieldProblem(f"{exc} in [height, width]") from None
+    n = item(value)
+    return n, n
+
+
+def positive_pair(value: Any) -> tuple[int, int]:
+    """`3` -> (3, 3); `[1, 7]` -> (1, 7)."""
+    return _pair(value, positive_int, "a positive whole number")
+
+
+def non_negative_pair(value: Any) -> tuple[int, int]:
+    return _pair(value, non_negative_int, "a whole number >= 0")
+
+
+@dataclass(frozen=True)
+class Padding:
+    """Explicit symmetric padding per axis (`amount`), or the rule `same`/`valid`."""
+
+    mode: str  # "explicit", "same" or "valid"
+    amount: tuple[int, int] = (0, 0)
+
+    def __str__(self) -> str:
+        if self.mode != "explicit":
+            return self.mode
+        return format_pair(self.amount)
+
+
+def padding(value: Any) -> Padding:
+    """`2`, `[1, 3]`, `same` or `valid`."""
+    if isinstance(value, str):
+        mode = value.strip().lower()
+        if mode in ("same", "valid"):
+            return Padding(mode)
+        raise FieldProblem(f"must be a whole number, a pair [height, width], 'same' or 'valid', got {value!r}")
+    return Padding("explicit", non_negative_pair(value))
+
+
+def boolean(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise FieldProblem(f"must be true or false, got {_describe(value)}")
+    return value
+
+
+def number(low: float | None = None, high: float | None = None, *, high_open: bool = False,
+           low_open: bool = False) -> Callable[[Any], float]:
+    """A real number in [low, high] (or with open ends)."""
+
+    def parse(value: Any) -> float:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise FieldProblem(f"must be a number, got {_describe(value)}")
+        too_low = low is not None and (value <= low if low_open else value < low)
+        too_high = high is not None and (value >= high if high_open else value > high)
+        if too_low or too_high:
+            left = "(" if low_open else "["
+            right = ")" if high_open else "]"
+            raise FieldProblem(f"must be in {left}{low}, {high}{right}, got {value}")
+        return value
+
+    return parse
+
+
+def choice(options: Callable[[], list[str]] | list[str]) -> Callable[[Any], str]:
+    """One of a list of names (or of a list computed when the spec is read)."""
+
+    def parse(value: Any) -> str:
+        names = options() if callable(options) else options
+        if not isinstance(value, str) or value not in names:
+            from .errors import did_you_mean
+
+            hint = did_you_mean(str(value), names) or ""
+            raise FieldProblem(f"must be one of {', '.join(names)}; got {_describe(value)}. {hint}".strip())
+        return value
+
+    return parse
+
+
+def format_pair(pair: tuple[Any, Any]) -> str:
+    """(3, 3) -> '3', (1, 7) -> '1×7'."""
+    h, w = pair
+    return f"{h}" if h == w else f"{h}×{w}"

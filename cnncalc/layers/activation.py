@@ -1,0 +1,68 @@
+from __future__ import annotations
+
+from ..conventions import ACTIVATION
+from ..fields import Field, number
+from ..shapes import numel
+from .base import Layer, register
+
+
+class Activation(Layer):
+    """An elementwise nonlinearity: the shape passes through, no parameters."""
+
+    def output_shape(self, inputs, warn):
+        return inputs[0]
+
+    def costs(self, inputs, output):
+        return {ACTIVATION: numel(output)}
+
+
+@register
+class ReLU(Activation):
+    op = "relu"
+    summary = "max(0, x)"
+
+
+@register
+class LeakyReLU(Activation):
+    op = "leaky_relu"
+    aliases = ("leakyrelu",)
+    summary = "x if x > 0 else slope·x"
+    fields = (Field("slope", number(0), 0.01, aliases=("negative_slope",), doc="slope for x < 0"),)
+
+
+@register
+class Sigmoid(Activation):
+    op = "sigmoid"
+    summary = "1 / (1 + e^-x)"
+
+
+@register
+class Tanh(Activation):
+    op = "tanh"
+    summary = "hyperbolic tangent"
+
+
+@register
+class ELU(Activation):
+    op = "elu"
+    summary = "x if x > 0 else alpha·(e^x - 1)"
+    fields = (Field("alpha", number(0), 1.0, doc="scale for x < 0"),)
+
+
+@register
+class GELU(Activation):
+    op = "gelu"
+    summary = "x·Φ(x)"
+
+
+@register
+class SiLU(Activation):
+    op = "silu"
+    aliases = ("swish",)
+    summary = "x·sigmoid(x)"
+
+
+@register
+class Softmax(Activation):
+    op = "softmax"
+    summary = "softmax over the channels (the features of a vector)"

@@ -1,0 +1,172 @@
+"""The layer-type base class and its registry.
+
+A layer type is one subclass of `Layer`, registered with `@register`; it holds every rule for
+that type: its fields and their validation, output shape, parameters, buffers, cost terms and
+the cells it shows in the lecture table. Nothing outside the class branches on its type.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, ClassVar, NoReturn
+
+from ..errors import Location, SpecError, did_you_mean
+from ..fields import REQUIRED, Field, FieldProblem
+from ..shapes import Shape, describe
+
+REGISTRY: dict[str, type[Layer]] = {}
+
+Warn = Callable[..., None]
+
+
+def register(cls: type[Layer]) -> type[Layer]:
+    """Class decorator: make a layer type known under its op name and aliases."""
+    for op in (cls.op, *cls.aliases):
+        if op in REGISTRY:
+            raise RuntimeError(f"op name {op!r} of {cls.__name__} is taken by {REGISTRY[op].__name__}")
+        REGISTRY[op] = cls
+    return cls
+
+
+def layer_types() -> list[type[Layer]]:
+    """Every registered layer type once, in registration order."""
+    return list(dict.fromkeys(REGISTRY.values()))
+
+
+class LayerProblem(Exception):
+    """A rule found the layer unusable; `field` names the field to blame, if one is."""
+
+    def __init__(self, message: str, field: str | None = None, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message, self.field, self.hint = message, field, hint
+
+
+@dataclass(frozen=True)
+class Cells:
+    """What a layer shows in the lecture table's Filters, K, S and P columns."""
+
+    filters: str = ""
+    kernel: str = ""
+    stride: str = ""
+    pad: str = ""
+
+
+class Layer:
+    op: ClassVar[str]
+    aliases: ClassVar[tuple[str, ...]] = ()
+    summary: ClassVar[str] = ""
+    fields: ClassVar[tuple[Field, ...]] = ()
+    arity: ClassVar[int] = 1
+
+    def __init__(self, name: str, values: dict[str, Any] | None = None, *, loc: Location | None = None,
+                 field_locs: dict[str, Location] | None = None) -> None:
+        self.name = name
+        self.loc = loc
+        self.field_locs = field_locs or {}
+        values = dict(values or {})
+        for f in self.fields:
+            if f.name in values:
+                try:
+                    setattr(self, f.name, f.parse(values.pop(f.name)))
+                except FieldProblem as exc:
+                    raise self.error(str(exc), f.name) from None
+            elif f.required:
+                raise self.error(f"'{f.name}' is required for {self.op}", None,
+                                 hint=f"add '{f.name}: ...' to the layer")
+            else:
+                setattr(self, f.name, f.default)
+        if values:
+            unknown = next(iter(values))
+            raise self.error(f"unknown field '{unknown}' for {self.op}", None,
+                             hint=self.field_hint(unknown))
+        try:
+            self.check()
+        except LayerProblem as exc:
+            raise self.error(exc.message, exc.field, exc.hint) from None
+
+    @classmethod
+    def from_mapping(cls, name: str, mapping: Any, skip: tuple[str, ...] = ("op", "name")) -> Layer:
+        """Build from a spec mapping (a yamlsrc.YMap), accepting field aliases, located errors."""
+        values: dict[str, Any] = {}
+        locs: dict[str, Location] = {}
+        given_as: dict[str, str] = {}
+        key_locs = getattr(mapping, "key_locs", {})
+        value_locs = getattr(mapping, "value_locs", {})
+        layer_loc = getattr(mapping, "loc", None)
+        for key, value in mapping.items():
+            if key in skip:
+                continue
+            field = cls.canonical_field(key) if isinstance(key, str) else None
+            if field is None:
+                raise SpecError(f"unknown field '{key}' for {cls.op}", loc=key_locs.get(key, layer_loc),
+                                layer=name, hint=cls.field_hint(str(key)))
+            if field in values:
+                raise SpecError(f"'{field}' is given twice, as '{given_as[field]}' and as '{key}'",
+                                loc=key_locs.get(key, layer_loc), layer=name, field=field)
+            values[field], given_as[field] = value, key
+            locs[field] = value_locs.get(key, layer_loc)
+        return cls(name, values, loc=layer_loc, field_locs=locs)
+
+    @classmethod
+    def field_names(cls) -> list[str]:
+        return [name for f in cls.fields for name in (f.name, *f.aliases)]
+
+    @classmethod
+    def field_hint(cls, unknown: str) -> str:
+        near = did_you_mean(unknown, cls.field_names())
+        known = ", ".join(f.name for f in cls.fields) or "none"
+        return f"{near + ' ' if near else ''}fields of {cls.op}: {known}"
+
+    @classmethod
+    def canonical_field(cls, key: str) -> str | None:
+        for f in cls.fields:
+            if key == f.name or key in f.aliases:
+                return f.name
+        return None
+
+    # ---- rules: override in each layer type -------------------------------------------------
+    def check(self) -> None:
+        """Checks across fields, before any shape is known."""
+
+    def output_shape(self, inputs: list[Shape], warn: Warn) -> Shape:
+        raise NotImplementedError
+
+    def params(self, inputs: list[Shape], output: Shape) -> Any:
+        """Trainable parameters."""
+        return 0
+
+    def buffers(self, inputs: list[Shape], output: Shape) -> Any:
+        """Non-trainable state saved with the model (BatchNorm's running statistics)."""
+        return 0
+
+    def costs(self, inputs: list[Shape], output: Shape) -> dict[str, Any]:
+        """Cost terms (see conventions.TERMS) for one sample."""
+        return {}
+
+    def cells(self, inputs: list[Shape], output: Shape) -> Cells:
+        return Cells()
+
+    # ---- helpers for the rules ----------------------------------------------------------------
+    def fail(self, message: str, field: str | None = None, hint: str | None = None) -> NoReturn:
+        raise LayerProblem(message, field, hint)
+
+    def image(self, shape: Shape) -> tuple[Any, Any, Any]:
+        """(C, H, W) of an input that must be a feature map."""
+        if len(shape) != 3:
+            self.fail(f"{self.op} needs a [C, H, W] feature map, but its input is {describe(shape)}")
+        return shape[0], shape[1], shape[2]
+
+    def error(self, message: str, field: str | None, hint: str | None = None) -> SpecError:
+        """A SpecError located at the field's value (or at the layer)."""
+        loc = self.field_locs.get(field, self.loc) if field else self.loc
+        return SpecError(message, loc=loc, layer=self.name, field=field, hint=hint)
+
+
+def fused_activation_names() -> list[str]:
+    """Names accepted by `act:` on conv and linear layers: every standalone activation type."""
+    from .activation import Activation
+
+    return [op for op, cls in REGISTRY.items() if issubclass(cls, Activation)]
+
+
+__all__ = ["Cells", "Field", "Layer", "LayerProblem", "REGISTRY", "REQUIRED", "Warn", "register",
+           "layer_types", "fused_activation_names"]

@@ -1,0 +1,61 @@
+from __future__ import annotations
+
+from ..conventions import ACTIVATION, BIAS, MAC
+from ..fields import Field, boolean, choice, format_pair, padding, positive_int, positive_pair
+from ..shapes import numel
+from ..window import WindowProblem, stride_warning, sweep2d
+from .base import Cells, Layer, fused_activation_names, register
+
+
+@register
+class Conv(Layer):
+    op = "conv"
+    aliases = ("conv2d",)
+    summary = "2-D convolution, optionally grouped/dilated, with an optional fused activation"
+    fields = (
+        Field("out", positive_int, aliases=("filters", "out_channels"), doc="output channels C_out"),
+        Field("kernel", positive_pair, aliases=("kernel_size",), doc="K, or [K_h, K_w]"),
+        Field("stride", positive_pair, (1, 1), doc="S, or [S_h, S_w]"),
+        Field("pad", padding, padding(0), aliases=("padding",), doc="P, [P_h, P_w], same or valid"),
+        Field("dilation", positive_pair, (1, 1), doc="D, or [D_h, D_w]"),
+        Field("groups", positive_int, 1, doc="channel groups; C_in and C_out must be multiples"),
+        Field("bias", boolean, True, doc="whether the layer adds a bias per output channel"),
+        Field("act", choice(fused_activation_names), None, doc="fused activation (adds no table row)"),
+    )
+
+    def check(self) -> None:
+        if self.out % self.groups:
+            self.fail(f"groups={self.groups} does not divide the {self.out} output channels", "groups")
+
+    def output_shape(self, inputs, warn):
+        c, h, w = self.image(inputs[0])
+        if c % self.groups:
+            self.fail(f"groups={self.groups} does not divide the {c} input channels", "groups")
+        try:
+            axes = sweep2d(h, w, self.kernel, self.stride, self.pad, self.dilation)
+        except WindowProblem as exc:
+            self.fail(str(exc), exc.field)
+        for name, axis in zip("HW", axes):
+            if message := stride_warning(axis, name):
+                warn(message, "stride")
+        return (self.out, axes[0].out, axes[1].out)
+
+    def params(self, inputs, output):
+        c_in = inputs[0][0]
+        kh, kw = self.kernel
+        weights = self.out * (c_in // self.groups) * kh * kw
+        return weights + (self.out if self.bias else 0)
+
+    def costs(self, inputs, output):
+        c_in = inputs[0][0]
+        kh, kw = self.kernel
+        outputs = numel(output)
+        terms = {MAC: outputs * (c_in // self.groups) * kh * kw}
+        if self.bias:
+            terms[BIAS] = outputs
+        if self.act:
+            terms[ACTIVATION] = outputs
+        return terms
+
+    def cells(self, inputs, output):
+        return Cells(str(self.out), format_pair(self.kernel), format_pair(self.stride), str(self.pad))

@@ -1,0 +1,38 @@
+from __future__ import annotations
+
+from ..conventions import ACTIVATION, BIAS, MAC
+from ..fields import Field, boolean, choice, positive_int
+from ..shapes import describe
+from .base import Cells, Layer, fused_activation_names, register
+
+
+@register
+class Linear(Layer):
+    op = "linear"
+    aliases = ("fc", "dense")
+    summary = "fully connected layer on a flat vector, with an optional fused activation"
+    fields = (
+        Field("out", positive_int, aliases=("out_features", "units"), doc="output features"),
+        Field("bias", boolean, True, doc="whether the layer adds a bias per output"),
+        Field("act", choice(fused_activation_names), None, doc="fused activation (adds no table row)"),
+    )
+
+    def output_shape(self, inputs, warn):
+        if len(inputs[0]) != 1:
+            self.fail(f"{self.op} needs a flat vector, but its input is {describe(inputs[0])}",
+                      hint="add '- op: flatten' (or a global pooling and a flatten) before it")
+        return (self.out,)
+
+    def params(self, inputs, output):
+        return inputs[0][0] * self.out + (self.out if self.bias else 0)
+
+    def costs(self, inputs, output):
+        terms = {MAC: inputs[0][0] * self.out}
+        if self.bias:
+            terms[BIAS] = self.out
+        if self.act:
+            terms[ACTIVATION] = self.out
+        return terms
+
+    def cells(self, inputs, output):
+        return Cells(filters=str(self.out))

@@ -1,0 +1,52 @@
+from __future__ import annotations
+
+from ..conventions import NORM
+from ..fields import Field, boolean, number, positive_int
+from ..shapes import numel
+from .base import Cells, Layer, register
+
+
+@register
+class BatchNorm(Layer):
+    op = "batchnorm"
+    aliases = ("bn", "batchnorm2d", "batch_norm")
+    summary = "batch normalisation over channels: 2·C parameters (γ, β), 2·C buffers (running mean, var)"
+    fields = (
+        Field("eps", number(0, low_open=True), 1e-5, doc="added to the variance"),
+        Field("affine", boolean, True, doc="learn a scale γ and shift β per channel"),
+    )
+
+    def output_shape(self, inputs, warn):
+        return inputs[0]
+
+    def params(self, inputs, output):
+        return 2 * inputs[0][0] if self.affine else 0
+
+    def buffers(self, inputs, output):
+        return 2 * inputs[0][0]
+
+    def costs(self, inputs, output):
+        return {NORM: numel(output)}
+
+
+@register
+class LRN(Layer):
+    op = "lrn"
+    aliases = ("local_response_norm",)
+    summary = "local response normalisation across `size` neighbouring channels (AlexNet)"
+    fields = (
+        Field("size", positive_int, 5, aliases=("n",), doc="channels in the neighbourhood"),
+        Field("alpha", number(0), 1e-4, doc="scale"),
+        Field("beta", number(0), 0.75, doc="exponent"),
+        Field("k", number(0), 1.0, doc="additive constant"),
+    )
+
+    def output_shape(self, inputs, warn):
+        self.image(inputs[0])
+        return inputs[0]
+
+    def costs(self, inputs, output):
+        return {NORM: numel(output)}
+
+    def cells(self, inputs, output):
+        return Cells(kernel=str(self.size))

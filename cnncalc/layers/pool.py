@@ -1,0 +1,86 @@
+from __future__ import annotations
+
+from ..conventions import WINDOW
+from ..fields import Field, boolean, format_pair, padding, positive_pair
+from ..shapes import numel
+from ..window import WindowProblem, stride_warning, sweep2d
+from .base import Cells, Layer, register
+
+
+class Pool(Layer):
+    """Max or average pooling over K_h×K_w windows; the stride defaults to the kernel."""
+
+    fields = (
+        Field("kernel", positive_pair, aliases=("kernel_size",), doc="K, or [K_h, K_w]"),
+        Field("stride", positive_pair, None, doc="S, or [S_h, S_w]; defaults to the kernel"),
+        Field("pad", padding, padding(0), aliases=("padding",), doc="P, [P_h, P_w], same or valid"),
+        Field("ceil", boolean, False, aliases=("ceil_mode",), doc="round the output size up (Caffe, PyTorch ceil_mode)"),
+    )
+    dilation = (1, 1)
+
+    def check(self) -> None:
+        if self.stride is None:
+            self.stride = self.kernel
+        if self.pad.mode == "explicit" and any(2 * p > k for p, k in zip(self.pad.amount, self.kernel)):
+            self.fail(f"padding {self.pad} is more than half the kernel {format_pair(self.kernel)}", "pad")
+
+    def output_shape(self, inputs, warn):
+        c, h, w = self.image(inputs[0])
+        try:
+            axes = sweep2d(h, w, self.kernel, self.stride, self.pad, self.dilation, self.ceil)
+        except WindowProblem as exc:
+            self.fail(str(exc), exc.field)
+        for name, axis in zip("HW", axes):
+            if message := stride_warning(axis, name):
+                warn(message, "stride")
+        return (c, axes[0].out, axes[1].out)
+
+    def costs(self, inputs, output):
+        kh, kw = self.kernel
+        return {WINDOW: numel(output) * kh * kw}
+
+    def cells(self, inputs, output):
+        return Cells("", format_pair(self.kernel), format_pair(self.stride), str(self.pad))
+
+
+@register
+class MaxPool(Pool):
+    op = "maxpool"
+    aliases = ("max_pool", "maxpool2d")
+    summary = "max pooling"
+
+
+@register
+class AvgPool(Pool):
+    op = "avgpool"
+    aliases = ("avg_pool", "avgpool2d")
+    summary = "average pooling"
+
+
+class GlobalPool(Layer):
+    """Pooling over the whole feature map: C×H×W -> C×1×1."""
+
+    def output_shape(self, inputs, warn):
+        c, _, _ = self.image(inputs[0])
+        return (c, 1, 1)
+
+    def costs(self, inputs, output):
+        return {WINDOW: numel(inputs[0])}
+
+    def cells(self, inputs, output):
+        _, h, w = inputs[0]
+        return Cells("", format_pair((h, w)), "1", "0")
+
+
+@register
+class GlobalAvgPool(GlobalPool):
+    op = "global_avgpool"
+    aliases = ("gap", "global_avg_pool")
+    summary = "global average pooling (C×H×W -> C×1×1)"
+
+
+@register
+class GlobalMaxPool(GlobalPool):
+    op = "global_maxpool"
+    aliases = ("global_max_pool",)
+    summary = "global max pooling (C×H×W -> C×1×1)"

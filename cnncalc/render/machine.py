@@ -1,0 +1,35 @@
+"""Machine-readable output: JSON (the documented contract, docs/json.md) and CSV, exact integers."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+
+from ..report import Report
+from ..shapes import Shape
+
+CSV_COLUMNS = ("layer", "op", "inputs", "c_in", "h_in", "w_in", "filters", "kernel", "stride", "pad",
+               "c_out", "h_out", "w_out", "params", "buffers", "macs", "memory_bytes")
+
+
+def to_json(report: Report) -> str:
+    return json.dumps(report.to_dict(), indent=2) + "\n"
+
+
+def _chw(shape: Shape) -> list:
+    return [shape[0], shape[1], shape[2]] if len(shape) == 3 else [shape[0], "", ""]
+
+
+def to_csv(report: Report) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(CSV_COLUMNS)
+    for row in report.rows:
+        cells = row.cells
+        writer.writerow([row.name, row.op, ";".join(row.inputs), *_chw(row.input_shape), cells.filters,
+                         cells.kernel, cells.stride, cells.pad, *_chw(row.output_shape), row.params,
+                         row.buffers, row.macs, row.memory_bytes])
+    totals = report.totals
+    writer.writerow(["total", "", "", *[""] * 10, totals.params, totals.buffers, totals.macs,
+                     totals.memory_bytes])
+    return buffer.getvalue()

@@ -1,0 +1,108 @@
+"""Plain result data: one Row per layer and the totals. Renderers and the grader read only this."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from .errors import Location
+from .layers import Cells
+from .shapes import Shape
+
+JSON_FORMAT_VERSION = 1
+DTYPE_BYTES = {"float32": 4, "float16": 2, "bfloat16": 2, "float64": 8, "int8": 1}
+
+
+@dataclass(frozen=True)
+class Row:
+    name: str
+    op: str
+    inputs: tuple[str, ...]
+    input_shapes: tuple[Shape, ...]
+    output_shape: Shape
+    params: Any
+    buffers: Any
+    macs: Any
+    memory_bytes: Any
+    cells: Cells = field(default_factory=Cells)
+
+    @property
+    def input_shape(self) -> Shape:
+        return self.input_shapes[0]
+
+
+@dataclass(frozen=True)
+class Note:
+    """A warning about one layer."""
+
+    layer: str
+    message: str
+    loc: Location | None = None
+
+    def render(self) -> str:
+        where = f"{self.loc}: " if self.loc else ""
+        return f"{where}warning: layer '{self.layer}': {self.message}"
+
+
+@dataclass(frozen=True)
+class Totals:
+    params: Any
+    buffers: Any
+    macs: Any
+    memory_bytes: Any
+
+
+@dataclass(frozen=True)
+class Report:
+    name: str
+    input_shape: Shape
+    dtype: str
+    batch: int
+    convention: str
+    rows: tuple[Row, ...]
+    warnings: tuple[Note, ...] = ()
+    description: str = ""
+
+    @property
+    def totals(self) -> Totals:
+        return Totals(
+            params=sum((r.params for r in self.rows), 0),
+            buffers=sum((r.buffers for r in self.rows), 0),
+            macs=sum((r.macs for r in self.rows), 0),
+            memory_bytes=sum((r.memory_bytes for r in self.rows), 0),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The JSON contract (docs/json.md)."""
+        totals = self.totals
+        return {
+            "format_version": JSON_FORMAT_VERSION,
+            "name": self.name,
+            "description": self.description,
+            "input_shape": list(self.input_shape),
+            "dtype": self.dtype,
+            "bytes_per_element": DTYPE_BYTES[self.dtype],
+            "batch": self.batch,
+            "convention": self.convention,
+            "layers": [
+                {
+                    "name": r.name,
+                    "op": r.op,
+                    "inputs": list(r.inputs),
+                    "input_shape": list(r.input_shape),
+                    "output_shape": list(r.output_shape),
+                    "params": r.params,
+                    "buffers": r.buffers,
+                    "macs": r.macs,
+                    "memory_bytes": r.memory_bytes,
+                }
+                for r in self.rows
+            ],
+            "totals": {
+                "params": totals.params,
+                "buffers": totals.buffers,
+                "macs": totals.macs,
+                "memory_bytes": totals.memory_bytes,
+            },
+            "warnings": [{"layer": w.layer, "message": w.message,
+                          "location": str(w.loc) if w.loc else None} for w in self.warnings],
+        }

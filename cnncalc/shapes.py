@@ -1,0 +1,20 @@
+"""Tensor shapes per sample (no batch axis): (C, H, W) for feature maps, (F,) for vectors."""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+Shape = tuple[Any, ...]
+
+
+def numel(shape: Shape) -> Any:
+    return math.prod(shape)
+
+
+def format_shape(shape: Shape) -> str:
+    """(3, 227, 227) -> '3×227×227'."""
+    return "×".join(str(d) for d in shape)
+
+
+def describe(shape: Shape) -> str:
+    return f"[{', '.join(str(d) for d in shape)}]"

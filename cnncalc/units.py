@@ -1,0 +1,55 @@
+"""Rounding and number formatting shared by every renderer (and, later, the grader)."""
+from __future__ import annotations
+
+from fractions import Fraction
+from typing import Any
+
+KB = 1024  # the lectures' memory unit: KB = 1024 bytes
+THOUSAND = 1000  # Params (k)
+MILLION = 10**6  # MACs (M)
+
+
+def round_half_up(value: Fraction) -> int:
+    """Round to the nearest integer, halves away from zero (253.5 -> 254, as the slides do)."""
+    sign = -1 if value < 0 else 1
+    return sign * int(abs(value) + Fraction(1, 2))
+
+
+def grouped(n: int) -> str:
+    """1134 -> '1,134'."""
+    return f"{n:,}"
+
+
+def scaled(value: Any, unit: int) -> str:
+    """An exact count in a lecture unit, rounded half up to a whole number with thousands separators.
+
+    A non-zero value that would round to 0 keeps one significant digit (0.39 M -> '0.4'), so that
+    nothing real is ever shown as 0.
+    """
+    if not isinstance(value, int):  # a symbolic size: show the formula
+        return str(value / unit)
+    exact = Fraction(value, unit)
+    whole = round_half_up(exact)
+    if whole != 0 or exact == 0:
+        return grouped(whole)
+    digits = 1
+    while abs(exact) * 10**digits < 1:
+        digits += 1
+    small = Fraction(round_half_up(exact * 10**digits), 10**digits)
+    return f"{float(small):.{digits}f}"
+
+
+def human(value: int, unit: str = "") -> str:
+    """1135906176 -> '1.14 G' (powers of 1000)."""
+    for factor, prefix in ((10**12, "T"), (10**9, "G"), (10**6, "M"), (10**3, "k")):
+        if abs(value) >= factor:
+            return f"{value / factor:.3g} {prefix}{unit}"
+    return f"{value} {unit}".rstrip()
+
+
+def human_bytes(value: int) -> str:
+    """1161600 -> '1.11 MiB' (powers of 1024)."""
+    for factor, prefix in ((1024**3, "GiB"), (1024**2, "MiB"), (1024, "KiB")):
+        if abs(value) >= factor:
+            return f"{value / factor:.3g} {prefix}"
+    return f"{value} B"

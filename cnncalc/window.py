@@ -1,0 +1,112 @@
+"""The sliding-window arithmetic shared by convolution and pooling.
+
+Output size per axis: floor((N + P_before + P_after - D*(K-1) - 1) / S) + 1, or ceil in ceil
+mode (with PyTorch's rule that the last window must start inside the input or its left padding).
+`same` padding follows TensorFlow: output ceil(N/S), any odd padding goes after.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+
+from .fields import Padding
+
+
+class WindowProblem(ValueError):
+    """The window does not fit; `field` names the spec field to blame."""
+
+    def __init__(self, message: str, field: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+@dataclass(frozen=True)
+class WindowAxis:
+    """One axis of a window sweep, with everything needed to explain it."""
+
+    size: int
+    kernel: int
+    stride: int
+    pad_before: int
+    pad_after: int
+    dilation: int
+    ceil: bool
+    out: int
+
+    @property
+    def span(self) -> int:
+        """How many input positions one window covers (the dilated kernel)."""
+        return self.dilation * (self.kernel - 1) + 1
+
+    @property
+    def exact(self) -> Fraction:
+        """The output size before rounding: (N + P_b + P_a - span)/S + 1."""
+        return Fraction(self.size + self.pad_before + self.pad_after - self.span, self.stride) + 1
+
+    @property
+    def unread(self) -> int:
+        """Input positions (not padding) that no window ever reads at the end of the axis."""
+        covered = (self.out - 1) * self.stride + self.span
+        return max(0, self.size + self.pad_before - covered)
+
+
+def resolve_padding(pad: Padding, size: int, kernel: int, stride: int, dilation: int) -> tuple[int, int]:
+    """(before, after) padding for one axis."""
+    if pad.mode == "valid":
+        return 0, 0
+    if pad.mode == "same":
+        span = dilation * (kernel - 1) + 1
+        total = max((-(-size // stride) - 1) * stride + span - size, 0)
+        return total // 2, total - total // 2
+    raise AssertionError("explicit padding is given per axis")
+
+
+def sweep(size: int, kernel: int, stride: int, pad: tuple[int, int], dilation: int = 1,
+          ceil: bool = False, axis: str = "W") -> WindowAxis:
+    """The window sweep along one axis; raises WindowProblem when the window cannot fit."""
+    before, after = pad
+    span = dilation * (kernel - 1) + 1
+    padded = size + before + after
+    if span > padded:
+        dilated = f" (dilated to {span})" if dilation > 1 else ""
+        raise WindowProblem(
+            f"kernel {kernel}{dilated} is larger than the padded input along {axis}: "
+            f"{size} + {before} + {after} = {padded}",
+            field="kernel",
+        )
+    if ceil:
+        out = -(-(padded - span) // stride) + 1
+        if (out - 1) * stride >= size + before:  # the last window would start in the right padding
+            out -= 1
+    else:
+        out = (padded - span) // stride + 1
+    return WindowAxis(size, kernel, stride, before, after, dilation, ceil, out)
+
+
+def sweep2d(height: int, width: int, kernel: tuple[int, int], stride: tuple[int, int], pad: Padding,
+            dilation: tuple[int, int] = (1, 1), ceil: bool = False) -> tuple[WindowAxis, WindowAxis]:
+    """Both axes of a 2-D window sweep."""
+    axes = []
+    for axis, size, k, s, d, p in zip(("H", "W"), (height, width), kernel, stride, dilation, pad.amount):
+        pads = (p, p) if pad.mode == "explicit" else resolve_padding(pad, size, k, s, d)
+        axes.append(sweep(size, k, s, pads, d, ceil, axis))
+    return axes[0], axes[1]
+
+
+def stride_warning(axis: WindowAxis, name: str) -> str | None:
+    """The slides' '(7 - 3)/3 + 1 = 2.33' case: a stride that leaves input rows unread."""
+    if axis.unread == 0:
+        return None
+    if axis.pad_before == axis.pad_after:
+        pad = f"2*{axis.pad_before}"
+    else:
+        pad = f"{axis.pad_before} + {axis.pad_after}"
+    exact = f"{float(axis.exact):.2f}".rstrip("0").rstrip(".")
+    dilated = f" (kernel {axis.kernel} dilated by {axis.dilation})" if axis.dilation > 1 else ""
+    what = "row" if name == "H" else "column"
+    unread = f"{axis.unread} input {what}s are" if axis.unread > 1 else f"input {what} is"
+    return (
+        f"stride {axis.stride} does not fit along {name}: "
+        f"({axis.size} - {axis.span} + {pad})/{axis.stride} + 1 = {exact}{dilated}; "
+        f"floor gives {axis.out}, so the last {unread} never read"
+    )
