@@ -1,7 +1,6 @@
 """The command line. A thin layer: parse options, call the library, turn errors into exit codes."""
 from __future__ import annotations
 
-import os
 import re
 import sys
 from contextlib import contextmanager
@@ -67,13 +66,24 @@ def parse_input_option(text: str) -> tuple[int, ...]:
     return tuple(int(p) for p in parts)
 
 
-def _console_for(path: Optional[Path]) -> Console:
-    if path is not None:
-        return Console(file=open(os.devnull, "w"), width=1000, color_system=None, record=True)
+def plain_text(*renderables) -> str:
+    """Rich renderables as plain text at their natural width, trailing spaces removed."""
+    import io
+
+    console = Console(file=io.StringIO(), width=1000, color_system=None, highlight=False)
+    for item in renderables:
+        console.print(item, markup=False)
+    return "\n".join(line.rstrip() for line in console.file.getvalue().splitlines()) + "\n"
+
+
+def show(*renderables) -> None:
+    """Print to the terminal with colour (rich honours NO_COLOR), or as plain text when piped."""
     console = Console(highlight=False)
-    if not console.is_terminal:  # piped: plain text at the table's natural width
-        console = Console(highlight=False, width=1000, color_system=None)
-    return console
+    if console.is_terminal:
+        for item in renderables:
+            console.print(item, markup=False)
+    else:
+        sys.stdout.write(plain_text(*renderables))
 
 
 @app.command()
@@ -100,7 +110,7 @@ def table(
     from .spec import load_spec
 
     with reporting_errors():
-        override = parse_input_option(input_shape) if input_shape else None
+        override = parse_input_option(input_shape) if input_shape is not None else None
         path, display = bundled.resolve(spec)
         report = analyze(build(load_spec(path, display), override), convention=CONVENTIONS[convention.value],
                          dtype=dtype.value, batch=batch, strict=strict)
@@ -108,17 +118,17 @@ def table(
         for note in report.warnings:
             errors.print(note.render(), markup=False)
         if format is Format.table:
-            console = _console_for(output)
-            console.print(lecture_table(report))
-            for line in summary_lines(report):
-                console.print(line, markup=False)
-            text = console.export_text() if output else None
+            body = [lecture_table(report), *summary_lines(report)]
+            if output is None:
+                show(*body)
+                return
+            text = plain_text(*body)
         else:
             renderer = {Format.csv: to_csv, Format.json: to_json, Format.markdown: lecture_markdown}[format]
             text = renderer(report)
-            if output is None:
-                sys.stdout.write(text)
-        if output is not None:
+        if output is None:
+            sys.stdout.write(text)
+        else:
             from .files import write_atomic
 
             write_atomic(output, text)
@@ -135,7 +145,7 @@ def list_specs() -> None:
         table.add_column("description")
         for name, path in bundled.bundled_specs().items():
             table.add_row(name, bundled.describe(path))
-        Console(highlight=False).print(table)
+        show(table)
 
 
 @app.command("ops")
@@ -150,10 +160,10 @@ def list_ops() -> None:
     for header in ("op", "aliases", "fields", "what it is"):
         table.add_column(header)
     for cls in layer_types():
-        fields = ", ".join(f.name if f.default is REQUIRED else f"{f.name}={_default(f.default)}"
+        fields = ", ".join(f.name if f.default is REQUIRED else f"{f.name}={f.default_text or _default(f.default)}"
                            for f in cls.fields)
         table.add_row(cls.op, ", ".join(cls.aliases), fields, cls.summary)
-    Console(highlight=False).print(table)
+    show(table)
 
 
 def _default(value) -> str:

@@ -24,6 +24,7 @@ class Field:
     default: Any = REQUIRED
     aliases: tuple[str, ...] = ()
     doc: str = ""
+    default_text: str = ""  # how `cnncalc ops` and the docs show the default, when not obvious
 
     @property
     def required(self) -> bool:

@@ -1,5 +1,5 @@
 """All layer types. Importing this package registers them."""
-from . import activation, conv, linear, norm, pool, reshape  # noqa: F401  (registration)
+from . import conv, pool, linear, reshape, norm, activation  # noqa: F401  (registration, in table order)
 from .base import REGISTRY, Cells, Layer, LayerProblem, layer_types, register
 
 __all__ = ["REGISTRY", "Cells", "Layer", "LayerProblem", "layer_types", "register"]

@@ -12,7 +12,8 @@ class Pool(Layer):
 
     fields = (
         Field("kernel", positive_pair, aliases=("kernel_size",), doc="K, or [K_h, K_w]"),
-        Field("stride", positive_pair, None, doc="S, or [S_h, S_w]; defaults to the kernel"),
+        Field("stride", positive_pair, None, doc="S, or [S_h, S_w]; defaults to the kernel",
+              default_text="kernel"),
         Field("pad", padding, padding(0), aliases=("padding",), doc="P, [P_h, P_w], same or valid"),
         Field("ceil", boolean, False, aliases=("ceil_mode",), doc="round the output size up (Caffe, PyTorch ceil_mode)"),
     )

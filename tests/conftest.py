@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SPECS = ROOT / "specs"
+GOLDEN = Path(__file__).resolve().parent / "golden"
+
+
+def pytest_addoption(parser):
+    parser.addoption("--update-golden", action="store_true",
+                     help="rewrite tests/golden/* from the current output instead of comparing")
+
+
+@pytest.fixture
+def golden(request):
+    """golden(name, text): compare text with tests/golden/NAME, or rewrite it with --update-golden."""
+    update = request.config.getoption("--update-golden")
+
+    def check(name: str, text: str) -> None:
+        path = GOLDEN / name
+        if update:
+            path.write_text(text, encoding="utf-8")
+            return
+        assert path.exists(), f"missing golden file {path}; run pytest --update-golden"
+        assert text == path.read_text(encoding="utf-8"), f"output differs from {path}"
+
+    return check
+
+
+@pytest.fixture
+def analyze_text():
+    """analyze_text(yaml, **options) -> Report."""
+    from cnncalc.engine import analyze
+    from cnncalc.graph import build
+    from cnncalc.spec import parse_spec
+
+    def run(text: str, input_shape=None, **options):
+        return analyze(build(parse_spec(text, "test.yaml"), input_shape), **options)
+
+    return run
+
+
+def one_layer(layer: str, input_shape: str = "[3, 32, 32]") -> str:
+    """A spec with a single layer, written as a YAML flow mapping."""
+    return f"input: {input_shape}\nlayers:\n  - {layer}\n"

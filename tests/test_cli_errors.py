@@ -1,0 +1,217 @@
+"""Bad input: one clear, located message on stderr, exit code 2, never a traceback."""
+from __future__ import annotations
+
+import pytest
+from typer.testing import CliRunner
+
+from cnncalc.cli import app
+
+runner = CliRunner()
+
+
+def run_spec(tmp_path, text: str | bytes, *options: str):
+    path = tmp_path / "net.yaml"
+    if isinstance(text, bytes):
+        path.write_bytes(text)
+    else:
+        path.write_text(text, encoding="utf-8")
+    return path, runner.invoke(app, ["table", str(path), *options])
+
+
+class At:
+    """'{at[NEEDLE]}' in a fragment -> 'line:column' where NEEDLE first stands in the spec text."""
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+
+    def __getitem__(self, needle: str) -> str:
+        index = self.text.index(needle)
+        line = self.text.count("\n", 0, index) + 1
+        return f"{line}:{index - (self.text.rfind(chr(10), 0, index) + 1) + 1}"
+
+
+def assert_bad_input(result, *fragments: str):
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit)
+    for fragment in fragments:
+        assert fragment in result.stderr, f"{fragment!r} not in:\n{result.stderr}"
+
+
+GOOD_HEAD = "input: [3, 32, 32]\nlayers:\n"
+
+# (id, spec text, fragments the message must contain; {f} is the file path)
+CASES = [
+    ("yaml-syntax", "input: [3, 32, 32\nlayers:\n  - {op: relu}\n",
+     ["{f}:2:7: error: YAML syntax error"]),
+    ("yaml-bad-indent", "input: [3, 32, 32]\nlayers:\n  - op: relu\n   name: x\n",
+     ["{f}:4:", "YAML syntax error"]),
+    ("duplicate-key", GOOD_HEAD + "  - {op: conv, out: 8, out: 16, kernel: 3}\n",
+     ["{f}:{at[out: 16]}: error: duplicate key 'out' (first given at line 3)"]),
+    ("duplicate-top-level-key", "input: [3, 8, 8]\ninput: [3, 9, 9]\nlayers:\n  - {op: relu}\n",
+     ["{f}:2:1: error: duplicate key 'input'"]),
+    ("string-for-int", GOOD_HEAD + "  - {op: conv, name: c1, out: eight, kernel: 3}\n",
+     ["{f}:{at[eight]}: error: layer 'c1', field 'out': must be a positive whole number, got 'eight'"]),
+    ("float-kernel", GOOD_HEAD + "  - {op: conv, name: c1, out: 8, kernel: 3.5}\n",
+     ["{f}:{at[3.5]}: error: layer 'c1', field 'kernel': must be a positive whole number, got 3.5"]),
+    ("int-for-bool", GOOD_HEAD + "  - {op: conv, name: c1, out: 8, kernel: 3, bias: 1}\n",
+     ["layer 'c1', field 'bias': must be true or false, got 1"]),
+    ("zero-out", GOOD_HEAD + "  - {op: conv, name: c1, out: 0, kernel: 3}\n",
+     ["{f}:{at[0, kernel]}: error: layer 'c1', field 'out': must be a positive whole number, got 0"]),
+    ("negative-kernel", GOOD_HEAD + "  - {op: conv, name: c1, out: 8, kernel: -3}\n",
+     ["field 'kernel': must be a positive whole number, got -3"]),
+    ("zero-stride", GOOD_HEAD + "  - {op: maxpool, name: p, kernel: 2, stride: 0}\n",
+     ["layer 'p', field 'stride': must be a positive whole number, got 0"]),
+    ("negative-pad", GOOD_HEAD + "  - {op: conv, name: c1, out: 8, kernel: 3, pad: -1}\n",
+     ["field 'pad': must be a whole number >= 0, got -1"]),
+    ("bad-pad-word", GOOD_HEAD + "  - {op: conv, name: c1, out: 8, kernel: 3, pad: full}\n",
+     ["field 'pad': must be a whole number, a pair [height, width], 'same' or 'valid', got 'full'"]),
+    ("bad-pair", GOOD_HEAD + "  - {op: conv, name: c1, out: 8, kernel: [3, 3, 3]}\n",
+     ["field 'kernel': must be a positive whole number or a pair [height, width], got a list of 3"]),
+    ("zero-input-size", "input: [3, 0, 32]\nlayers:\n  - {op: relu}\n",
+     ["{f}:{at[0, 32]}: error: field 'input': sizes must be positive whole numbers, got 0"]),
+    ("input-not-a-list", "input: 224\nlayers:\n  - {op: relu}\n",
+     ["{f}:1:8: error: field 'input': input must be a list [C, H, W]"]),
+    ("kernel-larger-than-input", "input: [3, 7, 7]\nlayers:\n  - {op: conv, name: c1, out: 8, kernel: 11, pad: 1}\n",
+     ["{f}:{at[11,]}: error: layer 'c1', field 'kernel': kernel 11 is larger than the padded input along H: "
+      "7 + 1 + 1 = 9"]),
+    ("groups-in-channels", "input: [8, 8, 8]\nlayers:\n  - {op: conv, name: c1, out: 6, kernel: 3, groups: 3}\n",
+     ["{f}:{at[3}]}: error: layer 'c1', field 'groups': groups=3 does not divide the 8 input channels"]),
+    ("groups-out-channels", GOOD_HEAD + "  - {op: conv, name: c1, out: 8, kernel: 3, groups: 3}\n",
+     ["layer 'c1', field 'groups': groups=3 does not divide the 8 output channels"]),
+    ("linear-after-3d", GOOD_HEAD + "  - {op: conv, out: 8, kernel: 3}\n  - {op: fc, name: fc1, out: 10}\n",
+     ["{f}:4:5: error: layer 'fc1': linear needs a flat vector, but its input is [8, 30, 30]",
+      "hint: add '- op: flatten'"]),
+    ("pool-after-flatten", GOOD_HEAD + "  - {op: flatten}\n  - {op: maxpool, name: p, kernel: 2}\n",
+     ["layer 'p': maxpool needs a [C, H, W] feature map, but its input is [3072]"]),
+    ("empty-layers", "input: [3, 32, 32]\nlayers: []\n",
+     ["{f}:2:9: error: field 'layers': 'layers' is empty"]),
+    ("layers-not-a-list", "input: [3, 32, 32]\nlayers: {op: relu}\n",
+     ["field 'layers': 'layers' must be a list of layers"]),
+    ("no-layers", "input: [3, 32, 32]\n", ["{f}:1:1: error: the spec has no 'layers'", "hint: add 'layers:'"]),
+    ("no-input", "layers:\n  - {op: relu}\n", ["the spec has no 'input'", "hint: add 'input: [C, H, W]'"]),
+    ("unknown-op", GOOD_HEAD + "  - {op: convv, out: 8, kernel: 3}\n",
+     ["{f}:{at[convv]}: error: layer '#1', field 'op': unknown layer type 'convv'", "hint: did you mean 'conv'"]),
+    ("unknown-field", GOOD_HEAD + "  - {op: conv, name: c1, out: 8, kernal: 3}\n",
+     ["{f}:{at[kernal]}: error: layer 'c1': unknown field 'kernal' for conv", "hint: did you mean 'kernel'"]),
+    ("unknown-top-level", "input: [3, 32, 32]\nlayer:\n  - {op: relu}\n",
+     ["{f}:2:1: error: unknown top-level key 'layer'", "did you mean 'layers'"]),
+    ("missing-required", GOOD_HEAD + "  - {op: conv, name: c1, out: 8}\n",
+     ["{f}:3:5: error: layer 'c1': 'kernel' is required for conv"]),
+    ("field-given-twice", GOOD_HEAD + "  - {op: conv, name: c1, out: 8, kernel: 3, pad: 1, padding: 1}\n",
+     ["field 'pad': 'pad' is given twice, as 'pad' and as 'padding'"]),
+    ("no-op", GOOD_HEAD + "  - {name: c1, out: 8}\n", ["{f}:3:5: error: layer 'c1': the layer has no 'op'"]),
+    ("layer-not-mapping", GOOD_HEAD + "  - conv\n", ["{f}:3:5: error: layer #1 must be a mapping"]),
+    ("duplicate-layer-name", GOOD_HEAD + "  - {op: relu, name: a}\n  - {op: relu, name: a}\n",
+     ["{f}:4:22: error: layer 'a', field 'name': duplicate layer name 'a' (first used at line 3)"]),
+    ("reserved-name", GOOD_HEAD + "  - {op: relu, name: input}\n", ["'input' is reserved"]),
+    ("bad-name", GOOD_HEAD + "  - {op: relu, name: '1 x'}\n", ["field 'name': a layer name must start"]),
+    ("unknown-activation", GOOD_HEAD + "  - {op: conv, name: c1, out: 8, kernel: 3, act: rleu}\n",
+     ["field 'act': must be one of", "did you mean 'relu'"]),
+    ("dropout-p-1", "input: [10]\nlayers:\n  - {op: dropout, name: d, p: 1}\n",
+     ["layer 'd', field 'p': must be in [0, 1), got 1"]),
+    ("pool-pad-too-big", GOOD_HEAD + "  - {op: maxpool, name: p, kernel: 3, pad: 2}\n",
+     ["field 'pad': padding 2 is more than half the kernel 3"]),
+    ("python-tag-is-not-executed", GOOD_HEAD + "  - !!python/object/apply:os.system ['echo pwned']\n",
+     ["{f}:3:5: error: unsupported YAML tag"]),
+    ("python-tag-scalar", "input: !!python/name:os.system\nlayers:\n  - {op: relu}\n",
+     ["unsupported YAML tag"]),
+    ("recursive-alias", "input: &a [3, *a]\nlayers:\n  - {op: relu}\n", ["recursive YAML alias"]),
+    ("merge-key", "base: &b {op: relu}\ninput: [3, 8, 8]\nlayers:\n  - {<<: *b}\n",
+     ["{f}:{at[<<]}: error: YAML merge keys ('<<') are not supported"]),
+    ("merge-key-in-layer", "input: [3, 8, 8]\nlayers:\n  - &b {op: relu}\n  - {<<: *b, name: r2}\n",
+     ["{f}:4:6: error: YAML merge keys ('<<') are not supported"]),
+    ("complex-key", "input: [3, 8, 8]\nlayers:\n  - {[a]: 1}\n", ["a mapping key must be a plain name"]),
+    ("top-level-list", "- {op: relu}\n", ["a spec must be a mapping with 'input' and 'layers'"]),
+    ("empty-file", "", ["error: the file is empty"]),
+    ("name-not-string", "name: [a]\ninput: [3, 8, 8]\nlayers:\n  - {op: relu}\n",
+     ["field 'name': 'name' must be a non-empty string"]),
+]
+
+
+@pytest.mark.parametrize("text,fragments", [c[1:] for c in CASES], ids=[c[0] for c in CASES])
+def test_bad_spec(tmp_path, text, fragments):
+    path, result = run_spec(tmp_path, text)
+    assert_bad_input(result, *(f.format(f=path, at=At(text)) for f in fragments))
+
+
+def test_python_tag_never_runs(tmp_path):
+    marker = tmp_path / "pwned"
+    text = GOOD_HEAD + f"  - !!python/object/apply:os.system ['touch {marker}']\n"
+    _, result = run_spec(tmp_path, text)
+    assert result.exit_code == 2
+    assert not marker.exists()
+
+
+def test_billion_laughs_is_not_expanded(tmp_path):
+    lines = ["a0: &a0 [1, 1, 1, 1, 1, 1, 1, 1, 1, 1]"]
+    lines += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]" for i in range(1, 9)]
+    _, result = run_spec(tmp_path, "\n".join(lines) + "\ninput: [3, 8, 8]\nlayers:\n  - {op: relu}\n")
+    assert_bad_input(result, "unknown top-level key 'a0'")
+
+
+def test_missing_file(tmp_path):
+    result = runner.invoke(app, ["table", str(tmp_path / "nope.yaml")])
+    assert_bad_input(result, f"{tmp_path / 'nope.yaml'}: error: no such file",
+                     "hint: run 'cnncalc specs'")
+
+
+def test_unknown_bundled_name_suggests():
+    result = runner.invoke(app, ["table", "alexnt"])
+    assert_bad_input(result, "alexnt: error: no such file, and no bundled spec of that name",
+                     "did you mean 'alexnet'")
+
+
+def test_directory(tmp_path):
+    result = runner.invoke(app, ["table", str(tmp_path)])
+    assert_bad_input(result, f"{tmp_path}: error: is a directory")
+
+
+def test_non_utf8_file(tmp_path):
+    path, result = run_spec(tmp_path, b"input: [3, 8, 8]\nname: caf\xe9\nlayers:\n  - {op: relu}\n")
+    assert_bad_input(result, f"{path}:2:10: error: not UTF-8 text (byte 0xe9 at offset 26)")
+
+
+def test_binary_file(tmp_path):
+    path, result = run_spec(tmp_path, bytes(range(256)) * 4)
+    assert_bad_input(result, "not UTF-8 text")
+
+
+def test_utf8_bom_is_accepted(tmp_path):
+    _, result = run_spec(tmp_path, "\ufeffinput: [3, 8, 8]\nlayers:\n  - {op: relu}\n")
+    assert result.exit_code == 0, result.output
+
+
+def test_stride_that_does_not_fit_warns_and_strict_refuses(tmp_path):
+    text = "input: [1, 7, 7]\nlayers:\n  - {op: conv, name: c, out: 1, kernel: 3, stride: 3}\n"
+    path, result = run_spec(tmp_path, text)
+    assert result.exit_code == 0
+    assert (f"{path}:{At(text)['3}']}: warning: layer 'c': stride 3 does not fit along H: (7 - 3 + 2*0)/3 + 1 = 2.33; "
+            "floor gives 2, so the last input row is never read") in result.stderr
+    path, result = run_spec(tmp_path, text, "--strict")
+    assert_bad_input(result, f"{path}:{At(text)['3}']}: error: layer 'c', field 'stride': stride 3 does not fit",
+                     "hint: without --strict this is a warning")
+
+
+@pytest.mark.parametrize("value", ["3,224", "a,b,c", "3,0,224", "-3,224,224", ""])
+def test_bad_input_option(value):
+    result = runner.invoke(app, ["table", "alexnet", "--input", value])
+    assert_bad_input(result, "--input must be C,H,W")
+
+
+def test_input_override_that_breaks_the_net_is_located():
+    # AlexNet's conv1 (K=11) on a 5x5 image: the error points at the bundled spec's conv1 kernel
+    result = runner.invoke(app, ["table", "alexnet", "--input", "3,5,5"])
+    assert_bad_input(result, "alexnet (bundled):10:46:", "layer 'conv1', field 'kernel': kernel 11 is larger")
+
+
+@pytest.mark.parametrize("options", [["--batch", "0"], ["--dtype", "float8"], ["--format", "xml"],
+                                     ["--convention", "flops"]])
+def test_bad_options_exit_2(options):
+    result = runner.invoke(app, ["table", "alexnet", *options])
+    assert result.exit_code == 2
+
+
+def test_output_into_missing_folder(tmp_path):
+    result = runner.invoke(app, ["table", "alexnet", "-o", str(tmp_path / "no" / "t.txt")])
+    assert_bad_input(result, "folder", "does not exist")

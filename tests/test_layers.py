@@ -1,0 +1,207 @@
+"""Worked examples for every layer type, with the arithmetic beside each expected value."""
+from __future__ import annotations
+
+import pytest
+
+from cnncalc.layers import REGISTRY, layer_types
+
+from .conftest import one_layer
+
+
+def row(analyze_text, layer, input_shape="[3, 32, 32]"):
+    report = analyze_text(one_layer(layer, input_shape))
+    assert len(report.rows) == 1
+    return report.rows[0]
+
+
+def test_conv_basic(analyze_text):
+    r = row(analyze_text, "{op: conv, out: 8, kernel: 3, stride: 1, pad: 1}")
+    assert r.output_shape == (8, 32, 32)  # (32 - 3 + 2*1)/1 + 1 = 32
+    assert r.params == 8 * 3 * 3 * 3 + 8 == 224
+    assert r.macs == (8 * 32 * 32) * (3 * 3 * 3) == 221_184
+    assert r.memory_bytes == 8 * 32 * 32 * 4 == 32_768
+
+
+def test_conv_without_bias(analyze_text):
+    r = row(analyze_text, "{op: conv, out: 8, kernel: 3, bias: false}")
+    assert r.output_shape == (8, 30, 30)  # (32 - 3 + 0)/1 + 1 = 30
+    assert r.params == 8 * 3 * 3 * 3 == 216
+    assert r.macs == 8 * 30 * 30 * 3 * 9 == 194_400
+
+
+def test_conv_grouped(analyze_text):
+    r = row(analyze_text, "{op: conv, out: 16, kernel: 3, pad: 1, groups: 4}", "[8, 10, 10]")
+    # weights: C_out * C_in/groups * K*K = 16 * 2 * 9 = 288, + 16 biases
+    assert r.params == 16 * (8 // 4) * 9 + 16 == 304
+    assert r.macs == 16 * 10 * 10 * (8 // 4) * 9 == 28_800
+
+
+def test_conv_depthwise(analyze_text):
+    r = row(analyze_text, "{op: conv, out: 32, kernel: 3, pad: 1, groups: 32, bias: false}", "[32, 56, 56]")
+    assert r.params == 32 * 1 * 9 == 288
+    assert r.macs == 32 * 56 * 56 * 9 == 903_168
+
+
+def test_conv_dilated(analyze_text):
+    r = row(analyze_text, "{op: conv, out: 4, kernel: 3, dilation: 2}", "[1, 16, 16]")
+    # effective kernel 2*(3-1)+1 = 5: (16 - 5)/1 + 1 = 12
+    assert r.output_shape == (4, 12, 12)
+    assert r.macs == 4 * 12 * 12 * 1 * 9 == 5_184
+
+
+def test_conv_asymmetric_kernel_stride_and_pad(analyze_text):
+    r = row(analyze_text, "{op: conv, out: 6, kernel: [1, 7], stride: [1, 2], pad: [0, 3]}", "[4, 17, 17]")
+    # H: (17 - 1 + 0)/1 + 1 = 17; W: (17 - 7 + 6)/2 + 1 = 9
+    assert r.output_shape == (6, 17, 9)
+    assert r.params == 6 * 4 * 1 * 7 + 6 == 174
+    assert r.macs == 6 * 17 * 9 * 4 * 7 == 25_704
+    assert (r.cells.kernel, r.cells.stride, r.cells.pad) == ("1×7", "1×2", "0×3")
+
+
+def test_conv_same_and_valid_padding(analyze_text):
+    same = row(analyze_text, "{op: conv, out: 2, kernel: 5, pad: same}", "[1, 9, 9]")
+    assert same.output_shape == (2, 9, 9)  # same, stride 1: output = input
+    strided = row(analyze_text, "{op: conv, out: 2, kernel: 3, stride: 2, pad: same}", "[1, 9, 9]")
+    assert strided.output_shape == (2, 5, 5)  # ceil(9/2) = 5
+    valid = row(analyze_text, "{op: conv, out: 2, kernel: 5, pad: valid}", "[1, 9, 9]")
+    assert valid.output_shape == (2, 5, 5)  # (9 - 5)/1 + 1 = 5
+
+
+def test_conv_fused_activation_adds_no_row_and_no_macs(analyze_text):
+    plain = row(analyze_text, "{op: conv, out: 8, kernel: 3}")
+    fused = row(analyze_text, "{op: conv, out: 8, kernel: 3, act: relu}")
+    assert (fused.params, fused.macs, fused.memory_bytes) == (plain.params, plain.macs, plain.memory_bytes)
+
+
+def test_maxpool_stride_defaults_to_kernel(analyze_text):
+    r = row(analyze_text, "{op: maxpool, kernel: 2}", "[16, 32, 32]")
+    assert r.output_shape == (16, 16, 16)  # (32 - 2)/2 + 1 = 16
+    assert r.params == 0
+    assert r.macs == 16 * 16 * 16 * 2 * 2 == 16_384  # window reads, as the slides count pool1
+    assert r.cells.stride == "2"
+
+
+def test_avgpool_with_padding(analyze_text):
+    r = row(analyze_text, "{op: avgpool, kernel: 3, stride: 1, pad: 1}", "[4, 8, 8]")
+    assert r.output_shape == (4, 8, 8)  # (8 - 3 + 2)/1 + 1 = 8
+    assert r.macs == 4 * 8 * 8 * 9 == 2_304
+
+
+def test_pool_ceil_mode(analyze_text):
+    r = row(analyze_text, "{op: maxpool, kernel: 3, stride: 2, ceil: true}", "[64, 112, 112]")
+    assert r.output_shape == (64, 56, 56)  # ceil((112 - 3)/2) + 1 = ceil(54.5) + 1 = 56
+
+
+def test_global_average_pool(analyze_text):
+    # The slide's GoogLeNet head: avg-pool 7x7 on 1024x7x7 -> 1024x1x1, 4 KB, 0 params
+    r = row(analyze_text, "{op: gap}", "[1024, 7, 7]")
+    assert r.output_shape == (1024, 1, 1)
+    assert r.memory_bytes == 1024 * 4 == 4_096
+    assert r.macs == 1024 * 7 * 7 == 50_176  # each output reads the whole 7x7 map
+    assert (r.cells.kernel, r.cells.stride, r.cells.pad) == ("7", "1", "0")
+
+
+def test_global_max_pool_non_square(analyze_text):
+    r = row(analyze_text, "{op: global_maxpool}", "[8, 3, 5]")
+    assert r.output_shape == (8, 1, 1)
+    assert r.cells.kernel == "3×5"
+
+
+def test_linear_googlenet_head(analyze_text):
+    # The slide's GoogLeNet fc: 1024 -> 1000, params 1024*1000 + 1000 = 1,025,000 ("1025 k")
+    r = row(analyze_text, "{op: fc, out: 1000}", "[1024]")
+    assert r.params == 1_025_000
+    assert r.macs == 1024 * 1000 == 1_024_000
+    assert r.memory_bytes == 1000 * 4 == 4_000
+
+
+def test_linear_without_bias(analyze_text):
+    r = row(analyze_text, "{op: linear, out: 10, bias: false}", "[20]")
+    assert r.params == 200
+
+
+def test_flatten(analyze_text):
+    r = row(analyze_text, "{op: flatten}", "[256, 6, 6]")
+    assert r.output_shape == (9216,)  # 256*6*6
+    assert (r.params, r.macs, r.memory_bytes) == (0, 0, 9216 * 4)
+
+
+@pytest.mark.parametrize("op", ["relu", "leaky_relu", "sigmoid", "tanh", "elu", "gelu", "silu", "softmax"])
+def test_activations_keep_shape_and_cost_nothing_in_the_textbook(analyze_text, op):
+    r = row(analyze_text, f"{{op: {op}}}", "[8, 4, 4]")
+    assert r.output_shape == (8, 4, 4)
+    assert (r.params, r.macs) == (0, 0)
+    assert r.memory_bytes == 8 * 4 * 4 * 4 == 512
+
+
+def test_batchnorm_params_and_buffers(analyze_text):
+    r = row(analyze_text, "{op: batchnorm}", "[64, 8, 8]")
+    assert r.params == 2 * 64 == 128  # gamma and beta
+    assert r.buffers == 2 * 64 == 128  # running mean and variance
+    assert r.macs == 0
+    assert row(analyze_text, "{op: bn, affine: false}", "[64, 8, 8]").params == 0
+
+
+def test_batchnorm_on_vectors(analyze_text):
+    assert row(analyze_text, "{op: batchnorm}", "[100]").params == 200
+
+
+def test_lrn_and_dropout(analyze_text):
+    lrn = row(analyze_text, "{op: lrn, size: 5, alpha: 0.0001, beta: 0.75, k: 2}", "[96, 55, 55]")
+    assert (lrn.output_shape, lrn.params, lrn.macs) == ((96, 55, 55), 0, 0)
+    drop = row(analyze_text, "{op: dropout, p: 0.5}", "[4096]")
+    assert (drop.output_shape, drop.params, drop.macs) == ((4096,), 0, 0)
+
+
+def test_batch_scales_macs_and_memory_not_params(analyze_text):
+    one = row(analyze_text, "{op: conv, out: 8, kernel: 3}")
+    report = analyze_text(one_layer("{op: conv, out: 8, kernel: 3}"), batch=32)
+    many = report.rows[0]
+    assert many.params == one.params
+    assert many.macs == 32 * one.macs
+    assert many.memory_bytes == 32 * one.memory_bytes
+
+
+@pytest.mark.parametrize("dtype,size", [("float32", 4), ("float16", 2), ("bfloat16", 2), ("float64", 8), ("int8", 1)])
+def test_dtype_sets_bytes_per_element(analyze_text, dtype, size):
+    report = analyze_text(one_layer("{op: conv, out: 8, kernel: 3}"), dtype=dtype)
+    assert report.rows[0].memory_bytes == 8 * 30 * 30 * size
+
+
+def test_every_layer_type_is_covered_by_a_worked_example():
+    tested = {"conv", "maxpool", "avgpool", "global_avgpool", "global_maxpool", "linear", "flatten", "relu",
+              "leaky_relu", "sigmoid", "tanh", "elu", "gelu", "silu", "softmax", "batchnorm", "lrn", "dropout"}
+    assert {cls.op for cls in layer_types()} == tested
+
+
+def test_registry_refuses_duplicate_names():
+    from cnncalc.layers import Layer, register
+
+    class Clash(Layer):
+        op = "conv"
+
+    with pytest.raises(RuntimeError, match="taken"):
+        register(Clash)
+    assert REGISTRY["conv"].__name__ == "Conv"
+
+
+def test_every_layer_type_documents_itself():
+    for cls in layer_types():
+        assert cls.summary, cls.op
+        names = cls.field_names()
+        assert len(names) == len(set(names)), cls.op
+
+
+def test_rules_run_on_symbolic_sizes():
+    # The arithmetic has no type checks on values: sympy symbols go through params and costs.
+    sympy = pytest.importorskip("sympy")
+    from cnncalc.conventions import TEXTBOOK
+    from cnncalc.layers.conv import Conv
+    from cnncalc.layers.linear import Linear
+
+    C, H, W = sympy.symbols("C H W", integer=True, positive=True)
+    conv = Conv("c", {"out": 64, "kernel": 3, "pad": 1})
+    assert sympy.simplify(conv.params([(C, H, W)], (64, H, W)) - (576 * C + 64)) == 0
+    assert sympy.simplify(TEXTBOOK.count(conv.costs([(C, H, W)], (64, H, W))) - 576 * C * H * W) == 0
+    fc = Linear("f", {"out": 10})
+    assert sympy.simplify(fc.params([(C,)], (10,)) - (10 * C + 10)) == 0
