@@ -76,10 +76,20 @@ def plain_text(*renderables) -> str:
     return "\n".join(line.rstrip() for line in console.file.getvalue().splitlines()) + "\n"
 
 
-def show(*renderables) -> None:
-    """Print to the terminal with colour (rich honours NO_COLOR), or as plain text when piped."""
+def show(*renderables, natural_width: bool = False) -> None:
+    """Print to the terminal with colour (rich honours NO_COLOR), or as plain text when piped.
+
+    With `natural_width`, a terminal too narrow for the tables gets long lines rather than cut cells.
+    """
     console = Console(highlight=False)
     if console.is_terminal:
+        if natural_width:
+            from rich.measure import Measurement
+
+            needed = max(Measurement.get(console, console.options, item).maximum for item in renderables
+                         if not isinstance(item, str))
+            if needed > console.width:
+                console = Console(highlight=False, width=needed)
         for item in renderables:
             console.print(item, markup=False)
     else:
@@ -120,7 +130,7 @@ def table(
         if format is Format.table:
             body = [lecture_table(report), *summary_lines(report)]
             if output is None:
-                show(*body)
+                show(*body, natural_width=True)
                 return
             text = plain_text(*body)
         else:

@@ -10,8 +10,8 @@ from ..report import Report, Row
 from ..shapes import Shape, format_shape
 from ..units import KB, MILLION, THOUSAND, grouped, human, human_bytes, scaled
 
-HEADERS = ("Layer", "C_in", "H/W", "Filters", "K", "S", "P", "C_out", "H'/W'", "Mem (KB)", "Params (k)", "MACs (M)")
-NUMERIC = {"Mem (KB)", "Params (k)", "MACs (M)"}
+HEADERS = ("Layer", "C_in", "H/W", "Filters", "K", "S", "P", "C_out", "H'/W'", "Mem\n(KB)", "Params\n(k)",
+           "MACs\n(M)")
 
 
 def _channels(shape: Shape) -> str:
@@ -65,8 +65,8 @@ def summary_lines(report: Report) -> list[str]:
 
 def lecture_table(report: Report) -> Table:
     """The rich table (caller prints it; rich drops colour when piped or under NO_COLOR)."""
-    table = Table(title=report.name, box=box.SIMPLE_HEAD, show_footer=False, title_justify="left",
-                  header_style="bold")
+    table = Table(title=report.name, box=box.SIMPLE_HEAD, title_justify="left", header_style="bold",
+                  pad_edge=False, collapse_padding=True)
     for header in HEADERS:
         justify = "left" if header == "Layer" else "right"
         table.add_column(header, justify=justify, no_wrap=True)
@@ -79,7 +79,7 @@ def lecture_table(report: Report) -> Table:
 
 def lecture_markdown(report: Report) -> str:
     align = ["---" if h == "Layer" else "---:" for h in HEADERS]
-    lines = [f"### {report.name}", "", _md_row(HEADERS), _md_row(align)]
+    lines = [f"### {report.name}", "", _md_row([h.replace("\n", " ") for h in HEADERS]), _md_row(align)]
     lines += [_md_row(row_cells(row)) for row in report.rows]
     lines.append(_md_row([f"**{c}**" if c else "" for c in total_cells(report)]))
     lines.append("")
