@@ -93,20 +93,32 @@ def sweep2d(height: int, width: int, kernel: tuple[int, int], stride: tuple[int,
     return axes[0], axes[1]
 
 
-def stride_warning(axis: WindowAxis, name: str) -> str | None:
-    """The slides' '(7 - 3)/3 + 1 = 2.33' case: a stride that leaves input rows unread."""
-    if axis.unread == 0:
-        return None
-    if axis.pad_before == axis.pad_after:
-        pad = f"2*{axis.pad_before}"
-    else:
-        pad = f"{axis.pad_before} + {axis.pad_after}"
-    exact = f"{float(axis.exact):.2f}".rstrip("0").rstrip(".")
-    dilated = f" (kernel {axis.kernel} dilated by {axis.dilation})" if axis.dilation > 1 else ""
-    what = "row" if name == "H" else "column"
-    unread = f"{axis.unread} input {what}s are" if axis.unread > 1 else f"input {what} is"
-    return (
-        f"stride {axis.stride} does not fit along {name}: "
-        f"({axis.size} - {axis.span} + {pad})/{axis.stride} + 1 = {exact}{dilated}; "
-        f"floor gives {axis.out}, so the last {unread} never read"
-    )
+def stride_warnings(height: WindowAxis, width: WindowAxis) -> list[str]:
+    """The slides' '(7 - 3)/3 + 1 = 2.33' case: a stride that leaves input rows/columns unread.
+
+    Padding left unread is no loss and gets no warning. Equal axes share one message.
+    """
+    same = height == width
+    axes = [("H and W", height)] if same else [("H", height), ("W", width)]
+    messages = []
+    for name, axis in axes:
+        if axis.unread == 0:
+            continue
+        if axis.pad_before == axis.pad_after:
+            pad = f"2*{axis.pad_before}"
+        else:
+            pad = f"{axis.pad_before} + {axis.pad_after}"
+        exact = f"{float(axis.exact):.2f}".rstrip("0").rstrip(".")
+        dilated = f" (kernel {axis.kernel} dilated by {axis.dilation})" if axis.dilation > 1 else ""
+        what = {"H": "row", "W": "column", "H and W": "row and column"}[name]
+        plural = {"row": "rows", "column": "columns", "row and column": "rows and columns"}[what]
+        if axis.unread > 1:
+            unread = f"{axis.unread} input {plural} are"
+        else:
+            unread = f"input {what} {'are' if same else 'is'}"
+        messages.append(
+            f"stride {axis.stride} does not fit along {name}: "
+            f"({axis.size} - {axis.span} + {pad})/{axis.stride} + 1 = {exact}{dilated}; "
+            f"floor gives {axis.out}, so the last {unread} never read"
+        )
+    return messages

@@ -186,8 +186,8 @@ def test_stride_that_does_not_fit_warns_and_strict_refuses(tmp_path):
     text = "input: [1, 7, 7]\nlayers:\n  - {op: conv, name: c, out: 1, kernel: 3, stride: 3}\n"
     path, result = run_spec(tmp_path, text)
     assert result.exit_code == 0
-    assert (f"{path}:{At(text)['3}']}: warning: layer 'c': stride 3 does not fit along H: (7 - 3 + 2*0)/3 + 1 = 2.33; "
-            "floor gives 2, so the last input row is never read") in result.stderr
+    assert (f"{path}:{At(text)['3}']}: warning: layer 'c': stride 3 does not fit along H and W: (7 - 3 + 2*0)/3 + 1 = 2.33; "
+            "floor gives 2, so the last input row and column are never read") in result.stderr
     path, result = run_spec(tmp_path, text, "--strict")
     assert_bad_input(result, f"{path}:{At(text)['3}']}: error: layer 'c', field 'stride': stride 3 does not fit",
                      "hint: without --strict this is a warning")

@@ -6,7 +6,7 @@ from fractions import Fraction
 import pytest
 
 from cnncalc.fields import Padding
-from cnncalc.window import WindowProblem, resolve_padding, stride_warning, sweep, sweep2d
+from cnncalc.window import WindowProblem, resolve_padding, stride_warnings, sweep, sweep2d
 
 
 def test_output_size_formula():
@@ -21,15 +21,37 @@ def test_slides_stride_that_does_not_fit():
     assert axis.exact == Fraction(7, 3)
     assert axis.out == 2
     assert axis.unread == 1  # windows cover rows 0..5; row 6 is never read
-    message = stride_warning(axis, "W")
-    assert message == ("stride 3 does not fit along W: (7 - 3 + 2*0)/3 + 1 = 2.33; "
-                       "floor gives 2, so the last input column is never read")
+    assert stride_warnings(axis, axis) == ["stride 3 does not fit along H and W: (7 - 3 + 2*0)/3 + 1 = 2.33; "
+                                           "floor gives 2, so the last input row and column are never read"]
+    tall = sweep(9, 3, 3, (0, 0))  # (9 - 3)/3 + 1 = 3 exactly: only W warns
+    assert stride_warnings(tall, axis) == ["stride 3 does not fit along W: (7 - 3 + 2*0)/3 + 1 = 2.33; "
+                                           "floor gives 2, so the last input column is never read"]
+
+
+def test_unread_count_and_dilation_in_the_warning():
+    # (10 - 5 + 0)/2 + 1 = 3.5 -> 3 with a 3-kernel dilated by 2 (span 5): windows cover 0..8, 9 unread
+    axis = sweep(10, 3, 2, (0, 0), dilation=2)
+    assert stride_warnings(axis, axis) == [
+        "stride 2 does not fit along H and W: (10 - 5 + 2*0)/2 + 1 = 3.5 (kernel 3 dilated by 2); "
+        "floor gives 3, so the last input row and column are never read"]
+    wide = sweep(11, 2, 4, (0, 0))  # (11 - 2)/4 + 1 = 3.25 -> 3: covers 0..9, 1 unread
+    assert wide.unread == 1
+    wider = sweep(12, 2, 5, (0, 0))  # (12 - 2)/5 + 1 = 3: exact, covers 0..11
+    assert wider.unread == 0
+    gap = sweep(13, 2, 5, (0, 0))  # (13 - 2)/5 + 1 = 3.2 -> 3: covers 0..11, 1 unread
+    assert gap.unread == 1
+    big = sweep(14, 2, 6, (0, 0))  # (14 - 2)/6 + 1 = 3: exact
+    assert big.unread == 0
+    three = sweep(15, 3, 6, (0, 0))  # (15 - 3)/6 + 1 = 3: exact... covers 0..14
+    assert three.unread == 0
+    assert sweep(16, 3, 6, (0, 0)).unread == 1  # (16 - 3)/6 + 1 = 3.17 -> 3: covers 0..14, 15 unread
+    assert sweep(17, 3, 6, (0, 0)).unread == 2  # covers 0..14, 15 and 16 unread
 
 
 def test_no_warning_when_only_padding_is_left_unread():
     # GoogLeNet conv1: (224 - 7 + 2*3)/2 + 1 = 112.5 -> 112, the last unread position is padding
     axis = sweep(224, 7, 2, (3, 3))
-    assert axis.out == 112 and axis.unread == 0 and stride_warning(axis, "H") is None
+    assert axis.out == 112 and axis.unread == 0 and stride_warnings(axis, axis) == []
 
 
 def test_ceil_mode():

@@ -3,7 +3,7 @@ from __future__ import annotations
 from ..conventions import ACTIVATION, BIAS, MAC
 from ..fields import Field, boolean, choice, format_pair, padding, positive_int, positive_pair
 from ..shapes import numel
-from ..window import WindowProblem, stride_warning, sweep2d
+from ..window import WindowProblem, stride_warnings, sweep2d
 from .base import Cells, Layer, fused_activation_names, register
 
 
@@ -35,9 +35,8 @@ class Conv(Layer):
             axes = sweep2d(h, w, self.kernel, self.stride, self.pad, self.dilation)
         except WindowProblem as exc:
             self.fail(str(exc), exc.field)
-        for name, axis in zip("HW", axes):
-            if message := stride_warning(axis, name):
-                warn(message, "stride")
+        for message in stride_warnings(*axes):
+            warn(message, "stride")
         return (self.out, axes[0].out, axes[1].out)
 
     def params(self, inputs, output):

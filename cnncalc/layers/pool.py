@@ -3,7 +3,7 @@ from __future__ import annotations
 from ..conventions import WINDOW
 from ..fields import Field, boolean, format_pair, padding, positive_pair
 from ..shapes import numel
-from ..window import WindowProblem, stride_warning, sweep2d
+from ..window import WindowProblem, stride_warnings, sweep2d
 from .base import Cells, Layer, register
 
 
@@ -31,9 +31,8 @@ class Pool(Layer):
             axes = sweep2d(h, w, self.kernel, self.stride, self.pad, self.dilation, self.ceil)
         except WindowProblem as exc:
             self.fail(str(exc), exc.field)
-        for name, axis in zip("HW", axes):
-            if message := stride_warning(axis, name):
-                warn(message, "stride")
+        for message in stride_warnings(*axes):
+            warn(message, "stride")
         return (c, axes[0].out, axes[1].out)
 
     def costs(self, inputs, output):

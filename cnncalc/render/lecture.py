@@ -55,12 +55,16 @@ def summary_lines(report: Report) -> list[str]:
     lines = [
         f"input {format_shape(report.input_shape)}, {report.dtype}, batch {report.batch}, "
         f"{report.convention} convention",
-        f"params:            {grouped(totals.params)} ({human(totals.params)})"
+        f"params:            {grouped(totals.params)}{_approx(totals.params)}"
         + (f", buffers {grouped(totals.buffers)}" if totals.buffers else ""),
-        f"multiply-adds:     {grouped(totals.macs)} ({human(totals.macs)})",
+        f"multiply-adds:     {grouped(totals.macs)}{_approx(totals.macs)}",
         f"activation memory: {grouped(totals.memory_bytes)} bytes ({human_bytes(totals.memory_bytes)})",
     ]
     return lines
+
+
+def _approx(value) -> str:
+    return f" ({human(value)})" if value >= 1000 else ""
 
 
 def lecture_table(report: Report) -> Table:

@@ -13,7 +13,18 @@ CSV_COLUMNS = ("layer", "op", "inputs", "c_in", "h_in", "w_in", "filters", "kern
 
 
 def to_json(report: Report) -> str:
-    return json.dumps(report.to_dict(), indent=2) + "\n"
+    return dumps_readable(report.to_dict()) + "\n"
+
+
+def dumps_readable(value, indent: str = "") -> str:
+    """JSON indented by two spaces, with lists of plain values (shapes) kept on one line."""
+    inner = indent + "  "
+    if isinstance(value, dict) and value:
+        items = [f"{inner}{json.dumps(str(k))}: {dumps_readable(v, inner)}" for k, v in value.items()]
+        return "{\n" + ",\n".join(items) + f"\n{indent}}}"
+    if isinstance(value, list) and any(isinstance(v, (dict, list)) for v in value):
+        return "[\n" + ",\n".join(inner + dumps_readable(v, inner) for v in value) + f"\n{indent}]"
+    return json.dumps(value)
 
 
 def _chw(shape: Shape) -> list:
