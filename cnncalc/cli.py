@@ -66,6 +66,17 @@ def parse_input_option(text: str) -> tuple[int, ...]:
     return tuple(int(p) for p in parts)
 
 
+def parse_set_options(items: list[str]) -> dict[str, str]:
+    """['width=0.5', 'c=32'] -> {'width': '0.5', 'c': '32'}."""
+    values = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip() or not value.strip():
+            raise SpecError(f"--set expects NAME=VALUE, got {item!r}", hint="e.g. --set width=0.5")
+        values[name.strip()] = value.strip()
+    return values
+
+
 def plain_text(*renderables) -> str:
     """Rich renderables as plain text at their natural width, trailing spaces removed."""
     import io
@@ -107,6 +118,10 @@ def table(
     convention: ConventionName = typer.Option(ConventionName.textbook, "--convention",
                                               help="What counts as a multiply-add (docs/conventions.md)."),
     strict: bool = typer.Option(False, "--strict", help="Treat warnings (a stride that does not fit) as errors."),
+    depth: Optional[int] = typer.Option(None, "--depth", "-d", min=1,
+                                        help="Collapse blocks below this depth into one row each (1: top level)."),
+    set_vars: Optional[list[str]] = typer.Option(None, "--set", metavar="NAME=VALUE",
+                                                 help="Override a variable of the spec (repeatable)."),
 ) -> None:
     """Print the lecture table of a network: per layer C_in, H/W, Filters, K, S, P, C_out, H'/W',
     memory (KB), parameters (k) and multiply-adds (M), with totals.
@@ -122,8 +137,10 @@ def table(
     with reporting_errors():
         override = parse_input_option(input_shape) if input_shape is not None else None
         path, display = bundled.resolve(spec)
-        report = analyze(build(load_spec(path, display), override), convention=CONVENTIONS[convention.value],
-                         dtype=dtype.value, batch=batch, strict=strict)
+        report = analyze(build(load_spec(path, display, parse_set_options(set_vars or [])), override),
+                         convention=CONVENTIONS[convention.value], dtype=dtype.value, batch=batch, strict=strict)
+        if depth is not None:
+            report = report.collapse(depth)
         errors = _stderr()
         for note in report.warnings:
             errors.print(note.render(), markup=False)

@@ -14,14 +14,19 @@ MAC = "mac"  # multiply-accumulates with weights: conv, linear
 BIAS = "bias"  # one add per output element of a layer with a bias
 WINDOW = "window"  # pooling: one read/compare/add per output element per window position
 ACTIVATION = "activation"  # one per output element of a nonlinearity (standalone or fused)
-NORM = "norm"  # one per output element of a normalisation (batch norm, LRN)
+NORM = "norm"  # one per output element of a normalisation (batch norm, layer norm, LRN)
+ELEMENTWISE = "elementwise"  # one per element combined: add and mul merges, layer scale
+RESAMPLE = "resample"  # one per output element of an upsampling
 
 TERMS = {
     MAC: "multiply-accumulates with weights (conv: C_out*H'*W'*C_in/groups*K_h*K_w, linear: in*out)",
     BIAS: "one add per output element of a layer with a bias",
     WINDOW: "pooling: output elements times window size (C*H'*W'*K_h*K_w)",
     ACTIVATION: "one per output element of an activation, standalone or fused",
-    NORM: "one per output element of batch norm or LRN",
+    NORM: "one per output element of batch norm, layer norm or LRN",
+    ELEMENTWISE: "one per element combined: (inputs - 1) × output elements for add and mul, "
+                 "output elements for layer scale",
+    RESAMPLE: "one per output element of an upsampling",
 }
 
 

@@ -9,8 +9,7 @@ from .errors import SpecError
 from .graph import Graph
 from .layers import LayerProblem
 from .report import DTYPE_BYTES, Note, Report, Row
-from .shapes import Shape, numel
-from .spec import INPUT_NAME
+from .shapes import numel
 
 
 def analyze(graph: Graph, *, convention: Convention = TEXTBOOK, dtype: str = "float32", batch: int = 1,
@@ -21,35 +20,27 @@ def analyze(graph: Graph, *, convention: Convention = TEXTBOOK, dtype: str = "fl
     if batch < 1:
         raise SpecError(f"batch must be at least 1, got {batch}")
     bytes_per_element = DTYPE_BYTES[dtype]
-    shapes: dict[str, Shape] = {INPUT_NAME: tuple(graph.input_shape)}
     rows: list[Row] = []
-    notes: list[Note] = []
+    notes: list[Note] = list(graph.notes)
     for node in graph.nodes:
         layer = node.layer
-        inputs = [shapes[name] for name in node.inputs]
-        layer_notes: list[tuple[str, str | None]] = []
-
-        def warn(message: str, field: str | None = None) -> None:
-            layer_notes.append((message, field))
-
+        inputs, output = list(node.input_shapes), node.output_shape
         try:
-            output = tuple(layer.output_shape(inputs, warn))
             params = layer.params(inputs, output)
             buffers = layer.buffers(inputs, output)
             macs = convention.count(layer.costs(inputs, output))
             cells = layer.cells(inputs, output)
         except LayerProblem as exc:
             raise layer.error(exc.message, exc.field, exc.hint) from None
-        for message, field in layer_notes:
+        for message, field in node.notes:
             if strict:
                 raise layer.error(message, field, hint="without --strict this is a warning")
             notes.append(Note(layer.name, message, layer.field_locs.get(field, layer.loc)))
-        shapes[layer.name] = output
         rows.append(Row(
             name=layer.name,
             op=layer.op,
             inputs=node.inputs,
-            input_shapes=tuple(inputs),
+            input_shapes=node.input_shapes,
             output_shape=output,
             params=params,
             buffers=buffers,
@@ -58,4 +49,5 @@ def analyze(graph: Graph, *, convention: Convention = TEXTBOOK, dtype: str = "fl
             cells=cells,
         ))
     return Report(graph.name, tuple(graph.input_shape), dtype, batch, convention.name, tuple(rows),
-                  tuple(notes), graph.description)
+                  tuple(notes), graph.description, outputs=tuple((name, graph.shape_of(name)) for name in graph.outputs),
+                  groups=dict(graph.groups))

@@ -1,17 +1,35 @@
-"""The layer graph: nodes in topological order, each naming the outputs it reads."""
+"""Building the layer graph: blocks expanded, repeats unrolled, names resolved, shapes inferred.
+
+Nodes come out in topological order (a layer can only read earlier layers). Shapes are inferred
+while building because a block's layers may depend on its input (`in_channels`).
+"""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
 
-from .layers import Layer
+from .errors import Location, SpecError, did_you_mean
+from .layers import REGISTRY, Layer, LayerProblem
+from .report import Note
 from .shapes import Shape
-from .spec import INPUT_NAME, Spec
+from .spec import INPUT_NAME, Block, Spec, check_name, resolve_value
+from .yamlsrc import YList, YMap
+
+INPUT_KEYS = ("in", "inputs", "from")
+CONTROL_KEYS = ("op", "name", *INPUT_KEYS, "repeat", "first", "when")
+MAX_REPEAT = 1000
+MAX_NODES = 200_000
+MAX_BLOCK_DEPTH = 32
 
 
 @dataclass(frozen=True)
 class Node:
     layer: Layer
     inputs: tuple[str, ...]
+    input_shapes: tuple[Shape, ...]
+    output_shape: Shape
+    notes: tuple[tuple[str, str | None], ...] = ()
 
     @property
     def name(self) -> str:
@@ -24,13 +42,262 @@ class Graph:
     input_shape: Shape
     nodes: tuple[Node, ...]
     description: str = ""
+    outputs: tuple[str, ...] = ()
+    groups: dict[str, tuple[str, str]] = field(default_factory=dict)  # block instance or repeat -> (op, output)
+    notes: tuple[Note, ...] = ()  # warnings about the graph itself (unused outputs)
+
+    def shape_of(self, ref: str) -> Shape:
+        if ref == INPUT_NAME:
+            return self.input_shape
+        return next(node.output_shape for node in self.nodes if node.name == ref)
 
 
 def build(spec: Spec, input_shape: Shape | None = None) -> Graph:
-    """The spec's layers as a graph. A layer reads the output of the layer before it."""
-    nodes = []
-    previous = INPUT_NAME
-    for layer in spec.layers:
-        nodes.append(Node(layer, (previous,)))
-        previous = layer.name
-    return Graph(spec.name, input_shape or spec.input_shape, tuple(nodes), spec.description)
+    """The spec's layers as a graph. Unless `in:` says otherwise, a layer reads the layer before it."""
+    return _Builder(spec, tuple(input_shape or spec.input_shape)).build()
+
+
+@dataclass
+class _Scope:
+    variables: dict[str, Any]
+    prefix: str
+    names: dict[str, str]  # local name -> node (or INPUT_NAME) it stands for
+    stack: tuple[str, ...] = ()
+    counters: Counter = field(default_factory=Counter)
+    later: dict[str, Location] = field(default_factory=dict)  # explicit names not reached yet
+
+
+class _Builder:
+    def __init__(self, spec: Spec, input_shape: Shape) -> None:
+        self.spec = spec
+        self.shapes: dict[str, Shape] = {INPUT_NAME: input_shape}
+        self.nodes: list[Node] = []
+        self.groups: dict[str, tuple[str, str]] = {}
+        self.readers: Counter = Counter()
+
+    def build(self) -> Graph:
+        spec = self.spec
+        scope = _Scope(dict(spec.variables), "", {INPUT_NAME: INPUT_NAME})
+        last = self.expand(spec.items, scope)
+        outputs = []
+        for name, loc in spec.outputs or [(None, None)]:
+            if name is None:
+                outputs.append(last)
+            elif name in scope.names:
+                outputs.append(scope.names[name])
+            else:
+                raise SpecError(f"'outputs' names '{name}', which is not a top-level layer", loc=loc,
+                                field="outputs", hint=did_you_mean(name, scope.names))
+        notes = tuple(
+            Note(node.name, "its output is never used", node.layer.loc)
+            for node in self.nodes if not self.readers[node.name] and node.name not in outputs
+        )
+        return Graph(spec.name, self.shapes[INPUT_NAME], tuple(self.nodes), spec.description, tuple(outputs),
+                     self.groups, notes)
+
+    # ---- items ---------------------------------------------------------------------------------
+    def expand(self, items: YList, scope: _Scope) -> str:
+        scope.later = self._explicit_names(items)
+        previous = scope.names[INPUT_NAME]
+        for index, item in enumerate(items):
+            previous = self.item(index, item, items.item_locs[index], scope, previous)
+        return previous
+
+    def _explicit_names(self, items: YList) -> dict[str, Location]:
+        seen: dict[str, Location] = {}
+        for item in items:
+            if isinstance(item, YMap) and "name" in item:
+                loc = item.value_locs["name"]
+                name = check_name(item["name"], loc)
+                if name in seen:
+                    raise SpecError(f"duplicate layer name '{name}' (first used at line {seen[name].line})",
+                                    loc=loc, layer=name, field="name")
+                seen[name] = loc
+        return seen
+
+    def item(self, index: int, item: Any, loc: Location, scope: _Scope, previous: str) -> str:
+        if not isinstance(item, YMap):
+            raise SpecError(f"layer #{index + 1} must be a mapping like '{{op: conv, out: 64, kernel: 3}}'", loc=loc)
+        label = item.get("name", f"#{index + 1}")
+        target = self._target(item, str(label), scope)
+        local = item["name"] if "name" in item else self._auto_name(item["op"], scope)
+        scope.later.pop(local, None)
+        repeated = "repeat" in item
+        count = self._repeat(item, scope.variables, local) if repeated else 1
+        first_inputs = self._inputs(item, scope, previous, local)
+        ref = previous
+        for k in range(count):
+            variables = {**scope.variables, "i": k} if repeated else scope.variables
+            name = scope.prefix + local + (f".{k}" if repeated else "")
+            inputs = first_inputs if k == 0 else (ref,)
+            values = self._values(item, k == 0, name)
+            if "when" in item and not self._condition(item, variables, name):
+                if len(inputs) != 1:
+                    raise SpecError("a layer skipped by 'when' must have exactly one input, which stands in for it",
+                                    loc=item.value_locs["when"], layer=name, field="when")
+                ref = inputs[0]
+                continue
+            if isinstance(target, Block):
+                ref = self.call(target, name, values, inputs, variables, scope)
+            else:
+                ref = self.add_layer(target, name, values, inputs, variables)
+        if repeated:
+            self.groups[scope.prefix + local] = (str(item["op"]), ref)
+        scope.names[local] = ref
+        return ref
+
+    def _target(self, item: YMap, label: str, scope: _Scope) -> type[Layer] | Block:
+        if "op" not in item:
+            raise SpecError("the layer has no 'op' (its type)", loc=item.loc, layer=label,
+                            hint=f"layer types: {', '.join(sorted(REGISTRY))}")
+        op = item["op"]
+        if isinstance(op, str) and op in REGISTRY:
+            return REGISTRY[op]
+        if isinstance(op, str) and op in self.spec.blocks:
+            return self.spec.blocks[op]
+        known = [*REGISTRY, *self.spec.blocks]
+        raise SpecError(f"unknown layer type {op!r}", loc=item.value_locs["op"], layer=label, field="op",
+                        hint=did_you_mean(str(op), known) or f"layer types: {', '.join(sorted(REGISTRY))}"
+                        + (f"; blocks: {', '.join(self.spec.blocks)}" if self.spec.blocks else ""))
+
+    def _auto_name(self, op: str, scope: _Scope) -> str:
+        while True:
+            scope.counters[op] += 1
+            name = f"{op}{scope.counters[op]}"
+            if name not in scope.names and name not in scope.later:
+                return name
+
+    def _repeat(self, item: YMap, variables: dict[str, Any], name: str) -> int:
+        loc = item.value_locs["repeat"]
+        count = resolve_value(item["repeat"], variables, loc, name, "repeat")
+        if isinstance(count, bool) or not isinstance(count, int) or count < 1:
+            raise SpecError(f"must be a positive whole number, got {count!r}", loc=loc, layer=name, field="repeat")
+        if count > MAX_REPEAT:
+            raise SpecError(f"repeat {count} is more than the limit of {MAX_REPEAT}", loc=loc, layer=name,
+                            field="repeat")
+        return count
+
+    def _condition(self, item: YMap, variables: dict[str, Any], name: str) -> bool:
+        value = resolve_value(item["when"], variables, item.value_locs["when"], name, "when")
+        if not isinstance(value, (bool, int, float)):
+            raise SpecError(f"must be true or false (or an expression giving one), got {value!r}",
+                            loc=item.value_locs["when"], layer=name, field="when")
+        return bool(value)
+
+    def _inputs(self, item: YMap, scope: _Scope, previous: str, name: str) -> tuple[str, ...]:
+        given = [key for key in INPUT_KEYS if key in item]
+        if not given:
+            return (previous,)
+        if len(given) > 1:
+            raise SpecError(f"the inputs are given twice, as '{given[0]}' and as '{given[1]}'",
+                            loc=item.key_locs[given[1]], layer=name, field="in")
+        key = given[0]
+        raw, loc = item[key], item.value_locs[key]
+        names = [raw] if isinstance(raw, str) else raw
+        if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
+            raise SpecError("must be a layer name or a list of layer names", loc=loc, layer=name, field="in")
+        refs = []
+        for i, ref in enumerate(names):
+            ref_loc = names.item_locs[i] if isinstance(names, YList) else loc
+            if ref in scope.names:
+                refs.append(scope.names[ref])
+            elif ref == name or ref in scope.later:
+                raise SpecError(f"'{ref}' is not defined yet: a layer can only read layers above it",
+                                loc=ref_loc, layer=name, field="in")
+            else:
+                raise SpecError(f"unknown input '{ref}'", loc=ref_loc, layer=name, field="in",
+                                hint=did_you_mean(ref, scope.names)
+                                or f"names here: {', '.join(scope.names)}")
+        return tuple(refs)
+
+    def _values(self, item: YMap, first: bool, name: str) -> YMap:
+        """The item's own keys (not control keys), with `first:` overrides on the first repetition."""
+        values = YMap()
+        values.loc, values.key_locs, values.value_locs = item.loc, {}, {}
+        sources = [item]
+        if "first" in item:
+            overrides = item["first"]
+            if not isinstance(overrides, YMap):
+                raise SpecError("'first' must be a mapping of fields for the first repetition",
+                                loc=item.value_locs["first"], layer=name, field="first")
+            if "repeat" not in item:
+                raise SpecError("'first' only makes sense with 'repeat'", loc=item.key_locs["first"], layer=name,
+                                field="first")
+            if first:
+                sources.append(overrides)
+        for source in sources:
+            for key, value in source.items():
+                if key in CONTROL_KEYS:
+                    if source is not item:
+                        raise SpecError(f"'{key}' cannot be set in 'first'", loc=source.key_locs[key], layer=name)
+                    continue
+                values[key] = value
+                values.key_locs[key] = source.key_locs[key]
+                values.value_locs[key] = source.value_locs[key]
+        return values
+
+    # ---- layers and blocks ---------------------------------------------------------------------
+    def add_layer(self, cls: type[Layer], name: str, values: YMap, inputs: tuple[str, ...],
+                  variables: dict[str, Any]) -> str:
+        if len(self.nodes) >= MAX_NODES:
+            raise SpecError(f"the network has more than {MAX_NODES:,} layers", loc=values.loc, layer=name)
+        resolved = YMap({key: resolve_value(value, variables, values.value_locs[key], name, key)
+                         for key, value in values.items()})
+        resolved.loc, resolved.key_locs, resolved.value_locs = values.loc, values.key_locs, values.value_locs
+        layer = cls.from_mapping(name, resolved, skip=())
+        shapes = [self.shapes[ref] for ref in inputs]
+        if cls.arity is not None and len(inputs) != cls.arity:
+            raise layer.error(f"{cls.op} takes {cls.arity} input, but is given {len(inputs)}", "in")
+        if cls.arity is None and len(inputs) < 2:
+            raise layer.error(f"{cls.op} merges two or more inputs; list them with 'in: [a, b]'", "in")
+        notes: list[tuple[str, str | None]] = []
+        try:
+            output = tuple(layer.output_shape(shapes, lambda message, field=None: notes.append((message, field))))
+        except LayerProblem as exc:
+            raise layer.error(exc.message, exc.field, exc.hint) from None
+        self.nodes.append(Node(layer, inputs, tuple(shapes), output, tuple(notes)))
+        self.shapes[name] = output
+        self.readers.update(inputs)
+        return name
+
+    def call(self, block: Block, name: str, values: YMap, inputs: tuple[str, ...], variables: dict[str, Any],
+             scope: _Scope) -> str:
+        if block.name in scope.stack:
+            chain = " -> ".join((*scope.stack[scope.stack.index(block.name):], block.name))
+            raise SpecError(f"block '{block.name}' uses itself: {chain}", loc=values.loc, layer=name, field="op")
+        if len(scope.stack) >= MAX_BLOCK_DEPTH:
+            raise SpecError(f"blocks nested more than {MAX_BLOCK_DEPTH} deep", loc=values.loc, layer=name)
+        if len(inputs) != 1:
+            raise SpecError(f"block '{block.name}' takes one input, but is given {len(inputs)}", loc=values.loc,
+                            layer=name, field="in")
+        args = {}
+        for key, value in values.items():
+            if key not in block.params:
+                raise SpecError(f"block '{block.name}' has no parameter '{key}'", loc=values.key_locs[key],
+                                layer=name, hint=did_you_mean(str(key), block.params)
+                                or f"parameters: {', '.join(block.params) or 'none'}")
+            args[key] = resolve_value(value, variables, values.value_locs[key], name, key)
+        from .fields import REQUIRED
+
+        missing = [p for p, default in block.params.items() if default is REQUIRED and p not in args]
+        if missing:
+            raise SpecError(f"block '{block.name}' needs {', '.join(repr(m) for m in missing)}", loc=values.loc,
+                            layer=name, hint=f"add {', '.join(f'{m}: ...' for m in missing)}")
+        defaults = {p: d for p, d in block.params.items() if d is not REQUIRED}
+        shape = self.shapes[inputs[0]]
+        builtins = {"in_channels": shape[0]}
+        if len(shape) == 3:
+            builtins.update(in_height=shape[1], in_width=shape[2])
+        inner_vars = {**self.spec.variables, **builtins}
+        for key, default in defaults.items():  # defaults may use earlier parameters and the input size
+            if key not in args:
+                args[key] = resolve_value(default, {**inner_vars, **args}, block.loc, name, key)
+        inner = _Scope({**inner_vars, **args}, name + ".", {INPUT_NAME: inputs[0]}, (*scope.stack, block.name))
+        out = self.expand(block.items, inner)
+        if block.output is not None:
+            if block.output not in inner.names:
+                raise SpecError(f"block '{block.name}' names output '{block.output}', which is none of its layers",
+                                loc=block.loc, hint=did_you_mean(block.output, inner.names))
+            out = inner.names[block.output]
+        self.groups[name] = (block.name, out)
+        return out

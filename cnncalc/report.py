@@ -1,7 +1,7 @@
 """Plain result data: one Row per layer and the totals. Renderers and the grader read only this."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .errors import Location
@@ -61,6 +61,8 @@ class Report:
     rows: tuple[Row, ...]
     warnings: tuple[Note, ...] = ()
     description: str = ""
+    outputs: tuple[tuple[str, Shape], ...] = ()  # the network's outputs: (node name, shape)
+    groups: dict[str, tuple[str, str]] = field(default_factory=dict)  # block instance or repeat -> (op, output)
 
     @property
     def totals(self) -> Totals:
@@ -69,6 +71,50 @@ class Report:
             buffers=sum((r.buffers for r in self.rows), 0),
             macs=sum((r.macs for r in self.rows), 0),
             memory_bytes=sum((r.memory_bytes for r in self.rows), 0),
+        )
+
+    def collapse(self, depth: int) -> Report:
+        """One row per block instance (or repeat) whose name has more than `depth` parts, summing
+        params, buffers, MACs and memory: `--depth 1` prints GoogLeNet one row per inception module."""
+        if depth < 1:
+            raise ValueError("depth must be at least 1")
+        shapes = {row.name: row.output_shape for row in self.rows}
+        rows: list[Row] = []
+        members: list[Row] = []
+
+        def close() -> None:
+            if members:
+                rows.append(self._group_row(".".join(members[0].name.split(".")[:depth]), members, shapes))
+                members.clear()
+
+        for row in self.rows:
+            parts = row.name.split(".")
+            if len(parts) <= depth:
+                close()
+                rows.append(row)
+                continue
+            key = ".".join(parts[:depth])
+            if members and ".".join(members[0].name.split(".")[:depth]) != key:
+                close()
+            members.append(row)
+        close()
+        return replace(self, rows=tuple(rows))
+
+    def _group_row(self, name: str, members: list[Row], shapes: dict[str, Shape]) -> Row:
+        inside = {row.name for row in members}
+        inputs = tuple(dict.fromkeys(ref for row in members for ref in row.inputs if ref not in inside))
+        op, output = self.groups.get(name, ("group", members[-1].name))
+        input_shapes = tuple(shapes.get(ref, self.input_shape) for ref in inputs)
+        return Row(
+            name=name,
+            op=op,
+            inputs=inputs,
+            input_shapes=input_shapes,
+            output_shape=shapes[output],
+            params=sum((r.params for r in members), 0),
+            buffers=sum((r.buffers for r in members), 0),
+            macs=sum((r.macs for r in members), 0),
+            memory_bytes=sum((r.memory_bytes for r in members), 0),
         )
 
     def to_dict(self) -> dict[str, Any]:

@@ -1,7 +1,7 @@
-"""The spec language: a YAML file -> a validated `Spec` (name, input shape, layers).
+"""The spec language: a YAML file -> a `Spec` (name, input shape, variables, blocks, layer items).
 
-See docs/spec.md. Top-level keys: `name`, `description`, `input: [C, H, W]` and `layers:`, a list
-of mappings each with `op:` (the layer type), an optional `name:` and the type's fields.
+See docs/spec.md. The structure is checked here; the layers themselves are checked when the
+graph is built (graph.py), because a block's layers depend on the arguments and input it gets.
 """
 from __future__ import annotations
 
@@ -11,32 +11,53 @@ from pathlib import Path
 from typing import Any
 
 from .errors import Location, SpecError, did_you_mean
-from .layers import REGISTRY, Layer
+from .expr import ExprError, evaluate, is_expression
+from .fields import REQUIRED
+from .layers import REGISTRY
 from .shapes import Shape
 from .yamlsrc import YList, YMap, parse_yaml, read_text
 
-TOP_LEVEL_KEYS = ("name", "description", "input", "layers")
+TOP_LEVEL_KEYS = ("name", "description", "input", "vars", "blocks", "layers", "outputs", "torchvision")
+BLOCK_KEYS = ("params", "layers", "output", "description")
 INPUT_NAME = "input"
-_NAME_RE = re.compile(r"^[A-Za-z_][A-Za-z0-9_.\-]*$")
+NAME_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]*$")
+BUILTIN_VARIABLES = ("in_channels", "in_height", "in_width", "i")
+
+
+@dataclass
+class Block:
+    """A reusable, parametrised group of layers (`blocks:` in a spec)."""
+
+    name: str
+    params: dict[str, Any]  # name -> default value, or fields.REQUIRED
+    items: YList
+    output: str | None
+    loc: Location
+    description: str = ""
 
 
 @dataclass
 class Spec:
     name: str
     input_shape: Shape
-    layers: list[Layer]
+    items: YList
     description: str = ""
     file: str = "<spec>"
     input_loc: Location | None = field(default=None, repr=False)
+    variables: dict[str, Any] = field(default_factory=dict)
+    blocks: dict[str, Block] = field(default_factory=dict)
+    outputs: list[tuple[str, Location]] = field(default_factory=list)
+    torchvision: dict[str, Any] | None = None
 
 
-def load_spec(path: Path, display: str | None = None) -> Spec:
-    """Read and validate a spec file."""
+def load_spec(path: Path, display: str | None = None, overrides: dict[str, str] | None = None) -> Spec:
+    """Read and check a spec file; `overrides` replace variables (the CLI's --set name=value)."""
     name = display or str(path)
-    return parse_spec(read_text(path, name), name, default_name=path.stem)
+    return parse_spec(read_text(path, name), name, default_name=path.stem, overrides=overrides)
 
 
-def parse_spec(text: str, file: str = "<spec>", default_name: str = "model") -> Spec:
+def parse_spec(text: str, file: str = "<spec>", default_name: str = "model",
+               overrides: dict[str, str] | None = None) -> Spec:
     doc = parse_yaml(text, file)
     if not isinstance(doc, YMap):
         raise SpecError("a spec must be a mapping with 'input' and 'layers'", loc=getattr(doc, "loc", None),
@@ -48,11 +69,19 @@ def parse_spec(text: str, file: str = "<spec>", default_name: str = "model") -> 
     for key in ("input", "layers"):
         if key not in doc:
             raise SpecError(f"the spec has no '{key}'", loc=doc.loc, hint=_MISSING_HINTS[key])
-    name = _text(doc, "name", default_name)
-    description = _text(doc, "description", "")
-    input_shape = parse_shape(doc["input"], doc.value_locs["input"])
-    layers = _layers(doc["layers"], doc.value_locs["layers"])
-    return Spec(name, input_shape, layers, description, file, doc.value_locs["input"])
+    variables = _variables(doc, overrides or {}, file)
+    return Spec(
+        name=_text(doc, "name", default_name),
+        input_shape=parse_shape(doc["input"], doc.value_locs["input"]),
+        items=_item_list(doc["layers"], doc.value_locs["layers"], "layers"),
+        description=_text(doc, "description", ""),
+        file=file,
+        input_loc=doc.value_locs["input"],
+        variables=variables,
+        blocks=_blocks(doc),
+        outputs=_outputs(doc),
+        torchvision=_torchvision(doc),
+    )
 
 
 _MISSING_HINTS = {
@@ -81,62 +110,155 @@ def parse_shape(value: Any, loc: Location | None) -> Shape:
     return tuple(value)
 
 
-def _layers(value: Any, loc: Location) -> list[Layer]:
+def _item_list(value: Any, loc: Location, what: str) -> YList:
     if not isinstance(value, list):
-        raise SpecError("'layers' must be a list of layers", loc=loc, field="layers")
+        raise SpecError(f"'{what}' must be a list of layers", loc=loc, field="layers")
     if not value:
-        raise SpecError("'layers' is empty: a spec needs at least one layer", loc=loc, field="layers")
-    explicit = _explicit_names(value)
-    taken = set(explicit) | {INPUT_NAME}
-    counters: dict[str, int] = {}
-    layers = []
-    for index, item in enumerate(value):
-        item_loc = value.item_locs[index] if isinstance(value, YList) else loc
-        if not isinstance(item, YMap):
-            raise SpecError(f"layer #{index + 1} must be a mapping like '{{op: conv, out: 64, kernel: 3}}'",
-                            loc=item_loc)
-        cls = _layer_type(item, index)
-        name = item.get("name")
-        if name is None:
-            name = _auto_name(item["op"], counters, taken)
-            taken.add(name)
-        layers.append(cls.from_mapping(name, item))
-    return layers
+        raise SpecError(f"'{what}' is empty: it needs at least one layer", loc=loc, field="layers")
+    return value
 
 
-def _explicit_names(items: list) -> list[str]:
-    seen: dict[str, Location] = {}
-    for item in items:
-        if not isinstance(item, YMap) or "name" not in item:
-            continue
-        name, name_loc = item["name"], item.value_locs["name"]
-        if not isinstance(name, str) or not _NAME_RE.match(name):
-            raise SpecError(f"a layer name must start with a letter or '_' and use letters, digits, '_', '.', "
-                            f"'-'; got {name!r}", loc=name_loc, field="name")
-        if name == INPUT_NAME:
-            raise SpecError(f"'{INPUT_NAME}' is reserved for the network's input", loc=name_loc, field="name")
-        if name in seen:
-            raise SpecError(f"duplicate layer name '{name}' (first used at line {seen[name].line})",
-                            loc=name_loc, layer=name, field="name")
-        seen[name] = name_loc
-    return list(seen)
+def check_name(name: Any, loc: Location, what: str = "layer name") -> str:
+    if not isinstance(name, str) or not NAME_PATTERN.match(name):
+        raise SpecError(f"a {what} must start with a letter or '_' and use letters, digits, '_' and '-'; "
+                        f"got {name!r}", loc=loc, field="name")
+    if name == INPUT_NAME:
+        raise SpecError(f"'{INPUT_NAME}' is reserved for the input", loc=loc, field="name")
+    return name
 
 
-def _layer_type(item: YMap, index: int) -> type[Layer]:
-    label = f"#{index + 1}" if "name" not in item else str(item["name"])
-    if "op" not in item:
-        raise SpecError("the layer has no 'op' (its type)", loc=item.loc, layer=label,
-                        hint=f"layer types: {', '.join(sorted(REGISTRY))}")
-    op = item["op"]
-    if not isinstance(op, str) or op not in REGISTRY:
-        raise SpecError(f"unknown layer type {op!r}", loc=item.value_locs["op"], layer=label, field="op",
-                        hint=did_you_mean(str(op), REGISTRY) or f"layer types: {', '.join(sorted(REGISTRY))}")
-    return REGISTRY[op]
+def resolve_value(value: Any, variables: dict[str, Any], loc: Location | None, layer: str | None = None,
+                  field_name: str | None = None) -> Any:
+    """A field value with its expressions evaluated: `4*c` -> 256; a variable's name -> its value;
+    a plain word that names no variable (`same`, `relu`) stays a word."""
+    if isinstance(value, str):
+        if is_expression(value):
+            try:
+                return evaluate(value, variables)
+            except ExprError as exc:
+                raise SpecError(f"in '{value}': {exc}", loc=loc, layer=layer, field=field_name,
+                                hint=_variable_hint(exc, variables)) from None
+        return variables.get(value.strip(), value)
+    if isinstance(value, list):
+        locs = getattr(value, "item_locs", [loc] * len(value))
+        out = YList(resolve_value(v, variables, l, layer, field_name) for v, l in zip(value, locs))
+        out.loc, out.item_locs = getattr(value, "loc", loc), locs
+        return out
+    return value
 
 
-def _auto_name(op: str, counters: dict[str, int], taken: set[str]) -> str:
-    while True:
-        counters[op] = counters.get(op, 0) + 1
-        name = f"{op}{counters[op]}"
-        if name not in taken:
-            return name
+def _variable_hint(exc: ExprError, variables: dict[str, Any]) -> str | None:
+    message = str(exc)
+    if message.startswith("unknown variable"):
+        name = message.split("'")[1]
+        return did_you_mean(name, variables) or (
+            f"variables here: {', '.join(sorted(variables))}" if variables else "define it under 'vars:'")
+    return None
+
+
+def _variables(doc: YMap, overrides: dict[str, str], file: str) -> dict[str, Any]:
+    raw = doc.get("vars", YMap())
+    if not isinstance(raw, YMap):
+        raise SpecError("'vars' must be a mapping of names to values", loc=doc.value_locs["vars"], field="vars")
+    for name in overrides:
+        if name not in raw:
+            raise SpecError(f"--set {name}=...: the spec has no variable '{name}'", file=file,
+                            hint=did_you_mean(name, raw) or (
+                                f"variables: {', '.join(raw)}" if raw else "the spec defines no 'vars:'"))
+    values: dict[str, Any] = {}
+    for name, value in raw.items():
+        check_name(name, raw.key_locs[name], "variable name")
+        if name in BUILTIN_VARIABLES:
+            raise SpecError(f"'{name}' is a built-in variable and cannot be redefined", loc=raw.key_locs[name],
+                            field="vars")
+        if name in overrides:
+            text = overrides[name]
+            try:
+                values[name] = evaluate(text, values) if is_expression(text) else values.get(text, _scalar(text))
+            except ExprError as exc:
+                raise SpecError(f"--set {name}={text}: {exc}", file=file) from None
+        else:
+            values[name] = resolve_value(value, values, raw.value_locs[name], field_name=f"vars.{name}")
+    return values
+
+
+def _scalar(text: str) -> Any:
+    lowered = text.strip().lower()
+    return {"true": True, "false": False, "null": None, "none": None}.get(lowered, text.strip())
+
+
+def _blocks(doc: YMap) -> dict[str, Block]:
+    raw = doc.get("blocks", YMap())
+    if not isinstance(raw, YMap):
+        raise SpecError("'blocks' must be a mapping of block names to definitions",
+                        loc=doc.value_locs["blocks"], field="blocks")
+    blocks = {}
+    for name, body in raw.items():
+        loc = raw.key_locs[name]
+        check_name(name, loc, "block name")
+        if name in REGISTRY:
+            raise SpecError(f"block '{name}' has the name of a layer type; choose another", loc=loc)
+        if not isinstance(body, YMap):
+            raise SpecError(f"block '{name}' must be a mapping with 'params' and 'layers'", loc=raw.value_locs[name])
+        for key in body:
+            if key not in BLOCK_KEYS:
+                raise SpecError(f"unknown key '{key}' in block '{name}'", loc=body.key_locs[key],
+                                hint=did_you_mean(str(key), BLOCK_KEYS) or f"keys: {', '.join(BLOCK_KEYS)}")
+        if "layers" not in body:
+            raise SpecError(f"block '{name}' has no 'layers'", loc=body.loc)
+        output = body.get("output")
+        if output is not None and not isinstance(output, str):
+            raise SpecError("'output' must be the name of one of the block's layers", loc=body.value_locs["output"])
+        description = body.get("description", "")
+        blocks[name] = Block(name, _params(body, name), _item_list(body["layers"], body.value_locs["layers"], "layers"),
+                             output, loc, str(description))
+    return blocks
+
+
+def _params(body: YMap, block: str) -> dict[str, Any]:
+    """`params: [c, {stride: 1}]`: a plain name is required, a one-key mapping gives a default."""
+    raw = body.get("params", YList())
+    loc = body.value_locs.get("params", body.loc)
+    if not isinstance(raw, list):
+        raise SpecError(f"'params' of block '{block}' must be a list like [c, {{stride: 1}}]", loc=loc)
+    params: dict[str, Any] = {}
+    for index, entry in enumerate(raw):
+        entry_loc = raw.item_locs[index] if isinstance(raw, YList) else loc
+        if isinstance(entry, str):
+            name, default = entry, REQUIRED
+        elif isinstance(entry, YMap) and len(entry) == 1:
+            name, default = next(iter(entry.items()))
+        else:
+            raise SpecError("a parameter is a name (required) or a one-key mapping {name: default}", loc=entry_loc)
+        check_name(name, entry_loc, "parameter name")
+        if name in params:
+            raise SpecError(f"parameter '{name}' is listed twice", loc=entry_loc)
+        if name in BUILTIN_VARIABLES:
+            raise SpecError(f"'{name}' is a built-in variable and cannot be a parameter", loc=entry_loc)
+        params[name] = default
+    return params
+
+
+def _outputs(doc: YMap) -> list[tuple[str, Location]]:
+    if "outputs" not in doc:
+        return []
+    raw, loc = doc["outputs"], doc.value_locs["outputs"]
+    if isinstance(raw, str):
+        return [(raw, loc)]
+    if not isinstance(raw, list) or not all(isinstance(v, str) for v in raw) or not raw:
+        raise SpecError("'outputs' must be a layer name or a list of layer names", loc=loc, field="outputs")
+    return list(zip(raw, raw.item_locs))
+
+
+def _torchvision(doc: YMap) -> dict[str, Any] | None:
+    """`torchvision: resnet50` or `{model: googlenet, kwargs: {aux_logits: true}}`: the equivalent model."""
+    if "torchvision" not in doc:
+        return None
+    raw, loc = doc["torchvision"], doc.value_locs["torchvision"]
+    if isinstance(raw, str):
+        return {"model": raw, "kwargs": {}}
+    if isinstance(raw, YMap) and isinstance(raw.get("model"), str) and set(raw) <= {"model", "kwargs"} \
+            and isinstance(raw.get("kwargs", {}), dict):
+        return {"model": raw["model"], "kwargs": dict(raw.get("kwargs", {}))}
+    raise SpecError("'torchvision' must be a model name or {model: NAME, kwargs: {...}}", loc=loc,
+                    field="torchvision")

@@ -96,13 +96,15 @@ def sweep2d(height: int, width: int, kernel: tuple[int, int], stride: tuple[int,
 def stride_warnings(height: WindowAxis, width: WindowAxis) -> list[str]:
     """The slides' '(7 - 3)/3 + 1 = 2.33' case: a stride that leaves input rows/columns unread.
 
-    Padding left unread is no loss and gets no warning. Equal axes share one message.
+    Padding left unread is no loss and gets no warning; nor does a window narrower than its
+    stride (ResNet's 1×1 stride-2 shortcut), which skips rows everywhere by design.
+    Equal axes share one message.
     """
     same = height == width
     axes = [("H and W", height)] if same else [("H", height), ("W", width)]
     messages = []
     for name, axis in axes:
-        if axis.unread == 0:
+        if axis.unread == 0 or axis.span < axis.stride:
             continue
         if axis.pad_before == axis.pad_after:
             pad = f"2*{axis.pad_before}"

@@ -79,3 +79,9 @@ def test_same_padding_follows_tensorflow():
     assert resolve_padding(Padding("valid"), 10, 3, 2, 1) == (0, 0)
     h, w = sweep2d(10, 10, (3, 3), (2, 2), Padding("same"))
     assert (h.out, w.out) == (5, 5)  # ceil(10/2)
+
+
+def test_no_warning_when_the_window_is_narrower_than_the_stride():
+    # ResNet's 1x1 stride-2 shortcut on 56: (56 - 1)/2 + 1 = 28.5 -> 28, every other row is skipped anyway
+    axis = sweep(56, 1, 2, (0, 0))
+    assert axis.unread == 1 and stride_warnings(axis, axis) == []

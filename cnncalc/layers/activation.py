@@ -66,3 +66,23 @@ class SiLU(Activation):
 class Softmax(Activation):
     op = "softmax"
     summary = "softmax over the channels (the features of a vector)"
+
+
+@register
+class ReLU6(Activation):
+    op = "relu6"
+    summary = "min(max(0, x), 6)"
+
+
+@register
+class Hardswish(Activation):
+    op = "hardswish"
+    aliases = ("hard_swish", "hswish")
+    summary = "x·relu6(x + 3)/6 (MobileNetV3)"
+
+
+@register
+class Hardsigmoid(Activation):
+    op = "hardsigmoid"
+    aliases = ("hard_sigmoid", "hsigmoid")
+    summary = "relu6(x + 3)/6 (MobileNetV3's gates)"

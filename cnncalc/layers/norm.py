@@ -30,6 +30,26 @@ class BatchNorm(Layer):
 
 
 @register
+class LayerNorm(Layer):
+    op = "layernorm"
+    aliases = ("layer_norm", "ln")
+    summary = "layer normalisation over the channels at each position (ConvNeXt): 2·C parameters"
+    fields = (
+        Field("eps", number(0, low_open=True), 1e-5, doc="added to the variance"),
+        Field("affine", boolean, True, doc="learn a scale and shift per channel"),
+    )
+
+    def output_shape(self, inputs, warn):
+        return inputs[0]
+
+    def params(self, inputs, output):
+        return 2 * inputs[0][0] if self.affine else 0
+
+    def costs(self, inputs, output):
+        return {NORM: numel(output)}
+
+
+@register
 class LRN(Layer):
     op = "lrn"
     aliases = ("local_response_norm",)

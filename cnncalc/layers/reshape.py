@@ -1,8 +1,9 @@
 from __future__ import annotations
 
-from ..fields import Field, number
+from ..conventions import ELEMENTWISE
+from ..fields import Field, non_negative_int, number, positive_int
 from ..shapes import numel
-from .base import Layer, register
+from .base import Cells, Layer, register
 
 
 @register
@@ -22,3 +23,78 @@ class Dropout(Layer):
 
     def output_shape(self, inputs, warn):
         return inputs[0]
+
+
+@register
+class DropPath(Layer):
+    op = "drop_path"
+    aliases = ("stochastic_depth",)
+    summary = "stochastic depth: drops a whole residual branch in training; identity at inference"
+    fields = (Field("p", number(0, 1, high_open=True), 0.0, aliases=("rate",), doc="drop probability in [0, 1)"),)
+
+    def output_shape(self, inputs, warn):
+        return inputs[0]
+
+
+@register
+class Identity(Layer):
+    op = "identity"
+    summary = "passes its input through unchanged"
+
+    def output_shape(self, inputs, warn):
+        return inputs[0]
+
+
+@register
+class LayerScale(Layer):
+    op = "layer_scale"
+    aliases = ("layerscale",)
+    summary = "a learned scale per channel (ConvNeXt): C parameters"
+    fields = (Field("init", number(), 1e-6, doc="initial value of the scales"),)
+
+    def output_shape(self, inputs, warn):
+        return inputs[0]
+
+    def params(self, inputs, output):
+        return inputs[0][0]
+
+    def costs(self, inputs, output):
+        return {ELEMENTWISE: numel(output)}
+
+
+@register
+class ChannelShuffle(Layer):
+    op = "channel_shuffle"
+    aliases = ("shuffle",)
+    summary = "interleaves the channels of `groups` groups (ShuffleNet)"
+    fields = (Field("groups", positive_int, doc="number of channel groups"),)
+
+    def output_shape(self, inputs, warn):
+        c, _, _ = self.image(inputs[0])
+        if c % self.groups:
+            self.fail(f"groups={self.groups} does not divide the {c} channels", "groups")
+        return inputs[0]
+
+    def cells(self, inputs, output):
+        return Cells(filters=f"g={self.groups}")
+
+
+@register
+class ChannelSplit(Layer):
+    op = "channel_split"
+    aliases = ("split",)
+    summary = "one of `parts` equal slices of the channels (ShuffleNetV2's x.chunk(2, dim=1))"
+    fields = (
+        Field("index", non_negative_int, doc="which slice, from 0"),
+        Field("parts", positive_int, 2, doc="number of equal slices"),
+    )
+
+    def check(self) -> None:
+        if self.index >= self.parts:
+            self.fail(f"index {self.index} is not below parts={self.parts}", "index")
+
+    def output_shape(self, inputs, warn):
+        c = inputs[0][0]
+        if c % self.parts:
+            self.fail(f"parts={self.parts} does not divide the {c} channels", "parts")
+        return (c // self.parts, *inputs[0][1:])
