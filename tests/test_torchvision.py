@@ -1,0 +1,69 @@
+"""Every spec that declares `torchvision: MODEL` equals that torchvision model exactly:
+parameter count, BatchNorm statistics and output shape, at the spec's input size and a second one.
+
+Models are built on PyTorch's meta device: no memory for weights, no time for initialisation,
+and a forward pass that only propagates shapes.
+"""
+from __future__ import annotations
+
+import pytest
+
+import cnncalc
+from cnncalc.bundled import bundled_specs
+from cnncalc.spec import load_spec
+
+torch = pytest.importorskip("torch")
+torchvision = pytest.importorskip("torchvision")
+
+
+def _declared() -> dict[str, dict]:
+    found = {}
+    for name, path in bundled_specs().items():
+        spec = load_spec(path)
+        if spec.torchvision:
+            found[name] = {**spec.torchvision, "input": spec.input_shape}
+    return found
+
+
+DECLARED = _declared()
+
+
+def _model(reference: dict):
+    builder = getattr(torchvision.models, reference["model"])
+    with torch.device("meta"):
+        return builder(weights=None, **reference["kwargs"]).eval()
+
+
+def _second_size(shape: tuple) -> tuple:
+    channels, height, width = shape
+    return (channels, height + 32, width + 32)
+
+
+@pytest.mark.parametrize("name", sorted(DECLARED))
+def test_parameters_and_buffers_equal_torchvision(name):
+    model = _model(DECLARED[name])
+    report = cnncalc.analyze_file(name)
+    assert report.totals.params == sum(p.numel() for p in model.parameters())
+    statistics = sum(b.numel() for key, b in model.named_buffers() if not key.endswith("num_batches_tracked"))
+    assert report.totals.buffers == statistics
+
+
+@pytest.mark.parametrize("second", [False, True], ids=["spec-size", "second-size"])
+@pytest.mark.parametrize("name", sorted(DECLARED))
+def test_output_shape_equals_torchvision(name, second):
+    reference = DECLARED[name]
+    shape = _second_size(reference["input"]) if second else reference["input"]
+    model = _model(reference)
+    with torch.no_grad():
+        output = model(torch.empty((1, *shape), device="meta"))
+    report = cnncalc.analyze_file(name, input_shape=shape)
+    assert report.outputs[0][1] == tuple(output.shape[1:])
+
+
+def test_zoo_declares_the_torchvision_models_it_promises():
+    promised = {"alexnet", "vgg11", "vgg13", "vgg16", "vgg19", "vgg11_bn", "vgg13_bn", "vgg16_bn", "vgg19_bn",
+                "googlenet", "inception_v3", "resnet18", "resnet34", "resnet50", "resnet101", "resnet152",
+                "resnext50_32x4d", "wide_resnet50_2", "densenet121", "mobilenet_v2", "mobilenet_v3_large",
+                "shufflenet_v2_x1_0", "squeezenet1_0", "squeezenet1_1", "efficientnet_b0", "mnasnet1_0",
+                "convnext_tiny", "regnet_y_400mf"}
+    assert promised <= {reference["model"] for reference in DECLARED.values()}
