@@ -104,15 +104,17 @@ def is_expression(text: str) -> bool:
 
 
 def evaluate(text: str, variables: Mapping[str, Any]) -> Any:
-    """The value of an expression; raises ExprError for anything outside the grammar."""
+    """The value of an expression; raises ExprError for anything outside the grammar.
+
+    `and`, `or` and `A if C else B` evaluate only the side they need, as in Python."""
     if len(text) > MAX_LENGTH:
         raise ExprError(f"expression longer than {MAX_LENGTH} characters")
     parser = _Parser(tokenize(text), variables)
-    value = parser.expr()
+    thunk = parser.expr()
     kind, token, offset = parser.peek()
     if kind != "end":
         raise ExprError(f"unexpected {token!r}", offset)
-    return normalize(value)
+    return normalize(thunk())
 
 
 def normalize(value: Any) -> Any:
@@ -124,7 +126,12 @@ def normalize(value: Any) -> Any:
     return value
 
 
+Thunk = Callable[[], Any]
+
+
 class _Parser:
+    """Recursive descent; each rule returns a thunk that computes its value when called."""
+
     def __init__(self, tokens, variables: Mapping[str, Any]) -> None:
         self.tokens = tokens
         self.index = 0
@@ -146,125 +153,94 @@ class _Parser:
         kind, value, _ = self.peek()
         return kind in ("op", "name") and value in values
 
-    def expr(self) -> Any:
+    def expr(self) -> Thunk:
         self.depth += 1
         if self.depth > MAX_DEPTH:
             raise ExprError("expression nested too deeply", self.peek()[2])
         try:
             value = self.or_()
-            if self.at("if"):
-                self.take()
-                condition = self.or_()
-                self.take("else")
-                other = self.expr()
-                return value if condition else other
-            return value
+            if not self.at("if"):
+                return value
+            self.take()
+            condition = self.or_()
+            self.take("else")
+            other = self.expr()
+            return lambda: value() if condition() else other()
         finally:
             self.depth -= 1
 
-    def or_(self) -> Any:
+    def or_(self) -> Thunk:
         value = self.and_()
         while self.at("or"):
             self.take()
-            right = self.and_()
-            value = value or right
+            value = (lambda left, right: lambda: left() or right())(value, self.and_())
         return value
 
-    def and_(self) -> Any:
+    def and_(self) -> Thunk:
         value = self.not_()
         while self.at("and"):
             self.take()
-            right = self.not_()
-            value = value and right
+            value = (lambda left, right: lambda: left() and right())(value, self.not_())
         return value
 
-    def not_(self) -> Any:
+    def not_(self) -> Thunk:
         if self.at("not"):
             self.take()
-            return not self.not_()
+            inner = self.not_()
+            return lambda: not inner()
         return self.compare()
 
-    def compare(self) -> Any:
+    def compare(self) -> Thunk:
         left = self.sum()
         if not self.at("==", "!=", "<", "<=", ">", ">="):
             return left
         op, offset = self.take()[1], self.tokens[self.index - 1][2]
         right = self.sum()
-        if op == "==":
-            return left == right
-        if op == "!=":
-            return left != right
-        try:
-            return {"<": lambda: left < right, "<=": lambda: left <= right,
-                    ">": lambda: left > right, ">=": lambda: left >= right}[op]()
-        except TypeError:
-            raise ExprError(f"cannot compare {left!r} {op} {right!r}", offset) from None
+        return lambda: _compare(op, left(), right(), offset)
 
-    def sum(self) -> Any:
+    def sum(self) -> Thunk:
         value = self.term()
         while self.at("+", "-"):
             op, offset = self.take()[1], self.tokens[self.index - 1][2]
-            right = self.term()
-            value = self._arith(op, value, right, offset)
+            value = _binary(op, value, self.term(), offset)
         return value
 
-    def term(self) -> Any:
+    def term(self) -> Thunk:
         value = self.unary()
         while self.at("*", "/", "//", "%"):
             op, offset = self.take()[1], self.tokens[self.index - 1][2]
-            right = self.unary()
-            value = self._arith(op, value, right, offset)
+            value = _binary(op, value, self.unary(), offset)
         return value
 
-    def _arith(self, op: str, left: Any, right: Any, offset: int) -> Any:
-        for side in (left, right):
-            if isinstance(side, (bool, str)) or not isinstance(side, (int, float, Fraction)):
-                raise ExprError(f"'{op}' needs numbers, got {side!r}", offset)
-        if op in ("/", "//", "%") and right == 0:
-            raise ExprError("division by zero", offset)
-        if op == "+":
-            return left + right
-        if op == "-":
-            return left - right
-        if op == "*":
-            return left * right
-        if op == "/":
-            if isinstance(left, float) or isinstance(right, float):
-                return left / right
-            return Fraction(left) / Fraction(right)
-        if op == "//":
-            return left // right
-        return left % right
-
-    def unary(self) -> Any:
+    def unary(self) -> Thunk:
         if self.at("-", "+"):
             op, offset = self.take()[1], self.tokens[self.index - 1][2]
-            value = self.unary()
-            return self._arith("-" if op == "-" else "+", 0, value, offset)
+            return _binary(op, lambda: 0, self.unary(), offset)
         return self.atom()
 
-    def atom(self) -> Any:
+    def atom(self) -> Thunk:
         kind, value, offset = self.take()
         if kind == "number":
-            return float(value) if any(c in value for c in ".eE") else int(value)
+            number = float(value) if any(c in value for c in ".eE") else int(value)
+            return lambda: number
         if kind == "op" and value == "(":
             inner = self.expr()
             self.take(")")
             return inner
         if kind == "name":
             if value in ("true", "false"):
-                return value == "true"
+                return lambda: value == "true"
             if self.at("("):
                 return self.call(value, offset)
             if value in _KEYWORDS:
                 raise ExprError(f"unexpected {value!r}", offset)
             if value not in self.variables:
                 raise ExprError(f"unknown variable '{value}'", offset)
-            return self.variables[value]
+            return lambda: self.variables[value]
         shown = "end of expression" if kind == "end" else repr(value)
         raise ExprError(f"unexpected {shown}", offset)
 
-    def call(self, name: str, offset: int) -> Any:
+    def call(self, name: str, offset: int) -> Thunk:
         if name not in FUNCTIONS:
             raise ExprError(f"unknown function '{name}' (functions: {', '.join(FUNCTIONS)})", offset)
         self.take("(")
@@ -275,7 +251,48 @@ class _Parser:
                 self.take()
                 args.append(self.expr())
         self.take(")")
-        try:
-            return FUNCTIONS[name](*[normalize(a) for a in args])
-        except (TypeError, ValueError, OverflowError) as exc:
-            raise ExprError(f"{name}(): {exc}", offset) from None
+
+        def run() -> Any:
+            try:
+                return FUNCTIONS[name](*[normalize(arg()) for arg in args])
+            except (TypeError, ValueError, OverflowError) as exc:
+                raise ExprError(f"{name}(): {exc}", offset) from None
+
+        return run
+
+
+def _compare(op: str, left: Any, right: Any, offset: int) -> bool:
+    if op == "==":
+        return left == right
+    if op == "!=":
+        return left != right
+    try:
+        return {"<": lambda: left < right, "<=": lambda: left <= right,
+                ">": lambda: left > right, ">=": lambda: left >= right}[op]()
+    except TypeError:
+        raise ExprError(f"cannot compare {left!r} {op} {right!r}", offset) from None
+
+
+def _binary(op: str, left: Thunk, right: Thunk, offset: int) -> Thunk:
+    return lambda: _arith(op, left(), right(), offset)
+
+
+def _arith(op: str, left: Any, right: Any, offset: int) -> Any:
+    for side in (left, right):
+        if isinstance(side, (bool, str)) or not isinstance(side, (int, float, Fraction)):
+            raise ExprError(f"'{op}' needs numbers, got {side!r}", offset)
+    if op in ("/", "//", "%") and right == 0:
+        raise ExprError("division by zero", offset)
+    if op == "+":
+        return left + right
+    if op == "-":
+        return left - right
+    if op == "*":
+        return left * right
+    if op == "/":
+        if isinstance(left, float) or isinstance(right, float):
+            return left / right
+        return Fraction(left) / Fraction(right)
+    if op == "//":
+        return left // right
+    return left % right

@@ -126,6 +126,68 @@ CASES = [
     ("empty-file", "", ["error: the file is empty"]),
     ("name-not-string", "name: [a]\ninput: [3, 8, 8]\nlayers:\n  - {op: relu}\n",
      ["field 'name': 'name' must be a non-empty string"]),
+    # ---- spec language v2 -------------------------------------------------------------------
+    ("unknown-input", GOOD_HEAD + "  - {op: conv, name: conv1, out: 4, kernel: 1}\n  - {op: relu, name: r, in: cnv1}\n",
+     ["{f}:{at[cnv1]}: error: layer 'r', field 'in': unknown input 'cnv1'", "did you mean 'conv1'"]),
+    ("input-defined-later", GOOD_HEAD + "  - {op: relu, name: a, in: b}\n  - {op: relu, name: b}\n",
+     ["{f}:{at[b}]}: error: layer 'a', field 'in': 'b' is not defined yet: a layer can only read layers above it"]),
+    ("input-is-itself", GOOD_HEAD + "  - {op: relu, name: a, in: a}\n", ["'a' is not defined yet"]),
+    ("add-shapes", GOOD_HEAD + "  - {op: conv, name: c, out: 4, kernel: 1}\n  - {op: add, name: s, in: [c, input]}\n",
+     ["layer 's', field 'in': add needs inputs of equal shape, got [4, 32, 32] and [3, 32, 32]"]),
+    ("mul-shapes", GOOD_HEAD + "  - {op: gap, name: g}\n  - {op: conv, name: c, out: 2, kernel: 1}\n"
+     "  - {op: mul, name: m, in: [input, c]}\n",
+     ["mul needs equal shapes or a [C, 1, 1] gate, got [3, 32, 32] and [2, 1, 1]"]),
+    ("concat-sizes", GOOD_HEAD + "  - {op: maxpool, name: p, kernel: 2}\n  - {op: concat, name: cat, in: [p, input]}\n",
+     ["layer 'cat', field 'in': concat needs the same height and width, got [3, 16, 16] and [3, 32, 32]"]),
+    ("merge-one-input", GOOD_HEAD + "  - {op: add, name: s}\n",
+     ["layer 's', field 'in': add merges two or more inputs; list them with 'in: [a, b]'"]),
+    ("two-inputs-to-relu", GOOD_HEAD + "  - {op: relu, name: a}\n  - {op: relu, name: b, in: [a, input]}\n",
+     ["layer 'b', field 'in': relu takes 1 input, but is given 2"]),
+    ("inputs-twice", GOOD_HEAD + "  - {op: relu, name: a, in: input, from: input}\n",
+     ["the inputs are given twice, as 'in' and as 'from'"]),
+    ("block-missing-arg", "input: [3, 8, 8]\nblocks:\n  b:\n    params: [c]\n    layers:\n"
+     "      - {op: conv, out: c, kernel: 1}\nlayers:\n  - {op: b, name: x}\n",
+     ["{f}:8:5: error: layer 'x': block 'b' needs 'c'", "hint: add c: ..."]),
+    ("block-unknown-arg", "input: [3, 8, 8]\nblocks:\n  b:\n    params: [chans]\n    layers:\n"
+     "      - {op: conv, out: chans, kernel: 1}\nlayers:\n  - {op: b, name: x, chan: 4}\n",
+     ["{f}:{at[chan:]}: error: layer 'x': block 'b' has no parameter 'chan'", "did you mean 'chans'"]),
+    ("unknown-variable", "input: [3, 8, 8]\nvars:\n  width: 2\nlayers:\n  - {op: conv, name: c, out: 4*widht, kernel: 1}\n",
+     ["{f}:{at[4*widht]}: error: layer 'c', field 'out': in '4*widht': unknown variable 'widht'",
+      "did you mean 'width'"]),
+    ("division-by-zero", "input: [3, 8, 8]\nvars:\n  g: 0\nlayers:\n  - {op: conv, name: c, out: 8 // g, kernel: 1}\n",
+     ["{f}:{at[8 //]}: error: layer 'c', field 'out': in '8 // g': division by zero"]),
+    ("bad-expression-in-vars", "input: [3, 8, 8]\nvars:\n  c: 4 +\nlayers:\n  - {op: relu}\n",
+     ["{f}:3:6: error: field 'vars.c': in '4 +': unexpected end of expression"]),
+    ("expression-not-whole", "input: [3, 8, 8]\nvars:\n  c: 3\nlayers:\n  - {op: conv, name: x, out: c/2, kernel: 1}\n",
+     ["field 'out': must be a positive whole number, got 1.5"]),
+    ("block-recursion", "input: [3, 8, 8]\nblocks:\n  a:\n    layers:\n      - {op: b}\n  b:\n    layers:\n"
+     "      - {op: a}\nlayers:\n  - {op: a, name: top}\n",
+     ["block 'a' uses itself: a -> b -> a"]),
+    ("repeat-limit", GOOD_HEAD + "  - {op: relu, name: r, repeat: 100000}\n",
+     ["{f}:{at[100000}]}: error: layer 'r', field 'repeat': repeat 100000 is more than the limit of 1000"]),
+    ("repeat-zero", GOOD_HEAD + "  - {op: relu, name: r, repeat: 0}\n",
+     ["field 'repeat': must be a positive whole number, got 0"]),
+    ("first-without-repeat", GOOD_HEAD + "  - {op: relu, name: r, first: {}}\n", ["'first' only makes sense with 'repeat'"]),
+    ("control-key-in-first", GOOD_HEAD + "  - {op: relu, name: r, repeat: 2, first: {op: tanh}}\n",
+     ["'op' cannot be set in 'first'"]),
+    ("when-not-boolean", GOOD_HEAD + "  - {op: relu, name: r, when: maybe}\n",
+     ["field 'when': must be true or false (or an expression giving one), got 'maybe'"]),
+    ("block-named-like-op", "input: [3, 8, 8]\nblocks:\n  conv:\n    layers:\n      - {op: relu}\nlayers:\n  - {op: relu}\n",
+     ["{f}:3:3: error: block 'conv' has the name of a layer type"]),
+    ("block-unknown-key", "input: [3, 8, 8]\nblocks:\n  b:\n    layer:\n      - {op: relu}\nlayers:\n  - {op: b}\n",
+     ["unknown key 'layer' in block 'b'", "did you mean 'layers'"]),
+    ("block-bad-param", "input: [3, 8, 8]\nblocks:\n  b:\n    params: [[c]]\n    layers:\n      - {op: relu}\n"
+     "layers:\n  - {op: b}\n", ["a parameter is a name (required) or a one-key mapping {{name: default}}"]),
+    ("block-output-unknown", "input: [3, 8, 8]\nblocks:\n  b:\n    output: nope\n    layers:\n"
+     "      - {op: relu, name: r}\nlayers:\n  - {op: b}\n",
+     ["block 'b' names output 'nope', which is none of its layers"]),
+    ("outputs-unknown", GOOD_HEAD + "  - {op: relu, name: r}\noutputs: [rr]\n",
+     ["field 'outputs': 'outputs' names 'rr', which is not a top-level layer", "did you mean 'r'"]),
+    ("builtin-variable", "input: [3, 8, 8]\nvars:\n  in_channels: 3\nlayers:\n  - {op: relu}\n",
+     ["'in_channels' is a built-in variable"]),
+    ("torchvision-bad", GOOD_HEAD + "  - {op: relu}\ntorchvision: [resnet]\n",
+     ["'torchvision' must be a model name or {{model: NAME, kwargs: {{...}}}}"]),
+    ("dotted-name", GOOD_HEAD + "  - {op: relu, name: a.b}\n", ["field 'name': a layer name must start"]),
 ]
 
 
@@ -215,3 +277,23 @@ def test_bad_options_exit_2(options):
 def test_output_into_missing_folder(tmp_path):
     result = runner.invoke(app, ["table", "alexnet", "-o", str(tmp_path / "no" / "t.txt")])
     assert_bad_input(result, "folder", "does not exist")
+
+
+def test_unused_output_warns(tmp_path):
+    text = GOOD_HEAD + "  - {op: conv, name: side, out: 4, kernel: 1}\n  - {op: relu, name: main, in: input}\n"
+    path, result = run_spec(tmp_path, text)
+    assert result.exit_code == 0
+    assert f"{path}:3:5: warning: layer 'side': its output is never used" in result.stderr
+    _, listed = run_spec(tmp_path, text + "outputs: [main, side]\n")
+    assert listed.exit_code == 0 and "never used" not in listed.stderr
+
+
+@pytest.mark.parametrize("option,message", [
+    ("nope=1", "--set nope=...: the spec has no variable 'nope'"),
+    ("width", "--set expects NAME=VALUE, got 'width'"),
+    ("width=2+", "--set width=2+: unexpected end of expression"),
+])
+def test_bad_set_option(tmp_path, option, message):
+    _, result = run_spec(tmp_path, "input: [3, 8, 8]\nvars:\n  width: 1\nlayers:\n  - {op: relu}\n",
+                         "--set", option)
+    assert_bad_input(result, message)

@@ -12,6 +12,7 @@ import cnncalc
 from cnncalc.bundled import bundled_specs
 from cnncalc.spec import load_spec
 
+pytestmark = pytest.mark.filterwarnings("ignore:The default weight initialization:FutureWarning")
 torch = pytest.importorskip("torch")
 torchvision = pytest.importorskip("torchvision")
 

@@ -1,0 +1,82 @@
+"""The safe expression evaluator."""
+from __future__ import annotations
+
+import pytest
+
+from cnncalc.expr import ExprError, evaluate, is_expression, make_divisible
+
+VARS = {"c": 64, "width": 0.75, "i": 0, "flag": True}
+
+
+@pytest.mark.parametrize("text,value", [
+    ("4*c", 256),
+    ("c/2", 32),  # exact: a whole result is an int
+    ("c/3", 64 / 3),
+    ("c//3", 21),
+    ("c % 10", 4),
+    ("-(c + 1) * 2", -130),
+    ("2 + 3 * 4", 14),  # precedence
+    ("(2 + 3) * 4", 20),
+    ("2 if i == 0 else 1", 2),
+    ("1 if i > 0 else 3 if c > 10 else 4", 3),
+    ("c >= 64 and not i", True),
+    ("flag or 1/0 == 0", True),  # only the side needed is evaluated, as in Python
+    ("0 if c == 64 else c // 0", 0),
+    ("i and 1/i", 0),
+    ("max(1, c // 4)", 16),
+    ("min(3, 2, 5)", 2),
+    ("round(2.5)", 2),  # Python's rounding, halves to even (as torchvision computes)
+    ("round(3.5)", 4),
+    ("ceil(c / 3)", 22),
+    ("floor(c / 3)", 21),
+    ("int(width * 10)", 7),
+    ("make_divisible(32 * width, 8)", 24),
+    ("1e-3", 0.001),
+    ("true", True),
+])
+def test_values(text, value):
+    assert evaluate(text, VARS) == value
+
+
+def test_make_divisible_matches_torchvision():
+    # torchvision.models._utils._make_divisible: max(8, int(v + 4) // 8 * 8), +8 if below 90% of v
+    assert make_divisible(32 * 0.75) == 24
+    assert make_divisible(16 * 0.5) == 8
+    assert make_divisible(96 * 0.35) == 32  # 33.6 -> 32 (not below 30.24)
+    assert make_divisible(10) == 16  # int(14)//8*8 = 8 < 9 -> 16
+
+
+@pytest.mark.parametrize("text,message,offset", [
+    ("c // 0", "division by zero", 2),
+    ("c % 0", "division by zero", 2),
+    ("foo + 1", "unknown variable 'foo'", 0),
+    ("1 +", "unexpected end of expression", 3),
+    ("(1", "expected ')', found the end", 2),
+    ("2 ** 3", "unexpected '*'", 3),
+    ("__import__('os')", "unexpected character", 11),
+    ("c.real", "unexpected character '.'", 1),
+    ("open(1)", "unknown function 'open'", 0),
+    ("min()", "min(): ", 0),
+    ("1 if c", "expected 'else'", 6),
+    ("[1]", "unexpected character '['", 0),
+])
+def test_errors(text, message, offset):
+    with pytest.raises(ExprError) as info:
+        evaluate(text, VARS)
+    assert message in str(info.value)
+    assert info.value.offset == offset
+
+
+def test_too_long_and_too_deep():
+    with pytest.raises(ExprError, match="longer than"):
+        evaluate("1+" * 600 + "1", {})
+    with pytest.raises(ExprError, match="nested too deeply"):
+        evaluate("(" * 60 + "1" + ")" * 60, {})
+
+
+def test_words_are_not_expressions():
+    assert not is_expression("same")
+    assert not is_expression("relu")
+    assert not is_expression("c")
+    assert is_expression("4*c")
+    assert is_expression("64")
