@@ -84,16 +84,6 @@ def tokenize(text: str) -> list[tuple[str, str, int]]:
     return tokens
 
 
-def names_in(text: str) -> set[str]:
-    """The variable names an expression mentions (not functions, not keywords)."""
-    tokens = tokenize(text)
-    found = set()
-    for index, (kind, value, _) in enumerate(tokens):
-        if kind == "name" and value not in _KEYWORDS and tokens[index + 1][1] != "(":
-            found.add(value)
-    return found
-
-
 def is_expression(text: str) -> bool:
     """Whether a string is meant as an expression rather than a plain word such as `same`."""
     try:

@@ -203,6 +203,7 @@ layers:
     ("{op: upsample, size: [10, 12], mode: bilinear}", (8, 10, 12), 0, 0),
     ("{op: zeropad, pad: [1, 2, 3, 4]}", (8, 15, 11), 0, 0),  # H 8+3+4, W 8+1+2
     ("{op: zeropad, pad: 1}", (8, 10, 10), 0, 0),
+    ("{op: zeropad, channels: 8}", (16, 8, 8), 0, 0),  # ResNet option A: 8 zero channels appended
     ("{op: layernorm}", (8, 8, 8), 16, 0),
     ("{op: layer_scale}", (8, 8, 8), 8, 0),
     ("{op: channel_shuffle, groups: 2}", (8, 8, 8), 0, 0),

@@ -18,9 +18,13 @@ torchvision = pytest.importorskip("torchvision")
 
 
 def _declared() -> dict[str, dict]:
+    """Bundled specs that declare a torchvision model (a spec that does not load fails in test_zoo)."""
     found = {}
     for name, path in bundled_specs().items():
-        spec = load_spec(path)
+        try:
+            spec = load_spec(path)
+        except Exception:  # noqa: BLE001 - reported by test_zoo.py, must not stop collection here
+            continue
         if spec.torchvision:
             found[name] = {**spec.torchvision, "input": spec.input_shape}
     return found

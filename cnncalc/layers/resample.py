@@ -1,8 +1,8 @@
 from __future__ import annotations
 
 from ..conventions import ACTIVATION, BIAS, MAC, RESAMPLE, WINDOW
-from ..fields import (Field, FieldProblem, boolean, choice, format_pair, non_negative_pair, positive_int,
-                      positive_pair)
+from ..fields import (Field, FieldProblem, boolean, choice, format_pair, non_negative_int, non_negative_pair,
+                      positive_int, positive_pair)
 from ..shapes import numel
 from .base import Cells, Layer, fused_activation_names, register
 
@@ -141,13 +141,17 @@ def zero_padding(value) -> tuple[int, int, int, int]:
 class ZeroPad(Layer):
     op = "zeropad"
     aliases = ("zero_pad", "zeropad2d")
-    summary = "zero padding around the feature map"
-    fields = (Field("pad", zero_padding, aliases=("padding",), doc="P, [P_h, P_w] or [left, right, top, bottom]"),)
+    summary = "zero padding around the feature map, or extra all-zero channels (ResNet's option A shortcut)"
+    fields = (
+        Field("pad", zero_padding, (0, 0, 0, 0), aliases=("padding",),
+              doc="P, [P_h, P_w] or [left, right, top, bottom]"),
+        Field("channels", non_negative_int, 0, doc="zero channels appended after the input's"),
+    )
 
     def output_shape(self, inputs, warn):
         c, h, w = self.image(inputs[0])
         left, right, top, bottom = self.pad
-        return (c, h + top + bottom, w + left + right)
+        return (c + self.channels, h + top + bottom, w + left + right)
 
     def cells(self, inputs, output):
         left, right, top, bottom = self.pad

@@ -1,0 +1,20 @@
+"""Every bundled spec loads, analyzes without a warning, and describes itself."""
+from __future__ import annotations
+
+import pytest
+
+import cnncalc
+from cnncalc.bundled import bundled_specs
+from cnncalc.spec import load_spec
+
+ZOO = bundled_specs()
+
+
+@pytest.mark.parametrize("name", sorted(ZOO))
+def test_spec_is_clean(name):
+    spec = load_spec(ZOO[name])
+    assert spec.name == name.rpartition("/")[2], "name: must equal the file name"
+    assert spec.description, "a one-line description is shown by 'cnncalc specs'"
+    report = cnncalc.analyze_file(name)
+    assert [w.render() for w in report.warnings] == []
+    assert report.totals.params == sum(row.params for row in report.rows)
