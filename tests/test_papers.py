@@ -1,0 +1,92 @@
+"""The paper variants in the zoo reproduce the published numbers, within the rounding each paper
+used; where a paper misprints, the test names the misprint (and the spec's comments explain it)."""
+from __future__ import annotations
+
+import math
+
+import pytest
+
+import cnncalc
+from cnncalc.conventions import MAC, Convention
+
+# Multiply-adds of convolutions and fully connected layers only, as the papers count "ops"/"FLOPs".
+WEIGHTS_ONLY = Convention("weights-only", "conv and linear multiply-adds", {MAC: 1})
+
+
+def in_paper_rounding(value: float, printed: float) -> bool:
+    """Papers print rounded or truncated values: 73.6 may be printed as 74 or as 73."""
+    return printed in (round(value), math.floor(value))
+
+
+# ---- ResNet (He et al. 2015), Table 1: FLOPs 1.8, 3.6, 3.8, 7.6, 11.3 x 10^9 ------------------------
+@pytest.mark.parametrize("spec,gflops", [
+    ("resnet18_paper", 1.8), ("resnet34_paper", 3.6), ("resnet101_paper", 7.6), ("resnet152_paper", 11.3)])
+def test_resnet_table1_flops(spec, gflops):
+    macs = cnncalc.analyze_file(spec).totals.macs
+    assert round(macs / 1e9, 1) == gflops
+
+
+def test_resnet50_table1_flops_is_truncated():
+    # 3,859,879,936 multiply-adds: the paper prints 3.8, which is 3.86 truncated; the 17 blocks
+    # that ResNet-101 adds cost exactly 3,712 M, so no count gives both 3.8 and 7.6 when rounded.
+    macs = cnncalc.analyze_file("resnet50_paper").totals.macs
+    assert macs == 3_859_879_936
+    assert math.floor(macs / 1e8) / 10 == 3.8
+    assert cnncalc.analyze_file("resnet101_paper").totals.macs - macs == 3_712_221_184
+
+
+def test_resnet_paper_bottleneck_strides_in_the_first_1x1():
+    # Same parameters as torchvision's resnet50, fewer multiply-adds: the stride-2 1x1 sees 1/4 of the pixels
+    paper, torchvision = cnncalc.analyze_file("resnet50_paper"), cnncalc.analyze_file("resnet50")
+    assert paper.totals.params == torchvision.totals.params == 25_557_032
+    assert paper.totals.macs < torchvision.totals.macs
+
+
+# ---- GoogLeNet (Szegedy et al. 2014), Table 1: params (K = 1024 weights) and ops (M) per row -------
+GOOGLENET_TABLE1 = {
+    "conv1": (2.7, 34), "conv2": (112, 360), "inception3a": (159, 128), "inception3b": (380, 304),
+    "inception4a": (364, 73), "inception4b": (437, 88), "inception4c": (463, 100), "inception4d": (580, 119),
+    "inception4e": (840, 170), "inception5a": (1072, 54), "inception5b": (1388, 71), "fc": (1000, 1),
+}
+# Rows the paper misprints: conv1 prints 2.7 K / 34 M for 9.2 K / 118 M (34 M = 2.7 K x 112^2);
+# 4c prints 463 K for 497.5 K (its 100 M ops agree with 497.5 K); 5a prints 1072 K / 54 M for
+# 1018 K / 51 M (54 M = 1072 K x 7^2).
+PARAMS_MISPRINTED = {"conv1", "inception4c", "inception5a"}
+OPS_MISPRINTED = {"conv1", "inception5a"}
+
+
+@pytest.fixture(scope="module")
+def googlenet_rows():
+    from cnncalc.engine import analyze
+    from cnncalc.graph import build
+    from cnncalc.spec import load_spec
+    from cnncalc.bundled import resolve
+
+    graph = build(load_spec(resolve("googlenet_paper")[0]))
+    return {row.name: row for row in analyze(graph, convention=WEIGHTS_ONLY).collapse(1).rows}
+
+
+@pytest.mark.parametrize("row", sorted(set(GOOGLENET_TABLE1) - OPS_MISPRINTED))
+def test_googlenet_table1_ops(googlenet_rows, row):
+    assert in_paper_rounding(googlenet_rows[row].macs / 1e6, GOOGLENET_TABLE1[row][1])
+
+
+@pytest.mark.parametrize("row", sorted(set(GOOGLENET_TABLE1) - PARAMS_MISPRINTED))
+def test_googlenet_table1_params_within_the_papers_loose_rounding(googlenet_rows, row):
+    # The table's K column is rounded loosely (up to 2 %: 4d prints 580 K for 591 K)
+    assert googlenet_rows[row].params / 1024 == pytest.approx(GOOGLENET_TABLE1[row][0], rel=0.02)
+
+
+def test_googlenet_inception3a_worked_example(googlenet_rows):
+    # 1x1: 192*64; 3x3 reduce: 192*96; 3x3: 96*9*128; 5x5 reduce: 192*16; 5x5: 16*25*32; pool proj: 192*32
+    weights = 192 * 64 + 192 * 96 + 96 * 9 * 128 + 192 * 16 + 16 * 25 * 32 + 192 * 32
+    assert weights == 163_328  # = 159.5 K, printed 159K
+    biases = 64 + 96 + 128 + 16 + 32 + 32
+    assert googlenet_rows["inception3a"].params == weights + biases
+    assert round(googlenet_rows["inception3a"].macs / 1e6) == 128  # 28*28 * 163,328 = 128.05 M
+
+
+def test_googlenet_paper_misprints_are_what_the_spec_says(googlenet_rows):
+    assert round(googlenet_rows["conv1"].macs / 1e6) == 118  # printed 34M
+    assert round(googlenet_rows["inception4c"].params / 1024) == 498  # printed 463K
+    assert round(googlenet_rows["inception5a"].macs / 1e6) == 51  # printed 54M
