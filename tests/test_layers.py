@@ -34,6 +34,7 @@ def test_conv_grouped(analyze_text):
     # weights: C_out * C_in/groups * K*K = 16 * 2 * 9 = 288, + 16 biases
     assert r.params == 16 * (8 // 4) * 9 + 16 == 304
     assert r.macs == 16 * 10 * 10 * (8 // 4) * 9 == 28_800
+    assert r.cells.filters == "16 g4"
 
 
 def test_conv_depthwise(analyze_text):
@@ -47,6 +48,7 @@ def test_conv_dilated(analyze_text):
     # effective kernel 2*(3-1)+1 = 5: (16 - 5)/1 + 1 = 12
     assert r.output_shape == (4, 12, 12)
     assert r.macs == 4 * 12 * 12 * 1 * 9 == 5_184
+    assert r.cells.kernel == "3 d2"
 
 
 def test_conv_asymmetric_kernel_stride_and_pad(analyze_text):

@@ -90,3 +90,44 @@ def test_googlenet_paper_misprints_are_what_the_spec_says(googlenet_rows):
     assert round(googlenet_rows["conv1"].macs / 1e6) == 118  # printed 34M
     assert round(googlenet_rows["inception4c"].params / 1024) == 498  # printed 463K
     assert round(googlenet_rows["inception5a"].macs / 1e6) == 51  # printed 54M
+
+
+# ---- VGG (Simonyan & Zisserman 2014), Table 2: 133, 133, 134, 138, 144 million parameters ---------
+@pytest.mark.parametrize("spec,millions", [
+    ("vgg_a", 133), ("vgg_a_lrn", 133), ("vgg_b", 133), ("vgg_c", 134), ("vgg_d", 138), ("vgg_e", 144)])
+def test_vgg_table2_parameters(spec, millions):
+    assert round(cnncalc.analyze_file(spec).totals.params / 1e6) == millions
+
+
+def test_vgg_d_is_torchvision_vgg16():
+    # conv: 1,792 + 36,928 + 73,856 + 147,584 + 295,168 + 2*590,080 + 1,180,160 + 5*2,359,808 = 14,714,688
+    # fc: 25,088*4096 + 4096 + 4096*4096 + 4096 + 4096*1000 + 1000 = 123,642,856
+    assert cnncalc.analyze_file("vgg_d").totals.params == 14_714_688 + 123_642_856 == 138_357_544
+
+
+# ---- AlexNet (Krizhevsky et al. 2012): 60,965,224 parameters, the slides' "61M" ----------------------
+def test_alexnet_paper_parameters():
+    # conv1 96*3*121 + 96; conv2 256*48*25 + 256 (2 groups); conv3 384*256*9 + 384; conv4 384*192*9 + 384;
+    # conv5 256*192*9 + 256; fc6 9216*4096 + 4096; fc7 4096*4096 + 4096; fc8 4096*1000 + 1000
+    expected = (34_944 + 307_456 + 885_120 + 663_936 + 442_624
+                + 37_752_832 + 16_781_312 + 4_097_000)
+    assert cnncalc.analyze_file("alexnet_paper").totals.params == expected == 60_965_224
+
+
+# ---- LeNet-5 (LeCun et al. 1998): "60,000 trainable parameters" ---------------------------------------
+def test_lenet5_parameters():
+    # C1 6*25 + 6 = 156; C3 fully connected 16*6*25 + 16 = 2,416 (the paper's sparse table: 1,516);
+    # C5 120*16*25 + 120 = 48,120; F6 84*120 + 84 = 10,164; output 10*84 + 10 = 850 (the paper: RBF units)
+    assert cnncalc.analyze_file("lenet5").totals.params == 156 + 2_416 + 48_120 + 10_164 + 850 == 61_706
+
+
+# ---- The lecture's "Compare VGG-16" (002_cb292e905985b15d.txt): 42.9 MB, 1.1M, 7485 MFLOP -----------
+def test_vgg16_to_28_comparison_with_the_googlenet_stem():
+    rows = {row.name: row for row in cnncalc.analyze_file("vgg16_to_28").rows}
+    # The slide's totals are the first six convs (conv1_1 .. conv3_2), without conv3_3 and the pools:
+    counted = [rows[name] for name in ("conv1_1", "conv1_2", "conv2_1", "conv2_2", "conv3_1", "conv3_2")]
+    memory_kb = sum(row.memory_bytes for row in counted) / 1024
+    assert memory_kb == 12_544 * 2 + 6_272 * 2 + 3_136 * 2 == 43_904  # = 42.875 MB -> 42.9 MB
+    assert round(memory_kb / 1024, 1) == 42.9
+    assert sum(row.params for row in counted) == 1_145_408  # -> 1.1 M
+    assert round(sum(row.macs for row in counted) / 1e6) == 7485

@@ -57,4 +57,9 @@ class Conv(Layer):
         return terms
 
     def cells(self, inputs, output):
-        return Cells(str(self.out), format_pair(self.kernel), format_pair(self.stride), str(self.pad))
+        """Groups and dilation show only when used: `256 g2` filters, a `3 d2` kernel."""
+        filters = f"{self.out} g{self.groups}" if self.groups > 1 else str(self.out)
+        kernel = format_pair(self.kernel)
+        if self.dilation != (1, 1):
+            kernel += f" d{format_pair(self.dilation)}"
+        return Cells(filters, kernel, format_pair(self.stride), str(self.pad))
