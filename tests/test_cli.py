@@ -175,3 +175,28 @@ def test_readme_example_is_real_output():
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     example = readme.split("prints:\n\n```\n", 1)[1].split("```", 1)[0]
     assert example == invoke("table", str(SPECS / "alexnet.yaml")).stdout
+
+
+def test_depth_option_collapses_blocks():
+    full = json.loads(invoke("table", "resnet18", "-f", "json").stdout)
+    one = json.loads(invoke("table", "resnet18", "-f", "json", "--depth", "1").stdout)
+    assert [layer["name"] for layer in one["layers"]] == [
+        "conv1", "bn1", "relu", "maxpool", "layer1", "layer2", "layer3", "layer4", "avgpool", "flatten1", "fc"]
+    assert one["totals"] == full["totals"]
+    layer2 = one["layers"][5]
+    assert layer2["op"] == "basic" and layer2["input_shape"] == [64, 56, 56] and layer2["output_shape"] == [128, 28, 28]
+    assert layer2["params"] == sum(l["params"] for l in full["layers"] if l["name"].startswith("layer2."))
+
+
+def test_set_option_overrides_a_variable():
+    # resnet18_paper's option B shortcuts (--set projection=true) are torchvision's resnet18
+    paper = json.loads(invoke("table", "resnet18_paper", "-f", "json", "--set", "projection=true").stdout)
+    torchvision = json.loads(invoke("table", "resnet18", "-f", "json").stdout)
+    assert paper["totals"]["params"] == torchvision["totals"]["params"] == 11_689_512
+
+
+def test_from_column_for_branches():
+    text = invoke("table", "resnet18").stdout
+    assert "From" in text.splitlines()[3]
+    add_row = next(line for line in text.splitlines() if line.lstrip().startswith("layer1.0.add1"))
+    assert "bn2, maxpool" in add_row and "64+64" in add_row
