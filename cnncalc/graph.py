@@ -132,10 +132,7 @@ class _Builder:
             inputs = first_inputs if k == 0 else (ref,)
             values = self._values(item, k == 0, name)
             if "when" in item and not self._condition(item, variables, name):
-                if len(inputs) != 1:
-                    raise SpecError("a layer skipped by 'when' must have exactly one input, which stands in for it",
-                                    loc=item.value_locs["when"], layer=name, field="when")
-                ref = inputs[0]
+                ref = inputs[0]  # a skipped layer stands for its (first) input
                 continue
             if isinstance(target, Block):
                 ref = self.call(target, name, values, inputs, variables, scope)

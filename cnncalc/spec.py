@@ -149,6 +149,8 @@ def resolve_value(value: Any, variables: dict[str, Any], loc: Location | None, l
 
 def _variable_hint(exc: ExprError, variables: dict[str, Any]) -> str | None:
     message = str(exc)
+    if "found the end" in message or "end of expression" in message:
+        return "inside {...} YAML splits at commas: quote an expression that has one, e.g. \"max(16, c // 4)\""
     if message.startswith("unknown variable"):
         name = message.split("'")[1]
         return did_you_mean(name, variables) or (

@@ -158,6 +158,8 @@ CASES = [
      ["{f}:{at[8 //]}: error: layer 'c', field 'out': in '8 // g': division by zero"]),
     ("bad-expression-in-vars", "input: [3, 8, 8]\nvars:\n  c: 4 +\nlayers:\n  - {op: relu}\n",
      ["{f}:3:6: error: field 'vars.c': in '4 +': unexpected end of expression"]),
+    ("comma-in-flow-mapping", GOOD_HEAD + "  - {op: conv, name: c, out: max(4, 8), kernel: 1}\n",
+     ["in 'max(4': expected ')', found the end", "hint: inside {{...}} YAML splits at commas: quote"]),
     ("expression-not-whole", "input: [3, 8, 8]\nvars:\n  c: 3\nlayers:\n  - {op: conv, name: x, out: c/2, kernel: 1}\n",
      ["field 'out': must be a positive whole number, got 1.5"]),
     ("block-recursion", "input: [3, 8, 8]\nblocks:\n  a:\n    layers:\n      - {op: b}\n  b:\n    layers:\n"

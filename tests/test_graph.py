@@ -228,3 +228,22 @@ def test_adaptive_reads_match_pytorch_windows():
     assert _adaptive_reads(6, 6) == 6
     # 5 -> 7 overlaps: [0,1) [0,2) [1,3) [2,3) [2,4) [3,5) [4,5) = 1+2+2+1+2+2+1 = 11 reads
     assert _adaptive_reads(5, 7) == 11
+
+
+def test_when_skips_a_merge_which_then_stands_for_its_first_input(analyze_text):
+    report = analyze_text("""
+input: [8, 8, 8]
+blocks:
+  maybe_res:
+    params: [c]
+    layers:
+      - {op: conv, name: conv, out: c, kernel: 1}
+      - {op: add, name: res, in: [conv, input], when: in_channels == c}
+      - {op: relu, name: out}
+layers:
+  - {op: maybe_res, name: a, c: 8}
+  - {op: maybe_res, name: b, c: 16}
+""")
+    rows = {row.name: row for row in report.rows}
+    assert rows["a.res"].inputs == ("a.conv", "input")
+    assert "b.res" not in rows and rows["b.out"].inputs == ("b.conv",)

@@ -1,0 +1,147 @@
+"""Formulas that carry their own derivation.
+
+A layer rule builds its numbers from named quantities, `Q("C_out", 96) * Q("C_in", 3) * ...`;
+the result knows its value and can print itself with names (`C_out × C_in × K × K + C_out`) and
+with the values substituted (`96 × 3 × 11 × 11 + 96`). `explain` prints exactly the formula the
+engine evaluated, so the text and the number cannot disagree. Values may be sympy expressions
+(symbolic mode): the arithmetic never looks at their type.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any
+
+# Binding strength of each operator, for parentheses when printing.
+_PRECEDENCE = {"+": 1, "-": 1, "×": 2, "/": 2, "//": 2, "atom": 3}
+
+
+class Formula:
+    __slots__ = ("op", "args", "name", "_value")
+
+    def __init__(self, op: str, args: tuple = (), name: str | None = None, value: Any = None) -> None:
+        self.op, self.args, self.name, self._value = op, args, name, value
+
+    # ---- construction ------------------------------------------------------------------------
+    def __add__(self, other: Any) -> Formula:
+        return _combine("+", self, other)
+
+    def __radd__(self, other: Any) -> Formula:
+        return _combine("+", other, self)
+
+    def __sub__(self, other: Any) -> Formula:
+        return _combine("-", self, other)
+
+    def __rsub__(self, other: Any) -> Formula:
+        return _combine("-", other, self)
+
+    def __mul__(self, other: Any) -> Formula:
+        return _combine("×", self, other)
+
+    def __rmul__(self, other: Any) -> Formula:
+        return _combine("×", other, self)
+
+    def __truediv__(self, other: Any) -> Formula:
+        return _combine("/", self, other)
+
+    def __floordiv__(self, other: Any) -> Formula:
+        return _combine("//", self, other)
+
+    # ---- reading -----------------------------------------------------------------------------
+    @property
+    def value(self) -> Any:
+        if self.op == "atom":
+            return self._value
+        left, right = (arg.value for arg in self.args)
+        if self.op == "+":
+            return left + right
+        if self.op == "-":
+            return left - right
+        if self.op == "×":
+            return left * right
+        if self.op == "//":
+            return left // right
+        return _divide(left, right)
+
+    def symbols(self) -> str:
+        """`C_out × C_in × K × K + C_out`."""
+        return self._text(named=True)
+
+    def numbers(self) -> str:
+        """`96 × 3 × 11 × 11 + 96`."""
+        return self._text(named=False)
+
+    def _text(self, named: bool) -> str:
+        if self.op == "atom":
+            return self.name if (named and self.name) else _number(self._value)
+        left, right = self.args
+        mine = _PRECEDENCE[self.op]
+        left_text = left._text(named)
+        right_text = right._text(named)
+        if _PRECEDENCE[left.op] < mine:
+            left_text = f"({left_text})"
+        # a - (b + c), a / (b × c): the right side needs parentheses at equal precedence too
+        if _PRECEDENCE[right.op] < mine or (_PRECEDENCE[right.op] == mine and self.op in ("-", "/", "//")):
+            right_text = f"({right_text})"
+        shown = "/" if self.op == "//" else self.op
+        return f"{left_text} {shown} {right_text}"
+
+    def __repr__(self) -> str:
+        return f"Formula({self.symbols()} = {self.numbers()} = {self.value})"
+
+
+def Q(name: str | None, value: Any) -> Formula:
+    """A named quantity (or a plain number when name is None)."""
+    return value if isinstance(value, Formula) else Formula("atom", (), name, value)
+
+
+def _lift(value: Any) -> Formula:
+    return value if isinstance(value, Formula) else Formula("atom", (), None, value)
+
+
+def _combine(op: str, left: Any, right: Any) -> Formula:
+    return Formula(op, (_lift(left), _lift(right)))
+
+
+def _divide(left: Any, right: Any) -> Any:
+    from fractions import Fraction
+
+    if isinstance(left, int) and isinstance(right, int):
+        result = Fraction(left, right)
+        return int(result) if result.denominator == 1 else result
+    return left / right
+
+
+def total(formulas: list[Formula]) -> Formula | int:
+    """The sum of several formulas as one formula (0 for none)."""
+    if not formulas:
+        return 0
+    result = formulas[0]
+    for item in formulas[1:]:
+        result = result + item
+    return result
+
+
+def _number(value: Any) -> str:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:,}" if abs(value) >= 10_000 else str(value)
+    if isinstance(value, float):
+        return f"{value:g}"
+    return str(value)
+
+
+def value_of(item: Any) -> Any:
+    """The value of a formula, or the item itself when it is a plain number."""
+    return item.value if isinstance(item, Formula) else item
+
+
+def floor_note(exact: Any) -> str:
+    """'27.5 → floor → 27'-style text for a fraction, or the number itself."""
+    from fractions import Fraction
+
+    if isinstance(exact, Fraction) and exact.denominator != 1:
+        shown = f"{float(exact):.2f}".rstrip("0").rstrip(".")
+        return f"{shown}"
+    return _number(exact)
+
+
+__all__ = ["Formula", "Q", "total", "value_of", "floor_note", "math"]
