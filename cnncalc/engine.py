@@ -7,9 +7,12 @@ from __future__ import annotations
 from .conventions import TEXTBOOK, Convention
 from .errors import SpecError
 from .graph import Graph
-from .layers import LayerProblem
+from .formula import value_of
+from .graph import INPUT_NAME
+from .layers import RF, LayerProblem
 from .report import DTYPE_BYTES, Note, Report, Row
 from .shapes import numel
+from .window import PIXEL
 
 
 def analyze(graph: Graph, *, convention: Convention = TEXTBOOK, dtype: str = "float32", batch: int = 1,
@@ -22,20 +25,23 @@ def analyze(graph: Graph, *, convention: Convention = TEXTBOOK, dtype: str = "fl
     bytes_per_element = DTYPE_BYTES[dtype]
     rows: list[Row] = []
     notes: list[Note] = list(graph.notes)
+    fields: dict[str, RF] = {INPUT_NAME: (PIXEL, PIXEL)}
     for node in graph.nodes:
         layer = node.layer
         inputs, output = list(node.input_shapes), node.output_shape
         try:
-            params = layer.params(inputs, output)
-            buffers = layer.buffers(inputs, output)
-            macs = convention.count(layer.costs(inputs, output))
+            field = layer.receptive_field([fields[ref] for ref in node.inputs], inputs, output)
+            params = value_of(layer.params(inputs, output))
+            buffers = value_of(layer.buffers(inputs, output))
+            macs = convention.count({term: value_of(f) for term, f in layer.costs(inputs, output).items()})
             cells = layer.cells(inputs, output)
         except LayerProblem as exc:
             raise layer.error(exc.message, exc.field, exc.hint) from None
-        for message, field in node.notes:
+        fields[layer.name] = field
+        for message, blamed in node.notes:
             if strict:
-                raise layer.error(message, field, hint="without --strict this is a warning")
-            notes.append(Note(layer.name, message, layer.field_locs.get(field, layer.loc)))
+                raise layer.error(message, blamed, hint="without --strict this is a warning")
+            notes.append(Note(layer.name, message, layer.field_locs.get(blamed, layer.loc)))
         rows.append(Row(
             name=layer.name,
             op=layer.op,
@@ -47,6 +53,7 @@ def analyze(graph: Graph, *, convention: Convention = TEXTBOOK, dtype: str = "fl
             macs=macs * batch,
             memory_bytes=numel(output) * bytes_per_element * batch,
             cells=cells,
+            receptive_field=field,
         ))
     return Report(graph.name, tuple(graph.input_shape), dtype, batch, convention.name, tuple(rows),
                   tuple(notes), graph.description, outputs=tuple((name, graph.shape_of(name)) for name in graph.outputs),

@@ -8,11 +8,10 @@ engine evaluated, so the text and the number cannot disagree. Values may be symp
 """
 from __future__ import annotations
 
-import math
 from typing import Any
 
 # Binding strength of each operator, for parentheses when printing.
-_PRECEDENCE = {"+": 1, "-": 1, "×": 2, "/": 2, "//": 2, "atom": 3}
+_PRECEDENCE = {"+": 1, "-": 1, "×": 2, "/": 2, "//": 2, "atom": 3, "group": 3}
 
 
 class Formula:
@@ -46,11 +45,17 @@ class Formula:
     def __floordiv__(self, other: Any) -> Formula:
         return _combine("//", self, other)
 
+    def grouped(self) -> Formula:
+        """The same formula, printed in parentheses: `(C_out × H' × W') × (C_in × K × K)`."""
+        return Formula("group", (self,))
+
     # ---- reading -----------------------------------------------------------------------------
     @property
     def value(self) -> Any:
         if self.op == "atom":
             return self._value
+        if self.op == "group":
+            return self.args[0].value
         left, right = (arg.value for arg in self.args)
         if self.op == "+":
             return left + right
@@ -73,6 +78,8 @@ class Formula:
     def _text(self, named: bool) -> str:
         if self.op == "atom":
             return self.name if (named and self.name) else _number(self._value)
+        if self.op == "group":
+            return f"({self.args[0]._text(named)})"
         left, right = self.args
         mine = _PRECEDENCE[self.op]
         left_text = left._text(named)
@@ -134,14 +141,29 @@ def value_of(item: Any) -> Any:
     return item.value if isinstance(item, Formula) else item
 
 
-def floor_note(exact: Any) -> str:
-    """'27.5 → floor → 27'-style text for a fraction, or the number itself."""
-    from fractions import Fraction
-
-    if isinstance(exact, Fraction) and exact.denominator != 1:
-        shown = f"{float(exact):.2f}".rstrip("0").rstrip(".")
-        return f"{shown}"
-    return _number(exact)
+def product(factors: list[Formula]) -> Formula:
+    result = factors[0]
+    for factor in factors[1:]:
+        result = result * factor
+    return result
 
 
-__all__ = ["Formula", "Q", "total", "value_of", "floor_note", "math"]
+def output_elements(shape: tuple) -> Formula:
+    """C_out × H' × W' (or C_out for a vector), named as the lectures name them."""
+    names = ("C_out", "H'", "W'") if len(shape) == 3 else ("C_out",)
+    return product([Q(name, size) for name, size in zip(names, shape)])
+
+
+def input_elements(shape: tuple) -> Formula:
+    """C_in × H × W (or C_in for a vector)."""
+    names = ("C_in", "H", "W") if len(shape) == 3 else ("C_in",)
+    return product([Q(name, size) for name, size in zip(names, shape)])
+
+
+def kernel_factors(kernel: tuple) -> tuple[Formula, Formula]:
+    """K × K for a square kernel, K_h × K_w otherwise."""
+    kh, kw = kernel
+    return (Q("K", kh), Q("K", kw)) if kh == kw else (Q("K_h", kh), Q("K_w", kw))
+
+
+__all__ = ["Formula", "Q", "input_elements", "kernel_factors", "output_elements", "product", "total", "value_of"]

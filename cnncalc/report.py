@@ -7,6 +7,7 @@ from typing import Any
 from .errors import Location
 from .layers import Cells
 from .shapes import Shape
+from .window import Field as RFAxis
 
 JSON_FORMAT_VERSION = 1
 DTYPE_BYTES = {"float32": 4, "float16": 2, "bfloat16": 2, "float64": 8, "int8": 1}
@@ -24,6 +25,7 @@ class Row:
     macs: Any
     memory_bytes: Any
     cells: Cells = field(default_factory=Cells)
+    receptive_field: tuple[RFAxis, RFAxis] | None = None  # along H and W
 
     @property
     def input_shape(self) -> Shape:
@@ -105,6 +107,7 @@ class Report:
         inputs = tuple(dict.fromkeys(ref for row in members for ref in row.inputs if ref not in inside))
         op, output = self.groups.get(name, ("group", members[-1].name))
         input_shapes = tuple(shapes.get(ref, self.input_shape) for ref in inputs)
+        output_row = next(row for row in members if row.name == output)
         return Row(
             name=name,
             op=op,
@@ -115,6 +118,7 @@ class Report:
             buffers=sum((r.buffers for r in members), 0),
             macs=sum((r.macs for r in members), 0),
             memory_bytes=sum((r.memory_bytes for r in members), 0),
+            receptive_field=output_row.receptive_field,
         )
 
     def to_dict(self) -> dict[str, Any]:
@@ -140,6 +144,7 @@ class Report:
                     "buffers": r.buffers,
                     "macs": r.macs,
                     "memory_bytes": r.memory_bytes,
+                    **_field_dict(r.receptive_field),
                 }
                 for r in self.rows
             ],
@@ -152,3 +157,22 @@ class Report:
             "warnings": [{"layer": w.layer, "message": w.message,
                           "location": str(w.loc) if w.loc else None} for w in self.warnings],
         }
+
+
+def plain_number(value: Any) -> Any:
+    """A Fraction as an int when whole, else a float (JSON has no fractions)."""
+    from fractions import Fraction
+
+    if isinstance(value, Fraction):
+        return int(value) if value.denominator == 1 else float(value)
+    return value
+
+
+def _field_dict(field: tuple[RFAxis, RFAxis] | None) -> dict[str, Any]:
+    if field is None:
+        return {}
+    return {
+        "receptive_field": [plain_number(axis.size) for axis in field],
+        "jump": [plain_number(axis.jump) for axis in field],
+        "rf_start": [plain_number(axis.start) for axis in field],
+    }

@@ -124,3 +124,33 @@ def stride_warnings(height: WindowAxis, width: WindowAxis) -> list[str]:
             f"floor gives {axis.out}, so the last {unread} never read"
         )
     return messages
+
+
+@dataclass(frozen=True)
+class Field:
+    """The receptive field of one output position along one axis, in input pixels: its size, the
+    distance between neighbouring outputs' fields (jump), and the centre of the first output's
+    field (start, 0 being the centre of input pixel 0)."""
+
+    size: Fraction
+    jump: Fraction
+    start: Fraction
+
+    def window(self, kernel: int, stride: int, pad_before: int, dilation: int = 1) -> Field:
+        span = dilation * (kernel - 1) + 1
+        return Field(self.size + (span - 1) * self.jump, self.jump * stride,
+                     self.start + (Fraction(span - 1, 2) - pad_before) * self.jump)
+
+    def whole(self, size: int) -> Field:
+        """A window over the whole axis (global pooling, flatten)."""
+        return self.window(size, size, 0)
+
+    def shifted(self, pad_before: int) -> Field:
+        return Field(self.size, self.jump, self.start - pad_before * self.jump)
+
+    def upsampled(self, factor: int, extra_reads: int = 0) -> Field:
+        """Upsampling: outputs come `factor` times closer; each reads `extra_reads` more inputs."""
+        return Field(self.size + extra_reads * self.jump, self.jump / factor, self.start)
+
+
+PIXEL = Field(Fraction(1), Fraction(1), Fraction(0))

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from ..conventions import ACTIVATION
 from ..fields import Field, number
-from ..shapes import numel
+from ..formula import output_elements
 from .base import Layer, register
 
 
@@ -13,7 +13,7 @@ class Activation(Layer):
         return inputs[0]
 
     def costs(self, inputs, output):
-        return {ACTIVATION: numel(output)}
+        return {ACTIVATION: output_elements(output)}
 
 
 @register

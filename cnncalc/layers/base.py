@@ -12,10 +12,12 @@ from typing import Any, Callable, ClassVar, NoReturn
 from ..errors import Location, SpecError, did_you_mean
 from ..fields import REQUIRED, Field, FieldProblem
 from ..shapes import Shape, describe
+from ..window import Field as RFAxis
 
 REGISTRY: dict[str, type[Layer]] = {}
 
 Warn = Callable[..., None]
+RF = tuple[RFAxis, RFAxis]  # receptive field along H and W
 
 
 def register(cls: type[Layer]) -> type[Layer]:
@@ -145,6 +147,11 @@ class Layer:
     def cells(self, inputs: list[Shape], output: Shape) -> Cells:
         return Cells()
 
+    def receptive_field(self, fields: list[RF], inputs: list[Shape], output: Shape) -> RF:
+        """(H, W) receptive field of the output. A pointwise layer keeps its input's; a merge
+        takes the largest of its inputs' (the maximum over paths)."""
+        return max(fields, key=lambda field: field[0].size * field[1].size)
+
     # ---- helpers for the rules ----------------------------------------------------------------
     def fail(self, message: str, field: str | None = None, hint: str | None = None) -> NoReturn:
         raise LayerProblem(message, field, hint)
@@ -168,5 +175,5 @@ def fused_activation_names() -> list[str]:
     return [op for op, cls in REGISTRY.items() if issubclass(cls, Activation)]
 
 
-__all__ = ["Cells", "Field", "Layer", "LayerProblem", "REGISTRY", "REQUIRED", "Warn", "register",
+__all__ = ["RF", "Cells", "Field", "Layer", "LayerProblem", "REGISTRY", "REQUIRED", "Warn", "register",
            "layer_types", "fused_activation_names"]

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from ..conventions import ACTIVATION, BIAS, MAC
 from ..fields import Field, boolean, choice, format_pair, padding, positive_int, positive_pair
-from ..shapes import numel
+from ..formula import Formula, Q, kernel_factors, output_elements
 from ..window import WindowProblem, stride_warnings, sweep2d
 from .base import Cells, Layer, fused_activation_names, register
 
@@ -27,29 +27,38 @@ class Conv(Layer):
         if self.out % self.groups:
             self.fail(f"groups={self.groups} does not divide the {self.out} output channels", "groups")
 
-    def output_shape(self, inputs, warn):
+    def _axes(self, inputs):
         c, h, w = self.image(inputs[0])
         if c % self.groups:
             self.fail(f"groups={self.groups} does not divide the {c} input channels", "groups")
         try:
-            axes = sweep2d(h, w, self.kernel, self.stride, self.pad, self.dilation)
+            return sweep2d(h, w, self.kernel, self.stride, self.pad, self.dilation)
         except WindowProblem as exc:
             self.fail(str(exc), exc.field)
+
+    def output_shape(self, inputs, warn):
+        axes = self._axes(inputs)
         for message in stride_warnings(*axes):
             warn(message, "stride")
         return (self.out, axes[0].out, axes[1].out)
 
+    def receptive_field(self, fields, inputs, output):
+        return tuple(f.window(a.kernel, a.stride, a.pad_before, a.dilation) for f, a in zip(fields[0], self._axes(inputs)))
+
+    def _per_filter(self, inputs) -> Formula:
+        """Weights one output element reads: (C_in / G) × K × K."""
+        c_in = Q("C_in", inputs[0][0])
+        channels = c_in // Q("G", self.groups) if self.groups > 1 else c_in
+        kh, kw = kernel_factors(self.kernel)
+        return channels * kh * kw
+
     def params(self, inputs, output):
-        c_in = inputs[0][0]
-        kh, kw = self.kernel
-        weights = self.out * (c_in // self.groups) * kh * kw
-        return weights + (self.out if self.bias else 0)
+        weights = Q("C_out", self.out) * self._per_filter(inputs)
+        return weights + Q("C_out", self.out) if self.bias else weights
 
     def costs(self, inputs, output):
-        c_in = inputs[0][0]
-        kh, kw = self.kernel
-        outputs = numel(output)
-        terms = {MAC: outputs * (c_in // self.groups) * kh * kw}
+        outputs = output_elements(output)
+        terms = {MAC: outputs.grouped() * self._per_filter(inputs).grouped()}
         if self.bias:
             terms[BIAS] = outputs
         if self.act:

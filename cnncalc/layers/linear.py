@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from ..conventions import ACTIVATION, BIAS, MAC
 from ..fields import Field, boolean, choice, positive_int
+from ..formula import Q
 from ..shapes import describe
 from .base import Cells, Layer, fused_activation_names, register
 
@@ -24,14 +25,15 @@ class Linear(Layer):
         return (self.out,)
 
     def params(self, inputs, output):
-        return inputs[0][0] * self.out + (self.out if self.bias else 0)
+        weights = Q("C_in", inputs[0][0]) * Q("C_out", self.out)
+        return weights + Q("C_out", self.out) if self.bias else weights
 
     def costs(self, inputs, output):
-        terms = {MAC: inputs[0][0] * self.out}
+        terms = {MAC: Q("C_in", inputs[0][0]) * Q("C_out", self.out)}
         if self.bias:
-            terms[BIAS] = self.out
+            terms[BIAS] = Q("C_out", self.out)
         if self.act:
-            terms[ACTIVATION] = self.out
+            terms[ACTIVATION] = Q("C_out", self.out)
         return terms
 
     def cells(self, inputs, output):

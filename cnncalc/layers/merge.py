@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from ..conventions import ELEMENTWISE
+from ..formula import Q, output_elements
 from ..shapes import describe, numel
 from .base import Layer, register
 
@@ -25,7 +26,7 @@ class Add(Merge):
         return inputs[0]
 
     def costs(self, inputs, output):
-        return {ELEMENTWISE: (len(inputs) - 1) * numel(output)}
+        return {ELEMENTWISE: Q("inputs - 1", len(inputs) - 1) * output_elements(output)}
 
 
 @register
@@ -42,7 +43,7 @@ class Mul(Merge):
         return full
 
     def costs(self, inputs, output):
-        return {ELEMENTWISE: (len(inputs) - 1) * numel(output)}
+        return {ELEMENTWISE: Q("inputs - 1", len(inputs) - 1) * output_elements(output)}
 
 
 @register

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from ..conventions import NORM
 from ..fields import Field, boolean, number, positive_int
-from ..shapes import numel
+from ..formula import Q, output_elements
 from .base import Cells, Layer, register
 
 
@@ -20,13 +20,13 @@ class BatchNorm(Layer):
         return inputs[0]
 
     def params(self, inputs, output):
-        return 2 * inputs[0][0] if self.affine else 0
+        return 2 * Q("C", inputs[0][0]) if self.affine else 0
 
     def buffers(self, inputs, output):
-        return 2 * inputs[0][0]
+        return 2 * Q("C", inputs[0][0])
 
     def costs(self, inputs, output):
-        return {NORM: numel(output)}
+        return {NORM: output_elements(output)}
 
 
 @register
@@ -43,10 +43,10 @@ class LayerNorm(Layer):
         return inputs[0]
 
     def params(self, inputs, output):
-        return 2 * inputs[0][0] if self.affine else 0
+        return 2 * Q("C", inputs[0][0]) if self.affine else 0
 
     def costs(self, inputs, output):
-        return {NORM: numel(output)}
+        return {NORM: output_elements(output)}
 
 
 @register
@@ -66,7 +66,7 @@ class LRN(Layer):
         return inputs[0]
 
     def costs(self, inputs, output):
-        return {NORM: numel(output)}
+        return {NORM: output_elements(output)}
 
     def cells(self, inputs, output):
         return Cells(kernel=str(self.size))

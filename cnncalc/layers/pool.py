@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from ..conventions import WINDOW
 from ..fields import Field, boolean, format_pair, padding, positive_pair
-from ..shapes import numel
+from ..formula import input_elements, kernel_factors, output_elements
 from ..window import WindowProblem, stride_warnings, sweep2d
 from .base import Cells, Layer, register
 
@@ -25,19 +25,25 @@ class Pool(Layer):
         if self.pad.mode == "explicit" and any(2 * p > k for p, k in zip(self.pad.amount, self.kernel)):
             self.fail(f"padding {self.pad} is more than half the kernel {format_pair(self.kernel)}", "pad")
 
-    def output_shape(self, inputs, warn):
-        c, h, w = self.image(inputs[0])
+    def _axes(self, inputs):
+        _, h, w = self.image(inputs[0])
         try:
-            axes = sweep2d(h, w, self.kernel, self.stride, self.pad, self.dilation, self.ceil)
+            return sweep2d(h, w, self.kernel, self.stride, self.pad, self.dilation, self.ceil)
         except WindowProblem as exc:
             self.fail(str(exc), exc.field)
+
+    def output_shape(self, inputs, warn):
+        axes = self._axes(inputs)
         for message in stride_warnings(*axes):
             warn(message, "stride")
-        return (c, axes[0].out, axes[1].out)
+        return (inputs[0][0], axes[0].out, axes[1].out)
+
+    def receptive_field(self, fields, inputs, output):
+        return tuple(f.window(a.kernel, a.stride, a.pad_before) for f, a in zip(fields[0], self._axes(inputs)))
 
     def costs(self, inputs, output):
-        kh, kw = self.kernel
-        return {WINDOW: numel(output) * kh * kw}
+        kh, kw = kernel_factors(self.kernel)
+        return {WINDOW: output_elements(output).grouped() * (kh * kw).grouped()}
 
     def cells(self, inputs, output):
         return Cells("", format_pair(self.kernel), format_pair(self.stride), str(self.pad))
@@ -65,11 +71,15 @@ class GlobalPool(Layer):
         return (c, 1, 1)
 
     def costs(self, inputs, output):
-        return {WINDOW: numel(inputs[0])}
+        return {WINDOW: input_elements(inputs[0])}
 
     def cells(self, inputs, output):
         _, h, w = inputs[0]
         return Cells("", format_pair((h, w)), "1", "0")
+
+    def receptive_field(self, fields, inputs, output):
+        _, h, w = inputs[0]
+        return (fields[0][0].whole(h), fields[0][1].whole(w))
 
 
 @register

@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+from fractions import Fraction
+
 from ..conventions import ACTIVATION, BIAS, MAC, RESAMPLE, WINDOW
 from ..fields import (Field, FieldProblem, boolean, choice, format_pair, non_negative_int, non_negative_pair,
                       positive_int, positive_pair)
-from ..shapes import numel
+from ..formula import Formula, Q, input_elements, kernel_factors, output_elements
 from .base import Cells, Layer, fused_activation_names, register
 
 
@@ -44,21 +46,36 @@ class ConvTranspose(Layer):
             size.append(out)
         return (self.out, size[0], size[1])
 
+    def _per_input(self) -> Formula:
+        """Weights one input element scatters through: (C_out / G) × K × K."""
+        c_out = Q("C_out", self.out)
+        channels = c_out // Q("G", self.groups) if self.groups > 1 else c_out
+        kh, kw = kernel_factors(self.kernel)
+        return channels * kh * kw
+
     def params(self, inputs, output):
-        kh, kw = self.kernel
-        return inputs[0][0] * (self.out // self.groups) * kh * kw + (self.out if self.bias else 0)
+        weights = Q("C_in", inputs[0][0]) * self._per_input()
+        return weights + Q("C_out", self.out) if self.bias else weights
 
     def costs(self, inputs, output):
-        kh, kw = self.kernel
-        terms = {MAC: numel(inputs[0]) * (self.out // self.groups) * kh * kw}
+        terms = {MAC: input_elements(inputs[0]).grouped() * self._per_input().grouped()}
         if self.bias:
-            terms[BIAS] = numel(output)
+            terms[BIAS] = output_elements(output)
         if self.act:
-            terms[ACTIVATION] = numel(output)
+            terms[ACTIVATION] = output_elements(output)
         return terms
 
     def cells(self, inputs, output):
         return Cells(str(self.out), format_pair(self.kernel), format_pair(self.stride), format_pair(self.pad))
+
+    def receptive_field(self, fields, inputs, output):
+        """Outputs come S times closer; each reads ceil(span / S) inputs along an axis. The centre
+        is kept at the input's (an approximation: it ignores the padding's shift)."""
+        result = []
+        for field, k, s, d in zip(fields[0], self.kernel, self.stride, self.dilation):
+            span = d * (k - 1) + 1
+            result.append(field.upsampled(s, -(-span // s) - 1))
+        return tuple(result)
 
 
 def _adaptive_reads(size: int, out: int) -> int:
@@ -76,10 +93,21 @@ class AdaptivePool(Layer):
 
     def costs(self, inputs, output):
         c, h, w = inputs[0]
-        return {WINDOW: c * _adaptive_reads(h, output[1]) * _adaptive_reads(w, output[2])}
+        rows = Q("rows read", _adaptive_reads(h, output[1]))
+        columns = Q("columns read", _adaptive_reads(w, output[2]))
+        return {WINDOW: Q("C", c) * rows * columns}
 
     def cells(self, inputs, output):
         return Cells(kernel="adaptive")
+
+    def receptive_field(self, fields, inputs, output):
+        """Windows of PyTorch's adaptive pooling: exact when the size divides the input; otherwise
+        the widest window, with the average step N/n."""
+        result = []
+        for field, size, out in zip(fields[0], inputs[0][1:], output[1:]):
+            widest = max(-(-((i + 1) * size) // out) - (i * size) // out for i in range(out))
+            result.append(field.window(widest, Fraction(size, out), 0))
+        return tuple(result)
 
 
 @register
@@ -117,10 +145,16 @@ class Upsample(Layer):
         return (c, h * self.scale[0], w * self.scale[1])
 
     def costs(self, inputs, output):
-        return {RESAMPLE: numel(output)}
+        return {RESAMPLE: output_elements(output)}
 
     def cells(self, inputs, output):
         return Cells(stride=f"×{format_pair(self.scale)}" if self.scale else "")
+
+    def receptive_field(self, fields, inputs, output):
+        """Nearest reads one input per output; bilinear reads two neighbours along each axis."""
+        extra = 1 if self.mode == "bilinear" else 0
+        return tuple(field.upsampled(Fraction(out, size), extra)
+                     for field, size, out in zip(fields[0], inputs[0][1:], output[1:]))
 
 
 def zero_padding(value) -> tuple[int, int, int, int]:
@@ -157,3 +191,7 @@ class ZeroPad(Layer):
         left, right, top, bottom = self.pad
         same = left == right == top == bottom
         return Cells(pad=str(left) if same else f"{left},{right},{top},{bottom}")
+
+    def receptive_field(self, fields, inputs, output):
+        left, _, top, _ = self.pad
+        return (fields[0][0].shifted(top), fields[0][1].shifted(left))

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from ..conventions import ELEMENTWISE
 from ..fields import Field, non_negative_int, number, positive_int
+from ..formula import Q, output_elements
 from ..shapes import numel
 from .base import Cells, Layer, register
 
@@ -13,6 +14,13 @@ class Flatten(Layer):
 
     def output_shape(self, inputs, warn):
         return (numel(inputs[0]),)
+
+    def receptive_field(self, fields, inputs, output):
+        """Every feature of the vector depends on the whole map."""
+        if len(inputs[0]) != 3:
+            return fields[0]
+        _, h, w = inputs[0]
+        return (fields[0][0].whole(h), fields[0][1].whole(w))
 
 
 @register
@@ -56,10 +64,10 @@ class LayerScale(Layer):
         return inputs[0]
 
     def params(self, inputs, output):
-        return inputs[0][0]
+        return Q("C", inputs[0][0])
 
     def costs(self, inputs, output):
-        return {ELEMENTWISE: numel(output)}
+        return {ELEMENTWISE: output_elements(output)}
 
 
 @register
