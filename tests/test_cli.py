@@ -61,7 +61,8 @@ def test_json_contract():
     first = data["layers"][0]
     assert first == {"name": "conv1", "op": "conv", "inputs": ["input"], "input_shape": [3, 227, 227],
                      "output_shape": [96, 55, 55], "params": 34_944, "buffers": 0, "macs": 105_415_200,
-                     "memory_bytes": 96 * 55 * 55 * 4}
+                     "memory_bytes": 96 * 55 * 55 * 4,
+                     "receptive_field": [11, 11], "jump": [4, 4], "rf_start": [5, 5]}
     assert [layer["name"] for layer in data["layers"]] == [
         "conv1", "pool1", "conv2", "pool2", "conv3", "conv4", "conv5", "pool5", "flatten", "fc6", "fc7", "fc8"]
     assert data["layers"][8]["output_shape"] == [9216]  # shapes are per sample, no batch axis
