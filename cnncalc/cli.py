@@ -14,6 +14,7 @@ from rich.console import Console
 from . import __version__, bundled
 from .conventions import CONVENTIONS
 from .errors import CnnCalcError, SpecError
+from .render.lecture import COLUMNS
 from .report import DTYPE_BYTES
 
 app = typer.Typer(
@@ -122,6 +123,10 @@ def table(
                                         help="Collapse blocks below this depth into one row each (1: top level)."),
     set_vars: Optional[list[str]] = typer.Option(None, "--set", metavar="NAME=VALUE",
                                                  help="Override a variable of the spec (repeatable)."),
+    columns: Optional[str] = typer.Option(
+        None, "--columns", "-c",
+        help="Columns of the table and markdown: a list such as 'rf,jump,params' (after the layer name), or "
+             "'+rf,jump' to add to the lecture's. Keys: " + ", ".join(COLUMNS) + "."),
 ) -> None:
     """Print the lecture table of a network: per layer C_in, H/W, Filters, K, S, P, C_out, H'/W',
     memory (KB), parameters (k) and multiply-adds (M), with totals.
@@ -131,10 +136,11 @@ def table(
     from .engine import analyze
     from .graph import build
     from .render import lecture_markdown, lecture_table, to_csv, to_json
-    from .render.lecture import summary_lines
+    from .render.lecture import choose_columns, summary_lines
     from .spec import load_spec
 
     with reporting_errors():
+        chosen, may_add_from = choose_columns(columns)
         override = parse_input_option(input_shape) if input_shape is not None else None
         path, display = bundled.resolve(spec)
         report = analyze(build(load_spec(path, display, parse_set_options(set_vars or [])), override),
@@ -145,14 +151,16 @@ def table(
         for note in report.warnings:
             errors.print(note.render(), markup=False)
         if format is Format.table:
-            body = [lecture_table(report), *summary_lines(report)]
+            body = [lecture_table(report, chosen, may_add_from), *summary_lines(report)]
             if output is None:
                 show(*body, natural_width=True)
                 return
             text = plain_text(*body)
         else:
-            renderer = {Format.csv: to_csv, Format.json: to_json, Format.markdown: lecture_markdown}[format]
-            text = renderer(report)
+            if format is Format.markdown:
+                text = lecture_markdown(report, chosen, may_add_from)
+            else:
+                text = {Format.csv: to_csv, Format.json: to_json}[format](report)
         if output is None:
             sys.stdout.write(text)
         else:

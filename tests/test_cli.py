@@ -201,3 +201,20 @@ def test_from_column_for_branches():
     assert "From" in text.splitlines()[3]
     add_row = next(line for line in text.splitlines() if line.lstrip().startswith("layer1.0.add1"))
     assert "bn2, maxpool" in add_row and "64+64" in add_row
+
+
+def test_columns_option():
+    added = invoke("table", "alexnet", "--columns", "+rf,jump").stdout.splitlines()
+    assert added[3].split()[-2:] == ["RF", "Jump"]
+    assert added[5].split()[-2:] == ["11", "4"]  # conv1: 11x11 field, jump 4
+    chosen = invoke("table", "alexnet", "--columns", "rf,params").stdout.splitlines()
+    assert chosen[2].split() == ["Layer", "RF", "Params"]
+    assert chosen[4].split() == ["conv1", "11", "34,944"]
+    assert chosen[-6].split() == ["total", "62,378,344"]
+    markdown = invoke("table", "alexnet", "-f", "markdown", "-c", "op,rf_start").stdout
+    assert "| Layer | Op | RF centre |" in markdown and "| pool1 | maxpool | 9 |" in markdown
+
+
+def test_unknown_column_is_bad_input():
+    result = runner.invoke(app, ["table", "alexnet", "--columns", "rff"])
+    assert result.exit_code == 2 and "unknown column 'rff'" in result.stderr and "did you mean 'rf'" in result.stderr

@@ -1,25 +1,90 @@
-"""The lecture table: Layer, C_in, H/W, Filters, K, S, P, C_out, H'/W', Mem (KB), Params (k), MACs (M)."""
+"""The lecture table: Layer, C_in, H/W, Filters, K, S, P, C_out, H'/W', Mem (KB), Params (k), MACs (M),
+and any other columns chosen with `--columns` (receptive field, jump, buffers...)."""
 from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Callable
 
 from rich import box
 from rich.table import Table
 from rich.text import Text
 
+from ..errors import SpecError, did_you_mean
 from ..fields import format_pair
-from ..report import Report, Row
+from ..report import Report, Row, Totals
 from ..shapes import Shape, format_shape
 from ..units import KB, MILLION, THOUSAND, grouped, human, human_bytes, scaled
-
-HEADERS = ("Layer", "C_in", "H/W", "Filters", "K", "S", "P", "C_out", "H'/W'", "Mem\n(KB)", "Params\n(k)",
-           "MACs\n(M)")
 
 
 def _channels(shape: Shape) -> str:
     return str(shape[0])
 
 
-def _input_channels(row: Row) -> str:
-    return "+".join(_channels(shape) for shape in row.input_shapes)
+def _spatial(shape: Shape) -> str:
+    return format_pair(tuple(shape[1:3])) if len(shape) == 3 else ""
+
+
+def _fraction(value: Fraction) -> str:
+    return str(value) if value.denominator == 1 else f"{float(value):.4g}"
+
+
+def _field(row: Row, attribute: str) -> str:
+    if row.receptive_field is None:
+        return ""
+    return format_pair(tuple(_fraction(getattr(axis, attribute)) for axis in row.receptive_field))
+
+
+@dataclass(frozen=True)
+class Column:
+    header: str
+    cell: Callable[[Row], str]
+    total: Callable[[Totals], str] | None = None  # what the totals row shows, if anything
+    left: bool = False
+
+
+COLUMNS: dict[str, Column] = {
+    "layer": Column("Layer", lambda r: r.name, left=True),
+    "op": Column("Op", lambda r: r.op, left=True),
+    "from": Column("From", lambda r: "", left=True),  # filled by from_cells()
+    "c_in": Column("C_in", lambda r: "+".join(_channels(shape) for shape in r.input_shapes)),
+    "hw_in": Column("H/W", lambda r: _spatial(r.input_shape)),
+    "filters": Column("Filters", lambda r: r.cells.filters),
+    "kernel": Column("K", lambda r: r.cells.kernel),
+    "stride": Column("S", lambda r: r.cells.stride),
+    "pad": Column("P", lambda r: r.cells.pad),
+    "c_out": Column("C_out", lambda r: _channels(r.output_shape)),
+    "hw_out": Column("H'/W'", lambda r: _spatial(r.output_shape)),
+    "memory_kb": Column("Mem\n(KB)", lambda r: scaled(r.memory_bytes, KB), lambda t: scaled(t.memory_bytes, KB)),
+    "params_k": Column("Params\n(k)", lambda r: scaled(r.params, THOUSAND), lambda t: scaled(t.params, THOUSAND)),
+    "macs_m": Column("MACs\n(M)", lambda r: scaled(r.macs, MILLION), lambda t: scaled(t.macs, MILLION)),
+    "params": Column("Params", lambda r: grouped(r.params), lambda t: grouped(t.params)),
+    "buffers": Column("Buffers", lambda r: grouped(r.buffers), lambda t: grouped(t.buffers)),
+    "macs": Column("MACs", lambda r: grouped(r.macs), lambda t: grouped(t.macs)),
+    "memory_bytes": Column("Mem (B)", lambda r: grouped(r.memory_bytes), lambda t: grouped(t.memory_bytes)),
+    "rf": Column("RF", lambda r: _field(r, "size")),
+    "jump": Column("Jump", lambda r: _field(r, "jump")),
+    "rf_start": Column("RF centre", lambda r: _field(r, "start")),
+}
+LECTURE = ("layer", "c_in", "hw_in", "filters", "kernel", "stride", "pad", "c_out", "hw_out", "memory_kb",
+           "params_k", "macs_m")
+HEADERS = tuple(COLUMNS[key].header for key in LECTURE)
+
+
+def choose_columns(option: str | None) -> tuple[tuple[str, ...], bool]:
+    """`--columns`: None for the lecture's; 'rf,jump' for exactly those (after the layer name);
+    '+rf,jump' for the lecture's and those. Returns (keys, whether a From column may be added)."""
+    if option is None:
+        return LECTURE, True
+    extend = option.startswith("+")
+    keys = [key.strip() for key in option.lstrip("+").split(",") if key.strip()]
+    for key in keys:
+        if key not in COLUMNS:
+            raise SpecError(f"--columns: unknown column '{key}'",
+                            hint=did_you_mean(key, COLUMNS) or f"columns: {', '.join(COLUMNS)}")
+    if extend:
+        return (*LECTURE, *[k for k in keys if k not in LECTURE]), True
+    return tuple(dict.fromkeys(["layer", *keys])), "from" in keys
 
 
 def _relative(ref: str, row: Row) -> str:
@@ -49,41 +114,37 @@ def from_cells(report: Report) -> list[str] | None:
     return None if chained else cells
 
 
-def _spatial(shape: Shape) -> str:
-    return format_pair(tuple(shape[1:3])) if len(shape) == 3 else ""
+def _layout(report: Report, columns: tuple[str, ...], may_add_from: bool):
+    """(headers, left-aligned flags, body rows, totals row) as strings."""
+    sources = from_cells(report)
+    keys = list(columns)
+    if "from" in keys or (may_add_from and sources is not None):
+        keys = [k for k in keys if k != "from"]
+        keys.insert(1, "from")
+    chosen = [COLUMNS[key] for key in keys]
+    body = []
+    for index, row in enumerate(report.rows):
+        body.append([(sources[index] if sources else "") if key == "from" else COLUMNS[key].cell(row)
+                     for key in keys])
+    totals = report.totals
+    total_row = ["total"] + [column.total(totals) if column.total else "" for column in chosen[1:]]
+    return [c.header for c in chosen], [c.left for c in chosen], body, total_row
 
 
 def row_cells(row: Row) -> list[str]:
-    shape_in, shape_out = row.input_shape, row.output_shape
-    return [
-        row.name,
-        _input_channels(row),
-        _spatial(shape_in),
-        row.cells.filters,
-        row.cells.kernel,
-        row.cells.stride,
-        row.cells.pad,
-        _channels(shape_out),
-        _spatial(shape_out),
-        scaled(row.memory_bytes, KB),
-        scaled(row.params, THOUSAND),
-        scaled(row.macs, MILLION),
-    ]
+    """The lecture columns of one row."""
+    return [COLUMNS[key].cell(row) for key in LECTURE]
 
 
 def total_cells(report: Report) -> list[str]:
     totals = report.totals
-    return ["total"] + [""] * 8 + [
-        scaled(totals.memory_bytes, KB),
-        scaled(totals.params, THOUSAND),
-        scaled(totals.macs, MILLION),
-    ]
+    return ["total"] + [COLUMNS[key].total(totals) if COLUMNS[key].total else "" for key in LECTURE[1:]]
 
 
 def summary_lines(report: Report) -> list[str]:
     """The exact totals under the table."""
     totals = report.totals
-    lines = [
+    return [
         f"input {format_shape(report.input_shape)}, {report.dtype}, batch {report.batch}, "
         f"{report.convention} convention",
         f"params:            {grouped(totals.params)}{_approx(totals.params)}"
@@ -91,41 +152,32 @@ def summary_lines(report: Report) -> list[str]:
         f"multiply-adds:     {grouped(totals.macs)}{_approx(totals.macs)}",
         f"activation memory: {grouped(totals.memory_bytes)} bytes ({human_bytes(totals.memory_bytes)})",
     ]
-    return lines
 
 
 def _approx(value) -> str:
     return f" ({human(value)})" if value >= 1000 else ""
 
 
-def lecture_table(report: Report) -> Table:
-    """The rich table (caller prints it; rich drops colour when piped or under NO_COLOR)."""
+def lecture_table(report: Report, columns: tuple[str, ...] = LECTURE, may_add_from: bool = True) -> Table:
+    """The rich table (the caller prints it; rich drops colour when piped or under NO_COLOR)."""
+    headers, left, body, total_row = _layout(report, columns, may_add_from)
     table = Table(title=report.name, box=box.SIMPLE_HEAD, title_justify="left", header_style="bold",
                   pad_edge=False, collapse_padding=True)
-    sources = from_cells(report)
-    headers = _with_from(list(HEADERS), "From", sources is not None)
-    for header in headers:
-        justify = "left" if header in ("Layer", "From") else "right"
-        table.add_column(header, justify=justify, no_wrap=True)
-    for index, row in enumerate(report.rows):
-        table.add_row(*_with_from(row_cells(row), sources and sources[index], sources is not None))
+    for header, is_left in zip(headers, left):
+        table.add_column(header, justify="left" if is_left else "right", no_wrap=True)
+    for cells in body:
+        table.add_row(*cells)
     table.add_section()
-    table.add_row(*_with_from([Text(cell, style="bold") for cell in total_cells(report)], "", sources is not None))
+    table.add_row(*[Text(cell, style="bold") for cell in total_row])
     return table
 
 
-def _with_from(cells: list, source, shown: bool) -> list:
-    return [cells[0], source or "", *cells[1:]] if shown else cells
-
-
-def lecture_markdown(report: Report) -> str:
-    sources = from_cells(report)
-    shown = sources is not None
-    headers = _with_from([h.replace("\n", " ") for h in HEADERS], "From", shown)
-    align = ["---" if h in ("Layer", "From") else "---:" for h in headers]
-    lines = [f"### {report.name}", "", _md_row(headers), _md_row(align)]
-    lines += [_md_row(_with_from(row_cells(row), sources and sources[i], shown)) for i, row in enumerate(report.rows)]
-    lines.append(_md_row(_with_from([f"**{c}**" if c else "" for c in total_cells(report)], "", shown)))
+def lecture_markdown(report: Report, columns: tuple[str, ...] = LECTURE, may_add_from: bool = True) -> str:
+    headers, left, body, total_row = _layout(report, columns, may_add_from)
+    lines = [f"### {report.name}", "", _md_row([h.replace("\n", " ") for h in headers]),
+             _md_row(["---" if is_left else "---:" for is_left in left])]
+    lines += [_md_row(cells) for cells in body]
+    lines.append(_md_row([f"**{cell}**" if cell else "" for cell in total_row]))
     lines.append("")
     lines += [f"- {line}" for line in summary_lines(report)]
     return "\n".join(lines) + "\n"
