@@ -8,6 +8,7 @@ engine evaluated, so the text and the number cannot disagree. Values may be symp
 """
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 # Binding strength of each operator, for parentheses when printing.
@@ -89,11 +90,38 @@ class Formula:
         # a - (b + c), a / (b × c): the right side needs parentheses at equal precedence too
         if _PRECEDENCE[right.op] < mine or (_PRECEDENCE[right.op] == mine and self.op in ("-", "/", "//")):
             right_text = f"({right_text})"
-        shown = "/" if self.op == "//" else self.op
-        return f"{left_text} {shown} {right_text}"
+        if self.op in ("/", "//"):
+            return f"{left_text}/{right_text}"
+        if self.op == "×" and left.op == "atom" and left.name is None and right.op == "atom" and right.name:
+            return f"{left_text}{right_text}" if named else f"{left_text}·{right_text}"  # 2P, 2·0
+        return f"{left_text} {self.op} {right_text}"
 
     def __repr__(self) -> str:
         return f"Formula({self.symbols()} = {self.numbers()} = {self.value})"
+
+
+@dataclass(frozen=True)
+class Step:
+    """One line of a derivation: `label = symbols = numbers = result`."""
+
+    label: str
+    formula: Formula | None
+    result: str
+    note: str = ""
+
+    def text(self) -> str:
+        line = self.equation()
+        return f"{line}  ({self.note})" if self.note else line
+
+    def equation(self) -> str:
+        parts = [self.label]
+        if self.formula is not None:
+            symbols, numbers = self.formula.symbols(), self.formula.numbers()
+            parts.append(symbols)
+            if numbers != symbols:
+                parts.append(numbers)
+        parts.append(self.result)
+        return " = ".join(parts)
 
 
 def Q(name: str | None, value: Any) -> Formula:
@@ -166,4 +194,4 @@ def kernel_factors(kernel: tuple) -> tuple[Formula, Formula]:
     return (Q("K", kh), Q("K", kw)) if kh == kw else (Q("K_h", kh), Q("K_w", kw))
 
 
-__all__ = ["Formula", "Q", "input_elements", "kernel_factors", "output_elements", "product", "total", "value_of"]
+__all__ = ["Step", "Formula", "Q", "input_elements", "kernel_factors", "output_elements", "product", "total", "value_of"]

@@ -32,6 +32,7 @@ class WindowAxis:
     dilation: int
     ceil: bool
     out: int
+    name_in: str = "W"  # the axis's name in formulas: H or W
 
     @property
     def span(self) -> int:
@@ -42,6 +43,33 @@ class WindowAxis:
     def exact(self) -> Fraction:
         """The output size before rounding: (N + P_b + P_a - span)/S + 1."""
         return Fraction(self.size + self.pad_before + self.pad_after - self.span, self.stride) + 1
+
+    @property
+    def geometry(self) -> tuple:
+        """Everything but the axis's name: equal geometries are explained once for both axes."""
+        return (self.size, self.kernel, self.stride, self.pad_before, self.pad_after, self.dilation, self.ceil)
+
+    def formula(self):
+        """(W - K + 2P)/S + 1 with this axis's numbers; its value is the exact fraction."""
+        from .formula import Q
+
+        size = Q(self.name_in, self.size)
+        kernel = Q("K", self.kernel)
+        if self.dilation > 1:
+            kernel = (Q("D", self.dilation) * (kernel - 1) + 1).grouped()
+        if self.pad_before == self.pad_after:
+            padded = size - kernel + 2 * Q("P", self.pad_before)
+        else:
+            padded = size - kernel + Q("P_before", self.pad_before) + Q("P_after", self.pad_after)
+        return padded.grouped() / Q("S", self.stride) + 1
+
+    def rounding(self) -> str:
+        """'55', or '27.5 → floor → 27' when the division is not exact."""
+        exact = self.exact
+        if exact.denominator == 1:
+            return str(self.out)
+        shown = f"{float(exact):.2f}".rstrip("0").rstrip(".")
+        return f"{shown} → {'ceil' if self.ceil else 'floor'} → {self.out}"
 
     @property
     def unread(self) -> int:
@@ -80,7 +108,7 @@ def sweep(size: int, kernel: int, stride: int, pad: tuple[int, int], dilation: i
             out -= 1
     else:
         out = (padded - span) // stride + 1
-    return WindowAxis(size, kernel, stride, before, after, dilation, ceil, out)
+    return WindowAxis(size, kernel, stride, before, after, dilation, ceil, out, axis)
 
 
 def sweep2d(height: int, width: int, kernel: tuple[int, int], stride: tuple[int, int], pad: Padding,
@@ -100,7 +128,7 @@ def stride_warnings(height: WindowAxis, width: WindowAxis) -> list[str]:
     stride (ResNet's 1×1 stride-2 shortcut), which skips rows everywhere by design.
     Equal axes share one message.
     """
-    same = height == width
+    same = height.geometry == width.geometry
     axes = [("H and W", height)] if same else [("H", height), ("W", width)]
     messages = []
     for name, axis in axes:
@@ -154,3 +182,12 @@ class Field:
 
 
 PIXEL = Field(Fraction(1), Fraction(1), Fraction(0))
+
+
+def window_steps(height: WindowAxis, width: WindowAxis) -> list:
+    """The output-size lines of `explain`: `W' = (W - K + 2P)/S + 1 = (227 - 11 + 2 × 0)/4 + 1 = 55`."""
+    from .formula import Step
+
+    if height.geometry == width.geometry:
+        return [Step("H' = W'", width.formula(), width.rounding())]
+    return [Step("H'", height.formula(), height.rounding()), Step("W'", width.formula(), width.rounding())]

@@ -11,6 +11,7 @@ from typing import Any, Callable, ClassVar, NoReturn
 
 from ..errors import Location, SpecError, did_you_mean
 from ..fields import REQUIRED, Field, FieldProblem
+from ..formula import Step
 from ..shapes import Shape, describe
 from ..window import Field as RFAxis
 
@@ -146,6 +147,11 @@ class Layer:
 
     def cells(self, inputs: list[Shape], output: Shape) -> Cells:
         return Cells()
+
+    def explain_shape(self, inputs: list[Shape], output: Shape) -> list[Step]:
+        """How the output size follows from the input (window arithmetic, flattening); [] when
+        there is nothing to derive (the explanation then shows the shape)."""
+        return []
 
     def receptive_field(self, fields: list[RF], inputs: list[Shape], output: Shape) -> RF:
         """(H, W) receptive field of the output. A pointwise layer keeps its input's; a merge

@@ -3,7 +3,7 @@ from __future__ import annotations
 from ..conventions import ACTIVATION, BIAS, MAC
 from ..fields import Field, boolean, choice, format_pair, padding, positive_int, positive_pair
 from ..formula import Formula, Q, kernel_factors, output_elements
-from ..window import WindowProblem, stride_warnings, sweep2d
+from ..window import WindowProblem, stride_warnings, sweep2d, window_steps
 from .base import Cells, Layer, fused_activation_names, register
 
 
@@ -41,6 +41,9 @@ class Conv(Layer):
         for message in stride_warnings(*axes):
             warn(message, "stride")
         return (self.out, axes[0].out, axes[1].out)
+
+    def explain_shape(self, inputs, output):
+        return window_steps(*self._axes(inputs))
 
     def receptive_field(self, fields, inputs, output):
         return tuple(f.window(a.kernel, a.stride, a.pad_before, a.dilation) for f, a in zip(fields[0], self._axes(inputs)))

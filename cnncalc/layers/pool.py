@@ -3,7 +3,7 @@ from __future__ import annotations
 from ..conventions import WINDOW
 from ..fields import Field, boolean, format_pair, padding, positive_pair
 from ..formula import input_elements, kernel_factors, output_elements
-from ..window import WindowProblem, stride_warnings, sweep2d
+from ..window import WindowProblem, stride_warnings, sweep2d, window_steps
 from .base import Cells, Layer, register
 
 
@@ -37,6 +37,9 @@ class Pool(Layer):
         for message in stride_warnings(*axes):
             warn(message, "stride")
         return (inputs[0][0], axes[0].out, axes[1].out)
+
+    def explain_shape(self, inputs, output):
+        return window_steps(*self._axes(inputs))
 
     def receptive_field(self, fields, inputs, output):
         return tuple(f.window(a.kernel, a.stride, a.pad_before) for f, a in zip(fields[0], self._axes(inputs)))

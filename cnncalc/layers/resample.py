@@ -5,7 +5,7 @@ from fractions import Fraction
 from ..conventions import ACTIVATION, BIAS, MAC, RESAMPLE, WINDOW
 from ..fields import (Field, FieldProblem, boolean, choice, format_pair, non_negative_int, non_negative_pair,
                       positive_int, positive_pair)
-from ..formula import Formula, Q, input_elements, kernel_factors, output_elements
+from ..formula import Formula, Q, Step, input_elements, kernel_factors, output_elements
 from .base import Cells, Layer, fused_activation_names, register
 
 
@@ -34,17 +34,30 @@ class ConvTranspose(Layer):
             if extra >= max(stride, dilation):
                 self.fail(f"output_pad {extra} must be smaller than the stride or the dilation", "output_pad")
 
-    def output_shape(self, inputs, warn):
+    def _sizes(self, inputs) -> list[Formula]:
+        """H' = (H - 1) × S - 2P + D × (K - 1) + output_pad + 1, per axis."""
         c, h, w = self.image(inputs[0])
         if c % self.groups:
             self.fail(f"groups={self.groups} does not divide the {c} input channels", "groups")
-        size = []
-        for n, k, s, p, d, extra in zip((h, w), self.kernel, self.stride, self.pad, self.dilation, self.output_pad):
-            out = (n - 1) * s - 2 * p + d * (k - 1) + extra + 1
-            if out < 1:
-                self.fail(f"the output would be {out} wide: padding {p} is too large", "pad")
-            size.append(out)
-        return (self.out, size[0], size[1])
+        sizes = []
+        for name, n, k, s, p, d, extra in zip("HW", (h, w), self.kernel, self.stride, self.pad, self.dilation,
+                                              self.output_pad):
+            size = (Q(name, n) - 1) * Q("S", s) - 2 * Q("P", p) + Q("D", d) * (Q("K", k) - 1) \
+                + Q("output_pad", extra) + 1
+            if size.value < 1:
+                self.fail(f"the output would be {size.value} wide: padding {p} is too large", "pad")
+            sizes.append(size)
+        return sizes
+
+    def output_shape(self, inputs, warn):
+        height, width = self._sizes(inputs)
+        return (self.out, height.value, width.value)
+
+    def explain_shape(self, inputs, output):
+        height, width = self._sizes(inputs)
+        if height.numbers() == width.numbers():
+            return [Step("H' = W'", width, str(width.value))]
+        return [Step("H'", height, str(height.value)), Step("W'", width, str(width.value))]
 
     def _per_input(self) -> Formula:
         """Weights one input element scatters through: (C_out / G) × K × K."""

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from ..conventions import ELEMENTWISE
 from ..fields import Field, non_negative_int, number, positive_int
-from ..formula import Q, output_elements
+from ..formula import Q, Step, input_elements, output_elements
 from ..shapes import numel
 from .base import Cells, Layer, register
 
@@ -14,6 +14,11 @@ class Flatten(Layer):
 
     def output_shape(self, inputs, warn):
         return (numel(inputs[0]),)
+
+    def explain_shape(self, inputs, output):
+        if len(inputs[0]) != 3:
+            return []
+        return [Step("C_out", input_elements(inputs[0]), f"{output[0]:,}")]
 
     def receptive_field(self, fields, inputs, output):
         """Every feature of the vector depends on the whole map."""

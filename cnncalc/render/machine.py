@@ -20,11 +20,11 @@ def dumps_readable(value, indent: str = "") -> str:
     """JSON indented by two spaces, with lists of plain values (shapes) kept on one line."""
     inner = indent + "  "
     if isinstance(value, dict) and value:
-        items = [f"{inner}{json.dumps(str(k))}: {dumps_readable(v, inner)}" for k, v in value.items()]
+        items = [f"{inner}{json.dumps(str(k), ensure_ascii=False)}: {dumps_readable(v, inner)}" for k, v in value.items()]
         return "{\n" + ",\n".join(items) + f"\n{indent}}}"
     if isinstance(value, list) and any(isinstance(v, (dict, list)) for v in value):
         return "[\n" + ",\n".join(inner + dumps_readable(v, inner) for v in value) + f"\n{indent}]"
-    return json.dumps(value)
+    return json.dumps(value, ensure_ascii=False)
 
 
 def _chw(shape: Shape) -> list:
