@@ -169,6 +169,58 @@ def table(
             write_atomic(output, text)
 
 
+ExplainFormat = Enum("ExplainFormat", {name: name for name in ("text", "markdown", "json")}, type=str)
+
+
+@app.command()
+def explain(
+    spec: str = typer.Argument(..., help="Spec file, or the name of a bundled spec."),
+    layer: Optional[list[str]] = typer.Option(None, "--layer", "-l", help="Explain only this layer (repeatable)."),
+    format: ExplainFormat = typer.Option(ExplainFormat.text, "--format", "-f", help="Output format."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write to this file (atomically)."),
+    dtype: DType = typer.Option(DType.float32, "--dtype", help="Element type for activation memory."),
+    batch: int = typer.Option(1, "--batch", "-b", min=1, help="Batch size: scales MACs and memory."),
+    input_shape: Optional[str] = typer.Option(None, "--input", help="Override the spec's input, as C,H,W."),
+    convention: ConventionName = typer.Option(ConventionName.textbook, "--convention",
+                                              help="What counts as a multiply-add (docs/conventions.md)."),
+    set_vars: Optional[list[str]] = typer.Option(None, "--set", metavar="NAME=VALUE",
+                                                 help="Override a variable of the spec (repeatable)."),
+) -> None:
+    """Show how every number of each layer is computed, formula and values, as the lectures do:
+    W' = (W - K + 2P)/S + 1 = (227 - 11 + 2·0)/4 + 1 = 55.
+
+    Example: [bold]cnncalc explain alexnet --layer conv1 --layer pool1[/bold]
+    """
+    from .engine import analyze
+    from .explain import explain as derive
+    from .graph import build
+    from .render.explain import explain_json, explain_markdown, explain_text
+    from .spec import load_spec
+
+    with reporting_errors():
+        override = parse_input_option(input_shape) if input_shape is not None else None
+        path, display = bundled.resolve(spec)
+        graph = build(load_spec(path, display, parse_set_options(set_vars or [])), override)
+        chosen = CONVENTIONS[convention.value]
+        report = analyze(graph, convention=chosen, dtype=dtype.value, batch=batch)
+        items = derive(graph, report, chosen, layer or [])
+        if format is ExplainFormat.text:
+            if output is None:
+                show(*explain_text(items))
+                return
+            text = plain_text(*explain_text(items))
+        elif format is ExplainFormat.markdown:
+            text = explain_markdown(items)
+        else:
+            text = explain_json(items, report.name, report.convention, report.dtype, report.batch)
+        if output is None:
+            sys.stdout.write(text)
+        else:
+            from .files import write_atomic
+
+            write_atomic(output, text)
+
+
 @app.command("specs")
 def list_specs() -> None:
     """List the bundled specs, usable by name from any folder (e.g. 'cnncalc table alexnet')."""
