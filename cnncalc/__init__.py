@@ -13,7 +13,8 @@ __version__ = "0.1.0"
 
 
 def analyze_file(path: str | Path, **options):
-    """Load a spec file (or a bundled spec's name) and analyze it; options as for `engine.analyze`."""
+    """Load a spec file (or a bundled spec's name) and analyze it. Options: `input_shape`,
+    `overrides` ({name: value text}, as --set), `symbolic`, and those of `engine.analyze`."""
     from . import bundled
     from .engine import analyze
     from .graph import build
@@ -21,4 +22,5 @@ def analyze_file(path: str | Path, **options):
 
     resolved, display = bundled.resolve(str(path))
     input_shape = options.pop("input_shape", None)
-    return analyze(build(load_spec(resolved, display), input_shape), **options)
+    spec = load_spec(resolved, display, options.pop("overrides", None), symbolic=options.pop("symbolic", False))
+    return analyze(build(spec, input_shape), **options)

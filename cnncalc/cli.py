@@ -67,6 +67,10 @@ def parse_input_option(text: str) -> tuple[int, ...]:
     return tuple(int(p) for p in parts)
 
 
+# Symbolic values have no lecture units (k, M, KB): the table shows the exact formulas.
+SYMBOLIC_COLUMNS = "c_in,hw_in,filters,kernel,stride,pad,c_out,hw_out,memory_bytes,params,macs"
+
+
 def parse_set_options(items: list[str]) -> dict[str, str]:
     """['width=0.5', 'c=32'] -> {'width': '0.5', 'c': '32'}."""
     values = {}
@@ -127,6 +131,8 @@ def table(
         None, "--columns", "-c",
         help="Columns of the table and markdown: a list such as 'rf,jump,params' (after the layer name), or "
              "'+rf,jump' to add to the lecture's. Keys: " + ", ".join(COLUMNS) + "."),
+    symbolic: bool = typer.Option(False, "--symbolic", help="Sizes as symbols: input [C, H, W] (or the spec's "
+                                  "own symbols) and formulas for params, MACs and memory (needs sympy)."),
 ) -> None:
     """Print the lecture table of a network: per layer C_in, H/W, Filters, K, S, P, C_out, H'/W',
     memory (KB), parameters (k) and multiply-adds (M), with totals.
@@ -140,10 +146,11 @@ def table(
     from .spec import load_spec
 
     with reporting_errors():
-        chosen, may_add_from = choose_columns(columns)
+        chosen, may_add_from = choose_columns(columns if columns or not symbolic else SYMBOLIC_COLUMNS)
         override = parse_input_option(input_shape) if input_shape is not None else None
         path, display = bundled.resolve(spec)
-        report = analyze(build(load_spec(path, display, parse_set_options(set_vars or [])), override),
+        report = analyze(build(load_spec(path, display, parse_set_options(set_vars or []), symbolic=symbolic),
+                               override),
                          convention=CONVENTIONS[convention.value], dtype=dtype.value, batch=batch, strict=strict)
         if depth is not None:
             report = report.collapse(depth)
@@ -185,6 +192,7 @@ def explain(
                                               help="What counts as a multiply-add (docs/conventions.md)."),
     set_vars: Optional[list[str]] = typer.Option(None, "--set", metavar="NAME=VALUE",
                                                  help="Override a variable of the spec (repeatable)."),
+    symbolic: bool = typer.Option(False, "--symbolic", help="Sizes as symbols (see 'cnncalc table --help')."),
 ) -> None:
     """Show how every number of each layer is computed, formula and values, as the lectures do:
     W' = (W - K + 2P)/S + 1 = (227 - 11 + 2·0)/4 + 1 = 55.
@@ -200,7 +208,7 @@ def explain(
     with reporting_errors():
         override = parse_input_option(input_shape) if input_shape is not None else None
         path, display = bundled.resolve(spec)
-        graph = build(load_spec(path, display, parse_set_options(set_vars or [])), override)
+        graph = build(load_spec(path, display, parse_set_options(set_vars or []), symbolic=symbolic), override)
         chosen = CONVENTIONS[convention.value]
         report = analyze(graph, convention=chosen, dtype=dtype.value, batch=batch)
         items = derive(graph, report, chosen, layer or [])

@@ -12,11 +12,11 @@ from typing import Any
 
 from .conventions import Convention
 from .errors import SpecError, did_you_mean
-from .formula import Q, Step, output_elements, total, value_of
+from .formula import Q, Step, divide, output_elements, total, value_of
 from .graph import Graph
 from .report import DTYPE_BYTES, Report, Row
 from .shapes import format_shape
-from .units import KB
+from .units import KB, grouped
 
 
 @dataclass(frozen=True)
@@ -65,7 +65,7 @@ def _decimal(value: Any) -> str:
         whole, rest = divmod(value, 1)
         digits = f"{float(rest):.6f}".rstrip("0")[1:]
         return f"{int(whole):,}{digits}"
-    return f"{value:,}" if isinstance(value, int) else str(value)
+    return grouped(value)
 
 
 def _memory(output: tuple, report: Report, row: Row) -> Step:
@@ -74,7 +74,7 @@ def _memory(output: tuple, report: Report, row: Row) -> Step:
     if report.batch > 1:
         formula = formula * Q("N", report.batch)
     formula = formula / KB
-    _same(formula, Fraction(row.memory_bytes, KB), "memory")
+    _same(formula, divide(row.memory_bytes, KB), "memory")
     return Step("KB", formula, f"{_decimal(formula.value)} KB", f"{report.dtype}: {size} bytes per element")
 
 
@@ -84,9 +84,9 @@ def _parameters(params: Any, buffers: Any, row: Row) -> list[Step]:
     if value_of(params) == 0:
         steps = [Step("params", None, "0", "no learnable parameters")]
     else:
-        steps = [Step("params", params, f"{value_of(params):,}")]
+        steps = [Step("params", params, grouped(value_of(params)))]
     if value_of(buffers):
-        steps.append(Step("buffers", buffers, f"{value_of(buffers):,}", "running mean and variance"))
+        steps.append(Step("buffers", buffers, grouped(value_of(buffers)), "running mean and variance"))
     return steps
 
 
@@ -103,7 +103,7 @@ def _macs(costs: dict, convention: Convention, batch: int, row: Row) -> Step:
     if batch > 1:
         formula = formula.grouped() * Q("N", batch) if len(counted) > 1 else formula * Q("N", batch)
     _same(formula, row.macs, "MACs")
-    return Step("MACs", formula, f"{value_of(formula):,}")
+    return Step("MACs", formula, grouped(value_of(formula)))
 
 
 def _field(row: Row) -> Step:

@@ -113,6 +113,8 @@ def normalize(value: Any) -> Any:
         return int(value) if value.denominator == 1 else float(value)
     if isinstance(value, float) and value.is_integer() and abs(value) < 2**53:
         return int(value)
+    if getattr(value, "is_Integer", False):  # sympy's whole numbers
+        return int(value)
     return value
 
 
@@ -269,9 +271,10 @@ def _binary(op: str, left: Thunk, right: Thunk, offset: int) -> Thunk:
 
 def _arith(op: str, left: Any, right: Any, offset: int) -> Any:
     for side in (left, right):
-        if isinstance(side, (bool, str)) or not isinstance(side, (int, float, Fraction)):
+        if isinstance(side, (bool, str)) or not isinstance(side, (int, float, Fraction)) and \
+                not hasattr(side, "free_symbols"):  # a sympy expression in symbolic mode
             raise ExprError(f"'{op}' needs numbers, got {side!r}", offset)
-    if op in ("/", "//", "%") and right == 0:
+    if op in ("/", "//", "%") and isinstance(right, (int, float, Fraction)) and right == 0:
         raise ExprError("division by zero", offset)
     if op == "+":
         return left + right
@@ -280,9 +283,9 @@ def _arith(op: str, left: Any, right: Any, offset: int) -> Any:
     if op == "*":
         return left * right
     if op == "/":
-        if isinstance(left, float) or isinstance(right, float):
-            return left / right
-        return Fraction(left) / Fraction(right)
+        if isinstance(left, int) and isinstance(right, int):
+            return Fraction(left) / Fraction(right)
+        return left / right
     if op == "//":
         return left // right
     return left % right

@@ -45,7 +45,16 @@ def _is_int(value: Any) -> bool:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
+def _is_symbolic_whole(value: Any) -> bool:
+    from .symbolic import is_symbolic
+
+    return is_symbolic(value) and value.is_integer is not False and value.is_positive is not False
+
+
 def positive_int(value: Any) -> int:
+    """A positive whole number, or in symbolic mode an expression that may be one (`2*C`)."""
+    if _is_symbolic_whole(value):
+        return value
     if not _is_int(value):
         raise FieldProblem(f"must be a positive whole number, got {_describe(value)}")
     if value <= 0:

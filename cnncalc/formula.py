@@ -66,7 +66,7 @@ class Formula:
             return left * right
         if self.op == "//":
             return left // right
-        return _divide(left, right)
+        return divide(left, right)
 
     def symbols(self) -> str:
         """`C_out × C_in × K × K + C_out`."""
@@ -137,7 +137,8 @@ def _combine(op: str, left: Any, right: Any) -> Formula:
     return Formula(op, (_lift(left), _lift(right)))
 
 
-def _divide(left: Any, right: Any) -> Any:
+def divide(left: Any, right: Any) -> Any:
+    """left / right, exact: a Fraction (or int) for whole numbers, sympy's division for symbols."""
     from fractions import Fraction
 
     if isinstance(left, int) and isinstance(right, int):
@@ -161,7 +162,8 @@ def _number(value: Any) -> str:
         return f"{value:,}" if abs(value) >= 10_000 else str(value)
     if isinstance(value, float):
         return f"{value:g}"
-    return str(value)
+    text = str(value)
+    return f"({text})" if any(op in text.lstrip("-") for op in "+-") else text  # a symbolic sum: C + 1
 
 
 def value_of(item: Any) -> Any:
@@ -194,4 +196,4 @@ def kernel_factors(kernel: tuple) -> tuple[Formula, Formula]:
     return (Q("K", kh), Q("K", kw)) if kh == kw else (Q("K_h", kh), Q("K_w", kw))
 
 
-__all__ = ["Step", "Formula", "Q", "input_elements", "kernel_factors", "output_elements", "product", "total", "value_of"]
+__all__ = ["Step", "Formula", "Q", "divide", "input_elements", "kernel_factors", "output_elements", "product", "total", "value_of"]

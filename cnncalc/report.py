@@ -7,6 +7,7 @@ from typing import Any
 from .errors import Location
 from .layers import Cells
 from .shapes import Shape
+from .symbolic import as_text
 from .window import Field as RFAxis
 
 JSON_FORMAT_VERSION = 1
@@ -128,7 +129,7 @@ class Report:
             "format_version": JSON_FORMAT_VERSION,
             "name": self.name,
             "description": self.description,
-            "input_shape": list(self.input_shape),
+            "input_shape": [as_text(size) for size in self.input_shape],
             "dtype": self.dtype,
             "bytes_per_element": DTYPE_BYTES[self.dtype],
             "batch": self.batch,
@@ -138,21 +139,21 @@ class Report:
                     "name": r.name,
                     "op": r.op,
                     "inputs": list(r.inputs),
-                    "input_shape": list(r.input_shape),
-                    "output_shape": list(r.output_shape),
-                    "params": r.params,
-                    "buffers": r.buffers,
-                    "macs": r.macs,
-                    "memory_bytes": r.memory_bytes,
+                    "input_shape": [as_text(size) for size in r.input_shape],
+                    "output_shape": [as_text(size) for size in r.output_shape],
+                    "params": as_text(r.params),
+                    "buffers": as_text(r.buffers),
+                    "macs": as_text(r.macs),
+                    "memory_bytes": as_text(r.memory_bytes),
                     **_field_dict(r.receptive_field),
                 }
                 for r in self.rows
             ],
             "totals": {
-                "params": totals.params,
-                "buffers": totals.buffers,
-                "macs": totals.macs,
-                "memory_bytes": totals.memory_bytes,
+                "params": as_text(totals.params),
+                "buffers": as_text(totals.buffers),
+                "macs": as_text(totals.macs),
+                "memory_bytes": as_text(totals.memory_bytes),
             },
             "warnings": [{"layer": w.layer, "message": w.message,
                           "location": str(w.loc) if w.loc else None} for w in self.warnings],
@@ -160,12 +161,13 @@ class Report:
 
 
 def plain_number(value: Any) -> Any:
-    """A Fraction as an int when whole, else a float (JSON has no fractions)."""
+    """A Fraction as an int when whole, else a float (JSON has no fractions); a symbolic
+    expression as a string that sympy.sympify parses."""
     from fractions import Fraction
 
     if isinstance(value, Fraction):
         return int(value) if value.denominator == 1 else float(value)
-    return value
+    return as_text(value)
 
 
 def _field_dict(field: tuple[RFAxis, RFAxis] | None) -> dict[str, Any]:

@@ -15,9 +15,10 @@ from .expr import ExprError, evaluate, is_expression
 from .fields import REQUIRED
 from .layers import REGISTRY
 from .shapes import Shape
+from .symbolic import is_symbolic
 from .yamlsrc import YList, YMap, parse_yaml, read_text
 
-TOP_LEVEL_KEYS = ("name", "description", "input", "vars", "blocks", "layers", "outputs", "torchvision")
+TOP_LEVEL_KEYS = ("name", "description", "input", "symbols", "vars", "blocks", "layers", "outputs", "torchvision")
 BLOCK_KEYS = ("params", "layers", "output", "description")
 INPUT_NAME = "input"
 NAME_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]*$")
@@ -48,16 +49,19 @@ class Spec:
     blocks: dict[str, Block] = field(default_factory=dict)
     outputs: list[tuple[str, Location]] = field(default_factory=list)
     torchvision: dict[str, Any] | None = None
+    symbolic: bool = False
 
 
-def load_spec(path: Path, display: str | None = None, overrides: dict[str, str] | None = None) -> Spec:
-    """Read and check a spec file; `overrides` replace variables (the CLI's --set name=value)."""
+def load_spec(path: Path, display: str | None = None, overrides: dict[str, str] | None = None,
+              symbolic: bool = False) -> Spec:
+    """Read and check a spec file; `overrides` replace variables (the CLI's --set name=value);
+    `symbolic` keeps symbol sizes (`input: [C, H, W]`) as sympy symbols."""
     name = display or str(path)
-    return parse_spec(read_text(path, name), name, default_name=path.stem, overrides=overrides)
+    return parse_spec(read_text(path, name), name, default_name=path.stem, overrides=overrides, symbolic=symbolic)
 
 
 def parse_spec(text: str, file: str = "<spec>", default_name: str = "model",
-               overrides: dict[str, str] | None = None) -> Spec:
+               overrides: dict[str, str] | None = None, symbolic: bool = False) -> Spec:
     doc = parse_yaml(text, file)
     if not isinstance(doc, YMap):
         raise SpecError("a spec must be a mapping with 'input' and 'layers'", loc=getattr(doc, "loc", None),
@@ -69,10 +73,15 @@ def parse_spec(text: str, file: str = "<spec>", default_name: str = "model",
     for key in ("input", "layers"):
         if key not in doc:
             raise SpecError(f"the spec has no '{key}'", loc=doc.loc, hint=_MISSING_HINTS[key])
-    variables = _variables(doc, overrides or {}, file)
+    overrides = dict(overrides or {})
+    symbols = _symbols(doc, overrides, symbolic, file)
+    variables = _variables(doc, overrides, file, symbols)
+    input_shape = parse_shape(doc["input"], doc.value_locs["input"], variables)
+    if symbolic and not symbols:  # a numeric spec read symbolically: its input becomes C, H, W
+        input_shape = _symbolic_input(input_shape, variables)
     return Spec(
         name=_text(doc, "name", default_name),
-        input_shape=parse_shape(doc["input"], doc.value_locs["input"]),
+        input_shape=input_shape,
         items=_item_list(doc["layers"], doc.value_locs["layers"], "layers"),
         description=_text(doc, "description", ""),
         file=file,
@@ -81,6 +90,7 @@ def parse_spec(text: str, file: str = "<spec>", default_name: str = "model",
         blocks=_blocks(doc),
         outputs=_outputs(doc),
         torchvision=_torchvision(doc),
+        symbolic=symbolic,
     )
 
 
@@ -99,15 +109,68 @@ def _text(doc: YMap, key: str, default: str) -> str:
     return value.strip()
 
 
-def parse_shape(value: Any, loc: Location | None) -> Shape:
-    """`[C, H, W]` or `[F]` of positive whole numbers."""
+def parse_shape(value: Any, loc: Location | None, variables: dict[str, Any] | None = None) -> Shape:
+    """`[C, H, W]` or `[F]` of positive whole numbers (or, in symbolic mode, symbols: `[C, 2*H, 2*W]`)."""
     if not isinstance(value, list) or len(value) not in (1, 3):
         raise SpecError("input must be a list [C, H, W] (or [F] for a vector)", loc=loc, field="input")
+    sizes = []
     for i, size in enumerate(value):
+        item_loc = value.item_locs[i] if isinstance(value, YList) else loc
+        if isinstance(size, str):
+            size = resolve_value(size, variables or {}, item_loc, field_name="input")
+        if is_symbolic(size):
+            sizes.append(size)
+            continue
         if isinstance(size, bool) or not isinstance(size, int) or size <= 0:
-            item_loc = value.item_locs[i] if isinstance(value, YList) else loc
             raise SpecError(f"sizes must be positive whole numbers, got {size!r}", loc=item_loc, field="input")
-    return tuple(value)
+        sizes.append(size)
+    return tuple(sizes)
+
+
+def _symbol_names(doc: YMap) -> list[tuple[str, Location]]:
+    """Names used as sizes in `input` (C, H, W) and the names listed under `symbols:`."""
+    found: list[tuple[str, Location]] = []
+    raw = doc.get("input")
+    if isinstance(raw, YList):
+        for item, loc in zip(raw, raw.item_locs):
+            if isinstance(item, str) and NAME_PATTERN.match(item.strip()):
+                found.append((item.strip(), loc))
+    if "symbols" in doc:
+        listed, loc = doc["symbols"], doc.value_locs["symbols"]
+        if not isinstance(listed, YList) or not all(isinstance(n, str) for n in listed):
+            raise SpecError("'symbols' must be a list of names, e.g. [G, c]", loc=loc, field="symbols")
+        for name, item_loc in zip(listed, listed.item_locs):
+            found.append((check_name(name, item_loc, "symbol name"), item_loc))
+    return list({name: (name, loc) for name, loc in found}.values())
+
+
+def _symbols(doc: YMap, overrides: dict[str, str], symbolic: bool, file: str) -> dict[str, Any]:
+    """The spec's symbols: sympy symbols in symbolic mode; otherwise each needs --set NAME=VALUE."""
+    values: dict[str, Any] = {}
+    for name, loc in _symbol_names(doc):
+        if name in overrides:
+            text = overrides.pop(name)
+            try:
+                values[name] = evaluate(text, values)
+            except ExprError as exc:
+                raise SpecError(f"--set {name}={text}: {exc}", file=file) from None
+        elif symbolic:
+            from .symbolic import symbol
+
+            values[name] = symbol(name)
+        else:
+            raise SpecError(f"'{name}' is a symbol: the spec is meant to be read with --symbolic", loc=loc,
+                            hint=f"run with --symbolic, or give it a value with --set {name}=...")
+    return values
+
+
+def _symbolic_input(shape: Shape, variables: dict[str, Any]) -> Shape:
+    from .symbolic import symbol
+
+    names = ("C", "H", "W") if len(shape) == 3 else ("F",)
+    for name in names:
+        variables.setdefault(name, symbol(name))
+    return tuple(variables[name] for name in names)
 
 
 def _item_list(value: Any, loc: Location, what: str) -> YList:
@@ -158,7 +221,7 @@ def _variable_hint(exc: ExprError, variables: dict[str, Any]) -> str | None:
     return None
 
 
-def _variables(doc: YMap, overrides: dict[str, str], file: str) -> dict[str, Any]:
+def _variables(doc: YMap, overrides: dict[str, str], file: str, symbols: dict[str, Any]) -> dict[str, Any]:
     raw = doc.get("vars", YMap())
     if not isinstance(raw, YMap):
         raise SpecError("'vars' must be a mapping of names to values", loc=doc.value_locs["vars"], field="vars")
@@ -167,9 +230,11 @@ def _variables(doc: YMap, overrides: dict[str, str], file: str) -> dict[str, Any
             raise SpecError(f"--set {name}=...: the spec has no variable '{name}'", file=file,
                             hint=did_you_mean(name, raw) or (
                                 f"variables: {', '.join(raw)}" if raw else "the spec defines no 'vars:'"))
-    values: dict[str, Any] = {}
+    values: dict[str, Any] = dict(symbols)
     for name, value in raw.items():
         check_name(name, raw.key_locs[name], "variable name")
+        if name in symbols:
+            raise SpecError(f"'{name}' is already a symbol of the spec", loc=raw.key_locs[name], field="vars")
         if name in BUILTIN_VARIABLES:
             raise SpecError(f"'{name}' is a built-in variable and cannot be redefined", loc=raw.key_locs[name],
                             field="vars")

@@ -16,8 +16,8 @@ def round_half_up(value: Fraction) -> int:
 
 
 def grouped(n: int) -> str:
-    """1134 -> '1,134'."""
-    return f"{n:,}"
+    """1134 -> '1,134' (a symbolic expression prints as itself)."""
+    return f"{n:,}" if isinstance(n, int) else str(n)
 
 
 def scaled(value: Any, unit: int) -> str:
@@ -41,6 +41,8 @@ def scaled(value: Any, unit: int) -> str:
 
 def human(value: int, unit: str = "") -> str:
     """1135906176 -> '1.14 G' (powers of 1000)."""
+    if not isinstance(value, int):
+        return str(value)
     for factor, prefix in ((10**12, "T"), (10**9, "G"), (10**6, "M"), (10**3, "k")):
         if abs(value) >= factor:
             return f"{value / factor:.3g} {prefix}{unit}"
@@ -49,7 +51,35 @@ def human(value: int, unit: str = "") -> str:
 
 def human_bytes(value: int) -> str:
     """1161600 -> '1.11 MiB' (powers of 1024)."""
+    if not isinstance(value, int):
+        return str(value)
     for factor, prefix in ((1024**3, "GiB"), (1024**2, "MiB"), (1024, "KiB")):
         if abs(value) >= factor:
             return f"{value / factor:.3g} {prefix}"
     return f"{value} B"
+
+
+def truncate(value: Fraction) -> int:
+    """Drop the fraction, toward zero (0.63 -> 0, as the slides' pool rows do)."""
+    return int(value)
+
+
+def decimal_text(value: Fraction, grouping: bool = False) -> str:
+    """An exact count in a lecture unit as a decimal: Fraction(1161600, 1024) -> '1134.375'.
+
+    Every lecture unit (1024, 1000, 10**6) gives a terminating decimal; anything else is cut at
+    12 decimals (rounded half up). `grouping` adds thousands separators ('1,134.375').
+    """
+    sign = "-" if value < 0 else ""
+    value = abs(Fraction(value))
+    digits = 0
+    while (value * 10**digits).denominator != 1 and digits < 12:
+        digits += 1
+    scaled_value = round_half_up(value * 10**digits)
+    whole, fraction = divmod(scaled_value, 10**digits)
+    if scaled_value == 0:
+        sign = ""
+    text = grouped(whole) if grouping else str(whole)
+    if fraction:
+        text += "." + f"{fraction:0{digits}d}".rstrip("0")
+    return sign + text

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from .fields import Padding
+from .symbolic import definitely, is_symbolic, to_int
 
 
 class WindowProblem(ValueError):
@@ -65,6 +66,8 @@ class WindowAxis:
 
     def rounding(self) -> str:
         """'55', or '27.5 → floor → 27' when the division is not exact."""
+        if is_symbolic(self.size):
+            return str(self.out)
         exact = self.exact
         if exact.denominator == 1:
             return str(self.out)
@@ -95,7 +98,7 @@ def sweep(size: int, kernel: int, stride: int, pad: tuple[int, int], dilation: i
     before, after = pad
     span = dilation * (kernel - 1) + 1
     padded = size + before + after
-    if span > padded:
+    if definitely(span > padded):
         dilated = f" (dilated to {span})" if dilation > 1 else ""
         raise WindowProblem(
             f"kernel {kernel}{dilated} is larger than the padded input along {axis}: "
@@ -104,11 +107,11 @@ def sweep(size: int, kernel: int, stride: int, pad: tuple[int, int], dilation: i
         )
     if ceil:
         out = -(-(padded - span) // stride) + 1
-        if (out - 1) * stride >= size + before:  # the last window would start in the right padding
+        if definitely((out - 1) * stride >= size + before):  # the last window would start in the right padding
             out -= 1
     else:
         out = (padded - span) // stride + 1
-    return WindowAxis(size, kernel, stride, before, after, dilation, ceil, out, axis)
+    return WindowAxis(size, kernel, stride, before, after, dilation, ceil, to_int(out), axis)
 
 
 def sweep2d(height: int, width: int, kernel: tuple[int, int], stride: tuple[int, int], pad: Padding,
@@ -131,6 +134,8 @@ def stride_warnings(height: WindowAxis, width: WindowAxis) -> list[str]:
     same = height.geometry == width.geometry
     axes = [("H and W", height)] if same else [("H", height), ("W", width)]
     messages = []
+    if is_symbolic(height.size) or is_symbolic(width.size):
+        return []  # which rows go unread depends on the sizes
     for name, axis in axes:
         if axis.unread == 0 or axis.span < axis.stride:
             continue
@@ -166,8 +171,9 @@ class Field:
 
     def window(self, kernel: int, stride: int, pad_before: int, dilation: int = 1) -> Field:
         span = dilation * (kernel - 1) + 1
+        half = Fraction(span - 1, 2) if isinstance(span, int) else (span - 1) / 2
         return Field(self.size + (span - 1) * self.jump, self.jump * stride,
-                     self.start + (Fraction(span - 1, 2) - pad_before) * self.jump)
+                     self.start + (half - pad_before) * self.jump)
 
     def whole(self, size: int) -> Field:
         """A window over the whole axis (global pooling, flatten)."""

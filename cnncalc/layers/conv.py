@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from ..conventions import ACTIVATION, BIAS, MAC
 from ..fields import Field, boolean, choice, format_pair, padding, positive_int, positive_pair
+from ..symbolic import nonzero
 from ..formula import Formula, Q, kernel_factors, output_elements
 from ..window import WindowProblem, stride_warnings, sweep2d, window_steps
 from .base import Cells, Layer, fused_activation_names, register
@@ -24,12 +25,12 @@ class Conv(Layer):
     )
 
     def check(self) -> None:
-        if self.out % self.groups:
+        if nonzero(self.out % self.groups):
             self.fail(f"groups={self.groups} does not divide the {self.out} output channels", "groups")
 
     def _axes(self, inputs):
         c, h, w = self.image(inputs[0])
-        if c % self.groups:
+        if nonzero(c % self.groups):
             self.fail(f"groups={self.groups} does not divide the {c} input channels", "groups")
         try:
             return sweep2d(h, w, self.kernel, self.stride, self.pad, self.dilation)
@@ -51,7 +52,7 @@ class Conv(Layer):
     def _per_filter(self, inputs) -> Formula:
         """Weights one output element reads: (C_in / G) × K × K."""
         c_in = Q("C_in", inputs[0][0])
-        channels = c_in // Q("G", self.groups) if self.groups > 1 else c_in
+        channels = c_in // Q("G", self.groups) if self.groups != 1 else c_in
         kh, kw = kernel_factors(self.kernel)
         return channels * kh * kw
 
@@ -70,7 +71,7 @@ class Conv(Layer):
 
     def cells(self, inputs, output):
         """Groups and dilation show only when used: `256 g2` filters, a `3 d2` kernel."""
-        filters = f"{self.out} g{self.groups}" if self.groups > 1 else str(self.out)
+        filters = f"{self.out} g{self.groups}" if self.groups != 1 else str(self.out)
         kernel = format_pair(self.kernel)
         if self.dilation != (1, 1):
             kernel += f" d{format_pair(self.dilation)}"

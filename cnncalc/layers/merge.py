@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from ..conventions import ELEMENTWISE
 from ..formula import Q, output_elements
-from ..shapes import describe, numel
+from ..shapes import describe
 from .base import Layer, register
 
 
@@ -35,7 +35,8 @@ class Mul(Merge):
     summary = "elementwise product; a [C, 1, 1] input scales each channel (squeeze-and-excitation)"
 
     def output_shape(self, inputs, warn):
-        full = max(inputs, key=numel)
+        maps = [shape for shape in inputs if not (len(shape) == 3 and shape[1:] == (1, 1))]
+        full = maps[0] if maps else inputs[0]
         for shape in inputs:
             fits = shape == full or (len(shape) == len(full) == 3 and shape == (full[0], 1, 1))
             if not fits:

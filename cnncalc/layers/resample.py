@@ -62,7 +62,7 @@ class ConvTranspose(Layer):
     def _per_input(self) -> Formula:
         """Weights one input element scatters through: (C_out / G) × K × K."""
         c_out = Q("C_out", self.out)
-        channels = c_out // Q("G", self.groups) if self.groups > 1 else c_out
+        channels = c_out // Q("G", self.groups) if self.groups != 1 else c_out
         kh, kw = kernel_factors(self.kernel)
         return channels * kh * kw
 

@@ -4,6 +4,8 @@ from ..conventions import ELEMENTWISE
 from ..fields import Field, non_negative_int, number, positive_int
 from ..formula import Q, Step, input_elements, output_elements
 from ..shapes import numel
+from ..symbolic import nonzero
+from ..units import grouped
 from .base import Cells, Layer, register
 
 
@@ -18,7 +20,7 @@ class Flatten(Layer):
     def explain_shape(self, inputs, output):
         if len(inputs[0]) != 3:
             return []
-        return [Step("C_out", input_elements(inputs[0]), f"{output[0]:,}")]
+        return [Step("C_out", input_elements(inputs[0]), grouped(output[0]))]
 
     def receptive_field(self, fields, inputs, output):
         """Every feature of the vector depends on the whole map."""
@@ -84,7 +86,7 @@ class ChannelShuffle(Layer):
 
     def output_shape(self, inputs, warn):
         c, _, _ = self.image(inputs[0])
-        if c % self.groups:
+        if nonzero(c % self.groups):
             self.fail(f"groups={self.groups} does not divide the {c} channels", "groups")
         return inputs[0]
 
@@ -108,6 +110,6 @@ class ChannelSplit(Layer):
 
     def output_shape(self, inputs, warn):
         c = inputs[0][0]
-        if c % self.parts:
+        if nonzero(c % self.parts):
             self.fail(f"parts={self.parts} does not divide the {c} channels", "parts")
         return (c // self.parts, *inputs[0][1:])

@@ -155,7 +155,7 @@ def summary_lines(report: Report) -> list[str]:
 
 
 def _approx(value) -> str:
-    return f" ({human(value)})" if value >= 1000 else ""
+    return f" ({human(value)})" if isinstance(value, int) and value >= 1000 else ""
 
 
 def lecture_table(report: Report, columns: tuple[str, ...] = LECTURE, may_add_from: bool = True) -> Table:

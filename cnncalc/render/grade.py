@@ -1,0 +1,266 @@
+"""Grade results (cnncalc/grade.py) as a rich table, JSON (a contract, docs/grading.md) or CSV, and
+the blank answer sheet / answer key for a Report. Plain data in, text out."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from typing import Any, Optional, Sequence
+
+from ..errors import SpecError
+from ..fields import format_pair
+from ..grade import (COLUMNS, LECTURE_KEYS, MISSING, RIGHT, TOTAL, UNPARSEABLE, VERDICTS, WRONG, Cell,
+                     GradeResult)
+from ..report import Report
+from ..units import KB, MILLION, THOUSAND, scaled
+from .lecture import from_cells, row_cells
+
+_STYLE = {RIGHT: "green", WRONG: "bold red", MISSING: "yellow", UNPARSEABLE: "magenta"}
+
+
+# --- table -----------------------------------------------------------------------------------------
+
+
+def _grouped(text: Optional[str]) -> str:
+    """'480.836608' -> '480.836608', '4097000' -> '4,097,000'; anything else unchanged."""
+    if text is None:
+        return ""
+    match = re.fullmatch(r"(-?)(\d+)(\.\d+)?", text)
+    return f"{match[1]}{int(match[2]):,}{match[3] or ''}" if match else text
+
+
+def _headline(result: GradeResult) -> str:
+    parts = [f"{result.file}: {result.score}/{result.max_score} right"]
+    for verdict in (WRONG, MISSING, UNPARSEABLE):
+        if result.count(verdict):
+            parts.append(f"{result.count(verdict)} {verdict}")
+    if result.problem_count:
+        parts.append(f"{result.problem_count} problem{'s' if result.problem_count != 1 else ''}")
+    return ", ".join(parts)
+
+
+def _cell_text(cell: Cell):
+    from rich.text import Text
+
+    shown = {RIGHT: cell.given or "", WRONG: f"\u2717 {cell.given if cell.given is not None else ''}",
+             MISSING: "missing", UNPARSEABLE: f"? {cell.given}"}[cell.verdict]
+    return Text(shown.rstrip(), style=_STYLE[cell.verdict])
+
+
+def result_renderables(result: GradeResult) -> list:
+    """One answer sheet: a headline, the grid of verdicts with per-layer scores, the cells that are
+    not right with their expected values, then problems and notes."""
+    from rich import box
+    from rich.table import Table
+    from rich.text import Text
+
+    out: list = [Text(_headline(result), style="bold")]
+    grid = Table(box=box.SIMPLE_HEAD, header_style="bold", pad_edge=False, collapse_padding=True)
+    grid.add_column("Layer", no_wrap=True)
+    for col in result.columns:
+        grid.add_column(COLUMNS[col.key][2], justify="right", no_wrap=True)
+    grid.add_column("Score", justify="right", no_wrap=True)
+    by_cell = {(cell.layer, cell.column): cell for cell in result.cells}
+    for score in result.layer_scores():
+        if score.layer == TOTAL:
+            grid.add_section()
+        cells = [by_cell.get((score.layer, col.key)) for col in result.columns]
+        grid.add_row(Text(score.layer), *[_cell_text(c) if c else Text("") for c in cells],
+                     Text(f"{score.score}/{score.max_score}",
+                          style="green" if score.score == score.max_score else "bold red"))
+    out.append(grid)
+    wrong = [cell for cell in result.cells if cell.verdict != RIGHT]
+    if wrong:
+        details = Table(box=box.SIMPLE_HEAD, header_style="bold", pad_edge=False, collapse_padding=True)
+        for header in ("Layer", "Column", "Given", "Expected", "Verdict"):
+            details.add_column(header, justify="right" if header in ("Given", "Expected") else "left", no_wrap=True)
+        for cell in wrong:
+            details.add_row(Text(cell.layer), Text(cell.column), Text(cell.given if cell.given is not None else ""),
+                            Text(_grouped(cell.expected) if cell.expected is not None else "(none)"),
+                            Text(cell.verdict, style=_STYLE[cell.verdict]))
+        out.append(details)
+    for problem in result.problems:
+        out.append(Text("problem: " + problem.render(result.file), style="bold red"))
+    if result.more_problems:
+        out.append(Text(f"problem: {result.file}: ... and {result.more_problems} more problems", style="bold red"))
+    for note in result.notes:
+        out.append(Text(f"note: {result.file}: {note}"))
+    return out
+
+
+def summary_table(results: Sequence[GradeResult]):
+    """One row per answer sheet."""
+    from rich import box
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(box=box.SIMPLE_HEAD, header_style="bold", pad_edge=False, collapse_padding=True)
+    table.add_column("File", no_wrap=True)
+    for header in ("Score", "Wrong", "Missing", "Unparseable", "Problems"):
+        table.add_column(header, justify="right", no_wrap=True)
+    for result in results:
+        table.add_row(Text(result.file), Text(f"{result.score}/{result.max_score}",
+                                              style="green" if result.all_right else "bold red"),
+                      *[Text(str(result.count(v))) for v in (WRONG, MISSING, UNPARSEABLE)],
+                      Text(str(result.problem_count)))
+    return table
+
+
+def grade_renderables(results: Sequence[GradeResult], spec: str) -> list:
+    """Everything the table format prints: with several sheets a summary first, then each sheet."""
+    from rich.text import Text
+
+    out: list = [Text(f"grading against {spec}", style="bold")]
+    if len(results) > 1:
+        out += [summary_table(results)]
+    for result in results:
+        out += result_renderables(result)
+    return out
+
+
+# --- JSON and CSV ----------------------------------------------------------------------------------
+
+
+def _cell_dict(cell: Cell) -> dict[str, Any]:
+    return {"layer": cell.layer, "column": cell.column, "given": cell.given, "expected": cell.expected,
+            "verdict": cell.verdict}
+
+
+def result_dict(result: GradeResult) -> dict[str, Any]:
+    return {
+        "file": result.file,
+        "score": result.score,
+        "max_score": result.max_score,
+        "counts": {verdict: result.count(verdict) for verdict in VERDICTS},
+        "layers": [{"layer": s.layer, "score": s.score, "max_score": s.max_score} for s in result.layer_scores()],
+        "cells": [_cell_dict(cell) for cell in result.cells],
+        "problems": [{"line": p.line, "message": p.message, "hint": p.hint} for p in result.problems],
+        "more_problems": result.more_problems,
+        "notes": list(result.notes),
+    }
+
+
+def grade_json(results: Sequence[GradeResult], spec: str, rtol=None,
+               errors: Sequence[SpecError] = ()) -> str:
+    """The JSON contract (docs/grading.md); list items (cells, layers, ...) one per line."""
+    data = {
+        "spec": spec,
+        "rtol": float(rtol) if rtol is not None else None,
+        "files": [result_dict(result) for result in results],
+        "errors": [{"file": exc.file, "message": exc.render()} for exc in errors],
+    }
+    return _dumps(data) + "\n"
+
+
+def _dumps(value, indent: str = "") -> str:
+    inner = indent + "  "
+    if isinstance(value, dict) and value:
+        items = [f"{inner}{json.dumps(str(k))}: {_dumps(v, inner)}" for k, v in value.items()]
+        return "{\n" + ",\n".join(items) + f"\n{indent}}}"
+    if isinstance(value, list) and value and all(isinstance(v, dict) for v in value) and \
+            not any(isinstance(x, (dict, list)) for v in value for x in v.values()):
+        return "[\n" + ",\n".join(inner + json.dumps(v, ensure_ascii=False) for v in value) + f"\n{indent}]"
+    if isinstance(value, list) and any(isinstance(v, (dict, list)) for v in value):
+        return "[\n" + ",\n".join(inner + _dumps(v, inner) for v in value) + f"\n{indent}]"
+    return json.dumps(value, ensure_ascii=False)
+
+
+GRADE_CSV_COLUMNS = ("file", "layer", "column", "given", "expected", "verdict")
+
+
+def _spreadsheet_safe(text: Optional[str]) -> str:
+    """A student's cell echoed into CSV must not turn into a spreadsheet formula ('=HYPERLINK(...)')."""
+    if not text:
+        return ""
+    if text[0] in "=+@\t\r" or (text[0] == "-" and re.search(r"[A-Za-z(]", text)):
+        return "'" + text
+    return text
+
+
+def grade_csv(results: Sequence[GradeResult]) -> str:
+    """One row per graded cell of every sheet."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(GRADE_CSV_COLUMNS)
+    for result in results:
+        for cell in result.cells:
+            writer.writerow([result.file, cell.layer, cell.column, _spreadsheet_safe(cell.given),
+                             cell.expected if cell.expected is not None else "", cell.verdict])
+    return buffer.getvalue()
+
+
+# --- answer sheets ---------------------------------------------------------------------------------
+
+QUESTION_HEADERS = ("Layer", "C_in", "H/W", "Filters", "K", "S", "P")
+
+
+def _answers(report: Report, key: bool) -> list[tuple[str, list[str]]]:
+    """(layer, [C_out, H'/W', Mem (KB), Params (k), MACs (M)]) per row and the total: the lecture
+    table's rounded values for a key, blanks for a template."""
+    rows = []
+    for row in report.rows:
+        shape = row.output_shape
+        values = [str(shape[0]), format_pair(tuple(shape[1:3])) if len(shape) == 3 else "",
+                  scaled(row.memory_bytes, KB), scaled(row.params, THOUSAND), scaled(row.macs, MILLION)]
+        rows.append((row.name, values if key else [""] * 5))
+    totals = report.totals
+    total = ["", "", scaled(totals.memory_bytes, KB), scaled(totals.params, THOUSAND), scaled(totals.macs, MILLION)]
+    rows.append((TOTAL, total if key else [""] * 5))
+    return rows
+
+
+def answer_sheet_csv(report: Report, key: bool = False) -> str:
+    """The lecture table as a sheet: the question columns filled in, the answer columns blank
+    (or, for the key, filled with the lecture table's values)."""
+    sources = from_cells(report)
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    headers = list(QUESTION_HEADERS) + [COLUMNS[k][2] for k in LECTURE_KEYS]
+    if sources is not None:
+        headers.insert(1, "From")
+    writer.writerow(headers)
+    answers = _answers(report, key)
+    for index, (row, (_, values)) in enumerate(zip(report.rows, answers)):
+        question = row_cells(row)[:7]
+        if sources is not None:
+            question.insert(1, sources[index])
+        writer.writerow(question + values)
+    writer.writerow([TOTAL] + [""] * (len(headers) - 6) + answers[-1][1])
+    return buffer.getvalue()
+
+
+_PLAIN_NAME = re.compile(r"[A-Za-z_][\w.\-]*")
+_YAML_WORDS = {"true", "false", "yes", "no", "on", "off", "null", "y", "n", "~"}
+
+
+def _yaml_name(name: str) -> str:
+    plain = _PLAIN_NAME.fullmatch(name) and name.lower() not in _YAML_WORDS
+    return name if plain else json.dumps(name)
+
+
+def _yaml_value(value: str) -> str:
+    if not value or re.fullmatch(r"\d+(\.\d+)?", value):
+        return value
+    return json.dumps(value, ensure_ascii=False)
+
+
+def answer_sheet_yaml(report: Report, key: bool = False) -> str:
+    """The same sheet as YAML: `layer: {c_out: , hw_out: , memory_kb: , params_k: , macs_m: }`,
+    the question as a comment on each line."""
+    what = "answer key" if key else "answer sheet"
+    lines = [f"# {what} for {report.name}: per layer, c_out (output channels), hw_out (output H'/W'),",
+             "# memory_kb (Mem, KB = 1024 bytes), params_k (Params, k = 1000), macs_m (MACs, M = 10^6).",
+             "# Values such as 1,134 (quote it: \"1,134\"), 1134.4, 0.6 or 105M are understood; grade with",
+             f"#   cnncalc grade {report.name} THIS_FILE.yaml"]
+    answers = _answers(report, key)
+    for row, (name, values) in zip([*report.rows, None], answers):
+        fields = ", ".join(f"{k}: {_yaml_value(v)}" for k, v in zip(LECTURE_KEYS, values)
+                           if row is not None or k not in ("c_out", "hw_out"))
+        line = f"{_yaml_name(name)}: {{{fields}}}"
+        if row is not None:
+            cells = row_cells(row)
+            question = ", ".join(f"{h} {v}" for h, v in zip(QUESTION_HEADERS[1:], cells[1:7]) if v)
+            line += f"  # {question}"
+        lines.append(line)
+    return "\n".join(lines) + "\n"

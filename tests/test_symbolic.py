@@ -1,0 +1,95 @@
+"""Symbolic mode: the lecture's comparisons as formulas, and JSON that sympy parses back."""
+from __future__ import annotations
+
+import json
+import sys
+
+import pytest
+from typer.testing import CliRunner
+
+from cnncalc.cli import app
+
+sympy = pytest.importorskip("sympy")
+C, H, W, G, c = sympy.symbols("C H W G c", integer=True, positive=True)
+runner = CliRunner()
+
+
+def totals(spec: str, *options: str) -> dict:
+    result = runner.invoke(app, ["table", spec, "--symbolic", "-f", "json", *options])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def rows(spec: str, *options: str) -> dict:
+    return {layer["name"]: layer for layer in totals(spec, *options)["layers"]}
+
+
+def same(text: str, expected) -> bool:
+    return sympy.simplify(sympy.sympify(text, locals={"C": C, "H": H, "W": W, "G": G, "c": c}) - expected) == 0
+
+
+def test_one_5x5_against_two_3x3():
+    groups = rows("lecture/conv5x5_vs_two_3x3", "--depth", "1")
+    assert same(groups["one_5x5"]["params"], 25 * C**2) and same(groups["two_3x3"]["params"], 18 * C**2)
+    assert same(groups["one_5x5"]["macs"], 25 * C**2 * H * W) and same(groups["two_3x3"]["macs"], 18 * C**2 * H * W)
+    assert groups["one_5x5"]["receptive_field"] == groups["two_3x3"]["receptive_field"] == [5, 5]
+
+
+def test_vgg_stage_keeps_the_multiply_adds():
+    layers = rows("lecture/vgg_stage")
+    # C x 2H x 2W, C -> C: C*2H*2W * C*9 = 36HWC^2; 2C x H x W, 2C -> 2C: 2C*H*W * 2C*9 = 36HWC^2
+    assert same(layers["conv_a"]["macs"], 36 * H * W * C**2) and same(layers["conv_b"]["macs"], 36 * H * W * C**2)
+    assert same(layers["conv_a"]["params"], 9 * C**2) and same(layers["conv_b"]["params"], 36 * C**2)
+    assert same(layers["conv_a"]["memory_bytes"], 4 * C * 2 * H * 2 * W)  # twice conv_b's
+    assert same(layers["conv_b"]["memory_bytes"], 4 * 2 * C * H * W)
+
+
+def test_basic_block_against_bottleneck():
+    assert same(totals("lecture/basic_block")["totals"]["macs"], 18 * H * W * C**2)
+    assert same(totals("lecture/bottleneck_block")["totals"]["macs"], 17 * H * W * C**2)  # 4 + 9 + 4
+
+
+def test_resnext_block():
+    assert same(totals("lecture/resnext_block")["totals"]["macs"],
+                G * (4 * H * W * c * C + 9 * H * W * c**2 + 4 * H * W * c * C))
+
+
+def test_depthwise_separable():
+    groups = rows("lecture/depthwise_separable", "--depth", "1")
+    assert same(groups["standard"]["macs"], 9 * C**2 * H * W)
+    assert same(groups["separable"]["macs"], (9 * C + C**2) * H * W)
+
+
+def test_numeric_spec_read_symbolically():
+    # AlexNet's conv1 on C x H x W: 96 filters of C x 11 x 11, output floor((H - 11)/4) + 1
+    conv1 = rows("alexnet")["conv1"]
+    assert conv1["input_shape"] == ["C", "H", "W"]
+    assert same(conv1["params"], 96 * 121 * C + 96)
+
+
+def test_symbols_can_be_given_values():
+    result = runner.invoke(app, ["table", "lecture/basic_block", "-f", "json", "--set", "C=64", "--set", "H=56",
+                                 "--set", "W=56"])
+    assert json.loads(result.stdout)["totals"]["macs"] == 18 * 56 * 56 * 64**2  # 18HWC^2 = 231,211,008
+
+
+def test_symbolic_spec_without_the_flag_is_bad_input():
+    result = runner.invoke(app, ["table", "lecture/basic_block"])
+    assert result.exit_code == 2
+    assert "'C' is a symbol: the spec is meant to be read with --symbolic" in result.stderr
+    assert "hint: run with --symbolic, or give it a value with --set C=..." in result.stderr
+
+
+def test_explain_prints_symbolic_formulas():
+    result = runner.invoke(app, ["explain", "lecture/resnext_block", "--symbolic", "-l", "conv"])
+    assert "  params = C_out × C_in/G × K × K = G*c × G*c/G × 3 × 3 = 9*G*c**2" in result.stdout.splitlines()
+
+
+def test_sympy_is_imported_only_in_symbolic_mode():
+    import subprocess
+
+    code = ("import sys; from cnncalc.cli import app\n"
+            "try:\n    app(['table', 'alexnet'])\nexcept SystemExit:\n    pass\n"
+            "print('sympy' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert out.stdout.strip().splitlines()[-1] == "False"
