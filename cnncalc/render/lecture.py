@@ -150,7 +150,8 @@ def summary_lines(report: Report) -> list[str]:
         f"params:            {grouped(totals.params)}{_approx(totals.params)}"
         + (f", buffers {grouped(totals.buffers)}" if totals.buffers else ""),
         f"multiply-adds:     {grouped(totals.macs)}{_approx(totals.macs)}",
-        f"activation memory: {grouped(totals.memory_bytes)} bytes ({human_bytes(totals.memory_bytes)})",
+        f"activation memory: {grouped(totals.memory_bytes)} bytes"
+        + (f" ({human_bytes(totals.memory_bytes)})" if isinstance(totals.memory_bytes, int) else ""),
     ]
 
 
