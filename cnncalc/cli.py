@@ -229,6 +229,101 @@ def explain(
             write_atomic(output, text)
 
 
+VerifyFormat = Enum("VerifyFormat", {name: name for name in ("table", "json")}, type=str)
+Device = Enum("Device", {name: name for name in ("meta", "cpu")}, type=str)
+Target = Enum("Target", {name: name for name in ("pytorch", "onnx")}, type=str)
+
+
+def _graph(spec: str, set_vars: Optional[list[str]], input_shape: Optional[str]):
+    from .graph import build
+    from .spec import load_spec
+
+    override = parse_input_option(input_shape) if input_shape is not None else None
+    path, display = bundled.resolve(spec)
+    return build(load_spec(path, display, parse_set_options(set_vars or [])), override), display
+
+
+@app.command()
+def verify(
+    spec: str = typer.Argument(..., help="Spec file, or the name of a bundled spec."),
+    device: Device = typer.Option(Device.meta, "--device", help="meta: shapes only, nothing computed; cpu: a real "
+                                  "forward pass of one zero image."),
+    format: VerifyFormat = typer.Option(VerifyFormat.table, "--format", "-f", help="Output format."),
+    input_shape: Optional[str] = typer.Option(None, "--input", help="Override the spec's input, as C,H,W."),
+    set_vars: Optional[list[str]] = typer.Option(None, "--set", metavar="NAME=VALUE",
+                                                 help="Override a variable of the spec (repeatable)."),
+) -> None:
+    """Build the spec as a PyTorch nn.Module, run it, and check every layer against the static
+    engine: output shape, parameters and BatchNorm statistics. Exit code 1 on any mismatch.
+
+    Example: [bold]cnncalc verify resnet50[/bold]
+    """
+    import json
+
+    from .engine import analyze
+    from .errors import CheckFailed
+    from .verify import verify as check
+
+    with reporting_errors():
+        graph, display = _graph(spec, set_vars, input_shape)
+        checks = check(graph, analyze(graph), device.value)
+        wrong = [c for c in checks if not c.ok]
+        if format is VerifyFormat.json:
+            sys.stdout.write(json.dumps({"spec": display, "device": device.value, "checks": len(checks),
+                                         "mismatches": [{"layer": c.layer, "quantity": c.quantity,
+                                                         "static": _plain(c.static), "torch": _plain(c.measured)}
+                                                        for c in wrong]}, indent=2) + "\n")
+        elif wrong:
+            from rich.table import Table
+
+            table = Table(title=f"{len(wrong)} mismatches", title_justify="left")
+            for header in ("layer", "quantity", "cnncalc", "torch"):
+                table.add_column(header)
+            for c in wrong:
+                table.add_row(c.layer, c.quantity, str(c.static), str(c.measured))
+            show(table)
+        else:
+            layers = len({c.layer for c in checks})
+            typer.echo(f"{display}: all {layers} layers match PyTorch ({device.value} device): output shapes, "
+                       f"parameters and BatchNorm statistics")
+        if wrong:
+            raise CheckFailed(f"{len(wrong)} of {len(checks)} checks differ from PyTorch")
+
+
+def _plain(value):
+    return list(value) if isinstance(value, tuple) else value
+
+
+@app.command()
+def export(
+    spec: str = typer.Argument(..., help="Spec file, or the name of a bundled spec."),
+    to: Target = typer.Option(..., "--to", help="pytorch: a standalone Python file; onnx: an ONNX model."),
+    output: Path = typer.Option(..., "--output", "-o", help="The file to write (atomically)."),
+    force: bool = typer.Option(False, "--force", help="Replace the file if it exists."),
+    input_shape: Optional[str] = typer.Option(None, "--input", help="Override the spec's input, as C,H,W."),
+    set_vars: Optional[list[str]] = typer.Option(None, "--set", metavar="NAME=VALUE",
+                                                 help="Override a variable of the spec (repeatable)."),
+) -> None:
+    """Write the network as PyTorch code (an nn.Module class needing only torch) or as ONNX
+    (opens in Netron).
+
+    Example: [bold]cnncalc export resnet18 --to pytorch -o resnet18.py[/bold]
+    """
+    from .export import onnx_bytes, pytorch_source, write_new
+
+    with reporting_errors():
+        graph, display = _graph(spec, set_vars, input_shape)
+        if to is Target.pytorch:
+            from .lowering import require_torch
+
+            require_torch()  # the file needs torch to run; say so now rather than at import
+            data = pytorch_source(graph, display)
+        else:
+            data = onnx_bytes(graph)
+        write_new(output, data, force)
+        typer.echo(f"wrote {output} ({to.value}, {len(graph.nodes)} layers)")
+
+
 @app.command("specs")
 def list_specs() -> None:
     """List the bundled specs, usable by name from any folder (e.g. 'cnncalc table alexnet')."""
@@ -270,6 +365,10 @@ def _default(value) -> str:
         return str(value).lower()
     return str(value)
 
+
+from .grade_cli import register as _register_grade  # noqa: E402  (a command in its own module)
+
+_register_grade(app)
 
 if __name__ == "__main__":  # pragma: no cover
     app()

@@ -8,7 +8,7 @@ from pathlib import Path
 from .errors import SpecError
 
 
-def write_atomic(path: Path, text: str) -> None:
+def write_atomic(path: Path, text: str | bytes) -> None:
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
         raise SpecError(f"cannot write {path}: folder {folder} does not exist", file=str(path))
@@ -17,8 +17,12 @@ def write_atomic(path: Path, text: str) -> None:
     try:
         fd, temp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
         try:
-            with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-                handle.write(text)
+            if isinstance(text, bytes):
+                with os.fdopen(fd, "wb") as handle:
+                    handle.write(text)
+            else:
+                with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
+                    handle.write(text)
             os.replace(temp, path)
         except BaseException:
             os.unlink(temp)

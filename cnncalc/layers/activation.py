@@ -3,6 +3,7 @@ from __future__ import annotations
 from ..conventions import ACTIVATION
 from ..fields import Field, number
 from ..formula import output_elements
+from ..torchspec import T
 from .base import Layer, register
 
 
@@ -21,6 +22,8 @@ class ReLU(Activation):
     op = "relu"
     summary = "max(0, x)"
 
+    def lowering(self, inputs, output):
+        return T("nn.ReLU")
 
 @register
 class LeakyReLU(Activation):
@@ -29,18 +32,24 @@ class LeakyReLU(Activation):
     summary = "x if x > 0 else slope·x"
     fields = (Field("slope", number(0), 0.01, aliases=("negative_slope",), doc="slope for x < 0"),)
 
+    def lowering(self, inputs, output):
+        return T("nn.LeakyReLU", self.slope)
 
 @register
 class Sigmoid(Activation):
     op = "sigmoid"
     summary = "1 / (1 + e^-x)"
 
+    def lowering(self, inputs, output):
+        return T("nn.Sigmoid")
 
 @register
 class Tanh(Activation):
     op = "tanh"
     summary = "hyperbolic tangent"
 
+    def lowering(self, inputs, output):
+        return T("nn.Tanh")
 
 @register
 class ELU(Activation):
@@ -48,12 +57,16 @@ class ELU(Activation):
     summary = "x if x > 0 else alpha·(e^x - 1)"
     fields = (Field("alpha", number(0), 1.0, doc="scale for x < 0"),)
 
+    def lowering(self, inputs, output):
+        return T("nn.ELU", self.alpha)
 
 @register
 class GELU(Activation):
     op = "gelu"
     summary = "x·Φ(x)"
 
+    def lowering(self, inputs, output):
+        return T("nn.GELU")
 
 @register
 class SiLU(Activation):
@@ -61,18 +74,24 @@ class SiLU(Activation):
     aliases = ("swish",)
     summary = "x·sigmoid(x)"
 
+    def lowering(self, inputs, output):
+        return T("nn.SiLU")
 
 @register
 class Softmax(Activation):
     op = "softmax"
     summary = "softmax over the channels (the features of a vector)"
 
+    def lowering(self, inputs, output):
+        return T("Softmax2d")
 
 @register
 class ReLU6(Activation):
     op = "relu6"
     summary = "min(max(0, x), 6)"
 
+    def lowering(self, inputs, output):
+        return T("nn.ReLU6")
 
 @register
 class Hardswish(Activation):
@@ -80,9 +99,14 @@ class Hardswish(Activation):
     aliases = ("hard_swish", "hswish")
     summary = "x·relu6(x + 3)/6 (MobileNetV3)"
 
+    def lowering(self, inputs, output):
+        return T("nn.Hardswish")
 
 @register
 class Hardsigmoid(Activation):
     op = "hardsigmoid"
     aliases = ("hard_sigmoid", "hsigmoid")
     summary = "relu6(x + 3)/6 (MobileNetV3's gates)"
+
+    def lowering(self, inputs, output):
+        return T("nn.Hardsigmoid")

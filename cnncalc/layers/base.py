@@ -12,6 +12,7 @@ from typing import Any, Callable, ClassVar, NoReturn
 from ..errors import Location, SpecError, did_you_mean
 from ..fields import REQUIRED, Field, FieldProblem
 from ..formula import Step
+from ..torchspec import T, Torch
 from ..shapes import Shape, describe
 from ..window import Field as RFAxis
 
@@ -152,6 +153,17 @@ class Layer:
         """How the output size follows from the input (window arithmetic, flattening); [] when
         there is nothing to derive (the explanation then shows the shape)."""
         return []
+
+    def lowering(self, inputs: list[Shape], output: Shape) -> Torch:
+        """The torch module this layer is (as data: see torchspec.Torch)."""
+        raise NotImplementedError(f"{type(self).__name__} must say what torch module it lowers to")
+
+    def with_activation(self, core: Torch, output: Shape) -> Torch:
+        """A conv or linear layer followed by its fused `act:`, as one nn.Sequential."""
+        if not getattr(self, "act", None):
+            return core
+        activation = REGISTRY[self.act](f"{self.name}.act")
+        return T("nn.Sequential", core, activation.lowering([output], output))
 
     def receptive_field(self, fields: list[RF], inputs: list[Shape], output: Shape) -> RF:
         """(H, W) receptive field of the output. A pointwise layer keeps its input's; a merge

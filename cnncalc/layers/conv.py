@@ -5,6 +5,7 @@ from ..fields import Field, boolean, choice, format_pair, padding, positive_int,
 from ..symbolic import nonzero
 from ..formula import Formula, Q, kernel_factors, output_elements
 from ..window import WindowProblem, stride_warnings, sweep2d, window_steps
+from ..torchspec import T
 from .base import Cells, Layer, fused_activation_names, register
 
 
@@ -68,6 +69,16 @@ class Conv(Layer):
         if self.act:
             terms[ACTIVATION] = outputs
         return terms
+
+    def lowering(self, inputs, output):
+        height, width = self._axes(inputs)
+        symmetric = height.pad_before == height.pad_after and width.pad_before == width.pad_after
+        conv = T("nn.Conv2d", inputs[0][0], self.out, kernel_size=self.kernel, stride=self.stride,
+                 padding=(height.pad_before, width.pad_before) if symmetric else 0, dilation=self.dilation,
+                 groups=self.groups, bias=self.bias)
+        if not symmetric:  # TensorFlow's 'same' with an odd total: pad right/bottom first
+            conv = T("Padded", (width.pad_before, width.pad_after, height.pad_before, height.pad_after), 0.0, conv)
+        return self.with_activation(conv, output)
 
     def cells(self, inputs, output):
         """Groups and dilation show only when used: `256 g2` filters, a `3 d2` kernel."""

@@ -4,6 +4,7 @@ from ..conventions import ACTIVATION, BIAS, MAC
 from ..fields import Field, boolean, choice, positive_int
 from ..formula import Q
 from ..shapes import describe
+from ..torchspec import T
 from .base import Cells, Layer, fused_activation_names, register
 
 
@@ -35,6 +36,9 @@ class Linear(Layer):
         if self.act:
             terms[ACTIVATION] = Q("C_out", self.out)
         return terms
+
+    def lowering(self, inputs, output):
+        return self.with_activation(T("nn.Linear", inputs[0][0], self.out, bias=self.bias), output)
 
     def cells(self, inputs, output):
         return Cells(filters=str(self.out))

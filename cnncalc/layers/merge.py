@@ -3,6 +3,7 @@ from __future__ import annotations
 from ..conventions import ELEMENTWISE
 from ..formula import Q, output_elements
 from ..shapes import describe
+from ..torchspec import T
 from .base import Layer, register
 
 
@@ -28,6 +29,8 @@ class Add(Merge):
     def costs(self, inputs, output):
         return {ELEMENTWISE: Q("inputs - 1", len(inputs) - 1) * output_elements(output)}
 
+    def lowering(self, inputs, output):
+        return T("Add")
 
 @register
 class Mul(Merge):
@@ -46,6 +49,8 @@ class Mul(Merge):
     def costs(self, inputs, output):
         return {ELEMENTWISE: Q("inputs - 1", len(inputs) - 1) * output_elements(output)}
 
+    def lowering(self, inputs, output):
+        return T("Mul")
 
 @register
 class Concat(Merge):
@@ -58,3 +63,6 @@ class Concat(Merge):
         if len({len(shape) for shape in inputs}) != 1 or len(rest) != 1:
             self.fail(f"concat needs the same height and width, got {self._shapes(inputs)}", "in")
         return (sum(shape[0] for shape in inputs), *inputs[0][1:])
+
+    def lowering(self, inputs, output):
+        return T("Concat")

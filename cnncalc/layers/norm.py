@@ -3,6 +3,7 @@ from __future__ import annotations
 from ..conventions import NORM
 from ..fields import Field, boolean, number, positive_int
 from ..formula import Q, output_elements
+from ..torchspec import T
 from .base import Cells, Layer, register
 
 
@@ -28,6 +29,10 @@ class BatchNorm(Layer):
     def costs(self, inputs, output):
         return {NORM: output_elements(output)}
 
+    def lowering(self, inputs, output):
+        kind = "nn.BatchNorm2d" if len(inputs[0]) == 3 else "nn.BatchNorm1d"
+        return T(kind, inputs[0][0], eps=self.eps, affine=self.affine)
+
 
 @register
 class LayerNorm(Layer):
@@ -47,6 +52,10 @@ class LayerNorm(Layer):
 
     def costs(self, inputs, output):
         return {NORM: output_elements(output)}
+
+    def lowering(self, inputs, output):
+        kind = "LayerNorm2d" if len(inputs[0]) == 3 else "nn.LayerNorm"
+        return T(kind, inputs[0][0], eps=self.eps, elementwise_affine=self.affine)
 
 
 @register
@@ -70,3 +79,6 @@ class LRN(Layer):
 
     def cells(self, inputs, output):
         return Cells(kernel=str(self.size))
+
+    def lowering(self, inputs, output):
+        return T("nn.LocalResponseNorm", self.size, alpha=self.alpha, beta=self.beta, k=self.k)

@@ -4,6 +4,7 @@ from ..conventions import WINDOW
 from ..fields import Field, boolean, format_pair, padding, positive_pair
 from ..formula import input_elements, kernel_factors, output_elements
 from ..window import WindowProblem, stride_warnings, sweep2d, window_steps
+from ..torchspec import T
 from .base import Cells, Layer, register
 
 
@@ -44,6 +45,16 @@ class Pool(Layer):
     def receptive_field(self, fields, inputs, output):
         return tuple(f.window(a.kernel, a.stride, a.pad_before) for f, a in zip(fields[0], self._axes(inputs)))
 
+    def lowering(self, inputs, output):
+        height, width = self._axes(inputs)
+        symmetric = height.pad_before == height.pad_after and width.pad_before == width.pad_after
+        pool = T(self.torch_class, self.kernel, stride=self.stride,
+                 padding=(height.pad_before, width.pad_before) if symmetric else 0, ceil_mode=self.ceil)
+        if symmetric:
+            return pool
+        return T("Padded", (width.pad_before, width.pad_after, height.pad_before, height.pad_after),
+                 self.pad_value, pool)
+
     def costs(self, inputs, output):
         kh, kw = kernel_factors(self.kernel)
         return {WINDOW: output_elements(output).grouped() * (kh * kw).grouped()}
@@ -57,6 +68,8 @@ class MaxPool(Pool):
     op = "maxpool"
     aliases = ("max_pool", "maxpool2d")
     summary = "max pooling"
+    torch_class = "nn.MaxPool2d"
+    pad_value = float("-inf")
 
 
 @register
@@ -64,6 +77,8 @@ class AvgPool(Pool):
     op = "avgpool"
     aliases = ("avg_pool", "avgpool2d")
     summary = "average pooling"
+    torch_class = "nn.AvgPool2d"
+    pad_value = 0.0
 
 
 class GlobalPool(Layer):
@@ -91,9 +106,15 @@ class GlobalAvgPool(GlobalPool):
     aliases = ("gap", "global_avg_pool")
     summary = "global average pooling (C×H×W -> C×1×1)"
 
+    def lowering(self, inputs, output):
+        return T("nn.AdaptiveAvgPool2d", 1)
+
 
 @register
 class GlobalMaxPool(GlobalPool):
     op = "global_maxpool"
     aliases = ("global_max_pool",)
     summary = "global max pooling (C×H×W -> C×1×1)"
+
+    def lowering(self, inputs, output):
+        return T("nn.AdaptiveMaxPool2d", 1)

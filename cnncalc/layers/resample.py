@@ -6,6 +6,7 @@ from ..conventions import ACTIVATION, BIAS, MAC, RESAMPLE, WINDOW
 from ..fields import (Field, FieldProblem, boolean, choice, format_pair, non_negative_int, non_negative_pair,
                       positive_int, positive_pair)
 from ..formula import Formula, Q, Step, input_elements, kernel_factors, output_elements
+from ..torchspec import T
 from .base import Cells, Layer, fused_activation_names, register
 
 
@@ -90,6 +91,12 @@ class ConvTranspose(Layer):
             result.append(field.upsampled(s, -(-span // s) - 1))
         return tuple(result)
 
+    def lowering(self, inputs, output):
+        conv = T("nn.ConvTranspose2d", inputs[0][0], self.out, kernel_size=self.kernel, stride=self.stride,
+                 padding=self.pad, output_padding=self.output_pad, groups=self.groups, bias=self.bias,
+                 dilation=self.dilation)
+        return self.with_activation(conv, output)
+
 
 def _adaptive_reads(size: int, out: int) -> int:
     """Input positions read along one axis by PyTorch's adaptive windows
@@ -129,6 +136,8 @@ class AdaptiveAvgPool(AdaptivePool):
     aliases = ("adaptive_avg_pool",)
     summary = "average pooling to a given output size (PyTorch's adaptive windows)"
 
+    def lowering(self, inputs, output):
+        return T("nn.AdaptiveAvgPool2d", self.size)
 
 @register
 class AdaptiveMaxPool(AdaptivePool):
@@ -136,6 +145,8 @@ class AdaptiveMaxPool(AdaptivePool):
     aliases = ("adaptive_max_pool",)
     summary = "max pooling to a given output size (PyTorch's adaptive windows)"
 
+    def lowering(self, inputs, output):
+        return T("nn.AdaptiveMaxPool2d", self.size)
 
 @register
 class Upsample(Layer):
@@ -168,6 +179,12 @@ class Upsample(Layer):
         extra = 1 if self.mode == "bilinear" else 0
         return tuple(field.upsampled(Fraction(out, size), extra)
                      for field, size, out in zip(fields[0], inputs[0][1:], output[1:]))
+
+    def lowering(self, inputs, output):
+        size = {"size": self.size} if self.size else {"scale_factor": tuple(float(s) for s in self.scale)}
+        if self.mode == "bilinear":
+            return T("nn.Upsample", **size, mode="bilinear", align_corners=False)
+        return T("nn.Upsample", **size, mode="nearest")
 
 
 def zero_padding(value) -> tuple[int, int, int, int]:
@@ -208,3 +225,8 @@ class ZeroPad(Layer):
     def receptive_field(self, fields, inputs, output):
         left, _, top, _ = self.pad
         return (fields[0][0].shifted(top), fields[0][1].shifted(left))
+
+    def lowering(self, inputs, output):
+        if self.channels:
+            return T("ChannelPad", self.pad, self.channels)
+        return T("nn.ZeroPad2d", self.pad)

@@ -6,6 +6,7 @@ from ..formula import Q, Step, input_elements, output_elements
 from ..shapes import numel
 from ..symbolic import nonzero
 from ..units import grouped
+from ..torchspec import T
 from .base import Cells, Layer, register
 
 
@@ -29,6 +30,8 @@ class Flatten(Layer):
         _, h, w = inputs[0]
         return (fields[0][0].whole(h), fields[0][1].whole(w))
 
+    def lowering(self, inputs, output):
+        return T("nn.Flatten", 1)
 
 @register
 class Dropout(Layer):
@@ -39,6 +42,8 @@ class Dropout(Layer):
     def output_shape(self, inputs, warn):
         return inputs[0]
 
+    def lowering(self, inputs, output):
+        return T("nn.Dropout", self.p)
 
 @register
 class DropPath(Layer):
@@ -50,6 +55,8 @@ class DropPath(Layer):
     def output_shape(self, inputs, warn):
         return inputs[0]
 
+    def lowering(self, inputs, output):
+        return T("nn.Identity")  # stochastic depth is the identity at inference
 
 @register
 class Identity(Layer):
@@ -59,6 +66,8 @@ class Identity(Layer):
     def output_shape(self, inputs, warn):
         return inputs[0]
 
+    def lowering(self, inputs, output):
+        return T("nn.Identity")
 
 @register
 class LayerScale(Layer):
@@ -76,6 +85,8 @@ class LayerScale(Layer):
     def costs(self, inputs, output):
         return {ELEMENTWISE: output_elements(output)}
 
+    def lowering(self, inputs, output):
+        return T("LayerScale", inputs[0][0], self.init)
 
 @register
 class ChannelShuffle(Layer):
@@ -93,6 +104,8 @@ class ChannelShuffle(Layer):
     def cells(self, inputs, output):
         return Cells(filters=f"g={self.groups}")
 
+    def lowering(self, inputs, output):
+        return T("nn.ChannelShuffle", self.groups)
 
 @register
 class ChannelSplit(Layer):
@@ -113,3 +126,6 @@ class ChannelSplit(Layer):
         if nonzero(c % self.parts):
             self.fail(f"parts={self.parts} does not divide the {c} channels", "parts")
         return (c // self.parts, *inputs[0][1:])
+
+    def lowering(self, inputs, output):
+        return T("ChannelSplit", self.index, self.parts)
