@@ -16,7 +16,7 @@ import csv
 import io
 import re
 import stat
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 from typing import Any, Iterable, Optional
@@ -576,6 +576,7 @@ def parse_yaml_sheet(text: str, file: str) -> Sheet:
     rows: list[SheetRow] = []
     for name, line, mapping in entries:
         values: dict[str, str] = {}
+        headers: dict[str, Any] = {}
         for key, value in (mapping or {}).items():
             if key not in kinds:
                 if len(kinds) >= MAX_COLUMNS:
@@ -589,9 +590,10 @@ def parse_yaml_sheet(text: str, file: str) -> Sheet:
             kind = kinds[key]
             if not isinstance(kind, Column):
                 continue
-            if kind.key in graded and graded[kind.key].header != str(key):
-                raise SpecError(f"columns {_clean(graded[kind.key].header)!r} and {_clean(key)!r} both give "
-                                f"{kind.key}", loc=mapping.key_locs[key])
+            if kind.key in values:
+                raise SpecError(f"columns {_clean(headers[kind.key])!r} and {_clean(key)!r} both give {kind.key}",
+                                loc=mapping.key_locs[key])
+            headers[kind.key] = key
             graded.setdefault(kind.key, kind)
             values[kind.key] = _yaml_text(value, mapping.value_locs[key], raw)
         rows.append(SheetRow(name, line, values))

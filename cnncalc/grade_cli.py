@@ -37,12 +37,11 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Grade answer sheets cell by cell against SPEC: C_out, H'/W', Mem (KB), Params (k), MACs (M).
 
-        A number is right when it is the true value rounded half up, or truncated, at the precision
-        written (1134 or 1134.4 for 1134.375; 0.6 or 0 for 0.63). Exit code 0 when every cell of
-        every sheet is right, 1 when any is not, 2 when a sheet or the spec cannot be read.
+        A number is right when it is the true value rounded half up, or truncated, at the precision written.
 
-        Examples: [bold]cnncalc grade alexnet alice.csv bob.csv[/bold],
-        [bold]cnncalc grade --template alexnet -o sheet.csv[/bold]
+        Exit code 0 when every cell of every sheet is right, 1 when any is not, 2 when a file cannot be read.
+
+        Examples: [bold]cnncalc grade alexnet alice.csv bob.csv[/bold], [bold]cnncalc grade --template alexnet[/bold]
         """
         from .cli import _stderr, parse_set_options, plain_text, reporting_errors, show
         from .errors import CheckFailed, SpecError

@@ -372,8 +372,9 @@ def test_yaml_mapping_and_list_forms(alexnet):
 
 def test_yaml_values_are_read_as_written(alexnet):
     # '1134.40' claims two decimals: 1134.375 -> 1134.38 or 1134.37, so it is wrong (a float would say 1134.4);
-    # '055' is 55 as written (YAML 1.1 reads it as octal 45); '1,327' is a string in YAML, fine
-    sheet = parse_yaml_sheet("conv1: {memory_kb: 1134.40, hw_out: 055}\nconv4: {params_k: 1,327}\n", "a.yaml")
+    # '055' is 55 as written (YAML 1.1 reads it as octal 45); a block value '1,327' is a string (in a flow
+    # mapping {params_k: 1,327} the comma would end the value: quote it there)
+    sheet = parse_yaml_sheet("conv1: {memory_kb: 1134.40, hw_out: 055}\nconv4:\n  params_k: 1,327\n", "a.yaml")
     cells = {(c.layer, c.column): c for c in grade(alexnet, sheet).cells}
     assert cells["conv1", "memory_kb"].given == "1134.40" and cells["conv1", "memory_kb"].verdict == WRONG
     assert cells["conv1", "hw_out"].verdict == RIGHT
@@ -399,6 +400,7 @@ def test_yaml_non_scalar_cells_and_booleans(alexnet):
     ("[" * 100_000 + "]" * 100_000, "nested more than"),  # libyaml's composer would crash the interpreter
     ("conv1: {c_out: 96\n", "YAML syntax error"),
     ("conv1: {Params (M): 1}\n", "cannot be graded"),
+    ("conv1: {C_out: 96, c_out: 96}\n", "both give c_out"),
 ])
 def test_bad_yaml_sheets(text, message):
     with pytest.raises(SpecError, match=message.replace("(", r"\(").replace("[", r"\[")):
@@ -472,4 +474,4 @@ def test_hostile_cells_are_inert(alexnet):
     assert cells["conv1", "memory_kb"].verdict == UNPARSEABLE
     assert cells["pool1", "c_out"].given == "\ufffd[31m96\ufffd"  # escape and bidi override replaced
     assert cells["pool1", "memory_kb"].given == "[bold]273"  # printed as text, never as rich markup
-    assert ",'=HYPERLINK" in grade_csv([result])  # a spreadsheet will not run it
+    assert "\"'=HYPERLINK" in grade_csv([result])  # a spreadsheet will not run it
