@@ -299,3 +299,11 @@ def test_bad_set_option(tmp_path, option, message):
     _, result = run_spec(tmp_path, "input: [3, 8, 8]\nvars:\n  width: 1\nlayers:\n  - {op: relu}\n",
                          "--set", option)
     assert_bad_input(result, message)
+
+
+@pytest.mark.parametrize("text", ["input: " + "[" * 100_000 + "]" * 100_000 + "\n",
+                                  "input:\n  " + "- " * 100_000 + "x\n"])
+def test_deep_nesting_is_refused_not_a_crash(tmp_path, text):
+    # libyaml's composer recurses on the C stack: 100,000 levels crashed the interpreter
+    path, result = run_spec(tmp_path, text)
+    assert_bad_input(result, f"{path}: error: the YAML is nested more than 200 levels deep")
