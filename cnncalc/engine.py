@@ -8,6 +8,7 @@ from .conventions import TEXTBOOK, Convention
 from .errors import SpecError
 from .graph import Graph
 from .formula import value_of
+from .gcpause import paused_gc
 from .graph import INPUT_NAME
 from .layers import RF, LayerProblem
 from .report import DTYPE_BYTES, Note, Report, Row
@@ -15,7 +16,13 @@ from .shapes import numel
 from .window import PIXEL
 
 
-def analyze(graph: Graph, *, convention: Convention = TEXTBOOK, dtype: str = "float32", batch: int = 1,
+def analyze(graph: Graph, **options) -> Report:
+    """One Row per node, in order; options: convention, dtype, batch, strict (see _analyze)."""
+    with paused_gc():
+        return _analyze(graph, **options)
+
+
+def _analyze(graph: Graph, *, convention: Convention = TEXTBOOK, dtype: str = "float32", batch: int = 1,
             strict: bool = False) -> Report:
     """One Row per node, in order. `strict` turns warnings (a stride that does not fit) into errors."""
     if dtype not in DTYPE_BYTES:

@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import Location, SpecError, did_you_mean
+from .gcpause import paused_gc
 from .layers import REGISTRY, Layer, LayerProblem
 from .report import Note
 from .shapes import Shape
@@ -54,7 +55,8 @@ class Graph:
 
 def build(spec: Spec, input_shape: Shape | None = None) -> Graph:
     """The spec's layers as a graph. Unless `in:` says otherwise, a layer reads the layer before it."""
-    return _Builder(spec, tuple(input_shape or spec.input_shape)).build()
+    with paused_gc():
+        return _Builder(spec, tuple(input_shape or spec.input_shape)).build()
 
 
 @dataclass
