@@ -54,8 +54,7 @@ def example_spec(op: str) -> str:
     if op in MERGES:
         return head + ("  - {op: conv, name: a, out: 4, kernel: 1}\n  - {op: conv, name: b, in: input, out: 4, kernel: 1}\n"
                        "  - {op: gap, name: g, in: input}\n"
-                       f"  - {{op: {op}, in: {MERGES[op]}}}\noutputs: [{op}1, b]\n").replace(
-            "outputs: [mul1, b]", "outputs: [mul1, b]")
+                       f"  - {{op: {op}, in: {MERGES[op]}}}\noutputs: [{op}1, b, g]\n")
     if op == "linear":
         return head + "  - {op: flatten}\n  - {op: linear, out: 7, act: gelu}\n"
     if op in EXAMPLES:
