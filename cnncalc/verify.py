@@ -1,10 +1,11 @@
 """`cnncalc verify`: build the graph in PyTorch, run it, and compare every layer with the static
-engine: output shape, parameters and BatchNorm statistics (and multiply-adds where a convention
-has a reference counter, see conventions.REFERENCE_COUNTERS)."""
+engine: output shape, parameters and BatchNorm statistics, and multiply-adds where the report's
+convention has a reference counter (REFERENCE_COUNTERS: fvcore's FlopCountAnalysis for the fvcore
+convention, PyTorch's FlopCounterMode for the torch convention), layer by layer."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 from .graph import Graph
 from .lowering import require_torch, to_module
@@ -59,6 +60,8 @@ def _shapes(torch: Any, model: Any, graph: Graph, device: str) -> dict[str, tupl
 
 
 def verify(graph: Graph, report: Report, device: str = "meta") -> list[Check]:
+    """Shape, parameter and buffer checks for every layer, and a multiply-add check per layer when
+    the report's convention has a reference counter (REFERENCE_COUNTERS)."""
     model, shapes = run_model(graph, device)
     checks = []
     for row in report.rows:
@@ -70,4 +73,66 @@ def verify(graph: Graph, report: Report, device: str = "meta") -> list[Check]:
             Check(row.name, "params", row.params, params),
             Check(row.name, "buffers", row.buffers, statistics),
         ]
+    counter = REFERENCE_COUNTERS.get(report.convention)
+    if counter is not None:
+        measured = counter(graph, model)
+        quantity = f"macs ({report.convention})"
+        checks += [Check(row.name, quantity, row.macs, measured.get(row.name, 0) * report.batch)
+                   for row in report.rows]
     return checks
+
+
+def _on_cpu(torch: Any, graph: Graph, model: Any) -> tuple[Any, Any]:
+    """The model with real (zero) tensors on the CPU, and a batch of one zero input. A model built on
+    the meta device gets fresh CPU storage without running any initialisation."""
+    tensors = [*model.parameters(), *model.buffers()]
+    if any(t.device.type != "cpu" for t in tensors):
+        model = model.to_empty(device="cpu")
+        with torch.no_grad():
+            for t in [*model.parameters(), *model.buffers()]:
+                t.zero_()
+    return model, torch.zeros((1, *graph.input_shape))
+
+
+def fvcore_macs(graph: Graph, model: Any) -> dict[str, int]:
+    """fvcore's FlopCountAnalysis per submodule, i.e. per spec layer (it traces on the CPU)."""
+    import warnings
+
+    torch = require_torch()
+    try:
+        with warnings.catch_warnings():  # its imports use torch.jit.script, deprecated in new PyTorch
+            warnings.simplefilter("ignore", FutureWarning)
+            from fvcore.nn import FlopCountAnalysis
+    except ImportError:
+        from .errors import SpecError
+
+        raise SpecError("the fvcore convention's check needs fvcore, which is not installed",
+                        hint="pip install fvcore (or use --convention textbook)") from None
+    model, x = _on_cpu(torch, graph, model)
+    analysis = FlopCountAnalysis(model, x)
+    analysis.unsupported_ops_warnings(False).uncalled_modules_warnings(False).tracer_warnings("none")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        counts = analysis.by_module()
+    return {node.name: int(counts.get(node.name, 0)) for node in graph.nodes}
+
+
+def torch_flops(graph: Graph, model: Any) -> dict[str, int]:
+    """PyTorch's FlopCounterMode per submodule (it runs on the meta device as well)."""
+    torch = require_torch()
+    from torch.utils.flop_counter import FlopCounterMode
+
+    device = next((t.device for t in [*model.parameters(), *model.buffers()]), torch.device("cpu"))
+    counter = FlopCounterMode(display=False)
+    with counter, torch.no_grad():
+        model(torch.zeros((1, *graph.input_shape), device=device))
+    prefix = f"{type(model).__name__}."
+    counts = {name.removeprefix(prefix): sum(ops.values()) for name, ops in counter.get_flop_counts().items()}
+    return {node.name: int(counts.get(node.name, 0)) for node in graph.nodes}
+
+
+# Conventions whose tool can count each layer of the lowered module (keyed by convention name).
+REFERENCE_COUNTERS: dict[str, Callable[[Graph, Any], dict[str, int]]] = {
+    "fvcore": fvcore_macs,
+    "torch": torch_flops,
+}

@@ -94,7 +94,7 @@ def test_verify_reports_a_mismatch_and_exits_1(monkeypatch):
     monkeypatch.setattr(Conv, "params", lambda self, i, o: original(self, i, o) + Q("wrong", 1))
     result = runner.invoke(app, ["verify", "alexnet"])
     assert result.exit_code == 1
-    assert "5 of 36 checks differ from PyTorch" in result.stderr
+    assert "5 of 48 checks differ from PyTorch" in result.stderr  # 12 layers: shape, params, buffers, fvcore MACs
     assert "conv1" in result.stdout and "34945" in result.stdout and "34944" in result.stdout
 
 

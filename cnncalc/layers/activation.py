@@ -1,8 +1,8 @@
 from __future__ import annotations
 
-from ..conventions import ACTIVATION
+from ..conventions import ACTIVATION, SOFTMAX_ADDS
 from ..fields import Field, number
-from ..formula import output_elements
+from ..formula import Q, output_elements
 from ..torchspec import T
 from .base import Layer, register
 
@@ -14,7 +14,9 @@ class Activation(Layer):
         return inputs[0]
 
     def costs(self, inputs, output):
-        return {ACTIVATION: output_elements(output)}
+        """Every activation counts under ACTIVATION and under its own op name (conventions.ACTIVATIONS)."""
+        elements = output_elements(output)
+        return {ACTIVATION: elements, self.op: elements}
 
 
 @register
@@ -81,6 +83,16 @@ class SiLU(Activation):
 class Softmax(Activation):
     op = "softmax"
     summary = "softmax over the channels (the features of a vector)"
+
+    def costs(self, inputs, output):
+        """The sum of C exponentials at each position needs C - 1 additions."""
+        terms = super().costs(inputs, output)
+        positions = [Q(name, size) for name, size in zip(("H", "W"), output[1:])]
+        adds = (Q("C", output[0]) - 1).grouped() if positions else Q("C", output[0]) - 1
+        for factor in positions:
+            adds = adds * factor
+        terms[SOFTMAX_ADDS] = adds
+        return terms
 
     def lowering(self, inputs, output):
         return T("Softmax2d")

@@ -1,12 +1,12 @@
 from __future__ import annotations
 
-from ..conventions import ACTIVATION, BIAS, MAC
+from ..conventions import BIAS, MAC, OUTPUT_MAC, PARAM_POSITIONS
 from ..fields import Field, boolean, choice, format_pair, padding, positive_int, positive_pair
 from ..symbolic import nonzero
 from ..formula import Formula, Q, kernel_factors, output_elements
 from ..window import WindowProblem, stride_warnings, sweep2d, window_steps
 from ..torchspec import T
-from .base import Cells, Layer, fused_activation_names, register
+from .base import REGISTRY, Cells, Layer, fused_activation_names, register
 
 
 @register
@@ -63,11 +63,15 @@ class Conv(Layer):
 
     def costs(self, inputs, output):
         outputs = output_elements(output)
-        terms = {MAC: outputs.grouped() * self._per_filter(inputs).grouped()}
+        per_filter = self._per_filter(inputs)
+        mac = outputs.grouped() * per_filter.grouped()
+        weights = Q("C_out", self.out) * per_filter
+        params = weights + Q("C_out", self.out) if self.bias else weights  # as params() builds them
+        terms = {MAC: mac, OUTPUT_MAC: mac, PARAM_POSITIONS: params.grouped() * Q("H'", output[1]) * Q("W'", output[2])}
         if self.bias:
             terms[BIAS] = outputs
-        if self.act:
-            terms[ACTIVATION] = outputs
+        if self.act:  # the fused activation's own terms, as a standalone layer reports them
+            terms.update(REGISTRY[self.act](f"{self.name}.act").costs([output], output))
         return terms
 
     def lowering(self, inputs, output):

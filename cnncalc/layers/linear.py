@@ -1,11 +1,11 @@
 from __future__ import annotations
 
-from ..conventions import ACTIVATION, BIAS, MAC
+from ..conventions import BIAS, MAC, OUTPUT_MAC, PARAM_POSITIONS
 from ..fields import Field, boolean, choice, positive_int
 from ..formula import Q
 from ..shapes import describe
 from ..torchspec import T
-from .base import Cells, Layer, fused_activation_names, register
+from .base import REGISTRY, Cells, Layer, fused_activation_names, register
 
 
 @register
@@ -30,11 +30,12 @@ class Linear(Layer):
         return weights + Q("C_out", self.out) if self.bias else weights
 
     def costs(self, inputs, output):
-        terms = {MAC: Q("C_in", inputs[0][0]) * Q("C_out", self.out)}
+        mac = Q("C_in", inputs[0][0]) * Q("C_out", self.out)
+        terms = {MAC: mac, OUTPUT_MAC: mac, PARAM_POSITIONS: self.params(inputs, output)}
         if self.bias:
             terms[BIAS] = Q("C_out", self.out)
-        if self.act:
-            terms[ACTIVATION] = Q("C_out", self.out)
+        if self.act:  # the fused activation's own terms, as a standalone layer reports them
+            terms.update(REGISTRY[self.act](f"{self.name}.act").costs([output], output))
         return terms
 
     def lowering(self, inputs, output):

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
-from ..conventions import NORM
+from ..conventions import (BATCHNORM, BATCHNORM_AFFINE, LAYERNORM, LAYERNORM_AFFINE, LRN as LRN_TERM, LRN_WINDOW,
+                           NORM, PARAM_POSITIONS)
 from ..fields import Field, boolean, number, positive_int
 from ..formula import Q, output_elements
 from ..torchspec import T
@@ -27,7 +28,12 @@ class BatchNorm(Layer):
         return 2 * Q("C", inputs[0][0])
 
     def costs(self, inputs, output):
-        return {NORM: output_elements(output)}
+        """At inference batch norm applies its running statistics: no mean or variance to compute."""
+        terms = {NORM: output_elements(output), BATCHNORM: output_elements(output)}
+        if self.affine:
+            terms[BATCHNORM_AFFINE] = output_elements(output)
+            terms[PARAM_POSITIONS] = self.params(inputs, output)
+        return terms
 
     def lowering(self, inputs, output):
         kind = "nn.BatchNorm2d" if len(inputs[0]) == 3 else "nn.BatchNorm1d"
@@ -51,7 +57,12 @@ class LayerNorm(Layer):
         return 2 * Q("C", inputs[0][0]) if self.affine else 0
 
     def costs(self, inputs, output):
-        return {NORM: output_elements(output)}
+        """Layer norm computes a mean and a variance at every position, at inference too."""
+        terms = {NORM: output_elements(output), LAYERNORM: output_elements(output)}
+        if self.affine:
+            terms[LAYERNORM_AFFINE] = output_elements(output)
+            terms[PARAM_POSITIONS] = self.params(inputs, output)
+        return terms
 
     def lowering(self, inputs, output):
         kind = "LayerNorm2d" if len(inputs[0]) == 3 else "nn.LayerNorm"
@@ -75,7 +86,10 @@ class LRN(Layer):
         return inputs[0]
 
     def costs(self, inputs, output):
-        return {NORM: output_elements(output)}
+        """PyTorch averages the squares over n channels of the input padded with n - 1 zero channels."""
+        c, h, w = self.image(inputs[0])
+        window = (Q("C", c) + Q("n", self.size) - 1).grouped() * Q("H", h) * Q("W", w)
+        return {NORM: output_elements(output), LRN_TERM: output_elements(output), LRN_WINDOW: window}
 
     def cells(self, inputs, output):
         return Cells(kernel=str(self.size))

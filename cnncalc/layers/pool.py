@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from ..conventions import WINDOW
+from ..conventions import ADAPTIVE_AVERAGE, ADAPTIVE_INPUT, AVERAGE, POOL_INPUT, WINDOW
 from ..fields import Field, boolean, format_pair, padding, positive_pair
 from ..formula import input_elements, kernel_factors, output_elements
 from ..window import WindowProblem, stride_warnings, sweep2d, window_steps
@@ -57,7 +57,7 @@ class Pool(Layer):
 
     def costs(self, inputs, output):
         kh, kw = kernel_factors(self.kernel)
-        return {WINDOW: output_elements(output).grouped() * (kh * kw).grouped()}
+        return {WINDOW: output_elements(output).grouped() * (kh * kw).grouped(), POOL_INPUT: input_elements(inputs[0])}
 
     def cells(self, inputs, output):
         return Cells("", format_pair(self.kernel), format_pair(self.stride), str(self.pad))
@@ -80,6 +80,9 @@ class AvgPool(Pool):
     torch_class = "nn.AvgPool2d"
     pad_value = 0.0
 
+    def costs(self, inputs, output):
+        return {**super().costs(inputs, output), AVERAGE: output_elements(output)}
+
 
 class GlobalPool(Layer):
     """Pooling over the whole feature map: C×H×W -> C×1×1."""
@@ -89,7 +92,7 @@ class GlobalPool(Layer):
         return (c, 1, 1)
 
     def costs(self, inputs, output):
-        return {WINDOW: input_elements(inputs[0])}
+        return {WINDOW: input_elements(inputs[0]), POOL_INPUT: input_elements(inputs[0])}
 
     def cells(self, inputs, output):
         _, h, w = inputs[0]
@@ -105,6 +108,11 @@ class GlobalAvgPool(GlobalPool):
     op = "global_avgpool"
     aliases = ("gap", "global_avg_pool")
     summary = "global average pooling (C×H×W -> C×1×1)"
+
+    def costs(self, inputs, output):
+        """thop: H·W adds and one division per output element (C·H·W + C)."""
+        return {**super().costs(inputs, output), ADAPTIVE_INPUT: input_elements(inputs[0]),
+                ADAPTIVE_AVERAGE: input_elements(inputs[0]) + output_elements(output)}
 
     def lowering(self, inputs, output):
         return T("nn.AdaptiveAvgPool2d", 1)

@@ -2,12 +2,13 @@ from __future__ import annotations
 
 from fractions import Fraction
 
-from ..conventions import ACTIVATION, BIAS, MAC, RESAMPLE, WINDOW
+from ..conventions import (ADAPTIVE_AVERAGE, ADAPTIVE_INPUT, BIAS, BILINEAR, MAC, OUTPUT_MAC, PARAM_POSITIONS,
+                           POOL_INPUT, RESAMPLE, WINDOW)
 from ..fields import (Field, FieldProblem, boolean, choice, format_pair, non_negative_int, non_negative_pair,
                       positive_int, positive_pair)
-from ..formula import Formula, Q, Step, input_elements, kernel_factors, output_elements
+from ..formula import Formula, Q, Step, input_elements, kernel_factors, output_elements, product
 from ..torchspec import T
-from .base import Cells, Layer, fused_activation_names, register
+from .base import REGISTRY, Cells, Layer, fused_activation_names, register
 
 
 @register
@@ -72,11 +73,18 @@ class ConvTranspose(Layer):
         return weights + Q("C_out", self.out) if self.bias else weights
 
     def costs(self, inputs, output):
-        terms = {MAC: input_elements(inputs[0]).grouped() * self._per_input().grouped()}
+        """Each input element scatters through (C_out / G)·K·K weights; OUTPUT_MAC counts instead
+        (C_in / G)·K·K per output element, as if the layer were a conv producing its output."""
+        c_in = Q("C_in", inputs[0][0])
+        per_output = (c_in // Q("G", self.groups) if self.groups != 1 else c_in) * product(kernel_factors(self.kernel))
+        positions = Q("H'", output[1]) * Q("W'", output[2])
+        terms = {MAC: input_elements(inputs[0]).grouped() * self._per_input().grouped(),
+                 OUTPUT_MAC: output_elements(output).grouped() * per_output.grouped(),
+                 PARAM_POSITIONS: self.params(inputs, output).grouped() * positions}
         if self.bias:
             terms[BIAS] = output_elements(output)
-        if self.act:
-            terms[ACTIVATION] = output_elements(output)
+        if self.act:  # the fused activation's own terms, as a standalone layer reports them
+            terms.update(REGISTRY[self.act](f"{self.name}.act").costs([output], output))
         return terms
 
     def cells(self, inputs, output):
@@ -115,7 +123,7 @@ class AdaptivePool(Layer):
         c, h, w = inputs[0]
         rows = Q("rows read", _adaptive_reads(h, output[1]))
         columns = Q("columns read", _adaptive_reads(w, output[2]))
-        return {WINDOW: Q("C", c) * rows * columns}
+        return {WINDOW: Q("C", c) * rows * columns, POOL_INPUT: input_elements(inputs[0])}
 
     def cells(self, inputs, output):
         return Cells(kernel="adaptive")
@@ -135,6 +143,17 @@ class AdaptiveAvgPool(AdaptivePool):
     op = "adaptive_avgpool"
     aliases = ("adaptive_avg_pool",)
     summary = "average pooling to a given output size (PyTorch's adaptive windows)"
+
+    def costs(self, inputs, output):
+        """ADAPTIVE_AVERAGE is thop's ((H/H')·(W/W') + 1) per output element, which it evaluates in
+        float64 and truncates: 8 -> 7 on 512 channels gives 57,855, not 512·64 + 512·49 = 57,856."""
+        c, h, w = inputs[0]
+        exact = input_elements(inputs[0]) + output_elements(output)
+        if all(isinstance(n, int) for n in (c, h, w, *output)):
+            truncated = int(((h / output[1]) * (w / output[2]) + 1.0) * (c * output[1] * output[2]))
+            if truncated != exact.value:
+                exact = exact - Q("float64 truncation", exact.value - truncated)
+        return {**super().costs(inputs, output), ADAPTIVE_INPUT: input_elements(inputs[0]), ADAPTIVE_AVERAGE: exact}
 
     def lowering(self, inputs, output):
         return T("nn.AdaptiveAvgPool2d", self.size)
@@ -169,7 +188,10 @@ class Upsample(Layer):
         return (c, h * self.scale[0], w * self.scale[1])
 
     def costs(self, inputs, output):
-        return {RESAMPLE: output_elements(output)}
+        terms = {RESAMPLE: output_elements(output)}
+        if self.mode == "bilinear":
+            terms[BILINEAR] = output_elements(output)
+        return terms
 
     def cells(self, inputs, output):
         return Cells(stride=f"×{format_pair(self.scale)}" if self.scale else "")

@@ -1,0 +1,586 @@
+"""Counting conventions: each a weight per cost term (cnncalc/conventions.py), proved against the
+real tools.
+
+- Worked examples: every convention on a small spec, layer by layer, with the arithmetic.
+- Every layer type, lowered to PyTorch, counted by each tool (fvcore, ptflops, thop, torchinfo,
+  PyTorch's FlopCounterMode): the tool's total equals the convention's.
+- Every zoo spec that declares a torchvision model: `cnncalc table --convention X` equals what tool
+  X reports for the torchvision model, exactly, at the spec's input size and at (H + 32, W + 32).
+  The few pairs where the tool miscounts something the spec cannot mirror are strict xfails, each
+  with its reason (docs/conventions.md, "Known peer bugs").
+- `cnncalc verify` compares every layer's multiply-adds with fvcore's count of the same module.
+
+The peers are imported inside the tests (pytest.importorskip): the static tests run without them.
+"""
+from __future__ import annotations
+
+import contextlib
+import functools
+import io
+import json
+import subprocess
+import sys
+import warnings
+
+import pytest
+from typer.testing import CliRunner
+
+import cnncalc
+from cnncalc.bundled import bundled_specs
+from cnncalc.cli import app
+from cnncalc.conventions import ACTIVATIONS, CONVENTIONS, TERMS, TEXTBOOK
+from cnncalc.engine import analyze
+from cnncalc.formula import value_of
+from cnncalc.graph import build
+from cnncalc.layers import layer_types
+from cnncalc.layers.activation import Activation
+from cnncalc.spec import load_spec, parse_spec
+
+from .conftest import ROOT
+
+runner = CliRunner()
+PEERS = ["fvcore", "ptflops", "thop", "torchinfo", "torch"]
+
+# ---- worked examples ---------------------------------------------------------------------------
+
+SMALL = """
+name: small
+input: [3, 8, 8]
+layers:
+  - {op: conv, name: conv, out: 4, kernel: 3, pad: 1, act: relu}   # 4x8x8 = 256 outputs
+  - {op: batchnorm, name: bn}                                     # 256
+  - {op: maxpool, name: pool, kernel: 2}                          # 4x4x4 = 64
+  - {op: avgpool, name: avg, kernel: 2}                           # 4x2x2 = 16
+  - {op: upsample, name: up, scale: 2, mode: bilinear}            # 4x4x4 = 64
+  - {op: layernorm, name: ln}                                     # 64
+  - {op: gap, name: gap}                                          # 4x1x1
+  - {op: flatten, name: flat}                                     # 4
+  - {op: fc, name: fc, out: 10}                                   # 10
+  - {op: softmax, name: prob}                                     # 10
+"""
+
+# conv: mac = 256 outputs × (3 × 3 × 3) = 6,912; bias 256; relu 256;
+#       parameters 4 × 27 + 4 = 112, at 8 × 8 output positions = 7,168.
+WORKED = {
+    "textbook": dict(conv=6912,                # multiply-adds only
+                     bn=0,
+                     pool=64 * 2 * 2,          # window: outputs × K × K = 256
+                     avg=16 * 2 * 2,           # 64
+                     up=0, ln=0,
+                     gap=4 * 4 * 4,            # global window: C × H × W = 64
+                     flat=0,
+                     fc=4 * 10,                # 40
+                     prob=0),
+    "fvcore": dict(conv=6912,                  # no bias, no activation
+                   bn=256 + 256,               # 1 per element, +1 for the affine scale and shift
+                   pool=0, avg=0,              # aten::max_pool2d, avg_pool2d: no handle
+                   up=4 * 64,                  # upsample_bilinear2d: 4 per output
+                   ln=4 * 64 + 64,             # layer_norm: 4 per element, +1 affine
+                   gap=64,                     # adaptive_avg_pool2d: its input
+                   flat=0,
+                   fc=40,                      # aten::linear, no bias
+                   prob=0),
+    "ptflops": dict(conv=6912 + 256 + 2 * 256,  # + bias + ReLU counted twice (hook and F.relu)
+                    bn=256 + 256,              # 1 per element, ×2 with affine
+                    pool=2 * 256,              # the pool's input, twice (hook and F.max_pool2d)
+                    avg=2 * 64,
+                    up=2 * 64,                 # output, twice (hook and F.interpolate)
+                    ln=64,                     # nn.LayerNorm has no `affine` attribute: ×1
+                    gap=2 * 64,                # input, twice
+                    flat=0,
+                    fc=40 + 10,                # + bias
+                    prob=10),                  # F.softmax: its input
+    "thop": dict(conv=6912,                    # no bias; ReLU is a zero op
+                 bn=2 * 256 * 2,               # 2 per element, ×2 with affine
+                 pool=0,                       # max pooling: zero op
+                 avg=16,                       # 1 per output
+                 up=11 * 64,                   # bilinear: 11 per output
+                 ln=2 * 64 * 2,                # as batch norm (nn.LayerNorm; cnncalc's LayerNorm2d gets 0)
+                 gap=(16 + 1) * 4,             # (H·W adds + 1 division) per output = 68
+                 flat=0,
+                 fc=40,
+                 prob=10 * 3 - 1),             # exp + div per element, 9 adds: 29
+    "torchinfo": dict(conv=7168,               # (weights + bias) × output positions
+                      bn=8,                    # γ and β: 2 × 4
+                      pool=0, avg=0, up=0,
+                      ln=8,
+                      gap=0, flat=0,
+                      fc=4 * 10 + 10,          # weights + bias, once
+                      prob=0),
+    "torch": dict(conv=2 * 6912, bn=0, pool=0, avg=0, up=0, ln=0, gap=0, flat=0,
+                  fc=2 * 40, prob=0),          # 2 FLOPs per multiply-add
+}
+
+# A transposed conv, LRN and an adaptive pool whose windows overlap.
+ODD = """
+name: odd
+input: [2, 3, 3]
+layers:
+  - {op: conv_transpose, name: up, out: 4, kernel: 3, stride: 2}   # H' = (3 - 1)·2 + 3 = 7: 4x7x7
+  - {op: lrn, name: lrn, size: 3}                                  # 196 elements
+  - {op: conv, name: wide, out: 512, kernel: 1, bias: false}       # 512x7x7
+  - {op: zeropad, name: pad, pad: [0, 1, 0, 1]}                    # 512x8x8
+  - {op: adaptive_avgpool, name: adapt, size: 7}                   # 8 -> 7: windows of 2, overlapping
+"""
+
+# up:   mac = 2·3·3 inputs × (4·3·3) = 648 (per input position); per output position 196 × 2·3·3 = 3,528;
+#       parameters 2·4·9 + 4 = 76, × 49 output positions = 3,724; bias 196.
+# lrn:  ptflops: input.mul(input), .mul(alpha), .add(k) = 3 × 196, and avg_pool3d over the input padded
+#       with n - 1 = 2 channels: (4 + 2)·49 = 294.
+# wide: 512·49 × 4 = 100,352 multiply-adds; parameters 2,048 × 49 = 100,352 as well.
+# adapt: window reads 512 × 14 × 14 = 100,352 (7 windows of 2 rows, 7 of 2 columns); input 32,768;
+#       thop: ((8/7)·(8/7) + 1) × 512·49 = 57,856 in exact arithmetic, 57,855 in float64 (truncated).
+WORKED_ODD = {
+    "textbook": dict(up=648, lrn=0, wide=100352, pad=0, adapt=100352),
+    "fvcore": dict(up=648, lrn=0, wide=100352, pad=0, adapt=32768),
+    "ptflops": dict(up=648 + 196, lrn=3 * 196 + 294, wide=100352, pad=0, adapt=2 * 32768),
+    "thop": dict(up=3528, lrn=0, wide=100352, pad=0, adapt=57855),
+    "torchinfo": dict(up=3724, lrn=0, wide=100352, pad=0, adapt=0),
+    "torch": dict(up=2 * 648, lrn=0, wide=2 * 100352, pad=0, adapt=0),
+}
+
+
+@pytest.mark.parametrize("convention", sorted(CONVENTIONS))
+@pytest.mark.parametrize("spec, expected", [(SMALL, WORKED), (ODD, WORKED_ODD)], ids=["small", "odd"])
+def test_worked_examples(convention, spec, expected):
+    report = analyze(build(parse_spec(spec, "worked.yaml")), convention=CONVENTIONS[convention])
+    assert {row.name: row.macs for row in report.rows} == expected[convention]
+
+
+@pytest.mark.filterwarnings("ignore")
+def test_every_worked_example_is_a_tool_count():
+    """The worked examples are not only arithmetic: the tools print the same numbers."""
+    pytest.importorskip("torch")
+    for spec, expected in [(SMALL, WORKED), (ODD, WORKED_ODD)]:
+        graph = build(parse_spec(spec, "worked.yaml"))
+        module = _lowered(graph)
+        ops = {node.name: node.layer.op for node in graph.nodes}
+        for tool in PEERS:
+            pytest.importorskip(PACKAGE[tool])
+            # the tool counts 0 for cnncalc's own LayerNorm2d and softmax modules (LOWERING_QUIRKS)
+            counted = sum(v for layer, v in expected[tool].items() if (ops[layer], tool) not in LOWERING_QUIRKS)
+            assert COUNT[tool](module, graph.input_shape) == counted, (graph.name, tool)
+
+
+# ---- the conventions are data ------------------------------------------------------------------
+
+def test_conventions_weigh_only_known_terms():
+    for convention in CONVENTIONS.values():
+        assert set(convention.weights) <= set(TERMS), convention.name
+        assert all(isinstance(w, int) and w > 0 for w in convention.weights.values()), convention.name
+        assert convention.description
+
+
+def test_every_activation_type_has_its_own_term():
+    ops = {cls.op for cls in layer_types() if issubclass(cls, Activation)}
+    assert ops == set(ACTIVATIONS)
+
+
+@pytest.mark.parametrize("op", sorted(cls.op for cls in layer_types()))
+def test_every_term_a_layer_type_reports_is_documented(op):
+    graph = build(parse_spec(_example(op), "example.yaml"))
+    for node in graph.nodes:
+        costs = node.layer.costs(list(node.input_shapes), node.output_shape)
+        assert set(costs) <= set(TERMS), (op, set(costs) - set(TERMS))
+        assert all(value_of(v) >= 0 for v in costs.values())
+
+
+def test_textbook_is_the_default_and_unchanged():
+    report = cnncalc.analyze_file("alexnet")
+    assert report.convention == "textbook" and report.totals.macs == 1_136_358_272
+    assert cnncalc.analyze_file("alexnet", convention=TEXTBOOK).totals.macs == 1_136_358_272
+
+
+@pytest.mark.parametrize("convention", sorted(CONVENTIONS))
+def test_table_json_and_explain_for_every_convention(convention):
+    expected = cnncalc.analyze_file("resnet18", convention=CONVENTIONS[convention])
+    table = runner.invoke(app, ["table", "resnet18", "--convention", convention, "-f", "json"])
+    assert table.exit_code == 0, table.output
+    data = json.loads(table.stdout)
+    assert data["convention"] == convention
+    assert data["totals"]["macs"] == expected.totals.macs
+    # explain prints the formula the engine evaluated for every layer (and checks it equals the table)
+    explained = runner.invoke(app, ["explain", "resnet18", "--convention", convention, "-f", "json"])
+    assert explained.exit_code == 0, explained.output
+    assert json.loads(explained.stdout)["convention"] == convention
+    text = runner.invoke(app, ["table", "resnet18", "--convention", convention])
+    assert f"{convention} convention" in text.stdout
+
+
+def test_explain_shows_the_weighted_terms():
+    result = runner.invoke(app, ["explain", "alexnet", "--layer", "conv1", "--convention", "ptflops"])
+    assert result.exit_code == 0, result.output
+    # ptflops: multiply-adds + bias + the ReLU counted twice
+    assert ("MACs = (C_out × H' × W') × (C_in × K × K) + C_out × H' × W' + 2 × C_out × H' × W' "
+            "= (96 × 55 × 55) × (3 × 11 × 11) + 96 × 55 × 55 + 2 × 96 × 55 × 55 = 106,286,400") in result.stdout
+
+
+def test_static_path_with_a_peer_convention_imports_no_torch():
+    code = ("import sys; sys.modules['torch'] = None; sys.modules['numpy'] = None\n"
+            "from cnncalc.cli import app\n"
+            "for c in ('fvcore', 'ptflops', 'thop', 'torchinfo', 'torch'):\n"
+            "    try:\n        app(['table', 'resnet18', '-f', 'json', '--convention', c])\n"
+            "    except SystemExit as exc:\n        assert not exc.code, exc.code\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
+    assert out.returncode == 0, out.stderr
+
+
+# ---- the tools ---------------------------------------------------------------------------------
+
+PACKAGE = {"fvcore": "fvcore", "ptflops": "ptflops", "thop": "thop", "torchinfo": "torchinfo", "torch": "torch"}
+
+
+def _device(model):
+    import torch
+
+    return next((t.device for t in [*model.parameters(), *model.buffers()]), torch.device("cpu"))
+
+
+def _on_cpu(model):
+    """A CPU copy of a meta-device model: fresh zeroed storage, no initialisation."""
+    import copy
+
+    import torch
+
+    if _device(model).type == "cpu":
+        return model
+    model = copy.deepcopy(model).to_empty(device="cpu")
+    with torch.no_grad():
+        for t in [*model.parameters(), *model.buffers()]:
+            t.zero_()
+    return model
+
+
+def fvcore_count(model, shape):
+    import torch
+
+    with warnings.catch_warnings():  # fvcore's imports use torch.jit.script, deprecated in new PyTorch
+        warnings.simplefilter("ignore", FutureWarning)
+        from fvcore.nn import FlopCountAnalysis
+
+    analysis = FlopCountAnalysis(_on_cpu(model), torch.zeros((1, *shape)))
+    analysis.unsupported_ops_warnings(False).uncalled_modules_warnings(False).tracer_warnings("none")
+    return analysis.total()
+
+
+def ptflops_count(model, shape):
+    from ptflops import get_model_complexity_info
+
+    model = _on_cpu(model)
+    with contextlib.redirect_stdout(io.StringIO()):
+        macs, _ = get_model_complexity_info(model, tuple(shape), as_strings=False, print_per_layer_stat=False,
+                                            verbose=False, backend="pytorch")  # its default in 0.7.5
+    assert macs is not None, "ptflops failed"
+    return macs
+
+
+def thop_count(model, shape):
+    import torch
+    import thop
+
+    macs, _ = thop.profile(model, (torch.zeros((1, *shape), device=_device(model)),), verbose=False)
+    assert macs == int(macs)
+    return int(macs)
+
+
+def torchinfo_count(model, shape):
+    import torchinfo
+
+    return torchinfo.summary(model, input_size=(1, *shape), device=_device(model), verbose=0).total_mult_adds
+
+
+def torch_count(model, shape):
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    counter = FlopCounterMode(display=False)
+    with counter, torch.no_grad():
+        model(torch.zeros((1, *shape), device=_device(model)))
+    return counter.get_total_flops()
+
+
+COUNT = {"fvcore": fvcore_count, "ptflops": ptflops_count, "thop": thop_count, "torchinfo": torchinfo_count,
+         "torch": torch_count}
+
+
+def _lowered(graph):
+    import torch
+
+    from cnncalc.lowering import to_module
+
+    with torch.device("cpu"):
+        return to_module(graph)
+
+
+# ---- every layer type, lowered, against every tool ----------------------------------------------
+
+EXAMPLES = {
+    "conv": "{op: conv, out: 6, kernel: [3, 5], stride: 2, pad: same, groups: 2, dilation: 1, act: relu}",
+    "maxpool": "{op: maxpool, kernel: 3, stride: 2, ceil: true, pad: 1}",
+    "avgpool": "{op: avgpool, kernel: 3, stride: 2, pad: 1}",
+    "global_avgpool": "{op: gap}",
+    "global_maxpool": "{op: global_maxpool}",
+    "flatten": "{op: flatten}",
+    "dropout": "{op: dropout, p: 0.3}",
+    "drop_path": "{op: drop_path, p: 0.1}",
+    "identity": "{op: identity}",
+    "layer_scale": "{op: layer_scale}",
+    "channel_shuffle": "{op: channel_shuffle, groups: 2}",
+    "channel_split": "{op: channel_split, index: 1}",
+    "batchnorm": "{op: batchnorm}",
+    "layernorm": "{op: layernorm}",
+    "lrn": "{op: lrn, size: 3}",
+    "conv_transpose": "{op: conv_transpose, out: 3, kernel: 3, stride: 2, pad: 1, output_pad: 1, act: elu}",
+    "adaptive_avgpool": "{op: adaptive_avgpool, size: [3, 2]}",
+    "adaptive_maxpool": "{op: adaptive_maxpool, size: 5}",
+    "upsample": "{op: upsample, scale: 2, mode: bilinear}",
+    "zeropad": "{op: zeropad, pad: [1, 2, 0, 3], channels: 2}",
+}
+MERGES = {"add": "[a, b]", "mul": "[a, g]", "concat": "[a, b]"}
+
+
+def _example(op: str) -> str:
+    head = "input: [4, 9, 11]\nlayers:\n"
+    if op in MERGES:  # (a layer whose output is never used would be dropped by fvcore's trace)
+        gate = "  - {op: gap, name: g, in: input}\n" if op == "mul" else ""
+        return head + ("  - {op: conv, name: a, out: 4, kernel: 1}\n  - {op: conv, name: b, in: input, out: 4, kernel: 1}\n"
+                       f"{gate}  - {{op: {op}, in: {MERGES[op]}}}\noutputs: [{op}1, b]\n")
+    if op == "linear":
+        return head + "  - {op: flatten}\n  - {op: linear, out: 7, act: gelu}\n  - {op: batchnorm, affine: false}\n"
+    if op in EXAMPLES:
+        return head + f"  - {EXAMPLES[op]}\n"
+    return head + f"  - {{op: {op}}}\n"  # activations
+
+
+# cnncalc's lowering uses a module the tool's table misses where the usual torch module is counted:
+# the convention follows the usual module (what a model written in PyTorch contains).
+LOWERING_QUIRKS = {
+    ("layernorm", "ptflops"): "LayerNorm2d (cnncalc's and torchvision's) subclasses nn.LayerNorm; ptflops looks "
+                              "modules up by exact type and counts it as 0",
+    ("layernorm", "thop"): "LayerNorm2d subclasses nn.LayerNorm; thop looks modules up by exact type: 0",
+    ("softmax", "ptflops"): "cnncalc lowers softmax to torch.softmax; ptflops counts only F.softmax (nn.Softmax)",
+    ("softmax", "thop"): "cnncalc lowers softmax to torch.softmax; thop counts only the nn.Softmax module",
+}
+
+
+def _layer_cases():
+    for op in sorted(cls.op for cls in layer_types()):
+        for tool in PEERS:
+            reason = LOWERING_QUIRKS.get((op, tool))
+            marks = [pytest.mark.xfail(reason=reason, strict=True)] if reason else []
+            yield pytest.param(op, tool, marks=marks, id=f"{op}-{tool}")
+
+
+@pytest.mark.filterwarnings("ignore")
+@pytest.mark.parametrize("op, tool", list(_layer_cases()))
+def test_every_layer_type_counts_as_the_tool_does(op, tool):
+    pytest.importorskip("torch")
+    pytest.importorskip(PACKAGE[tool])
+    graph = build(parse_spec(_example(op), "example.yaml"))
+    report = analyze(graph, convention=CONVENTIONS[tool])
+    assert COUNT[tool](_lowered(graph), graph.input_shape) == report.totals.macs
+
+
+@pytest.mark.filterwarnings("ignore")
+@pytest.mark.parametrize("tool", PEERS)
+def test_the_usual_modules_count_as_the_convention_says(tool):
+    """Where cnncalc's lowering uses its own module (LOWERING_QUIRKS), the convention follows the
+    module a PyTorch model usually has: nn.Softmax(dim=1), and nn.LayerNorm (cnncalc lowers a
+    vector's layer norm to it)."""
+    torch = pytest.importorskip("torch")
+    pytest.importorskip(PACKAGE[tool])
+    softmax = analyze(build(parse_spec(_example("softmax"), "softmax.yaml")), convention=CONVENTIONS[tool])
+    assert COUNT[tool](torch.nn.Sequential(torch.nn.Softmax(dim=1)).eval(), (4, 9, 11)) == softmax.totals.macs
+    graph = build(parse_spec("input: [4, 9, 11]\nlayers:\n  - {op: flatten}\n  - {op: layernorm}\n", "ln.yaml"))
+    assert COUNT[tool](_lowered(graph), graph.input_shape) == analyze(graph, convention=CONVENTIONS[tool]).totals.macs
+
+
+# ---- the zoo against the torchvision models ------------------------------------------------------
+
+def _declared() -> dict[str, dict]:
+    found = {}
+    for name, path in bundled_specs().items():
+        try:
+            spec = load_spec(path)
+        except Exception:  # noqa: BLE001 - reported by test_zoo.py
+            continue
+        if spec.torchvision:
+            found[name] = {**spec.torchvision, "input": spec.input_shape}
+    return found
+
+
+DECLARED = _declared()
+
+_FUNCTIONAL = ("torchvision calls F.relu / F.avg_pool2d / F.adaptive_avg_pool2d where the spec's layer is a "
+               "module; ptflops counts a functional call once but an nn.ReLU or pooling module twice "
+               "(its module hook and its patched functional)")
+_MEAN = ("torchvision's global pooling here is x.mean([2, 3]), which {tool} does not count; the spec's "
+         "global_avgpool is a pooling layer, which it does")
+# (spec, tool): why the tool's count of the torchvision model cannot equal any spec's count.
+KNOWN = {
+    ("convnext_tiny", "ptflops"): "torchvision's LayerNorm2d (stem, downsampling, head) is a subclass of "
+                                  "nn.LayerNorm, which ptflops counts as 0; the blocks' nn.LayerNorm counts",
+    ("convnext_tiny", "thop"): "torchvision's LayerNorm2d is a subclass of nn.LayerNorm, which thop counts as 0; "
+                               "the blocks' nn.LayerNorm counts",
+    ("convnext_tiny", "torchinfo"): "torchvision's blocks apply nn.Linear to N×H×W×C tensors; torchinfo counts "
+                                    "a Linear's parameters once, not at each of the H×W positions",
+    ("densenet121", "ptflops"): _FUNCTIONAL,
+    ("densenet121", "thop"): "torchvision's final pooling is F.adaptive_avg_pool2d, which thop (module hooks "
+                             "only) does not see",
+    ("googlenet", "ptflops"): _FUNCTIONAL,
+    ("inception_v3", "ptflops"): _FUNCTIONAL,
+    ("inception_v3", "thop"): "torchvision's inception blocks pool with F.avg_pool2d, which thop (module hooks "
+                              "only) does not see",
+    ("mobilenet_v2", "ptflops"): _FUNCTIONAL,
+    ("mobilenet_v2", "thop"): "torchvision's global pooling is nn.functional.adaptive_avg_pool2d, which thop "
+                              "(module hooks only) does not see",
+    **{(name, tool): _MEAN.format(tool=tool) for name in ("mnasnet1_0", "shufflenet_v2_x1_0")
+       for tool in ("fvcore", "ptflops", "thop")},
+}
+
+
+@functools.lru_cache(maxsize=None)
+def _meta_model(name: str):
+    """Built on the meta device (no memory, no initialisation) where the constructor allows it;
+    RegNet computes its widths with tensor.tolist() and is built on the CPU."""
+    import torch
+    import torchvision
+
+    reference = DECLARED[name]
+    builder = getattr(torchvision.models, reference["model"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            with torch.device("meta"):
+                return builder(weights=None, **reference["kwargs"]).eval()
+        except NotImplementedError:
+            return builder(weights=None, **reference["kwargs"]).eval()
+
+
+@functools.lru_cache(maxsize=1)
+def _cpu_model(name: str):
+    """One CPU model at a time (VGG's weights are 0.5 GB); the cases run spec by spec."""
+    return _on_cpu(_meta_model(name))
+
+
+# fvcore traces with torch.jit, which needs real tensors; ptflops on the meta device counts every
+# nn.Linear twice (the meta kernel of linear runs through Python's torch.matmul, which ptflops patches).
+NEEDS_CPU = {"fvcore", "ptflops"}
+
+
+def _model(name: str, tool: str):
+    return _cpu_model(name) if tool in NEEDS_CPU else _meta_model(name)
+
+
+def _second_size(shape: tuple) -> tuple:
+    channels, height, width = shape
+    return (channels, height + 32, width + 32)
+
+
+def _zoo_cases():
+    for name in sorted(DECLARED):
+        for second in (False, True):
+            for tool in PEERS:
+                reason = KNOWN.get((name, tool))
+                marks = [pytest.mark.xfail(reason=reason, strict=True)] if reason else []
+                yield pytest.param(name, tool, second, marks=marks,
+                                   id=f"{name}-{tool}-{'second-size' if second else 'spec-size'}")
+
+
+def _inference_macs(report) -> int:
+    """The multiply-adds of the layers the first output depends on. The tools run torchvision's models
+    in eval mode, where GoogLeNet's and Inception v3's auxiliary classifiers (the spec's other outputs)
+    do not run: they exist for training only."""
+    rows = {row.name: row for row in report.rows}
+    needed, todo = set(), [report.outputs[0][0]]
+    while todo:
+        name = todo.pop()
+        if name in rows and name not in needed:
+            needed.add(name)
+            todo.extend(rows[name].inputs)
+    return sum(row.macs for row in report.rows if row.name in needed)
+
+
+@pytest.mark.filterwarnings("ignore")
+@pytest.mark.parametrize("name, tool, second", list(_zoo_cases()))
+def test_zoo_total_equals_the_tool_on_the_torchvision_model(name, tool, second):
+    pytest.importorskip("torchvision")
+    pytest.importorskip(PACKAGE[tool])
+    shape = _second_size(DECLARED[name]["input"]) if second else DECLARED[name]["input"]
+    report = cnncalc.analyze_file(name, input_shape=shape, convention=CONVENTIONS[tool])
+    assert _inference_macs(report) == COUNT[tool](_model(name, tool), shape)
+
+
+def test_the_cli_table_total_is_the_compared_total():
+    """For single-output specs the compared number is the table's printed total."""
+    result = runner.invoke(app, ["table", "resnet50", "--convention", "fvcore", "-f", "json"])
+    report = cnncalc.analyze_file("resnet50", convention=CONVENTIONS["fvcore"])
+    assert json.loads(result.stdout)["totals"]["macs"] == _inference_macs(report) == 4_111_512_576
+
+
+# ---- verify: per layer against fvcore -----------------------------------------------------------
+
+@pytest.mark.filterwarnings("ignore")
+@pytest.mark.parametrize("name", ["alexnet_paper", "resnet18", "googlenet", "convnext_tiny", "mobilenet_v3_large",
+                                  "shufflenet_v2_x1_0", "vgg_a_lrn"])
+def test_verify_compares_every_layer_with_fvcore(name):
+    pytest.importorskip("torch")
+    pytest.importorskip("fvcore")
+    from cnncalc.bundled import resolve
+    from cnncalc.verify import verify
+
+    graph = build(load_spec(resolve(name)[0]))
+    checks = verify(graph, analyze(graph, convention=CONVENTIONS["fvcore"]))
+    macs = [c for c in checks if c.quantity == "macs (fvcore)"]
+    assert len(macs) == len(graph.nodes)
+    assert sum(c.measured for c in macs) > 0
+    assert [c for c in checks if not c.ok] == []
+
+
+@pytest.mark.filterwarnings("ignore")
+@pytest.mark.parametrize("op", sorted(cls.op for cls in layer_types()))
+def test_verify_with_fvcore_on_every_layer_type(op):
+    pytest.importorskip("torch")
+    pytest.importorskip("fvcore")
+    from cnncalc.verify import verify
+
+    graph = build(parse_spec(_example(op), "example.yaml"))
+    checks = verify(graph, analyze(graph, convention=CONVENTIONS["fvcore"]), device="cpu")
+    assert [c for c in checks if not c.ok] == []
+
+
+@pytest.mark.filterwarnings("ignore")
+def test_verify_cli_checks_fvcore_by_default():
+    pytest.importorskip("torch")
+    pytest.importorskip("fvcore")
+    result = runner.invoke(app, ["verify", "resnet18"])
+    assert result.exit_code == 0, result.output
+    assert "all 69 layers match PyTorch (meta device)" in result.stdout
+    assert "multiply-adds (fvcore)" in result.stdout
+    data = json.loads(runner.invoke(app, ["verify", "resnet18", "-f", "json", "--convention", "torch"]).stdout)
+    assert data["convention"] == "torch" and data["mismatches"] == [] and data["checks"] == 4 * 69
+
+
+@pytest.mark.filterwarnings("ignore")
+def test_verify_fails_when_a_rule_disagrees_with_fvcore(monkeypatch):
+    pytest.importorskip("torch")
+    pytest.importorskip("fvcore")
+    from cnncalc.conventions import BATCHNORM
+    from cnncalc.layers.norm import BatchNorm
+
+    # a wrong rule: batch norm reported as 2 per element, where fvcore counts 1 (+1 affine)
+    original = BatchNorm.costs
+    monkeypatch.setattr(BatchNorm, "costs",
+                        lambda self, i, o: {**original(self, i, o), BATCHNORM: 2 * original(self, i, o)[BATCHNORM]})
+    result = runner.invoke(app, ["verify", "resnet18", "--convention", "fvcore"])
+    assert result.exit_code == 1
+    assert "20 of 276 checks differ from PyTorch" in result.stderr
+    # bn1: 64 × 112 × 112 = 802,816 elements: 3 × 802,816 static, 2 × 802,816 by fvcore
+    assert "bn1" in result.stdout and "2408448" in result.stdout and "1605632" in result.stdout
+
+
+def test_verify_without_a_reference_counter_checks_no_macs():
+    pytest.importorskip("torch")
+    result = runner.invoke(app, ["verify", "resnet18", "--convention", "textbook", "-f", "json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["checks"] == 3 * 69
