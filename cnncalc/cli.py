@@ -252,9 +252,14 @@ def verify(
     input_shape: Optional[str] = typer.Option(None, "--input", help="Override the spec's input, as C,H,W."),
     set_vars: Optional[list[str]] = typer.Option(None, "--set", metavar="NAME=VALUE",
                                                  help="Override a variable of the spec (repeatable)."),
+    convention: ConventionName = typer.Option(
+        "fvcore", "--convention",
+        help="Also check each layer's multiply-adds against this convention's tool where it can count "
+             "layers: fvcore (FlopCountAnalysis, the default) or torch (FlopCounterMode)."),
 ) -> None:
     """Build the spec as a PyTorch nn.Module, run it, and check every layer against the static
-    engine: output shape, parameters and BatchNorm statistics. Exit code 1 on any mismatch.
+    engine: output shape, parameters, BatchNorm statistics and (fvcore, torch conventions) multiply-adds
+    as the convention's tool counts them. Exit code 1 on any mismatch.
 
     Example: [bold]cnncalc verify resnet50[/bold]
     """
@@ -262,14 +267,15 @@ def verify(
 
     from .engine import analyze
     from .errors import CheckFailed
-    from .verify import verify as check
+    from .verify import REFERENCE_COUNTERS, verify as check
 
     with reporting_errors():
         graph, display = _graph(spec, set_vars, input_shape)
-        checks = check(graph, analyze(graph), device.value)
+        checks = check(graph, analyze(graph, convention=CONVENTIONS[convention.value]), device.value)
         wrong = [c for c in checks if not c.ok]
         if format is VerifyFormat.json:
-            sys.stdout.write(json.dumps({"spec": display, "device": device.value, "checks": len(checks),
+            sys.stdout.write(json.dumps({"spec": display, "device": device.value, "convention": convention.value,
+                                         "checks": len(checks),
                                          "mismatches": [{"layer": c.layer, "quantity": c.quantity,
                                                          "static": _plain(c.static), "torch": _plain(c.measured)}
                                                         for c in wrong]}, indent=2) + "\n")
@@ -284,8 +290,10 @@ def verify(
             show(table)
         else:
             layers = len({c.layer for c in checks})
+            counted = (f", and multiply-adds ({convention.value})" if convention.value in REFERENCE_COUNTERS
+                       else "")
             typer.echo(f"{display}: all {layers} layers match PyTorch ({device.value} device): output shapes, "
-                       f"parameters and BatchNorm statistics")
+                       f"parameters and BatchNorm statistics{counted}")
         if wrong:
             raise CheckFailed(f"{len(wrong)} of {len(checks)} checks differ from PyTorch")
 
@@ -369,6 +377,10 @@ def _default(value) -> str:
 from .grade_cli import register as _register_grade  # noqa: E402  (a command in its own module)
 
 _register_grade(app)
+
+from .profile_cli import register as _register_profile  # noqa: E402  (a command in its own module)
+
+_register_profile(app)
 
 if __name__ == "__main__":  # pragma: no cover
     app()

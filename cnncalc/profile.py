@@ -1,0 +1,615 @@
+"""`cnncalc profile`: run the lowered network on a device and put the measured time of every layer
+next to the static prediction (MACs, bytes moved, arithmetic intensity, roofline) (docs/profile.md).
+
+Measurement and the static model live here; the renderers (cnncalc/render/profile.py) read only the
+plain dataclasses below. torch is imported only inside the functions that run something, so the
+pure parts (bytes, intensity, roofline) need no torch.
+
+Definitions (one place; docs/profile.md repeats them):
+
+- FLOPs = 2 x MACs, MACs under the textbook convention (the table's), times the batch.
+- bytes = (batch x (input elements + output elements) + parameters + buffers) x bytes per element:
+  every input read once, the output written once, the weights and BatchNorm statistics read once
+  per forward pass (not once per image). A model of the minimum traffic, not a measurement.
+- arithmetic intensity = FLOPs / bytes (FLOP per byte).
+- roofline: attainable FLOP/s = min(peak FLOP/s, intensity x peak bytes/s); a layer is compute
+  bound when its intensity is above the ridge point peak FLOP/s / peak bytes/s, else memory bound;
+  its roofline time is max(FLOPs / peak FLOP/s, bytes / peak bytes/s).
+- the peaks are measured at start, in the profiled dtype: FLOP/s is the faster of a square matmul
+  (2n^3 FLOPs) and a 3x3 convolution; bytes/s a large tensor copy (2 x its size: read once, written
+  once); the best of a few repetitions each.
+"""
+from __future__ import annotations
+
+import math
+import platform
+import statistics
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Optional, Sequence
+
+from .errors import SpecError
+from .graph import Graph
+from .report import DTYPE_BYTES, Report, Row
+
+DEVICES = ("auto", "cpu", "cuda")
+PROFILE_DTYPES = ("float32", "float16", "bfloat16")
+COMPUTE, MEMORY = "compute", "memory"
+FORMAT_VERSION = 1
+
+# Peak measurement. The compute peak is the faster of two kernels in the profiled dtype, a square matmul
+# and a 3x3 convolution (a CPU's BLAS and its convolution library can differ twofold: MKL's sgemm runs
+# at half the rate of oneDNN's convolutions on AMD Zen). Each kernel starts small and doubles its size
+# until one call takes TARGET_S or the size reaches its cap, so a slow kernel (float16 on most CPUs)
+# stays cheap; each size is timed best of at least MIN_REPEATS within GROW_BUDGET_S (a busy machine
+# makes single timings spiky), a quick one at the cap within BUDGET_S, and the best rate at any size
+# counts.
+# The bandwidth is a copy of COPY_BYTES, well beyond the last-level cache (CPU L3, GPU L2).
+MATMUL_N = {"cpu": (128, 1024), "cuda": (1024, 8192)}  # n: first, cap
+CONV_CHANNELS = {"cpu": (32, 512), "cuda": (128, 1024)}  # C -> C channels: first, cap
+CONV_INPUT = {"cpu": (1, 14), "cuda": (32, 56)}  # batch, H = W
+TARGET_S = 0.02
+COPY_BYTES = {"cpu": 128 * 2**20, "cuda": 2**30}
+MIN_REPEATS = 3
+MAX_REPEATS = 200
+BUDGET_S = 0.08
+GROW_BUDGET_S = 0.02
+
+Progress = Callable[[str, int, int], None]  # (what is running, steps done, steps in all)
+
+
+# --- the static model: pure functions --------------------------------------------------------------
+
+
+def _elements(shape: Sequence[int]) -> int:
+    return math.prod(int(size) for size in shape)
+
+
+def layer_bytes(row: Row, bytes_per_element: int, batch: int) -> int:
+    """Bytes a layer reads and writes at least: batch x (inputs + output) + parameters + buffers,
+    in elements, times bytes per element (the module docstring says why)."""
+    activations = sum(_elements(shape) for shape in row.input_shapes) + _elements(row.output_shape)
+    return (batch * activations + int(row.params) + int(row.buffers)) * bytes_per_element
+
+
+def arithmetic_intensity(flops: int, nbytes: int) -> float:
+    """FLOP per byte moved."""
+    return flops / nbytes if nbytes else 0.0
+
+
+def ridge_point(peak_flops: float, peak_bytes_per_s: float) -> float:
+    """The intensity (FLOP/byte) where the roofline's slope meets its flat top."""
+    return peak_flops / peak_bytes_per_s
+
+
+def roofline_bound(intensity: float, peak_flops: float, peak_bytes_per_s: float) -> str:
+    """'compute' when the intensity is above the ridge point, else 'memory'."""
+    return COMPUTE if intensity > ridge_point(peak_flops, peak_bytes_per_s) else MEMORY
+
+
+def roofline_time(flops: int, nbytes: int, peak_flops: float, peak_bytes_per_s: float) -> float:
+    """Seconds the roofline predicts: the slower of computing and moving the bytes."""
+    return max(flops / peak_flops, nbytes / peak_bytes_per_s)
+
+
+# --- results ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Spread:
+    """Seconds over the timed iterations: median, quartiles (inclusive method; the IQR is q3 - q1),
+    min and max."""
+
+    median: float
+    q1: float
+    q3: float
+    min: float
+    max: float
+    n: int
+
+    @classmethod
+    def of(cls, samples: Sequence[float]) -> Spread:
+        if not samples:
+            raise ValueError("no samples")
+        ordered = sorted(samples)
+        if len(ordered) == 1:
+            q1 = q3 = ordered[0]
+        else:
+            q1, _, q3 = statistics.quantiles(ordered, n=4, method="inclusive")
+        return cls(statistics.median(ordered), q1, q3, ordered[0], ordered[-1], len(ordered))
+
+    @property
+    def iqr(self) -> float:
+        return self.q3 - self.q1
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"median_s": self.median, "q1_s": self.q1, "q3_s": self.q3, "iqr_s": self.iqr,
+                "min_s": self.min, "max_s": self.max, "samples": self.n}
+
+
+@dataclass(frozen=True)
+class Kernel:
+    """A benchmark kernel at the size that ran fastest: what it is, its FLOPs and its best time."""
+
+    what: str  # "1024x1024 matmul", "3x3 conv 256->256 on 32x256x56x56"
+    size: tuple[int, ...]  # (n,) for a matmul; (batch, channels, H=W) for a conv
+    flops: int
+    best_s: float
+
+    @property
+    def flops_per_s(self) -> float:
+        return self.flops / self.best_s
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"what": self.what, "size": list(self.size), "flops": self.flops, "best_s": self.best_s,
+                "flops_per_s": self.flops_per_s}
+
+
+@dataclass(frozen=True)
+class Peak:
+    """The device's measured ceilings: FLOP/s (the faster of `matmul` and `conv`) and bytes/s (a copy)."""
+
+    dtype: str
+    matmul: Kernel
+    conv: Kernel
+    copy_bytes: int  # size of the tensor copied; the copy reads and writes it, 2 x copy_bytes moved
+    copy_s: float  # its best time
+    tf32: bool = False  # CUDA float32: TF32 tensor cores allowed for the matmul, as cuDNN allows them for convs
+    channels_last: bool = False  # the conv ran in NHWC, as the profiled model does with --channels-last
+
+    @property
+    def flops_per_s(self) -> float:
+        return max(self.matmul.flops_per_s, self.conv.flops_per_s)
+
+    @property
+    def compute_kernel(self) -> Kernel:
+        return max((self.matmul, self.conv), key=lambda kernel: kernel.flops_per_s)
+
+    @property
+    def bytes_per_s(self) -> float:
+        return 2 * self.copy_bytes / self.copy_s
+
+    @property
+    def ridge(self) -> float:
+        return ridge_point(self.flops_per_s, self.bytes_per_s)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"flops_per_s": self.flops_per_s, "bytes_per_s": self.bytes_per_s,
+                "ridge_flops_per_byte": self.ridge, "dtype": self.dtype, "tf32": self.tf32,
+                "channels_last": self.channels_last,
+                "matmul": self.matmul.to_dict(), "conv": self.conv.to_dict(),
+                "copy": {"bytes": self.copy_bytes, "bytes_moved": 2 * self.copy_bytes, "best_s": self.copy_s}}
+
+
+@dataclass(frozen=True)
+class Measured:
+    """A layer (or the whole model) with its static prediction and its measured time."""
+
+    name: str
+    op: str
+    macs: int
+    nbytes: int
+    time: Spread
+    peak: Peak
+    parts: tuple[Measured, ...] = ()  # the whole model: its layers
+
+    @property
+    def flops(self) -> int:
+        return 2 * self.macs
+
+    @property
+    def intensity(self) -> float:
+        return arithmetic_intensity(self.flops, self.nbytes)
+
+    @property
+    def bound(self) -> str:
+        return roofline_bound(self.intensity, self.peak.flops_per_s, self.peak.bytes_per_s)
+
+    @property
+    def roofline_s(self) -> float:
+        """The whole model's is the sum of its layers' (they run one after another)."""
+        if self.parts:
+            return sum(part.roofline_s for part in self.parts)
+        return roofline_time(self.flops, self.nbytes, self.peak.flops_per_s, self.peak.bytes_per_s)
+
+    @property
+    def achieved_flops_per_s(self) -> float:
+        return self.flops / self.time.median if self.time.median > 0 else 0.0
+
+    @property
+    def achieved_bytes_per_s(self) -> float:
+        return self.nbytes / self.time.median if self.time.median > 0 else 0.0
+
+    @property
+    def peak_share(self) -> float:
+        """Achieved FLOP/s over the measured peak FLOP/s."""
+        return self.achieved_flops_per_s / self.peak.flops_per_s
+
+    @property
+    def roofline_share(self) -> Optional[float]:
+        """Roofline time over measured time: 1.0 means the layer runs at its roofline."""
+        return self.roofline_s / self.time.median if self.time.median > 0 else None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "op": self.op, "macs": self.macs, "flops": self.flops, "bytes": self.nbytes,
+                "arithmetic_intensity": self.intensity, "bound": self.bound, "roofline_time_s": self.roofline_s,
+                "time": self.time.to_dict(), "achieved_flops_per_s": self.achieved_flops_per_s,
+                "achieved_tflops": self.achieved_flops_per_s / 1e12,
+                "achieved_bytes_per_s": self.achieved_bytes_per_s,
+                "peak_share": self.peak_share, "roofline_share": self.roofline_share}
+
+
+@dataclass(frozen=True)
+class Profile:
+    spec: str
+    input_shape: tuple[int, ...]
+    device: str  # "cpu" or "cuda"
+    device_name: str
+    threads: int  # torch's intra-op threads (CPU)
+    torch_version: str
+    dtype: str
+    batch: int
+    channels_last: bool
+    warmup: int
+    iters: int
+    peak: Peak
+    layers: tuple[Measured, ...]  # per-layer times, from forward hooks
+    model: Measured  # the whole forward pass, timed without hooks; MACs and bytes summed over layers
+    peak_memory_bytes: Optional[int] = None  # CUDA: torch.cuda.max_memory_allocated over the timed passes
+    resident_memory_bytes: Optional[int] = None  # CUDA: allocated before them (weights, buffers, input)
+
+    @property
+    def throughput(self) -> float:
+        """Images per second at the median whole-model time."""
+        return self.batch / self.model.time.median if self.model.time.median > 0 else 0.0
+
+    @property
+    def layer_time_sum(self) -> float:
+        return sum(layer.time.median for layer in self.layers)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format_version": FORMAT_VERSION,
+            "spec": self.spec,
+            "input_shape": list(self.input_shape),
+            "device": {"type": self.device, "name": self.device_name, "threads": self.threads,
+                       "torch": self.torch_version},
+            "dtype": self.dtype,
+            "bytes_per_element": DTYPE_BYTES[self.dtype],
+            "batch": self.batch,
+            "channels_last": self.channels_last,
+            "warmup": self.warmup,
+            "iters": self.iters,
+            "peak": self.peak.to_dict(),
+            "total": {**{k: v for k, v in self.model.to_dict().items() if k not in ("name", "op")},
+                      "throughput_images_per_s": self.throughput,
+                      "layer_time_median_sum_s": self.layer_time_sum,
+                      "peak_memory_bytes": self.peak_memory_bytes,
+                      "resident_memory_bytes": self.resident_memory_bytes},
+            "layers": [layer.to_dict() for layer in self.layers],
+        }
+
+
+# --- measurement -----------------------------------------------------------------------------------
+
+
+def resolve_device(torch: Any, device: str) -> str:
+    """'auto' -> 'cuda' when a GPU is visible, else 'cpu'; 'cuda' without one is an error."""
+    if device not in DEVICES:
+        raise SpecError(f"unknown device {device!r}; choose from {', '.join(DEVICES)}")
+    has_cuda = torch.cuda.is_available()
+    if device == "auto":
+        return "cuda" if has_cuda else "cpu"
+    if device == "cuda" and not has_cuda:
+        why = ("this PyTorch is built without CUDA" if torch.version.cuda is None
+               else f"no CUDA GPU is visible to PyTorch {torch.__version__}")
+        raise SpecError(f"--device cuda: CUDA is not available ({why})",
+                        hint="use --device cpu, or --device auto to take a GPU when there is one")
+    return device
+
+
+def device_name(torch: Any, device: str) -> str:
+    if device == "cuda":
+        return torch.cuda.get_device_name()
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as handle:
+            for line in handle:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine() or "cpu"
+
+
+class _Clock:
+    """Time a callable: CUDA events (synchronised) on the GPU, perf_counter on the CPU."""
+
+    def __init__(self, torch: Any, device: str) -> None:
+        self.torch = torch
+        self.cuda = device == "cuda"
+
+    def sync(self) -> None:
+        if self.cuda:
+            self.torch.cuda.synchronize()
+
+    def time(self, fn: Callable[[], Any]) -> float:
+        if self.cuda:
+            start = self.torch.cuda.Event(enable_timing=True)
+            end = self.torch.cuda.Event(enable_timing=True)
+            start.record()
+            fn()
+            end.record()
+            end.synchronize()
+            return start.elapsed_time(end) / 1e3
+        began = time.perf_counter()
+        fn()
+        return time.perf_counter() - began
+
+    def best(self, fn: Callable[[], Any], budget: float = BUDGET_S) -> float:
+        """Best of MIN_REPEATS or more (about `budget` seconds in all), after one untimed run."""
+        fn()
+        self.sync()
+        times: list[float] = []
+        while len(times) < MIN_REPEATS or (sum(times) < budget and len(times) < MAX_REPEATS):
+            times.append(self.time(fn))
+        return min(times)
+
+
+def _fastest(clock: _Clock, sizes: Sequence[Any], setup: Callable[[Any], tuple[Callable[[], Any], int, str, tuple]]
+             ) -> Kernel:
+    """Time a kernel at growing sizes (see TARGET_S above); the size with the best rate."""
+    best: Optional[Kernel] = None
+    for i, size in enumerate(sizes):
+        run, flops, what, shape = setup(size)
+        seconds = clock.best(run, budget=GROW_BUDGET_S)
+        last = seconds >= TARGET_S or i == len(sizes) - 1
+        if seconds < TARGET_S and last:  # the cap, and still quick: time it longer
+            seconds = min(seconds, clock.best(run))
+        kernel = Kernel(what, shape, flops, seconds)
+        if best is None or kernel.flops_per_s > best.flops_per_s:
+            best = kernel
+        del run
+        if last:
+            break
+    assert best is not None
+    return best
+
+
+def _doubling(first: int, cap: int) -> list[int]:
+    sizes = [first]
+    while sizes[-1] * 2 <= cap:
+        sizes.append(sizes[-1] * 2)
+    return sizes
+
+
+_PEAKS: dict[tuple, Peak] = {}  # measured once per process and (device, dtype, TF32 setting, layout)
+
+
+def measure_peak(torch: Any, device: str, dtype: str, channels_last: bool = False) -> Peak:
+    """The device's peak FLOP/s (the faster of a square matmul and a 3x3 conv, in `dtype`, the conv
+    in NHWC with `channels_last`) and bytes/s (a large copy), measured now."""
+    tf32 = device == "cuda" and dtype == "float32" and bool(torch.backends.cudnn.allow_tf32)
+    key = (device, dtype, tf32, channels_last)
+    if key in _PEAKS:
+        return _PEAKS[key]
+    clock = _Clock(torch, device)
+    torch_dtype = getattr(torch, dtype)
+
+    def matmul(n: int):
+        a = torch.ones(n, n, device=device, dtype=torch_dtype)
+        b = torch.ones(n, n, device=device, dtype=torch_dtype)
+        return (lambda: a @ b), 2 * n ** 3, f"{n}×{n} matmul", (n,)
+
+    batch, hw = CONV_INPUT[device]
+
+    def conv(channels: int):
+        layer = torch.nn.Conv2d(channels, channels, 3, padding=1, bias=False, device=device, dtype=torch_dtype)
+        x = torch.ones(batch, channels, hw, hw, device=device, dtype=torch_dtype)
+        if channels_last:
+            layer = layer.to(memory_format=torch.channels_last)
+            x = x.contiguous(memory_format=torch.channels_last)
+        flops = 2 * batch * channels * channels * 9 * hw * hw
+        what = f"3×3 conv {channels}→{channels} on {batch}×{channels}×{hw}×{hw}{' NHWC' if channels_last else ''}"
+        return (lambda: layer(x)), flops, what, (batch, channels, hw)
+
+    matmul_tf32 = torch.backends.cuda.matmul.allow_tf32
+    try:
+        # convolutions in float32 on CUDA use TF32 when cuDNN allows it (the default): so may the matmul
+        torch.backends.cuda.matmul.allow_tf32 = tf32 or matmul_tf32
+        with torch.inference_mode():
+            matmul_kernel = _fastest(clock, _doubling(*MATMUL_N[device]), matmul)
+            conv_kernel = _fastest(clock, _doubling(*CONV_CHANNELS[device]), conv)
+            src = torch.ones(COPY_BYTES[device] // DTYPE_BYTES[dtype], device=device, dtype=torch_dtype)
+            dst = torch.empty_like(src)
+            copy_s = clock.best(lambda: dst.copy_(src))
+            del src, dst
+    finally:
+        torch.backends.cuda.matmul.allow_tf32 = matmul_tf32
+    peak = Peak(dtype=dtype, matmul=matmul_kernel, conv=conv_kernel, copy_bytes=COPY_BYTES[device], copy_s=copy_s,
+                tf32=tf32, channels_last=channels_last)
+    _PEAKS[key] = peak
+    return peak
+
+
+class _Hooks:
+    """Forward pre/post hooks on every layer's module. In 'check' mode they only note which layer is
+    running (to name it in an error); in 'time' mode they time each layer: perf_counter on the CPU,
+    a pair of CUDA events per layer on the GPU (read after one synchronisation per iteration)."""
+
+    def __init__(self, torch: Any, model: Any, names: Sequence[str], device: str) -> None:
+        self.torch = torch
+        self.cuda = device == "cuda"
+        self.names = list(names)
+        self.mode = "check"
+        self.current: Optional[str] = None
+        self.samples: dict[str, list[float]] = {name: [] for name in names}
+        self._started: dict[str, float] = {}
+        if self.cuda:
+            self._events = {name: (torch.cuda.Event(enable_timing=True), torch.cuda.Event(enable_timing=True))
+                            for name in names}
+        self._handles = []
+        for name in names:
+            module = model.get_submodule(name)
+            self._handles.append(module.register_forward_pre_hook(self._pre(name)))
+            self._handles.append(module.register_forward_hook(self._post(name)))
+
+    def _pre(self, name: str) -> Callable:
+        def hook(_module, _inputs):
+            self.current = name
+            if self.mode == "time":
+                if self.cuda:
+                    self._events[name][0].record()
+                else:
+                    self._started[name] = time.perf_counter()
+        return hook
+
+    def _post(self, name: str) -> Callable:
+        def hook(_module, _inputs, _output):
+            if self.mode == "time":
+                if self.cuda:
+                    self._events[name][1].record()
+                else:
+                    self.samples[name].append(time.perf_counter() - self._started[name])
+        return hook
+
+    def end_iteration(self) -> None:
+        """CUDA: wait for the iteration once, then read every layer's event pair."""
+        if self.mode == "time" and self.cuda:
+            self.torch.cuda.synchronize()
+            for name in self.names:
+                start, end = self._events[name]
+                self.samples[name].append(start.elapsed_time(end) / 1e3)
+
+    def remove(self) -> None:
+        for handle in self._handles:
+            handle.remove()
+        self._handles.clear()
+
+
+def steps(warmup: int, iters: int) -> int:
+    """Progress steps of one profile: the peak, the check pass, warm-up, model and per-layer passes."""
+    return 1 + 1 + warmup + 2 * iters
+
+
+def profile(graph: Graph, report: Report, spec: str, *, device: str = "auto", dtype: str = "float32",
+            warmup: int = 3, iters: int = 10, channels_last: bool = False,
+            progress: Optional[Progress] = None) -> Profile:
+    """Run `graph` (lowered to torch) on `device` and time it, whole and per layer.
+
+    `report` is the static analysis of the same graph at the same dtype and batch (its MACs are
+    already multiplied by the batch). Order: measure the peaks; one untimed pass with hooks that
+    checks every layer runs in `dtype` on the device; `warmup` passes; `iters` timed passes of the
+    whole model without hooks (total, throughput, CUDA peak memory); `iters` timed passes with the
+    per-layer hooks."""
+    from .lowering import require_torch, to_module
+
+    torch = require_torch()
+    if dtype not in PROFILE_DTYPES:
+        raise SpecError(f"--dtype {dtype}: profile runs {', '.join(PROFILE_DTYPES)}")
+    if warmup < 0 or iters < 1:
+        raise SpecError("--warmup must be 0 or more and --iters 1 or more")
+    if len(report.rows) != len(graph.nodes):
+        raise ValueError("profile needs the report of the whole graph, not a collapsed one")
+    device = resolve_device(torch, device)
+    batch = report.batch
+    if channels_last and len(graph.input_shape) != 3:
+        raise SpecError(f"--channels-last needs an image input (C,H,W), not {list(graph.input_shape)}")
+    total = steps(warmup, iters)
+    done = 0
+
+    def begin(what: str) -> None:
+        """Report the step about to run (`done` steps are finished)."""
+        if progress is not None:
+            progress(what, done, total)
+
+    begin("measuring the device's peak (matmul, conv, copy)")
+    try:
+        peak = measure_peak(torch, device, dtype, channels_last)
+    except RuntimeError as exc:
+        raise _run_error(torch, exc, None, dtype, device, batch) from None
+    done += 1
+
+    torch_dtype = getattr(torch, dtype)
+    memory_format = torch.channels_last if channels_last else torch.contiguous_format
+    names = [node.name for node in graph.nodes]
+    clock = _Clock(torch, device)
+    hooks = None
+    try:
+        begin("building the model, a first pass")
+        with torch.device(device):
+            model = to_module(graph)
+        model = model.to(dtype=torch_dtype)
+        if channels_last:
+            model = model.to(memory_format=memory_format)
+        generator = torch.Generator().manual_seed(0)
+        x = torch.randn((batch, *graph.input_shape), generator=generator).to(device=device, dtype=torch_dtype)
+        if channels_last:
+            x = x.contiguous(memory_format=memory_format)
+
+        def forward() -> None:
+            model(x)
+
+        hooks = _Hooks(torch, model, names, device)
+        with torch.inference_mode():
+            try:
+                forward()  # the check pass: every layer runs in this dtype on this device
+                clock.sync()
+            except RuntimeError as exc:  # also torch.cuda.OutOfMemoryError
+                raise _run_error(torch, exc, hooks.current, dtype, device, batch) from None
+            hooks.remove()
+            done += 1
+            for i in range(warmup):
+                begin(f"warming up ({i + 1}/{warmup})")
+                forward()
+                done += 1
+            clock.sync()
+
+            resident = None
+            if device == "cuda":
+                resident = torch.cuda.memory_allocated()
+                torch.cuda.reset_peak_memory_stats()
+            model_times = []
+            for i in range(iters):
+                begin(f"timing the model ({i + 1}/{iters})")
+                model_times.append(clock.time(forward))
+                done += 1
+            peak_memory = torch.cuda.max_memory_allocated() if device == "cuda" else None
+
+            hooks = _Hooks(torch, model, names, device)
+            hooks.mode = "time"
+            for i in range(iters):
+                begin(f"timing each layer ({i + 1}/{iters})")
+                forward()
+                hooks.end_iteration()
+                done += 1
+            clock.sync()
+            begin("done")
+    except RuntimeError as exc:
+        raise _run_error(torch, exc, None, dtype, device, batch) from None
+    finally:
+        if hooks is not None:
+            hooks.remove()
+
+    bytes_per_element = DTYPE_BYTES[dtype]
+    layers = tuple(Measured(row.name, row.op, int(row.macs), layer_bytes(row, bytes_per_element, batch),
+                            Spread.of(hooks.samples[row.name]), peak) for row in report.rows)
+    whole = Measured("total", "", sum(layer.macs for layer in layers), sum(layer.nbytes for layer in layers),
+                     Spread.of(model_times), peak, parts=layers)
+    return Profile(spec=spec, input_shape=tuple(graph.input_shape), device=device,
+                   device_name=device_name(torch, device), threads=torch.get_num_threads(),
+                   torch_version=torch.__version__, dtype=dtype, batch=batch, channels_last=channels_last,
+                   warmup=warmup, iters=iters, peak=peak, layers=layers, model=whole,
+                   peak_memory_bytes=peak_memory, resident_memory_bytes=resident)
+
+
+def _run_error(torch: Any, exc: RuntimeError, layer: Optional[str], dtype: str, device: str,
+               batch: int) -> SpecError:
+    message = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+    if isinstance(exc, getattr(torch.cuda, "OutOfMemoryError", ())) or "out of memory" in message.lower():
+        return SpecError(f"out of memory on {device} at batch {batch}: {message}", layer=layer,
+                         hint="try a smaller --batch or --input")
+    hint = "try --dtype float32" if dtype != "float32" else None
+    if device == "cpu" and dtype == "float16":
+        hint = "PyTorch's CPU kernels cover float16 only in part; try --dtype bfloat16 or float32 on the CPU"
+    return SpecError(f"cannot run in {dtype} on {device} with PyTorch {torch.__version__}: {message}",
+                     layer=layer, hint=hint)
