@@ -31,6 +31,17 @@ DType = Enum("DType", {name: name for name in DTYPE_BYTES}, type=str)
 ConventionName = Enum("ConventionName", {name: name for name in CONVENTIONS}, type=str)
 
 
+# Options shared by several commands (typer reads these defaults; it does not change them).
+SPEC = typer.Argument(..., help="Spec file, or the name of a bundled spec (see 'cnncalc specs').")
+INPUT = typer.Option(None, "--input", help="Override the spec's input, as C,H,W.")
+SET = typer.Option(None, "--set", metavar="NAME=VALUE", help="Override a variable of the spec (repeatable).")
+DTYPE = typer.Option(DType.float32, "--dtype", help="Element type for activation memory.")
+BATCH = typer.Option(1, "--batch", "-b", min=1, help="Batch size: scales MACs and memory.")
+OUTPUT = typer.Option(None, "--output", "-o", help="Write to this file (atomically).")
+CONVENTION = typer.Option(ConventionName.textbook, "--convention",
+                          help="What counts as a multiply-add (docs/conventions.md).")
+
+
 def _stderr() -> Console:
     return Console(stderr=True, highlight=False, soft_wrap=True)
 
@@ -82,6 +93,16 @@ def parse_set_options(items: list[str]) -> dict[str, str]:
     return values
 
 
+def _graph(spec: str, set_vars: Optional[list[str]], input_shape: Optional[str], symbolic: bool = False):
+    """The spec's graph and the name to show for it, with the command's --set and --input."""
+    from .graph import build
+    from .spec import load_spec
+
+    override = parse_input_option(input_shape) if input_shape is not None else None
+    path, display = bundled.resolve(spec)
+    return build(load_spec(path, display, parse_set_options(set_vars or []), symbolic=symbolic), override), display
+
+
 def plain_text(*renderables) -> str:
     """Rich renderables as plain text at their natural width, trailing spaces removed."""
     import io
@@ -114,19 +135,17 @@ def show(*renderables, natural_width: bool = False) -> None:
 
 @app.command()
 def table(
-    spec: str = typer.Argument(..., help="Spec file, or the name of a bundled spec (see 'cnncalc specs')."),
+    spec: str = SPEC,
     format: Format = typer.Option(Format.table, "--format", "-f", help="Output format."),
-    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write to this file (atomically)."),
-    dtype: DType = typer.Option(DType.float32, "--dtype", help="Element type for activation memory."),
-    batch: int = typer.Option(1, "--batch", "-b", min=1, help="Batch size: scales MACs and memory."),
-    input_shape: Optional[str] = typer.Option(None, "--input", help="Override the spec's input, as C,H,W."),
-    convention: ConventionName = typer.Option(ConventionName.textbook, "--convention",
-                                              help="What counts as a multiply-add (docs/conventions.md)."),
+    output: Optional[Path] = OUTPUT,
+    dtype: DType = DTYPE,
+    batch: int = BATCH,
+    input_shape: Optional[str] = INPUT,
+    convention: ConventionName = CONVENTION,
     strict: bool = typer.Option(False, "--strict", help="Treat warnings (a stride that does not fit) as errors."),
     depth: Optional[int] = typer.Option(None, "--depth", "-d", min=1,
                                         help="Collapse blocks below this depth into one row each (1: top level)."),
-    set_vars: Optional[list[str]] = typer.Option(None, "--set", metavar="NAME=VALUE",
-                                                 help="Override a variable of the spec (repeatable)."),
+    set_vars: Optional[list[str]] = SET,
     columns: Optional[str] = typer.Option(
         None, "--columns", "-c",
         help="Columns of the table and markdown: a list such as 'rf,jump,params' (after the layer name), or "
@@ -140,18 +159,14 @@ def table(
     Example: [bold]cnncalc table specs/alexnet.yaml[/bold]
     """
     from .engine import analyze
-    from .graph import build
     from .render import lecture_markdown, lecture_table, to_csv, to_json
     from .render.lecture import choose_columns, summary_lines
-    from .spec import load_spec
 
     with reporting_errors():
         chosen, may_add_from = choose_columns(columns if columns or not symbolic else SYMBOLIC_COLUMNS)
-        override = parse_input_option(input_shape) if input_shape is not None else None
-        path, display = bundled.resolve(spec)
-        report = analyze(build(load_spec(path, display, parse_set_options(set_vars or []), symbolic=symbolic),
-                               override),
-                         convention=CONVENTIONS[convention.value], dtype=dtype.value, batch=batch, strict=strict)
+        graph, _ = _graph(spec, set_vars, input_shape, symbolic)
+        report = analyze(graph, convention=CONVENTIONS[convention.value], dtype=dtype.value, batch=batch,
+                         strict=strict)
         if depth is not None:
             report = report.collapse(depth)
         errors = _stderr()
@@ -181,17 +196,15 @@ ExplainFormat = Enum("ExplainFormat", {name: name for name in ("text", "markdown
 
 @app.command()
 def explain(
-    spec: str = typer.Argument(..., help="Spec file, or the name of a bundled spec."),
+    spec: str = SPEC,
     layer: Optional[list[str]] = typer.Option(None, "--layer", "-l", help="Explain only this layer (repeatable)."),
     format: ExplainFormat = typer.Option(ExplainFormat.text, "--format", "-f", help="Output format."),
-    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write to this file (atomically)."),
-    dtype: DType = typer.Option(DType.float32, "--dtype", help="Element type for activation memory."),
-    batch: int = typer.Option(1, "--batch", "-b", min=1, help="Batch size: scales MACs and memory."),
-    input_shape: Optional[str] = typer.Option(None, "--input", help="Override the spec's input, as C,H,W."),
-    convention: ConventionName = typer.Option(ConventionName.textbook, "--convention",
-                                              help="What counts as a multiply-add (docs/conventions.md)."),
-    set_vars: Optional[list[str]] = typer.Option(None, "--set", metavar="NAME=VALUE",
-                                                 help="Override a variable of the spec (repeatable)."),
+    output: Optional[Path] = OUTPUT,
+    dtype: DType = DTYPE,
+    batch: int = BATCH,
+    input_shape: Optional[str] = INPUT,
+    convention: ConventionName = CONVENTION,
+    set_vars: Optional[list[str]] = SET,
     symbolic: bool = typer.Option(False, "--symbolic", help="Sizes as symbols (see 'cnncalc table --help')."),
 ) -> None:
     """Show how every number of each layer is computed, formula and values, as the lectures do:
@@ -201,14 +214,10 @@ def explain(
     """
     from .engine import analyze
     from .explain import explain as derive
-    from .graph import build
     from .render.explain import explain_json, explain_markdown, explain_text
-    from .spec import load_spec
 
     with reporting_errors():
-        override = parse_input_option(input_shape) if input_shape is not None else None
-        path, display = bundled.resolve(spec)
-        graph = build(load_spec(path, display, parse_set_options(set_vars or []), symbolic=symbolic), override)
+        graph, _ = _graph(spec, set_vars, input_shape, symbolic)
         chosen = CONVENTIONS[convention.value]
         report = analyze(graph, convention=chosen, dtype=dtype.value, batch=batch)
         items = derive(graph, report, chosen, layer or [])
@@ -234,24 +243,14 @@ Device = Enum("Device", {name: name for name in ("meta", "cpu")}, type=str)
 Target = Enum("Target", {name: name for name in ("pytorch", "onnx")}, type=str)
 
 
-def _graph(spec: str, set_vars: Optional[list[str]], input_shape: Optional[str]):
-    from .graph import build
-    from .spec import load_spec
-
-    override = parse_input_option(input_shape) if input_shape is not None else None
-    path, display = bundled.resolve(spec)
-    return build(load_spec(path, display, parse_set_options(set_vars or [])), override), display
-
-
 @app.command()
 def verify(
-    spec: str = typer.Argument(..., help="Spec file, or the name of a bundled spec."),
+    spec: str = SPEC,
     device: Device = typer.Option(Device.meta, "--device", help="meta: shapes only, nothing computed; cpu: a real "
                                   "forward pass of one zero image."),
     format: VerifyFormat = typer.Option(VerifyFormat.table, "--format", "-f", help="Output format."),
-    input_shape: Optional[str] = typer.Option(None, "--input", help="Override the spec's input, as C,H,W."),
-    set_vars: Optional[list[str]] = typer.Option(None, "--set", metavar="NAME=VALUE",
-                                                 help="Override a variable of the spec (repeatable)."),
+    input_shape: Optional[str] = INPUT,
+    set_vars: Optional[list[str]] = SET,
     convention: ConventionName = typer.Option(
         "fvcore", "--convention",
         help="Also check each layer's multiply-adds against this convention's tool where it can count "
@@ -304,13 +303,12 @@ def _plain(value):
 
 @app.command()
 def export(
-    spec: str = typer.Argument(..., help="Spec file, or the name of a bundled spec."),
+    spec: str = SPEC,
     to: Target = typer.Option(..., "--to", help="pytorch: a standalone Python file; onnx: an ONNX model."),
     output: Path = typer.Option(..., "--output", "-o", help="The file to write (atomically)."),
     force: bool = typer.Option(False, "--force", help="Replace the file if it exists."),
-    input_shape: Optional[str] = typer.Option(None, "--input", help="Override the spec's input, as C,H,W."),
-    set_vars: Optional[list[str]] = typer.Option(None, "--set", metavar="NAME=VALUE",
-                                                 help="Override a variable of the spec (repeatable)."),
+    input_shape: Optional[str] = INPUT,
+    set_vars: Optional[list[str]] = SET,
 ) -> None:
     """Write the network as PyTorch code (an nn.Module class needing only torch) or as ONNX
     (opens in Netron).
