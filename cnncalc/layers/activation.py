@@ -10,6 +10,8 @@ from .base import Layer, register
 class Activation(Layer):
     """An elementwise nonlinearity: the shape passes through, no parameters."""
 
+    torch_class = ""  # the torch module it lowers to
+
     def output_shape(self, inputs, warn):
         return inputs[0]
 
@@ -18,71 +20,93 @@ class Activation(Layer):
         elements = output_elements(output)
         return {ACTIVATION: elements, self.op: elements}
 
+    def torch_args(self) -> tuple:
+        return ()
+
+    def lowering(self, inputs, output):
+        return T(self.torch_class, *self.torch_args())
+
 
 @register
+
+
 class ReLU(Activation):
     op = "relu"
     summary = "max(0, x)"
+    torch_class = "nn.ReLU"
 
-    def lowering(self, inputs, output):
-        return T("nn.ReLU")
 
 @register
+
+
 class LeakyReLU(Activation):
     op = "leaky_relu"
     aliases = ("leakyrelu",)
     summary = "x if x > 0 else slope·x"
     fields = (Field("slope", number(0), 0.01, aliases=("negative_slope",), doc="slope for x < 0"),)
+    torch_class = "nn.LeakyReLU"
 
-    def lowering(self, inputs, output):
-        return T("nn.LeakyReLU", self.slope)
+    def torch_args(self) -> tuple:
+        return (self.slope,)
+
 
 @register
+
+
 class Sigmoid(Activation):
     op = "sigmoid"
     summary = "1 / (1 + e^-x)"
+    torch_class = "nn.Sigmoid"
 
-    def lowering(self, inputs, output):
-        return T("nn.Sigmoid")
 
 @register
+
+
 class Tanh(Activation):
     op = "tanh"
     summary = "hyperbolic tangent"
+    torch_class = "nn.Tanh"
 
-    def lowering(self, inputs, output):
-        return T("nn.Tanh")
 
 @register
+
+
 class ELU(Activation):
     op = "elu"
     summary = "x if x > 0 else alpha·(e^x - 1)"
     fields = (Field("alpha", number(0), 1.0, doc="scale for x < 0"),)
+    torch_class = "nn.ELU"
 
-    def lowering(self, inputs, output):
-        return T("nn.ELU", self.alpha)
+    def torch_args(self) -> tuple:
+        return (self.alpha,)
+
 
 @register
+
+
 class GELU(Activation):
     op = "gelu"
     summary = "x·Φ(x)"
+    torch_class = "nn.GELU"
 
-    def lowering(self, inputs, output):
-        return T("nn.GELU")
 
 @register
+
+
 class SiLU(Activation):
     op = "silu"
     aliases = ("swish",)
     summary = "x·sigmoid(x)"
+    torch_class = "nn.SiLU"
 
-    def lowering(self, inputs, output):
-        return T("nn.SiLU")
 
 @register
+
+
 class Softmax(Activation):
     op = "softmax"
     summary = "softmax over the channels (the features of a vector)"
+    torch_class = "Softmax2d"
 
     def costs(self, inputs, output):
         """The sum of C exponentials at each position needs C - 1 additions."""
@@ -94,31 +118,31 @@ class Softmax(Activation):
         terms[SOFTMAX_ADDS] = adds
         return terms
 
-    def lowering(self, inputs, output):
-        return T("Softmax2d")
 
 @register
+
+
 class ReLU6(Activation):
     op = "relu6"
     summary = "min(max(0, x), 6)"
+    torch_class = "nn.ReLU6"
 
-    def lowering(self, inputs, output):
-        return T("nn.ReLU6")
 
 @register
+
+
 class Hardswish(Activation):
     op = "hardswish"
     aliases = ("hard_swish", "hswish")
     summary = "x·relu6(x + 3)/6 (MobileNetV3)"
+    torch_class = "nn.Hardswish"
 
-    def lowering(self, inputs, output):
-        return T("nn.Hardswish")
 
 @register
+
+
 class Hardsigmoid(Activation):
     op = "hardsigmoid"
     aliases = ("hard_sigmoid", "hsigmoid")
     summary = "relu6(x + 3)/6 (MobileNetV3's gates)"
-
-    def lowering(self, inputs, output):
-        return T("nn.Hardsigmoid")
+    torch_class = "nn.Hardsigmoid"

@@ -45,6 +45,8 @@ class LayerProblem(Exception):
 
 
 @dataclass(frozen=True)
+
+
 class Cells:
     """What a layer shows in the lecture table's Filters, K, S and P columns."""
 

@@ -9,6 +9,8 @@ from .base import REGISTRY, Cells, Layer, fused_activation_names, register
 
 
 @register
+
+
 class Linear(Layer):
     op = "linear"
     aliases = ("fc", "dense")

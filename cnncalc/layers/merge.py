@@ -17,6 +17,8 @@ class Merge(Layer):
 
 
 @register
+
+
 class Add(Merge):
     op = "add"
     summary = "elementwise sum of inputs of equal shape (residual connections)"
@@ -32,7 +34,10 @@ class Add(Merge):
     def lowering(self, inputs, output):
         return T("Add")
 
+
 @register
+
+
 class Mul(Merge):
     op = "mul"
     summary = "elementwise product; a [C, 1, 1] input scales each channel (squeeze-and-excitation)"
@@ -52,7 +57,10 @@ class Mul(Merge):
     def lowering(self, inputs, output):
         return T("Mul")
 
+
 @register
+
+
 class Concat(Merge):
     op = "concat"
     aliases = ("cat",)

@@ -9,6 +9,8 @@ from .base import Cells, Layer, register
 
 
 @register
+
+
 class BatchNorm(Layer):
     op = "batchnorm"
     aliases = ("bn", "batchnorm2d", "batch_norm")
@@ -41,6 +43,8 @@ class BatchNorm(Layer):
 
 
 @register
+
+
 class LayerNorm(Layer):
     op = "layernorm"
     aliases = ("layer_norm", "ln")
@@ -70,6 +74,8 @@ class LayerNorm(Layer):
 
 
 @register
+
+
 class LRN(Layer):
     op = "lrn"
     aliases = ("local_response_norm",)

@@ -64,6 +64,8 @@ class Pool(Layer):
 
 
 @register
+
+
 class MaxPool(Pool):
     op = "maxpool"
     aliases = ("max_pool", "maxpool2d")
@@ -73,6 +75,8 @@ class MaxPool(Pool):
 
 
 @register
+
+
 class AvgPool(Pool):
     op = "avgpool"
     aliases = ("avg_pool", "avgpool2d")
@@ -104,6 +108,8 @@ class GlobalPool(Layer):
 
 
 @register
+
+
 class GlobalAvgPool(GlobalPool):
     op = "global_avgpool"
     aliases = ("gap", "global_avg_pool")
@@ -119,6 +125,8 @@ class GlobalAvgPool(GlobalPool):
 
 
 @register
+
+
 class GlobalMaxPool(GlobalPool):
     op = "global_maxpool"
     aliases = ("global_max_pool",)

@@ -12,6 +12,8 @@ from .base import REGISTRY, Cells, Layer, fused_activation_names, register
 
 
 @register
+
+
 class ConvTranspose(Layer):
     op = "conv_transpose"
     aliases = ("deconv", "convtranspose2d", "conv_transpose2d")
@@ -139,6 +141,8 @@ class AdaptivePool(Layer):
 
 
 @register
+
+
 class AdaptiveAvgPool(AdaptivePool):
     op = "adaptive_avgpool"
     aliases = ("adaptive_avg_pool",)
@@ -158,7 +162,10 @@ class AdaptiveAvgPool(AdaptivePool):
     def lowering(self, inputs, output):
         return T("nn.AdaptiveAvgPool2d", self.size)
 
+
 @register
+
+
 class AdaptiveMaxPool(AdaptivePool):
     op = "adaptive_maxpool"
     aliases = ("adaptive_max_pool",)
@@ -167,7 +174,10 @@ class AdaptiveMaxPool(AdaptivePool):
     def lowering(self, inputs, output):
         return T("nn.AdaptiveMaxPool2d", self.size)
 
+
 @register
+
+
 class Upsample(Layer):
     op = "upsample"
     summary = "nearest or bilinear upsampling by a whole scale factor or to a size"
@@ -224,6 +234,8 @@ def zero_padding(value) -> tuple[int, int, int, int]:
 
 
 @register
+
+
 class ZeroPad(Layer):
     op = "zeropad"
     aliases = ("zero_pad", "zeropad2d")

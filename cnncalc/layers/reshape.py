@@ -11,6 +11,8 @@ from .base import Cells, Layer, register
 
 
 @register
+
+
 class Flatten(Layer):
     op = "flatten"
     summary = "C×H×W -> C·H·W vector"
@@ -33,7 +35,10 @@ class Flatten(Layer):
     def lowering(self, inputs, output):
         return T("nn.Flatten", 1)
 
+
 @register
+
+
 class Dropout(Layer):
     op = "dropout"
     summary = "dropout (identity at inference; no parameters)"
@@ -45,7 +50,10 @@ class Dropout(Layer):
     def lowering(self, inputs, output):
         return T("nn.Dropout", self.p)
 
+
 @register
+
+
 class DropPath(Layer):
     op = "drop_path"
     aliases = ("stochastic_depth",)
@@ -58,7 +66,10 @@ class DropPath(Layer):
     def lowering(self, inputs, output):
         return T("nn.Identity")  # stochastic depth is the identity at inference
 
+
 @register
+
+
 class Identity(Layer):
     op = "identity"
     summary = "passes its input through unchanged"
@@ -69,7 +80,10 @@ class Identity(Layer):
     def lowering(self, inputs, output):
         return T("nn.Identity")
 
+
 @register
+
+
 class LayerScale(Layer):
     op = "layer_scale"
     aliases = ("layerscale",)
@@ -88,7 +102,10 @@ class LayerScale(Layer):
     def lowering(self, inputs, output):
         return T("LayerScale", inputs[0][0], self.init)
 
+
 @register
+
+
 class ChannelShuffle(Layer):
     op = "channel_shuffle"
     aliases = ("shuffle",)
@@ -107,7 +124,10 @@ class ChannelShuffle(Layer):
     def lowering(self, inputs, output):
         return T("nn.ChannelShuffle", self.groups)
 
+
 @register
+
+
 class ChannelSplit(Layer):
     op = "channel_split"
     aliases = ("split",)
