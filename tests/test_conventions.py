@@ -23,6 +23,8 @@ import sys
 import warnings
 
 import pytest
+
+from .layer_examples import EXAMPLES, MERGES, example_spec  # noqa: F401
 from typer.testing import CliRunner
 
 import cnncalc
@@ -178,7 +180,7 @@ def test_every_activation_type_has_its_own_term():
 
 @pytest.mark.parametrize("op", sorted(cls.op for cls in layer_types()))
 def test_every_term_a_layer_type_reports_is_documented(op):
-    graph = build(parse_spec(_example(op), "example.yaml"))
+    graph = build(parse_spec(example_spec(op), "example.yaml"))
     for node in graph.nodes:
         costs = node.layer.costs(list(node.input_shapes), node.output_shape)
         assert set(costs) <= set(TERMS), (op, set(costs) - set(TERMS))
@@ -314,44 +316,6 @@ def _lowered(graph):
 
 # ---- every layer type, lowered, against every tool ----------------------------------------------
 
-EXAMPLES = {
-    "conv": "{op: conv, out: 6, kernel: [3, 5], stride: 2, pad: same, groups: 2, dilation: 1, act: relu}",
-    "maxpool": "{op: maxpool, kernel: 3, stride: 2, ceil: true, pad: 1}",
-    "avgpool": "{op: avgpool, kernel: 3, stride: 2, pad: 1}",
-    "global_avgpool": "{op: gap}",
-    "global_maxpool": "{op: global_maxpool}",
-    "flatten": "{op: flatten}",
-    "dropout": "{op: dropout, p: 0.3}",
-    "drop_path": "{op: drop_path, p: 0.1}",
-    "identity": "{op: identity}",
-    "layer_scale": "{op: layer_scale}",
-    "channel_shuffle": "{op: channel_shuffle, groups: 2}",
-    "channel_split": "{op: channel_split, index: 1}",
-    "batchnorm": "{op: batchnorm}",
-    "layernorm": "{op: layernorm}",
-    "lrn": "{op: lrn, size: 3}",
-    "conv_transpose": "{op: conv_transpose, out: 3, kernel: 3, stride: 2, pad: 1, output_pad: 1, act: elu}",
-    "adaptive_avgpool": "{op: adaptive_avgpool, size: [3, 2]}",
-    "adaptive_maxpool": "{op: adaptive_maxpool, size: 5}",
-    "upsample": "{op: upsample, scale: 2, mode: bilinear}",
-    "zeropad": "{op: zeropad, pad: [1, 2, 0, 3], channels: 2}",
-}
-MERGES = {"add": "[a, b]", "mul": "[a, g]", "concat": "[a, b]"}
-
-
-def _example(op: str) -> str:
-    head = "input: [4, 9, 11]\nlayers:\n"
-    if op in MERGES:  # (a layer whose output is never used would be dropped by fvcore's trace)
-        gate = "  - {op: gap, name: g, in: input}\n" if op == "mul" else ""
-        return head + ("  - {op: conv, name: a, out: 4, kernel: 1}\n  - {op: conv, name: b, in: input, out: 4, kernel: 1}\n"
-                       f"{gate}  - {{op: {op}, in: {MERGES[op]}}}\noutputs: [{op}1, b]\n")
-    if op == "linear":
-        return head + "  - {op: flatten}\n  - {op: linear, out: 7, act: gelu}\n  - {op: batchnorm, affine: false}\n"
-    if op in EXAMPLES:
-        return head + f"  - {EXAMPLES[op]}\n"
-    return head + f"  - {{op: {op}}}\n"  # activations
-
-
 # cnncalc's lowering uses a module the tool's table misses where the usual torch module is counted:
 # the convention follows the usual module (what a model written in PyTorch contains).
 LOWERING_QUIRKS = {
@@ -376,7 +340,7 @@ def _layer_cases():
 def test_every_layer_type_counts_as_the_tool_does(op, tool):
     pytest.importorskip("torch")
     pytest.importorskip(PACKAGE[tool])
-    graph = build(parse_spec(_example(op), "example.yaml"))
+    graph = build(parse_spec(example_spec(op), "example.yaml"))
     report = analyze(graph, convention=CONVENTIONS[tool])
     assert COUNT[tool](_lowered(graph), graph.input_shape) == report.totals.macs
 
@@ -389,7 +353,7 @@ def test_the_usual_modules_count_as_the_convention_says(tool):
     vector's layer norm to it)."""
     torch = pytest.importorskip("torch")
     pytest.importorskip(PACKAGE[tool])
-    softmax = analyze(build(parse_spec(_example("softmax"), "softmax.yaml")), convention=CONVENTIONS[tool])
+    softmax = analyze(build(parse_spec(example_spec("softmax"), "softmax.yaml")), convention=CONVENTIONS[tool])
     assert COUNT[tool](torch.nn.Sequential(torch.nn.Softmax(dim=1)).eval(), (4, 9, 11)) == softmax.totals.macs
     graph = build(parse_spec("input: [4, 9, 11]\nlayers:\n  - {op: flatten}\n  - {op: layernorm}\n", "ln.yaml"))
     assert COUNT[tool](_lowered(graph), graph.input_shape) == analyze(graph, convention=CONVENTIONS[tool]).totals.macs
@@ -544,7 +508,7 @@ def test_verify_with_fvcore_on_every_layer_type(op):
     pytest.importorskip("fvcore")
     from cnncalc.verify import verify
 
-    graph = build(parse_spec(_example(op), "example.yaml"))
+    graph = build(parse_spec(example_spec(op), "example.yaml"))
     checks = verify(graph, analyze(graph, convention=CONVENTIONS["fvcore"]), device="cpu")
     assert [c for c in checks if not c.ok] == []
 

@@ -22,44 +22,7 @@ from cnncalc.verify import verify  # noqa: E402
 
 runner = CliRunner()
 
-# One small spec per layer type (ops that merge read two branches of the input).
-EXAMPLES = {
-    "conv": "{op: conv, out: 6, kernel: [3, 5], stride: 2, pad: same, groups: 2, dilation: 1, act: relu}",
-    "maxpool": "{op: maxpool, kernel: 3, stride: 2, ceil: true, pad: 1}",
-    "avgpool": "{op: avgpool, kernel: 2, pad: same, stride: 2}",
-    "global_avgpool": "{op: gap}",
-    "global_maxpool": "{op: global_maxpool}",
-    "linear": None,  # below: needs a flat input
-    "flatten": "{op: flatten}",
-    "dropout": "{op: dropout, p: 0.3}",
-    "drop_path": "{op: drop_path, p: 0.1}",
-    "identity": "{op: identity}",
-    "layer_scale": "{op: layer_scale}",
-    "channel_shuffle": "{op: channel_shuffle, groups: 2}",
-    "channel_split": "{op: channel_split, index: 1}",
-    "batchnorm": "{op: batchnorm}",
-    "layernorm": "{op: layernorm}",
-    "lrn": "{op: lrn, size: 3}",
-    "conv_transpose": "{op: conv_transpose, out: 3, kernel: 3, stride: 2, pad: 1, output_pad: 1}",
-    "adaptive_avgpool": "{op: adaptive_avgpool, size: [3, 2]}",
-    "adaptive_maxpool": "{op: adaptive_maxpool, size: 5}",
-    "upsample": "{op: upsample, scale: 2, mode: bilinear}",
-    "zeropad": "{op: zeropad, pad: [1, 2, 0, 3], channels: 2}",
-}
-MERGES = {"add": "[a, b]", "mul": "[a, g]", "concat": "[a, b]"}
-
-
-def example_spec(op: str) -> str:
-    head = "input: [4, 9, 11]\nlayers:\n"
-    if op in MERGES:
-        return head + ("  - {op: conv, name: a, out: 4, kernel: 1}\n  - {op: conv, name: b, in: input, out: 4, kernel: 1}\n"
-                       "  - {op: gap, name: g, in: input}\n"
-                       f"  - {{op: {op}, in: {MERGES[op]}}}\noutputs: [{op}1, b, g]\n")
-    if op == "linear":
-        return head + "  - {op: flatten}\n  - {op: linear, out: 7, act: gelu}\n"
-    if op in EXAMPLES:
-        return head + f"  - {EXAMPLES[op]}\n"
-    return head + f"  - {{op: {op}}}\n"  # activations
+from .layer_examples import example_spec  # noqa: E402
 
 
 @pytest.mark.parametrize("op", sorted(cls.op for cls in layer_types()))
@@ -75,6 +38,16 @@ def test_every_zoo_spec_matches_pytorch_layer_by_layer(name):
     graph = build(load_spec(resolve(name)[0]))
     checks = verify(graph, analyze(graph))
     assert [c for c in checks if not c.ok] == []
+
+
+@pytest.mark.parametrize("layer", ["{op: maxpool, kernel: 2, stride: 2, pad: same}",
+                                   "{op: avgpool, kernel: 4, stride: 2, pad: same}",
+                                   "{op: conv, out: 2, kernel: 2, stride: 2, pad: same}"])
+def test_asymmetric_same_padding_lowers_exactly(layer):
+    # On a 9x11 input, 'same' with stride 2 pads one row/column more after: a Padded wrapper in torch
+    graph = build(parse_spec(f"input: [4, 9, 11]\nlayers:\n  - {layer}\n"))
+    assert [c for c in verify(graph, analyze(graph), device="cpu") if not c.ok] == []
+    assert "Padded" in graph.nodes[0].layer.lowering(list(graph.nodes[0].input_shapes), graph.nodes[0].output_shape).source()
 
 
 def test_submodules_carry_the_spec_names():
