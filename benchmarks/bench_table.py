@@ -174,8 +174,8 @@ def scaling(sizes: tuple[int, ...], repeats: int, folder: Path) -> list[dict[str
 
         parse_s, spec = best_of(repeats, lambda: parse_spec(text, str(path)))
         parse_nogc_s, _ = best_of(repeats, lambda: parse_spec(text, str(path)), gc_enabled=False)
-        engine_s, report = best_of(max(repeats, ENGINE_MIN_REPEATS), lambda: analyze(build(spec)))
-        render_s, rendered = best_of(repeats, lambda: plain_text(lecture_table(report)))
+        engine_s, report = best_of(max(repeats, ENGINE_MIN_REPEATS), lambda spec=spec: analyze(build(spec)))
+        render_s, rendered = best_of(repeats, lambda report=report: plain_text(lecture_table(report)))
 
         # sanity: the work really was done
         assert len(report.rows) == layers, (len(report.rows), layers)

@@ -20,7 +20,7 @@ def require_torch() -> Any:
     try:
         import torch
     except ImportError:
-        raise SpecError(f"this command needs PyTorch, which is not installed", hint=INSTALL_HINT) from None
+        raise SpecError("this command needs PyTorch, which is not installed", hint=INSTALL_HINT) from None
     return torch
 
 

@@ -422,7 +422,6 @@ def measure_peak(torch: Any, device: str, dtype: str, channels_last: bool = Fals
             src = torch.ones(COPY_BYTES[device] // DTYPE_BYTES[dtype], device=device, dtype=torch_dtype)
             dst = torch.empty_like(src)
             copy_s = clock.best(lambda: dst.copy_(src))
-            del src, dst
     finally:
         torch.backends.cuda.matmul.allow_tf32 = matmul_tf32
     peak = Peak(dtype=dtype, matmul=matmul_kernel, conv=conv_kernel, copy_bytes=COPY_BYTES[device], copy_s=copy_s,
