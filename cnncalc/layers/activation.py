@@ -28,8 +28,6 @@ class Activation(Layer):
 
 
 @register
-
-
 class ReLU(Activation):
     op = "relu"
     summary = "max(0, x)"
@@ -37,8 +35,6 @@ class ReLU(Activation):
 
 
 @register
-
-
 class LeakyReLU(Activation):
     op = "leaky_relu"
     aliases = ("leakyrelu",)
@@ -51,8 +47,6 @@ class LeakyReLU(Activation):
 
 
 @register
-
-
 class Sigmoid(Activation):
     op = "sigmoid"
     summary = "1 / (1 + e^-x)"
@@ -60,8 +54,6 @@ class Sigmoid(Activation):
 
 
 @register
-
-
 class Tanh(Activation):
     op = "tanh"
     summary = "hyperbolic tangent"
@@ -69,8 +61,6 @@ class Tanh(Activation):
 
 
 @register
-
-
 class ELU(Activation):
     op = "elu"
     summary = "x if x > 0 else alpha·(e^x - 1)"
@@ -82,8 +72,6 @@ class ELU(Activation):
 
 
 @register
-
-
 class GELU(Activation):
     op = "gelu"
     summary = "x·Φ(x)"
@@ -91,8 +79,6 @@ class GELU(Activation):
 
 
 @register
-
-
 class SiLU(Activation):
     op = "silu"
     aliases = ("swish",)
@@ -101,8 +87,6 @@ class SiLU(Activation):
 
 
 @register
-
-
 class Softmax(Activation):
     op = "softmax"
     summary = "softmax over the channels (the features of a vector)"
@@ -120,8 +104,6 @@ class Softmax(Activation):
 
 
 @register
-
-
 class ReLU6(Activation):
     op = "relu6"
     summary = "min(max(0, x), 6)"
@@ -129,8 +111,6 @@ class ReLU6(Activation):
 
 
 @register
-
-
 class Hardswish(Activation):
     op = "hardswish"
     aliases = ("hard_swish", "hswish")
@@ -139,8 +119,6 @@ class Hardswish(Activation):
 
 
 @register
-
-
 class Hardsigmoid(Activation):
     op = "hardsigmoid"
     aliases = ("hard_sigmoid", "hsigmoid")

@@ -10,8 +10,6 @@ from .base import REGISTRY, Cells, Layer, fused_activation_names, register
 
 
 @register
-
-
 class Conv(Layer):
     op = "conv"
     aliases = ("conv2d",)

@@ -9,8 +9,6 @@ from .base import REGISTRY, Cells, Layer, fused_activation_names, register
 
 
 @register
-
-
 class Linear(Layer):
     op = "linear"
     aliases = ("fc", "dense")

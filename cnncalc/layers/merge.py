@@ -17,8 +17,6 @@ class Merge(Layer):
 
 
 @register
-
-
 class Add(Merge):
     op = "add"
     summary = "elementwise sum of inputs of equal shape (residual connections)"
@@ -36,8 +34,6 @@ class Add(Merge):
 
 
 @register
-
-
 class Mul(Merge):
     op = "mul"
     summary = "elementwise product; a [C, 1, 1] input scales each channel (squeeze-and-excitation)"
@@ -59,8 +55,6 @@ class Mul(Merge):
 
 
 @register
-
-
 class Concat(Merge):
     op = "concat"
     aliases = ("cat",)

@@ -9,8 +9,6 @@ from .base import Cells, Layer, register
 
 
 @register
-
-
 class BatchNorm(Layer):
     op = "batchnorm"
     aliases = ("bn", "batchnorm2d", "batch_norm")
@@ -43,8 +41,6 @@ class BatchNorm(Layer):
 
 
 @register
-
-
 class LayerNorm(Layer):
     op = "layernorm"
     aliases = ("layer_norm", "ln")
@@ -74,8 +70,6 @@ class LayerNorm(Layer):
 
 
 @register
-
-
 class LRN(Layer):
     op = "lrn"
     aliases = ("local_response_norm",)

@@ -64,8 +64,6 @@ class Pool(Layer):
 
 
 @register
-
-
 class MaxPool(Pool):
     op = "maxpool"
     aliases = ("max_pool", "maxpool2d")
@@ -75,8 +73,6 @@ class MaxPool(Pool):
 
 
 @register
-
-
 class AvgPool(Pool):
     op = "avgpool"
     aliases = ("avg_pool", "avgpool2d")
@@ -108,8 +104,6 @@ class GlobalPool(Layer):
 
 
 @register
-
-
 class GlobalAvgPool(GlobalPool):
     op = "global_avgpool"
     aliases = ("gap", "global_avg_pool")
@@ -125,8 +119,6 @@ class GlobalAvgPool(GlobalPool):
 
 
 @register
-
-
 class GlobalMaxPool(GlobalPool):
     op = "global_maxpool"
     aliases = ("global_max_pool",)

@@ -12,8 +12,6 @@ from .base import REGISTRY, Cells, Layer, fused_activation_names, register
 
 
 @register
-
-
 class ConvTranspose(Layer):
     op = "conv_transpose"
     aliases = ("deconv", "convtranspose2d", "conv_transpose2d")
@@ -141,8 +139,6 @@ class AdaptivePool(Layer):
 
 
 @register
-
-
 class AdaptiveAvgPool(AdaptivePool):
     op = "adaptive_avgpool"
     aliases = ("adaptive_avg_pool",)
@@ -164,8 +160,6 @@ class AdaptiveAvgPool(AdaptivePool):
 
 
 @register
-
-
 class AdaptiveMaxPool(AdaptivePool):
     op = "adaptive_maxpool"
     aliases = ("adaptive_max_pool",)
@@ -176,8 +170,6 @@ class AdaptiveMaxPool(AdaptivePool):
 
 
 @register
-
-
 class Upsample(Layer):
     op = "upsample"
     summary = "nearest or bilinear upsampling by a whole scale factor or to a size"
@@ -234,8 +226,6 @@ def zero_padding(value) -> tuple[int, int, int, int]:
 
 
 @register
-
-
 class ZeroPad(Layer):
     op = "zeropad"
     aliases = ("zero_pad", "zeropad2d")

@@ -11,8 +11,6 @@ from .base import Cells, Layer, register
 
 
 @register
-
-
 class Flatten(Layer):
     op = "flatten"
     summary = "C×H×W -> C·H·W vector"
@@ -37,8 +35,6 @@ class Flatten(Layer):
 
 
 @register
-
-
 class Dropout(Layer):
     op = "dropout"
     summary = "dropout (identity at inference; no parameters)"
@@ -52,8 +48,6 @@ class Dropout(Layer):
 
 
 @register
-
-
 class DropPath(Layer):
     op = "drop_path"
     aliases = ("stochastic_depth",)
@@ -68,8 +62,6 @@ class DropPath(Layer):
 
 
 @register
-
-
 class Identity(Layer):
     op = "identity"
     summary = "passes its input through unchanged"
@@ -82,8 +74,6 @@ class Identity(Layer):
 
 
 @register
-
-
 class LayerScale(Layer):
     op = "layer_scale"
     aliases = ("layerscale",)
@@ -104,8 +94,6 @@ class LayerScale(Layer):
 
 
 @register
-
-
 class ChannelShuffle(Layer):
     op = "channel_shuffle"
     aliases = ("shuffle",)
@@ -126,8 +114,6 @@ class ChannelShuffle(Layer):
 
 
 @register
-
-
 class ChannelSplit(Layer):
     op = "channel_split"
     aliases = ("split",)
