@@ -36,7 +36,6 @@ import importlib.util
 import json
 import os
 import platform
-import shutil
 import statistics
 import subprocess
 import sys
@@ -44,6 +43,9 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import cli_command  # noqa: E402  (benchmarks/common.py)
 
 REPO = Path(__file__).resolve().parent.parent
 SPEC = "specs/resnet152.yaml"
@@ -106,14 +108,6 @@ MAC_NAMES = {"torchinfo": "total_mult_adds", "fvcore": "flops (1 per multiply-ad
              "ptflops": "MACs", "thop": "MACs"}
 
 
-def cli_command() -> list[str]:
-    """The installed `cnncalc` script next to this interpreter (not a pyenv shim), else PATH, else -m."""
-    bindir = Path(sys.executable).parent
-    for candidate in (bindir / "cnncalc", bindir / "cnncalc.exe"):
-        if candidate.is_file() and os.access(candidate, os.X_OK):
-            return [str(candidate)]
-    found = shutil.which("cnncalc")
-    return [found] if found else [sys.executable, "-m", "cnncalc.cli"]
 
 
 def version(dist: str) -> str | None:

@@ -22,13 +22,15 @@ import datetime
 import json
 import os
 import platform
-import shutil
 import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import cli_command  # noqa: E402  (benchmarks/common.py)
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -38,14 +40,6 @@ COMMANDS = (
 )
 
 
-def cli_command() -> list[str]:
-    """The installed `cnncalc` script next to this interpreter (not a shim), else PATH, else -m."""
-    bindir = Path(sys.executable).parent
-    for candidate in (bindir / "cnncalc", bindir / "cnncalc.exe"):
-        if candidate.is_file() and os.access(candidate, os.X_OK):
-            return [str(candidate)]
-    found = shutil.which("cnncalc")
-    return [found] if found else [sys.executable, "-m", "cnncalc.cli"]
 
 
 def run_times(cmd: list[str], runs: int) -> dict[str, Any]:

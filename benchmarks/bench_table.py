@@ -31,7 +31,6 @@ import gc
 import json
 import os
 import platform
-import shutil
 import statistics
 import subprocess
 import sys
@@ -39,6 +38,9 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any, Callable
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import cli_command  # noqa: E402  (benchmarks/common.py)
 
 REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:  # run from a checkout without installing
@@ -98,15 +100,6 @@ def best_of(repeats: int, fn: Callable[[], Any], *, gc_enabled: bool = True) -> 
     return best, result
 
 
-def cli_command() -> list[str]:
-    """The installed `cnncalc` script next to this interpreter (not a pyenv/asdf shim, which adds its
-    own start-up), else whatever is on PATH, else `python -m cnncalc.cli`."""
-    bindir = Path(sys.executable).parent
-    for candidate in (bindir / "cnncalc", bindir / "cnncalc.exe"):
-        if candidate.is_file() and os.access(candidate, os.X_OK):
-            return [str(candidate)]
-    found = shutil.which("cnncalc")
-    return [found] if found else [sys.executable, "-m", "cnncalc.cli"]
 
 
 def run_times(cmd: list[str], runs: int, env: dict[str, str] | None = None) -> dict[str, Any]:
