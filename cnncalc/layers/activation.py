@@ -4,16 +4,13 @@ from ..conventions import ACTIVATION, SOFTMAX_ADDS
 from ..fields import Field, number
 from ..formula import Q, output_elements
 from ..torchspec import T
-from .base import Layer, register
+from .base import SameShape, register
 
 
-class Activation(Layer):
+class Activation(SameShape):
     """An elementwise nonlinearity: the shape passes through, no parameters."""
 
     torch_class = ""  # the torch module it lowers to
-
-    def output_shape(self, inputs, warn):
-        return inputs[0]
 
     def costs(self, inputs, output):
         """Every activation counts under ACTIVATION and under its own op name (conventions.ACTIVATIONS)."""

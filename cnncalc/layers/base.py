@@ -188,6 +188,13 @@ class Layer:
         return SpecError(message, loc=loc, layer=self.name, field=field, hint=hint)
 
 
+class SameShape(Layer):
+    """A layer whose output has its input's shape (activations, normalisations, dropout...)."""
+
+    def output_shape(self, inputs: list[Shape], warn: Warn) -> Shape:
+        return inputs[0]
+
+
 def fused_activation_names() -> list[str]:
     """Names accepted by `act:` on conv and linear layers: every standalone activation type."""
     from .activation import Activation
@@ -195,5 +202,5 @@ def fused_activation_names() -> list[str]:
     return [op for op, cls in REGISTRY.items() if issubclass(cls, Activation)]
 
 
-__all__ = ["RF", "Cells", "Field", "Layer", "LayerProblem", "REGISTRY", "REQUIRED", "Warn", "register",
+__all__ = ["RF", "Cells", "Field", "Layer", "SameShape", "LayerProblem", "REGISTRY", "REQUIRED", "Warn", "register",
            "layer_types", "fused_activation_names"]

@@ -5,11 +5,11 @@ from ..conventions import (BATCHNORM, BATCHNORM_AFFINE, LAYERNORM, LAYERNORM_AFF
 from ..fields import Field, boolean, number, positive_int
 from ..formula import Q, output_elements
 from ..torchspec import T
-from .base import Cells, Layer, register
+from .base import Cells, Layer, SameShape, register
 
 
 @register
-class BatchNorm(Layer):
+class BatchNorm(SameShape):
     op = "batchnorm"
     aliases = ("bn", "batchnorm2d", "batch_norm")
     summary = "batch normalisation over channels: 2·C parameters (γ, β), 2·C buffers (running mean, var)"
@@ -17,9 +17,6 @@ class BatchNorm(Layer):
         Field("eps", number(0, low_open=True), 1e-5, doc="added to the variance"),
         Field("affine", boolean, True, doc="learn a scale γ and shift β per channel"),
     )
-
-    def output_shape(self, inputs, warn):
-        return inputs[0]
 
     def params(self, inputs, output):
         return 2 * Q("C", inputs[0][0]) if self.affine else 0
@@ -41,7 +38,7 @@ class BatchNorm(Layer):
 
 
 @register
-class LayerNorm(Layer):
+class LayerNorm(SameShape):
     op = "layernorm"
     aliases = ("layer_norm", "ln")
     summary = "layer normalisation over the channels at each position (ConvNeXt): 2·C parameters"
@@ -49,9 +46,6 @@ class LayerNorm(Layer):
         Field("eps", number(0, low_open=True), 1e-5, doc="added to the variance"),
         Field("affine", boolean, True, doc="learn a scale and shift per channel"),
     )
-
-    def output_shape(self, inputs, warn):
-        return inputs[0]
 
     def params(self, inputs, output):
         return 2 * Q("C", inputs[0][0]) if self.affine else 0

@@ -7,7 +7,7 @@ from ..shapes import numel
 from ..symbolic import nonzero
 from ..units import grouped
 from ..torchspec import T
-from .base import Cells, Layer, register
+from .base import Cells, Layer, SameShape, register
 
 
 @register
@@ -35,53 +35,41 @@ class Flatten(Layer):
 
 
 @register
-class Dropout(Layer):
+class Dropout(SameShape):
     op = "dropout"
     summary = "dropout (identity at inference; no parameters)"
     fields = (Field("p", number(0, 1, high_open=True), 0.5, aliases=("rate",), doc="drop probability in [0, 1)"),)
-
-    def output_shape(self, inputs, warn):
-        return inputs[0]
 
     def lowering(self, inputs, output):
         return T("nn.Dropout", self.p)
 
 
 @register
-class DropPath(Layer):
+class DropPath(SameShape):
     op = "drop_path"
     aliases = ("stochastic_depth",)
     summary = "stochastic depth: drops a whole residual branch in training; identity at inference"
     fields = (Field("p", number(0, 1, high_open=True), 0.0, aliases=("rate",), doc="drop probability in [0, 1)"),)
-
-    def output_shape(self, inputs, warn):
-        return inputs[0]
 
     def lowering(self, inputs, output):
         return T("nn.Identity")  # stochastic depth is the identity at inference
 
 
 @register
-class Identity(Layer):
+class Identity(SameShape):
     op = "identity"
     summary = "passes its input through unchanged"
-
-    def output_shape(self, inputs, warn):
-        return inputs[0]
 
     def lowering(self, inputs, output):
         return T("nn.Identity")
 
 
 @register
-class LayerScale(Layer):
+class LayerScale(SameShape):
     op = "layer_scale"
     aliases = ("layerscale",)
     summary = "a learned scale per channel (ConvNeXt): C parameters"
     fields = (Field("init", number(), 1e-6, doc="initial value of the scales"),)
-
-    def output_shape(self, inputs, warn):
-        return inputs[0]
 
     def params(self, inputs, output):
         return Q("C", inputs[0][0])
