@@ -47,10 +47,10 @@ if str(REPO) not in sys.path:  # run from a checkout without installing
     sys.path.insert(0, str(REPO))
 
 from cnncalc.cli import plain_text  # noqa: E402
-from cnncalc.engine import analyze  # noqa: E402
-from cnncalc.graph import build  # noqa: E402
+from cnncalc.analysis.engine import analyze  # noqa: E402
+from cnncalc.spec.graph import build  # noqa: E402
 from cnncalc.render import lecture_table  # noqa: E402
-from cnncalc.spec import parse_spec  # noqa: E402
+from cnncalc.spec.spec import parse_spec  # noqa: E402
 
 INPUT_SHAPE = (16, 32, 32)
 LAYER_LINE = "  - {op: conv, out: 16, kernel: 3, pad: 1, act: relu}\n"

@@ -15,10 +15,10 @@ __version__ = "0.1.0"
 def analyze_file(path: str | Path, **options):
     """Load a spec file (or a bundled spec's name) and analyze it. Options: `input_shape`,
     `overrides` ({name: value text}, as --set), `symbolic`, and those of `engine.analyze`."""
-    from . import bundled
-    from .engine import analyze
-    from .graph import build
-    from .spec import load_spec
+    from .spec import bundled
+    from .analysis.engine import analyze
+    from .spec.graph import build
+    from .spec.spec import load_spec
 
     resolved, display = bundled.resolve(str(path))
     input_shape = options.pop("input_shape", None)

@@ -33,9 +33,9 @@ def golden(request):
 @pytest.fixture
 def analyze_text():
     """analyze_text(yaml, **options) -> Report."""
-    from cnncalc.engine import analyze
-    from cnncalc.graph import build
-    from cnncalc.spec import parse_spec
+    from cnncalc.analysis.engine import analyze
+    from cnncalc.spec.graph import build
+    from cnncalc.spec.spec import parse_spec
 
     def run(text: str, input_shape=None, **options):
         return analyze(build(parse_spec(text, "test.yaml"), input_shape), **options)

@@ -24,19 +24,18 @@ import warnings
 
 import pytest
 
-from .layer_examples import EXAMPLES, MERGES, example_spec  # noqa: F401
 from typer.testing import CliRunner
 
 import cnncalc
-from cnncalc.bundled import bundled_specs
+from cnncalc.spec.bundled import bundled_specs
 from cnncalc.cli import app
-from cnncalc.conventions import ACTIVATIONS, CONVENTIONS, TERMS, TEXTBOOK
-from cnncalc.engine import analyze
-from cnncalc.formula import value_of
-from cnncalc.graph import build
-from cnncalc.layers import layer_types
+from cnncalc.analysis.conventions import ACTIVATIONS, CONVENTIONS, TERMS, TEXTBOOK
+from cnncalc.analysis.engine import analyze
+from cnncalc.core.formula import value_of
+from cnncalc.spec.graph import build
+from cnncalc.layers import REGISTRY, layer_types
 from cnncalc.layers.activation import Activation
-from cnncalc.spec import load_spec, parse_spec
+from cnncalc.spec.spec import load_spec, parse_spec
 
 from .conftest import ROOT
 
@@ -180,7 +179,7 @@ def test_every_activation_type_has_its_own_term():
 
 @pytest.mark.parametrize("op", sorted(cls.op for cls in layer_types()))
 def test_every_term_a_layer_type_reports_is_documented(op):
-    graph = build(parse_spec(example_spec(op), "example.yaml"))
+    graph = build(parse_spec(REGISTRY[op].example_spec(), "example.yaml"))
     for node in graph.nodes:
         costs = node.layer.costs(list(node.input_shapes), node.output_shape)
         assert set(costs) <= set(TERMS), (op, set(costs) - set(TERMS))
@@ -308,7 +307,7 @@ COUNT = {"fvcore": fvcore_count, "ptflops": ptflops_count, "thop": thop_count, "
 def _lowered(graph):
     import torch
 
-    from cnncalc.lowering import to_module
+    from cnncalc.pytorch.lowering import to_module
 
     with torch.device("cpu"):
         return to_module(graph)
@@ -340,7 +339,7 @@ def _layer_cases():
 def test_every_layer_type_counts_as_the_tool_does(op, tool):
     pytest.importorskip("torch")
     pytest.importorskip(PACKAGE[tool])
-    graph = build(parse_spec(example_spec(op), "example.yaml"))
+    graph = build(parse_spec(REGISTRY[op].example_spec(), "example.yaml"))
     report = analyze(graph, convention=CONVENTIONS[tool])
     assert COUNT[tool](_lowered(graph), graph.input_shape) == report.totals.macs
 
@@ -353,7 +352,7 @@ def test_the_usual_modules_count_as_the_convention_says(tool):
     vector's layer norm to it)."""
     torch = pytest.importorskip("torch")
     pytest.importorskip(PACKAGE[tool])
-    softmax = analyze(build(parse_spec(example_spec("softmax"), "softmax.yaml")), convention=CONVENTIONS[tool])
+    softmax = analyze(build(parse_spec(REGISTRY["softmax"].example_spec(), "softmax.yaml")), convention=CONVENTIONS[tool])
     assert COUNT[tool](torch.nn.Sequential(torch.nn.Softmax(dim=1)).eval(), (4, 9, 11)) == softmax.totals.macs
     graph = build(parse_spec("input: [4, 9, 11]\nlayers:\n  - {op: flatten}\n  - {op: layernorm}\n", "ln.yaml"))
     assert COUNT[tool](_lowered(graph), graph.input_shape) == analyze(graph, convention=CONVENTIONS[tool]).totals.macs
@@ -490,8 +489,8 @@ def test_the_cli_table_total_is_the_compared_total():
 def test_verify_compares_every_layer_with_fvcore(name):
     pytest.importorskip("torch")
     pytest.importorskip("fvcore")
-    from cnncalc.bundled import resolve
-    from cnncalc.verify import verify
+    from cnncalc.spec.bundled import resolve
+    from cnncalc.pytorch.verify import verify
 
     graph = build(load_spec(resolve(name)[0]))
     checks = verify(graph, analyze(graph, convention=CONVENTIONS["fvcore"]))
@@ -506,9 +505,9 @@ def test_verify_compares_every_layer_with_fvcore(name):
 def test_verify_with_fvcore_on_every_layer_type(op):
     pytest.importorskip("torch")
     pytest.importorskip("fvcore")
-    from cnncalc.verify import verify
+    from cnncalc.pytorch.verify import verify
 
-    graph = build(parse_spec(example_spec(op), "example.yaml"))
+    graph = build(parse_spec(REGISTRY[op].example_spec(), "example.yaml"))
     checks = verify(graph, analyze(graph, convention=CONVENTIONS["fvcore"]), device="cpu")
     assert [c for c in checks if not c.ok] == []
 
@@ -529,7 +528,7 @@ def test_verify_cli_checks_fvcore_by_default():
 def test_verify_fails_when_a_rule_disagrees_with_fvcore(monkeypatch):
     pytest.importorskip("torch")
     pytest.importorskip("fvcore")
-    from cnncalc.conventions import BATCHNORM
+    from cnncalc.layers.terms import BATCHNORM
     from cnncalc.layers.norm import BatchNorm
 
     # a wrong rule: batch norm reported as 2 per element, where fvcore counts 1 (+1 affine)

@@ -6,13 +6,13 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from cnncalc.bundled import bundled_specs, resolve
+from cnncalc.spec.bundled import bundled_specs, resolve
 from cnncalc.cli import app
-from cnncalc.conventions import TEXTBOOK
-from cnncalc.engine import analyze
-from cnncalc.explain import explain
-from cnncalc.graph import build
-from cnncalc.spec import load_spec
+from cnncalc.analysis.conventions import TEXTBOOK
+from cnncalc.analysis.engine import analyze
+from cnncalc.analysis.explain import explain
+from cnncalc.spec.graph import build
+from cnncalc.spec.spec import load_spec
 
 runner = CliRunner()
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from cnncalc.expr import ExprError, evaluate, is_expression, make_divisible
+from cnncalc.spec.expr import ExprError, evaluate, is_expression, make_divisible
 
 VARS = {"c": 64, "width": 0.75, "i": 0, "flag": True}
 

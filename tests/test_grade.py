@@ -6,16 +6,16 @@ from fractions import Fraction
 
 import pytest
 
-from cnncalc import bundled
-from cnncalc.engine import analyze
-from cnncalc.errors import SpecError
-from cnncalc.grade import (IGNORED, LAYER, MAX_SHEET_BYTES, MISSING, RIGHT, UNPARSEABLE, WRONG, Column,
+from cnncalc.spec import bundled
+from cnncalc.analysis.engine import analyze
+from cnncalc.core.errors import SpecError
+from cnncalc.grade.grader import (IGNORED, LAYER, MAX_SHEET_BYTES, MISSING, RIGHT, UNPARSEABLE, WRONG, Column,
                            classify_header, grade, is_right, parse_csv_sheet, parse_number, parse_shape,
                            parse_yaml_sheet, read_sheet)
-from cnncalc.graph import build
+from cnncalc.spec.graph import build
 from cnncalc.render.grade import answer_sheet_csv, answer_sheet_yaml, grade_csv
-from cnncalc.spec import load_spec
-from cnncalc.units import KB, MILLION, THOUSAND, decimal_text, truncate
+from cnncalc.spec.spec import load_spec
+from cnncalc.core.numbers import KB, MILLION, THOUSAND, decimal_text, truncate
 
 
 def report_of(name: str):

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from cnncalc.spec import parse_spec
+from cnncalc.spec.spec import parse_spec
 
 
 def names(report):

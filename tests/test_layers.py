@@ -204,8 +204,8 @@ def test_every_layer_type_documents_itself():
 def test_rules_run_on_symbolic_sizes():
     # The arithmetic has no type checks on values: sympy symbols go through params and costs.
     sympy = pytest.importorskip("sympy")
-    from cnncalc.conventions import TEXTBOOK
-    from cnncalc.formula import value_of
+    from cnncalc.analysis.conventions import TEXTBOOK
+    from cnncalc.core.formula import value_of
     from cnncalc.layers.conv import Conv
     from cnncalc.layers.linear import Linear
 

@@ -9,25 +9,24 @@ import sys
 import pytest
 from typer.testing import CliRunner
 
-from cnncalc.bundled import bundled_specs, resolve
+from cnncalc.spec.bundled import bundled_specs, resolve
 from cnncalc.cli import app
-from cnncalc.engine import analyze
-from cnncalc.graph import build
-from cnncalc.layers import layer_types
-from cnncalc.spec import load_spec, parse_spec
+from cnncalc.analysis.engine import analyze
+from cnncalc.spec.graph import build
+from cnncalc.layers import REGISTRY, layer_types
+from cnncalc.spec.spec import load_spec, parse_spec
 
 torch = pytest.importorskip("torch")
-from cnncalc.export import pytorch_source  # noqa: E402
-from cnncalc.verify import verify  # noqa: E402
+from cnncalc.pytorch.export import pytorch_source  # noqa: E402
+from cnncalc.pytorch.verify import verify  # noqa: E402
 
 runner = CliRunner()
 
-from .layer_examples import example_spec  # noqa: E402
 
 
 @pytest.mark.parametrize("op", sorted(cls.op for cls in layer_types()))
 def test_every_layer_type_lowers_exactly(op):
-    graph = build(parse_spec(example_spec(op)))
+    graph = build(parse_spec(REGISTRY[op].example_spec()))
     checks = verify(graph, analyze(graph), device="cpu")
     assert [c for c in checks if not c.ok] == []
     assert op in {node.layer.op for node in graph.nodes}
@@ -51,7 +50,7 @@ def test_asymmetric_same_padding_lowers_exactly(layer):
 
 
 def test_submodules_carry_the_spec_names():
-    from cnncalc.lowering import to_module
+    from cnncalc.pytorch.lowering import to_module
 
     model = to_module(build(load_spec(resolve("resnet18")[0])))
     names = dict(model.named_modules())
@@ -60,7 +59,7 @@ def test_submodules_carry_the_spec_names():
 
 
 def test_verify_reports_a_mismatch_and_exits_1(monkeypatch):
-    from cnncalc.formula import Q
+    from cnncalc.core.formula import Q
     from cnncalc.layers.conv import Conv
 
     original = Conv.params

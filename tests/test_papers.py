@@ -7,7 +7,8 @@ import math
 import pytest
 
 import cnncalc
-from cnncalc.conventions import MAC, Convention
+from cnncalc.analysis.conventions import Convention
+from cnncalc.layers.terms import MAC
 
 # Multiply-adds of convolutions and fully connected layers only, as the papers count "ops"/"FLOPs".
 WEIGHTS_ONLY = Convention("weights-only", "conv and linear multiply-adds", {MAC: 1})
@@ -57,10 +58,10 @@ OPS_MISPRINTED = {"conv1", "inception5a"}
 
 @pytest.fixture(scope="module")
 def googlenet_rows():
-    from cnncalc.engine import analyze
-    from cnncalc.graph import build
-    from cnncalc.spec import load_spec
-    from cnncalc.bundled import resolve
+    from cnncalc.analysis.engine import analyze
+    from cnncalc.spec.graph import build
+    from cnncalc.spec.spec import load_spec
+    from cnncalc.spec.bundled import resolve
 
     graph = build(load_spec(resolve("googlenet_paper")[0]))
     return {row.name: row for row in analyze(graph, convention=WEIGHTS_ONLY).collapse(1).rows}

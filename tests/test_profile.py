@@ -12,7 +12,7 @@ import pytest
 from typer.testing import CliRunner
 
 from cnncalc.cli import app
-from cnncalc.profile import (COMPUTE, MEMORY, Spread, arithmetic_intensity, layer_bytes, ridge_point,
+from cnncalc.pytorch.profile import (COMPUTE, MEMORY, Spread, arithmetic_intensity, layer_bytes, ridge_point,
                              roofline_bound, roofline_time)
 
 from .conftest import ROOT, one_layer
@@ -138,11 +138,11 @@ def test_resnet18_table_and_output_file(tmp_path):
 
 def test_library_call_reports_progress():
     torch = pytest.importorskip("torch")
-    from cnncalc.bundled import resolve
-    from cnncalc.engine import analyze
-    from cnncalc.graph import build
-    from cnncalc.profile import profile, steps
-    from cnncalc.spec import load_spec
+    from cnncalc.spec.bundled import resolve
+    from cnncalc.analysis.engine import analyze
+    from cnncalc.spec.graph import build
+    from cnncalc.pytorch.profile import profile, steps
+    from cnncalc.spec.spec import load_spec
 
     graph = build(load_spec(*resolve("lenet5")))
     seen = []
@@ -223,7 +223,7 @@ def test_cuda_timing_logic_with_fake_events(monkeypatch):
     torch = pytest.importorskip("torch")
     import time as clock_time
 
-    from cnncalc.profile import _Clock, _Hooks
+    from cnncalc.pytorch.profile import _Clock, _Hooks
 
     class FakeEvent:
         def __init__(self, enable_timing=False):

@@ -7,9 +7,9 @@ import random
 import pytest
 
 import cnncalc
-from cnncalc.engine import analyze
-from cnncalc.graph import build
-from cnncalc.spec import parse_spec
+from cnncalc.analysis.engine import analyze
+from cnncalc.spec.graph import build
+from cnncalc.spec.spec import parse_spec
 
 
 def fields(text: str):

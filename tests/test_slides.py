@@ -132,9 +132,9 @@ def test_alexnet_conv1_pad_slip():
     report = cnncalc.analyze_file(SPECS / "alexnet.yaml")
     assert report.rows[0].output_shape == (96, 55, 55)
     text = (SPECS / "alexnet.yaml").read_text().replace("pad: 0, act", "pad: 2, act")
-    from cnncalc.engine import analyze
-    from cnncalc.graph import build
-    from cnncalc.spec import parse_spec
+    from cnncalc.analysis.engine import analyze
+    from cnncalc.spec.graph import build
+    from cnncalc.spec.spec import parse_spec
 
     assert analyze(build(parse_spec(text))).rows[0].output_shape == (96, 56, 56)
 
@@ -163,9 +163,9 @@ def test_googlenet_stem_totals_and_the_418_slip():
 
 def test_googlenet_stem_pools_need_ceil_mode():
     text = (SPECS / "googlenet_stem.yaml").read_text().replace("ceil: true", "ceil: false")
-    from cnncalc.engine import analyze
-    from cnncalc.graph import build
-    from cnncalc.spec import parse_spec
+    from cnncalc.analysis.engine import analyze
+    from cnncalc.spec.graph import build
+    from cnncalc.spec.spec import parse_spec
 
     rows = analyze(build(parse_spec(text))).rows
     # floor((112 - 3)/2) + 1 = 55, not the slide's 56

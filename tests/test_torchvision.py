@@ -9,8 +9,8 @@ from __future__ import annotations
 import pytest
 
 import cnncalc
-from cnncalc.bundled import bundled_specs
-from cnncalc.spec import load_spec
+from cnncalc.spec.bundled import bundled_specs
+from cnncalc.spec.spec import load_spec
 
 pytestmark = pytest.mark.filterwarnings("ignore:The default weight initialization:FutureWarning")
 torch = pytest.importorskip("torch")

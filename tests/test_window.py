@@ -5,8 +5,8 @@ from fractions import Fraction
 
 import pytest
 
-from cnncalc.fields import Padding
-from cnncalc.window import WindowProblem, resolve_padding, stride_warnings, sweep, sweep2d
+from cnncalc.layers.fields import Padding
+from cnncalc.layers.window import WindowProblem, resolve_padding, stride_warnings, sweep, sweep2d
 
 
 def test_output_size_formula():

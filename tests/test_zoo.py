@@ -4,8 +4,8 @@ from __future__ import annotations
 import pytest
 
 import cnncalc
-from cnncalc.bundled import bundled_specs
-from cnncalc.spec import load_spec
+from cnncalc.spec.bundled import bundled_specs
+from cnncalc.spec.spec import load_spec
 
 ZOO = bundled_specs()
 

@@ -1,5 +1,7 @@
-"""All layer types. Importing this package registers them."""
+"""All layer types, one class each (docs/spec.md lists them). Importing this package registers them."""
 from . import conv, pool, linear, reshape, norm, activation, merge, resample  # noqa: F401  (registration order)
-from .base import REGISTRY, RF, Cells, Layer, LayerProblem, layer_types, register
+from .base import (REGISTRY, RF, Cells, Layer, LayerProblem, activation_terms, fused_activation_names, layer_types,
+                   register)
 
-__all__ = ["REGISTRY", "RF", "Cells", "Layer", "LayerProblem", "layer_types", "register"]
+__all__ = ["REGISTRY", "RF", "Cells", "Layer", "LayerProblem", "activation_terms", "fused_activation_names",
+           "layer_types", "register"]

@@ -1,26 +1,31 @@
 from __future__ import annotations
 
-from ..conventions import ACTIVATION, SOFTMAX_ADDS
-from ..fields import Field, number
-from ..formula import Q, output_elements
-from ..torchspec import T
+from typing import Any, ClassVar
+
+from ..core.formula import Formula, Q, output_elements
+from ..core.shapes import Shape
 from .base import SameShape, register
+from .fields import number, spec_field
+from .terms import ACTIVATION, SOFTMAX_ADDS
+from .torchspec import T, Torch
 
 
 class Activation(SameShape):
-    """An elementwise nonlinearity: the shape passes through, no parameters."""
+    """An elementwise nonlinearity: the shape passes through, no parameters. Usable standalone or
+    as a conv's or linear's fused `act:`."""
 
-    torch_class = ""  # the torch module it lowers to
+    is_activation = True
+    torch_class: ClassVar[str] = ""  # the torch module it lowers to
 
-    def costs(self, inputs, output):
-        """Every activation counts under ACTIVATION and under its own op name (conventions.ACTIVATIONS)."""
+    def costs(self, inputs: list[Shape], output: Shape) -> dict[str, Any]:
+        """Every activation counts under ACTIVATION and under its own op name (its own cost term)."""
         elements = output_elements(output)
         return {ACTIVATION: elements, self.op: elements}
 
-    def torch_args(self) -> tuple:
+    def torch_args(self) -> tuple[Any, ...]:
         return ()
 
-    def lowering(self, inputs, output):
+    def lowering(self, inputs: list[Shape], output: Shape) -> Torch:
         return T(self.torch_class, *self.torch_args())
 
 
@@ -36,10 +41,11 @@ class LeakyReLU(Activation):
     op = "leaky_relu"
     aliases = ("leakyrelu",)
     summary = "x if x > 0 else slope·x"
-    fields = (Field("slope", number(0), 0.01, aliases=("negative_slope",), doc="slope for x < 0"),)
     torch_class = "nn.LeakyReLU"
 
-    def torch_args(self) -> tuple:
+    slope: float = spec_field(number(0), 0.01, aliases=("negative_slope",), doc="slope for x < 0")
+
+    def torch_args(self) -> tuple[Any, ...]:
         return (self.slope,)
 
 
@@ -61,10 +67,11 @@ class Tanh(Activation):
 class ELU(Activation):
     op = "elu"
     summary = "x if x > 0 else alpha·(e^x - 1)"
-    fields = (Field("alpha", number(0), 1.0, doc="scale for x < 0"),)
     torch_class = "nn.ELU"
 
-    def torch_args(self) -> tuple:
+    alpha: float = spec_field(number(0), 1.0, doc="scale for x < 0")
+
+    def torch_args(self) -> tuple[Any, ...]:
         return (self.alpha,)
 
 
@@ -89,11 +96,11 @@ class Softmax(Activation):
     summary = "softmax over the channels (the features of a vector)"
     torch_class = "Softmax2d"
 
-    def costs(self, inputs, output):
+    def costs(self, inputs: list[Shape], output: Shape) -> dict[str, Any]:
         """The sum of C exponentials at each position needs C - 1 additions."""
         terms = super().costs(inputs, output)
         positions = [Q(name, size) for name, size in zip(("H", "W"), output[1:])]
-        adds = (Q("C", output[0]) - 1).grouped() if positions else Q("C", output[0]) - 1
+        adds: Formula = (Q("C", output[0]) - 1).grouped() if positions else Q("C", output[0]) - 1
         for factor in positions:
             adds = adds * factor
         terms[SOFTMAX_ADDS] = adds

@@ -1,25 +1,27 @@
 """The layer-type base class and its registry.
 
 A layer type is one subclass of `Layer`, registered with `@register`; it holds every rule for
-that type: its fields and their validation, output shape, parameters, buffers, cost terms and
-the cells it shows in the lecture table. Nothing outside the class branches on its type.
+that type: its fields and their validation, output shape, parameters, buffers (and what they
+hold), cost terms, the cells it shows in the lecture table, its receptive-field step, its torch
+lowering and a small example. Nothing outside the class branches on its type.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Callable, ClassVar, NoReturn
 
-from ..errors import Location, SpecError, did_you_mean
-from ..fields import REQUIRED, Field, FieldProblem
-from ..formula import Step
-from ..torchspec import T, Torch
-from ..shapes import Shape, describe
-from ..window import Field as RFAxis
+from ..core.errors import Location, SpecError, did_you_mean
+from ..core.formula import Step
+from ..core.shapes import Shape, shape_list
+from .fields import REQUIRED, Field, FieldProblem
+from .torchspec import T, Torch
+from .window import RFAxis
 
 REGISTRY: dict[str, type[Layer]] = {}
 
 Warn = Callable[..., None]
 RF = tuple[RFAxis, RFAxis]  # receptive field along H and W
+EXAMPLE_INPUT = "[4, 9, 11]"  # the input of every layer type's example spec
 
 
 def register(cls: type[Layer]) -> type[Layer]:
@@ -36,6 +38,16 @@ def layer_types() -> list[type[Layer]]:
     return list(dict.fromkeys(REGISTRY.values()))
 
 
+def fused_activation_names() -> list[str]:
+    """Names accepted by `act:` on conv and linear layers: every standalone activation type."""
+    return [op for op, cls in REGISTRY.items() if cls.is_activation]
+
+
+def activation_terms() -> tuple[str, ...]:
+    """The cost term each activation type reports under its own op name (see layers/terms.py)."""
+    return tuple(cls.op for cls in layer_types() if cls.is_activation)
+
+
 class LayerProblem(Exception):
     """A rule found the layer unusable; `field` names the field to blame, if one is."""
 
@@ -45,8 +57,6 @@ class LayerProblem(Exception):
 
 
 @dataclass(frozen=True)
-
-
 class Cells:
     """What a layer shows in the lecture table's Filters, K, S and P columns."""
 
@@ -60,8 +70,22 @@ class Layer:
     op: ClassVar[str]
     aliases: ClassVar[tuple[str, ...]] = ()
     summary: ClassVar[str] = ""
-    fields: ClassVar[tuple[Field, ...]] = ()
-    arity: ClassVar[int] = 1
+    fields: ClassVar[tuple[Field, ...]] = ()  # collected from the `spec_field` attributes
+    arity: ClassVar[int | None] = 1  # inputs it takes; None: two or more (a merge)
+    is_activation: ClassVar[bool] = False  # usable as a conv's or linear's fused `act:`
+    buffer_note: ClassVar[str] = ""  # what its buffers hold, for `explain`
+    # A small example on a 4×9×11 input: the YAML items of `layers:` (and `outputs:`), shared by the
+    # tests that lower, count and verify every layer type. Empty: a single `{op: <op>}`.
+    example: ClassVar[str] = ""
+    example_outputs: ClassVar[str] = ""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        declared = {name: value for name, value in vars(cls).items() if isinstance(value, Field)}
+        if declared:
+            merged = {f.name: f for f in cls.fields}
+            merged.update({name: replace(f, name=name) for name, f in declared.items()})
+            cls.fields = tuple(merged.values())
 
     def __init__(self, name: str, values: dict[str, Any] | None = None, *, loc: Location | None = None,
                  field_locs: dict[str, Location] | None = None) -> None:
@@ -129,6 +153,13 @@ class Layer:
                 return f.name
         return None
 
+    @classmethod
+    def example_spec(cls) -> str:
+        """The layer type's example as a whole spec (see `example`)."""
+        layers = cls.example or f"- {{op: {cls.op}}}"
+        text = f"input: {EXAMPLE_INPUT}\nlayers:\n" + "".join(f"  {line}\n" for line in layers.splitlines())
+        return text + (f"outputs: {cls.example_outputs}\n" if cls.example_outputs else "")
+
     # ---- rules: override in each layer type -------------------------------------------------
     def check(self) -> None:
         """Checks across fields, before any shape is known."""
@@ -137,7 +168,7 @@ class Layer:
         raise NotImplementedError
 
     def params(self, inputs: list[Shape], output: Shape) -> Any:
-        """Trainable parameters."""
+        """Trainable parameters (a number or a Formula)."""
         return 0
 
     def buffers(self, inputs: list[Shape], output: Shape) -> Any:
@@ -145,7 +176,7 @@ class Layer:
         return 0
 
     def costs(self, inputs: list[Shape], output: Shape) -> dict[str, Any]:
-        """Cost terms (see conventions.TERMS) for one sample."""
+        """Cost terms (see layers/terms.py) for one sample."""
         return {}
 
     def cells(self, inputs: list[Shape], output: Shape) -> Cells:
@@ -160,13 +191,6 @@ class Layer:
         """The torch module this layer is (as data: see torchspec.Torch)."""
         raise NotImplementedError(f"{type(self).__name__} must say what torch module it lowers to")
 
-    def with_activation(self, core: Torch, output: Shape) -> Torch:
-        """A conv or linear layer followed by its fused `act:`, as one nn.Sequential."""
-        if not getattr(self, "act", None):
-            return core
-        activation = REGISTRY[self.act](f"{self.name}.act")
-        return T("nn.Sequential", core, activation.lowering([output], output))
-
     def receptive_field(self, fields: list[RF], inputs: list[Shape], output: Shape) -> RF:
         """(H, W) receptive field of the output. A pointwise layer keeps its input's; a merge
         takes the largest of its inputs' (the maximum over paths)."""
@@ -179,7 +203,7 @@ class Layer:
     def image(self, shape: Shape) -> tuple[Any, Any, Any]:
         """(C, H, W) of an input that must be a feature map."""
         if len(shape) != 3:
-            self.fail(f"{self.op} needs a [C, H, W] feature map, but its input is {describe(shape)}")
+            self.fail(f"{self.op} needs a [C, H, W] feature map, but its input is {shape_list(shape)}")
         return shape[0], shape[1], shape[2]
 
     def error(self, message: str, field: str | None, hint: str | None = None) -> SpecError:
@@ -195,12 +219,29 @@ class SameShape(Layer):
         return inputs[0]
 
 
-def fused_activation_names() -> list[str]:
-    """Names accepted by `act:` on conv and linear layers: every standalone activation type."""
-    from .activation import Activation
+class FusedActivation(Layer):
+    """A weight layer (conv, transposed conv, linear) with an optional fused `act:` that adds no
+    table row: its costs and its lowering include the activation's."""
 
-    return [op for op, cls in REGISTRY.items() if issubclass(cls, Activation)]
+    act: str | None
+
+    def activation(self) -> Layer | None:
+        return REGISTRY[self.act](f"{self.name}.act") if self.act else None
+
+    def with_activation_costs(self, terms: dict[str, Any], output: Shape) -> dict[str, Any]:
+        """The layer's own terms and the fused activation's, as a standalone layer reports them."""
+        activation = self.activation()
+        if activation is not None:
+            terms.update(activation.costs([output], output))
+        return terms
+
+    def with_activation(self, core: Torch, output: Shape) -> Torch:
+        """The lowering followed by the fused activation's, as one nn.Sequential."""
+        activation = self.activation()
+        if activation is None:
+            return core
+        return T("nn.Sequential", core, activation.lowering([output], output))
 
 
-__all__ = ["RF", "Cells", "Field", "Layer", "SameShape", "LayerProblem", "REGISTRY", "REQUIRED", "Warn", "register",
-           "layer_types", "fused_activation_names"]
+__all__ = ["RF", "Cells", "Field", "FusedActivation", "Layer", "SameShape", "LayerProblem", "REGISTRY", "REQUIRED",
+           "Warn", "register", "layer_types", "fused_activation_names", "activation_terms"]

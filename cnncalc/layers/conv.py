@@ -1,90 +1,71 @@
 from __future__ import annotations
 
-from ..conventions import BIAS, MAC, OUTPUT_MAC, PARAM_POSITIONS
-from ..fields import Field, boolean, choice, format_pair, padding, positive_int, positive_pair
-from ..symbolic import nonzero
-from ..formula import Formula, Q, kernel_factors, output_elements
-from ..window import WindowProblem, stride_warnings, sweep2d, window_steps
-from ..torchspec import T
-from .base import REGISTRY, Cells, Layer, fused_activation_names, register
+from typing import Any
+
+from ..core.formula import Formula, Q, kernel_factors, output_elements
+from ..core.shapes import Shape
+from ..core.symbolic import nonzero
+from .base import Cells, FusedActivation, Warn, fused_activation_names, register
+from .fields import Padding, boolean, choice, format_pair, padding, positive_int, positive_pair, spec_field
+from .sliding import SlidingWindow
+from .terms import BIAS, MAC, OUTPUT_MAC, PARAM_POSITIONS
+from .torchspec import T, Torch
 
 
 @register
-class Conv(Layer):
+class Conv(SlidingWindow, FusedActivation):
     op = "conv"
     aliases = ("conv2d",)
     summary = "2-D convolution, optionally grouped/dilated, with an optional fused activation"
-    fields = (
-        Field("out", positive_int, aliases=("filters", "out_channels"), doc="output channels C_out"),
-        Field("kernel", positive_pair, aliases=("kernel_size",), doc="K, or [K_h, K_w]"),
-        Field("stride", positive_pair, (1, 1), doc="S, or [S_h, S_w]"),
-        Field("pad", padding, padding(0), aliases=("padding",), doc="P, [P_h, P_w], same or valid"),
-        Field("dilation", positive_pair, (1, 1), doc="D, or [D_h, D_w]"),
-        Field("groups", positive_int, 1, doc="channel groups; C_in and C_out must be multiples"),
-        Field("bias", boolean, True, doc="whether the layer adds a bias per output channel"),
-        Field("act", choice(fused_activation_names), None, doc="fused activation (adds no table row)"),
-    )
+    example = "- {op: conv, out: 6, kernel: [3, 5], stride: 2, pad: same, groups: 2, dilation: 1, act: relu}"
+
+    out: int = spec_field(positive_int, aliases=("filters", "out_channels"), doc="output channels C_out")
+    kernel: tuple[int, int] = spec_field(positive_pair, aliases=("kernel_size",), doc="K, or [K_h, K_w]")
+    stride: tuple[int, int] = spec_field(positive_pair, (1, 1), doc="S, or [S_h, S_w]")
+    pad: Padding = spec_field(padding, padding(0), aliases=("padding",), doc="P, [P_h, P_w], same or valid")
+    dilation: tuple[int, int] = spec_field(positive_pair, (1, 1), doc="D, or [D_h, D_w]")
+    groups: int = spec_field(positive_int, 1, doc="channel groups; C_in and C_out must be multiples")
+    bias: bool = spec_field(boolean, True, doc="whether the layer adds a bias per output channel")
+    act: str | None = spec_field(choice(fused_activation_names), None, doc="fused activation (adds no table row)")
 
     def check(self) -> None:
         if nonzero(self.out % self.groups):
             self.fail(f"groups={self.groups} does not divide the {self.out} output channels", "groups")
 
-    def _axes(self, inputs):
-        c, h, w = self.image(inputs[0])
-        if nonzero(c % self.groups):
-            self.fail(f"groups={self.groups} does not divide the {c} input channels", "groups")
-        try:
-            return sweep2d(h, w, self.kernel, self.stride, self.pad, self.dilation)
-        except WindowProblem as exc:
-            self.fail(str(exc), exc.field)
+    def check_channels(self, channels: Any) -> None:
+        if nonzero(channels % self.groups):
+            self.fail(f"groups={self.groups} does not divide the {channels} input channels", "groups")
 
-    def output_shape(self, inputs, warn):
-        axes = self._axes(inputs)
-        for message in stride_warnings(*axes):
-            warn(message, "stride")
-        return (self.out, axes[0].out, axes[1].out)
+    def output_shape(self, inputs: list[Shape], warn: Warn) -> Shape:
+        return self.window_shape(inputs, warn, self.out)
 
-    def explain_shape(self, inputs, output):
-        return window_steps(*self._axes(inputs))
-
-    def receptive_field(self, fields, inputs, output):
-        return tuple(f.window(a.kernel, a.stride, a.pad_before, a.dilation) for f, a in zip(fields[0], self._axes(inputs)))
-
-    def _per_filter(self, inputs) -> Formula:
+    def _per_filter(self, inputs: list[Shape]) -> Formula:
         """Weights one output element reads: (C_in / G) × K × K."""
         c_in = Q("C_in", inputs[0][0])
         channels = c_in // Q("G", self.groups) if self.groups != 1 else c_in
         kh, kw = kernel_factors(self.kernel)
         return channels * kh * kw
 
-    def params(self, inputs, output):
+    def params(self, inputs: list[Shape], output: Shape) -> Formula:
         weights = Q("C_out", self.out) * self._per_filter(inputs)
         return weights + Q("C_out", self.out) if self.bias else weights
 
-    def costs(self, inputs, output):
+    def costs(self, inputs: list[Shape], output: Shape) -> dict[str, Any]:
         outputs = output_elements(output)
-        per_filter = self._per_filter(inputs)
-        mac = outputs.grouped() * per_filter.grouped()
-        weights = Q("C_out", self.out) * per_filter
-        params = weights + Q("C_out", self.out) if self.bias else weights  # as params() builds them
-        terms = {MAC: mac, OUTPUT_MAC: mac, PARAM_POSITIONS: params.grouped() * Q("H'", output[1]) * Q("W'", output[2])}
+        mac = outputs.grouped() * self._per_filter(inputs).grouped()
+        positions = self.params(inputs, output).grouped() * Q("H'", output[1]) * Q("W'", output[2])
+        terms = {MAC: mac, OUTPUT_MAC: mac, PARAM_POSITIONS: positions}
         if self.bias:
             terms[BIAS] = outputs
-        if self.act:  # the fused activation's own terms, as a standalone layer reports them
-            terms.update(REGISTRY[self.act](f"{self.name}.act").costs([output], output))
-        return terms
+        return self.with_activation_costs(terms, output)
 
-    def lowering(self, inputs, output):
-        height, width = self._axes(inputs)
-        symmetric = height.pad_before == height.pad_after and width.pad_before == width.pad_after
-        conv = T("nn.Conv2d", inputs[0][0], self.out, kernel_size=self.kernel, stride=self.stride,
-                 padding=(height.pad_before, width.pad_before) if symmetric else 0, dilation=self.dilation,
-                 groups=self.groups, bias=self.bias)
-        if not symmetric:  # TensorFlow's 'same' with an odd total: pad right/bottom first
-            conv = T("Padded", (width.pad_before, width.pad_after, height.pad_before, height.pad_after), 0.0, conv)
+    def lowering(self, inputs: list[Shape], output: Shape) -> Torch:
+        conv = self.padded(inputs, lambda pad: T("nn.Conv2d", inputs[0][0], self.out, kernel_size=self.kernel,
+                                                 stride=self.stride, padding=pad, dilation=self.dilation,
+                                                 groups=self.groups, bias=self.bias), 0.0)
         return self.with_activation(conv, output)
 
-    def cells(self, inputs, output):
+    def cells(self, inputs: list[Shape], output: Shape) -> Cells:
         """Groups and dilation show only when used: `256 g2` filters, a `3 d2` kernel."""
         filters = f"{self.out} g{self.groups}" if self.groups != 1 else str(self.out)
         kernel = format_pair(self.kernel)

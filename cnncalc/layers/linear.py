@@ -1,45 +1,45 @@
 from __future__ import annotations
 
-from ..conventions import BIAS, MAC, OUTPUT_MAC, PARAM_POSITIONS
-from ..fields import Field, boolean, choice, positive_int
-from ..formula import Q
-from ..shapes import describe
-from ..torchspec import T
-from .base import REGISTRY, Cells, Layer, fused_activation_names, register
+from typing import Any
+
+from ..core.formula import Formula, Q
+from ..core.shapes import Shape, shape_list
+from .base import Cells, FusedActivation, Warn, fused_activation_names, register
+from .fields import boolean, choice, positive_int, spec_field
+from .terms import BIAS, MAC, OUTPUT_MAC, PARAM_POSITIONS
+from .torchspec import T, Torch
 
 
 @register
-class Linear(Layer):
+class Linear(FusedActivation):
     op = "linear"
     aliases = ("fc", "dense")
     summary = "fully connected layer on a flat vector, with an optional fused activation"
-    fields = (
-        Field("out", positive_int, aliases=("out_features", "units"), doc="output features"),
-        Field("bias", boolean, True, doc="whether the layer adds a bias per output"),
-        Field("act", choice(fused_activation_names), None, doc="fused activation (adds no table row)"),
-    )
+    example = "- {op: flatten}\n- {op: linear, out: 7, act: gelu}\n- {op: batchnorm, affine: false}"
 
-    def output_shape(self, inputs, warn):
+    out: int = spec_field(positive_int, aliases=("out_features", "units"), doc="output features")
+    bias: bool = spec_field(boolean, True, doc="whether the layer adds a bias per output")
+    act: str | None = spec_field(choice(fused_activation_names), None, doc="fused activation (adds no table row)")
+
+    def output_shape(self, inputs: list[Shape], warn: Warn) -> Shape:
         if len(inputs[0]) != 1:
-            self.fail(f"{self.op} needs a flat vector, but its input is {describe(inputs[0])}",
+            self.fail(f"{self.op} needs a flat vector, but its input is {shape_list(inputs[0])}",
                       hint="add '- op: flatten' (or a global pooling and a flatten) before it")
         return (self.out,)
 
-    def params(self, inputs, output):
+    def params(self, inputs: list[Shape], output: Shape) -> Formula:
         weights = Q("C_in", inputs[0][0]) * Q("C_out", self.out)
         return weights + Q("C_out", self.out) if self.bias else weights
 
-    def costs(self, inputs, output):
+    def costs(self, inputs: list[Shape], output: Shape) -> dict[str, Any]:
         mac = Q("C_in", inputs[0][0]) * Q("C_out", self.out)
         terms = {MAC: mac, OUTPUT_MAC: mac, PARAM_POSITIONS: self.params(inputs, output)}
         if self.bias:
             terms[BIAS] = Q("C_out", self.out)
-        if self.act:  # the fused activation's own terms, as a standalone layer reports them
-            terms.update(REGISTRY[self.act](f"{self.name}.act").costs([output], output))
-        return terms
+        return self.with_activation_costs(terms, output)
 
-    def lowering(self, inputs, output):
+    def lowering(self, inputs: list[Shape], output: Shape) -> Torch:
         return self.with_activation(T("nn.Linear", inputs[0][0], self.out, bias=self.bias), output)
 
-    def cells(self, inputs, output):
+    def cells(self, inputs: list[Shape], output: Shape) -> Cells:
         return Cells(filters=str(self.out))

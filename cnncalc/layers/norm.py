@@ -1,11 +1,14 @@
 from __future__ import annotations
 
-from ..conventions import (BATCHNORM, BATCHNORM_AFFINE, LAYERNORM, LAYERNORM_AFFINE, LRN as LRN_TERM, LRN_WINDOW,
-                           NORM, PARAM_POSITIONS)
-from ..fields import Field, boolean, number, positive_int
-from ..formula import Q, output_elements
-from ..torchspec import T
-from .base import Cells, Layer, SameShape, register
+from typing import Any
+
+from ..core.formula import Q, output_elements
+from ..core.shapes import Shape
+from .base import Cells, Layer, SameShape, Warn, register
+from .fields import boolean, number, positive_int, spec_field
+from .terms import BATCHNORM, BATCHNORM_AFFINE, LAYERNORM, LAYERNORM_AFFINE, LRN_WINDOW, NORM, PARAM_POSITIONS
+from .terms import LRN as LRN_TERM
+from .torchspec import T, Torch
 
 
 @register
@@ -13,18 +16,18 @@ class BatchNorm(SameShape):
     op = "batchnorm"
     aliases = ("bn", "batchnorm2d", "batch_norm")
     summary = "batch normalisation over channels: 2·C parameters (γ, β), 2·C buffers (running mean, var)"
-    fields = (
-        Field("eps", number(0, low_open=True), 1e-5, doc="added to the variance"),
-        Field("affine", boolean, True, doc="learn a scale γ and shift β per channel"),
-    )
+    buffer_note = "running mean and variance"
 
-    def params(self, inputs, output):
+    eps: float = spec_field(number(0, low_open=True), 1e-5, doc="added to the variance")
+    affine: bool = spec_field(boolean, True, doc="learn a scale γ and shift β per channel")
+
+    def params(self, inputs: list[Shape], output: Shape) -> Any:
         return 2 * Q("C", inputs[0][0]) if self.affine else 0
 
-    def buffers(self, inputs, output):
+    def buffers(self, inputs: list[Shape], output: Shape) -> Any:
         return 2 * Q("C", inputs[0][0])
 
-    def costs(self, inputs, output):
+    def costs(self, inputs: list[Shape], output: Shape) -> dict[str, Any]:
         """At inference batch norm applies its running statistics: no mean or variance to compute."""
         terms = {NORM: output_elements(output), BATCHNORM: output_elements(output)}
         if self.affine:
@@ -32,7 +35,7 @@ class BatchNorm(SameShape):
             terms[PARAM_POSITIONS] = self.params(inputs, output)
         return terms
 
-    def lowering(self, inputs, output):
+    def lowering(self, inputs: list[Shape], output: Shape) -> Torch:
         kind = "nn.BatchNorm2d" if len(inputs[0]) == 3 else "nn.BatchNorm1d"
         return T(kind, inputs[0][0], eps=self.eps, affine=self.affine)
 
@@ -42,15 +45,14 @@ class LayerNorm(SameShape):
     op = "layernorm"
     aliases = ("layer_norm", "ln")
     summary = "layer normalisation over the channels at each position (ConvNeXt): 2·C parameters"
-    fields = (
-        Field("eps", number(0, low_open=True), 1e-5, doc="added to the variance"),
-        Field("affine", boolean, True, doc="learn a scale and shift per channel"),
-    )
 
-    def params(self, inputs, output):
+    eps: float = spec_field(number(0, low_open=True), 1e-5, doc="added to the variance")
+    affine: bool = spec_field(boolean, True, doc="learn a scale and shift per channel")
+
+    def params(self, inputs: list[Shape], output: Shape) -> Any:
         return 2 * Q("C", inputs[0][0]) if self.affine else 0
 
-    def costs(self, inputs, output):
+    def costs(self, inputs: list[Shape], output: Shape) -> dict[str, Any]:
         """Layer norm computes a mean and a variance at every position, at inference too."""
         terms = {NORM: output_elements(output), LAYERNORM: output_elements(output)}
         if self.affine:
@@ -58,7 +60,7 @@ class LayerNorm(SameShape):
             terms[PARAM_POSITIONS] = self.params(inputs, output)
         return terms
 
-    def lowering(self, inputs, output):
+    def lowering(self, inputs: list[Shape], output: Shape) -> Torch:
         kind = "LayerNorm2d" if len(inputs[0]) == 3 else "nn.LayerNorm"
         return T(kind, inputs[0][0], eps=self.eps, elementwise_affine=self.affine)
 
@@ -68,25 +70,25 @@ class LRN(Layer):
     op = "lrn"
     aliases = ("local_response_norm",)
     summary = "local response normalisation across `size` neighbouring channels (AlexNet)"
-    fields = (
-        Field("size", positive_int, 5, aliases=("n",), doc="channels in the neighbourhood"),
-        Field("alpha", number(0), 1e-4, doc="scale"),
-        Field("beta", number(0), 0.75, doc="exponent"),
-        Field("k", number(0), 1.0, doc="additive constant"),
-    )
+    example = "- {op: lrn, size: 3}"
 
-    def output_shape(self, inputs, warn):
+    size: int = spec_field(positive_int, 5, aliases=("n",), doc="channels in the neighbourhood")
+    alpha: float = spec_field(number(0), 1e-4, doc="scale")
+    beta: float = spec_field(number(0), 0.75, doc="exponent")
+    k: float = spec_field(number(0), 1.0, doc="additive constant")
+
+    def output_shape(self, inputs: list[Shape], warn: Warn) -> Shape:
         self.image(inputs[0])
         return inputs[0]
 
-    def costs(self, inputs, output):
+    def costs(self, inputs: list[Shape], output: Shape) -> dict[str, Any]:
         """PyTorch averages the squares over n channels of the input padded with n - 1 zero channels."""
         c, h, w = self.image(inputs[0])
         window = (Q("C", c) + Q("n", self.size) - 1).grouped() * Q("H", h) * Q("W", w)
         return {NORM: output_elements(output), LRN_TERM: output_elements(output), LRN_WINDOW: window}
 
-    def cells(self, inputs, output):
+    def cells(self, inputs: list[Shape], output: Shape) -> Cells:
         return Cells(kernel=str(self.size))
 
-    def lowering(self, inputs, output):
+    def lowering(self, inputs: list[Shape], output: Shape) -> Torch:
         return T("nn.LocalResponseNorm", self.size, alpha=self.alpha, beta=self.beta, k=self.k)

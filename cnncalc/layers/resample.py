@@ -1,33 +1,35 @@
 from __future__ import annotations
 
 from fractions import Fraction
+from typing import Any
 
-from ..conventions import (ADAPTIVE_AVERAGE, ADAPTIVE_INPUT, BIAS, BILINEAR, MAC, OUTPUT_MAC, PARAM_POSITIONS,
-                           POOL_INPUT, RESAMPLE, WINDOW)
-from ..fields import (Field, FieldProblem, boolean, choice, format_pair, non_negative_int, non_negative_pair,
-                      positive_int, positive_pair)
-from ..formula import Formula, Q, Step, input_elements, kernel_factors, output_elements, product
-from ..torchspec import T
-from .base import REGISTRY, Cells, Layer, fused_activation_names, register
+from ..core.formula import Formula, Q, Step, input_elements, kernel_factors, output_elements, product
+from ..core.shapes import Shape
+from .base import RF, Cells, FusedActivation, Layer, Warn, fused_activation_names, register
+from .fields import (FieldProblem, boolean, choice, format_pair, non_negative_int, non_negative_pair, positive_int,
+                     positive_pair, spec_field)
+from .terms import (ADAPTIVE_AVERAGE, ADAPTIVE_INPUT, BIAS, BILINEAR, MAC, OUTPUT_MAC, PARAM_POSITIONS, POOL_INPUT,
+                    RESAMPLE, WINDOW)
+from .torchspec import T, Torch
 
 
 @register
-class ConvTranspose(Layer):
+class ConvTranspose(FusedActivation):
     op = "conv_transpose"
     aliases = ("deconv", "convtranspose2d", "conv_transpose2d")
     summary = "transposed convolution: H' = (H - 1)·S - 2P + D·(K - 1) + output_pad + 1"
-    fields = (
-        Field("out", positive_int, aliases=("filters", "out_channels"), doc="output channels C_out"),
-        Field("kernel", positive_pair, aliases=("kernel_size",), doc="K, or [K_h, K_w]"),
-        Field("stride", positive_pair, (1, 1), doc="S, or [S_h, S_w]"),
-        Field("pad", non_negative_pair, (0, 0), aliases=("padding",), doc="P, or [P_h, P_w]"),
-        Field("output_pad", non_negative_pair, (0, 0), aliases=("output_padding",),
-              doc="extra rows/columns at the end"),
-        Field("dilation", positive_pair, (1, 1), doc="D, or [D_h, D_w]"),
-        Field("groups", positive_int, 1, doc="channel groups"),
-        Field("bias", boolean, True, doc="whether the layer adds a bias per output channel"),
-        Field("act", choice(fused_activation_names), None, doc="fused activation (adds no table row)"),
-    )
+    example = "- {op: conv_transpose, out: 3, kernel: 3, stride: 2, pad: 1, output_pad: 1, act: elu}"
+
+    out: int = spec_field(positive_int, aliases=("filters", "out_channels"), doc="output channels C_out")
+    kernel: tuple[int, int] = spec_field(positive_pair, aliases=("kernel_size",), doc="K, or [K_h, K_w]")
+    stride: tuple[int, int] = spec_field(positive_pair, (1, 1), doc="S, or [S_h, S_w]")
+    pad: tuple[int, int] = spec_field(non_negative_pair, (0, 0), aliases=("padding",), doc="P, or [P_h, P_w]")
+    output_pad: tuple[int, int] = spec_field(non_negative_pair, (0, 0), aliases=("output_padding",),
+                                             doc="extra rows/columns at the end")
+    dilation: tuple[int, int] = spec_field(positive_pair, (1, 1), doc="D, or [D_h, D_w]")
+    groups: int = spec_field(positive_int, 1, doc="channel groups")
+    bias: bool = spec_field(boolean, True, doc="whether the layer adds a bias per output channel")
+    act: str | None = spec_field(choice(fused_activation_names), None, doc="fused activation (adds no table row)")
 
     def check(self) -> None:
         if self.out % self.groups:
@@ -36,7 +38,7 @@ class ConvTranspose(Layer):
             if extra >= max(stride, dilation):
                 self.fail(f"output_pad {extra} must be smaller than the stride or the dilation", "output_pad")
 
-    def _sizes(self, inputs) -> list[Formula]:
+    def _sizes(self, inputs: list[Shape]) -> list[Formula]:
         """H' = (H - 1) × S - 2P + D × (K - 1) + output_pad + 1, per axis."""
         c, h, w = self.image(inputs[0])
         if c % self.groups:
@@ -51,11 +53,11 @@ class ConvTranspose(Layer):
             sizes.append(size)
         return sizes
 
-    def output_shape(self, inputs, warn):
+    def output_shape(self, inputs: list[Shape], warn: Warn) -> Shape:
         height, width = self._sizes(inputs)
         return (self.out, height.value, width.value)
 
-    def explain_shape(self, inputs, output):
+    def explain_shape(self, inputs: list[Shape], output: Shape) -> list[Step]:
         height, width = self._sizes(inputs)
         if height.numbers() == width.numbers():
             return [Step("H' = W'", width, str(width.value))]
@@ -68,11 +70,11 @@ class ConvTranspose(Layer):
         kh, kw = kernel_factors(self.kernel)
         return channels * kh * kw
 
-    def params(self, inputs, output):
+    def params(self, inputs: list[Shape], output: Shape) -> Formula:
         weights = Q("C_in", inputs[0][0]) * self._per_input()
         return weights + Q("C_out", self.out) if self.bias else weights
 
-    def costs(self, inputs, output):
+    def costs(self, inputs: list[Shape], output: Shape) -> dict[str, Any]:
         """Each input element scatters through (C_out / G)·K·K weights; OUTPUT_MAC counts instead
         (C_in / G)·K·K per output element, as if the layer were a conv producing its output."""
         c_in = Q("C_in", inputs[0][0])
@@ -83,23 +85,21 @@ class ConvTranspose(Layer):
                  PARAM_POSITIONS: self.params(inputs, output).grouped() * positions}
         if self.bias:
             terms[BIAS] = output_elements(output)
-        if self.act:  # the fused activation's own terms, as a standalone layer reports them
-            terms.update(REGISTRY[self.act](f"{self.name}.act").costs([output], output))
-        return terms
+        return self.with_activation_costs(terms, output)
 
-    def cells(self, inputs, output):
+    def cells(self, inputs: list[Shape], output: Shape) -> Cells:
         return Cells(str(self.out), format_pair(self.kernel), format_pair(self.stride), format_pair(self.pad))
 
-    def receptive_field(self, fields, inputs, output):
+    def receptive_field(self, fields: list[RF], inputs: list[Shape], output: Shape) -> RF:
         """Outputs come S times closer; each reads ceil(span / S) inputs along an axis. The centre
         is kept at the input's (an approximation: it ignores the padding's shift)."""
         result = []
         for field, k, s, d in zip(fields[0], self.kernel, self.stride, self.dilation):
             span = d * (k - 1) + 1
             result.append(field.upsampled(s, -(-span // s) - 1))
-        return tuple(result)
+        return (result[0], result[1])
 
-    def lowering(self, inputs, output):
+    def lowering(self, inputs: list[Shape], output: Shape) -> Torch:
         conv = T("nn.ConvTranspose2d", inputs[0][0], self.out, kernel_size=self.kernel, stride=self.stride,
                  padding=self.pad, output_padding=self.output_pad, groups=self.groups, bias=self.bias,
                  dilation=self.dilation)
@@ -113,29 +113,29 @@ def _adaptive_reads(size: int, out: int) -> int:
 
 
 class AdaptivePool(Layer):
-    fields = (Field("size", positive_pair, aliases=("output_size",), doc="output size, or [H', W']"),)
+    size: tuple[int, int] = spec_field(positive_pair, aliases=("output_size",), doc="output size, or [H', W']")
 
-    def output_shape(self, inputs, warn):
+    def output_shape(self, inputs: list[Shape], warn: Warn) -> Shape:
         c, _, _ = self.image(inputs[0])
         return (c, *self.size)
 
-    def costs(self, inputs, output):
+    def costs(self, inputs: list[Shape], output: Shape) -> dict[str, Any]:
         c, h, w = inputs[0]
         rows = Q("rows read", _adaptive_reads(h, output[1]))
         columns = Q("columns read", _adaptive_reads(w, output[2]))
         return {WINDOW: Q("C", c) * rows * columns, POOL_INPUT: input_elements(inputs[0])}
 
-    def cells(self, inputs, output):
+    def cells(self, inputs: list[Shape], output: Shape) -> Cells:
         return Cells(kernel="adaptive")
 
-    def receptive_field(self, fields, inputs, output):
+    def receptive_field(self, fields: list[RF], inputs: list[Shape], output: Shape) -> RF:
         """Windows of PyTorch's adaptive pooling: exact when the size divides the input; otherwise
         the widest window, with the average step N/n."""
         result = []
         for field, size, out in zip(fields[0], inputs[0][1:], output[1:]):
             widest = max(-(-((i + 1) * size) // out) - (i * size) // out for i in range(out))
             result.append(field.window(widest, Fraction(size, out), 0))
-        return tuple(result)
+        return (result[0], result[1])
 
 
 @register
@@ -143,8 +143,9 @@ class AdaptiveAvgPool(AdaptivePool):
     op = "adaptive_avgpool"
     aliases = ("adaptive_avg_pool",)
     summary = "average pooling to a given output size (PyTorch's adaptive windows)"
+    example = "- {op: adaptive_avgpool, size: [3, 2]}"
 
-    def costs(self, inputs, output):
+    def costs(self, inputs: list[Shape], output: Shape) -> dict[str, Any]:
         """ADAPTIVE_AVERAGE is thop's ((H/H')·(W/W') + 1) per output element, which it evaluates in
         float64 and truncates: 8 -> 7 on 512 channels gives 57,855, not 512·64 + 512·49 = 57,856."""
         c, h, w = inputs[0]
@@ -155,7 +156,7 @@ class AdaptiveAvgPool(AdaptivePool):
                 exact = exact - Q("float64 truncation", exact.value - truncated)
         return {**super().costs(inputs, output), ADAPTIVE_INPUT: input_elements(inputs[0]), ADAPTIVE_AVERAGE: exact}
 
-    def lowering(self, inputs, output):
+    def lowering(self, inputs: list[Shape], output: Shape) -> Torch:
         return T("nn.AdaptiveAvgPool2d", self.size)
 
 
@@ -164,8 +165,9 @@ class AdaptiveMaxPool(AdaptivePool):
     op = "adaptive_maxpool"
     aliases = ("adaptive_max_pool",)
     summary = "max pooling to a given output size (PyTorch's adaptive windows)"
+    example = "- {op: adaptive_maxpool, size: 5}"
 
-    def lowering(self, inputs, output):
+    def lowering(self, inputs: list[Shape], output: Shape) -> Torch:
         return T("nn.AdaptiveMaxPool2d", self.size)
 
 
@@ -173,45 +175,49 @@ class AdaptiveMaxPool(AdaptivePool):
 class Upsample(Layer):
     op = "upsample"
     summary = "nearest or bilinear upsampling by a whole scale factor or to a size"
-    fields = (
-        Field("scale", positive_pair, None, aliases=("scale_factor",), doc="whole factor, or [s_h, s_w]"),
-        Field("size", positive_pair, None, doc="output size, or [H', W']"),
-        Field("mode", choice(["nearest", "bilinear"]), "nearest", doc="nearest or bilinear"),
-    )
+    example = "- {op: upsample, scale: 2, mode: bilinear}"
+
+    scale: tuple[int, int] | None = spec_field(positive_pair, None, aliases=("scale_factor",),
+                                               doc="whole factor, or [s_h, s_w]")
+    size: tuple[int, int] | None = spec_field(positive_pair, None, doc="output size, or [H', W']")
+    mode: str = spec_field(choice(["nearest", "bilinear"]), "nearest", doc="nearest or bilinear")
 
     def check(self) -> None:
         if (self.scale is None) == (self.size is None):
             self.fail("give exactly one of 'scale' and 'size'", "scale" if self.scale else None)
 
-    def output_shape(self, inputs, warn):
+    def output_shape(self, inputs: list[Shape], warn: Warn) -> Shape:
         c, h, w = self.image(inputs[0])
         if self.size is not None:
             return (c, *self.size)
+        assert self.scale is not None  # check(): exactly one of them
         return (c, h * self.scale[0], w * self.scale[1])
 
-    def costs(self, inputs, output):
+    def costs(self, inputs: list[Shape], output: Shape) -> dict[str, Any]:
         terms = {RESAMPLE: output_elements(output)}
         if self.mode == "bilinear":
             terms[BILINEAR] = output_elements(output)
         return terms
 
-    def cells(self, inputs, output):
+    def cells(self, inputs: list[Shape], output: Shape) -> Cells:
         return Cells(stride=f"×{format_pair(self.scale)}" if self.scale else "")
 
-    def receptive_field(self, fields, inputs, output):
+    def receptive_field(self, fields: list[RF], inputs: list[Shape], output: Shape) -> RF:
         """Nearest reads one input per output; bilinear reads two neighbours along each axis."""
         extra = 1 if self.mode == "bilinear" else 0
-        return tuple(field.upsampled(Fraction(out, size), extra)
-                     for field, size, out in zip(fields[0], inputs[0][1:], output[1:]))
+        height, width = (field.upsampled(Fraction(out, size), extra)
+                         for field, size, out in zip(fields[0], inputs[0][1:], output[1:]))
+        return (height, width)
 
-    def lowering(self, inputs, output):
-        size = {"size": self.size} if self.size else {"scale_factor": tuple(float(s) for s in self.scale)}
+    def lowering(self, inputs: list[Shape], output: Shape) -> Torch:
+        size: dict[str, Any] = ({"size": self.size} if self.size else
+                                {"scale_factor": tuple(float(s) for s in self.scale or ())})
         if self.mode == "bilinear":
             return T("nn.Upsample", **size, mode="bilinear", align_corners=False)
         return T("nn.Upsample", **size, mode="nearest")
 
 
-def zero_padding(value) -> tuple[int, int, int, int]:
+def zero_padding(value: Any) -> tuple[int, int, int, int]:
     """`1`, `[top/bottom, left/right]` or PyTorch's `[left, right, top, bottom]`."""
     if isinstance(value, list) and len(value) == 4:
         left, right = non_negative_pair(value[0:2])
@@ -230,27 +236,27 @@ class ZeroPad(Layer):
     op = "zeropad"
     aliases = ("zero_pad", "zeropad2d")
     summary = "zero padding around the feature map, or extra all-zero channels (ResNet's option A shortcut)"
-    fields = (
-        Field("pad", zero_padding, (0, 0, 0, 0), aliases=("padding",),
-              doc="P, [P_h, P_w] or [left, right, top, bottom]"),
-        Field("channels", non_negative_int, 0, doc="zero channels appended after the input's"),
-    )
+    example = "- {op: zeropad, pad: [1, 2, 0, 3], channels: 2}"
 
-    def output_shape(self, inputs, warn):
+    pad: tuple[int, int, int, int] = spec_field(zero_padding, (0, 0, 0, 0), aliases=("padding",),
+                                                doc="P, [P_h, P_w] or [left, right, top, bottom]")
+    channels: int = spec_field(non_negative_int, 0, doc="zero channels appended after the input's")
+
+    def output_shape(self, inputs: list[Shape], warn: Warn) -> Shape:
         c, h, w = self.image(inputs[0])
         left, right, top, bottom = self.pad
         return (c + self.channels, h + top + bottom, w + left + right)
 
-    def cells(self, inputs, output):
+    def cells(self, inputs: list[Shape], output: Shape) -> Cells:
         left, right, top, bottom = self.pad
         same = left == right == top == bottom
         return Cells(pad=str(left) if same else f"{left},{right},{top},{bottom}")
 
-    def receptive_field(self, fields, inputs, output):
+    def receptive_field(self, fields: list[RF], inputs: list[Shape], output: Shape) -> RF:
         left, _, top, _ = self.pad
         return (fields[0][0].shifted(top), fields[0][1].shifted(left))
 
-    def lowering(self, inputs, output):
+    def lowering(self, inputs: list[Shape], output: Shape) -> Torch:
         if self.channels:
             return T("ChannelPad", self.pad, self.channels)
         return T("nn.ZeroPad2d", self.pad)

@@ -1,13 +1,15 @@
 from __future__ import annotations
 
-from ..conventions import ELEMENTWISE
-from ..fields import Field, non_negative_int, number, positive_int
-from ..formula import Q, Step, input_elements, output_elements
-from ..shapes import numel
-from ..symbolic import nonzero
-from ..units import grouped
-from ..torchspec import T
-from .base import Cells, Layer, SameShape, register
+from typing import Any
+
+from ..core.formula import Q, Step, input_elements, output_elements
+from ..core.numbers import grouped
+from ..core.shapes import Shape, numel
+from ..core.symbolic import nonzero
+from .base import RF, Cells, Layer, SameShape, Warn, register
+from .fields import non_negative_int, number, positive_int, spec_field
+from .terms import ELEMENTWISE
+from .torchspec import T, Torch
 
 
 @register
@@ -15,22 +17,22 @@ class Flatten(Layer):
     op = "flatten"
     summary = "C×H×W -> C·H·W vector"
 
-    def output_shape(self, inputs, warn):
+    def output_shape(self, inputs: list[Shape], warn: Warn) -> Shape:
         return (numel(inputs[0]),)
 
-    def explain_shape(self, inputs, output):
+    def explain_shape(self, inputs: list[Shape], output: Shape) -> list[Step]:
         if len(inputs[0]) != 3:
             return []
         return [Step("C_out", input_elements(inputs[0]), grouped(output[0]))]
 
-    def receptive_field(self, fields, inputs, output):
+    def receptive_field(self, fields: list[RF], inputs: list[Shape], output: Shape) -> RF:
         """Every feature of the vector depends on the whole map."""
         if len(inputs[0]) != 3:
             return fields[0]
         _, h, w = inputs[0]
         return (fields[0][0].whole(h), fields[0][1].whole(w))
 
-    def lowering(self, inputs, output):
+    def lowering(self, inputs: list[Shape], output: Shape) -> Torch:
         return T("nn.Flatten", 1)
 
 
@@ -38,9 +40,11 @@ class Flatten(Layer):
 class Dropout(SameShape):
     op = "dropout"
     summary = "dropout (identity at inference; no parameters)"
-    fields = (Field("p", number(0, 1, high_open=True), 0.5, aliases=("rate",), doc="drop probability in [0, 1)"),)
+    example = "- {op: dropout, p: 0.3}"
 
-    def lowering(self, inputs, output):
+    p: float = spec_field(number(0, 1, high_open=True), 0.5, aliases=("rate",), doc="drop probability in [0, 1)")
+
+    def lowering(self, inputs: list[Shape], output: Shape) -> Torch:
         return T("nn.Dropout", self.p)
 
 
@@ -49,9 +53,11 @@ class DropPath(SameShape):
     op = "drop_path"
     aliases = ("stochastic_depth",)
     summary = "stochastic depth: drops a whole residual branch in training; identity at inference"
-    fields = (Field("p", number(0, 1, high_open=True), 0.0, aliases=("rate",), doc="drop probability in [0, 1)"),)
+    example = "- {op: drop_path, p: 0.1}"
 
-    def lowering(self, inputs, output):
+    p: float = spec_field(number(0, 1, high_open=True), 0.0, aliases=("rate",), doc="drop probability in [0, 1)")
+
+    def lowering(self, inputs: list[Shape], output: Shape) -> Torch:
         return T("nn.Identity")  # stochastic depth is the identity at inference
 
 
@@ -60,7 +66,7 @@ class Identity(SameShape):
     op = "identity"
     summary = "passes its input through unchanged"
 
-    def lowering(self, inputs, output):
+    def lowering(self, inputs: list[Shape], output: Shape) -> Torch:
         return T("nn.Identity")
 
 
@@ -69,15 +75,16 @@ class LayerScale(SameShape):
     op = "layer_scale"
     aliases = ("layerscale",)
     summary = "a learned scale per channel (ConvNeXt): C parameters"
-    fields = (Field("init", number(), 1e-6, doc="initial value of the scales"),)
 
-    def params(self, inputs, output):
+    init: float = spec_field(number(), 1e-6, doc="initial value of the scales")
+
+    def params(self, inputs: list[Shape], output: Shape) -> Any:
         return Q("C", inputs[0][0])
 
-    def costs(self, inputs, output):
+    def costs(self, inputs: list[Shape], output: Shape) -> dict[str, Any]:
         return {ELEMENTWISE: output_elements(output)}
 
-    def lowering(self, inputs, output):
+    def lowering(self, inputs: list[Shape], output: Shape) -> Torch:
         return T("LayerScale", inputs[0][0], self.init)
 
 
@@ -86,18 +93,20 @@ class ChannelShuffle(Layer):
     op = "channel_shuffle"
     aliases = ("shuffle",)
     summary = "interleaves the channels of `groups` groups (ShuffleNet)"
-    fields = (Field("groups", positive_int, doc="number of channel groups"),)
+    example = "- {op: channel_shuffle, groups: 2}"
 
-    def output_shape(self, inputs, warn):
+    groups: int = spec_field(positive_int, doc="number of channel groups")
+
+    def output_shape(self, inputs: list[Shape], warn: Warn) -> Shape:
         c, _, _ = self.image(inputs[0])
         if nonzero(c % self.groups):
             self.fail(f"groups={self.groups} does not divide the {c} channels", "groups")
         return inputs[0]
 
-    def cells(self, inputs, output):
+    def cells(self, inputs: list[Shape], output: Shape) -> Cells:
         return Cells(filters=f"g={self.groups}")
 
-    def lowering(self, inputs, output):
+    def lowering(self, inputs: list[Shape], output: Shape) -> Torch:
         return T("nn.ChannelShuffle", self.groups)
 
 
@@ -106,20 +115,20 @@ class ChannelSplit(Layer):
     op = "channel_split"
     aliases = ("split",)
     summary = "one of `parts` equal slices of the channels (ShuffleNetV2's x.chunk(2, dim=1))"
-    fields = (
-        Field("index", non_negative_int, doc="which slice, from 0"),
-        Field("parts", positive_int, 2, doc="number of equal slices"),
-    )
+    example = "- {op: channel_split, index: 1}"
+
+    index: int = spec_field(non_negative_int, doc="which slice, from 0")
+    parts: int = spec_field(positive_int, 2, doc="number of equal slices")
 
     def check(self) -> None:
         if self.index >= self.parts:
             self.fail(f"index {self.index} is not below parts={self.parts}", "index")
 
-    def output_shape(self, inputs, warn):
+    def output_shape(self, inputs: list[Shape], warn: Warn) -> Shape:
         c = inputs[0][0]
         if nonzero(c % self.parts):
             self.fail(f"parts={self.parts} does not divide the {c} channels", "parts")
         return (c // self.parts, *inputs[0][1:])
 
-    def lowering(self, inputs, output):
+    def lowering(self, inputs: list[Shape], output: Shape) -> Torch:
         return T("ChannelSplit", self.index, self.parts)

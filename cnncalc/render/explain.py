@@ -3,8 +3,8 @@ from __future__ import annotations
 
 from rich.text import Text
 
-from ..explain import Explanation
-from ..shapes import format_shape
+from ..analysis.explain import Explanation
+from ..core.shapes import format_shape
 from .machine import dumps_readable
 
 

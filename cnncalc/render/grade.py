@@ -8,12 +8,12 @@ import json
 import re
 from typing import Any, Optional, Sequence
 
-from ..errors import SpecError
-from ..fields import format_pair
-from ..grade import (COLUMNS, LECTURE_KEYS, MISSING, RIGHT, TOTAL, UNPARSEABLE, VERDICTS, WRONG, Cell,
+from ..core.errors import SpecError
+from ..layers.fields import format_pair
+from ..grade.grader import (COLUMNS, LECTURE_KEYS, MISSING, RIGHT, TOTAL, UNPARSEABLE, VERDICTS, WRONG, Cell,
                      GradeResult)
-from ..report import Report
-from ..units import KB, MILLION, THOUSAND, scaled
+from ..analysis.report import Report
+from ..core.numbers import KB, MILLION, THOUSAND, scaled
 from .lecture import from_cells, row_cells
 
 _STYLE = {RIGHT: "green", WRONG: "bold red", MISSING: "yellow", UNPARSEABLE: "magenta"}

@@ -10,11 +10,11 @@ from rich import box
 from rich.table import Table
 from rich.text import Text
 
-from ..errors import SpecError, did_you_mean
-from ..fields import format_pair
-from ..report import Report, Row, Totals
-from ..shapes import Shape, format_shape
-from ..units import KB, MILLION, THOUSAND, grouped, human, human_bytes, scaled
+from ..core.errors import SpecError, did_you_mean
+from ..layers.fields import format_pair
+from ..analysis.report import Report, Row, Totals
+from ..core.shapes import Shape, format_shape
+from ..core.numbers import KB, MILLION, THOUSAND, grouped, human, human_bytes, scaled
 
 
 def _channels(shape: Shape) -> str:

@@ -5,8 +5,8 @@ import csv
 import io
 import json
 
-from ..report import Report
-from ..shapes import Shape
+from ..analysis.report import Report
+from ..core.shapes import Shape
 
 CSV_COLUMNS = ("layer", "op", "inputs", "c_in", "h_in", "w_in", "filters", "kernel", "stride", "pad",
                "c_out", "h_out", "w_out", "params", "buffers", "macs", "memory_bytes")

@@ -5,8 +5,8 @@ from __future__ import annotations
 import math
 from typing import Any, Optional
 
-from ..profile import Measured, Peak, Profile
-from ..units import MILLION, human_bytes, scaled
+from ..pytorch.profile import Measured, Peak, Profile
+from ..core.numbers import MILLION, human_bytes, scaled
 from .machine import dumps_readable
 
 

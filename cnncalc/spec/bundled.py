@@ -3,14 +3,15 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .errors import SpecError, did_you_mean
+from ..core.errors import SpecError, did_you_mean
 from .yamlsrc import YMap, parse_yaml, read_text
 
 
 def specs_dir() -> Path:
     """Installed wheels carry the zoo inside the package; a source checkout has it at the top."""
-    packaged = Path(__file__).parent / "specs"
-    return packaged if packaged.is_dir() else Path(__file__).parent.parent / "specs"
+    package = Path(__file__).resolve().parent.parent
+    packaged = package / "specs"
+    return packaged if packaged.is_dir() else package.parent / "specs"
 
 
 def bundled_specs() -> dict[str, Path]:

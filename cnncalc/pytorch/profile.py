@@ -28,9 +28,9 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, Optional, Sequence
 
-from .errors import SpecError
-from .graph import Graph
-from .report import DTYPE_BYTES, Report, Row
+from ..core.errors import SpecError
+from ..spec.graph import Graph
+from ..analysis.report import DTYPE_BYTES, Report, Row
 
 DEVICES = ("auto", "cpu", "cuda")
 PROFILE_DTYPES = ("float32", "float16", "bfloat16")

@@ -5,15 +5,16 @@ It asks each layer type for its rules and never looks at which type it is.
 from __future__ import annotations
 
 from .conventions import TEXTBOOK, Convention
-from .errors import SpecError
-from .graph import Graph
-from .formula import value_of
-from .gcpause import paused_gc
-from .graph import INPUT_NAME
-from .layers import RF, LayerProblem
-from .report import DTYPE_BYTES, Note, Report, Row
-from .shapes import numel
-from .window import PIXEL
+from ..core.errors import SpecError
+from ..spec.graph import Graph
+from ..core.formula import value_of
+from ..core.gcpause import paused_gc
+from ..spec.graph import INPUT_NAME
+from ..layers import RF, LayerProblem
+from ..core.errors import Note
+from .report import DTYPE_BYTES, Report, Row
+from ..core.shapes import numel
+from ..layers.window import PIXEL
 
 
 def analyze(graph: Graph, **options) -> Report:

@@ -1,13 +1,20 @@
 """Field declarations and value parsers for layer types.
 
-A layer type declares its fields as `Field`s; the base class parses a spec mapping against them,
-so every layer gets the same checks and the same located messages. A parser takes the raw YAML
-value and returns the parsed value or raises `FieldProblem` with a message for the user.
+A layer type declares each field as a typed class attribute, `kernel: tuple[int, int] =
+spec_field(positive_pair, ...)`; the base class collects them and parses a spec mapping against
+them, so every layer gets the same checks and the same located messages, and type checkers see
+`self.kernel` as what the parser returns. A parser takes the raw YAML value and returns the parsed
+value or raises `FieldProblem` with a message for the user.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, TypeVar, cast
+
+from ..core.errors import did_you_mean
+from ..core.symbolic import is_symbolic
+
+T = TypeVar("T")
 
 
 class FieldProblem(ValueError):
@@ -31,6 +38,14 @@ class Field:
         return self.default is REQUIRED
 
 
+def spec_field(parse: Callable[[Any], T], default: Any = REQUIRED, *, aliases: tuple[str, ...] = (),
+               doc: str = "", default_text: str = "") -> T:
+    """Declare a layer field as a class attribute; its name is the attribute's. Typed as the
+    parser's result (as `dataclasses.field` is), so `self.kernel` is a `tuple[int, int]` to
+    mypy and editors; at run time the attribute holds the `Field` until an instance sets its value."""
+    return cast(T, Field("", parse, default, aliases, doc, default_text))
+
+
 def _describe(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -46,8 +61,6 @@ def _is_int(value: Any) -> bool:
 
 
 def _is_symbolic_whole(value: Any) -> bool:
-    from .symbolic import is_symbolic
-
     return is_symbolic(value) and value.is_integer is not False and value.is_positive is not False
 
 
@@ -144,8 +157,6 @@ def choice(options: Callable[[], list[str]] | list[str]) -> Callable[[Any], str]
     def parse(value: Any) -> str:
         names = options() if callable(options) else options
         if not isinstance(value, str) or value not in names:
-            from .errors import did_you_mean
-
             hint = did_you_mean(str(value), names) or ""
             raise FieldProblem(f"must be one of {', '.join(names)}; got {_describe(value)}. {hint}".strip())
         return value

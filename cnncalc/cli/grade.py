@@ -43,8 +43,8 @@ def register(app: typer.Typer) -> None:
 
         Examples: [bold]cnncalc grade alexnet alice.csv bob.csv[/bold], [bold]cnncalc grade --template alexnet[/bold]
         """
-        from .cli import _stderr, parse_set_options, plain_text, reporting_errors, show
-        from .errors import CheckFailed, SpecError
+        from .app import _stderr, parse_set_options, plain_text, reporting_errors, show
+        from ..core.errors import CheckFailed, SpecError
 
         with reporting_errors():
             if template and key:
@@ -58,7 +58,7 @@ def register(app: typer.Typer) -> None:
             report = _report(spec, depth, parse_set_options(set_vars or []))
 
             if template or key:
-                from .render.grade import answer_sheet_csv, answer_sheet_yaml
+                from ..render.grade import answer_sheet_csv, answer_sheet_yaml
 
                 if format is GradeFormat.json:
                     raise SpecError("--template and --key write csv or yaml, not json")
@@ -66,8 +66,8 @@ def register(app: typer.Typer) -> None:
                 _emit(writer(report, key=key), output)
                 return
 
-            from .grade import grade_files
-            from .render.grade import grade_csv, grade_json, grade_renderables
+            from ..grade.grader import grade_files
+            from ..render.grade import grade_csv, grade_json, grade_renderables
 
             if format is GradeFormat.yaml:
                 raise SpecError("--format yaml is for --template and --key; results are table, json or csv")
@@ -101,10 +101,10 @@ def register(app: typer.Typer) -> None:
 
 
 def _report(spec: str, depth: Optional[int], variables: dict):
-    from . import bundled
-    from .engine import analyze
-    from .graph import build
-    from .spec import load_spec
+    from ..spec import bundled
+    from ..analysis.engine import analyze
+    from ..spec.graph import build
+    from ..spec.spec import load_spec
 
     path, display = bundled.resolve(spec)
     report = analyze(build(load_spec(path, display, variables)))
@@ -117,6 +117,6 @@ def _emit(text: str, output: Optional[Path]) -> None:
     if output is None:
         sys.stdout.write(text)
     else:
-        from .files import write_atomic
+        from ..core.io import write_atomic
 
         write_atomic(output, text)

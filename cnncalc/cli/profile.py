@@ -47,15 +47,15 @@ def register(app: typer.Typer) -> None:
         from rich.console import Console
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-        from .cli import _graph, plain_text, reporting_errors, show
+        from .app import _graph, plain_text, reporting_errors, show
 
         with reporting_errors():
-            from .engine import analyze
-            from .lowering import require_torch
+            from ..analysis.engine import analyze
+            from ..pytorch.lowering import require_torch
 
             require_torch()
-            from .profile import profile as measure
-            from .render.profile import profile_json, profile_renderables
+            from ..pytorch.profile import profile as measure
+            from ..render.profile import profile_json, profile_renderables
 
             graph, _ = _graph(spec, set_vars, input_shape)
             report = analyze(graph, dtype=dtype.value, batch=batch)
@@ -81,6 +81,6 @@ def register(app: typer.Typer) -> None:
             if output is None:
                 sys.stdout.write(text)
             else:
-                from .files import write_atomic
+                from ..core.io import write_atomic
 
                 write_atomic(output, text)

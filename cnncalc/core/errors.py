@@ -28,8 +28,8 @@ class CnnCalcError(Exception):
         return f"error: {self}"
 
 
-class SpecError(CnnCalcError):
-    """Bad input: a spec, an option or a file that cannot be used. Exit code 2."""
+class InputError(CnnCalcError):
+    """Bad input, located as precisely as it can be: file, line and column, layer, field. Exit code 2."""
 
     def __init__(
         self,
@@ -69,10 +69,35 @@ class SpecError(CnnCalcError):
         return self.render()
 
 
+class SpecError(InputError):
+    """A spec that cannot be used: YAML, structure, layers, variables, shapes."""
+
+
+class OptionError(InputError):
+    """A command-line option that cannot be used (--input, --set, --columns, a device...)."""
+
+
+class SheetError(InputError):
+    """An answer sheet that cannot be graded (unreadable, malformed, an ungradable column)."""
+
+
 class CheckFailed(CnnCalcError):
     """A check that ran and failed (wrong answer, mismatch, budget exceeded). Exit code 1."""
 
     exit_code = 1
+
+
+@dataclass(frozen=True)
+class Note:
+    """A warning about one layer, located."""
+
+    layer: str
+    message: str
+    loc: Location | None = None
+
+    def render(self) -> str:
+        where = f"{self.loc}: " if self.loc else ""
+        return f"{where}warning: layer '{self.layer}': {self.message}"
 
 
 def did_you_mean(word: str, candidates: Iterable[str]) -> str | None:

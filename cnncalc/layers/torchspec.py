@@ -8,7 +8,7 @@ from typing import Any
 
 @dataclass(frozen=True)
 class Torch:
-    """A torch module as data: `nn.Conv2d` (a torch.nn class) or a class of cnncalc.torch_modules,
+    """A torch module as data: `nn.Conv2d` (a torch.nn class) or a class of cnncalc/pytorch/modules.py,
     with positional and keyword arguments (which may themselves be Torch descriptions)."""
 
     cls: str
@@ -19,15 +19,6 @@ class Torch:
         parts = [_source(value) for value in self.args]
         parts += [f"{name}={_source(value)}" for name, value in self.kwargs]
         return f"{self.cls}({', '.join(parts)})"
-
-    def build(self) -> Any:
-        import torch.nn as nn
-
-        from . import torch_modules
-
-        namespace = nn if self.cls.startswith("nn.") else torch_modules
-        factory = getattr(namespace, self.cls.removeprefix("nn."))
-        return factory(*[_build(value) for value in self.args], **{k: _build(v) for k, v in self.kwargs})
 
 
 def T(cls: str, *args: Any, **kwargs: Any) -> Torch:
@@ -40,7 +31,3 @@ def _source(value: Any) -> str:
     if isinstance(value, float) and value == float("-inf"):
         return 'float("-inf")'
     return repr(value)
-
-
-def _build(value: Any) -> Any:
-    return value.build() if isinstance(value, Torch) else value

@@ -12,8 +12,8 @@ from typing import Any
 
 import yaml
 
-from .errors import Location, SpecError
-from .gcpause import paused_gc
+from ..core.errors import Location, SpecError
+from ..core.gcpause import paused_gc
 
 try:  # libyaml is much faster on long specs; the pure-Python loader behaves the same
     _Loader = yaml.CSafeLoader

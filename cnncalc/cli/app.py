@@ -11,11 +11,12 @@ from typing import Iterator, Optional
 import typer
 from rich.console import Console
 
-from . import __version__, bundled
-from .conventions import CONVENTIONS
-from .errors import CnnCalcError, SpecError
-from .render.lecture import COLUMNS
-from .report import DTYPE_BYTES
+from .. import __version__
+from ..spec import bundled
+from ..analysis.conventions import CONVENTIONS
+from ..core.errors import CnnCalcError, SpecError
+from ..render.lecture import COLUMNS
+from ..analysis.report import DTYPE_BYTES
 
 app = typer.Typer(
     help="A static calculator for convolutional networks: shapes, parameters, multiply-adds and "
@@ -95,8 +96,8 @@ def parse_set_options(items: list[str]) -> dict[str, str]:
 
 def _graph(spec: str, set_vars: Optional[list[str]], input_shape: Optional[str], symbolic: bool = False):
     """The spec's graph and the name to show for it, with the command's --set and --input."""
-    from .graph import build
-    from .spec import load_spec
+    from ..spec.graph import build
+    from ..spec.spec import load_spec
 
     override = parse_input_option(input_shape) if input_shape is not None else None
     path, display = bundled.resolve(spec)
@@ -158,9 +159,9 @@ def table(
 
     Example: [bold]cnncalc table specs/alexnet.yaml[/bold]
     """
-    from .engine import analyze
-    from .render import lecture_markdown, lecture_table, to_csv, to_json
-    from .render.lecture import choose_columns, summary_lines
+    from ..analysis.engine import analyze
+    from ..render import lecture_markdown, lecture_table, to_csv, to_json
+    from ..render.lecture import choose_columns, summary_lines
 
     with reporting_errors():
         chosen, may_add_from = choose_columns(columns if columns or not symbolic else SYMBOLIC_COLUMNS)
@@ -186,7 +187,7 @@ def table(
         if output is None:
             sys.stdout.write(text)
         else:
-            from .files import write_atomic
+            from ..core.io import write_atomic
 
             write_atomic(output, text)
 
@@ -212,9 +213,9 @@ def explain(
 
     Example: [bold]cnncalc explain alexnet --layer conv1 --layer pool1[/bold]
     """
-    from .engine import analyze
-    from .explain import explain as derive
-    from .render.explain import explain_json, explain_markdown, explain_text
+    from ..analysis.engine import analyze
+    from ..analysis.explain import explain as derive
+    from ..render.explain import explain_json, explain_markdown, explain_text
 
     with reporting_errors():
         graph, _ = _graph(spec, set_vars, input_shape, symbolic)
@@ -233,7 +234,7 @@ def explain(
         if output is None:
             sys.stdout.write(text)
         else:
-            from .files import write_atomic
+            from ..core.io import write_atomic
 
             write_atomic(output, text)
 
@@ -264,9 +265,9 @@ def verify(
     """
     import json
 
-    from .engine import analyze
-    from .errors import CheckFailed
-    from .verify import REFERENCE_COUNTERS, verify as check
+    from ..analysis.engine import analyze
+    from ..core.errors import CheckFailed
+    from ..pytorch.verify import REFERENCE_COUNTERS, verify as check
 
     with reporting_errors():
         graph, display = _graph(spec, set_vars, input_shape)
@@ -315,12 +316,12 @@ def export(
 
     Example: [bold]cnncalc export resnet18 --to pytorch -o resnet18.py[/bold]
     """
-    from .export import onnx_bytes, pytorch_source, write_new
+    from ..pytorch.export import onnx_bytes, pytorch_source, write_new
 
     with reporting_errors():
         graph, display = _graph(spec, set_vars, input_shape)
         if to is Target.pytorch:
-            from .lowering import require_torch
+            from ..pytorch.lowering import require_torch
 
             require_torch()  # the file needs torch to run; say so now rather than at import
             data = pytorch_source(graph, display)
@@ -349,8 +350,8 @@ def list_ops() -> None:
     """List the layer types a spec can use, with their fields and defaults (docs/spec.md)."""
     from rich.table import Table
 
-    from .fields import REQUIRED
-    from .layers import layer_types
+    from ..layers.fields import REQUIRED
+    from ..layers import layer_types
 
     table = Table(box=None, show_header=True, header_style="bold")
     for header in ("op", "aliases", "fields", "what it is"):
@@ -372,11 +373,11 @@ def _default(value) -> str:
     return str(value)
 
 
-from .grade_cli import register as _register_grade  # noqa: E402  (a command in its own module)
+from .grade import register as _register_grade  # noqa: E402  (a command in its own module)
 
 _register_grade(app)
 
-from .profile_cli import register as _register_profile  # noqa: E402  (a command in its own module)
+from .profile import register as _register_profile  # noqa: E402  (a command in its own module)
 
 _register_profile(app)
 

@@ -10,12 +10,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import Location, SpecError, did_you_mean
+from ..core.errors import Location, SpecError, did_you_mean
 from .expr import ExprError, evaluate, is_expression
-from .fields import REQUIRED
-from .layers import REGISTRY
-from .shapes import Shape
-from .symbolic import is_symbolic
+from ..layers.fields import REQUIRED
+from ..layers import REGISTRY
+from ..core.shapes import Shape
+from ..core.symbolic import is_symbolic
 from .yamlsrc import YList, YMap, parse_yaml, read_text
 
 TOP_LEVEL_KEYS = ("name", "description", "input", "symbols", "vars", "blocks", "layers", "outputs", "torchvision")
@@ -155,7 +155,7 @@ def _symbols(doc: YMap, overrides: dict[str, str], symbolic: bool, file: str) ->
             except ExprError as exc:
                 raise SpecError(f"--set {name}={text}: {exc}", file=file) from None
         elif symbolic:
-            from .symbolic import symbol
+            from ..core.symbolic import symbol
 
             values[name] = symbol(name)
         else:
@@ -165,7 +165,7 @@ def _symbols(doc: YMap, overrides: dict[str, str], symbolic: bool, file: str) ->
 
 
 def _symbolic_input(shape: Shape, variables: dict[str, Any]) -> Shape:
-    from .symbolic import symbol
+    from ..core.symbolic import symbol
 
     names = ("C", "H", "W") if len(shape) == 3 else ("F",)
     for name in names:

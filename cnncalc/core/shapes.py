@@ -16,5 +16,5 @@ def format_shape(shape: Shape) -> str:
     return "×".join(str(d) for d in shape)
 
 
-def describe(shape: Shape) -> str:
+def shape_list(shape: Shape) -> str:
     return f"[{', '.join(str(d) for d in shape)}]"

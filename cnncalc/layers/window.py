@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from .fields import Padding
-from .symbolic import definitely, is_symbolic, to_int
+from ..core.symbolic import definitely, is_symbolic, to_int
 
 
 class WindowProblem(ValueError):
@@ -52,7 +52,7 @@ class WindowAxis:
 
     def formula(self):
         """(W - K + 2P)/S + 1 with this axis's numbers; its value is the exact fraction."""
-        from .formula import Q
+        from ..core.formula import Q
 
         size = Q(self.name_in, self.size)
         kernel = Q("K", self.kernel)
@@ -160,7 +160,7 @@ def stride_warnings(height: WindowAxis, width: WindowAxis) -> list[str]:
 
 
 @dataclass(frozen=True)
-class Field:
+class RFAxis:
     """The receptive field of one output position along one axis, in input pixels: its size, the
     distance between neighbouring outputs' fields (jump), and the centre of the first output's
     field (start, 0 being the centre of input pixel 0)."""
@@ -169,33 +169,33 @@ class Field:
     jump: int | Fraction
     start: int | Fraction
 
-    def window(self, kernel: int, stride: int, pad_before: int, dilation: int = 1) -> Field:
+    def window(self, kernel: int, stride: int, pad_before: int, dilation: int = 1) -> RFAxis:
         span = dilation * (kernel - 1) + 1
         if not isinstance(span, int):
             half = (span - 1) / 2  # symbolic
         else:  # ints where possible: Fractions cost 10x more, and most fields stay whole
             half = (span - 1) // 2 if span % 2 else Fraction(span - 1, 2)
-        return Field(self.size + (span - 1) * self.jump, self.jump * stride,
+        return RFAxis(self.size + (span - 1) * self.jump, self.jump * stride,
                      self.start + (half - pad_before) * self.jump)
 
-    def whole(self, size: int) -> Field:
+    def whole(self, size: int) -> RFAxis:
         """A window over the whole axis (global pooling, flatten)."""
         return self.window(size, size, 0)
 
-    def shifted(self, pad_before: int) -> Field:
-        return Field(self.size, self.jump, self.start - pad_before * self.jump)
+    def shifted(self, pad_before: int) -> RFAxis:
+        return RFAxis(self.size, self.jump, self.start - pad_before * self.jump)
 
-    def upsampled(self, factor: int, extra_reads: int = 0) -> Field:
+    def upsampled(self, factor: int, extra_reads: int = 0) -> RFAxis:
         """Upsampling: outputs come `factor` times closer; each reads `extra_reads` more inputs."""
-        return Field(self.size + extra_reads * self.jump, self.jump / factor, self.start)
+        return RFAxis(self.size + extra_reads * self.jump, self.jump / factor, self.start)
 
 
-PIXEL = Field(1, 1, 0)
+PIXEL = RFAxis(1, 1, 0)
 
 
 def window_steps(height: WindowAxis, width: WindowAxis) -> list:
     """The output-size lines of `explain`: `W' = (W - K + 2P)/S + 1 = (227 - 11 + 2 × 0)/4 + 1 = 55`."""
-    from .formula import Step
+    from ..core.formula import Step
 
     if height.geometry == width.geometry:
         return [Step("H' = W'", width.formula(), width.rounding())]

@@ -7,9 +7,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from .graph import Graph
+from ..spec.graph import Graph
 from .lowering import require_torch, to_module
-from .report import Report
+from ..analysis.report import Report
 
 
 @dataclass(frozen=True)
@@ -104,7 +104,7 @@ def fvcore_macs(graph: Graph, model: Any) -> dict[str, int]:
             warnings.simplefilter("ignore", FutureWarning)
             from fvcore.nn import FlopCountAnalysis
     except ImportError:
-        from .errors import SpecError
+        from ..core.errors import SpecError
 
         raise SpecError("the fvcore convention's check needs fvcore, which is not installed",
                         hint="pip install fvcore (or use --convention textbook)") from None

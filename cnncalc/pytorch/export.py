@@ -7,8 +7,8 @@ import re
 import warnings
 from pathlib import Path
 
-from . import __version__
-from .graph import INPUT_NAME, Graph
+from .. import __version__
+from ..spec.graph import INPUT_NAME, Graph
 from .lowering import _class_name, descriptions
 
 
@@ -57,7 +57,7 @@ def pytorch_source(graph: Graph, origin: str) -> str:
 
 def _helper_source() -> str:
     """torch_modules.py as it is: imports and the helper classes."""
-    from . import torch_modules
+    from . import modules as torch_modules
 
     source = inspect.getsource(torch_modules)
     return source.split('"""', 2)[2].lstrip("\n")  # drop the module docstring
@@ -97,8 +97,8 @@ def onnx_bytes(graph: Graph) -> bytes:
 
 
 def write_new(path: Path, data: bytes | str, force: bool) -> None:
-    from .errors import SpecError
-    from .files import write_atomic
+    from ..core.errors import SpecError
+    from ..core.io import write_atomic
 
     if path.exists() and not force:
         raise SpecError("the file exists; add --force to replace it", file=str(path))

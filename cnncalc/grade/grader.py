@@ -21,10 +21,10 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any, Iterable, Optional
 
-from .errors import Location, SpecError, did_you_mean
-from .fields import format_pair
-from .report import Report
-from .units import KB, MILLION, THOUSAND, decimal_text, round_half_up, truncate
+from ..core.errors import Location, SpecError, did_you_mean
+from ..layers.fields import format_pair
+from ..analysis.report import Report
+from ..core.numbers import KB, MILLION, THOUSAND, decimal_text, round_half_up, truncate
 
 # --- limits for untrusted answer files -------------------------------------------------------------
 
@@ -544,7 +544,7 @@ def _raw_scalars(text: str) -> dict[tuple[int, int], str]:
 def parse_yaml_sheet(text: str, file: str) -> Sheet:
     """A YAML sheet: a mapping of layer name to {column: value}, or a list of {layer: name, column:
     value} mappings. Read by the safe, located loader of cnncalc/yamlsrc.py."""
-    from .yamlsrc import YList, YMap, parse_yaml
+    from ..spec.yamlsrc import YList, YMap, parse_yaml
 
     _scan_yaml(text, file)
     doc = parse_yaml(text, file)

@@ -11,12 +11,12 @@ from fractions import Fraction
 from typing import Any
 
 from .conventions import Convention
-from .errors import SpecError, did_you_mean
-from .formula import Q, Step, divide, output_elements, total, value_of
-from .graph import Graph
+from ..core.errors import SpecError, did_you_mean
+from ..core.formula import Q, Step, divide, output_elements, total, value_of
+from ..spec.graph import Graph
 from .report import DTYPE_BYTES, Report, Row
-from .shapes import format_shape
-from .units import KB, grouped
+from ..core.shapes import format_shape
+from ..core.numbers import KB, grouped
 
 
 @dataclass(frozen=True)

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from .errors import SpecError
-from .graph import INPUT_NAME, Graph
-from .torchspec import Torch
+from ..core.errors import SpecError
+from ..spec.graph import INPUT_NAME, Graph
+from ..layers.torchspec import Torch
 
 INSTALL_HINT = "install the PyTorch extra: pip install 'cnncalc[torch]'"
 
@@ -22,6 +22,19 @@ def require_torch() -> Any:
     except ImportError:
         raise SpecError("this command needs PyTorch, which is not installed", hint=INSTALL_HINT) from None
     return torch
+
+
+def build(description: Torch) -> Any:
+    """The live module a description stands for: a torch.nn class or one of pytorch/modules.py."""
+    import torch.nn as nn
+
+    from . import modules
+
+    namespace = nn if description.cls.startswith("nn.") else modules
+    factory = getattr(namespace, description.cls.removeprefix("nn."))
+    args = [build(value) if isinstance(value, Torch) else value for value in description.args]
+    kwargs = {key: build(value) if isinstance(value, Torch) else value for key, value in description.kwargs}
+    return factory(*args, **kwargs)
 
 
 def descriptions(graph: Graph) -> list[tuple[str, tuple[str, ...], Torch]]:
@@ -40,7 +53,7 @@ def to_module(graph: Graph) -> Any:
             super().__init__()
             steps = []
             for name, inputs, torch_description in descriptions(graph):
-                module = torch_description.build()
+                module = build(torch_description)
                 put(self, name, module)
                 steps.append((name, inputs, module))
             self._steps = steps  # a plain list: the modules are registered once, by name, above

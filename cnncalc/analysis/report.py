@@ -4,11 +4,11 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from .errors import Location
-from .layers import Cells
-from .shapes import Shape
-from .symbolic import as_text
-from .window import Field as RFAxis
+from ..core.errors import Note
+from ..layers import Cells
+from ..core.shapes import Shape
+from ..core.symbolic import as_text
+from ..layers.window import RFAxis
 
 JSON_FORMAT_VERSION = 1
 DTYPE_BYTES = {"float32": 4, "float16": 2, "bfloat16": 2, "float64": 8, "int8": 1}
@@ -31,19 +31,6 @@ class Row:
     @property
     def input_shape(self) -> Shape:
         return self.input_shapes[0]
-
-
-@dataclass(frozen=True)
-class Note:
-    """A warning about one layer."""
-
-    layer: str
-    message: str
-    loc: Location | None = None
-
-    def render(self) -> str:
-        where = f"{self.loc}: " if self.loc else ""
-        return f"{where}warning: layer '{self.layer}': {self.message}"
 
 
 @dataclass(frozen=True)

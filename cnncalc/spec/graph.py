@@ -9,11 +9,11 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from .errors import Location, SpecError, did_you_mean
-from .gcpause import paused_gc
-from .layers import REGISTRY, Layer, LayerProblem
-from .report import Note
-from .shapes import Shape
+from ..core.errors import Location, SpecError, did_you_mean
+from ..core.gcpause import paused_gc
+from ..layers import REGISTRY, Layer, LayerProblem
+from ..core.errors import Note
+from ..core.shapes import Shape
 from .spec import INPUT_NAME, Block, Spec, check_name, resolve_value
 from .yamlsrc import YList, YMap
 
@@ -276,7 +276,7 @@ class _Builder:
                                 layer=name, hint=did_you_mean(str(key), block.params)
                                 or f"parameters: {', '.join(block.params) or 'none'}")
             args[key] = resolve_value(value, variables, values.value_locs[key], name, key)
-        from .fields import REQUIRED
+        from ..layers.fields import REQUIRED
 
         missing = [p for p, default in block.params.items() if default is REQUIRED and p not in args]
         if missing:

@@ -1,0 +1,57 @@
+"""What convolution and pooling share: a K_h×K_w window slid over the input with a stride,
+padding and dilation. The arithmetic lives in window.py; this base class gives the layer types
+their output size, stride warnings, explanation, receptive field and padded lowering once."""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from ..core.formula import Step
+from ..core.shapes import Shape
+from .base import RF, Layer, Warn
+from .fields import Padding
+from .torchspec import T, Torch
+from .window import WindowAxis, WindowProblem, stride_warnings, sweep2d, window_steps
+
+
+class SlidingWindow(Layer):
+    kernel: tuple[int, int]
+    stride: tuple[int, int]
+    pad: Padding
+    dilation: tuple[int, int] = (1, 1)
+    ceil: bool = False
+
+    def check_channels(self, channels: Any) -> None:
+        """Checks of the input's channels (a grouped conv's groups must divide them)."""
+
+    def axes(self, inputs: list[Shape]) -> tuple[WindowAxis, WindowAxis]:
+        """The window sweep along H and W."""
+        c, h, w = self.image(inputs[0])
+        self.check_channels(c)
+        try:
+            return sweep2d(h, w, self.kernel, self.stride, self.pad, self.dilation, self.ceil)
+        except WindowProblem as exc:
+            self.fail(str(exc), exc.field)
+
+    def window_shape(self, inputs: list[Shape], warn: Warn, channels: Any) -> Shape:
+        """(channels, H', W'), warning when a stride leaves input rows or columns unread."""
+        axes = self.axes(inputs)
+        for message in stride_warnings(*axes):
+            warn(message, "stride")
+        return (channels, axes[0].out, axes[1].out)
+
+    def explain_shape(self, inputs: list[Shape], output: Shape) -> list[Step]:
+        return window_steps(*self.axes(inputs))
+
+    def receptive_field(self, fields: list[RF], inputs: list[Shape], output: Shape) -> RF:
+        height, width = (f.window(a.kernel, a.stride, a.pad_before, a.dilation)
+                         for f, a in zip(fields[0], self.axes(inputs)))
+        return (height, width)
+
+    def padded(self, inputs: list[Shape], core: Callable[[Any], Torch], pad_value: float) -> Torch:
+        """`core(padding)` with symmetric padding; with TensorFlow's asymmetric 'same' (odd total:
+        right/bottom first) the core gets none and an explicit pad of `pad_value` comes first."""
+        height, width = self.axes(inputs)
+        if height.pad_before == height.pad_after and width.pad_before == width.pad_after:
+            return core((height.pad_before, width.pad_before))
+        return T("Padded", (width.pad_before, width.pad_after, height.pad_before, height.pad_after), pad_value,
+                 core(0))
