@@ -1,26 +1,36 @@
-"""cnncalc: a static calculator for convolutional networks.
+"""cnncalc: a static calculator for convolutional networks (docs/api.md).
 
     >>> import cnncalc
-    >>> report = cnncalc.analyze_file("specs/alexnet.yaml")
-    >>> report.totals.params
+    >>> cnncalc.analyze("specs/alexnet.yaml").totals.params
     62378344
 """
 from __future__ import annotations
 
-from pathlib import Path
+from importlib import import_module
+from importlib.metadata import PackageNotFoundError, version
+from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+try:
+    __version__ = version("cnncalc")
+except PackageNotFoundError:  # a source checkout that is not installed
+    __version__ = "0.0.0+unknown"
+
+if TYPE_CHECKING:
+    from .analysis.report import Report, Row, Totals
+    from .api import analyze, load_graph
+    from .core.errors import CheckFailed, CnnCalcError, InputError, SpecError
+
+# Loaded on first use, so that `cnncalc --help` does not pay for the whole library.
+_LAZY = {"analyze": "api", "load_graph": "api", "Report": "analysis.report", "Row": "analysis.report",
+         "Totals": "analysis.report", "CheckFailed": "core.errors", "CnnCalcError": "core.errors",
+         "InputError": "core.errors", "SpecError": "core.errors"}
 
 
-def analyze_file(path: str | Path, **options):
-    """Load a spec file (or a bundled spec's name) and analyze it. Options: `input_shape`,
-    `overrides` ({name: value text}, as --set), `symbolic`, and those of `engine.analyze`."""
-    from .spec import bundled
-    from .analysis.engine import analyze
-    from .spec.graph import build
-    from .spec.spec import load_spec
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(import_module(f".{_LAZY[name]}", __name__), name)
+    raise AttributeError(f"module 'cnncalc' has no attribute {name!r}")
 
-    resolved, display = bundled.resolve(str(path))
-    input_shape = options.pop("input_shape", None)
-    spec = load_spec(resolved, display, options.pop("overrides", None), symbolic=options.pop("symbolic", False))
-    return analyze(build(spec, input_shape), **options)
+
+__all__ = ["CheckFailed", "CnnCalcError", "InputError", "Report", "Row", "SpecError", "Totals", "__version__",
+           "analyze", "load_graph"]

@@ -159,7 +159,7 @@ def test_static_path_imports_neither_torch_nor_numpy():
 def test_library_api():
     import cnncalc
 
-    report = cnncalc.analyze_file("alexnet", batch=2, input_shape=(3, 227, 227))
+    report = cnncalc.analyze("alexnet", batch=2, input=(3, 227, 227))
     assert report.totals.params == 62_378_344
     assert report.batch == 2
 

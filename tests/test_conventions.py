@@ -187,14 +187,14 @@ def test_every_term_a_layer_type_reports_is_documented(op):
 
 
 def test_textbook_is_the_default_and_unchanged():
-    report = cnncalc.analyze_file("alexnet")
+    report = cnncalc.analyze("alexnet")
     assert report.convention == "textbook" and report.totals.macs == 1_136_358_272
-    assert cnncalc.analyze_file("alexnet", convention=TEXTBOOK).totals.macs == 1_136_358_272
+    assert cnncalc.analyze("alexnet", convention=TEXTBOOK).totals.macs == 1_136_358_272
 
 
 @pytest.mark.parametrize("convention", sorted(CONVENTIONS))
 def test_table_json_and_explain_for_every_convention(convention):
-    expected = cnncalc.analyze_file("resnet18", convention=CONVENTIONS[convention])
+    expected = cnncalc.analyze("resnet18", convention=CONVENTIONS[convention])
     table = runner.invoke(app, ["table", "resnet18", "--convention", convention, "-f", "json"])
     assert table.exit_code == 0, table.output
     data = json.loads(table.stdout)
@@ -470,14 +470,14 @@ def test_zoo_total_equals_the_tool_on_the_torchvision_model(name, tool, second):
     pytest.importorskip("torchvision")
     pytest.importorskip(PACKAGE[tool])
     shape = _second_size(DECLARED[name]["input"]) if second else DECLARED[name]["input"]
-    report = cnncalc.analyze_file(name, input_shape=shape, convention=CONVENTIONS[tool])
+    report = cnncalc.analyze(name, input_shape=shape, convention=CONVENTIONS[tool])
     assert _inference_macs(report) == COUNT[tool](_model(name, tool), shape)
 
 
 def test_the_cli_table_total_is_the_compared_total():
     """For single-output specs the compared number is the table's printed total."""
     result = runner.invoke(app, ["table", "resnet50", "--convention", "fvcore", "-f", "json"])
-    report = cnncalc.analyze_file("resnet50", convention=CONVENTIONS["fvcore"])
+    report = cnncalc.analyze("resnet50", convention=CONVENTIONS["fvcore"])
     assert json.loads(result.stdout)["totals"]["macs"] == _inference_macs(report) == 4_111_512_576
 
 

@@ -8,9 +8,9 @@ import pytest
 
 from cnncalc.spec import bundled
 from cnncalc.analysis.engine import analyze
-from cnncalc.core.errors import SpecError
-from cnncalc.grade.grader import (IGNORED, LAYER, MAX_SHEET_BYTES, MISSING, RIGHT, UNPARSEABLE, WRONG, Column,
-                           classify_header, grade, is_right, parse_csv_sheet, parse_number, parse_shape,
+from cnncalc.core.errors import InputError
+from cnncalc.grade import (IGNORED, LAYER, MAX_SHEET_BYTES, MISSING, RIGHT, UNPARSEABLE, WRONG, GradedColumn,
+                           classify_header, grade, is_right, parse_csv_sheet, parse_hw, parse_number,
                            parse_yaml_sheet, read_sheet)
 from cnncalc.spec.graph import build
 from cnncalc.render.grade import answer_sheet_csv, answer_sheet_yaml, grade_csv
@@ -102,7 +102,7 @@ def test_precision_is_what_the_student_wrote():
 @pytest.mark.parametrize("text, shape", [("55", (55, 55)), ("55x55", (55, 55)), ("55 × 55", (55, 55)),
                                          ("17x9", (17, 9)), ("(7, 7)", None), ("55x", None), ("big", None)])
 def test_shapes(text, shape):
-    assert parse_shape(text) == shape
+    assert parse_hw(text) == shape
 
 
 # --- the rule ------------------------------------------------------------------------------------
@@ -187,7 +187,7 @@ def test_rtol_zero_needs_the_exact_value():
 ])
 def test_graded_headers(header, key):
     kind = classify_header(header)
-    assert isinstance(kind, Column) and kind.key == key and kind.header == header
+    assert isinstance(kind, GradedColumn) and kind.key == key and kind.header == header
 
 
 @pytest.mark.parametrize("header, kind", [
@@ -200,7 +200,7 @@ def test_headers_that_are_not_graded(header, kind):
 
 @pytest.mark.parametrize("header", ["Params (M)", "GFLOPs", "Mem (MB)", "MACs (k)"])
 def test_headers_in_units_that_cannot_be_graded(header):
-    with pytest.raises(SpecError, match="cannot be graded"):
+    with pytest.raises(InputError, match="cannot be graded"):
         classify_header(header)
 
 
@@ -343,12 +343,12 @@ def test_the_machine_csv_of_cnncalc_table_is_a_key(alexnet):
 
 
 def test_two_columns_for_one_quantity():
-    with pytest.raises(SpecError, match="both give memory_kb"):
+    with pytest.raises(InputError, match="both give memory_kb"):
         parse_csv_sheet("Layer,Mem (KB),mem_kb\nconv1,1,1\n", "a.csv")
 
 
 def test_no_layer_column():
-    with pytest.raises(SpecError, match="no Layer column"):
+    with pytest.raises(InputError, match="no Layer column"):
         parse_csv_sheet("C_out,Mem (KB)\n96,1134\n", "a.csv")
 
 
@@ -403,7 +403,7 @@ def test_yaml_non_scalar_cells_and_booleans(alexnet):
     ("conv1: {C_out: 96, c_out: 96}\n", "both give c_out"),
 ])
 def test_bad_yaml_sheets(text, message):
-    with pytest.raises(SpecError, match=message.replace("(", r"\(").replace("[", r"\[")):
+    with pytest.raises(InputError, match=message.replace("(", r"\(").replace("[", r"\[")):
         parse_yaml_sheet(text, "a.yaml")
 
 
@@ -448,12 +448,12 @@ def test_hostile_files(tmp_path):
     for name, (data, message) in cases.items():
         path = tmp_path / name
         path.write_bytes(data)
-        with pytest.raises(SpecError, match=message) as caught:
+        with pytest.raises(InputError, match=message) as caught:
             read_sheet(path)
         assert str(path) in caught.value.render(), name
-    with pytest.raises(SpecError, match="is a directory"):
+    with pytest.raises(InputError, match="is a directory"):
         read_sheet(tmp_path)
-    with pytest.raises(SpecError, match="no such file"):
+    with pytest.raises(InputError, match="no such file"):
         read_sheet(tmp_path / "nothing.csv")
 
 
@@ -462,7 +462,7 @@ def test_devices_and_pipes_are_not_read(tmp_path):
 
     fifo = tmp_path / "pipe.csv"
     os.mkfifo(fifo)  # opening it would block forever
-    with pytest.raises(SpecError, match="not a regular file"):
+    with pytest.raises(InputError, match="not a regular file"):
         read_sheet(fifo)
 
 

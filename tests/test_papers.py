@@ -23,22 +23,22 @@ def in_paper_rounding(value: float, printed: float) -> bool:
 @pytest.mark.parametrize("spec,gflops", [
     ("resnet18_paper", 1.8), ("resnet34_paper", 3.6), ("resnet101_paper", 7.6), ("resnet152_paper", 11.3)])
 def test_resnet_table1_flops(spec, gflops):
-    macs = cnncalc.analyze_file(spec).totals.macs
+    macs = cnncalc.analyze(spec).totals.macs
     assert round(macs / 1e9, 1) == gflops
 
 
 def test_resnet50_table1_flops_is_truncated():
     # 3,859,879,936 multiply-adds: the paper prints 3.8, which is 3.86 truncated; the 17 blocks
     # that ResNet-101 adds cost exactly 3,712 M, so no count gives both 3.8 and 7.6 when rounded.
-    macs = cnncalc.analyze_file("resnet50_paper").totals.macs
+    macs = cnncalc.analyze("resnet50_paper").totals.macs
     assert macs == 3_859_879_936
     assert math.floor(macs / 1e8) / 10 == 3.8
-    assert cnncalc.analyze_file("resnet101_paper").totals.macs - macs == 3_712_221_184
+    assert cnncalc.analyze("resnet101_paper").totals.macs - macs == 3_712_221_184
 
 
 def test_resnet_paper_bottleneck_strides_in_the_first_1x1():
     # Same parameters as torchvision's resnet50, fewer multiply-adds: the stride-2 1x1 sees 1/4 of the pixels
-    paper, torchvision = cnncalc.analyze_file("resnet50_paper"), cnncalc.analyze_file("resnet50")
+    paper, torchvision = cnncalc.analyze("resnet50_paper"), cnncalc.analyze("resnet50")
     assert paper.totals.params == torchvision.totals.params == 25_557_032
     assert paper.totals.macs < torchvision.totals.macs
 
@@ -97,13 +97,13 @@ def test_googlenet_paper_misprints_are_what_the_spec_says(googlenet_rows):
 @pytest.mark.parametrize("spec,millions", [
     ("vgg_a", 133), ("vgg_a_lrn", 133), ("vgg_b", 133), ("vgg_c", 134), ("vgg_d", 138), ("vgg_e", 144)])
 def test_vgg_table2_parameters(spec, millions):
-    assert round(cnncalc.analyze_file(spec).totals.params / 1e6) == millions
+    assert round(cnncalc.analyze(spec).totals.params / 1e6) == millions
 
 
 def test_vgg_d_is_torchvision_vgg16():
     # conv: 1,792 + 36,928 + 73,856 + 147,584 + 295,168 + 2*590,080 + 1,180,160 + 5*2,359,808 = 14,714,688
     # fc: 25,088*4096 + 4096 + 4096*4096 + 4096 + 4096*1000 + 1000 = 123,642,856
-    assert cnncalc.analyze_file("vgg_d").totals.params == 14_714_688 + 123_642_856 == 138_357_544
+    assert cnncalc.analyze("vgg_d").totals.params == 14_714_688 + 123_642_856 == 138_357_544
 
 
 # ---- AlexNet (Krizhevsky et al. 2012): 60,965,224 parameters, the slides' "61M" ----------------------
@@ -112,19 +112,19 @@ def test_alexnet_paper_parameters():
     # conv5 256*192*9 + 256; fc6 9216*4096 + 4096; fc7 4096*4096 + 4096; fc8 4096*1000 + 1000
     expected = (34_944 + 307_456 + 885_120 + 663_936 + 442_624
                 + 37_752_832 + 16_781_312 + 4_097_000)
-    assert cnncalc.analyze_file("alexnet_paper").totals.params == expected == 60_965_224
+    assert cnncalc.analyze("alexnet_paper").totals.params == expected == 60_965_224
 
 
 # ---- LeNet-5 (LeCun et al. 1998): "60,000 trainable parameters" ---------------------------------------
 def test_lenet5_parameters():
     # C1 6*25 + 6 = 156; C3 fully connected 16*6*25 + 16 = 2,416 (the paper's sparse table: 1,516);
     # C5 120*16*25 + 120 = 48,120; F6 84*120 + 84 = 10,164; output 10*84 + 10 = 850 (the paper: RBF units)
-    assert cnncalc.analyze_file("lenet5").totals.params == 156 + 2_416 + 48_120 + 10_164 + 850 == 61_706
+    assert cnncalc.analyze("lenet5").totals.params == 156 + 2_416 + 48_120 + 10_164 + 850 == 61_706
 
 
 # ---- The lecture's "Compare VGG-16" (002_cb292e905985b15d.txt): 42.9 MB, 1.1M, 7485 MFLOP -----------
 def test_vgg16_to_28_comparison_with_the_googlenet_stem():
-    rows = {row.name: row for row in cnncalc.analyze_file("vgg16_to_28").rows}
+    rows = {row.name: row for row in cnncalc.analyze("vgg16_to_28").rows}
     # The slide's totals are the first six convs (conv1_1 .. conv3_2), without conv3_3 and the pools:
     counted = [rows[name] for name in ("conv1_1", "conv1_2", "conv2_1", "conv2_2", "conv3_1", "conv3_2")]
     memory_kb = sum(row.memory_bytes for row in counted) / 1024

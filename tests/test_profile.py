@@ -12,8 +12,8 @@ import pytest
 from typer.testing import CliRunner
 
 from cnncalc.cli import app
-from cnncalc.pytorch.profile import (COMPUTE, MEMORY, Spread, arithmetic_intensity, layer_bytes, ridge_point,
-                             roofline_bound, roofline_time)
+from cnncalc.analysis.roofline import (COMPUTE, MEMORY, Spread, arithmetic_intensity, layer_bytes, ridge_point,
+                                       roofline_bound, roofline_time)
 
 from .conftest import ROOT, one_layer
 

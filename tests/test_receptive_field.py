@@ -85,11 +85,11 @@ def test_zero_padding_shifts_the_centre():
 
 def test_alexnet_and_resnet18_fields():
     # AlexNet: 11 -> 19 -> 51 -> 67 -> 99 -> 131 -> 163 -> 195 (the well-known 195 of pool5)
-    alexnet = {row.name: row.receptive_field[0].size for row in cnncalc.analyze_file("alexnet").rows}
+    alexnet = {row.name: row.receptive_field[0].size for row in cnncalc.analyze("alexnet").rows}
     assert [alexnet[n] for n in ("conv1", "pool1", "conv2", "pool2", "conv3", "conv4", "conv5", "pool5")] == \
         [11, 19, 51, 67, 99, 131, 163, 195]
     # ResNet-18's last stage: 435 pixels, jump 32
-    resnet = {row.name: row.receptive_field[0] for row in cnncalc.analyze_file("resnet18").collapse(1).rows}
+    resnet = {row.name: row.receptive_field[0] for row in cnncalc.analyze("resnet18").collapse(1).rows}
     assert (resnet["layer4"].size, resnet["layer4"].jump) == (435, 32)
 
 
@@ -97,5 +97,5 @@ def test_json_has_receptive_field_and_jump():
     from cnncalc.render import to_json
     import json
 
-    layer = json.loads(to_json(cnncalc.analyze_file("alexnet")))["layers"][1]
+    layer = json.loads(to_json(cnncalc.analyze("alexnet")))["layers"][1]
     assert layer["receptive_field"] == [19, 19] and layer["jump"] == [8, 8] and layer["rf_start"] == [9, 9]

@@ -96,11 +96,11 @@ def _check_exact(report, expected):
 
 
 def test_alexnet_exact_numbers():
-    _check_exact(cnncalc.analyze_file(SPECS / "alexnet.yaml"), ALEXNET_EXACT)
+    _check_exact(cnncalc.analyze(SPECS / "alexnet.yaml"), ALEXNET_EXACT)
 
 
 def test_alexnet_slide_cells():
-    report = cnncalc.analyze_file(SPECS / "alexnet.yaml")
+    report = cnncalc.analyze(SPECS / "alexnet.yaml")
     for row in report.rows:
         ours = row_cells(row)[-3:]
         slide = list(ALEXNET_SLIDE[row.name])
@@ -111,7 +111,7 @@ def test_alexnet_slide_cells():
 
 def test_alexnet_slide_layout_cells():
     # Filters, K, S, P of the slide (conv1's P follows its numbers: 0, see specs/alexnet.yaml).
-    report = cnncalc.analyze_file(SPECS / "alexnet.yaml")
+    report = cnncalc.analyze(SPECS / "alexnet.yaml")
     cells = {row.name: row_cells(row)[3:7] for row in report.rows}
     assert cells["conv1"] == ["96", "11", "4", "0"]
     assert cells["pool1"] == ["", "3", "2", "0"]
@@ -121,7 +121,7 @@ def test_alexnet_slide_layout_cells():
 
 
 def test_alexnet_totals():
-    totals = cnncalc.analyze_file(SPECS / "alexnet.yaml").totals
+    totals = cnncalc.analyze(SPECS / "alexnet.yaml").totals
     assert totals.params == sum(v[4] for v in ALEXNET_EXACT.values()) == 62_378_344
     assert totals.macs == sum(v[5] for v in ALEXNET_EXACT.values()) == 1_136_358_272
     assert totals.memory_bytes == sum(v[6] for v in ALEXNET_EXACT.values()) == 3_163_808
@@ -129,7 +129,7 @@ def test_alexnet_totals():
 
 def test_alexnet_conv1_pad_slip():
     # The slide prints pad 2 for conv1; with it the output would be (227 - 11 + 2*2)/4 + 1 = 56.
-    report = cnncalc.analyze_file(SPECS / "alexnet.yaml")
+    report = cnncalc.analyze(SPECS / "alexnet.yaml")
     assert report.rows[0].output_shape == (96, 55, 55)
     text = (SPECS / "alexnet.yaml").read_text().replace("pad: 0, act", "pad: 2, act")
     from cnncalc.analysis.engine import analyze
@@ -140,17 +140,17 @@ def test_alexnet_conv1_pad_slip():
 
 
 def test_googlenet_stem_exact_numbers():
-    _check_exact(cnncalc.analyze_file(SPECS / "googlenet_stem.yaml"), GOOGLENET_STEM_EXACT)
+    _check_exact(cnncalc.analyze(SPECS / "googlenet_stem.yaml"), GOOGLENET_STEM_EXACT)
 
 
 def test_googlenet_stem_slide_cells():
-    report = cnncalc.analyze_file(SPECS / "googlenet_stem.yaml")
+    report = cnncalc.analyze(SPECS / "googlenet_stem.yaml")
     for row in report.rows:
         assert row_cells(row)[-3:] == list(GOOGLENET_STEM_SLIDE[row.name]), row.name
 
 
 def test_googlenet_stem_totals_and_the_418_slip():
-    report = cnncalc.analyze_file(SPECS / "googlenet_stem.yaml")
+    report = cnncalc.analyze(SPECS / "googlenet_stem.yaml")
     totals = report.totals
     # 3,136 + 784 + 784 + 2,352 + 588 = 7,644 KB = 7.46 MB: the slide's "Memory: 7.5 MB"
     assert totals.memory_bytes == 7_644 * 1024
@@ -174,4 +174,4 @@ def test_googlenet_stem_pools_need_ceil_mode():
 
 @pytest.mark.parametrize("spec", ["alexnet", "googlenet_stem"])
 def test_reference_specs_give_no_warnings(spec):
-    assert cnncalc.analyze_file(spec).warnings == ()
+    assert cnncalc.analyze(spec).warnings == ()

@@ -52,7 +52,7 @@ def _second_size(shape: tuple) -> tuple:
 @pytest.mark.parametrize("name", sorted(DECLARED))
 def test_parameters_and_buffers_equal_torchvision(name):
     model = _model(DECLARED[name])
-    report = cnncalc.analyze_file(name)
+    report = cnncalc.analyze(name)
     assert report.totals.params == sum(p.numel() for p in model.parameters())
     statistics = sum(b.numel() for key, b in model.named_buffers() if not key.endswith("num_batches_tracked"))
     assert report.totals.buffers == statistics
@@ -67,7 +67,7 @@ def test_output_shape_equals_torchvision(name, second):
     device = next(model.parameters()).device
     with torch.no_grad():
         output = model(torch.zeros((1, *shape), device=device))
-    report = cnncalc.analyze_file(name, input_shape=shape)
+    report = cnncalc.analyze(name, input=shape)
     assert report.outputs[0][1] == tuple(output.shape[1:])
 
 

@@ -16,6 +16,6 @@ def test_spec_is_clean(name):
     spec = load_spec(ZOO[name], symbolic=symbolic)
     assert spec.name == name.rpartition("/")[2], "name: must equal the file name"
     assert spec.description, "a one-line description is shown by 'cnncalc specs'"
-    report = cnncalc.analyze_file(name, symbolic=symbolic)
+    report = cnncalc.analyze(name, symbolic=symbolic)
     assert [w.render() for w in report.warnings] == []
     assert report.totals.params == sum(row.params for row in report.rows)

@@ -16,7 +16,7 @@ from ..core.formula import Q, Step, divide, output_elements, total, value_of
 from ..spec.graph import Graph
 from .report import DTYPE_BYTES, Report, Row
 from ..core.shapes import format_shape
-from ..core.numbers import KB, grouped
+from ..core.numbers import KB, decimal_text, grouped
 
 
 @dataclass(frozen=True)
@@ -42,7 +42,7 @@ def explain(graph: Graph, report: Report, convention: Convention, names: list[st
         row = rows[node.name]
         steps = [*layer.explain_shape(inputs, output), Step("output", None, format_shape(output))]
         steps.append(_memory(output, report, row))
-        steps += _parameters(layer.params(inputs, output), layer.buffers(inputs, output), row)
+        steps += _parameters(layer.params(inputs, output), layer.buffers(inputs, output), layer.buffer_note, row)
         steps.append(_macs(layer.costs(inputs, output), convention, report.batch, row))
         if row.receptive_field is not None:
             steps.append(_field(row))
@@ -60,11 +60,9 @@ def _check_names(names: list[str], rows: dict[str, Row]) -> set[str]:
 
 
 def _decimal(value: Any) -> str:
-    """1134.375 -> '1,134.375' (values over 1024 are exact binary fractions: they terminate)."""
+    """1134.375 -> '1,134.375', exactly (values over 1024 are binary fractions: they terminate)."""
     if isinstance(value, Fraction) and value.denominator != 1:
-        whole, rest = divmod(value, 1)
-        digits = f"{float(rest):.6f}".rstrip("0")[1:]
-        return f"{int(whole):,}{digits}"
+        return decimal_text(value, grouping=True)
     return grouped(value)
 
 
@@ -78,7 +76,7 @@ def _memory(output: tuple, report: Report, row: Row) -> Step:
     return Step("KB", formula, f"{_decimal(formula.value)} KB", f"{report.dtype}: {size} bytes per element")
 
 
-def _parameters(params: Any, buffers: Any, row: Row) -> list[Step]:
+def _parameters(params: Any, buffers: Any, buffer_note: str, row: Row) -> list[Step]:
     _same(params, row.params, "params")
     _same(buffers, row.buffers, "buffers")
     if value_of(params) == 0:
@@ -86,7 +84,7 @@ def _parameters(params: Any, buffers: Any, row: Row) -> list[Step]:
     else:
         steps = [Step("params", params, grouped(value_of(params)))]
     if value_of(buffers):
-        steps.append(Step("buffers", buffers, grouped(value_of(buffers)), "running mean and variance"))
+        steps.append(Step("buffers", buffers, grouped(value_of(buffers)), buffer_note))
     return steps
 
 

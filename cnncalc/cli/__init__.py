@@ -1,4 +1,6 @@
-"""The command line (typer): one module per command group on shared options."""
+"""Stage 7, the command line (typer): app.py holds the app and the shared options; each other
+module adds one group of commands. Imports every earlier stage, most of it inside the commands."""
+from . import catalog, grade, table, torch  # noqa: F401  (each registers its commands, in this order of --help)
 from .app import app
 
 __all__ = ["app"]

@@ -5,7 +5,7 @@ from rich.text import Text
 
 from ..analysis.explain import Explanation
 from ..core.shapes import format_shape
-from .machine import dumps_readable
+from .jsonout import dumps
 
 
 def heading(item: Explanation) -> str:
@@ -63,4 +63,4 @@ def explain_json(items: list[Explanation], name: str, convention: str, dtype: st
             for item in items
         ],
     }
-    return dumps_readable(data) + "\n"
+    return dumps(data)

@@ -2,18 +2,19 @@
 the blank answer sheet / answer key for a Report. Plain data in, text out."""
 from __future__ import annotations
 
-import csv
-import io
 import json
 import re
+from fractions import Fraction
 from typing import Any, Optional, Sequence
 
-from ..core.errors import SpecError
-from ..layers.fields import format_pair
-from ..grade.grader import (COLUMNS, LECTURE_KEYS, MISSING, RIGHT, TOTAL, UNPARSEABLE, VERDICTS, WRONG, Cell,
-                     GradeResult)
 from ..analysis.report import Report
-from ..core.numbers import KB, MILLION, THOUSAND, scaled
+from ..core.errors import InputError
+from ..core.numbers import KB, MILLION, THOUSAND, decimal_text, scaled
+from ..grade import (GRADED_COLUMNS, LECTURE_KEYS, MISSING, RIGHT, TOTAL, UNPARSEABLE, VERDICTS, WRONG, Cell,
+                     GradeResult)
+from ..layers.fields import format_pair
+from .csvout import csv_text
+from .jsonout import dumps
 from .lecture import from_cells, row_cells
 
 _STYLE = {RIGHT: "green", WRONG: "bold red", MISSING: "yellow", UNPARSEABLE: "magenta"}
@@ -22,12 +23,11 @@ _STYLE = {RIGHT: "green", WRONG: "bold red", MISSING: "yellow", UNPARSEABLE: "ma
 # --- table -----------------------------------------------------------------------------------------
 
 
-def _grouped(text: Optional[str]) -> str:
-    """'480.836608' -> '480.836608', '4097000' -> '4,097,000'; anything else unchanged."""
+def _exact(text: Optional[str]) -> str:
+    """An expected value with thousands separators: '4097000' -> '4,097,000'; '55×55' unchanged."""
     if text is None:
         return ""
-    match = re.fullmatch(r"(-?)(\d+)(\.\d+)?", text)
-    return f"{match[1]}{int(match[2]):,}{match[3] or ''}" if match else text
+    return decimal_text(Fraction(text), grouping=True) if re.fullmatch(r"-?\d+(\.\d+)?", text) else text
 
 
 def _headline(result: GradeResult) -> str:
@@ -59,7 +59,7 @@ def result_renderables(result: GradeResult) -> list:
     grid = Table(box=box.SIMPLE_HEAD, header_style="bold", pad_edge=False, collapse_padding=True)
     grid.add_column("Layer", no_wrap=True)
     for col in result.columns:
-        grid.add_column(COLUMNS[col.key][2], justify="right", no_wrap=True)
+        grid.add_column(GRADED_COLUMNS[col.key][2], justify="right", no_wrap=True)
     grid.add_column("Score", justify="right", no_wrap=True)
     by_cell = {(cell.layer, cell.column): cell for cell in result.cells}
     for score in result.layer_scores():
@@ -77,7 +77,7 @@ def result_renderables(result: GradeResult) -> list:
             details.add_column(header, justify="right" if header in ("Given", "Expected") else "left", no_wrap=True)
         for cell in wrong:
             details.add_row(Text(cell.layer), Text(cell.column), Text(cell.given if cell.given is not None else ""),
-                            Text(_grouped(cell.expected) if cell.expected is not None else "(none)"),
+                            Text(_exact(cell.expected) if cell.expected is not None else "(none)"),
                             Text(cell.verdict, style=_STYLE[cell.verdict]))
         out.append(details)
     for problem in result.problems:
@@ -142,7 +142,7 @@ def result_dict(result: GradeResult) -> dict[str, Any]:
 
 
 def grade_json(results: Sequence[GradeResult], spec: str, rtol=None,
-               errors: Sequence[SpecError] = ()) -> str:
+               errors: Sequence[InputError] = ()) -> str:
     """The JSON contract (docs/grading.md); list items (cells, layers, ...) one per line."""
     data = {
         "spec": spec,
@@ -150,44 +150,19 @@ def grade_json(results: Sequence[GradeResult], spec: str, rtol=None,
         "files": [result_dict(result) for result in results],
         "errors": [{"file": exc.file, "message": exc.render()} for exc in errors],
     }
-    return _dumps(data) + "\n"
-
-
-def _dumps(value, indent: str = "") -> str:
-    inner = indent + "  "
-    if isinstance(value, dict) and value:
-        items = [f"{inner}{json.dumps(str(k))}: {_dumps(v, inner)}" for k, v in value.items()]
-        return "{\n" + ",\n".join(items) + f"\n{indent}}}"
-    if isinstance(value, list) and value and all(isinstance(v, dict) for v in value) and \
-            not any(isinstance(x, (dict, list)) for v in value for x in v.values()):
-        return "[\n" + ",\n".join(inner + json.dumps(v, ensure_ascii=False) for v in value) + f"\n{indent}]"
-    if isinstance(value, list) and any(isinstance(v, (dict, list)) for v in value):
-        return "[\n" + ",\n".join(inner + _dumps(v, inner) for v in value) + f"\n{indent}]"
-    return json.dumps(value, ensure_ascii=False)
+    return dumps(data, rows_inline=True)
 
 
 GRADE_CSV_COLUMNS = ("file", "layer", "column", "given", "expected", "verdict")
 
 
-def _spreadsheet_safe(text: Optional[str]) -> str:
-    """A student's cell echoed into CSV must not turn into a spreadsheet formula ('=HYPERLINK(...)')."""
-    if not text:
-        return ""
-    if text[0] in "=+@\t\r" or (text[0] == "-" and re.search(r"[A-Za-z(]", text)):
-        return "'" + text
-    return text
-
-
 def grade_csv(results: Sequence[GradeResult]) -> str:
     """One row per graded cell of every sheet."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(GRADE_CSV_COLUMNS)
+    rows: list[list] = [list(GRADE_CSV_COLUMNS)]
     for result in results:
-        for cell in result.cells:
-            writer.writerow([result.file, cell.layer, cell.column, _spreadsheet_safe(cell.given),
-                             cell.expected if cell.expected is not None else "", cell.verdict])
-    return buffer.getvalue()
+        rows += [[result.file, cell.layer, cell.column, cell.given, cell.expected, cell.verdict]
+                 for cell in result.cells]
+    return csv_text(rows)
 
 
 # --- answer sheets ---------------------------------------------------------------------------------
@@ -214,20 +189,18 @@ def answer_sheet_csv(report: Report, key: bool = False) -> str:
     """The lecture table as a sheet: the question columns filled in, the answer columns blank
     (or, for the key, filled with the lecture table's values)."""
     sources = from_cells(report)
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    headers = list(QUESTION_HEADERS) + [COLUMNS[k][2] for k in LECTURE_KEYS]
+    headers = list(QUESTION_HEADERS) + [GRADED_COLUMNS[k][2] for k in LECTURE_KEYS]
     if sources is not None:
         headers.insert(1, "From")
-    writer.writerow(headers)
+    rows: list[list] = [headers]
     answers = _answers(report, key)
     for index, (row, (_, values)) in enumerate(zip(report.rows, answers)):
         question = row_cells(row)[:7]
         if sources is not None:
             question.insert(1, sources[index])
-        writer.writerow(question + values)
-    writer.writerow([TOTAL] + [""] * (len(headers) - 6) + answers[-1][1])
-    return buffer.getvalue()
+        rows.append(question + values)
+    rows.append([TOTAL] + [""] * (len(headers) - 6) + answers[-1][1])
+    return csv_text(rows)
 
 
 _PLAIN_NAME = re.compile(r"[A-Za-z_][\w.\-]*")

@@ -36,39 +36,39 @@ def _field(row: Row, attribute: str) -> str:
 
 
 @dataclass(frozen=True)
-class Column:
+class TableColumn:
     header: str
     cell: Callable[[Row], str]
     total: Callable[[Totals], str] | None = None  # what the totals row shows, if anything
     left: bool = False
 
 
-COLUMNS: dict[str, Column] = {
-    "layer": Column("Layer", lambda r: r.name, left=True),
-    "op": Column("Op", lambda r: r.op, left=True),
-    "from": Column("From", lambda r: "", left=True),  # filled by from_cells()
-    "c_in": Column("C_in", lambda r: "+".join(_channels(shape) for shape in r.input_shapes)),
-    "hw_in": Column("H/W", lambda r: _spatial(r.input_shape)),
-    "filters": Column("Filters", lambda r: r.cells.filters),
-    "kernel": Column("K", lambda r: r.cells.kernel),
-    "stride": Column("S", lambda r: r.cells.stride),
-    "pad": Column("P", lambda r: r.cells.pad),
-    "c_out": Column("C_out", lambda r: _channels(r.output_shape)),
-    "hw_out": Column("H'/W'", lambda r: _spatial(r.output_shape)),
-    "memory_kb": Column("Mem\n(KB)", lambda r: scaled(r.memory_bytes, KB), lambda t: scaled(t.memory_bytes, KB)),
-    "params_k": Column("Params\n(k)", lambda r: scaled(r.params, THOUSAND), lambda t: scaled(t.params, THOUSAND)),
-    "macs_m": Column("MACs\n(M)", lambda r: scaled(r.macs, MILLION), lambda t: scaled(t.macs, MILLION)),
-    "params": Column("Params", lambda r: grouped(r.params), lambda t: grouped(t.params)),
-    "buffers": Column("Buffers", lambda r: grouped(r.buffers), lambda t: grouped(t.buffers)),
-    "macs": Column("MACs", lambda r: grouped(r.macs), lambda t: grouped(t.macs)),
-    "memory_bytes": Column("Mem (B)", lambda r: grouped(r.memory_bytes), lambda t: grouped(t.memory_bytes)),
-    "rf": Column("RF", lambda r: _field(r, "size")),
-    "jump": Column("Jump", lambda r: _field(r, "jump")),
-    "rf_start": Column("RF centre", lambda r: _field(r, "start")),
+TABLE_COLUMNS: dict[str, Column] = {
+    "layer": TableColumn("Layer", lambda r: r.name, left=True),
+    "op": TableColumn("Op", lambda r: r.op, left=True),
+    "from": TableColumn("From", lambda r: "", left=True),  # filled by from_cells()
+    "c_in": TableColumn("C_in", lambda r: "+".join(_channels(shape) for shape in r.input_shapes)),
+    "hw_in": TableColumn("H/W", lambda r: _spatial(r.input_shape)),
+    "filters": TableColumn("Filters", lambda r: r.cells.filters),
+    "kernel": TableColumn("K", lambda r: r.cells.kernel),
+    "stride": TableColumn("S", lambda r: r.cells.stride),
+    "pad": TableColumn("P", lambda r: r.cells.pad),
+    "c_out": TableColumn("C_out", lambda r: _channels(r.output_shape)),
+    "hw_out": TableColumn("H'/W'", lambda r: _spatial(r.output_shape)),
+    "memory_kb": TableColumn("Mem\n(KB)", lambda r: scaled(r.memory_bytes, KB), lambda t: scaled(t.memory_bytes, KB)),
+    "params_k": TableColumn("Params\n(k)", lambda r: scaled(r.params, THOUSAND), lambda t: scaled(t.params, THOUSAND)),
+    "macs_m": TableColumn("MACs\n(M)", lambda r: scaled(r.macs, MILLION), lambda t: scaled(t.macs, MILLION)),
+    "params": TableColumn("Params", lambda r: grouped(r.params), lambda t: grouped(t.params)),
+    "buffers": TableColumn("Buffers", lambda r: grouped(r.buffers), lambda t: grouped(t.buffers)),
+    "macs": TableColumn("MACs", lambda r: grouped(r.macs), lambda t: grouped(t.macs)),
+    "memory_bytes": TableColumn("Mem (B)", lambda r: grouped(r.memory_bytes), lambda t: grouped(t.memory_bytes)),
+    "rf": TableColumn("RF", lambda r: _field(r, "size")),
+    "jump": TableColumn("Jump", lambda r: _field(r, "jump")),
+    "rf_start": TableColumn("RF centre", lambda r: _field(r, "start")),
 }
 LECTURE = ("layer", "c_in", "hw_in", "filters", "kernel", "stride", "pad", "c_out", "hw_out", "memory_kb",
            "params_k", "macs_m")
-HEADERS = tuple(COLUMNS[key].header for key in LECTURE)
+HEADERS = tuple(TABLE_COLUMNS[key].header for key in LECTURE)
 
 
 def choose_columns(option: str | None) -> tuple[tuple[str, ...], bool]:
@@ -79,9 +79,9 @@ def choose_columns(option: str | None) -> tuple[tuple[str, ...], bool]:
     extend = option.startswith("+")
     keys = [key.strip() for key in option.lstrip("+").split(",") if key.strip()]
     for key in keys:
-        if key not in COLUMNS:
+        if key not in TABLE_COLUMNS:
             raise SpecError(f"--columns: unknown column '{key}'",
-                            hint=did_you_mean(key, COLUMNS) or f"columns: {', '.join(COLUMNS)}")
+                            hint=did_you_mean(key, TABLE_COLUMNS) or f"columns: {', '.join(TABLE_COLUMNS)}")
     if extend:
         return (*LECTURE, *[k for k in keys if k not in LECTURE]), True
     return tuple(dict.fromkeys(["layer", *keys])), "from" in keys
@@ -121,10 +121,10 @@ def _layout(report: Report, columns: tuple[str, ...], may_add_from: bool):
     if "from" in keys or (may_add_from and sources is not None):
         keys = [k for k in keys if k != "from"]
         keys.insert(1, "from")
-    chosen = [COLUMNS[key] for key in keys]
+    chosen = [TABLE_COLUMNS[key] for key in keys]
     body = []
     for index, row in enumerate(report.rows):
-        body.append([(sources[index] if sources else "") if key == "from" else COLUMNS[key].cell(row)
+        body.append([(sources[index] if sources else "") if key == "from" else TABLE_COLUMNS[key].cell(row)
                      for key in keys])
     totals = report.totals
     total_row = ["total"] + [column.total(totals) if column.total else "" for column in chosen[1:]]
@@ -133,15 +133,15 @@ def _layout(report: Report, columns: tuple[str, ...], may_add_from: bool):
 
 def row_cells(row: Row) -> list[str]:
     """The lecture columns of one row."""
-    return [COLUMNS[key].cell(row) for key in LECTURE]
+    return [TABLE_COLUMNS[key].cell(row) for key in LECTURE]
 
 
 def total_cells(report: Report) -> list[str]:
     totals = report.totals
-    return ["total"] + [COLUMNS[key].total(totals) if COLUMNS[key].total else "" for key in LECTURE[1:]]
+    return ["total"] + [TABLE_COLUMNS[key].total(totals) if TABLE_COLUMNS[key].total else "" for key in LECTURE[1:]]
 
 
-def summary_lines(report: Report) -> list[str]:
+def lecture_summary_lines(report: Report) -> list[str]:
     """The exact totals under the table."""
     totals = report.totals
     return [
@@ -180,7 +180,7 @@ def lecture_markdown(report: Report, columns: tuple[str, ...] = LECTURE, may_add
     lines += [_md_row(cells) for cells in body]
     lines.append(_md_row([f"**{cell}**" if cell else "" for cell in total_row]))
     lines.append("")
-    lines += [f"- {line}" for line in summary_lines(report)]
+    lines += [f"- {line}" for line in lecture_summary_lines(report)]
     return "\n".join(lines) + "\n"
 
 

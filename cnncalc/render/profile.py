@@ -5,9 +5,9 @@ from __future__ import annotations
 import math
 from typing import Any, Optional
 
-from ..pytorch.profile import Measured, Peak, Profile
+from ..analysis.roofline import Measured, Peak, Profile
 from ..core.numbers import MILLION, human_bytes, scaled
-from .machine import dumps_readable
+from .jsonout import dumps
 
 
 def _headers(unit: str) -> tuple[str, ...]:
@@ -62,7 +62,7 @@ def profile_table(result: Profile):
     return table
 
 
-def summary_lines(result: Profile) -> list[str]:
+def profile_summary_lines(result: Profile) -> list[str]:
     peak, model = result.peak, result.model
     unit, rate = rate_unit(result)
     layout = "channels-last (NHWC)" if result.channels_last else "contiguous (NCHW)"
@@ -98,22 +98,11 @@ def _other(peak: Peak, rate: float) -> str:
 
 
 def profile_renderables(result: Profile) -> list[Any]:
-    return [profile_table(result), *summary_lines(result)]
+    return [profile_table(result), *profile_summary_lines(result)]
 
 
 def profile_json(result: Profile) -> str:
-    return dumps_readable(_finite(result.to_dict())) + "\n"
+    return dumps(result.to_dict())
 
 
-def _finite(value: Any) -> Any:
-    """JSON has no inf or NaN: they become null."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_finite(v) for v in value]
-    return value
-
-
-__all__ = ["profile_json", "profile_renderables", "profile_table", "summary_lines"]
+__all__ = ["profile_json", "profile_renderables", "profile_table", "profile_summary_lines"]

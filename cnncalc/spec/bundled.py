@@ -4,7 +4,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from ..core.errors import SpecError, did_you_mean
-from .yamlsrc import YMap, parse_yaml, read_text
+from .yamlsrc import YMap, parse_yaml, read_spec_text
 
 
 def specs_dir() -> Path:
@@ -23,9 +23,9 @@ def bundled_specs() -> dict[str, Path]:
     return dict(sorted(found.items()))
 
 
-def describe(path: Path) -> str:
+def description_of(path: Path) -> str:
     """A bundled spec's one-line description."""
-    doc = parse_yaml(read_text(path), str(path))
+    doc = parse_yaml(read_spec_text(path), str(path))
     return str(doc.get("description", "")).strip() if isinstance(doc, YMap) else ""
 
 

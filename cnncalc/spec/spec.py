@@ -16,7 +16,7 @@ from ..layers.fields import REQUIRED
 from ..layers import REGISTRY
 from ..core.shapes import Shape
 from ..core.symbolic import is_symbolic
-from .yamlsrc import YList, YMap, parse_yaml, read_text
+from .yamlsrc import YList, YMap, parse_yaml, read_spec_text
 
 TOP_LEVEL_KEYS = ("name", "description", "input", "symbols", "vars", "blocks", "layers", "outputs", "torchvision")
 BLOCK_KEYS = ("params", "layers", "output", "description")
@@ -57,7 +57,7 @@ def load_spec(path: Path, display: str | None = None, overrides: dict[str, str] 
     """Read and check a spec file; `overrides` replace variables (the CLI's --set name=value);
     `symbolic` keeps symbol sizes (`input: [C, H, W]`) as sympy symbols."""
     name = display or str(path)
-    return parse_spec(read_text(path, name), name, default_name=path.stem, overrides=overrides, symbolic=symbolic)
+    return parse_spec(read_spec_text(path, name), name, default_name=path.stem, overrides=overrides, symbolic=symbolic)
 
 
 def parse_spec(text: str, file: str = "<spec>", default_name: str = "model",

@@ -1,0 +1,75 @@
+"""The Python API (docs/api.md): what the command line itself calls.
+
+    >>> import cnncalc
+    >>> report = cnncalc.analyze("alexnet")
+    >>> report.totals.params
+    62378344
+    >>> cnncalc.analyze("input: [3, 32, 32]\\nlayers:\\n  - {op: conv, out: 8, kernel: 3}\\n").totals.macs
+    194400
+
+A spec is a file path, the name of a bundled spec (`cnncalc specs`) or YAML text. Every problem
+with the input is a `cnncalc.InputError` carrying its location (file, line, column, layer, field).
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any, Mapping, Sequence, Union
+
+from .analysis.conventions import CONVENTIONS
+from .analysis.engine import analyze as run_engine
+from .analysis.report import Report
+from .core.errors import OptionError, did_you_mean
+from .core.shapes import Shape
+from .spec import bundled
+from .spec.graph import Graph, build
+from .spec.spec import load_spec, parse_spec
+
+SpecSource = Union[str, Path]
+InputShape = Union[str, Sequence[int], None]
+
+
+def load_graph(spec: SpecSource, *, set: Mapping[str, Any] | None = None, input: InputShape = None,
+               symbolic: bool = False) -> tuple[Graph, str]:
+    """The spec's graph and the name to show for it. `set` overrides variables ({name: value or
+    expression text}); `input` replaces the spec's input shape ((3, 224, 224) or '3,224,224')."""
+    overrides = {name: str(value) for name, value in (set or {}).items()}
+    shape = parse_input_option(input) if isinstance(input, str) else (tuple(input) if input is not None else None)
+    if isinstance(spec, str) and "\n" in spec:
+        return build(parse_spec(spec, "<spec>", overrides=overrides, symbolic=symbolic), shape), "<spec>"
+    path, display = bundled.resolve(str(spec))
+    return build(load_spec(path, display, overrides, symbolic=symbolic), shape), display
+
+
+def analyze(spec: SpecSource, *, set: Mapping[str, Any] | None = None, input: InputShape = None,
+            convention: str = "textbook", batch: int = 1, dtype: str = "float32", strict: bool = False,
+            symbolic: bool = False, depth: int | None = None) -> Report:
+    """Load a spec and count every layer: shapes, parameters, multiply-adds under `convention`,
+    activation memory in `dtype` for `batch` samples, receptive fields. `strict` turns warnings
+    into errors; `depth` collapses blocks below that depth into one row each."""
+    if convention not in CONVENTIONS:
+        raise OptionError(f"unknown convention {convention!r}",
+                          hint=did_you_mean(convention, CONVENTIONS) or f"conventions: {', '.join(CONVENTIONS)}")
+    graph, _ = load_graph(spec, set=set, input=input, symbolic=symbolic)
+    report = run_engine(graph, convention=CONVENTIONS[convention], dtype=dtype, batch=batch, strict=strict)
+    return report.collapse(depth) if depth is not None else report
+
+
+def parse_input_option(text: str) -> Shape:
+    """'3,224,224' or '3x224x224' -> (3, 224, 224)."""
+    parts = [p for p in re.split(r"[,x×\s]+", text.strip()) if p]
+    if len(parts) not in (1, 3) or not all(p.isdigit() and int(p) > 0 for p in parts):
+        raise OptionError(f"--input must be C,H,W (or F) of positive whole numbers, got {text!r}",
+                          hint="e.g. --input 3,224,224")
+    return tuple(int(p) for p in parts)
+
+
+def parse_set_options(items: Sequence[str]) -> dict[str, str]:
+    """['width=0.5', 'c=32'] -> {'width': '0.5', 'c': '32'}."""
+    values = {}
+    for item in items:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip() or not value.strip():
+            raise OptionError(f"--set expects NAME=VALUE, got {item!r}", hint="e.g. --set width=0.5")
+        values[name.strip()] = value.strip()
+    return values

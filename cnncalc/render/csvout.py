@@ -1,0 +1,28 @@
+"""The one CSV writer: every `--format csv` and CSV answer sheet goes through `csv_text`."""
+from __future__ import annotations
+
+import csv
+import io
+import re
+from typing import Any, Iterable, Sequence
+
+_FORMULA_START = "=+@\t\r"
+
+
+def spreadsheet_safe(value: Any) -> Any:
+    """Text that a spreadsheet would run as a formula ('=HYPERLINK(...)', '-cmd|...') gets a
+    leading apostrophe; numbers and plain text pass unchanged."""
+    if not isinstance(value, str) or not value:
+        return value
+    if value[0] in _FORMULA_START or (value[0] == "-" and re.search(r"[A-Za-z(]", value)):
+        return "'" + value
+    return value
+
+
+def csv_text(rows: Iterable[Sequence[Any]]) -> str:
+    """Rows (the header first) as CSV text with '\\n' line ends; None is an empty cell."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    for row in rows:
+        writer.writerow(["" if cell is None else spreadsheet_safe(cell) for cell in row])
+    return buffer.getvalue()
