@@ -45,7 +45,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import cli_command  # noqa: E402  (benchmarks/common.py)
+from common import cli_command
 
 REPO = Path(__file__).resolve().parent.parent
 SPEC = "specs/resnet152.yaml"
@@ -225,7 +225,8 @@ def main(argv: list[str] | None = None) -> int:
             for key, label, tool, meta, pkg in PEERS + ([] if args.no_meta else META_PEERS):
                 if pkg in missing:
                     continue
-                commands.append(Command(key, label, [sys.executable, "-c", CHILD.format(tool=tool, meta=meta, mark=MARK)],
+                code = CHILD.format(tool=tool, meta=meta, mark=MARK)
+                commands.append(Command(key, label, [sys.executable, "-c", code],
                                         as_is, peer=tool))
         totals = cnncalc_totals(cli, cached)
 

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import cli_command  # noqa: E402  (benchmarks/common.py)
+from common import cli_command
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -36,20 +36,21 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import cli_command  # noqa: E402  (benchmarks/common.py)
+from common import cli_command
 
 REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:  # run from a checkout without installing
     sys.path.insert(0, str(REPO))
 
-from cnncalc.cli import plain_text  # noqa: E402
 from cnncalc.analysis.engine import analyze  # noqa: E402
-from cnncalc.spec.graph import build  # noqa: E402
+from cnncalc.cli import plain_text  # noqa: E402
 from cnncalc.render import lecture_table  # noqa: E402
+from cnncalc.spec.graph import build  # noqa: E402
 from cnncalc.spec.spec import parse_spec  # noqa: E402
 
 INPUT_SHAPE = (16, 32, 32)
@@ -128,23 +129,23 @@ def cached_bytecode_env(folder: Path) -> dict[str, str]:
     return env
 
 
-IMPORT_CHECK = r"""
+IMPORT_CHECK = rf"""
 import contextlib, importlib.util, io, json, sys
-WATCH = %r
+WATCH = {WATCHED_MODULES!r}
 import cnncalc.cli
 after_import = [m for m in WATCH if m in sys.modules]
 buffer = io.StringIO()
 with contextlib.redirect_stdout(buffer):
     cnncalc.cli.app(["table", sys.argv[1]], standalone_mode=False)
 text = buffer.getvalue()
-print(json.dumps({
+print(json.dumps({{
     "after_import": after_import,
     "after_table": [m for m in WATCH if m in sys.modules],
     "installed": [m for m in WATCH if importlib.util.find_spec(m) is not None],
     "table_ok": "conv1" in text and "total" in text,
     "modules_loaded": len(sys.modules),
-}))
-""" % (WATCHED_MODULES,)
+}}))
+"""
 
 
 def import_check(spec: str) -> dict[str, Any]:
@@ -165,8 +166,8 @@ def scaling(sizes: tuple[int, ...], repeats: int, folder: Path) -> list[dict[str
         path.write_text(synthetic_spec(layers), encoding="utf-8")
         text = path.read_text(encoding="utf-8")
 
-        parse_s, spec = best_of(repeats, lambda: parse_spec(text, str(path)))
-        parse_nogc_s, _ = best_of(repeats, lambda: parse_spec(text, str(path)), gc_enabled=False)
+        parse_s, spec = best_of(repeats, lambda text=text, path=path: parse_spec(text, str(path)))
+        parse_nogc_s, _ = best_of(repeats, lambda text=text, path=path: parse_spec(text, str(path)), gc_enabled=False)
         engine_s, report = best_of(max(repeats, ENGINE_MIN_REPEATS), lambda spec=spec: analyze(build(spec)))
         render_s, rendered = best_of(repeats, lambda report=report: plain_text(lecture_table(report)))
 

@@ -13,10 +13,11 @@ with the input is a `cnncalc.InputError` carrying its location (file, line, colu
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence, Union
+from typing import Any, Union
 
-from .analysis.conventions import CONVENTIONS
+from .analysis.conventions import CONVENTIONS, Convention
 from .analysis.engine import analyze as run_engine
 from .analysis.report import Report
 from .core.errors import OptionError, did_you_mean
@@ -42,17 +43,23 @@ def load_graph(spec: SpecSource, *, set: Mapping[str, Any] | None = None, input:
 
 
 def analyze(spec: SpecSource, *, set: Mapping[str, Any] | None = None, input: InputShape = None,
-            convention: str = "textbook", batch: int = 1, dtype: str = "float32", strict: bool = False,
+            convention: str | Convention = "textbook", batch: int = 1, dtype: str = "float32", strict: bool = False,
             symbolic: bool = False, depth: int | None = None) -> Report:
-    """Load a spec and count every layer: shapes, parameters, multiply-adds under `convention`,
-    activation memory in `dtype` for `batch` samples, receptive fields. `strict` turns warnings
-    into errors; `depth` collapses blocks below that depth into one row each."""
+    """Load a spec and count every layer: shapes, parameters, multiply-adds under `convention` (a
+    name or a Convention), activation memory in `dtype` for `batch` samples, receptive fields.
+    `strict` turns warnings into errors; `depth` collapses blocks below that depth into one row each."""
+    graph, _ = load_graph(spec, set=set, input=input, symbolic=symbolic)
+    report = run_engine(graph, convention=convention_named(convention), dtype=dtype, batch=batch, strict=strict)
+    return report.collapse(depth) if depth is not None else report
+
+
+def convention_named(convention: str | Convention) -> Convention:
+    if isinstance(convention, Convention):
+        return convention
     if convention not in CONVENTIONS:
         raise OptionError(f"unknown convention {convention!r}",
                           hint=did_you_mean(convention, CONVENTIONS) or f"conventions: {', '.join(CONVENTIONS)}")
-    graph, _ = load_graph(spec, set=set, input=input, symbolic=symbolic)
-    report = run_engine(graph, convention=CONVENTIONS[convention], dtype=dtype, batch=batch, strict=strict)
-    return report.collapse(depth) if depth is not None else report
+    return CONVENTIONS[convention]
 
 
 def parse_input_option(text: str) -> Shape:

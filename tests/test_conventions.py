@@ -23,18 +23,17 @@ import sys
 import warnings
 
 import pytest
-
 from typer.testing import CliRunner
 
 import cnncalc
-from cnncalc.spec.bundled import bundled_specs
-from cnncalc.cli import app
 from cnncalc.analysis.conventions import ACTIVATIONS, CONVENTIONS, TERMS, TEXTBOOK
 from cnncalc.analysis.engine import analyze
+from cnncalc.cli import app
 from cnncalc.core.formula import value_of
-from cnncalc.spec.graph import build
 from cnncalc.layers import REGISTRY, layer_types
 from cnncalc.layers.activation import Activation
+from cnncalc.spec.bundled import bundled_specs
+from cnncalc.spec.graph import build
 from cnncalc.spec.spec import load_spec, parse_spec
 
 from .conftest import ROOT
@@ -276,8 +275,8 @@ def ptflops_count(model, shape):
 
 
 def thop_count(model, shape):
-    import torch
     import thop
+    import torch
 
     macs, _ = thop.profile(model, (torch.zeros((1, *shape), device=_device(model)),), verbose=False)
     assert macs == int(macs)
@@ -365,7 +364,7 @@ def _declared() -> dict[str, dict]:
     for name, path in bundled_specs().items():
         try:
             spec = load_spec(path)
-        except Exception:  # noqa: BLE001 - reported by test_zoo.py
+        except Exception:
             continue
         if spec.torchvision:
             found[name] = {**spec.torchvision, "input": spec.input_shape}
@@ -402,7 +401,7 @@ KNOWN = {
 }
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _meta_model(name: str):
     """Built on the meta device (no memory, no initialisation) where the constructor allows it;
     RegNet computes its widths with tensor.tolist() and is built on the CPU."""
@@ -470,7 +469,7 @@ def test_zoo_total_equals_the_tool_on_the_torchvision_model(name, tool, second):
     pytest.importorskip("torchvision")
     pytest.importorskip(PACKAGE[tool])
     shape = _second_size(DECLARED[name]["input"]) if second else DECLARED[name]["input"]
-    report = cnncalc.analyze(name, input_shape=shape, convention=CONVENTIONS[tool])
+    report = cnncalc.analyze(name, input=shape, convention=CONVENTIONS[tool])
     assert _inference_macs(report) == COUNT[tool](_model(name, tool), shape)
 
 
@@ -489,8 +488,8 @@ def test_the_cli_table_total_is_the_compared_total():
 def test_verify_compares_every_layer_with_fvcore(name):
     pytest.importorskip("torch")
     pytest.importorskip("fvcore")
-    from cnncalc.spec.bundled import resolve
     from cnncalc.pytorch.verify import verify
+    from cnncalc.spec.bundled import resolve
 
     graph = build(load_spec(resolve(name)[0]))
     checks = verify(graph, analyze(graph, convention=CONVENTIONS["fvcore"]))
@@ -528,8 +527,8 @@ def test_verify_cli_checks_fvcore_by_default():
 def test_verify_fails_when_a_rule_disagrees_with_fvcore(monkeypatch):
     pytest.importorskip("torch")
     pytest.importorskip("fvcore")
-    from cnncalc.layers.terms import BATCHNORM
     from cnncalc.layers.norm import BatchNorm
+    from cnncalc.layers.terms import BATCHNORM
 
     # a wrong rule: batch norm reported as 2 per element, where fvcore counts 1 (+1 affine)
     original = BatchNorm.costs

@@ -6,11 +6,11 @@ import json
 import pytest
 from typer.testing import CliRunner
 
-from cnncalc.spec.bundled import bundled_specs, resolve
-from cnncalc.cli import app
 from cnncalc.analysis.conventions import TEXTBOOK
 from cnncalc.analysis.engine import analyze
 from cnncalc.analysis.explain import explain
+from cnncalc.cli import app
+from cnncalc.spec.bundled import bundled_specs, resolve
 from cnncalc.spec.graph import build
 from cnncalc.spec.spec import load_spec
 

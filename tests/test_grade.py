@@ -6,16 +6,31 @@ from fractions import Fraction
 
 import pytest
 
-from cnncalc.spec import bundled
 from cnncalc.analysis.engine import analyze
 from cnncalc.core.errors import InputError
-from cnncalc.grade import (IGNORED, LAYER, MAX_SHEET_BYTES, MISSING, RIGHT, UNPARSEABLE, WRONG, GradedColumn,
-                           classify_header, grade, is_right, parse_csv_sheet, parse_hw, parse_number,
-                           parse_yaml_sheet, read_sheet)
-from cnncalc.spec.graph import build
-from cnncalc.render.grade import answer_sheet_csv, answer_sheet_yaml, grade_csv
-from cnncalc.spec.spec import load_spec
 from cnncalc.core.numbers import KB, MILLION, THOUSAND, decimal_text, truncate
+from cnncalc.grade import (
+    IGNORED,
+    LAYER,
+    MAX_SHEET_BYTES,
+    MISSING,
+    RIGHT,
+    UNPARSEABLE,
+    WRONG,
+    GradedColumn,
+    classify_header,
+    grade,
+    is_right,
+    parse_csv_sheet,
+    parse_hw,
+    parse_number,
+    parse_yaml_sheet,
+    read_sheet,
+)
+from cnncalc.render.grade import answer_sheet_csv, answer_sheet_yaml, grade_csv
+from cnncalc.spec import bundled
+from cnncalc.spec.graph import build
+from cnncalc.spec.spec import load_spec
 
 
 def report_of(name: str):

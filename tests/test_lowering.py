@@ -9,11 +9,11 @@ import sys
 import pytest
 from typer.testing import CliRunner
 
-from cnncalc.spec.bundled import bundled_specs, resolve
-from cnncalc.cli import app
 from cnncalc.analysis.engine import analyze
-from cnncalc.spec.graph import build
+from cnncalc.cli import app
 from cnncalc.layers import REGISTRY, layer_types
+from cnncalc.spec.bundled import bundled_specs, resolve
+from cnncalc.spec.graph import build
 from cnncalc.spec.spec import load_spec, parse_spec
 
 torch = pytest.importorskip("torch")

@@ -59,9 +59,9 @@ OPS_MISPRINTED = {"conv1", "inception5a"}
 @pytest.fixture(scope="module")
 def googlenet_rows():
     from cnncalc.analysis.engine import analyze
+    from cnncalc.spec.bundled import resolve
     from cnncalc.spec.graph import build
     from cnncalc.spec.spec import load_spec
-    from cnncalc.spec.bundled import resolve
 
     graph = build(load_spec(resolve("googlenet_paper")[0]))
     return {row.name: row for row in analyze(graph, convention=WEIGHTS_ONLY).collapse(1).rows}

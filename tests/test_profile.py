@@ -11,9 +11,17 @@ import sys
 import pytest
 from typer.testing import CliRunner
 
+from cnncalc.analysis.roofline import (
+    COMPUTE,
+    MEMORY,
+    Spread,
+    arithmetic_intensity,
+    layer_bytes,
+    ridge_point,
+    roofline_bound,
+    roofline_time,
+)
 from cnncalc.cli import app
-from cnncalc.analysis.roofline import (COMPUTE, MEMORY, Spread, arithmetic_intensity, layer_bytes, ridge_point,
-                                       roofline_bound, roofline_time)
 
 from .conftest import ROOT, one_layer
 
@@ -138,10 +146,10 @@ def test_resnet18_table_and_output_file(tmp_path):
 
 def test_library_call_reports_progress():
     torch = pytest.importorskip("torch")
-    from cnncalc.spec.bundled import resolve
     from cnncalc.analysis.engine import analyze
-    from cnncalc.spec.graph import build
     from cnncalc.pytorch.profile import profile, steps
+    from cnncalc.spec.bundled import resolve
+    from cnncalc.spec.graph import build
     from cnncalc.spec.spec import load_spec
 
     graph = build(load_spec(*resolve("lenet5")))

@@ -94,8 +94,9 @@ def test_alexnet_and_resnet18_fields():
 
 
 def test_json_has_receptive_field_and_jump():
-    from cnncalc.render import to_json
     import json
+
+    from cnncalc.render import to_json
 
     layer = json.loads(to_json(cnncalc.analyze("alexnet")))["layers"][1]
     assert layer["receptive_field"] == [19, 19] and layer["jump"] == [8, 8] and layer["rf_start"] == [9, 9]

@@ -13,13 +13,31 @@ types report a further term that is exactly what that tool counts, documented in
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 from ..layers import activation_terms
-from ..layers.terms import (ACTIVATION, ADAPTIVE_AVERAGE, ADAPTIVE_INPUT, AVERAGE, BATCHNORM, BATCHNORM_AFFINE,
-                            BIAS, BILINEAR, LAYERNORM, LAYERNORM_AFFINE, LRN, LRN_WINDOW, MAC, OUTPUT_MAC,
-                            PARAM_POSITIONS, POOL_INPUT, RESAMPLE, SOFTMAX_ADDS, WINDOW)
+from ..layers.terms import (
+    ADAPTIVE_AVERAGE,
+    ADAPTIVE_INPUT,
+    AVERAGE,
+    BATCHNORM,
+    BATCHNORM_AFFINE,
+    BIAS,
+    BILINEAR,
+    LAYERNORM,
+    LAYERNORM_AFFINE,
+    LRN,
+    LRN_WINDOW,
+    MAC,
+    OUTPUT_MAC,
+    PARAM_POSITIONS,
+    POOL_INPUT,
+    RESAMPLE,
+    SOFTMAX_ADDS,
+    WINDOW,
+)
 from ..layers.terms import TERMS as _SHARED_TERMS
 
 # Every activation type also reports a term named after its op (one per output element), because
@@ -66,9 +84,10 @@ PTFLOPS = Convention(
     "ptflops",
     "ptflops' get_model_complexity_info (pytorch backend, defaults): multiply-adds plus bias; every "
     "pooling 2× its input and ReLU, ELU, GELU and upsampling 2× their output (a module hook and the "
-    "patched functional both count); ReLU6, LeakyReLU, SiLU, softmax once; batch norm 1 per element (+1 affine), layer norm 1",
-    {MAC: 1, BIAS: 1, POOL_INPUT: 2, BATCHNORM: 1, BATCHNORM_AFFINE: 1, LAYERNORM: 1, "relu": 2, "elu": 2, "gelu": 2, "relu6": 1,
-     "leaky_relu": 1, "silu": 1, "softmax": 1, RESAMPLE: 2, LRN: 3, LRN_WINDOW: 1},
+    "patched functional both count); ReLU6, LeakyReLU, SiLU, softmax once; batch norm 1 per element "
+    "(+1 affine), layer norm 1",
+    {MAC: 1, BIAS: 1, POOL_INPUT: 2, BATCHNORM: 1, BATCHNORM_AFFINE: 1, LAYERNORM: 1, "relu": 2, "elu": 2,
+     "gelu": 2, "relu6": 1, "leaky_relu": 1, "silu": 1, "softmax": 1, RESAMPLE: 2, LRN: 3, LRN_WINDOW: 1},
 )
 
 THOP = Convention(
@@ -76,8 +95,8 @@ THOP = Convention(
     "thop's profile: multiply-adds without bias, a transposed conv per output position; norms 2 per "
     "element (×2 affine); average pooling 1 per output, adaptive average input + output; softmax 3 per "
     "element - 1 per position; upsampling 1 per output (11 bilinear); max pooling and activations nothing",
-    {OUTPUT_MAC: 1, BATCHNORM: 2, BATCHNORM_AFFINE: 2, LAYERNORM: 2, LAYERNORM_AFFINE: 2, AVERAGE: 1, ADAPTIVE_AVERAGE: 1, "softmax": 2, SOFTMAX_ADDS: 1,
-     RESAMPLE: 1, BILINEAR: 10},
+    {OUTPUT_MAC: 1, BATCHNORM: 2, BATCHNORM_AFFINE: 2, LAYERNORM: 2, LAYERNORM_AFFINE: 2, AVERAGE: 1,
+     ADAPTIVE_AVERAGE: 1, "softmax": 2, SOFTMAX_ADDS: 1, RESAMPLE: 1, BILINEAR: 10},
 )
 
 TORCHINFO = Convention(

@@ -4,23 +4,22 @@ It asks each layer type for its rules and never looks at which type it is.
 """
 from __future__ import annotations
 
-from .conventions import TEXTBOOK, Convention
-from ..core.errors import SpecError
-from ..spec.graph import Graph
+from ..core.errors import Note, SpecError
 from ..core.formula import value_of
 from ..core.gcpause import paused_gc
-from ..spec.graph import INPUT_NAME
-from ..layers import RF, LayerProblem
-from ..core.errors import Note
-from .report import DTYPE_BYTES, Report, Row
 from ..core.shapes import numel
+from ..layers import RF, LayerProblem
 from ..layers.window import PIXEL
+from ..spec.graph import INPUT_NAME, Graph
+from .conventions import TEXTBOOK, Convention
+from .report import DTYPE_BYTES, Report, Row
 
 
-def analyze(graph: Graph, **options) -> Report:
-    """One Row per node, in order; options: convention, dtype, batch, strict (see _analyze)."""
+def analyze(graph: Graph, *, convention: Convention = TEXTBOOK, dtype: str = "float32", batch: int = 1,
+            strict: bool = False) -> Report:
+    """One Row per node, in order (see _analyze)."""
     with paused_gc():
-        return _analyze(graph, **options)
+        return _analyze(graph, convention=convention, dtype=dtype, batch=batch, strict=strict)
 
 
 def _analyze(graph: Graph, *, convention: Convention = TEXTBOOK, dtype: str = "float32", batch: int = 1,
@@ -49,7 +48,7 @@ def _analyze(graph: Graph, *, convention: Convention = TEXTBOOK, dtype: str = "f
         for message, blamed in node.notes:
             if strict:
                 raise layer.error(message, blamed, hint="without --strict this is a warning")
-            notes.append(Note(layer.name, message, layer.field_locs.get(blamed, layer.loc)))
+            notes.append(Note(layer.name, message, layer.field_locs.get(blamed, layer.loc) if blamed else layer.loc))
         rows.append(Row(
             name=layer.name,
             op=layer.op,
@@ -64,5 +63,6 @@ def _analyze(graph: Graph, *, convention: Convention = TEXTBOOK, dtype: str = "f
             receptive_field=field,
         ))
     return Report(graph.name, tuple(graph.input_shape), dtype, batch, convention.name, tuple(rows),
-                  tuple(notes), graph.description, outputs=tuple((name, graph.shape_of(name)) for name in graph.outputs),
+                  tuple(notes), graph.description,
+                  outputs=tuple((name, graph.shape_of(name)) for name in graph.outputs),
                   groups=dict(graph.groups))

@@ -10,13 +10,13 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
-from .conventions import Convention
 from ..core.errors import SpecError, did_you_mean
-from ..core.formula import Q, Step, divide, output_elements, total, value_of
-from ..spec.graph import Graph
-from .report import DTYPE_BYTES, Report, Row
-from ..core.shapes import format_shape
+from ..core.formula import Formula, Q, Step, divide, output_elements, total, value_of
 from ..core.numbers import KB, decimal_text, grouped
+from ..core.shapes import format_shape
+from ..spec.graph import Graph
+from .conventions import Convention
+from .report import DTYPE_BYTES, Report, Row
 
 
 @dataclass(frozen=True)
@@ -98,6 +98,7 @@ def _macs(costs: dict, convention: Convention, batch: int, row: Row) -> Step:
         _same(0, row.macs, "MACs")
         return Step("MACs", None, "0", f"the {convention.name} convention counts nothing for this layer")
     formula = total(counted)
+    assert isinstance(formula, Formula)  # counted is not empty
     if batch > 1:
         formula = formula.grouped() * Q("N", batch) if len(counted) > 1 else formula * Q("N", batch)
     _same(formula, row.macs, "MACs")
@@ -105,8 +106,10 @@ def _macs(costs: dict, convention: Convention, batch: int, row: Row) -> Step:
 
 
 def _field(row: Row) -> Step:
+    axes = row.receptive_field or ()
+
     def both(attribute: str) -> str:
-        return "×".join(_decimal(getattr(axis, attribute)) for axis in row.receptive_field)
+        return "×".join(_decimal(getattr(axis, attribute)) for axis in axes)
 
     return Step("receptive field", None, both("size"),
                 f"jump {both('jump')}; the first output's field is centred on input pixel {both('start')}")

@@ -5,9 +5,9 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..core.errors import Note
-from ..layers import Cells
 from ..core.shapes import Shape
 from ..core.symbolic import as_text
+from ..layers import Cells
 from ..layers.window import RFAxis
 
 JSON_FORMAT_VERSION = 1

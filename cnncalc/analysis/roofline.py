@@ -17,12 +17,12 @@ Definitions (one place; docs/profile.md repeats them):
   once); the best of a few repetitions each.
 """
 from __future__ import annotations
-from __future__ import annotations
 
 import math
 import statistics
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Optional, Sequence
+from typing import Any, Optional
 
 from .report import DTYPE_BYTES, Row
 

@@ -1,6 +1,8 @@
 """Stage 7, the command line (typer): app.py holds the app and the shared options; each other
 module adds one group of commands. Imports every earlier stage, most of it inside the commands."""
-from . import catalog, grade, table, torch  # noqa: F401  (each registers its commands, in this order of --help)
+# isort: off
+from . import table, catalog, grade, torch  # noqa: F401  (each registers its commands, in the order of --help)
+# isort: on
 from .app import app
 
 __all__ = ["app"]

@@ -5,9 +5,10 @@ The CLI is thin: parse options, call the library, render, and turn domain errors
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Callable, Iterator, Mapping, Optional, Sequence
+from typing import Any, Optional
 
 import typer
 

@@ -32,7 +32,8 @@ def verify(
     from ..analysis.engine import analyze
     from ..api import load_graph
     from ..core.errors import CheckFailed
-    from ..pytorch.verify import REFERENCE_COUNTERS, verify as check
+    from ..pytorch.verify import REFERENCE_COUNTERS
+    from ..pytorch.verify import verify as check
     from ..render.console import show
     from ..render.verify import verify_json, verify_renderables
 

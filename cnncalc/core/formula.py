@@ -8,6 +8,7 @@ engine evaluated, so the text and the number cannot disagree. Values may be symp
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,7 +17,7 @@ _PRECEDENCE = {"+": 1, "-": 1, "×": 2, "/": 2, "//": 2, "atom": 3, "group": 3}
 
 
 class Formula:
-    __slots__ = ("op", "args", "name", "_value")
+    __slots__ = ("_value", "args", "name", "op")
 
     def __init__(self, op: str, args: tuple = (), name: str | None = None, value: Any = None) -> None:
         self.op, self.args, self.name, self._value = op, args, name, value
@@ -171,7 +172,7 @@ def value_of(item: Any) -> Any:
     return item.value if isinstance(item, Formula) else item
 
 
-def product(factors: list[Formula]) -> Formula:
+def product(factors: Sequence[Formula]) -> Formula:
     result = factors[0]
     for factor in factors[1:]:
         result = result * factor
@@ -196,4 +197,5 @@ def kernel_factors(kernel: tuple) -> tuple[Formula, Formula]:
     return (Q("K", kh), Q("K", kw)) if kh == kw else (Q("K_h", kh), Q("K_w", kw))
 
 
-__all__ = ["Step", "Formula", "Q", "divide", "input_elements", "kernel_factors", "output_elements", "product", "total", "value_of"]
+__all__ = ["Formula", "Q", "Step", "divide", "input_elements", "kernel_factors", "output_elements", "product", "total",
+           "value_of"]

@@ -6,8 +6,8 @@ layers (4x at 10,000 layers). Reference counting still frees everything as usual
 from __future__ import annotations
 
 import gc
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 
 @contextmanager

@@ -51,7 +51,7 @@ def normalize_header(header: str) -> str:
 _INPUT_HEADERS = {
     "cin", "c", "h/w", "hw", "h", "w", "hin", "win", "hin/win", "filters", "filter", "k", "kernel",
     "kernelsize", "s", "stride", "p", "pad", "padding", "op", "type", "inputs", "input", "from",
-    "inputsize", "filters(cout)", "buffers", "wout", "hin", "win",
+    "inputsize", "filters(cout)", "buffers", "wout",
 }
 LAYER_HEADERS = {"layer", "layers", "name", "layername"}
 _C_OUT_HEADERS = {"cout", "c'", "outc", "outchannels", "outputchannels", "channelsout"}
@@ -107,7 +107,7 @@ def classify_header(header: str) -> str | GradedColumn | None:
             if unit not in _UNIT_WORDS:
                 return None  # 'Memo', 'Machine': not ours
             raise SheetError(f"column {printable(header, MAX_HEADER_CHARS)!r}: unit {unit!r} cannot be graded",
-                            hint=_UNIT_ADVICE[quantity] + "; a cell may still carry its own unit ('7.5 MB', '105M')")
+                             hint=_UNIT_ADVICE[quantity] + "; a cell may still carry its own unit ('7.5 MB', '105M')")
     return None
 
 

@@ -12,10 +12,11 @@ spatial sizes are whole numbers and must be exact.
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, Iterable, Optional
+from typing import Any, Optional
 
 from ..analysis.report import Report
 from ..core.errors import SheetError, SpecError, did_you_mean
@@ -24,7 +25,7 @@ from ..core.text import printable
 from ..layers.fields import format_pair
 from .columns import C_OUT, HW_OUT, MACS, MEMORY, PARAMS, GradedColumn
 from .sheets import MAX_MESSAGES, Sheet, SheetRow, read_sheet
-from .values import NOT_APPLICABLE, MAX_CELL_CHARS, is_right, parse_hw, parse_number
+from .values import MAX_CELL_CHARS, NOT_APPLICABLE, is_right, parse_hw, parse_number
 
 RIGHT, WRONG, MISSING, UNPARSEABLE = "right", "wrong", "missing", "unparseable"
 VERDICTS = (RIGHT, WRONG, MISSING, UNPARSEABLE)
@@ -212,10 +213,10 @@ def grade(report: Report, sheet: Sheet, rtol: Fraction | float | None = None) ->
     graded_layers = names + ([TOTAL] if TOTAL in found and TOTAL not in names else [])
     cells: list[Cell] = []
     for name in graded_layers:
-        row = found.get(name)
+        found_row = found.get(name)
         for col in sheet.columns:
             truth = truths[name][col.quantity]
-            text = row.values.get(col.key) if row is not None else None
+            text = found_row.values.get(col.key) if found_row is not None else None
             verdict = judge(text, truth, col, rtol)
             if verdict is None:
                 continue

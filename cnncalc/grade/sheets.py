@@ -12,7 +12,7 @@ from ..core.errors import Location, SheetError
 from ..core.io import read_text
 from ..core.text import printable
 from ..spec.yamlsrc import YList, YMap, check_structure, parse_yaml
-from .columns import IGNORED, LAYER, GradedColumn, LAYER_HEADERS, normalize_header, classify_header
+from .columns import IGNORED, LAYER, LAYER_HEADERS, GradedColumn, classify_header, normalize_header
 from .values import MAX_CELL_CHARS
 
 MAX_SHEET_BYTES = 1024 * 1024  # a whole class's table fits in a few KB
@@ -58,9 +58,13 @@ def _capped(messages: list, item) -> None:
         messages.append(item)
 
 
-def _columns(headers: list[str], file: str, line: int | None) -> tuple[int | None, list[tuple[int, GradedColumn]], list[str]]:
+def _columns(headers: list[str], file: str,
+             line: int | None) -> tuple[int | None, list[tuple[int, GradedColumn]], list[str]]:
     """(index of the layer column, graded (index, GradedColumn)s, notes) from a header row."""
-    layer_index, graded, notes, seen = None, [], [], {}
+    layer_index: int | None = None
+    graded: list[tuple[int, GradedColumn]] = []
+    notes: list[str] = []
+    seen: dict[str, str] = {}
     for index, header in enumerate(headers):
         if not str(header).strip():
             continue
@@ -68,19 +72,19 @@ def _columns(headers: list[str], file: str, line: int | None) -> tuple[int | Non
             kind = classify_header(header)
         except SheetError as exc:
             raise SheetError(exc.message, loc=Location(file, line, index + 1) if line else None, file=file,
-                            hint=exc.hint) from None
+                             hint=exc.hint) from None
         if kind == LAYER:
             if layer_index is None:
                 layer_index = index
             continue
         if kind == IGNORED:
             continue
-        if kind is None:
+        if not isinstance(kind, GradedColumn):
             _capped(notes, f"column {_clean(header)!r} is not graded")
             continue
         if kind.key in seen:
             raise SheetError(f"columns {_clean(seen[kind.key])!r} and {_clean(header)!r} both give {kind.key}",
-                            loc=Location(file, line, index + 1) if line else None, file=file)
+                             loc=Location(file, line, index + 1) if line else None, file=file)
         seen[kind.key] = header
         graded.append((index, kind))
     return layer_index, graded, notes
@@ -128,7 +132,7 @@ def parse_csv_sheet(text: str, file: str) -> Sheet:
             previous_line = reader.line_num
             if len(record) > MAX_COLUMNS:
                 raise SheetError(f"too many columns ({len(record):,}; the limit is {MAX_COLUMNS})",
-                                loc=Location(file, line, 1))
+                                 loc=Location(file, line, 1))
             if not any(cell.strip() for cell in record) or record[0].lstrip().startswith("#"):
                 continue
             if header is None:
@@ -150,13 +154,13 @@ def parse_csv_sheet(text: str, file: str) -> Sheet:
             if len(record) > len(header) and any(cell.strip() for cell in record[len(header):]):
                 _capped(notes, f"line {line}: {len(record) - len(header)} cell(s) beyond the header ignored")
             values = {col.key: record[index].strip() for index, col in graded if index < len(record)}
-            name = record[layer_index].strip() if layer_index < len(record) else ""
+            name = record[layer_index].strip() if layer_index is not None and layer_index < len(record) else ""
             rows.append(SheetRow(name, line, values))
     except csv.Error as exc:
         raise SheetError(f"not a readable CSV file: {exc}", loc=Location(file, reader.line_num or 1, 1)) from None
     if header is None:
         raise SheetError("no header row naming a graded column",
-                        hint="expected a header such as: Layer,C_out,H'/W',Mem (KB),Params (k),MACs (M) "
+                         hint="expected a header such as: Layer,C_out,H'/W',Mem (KB),Params (k),MACs (M) "
                              "(see 'cnncalc grade --template SPEC')", file=file)
     return Sheet(file, tuple(col for _, col in graded), tuple(rows), tuple(notes))
 
@@ -197,7 +201,7 @@ def parse_yaml_sheet(text: str, file: str) -> Sheet:
             loc = doc.value_locs[name]
             if value is not None and not isinstance(value, YMap):
                 raise SheetError("give each layer a mapping of column: value, e.g. conv1: {c_out: 96, hw_out: 55}",
-                                loc=loc, layer=_clean(name))
+                                 loc=loc, layer=_clean(name))
             entries.append((str(name), doc.key_locs[name].line, value))
     elif isinstance(doc, YList):
         for item, loc in zip(doc, doc.item_locs):
@@ -208,7 +212,7 @@ def parse_yaml_sheet(text: str, file: str) -> Sheet:
             entries.append(("" if name is None else str(name), loc.line, item))
     else:
         raise SheetError("an answer sheet in YAML is a mapping of layer: {column: value}, or a list of rows",
-                        loc=getattr(doc, "loc", None), file=file)
+                         loc=getattr(doc, "loc", None), file=file)
     if len(entries) > MAX_ROWS:
         raise SheetError(f"too many rows (the limit is {MAX_ROWS:,})", file=file)
 
@@ -234,14 +238,14 @@ def parse_yaml_sheet(text: str, file: str) -> Sheet:
                 continue
             if kind.key in values:
                 raise SheetError(f"columns {_clean(headers[kind.key])!r} and {_clean(key)!r} both give {kind.key}",
-                                loc=mapping.key_locs[key])
+                                 loc=mapping.key_locs[key])
             headers[kind.key] = key
             graded.setdefault(kind.key, kind)
             values[kind.key] = _yaml_text(value, mapping.value_locs[key], raw)
         rows.append(SheetRow(name, line, values))
     if not graded:
         raise SheetError("no graded column (c_out, hw_out, memory_kb, params_k, macs_m, ...)", file=file,
-                        hint="see 'cnncalc grade --template SPEC --format yaml'")
+                         hint="see 'cnncalc grade --template SPEC --format yaml'")
     return Sheet(file, tuple(graded.values()), tuple(rows), tuple(notes))
 
 

@@ -1,7 +1,18 @@
 """All layer types, one class each (docs/spec.md lists them). Importing this package registers them."""
+# isort: off
 from . import conv, pool, linear, reshape, norm, activation, merge, resample  # noqa: F401  (registration order)
-from .base import (REGISTRY, RF, Cells, Layer, LayerProblem, activation_terms, fused_activation_names, layer_types,
-                   register)
+# isort: on
+from .base import (
+                   REGISTRY,
+                   RF,
+                   Cells,
+                   Layer,
+                   LayerProblem,
+                   activation_terms,
+                   fused_activation_names,
+                   layer_types,
+                   register,
+)
 
 __all__ = ["REGISTRY", "RF", "Cells", "Layer", "LayerProblem", "activation_terms", "fused_activation_names",
            "layer_types", "register"]

@@ -7,8 +7,9 @@ lowering and a small example. Nothing outside the class branches on its type.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
-from typing import Any, Callable, ClassVar, NoReturn
+from typing import Any, ClassVar, NoReturn
 
 from ..core.errors import Location, SpecError, did_you_mean
 from ..core.formula import Step
@@ -88,7 +89,7 @@ class Layer:
             cls.fields = tuple(merged.values())
 
     def __init__(self, name: str, values: dict[str, Any] | None = None, *, loc: Location | None = None,
-                 field_locs: dict[str, Location] | None = None) -> None:
+                 field_locs: dict[str, Location | None] | None = None) -> None:
         self.name = name
         self.loc = loc
         self.field_locs = field_locs or {}
@@ -117,7 +118,7 @@ class Layer:
     def from_mapping(cls, name: str, mapping: Any, skip: tuple[str, ...] = ("op", "name")) -> Layer:
         """Build from a spec mapping (a yamlsrc.YMap), accepting field aliases, located errors."""
         values: dict[str, Any] = {}
-        locs: dict[str, Location] = {}
+        locs: dict[str, Location | None] = {}
         given_as: dict[str, str] = {}
         key_locs = getattr(mapping, "key_locs", {})
         value_locs = getattr(mapping, "value_locs", {})
@@ -243,5 +244,19 @@ class FusedActivation(Layer):
         return T("nn.Sequential", core, activation.lowering([output], output))
 
 
-__all__ = ["RF", "Cells", "Field", "FusedActivation", "Layer", "SameShape", "LayerProblem", "REGISTRY", "REQUIRED",
-           "Warn", "register", "layer_types", "fused_activation_names", "activation_terms"]
+__all__ = [
+    "REGISTRY",
+    "REQUIRED",
+    "RF",
+    "Cells",
+    "Field",
+    "FusedActivation",
+    "Layer",
+    "LayerProblem",
+    "SameShape",
+    "Warn",
+    "activation_terms",
+    "fused_activation_names",
+    "layer_types",
+    "register",
+]

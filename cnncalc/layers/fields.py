@@ -8,8 +8,9 @@ value or raises `FieldProblem` with a message for the user.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable, TypeVar, cast
+from typing import Any, TypeVar, cast
 
 from ..core.errors import did_you_mean
 from ..core.symbolic import is_symbolic

@@ -6,10 +6,29 @@ from typing import Any
 from ..core.formula import Formula, Q, Step, input_elements, kernel_factors, output_elements, product
 from ..core.shapes import Shape
 from .base import RF, Cells, FusedActivation, Layer, Warn, fused_activation_names, register
-from .fields import (FieldProblem, boolean, choice, format_pair, non_negative_int, non_negative_pair, positive_int,
-                     positive_pair, spec_field)
-from .terms import (ADAPTIVE_AVERAGE, ADAPTIVE_INPUT, BIAS, BILINEAR, MAC, OUTPUT_MAC, PARAM_POSITIONS, POOL_INPUT,
-                    RESAMPLE, WINDOW)
+from .fields import (
+    FieldProblem,
+    boolean,
+    choice,
+    format_pair,
+    non_negative_int,
+    non_negative_pair,
+    positive_int,
+    positive_pair,
+    spec_field,
+)
+from .terms import (
+    ADAPTIVE_AVERAGE,
+    ADAPTIVE_INPUT,
+    BIAS,
+    BILINEAR,
+    MAC,
+    OUTPUT_MAC,
+    PARAM_POSITIONS,
+    POOL_INPUT,
+    RESAMPLE,
+    WINDOW,
+)
 from .torchspec import T, Torch
 
 

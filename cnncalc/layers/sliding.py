@@ -3,7 +3,8 @@ padding and dilation. The arithmetic lives in window.py; this base class gives t
 their output size, stride warnings, explanation, receptive field and padded lowering once."""
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from ..core.formula import Step
 from ..core.shapes import Shape

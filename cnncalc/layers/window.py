@@ -9,8 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from fractions import Fraction
 
-from .fields import Padding
+from ..core.formula import Formula, Q, Step
 from ..core.symbolic import definitely, is_symbolic, to_int
+from .fields import Padding
 
 
 class WindowProblem(ValueError):
@@ -50,10 +51,8 @@ class WindowAxis:
         """Everything but the axis's name: equal geometries are explained once for both axes."""
         return (self.size, self.kernel, self.stride, self.pad_before, self.pad_after, self.dilation, self.ceil)
 
-    def formula(self):
+    def formula(self) -> Formula:
         """(W - K + 2P)/S + 1 with this axis's numbers; its value is the exact fraction."""
-        from ..core.formula import Q
-
         size = Q(self.name_in, self.size)
         kernel = Q("K", self.kernel)
         if self.dilation > 1:
@@ -169,7 +168,7 @@ class RFAxis:
     jump: int | Fraction
     start: int | Fraction
 
-    def window(self, kernel: int, stride: int, pad_before: int, dilation: int = 1) -> RFAxis:
+    def window(self, kernel: int, stride: int | Fraction, pad_before: int, dilation: int = 1) -> RFAxis:
         span = dilation * (kernel - 1) + 1
         if not isinstance(span, int):
             half = (span - 1) / 2  # symbolic
@@ -185,18 +184,17 @@ class RFAxis:
     def shifted(self, pad_before: int) -> RFAxis:
         return RFAxis(self.size, self.jump, self.start - pad_before * self.jump)
 
-    def upsampled(self, factor: int, extra_reads: int = 0) -> RFAxis:
+    def upsampled(self, factor: int | Fraction, extra_reads: int = 0) -> RFAxis:
         """Upsampling: outputs come `factor` times closer; each reads `extra_reads` more inputs."""
-        return RFAxis(self.size + extra_reads * self.jump, self.jump / factor, self.start)
+        jump = Fraction(self.jump) / factor  # exact: int / int would be a float
+        return RFAxis(self.size + extra_reads * self.jump, int(jump) if jump.denominator == 1 else jump, self.start)
 
 
 PIXEL = RFAxis(1, 1, 0)
 
 
-def window_steps(height: WindowAxis, width: WindowAxis) -> list:
+def window_steps(height: WindowAxis, width: WindowAxis) -> list[Step]:
     """The output-size lines of `explain`: `W' = (W - K + 2P)/S + 1 = (227 - 11 + 2 × 0)/4 + 1 = 55`."""
-    from ..core.formula import Step
-
     if height.geometry == width.geometry:
         return [Step("H' = W'", width.formula(), width.rounding())]
     return [Step("H'", height.formula(), height.rounding()), Step("W'", width.formula(), width.rounding())]

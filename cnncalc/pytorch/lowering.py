@@ -10,8 +10,8 @@ from __future__ import annotations
 from typing import Any
 
 from ..core.errors import SpecError
-from ..spec.graph import INPUT_NAME, Graph
 from ..layers.torchspec import Torch
+from ..spec.graph import INPUT_NAME, Graph
 
 INSTALL_HINT = "install the PyTorch extra: pip install 'cnncalc[torch]'"
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import platform
 import time
-from typing import Any, Callable, Optional, Sequence
+from collections.abc import Callable, Sequence
+from typing import Any, Optional
 
 from ..analysis.report import DTYPE_BYTES, Report
 from ..analysis.roofline import Kernel, Measured, Peak, Profile, Spread, layer_bytes

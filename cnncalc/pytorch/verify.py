@@ -4,12 +4,13 @@ convention has a reference counter (REFERENCE_COUNTERS: fvcore's FlopCountAnalys
 convention, PyTorch's FlopCounterMode for the torch convention), layer by layer."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
+from ..analysis.report import Report
 from ..spec.graph import Graph
 from .lowering import require_torch, to_module
-from ..analysis.report import Report
 
 
 @dataclass(frozen=True)

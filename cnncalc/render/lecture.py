@@ -2,19 +2,19 @@
 and any other columns chosen with `--columns` (receptive field, jump, buffers...)."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Callable
 
 from rich import box
 from rich.table import Table
 from rich.text import Text
 
-from ..core.errors import SpecError, did_you_mean
-from ..layers.fields import format_pair
 from ..analysis.report import Report, Row, Totals
-from ..core.shapes import Shape, format_shape
+from ..core.errors import SpecError, did_you_mean
 from ..core.numbers import KB, MILLION, THOUSAND, grouped, human, human_bytes, scaled
+from ..core.shapes import Shape, format_shape
+from ..layers.fields import format_pair
 
 
 def _channels(shape: Shape) -> str:
@@ -32,7 +32,8 @@ def _fraction(value: Fraction) -> str:
 def _field(row: Row, attribute: str) -> str:
     if row.receptive_field is None:
         return ""
-    return format_pair(tuple(_fraction(getattr(axis, attribute)) for axis in row.receptive_field))
+    height, width = (_fraction(getattr(axis, attribute)) for axis in row.receptive_field)
+    return format_pair((height, width))
 
 
 @dataclass(frozen=True)
@@ -43,7 +44,7 @@ class TableColumn:
     left: bool = False
 
 
-TABLE_COLUMNS: dict[str, Column] = {
+TABLE_COLUMNS: dict[str, TableColumn] = {
     "layer": TableColumn("Layer", lambda r: r.name, left=True),
     "op": TableColumn("Op", lambda r: r.op, left=True),
     "from": TableColumn("From", lambda r: "", left=True),  # filled by from_cells()
@@ -127,7 +128,7 @@ def _layout(report: Report, columns: tuple[str, ...], may_add_from: bool):
         body.append([(sources[index] if sources else "") if key == "from" else TABLE_COLUMNS[key].cell(row)
                      for key in keys])
     totals = report.totals
-    total_row = ["total"] + [column.total(totals) if column.total else "" for column in chosen[1:]]
+    total_row = ["total"] + [_total(column, totals) for column in chosen[1:]]
     return [c.header for c in chosen], [c.left for c in chosen], body, total_row
 
 
@@ -138,7 +139,11 @@ def row_cells(row: Row) -> list[str]:
 
 def total_cells(report: Report) -> list[str]:
     totals = report.totals
-    return ["total"] + [TABLE_COLUMNS[key].total(totals) if TABLE_COLUMNS[key].total else "" for key in LECTURE[1:]]
+    return ["total"] + [_total(TABLE_COLUMNS[key], totals) for key in LECTURE[1:]]
+
+
+def _total(column: TableColumn, totals: Totals) -> str:
+    return column.total(totals) if column.total is not None else ""
 
 
 def lecture_summary_lines(report: Report) -> list[str]:

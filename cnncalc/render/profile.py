@@ -105,4 +105,4 @@ def profile_json(result: Profile) -> str:
     return dumps(result.to_dict())
 
 
-__all__ = ["profile_json", "profile_renderables", "profile_table", "profile_summary_lines"]
+__all__ = ["profile_json", "profile_renderables", "profile_summary_lines", "profile_table"]

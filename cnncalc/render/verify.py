@@ -1,7 +1,8 @@
 """`cnncalc verify` results (pytorch/verify.py) as a table of mismatches, a sentence, or JSON."""
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from ..pytorch.verify import Check
 from .jsonout import dumps

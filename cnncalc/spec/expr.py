@@ -19,8 +19,9 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Callable, Mapping
 from fractions import Fraction
-from typing import Any, Callable, Mapping
+from typing import Any
 
 MAX_LENGTH = 1000
 MAX_DEPTH = 50
@@ -68,7 +69,7 @@ _KEYWORDS = {"if", "else", "and", "or", "not", "true", "false"}
 
 
 def tokenize(text: str) -> list[tuple[str, str, int]]:
-    tokens = []
+    tokens: list[tuple[str, str, int]] = []
     position = 0
     text = text.rstrip()
     while position < len(text):
@@ -76,7 +77,7 @@ def tokenize(text: str) -> list[tuple[str, str, int]]:
         if not match or match.end() == position:
             raise ExprError(f"unexpected character {text[position:].lstrip()[:1]!r}",
                             len(text) - len(text[position:].lstrip()))
-        kind = match.lastgroup
+        kind = match.lastgroup or ""
         value = match.group(kind)
         tokens.append((kind, value, match.start(kind)))
         position = match.end()
@@ -271,8 +272,8 @@ def _binary(op: str, left: Thunk, right: Thunk, offset: int) -> Thunk:
 
 def _arith(op: str, left: Any, right: Any, offset: int) -> Any:
     for side in (left, right):
-        if isinstance(side, (bool, str)) or not isinstance(side, (int, float, Fraction)) and \
-                not hasattr(side, "free_symbols"):  # a sympy expression in symbolic mode
+        if isinstance(side, (bool, str)) or (not isinstance(side, (int, float, Fraction)) and \
+                not hasattr(side, "free_symbols")):  # a sympy expression in symbolic mode
             raise ExprError(f"'{op}' needs numbers, got {side!r}", offset)
     if op in ("/", "//", "%") and isinstance(right, (int, float, Fraction)) and right == 0:
         raise ExprError("division by zero", offset)

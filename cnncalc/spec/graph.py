@@ -9,11 +9,10 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..core.errors import Location, SpecError, did_you_mean
+from ..core.errors import Location, Note, SpecError, did_you_mean
 from ..core.gcpause import paused_gc
-from ..layers import REGISTRY, Layer, LayerProblem
-from ..core.errors import Note
 from ..core.shapes import Shape
+from ..layers import REGISTRY, Layer, LayerProblem
 from .spec import INPUT_NAME, Block, Spec, check_name, resolve_value
 from .yamlsrc import YList, YMap
 
@@ -82,8 +81,9 @@ class _Builder:
         scope = _Scope(dict(spec.variables), "", {INPUT_NAME: INPUT_NAME})
         last = self.expand(spec.items, scope)
         outputs = []
-        for name, loc in spec.outputs or [(None, None)]:
-            if name is None:
+        given: list[tuple[str, Location | None]] = list(spec.outputs) or [("", None)]
+        for name, loc in given:
+            if not name:
                 outputs.append(last)
             elif name in scope.names:
                 outputs.append(scope.names[name])

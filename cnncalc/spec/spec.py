@@ -11,11 +11,11 @@ from pathlib import Path
 from typing import Any
 
 from ..core.errors import Location, SpecError, did_you_mean
-from .expr import ExprError, evaluate, is_expression
-from ..layers.fields import REQUIRED
-from ..layers import REGISTRY
 from ..core.shapes import Shape
 from ..core.symbolic import is_symbolic
+from ..layers import REGISTRY
+from ..layers.fields import REQUIRED
+from .expr import ExprError, evaluate, is_expression
 from .yamlsrc import YList, YMap, parse_yaml, read_spec_text
 
 TOP_LEVEL_KEYS = ("name", "description", "input", "symbols", "vars", "blocks", "layers", "outputs", "torchvision")
@@ -174,7 +174,7 @@ def _symbolic_input(shape: Shape, variables: dict[str, Any]) -> Shape:
 
 
 def _item_list(value: Any, loc: Location, what: str) -> YList:
-    if not isinstance(value, list):
+    if not isinstance(value, YList):
         raise SpecError(f"'{what}' must be a list of layers", loc=loc, field="layers")
     if not value:
         raise SpecError(f"'{what}' is empty: it needs at least one layer", loc=loc, field="layers")
@@ -204,8 +204,8 @@ def resolve_value(value: Any, variables: dict[str, Any], loc: Location | None, l
         return variables.get(value.strip(), value)
     if isinstance(value, list):
         locs = getattr(value, "item_locs", [loc] * len(value))
-        out = YList(resolve_value(v, variables, l, layer, field_name) for v, l in zip(value, locs))
-        out.loc, out.item_locs = getattr(value, "loc", loc), locs
+        out = YList(resolve_value(item, variables, item_loc, layer, field_name) for item, item_loc in zip(value, locs))
+        out.loc, out.item_locs = getattr(value, "loc", None) or loc, locs
         return out
     return value
 
@@ -312,7 +312,7 @@ def _outputs(doc: YMap) -> list[tuple[str, Location]]:
     raw, loc = doc["outputs"], doc.value_locs["outputs"]
     if isinstance(raw, str):
         return [(raw, loc)]
-    if not isinstance(raw, list) or not all(isinstance(v, str) for v in raw) or not raw:
+    if not isinstance(raw, YList) or not all(isinstance(v, str) for v in raw) or not raw:
         raise SpecError("'outputs' must be a layer name or a list of layer names", loc=loc, field="outputs")
     return list(zip(raw, raw.item_locs))
 

@@ -12,13 +12,11 @@ from typing import Any
 import yaml
 
 from ..core.errors import InputError, Location, SpecError
-from ..core.io import read_text
 from ..core.gcpause import paused_gc
+from ..core.io import read_text
 
-try:  # libyaml is much faster on long specs; the pure-Python loader behaves the same
-    _Loader = yaml.CSafeLoader
-except AttributeError:  # pragma: no cover - depends on how PyYAML was built
-    _Loader = yaml.SafeLoader
+# libyaml is much faster on long specs; the pure-Python loader behaves the same
+_Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 MAX_FILE_BYTES = 64 * 1024 * 1024
 MAX_NESTING = 200  # libyaml's composer recurses on the C stack: very deep nesting crashes it
@@ -40,9 +38,10 @@ class YMap(dict):
 
 
 class YList(list):
-    """A sequence that knows where it and each item stand in the file."""
+    """A sequence that knows where it and each item stand in the file (a list made from one
+    resolves its items but keeps their places)."""
 
-    loc: Location
+    loc: Location | None
     item_locs: list
 
 
