@@ -9,9 +9,24 @@ SPECS = ROOT / "specs"
 GOLDEN = Path(__file__).resolve().parent / "golden"
 
 
+# Golden outputs and docs examples include what these print (verify, the peer conventions): they
+# are rewritten only where all of them are installed, never from a partial environment.
+GOLDEN_NEEDS = ("torch", "torchvision", "fvcore", "ptflops", "thop", "torchinfo", "onnx", "sympy")
+
+
 def pytest_addoption(parser):
     parser.addoption("--update-golden", action="store_true",
-                     help="rewrite tests/golden/* from the current output instead of comparing")
+                     help="rewrite tests/golden/*, the docs' examples and generated tables from the current output")
+
+
+def pytest_configure(config):
+    if config.getoption("--update-golden"):
+        import importlib.util
+
+        missing = [name for name in GOLDEN_NEEDS if importlib.util.find_spec(name) is None]
+        if missing:
+            pytest.exit(f"--update-golden needs the test extra; missing: {', '.join(missing)} "
+                        "(pip install -e '.[test]')", returncode=2)
 
 
 @pytest.fixture

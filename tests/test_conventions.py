@@ -147,6 +147,8 @@ def test_worked_examples(convention, spec, expected):
     assert {row.name: row.macs for row in report.rows} == expected[convention]
 
 
+@pytest.mark.peers
+@pytest.mark.torch
 @pytest.mark.filterwarnings("ignore")
 def test_every_worked_example_is_a_tool_count():
     """The worked examples are not only arithmetic: the tools print the same numbers."""
@@ -333,6 +335,8 @@ def _layer_cases():
             yield pytest.param(op, tool, marks=marks, id=f"{op}-{tool}")
 
 
+@pytest.mark.peers
+@pytest.mark.torch
 @pytest.mark.filterwarnings("ignore")
 @pytest.mark.parametrize("op, tool", list(_layer_cases()))
 def test_every_layer_type_counts_as_the_tool_does(op, tool):
@@ -343,6 +347,8 @@ def test_every_layer_type_counts_as_the_tool_does(op, tool):
     assert COUNT[tool](_lowered(graph), graph.input_shape) == report.totals.macs
 
 
+@pytest.mark.peers
+@pytest.mark.torch
 @pytest.mark.filterwarnings("ignore")
 @pytest.mark.parametrize("tool", PEERS)
 def test_the_usual_modules_count_as_the_convention_says(tool):
@@ -463,6 +469,9 @@ def _inference_macs(report) -> int:
     return sum(row.macs for row in report.rows if row.name in needed)
 
 
+@pytest.mark.peers
+@pytest.mark.torch
+@pytest.mark.slow
 @pytest.mark.filterwarnings("ignore")
 @pytest.mark.parametrize("name, tool, second", list(_zoo_cases()))
 def test_zoo_total_equals_the_tool_on_the_torchvision_model(name, tool, second):
@@ -482,6 +491,9 @@ def test_the_cli_table_total_is_the_compared_total():
 
 # ---- verify: per layer against fvcore -----------------------------------------------------------
 
+@pytest.mark.peers
+@pytest.mark.torch
+@pytest.mark.slow
 @pytest.mark.filterwarnings("ignore")
 @pytest.mark.parametrize("name", ["alexnet_paper", "resnet18", "googlenet", "convnext_tiny", "mobilenet_v3_large",
                                   "shufflenet_v2_x1_0", "vgg_a_lrn"])
@@ -499,6 +511,8 @@ def test_verify_compares_every_layer_with_fvcore(name):
     assert [c for c in checks if not c.ok] == []
 
 
+@pytest.mark.peers
+@pytest.mark.torch
 @pytest.mark.filterwarnings("ignore")
 @pytest.mark.parametrize("op", sorted(cls.op for cls in layer_types()))
 def test_verify_with_fvcore_on_every_layer_type(op):
@@ -511,6 +525,8 @@ def test_verify_with_fvcore_on_every_layer_type(op):
     assert [c for c in checks if not c.ok] == []
 
 
+@pytest.mark.peers
+@pytest.mark.torch
 @pytest.mark.filterwarnings("ignore")
 def test_verify_cli_checks_fvcore_by_default():
     pytest.importorskip("torch")
@@ -523,6 +539,8 @@ def test_verify_cli_checks_fvcore_by_default():
     assert data["convention"] == "torch" and data["mismatches"] == [] and data["checks"] == 4 * 69
 
 
+@pytest.mark.peers
+@pytest.mark.torch
 @pytest.mark.filterwarnings("ignore")
 def test_verify_fails_when_a_rule_disagrees_with_fvcore(monkeypatch):
     pytest.importorskip("torch")
@@ -541,6 +559,7 @@ def test_verify_fails_when_a_rule_disagrees_with_fvcore(monkeypatch):
     assert "bn1" in result.stdout and "2408448" in result.stdout and "1605632" in result.stdout
 
 
+@pytest.mark.torch
 def test_verify_without_a_reference_counter_checks_no_macs():
     pytest.importorskip("torch")
     result = runner.invoke(app, ["verify", "resnet18", "--convention", "textbook", "-f", "json"])

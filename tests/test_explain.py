@@ -91,6 +91,8 @@ def test_unknown_layer_is_bad_input():
 @pytest.mark.parametrize("name", sorted(bundled_specs()))
 def test_every_formula_equals_the_table_for_every_zoo_spec(name):
     # explain() raises if a printed formula does not evaluate to the report's number
+    if name.startswith("lecture/"):
+        pytest.importorskip("sympy")
     graph = build(load_spec(resolve(name)[0], symbolic=name.startswith("lecture/")))
     report = analyze(graph, batch=3)
     items = explain(graph, report, TEXTBOOK)

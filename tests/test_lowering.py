@@ -16,6 +16,7 @@ from cnncalc.spec.bundled import bundled_specs, resolve
 from cnncalc.spec.graph import build
 from cnncalc.spec.spec import load_spec, parse_spec
 
+pytestmark = pytest.mark.torch
 torch = pytest.importorskip("torch")
 from cnncalc.pytorch.export import pytorch_source  # noqa: E402
 from cnncalc.pytorch.verify import verify  # noqa: E402
@@ -32,6 +33,7 @@ def test_every_layer_type_lowers_exactly(op):
     assert op in {node.layer.op for node in graph.nodes}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(n for n in bundled_specs() if not n.startswith("lecture/")))
 def test_every_zoo_spec_matches_pytorch_layer_by_layer(name):
     graph = build(load_spec(resolve(name)[0]))
@@ -76,6 +78,7 @@ def test_verify_cli_success():
     assert "all 5 layers match PyTorch (cpu device)" in result.stdout
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("name", ["alexnet", "resnet18", "googlenet", "mobilenet_v3_large", "convnext_tiny",
                                   "shufflenet_v2_x1_0"])
 def test_exported_pytorch_file_builds_the_same_model(tmp_path, name):

@@ -81,6 +81,7 @@ def tiny_json():
     return json.loads(result.stdout)
 
 
+@pytest.mark.torch
 def test_json_fields(tiny_json):
     data = tiny_json
     assert data["format_version"] == 1 and data["spec"] == "googlenet_stem"
@@ -96,6 +97,7 @@ def test_json_fields(tiny_json):
     assert data["total"]["peak_memory_bytes"] is None  # CUDA only
 
 
+@pytest.mark.torch
 def test_static_figures_match_the_table(tiny_json):
     table = json.loads(invoke("table", "googlenet_stem", "--input", "3,64,64", "--batch", "2",
                               "--format", "json").stdout)
@@ -106,6 +108,7 @@ def test_static_figures_match_the_table(tiny_json):
     assert conv1["bytes"] == (2 * (3 * 64 * 64 + 64 * 32 * 32) + 9472) * 4
 
 
+@pytest.mark.torch
 def test_derived_figures_are_consistent(tiny_json):
     peak = tiny_json["peak"]
     assert peak["ridge_flops_per_byte"] == pytest.approx(peak["flops_per_s"] / peak["bytes_per_s"])
@@ -128,6 +131,7 @@ def test_derived_figures_are_consistent(tiny_json):
         sum(layer["time"]["median_s"] for layer in tiny_json["layers"]))
 
 
+@pytest.mark.torch
 def test_resnet18_table_and_output_file(tmp_path):
     pytest.importorskip("torch")
     out = tmp_path / "profile.txt"
@@ -144,6 +148,7 @@ def test_resnet18_table_and_output_file(tmp_path):
     assert "images/s" in text and "channels-last (NHWC)" in text and "ridge point" in text
 
 
+@pytest.mark.torch
 def test_library_call_reports_progress():
     torch = pytest.importorskip("torch")
     from cnncalc.analysis.engine import analyze
@@ -165,6 +170,7 @@ def test_library_call_reports_progress():
 # --- errors ----------------------------------------------------------------------------------------
 
 
+@pytest.mark.torch
 def test_cuda_without_cuda_is_exit_2():
     torch = pytest.importorskip("torch")
     if torch.cuda.is_available():
@@ -181,6 +187,7 @@ def test_bad_dtype_is_exit_2(dtype):
     assert "--dtype" in result.stderr
 
 
+@pytest.mark.torch
 def test_dtype_a_kernel_lacks_is_a_clear_error(monkeypatch):
     torch = pytest.importorskip("torch")
 
@@ -195,6 +202,7 @@ def test_dtype_a_kernel_lacks_is_a_clear_error(monkeypatch):
     assert "Traceback" not in result.output
 
 
+@pytest.mark.torch
 def test_channels_last_needs_an_image_input(tmp_path):
     pytest.importorskip("torch")
     spec = tmp_path / "mlp.yaml"
@@ -225,6 +233,7 @@ def test_static_path_and_help_import_no_torch():
     assert out.stdout.strip() == ""
 
 
+@pytest.mark.torch
 def test_cuda_timing_logic_with_fake_events(monkeypatch):
     """The CUDA branch of the clock and the hooks (event pairs, one synchronisation per iteration),
     exercised on the CPU with events that read perf_counter."""

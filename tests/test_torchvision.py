@@ -12,7 +12,8 @@ import cnncalc
 from cnncalc.spec.bundled import bundled_specs
 from cnncalc.spec.spec import load_spec
 
-pytestmark = pytest.mark.filterwarnings("ignore:The default weight initialization:FutureWarning")
+pytestmark = [pytest.mark.filterwarnings("ignore:The default weight initialization:FutureWarning"), pytest.mark.torch,
+              pytest.mark.slow]
 torch = pytest.importorskip("torch")
 torchvision = pytest.importorskip("torchvision")
 

@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..layers import activation_terms
+from ..layers.activation import ELU, GELU, LeakyReLU, ReLU, ReLU6, SiLU, Softmax
 from ..layers.terms import (
     ADAPTIVE_AVERAGE,
     ADAPTIVE_INPUT,
@@ -86,8 +87,9 @@ PTFLOPS = Convention(
     "pooling 2× its input and ReLU, ELU, GELU and upsampling 2× their output (a module hook and the "
     "patched functional both count); ReLU6, LeakyReLU, SiLU, softmax once; batch norm 1 per element "
     "(+1 affine), layer norm 1",
-    {MAC: 1, BIAS: 1, POOL_INPUT: 2, BATCHNORM: 1, BATCHNORM_AFFINE: 1, LAYERNORM: 1, "relu": 2, "elu": 2,
-     "gelu": 2, "relu6": 1, "leaky_relu": 1, "silu": 1, "softmax": 1, RESAMPLE: 2, LRN: 3, LRN_WINDOW: 1},
+    {MAC: 1, BIAS: 1, POOL_INPUT: 2, BATCHNORM: 1, BATCHNORM_AFFINE: 1, LAYERNORM: 1, ReLU.term: 2, ELU.term: 2,
+     GELU.term: 2, ReLU6.term: 1, LeakyReLU.term: 1, SiLU.term: 1, Softmax.term: 1, RESAMPLE: 2, LRN: 3,
+     LRN_WINDOW: 1},
 )
 
 THOP = Convention(
@@ -96,7 +98,7 @@ THOP = Convention(
     "element (×2 affine); average pooling 1 per output, adaptive average input + output; softmax 3 per "
     "element - 1 per position; upsampling 1 per output (11 bilinear); max pooling and activations nothing",
     {OUTPUT_MAC: 1, BATCHNORM: 2, BATCHNORM_AFFINE: 2, LAYERNORM: 2, LAYERNORM_AFFINE: 2, AVERAGE: 1,
-     ADAPTIVE_AVERAGE: 1, "softmax": 2, SOFTMAX_ADDS: 1, RESAMPLE: 1, BILINEAR: 10},
+     ADAPTIVE_AVERAGE: 1, Softmax.term: 2, SOFTMAX_ADDS: 1, RESAMPLE: 1, BILINEAR: 10},
 )
 
 TORCHINFO = Convention(

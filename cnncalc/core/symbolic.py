@@ -15,8 +15,13 @@ def is_symbolic(value: Any) -> bool:
 
 
 def symbol(name: str) -> Any:
-    import sympy
+    try:
+        import sympy
+    except ImportError:
+        from .errors import OptionError
 
+        raise OptionError("symbolic sizes need sympy, which is not installed",
+                          hint="pip install 'cnncalc[symbolic]'") from None
     return sympy.Symbol(name, integer=True, positive=True)
 
 

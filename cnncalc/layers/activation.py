@@ -16,11 +16,17 @@ class Activation(SameShape):
 
     is_activation = True
     torch_class: ClassVar[str] = ""  # the torch module it lowers to
+    term: ClassVar[str]  # its own cost term, named after its op: the peer tools weigh activations apart
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "op" in vars(cls):
+            cls.term = cls.op
 
     def costs(self, inputs: list[Shape], output: Shape) -> dict[str, Any]:
-        """Every activation counts under ACTIVATION and under its own op name (its own cost term)."""
+        """Every activation counts under ACTIVATION and under its own term."""
         elements = output_elements(output)
-        return {ACTIVATION: elements, self.op: elements}
+        return {ACTIVATION: elements, self.term: elements}
 
     def torch_args(self) -> tuple[Any, ...]:
         return ()

@@ -46,7 +46,7 @@ def fused_activation_names() -> list[str]:
 
 def activation_terms() -> tuple[str, ...]:
     """The cost term each activation type reports under its own op name (see layers/terms.py)."""
-    return tuple(cls.op for cls in layer_types() if cls.is_activation)
+    return tuple(getattr(cls, "term") for cls in layer_types() if cls.is_activation)  # noqa: B009 (activations only)
 
 
 class LayerProblem(Exception):

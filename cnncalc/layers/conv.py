@@ -16,7 +16,7 @@ from .torchspec import T, Torch
 class Conv(SlidingWindow, FusedActivation):
     op = "conv"
     aliases = ("conv2d",)
-    summary = "2-D convolution, optionally grouped/dilated, with an optional fused activation"
+    summary = "2-D convolution; `groups: C` is depthwise; `act:` fuses an activation that adds no table row"
     example = "- {op: conv, out: 6, kernel: [3, 5], stride: 2, pad: same, groups: 2, dilation: 1, act: relu}"
 
     out: int = spec_field(positive_int, aliases=("filters", "out_channels"), doc="output channels C_out")

@@ -14,7 +14,7 @@ from .torchspec import T, Torch
 class Linear(FusedActivation):
     op = "linear"
     aliases = ("fc", "dense")
-    summary = "fully connected layer on a flat vector, with an optional fused activation"
+    summary = "fully connected; its input must be a vector (flatten first); `act:` fuses an activation"
     example = "- {op: flatten}\n- {op: linear, out: 7, act: gelu}\n- {op: batchnorm, affine: false}"
 
     out: int = spec_field(positive_int, aliases=("out_features", "units"), doc="output features")

@@ -15,7 +15,7 @@ from .torchspec import T, Torch
 class BatchNorm(SameShape):
     op = "batchnorm"
     aliases = ("bn", "batchnorm2d", "batch_norm")
-    summary = "batch normalisation over channels: 2·C parameters (γ, β), 2·C buffers (running mean, var)"
+    summary = "batch normalisation per channel: 2·C parameters (γ, β) and 2·C buffers (running mean and variance)"
     buffer_note = "running mean and variance"
 
     eps: float = spec_field(number(0, low_open=True), 1e-5, doc="added to the variance")

@@ -49,7 +49,7 @@ class Pool(SlidingWindow):
 class MaxPool(Pool):
     op = "maxpool"
     aliases = ("max_pool", "maxpool2d")
-    summary = "max pooling"
+    summary = "max pooling; `ceil: true` rounds the output size up (Caffe, PyTorch `ceil_mode`)"
     example = "- {op: maxpool, kernel: 3, stride: 2, ceil: true, pad: 1}"
     torch_class = "nn.MaxPool2d"
     pad_value = float("-inf")
@@ -59,7 +59,7 @@ class MaxPool(Pool):
 class AvgPool(Pool):
     op = "avgpool"
     aliases = ("avg_pool", "avgpool2d")
-    summary = "average pooling"
+    summary = "average pooling (padding counts as zeros, as in PyTorch)"
     example = "- {op: avgpool, kernel: 3, stride: 2, pad: 1}"
     torch_class = "nn.AvgPool2d"
     pad_value = 0.0
@@ -91,7 +91,7 @@ class GlobalPool(Layer):
 class GlobalAvgPool(GlobalPool):
     op = "global_avgpool"
     aliases = ("gap", "global_avg_pool")
-    summary = "global average pooling (C×H×W -> C×1×1)"
+    summary = "global average pooling: C×H×W → C×1×1"
     example = "- {op: gap}"
 
     def costs(self, inputs: list[Shape], output: Shape) -> dict[str, Any]:
@@ -107,7 +107,7 @@ class GlobalAvgPool(GlobalPool):
 class GlobalMaxPool(GlobalPool):
     op = "global_maxpool"
     aliases = ("global_max_pool",)
-    summary = "global max pooling (C×H×W -> C×1×1)"
+    summary = "global max pooling: C×H×W → C×1×1"
 
     def lowering(self, inputs: list[Shape], output: Shape) -> Torch:
         return T("nn.AdaptiveMaxPool2d", 1)

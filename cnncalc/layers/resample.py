@@ -254,7 +254,8 @@ def zero_padding(value: Any) -> tuple[int, int, int, int]:
 class ZeroPad(Layer):
     op = "zeropad"
     aliases = ("zero_pad", "zeropad2d")
-    summary = "zero padding around the feature map, or extra all-zero channels (ResNet's option A shortcut)"
+    summary = ("zero padding: P, `[P_h, P_w]` or `[left, right, top, bottom]`; `channels` appends all-zero "
+               "channels (ResNet's option A shortcut)")
     example = "- {op: zeropad, pad: [1, 2, 0, 3], channels: 2}"
 
     pad: tuple[int, int, int, int] = spec_field(zero_padding, (0, 0, 0, 0), aliases=("padding",),

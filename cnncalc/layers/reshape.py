@@ -15,7 +15,7 @@ from .torchspec import T, Torch
 @register
 class Flatten(Layer):
     op = "flatten"
-    summary = "C×H×W -> C·H·W vector"
+    summary = "C×H×W → a vector of C·H·W"
 
     def output_shape(self, inputs: list[Shape], warn: Warn) -> Shape:
         return (numel(inputs[0]),)
@@ -39,7 +39,7 @@ class Flatten(Layer):
 @register
 class Dropout(SameShape):
     op = "dropout"
-    summary = "dropout (identity at inference; no parameters)"
+    summary = "dropout: identity at inference; `p` in [0, 1)"
     example = "- {op: dropout, p: 0.3}"
 
     p: float = spec_field(number(0, 1, high_open=True), 0.5, aliases=("rate",), doc="drop probability in [0, 1)")
@@ -64,7 +64,7 @@ class DropPath(SameShape):
 @register
 class Identity(SameShape):
     op = "identity"
-    summary = "passes its input through unchanged"
+    summary = "passes its input through"
 
     def lowering(self, inputs: list[Shape], output: Shape) -> Torch:
         return T("nn.Identity")
