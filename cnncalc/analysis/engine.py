@@ -4,7 +4,7 @@ It asks each layer type for its rules and never looks at which type it is.
 """
 from __future__ import annotations
 
-from ..core.errors import Note, SpecError
+from ..core.errors import Note, OptionError
 from ..core.formula import value_of
 from ..core.gcpause import paused_gc
 from ..core.shapes import numel
@@ -26,9 +26,9 @@ def _analyze(graph: Graph, *, convention: Convention = TEXTBOOK, dtype: str = "f
             strict: bool = False) -> Report:
     """One Row per node, in order. `strict` turns warnings (a stride that does not fit) into errors."""
     if dtype not in DTYPE_BYTES:
-        raise SpecError(f"unknown dtype {dtype!r}; choose from {', '.join(DTYPE_BYTES)}")
+        raise OptionError(f"unknown dtype {dtype!r}; choose from {', '.join(DTYPE_BYTES)}")
     if batch < 1:
-        raise SpecError(f"batch must be at least 1, got {batch}")
+        raise OptionError(f"batch must be at least 1, got {batch}")
     bytes_per_element = DTYPE_BYTES[dtype]
     rows: list[Row] = []
     notes: list[Note] = list(graph.notes)

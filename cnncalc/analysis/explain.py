@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
 
-from ..core.errors import SpecError, did_you_mean
+from ..core.errors import OptionError, did_you_mean
 from ..core.formula import Formula, Q, Step, divide, output_elements, total, value_of
 from ..core.numbers import KB, decimal_text, grouped
 from ..core.shapes import format_shape
@@ -54,7 +54,7 @@ def explain(graph: Graph, report: Report, convention: Convention, names: list[st
 def _check_names(names: list[str], rows: dict[str, Row]) -> set[str]:
     for name in names:
         if name not in rows:
-            raise SpecError(f"--layer: no layer named '{name}'",
+            raise OptionError(f"--layer: no layer named '{name}'",
                             hint=did_you_mean(name, rows) or f"layers: {', '.join(list(rows)[:12])}...")
     return set(names)
 
@@ -100,7 +100,7 @@ def _macs(costs: dict, convention: Convention, batch: int, row: Row) -> Step:
     formula = total(counted)
     assert isinstance(formula, Formula)  # counted is not empty
     if batch > 1:
-        formula = formula.grouped() * Q("N", batch) if len(counted) > 1 else formula * Q("N", batch)
+        formula = formula.bracketed() * Q("N", batch) if len(counted) > 1 else formula * Q("N", batch)
     _same(formula, row.macs, "MACs")
     return Step("MACs", formula, grouped(value_of(formula)))
 

@@ -47,7 +47,7 @@ class Formula:
     def __floordiv__(self, other: Any) -> Formula:
         return _combine("//", self, other)
 
-    def grouped(self) -> Formula:
+    def bracketed(self) -> Formula:
         """The same formula, printed in parentheses: `(C_out × H' × W') × (C_in × K × K)`."""
         return Formula("group", (self,))
 

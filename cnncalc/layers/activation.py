@@ -106,7 +106,7 @@ class Softmax(Activation):
         """The sum of C exponentials at each position needs C - 1 additions."""
         terms = super().costs(inputs, output)
         positions = [Q(name, size) for name, size in zip(("H", "W"), output[1:])]
-        adds: Formula = (Q("C", output[0]) - 1).grouped() if positions else Q("C", output[0]) - 1
+        adds: Formula = (Q("C", output[0]) - 1).bracketed() if positions else Q("C", output[0]) - 1
         for factor in positions:
             adds = adds * factor
         terms[SOFTMAX_ADDS] = adds

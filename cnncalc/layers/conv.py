@@ -52,8 +52,8 @@ class Conv(SlidingWindow, FusedActivation):
 
     def costs(self, inputs: list[Shape], output: Shape) -> dict[str, Any]:
         outputs = output_elements(output)
-        mac = outputs.grouped() * self._per_filter(inputs).grouped()
-        positions = self.params(inputs, output).grouped() * Q("H'", output[1]) * Q("W'", output[2])
+        mac = outputs.bracketed() * self._per_filter(inputs).bracketed()
+        positions = self.params(inputs, output).bracketed() * Q("H'", output[1]) * Q("W'", output[2])
         terms = {MAC: mac, OUTPUT_MAC: mac, PARAM_POSITIONS: positions}
         if self.bias:
             terms[BIAS] = outputs

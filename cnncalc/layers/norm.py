@@ -84,7 +84,7 @@ class LRN(Layer):
     def costs(self, inputs: list[Shape], output: Shape) -> dict[str, Any]:
         """PyTorch averages the squares over n channels of the input padded with n - 1 zero channels."""
         c, h, w = self.image(inputs[0])
-        window = (Q("C", c) + Q("n", self.size) - 1).grouped() * Q("H", h) * Q("W", w)
+        window = (Q("C", c) + Q("n", self.size) - 1).bracketed() * Q("H", h) * Q("W", w)
         return {NORM: output_elements(output), LRN_TERM: output_elements(output), LRN_WINDOW: window}
 
     def cells(self, inputs: list[Shape], output: Shape) -> Cells:

@@ -99,9 +99,9 @@ class ConvTranspose(FusedActivation):
         c_in = Q("C_in", inputs[0][0])
         per_output = (c_in // Q("G", self.groups) if self.groups != 1 else c_in) * product(kernel_factors(self.kernel))
         positions = Q("H'", output[1]) * Q("W'", output[2])
-        terms = {MAC: input_elements(inputs[0]).grouped() * self._per_input().grouped(),
-                 OUTPUT_MAC: output_elements(output).grouped() * per_output.grouped(),
-                 PARAM_POSITIONS: self.params(inputs, output).grouped() * positions}
+        terms = {MAC: input_elements(inputs[0]).bracketed() * self._per_input().bracketed(),
+                 OUTPUT_MAC: output_elements(output).bracketed() * per_output.bracketed(),
+                 PARAM_POSITIONS: self.params(inputs, output).bracketed() * positions}
         if self.bias:
             terms[BIAS] = output_elements(output)
         return self.with_activation_costs(terms, output)

@@ -56,12 +56,12 @@ class WindowAxis:
         size = Q(self.name_in, self.size)
         kernel = Q("K", self.kernel)
         if self.dilation > 1:
-            kernel = (Q("D", self.dilation) * (kernel - 1) + 1).grouped()
+            kernel = (Q("D", self.dilation) * (kernel - 1) + 1).bracketed()
         if self.pad_before == self.pad_after:
             padded = size - kernel + 2 * Q("P", self.pad_before)
         else:
             padded = size - kernel + Q("P_before", self.pad_before) + Q("P_after", self.pad_after)
-        return padded.grouped() / Q("S", self.stride) + 1
+        return padded.bracketed() / Q("S", self.stride) + 1
 
     def rounding(self) -> str:
         """'55', or '27.5 → floor → 27' when the division is not exact."""

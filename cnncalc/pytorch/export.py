@@ -97,9 +97,9 @@ def onnx_bytes(graph: Graph) -> bytes:
 
 
 def write_new(path: Path, data: bytes | str, force: bool) -> None:
-    from ..core.errors import SpecError
+    from ..core.errors import OptionError
     from ..core.io import write_atomic
 
     if path.exists() and not force:
-        raise SpecError("the file exists; add --force to replace it", file=str(path))
+        raise OptionError("the file exists; add --force to replace it", file=str(path))
     write_atomic(path, data)

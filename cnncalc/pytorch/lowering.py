@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..core.errors import SpecError
+from ..core.errors import OptionError
 from ..layers.torchspec import Torch
 from ..spec.graph import INPUT_NAME, Graph
 
@@ -20,7 +20,7 @@ def require_torch() -> Any:
     try:
         import torch
     except ImportError:
-        raise SpecError("this command needs PyTorch, which is not installed", hint=INSTALL_HINT) from None
+        raise OptionError("this command needs PyTorch, which is not installed", hint=INSTALL_HINT) from None
     return torch
 
 

@@ -105,9 +105,9 @@ def fvcore_macs(graph: Graph, model: Any) -> dict[str, int]:
             warnings.simplefilter("ignore", FutureWarning)
             from fvcore.nn import FlopCountAnalysis
     except ImportError:
-        from ..core.errors import SpecError
+        from ..core.errors import OptionError
 
-        raise SpecError("the fvcore convention's check needs fvcore, which is not installed",
+        raise OptionError("the fvcore convention's check needs fvcore, which is not installed",
                         hint="pip install fvcore (or use --convention textbook)") from None
     model, x = _on_cpu(torch, graph, model)
     analysis = FlopCountAnalysis(model, x)

@@ -11,7 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from ..analysis.report import Report, Row, Totals
-from ..core.errors import SpecError, did_you_mean
+from ..core.errors import OptionError, did_you_mean
 from ..core.numbers import KB, MILLION, THOUSAND, grouped, human, human_bytes, scaled
 from ..core.shapes import Shape, format_shape
 from ..layers.fields import format_pair
@@ -81,7 +81,7 @@ def choose_columns(option: str | None) -> tuple[tuple[str, ...], bool]:
     keys = [key.strip() for key in option.lstrip("+").split(",") if key.strip()]
     for key in keys:
         if key not in TABLE_COLUMNS:
-            raise SpecError(f"--columns: unknown column '{key}'",
+            raise OptionError(f"--columns: unknown column '{key}'",
                             hint=did_you_mean(key, TABLE_COLUMNS) or f"columns: {', '.join(TABLE_COLUMNS)}")
     if extend:
         return (*LECTURE, *[k for k in keys if k not in LECTURE]), True
