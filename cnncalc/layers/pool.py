@@ -39,7 +39,8 @@ class Pool(SlidingWindow):
 
     def costs(self, inputs: list[Shape], output: Shape) -> dict[str, Any]:
         kh, kw = kernel_factors(self.kernel)
-        return {WINDOW: output_elements(output).bracketed() * (kh * kw).bracketed(), POOL_INPUT: input_elements(inputs[0])}
+        window = output_elements(output).bracketed() * (kh * kw).bracketed()
+        return {WINDOW: window, POOL_INPUT: input_elements(inputs[0])}
 
     def cells(self, inputs: list[Shape], output: Shape) -> Cells:
         return Cells("", format_pair(self.kernel), format_pair(self.stride), str(self.pad))
