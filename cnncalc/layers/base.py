@@ -241,7 +241,7 @@ class FusedActivation(Layer):
         activation = self.activation()
         if activation is None:
             return core
-        return T("nn.Sequential", core, activation.lowering([output], output))
+        return Torch("nn.Sequential", (core, activation.lowering([output], output)), fused=True)
 
 
 __all__ = [

@@ -9,7 +9,8 @@ from pathlib import Path
 
 from .. import __version__
 from ..spec.graph import INPUT_NAME, Graph
-from .lowering import _class_name, descriptions
+from .lowering import _class_name
+from .naming import ModuleTree
 
 
 def pytorch_source(graph: Graph, origin: str) -> str:
@@ -29,8 +30,10 @@ def pytorch_source(graph: Graph, origin: str) -> str:
         "    def __init__(self):",
         "        super().__init__()",
     ]
-    for name, _, description in descriptions(graph):
-        lines.append(f"        self._add({name!r}, {description.source()})")
+    placed = ModuleTree(graph).placed
+    for item in placed:
+        for path, description in item.modules:
+            lines.append(f"        self._add({path!r}, {description.source()})")
     lines += [
         "",
         "    def _add(self, path, module):",
@@ -45,11 +48,12 @@ def pytorch_source(graph: Graph, origin: str) -> str:
         "",
         f"    def forward(self, {variables[INPUT_NAME]}):",
     ]
-    for node in graph.nodes:
-        args = ", ".join(variables[ref] for ref in node.inputs)
-        simple = node.name.isidentifier() and not keyword.iskeyword(node.name)
-        module = f"self.{node.name}" if simple else f"self.get_submodule({node.name!r})"
-        lines.append(f"        {variables[node.name]} = {module}({args})")
+    for item in placed:
+        value = ", ".join(variables[ref] for ref in item.node.inputs)
+        for path, _ in item.modules:
+            simple = path.isidentifier() and not keyword.iskeyword(path)
+            value = f"{f'self.{path}' if simple else f'self.get_submodule({path!r})'}({value})"
+        lines.append(f"        {variables[item.node.name]} = {value}")
     outputs = ", ".join(variables[name] for name in graph.outputs)
     lines.append(f"        return {outputs}")
     return "\n".join(lines) + "\n"
