@@ -97,6 +97,7 @@ class _Builder:
         self.calls: list[Call] = []
         self.modules: dict[str, Location] = {}  # module paths of the layers, and where they were given
         self.module_prefixes: set[str] = set()  # the containers on the way to them
+        self.numbers: Counter = Counter()  # container path -> the number `#` takes next there
         self.readers: Counter = Counter()
 
     def build(self) -> Graph:
@@ -197,14 +198,31 @@ class _Builder:
         if "module" not in item:
             relative = local if copy is None else f"{local}.{copy}"
         else:
-            loc = item.value_locs["module"]
-            relative = module_path(item["module"], variables, loc, name)
-            if copy is not None and "{" not in str(item["module"]):
+            raw = str(item["module"]).strip()
+            relative = module_path(item["module"], variables, item.value_locs["module"], name)
+            if copy is not None and not ("{" in raw or "#" in raw or relative == "."):
                 relative += f".{copy}"  # copies of a repeat are numbered unless the path says otherwise
-        path = scope.module + relative
+        if relative == "." and layer:
+            raise SpecError("'.' is for blocks (their layers then sit in the enclosing module); a layer needs a "
+                            "name here", loc=item.value_locs["module"], layer=name, field="module")
+        if relative == ".":  # a block instance that adds no level: its layers sit in the enclosing module
+            return scope.module.removesuffix(".")
+        path = self._number(scope.module + relative)
         if layer:
             self._take_module(path, item.value_locs.get("module", item.loc), name)
         return path
+
+    def _number(self, path: str) -> str:
+        """`#` is the next free number in its container (`features.#`); given numbers take theirs."""
+        out: list[str] = []
+        for part in path.split("."):
+            container = ".".join(out)
+            if part == "#":
+                part = str(self.numbers[container])
+            if part.isdigit():
+                self.numbers[container] = max(self.numbers[container], int(part) + 1)
+            out.append(part)
+        return ".".join(out)
 
     def _take_module(self, path: str, loc: Location, name: str) -> None:
         """Two layers cannot share a module path, nor can one sit inside another."""
@@ -344,9 +362,8 @@ class _Builder:
         for key, default in defaults.items():  # defaults may use earlier parameters and the input size
             if key not in args:
                 args[key] = resolve_value(default, {**inner_vars, **args}, block.loc, name, key)
-        module = module or name
         inner = _Scope({**inner_vars, **args}, name + ".", {INPUT_NAME: inputs[0]}, (*scope.stack, block.name),
-                       module=module + ".")
+                       module=module + "." if module else "")
         out = self.expand(block.items, inner)
         if block.output is not None:
             if block.output not in inner.names:

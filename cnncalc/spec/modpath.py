@@ -2,7 +2,9 @@
 a spec can name its layers as a reference model does (torchvision's `layer1.0.downsample.0`).
 
 The path is relative to the enclosing block instance; `{expression}` inside it is replaced by the
-expression's value (`features.{2 + i}`, `denselayer{i + 1}`). Segments are names or whole numbers.
+expression's value (`features.{2 + i}`, `denselayer{i + 1}`). Segments are names, whole numbers or
+`#`, the next free number in that container (`features.#`: torchvision's lists built by appending).
+A block item's `.` puts the block's layers straight into the enclosing module (no level of its own).
 """
 from __future__ import annotations
 
@@ -12,7 +14,7 @@ from typing import Any
 from ..core.errors import Location, SpecError
 from .expr import ExprError, evaluate
 
-SEGMENT = re.compile(r"^(?:[A-Za-z_][A-Za-z0-9_\-]*|\d+)$")
+SEGMENT = re.compile(r"^(?:[A-Za-z_][A-Za-z0-9_\-]*|\d+|#)$")
 _FIELD = re.compile(r"\{([^{}]*)\}")
 MAX_LENGTH = 300
 
@@ -37,9 +39,11 @@ def module_path(raw: Any, variables: dict[str, Any], loc: Location | None, layer
         return str(result)
 
     path = _FIELD.sub(value, text)
+    if path == ".":
+        return path
     bad = next((part for part in path.split(".") if not SEGMENT.match(part)), None)
     if bad is not None:
         raise SpecError(f"'{path}' is not a module path: {bad!r} is neither a name nor a whole number", loc=loc,
                         layer=layer, field="module",
-                        hint="segments are names (letters, digits, '_', '-') or whole numbers, joined by '.'")
+                        hint="segments are names (letters, digits, '_', '-'), whole numbers or '#', joined by '.'")
     return path
