@@ -25,6 +25,15 @@ MAX_BLOCK_DEPTH = 32
 
 
 @dataclass(frozen=True)
+class Origin:
+    """The spec item a node or block instance comes from: its local name and repeat copy."""
+
+    item: YMap
+    local: str
+    copy: int | None = None
+
+
+@dataclass(frozen=True)
 class Node:
     layer: Layer
     inputs: tuple[str, ...]
@@ -33,6 +42,7 @@ class Node:
     notes: tuple[tuple[str, str | None], ...] = ()
     module: str = ""  # its module path in PyTorch (`module:` in the spec); its name when not given
     variables: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)  # what its fields saw
+    origin: Origin | None = field(default=None, compare=False, repr=False)  # the spec item it comes from
 
     @property
     def name(self) -> str:
@@ -51,6 +61,7 @@ class Call:
     input: str
     output: str
     module: str  # its module path in PyTorch
+    origin: Origin | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -162,10 +173,11 @@ class _Builder:
                 continue
             module = self._module(item, scope, local, k if repeated else None, variables, name,
                                   layer=not isinstance(target, Block))
+            origin = Origin(item, local, k if repeated else None)
             if isinstance(target, Block):
-                ref = self.call(target, name, values, inputs, variables, scope, module)
+                ref = self.call(target, name, values, inputs, variables, scope, module, origin)
             else:
-                ref = self.add_layer(target, name, values, inputs, variables, module)
+                ref = self.add_layer(target, name, values, inputs, variables, module, origin)
         if repeated:
             self.groups[scope.prefix + local] = (str(item["op"]), ref)
         scope.names[local] = ref
@@ -308,7 +320,7 @@ class _Builder:
 
     # ---- layers and blocks ---------------------------------------------------------------------
     def add_layer(self, cls: type[Layer], name: str, values: YMap, inputs: tuple[str, ...],
-                  variables: dict[str, Any], module: str = "") -> str:
+                  variables: dict[str, Any], module: str = "", origin: Origin | None = None) -> str:
         if len(self.nodes) >= MAX_NODES:
             raise SpecError(f"the network has more than {MAX_NODES:,} layers", loc=values.loc, layer=name)
         resolved = YMap({key: resolve_value(value, variables, values.value_locs[key], name, key)
@@ -325,13 +337,13 @@ class _Builder:
             output = tuple(layer.output_shape(shapes, lambda message, field=None: notes.append((message, field))))
         except LayerProblem as exc:
             raise layer.error(exc.message, exc.field, exc.hint) from None
-        self.nodes.append(Node(layer, inputs, tuple(shapes), output, tuple(notes), module or name, variables))
+        self.nodes.append(Node(layer, inputs, tuple(shapes), output, tuple(notes), module or name, variables, origin))
         self.shapes[name] = output
         self.readers.update(inputs)
         return name
 
     def call(self, block: Block, name: str, values: YMap, inputs: tuple[str, ...], variables: dict[str, Any],
-             scope: _Scope, module: str = "") -> str:
+             scope: _Scope, module: str = "", origin: Origin | None = None) -> str:
         if block.name in scope.stack:
             chain = " -> ".join((*scope.stack[scope.stack.index(block.name):], block.name))
             raise SpecError(f"block '{block.name}' uses itself: {chain}", loc=values.loc, layer=name, field="op")
@@ -371,5 +383,5 @@ class _Builder:
                                 loc=block.loc, hint=did_you_mean(block.output, inner.names))
             out = inner.names[block.output]
         self.groups[name] = (block.name, out)
-        self.calls.append(Call(name, block.name, args, inner.variables, inputs[0], out, module))
+        self.calls.append(Call(name, block.name, args, inner.variables, inputs[0], out, module, origin))
         return out
