@@ -87,8 +87,10 @@ def _gives(text: str, env: dict[str, Any], value: Any) -> bool:
         return False
     if isinstance(value, tuple) and len(value) == 2 and _same(value[0], value[1]):
         value = value[0]  # torch takes 3 for (3, 3)
-    if "/" in text and isinstance(value, int):
+    if re.search(r"(?<!/)/(?!/)", text) and isinstance(value, int):
         return False  # Python's / gives a float where the spec's gives a whole number
+    if isinstance(got, list):
+        got = tuple(got)
     return _same(got, value)
 
 
@@ -507,6 +509,8 @@ class BlockWriter(ScopeWriter):
     def __init__(self, gen: Generator, block: Any, calls: list[Call]) -> None:
         self.block, self.calls = block, calls
         members = gen.members([c.name for c in calls], [c.module for c in calls], final=False)
+        position = {id(item): index for index, item in enumerate(block.items)}
+        members.sort(key=lambda m: position.get(id(m.item), len(position)))
         for member in members:
             if "." in member.key or any(t is not None and t.origin is not None and t.origin.copy is not None
                                         for t in member.things):

@@ -16,8 +16,13 @@ from .naming import ModuleTree
 def pytorch_source(graph: Graph, origin: str, flat: bool = False) -> str:
     """A Python file that builds the same model with torch only: a class per block (`flat`: one class
     registering every layer by its module path, one forward line per layer)."""
+    from .codegen import NotIdiomatic
+
     if not flat:
-        return idiomatic_source(graph, origin)
+        try:
+            return idiomatic_source(graph, origin)
+        except NotIdiomatic:  # a module tree the classes cannot build (see docs/export.md): the flat form
+            pass
     return flat_source(graph, origin)
 
 
