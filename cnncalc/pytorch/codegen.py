@@ -566,8 +566,9 @@ class BlockWriter(ScopeWriter):
                 done.update(m.key for m in group)
                 code = f"{attribute(top)}({value[inputs[0]]})"
                 out = names.new(variable(top))
+                conditions = {m.condition for m in group}
                 lines += _optional(out, code, attribute(top), value[inputs[0]],
-                                   {m.condition for m in group} != {None})
+                                   None not in conditions and len(conditions) == 1)
                 last = group[-1]
                 value[self._local_of(last, items, locals_)] = out
                 for m in group[:-1]:
@@ -675,6 +676,8 @@ def format_line(code: str, indent: int) -> list[str]:
     joined = ", ".join(args)
     if len(pad) + 4 + len(joined) <= LINE and not any(a.startswith("*") for a in args[:-1]):
         return [pad + head, pad + "    " + joined, pad + tail]
+    if len(args) == 1:  # a sole argument is not followed by a comma
+        return [pad + head, *format_line(args[0], indent + 4), pad + tail]
     lines = [pad + head]
     for arg in args:
         lines += format_line(arg + ",", indent + 4)
