@@ -8,6 +8,7 @@ import warnings
 from pathlib import Path
 
 from .. import __version__
+from ..core.errors import OptionError
 from ..spec.graph import INPUT_NAME, Graph
 from .lowering import _class_name
 from .naming import ModuleTree
@@ -145,20 +146,45 @@ def _variable_names(names: list[str]) -> dict[str, str]:
 
 
 def onnx_bytes(graph: Graph) -> bytes:
-    """The model exported to ONNX (opset 17) with a batch-1 input, as bytes."""
+    """The model exported to ONNX (opset 18) with a batch-1 input, as bytes: by the dynamo exporter
+    when onnxscript is installed, else by the TorchScript one. Node names carry the spec's layer names."""
     import io
+    import os
+    import tempfile
 
     from .lowering import require_torch, to_module
 
     torch = require_torch()
+    try:
+        import onnx  # noqa: F401  (both exporters write through it)
+    except ImportError:
+        raise OptionError("ONNX export needs the onnx package, which is not installed",
+                          hint="pip install 'cnncalc[torch]' (or: pip install onnx onnxscript)") from None
     model = to_module(graph)
-    buffer = io.BytesIO()
+    sample = (torch.zeros(1, *graph.input_shape),)
     names = [name.replace(".", "_") for name in graph.outputs]
-    with warnings.catch_warnings():  # the TorchScript exporter is deprecated, but needs no onnxscript
-        warnings.simplefilter("ignore", DeprecationWarning)
-        torch.onnx.export(model, (torch.zeros(1, *graph.input_shape),), buffer, input_names=["input"],
-                          output_names=names, opset_version=17, dynamo=False)
-    return buffer.getvalue()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        if _installed("onnxscript"):
+            program = torch.onnx.export(model, sample, input_names=["input"], output_names=names, opset_version=18,
+                                        dynamo=True, verbose=False)
+            with tempfile.TemporaryDirectory() as folder:  # save() writes files only
+                path = os.path.join(folder, "model.onnx")
+                program.save(path)
+                with open(path, "rb") as file:
+                    return file.read()
+        buffer = io.BytesIO()
+        torch.onnx.export(model, sample, buffer, input_names=["input"], output_names=names, opset_version=17,
+                          dynamo=False)
+        return buffer.getvalue()
+
+
+def _installed(name: str) -> bool:
+    try:
+        __import__(name)
+    except ImportError:
+        return False
+    return True
 
 
 def write_new(path: Path, data: bytes | str, force: bool) -> None:
