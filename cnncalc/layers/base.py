@@ -15,7 +15,7 @@ from ..core.errors import Location, SpecError, did_you_mean
 from ..core.formula import Step
 from ..core.shapes import Shape, shape_list
 from .fields import REQUIRED, Field, FieldProblem
-from .torchspec import T, Torch
+from .torchspec import Torch
 from .window import RFAxis
 
 REGISTRY: dict[str, type[Layer]] = {}

@@ -13,6 +13,7 @@ from __future__ import annotations
 import keyword
 import re
 from dataclasses import dataclass, field
+from itertools import pairwise
 from typing import Any
 
 from ..layers.fields import REQUIRED
@@ -448,7 +449,8 @@ class ModelWriter(ScopeWriter):
         value = {INPUT_NAME: names.new("x")}
         groups = {top: members for top, members in self.containers().items()
                   if self.in_order(self.root.children[top]) == members and _chain(members, self.members)}
-        lines, done = [], set()
+        lines: list[str] = []
+        done: set[str] = set()
         for member in self.members:
             if member.key in done:
                 continue
@@ -483,7 +485,7 @@ def _output(member: Member) -> str:
 
 def _chain(group: list[Member], members: list[Member]) -> bool:
     """Whether a container's members feed each other in order and only the last is read outside."""
-    if len(_inputs(group[0])) != 1 or any(_inputs(b) != (_output(a),) for a, b in zip(group, group[1:])):
+    if len(_inputs(group[0])) != 1 or any(_inputs(b) != (_output(a),) for a, b in pairwise(group)):
         return False
     inner = {_output(m) for m in group[:-1]}
     keys = {m.key for m in group}
@@ -518,7 +520,8 @@ class BlockWriter(ScopeWriter):
         envs = [c.variables for c in calls]
         super().__init__(gen, members, envs)
         self.values = Values(envs, {"in_channels", *block.params})
-        self.values.channel_candidates = ["in_channels", *(t for m in members for texts in field_sources(m.item).values()
+        self.values.channel_candidates = [
+            "in_channels", *(t for m in members for texts in field_sources(m.item).values()
                                                           for t in texts)]
 
     def module_code(self, member: Member, part: int) -> str:
@@ -546,7 +549,7 @@ class BlockWriter(ScopeWriter):
         value = {INPUT_NAME: names.new("x")}
         lines: list[str] = []
         previous = INPUT_NAME
-        done: set[str] = set()
+        done: set[str] = set()  # members called through their container
         items = list(self.block.items)
         locals_ = [self._local(item, m) for item, m in ((i, by_item.get(id(i))) for i in items)]
         for item, local in zip(items, locals_):

@@ -35,10 +35,13 @@ def idiomatic_source(graph: Graph, origin: str) -> str:
     model = class_name(graph.name)
     used = {name for name in _helper_names() if re.search(rf"\b{name}\(", "\n".join(
         [*init, *(line for _, _, lines, _ in classes for line in lines)]))}
-    lines = [*_docstring(graph, origin, model), "", "import torch", "import torch.nn.functional as F",
-             "from torch import nn", ""]
-    for name in sorted(used, key=_helper_names().index):
-        lines += ["", _helper_source_of(name).rstrip("\n"), ""]
+    helpers = [_helper_source_of(name).rstrip("\n") for name in sorted(used, key=_helper_names().index)]
+    imports = [line for line, needed in (("import torch", "torch." in "".join(helpers)),
+                                         ("import torch.nn.functional as F", "F." in "".join(helpers)),
+                                         ("from torch import nn", True)) if needed]
+    lines = [*_docstring(graph, origin, model), "", *imports, ""]
+    for helper in helpers:
+        lines += ["", helper, ""]
     for name, signature, init_lines, forward_lines in classes:
         lines += ["", f"class {name}(nn.Module):", *body([f"def __init__(self, {', '.join(signature)}):"], 4),
                   "        super().__init__()", *body(init_lines, 8), "", "    def forward(self, x):",

@@ -71,7 +71,7 @@ class ModuleTree:
 
     def final(self, path: str) -> str:
         """The model's path for a path the spec gave (a layer's, or a block instance's)."""
-        container, out = self.root, []
+        container, out = self.root, list[str]()
         for segment in path.split("."):
             if segment not in container.children:  # a block instance whose layers were all skipped
                 return ".".join([*out, segment])

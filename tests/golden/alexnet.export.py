@@ -7,8 +7,6 @@ for a 3x227x227 input. It needs only torch:
     y = model(torch.zeros(1, 3, 227, 227))
 """
 
-import torch
-import torch.nn.functional as F
 from torch import nn
 
 

@@ -7,8 +7,6 @@ for a 3x224x224 input. It needs only torch:
     y = model(torch.zeros(1, 3, 224, 224))
 """
 
-import torch
-import torch.nn.functional as F
 from torch import nn
 
 
