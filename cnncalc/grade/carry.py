@@ -130,9 +130,8 @@ def carry_forward(graph: Graph, report: Report, written: Mapping[str, Written]) 
             continue
         mine = written.get(row) if outputs.get(row) == node.name else None
         student = _apply(expected, mine)
-        own = _own_mistakes(row, node, expected, mine)
-        carried = upstream if student != tuple(node.output_shape) else frozenset()
-        shapes[node.name], causes[node.name] = student, carried | own
+        own, carried = _deviations(row, tuple(node.output_shape), expected, student)
+        shapes[node.name], causes[node.name] = student, own | (upstream if carried else frozenset())
         if outputs.get(row) == node.name:
             rows[row] = CarriedRow(expected, inputs, causes=upstream, own=own)
         sums.setdefault(row, []).append(_candidates(evaluator, node, inputs, {student, expected}))
@@ -142,17 +141,19 @@ def carry_forward(graph: Graph, report: Report, written: Mapping[str, Written]) 
     return rows
 
 
-def _own_mistakes(row: str, node: Node, expected: Shape, mine: Written | None) -> frozenset[str]:
-    """The row's shape answers that are neither true nor what the student's inputs give."""
-    if mine is None:
-        return frozenset()
-    truth = tuple(node.output_shape)
-    wrong = set()
-    if mine.c_out is not None and truth and mine.c_out != truth[0] and mine.c_out != expected[0]:
-        wrong.add(cell_id(row, C_OUT))
-    if mine.hw is not None and len(truth) == 3 and mine.hw != truth[1:3] and mine.hw != expected[1:3]:
-        wrong.add(cell_id(row, HW_OUT))
-    return frozenset(wrong)
+def _deviations(row: str, truth: Shape, expected: Shape, student: Shape) -> tuple[frozenset[str], bool]:
+    """How the student's shape differs from the truth: (the cells that are their own mistakes,
+    whether some part follows from their input shapes instead, carrying those inputs' causes)."""
+    own, carried = set(), False
+    parts = [(C_OUT, slice(0, 1))] + ([(HW_OUT, slice(1, 3))] if len(truth) == 3 else [])
+    for quantity, part in parts:
+        if student[part] == truth[part]:
+            continue
+        if student[part] == expected[part]:
+            carried = True
+        else:
+            own.add(cell_id(row, quantity))
+    return frozenset(own), carried
 
 
 def _candidates(evaluator: Evaluator, node: Node, inputs: list[Shape], outputs: set[Shape]) -> dict[str, set[Fraction]]:

@@ -59,6 +59,7 @@ class Context:
         self.evaluator = Evaluator(grader.report)
         self._nodes: dict[str, list[Node]] | None = None
         self._steps: dict[str, list[Step]] | None = None
+        self.found: list[Diagnosis] = []  # the diagnoses of the rules before
 
     def column(self, quantity: str, total: bool = False) -> list[Answer]:
         """The student's parsed numbers (or shapes) for one quantity, in layer order."""
@@ -204,12 +205,11 @@ def wrong_unit(ctx: Context) -> list[Diagnosis]:
             matched = [a for a in column if a.verdict in _NOT_RIGHT and a.truth and isinstance(a.value, Number)
                        and fits(a.value.rescaled(1 / factor), Fraction(a.truth))]
             if _systematic(matched, column):
-                size = factor if factor > 1 else 1 / factor
-                how = "times" if factor > 1 else "a"
+                size = int(factor if factor > 1 else 1 / factor)
+                how = f"{size:,} times" if factor > 1 else f"1/{size:,} of"
                 example = _examples(matched, lambda a: f"{a.layer}: {a.text} for {_expected(a)}")
-                found.append(Diagnosis(WRONG_UNIT, f"your {_unit_name(matched[0])} values are {how} {size:,}"
-                                       f"{'th' if factor < 1 else ''} of the true ones ({example}): check the column's "
-                                       "unit", _ids(matched)))
+                found.append(Diagnosis(WRONG_UNIT, f"your {_unit_name(matched[0])} values are {how} the true ones "
+                                       f"({example}): numbers of another unit", _ids(matched)))
                 break
     return found
 
@@ -368,7 +368,7 @@ def free_pooling(ctx: Context) -> list[Diagnosis]:
     """0 MACs for every layer that has no weights (pooling): when some zero is wrong, or the
     student rounds everywhere else (so the zeros are not truncation)."""
     zeros = _free_zeros(ctx)
-    if not zeros:
+    if not zeros or any(found.mistake == SWAPPED_COLUMNS for found in ctx.found):
         return []
     only_rounded, only_truncated = _rounding_habit(ctx, set(_ids(zeros)))
     wrong = [a for a in zeros if a.verdict == WRONG]
@@ -454,7 +454,7 @@ def hwc_order(ctx: Context) -> list[Diagnosis]:
 
 
 RULES: tuple[Callable[[Context], list[Diagnosis]], ...] = (
-    flops_2x, kb_1000, wrong_unit, no_bias, padding, ceil_mode, free_pooling, truncation, swapped_columns, hwc_order)
+    swapped_columns, hwc_order, flops_2x, kb_1000, wrong_unit, no_bias, padding, ceil_mode, free_pooling, truncation)
 
 
 def diagnose(grader: Grader, answers: list[Answer], carried: dict[str, CarriedRow]) -> list[Diagnosis]:
@@ -469,6 +469,7 @@ def diagnose(grader: Grader, answers: list[Answer], carried: dict[str, CarriedRo
                 continue
             named |= set(cells)
             found.append(Diagnosis(item.mistake, item.message, cells))
+            ctx.found = found
     return found
 
 

@@ -204,6 +204,7 @@ class Answer:
     value: Any = None  # Number, (h, w), or int (C_out); None when blank or unparseable
     verdict: Optional[str] = None
     because: frozenset[str] = frozenset()
+    meant: Optional[Fraction] = None  # a consistent number: the exact value the student's own answers give
 
 
 def parse_answer(text: str, col: GradedColumn, decimal_comma: bool = False) -> Any:
@@ -327,13 +328,16 @@ class Grader:
                 answer.verdict, answer.because = CONSISTENT, carried.causes
             return
         causes = carried.causes | carried.own
-        if causes and any(self.right(answer.value, value) for value in carried.values.get(quantity, ())):
-            answer.verdict, answer.because = CONSISTENT, causes
+        meant = next((value for value in sorted(carried.values.get(quantity, ())) if self.right(answer.value, value)),
+                     None)
+        if causes and meant is not None:
+            answer.verdict, answer.because, answer.meant = CONSISTENT, causes, meant
 
     def _judge_totals(self, answers: list[Answer]) -> None:
         """A total is right when it is the true total, or the sum of the student's own values in that
-        column when all of those are right (rounded values summed); consistent when it is the sum
-        of the student's values (as written, or as their own earlier answers give them)."""
+        column when all of those are right (rounded values summed); consistent when it is the sum of
+        what the student meant (the true value of right and blank cells, the exact value their own
+        answers give for consistent ones, their number for wrong ones, give or take its last digit)."""
         by_quantity: dict[str, list[Answer]] = {}
         for answer in answers:
             if answer.layer != TOTAL:
@@ -342,36 +346,38 @@ class Grader:
             if total.layer != TOTAL or total.verdict != WRONG or not isinstance(total.value, Number):
                 continue
             column = by_quantity.get(total.column.quantity, [])
-            as_written, as_meant = self._sums(column, total.column.quantity)
+            as_written, as_meant, slack = self._sums(column, total.column.quantity)
             if all(answer.verdict == RIGHT for answer in column) and self.right(total.value, as_written):
                 total.verdict = RIGHT
                 continue
-            if any(self.right(total.value, value) for value in (as_written, as_meant)):
-                causes = set()
-                for answer in column:
-                    if answer.verdict == WRONG:
-                        causes.add(cell_id(answer.layer, answer.column.key))
-                    elif answer.verdict == CONSISTENT:
-                        causes |= answer.because
-                if causes:
-                    total.verdict, total.because = CONSISTENT, frozenset(causes)
+            causes: set[str] = set()
+            for answer in column:
+                if answer.verdict == WRONG:
+                    causes.add(cell_id(answer.layer, answer.column.key))
+                elif answer.verdict == CONSISTENT:
+                    causes |= answer.because
+            near = abs(total.value.value - as_meant) <= slack + total.value.step
+            if causes and (near or any(self.right(total.value, value) for value in (as_written, as_meant))):
+                total.verdict, total.because = CONSISTENT, frozenset(causes)
 
-    def _sums(self, column: list[Answer], quantity: str) -> tuple[Fraction, Fraction]:
-        """(the sum of the numbers as written, the sum of what the student meant: the true value of
-        right and blank cells, their own value of wrong ones); rows not asked count their truth."""
+    def _sums(self, column: list[Answer], quantity: str) -> tuple[Fraction, Fraction, Fraction]:
+        """(the sum of the numbers as written, the sum of what the student meant, how far the latter
+        may be off: a step of each wrong number). Rows not asked count their truth."""
         given = {answer.layer: answer for answer in column}
-        as_written = as_meant = Fraction(0)
+        as_written = as_meant = slack = Fraction(0)
         for row in self.report.rows:
             truth = Fraction(self.truths[row.name][quantity])
             answer = given.get(row.name)
-            if answer is None:
-                as_written += truth
+            number = answer.value if answer is not None and isinstance(answer.value, Number) else None
+            as_written += number.value if number is not None else (truth if answer is None else 0)
+            if answer is not None and answer.meant is not None:
+                as_meant += answer.meant
+            elif number is not None and answer is not None and answer.verdict == WRONG:
+                as_meant += number.value
+                slack += number.step
+            else:
                 as_meant += truth
-                continue
-            value = answer.value.value if isinstance(answer.value, Number) else None
-            as_written += value if value is not None else 0
-            as_meant += value if value is not None and answer.verdict in (WRONG, CONSISTENT) else truth
-        return as_written, as_meant
+        return as_written, as_meant, slack
 
     def _cell(self, answer: Answer) -> Cell:
         shown = answer.written or answer.column

@@ -289,7 +289,10 @@ def xlsx_records(data: bytes, file: str) -> Iterator[tuple[int, list[str]]]:
     try:
         sheet = book.worksheets[0]
         for number, row in enumerate(sheet.iter_rows(max_row=MAX_ROWS + 50, max_col=MAX_COLUMNS + 1), start=1):
-            yield number, [_xlsx_text(cell) for cell in row]
+            cells = [_xlsx_text(cell) for cell in row]
+            while cells and not cells[-1]:
+                cells.pop()
+            yield number, cells
     finally:
         book.close()
 
