@@ -136,8 +136,7 @@ def carry_forward(graph: Graph, report: Report, written: Mapping[str, Written]) 
             rows[row] = CarriedRow(expected, inputs, causes=upstream, own=own)
         sums.setdefault(row, []).append(_candidates(evaluator, node, inputs, {student, expected}))
     for row, parts in sums.items():
-        carried = rows.setdefault(row, CarriedRow(None))
-        carried.values = _sum_candidates(parts)
+        rows.setdefault(row, CarriedRow(None)).values = _sum_candidates(parts)
     return rows
 
 

@@ -66,6 +66,12 @@ class Context:
         return [a for a in self.answers if a.column.quantity == quantity and a.value is not None
                 and (a.layer == TOTAL) == total]
 
+    def scaled(self, quantity: str) -> list[Answer]:
+        """The column's non-zero numbers that are not right, the total's included: what a rule of
+        scale (2x, 1000/1024, another unit) may explain (0 is 0 in every unit)."""
+        return [a for a in self.column(quantity) + self.column(quantity, total=True) if a.verdict in _NOT_RIGHT
+                and a.truth and isinstance(a.value, Number) and a.value.value]
+
     def nodes(self, row: str) -> list[Node]:
         """The graph's nodes that make up a report row (one, or a collapsed block's)."""
         if self.graph is None:
@@ -153,8 +159,7 @@ def _ids(answers: Iterable[Answer]) -> tuple[str, ...]:
 def flops_2x(ctx: Context) -> list[Diagnosis]:
     """Multiply-adds exactly twice the truth: FLOPs (a multiply and an add) instead of MACs."""
     column = ctx.column(MACS) + ctx.column(MACS, total=True)
-    matched = [a for a in column if a.verdict in _NOT_RIGHT and a.truth
-               and isinstance(a.value, Number) and fits(a.value, 2 * Fraction(a.truth))]
+    matched = [a for a in ctx.scaled(MACS) if fits(a.value, 2 * Fraction(a.truth))]
     if not _systematic(matched, column):
         return []
     first = matched[0]
@@ -175,10 +180,8 @@ def kb_1000(ctx: Context) -> list[Diagnosis]:
                KB**3: (Fraction(10**9, KB**3),)}
     matched: list[Answer] = []
     divisor = 1000
-    for answer in column:
+    for answer in ctx.scaled(MEMORY):
         unit = (answer.written or answer.column).unit
-        if answer.verdict not in _NOT_RIGHT or not answer.truth or not isinstance(answer.value, Number):
-            continue
         for factor in factors.get(unit, ()):
             if fits(answer.value.rescaled(factor), Fraction(answer.truth)):
                 matched.append(answer)
@@ -202,8 +205,7 @@ def wrong_unit(ctx: Context) -> list[Diagnosis]:
     for quantity in NUMERIC:
         column = ctx.column(quantity) + ctx.column(quantity, total=True)
         for factor in (Fraction(f) for base in _UNIT_FACTORS for f in (base, Fraction(1, base))):
-            matched = [a for a in column if a.verdict in _NOT_RIGHT and a.truth and isinstance(a.value, Number)
-                       and fits(a.value.rescaled(1 / factor), Fraction(a.truth))]
+            matched = [a for a in ctx.scaled(quantity) if fits(a.value.rescaled(1 / factor), Fraction(a.truth))]
             if _systematic(matched, column):
                 size = int(factor if factor > 1 else 1 / factor)
                 how = f"{size:,} times" if factor > 1 else f"1/{size:,} of"

@@ -247,6 +247,7 @@ class Grader:
         self.assignment = assignment or lecture_assignment()
         self.options = options or Options()
         self.truths = truths(report)
+        self.order = {name: index for index, name in enumerate([*(row.name for row in report.rows), TOTAL])}
 
     def right(self, number: Number, exact: Fraction) -> bool:
         return is_right(number, Fraction(exact), self.options.rtol, self.options.truncation)
@@ -386,7 +387,8 @@ class Grader:
         return Cell(answer.layer, answer.column.key, _clean(answer.text) if answer.text else None,
                     expected_text(answer.truth, shown), verdict,
                     _clean(answer.written.header) if answer.written is not None else None,
-                    self.assignment.weight(answer.column.key), credit, tuple(sorted(answer.because)))
+                    self.assignment.weight(answer.column.key), credit,
+                    tuple(sorted(answer.because, key=lambda cell: (self.order.get(cell.rpartition(":")[0], 0), cell))))
 
     # --- files ----------------------------------------------------------------------------------
 

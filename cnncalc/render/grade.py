@@ -102,7 +102,8 @@ def result_renderables(result: GradeResult) -> list:
     grid.add_column("Layer", no_wrap=True)
     keys = list(dict.fromkeys(cell.column for cell in result.cells)) or [col.key for col in result.columns]
     for key in keys:
-        grid.add_column(column_title(key), justify="right", no_wrap=True)
+        header = next((cell.header for cell in result.cells if cell.column == key and cell.header), None)
+        grid.add_column(header or column_title(key), justify="right", no_wrap=True)
     grid.add_column("Score", justify="right", no_wrap=True)
     by_cell = {(cell.layer, cell.column): cell for cell in result.cells}
     for score in result.layer_scores():
@@ -121,7 +122,7 @@ def result_renderables(result: GradeResult) -> list:
         for cell in wrong:
             details.add_row(Text(cell.layer), Text(cell.column), Text(cell.given if cell.given is not None else ""),
                             Text(_exact(cell.expected) if cell.expected is not None else "(none)"),
-                            Text(cell.verdict, style=_STYLE[cell.verdict]), Text(", ".join(cell.because)))
+                            Text(cell.verdict, style=_STYLE[cell.verdict]), Text(because_text(cell)))
         out.append(details)
     for diagnosis in result.diagnoses:
         out.append(Text(f"mistake {diagnosis.mistake}: {diagnosis.message}", style="bold"))
@@ -132,6 +133,12 @@ def result_renderables(result: GradeResult) -> list:
     for note in result.notes:
         out.append(Text(f"note: {result.file}: {note}"))
     return out
+
+
+def because_text(cell: Cell, shown: int = 3) -> str:
+    """The cells a consistent cell follows from: 'pool1:hw_out', or the first three and a count."""
+    names = list(cell.because)
+    return ", ".join(names[:shown]) + (f" and {len(names) - shown} more" if len(names) > shown else "")
 
 
 def summary_table(results: Sequence[GradeResult]):

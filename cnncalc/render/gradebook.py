@@ -155,8 +155,8 @@ def feedback_markdown(result: GradeResult, steps: Mapping[str, Sequence[Step]],
         lines += ["## Mistakes", ""]
         for diagnosis in result.diagnoses:
             lines.append(f"- **{diagnosis.mistake}**: {md(diagnosis.message)}")
-            for cell in diagnosis.cells:
-                explained.setdefault(cell, diagnosis.mistake)
+            for named in diagnosis.cells:
+                explained.setdefault(named, diagnosis.mistake)
         lines.append("")
     to_look_at = [cell for cell in result.cells if cell.verdict != RIGHT]
     if to_look_at:
