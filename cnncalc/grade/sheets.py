@@ -303,13 +303,13 @@ def _xlsx_text(cell: Any) -> str:
         return ""
     if isinstance(value, bool):
         return str(value).upper()
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
+    if isinstance(value, (int, float)):
         decimals = re.search(r"\.(0+)", str(getattr(cell, "number_format", "") or ""))
         if decimals:
             return f"{value:.{len(decimals[1])}f}"
-        return str(int(value)) if value.is_integer() and abs(value) < 1e15 else repr(value)
+        if isinstance(value, float) and value.is_integer() and abs(value) < 1e15:
+            return str(int(value))
+        return repr(value) if isinstance(value, float) else str(value)
     return str(value)
 
 
@@ -355,7 +355,7 @@ _GROUP_KEY = re.compile(r"\d{3}(\.\d+)?")
 def _check_flow_thousands(node: Any, file: str) -> None:
     pairs = node.value
     for index, (key, value) in enumerate(pairs):
-        if not (index and key.style is None and _GROUP_KEY.fullmatch(str(key.value)) and value.value == ""
+        if not (index and not key.style and _GROUP_KEY.fullmatch(str(key.value)) and value.value == ""
                 and value.tag.endswith(":null")):
             continue
         start = index - 1
