@@ -11,6 +11,7 @@ from cnncalc.analysis.engine import analyze
 from cnncalc.core.errors import InputError
 from cnncalc.core.numbers import KB, MILLION, THOUSAND, decimal_text, truncate
 from cnncalc.grade import (
+    CONSISTENT,
     IGNORED,
     LAYER,
     MAX_SHEET_BYTES,
@@ -33,6 +34,8 @@ from cnncalc.render.grade import answer_sheet_csv, answer_sheet_yaml, grade_csv
 from cnncalc.spec import bundled
 from cnncalc.spec.graph import build
 from cnncalc.spec.spec import load_spec
+
+from .conftest import ROOT
 
 
 def report_of(name: str):
@@ -674,3 +677,299 @@ def test_hostile_workbooks(tmp_path):
         archive.writestr("hello.txt", "not a workbook")
     with pytest.raises(InputError, match="not a readable .xlsx workbook"):
         read_sheet(broken)
+
+
+# --- grading v2: error carried forward, diagnoses, points ------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def net():
+    """AlexNet's graph and report: what the CLI grades against."""
+    from cnncalc.api import load_graph
+
+    graph, _ = load_graph("alexnet")
+    return graph, analyze(graph)
+
+
+def edited(report, changes: dict, drop: tuple = ()) -> str:
+    """The lecture key of `report` as a CSV sheet, with cells {(layer, header): text} changed."""
+    import csv
+    import io
+
+    rows = list(csv.reader(io.StringIO(answer_sheet_csv(report, key=True))))
+    header = rows[0]
+    for (layer, column), text in changes.items():
+        row = next(r for r in rows if r[0] == layer)
+        row[header.index(column)] = text
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerows(
+        [[cell for i, cell in enumerate(row) if header[i] not in drop] for row in rows])
+    return out.getvalue()
+
+
+def graded(net, changes: dict, drop: tuple = (), **options):
+    graph, report = net
+    return grade(report, parse_csv_sheet(edited(report, changes, drop), "sheet.csv"), graph=graph,
+                 options=Options(**options))
+
+
+def cells_of(result) -> dict:
+    return {(c.layer, c.column): c for c in result.cells}
+
+
+def mistakes(result) -> list[str]:
+    return [d.mistake for d in result.diagnoses]
+
+
+def test_the_key_is_right_and_names_nothing(net):
+    result = graded(net, {})
+    assert result.all_right and not result.diagnoses and result.score == 59
+
+
+def test_a_wrong_output_size_is_carried_forward(net):
+    # conv1 with pad 2: (227 - 11 + 2*2)/4 + 1 = 56; memory 96*56*56*4/1024 = 1176 KB and MACs
+    # 96*56*56*363 = 109,283,328 follow from it; totals 3,206,432 B = 3,131.28 KB, 1,140,226,400 MACs
+    result = graded(net, {("conv1", "H'/W'"): "56", ("conv1", "Mem (KB)"): "1,176", ("conv1", "MACs (M)"): "109",
+                          ("total", "Mem (KB)"): "3,131", ("total", "MACs (M)"): "1,140"})
+    cells = cells_of(result)
+    assert cells["conv1", "hw_out"].verdict == WRONG and cells["conv1", "hw_out"].because == ()
+    for key in (("conv1", "memory_kb"), ("conv1", "macs_m"), ("total", "memory_kb"), ("total", "macs_m")):
+        assert cells[key].verdict == CONSISTENT and cells[key].because == ("conv1:hw_out",)
+    assert (result.count(RIGHT), result.count(CONSISTENT), result.count(WRONG)) == (54, 4, 1)
+    assert result.score == 58 and not result.all_right
+
+
+def test_carry_forward_credit(net):
+    changes = {("conv1", "H'/W'"): "56", ("conv1", "Mem (KB)"): "1,176", ("conv1", "MACs (M)"): "109"}
+    # 56 right (the totals too: they are the key's), conv1's memory and MACs consistent
+    assert graded(net, changes, carry_forward_credit=Fraction(1, 2)).score == 56 + Fraction(1, 2) * 2
+    assert graded(net, changes, carry_forward_credit=Fraction(0)).score == 56
+
+
+def test_a_channel_mistake_carries_into_the_next_layers_parameters(net):
+    # conv2 with 255 filters: pool2 keeps 255 channels, conv3 reads 255: 384*255*9 + 384 = 881,664 params
+    result = graded(net, {("conv2", "C_out"): "255", ("pool2", "C_out"): "255", ("conv3", "Params (k)"): "882"})
+    cells = cells_of(result)
+    assert cells["conv2", "c_out"].verdict == WRONG
+    assert cells["pool2", "c_out"].verdict == CONSISTENT and cells["pool2", "c_out"].because == ("conv2:c_out",)
+    assert cells["conv3", "params_k"].verdict == CONSISTENT
+    assert cells["conv3", "c_out"].verdict == RIGHT  # its own filters: 384 whatever its input
+
+
+def test_what_does_not_follow_from_the_students_answers_stays_wrong(net):
+    # conv2's H' 26 is no consequence of a right pool1 (27): wrong, and so is a memory of 999
+    result = graded(net, {("conv2", "H'/W'"): "26", ("conv2", "Mem (KB)"): "999"})
+    cells = cells_of(result)
+    assert cells["conv2", "hw_out"].verdict == WRONG and cells["conv2", "memory_kb"].verdict == WRONG
+    # pool2 from conv2's 26: (26 - 3)/2 + 1 = 12.5 -> 12; the key's 13 is still right
+    assert cells["pool2", "hw_out"].verdict == RIGHT
+
+
+def test_a_total_is_right_as_the_sum_of_rounded_values(net):
+    # the key's MACs sum to 105 + 1 + 448 + 0.4 + 150 + 224 + 150 + 0.08 + 0 + 38 + 17 + 4 = 1,137.48,
+    # while the true total 1,136.358272 rounds to 1,136: both are right when every value summed is
+    assert cells_of(graded(net, {("total", "MACs (M)"): "1,137"}))["total", "macs_m"].verdict == RIGHT
+    assert cells_of(graded(net, {("total", "MACs (M)"): "1,138"}))["total", "macs_m"].verdict == WRONG
+    # with one of them wrong (106 for 105.4), 1,137 follows from the student's own column: consistent
+    changed = graded(net, {("total", "MACs (M)"): "1,137", ("conv1", "MACs (M)"): "106"})
+    assert cells_of(changed)["total", "macs_m"].verdict == CONSISTENT
+
+
+def test_without_the_graph_nothing_is_carried(net):
+    graph, report = net
+    text = edited(report, {("conv1", "H'/W'"): "56", ("conv1", "Mem (KB)"): "1,176"})
+    result = grade(report, parse_csv_sheet(text, "a.csv"))
+    assert cells_of(result)["conv1", "memory_kb"].verdict == WRONG
+
+
+def test_flops_2x(net):
+    doubled = {("conv1", "MACs (M)"): "211", ("conv2", "MACs (M)"): "896", ("fc6", "MACs (M)"): "75",
+               ("total", "MACs (M)"): "2,273"}  # 2 x 105.4152, 2 x 447.8976, 2 x 37.748736, 2 x 1136.36
+    result = graded(net, doubled)
+    assert mistakes(result) == ["flops_2x"]
+    assert set(result.diagnoses[0].cells) == {"conv1:macs_m", "conv2:macs_m", "fc6:macs_m", "total:macs_m"}
+    assert "you counted FLOPs" in result.diagnoses[0].message
+    assert mistakes(graded(net, {("conv1", "MACs (M)"): "211"})) == []  # one doubled cell is no habit
+
+
+def test_kb_1000(net):
+    # 1,161,600 / 1000 = 1,161.6 -> 1,162; 746,496 / 1000 = 746; 36,864 / 1000 = 37
+    result = graded(net, {("conv1", "Mem (KB)"): "1,162", ("conv2", "Mem (KB)"): "746", ("pool5", "Mem (KB)"): "37"})
+    assert mistakes(result) == ["kb_1000"] and "1,000 where the lecture's KB is 1024 bytes" in result.diagnoses[0].message
+
+
+def test_kb_1000_in_megabytes(net):
+    # a Mem (MB) column divided by 10^6: 1,161,600 B = 1.16 MB (1.11 MiB), 746,496 B = 0.75 MB (0.71)
+    sheet = "Layer,Mem (MB)\nconv1,1.16\nconv2,0.75\npool1,0.27\n"
+    graph, report = net
+    result = grade(report, parse_csv_sheet(sheet, "a.csv"), graph=graph, options=Options(only_given=True))
+    assert mistakes(result) == ["kb_1000"] and "1,000,000 where the lecture's MB is 1024 × 1024" in \
+        result.diagnoses[0].message
+
+
+def test_wrong_unit(net):
+    # bytes in the KB column: 1,161,600 and 279,936 (x 1024)
+    result = graded(net, {("conv1", "Mem (KB)"): "1,161,600", ("pool1", "Mem (KB)"): "279,936"})
+    assert mistakes(result) == ["wrong_unit"] and "1,024 times the true ones" in result.diagnoses[0].message
+
+
+def test_no_bias(net):
+    # fc6 9216*4096 = 37,748,736 (37,749 k), fc7 16,777 k, fc8 4,096 k; conv2's 614 (614,400 without
+    # its 256 biases) is right by truncation of 614.656 and named with them
+    result = graded(net, {("fc6", "Params (k)"): "37,749", ("fc7", "Params (k)"): "16,777",
+                          ("fc8", "Params (k)"): "4,096", ("conv2", "Params (k)"): "614"})
+    assert mistakes(result) == ["no_bias"]
+    assert {"conv2:params_k", "fc6:params_k", "fc8:params_k"} <= set(result.diagnoses[0].cells)
+    assert "C_in × C_out + C_out" in result.diagnoses[0].message
+    # one slip that happens to equal a bias-free count, among rows that keep their bias, is no habit
+    assert mistakes(graded(net, {("fc8", "Params (k)"): "4,096"})) == []
+
+
+def test_padding_names_the_pad_that_reproduces_the_numbers(net):
+    result = graded(net, {("conv1", "H'/W'"): "56", ("conv1", "Mem (KB)"): "1,176"})
+    (diagnosis,) = result.diagnoses
+    assert diagnosis.mistake == "padding"
+    assert diagnosis.message.startswith("conv1: your H'/W' 56 is what pad 2 gives: H' = W' = (227 - 11 + 2·2)/4 + 1 = "
+                                        "56; the layer has pad 0: (227 - 11 + 2·0)/4 + 1 = 55")
+    assert diagnosis.cells == ("conv1:hw_out", "conv1:memory_kb")
+    # 70 is no padding's output: (227 - 11 + 2P)/4 + 1 = 70 needs P = 30, far beyond the 11x11 kernel
+    assert mistakes(graded(net, {("conv1", "H'/W'"): "70"})) == []
+
+
+def test_ceil_mode():
+    from cnncalc.api import load_graph
+
+    graph, _ = load_graph("googlenet_stem")
+    report = analyze(graph)
+    # pool1 floors (112 - 3)/2 + 1 = 55.5 to 55 where the stem rounds up to 56
+    text = edited(report, {("pool1", "H'/W'"): "55"})
+    result = grade(report, parse_csv_sheet(text, "a.csv"), graph=graph)
+    assert mistakes(result) == ["ceil_mode"]
+    assert "what rounding down (floor) gives" in result.diagnoses[0].message
+
+
+def test_free_pooling_when_the_zeros_are_wrong():
+    from cnncalc.api import load_graph
+
+    graph, _ = load_graph("googlenet_stem")
+    report = analyze(graph)
+    # pool1: 64*56*56*9 = 1,806,336 (1.8 M), pool2 1.35 M: 0 is neither rounded nor truncated
+    text = edited(report, {("pool1", "MACs (M)"): "0", ("pool2", "MACs (M)"): "0"})
+    result = grade(report, parse_csv_sheet(text, "a.csv"), graph=graph)
+    assert mistakes(result) == ["free_pooling"]
+    assert "(64 × 56 × 56) × (3 × 3) = 1,806,336" in result.diagnoses[0].message
+
+
+def test_free_pooling_or_truncation(net):
+    zeros = {("pool1", "MACs (M)"): "0", ("pool2", "MACs (M)"): "0", ("pool5", "MACs (M)"): "0"}
+    # rounding elsewhere (the key's 448 for 447.9): the zeros are not truncation
+    rounding = graded(net, zeros)
+    assert rounding.all_right and mistakes(rounding) == ["free_pooling"]
+    assert "accepted as truncation here" in rounding.diagnoses[0].message
+    # truncating elsewhere too (447 for 447.9, 37,752 for 37,752.832) while rounding others: the zeros
+    # may be truncation, and neither habit is clear enough to name (the corpus's mallory truncates all)
+    mixed = graded(net, {**zeros, ("conv2", "MACs (M)"): "447", ("fc6", "Params (k)"): "37,752"})
+    assert mixed.all_right and mistakes(mixed) == []
+    # under --no-truncation the truncated cells are wrong, and that is the reason given
+    strict = graded(net, {("conv2", "MACs (M)"): "447"}, truncation=False)
+    assert cells_of(strict)["conv2", "macs_m"].verdict == WRONG and mistakes(strict) == ["truncation"]
+
+
+def test_swapped_columns(net):
+    swapped = {(layer, "Params (k)"): macs for layer, macs in (("conv1", "105"), ("conv2", "448"), ("fc6", "38"))}
+    swapped.update({(layer, "MACs (M)"): params for layer, params in (("conv1", "35"), ("conv2", "615"),
+                                                                       ("fc6", "37,753"))})
+    result = graded(net, swapped)
+    assert mistakes(result) == ["swapped_columns"] and len(result.diagnoses[0].cells) == 6
+
+
+def test_hwc_order(net):
+    swapped = {("conv1", "C_out"): "55", ("conv1", "H'/W'"): "96", ("conv2", "C_out"): "27", ("conv2", "H'/W'"): "256"}
+    assert mistakes(graded(net, swapped)) == ["hwc_order"]
+    three = graded(net, {("conv1", "H'/W'"): "55x55x96", ("pool1", "H'/W'"): "27x27x96"})
+    assert mistakes(three) == ["hwc_order"] and cells_of(three)["conv1", "hw_out"].verdict == UNPARSEABLE
+    assert "the lecture's order is C × H × W: C_out 96, H'/W' 55" in three.diagnoses[0].message
+
+
+def test_weights_and_points(net):
+    from cnncalc.grade import lecture_assignment
+
+    graph, report = net
+    text = edited(report, {("conv1", "Mem (KB)"): "1,135"})  # one memory cell wrong
+    assignment = lecture_assignment().with_settings({"memory_kb": Fraction(2)}, Fraction(10))
+    result = grade(report, parse_csv_sheet(text, "a.csv"), graph=graph, assignment=assignment)
+    # 13 memory cells (12 layers and the total) weigh 2: 59 + 13 = 72; one of them is wrong
+    assert (result.score, result.max_score) == (70, 72)
+    assert result.points == Fraction(10 * 70, 72) and result.max_points == 10
+
+
+def test_the_assignment_from_a_template(net):
+    from cnncalc.grade import assignment_from_sheet
+
+    graph, report = net
+    template = parse_csv_sheet("Layer,C_out,Params (k)\nweight,1,3\nconv1,,\nfc6,,\npoints,8\n", "t.csv")
+    assignment = assignment_from_sheet(template, report)
+    assert (assignment.rows, [c.key for c in assignment.columns]) == (("conv1", "fc6"), ["c_out", "params_k"])
+    result = grade(report, parse_csv_sheet(edited(report, {}), "a.csv"), graph=graph, assignment=assignment)
+    assert [(c.layer, c.column) for c in result.cells] == [("conv1", "c_out"), ("conv1", "params_k"),
+                                                         ("fc6", "c_out"), ("fc6", "params_k")]
+    assert (result.score, result.max_score, result.points) == (8, 8, 8)
+    with pytest.raises(InputError, match="the assignment names no layer 'conv9'") as caught:
+        assignment_from_sheet(parse_csv_sheet("Layer,C_out\nconv9,\n", "t.csv"), report)
+    assert "did you mean" in caught.value.render()
+
+
+def test_rtol_grades_the_tools_own_key_right(net):
+    # the key writes pool1's 0.629856 M as 1 (rounded); v1 marked it wrong under --rtol even at 0.5
+    for rtol in (Fraction(0), Fraction(1, 100), Fraction(1, 2)):
+        assert graded(net, {}, rtol=rtol).all_right
+
+
+# --- the corpus -------------------------------------------------------------------------------------
+
+CORPUS = ROOT / "tests" / "data" / "sheets"
+
+
+def _manifest() -> dict:
+    import yaml
+
+    return yaml.safe_load((CORPUS / "manifest.yaml").read_text(encoding="utf-8"))
+
+
+def test_the_corpus_is_large_enough_and_every_sheet_is_described():
+    entries = _manifest()
+    files = {path.relative_to(CORPUS).as_posix() for path in CORPUS.rglob("*") if path.is_file()} - {"manifest.yaml"}
+    described = {entry.get("file", name) for name, entry in entries.items()}
+    assert files == described and len(files) >= 25
+    assert all(entry["mistake"] for entry in entries.values())
+
+
+@pytest.mark.parametrize("name, entry", list(_manifest().items()), ids=list(_manifest()))
+def test_corpus(name, entry):
+    from cnncalc.api import load_graph
+
+    if entry.get("needs"):
+        pytest.importorskip(entry["needs"])
+    graph, _ = load_graph(entry["spec"])
+    report = analyze(graph)
+    options = Options(decimal_comma="--decimal-comma" in entry.get("options", []))
+    path = CORPUS / entry.get("file", name)
+    if "error" in entry:
+        with pytest.raises(InputError) as caught:
+            read_sheet(path, f"{name}")
+        assert entry["error"] in caught.value.render()
+        return
+    result = grade(report, read_sheet(path, name), graph=graph, options=options)
+    score, maximum = (int(part) for part in entry["score"].split("/"))
+    assert (result.score, result.max_score) == (score, maximum)
+    counts = {verdict: entry.get("counts", {}).get(verdict, 0) for verdict in (CONSISTENT, WRONG, MISSING, UNPARSEABLE)}
+    assert {verdict: result.count(verdict) for verdict in counts} == counts
+    assert result.count(RIGHT) == len(result.cells) - sum(counts.values())
+    if "mistakes" in entry:
+        assert mistakes(result) == entry["mistakes"]
+    for cell, verdict in entry.get("cells", {}).items():
+        layer, column = cell.split(":")
+        assert cells_of(result)[layer, column].verdict == verdict, cell
+    assert result.problem_count == entry.get("problems", 0)
+    if "student" in entry:
+        assert result.student == entry["student"]
