@@ -62,14 +62,15 @@ def score_text(result: GradeResult) -> str:
 
 
 def headline(result: GradeResult) -> str:
+    """'bob.csv: 58/59 (54 right, 4 consistent, 1 wrong)'."""
     who = f" ({result.student})" if result.student and result.student != _stem(result.file) else ""
-    parts = [f"{result.file}{who}: {score_text(result)}", f"{result.count(RIGHT)} right"]
+    parts = [f"{result.count(RIGHT)} right"]
     for verdict in (CONSISTENT, WRONG, MISSING, UNPARSEABLE):
         if result.count(verdict):
             parts.append(f"{result.count(verdict)} {verdict}")
     if result.problem_count:
         parts.append(f"{result.problem_count} problem{'s' if result.problem_count != 1 else ''}")
-    return ", ".join(parts)
+    return f"{result.file}{who}: {score_text(result)} ({', '.join(parts)})"
 
 
 def _stem(file: str) -> str:

@@ -117,12 +117,14 @@ def class_summary_renderables(summary: Mapping[str, Any]) -> list:
 # --- feedback --------------------------------------------------------------------------------------
 
 _LABELS = {MEMORY: "KB", PARAMS: "params", MACS: "MACs"}  # explain's step for each quantity
-_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]<>()#+!|~])")
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_\[\]<>|~])")
 
 
 def md(text: Any) -> str:
-    """Untrusted text (a student's cell, a file name) as inert Markdown: printable, specials escaped."""
-    return _MARKDOWN_SPECIAL.sub(r"\\\1", printable(text, 200))
+    """Untrusted text (a student's cell, a file name) as inert Markdown: printable, the characters
+    that make links, HTML, emphasis, code or table cells escaped (and a leading '#')."""
+    escaped = _MARKDOWN_SPECIAL.sub(r"\\\1", printable(text, 200))
+    return "\\" + escaped if escaped.startswith("#") else escaped
 
 
 def _formula(steps: Sequence[Step], quantity: str) -> str | None:
@@ -189,7 +191,8 @@ def feedback_markdown(result: GradeResult, steps: Mapping[str, Sequence[Step]],
 
 def _why(cell: Cell, explained: Mapping[str, str]) -> str:
     if cell.verdict == CONSISTENT:
-        return "follows from your " + ", ".join(c.replace(":", " ") for c in cell.because)
+        named = [f"{layer} {column_title(column)}" for layer, _, column in (c.partition(":") for c in cell.because)]
+        return "follows from your " + ", ".join(named[:3]) + (f" and {len(named) - 3} more" if len(named) > 3 else "")
     if cell.id in explained:
         return f"mistake {explained[cell.id]} (above)"
     return {MISSING: "not answered", UNPARSEABLE: "not a number"}.get(cell.verdict, "")
