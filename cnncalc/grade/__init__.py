@@ -1,9 +1,10 @@
 """Stage 5: students' answer sheets read (sheets, columns, values), graded cell by cell against a
-Report and the assignment (assignment, grader), errors carried forward (carry) and systematic
+Report and the assignment (assignment, grader, results), errors carried forward (carry) and systematic
 mistakes named (diagnoses). Imports core, layers, spec, analysis and api."""
 from .assignment import TOTAL, Assignment, assignment_from_sheet, lecture_assignment
 from .columns import GRADED_COLUMNS, IGNORED, LAYER, LECTURE_KEYS, GradedColumn, classify_header, column
-from .grader import (
+from .grader import Grader, expected_text, grade, grade_files, judge
+from .results import (
     CONSISTENT,
     MISSING,
     RIGHT,
@@ -12,14 +13,9 @@ from .grader import (
     WRONG,
     Cell,
     Diagnosis,
-    Grader,
     GradeResult,
     Options,
     Problem,
-    expected_text,
-    grade,
-    grade_files,
-    judge,
 )
 from .sheets import MAX_SHEET_BYTES, Sheet, SheetRow, parse_csv_sheet, parse_yaml_sheet, read_sheet
 from .values import Number, is_right, parse_hw, parse_number

@@ -25,12 +25,11 @@ from ..layers.fields import FieldProblem, format_pair
 from .assignment import TOTAL
 from .carry import RULE_ERRORS, CarriedRow, Evaluator, cell_id, row_of_nodes
 from .columns import C_OUT, HW_OUT, MACS, MEMORY, NUMERIC, PARAMS
-from .grader import CONSISTENT, RIGHT, WRONG, Answer, Diagnosis
+from .results import CONSISTENT, RIGHT, WRONG, Answer, Diagnosis
 from .values import Number, rounded, truncated
 
 if TYPE_CHECKING:
     from ..spec.graph import Graph, Node
-    from .grader import Grader
 
 FLOPS_2X, KB_1000, WRONG_UNIT, NO_BIAS, PADDING, CEIL_MODE = \
     "flops_2x", "kb_1000", "wrong_unit", "no_bias", "padding", "ceil_mode"
@@ -50,13 +49,15 @@ class Context:
     """A graded sheet as the rules see it: its answers by cell, the truths, the carried rows, and
     the spec's layers (when the grader has the graph)."""
 
-    def __init__(self, grader: Grader, answers: list[Answer], carried: dict[str, CarriedRow]) -> None:
-        self.grader = grader
+    def __init__(self, report: Report, graph: Graph | None, truths: dict[str, dict[str, Any]], answers: list[Answer],
+                 carried: dict[str, CarriedRow]) -> None:
+        self.report = report
+        self.graph = graph
+        self.truths = truths
         self.answers = answers
         self.carried = carried
         self.by_cell = {(a.layer, a.column.quantity): a for a in answers}
-        self.graph = grader.graph
-        self.evaluator = Evaluator(grader.report)
+        self.evaluator = Evaluator(report)
         self._nodes: dict[str, list[Node]] | None = None
         self._steps: dict[str, list[Step]] | None = None
         self.found: list[Diagnosis] = []  # the diagnoses of the rules before
@@ -77,7 +78,7 @@ class Context:
         if self.graph is None:
             return []
         if self._nodes is None:
-            owner = row_of_nodes(self.graph, self.grader.report)
+            owner = row_of_nodes(self.graph, self.report)
             self._nodes = {}
             for node in self.graph.nodes:
                 self._nodes.setdefault(owner[node.name], []).append(node)
@@ -93,7 +94,7 @@ class Context:
         if self.graph is None:
             return []
         if self._steps is None:
-            self._steps = derivations(self.graph, self.grader.report)
+            self._steps = derivations(self.graph, self.report)
         return self._steps.get(row, [])
 
     def formula(self, row: str, label: str) -> str | None:
@@ -260,7 +261,7 @@ def no_bias(ctx: Context) -> list[Diagnosis]:
     if not wrong or len(wrong) < 2 * against:
         return []
     totals = [a for a in ctx.column(PARAMS, total=True) if isinstance(a.value, Number) and a.verdict in _NOT_RIGHT
-              and fits(a.value, Fraction(a.truth) - sum(Fraction(ctx.grader.truths[r][PARAMS]) - v
+              and fits(a.value, Fraction(a.truth) - sum(Fraction(ctx.truths[r][PARAMS]) - v
                                                         for r, v in _all_unbiased(ctx, unbiased).items()))]
 
     def show(answer: Answer) -> str:
@@ -274,7 +275,7 @@ def no_bias(ctx: Context) -> list[Diagnosis]:
 
 def _all_unbiased(ctx: Context, unbiased: Callable[[Layer], Layer | None]) -> dict[str, Fraction]:
     found = {}
-    for row in ctx.grader.report.rows:
+    for row in ctx.report.rows:
         value = _row_params(ctx, row.name, unbiased)
         if value is not None:
             found[row.name] = value
@@ -360,7 +361,7 @@ def _rounding_habit(ctx: Context, skip: set[str]) -> tuple[list[Answer], list[An
 
 def _free_zeros(ctx: Context) -> list[Answer]:
     """0 multiply-adds written for every layer without weights that costs some."""
-    weightless = [a for a in ctx.column(MACS) if a.truth and not ctx.grader.truths[a.layer][PARAMS]
+    weightless = [a for a in ctx.column(MACS) if a.truth and not ctx.truths[a.layer][PARAMS]
                   and isinstance(a.value, Number)]
     zeros = [a for a in weightless if isinstance(a.value, Number) and a.value.value == 0]
     return zeros if zeros and len(zeros) == len(weightless) else []
@@ -436,7 +437,7 @@ def hwc_order(ctx: Context) -> list[Diagnosis]:
     holding each other's numbers."""
     matched = []
     for answer in (a for a in ctx.answers if a.column.quantity == HW_OUT and a.truth is not None and a.text):
-        c = ctx.grader.truths[answer.layer][C_OUT]
+        c = ctx.truths[answer.layer][C_OUT]
         h, w = answer.truth
         three = _THREE.fullmatch(answer.text)
         if three and tuple(int(x) for x in three.groups()) == (h, w, c) and c not in (h, w):
@@ -448,8 +449,8 @@ def hwc_order(ctx: Context) -> list[Diagnosis]:
     if not matched:
         return []
     example = matched[0]
-    shape = "×".join(map(str, (*ctx.grader.truths[example.layer][HW_OUT], ctx.grader.truths[example.layer][C_OUT])))
-    truth = ctx.grader.truths[example.layer]
+    shape = "×".join(map(str, (*ctx.truths[example.layer][HW_OUT], ctx.truths[example.layer][C_OUT])))
+    truth = ctx.truths[example.layer]
     return [Diagnosis(HWC_ORDER, f"you wrote shapes in H × W × C order ({example.layer}: {shape}); the lecture's "
                                  f"order is C × H × W: C_out {truth[C_OUT]}, H'/W' {format_pair(truth[HW_OUT])}",
                       _ids(matched))]
@@ -459,9 +460,10 @@ RULES: tuple[Callable[[Context], list[Diagnosis]], ...] = (
     swapped_columns, hwc_order, flops_2x, kb_1000, wrong_unit, no_bias, padding, ceil_mode, free_pooling, truncation)
 
 
-def diagnose(grader: Grader, answers: list[Answer], carried: dict[str, CarriedRow]) -> list[Diagnosis]:
+def diagnose(report: Report, graph: Graph | None, truths: dict[str, dict[str, Any]], answers: list[Answer],
+             carried: dict[str, CarriedRow]) -> list[Diagnosis]:
     """Every rule's diagnoses, in the order of RULES; a cell is explained by the first rule that names it."""
-    ctx = Context(grader, answers, carried)
+    ctx = Context(report, graph, truths, answers, carried)
     found: list[Diagnosis] = []
     named: set[str] = set()
     for rule in RULES:

@@ -14,10 +14,9 @@ that is wrong, but right for the student's own earlier answers (error carried fo
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 from ..analysis.report import Report
 from ..core.errors import SheetError, SpecError
@@ -28,132 +27,24 @@ from ..spec.graph import Graph
 from .assignment import TOTAL, Assignment, find_rows, lecture_assignment
 from .carry import CarriedRow, Written, carry_forward, cell_id
 from .columns import C_OUT, HW_OUT, MACS, MEMORY, PARAMS, GradedColumn
+from .diagnoses import diagnose
+from .results import (
+    CONSISTENT,
+    MISSING,
+    RIGHT,
+    UNPARSEABLE,
+    VERDICTS,
+    WRONG,
+    Answer,
+    Cell,
+    Diagnosis,
+    GradeResult,
+    LayerScore,
+    Options,
+    Problem,
+)
 from .sheets import MAX_MESSAGES, Sheet, SheetRow, read_sheet
 from .values import DECIMAL_COMMA_LIKE, MAX_CELL_CHARS, NOT_APPLICABLE, Number, is_right, parse_hw, parse_number
-
-RIGHT, CONSISTENT, WRONG, MISSING, UNPARSEABLE = "right", "consistent", "wrong", "missing", "unparseable"
-VERDICTS = (RIGHT, CONSISTENT, WRONG, MISSING, UNPARSEABLE)
-
-
-# --- results ---------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Cell:
-    """One graded cell. `given` is None when the cell (or its whole row or column) is blank;
-    `expected` is None when the layer has no such value (H'/W' of a vector), so anything written
-    there is wrong. `expected` is in the unit of the student's column (`header`), or of the
-    assignment's when the student has no such column. A `consistent` cell names in `because` the
-    student's cells ("layer:column") that it follows from."""
-
-    layer: str
-    column: str
-    given: Optional[str]
-    expected: Optional[str]
-    verdict: str
-    header: Optional[str] = None
-    weight: Fraction = Fraction(1)
-    credit: Fraction = Fraction(0)
-    because: tuple[str, ...] = ()
-
-    @property
-    def id(self) -> str:
-        return cell_id(self.layer, self.column)
-
-
-@dataclass(frozen=True)
-class Problem:
-    """A row that could not be graded: unknown layer name, duplicate, no name. Not right."""
-
-    message: str
-    line: Optional[int] = None
-    hint: Optional[str] = None
-
-    def render(self, file: str) -> str:
-        where = f"{file}:{self.line}: " if self.line else f"{file}: "
-        return where + self.message + (f" ({self.hint})" if self.hint else "")
-
-
-@dataclass(frozen=True)
-class Diagnosis:
-    """A systematic mistake named once: its id (flops_2x, kb_1000, ...), a message for the
-    student, and the cells it explains."""
-
-    mistake: str
-    message: str
-    cells: tuple[str, ...] = ()
-
-
-@dataclass(frozen=True)
-class LayerScore:
-    layer: str
-    score: Fraction
-    max_score: Fraction
-
-
-@dataclass(frozen=True)
-class GradeResult:
-    """The verdicts for one answer sheet."""
-
-    file: str
-    spec: str
-    columns: tuple[GradedColumn, ...]
-    cells: tuple[Cell, ...]
-    problems: tuple[Problem, ...] = ()
-    notes: tuple[str, ...] = ()  # harmless: columns that are not graded, cells beyond the header
-    more_problems: int = 0  # problems not listed (beyond MAX_MESSAGES)
-    student: str = ""
-    diagnoses: tuple[Diagnosis, ...] = ()
-    scale: Optional[Fraction] = None  # the assignment's points; None: the score is the points
-
-    @property
-    def score(self) -> Fraction:
-        return sum((cell.weight * cell.credit for cell in self.cells), Fraction(0))
-
-    @property
-    def max_score(self) -> Fraction:
-        return sum((cell.weight for cell in self.cells), Fraction(0))
-
-    @property
-    def points(self) -> Fraction:
-        if self.scale is None:
-            return self.score
-        return self.scale * self.score / self.max_score if self.max_score else Fraction(0)
-
-    @property
-    def max_points(self) -> Fraction:
-        return self.scale if self.scale is not None else self.max_score
-
-    def count(self, verdict: str) -> int:
-        return sum(1 for cell in self.cells if cell.verdict == verdict)
-
-    @property
-    def problem_count(self) -> int:
-        return len(self.problems) + self.more_problems
-
-    @property
-    def all_right(self) -> bool:
-        return all(cell.verdict == RIGHT for cell in self.cells) and not self.problem_count
-
-    def layer_scores(self) -> list[LayerScore]:
-        scores: dict[str, list[Fraction]] = {}
-        for cell in self.cells:
-            entry = scores.setdefault(cell.layer, [Fraction(0), Fraction(0)])
-            entry[0] += cell.weight * cell.credit
-            entry[1] += cell.weight
-        return [LayerScore(layer, got, total) for layer, (got, total) in scores.items()]
-
-
-@dataclass(frozen=True)
-class Options:
-    """How cells are judged and credited (docs/grading.md)."""
-
-    rtol: Optional[Fraction] = None  # a relative tolerance instead of truncation
-    truncation: bool = True  # truncated values are right (the slides truncate)
-    decimal_comma: bool = False  # '1134,4' is 1134.4 (and '1.134' is 1134)
-    carry_forward_credit: Fraction = Fraction(1)  # credit of a `consistent` cell
-    only_given: bool = False  # grade only the columns (and the total row) a sheet has
-
 
 # --- grading ---------------------------------------------------------------------------------------
 
@@ -190,21 +81,6 @@ def expected_text(truth: Any, col: GradedColumn) -> str | None:
     if col.quantity == C_OUT:
         return str(truth)
     return decimal_text(Fraction(truth, col.unit))
-
-
-@dataclass
-class Answer:
-    """One asked cell as the student wrote it, parsed in their column's unit."""
-
-    layer: str
-    column: GradedColumn  # the assignment's column
-    written: Optional[GradedColumn]  # the student's column for the same quantity (None: absent)
-    text: str  # stripped; '' when blank
-    truth: Any
-    value: Any = None  # Number, (h, w), or int (C_out); None when blank or unparseable
-    verdict: Optional[str] = None
-    because: frozenset[str] = frozenset()
-    meant: Optional[Fraction] = None  # a consistent number: the exact value the student's own answers give
 
 
 def parse_answer(text: str, col: GradedColumn, decimal_comma: bool = False) -> Any:
@@ -261,9 +137,7 @@ class Grader:
             if answer.layer != TOTAL:
                 self._judge(answer, carried.get(answer.layer))
         self._judge_totals(answers)
-        from .diagnoses import diagnose
-
-        diagnoses = diagnose(self, answers, carried)
+        diagnoses = diagnose(self.report, self.graph, self.truths, answers, carried)
         cells = tuple(self._cell(answer) for answer in answers if answer.verdict is not None)
         notes = list(sheet.notes)
         if not self.options.decimal_comma and any(
