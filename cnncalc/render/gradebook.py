@@ -91,7 +91,8 @@ def class_summary_renderables(summary: Mapping[str, Any]) -> list:
 
     out: list = []
     if summary["sheets"]:
-        out.append(Text(f"class: {summary['sheets']} sheets, points mean {amount(summary['mean_points'])}, median "
+        sheets = f"{summary['sheets']} sheet{'s' if summary['sheets'] != 1 else ''}"
+        out.append(Text(f"class: {sheets}, points mean {amount(summary['mean_points'])}, median "
                         f"{amount(summary['median_points'])} of {amount(summary['max_points'])}; "
                         f"{summary['all_right']} all right", style="bold"))
     if summary["cells"]:
