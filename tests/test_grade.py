@@ -653,7 +653,7 @@ def test_xlsx_without_openpyxl_says_how_to_get_it(tmp_path, monkeypatch):
     path = tmp_path / "answers.xlsx"
     path.write_bytes(b"PK\x03\x04")
     monkeypatch.setitem(__import__("sys").modules, "openpyxl", None)
-    with pytest.raises(InputError, match="reading .xlsx sheets needs openpyxl") as caught:
+    with pytest.raises(InputError, match=r"reading \.xlsx sheets needs openpyxl") as caught:
         read_sheet(path)
     assert "pip install 'cnncalc[xlsx]'" in caught.value.render()
 
@@ -664,7 +664,7 @@ def test_hostile_workbooks(tmp_path):
 
     fake = tmp_path / "fake.xlsx"
     fake.write_bytes(b"Layer,C_out\nconv1,96\n")
-    with pytest.raises(InputError, match="not a readable .xlsx workbook"):
+    with pytest.raises(InputError, match=r"not a readable \.xlsx workbook"):
         read_sheet(fake)
     bomb = tmp_path / "bomb.xlsx"
     with zipfile.ZipFile(bomb, "w", zipfile.ZIP_DEFLATED) as archive:
@@ -675,7 +675,7 @@ def test_hostile_workbooks(tmp_path):
     broken = tmp_path / "broken.xlsx"
     with zipfile.ZipFile(broken, "w") as archive:
         archive.writestr("hello.txt", "not a workbook")
-    with pytest.raises(InputError, match="not a readable .xlsx workbook"):
+    with pytest.raises(InputError, match=r"not a readable \.xlsx workbook"):
         read_sheet(broken)
 
 
