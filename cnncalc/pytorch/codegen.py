@@ -1,15 +1,17 @@
-"""`cnncalc export --to pytorch`: the graph as PyTorch code a person would keep. One nn.Module class per
-spec block (its parameters are the constructor's arguments, `when:` becomes `if`), containers built as
-nn.Sequential and called once where their layers feed each other in order, module paths those of
+"""`cnncalc export --to pytorch`: the graph as PyTorch code a person would keep. One class per spec block
+(its parameters are the constructor's arguments, `when:` becomes `if`), containers built as nn.Sequential
+and called once where their layers feed each other in order, repeats as loops, module paths those of
 naming.py, so a reference model's weights load.
 
-A block becomes a class when every use of it has a module path of its own and every argument of its
-layers can be written with its parameters: each value is checked against every use of the block (a
-spec expression that gives them all, else a constant they share). A block that cannot be is written
-out, with constants, where it is used; so is everything at the top level.
+A block becomes a class when every use of it has a module path of its own and every value of its layers
+can be written with its parameters: each value is checked against every use of the block by evaluating
+the Python text (pyexpr.py). A block that cannot be is written out where it is used. A repeat whose
+copies are one module each is a loop (`nn.Sequential(*[Block(...) for _ in range(n)])`, the first copy
+written before it when it differs); others are written out copy by copy.
 """
 from __future__ import annotations
 
+import ast
 import keyword
 import re
 from dataclasses import dataclass, field
@@ -18,12 +20,18 @@ from typing import Any
 
 from ..layers.fields import REQUIRED
 from ..layers.torchspec import Torch
-from ..spec.expr import FUNCTIONS, ExprError, evaluate, is_expression, tokenize
+from ..spec.expr import ExprError, is_expression
+from ..spec.expr import evaluate as spec_evaluate
 from ..spec.graph import INPUT_KEYS, Call, Graph, Node
 from ..spec.spec import INPUT_NAME
+from .modules import INLINE
 from .naming import ACTIVATION_SUFFIX, ModuleTree
+from .pyexpr import conjuncts, evaluate, gives, names_in, same, to_python
+from .pyformat import LINE, call, literal, torch_source
 
-PYTHON_FUNCTIONS = {"min", "max", "round", "int", "abs"}  # the spec's functions that Python has as they are
+# names the exported code needs for itself: a block parameter with one of these names cannot be one
+RESERVED = {"self", "torch", "nn", "F", "math", "super", "make_divisible", "i", "_", "x", "range", "float",
+            "min", "max", "round", "int", "abs"}
 
 
 class NotIdiomatic(Exception):
@@ -45,7 +53,7 @@ def attribute(path: str) -> str:
         elif part.isidentifier() and not keyword.iskeyword(part):
             out += f".{part}"
         else:
-            out += f".get_submodule({part!r})"
+            out += f".get_submodule({quoted(part)})"
     return out
 
 
@@ -54,75 +62,118 @@ def variable(name: str) -> str:
     return f"x_{base}" if base[0].isdigit() or keyword.iskeyword(base) else base
 
 
-# ---- values as code -----------------------------------------------------------------------------------
-def _free_names(text: str) -> set[str] | None:
-    """The variables an expression reads; None when it is no expression we can write in Python."""
-    try:
-        tokens = tokenize(text)
-    except ExprError:
-        return None
-    names = set()
-    for index, (kind, value, _) in enumerate(tokens):
-        if kind != "name" or value in ("if", "else", "and", "or", "not", "true", "false"):
-            continue
-        if tokens[index + 1][1] == "(":
-            if value not in PYTHON_FUNCTIONS:
-                return None
-            continue
-        names.add(value)
-    return names
+def quoted(text: str) -> str:
+    """A string literal as ruff format writes it (module names hold no quotes or backslashes)."""
+    return f'"{text}"' if '"' not in text and "\\" not in text else repr(text)
 
 
-def python_expr(text: str) -> str:
-    return re.sub(r"\btrue\b", "True", re.sub(r"\bfalse\b", "False", " ".join(text.split())))
-
-
-def _same(a: Any, b: Any) -> bool:
-    return type(a) is type(b) and a == b
-
-
-def _gives(text: str, env: dict[str, Any], value: Any) -> bool:
-    try:
-        got = evaluate(text, env)
-    except ExprError:
-        return False
-    if isinstance(value, tuple) and len(value) == 2 and _same(value[0], value[1]):
-        value = value[0]  # torch takes 3 for (3, 3)
-    if re.search(r"(?<!/)/(?!/)", text) and isinstance(value, int):
-        return False  # Python's / gives a float where the spec's gives a whole number
-    if isinstance(got, list):
-        got = tuple(got)
-    return _same(got, value)
-
-
-def literal(value: Any) -> str:
-    if isinstance(value, Torch):
-        return value.source()
-    if isinstance(value, float) and value == float("-inf"):
-        return 'float("-inf")'
-    if isinstance(value, tuple) and len(value) == 2 and _same(value[0], value[1]) and isinstance(value[0], int):
-        return repr(value[0])
-    return repr(value)
+def constant_name(variable_name: str) -> str:
+    return re.sub(r"\W", "_", variable_name).upper()
 
 
 @dataclass
+class ClassCode:
+    name: str
+    base: str  # nn.Module or nn.Sequential
+    signature: list[str]
+    init: list[str]  # the body of __init__, super().__init__(...) included
+    forward: list[str] | None  # None: nn.Sequential's own
+
+
+# ---- values as code --------------------------------------------------------------------------------------
+@dataclass
 class Values:
-    """Writes values that differ between a block's uses as expressions of its parameters."""
+    """Writes the values of some instances (a block's uses, a repeat's copies) as one Python text: a spec
+    expression that gives them all, else a constant they share, else a combination."""
 
-    envs: list[dict[str, Any]]
-    names: set[str]  # what the class's code can read: its parameters and in_channels
-    channel_candidates: list[str] = field(default_factory=list)  # expressions for a layer's input channels
+    envs: list[dict[str, Any]]  # per instance: Python name -> value
+    names: set[str]  # the local names the code can read
+    constants: dict[str, str]  # spec variable -> the file's constant
+    literal_first: bool = False  # the model's own values: numbers, unless they differ (a loop's copies)
+    conditions: list[str] = field(default_factory=list)  # Python conditions for `a if c else b`
+    used: set[str] = field(default_factory=set)  # the constants the texts read
 
-    def code(self, values: list[Any], candidates: list[str], what: str) -> str:
-        for text in candidates:
-            free = _free_names(text)
-            if free is not None and free <= self.names and all(_gives(text, e, v) for e, v in zip(self.envs, values)):
-                return python_expr(text)
-        if all(_same(v, values[0]) for v in values):
+    def python(self, text: Any) -> str | None:
+        if not isinstance(text, str):
+            return None
+        if self.literal_first and text.strip() in self.constants:  # the model writes numbers, not knobs
+            return None
+        return to_python(text, self.names, self.constants)
+
+    def code(self, values: list[Any], texts: list[str], what: str, others: list[str] = ()) -> str:  # type: ignore[assignment]
+        """The texts first (the field's own), then a shared constant, then the `others` (texts of other
+        layers that happen to give the values), then combinations."""
+        alike = all(same(v, values[0]) for v in values)
+        if alike and self.literal_first:
             return literal(values[0])
-        raise NotIdiomatic(f"{what}: {values!r} is no expression of the block's parameters")
+        pythons = self._pythons(texts)
+        for text in pythons:
+            if self._gives(text, values):
+                return self._use(text)
+        if alike:
+            return literal(values[0])
+        pythons = list(dict.fromkeys([*pythons, *self._pythons(others)]))
+        for text in pythons:
+            if self._gives(text, values):
+                return self._use(text)
+        found = self._linear(values, pythons) or self._conditional(values, pythons)
+        if found is None:
+            raise NotIdiomatic(f"{what}: {values!r} is no expression of the block's parameters")
+        return self._use(found)
 
-    def torch(self, descriptions: list[Torch], named: dict[str, list[str]], positional: list[str], what: str) -> str:
+    def _pythons(self, texts: list[str]) -> list[str]:
+        return list(dict.fromkeys(p for p in (self.python(t) for t in texts) if p is not None))
+
+    def _gives(self, text: str, values: list[Any]) -> bool:
+        return all(gives(text, env, _plain(value)) for env, value in zip(self.envs, values))
+
+    def _use(self, text: str) -> str:
+        self.used |= names_in(text) & set(self.constants.values())
+        return text
+
+    def _linear(self, values: list[Any], pythons: list[str]) -> str | None:
+        """`base + i * step` for a loop's copies (DenseNet's in_channels + i * 32)."""
+        if "i" not in self.names or not all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+            return None
+        for base in [*pythons, *({literal(v) for v in values} if len({*values}) > 1 else [])]:
+            try:
+                starts = [evaluate(base, env) for env in self.envs]
+            except Exception:
+                continue
+            steps = {(v - s) // env["i"] for v, s, env in zip(values, starts, self.envs)
+                     if env["i"] and isinstance(s, int)}
+            if len(steps) != 1:
+                continue
+            step = steps.pop()
+            named = [c for v, c in self.constants.items() if same(self.envs[0].get(c), step)]
+            text = f"{base} + i * {named[0] if len(named) == 1 else step}"
+            if step and self._gives(text, values):
+                return text
+        return None
+
+    def _conditional(self, values: list[Any], pythons: list[str]) -> str | None:
+        """`a if condition else b` with the scope's conditions (ShuffleNet's branch2 input)."""
+        for condition in self.conditions:
+            try:
+                flags = [bool(evaluate(condition, env)) for env in self.envs]
+            except Exception:
+                continue
+            if all(flags) or not any(flags):
+                continue
+            sides = []
+            for want in (True, False):
+                part = [i for i, flag in enumerate(flags) if flag == want]
+                sub = [values[i] for i in part]
+                text = next((t for t in pythons if all(gives(t, self.envs[i], _plain(values[i])) for i in part)),
+                            literal(sub[0]) if all(same(v, sub[0]) for v in sub) else None)
+                sides.append(text)
+            if None not in sides:
+                return f"{sides[0]} if {condition} else {sides[1]}"
+        return None
+
+    def torch(self, descriptions: list[Torch], texts: Texts, what: str) -> str:
+        """A module's code: its first argument is most often its input's channels (the texts of the layers
+        it reads come first), the others its own fields (its own texts first)."""
         first = descriptions[0]
         if any(d.cls != first.cls or len(d.args) != len(first.args) or [k for k, _ in d.kwargs] !=
                [k for k, _ in first.kwargs] for d in descriptions):
@@ -130,37 +181,38 @@ class Values:
         out = []
         for index in range(len(first.args)):
             values = [d.args[index] for d in descriptions]
-            out.append(self.torch(values, named, positional, what) if isinstance(values[0], Torch)
-                       else self.code(values, positional, what))
+            near = [*texts.inputs, *texts.own] if index == 0 else [*texts.own, *texts.inputs]
+            out.append(self.torch(values, texts, what) if isinstance(values[0], Torch)
+                       else self.code(values, near, what, texts.others))
         for index, (key, _) in enumerate(first.kwargs):
             values = [d.kwargs[index][1] for d in descriptions]
             if isinstance(values[0], Torch):
-                out.append(f"{key}={self.torch(values, named, positional, what)}")
+                out.append(f"{key}={self.torch(values, texts, what)}")
                 continue
-            fields = [text for name, texts in named.items() if key.startswith(name) or name.startswith(key)
-                      for text in texts]
-            out.append(f"{key}={self.code(values, fields + positional, what)}")
-        return f"{first.cls}({', '.join(_without_defaults(first.cls, out))})"
+            fields = [text for name, field_texts in texts.fields.items() if key.startswith(name) or
+                      name.startswith(key) for text in field_texts]
+            out.append(f"{key}={self.code(values, fields, what, [*texts.own, *texts.inputs, *texts.others])}")
+        return call(first.cls, out)
 
 
-def torch_source(description: Torch) -> str:
-    """A description's code with 3 for (3, 3) and torch's defaults left out."""
-    args = [torch_source(v) if isinstance(v, Torch) else literal(v) for v in description.args]
-    args += [f"{k}={torch_source(v) if isinstance(v, Torch) else literal(v)}" for k, v in description.kwargs]
-    return f"{description.cls}({', '.join(_without_defaults(description.cls, args))})"
+@dataclass
+class Texts:
+    """The spec texts that may give a layer's values, nearest first."""
+
+    fields: dict[str, list[str]]  # its own, by field
+    inputs: list[str] = field(default_factory=list)  # those of the layers it reads, back to in_channels
+    others: list[str] = field(default_factory=list)  # every other text of the block
+
+    @property
+    def own(self) -> list[str]:
+        return [t for texts in self.fields.values() for t in texts]
 
 
-def _without_defaults(cls: str, args: list[str]) -> list[str]:
-    import inspect
-
-    from torch import nn
-
-    from . import modules
-
-    factory = getattr(nn if cls.startswith("nn.") else modules, cls.removeprefix("nn."))
-    defaults = {name: literal(p.default) for name, p in inspect.signature(factory).parameters.items()
-                if p.default is not inspect.Parameter.empty}
-    return [a for a in args if "=" not in a or defaults.get(a.split("=", 1)[0]) != a.split("=", 1)[1]]
+def _plain(value: Any) -> Any:
+    """A value as Python code would compute it: torch takes 3 for (3, 3)."""
+    if isinstance(value, tuple) and len(value) == 2 and same(value[0], value[1]):
+        return value[0]
+    return list(value) if isinstance(value, tuple) else value
 
 
 def field_sources(item: Any) -> dict[str, list[str]]:
@@ -174,26 +226,39 @@ def field_sources(item: Any) -> dict[str, list[str]]:
     return out
 
 
-# ---- the module tree of a scope --------------------------------------------------------------------------
-@dataclass
+# ---- what a scope holds ------------------------------------------------------------------------------------
+@dataclass(eq=False)
 class Member:
-    """One item of a scope, over its instances: the node or block call it is in each (None: skipped)."""
+    """One item of a scope, over its instances: the node or class use it is in each (None: skipped)."""
 
     key: str
     item: Any
     things: list[Node | Call | None]
     paths: list[list[str]] = field(default_factory=list)  # module path segments of its parts
     modules: list[list[Any]] = field(default_factory=list)  # per part, per present instance: Torch or Call
-    condition: str | None = None
 
     @property
     def present(self) -> list[int]:
         return [i for i, t in enumerate(self.things) if t is not None]
 
+    @property
+    def presence(self) -> tuple[bool, ...]:
+        return tuple(t is not None for t in self.things)
+
+
+@dataclass(eq=False)
+class Loop(Member):
+    """A repeat whose copies are one module each, in one container: per instance, its copies in order."""
+
+    copies: list[list[Node | Call]] = field(default_factory=list)
+    descriptions: list[list[Any]] = field(default_factory=list)  # per instance, per copy: Torch or Call
+    segments: list[list[str]] = field(default_factory=list)  # per instance, per copy: its name in the container
+    numbered: bool = True
+
 
 @dataclass
 class Slot:
-    members: list[tuple[Member, int]] = field(default_factory=list)  # (member, part) that may fill it
+    entries: list[tuple[Member, int]] = field(default_factory=list)  # (member, part) that may fill it
     children: dict[str, Slot] = field(default_factory=dict)
     first: int = 0
 
@@ -209,6 +274,28 @@ def _numbered(slot: Slot) -> bool:
     return all(name.removesuffix("+").isdigit() for name in slot.children)
 
 
+@dataclass
+class Piece:
+    """A module (or a loop's modules) as code, where it exists, and its name in a named container."""
+
+    code: str
+    presence: tuple[bool, ...]
+    loop: str | None = None  # `for i in range(1, 4)`: the code is the loop's element
+    name: str | None = None  # a literal name, or an f-string for a loop
+    lines: list[str] = field(default_factory=list)  # statements that build it first
+    assigned: bool = False  # `lines` already set it where it belongs
+    entries: list[str] | None = None  # a numbered container's: the arguments of its nn.Sequential
+    item: Any = None  # the spec item of a single module (its `when:` says where it exists)
+
+
+@dataclass
+class Signature:
+    in_channels: bool
+    params: list[tuple[str, str]]  # (name, 'required' | 'default' | 'computed')
+    defaults: dict[str, Any]  # literal defaults
+    overridden: dict[str, set[str]]  # computed defaults: the uses that give another value
+
+
 class Generator:
     def __init__(self, graph: Graph) -> None:
         if graph.spec is None:
@@ -218,42 +305,53 @@ class Generator:
         self.placed = {p.node.name: p for p in self.tree.placed}
         self.calls = {call.name: call for call in graph.calls}
         self.uses: dict[str, list[Call]] = {}
-        for call in graph.calls:
-            self.uses.setdefault(call.block, []).append(call)
-        self.order = {node.name: index for index, node in enumerate(graph.nodes)}
+        for use in graph.calls:
+            self.uses.setdefault(use.block, []).append(use)
+        self.order: dict[str, int] = {}
+        for index, node in enumerate(graph.nodes):
+            parts = node.name.split(".")
+            for n in range(1, len(parts) + 1):
+                self.order.setdefault(".".join(parts[:n]), index)
         self.classes = {block for block, calls in self.uses.items() if self._own_modules(calls)}
         self.why: dict[str, str] = {}  # blocks written out, and why
+        names = {name: constant_name(name) for name in self.spec.variables}
+        clashes = {c for c in names.values() if list(names.values()).count(c) > 1}
+        self.constants = {name: c for name, c in names.items() if c not in clashes and c.isidentifier()}
+        self.constant_values = {self.constants[n]: v for n, v in self.spec.variables.items() if n in self.constants}
+        self.used_constants: set[str] = set()
+        self.signatures: dict[str, Signature] = {}
 
     def _own_modules(self, calls: list[Call]) -> bool:
-        paths = [call.module for call in calls]
+        paths = [use.module for use in calls]
         return all(paths) and len(set(paths)) == len(paths) and all(
-            call.module != self._parent(call)[1] for call in calls)
+            use.module != self._parent_module(use) for use in calls)
 
-    def _parent(self, call: Call) -> tuple[str, str]:
-        parts = call.name.split(".")
+    def _parent_module(self, use: Call) -> str:
+        parts = use.name.split(".")
         for n in range(len(parts) - 1, 0, -1):
             parent = self.calls.get(".".join(parts[:n]))
             if parent is not None:
-                return parent.name, parent.module
-        return "", ""
+                return parent.module
+        return ""
 
     def owner(self, name: str) -> str:
         """The innermost use of a class holding a node or call ('' for the model)."""
         parts = name.split(".")
         for n in range(len(parts) - 1, 0, -1):
-            call = self.calls.get(".".join(parts[:n]))
-            if call is not None and call.block in self.classes:
-                return call.name
+            use = self.calls.get(".".join(parts[:n]))
+            if use is not None and use.block in self.classes:
+                return use.name
         return ""
 
-    def write(self) -> tuple[list[tuple[str, list[str], list[str], list[str]]], list[str], list[str]]:
-        """Each class (name, signature, __init__ body, forward body), innermost first; the model's bodies."""
+    def write(self) -> tuple[list[ClassCode], ClassCode]:
+        """Each class, innermost first, and the model's."""
         while True:
+            self.used_constants, self.signatures = set(), {}
             try:
-                blocks = sorted(self.classes, key=lambda b: -max(c.name.count(".") for c in self.uses[b]))
+                blocks = sorted(self.classes, key=lambda b: (-max(c.name.count(".") for c in self.uses[b]),
+                                                             self.order.get(self.uses[b][0].name, 0)))
                 classes = [self.block_class(block) for block in blocks]
-                init, forward = ModelWriter(self).write()
-                return classes, init, forward
+                return classes, ModelWriter(self).write()
             except NotIdiomatic as exc:
                 if len(exc.args) != 2:
                     raise
@@ -261,9 +359,16 @@ class Generator:
                 self.classes.discard(block)
                 self.why[block] = reason
 
+    def block_class(self, block_name: str) -> ClassCode:
+        try:
+            return BlockWriter(self, self.spec.blocks[block_name], self.uses[block_name]).write()
+        except NotIdiomatic as exc:
+            raise NotIdiomatic(block_name, str(exc)) from None
+
     # ---- members -----------------------------------------------------------------------------
     def members(self, owners: list[str], bases: list[str], final: bool) -> list[Member]:
-        """The nodes and class uses directly in each owner, aligned by their name inside it."""
+        """The nodes and class uses directly in each owner, aligned by their name inside it; a repeat of
+        single modules in one container becomes one Loop."""
         count = len(owners)
         found: dict[str, Member] = {}
         index_of = {owner: i for i, owner in enumerate(owners)}
@@ -276,14 +381,7 @@ class Generator:
             key = thing.name.removeprefix(owner + "." if owner else "")
             member = found.setdefault(key, Member(key, thing.origin.item if thing.origin else None, [None] * count))
             member.things[i] = thing
-            if isinstance(thing, Call):
-                parts: list[tuple[str, Any]] = [(self.tree.final(thing.module) if final else thing.module, thing)]
-            elif final:
-                parts = list(self.placed[thing.name].modules)
-            else:
-                described = [d for _, d in self.placed[thing.name].modules]
-                paths = [thing.module] + ([_activation(thing.module)] if len(described) == 2 else [])
-                parts = list(zip(paths, described))
+            parts = self._parts(thing, final)
             relative = [p.removeprefix(bases[i] + "." if bases[i] else "").split(".") for p, _ in parts]
             if member.paths and member.paths != relative:
                 raise NotIdiomatic(f"{key}: its uses put it at different module paths")
@@ -292,36 +390,70 @@ class Generator:
                 member.modules = [[] for _ in parts]
             for part, (_, module) in enumerate(parts):
                 member.modules[part].append(module)
-        return sorted(found.values(), key=lambda m: min(self._first(t) for t in m.things if t is not None))
+        members = self._loops(list(found.values()), owners, final)
+        last = len(self.graph.nodes)
+        return sorted(members, key=lambda m: min(self.order.get(t.name, last) for t in m.things if t is not None))
 
-    def _first(self, thing: Node | Call) -> int:
-        if isinstance(thing, Node):
-            return self.order[thing.name]
-        return min(self.order[n.name] for n in self.graph.nodes if n.name.startswith(thing.name + "."))
+    def _parts(self, thing: Node | Call, final: bool) -> list[tuple[str, Any]]:
+        if isinstance(thing, Call):
+            return [(self.tree.final(thing.module) if final else thing.module, thing)]
+        if final:
+            return list(self.placed[thing.name].modules)
+        described = [d for _, d in self.placed[thing.name].modules]
+        paths = [thing.module] + ([_activation(thing.module)] if len(described) == 2 else [])
+        return list(zip(paths, described))
 
-    # ---- a class per block ---------------------------------------------------------------------
-    def block_class(self, block_name: str) -> tuple[str, list[str], list[str], list[str]]:
-        calls = self.uses[block_name]
-        try:
-            return BlockWriter(self, self.spec.blocks[block_name], calls).write()
-        except NotIdiomatic as exc:
-            raise NotIdiomatic(block_name, str(exc)) from None
+    def _loops(self, members: list[Member], owners: list[str], final: bool) -> list[Member]:
+        repeats: dict[int, list[Member]] = {}
+        for member in members:
+            origins = [t.origin for t in member.things if t is not None]
+            if all(o is not None and o.copy is not None and member.key == f"{o.local}.{o.copy}" for o in origins):
+                repeats.setdefault(id(member.item), []).append(member)
+        out = [m for m in members if not any(m in group for group in repeats.values())]
+        for group in repeats.values():
+            loop = self._loop(group, owners, final)
+            out += [loop] if loop is not None else group
+        return out
 
-    def call_code(self, call: Call, values: Values | None = None, calls: list[Call] | None = None) -> str:
-        """`Bottleneck(256, planes=128, stride=2)`: the class with the use's in_channels and arguments."""
-        block = self.spec.blocks[call.block]
-        calls = calls or [call]
-        item = call.origin.item if call.origin else {}
-        given = [p for p in block.params if block.params[p] is REQUIRED or not _is_literal(block.params[p])
-                 or any(not _same(c.args[p], block.params[p]) for c in calls)]
-        if values is None:
-            args = [literal(call.variables["in_channels"])]
-            args += [f"{p}={literal(call.args[p])}" for p in given]
-        else:
-            sources = field_sources(item)
-            args = [values.code([c.variables["in_channels"] for c in calls], values.channel_candidates, call.name)]
-            args += [f"{p}={values.code([c.args[p] for c in calls], sources.get(p, []), call.name)}" for p in given]
-        return f"{class_name(call.block)}({', '.join(args)})"
+    def _loop(self, group: list[Member], owners: list[str], final: bool) -> Loop | None:
+        group.sort(key=lambda m: int(m.key.rsplit(".", 1)[1]))
+        if any(len(m.paths) != 1 for m in group):
+            return None  # a copy with a fused activation is two modules
+        containers = {tuple(m.paths[0][:-1]) for m in group}
+        if len(containers) != 1 or (not owners[0] and not next(iter(containers))):
+            return None  # copies in several containers, or straight in the model
+        copies, descriptions, segments = [], [], []
+        for i in range(len(owners)):
+            present = [m.things[i] is not None for m in group]
+            if present != sorted(present, reverse=True) or not present[0]:
+                return None  # a copy skipped by `when:`
+            copies.append([m.things[i] for m in group if m.things[i] is not None])
+            descriptions.append([m.modules[0][m.present.index(i)] for m in group if m.things[i] is not None])
+            segments.append([m.paths[0][-1] for m in group if m.things[i] is not None])
+        numbered = all(s.isdigit() for row in segments for s in row)
+        if numbered and any(int(b) <= int(a) for row in segments for a, b in pairwise(row)):
+            return None
+        first = group[0]
+        key = first.key.rsplit(".", 1)[0]
+        path = [*next(iter(containers)), segments[0][0]]
+        return Loop(key, first.item, [row[0] for row in copies], [path], [], copies, descriptions, segments, numbered)
+
+    def call_code(self, calls: list[Call], values: Values, texts: Texts) -> str:
+        """`Bottleneck(256, planes=128, stride=2)`: the class with the uses' in_channels and arguments."""
+        block = self.spec.blocks[calls[0].block]
+        signature = self.signatures[block.name]
+        args = []
+        if signature.in_channels:
+            args.append(values.code([c.variables["in_channels"] for c in calls], texts.inputs, calls[0].name,
+                                    texts.others))
+        for name, kind in signature.params:
+            given = [c.args[name] for c in calls]
+            if kind == "default" and all(same(v, signature.defaults[name]) for v in given):
+                continue
+            if kind == "computed" and not any(c.name in signature.overridden[name] for c in calls):
+                continue
+            args.append(f"{name}={values.code(given, texts.fields.get(name, []), calls[0].name, texts.others)}")
+        return f"{class_name(block.name)}({', '.join(args)})"
 
 
 def _is_literal(value: Any) -> bool:
@@ -334,82 +466,224 @@ def _activation(path: str) -> str:
     return ".".join([*parent, f"{leaf}+" if leaf.isdigit() else leaf + ACTIVATION_SUFFIX])
 
 
-# ---- writing a scope ------------------------------------------------------------------------------------
+def _inline(member: Member) -> str | None:
+    """The forward-time form of a stateless helper straight in the scope (`a + b`), if it has one."""
+    if isinstance(member, Loop) or len(member.paths) != 1 or len(member.paths[0]) != 1:
+        return None
+    module = member.modules[0][0]
+    return INLINE.get(module.cls) if isinstance(module, Torch) and not module.args and not module.kwargs else None
+
+
+def inline_code(form: str, inputs: list[str]) -> str:
+    return form.format(", ".join(inputs)) if "{}" in form else form.join(inputs)
+
+
+# ---- writing a scope ---------------------------------------------------------------------------------------
 class ScopeWriter:
-    def __init__(self, gen: Generator, members: list[Member], envs: list[dict[str, Any]]) -> None:
-        self.gen, self.members, self.envs = gen, members, envs
+    """The module tree of a scope (the model or a class) as __init__ code."""
+
+    def __init__(self, gen: Generator, members: list[Member], envs: list[dict[str, Any]], names: set[str],
+                 literal_first: bool) -> None:
+        self.gen, self.members, self.envs, self.names = gen, members, envs, names
+        self.literal_first = literal_first
+        self.constants = {v: c for v, c in gen.constants.items() if v not in names}
+        self.texts = [t for m in members for texts in field_sources(m.item).values() for t in texts]
         self.root = Slot()
         for order, member in enumerate(members):
             for part, segments in enumerate(member.paths):
                 slot = self.root
                 for segment in segments:
                     slot = slot.children.setdefault(segment, Slot(first=order * 2 + part))
-                slot.members.append((member, part))
-            member.condition = self.condition(member)
+                slot.entries.append((member, part))
+        self.conditions: list[str] = []
+        values = self.values(envs)
+        whens = [values.python(m.item["when"]) for m in members if m.item is not None and "when" in m.item]
+        self.conditions = list(dict.fromkeys(c for text in whens if text for c in [text, *conjuncts(text)]))
+        self.taken = set(names) | set(self.constants.values())
 
-    def condition(self, member: Member) -> str | None:
-        present = [t is not None for t in member.things]
-        if all(present):
+    def values(self, envs: list[dict[str, Any]], loop: bool = False) -> Values:
+        names = self.names | ({"i"} if loop else set())
+        return Values(envs, names, self.constants, self.literal_first, self.conditions)
+
+    def texts_of(self, item: Any) -> Texts:
+        return Texts(field_sources(item), [], ["in_channels", *self.texts])
+
+    def condition(self, presence: tuple[bool, ...], context: tuple[bool, ...], own: Any = None) -> str | None:
+        """A condition true exactly where the thing exists, among the instances of its context: its own
+        `when:` if that says it, else the shortest of the scope's."""
+        where = [i for i, inside in enumerate(context) if inside]
+        if all(presence[i] for i in where):
             return None
-        when = member.item.get("when") if member.item is not None else None
-        if isinstance(when, str) and all(_gives(when, env, flag) for env, flag in zip(self.envs, present)):
-            return python_expr(when)
-        raise NotIdiomatic(f"{member.key}: its uses differ in a way 'when' does not say")
+        mine = self.values(self.envs).python(own["when"]) if own is not None and "when" in own else None
+        for text in [*([mine] if mine else []), *sorted(self.conditions, key=len)]:
+            if all(gives_flag(text, self.envs[i], presence[i]) for i in where):
+                return text
+        raise NotIdiomatic("its uses differ in a way 'when' does not say")
 
-    def module_code(self, member: Member, part: int) -> str:
-        raise NotImplementedError
+    # ---- modules as code -----------------------------------------------------------------------
+    def module_code(self, descriptions: list[Any], envs: list[dict[str, Any]], item: Any, what: str,
+                    loop: bool = False) -> str:
+        values = self.values(envs, loop)
+        texts = self.texts_of(item)
+        try:
+            if isinstance(descriptions[0], Call):
+                return self.gen.call_code(descriptions, values, texts)
+            return values.torch(descriptions, texts, what)
+        finally:
+            self.gen.used_constants |= values.used
 
-    def slot_code(self, slot: Slot) -> tuple[str, str | None]:
-        """(code building the slot's module, the condition under which it exists)."""
-        if slot.members:
-            if slot.children:
-                raise NotIdiomatic("a layer's module path is also a container")
-            options = [(self.module_code(m, part), m.condition) for m, part in slot.members]
-            if len(options) == 1:
-                return options[0]
-            if len(options) == 2 and options[0][1] and options[1][1]:
-                (a, ca), (b, cb) = options
-                return f"{a} if {ca} else {b}", f"{ca} or {cb}"
-            raise NotIdiomatic("several layers share a module path")
-        if not _numbered(slot):
-            raise NotIdiomatic("a container with names inside a numbered one")
-        codes = [self.slot_code(child) for _, child in _ordered(slot)]
-        conditions = {c for _, c in codes}
-        if len(conditions) != 1:
-            raise NotIdiomatic("entries of a container exist under different conditions")
-        return "nn.Sequential(" + ", ".join(code for code, _ in codes) + ")", conditions.pop()
+    def leaf_pieces(self, slot: Slot, name: str) -> list[Piece]:
+        if slot.children:
+            raise NotIdiomatic("a layer's module path is also a container")
+        if len(slot.entries) == 1 and isinstance(slot.entries[0][0], Loop):
+            return self.loop_pieces(slot.entries[0][0])
+        options = []
+        for member, part in slot.entries:
+            if isinstance(member, Loop):
+                raise NotIdiomatic("a repeat shares its module path")
+            envs = [self.envs[i] for i in member.present]
+            code = self.module_code(member.modules[part], envs, member.item, member.key)
+            options.append((code, member.presence))
+        if len(options) == 1:
+            return [Piece(options[0][0], options[0][1], name=name, item=slot.entries[0][0].item)]
+        if len(options) == 2 and not any(a and b for a, b in zip(options[0][1], options[1][1])):
+            union = tuple(a or b for a, b in zip(options[0][1], options[1][1]))
+            (a, pa), (b, pb) = options
+            for text in sorted(self.conditions, key=len):
+                where = [i for i, inside in enumerate(union) if inside]
+                for (x, px), (y, _) in (((a, pa), (b, pb)), ((b, pb), (a, pa))):
+                    if all(gives_flag(text, self.envs[i], px[i]) for i in where):
+                        return [Piece(f"{x} if {text} else {y}", union, name=name)]
+        raise NotIdiomatic("several layers share a module path")
 
-    def init_lines(self) -> list[str]:
-        lines = []
-        for name, slot in sorted(self.root.children.items(), key=lambda kv: kv[1].first):
-            target = attribute(name)
-            if slot.members or _numbered(slot):
-                try:
-                    code, condition = self.slot_code(slot)
-                except NotIdiomatic:
-                    if slot.members:
-                        raise
-                    lines += self._list_lines(name, slot)
-                    continue
-                lines += [f"{target} = None", f"if {condition}:", f"    {target} = {code}"] if condition \
-                    else [f"{target} = {code}"]
-            else:  # named children: a Sequential whose modules are set by name, in order
-                lines.append(f"{target} = nn.Sequential()")
-                for child_name, child in _ordered(slot):
-                    code, condition = self.slot_code(child)
-                    line = f"{target}.{child_name} = {code}"
-                    lines += [f"if {condition}:", "    " + line] if condition else [line]
-        return lines
+    def loop_pieces(self, loop: Loop) -> list[Piece]:
+        counts = [len(row) for row in loop.copies]
+        count = self.count_text(loop, counts)
+        everything = [(i, k) for i, n in enumerate(counts) for k in range(n)]
+        presence = tuple(True for _ in self.envs)
 
-    def _list_lines(self, name: str, slot: Slot) -> list[str]:
-        """A numbered container whose entries exist under different conditions: built as a list."""
-        local = variable(name)
-        lines = [f"{local} = []"]
-        for _, child in _ordered(slot):
-            code, condition = self.slot_code(child)
-            line = f"{local}.append({code})"
-            lines += [f"if {condition}:", "    " + line] if condition else [line]
-        return lines + [f"{attribute(name)} = nn.Sequential(*{local})"]
+        def code(selection: list[tuple[int, int]], with_i: bool) -> str:
+            envs = [{**self.envs[i], "i": k} for i, k in selection]
+            descriptions = [loop.descriptions[i][k] for i, k in selection]
+            return self.module_code(descriptions, envs, loop.item, loop.key, loop=with_i)
+
+        def name(selection: list[tuple[int, int]]) -> str | None:
+            if loop.numbered:
+                return None
+            names = {loop.segments[i][k] for i, k in selection}
+            if len(names) == 1:
+                return names.pop()
+            pattern = self.name_pattern(loop, selection)
+            if pattern is None:
+                raise NotIdiomatic(f"{loop.key}: the names of its copies are no pattern")
+            return pattern
+
+        single = self.literal_first and counts == [1]
+        try:
+            whole = code(everything, not single)
+        except NotIdiomatic:
+            whole = None
+        if single and whole is not None:
+            return [Piece(whole, presence, name=name(everything))]
+        if whole is not None:
+            counter = "i" if "i" in names_in_code(whole) or not loop.numbered else "_"
+            return [Piece(whole, presence, f"for {counter} in range({count})", name(everything))]
+        firsts = [(i, 0) for i in range(len(counts))]
+        rest = [(i, k) for i, k in everything if k]
+        pieces = [Piece(code(firsts, False), presence, name=name(firsts))]
+        if not rest:
+            return pieces
+        if self.literal_first and counts == [2]:
+            return [*pieces, Piece(code(rest, False), presence, name=name(rest))]
+        body = code(rest, True)
+        if "i" in names_in_code(body) or not loop.numbered:
+            clause = f"for i in range(1, {count})"
+        else:
+            clause = f"for _ in range({count} - 1)" if not count.isdigit() else f"for _ in range({int(count) - 1})"
+        return [*pieces, Piece(body, presence, clause, name(rest))]
+
+    def count_text(self, loop: Loop, counts: list[int]) -> str:
+        if self.literal_first:
+            return str(counts[0])
+        values = self.values(self.envs)
+        text = values.python(loop.item.get("repeat"))
+        if text is not None and values._gives(text, counts):
+            values._use(text)
+            self.gen.used_constants |= values.used
+            return text
+        if len(set(counts)) == 1:
+            return str(counts[0])
+        raise NotIdiomatic(f"{loop.key}: its number of copies is no expression of the block's parameters")
+
+    def name_pattern(self, loop: Loop, selection: list[tuple[int, int]]) -> str | None:
+        """The f-string that names the copies, from the `module:` text's last segment."""
+        raw = str(loop.item.get("module", ""))
+        depth, cut = 0, -1
+        for index, char in enumerate(raw):
+            depth += {"{": 1, "}": -1}.get(char, 0)
+            if char == "." and depth == 0:
+                cut = index
+        out = []
+        for part in re.split(r"(\{[^{}]*\})", raw[cut + 1:].strip()):
+            if part.startswith("{"):
+                text = to_python(part[1:-1], self.names | {"i"}, self.constants)
+                if text is None:
+                    return None
+                out.append("{" + text + "}")
+            elif "{" in part or "}" in part or '"' in part:
+                return None
+            else:
+                out.append(part)
+        pattern = 'f"' + "".join(out) + '"'
+        if all(gives(pattern, {**self.envs[i], "i": k}, loop.segments[i][k]) for i, k in selection):
+            self.gen.used_constants |= names_in(pattern) & set(self.constants.values())
+            return pattern
+        return None
+
+    # ---- containers ----------------------------------------------------------------------------
+    def pieces(self, slot: Slot, name: str, target: str | None = None) -> list[Piece]:
+        if slot.entries:
+            return self.leaf_pieces(slot, name)
+        return [self.container(slot, name, target)]
+
+    def container(self, slot: Slot, name: str, target: str | None) -> Piece:
+        """A container as nn.Sequential: an expression of its entries, else built by statements (a numbered
+        one whose entries exist under different conditions; a named one)."""
+        numbered = _numbered(slot)
+        if not numbered and any(segment.removesuffix("+").isdigit() for segment in slot.children):
+            raise NotIdiomatic("a container with both names and numbers inside")
+        kids: list[Piece] = []
+        for segment, child in _ordered(slot):
+            inner = None if numbered or target is None else _child_target(target, segment)
+            kids += self.pieces(child, segment, inner)
+        presence = tuple(any(k.presence[i] for k in kids) for i in range(len(self.envs)))
+        conditions = [self.condition(k.presence, presence, k.item) for k in kids]
+        if numbered and not any(conditions) and not any(k.lines for k in kids):
+            entries = [f"*[{k.code} {k.loop}]" if k.loop else k.code for k in kids]
+            return Piece(f"nn.Sequential({', '.join(entries)})", presence, entries=entries, name=name,
+                         item=_common_item(kids, presence))
+        if numbered:
+            local = self.local(name)
+            lines = [f"{local} = []"]
+            for kid, condition in zip(kids, conditions):
+                add = f"{local}.extend({kid.code} {kid.loop})" if kid.loop else f"{local}.append({kid.code})"
+                lines += _guarded([*kid.lines, add], condition)
+            return Piece(f"nn.Sequential(*{local})", presence, lines=lines, entries=[f"*{local}"], name=name,
+                         item=_common_item(kids, presence))
+        where = target or self.local(name)
+        lines = [] if where == "self" else [f"{where} = nn.Sequential()"]
+        for kid, condition in zip(kids, conditions):
+            lines += _guarded([*kid.lines, *([] if kid.assigned else _set(where, kid))], condition)
+        return Piece(where, presence, lines=lines, assigned=target is not None, name=name)
+
+    def local(self, name: str) -> str:
+        base = variable(name) if not name.isdigit() else "layers"
+        out, count = base, 1
+        while out in self.taken:
+            count += 1
+            out = f"{base}_{count}"
+        self.taken.add(out)
+        return out
 
     def containers(self) -> dict[str, list[Member]]:
         """Members grouped by the container at the top of the scope that holds them."""
@@ -424,25 +698,85 @@ class ScopeWriter:
         """The members of a container in the order its Sequential calls them."""
         out: list[Member] = []
         for _, child in _ordered(slot):
-            for member, part in child.members:
+            for member, part in child.entries:
                 if part == 0:
                     out.append(member)
             out += [m for m in self.in_order(child) if m not in out]
         return out
 
+    def init_lines(self) -> list[str]:
+        """`self.<name> = ...` for each module at the top of the scope, in order."""
+        lines: list[str] = []
+        everywhere = tuple(True for _ in self.envs)
+        for name, slot in sorted(self.root.children.items(), key=lambda kv: kv[1].first):
+            target = attribute(name)
+            member = slot.entries[0][0] if len(slot.entries) == 1 else None
+            form = _inline(member) if member is not None else None
+            if member is not None and form is not None:
+                condition = self.condition(member.presence, everywhere, member.item)
+                if condition is not None:
+                    lines.append(f"self.use_{variable(name)} = {condition}")
+                continue
+            pieces = self.pieces(slot, name, target if not slot.entries and not _numbered(slot) else None)
+            if len(pieces) != 1 or pieces[0].loop:
+                raise NotIdiomatic(f"{name}: a repeat straight in the class")
+            piece = pieces[0]
+            condition = self.condition(piece.presence, everywhere, piece.item)
+            body = [*piece.lines, *([] if piece.assigned else [f"{target} = {piece.code}"])]
+            lines += [f"{target} = None", f"if {condition}:", *("    " + line for line in body)] if condition \
+                else body
+        return lines
 
+
+def _common_item(kids: list[Piece], presence: tuple[bool, ...]) -> Any:
+    """The item whose `when:` a container takes: that of its first entry that exists where it does."""
+    return next((k.item for k in kids if k.item is not None and k.presence == presence), None)
+
+
+def gives_flag(text: str, env: dict[str, Any], flag: bool) -> bool:
+    try:
+        return bool(evaluate(text, env)) == flag
+    except Exception:
+        return False
+
+
+def names_in_code(code: str) -> set[str]:
+    try:
+        tree = ast.parse(code)
+    except SyntaxError:
+        return set()
+    return {node.id for node in ast.walk(tree) if isinstance(node, ast.Name)}
+
+
+def _child_target(target: str, segment: str) -> str | None:
+    return f"{target}.{segment}" if segment.isidentifier() and not keyword.iskeyword(segment) else None
+
+
+def _set(target: str, piece: Piece) -> list[str]:
+    """Statements that put a piece into a named container."""
+    name = piece.name or ""
+    if piece.loop:
+        return [f"{piece.loop}:", f"    {target}.add_module({name}, {piece.code})"]
+    if name.isidentifier() and not keyword.iskeyword(name):
+        return [f"{target}.{name} = {piece.code}"]
+    return [f"{target}.add_module({quoted(name)}, {piece.code})"]
+
+
+def _guarded(lines: list[str], condition: str | None) -> list[str]:
+    return [f"if {condition}:", *("    " + line for line in lines)] if condition else lines
+
+
+# ---- the model -------------------------------------------------------------------------------------------
 class ModelWriter(ScopeWriter):
-    """The model: one instance, every value a constant; its forward follows the graph."""
+    """The model: one instance, every value a number; its forward follows the graph."""
 
     def __init__(self, gen: Generator) -> None:
-        super().__init__(gen, gen.members([""], [""], final=True), [dict(gen.spec.variables)])
+        env = dict(gen.constant_values)
+        super().__init__(gen, gen.members([""], [""], final=True), [env], set(), literal_first=True)
 
-    def module_code(self, member: Member, part: int) -> str:
-        module = member.modules[part][0]
-        return self.gen.call_code(module) if isinstance(module, Call) else torch_source(module)
-
-    def write(self) -> tuple[list[str], list[str]]:
-        return self.init_lines(), self.forward_lines()
+    def write(self) -> ClassCode:
+        init = ["super().__init__()", *self.init_lines()]
+        return ClassCode(class_name(self.gen.graph.name), "nn.Module", [], init, self.forward_lines())
 
     def forward_lines(self) -> list[str]:
         names = _Names()
@@ -461,9 +795,16 @@ class ModelWriter(ScopeWriter):
                 lines.append(f"{out} = {attribute(member.paths[0][0])}({value[_inputs(group[0])[0]]})")
                 value[_output(group[-1])] = out
                 continue
-            code = ", ".join(value[ref] for ref in _inputs(member))
-            for segments in member.paths:
-                code = f"{attribute('.'.join(segments))}({code})"
+            if isinstance(member, Loop):
+                raise NotIdiomatic(f"{member.key}: a repeat in a container that is not called as a whole")
+            inputs = [value[ref] for ref in _inputs(member)]
+            form = _inline(member)
+            if form is not None:
+                code = inline_code(form, inputs)
+            else:
+                code = ", ".join(inputs)
+                for segments in member.paths:
+                    code = f"{attribute('.'.join(segments))}({code})"
             out = names.new(variable(member.key.split(".")[-1]))
             lines.append(f"{out} = {code}")
             value[_output(member)] = out
@@ -478,7 +819,7 @@ def _inputs(member: Member) -> tuple[str, ...]:
 
 
 def _output(member: Member) -> str:
-    thing = member.things[0]
+    thing = member.copies[0][-1] if isinstance(member, Loop) else member.things[0]
     assert thing is not None
     return thing.output if isinstance(thing, Call) else thing.name
 
@@ -505,42 +846,128 @@ class _Names:
         return name
 
 
+# ---- a class per block -------------------------------------------------------------------------------------
 class BlockWriter(ScopeWriter):
     """A block's class: one body for all its uses; its forward follows the block's items."""
 
     def __init__(self, gen: Generator, block: Any, calls: list[Call]) -> None:
         self.block, self.calls = block, calls
+        bad = [p for p in block.params if p in RESERVED or keyword.iskeyword(p) or not p.isidentifier()]
+        if bad:
+            raise NotIdiomatic(f"parameter {bad[0]!r} is a name the code needs")
         members = gen.members([c.name for c in calls], [c.module for c in calls], final=False)
         position = {id(item): index for index, item in enumerate(block.items)}
         members.sort(key=lambda m: position.get(id(m.item), len(position)))
         for member in members:
-            if "." in member.key or any(t is not None and t.origin is not None and t.origin.copy is not None
-                                        for t in member.things):
+            if not isinstance(member, Loop) and ("." in member.key or any(
+                    t is not None and t.origin is not None and t.origin.copy is not None for t in member.things)):
                 raise NotIdiomatic(f"{member.key}: repeats and written-out blocks inside a class")
-        envs = [c.variables for c in calls]
-        super().__init__(gen, members, envs)
-        self.values = Values(envs, {"in_channels", *block.params})
-        self.values.channel_candidates = [
-            "in_channels", *(t for m in members for texts in field_sources(m.item).values()
-                                                          for t in texts)]
+        envs = [self._env(gen, c) for c in calls]
+        super().__init__(gen, members, envs, {"in_channels", *block.params}, literal_first=False)
+        self.chains = self._input_texts()
 
-    def module_code(self, member: Member, part: int) -> str:
-        modules = member.modules[part]
-        values = Values([self.envs[i] for i in member.present], self.values.names, self.values.channel_candidates)
-        if isinstance(modules[0], Call):
-            return self.gen.call_code(modules[0], values, modules)
-        named = field_sources(member.item)
-        own = [t for texts in named.values() for t in texts]
-        return values.torch(modules, named, [*values.channel_candidates, *own], member.key)
+    def texts_of(self, item: Any) -> Texts:
+        texts = super().texts_of(item)
+        texts.inputs = self.chains.get(id(item), [])
+        return texts
 
-    def write(self) -> tuple[str, list[str], list[str], list[str]]:
-        params = []
-        for name, default in self.block.params.items():
-            params.append(name if default is REQUIRED or not _is_literal(default) else f"{name}={literal(default)}")
-        required = [p for p in params if "=" not in p]
-        optional = [p for p in params if "=" in p]
-        signature = ["in_channels", *required, *optional]
-        return class_name(self.block.name), signature, self.init_lines(), self.forward_lines()
+    def _input_texts(self) -> dict[int, list[str]]:
+        """Per item, the texts of the layers it reads, nearest first, back to the block's input."""
+        producers: dict[str, tuple[Any, str]] = {}  # local name -> (item, what it read)
+        chains: dict[int, list[str]] = {}
+        previous = INPUT_NAME
+        for index, item in enumerate(self.block.items):
+            ref, texts, seen = _item_inputs(item, previous)[0], [], set()
+            while ref in producers and ref not in seen:
+                seen.add(ref)
+                producer, ref = producers[ref]
+                texts += [t for field_texts in field_sources(producer).values() for t in field_texts]
+            chains[id(item)] = [*texts, *(["in_channels"] if ref == INPUT_NAME else [])]
+            local = str(item["name"]) if "name" in item else f"#{index}"
+            producers[local] = (item, _item_inputs(item, previous)[0])
+            previous = local
+        return chains
+
+    @staticmethod
+    def _env(gen: Generator, use: Call) -> dict[str, Any]:
+        env = {c: v for c, v in gen.constant_values.items()}
+        env.update(in_channels=use.variables["in_channels"], **use.args)
+        return env
+
+    def write(self) -> ClassCode:
+        sequential = _numbered(self.root) or any(isinstance(m, Loop) and not m.paths[0][:-1] for m in self.members)
+        if sequential:
+            if not self._whole_chain():
+                raise NotIdiomatic("a numbered module or a repeat straight in a class whose layers do not "
+                                   "feed each other in order")
+            piece = self.container(self.root, "layers", "self")
+            if piece.entries is not None:  # numbered: the entries are nn.Sequential's arguments
+                body = [*piece.lines, f"super().__init__({', '.join(piece.entries)})"]
+            else:  # named: registered one by one
+                body = ["super().__init__()", *piece.lines]
+            forward = None
+        else:
+            body = ["super().__init__()", *self.init_lines()]
+            forward = self.forward_lines()
+        signature, computed = self.signature(body)
+        if sequential and not body[0].startswith("super().__init__()"):
+            body = [*computed, *body]
+        else:
+            body = [body[0], *computed, *body[1:]]
+        return ClassCode(class_name(self.block.name), "nn.Sequential" if sequential else "nn.Module", signature,
+                         body, forward)
+
+    def signature(self, body: list[str]) -> tuple[list[str], list[str]]:
+        """The constructor's parameters (those the code reads) and the lines computing the others."""
+        block, calls = self.block, self.calls
+        needed = _loaded(body)
+        computed: dict[str, str] = {}
+        overridden: dict[str, set[str]] = {}
+        for name in reversed(list(block.params)):
+            default = block.params[name]
+            if name not in needed or default is REQUIRED or _is_literal(default):
+                continue
+            text = to_python(str(default), {"in_channels", *block.params}, self.constants)
+            spec_values = [_spec_default(str(default), c) for c in calls]
+            keeps = [c for c, v in zip(calls, spec_values) if same(v, c.args[name])]
+            if text is None or not all(gives(text, env, c.args[name]) for env, c in zip(self.envs, calls) if c in keeps):
+                continue  # written as a required parameter
+            computed[name] = text
+            overridden[name] = {c.name for c in calls if c not in keeps}
+            needed |= names_in(text)
+            self.gen.used_constants |= names_in(text) & set(self.constants.values())
+        params: list[tuple[str, str]] = []
+        for name, default in block.params.items():
+            if name not in needed or (name in computed and not overridden[name]):
+                continue
+            kind = "computed" if name in computed else "required" if default is REQUIRED or not _is_literal(default) \
+                else "default"
+            params.append((name, kind))
+        params.sort(key=lambda p: p[1] != "required")
+        self.gen.signatures[block.name] = Signature("in_channels" in needed, params,
+                                                    {n: block.params[n] for n, k in params if k == "default"},
+                                                    overridden)
+        signature = ["in_channels"] if "in_channels" in needed else []
+        signature += [n if k == "required" else f"{n}={literal(block.params[n])}" if k == "default" else f"{n}=None"
+                      for n, k in params]
+        lines = []
+        for name in block.params:
+            if name in computed and name in needed:
+                lines += [f"{name} = {computed[name]}"] if not overridden[name] else \
+                    [f"if {name} is None:", f"    {name} = {computed[name]}"]
+        return signature, lines
+
+    def _whole_chain(self) -> bool:
+        """Whether every item reads the one before it and the last is the output: nn.Sequential's forward."""
+        items = list(self.block.items)
+        previous = INPUT_NAME
+        for index, item in enumerate(items):
+            if _item_inputs(item, previous) != [previous]:
+                return False
+            previous = str(item["name"]) if "name" in item else f"#{index}"
+        by_item = {id(m.item): m for m in self.members}
+        order = [by_item[id(i)] for i in items if id(i) in by_item]
+        return self.block.output in (None, previous) and self.in_order(self.root) == order
 
     def forward_lines(self) -> list[str]:
         by_item = {id(m.item): m for m in self.members}
@@ -552,6 +979,7 @@ class BlockWriter(ScopeWriter):
         done: set[str] = set()  # members called through their container
         items = list(self.block.items)
         locals_ = [self._local(item, m) for item, m in ((i, by_item.get(id(i))) for i in items)]
+        everywhere = tuple(True for _ in self.envs)
         for item, local in zip(items, locals_):
             inputs = _item_inputs(item, previous)
             member = by_item.get(id(item))
@@ -564,25 +992,30 @@ class BlockWriter(ScopeWriter):
             top = member.paths[0][0]
             group = groups.get(top)
             if group is not None:
-                if group[0] is not member or not self._spec_chain(group, items, locals_, by_item):
+                if group[0] is not member or not self._spec_chain(group, items, locals_):
                     raise NotIdiomatic(f"{top}: its layers do not feed each other in order")
                 done.update(m.key for m in group)
                 code = f"{attribute(top)}({value[inputs[0]]})"
                 out = names.new(variable(top))
-                conditions = {m.condition for m in group}
-                lines += _optional(out, code, attribute(top), value[inputs[0]],
-                                   None not in conditions and len(conditions) == 1)
-                last = group[-1]
-                value[self._local_of(last, items, locals_)] = out
-                for m in group[:-1]:
-                    value.pop(self._local_of(m, items, locals_), None)
+                presence = tuple(any(m.presence[i] for m in group) for i in range(len(self.envs)))
+                lines += _optional(out, code, attribute(top), value[inputs[0]], presence != everywhere)
+                value[self._local_of(group[-1], items, locals_)] = out
                 continue
-            code = ", ".join(value[name] for name in inputs)
-            for segments in member.paths:
-                code = f"{attribute('.'.join(segments))}({code})"
+            if isinstance(member, Loop):
+                raise NotIdiomatic(f"{member.key}: a repeat straight in a class")
+            form = _inline(member)
             out = names.new(variable(local))
-            lines += _optional(out, code, attribute(".".join(member.paths[0])), value[inputs[0]],
-                               member.condition is not None)
+            if form is not None:
+                code = inline_code(form, [value[name] for name in inputs])
+                condition = self.condition(member.presence, everywhere, member.item)
+                lines.append(f"{out} = {code}" if condition is None else
+                             f"{out} = {code} if self.use_{variable(member.paths[0][0])} else {value[inputs[0]]}")
+            else:
+                code = ", ".join(value[name] for name in inputs)
+                for segments in member.paths:
+                    code = f"{attribute('.'.join(segments))}({code})"
+                lines += _optional(out, code, attribute(".".join(member.paths[0])), value[inputs[0]],
+                                   member.presence != everywhere)
             value[local] = out
         output = self.block.output or locals_[-1]
         lines.append(f"return {value[output]}")
@@ -598,7 +1031,7 @@ class BlockWriter(ScopeWriter):
     def _local_of(self, member: Member, items: list[Any], locals_: list[str]) -> str:
         return next(local for item, local in zip(items, locals_) if item is member.item)
 
-    def _spec_chain(self, group: list[Member], items: list[Any], locals_: list[str], by_item: dict) -> bool:
+    def _spec_chain(self, group: list[Member], items: list[Any], locals_: list[str]) -> bool:
         """In the spec: each member of the container reads the one before; only the last is read after."""
         order = {id(item): index for index, item in enumerate(items)}
         positions = [order[id(m.item)] for m in group]
@@ -616,6 +1049,19 @@ class BlockWriter(ScopeWriter):
             elif index not in positions and reads & inner:
                 return False
         return len(_item_inputs(items[positions[0]], locals_[positions[0] - 1] if positions[0] else INPUT_NAME)) == 1
+
+
+def _spec_default(text: str, use: Call) -> Any:
+    try:
+        return spec_evaluate(text, use.variables)
+    except ExprError:
+        return None
+
+
+def _loaded(lines: list[str]) -> set[str]:
+    """The names the statements read."""
+    tree = ast.parse("\n".join(lines))
+    return {node.id for node in ast.walk(tree) if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)}
 
 
 def _optional(out: str, code: str, module: str, fallback: str, conditional: bool) -> list[str]:
@@ -636,60 +1082,4 @@ def _item_inputs(item: Any, previous: str) -> list[str]:
     return [previous]
 
 
-__all__ = ["FUNCTIONS", "Generator", "NotIdiomatic", "attribute", "class_name"]
-
-
-# ---- the file ---------------------------------------------------------------------------------------------
-LINE = 88  # ruff format's and black's default
-
-
-def split_call(code: str) -> tuple[str, list[str], str] | None:
-    """`head(`, its top-level arguments and `)tail` of code ending in a call; None if it is none."""
-    depth, start, args, quote = 0, -1, [], ""
-    for index, char in enumerate(code):
-        if quote:
-            quote = "" if char == quote else quote
-        elif char in "'\"":
-            quote = char
-        elif char in "([{":
-            depth += 1
-            if depth == 1 and char == "(" and start < 0:
-                start, last = index, index + 1
-        elif char in ")]}":
-            depth -= 1
-            if depth == 0 and start >= 0:
-                args.append(code[last:index].strip())
-                return code[:start + 1], [a for a in args if a], code[index:]
-        elif char == "," and depth == 1 and start >= 0:
-            args.append(code[last:index].strip())
-            last = index + 1
-    return None
-
-
-def format_line(code: str, indent: int) -> list[str]:
-    """One statement in ruff format's (black's) style: on one line if it fits, else its arguments on
-    one indented line, else one per line with a trailing comma (each formatted the same way)."""
-    pad = " " * indent
-    if len(pad + code) <= LINE:
-        return [pad + code]
-    parts = split_call(code)
-    if parts is None or parts[2] not in (")", "),"):
-        return [pad + code]
-    head, args, tail = parts
-    joined = ", ".join(args)
-    if len(pad) + 4 + len(joined) <= LINE and not any(a.startswith("*") for a in args[:-1]):
-        return [pad + head, pad + "    " + joined, pad + tail]
-    if len(args) == 1:  # a sole argument is not followed by a comma
-        return [pad + head, *format_line(args[0], indent + 4), pad + tail]
-    lines = [pad + head]
-    for arg in args:
-        lines += format_line(arg + ",", indent + 4)
-    return lines + [pad + tail]
-
-
-def body(lines: list[str], indent: int) -> list[str]:
-    out = []
-    for line in lines:
-        extra = len(line) - len(line.lstrip(" "))
-        out += format_line(line.strip(), indent + extra)
-    return out
+__all__ = ["ClassCode", "Generator", "NotIdiomatic", "attribute", "class_name", "torch_source"]

@@ -30,26 +30,57 @@ def pytorch_source(graph: Graph, origin: str, flat: bool = False) -> str:
 
 def idiomatic_source(graph: Graph, origin: str) -> str:
     """A class per spec block and one for the model, in ruff format's style, needing torch only."""
-    from .codegen import Generator, body, class_name
+    from .codegen import Generator, class_name
+    from .pyformat import literal
 
-    classes, init, forward = Generator(graph).write()
-    model = class_name(graph.name)
-    used = {name for name in _helper_names() if re.search(rf"\b{name}\(", "\n".join(
-        [*init, *(line for _, _, lines, _ in classes for line in lines)]))}
-    helpers = [_helper_source_of(name).rstrip("\n") for name in sorted(used, key=_helper_names().index)]
-    imports = [line for line, needed in (("import torch", "torch." in "".join(helpers)),
-                                         ("import torch.nn.functional as F", "F." in "".join(helpers)),
+    generator = Generator(graph)
+    classes, model = generator.write()
+    code = "\n".join(line for c in (*classes, model) for line in (*c.init, *(c.forward or [])))
+    helpers = [_helper_source_of(name).rstrip("\n") for name in _helper_names()
+               if re.search(rf"\b{name}\(", code)]
+    if re.search(r"\bmake_divisible\(", code):
+        helpers.insert(0, _function_source("make_divisible"))
+    everything = "\n".join([code, *helpers])
+    imports = [line for line, needed in (("import math", "math." in everything),
+                                         ("import torch", "torch." in everything),
+                                         ("import torch.nn.functional as F", "F." in everything),
                                          ("from torch import nn", True)) if needed]
-    lines = [*_docstring(graph, origin, model), "", *imports, ""]
+    lines = [*_docstring(graph, origin, class_name(graph.name)), "", *imports, ""]
+    constants = [f"{constant} = {literal(generator.constant_values[constant])}"
+                 for constant in generator.constant_values if constant in generator.used_constants]
+    if constants:
+        lines += ["", *constants, ""]
     for helper in helpers:
         lines += ["", helper, ""]
-    for name, signature, init_lines, forward_lines in classes:
-        lines += ["", f"class {name}(nn.Module):", *body([f"def __init__(self, {', '.join(signature)}):"], 4),
-                  "        super().__init__()", *body(init_lines, 8), "", "    def forward(self, x):",
-                  *body(forward_lines, 8), ""]
-    lines += ["", f"class {model}(nn.Module):", "    def __init__(self):", "        super().__init__()",
-              *body(init, 8), "", "    def forward(self, x):", *body(forward, 8)]
-    return "\n".join(lines) + "\n"
+    for written in (*classes, model):
+        lines += ["", *_class_lines(written), ""]
+    return "\n".join(lines[:-1]) + "\n"
+
+
+def _class_lines(written: Any) -> list[str]:
+    from .pyformat import body
+
+    lines = [f"class {written.name}({written.base}):",
+             *body([f"def __init__(self{''.join(', ' + p for p in written.signature)}):"], 4),
+             *body(written.init, 8)]
+    if written.forward is not None:
+        lines += ["", "    def forward(self, x):", *body(written.forward, 8)]
+    return lines
+
+
+def _function_source(name: str) -> str:
+    """A function of the spec's expressions (make_divisible) as the exported file carries it: no type hints."""
+    import ast
+
+    from ..spec import expr
+
+    tree = ast.parse(inspect.getsource(getattr(expr, name)))
+    function = tree.body[0]
+    assert isinstance(function, ast.FunctionDef)
+    for argument in function.args.args:
+        argument.annotation = None
+    function.returns = None
+    return ast.unparse(tree)
 
 
 def _docstring(graph: Graph, origin: str, model: str) -> list[str]:
@@ -130,6 +161,7 @@ def _helper_source() -> str:
     from . import modules as torch_modules
 
     source = inspect.getsource(torch_modules)
+    source = source.split("\n\n# How `cnncalc export` writes", 1)[0] + "\n"  # the classes, not export's table
     return source.split('"""', 2)[2].lstrip("\n")  # drop the module docstring
 
 
