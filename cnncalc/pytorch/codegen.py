@@ -135,7 +135,7 @@ class Values:
         """`base + i * step` for a loop's copies (DenseNet's in_channels + i * 32)."""
         if "i" not in self.names or not all(isinstance(v, int) and not isinstance(v, bool) for v in values):
             return None
-        for base in [*pythons, *({literal(v) for v in values} if len({*values}) > 1 else [])]:
+        for base in pythons:
             try:
                 starts = [evaluate(base, env) for env in self.envs]
             except Exception:
@@ -173,7 +173,7 @@ class Values:
 
     def torch(self, descriptions: list[Torch], texts: Texts, what: str) -> str:
         """A module's code: its first argument is most often its input's channels (the texts of the layers
-        it reads come first), the others its own fields (its own texts first)."""
+        it reads come first), the others come from its own fields."""
         first = descriptions[0]
         if any(d.cls != first.cls or len(d.args) != len(first.args) or [k for k, _ in d.kwargs] !=
                [k for k, _ in first.kwargs] for d in descriptions):
@@ -181,7 +181,7 @@ class Values:
         out = []
         for index in range(len(first.args)):
             values = [d.args[index] for d in descriptions]
-            near = [*texts.inputs, *texts.own] if index == 0 else [*texts.own, *texts.inputs]
+            near = [*texts.inputs, *texts.own] if index == 0 else texts.own
             out.append(self.torch(values, texts, what) if isinstance(values[0], Torch)
                        else self.code(values, near, what, texts.others))
         for index, (key, _) in enumerate(first.kwargs):
@@ -307,6 +307,7 @@ class Generator:
         self.uses: dict[str, list[Call]] = {}
         for use in graph.calls:
             self.uses.setdefault(use.block, []).append(use)
+        self.shapes = {node.name: node.output_shape for node in graph.nodes}
         self.order: dict[str, int] = {}
         for index, node in enumerate(graph.nodes):
             parts = node.name.split(".")
@@ -871,10 +872,22 @@ class BlockWriter(ScopeWriter):
         texts.inputs = self.chains.get(id(item), [])
         return texts
 
+    def _keeps_channels(self, member: Member) -> bool:
+        """Whether the member's output has its input's channels in every use (a skipped one does)."""
+        things = [t for row in member.copies for t in row] if isinstance(member, Loop) else member.things
+        for thing in things:
+            if isinstance(thing, Call):
+                if self.gen.shapes[thing.output][0] != thing.variables["in_channels"]:
+                    return False
+            elif thing is not None and thing.output_shape[0] != thing.input_shapes[0][0]:
+                return False
+        return True
+
     def _input_texts(self) -> dict[int, list[str]]:
         """Per item, the texts of the layers it reads, nearest first, back to the block's input."""
         producers: dict[str, tuple[Any, str]] = {}  # local name -> (item, what it read)
         chains: dict[int, list[str]] = {}
+        by_item = {id(m.item): m for m in self.members}
         previous = INPUT_NAME
         for index, item in enumerate(self.block.items):
             ref, texts, seen = _item_inputs(item, previous)[0], [], set()
@@ -882,6 +895,9 @@ class BlockWriter(ScopeWriter):
                 seen.add(ref)
                 producer, ref = producers[ref]
                 texts += [t for field_texts in field_sources(producer).values() for t in field_texts]
+                if id(producer) in by_item and not self._keeps_channels(by_item[id(producer)]):
+                    ref = ""  # its channels are its own: the texts before it say nothing of them
+                    break
             chains[id(item)] = [*texts, *(["in_channels"] if ref == INPUT_NAME else [])]
             local = str(item["name"]) if "name" in item else f"#{index}"
             producers[local] = (item, _item_inputs(item, previous)[0])
