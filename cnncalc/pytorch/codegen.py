@@ -73,11 +73,18 @@ def constant_name(variable_name: str) -> str:
 
 @dataclass
 class ClassCode:
+    """A class (or, for a block whose layers sit in the enclosing container, a function returning them)."""
+
     name: str
-    base: str  # nn.Module or nn.Sequential
+    base: str  # nn.Module or nn.Sequential; '' for a function
     signature: list[str]
-    init: list[str]  # the body of __init__, super().__init__(...) included
+    init: list[str]  # the body of __init__ (super().__init__(...) included), or of the function
     forward: list[str] | None  # None: nn.Sequential's own
+
+
+def function_name(name: str) -> str:
+    base = re.sub(r"\W", "_", name).lower()
+    return base if base.isidentifier() and not keyword.iskeyword(base) and base not in RESERVED else f"make_{base}"
 
 
 # ---- values as code --------------------------------------------------------------------------------------
@@ -282,6 +289,7 @@ class Piece:
     presence: tuple[bool, ...]
     loop: str | None = None  # `for i in range(1, 4)`: the code is the loop's element
     name: str | None = None  # a literal name, or an f-string for a loop
+    splat: bool = False  # the code gives a list of modules (a function's, a copy of several modules)
     lines: list[str] = field(default_factory=list)  # statements that build it first
     assigned: bool = False  # `lines` already set it where it belongs
     entries: list[str] | None = None  # a numbered container's: the arguments of its nn.Sequential
@@ -314,6 +322,9 @@ class Generator:
             for n in range(1, len(parts) + 1):
                 self.order.setdefault(".".join(parts[:n]), index)
         self.classes = {block for block, calls in self.uses.items() if self._own_modules(calls)}
+        self._runs: dict[tuple[str, bool], tuple[str, list[int]]] = {}
+        self.functions = {block for block, calls in self.uses.items()
+                          if block not in self.classes and all(self._in_container(c) for c in calls)}
         self.why: dict[str, str] = {}  # blocks written out, and why
         names = {name: constant_name(name) for name in self.spec.variables}
         clashes = {c for c in names.values() if list(names.values()).count(c) > 1}
@@ -336,44 +347,92 @@ class Generator:
         return ""
 
     def owner(self, name: str) -> str:
-        """The innermost use of a class holding a node or call ('' for the model)."""
+        """The innermost use of a class or function holding a node or call ('' for the model)."""
         parts = name.split(".")
         for n in range(len(parts) - 1, 0, -1):
             use = self.calls.get(".".join(parts[:n]))
-            if use is not None and use.block in self.classes:
+            if use is not None and (use.block in self.classes or use.block in self.functions):
                 return use.name
         return ""
 
+    def _in_container(self, use: Call) -> bool:
+        """Whether a use's modules (those not inside a class) are numbered entries of its module path."""
+        if not use.module:
+            return False
+        container, numbers = self.run(use, final=True)
+        return container == self.tree.final(use.module) and bool(numbers)
+
+    def run(self, use: Call, final: bool) -> tuple[str, list[int]]:
+        """The container of a function use's modules and their numbers there (('', []) if they are in several
+        or not numbered)."""
+        key = (use.name, final)
+        if key not in self._runs:
+            paths = []
+            for thing in [*self.graph.nodes, *self.graph.calls]:
+                if not thing.name.startswith(use.name + ".") or self._in_class(use, thing.name):
+                    continue
+                if isinstance(thing, Node):
+                    paths += [path for path, _ in self._parts(thing, final)]
+                elif thing.block in self.classes:
+                    paths.append(self.tree.final(thing.module) if final else thing.module)
+            containers = {path.rpartition(".")[0] for path in paths}
+            segments = [path.rpartition(".")[2].removesuffix("+") for path in paths]
+            ok = len(containers) == 1 and all(s.isdigit() for s in segments)
+            self._runs[key] = (containers.pop(), sorted({int(s) for s in segments})) if ok else ("", [])
+        return self._runs[key]
+
+    def _in_class(self, use: Call, name: str) -> bool:
+        """Whether `name` (under `use`) sits inside a use of a class nested in `use` (itself excluded)."""
+        parts = name.split(".")
+        for n in range(len(parts) - 1, use.name.count(".") + 1, -1):
+            inner = self.calls.get(".".join(parts[:n]))
+            if inner is not None and inner.block in self.classes:
+                return True
+        return False
+
     def write(self) -> tuple[list[ClassCode], ClassCode]:
-        """Each class, innermost first, and the model's."""
+        """Each class and function, innermost first, and the model's class."""
         while True:
-            self.used_constants, self.signatures = set(), {}
+            self.used_constants, self.signatures, self._runs = set(), {}, {}
             try:
-                blocks = sorted(self.classes, key=lambda b: (-max(c.name.count(".") for c in self.uses[b]),
-                                                             self.order.get(self.uses[b][0].name, 0)))
-                classes = [self.block_class(block) for block in blocks]
-                return classes, ModelWriter(self).write()
+                blocks = sorted(self.classes | self.functions,
+                                key=lambda b: (-max(c.name.count(".") for c in self.uses[b]),
+                                               self.order.get(self.uses[b][0].name, 0)))
+                written = [self.block_code(block) for block in blocks]
+                return written, ModelWriter(self).write()
             except NotIdiomatic as exc:
                 if len(exc.args) != 2:
                     raise
                 block, reason = exc.args
                 self.classes.discard(block)
+                self.functions.discard(block)
                 self.why[block] = reason
 
-    def block_class(self, block_name: str) -> ClassCode:
+    def block_code(self, block_name: str) -> ClassCode:
+        writer = FunctionWriter if block_name in self.functions else BlockWriter
         try:
-            return BlockWriter(self, self.spec.blocks[block_name], self.uses[block_name]).write()
+            return writer(self, self.spec.blocks[block_name], self.uses[block_name]).write()
         except NotIdiomatic as exc:
             raise NotIdiomatic(block_name, str(exc)) from None
 
+    def is_function(self, description: Any) -> bool:
+        return isinstance(description, Call) and description.block in self.functions
+
+    def written_out(self) -> list[str]:
+        """The blocks the file writes out where they are used (no class, no function)."""
+        return [block for block in self.uses if block not in self.classes and block not in self.functions]
+
     # ---- members -----------------------------------------------------------------------------
-    def members(self, owners: list[str], bases: list[str], final: bool) -> list[Member]:
-        """The nodes and class uses directly in each owner, aligned by their name inside it; a repeat of
-        single modules in one container becomes one Loop."""
+    def members(self, owners: list[str], bases: list[str], final: bool, items: dict[int, int] | None = None) \
+            -> list[Member]:
+        """The nodes and class or function uses directly in each owner, aligned by their name inside it; a
+        repeat of modules in one container becomes one Loop. `items`: a function's (its items' positions),
+        whose modules go in order, wherever each use starts in its container."""
         count = len(owners)
         found: dict[str, Member] = {}
         index_of = {owner: i for i, owner in enumerate(owners)}
-        things: list[Node | Call] = [*self.graph.nodes, *(c for c in self.graph.calls if c.block in self.classes)]
+        units = self.classes | self.functions
+        things: list[Node | Call] = [*self.graph.nodes, *(c for c in self.graph.calls if c.block in units)]
         for thing in things:
             owner = self.owner(thing.name)
             if owner not in index_of or thing.name == owner:
@@ -384,6 +443,9 @@ class Generator:
             member.things[i] = thing
             parts = self._parts(thing, final)
             relative = [p.removeprefix(bases[i] + "." if bases[i] else "").split(".") for p, _ in parts]
+            if items is not None and thing.origin is not None:  # a function's: in the order of its items
+                order = items[id(thing.origin.item)] * 100_000 + (thing.origin.copy or 0) * 10
+                relative = [[str(order + part)] for part in range(len(parts))]
             if member.paths and member.paths != relative:
                 raise NotIdiomatic(f"{key}: its uses put it at different module paths")
             member.paths = relative
@@ -396,6 +458,9 @@ class Generator:
         return sorted(members, key=lambda m: min(self.order.get(t.name, last) for t in m.things if t is not None))
 
     def _parts(self, thing: Node | Call, final: bool) -> list[tuple[str, Any]]:
+        if isinstance(thing, Call) and thing.block in self.functions:
+            container, numbers = self.run(thing, final)
+            return [(f"{container}.{numbers[0]}" if container else str(numbers[0]), thing)]
         if isinstance(thing, Call):
             return [(self.tree.final(thing.module) if final else thing.module, thing)]
         if final:
@@ -418,9 +483,9 @@ class Generator:
 
     def _loop(self, group: list[Member], owners: list[str], final: bool) -> Loop | None:
         group.sort(key=lambda m: int(m.key.rsplit(".", 1)[1]))
-        if any(len(m.paths) != 1 for m in group):
-            return None  # a copy with a fused activation is two modules
-        containers = {tuple(m.paths[0][:-1]) for m in group}
+        if len({len(m.paths) for m in group}) != 1:
+            return None
+        containers = {tuple(path[:-1]) for m in group for path in m.paths}
         if len(containers) != 1 or (not owners[0] and not next(iter(containers))):
             return None  # copies in several containers, or straight in the model
         copies, descriptions, segments = [], [], []
@@ -429,10 +494,12 @@ class Generator:
             if present != sorted(present, reverse=True) or not present[0]:
                 return None  # a copy skipped by `when:`
             copies.append([m.things[i] for m in group if m.things[i] is not None])
-            descriptions.append([m.modules[0][m.present.index(i)] for m in group if m.things[i] is not None])
+            descriptions.append([[part[m.present.index(i)] for part in m.modules] for m in group
+                                 if m.things[i] is not None])
             segments.append([m.paths[0][-1] for m in group if m.things[i] is not None])
-        numbered = all(s.isdigit() for row in segments for s in row)
-        if numbered and any(int(b) <= int(a) for row in segments for a, b in pairwise(row)):
+        numbered = all(s.removesuffix("+").isdigit() for row in segments for s in row)
+        if (numbered and any(int(b) <= int(a) for row in segments for a, b in pairwise(row))) or \
+                (not numbered and len(group[0].paths) > 1):
             return None
         first = group[0]
         key = first.key.rsplit(".", 1)[0]
@@ -440,21 +507,25 @@ class Generator:
         return Loop(key, first.item, [row[0] for row in copies], [path], [], copies, descriptions, segments, numbered)
 
     def call_code(self, calls: list[Call], values: Values, texts: Texts) -> str:
-        """`Bottleneck(256, planes=128, stride=2)`: the class with the uses' in_channels and arguments."""
+        """`Bottleneck(256, planes=128, stride=2)`: the class (or function) with the uses' in_channels and
+        arguments."""
         block = self.spec.blocks[calls[0].block]
+        name = function_name(block.name) if block.name in self.functions else class_name(block.name)
+        if name in values.names:
+            raise NotIdiomatic(f"{name} is also a parameter's name")
         signature = self.signatures[block.name]
         args = []
         if signature.in_channels:
             args.append(values.code([c.variables["in_channels"] for c in calls], texts.inputs, calls[0].name,
                                     texts.others))
-        for name, kind in signature.params:
-            given = [c.args[name] for c in calls]
-            if kind == "default" and all(same(v, signature.defaults[name]) for v in given):
+        for param, kind in signature.params:
+            given = [c.args[param] for c in calls]
+            if kind == "default" and all(same(v, signature.defaults[param]) for v in given):
                 continue
-            if kind == "computed" and not any(c.name in signature.overridden[name] for c in calls):
+            if kind == "computed" and not any(c.name in signature.overridden[param] for c in calls):
                 continue
-            args.append(f"{name}={values.code(given, texts.fields.get(name, []), calls[0].name, texts.others)}")
-        return f"{class_name(block.name)}({', '.join(args)})"
+            args.append(f"{param}={values.code(given, texts.fields.get(param, []), calls[0].name, texts.others)}")
+        return f"{name}({', '.join(args)})"
 
 
 def _is_literal(value: Any) -> bool:
@@ -546,7 +617,11 @@ class ScopeWriter:
             code = self.module_code(member.modules[part], envs, member.item, member.key)
             options.append((code, member.presence))
         if len(options) == 1:
-            return [Piece(options[0][0], options[0][1], name=name, item=slot.entries[0][0].item)]
+            first = slot.entries[0][0].modules[0][0]
+            return [Piece(options[0][0], options[0][1], name=name, item=slot.entries[0][0].item,
+                          splat=self.gen.is_function(first))]
+        if any(self.gen.is_function(m.modules[0][0]) for m, _ in slot.entries):
+            raise NotIdiomatic("several layers share a module path")
         if len(options) == 2 and not any(a and b for a, b in zip(options[0][1], options[1][1])):
             union = tuple(a or b for a, b in zip(options[0][1], options[1][1]))
             (a, pa), (b, pb) = options
@@ -563,10 +638,14 @@ class ScopeWriter:
         everything = [(i, k) for i, n in enumerate(counts) for k in range(n)]
         presence = tuple(True for _ in self.envs)
 
+        parts = len(loop.descriptions[0][0])
+        splat = parts > 1 or self.gen.is_function(loop.descriptions[0][0][0])
+
         def code(selection: list[tuple[int, int]], with_i: bool) -> str:
             envs = [{**self.envs[i], "i": k} for i, k in selection]
-            descriptions = [loop.descriptions[i][k] for i, k in selection]
-            return self.module_code(descriptions, envs, loop.item, loop.key, loop=with_i)
+            codes = [self.module_code([loop.descriptions[i][k][part] for i, k in selection], envs, loop.item,
+                                      loop.key, loop=with_i) for part in range(parts)]
+            return f"[{', '.join(codes)}]" if parts > 1 else codes[0]
 
         def name(selection: list[tuple[int, int]]) -> str | None:
             if loop.numbered:
@@ -585,23 +664,23 @@ class ScopeWriter:
         except NotIdiomatic:
             whole = None
         if single and whole is not None:
-            return [Piece(whole, presence, name=name(everything))]
+            return [Piece(whole, presence, name=name(everything), splat=splat)]
         if whole is not None:
             counter = "i" if "i" in names_in_code(whole) or not loop.numbered else "_"
-            return [Piece(whole, presence, f"for {counter} in range({count})", name(everything))]
+            return [Piece(whole, presence, f"for {counter} in range({count})", name(everything), splat=splat)]
         firsts = [(i, 0) for i in range(len(counts))]
         rest = [(i, k) for i, k in everything if k]
-        pieces = [Piece(code(firsts, False), presence, name=name(firsts))]
+        pieces = [Piece(code(firsts, False), presence, name=name(firsts), splat=splat)]
         if not rest:
             return pieces
         if self.literal_first and counts == [2]:
-            return [*pieces, Piece(code(rest, False), presence, name=name(rest))]
+            return [*pieces, Piece(code(rest, False), presence, name=name(rest), splat=splat)]
         body = code(rest, True)
         if "i" in names_in_code(body) or not loop.numbered:
             clause = f"for i in range(1, {count})"
         else:
             clause = f"for _ in range({count} - 1)" if not count.isdigit() else f"for _ in range({int(count) - 1})"
-        return [*pieces, Piece(body, presence, clause, name(rest))]
+        return [*pieces, Piece(body, presence, clause, name(rest), splat=splat)]
 
     def count_text(self, loop: Loop, counts: list[int]) -> str:
         if self.literal_first:
@@ -658,24 +737,31 @@ class ScopeWriter:
             inner = None if numbered or target is None else _child_target(target, segment)
             kids += self.pieces(child, segment, inner)
         presence = tuple(any(k.presence[i] for k in kids) for i in range(len(self.envs)))
-        conditions = [self.condition(k.presence, presence, k.item) for k in kids]
-        if numbered and not any(conditions) and not any(k.lines for k in kids):
-            entries = [f"*[{k.code} {k.loop}]" if k.loop else k.code for k in kids]
-            return Piece(f"nn.Sequential({', '.join(entries)})", presence, entries=entries, name=name,
-                         item=_common_item(kids, presence))
         if numbered:
-            local = self.local(name)
-            lines = [f"{local} = []"]
-            for kid, condition in zip(kids, conditions):
-                add = f"{local}.extend({kid.code} {kid.loop})" if kid.loop else f"{local}.append({kid.code})"
-                lines += _guarded([*kid.lines, add], condition)
-            return Piece(f"nn.Sequential(*{local})", presence, lines=lines, entries=[f"*{local}"], name=name,
+            lines, entries = self.entries(kids, presence, name)
+            return Piece(f"nn.Sequential({', '.join(entries)})", presence, lines=lines, entries=entries, name=name,
                          item=_common_item(kids, presence))
+        if any(k.splat for k in kids):
+            raise NotIdiomatic("a function's modules in a container with names")
+        conditions = [self.condition(k.presence, presence, k.item) for k in kids]
         where = target or self.local(name)
         lines = [] if where == "self" else [f"{where} = nn.Sequential()"]
         for kid, condition in zip(kids, conditions):
             lines += _guarded([*kid.lines, *([] if kid.assigned else _set(where, kid))], condition)
         return Piece(where, presence, lines=lines, assigned=target is not None, name=name)
+
+    def entries(self, kids: list[Piece], presence: tuple[bool, ...], name: str) -> tuple[list[str], list[str]]:
+        """The entries of a numbered container as nn.Sequential's arguments (or a list's, `*layers`) and the
+        statements building that list where an entry is conditional, or a loop of several modules."""
+        conditions = [self.condition(k.presence, presence, k.item) for k in kids]
+        if not any(conditions) and not any(k.lines or (k.loop and k.splat) for k in kids):
+            return [], [f"*[{k.code} {k.loop}]" if k.loop else f"*{k.code}" if k.splat else k.code for k in kids]
+        local = self.local(name)
+        lines = [f"{local} = []"]
+        for kid, condition in zip(kids, conditions):
+            add = f"{local} += {kid.code}" if kid.splat else f"{local}.append({kid.code})"
+            lines += _guarded([*kid.lines, *([f"{kid.loop}:", f"    {add}"] if kid.loop else [add])], condition)
+        return lines, [f"*{local}"]
 
     def local(self, name: str) -> str:
         base = variable(name) if not name.isdigit() else "layers"
@@ -848,15 +934,20 @@ class _Names:
 
 
 # ---- a class per block -------------------------------------------------------------------------------------
-class BlockWriter(ScopeWriter):
-    """A block's class: one body for all its uses; its forward follows the block's items."""
+class UseWriter(ScopeWriter):
+    """A block's code, one body for all its uses: its parameters, its values as their expressions."""
 
-    def __init__(self, gen: Generator, block: Any, calls: list[Call]) -> None:
+    def __init__(self, gen: Generator, block: Any, calls: list[Call], function: bool = False) -> None:
         self.block, self.calls = block, calls
         bad = [p for p in block.params if p in RESERVED or keyword.iskeyword(p) or not p.isidentifier()]
         if bad:
             raise NotIdiomatic(f"parameter {bad[0]!r} is a name the code needs")
-        members = gen.members([c.name for c in calls], [c.module for c in calls], final=False)
+        if function:
+            positions = {id(item): index for index, item in enumerate(block.items)}
+            members = gen.members([c.name for c in calls], [gen.run(c, final=True)[0] for c in calls], final=True,
+                                  items=positions)
+        else:
+            members = gen.members([c.name for c in calls], [c.module for c in calls], final=False)
         position = {id(item): index for index, item in enumerate(block.items)}
         members.sort(key=lambda m: position.get(id(m.item), len(position)))
         for member in members:
@@ -910,29 +1001,6 @@ class BlockWriter(ScopeWriter):
         env.update(in_channels=use.variables["in_channels"], **use.args)
         return env
 
-    def write(self) -> ClassCode:
-        sequential = _numbered(self.root) or any(isinstance(m, Loop) and not m.paths[0][:-1] for m in self.members)
-        if sequential:
-            if not self._whole_chain():
-                raise NotIdiomatic("a numbered module or a repeat straight in a class whose layers do not "
-                                   "feed each other in order")
-            piece = self.container(self.root, "layers", "self")
-            if piece.entries is not None:  # numbered: the entries are nn.Sequential's arguments
-                body = [*piece.lines, f"super().__init__({', '.join(piece.entries)})"]
-            else:  # named: registered one by one
-                body = ["super().__init__()", *piece.lines]
-            forward = None
-        else:
-            body = ["super().__init__()", *self.init_lines()]
-            forward = self.forward_lines()
-        signature, computed = self.signature(body)
-        if sequential and not body[0].startswith("super().__init__()"):
-            body = [*computed, *body]
-        else:
-            body = [body[0], *computed, *body[1:]]
-        return ClassCode(class_name(self.block.name), "nn.Sequential" if sequential else "nn.Module", signature,
-                         body, forward)
-
     def signature(self, body: list[str]) -> tuple[list[str], list[str]]:
         """The constructor's parameters (those the code reads) and the lines computing the others."""
         block, calls = self.block, self.calls
@@ -984,6 +1052,57 @@ class BlockWriter(ScopeWriter):
         by_item = {id(m.item): m for m in self.members}
         order = [by_item[id(i)] for i in items if id(i) in by_item]
         return self.block.output in (None, previous) and self.in_order(self.root) == order
+
+
+class FunctionWriter(UseWriter):
+    """A block whose layers sit in the enclosing numbered container (VGG's stages in `features`): a function
+    returning its modules in order, spliced in where it is used (`*stage(64, c=128, n=2)`)."""
+
+    def __init__(self, gen: Generator, block: Any, calls: list[Call]) -> None:
+        super().__init__(gen, block, calls, function=True)
+
+    def write(self) -> ClassCode:
+        if not self._whole_chain():
+            raise NotIdiomatic("its layers do not feed each other in order")
+        for i, use in enumerate(self.calls):  # each use's modules are in the order of its items
+            things = [t for m in self.members for t in (m.copies[i] if isinstance(m, Loop) else [m.things[i]])
+                      if t is not None]
+            numbers = [int(path.rpartition(".")[2]) for t in things for path, _ in self.gen._parts(t, True)]
+            if numbers != sorted(numbers):
+                raise NotIdiomatic(f"{use.name}: its modules are not in the order of its layers")
+        kids = [p for _, child in _ordered(self.root) for p in self.pieces(child, "layers")]
+        everywhere = tuple(True for _ in self.envs)
+        lines, entries = self.entries(kids, everywhere, "layers")
+        body = [*lines, f"return {entries[0][1:]}" if lines else f"return [{', '.join(entries)}]"]
+        signature, computed = self.signature(body)
+        return ClassCode(function_name(self.block.name), "", signature, [*computed, *body], None)
+
+
+class BlockWriter(UseWriter):
+    """A block's class: one body for all its uses; its forward follows the block's items."""
+
+    def write(self) -> ClassCode:
+        sequential = _numbered(self.root) or any(isinstance(m, Loop) and not m.paths[0][:-1] for m in self.members)
+        if sequential:
+            if not self._whole_chain():
+                raise NotIdiomatic("a numbered module or a repeat straight in a class whose layers do not "
+                                   "feed each other in order")
+            piece = self.container(self.root, "layers", "self")
+            if piece.entries is not None:  # numbered: the entries are nn.Sequential's arguments
+                body = [*piece.lines, f"super().__init__({', '.join(piece.entries)})"]
+            else:  # named: registered one by one
+                body = ["super().__init__()", *piece.lines]
+            forward = None
+        else:
+            body = ["super().__init__()", *self.init_lines()]
+            forward = self.forward_lines()
+        signature, computed = self.signature(body)
+        if sequential and not body[0].startswith("super().__init__()"):
+            body = [*computed, *body]
+        else:
+            body = [body[0], *computed, *body[1:]]
+        return ClassCode(class_name(self.block.name), "nn.Sequential" if sequential else "nn.Module", signature,
+                         body, forward)
 
     def forward_lines(self) -> list[str]:
         by_item = {id(m.item): m for m in self.members}

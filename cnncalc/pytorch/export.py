@@ -60,6 +60,8 @@ def idiomatic_source(graph: Graph, origin: str) -> str:
 def _class_lines(written: Any) -> list[str]:
     from .pyformat import body
 
+    if not written.base:  # a function returning modules
+        return [*body([f"def {written.name}({', '.join(written.signature)}):"], 0), *body(written.init, 4)]
     lines = [f"class {written.name}({written.base}):",
              *body([f"def __init__(self{''.join(', ' + p for p in written.signature)}):"], 4),
              *body(written.init, 8)]
