@@ -12,6 +12,7 @@ written before it when it differs); others are written out copy by copy.
 from __future__ import annotations
 
 import ast
+import builtins
 import keyword
 import re
 from dataclasses import dataclass, field
@@ -32,6 +33,9 @@ from .pyformat import LINE, call, literal, torch_source
 # names the exported code needs for itself: a block parameter with one of these names cannot be one
 RESERVED = {"self", "torch", "nn", "F", "math", "super", "make_divisible", "i", "_", "x", "range", "float",
             "min", "max", "round", "int", "abs"}
+
+
+BUILTINS = set(dir(builtins))
 
 
 class NotIdiomatic(Exception):
@@ -59,7 +63,9 @@ def attribute(path: str) -> str:
 
 def variable(name: str) -> str:
     base = re.sub(r"\W", "_", name)
-    return f"x_{base}" if base[0].isdigit() or keyword.iskeyword(base) else base
+    if base[0].isdigit() or keyword.iskeyword(base):
+        return f"x_{base}"
+    return f"{base}_" if base in BUILTINS else base
 
 
 def quoted(text: str) -> str:
@@ -97,6 +103,7 @@ class Values:
     names: set[str]  # the local names the code can read
     constants: dict[str, str]  # spec variable -> the file's constant
     literal_first: bool = False  # the model's own values: numbers, unless they differ (a loop's copies)
+    fixed: dict[str, int] = field(default_factory=dict)  # names with one value here (a loop's first copy: i = 0)
     conditions: list[str] = field(default_factory=list)  # Python conditions for `a if c else b`
     used: set[str] = field(default_factory=set)  # the constants the texts read
 
@@ -105,7 +112,7 @@ class Values:
             return None
         if self.literal_first and text.strip() in self.constants:  # the model writes numbers, not knobs
             return None
-        return to_python(text, self.names, self.constants)
+        return to_python(text, self.names, self.constants, self.fixed)
 
     def code(self, values: list[Any], texts: list[str], what: str, others: list[str] = ()) -> str:  # type: ignore[assignment]
         """The texts first (the field's own), then a shared constant, then the `others` (texts of other
@@ -573,9 +580,9 @@ class ScopeWriter:
         self.conditions = list(dict.fromkeys(c for text in whens if text for c in [text, *conjuncts(text)]))
         self.taken = set(names) | set(self.constants.values())
 
-    def values(self, envs: list[dict[str, Any]], loop: bool = False) -> Values:
+    def values(self, envs: list[dict[str, Any]], loop: bool = False, first: bool = False) -> Values:
         names = self.names | ({"i"} if loop else set())
-        return Values(envs, names, self.constants, self.literal_first, self.conditions)
+        return Values(envs, names, self.constants, self.literal_first, {"i": 0} if first else {}, self.conditions)
 
     def texts_of(self, item: Any) -> Texts:
         return Texts(field_sources(item), [], ["in_channels", *self.texts])
@@ -594,9 +601,12 @@ class ScopeWriter:
 
     # ---- modules as code -----------------------------------------------------------------------
     def module_code(self, descriptions: list[Any], envs: list[dict[str, Any]], item: Any, what: str,
-                    loop: bool = False) -> str:
-        values = self.values(envs, loop)
+                    loop: bool = False, first: bool = False) -> str:
+        values = self.values(envs, loop, first)
         texts = self.texts_of(item)
+        if loop:  # a copy reads the copy before it: its own texts at i - 1
+            texts.inputs = [*(re.sub(r"\bi\b", "(i - 1)", t) for t in texts.own if re.search(r"\bi\b", t)),
+                            *texts.inputs]
         try:
             if isinstance(descriptions[0], Call):
                 return self.gen.call_code(descriptions, values, texts)
@@ -643,8 +653,9 @@ class ScopeWriter:
 
         def code(selection: list[tuple[int, int]], with_i: bool) -> str:
             envs = [{**self.envs[i], "i": k} for i, k in selection]
+            first = not with_i and all(k == 0 for _, k in selection)
             codes = [self.module_code([loop.descriptions[i][k][part] for i, k in selection], envs, loop.item,
-                                      loop.key, loop=with_i) for part in range(parts)]
+                                      loop.key, loop=with_i, first=first) for part in range(parts)]
             return f"[{', '.join(codes)}]" if parts > 1 else codes[0]
 
         def name(selection: list[tuple[int, int]]) -> str | None:

@@ -38,9 +38,11 @@ class EvalError(ValueError):
     """Python would fail (or we refuse) to compute the text."""
 
 
-def to_python(text: str, names: set[str], constants: Mapping[str, str]) -> str | None:
+def to_python(text: str, names: set[str], constants: Mapping[str, str], fixed: Mapping[str, int] | None = None) \
+        -> str | None:
     """The spec expression as Python text in ruff format's spacing; None when it reads something the
-    code cannot (a name neither in `names` nor a spec variable) or is no expression at all."""
+    code cannot (a name neither in `names` nor a spec variable) or is no expression at all. Names in
+    `fixed` are replaced by their values, and `x + 0 * y` comes out as `x`."""
     try:
         tokens = tokenize(str(text))
     except ExprError:
@@ -54,6 +56,8 @@ def to_python(text: str, names: set[str], constants: Mapping[str, str]) -> str |
                 value = FUNCTIONS[value]
             elif value in _KEYWORDS:
                 value = _KEYWORDS[value]
+            elif fixed and value in fixed:
+                value = repr(fixed[value])
             elif value in names:
                 pass
             elif value in constants:
@@ -67,7 +71,26 @@ def to_python(text: str, names: set[str], constants: Mapping[str, str]) -> str |
         return None
     if not _allowed(tree):
         return None
-    return ast.unparse(tree)
+    return ast.unparse(_Simplify().visit(tree) if fixed else tree)
+
+
+class _Simplify(ast.NodeTransformer):
+    """`0 * x` is 0; `x + 0` and `x - 0` are x (whole-number zeros only)."""
+
+    def visit_BinOp(self, node: ast.BinOp) -> ast.AST:
+        self.generic_visit(node)
+        zero = [_is_zero(node.left), _is_zero(node.right)]
+        if isinstance(node.op, ast.Mult) and any(zero):
+            return ast.Constant(0)
+        if isinstance(node.op, ast.Add) and zero[0]:
+            return node.right
+        if isinstance(node.op, (ast.Add, ast.Sub)) and zero[1]:
+            return node.left
+        return node
+
+
+def _is_zero(node: ast.AST) -> bool:
+    return isinstance(node, ast.Constant) and type(node.value) is int and node.value == 0
 
 
 def _allowed(tree: ast.AST) -> bool:
