@@ -184,12 +184,14 @@ def _variable_names(names: list[str]) -> dict[str, str]:
 
 
 def onnx_bytes(graph: Graph, model: Any = None) -> bytes:
-    """The model (by default `to_module(graph)`) exported to ONNX (opset 18) with a batch-1 input, as
-    bytes: by the dynamo exporter when onnxscript is installed, else by the TorchScript one. Node names
-    carry the spec's layer names."""
+    """The model (by default `to_module(graph)`) exported to ONNX with a batch-1 input, as bytes.
+
+    With onnxscript installed: torch's dynamo exporter (opset 18), constants folded but no layer fused, so
+    that every layer of the spec is a node named `/<layer>/<op>` (`/layer1.0.bn1/BatchNormalization`) and
+    the initializers are the model's own weights under its state_dict names. Without it: the TorchScript
+    exporter (opset 17), which folds batch norm into the convolution before it and names nodes after the
+    layer's own name only (`/conv1_1/Conv`)."""
     import io
-    import os
-    import tempfile
 
     from .lowering import require_torch, to_module
 
@@ -206,16 +208,44 @@ def onnx_bytes(graph: Graph, model: Any = None) -> bytes:
         warnings.simplefilter("ignore")
         if _installed("onnxscript"):
             program = torch.onnx.export(model, sample, input_names=["input"], output_names=names, opset_version=18,
-                                        dynamo=True, verbose=False)
-            with tempfile.TemporaryDirectory() as folder:  # save() writes files only
-                path = os.path.join(folder, "model.onnx")
-                program.save(path)
-                with open(path, "rb") as file:
-                    return file.read()
+                                        dynamo=True, optimize=False, verbose=False)
+            return _tidy(program.model)
         buffer = io.BytesIO()
         torch.onnx.export(model, sample, buffer, input_names=["input"], output_names=names, opset_version=17,
                           dynamo=False)
         return buffer.getvalue()
+
+
+def _tidy(model: Any) -> bytes:
+    """The dynamo exporter's graph with its constants folded (the shape arithmetic of a conv without bias)
+    and no fusion (torch's own optimisation folds batch norm into convs), nodes named by layer."""
+    from collections import Counter
+
+    from onnxscript import ir
+    from onnxscript.optimizer import fold_constants
+
+    fold_constants(model)
+    ir.passes.common.RemoveUnusedNodesPass()(model)
+    seen: Counter[str] = Counter()
+    for node in model.graph:
+        scopes = node.metadata_props.get("pkg.torch.onnx.name_scopes", "")
+        layer = _layer_scope(scopes)
+        if layer:
+            base = f"/{layer}/{node.op_type}"
+            seen[base] += 1
+            node.name = base if seen[base] == 1 else f"{base}_{seen[base] - 1}"
+    return ir.to_proto(model).SerializeToString()
+
+
+def _layer_scope(scopes: str) -> str:
+    """The layer a node comes from: the module the model's forward called (`['', 'layer1.0.bn1', ...]`)."""
+    import ast
+
+    try:
+        parts = ast.literal_eval(scopes)
+    except (ValueError, SyntaxError):
+        return ""
+    return parts[1] if isinstance(parts, list) and len(parts) > 1 and isinstance(parts[1], str) else ""
 
 
 def _installed(name: str) -> bool:
