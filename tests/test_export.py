@@ -91,13 +91,66 @@ def test_resnet18_reads_like_torchvision(tmp_path):
     source = pytorch_source(build(load_spec(resolve("resnet18")[0])), "resnet18")
     assert "class Basic(nn.Module):\n    def __init__(self, in_channels, c, stride=1, proj=False):" in source
     assert "        if proj:\n            self.downsample = nn.Sequential(" in source
+    assert "        add1 = bn2 + downsample\n" in source  # the sum is written out, not a module
+    assert "self.layer1 = nn.Sequential(*[Basic(64, c=64) for _ in range(2)])" in source
+    # a lone copy after a different first one is written as it is, not as a loop of one
     assert "self.layer2 = nn.Sequential(\n            Basic(64, c=128, stride=2, proj=True), Basic(128, c=128)\n" in source
     assert "layer1 = self.layer1(maxpool)" in source
     # 11,689,512 parameters: torchvision's resnet18. Multiply-adds (textbook convention, pooling counted):
     # convs + fc 1,814,073,344 + maxpool 64*56*56*9 = 1,806,336 + global average pool 512*7*7 = 25,088
     assert "11,689,512 parameters, 1,815,904,768 multiply-adds" in source
     imports = [line for line in source.splitlines() if line.startswith(("import", "from"))]
-    assert imports == ["from torch import nn"]  # its helper (Add) needs nothing more
+    assert imports == ["from torch import nn"]
+    assert "class Add" not in source  # no helper module is needed
+
+
+def test_every_torchvision_spec_is_classes_and_loops():
+    """No torchvision spec falls back to the flat form, writes a block out where it is used, or writes a
+    repeat copy by copy."""
+    from cnncalc.pytorch.codegen import Generator
+
+    for name in sorted(DECLARED):
+        graph = build(load_spec(resolve(name)[0]))
+        generator = Generator(graph)
+        generator.write()  # raises NotIdiomatic where the file would be flat
+        assert (name, generator.why, generator.written_out(), generator.unrolled) == (name, {}, [], set())
+
+
+@pytest.mark.parametrize(("name", "excerpts"), [
+    ("resnet50", ["class Bottleneck(nn.Module):\n    def __init__(self, in_channels, planes, stride=1):\n"
+                  "        super().__init__()\n        proj = stride != 1 or in_channels != 4 * planes\n"
+                  "        width = int(planes * WIDTH_PER_GROUP / 64) * GROUPS\n",
+                  "GROUPS = 1\nWIDTH_PER_GROUP = 64\n",
+                  "            Bottleneck(64, planes=64), *[Bottleneck(256, planes=64) for _ in range(2)]\n",
+                  "            Bottleneck(512, planes=256, stride=2),\n"
+                  "            *[Bottleneck(1024, planes=256) for _ in range(5)],\n"]),
+    ("densenet121", ["class DenseBlock(nn.Sequential):\n    def __init__(self, in_channels, n):\n"
+                     "        super().__init__()\n        for i in range(n):\n"
+                     '            self.add_module(f"denselayer{i + 1}", DenseLayer(in_channels + i * GROWTH))\n',
+                     "        self.features.denseblock3 = DenseBlock(256, n=24)\n",
+                     "        cat = torch.cat([x, conv2], dim=1)\n"]),
+    ("regnet_y_400mf", ['        self.trunk_output.block3.add_module("block3-0", YBlock(104, w=208, stride=2))\n'
+                        "        for i in range(1, 6):\n"
+                        '            self.trunk_output.block3.add_module(f"block3-{i}", YBlock(208, w=208))\n',
+                        "                groups=w_b // GROUP_WIDTH,\n"]),
+    ("vgg16_bn", ["def conv_bn(in_channels, c):\n    return [\n",
+                  "def stage(in_channels, c, n):\n    layers = []\n    layers += conv_bn(in_channels, c=c)\n"
+                  "    for _ in range(n - 1):\n        layers += conv_bn(c, c=c)\n"
+                  "    layers.append(nn.MaxPool2d(2, stride=2))\n    return layers\n",
+                  "            *stage(3, c=64, n=2),\n"]),
+    ("shufflenet_v2_x1_0", ["class Branch1(nn.Sequential):\n    def __init__(self, in_channels, out, stride):\n"
+                            "        super().__init__(\n",
+                            "*[ShuffleUnit(232, c=232) for _ in range(7)],\n"]),
+    ("mobilenet_v3_large", ["                    nn.Hardswish() if hs else nn.ReLU(),\n",
+                            "        if se:\n            block.append(Se(e, squeeze=make_divisible(e // 4, 8)))\n",
+                            "        self.use_add = stride == 1 and in_channels == out\n",
+                            "        add = block + x if self.use_add else block\n",
+                            "def make_divisible(value, divisor=8, min_value=None):\n"]),
+])
+def test_exported_files_read_like_hand_written_pytorch(name, excerpts):
+    source = pytorch_source(build(load_spec(resolve(name)[0])), name)
+    for excerpt in excerpts:
+        assert excerpt in source
 
 
 @pytest.mark.parametrize("name", ["alexnet", "resnet18"])
@@ -200,3 +253,84 @@ def test_onnx_without_onnx_says_how_to_install_it(tmp_path):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.returncode == 2
     assert "ONNX export needs the onnx package" in out.stderr and "Traceback" not in out.stderr
+
+
+# ---- the idiomatic form builds the flat form's model ------------------------------------------------------
+FEATURES = """name: features
+input: [3, 16, 16]
+vars: {growth: 4}
+blocks:
+  unit:                      # a repeat inside a class, each copy reading the one before; an optional BN
+    params: [c, {n: 2}, {gate: false}, {wide: 2 * c}]
+    layers:
+      - {op: conv, name: conv, out: c + i * growth, kernel: 3, pad: 1, repeat: n, first: {stride: 2},
+         module: "convs.{i}"}
+      - {op: bn, name: bn, when: gate}
+      - {op: conv, name: expand, out: wide, kernel: 1}
+      - {op: relu, name: act}
+  head:                      # numbered from 0 in each use, a layer skipped in one
+    params: [c, {norm: true}]
+    layers:
+      - {op: conv, name: a, out: c, kernel: 1, module: "#"}
+      - {op: bn, name: b, module: "#", when: norm}
+      - {op: relu, name: r, module: "#"}
+  stage:                     # layers in the enclosing container: a function
+    params: [c]
+    layers:
+      - {op: conv, name: conv, out: c, kernel: 3, pad: 1, act: relu, repeat: 2, module: "#"}
+      - {op: maxpool, name: pool, kernel: 2, module: "#"}
+  stack:                     # a repeat straight in the block: an nn.Sequential subclass
+    params: [n]
+    layers:
+      - {op: unit, name: layer, c: in_channels, n: 1, repeat: n, module: "layer{i + 1}"}
+  odd:                       # a condition no parameter can say: written out where it is used
+    layers:
+      - {op: conv, name: conv, out: 4, kernel: 1}
+      - {op: relu, name: relu, when: in_height > 4}
+layers:
+  - {op: unit, name: u1, c: 8, n: 3}
+  - {op: odd, name: o1}
+  - {op: unit, name: u2, c: 16, n: 2, gate: true, wide: 24}
+  - {op: odd, name: o2}
+  - {op: head, name: h1, c: 4, module: "tail.#"}
+  - {op: head, name: h2, c: 4, norm: false, module: "tail.#"}
+  - {op: stage, name: s1, c: 8, module: features}
+  - {op: stage, name: s2, c: 8, module: features}
+  - {op: stack, name: d, n: 2}
+  - {op: conv, name: last, out: 4, kernel: 1, act: relu, repeat: 3, module: "out.#"}
+"""
+
+
+def test_idiomatic_file_builds_the_flat_files_model(tmp_path):
+    """Every form the generator writes (loops with a different first copy, copies reading the copy before,
+    parameters computed unless given, functions, nn.Sequential subclasses, lists built under conditions, a
+    block written out) registers the same modules as the flat file and computes the same outputs."""
+    from cnncalc.pytorch.codegen import Generator
+
+    graph = build(parse_spec(FEATURES))
+    source = pytorch_source(graph, "features")
+    for excerpt in ["    def __init__(self, in_channels, c, n=2, gate=False, wide=None):\n        super().__init__()\n"
+                    "        if wide is None:\n            wide = 2 * c\n",
+                    "                    c + (i - 1) * GROWTH, c + i * GROWTH, kernel_size=3, padding=1\n"
+                    "                )\n                for i in range(1, n)\n",
+                    "        self.expand = nn.Conv2d(c + (n - 1) * GROWTH, wide, kernel_size=1)\n",
+                    "        self.u2 = Unit(4, c=16, gate=True, wide=24)\n",
+                    "        layers = []\n        layers.append(nn.Conv2d(in_channels, c, kernel_size=1))\n"
+                    "        if norm:\n            layers.append(nn.BatchNorm2d(c))\n",
+                    "def stage(in_channels, c):\n    return [\n        nn.Conv2d(in_channels, c, kernel_size=3, "
+                    "padding=1),\n        nn.ReLU(),\n        nn.Conv2d(c, c, kernel_size=3, padding=1),\n",
+                    "        self.features = nn.Sequential(*stage(4, c=8), *stage(8, c=8))\n",
+                    "class Stack(nn.Sequential):\n",
+                    "        for _ in range(2):\n            out += [nn.Conv2d(4, 4, kernel_size=1), nn.ReLU()]\n"]:
+        assert excerpt in source
+    generator = Generator(graph)
+    generator.write()
+    assert generator.written_out() == ["odd"] and "in_height" not in source
+    idiomatic = load_exported(tmp_path, "features_i", source)
+    flat = load_exported(tmp_path, "features_f", flat_source(graph, "features"))
+    shapes = {key: tuple(value.shape) for key, value in flat.state_dict().items()}
+    assert {key: tuple(value.shape) for key, value in idiomatic.state_dict().items()} == shapes
+    idiomatic.load_state_dict(flat.state_dict(), strict=True)
+    x = torch.randn(2, *graph.input_shape)
+    with torch.no_grad():
+        assert torch.equal(idiomatic(x), flat(x))

@@ -28,7 +28,7 @@ from ..spec.spec import INPUT_NAME
 from .modules import INLINE
 from .naming import ACTIVATION_SUFFIX, ModuleTree
 from .pyexpr import conjuncts, evaluate, gives, names_in, same, to_python
-from .pyformat import LINE, call, literal, torch_source
+from .pyformat import LINE, call, literal, quoted, torch_source
 
 # names the exported code needs for itself: a block parameter with one of these names cannot be one
 RESERVED = {"self", "torch", "nn", "F", "math", "super", "make_divisible", "i", "_", "x", "range", "float",
@@ -66,11 +66,6 @@ def variable(name: str) -> str:
     if base[0].isdigit() or keyword.iskeyword(base):
         return f"x_{base}"
     return f"{base}_" if base in BUILTINS else base
-
-
-def quoted(text: str) -> str:
-    """A string literal as ruff format writes it (module names hold no quotes or backslashes)."""
-    return f'"{text}"' if '"' not in text and "\\" not in text else repr(text)
 
 
 def constant_name(variable_name: str) -> str:
@@ -297,6 +292,7 @@ class Piece:
     loop: str | None = None  # `for i in range(1, 4)`: the code is the loop's element
     name: str | None = None  # a literal name, or an f-string for a loop
     splat: bool = False  # the code gives a list of modules (a function's, a copy of several modules)
+    parts: list[str] | None = None  # a copy of several modules: each one's code
     lines: list[str] = field(default_factory=list)  # statements that build it first
     assigned: bool = False  # `lines` already set it where it belongs
     entries: list[str] | None = None  # a numbered container's: the arguments of its nn.Sequential
@@ -339,6 +335,7 @@ class Generator:
         self.constant_values = {self.constants[n]: v for n, v in self.spec.variables.items() if n in self.constants}
         self.used_constants: set[str] = set()
         self.signatures: dict[str, Signature] = {}
+        self.unrolled: set[str] = set()  # copies of repeats written one by one (not as a loop)
 
     def _own_modules(self, calls: list[Call]) -> bool:
         paths = [use.module for use in calls]
@@ -400,7 +397,7 @@ class Generator:
     def write(self) -> tuple[list[ClassCode], ClassCode]:
         """Each class and function, innermost first, and the model's class."""
         while True:
-            self.used_constants, self.signatures, self._runs = set(), {}, {}
+            self.used_constants, self.signatures, self._runs, self.unrolled = set(), {}, {}, set()
             try:
                 blocks = sorted(self.classes | self.functions,
                                 key=lambda b: (-max(c.name.count(".") for c in self.uses[b]),
@@ -453,9 +450,7 @@ class Generator:
             if items is not None and thing.origin is not None:  # a function's: in the order of its items
                 order = items[id(thing.origin.item)] * 100_000 + (thing.origin.copy or 0) * 10
                 relative = [[str(order + part)] for part in range(len(parts))]
-            if member.paths and member.paths != relative:
-                raise NotIdiomatic(f"{key}: its uses put it at different module paths")
-            member.paths = relative
+            member.paths = _aligned(member.paths, relative, key) if member.paths else relative
             if not member.modules:
                 member.modules = [[] for _ in parts]
             for part, (_, module) in enumerate(parts):
@@ -535,6 +530,20 @@ class Generator:
         return f"{name}({', '.join(args)})"
 
 
+def _aligned(paths: list[list[str]], other: list[list[str]], key: str) -> list[list[str]]:
+    """One module path for a member whose uses number it differently (`#` gives no number to a layer that
+    `when:` skips, so the layers after it come earlier): the highest number, where nothing was skipped.
+    Only the order of a numbered container's entries matters; its list is built by appending."""
+    if paths == other:
+        return paths
+    if [len(p) for p in paths] != [len(p) for p in other] or any(
+            a != b and not (a.removesuffix("+").isdigit() and b.removesuffix("+").isdigit())
+            for p, q in zip(paths, other) for a, b in zip(p, q)):
+        raise NotIdiomatic(f"{key}: its uses put it at different module paths")
+    return [[max(a, b, key=lambda s: int(s.removesuffix("+"))) if a != b else a for a, b in zip(p, q)]
+            for p, q in zip(paths, other)]
+
+
 def _is_literal(value: Any) -> bool:
     return isinstance(value, (int, float, bool)) or (isinstance(value, str) and not is_expression(value)
                                                         and not value.isidentifier())
@@ -564,6 +573,8 @@ class ScopeWriter:
     def __init__(self, gen: Generator, members: list[Member], envs: list[dict[str, Any]], names: set[str],
                  literal_first: bool) -> None:
         self.gen, self.members, self.envs, self.names = gen, members, envs, names
+        gen.unrolled |= {m.key for m in members if not isinstance(m, Loop) and any(
+            t is not None and t.origin is not None and t.origin.copy is not None for t in m.things)}
         self.literal_first = literal_first
         self.constants = {v: c for v, c in gen.constants.items() if v not in names}
         self.texts = [t for m in members for texts in field_sources(m.item).values() for t in texts]
@@ -651,12 +662,16 @@ class ScopeWriter:
         parts = len(loop.descriptions[0][0])
         splat = parts > 1 or self.gen.is_function(loop.descriptions[0][0][0])
 
-        def code(selection: list[tuple[int, int]], with_i: bool) -> str:
+        def code(selection: list[tuple[int, int]], with_i: bool) -> list[str]:
             envs = [{**self.envs[i], "i": k} for i, k in selection]
             first = not with_i and all(k == 0 for _, k in selection)
-            codes = [self.module_code([loop.descriptions[i][k][part] for i, k in selection], envs, loop.item,
-                                      loop.key, loop=with_i, first=first) for part in range(parts)]
-            return f"[{', '.join(codes)}]" if parts > 1 else codes[0]
+            return [self.module_code([loop.descriptions[i][k][part] for i, k in selection], envs, loop.item,
+                                     loop.key, loop=with_i, first=first) for part in range(parts)]
+
+        def piece(codes: list[str], name: str | None, clause: str | None = None) -> Piece:
+            if len(codes) == 1:
+                return Piece(codes[0], presence, clause, name, splat=splat)
+            return Piece(f"[{', '.join(codes)}]", presence, clause, name, splat=True, parts=codes)
 
         def name(selection: list[tuple[int, int]]) -> str | None:
             if loop.numbered:
@@ -675,23 +690,23 @@ class ScopeWriter:
         except NotIdiomatic:
             whole = None
         if single and whole is not None:
-            return [Piece(whole, presence, name=name(everything), splat=splat)]
+            return [piece(whole, name(everything))]
         if whole is not None:
-            counter = "i" if "i" in names_in_code(whole) or not loop.numbered else "_"
-            return [Piece(whole, presence, f"for {counter} in range({count})", name(everything), splat=splat)]
+            counter = "i" if "i" in names_in_code(" + ".join(whole)) or not loop.numbered else "_"
+            return [piece(whole, name(everything), f"for {counter} in range({count})")]
         firsts = [(i, 0) for i in range(len(counts))]
         rest = [(i, k) for i, k in everything if k]
-        pieces = [Piece(code(firsts, False), presence, name=name(firsts), splat=splat)]
+        pieces = [piece(code(firsts, False), name(firsts))]
         if not rest:
             return pieces
-        if self.literal_first and counts == [2]:
-            return [*pieces, Piece(code(rest, False), presence, name=name(rest), splat=splat)]
+        if count == "2":  # a lone copy after a different first one is no loop
+            return [*pieces, piece(code(rest, False), name(rest))]
         body = code(rest, True)
-        if "i" in names_in_code(body) or not loop.numbered:
+        if "i" in names_in_code(" + ".join(body)) or not loop.numbered:
             clause = f"for i in range(1, {count})"
         else:
             clause = f"for _ in range({count} - 1)" if not count.isdigit() else f"for _ in range({int(count) - 1})"
-        return [*pieces, Piece(body, presence, clause, name(rest), splat=splat)]
+        return [*pieces, piece(body, name(rest), clause)]
 
     def count_text(self, loop: Loop, counts: list[int]) -> str:
         if self.literal_first:
@@ -766,7 +781,8 @@ class ScopeWriter:
         statements building that list where an entry is conditional, or a loop of several modules."""
         conditions = [self.condition(k.presence, presence, k.item) for k in kids]
         if not any(conditions) and not any(k.lines or (k.loop and k.splat) for k in kids):
-            return [], [f"*[{k.code} {k.loop}]" if k.loop else f"*{k.code}" if k.splat else k.code for k in kids]
+            return [], [e for k in kids for e in ([f"*[{k.code} {k.loop}]"] if k.loop else k.parts or
+                                                   [f"*{k.code}" if k.splat else k.code])]
         local = self.local(name)
         lines = [f"{local} = []"]
         for kid, condition in zip(kids, conditions):
@@ -996,7 +1012,8 @@ class UseWriter(ScopeWriter):
             while ref in producers and ref not in seen:
                 seen.add(ref)
                 producer, ref = producers[ref]
-                texts += [t for field_texts in field_sources(producer).values() for t in field_texts]
+                texts += _last_copy([t for field_texts in field_sources(producer).values() for t in field_texts],
+                                    producer)
                 if id(producer) in by_item and not self._keeps_channels(by_item[id(producer)]):
                     ref = ""  # its channels are its own: the texts before it say nothing of them
                     break
@@ -1195,6 +1212,14 @@ class BlockWriter(UseWriter):
             elif index not in positions and reads & inner:
                 return False
         return len(_item_inputs(items[positions[0]], locals_[positions[0] - 1] if positions[0] else INPUT_NAME)) == 1
+
+
+def _last_copy(texts: list[str], item: Any) -> list[str]:
+    """A repeat's texts as its last copy reads them (what comes after it sees that copy): i = repeat - 1."""
+    if "repeat" not in item:
+        return texts
+    last = f"({item['repeat']} - 1)"
+    return [re.sub(r"\bi\b", last, t) for t in texts]
 
 
 def _spec_default(text: str, use: Call) -> Any:

@@ -19,9 +19,19 @@ def literal(value: Any) -> str:
         return torch_source(value)
     if isinstance(value, float) and value == float("-inf"):
         return 'float("-inf")'
+    if isinstance(value, str):
+        return quoted(value)
     if isinstance(value, tuple) and len(value) == 2 and same(value[0], value[1]) and isinstance(value[0], int):
         return repr(value[0])  # torch takes 3 for (3, 3)
+    if isinstance(value, (tuple, list)) and any(isinstance(v, str) for v in value):
+        inner = ", ".join(literal(v) for v in value)
+        return f"[{inner}]" if isinstance(value, list) else f"({inner}{',' if len(value) == 1 else ''})"
     return repr(value)
+
+
+def quoted(text: str) -> str:
+    """A string literal as ruff format writes it: in double quotes."""
+    return f'"{text}"' if '"' not in text and "\\" not in text else repr(text)
 
 
 def torch_source(description: Torch) -> str:
