@@ -246,6 +246,33 @@ def test_onnx_passes_the_checker_and_onnxruntime_agrees(tmp_path, name):
     assert abs(got - expected).max() <= 1e-4
 
 
+@pytest.mark.slow
+def test_onnx_nodes_are_the_specs_layers_by_their_full_names():
+    pytest.importorskip("onnxscript")  # the dynamo exporter; the TorchScript one names layers by their leaf only
+    onnx = pytest.importorskip("onnx")
+    from onnx import numpy_helper
+
+    from cnncalc.pytorch.export import onnx_bytes
+    from cnncalc.pytorch.lowering import to_module
+
+    graph = build(load_spec(resolve("resnet18")[0]))
+    model = to_module(graph)
+    proto = onnx.load_from_string(onnx_bytes(graph, model))
+    names = [node.name for node in proto.graph.node]
+    assert names[:5] == ["/conv1/Conv", "/bn1/BatchNormalization", "/relu/Relu", "/maxpool/MaxPool",
+                         "/layer1.0.conv1/Conv"]
+    assert "/layer2.0.downsample_bn/BatchNormalization" in names and len(set(names)) == len(names)
+    # batch norm is not folded into the convs: 20 of each, as in the spec (and in torchvision's resnet18)
+    ops = [node.op_type for node in proto.graph.node]
+    assert ops.count("Conv") == ops.count("BatchNormalization") == 20
+    # the initializers are the model's own weights under its state_dict names
+    weights = {item.name: numpy_helper.to_array(item) for item in proto.graph.initializer}
+    for key, value in model.state_dict().items():
+        if key in weights:
+            assert (weights[key] == value.numpy()).all(), key
+    assert "layer4.1.bn2.running_var" in weights and "layer1.0.conv1.weight" in weights
+
+
 def test_onnx_without_onnx_says_how_to_install_it(tmp_path):
     code = ("import sys; sys.modules['onnx'] = None\n"
             "from cnncalc.cli import app\n"
