@@ -361,3 +361,21 @@ def test_idiomatic_file_builds_the_flat_files_model(tmp_path):
     x = torch.randn(2, *graph.input_shape)
     with torch.no_grad():
         assert torch.equal(idiomatic(x), flat(x))
+
+
+def test_docs_excerpts_are_what_export_writes():
+    """docs/export.md's excerpts (each after `<!-- export excerpt: SPEC -->`; `...` skips lines) are parts of
+    the files `cnncalc export` writes, in order."""
+    import re
+    from pathlib import Path
+
+    text = (Path(__file__).parent.parent / "docs" / "export.md").read_text()
+    excerpts = re.findall(r"<!-- export excerpt: (\w+) -->\n```python\n(.*?)```", text, re.S)
+    assert len(excerpts) >= 6
+    for name, excerpt in excerpts:
+        source = pytorch_source(build(load_spec(resolve(name)[0])), name)
+        position = 0
+        for chunk in re.split(r"^\.\.\.\n", excerpt, flags=re.M):
+            found = source.find(chunk, position)
+            assert found >= 0, f"{name}: not in the exported file:\n{chunk}"
+            position = found + len(chunk)

@@ -170,7 +170,8 @@ class Tree:
             origins = [t.origin for t in member.things if t is not None]
             if all(o is not None and o.copy is not None and member.key == f"{o.local}.{o.copy}" for o in origins):
                 repeats.setdefault(id(member.item), []).append(member)
-        out = [m for m in members if not any(m in group for group in repeats.values())]
+        grouped = {id(m) for group in repeats.values() for m in group}
+        out = [m for m in members if id(m) not in grouped]
         for group in repeats.values():
             loop = self._loop(group, owners, final)
             out += [loop] if loop is not None else group

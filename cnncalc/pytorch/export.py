@@ -10,6 +10,7 @@ from typing import Any
 
 from .. import __version__
 from ..core.errors import OptionError
+from ..core.gcpause import paused_gc
 from ..spec.graph import INPUT_NAME, Graph
 from .lowering import _class_name
 from .naming import ModuleTree
@@ -30,6 +31,11 @@ def pytorch_source(graph: Graph, origin: str, flat: bool = False) -> str:
 
 def idiomatic_source(graph: Graph, origin: str) -> str:
     """A class per spec block and one for the model, in ruff format's style, needing torch only."""
+    with paused_gc():  # it only allocates; the collector's passes would grow the cost per layer
+        return _idiomatic_source(graph, origin)
+
+
+def _idiomatic_source(graph: Graph, origin: str) -> str:
     from .codegen import Generator, class_name
     from .pyformat import literal
 
