@@ -76,10 +76,10 @@ def zoo(names: list[str], repeats: int) -> list[dict[str, Any]]:
         spec = load_spec(resolve(name)[0])
         graph = build(spec)
         row = {"spec": name, "layers": len(graph.nodes),
-               "build": best(lambda: build(spec), repeats),
-               "analyze": best(lambda: analyze(graph), repeats),
-               "idiomatic": best(lambda: idiomatic_source(graph, name), repeats),
-               "flat": best(lambda: flat_source(graph, name), repeats)}
+               "build": best(lambda spec=spec: build(spec), repeats),
+               "analyze": best(lambda graph=graph: analyze(graph), repeats),
+               "idiomatic": best(lambda graph=graph, name=name: idiomatic_source(graph, name), repeats),
+               "flat": best(lambda graph=graph, name=name: flat_source(graph, name), repeats)}
         row["analyze share"] = row["analyze"] / row["idiomatic"]
         rows.append(row)
     return rows
@@ -90,7 +90,7 @@ def scaling(sizes: list[int], repeats: int) -> list[dict[str, Any]]:
     for n in sizes:
         uses = "".join(f"  - {{op: res, name: one{k}}}\n" for k in range(n))
         graph = build(parse_spec(SCALING.format(n=n, uses=uses)))
-        seconds = best(lambda: idiomatic_source(graph, "chain"), repeats)
+        seconds = best(lambda graph=graph: idiomatic_source(graph, "chain"), repeats)
         rows.append({"uses": 2 * n, "layers": len(graph.nodes), "idiomatic": seconds,
                      "us per use": seconds / (2 * n) * 1e6})
     return rows
