@@ -347,7 +347,8 @@ def test_idiomatic_file_builds_the_flat_files_model(tmp_path):
                     "def stage(in_channels, c):\n    return [\n        nn.Conv2d(in_channels, c, kernel_size=3, "
                     "padding=1),\n        nn.ReLU(),\n        nn.Conv2d(c, c, kernel_size=3, padding=1),\n",
                     "        self.features = nn.Sequential(*stage(4, c=8), *stage(8, c=8))\n",
-                    "class Stack(nn.Sequential):\n",
+                    "class Stack(nn.Sequential):\n",  # a later copy's name in a loop is an f-string
+                    "        for i in range(1, n):\n            self.add_module(f\"layer{i + 1}\", Unit(",
                     "        for _ in range(2):\n            out += [nn.Conv2d(4, 4, kernel_size=1), nn.ReLU()]\n"]:
         assert excerpt in source
     generator = Generator(graph)
@@ -379,3 +380,48 @@ def test_docs_excerpts_are_what_export_writes():
             found = source.find(chunk, position)
             assert found >= 0, f"{name}: not in the exported file:\n{chunk}"
             position = found + len(chunk)
+
+
+NAMES = """name: names
+input: [3, 16, 16]
+blocks:
+  layers:                    # a function named like the list a function builds
+    params: [c]
+    layers:
+      - {op: conv, name: conv, out: c, kernel: 3, pad: 1, act: relu, module: "#"}
+  stage:
+    params: [c, n]
+    layers:
+      - {op: layers, name: convs, c: c, repeat: n, module: .}
+      - {op: maxpool, name: pool, kernel: 2, module: "#"}
+  Se:                        # a class named like a container built as a list
+    layers:
+      - {op: conv, name: conv, out: in_channels, kernel: 1}
+  unit:
+    params: [{wide: false}]
+    layers:
+      - {op: conv, name: conv, out: 4, kernel: 1, module: "Se.#", when: wide}
+      - {op: Se, name: se, module: "Se.#"}
+layers:
+  - {op: stage, name: s1, c: 8, n: 2, module: features}
+  - {op: stage, name: s2, c: 8, n: 1, module: features}
+  - {op: unit, name: u1, wide: true}
+  - {op: unit, name: u2}
+"""
+
+
+def test_local_lists_hide_no_function_or_class(tmp_path):
+    """A list built in __init__ or a function takes a name of its own (`layers_2`), not that of a function or
+    class it calls; a repeat's later copies read the copy before (`c`), not a number that fits both uses."""
+    graph = build(parse_spec(NAMES))
+    source = pytorch_source(graph, "names")
+    for excerpt in ["    layers_2 = []\n    layers_2 += layers(in_channels, c=c)\n    for _ in range(n - 1):\n"
+                    "        layers_2 += layers(c, c=c)\n",
+                    "        Se_2 = []\n        if wide:\n", "        Se_2.append(Se(4))\n"]:
+        assert excerpt in source
+    idiomatic = load_exported(tmp_path, "names_i", source)  # `layers = []` made `layers(...)` a TypeError
+    flat = load_exported(tmp_path, "names_f", flat_source(graph, "names"))
+    idiomatic.load_state_dict(flat.state_dict(), strict=True)
+    x = torch.randn(2, *graph.input_shape)
+    with torch.no_grad():
+        assert torch.equal(idiomatic(x), flat(x))

@@ -126,7 +126,7 @@ class Values:
         return text
 
     def _linear(self, values: list[Any], pythons: list[str]) -> str | None:
-        """`base + i * step` for a loop's copies (DenseNet's in_channels + i * 32)."""
+        """`base + i * step` for a loop's copies, the step a constant or parameter (DenseNet's GROWTH)."""
         if "i" not in self.names or not all(isinstance(v, int) and not isinstance(v, bool) for v in values):
             return None
         for base in pythons:
@@ -139,10 +139,16 @@ class Values:
             if len(steps) != 1:
                 continue
             step = steps.pop()
-            named = [c for v, c in self.constants.items() if same(self.envs[0].get(c), step)]
-            text = f"{base} + i * {named[0] if len(named) == 1 else step}"
-            if step and self._gives(text, values):
-                return text
+            if not step:
+                continue
+            # the step must have a name (DenseNet's GROWTH): a bare number that happens to fit two uses is
+            # no rule a reader would recognise (3 + i * 5 for a stage whose first copy reads 3 channels)
+            named = [c for c in self.constants.values() if same(self.envs[0].get(c), step)]
+            named += sorted(n for n in self.names if n not in ("i", "in_channels") and same(self.envs[0].get(n), step))
+            for name in named:
+                text = f"{base} + i * {name}"
+                if self._gives(text, values):
+                    return text
         return None
 
     def _conditional(self, values: list[Any], pythons: list[str]) -> str | None:

@@ -11,6 +11,7 @@ from ..layers.torchspec import Torch
 from ..spec.graph import Call
 from ..spec.spec import INPUT_NAME
 from .codeparts import (
+    RESERVED,
     ClassCode,
     Loop,
     Member,
@@ -22,6 +23,7 @@ from .codeparts import (
     attribute,
     class_name,
     field_sources,
+    function_name,
     numbered,
     ordered,
     variable,
@@ -67,7 +69,9 @@ class ScopeWriter:
         values = self.values(envs)
         whens = [values.python(m.item["when"]) for m in members if m.item is not None and "when" in m.item]
         self.conditions = list(dict.fromkeys(c for text in whens if text for c in [text, *conjuncts(text)]))
-        self.taken = set(names) | set(self.constants.values())
+        # a local list must hide no parameter, constant, function or class of the file
+        generated = {function_name(b) for b in gen.functions} | {class_name(b) for b in gen.classes}
+        self.locals = Names(set(names) | set(self.constants.values()) | generated | RESERVED)
 
     def values(self, envs: list[dict[str, Any]], loop: bool = False, first: bool = False) -> Values:
         names = self.names | ({"i"} if loop else set())
@@ -93,9 +97,8 @@ class ScopeWriter:
                     loop: bool = False, first: bool = False) -> str:
         values = self.values(envs, loop, first)
         texts = self.texts_of(item)
-        if loop:  # a copy reads the copy before it: its own texts at i - 1
-            texts.inputs = [*(re.sub(r"\bi\b", "(i - 1)", t) for t in texts.own if re.search(r"\bi\b", t)),
-                            *texts.inputs]
+        if loop:  # a copy reads the copy before it, whose output its own texts say (at i - 1)
+            texts.inputs = [*(re.sub(r"\bi\b", "(i - 1)", t) for t in texts.own), *texts.inputs]
         try:
             if isinstance(descriptions[0], Call):
                 return self.gen.call_code(descriptions, values, texts)
@@ -151,11 +154,12 @@ class ScopeWriter:
                 return Piece(codes[0], presence, clause, name, splat=splat)
             return Piece(f"[{', '.join(codes)}]", presence, clause, name, splat=True, parts=codes)
 
-        def name(selection: list[tuple[int, int]]) -> str | None:
+        def name(selection: list[tuple[int, int]], looped: bool = False) -> str | None:
+            """The copies' name in a named container: a literal, or for a loop, an f-string."""
             if loop.numbered:
                 return None
             names = {loop.segments[i][k] for i, k in selection}
-            if len(names) == 1:
+            if len(names) == 1 and not looped:
                 return names.pop()
             pattern = self.name_pattern(loop, selection)
             if pattern is None:
@@ -171,7 +175,7 @@ class ScopeWriter:
             return [piece(whole, name(everything))]
         if whole is not None:
             counter = "i" if "i" in names_in_code(" + ".join(whole)) or not loop.numbered else "_"
-            return [piece(whole, name(everything), f"for {counter} in range({count})")]
+            return [piece(whole, name(everything, looped=True), f"for {counter} in range({count})")]
         firsts = [(i, 0) for i in range(len(counts))]
         rest = [(i, k) for i, k in everything if k]
         pieces = [piece(code(firsts, False), name(firsts))]
@@ -184,7 +188,7 @@ class ScopeWriter:
             clause = f"for i in range(1, {count})"
         else:
             clause = f"for _ in range({count} - 1)" if not count.isdigit() else f"for _ in range({int(count) - 1})"
-        return [*pieces, piece(body, name(rest), clause)]
+        return [*pieces, piece(body, name(rest, looped=True), clause)]
 
     def count_text(self, loop: Loop, counts: list[int]) -> str:
         if self.literal_first:
@@ -269,13 +273,8 @@ class ScopeWriter:
         return lines, [f"*{local}"]
 
     def local(self, name: str) -> str:
-        base = variable(name) if not name.isdigit() else "layers"
-        out, count = base, 1
-        while out in self.taken:
-            count += 1
-            out = f"{base}_{count}"
-        self.taken.add(out)
-        return out
+        """A new local variable of __init__ for a container built as a list."""
+        return self.locals.new(variable(name) if not name.isdigit() else "layers")
 
     def containers(self) -> dict[str, list[Member]]:
         """Members grouped by the container at the top of the scope that holds them."""
@@ -426,8 +425,10 @@ def _chain(group: list[Member], members: list[Member]) -> bool:
 
 
 class Names:
-    def __init__(self) -> None:
-        self.taken: set[str] = {"self", "torch", "nn", "F"}
+    """Variable names, each new one unlike those taken (`conv`, `conv_2`)."""
+
+    def __init__(self, taken: set[str] | None = None) -> None:
+        self.taken: set[str] = {"self", "torch", "nn", "F", *(taken or ())}
 
     def new(self, base: str) -> str:
         name, count = base, 1
