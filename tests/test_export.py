@@ -47,8 +47,9 @@ def _declared() -> dict[str, dict]:
 
 DECLARED = _declared()
 # Why a torchvision model cannot take its weights (docs/export.md says the same)
-UNMATCHED = {"convnext_tiny": "torchvision's CNBlock uses nn.Linear (weights [out, in]) where the spec has 1x1 "
-                              "convs ([out, in, 1, 1]), and keeps layer_scale as a bare parameter"}
+UNMATCHED = {"convnext_tiny": "torchvision's CNBlock has nn.Linear pointwise layers on a channels-last tensor (weights "
+                              "[out, in]) where the spec has 1x1 convs, keeps layer_scale as a bare parameter, and numbers "
+                              "two Permute modules in `block`"}
 
 
 def load_exported(tmp_path, name: str, source: str, meta: bool = False):
