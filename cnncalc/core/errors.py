@@ -6,6 +6,8 @@ import difflib
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from .text import MESSAGE_CHARS, NAME_CHARS, file_name, printable, printable_lines
+
 
 @dataclass(frozen=True)
 class Location:
@@ -16,7 +18,7 @@ class Location:
     column: int
 
     def __str__(self) -> str:
-        return f"{self.file}:{self.line}:{self.column}"
+        return f"{file_name(self.file)}:{self.line}:{self.column}"
 
 
 class CnnCalcError(Exception):
@@ -25,7 +27,8 @@ class CnnCalcError(Exception):
     exit_code = 2
 
     def render(self) -> str:
-        return f"error: {self}"
+        """The message for the terminal: control characters replaced, long values cut (text.py)."""
+        return f"error: {printable_lines(self)}"
 
 
 class InputError(CnnCalcError):
@@ -50,19 +53,21 @@ class InputError(CnnCalcError):
         self.hint = hint
 
     def render(self) -> str:
-        """`file:line:col: error: layer 'x', field 'y': message`, then an indented hint."""
-        where = str(self.loc) if self.loc else (self.file or "")
+        """`file:line:col: error: layer 'x', field 'y': message`, then an indented hint; every
+        part safe to print (control characters replaced, long names and values cut)."""
+        where = str(self.loc) if self.loc else file_name(self.file or "")
         subject = []
         if self.layer is not None:
-            subject.append(f"layer '{self.layer}'")
+            subject.append(f"layer '{printable(self.layer, NAME_CHARS)}'")
         if self.field is not None:
-            subject.append(f"field '{self.field}'")
+            subject.append(f"field '{printable(self.field, NAME_CHARS)}'")
         text = ", ".join(subject)
-        text = f"error: {text}: {self.message}" if text else f"error: {self.message}"
+        message = printable_lines(self.message)
+        text = f"error: {text}: {message}" if text else f"error: {message}"
         if where:
             text = f"{where}: {text}"
         if self.hint:
-            text += f"\n  hint: {self.hint}"
+            text += f"\n  hint: {printable_lines(self.hint, MESSAGE_CHARS)}"
         return text
 
     def __str__(self) -> str:
@@ -97,7 +102,7 @@ class Note:
 
     def render(self) -> str:
         where = f"{self.loc}: " if self.loc else ""
-        return f"{where}warning: layer '{self.layer}': {self.message}"
+        return f"{where}warning: layer '{printable(self.layer, NAME_CHARS)}': {printable_lines(self.message)}"
 
 
 def did_you_mean(word: str, candidates: Iterable[str]) -> str | None:

@@ -6,15 +6,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
 
-from rich import box
-from rich.table import Table
-from rich.text import Text
-
 from ..analysis.report import Report, Row, Totals
 from ..core.errors import OptionError, did_you_mean
 from ..core.numbers import KB, MILLION, THOUSAND, grouped, human, human_bytes, scaled
 from ..core.shapes import Shape, format_shape
+from ..core.text import printable
 from ..layers.fields import format_pair
+from .grid import Column, Grid
 
 
 def _channels(shape: Shape) -> str:
@@ -164,23 +162,19 @@ def _approx(value) -> str:
     return f" ({human(value)})" if isinstance(value, int) and value >= 1000 else ""
 
 
-def lecture_table(report: Report, columns: tuple[str, ...] = LECTURE, may_add_from: bool = True) -> Table:
-    """The rich table (the caller prints it; rich drops colour when piped or under NO_COLOR)."""
+def lecture_table(report: Report, columns: tuple[str, ...] = LECTURE, may_add_from: bool = True) -> Grid:
+    """The lecture table as a Grid: full rows when piped, fitted to a terminal's width (the automatic
+    From column is the one that may be hidden); bold headers and totals on a terminal."""
     headers, left, body, total_row = _layout(report, columns, may_add_from)
-    table = Table(title=report.name, box=box.SIMPLE_HEAD, title_justify="left", header_style="bold",
-                  pad_edge=False, collapse_padding=True)
-    for header, is_left in zip(headers, left):
-        table.add_column(header, justify="left" if is_left else "right", no_wrap=True)
-    for cells in body:
-        table.add_row(*cells)
-    table.add_section()
-    table.add_row(*[Text(cell, style="bold") for cell in total_row])
-    return table
+    grid_columns = [Column(header, is_left, optional=header == "From" and may_add_from and "from" not in columns,
+                           wrap=is_left or header == TABLE_COLUMNS["c_in"].header)
+                    for header, is_left in zip(headers, left)]
+    return Grid(report.name, grid_columns, body, total_row)
 
 
 def lecture_markdown(report: Report, columns: tuple[str, ...] = LECTURE, may_add_from: bool = True) -> str:
     headers, left, body, total_row = _layout(report, columns, may_add_from)
-    lines = [f"### {report.name}", "", _md_row([h.replace("\n", " ") for h in headers]),
+    lines = [f"### {printable(report.name)}", "", _md_row([h.replace("\n", " ") for h in headers]),
              _md_row(["---" if is_left else "---:" for is_left in left])]
     lines += [_md_row(cells) for cells in body]
     lines.append(_md_row([f"**{cell}**" if cell else "" for cell in total_row]))
@@ -190,4 +184,4 @@ def lecture_markdown(report: Report, columns: tuple[str, ...] = LECTURE, may_add
 
 
 def _md_row(cells) -> str:
-    return "| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |"
+    return "| " + " | ".join(printable(cell).replace("|", "\\|") for cell in cells) + " |"
