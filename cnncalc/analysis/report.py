@@ -6,7 +6,7 @@ from typing import Any
 
 from ..core.errors import Note
 from ..core.shapes import Shape
-from ..core.symbolic import as_text
+from ..core.symbolic import as_text, is_symbolic
 from ..layers import Cells
 from ..layers.window import RFAxis
 
@@ -62,6 +62,13 @@ class Report:
             macs=sum((r.macs for r in self.rows), 0),
             memory_bytes=sum((r.memory_bytes for r in self.rows), 0),
         )
+
+    @property
+    def symbolic(self) -> bool:
+        """True when sizes or counts are formulas (`--symbolic`)."""
+        totals = self.totals
+        return any(is_symbolic(value) for value in (*self.input_shape, totals.params, totals.macs,
+                                                    totals.memory_bytes))
 
     def collapse(self, depth: int) -> Report:
         """One row per block instance (or repeat) whose name has more than `depth` parts, summing

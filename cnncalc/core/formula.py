@@ -139,11 +139,12 @@ def _combine(op: str, left: Any, right: Any) -> Formula:
 
 
 def divide(left: Any, right: Any) -> Any:
-    """left / right, exact: a Fraction (or int) for whole numbers, sympy's division for symbols."""
+    """left / right, exact: an int or a Fraction for whole numbers and fractions, sympy's division
+    for symbols."""
     from fractions import Fraction
 
-    if isinstance(left, int) and isinstance(right, int):
-        result = Fraction(left, right)
+    if isinstance(left, (int, Fraction)) and isinstance(right, (int, Fraction)):
+        result = Fraction(left) / Fraction(right)
         return int(result) if result.denominator == 1 else result
     return left / right
 
@@ -163,8 +164,10 @@ def _number(value: Any) -> str:
         return f"{value:,}" if abs(value) >= 10_000 else str(value)
     if isinstance(value, float):
         return f"{value:g}"
-    text = str(value)
-    return f"({text})" if any(op in text.lstrip("-") for op in "+-") else text  # a symbolic sum: C + 1
+    from .symbolic import text
+
+    shown = text(value)
+    return f"({shown})" if any(op in shown.lstrip("-") for op in "+-") else shown  # a symbolic sum: C + 1
 
 
 def value_of(item: Any) -> Any:

@@ -4,6 +4,8 @@ from __future__ import annotations
 from fractions import Fraction
 from typing import Any
 
+from .symbolic import text as symbolic_text
+
 KB = 1024  # the lectures' memory unit: KB = 1024 bytes
 THOUSAND = 1000  # Params (k)
 MILLION = 10**6  # MACs (M)
@@ -17,7 +19,7 @@ def round_half_up(value: Fraction) -> int:
 
 def grouped(n: int) -> str:
     """1134 -> '1,134' (a symbolic expression prints as itself)."""
-    return f"{n:,}" if isinstance(n, int) else str(n)
+    return f"{n:,}" if isinstance(n, int) else symbolic_text(n)
 
 
 def scaled(value: Any, unit: int) -> str:
@@ -27,7 +29,7 @@ def scaled(value: Any, unit: int) -> str:
     nothing real is ever shown as 0.
     """
     if not isinstance(value, int):  # a symbolic size: show the formula
-        return str(value / unit)
+        return symbolic_text(value / unit)
     exact = Fraction(value, unit)
     whole = round_half_up(exact)
     if whole != 0 or exact == 0:

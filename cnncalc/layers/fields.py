@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
 from ..core.errors import did_you_mean
-from ..core.symbolic import is_symbolic
+from ..core.symbolic import factor_text, is_symbolic, text
 
 T = TypeVar("T")
 
@@ -168,4 +168,4 @@ def choice(options: Callable[[], list[str]] | list[str]) -> Callable[[Any], str]
 def format_pair(pair: tuple[Any, Any]) -> str:
     """(3, 3) -> '3', (1, 7) -> '1×7'."""
     h, w = pair
-    return f"{h}" if h == w else f"{h}×{w}"
+    return text(h) if h == w else f"{factor_text(h)}×{factor_text(w)}"

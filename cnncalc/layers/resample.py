@@ -1,10 +1,10 @@
 from __future__ import annotations
 
-from fractions import Fraction
 from typing import Any
 
-from ..core.formula import Formula, Q, Step, input_elements, kernel_factors, output_elements, product
+from ..core.formula import Formula, Q, Step, divide, input_elements, kernel_factors, output_elements, product
 from ..core.shapes import Shape
+from ..core.symbolic import ceil_div, definitely, largest, text
 from .base import RF, Cells, FusedActivation, Layer, Warn, fused_activation_names, register
 from .fields import (
     FieldProblem,
@@ -67,7 +67,7 @@ class ConvTranspose(FusedActivation):
                                               self.output_pad):
             size = (Q(name, n) - 1) * Q("S", s) - 2 * Q("P", p) + Q("D", d) * (Q("K", k) - 1) \
                 + Q("output_pad", extra) + 1
-            if size.value < 1:
+            if definitely(size.value < 1):
                 self.fail(f"the output would be {size.value} wide: padding {p} is too large", "pad")
             sizes.append(size)
         return sizes
@@ -79,8 +79,8 @@ class ConvTranspose(FusedActivation):
     def explain_shape(self, inputs: list[Shape], output: Shape) -> list[Step]:
         height, width = self._sizes(inputs)
         if height.numbers() == width.numbers():
-            return [Step("H' = W'", width, str(width.value))]
-        return [Step("H'", height, str(height.value)), Step("W'", width, str(width.value))]
+            return [Step("H' = W'", width, text(width.value))]
+        return [Step("H'", height, text(height.value)), Step("W'", width, text(width.value))]
 
     def _per_input(self) -> Formula:
         """Weights one input element scatters through: (C_out / G) × K × K."""
@@ -128,7 +128,7 @@ class ConvTranspose(FusedActivation):
 def _adaptive_reads(size: int, out: int) -> int:
     """Input positions read along one axis by PyTorch's adaptive windows
     [floor(i·N/n), ceil((i+1)·N/n)) for i in 0..n-1."""
-    return sum(-(-((i + 1) * size) // out) - (i * size) // out for i in range(out))
+    return sum(ceil_div((i + 1) * size, out) - (i * size) // out for i in range(out))
 
 
 class AdaptivePool(Layer):
@@ -152,8 +152,8 @@ class AdaptivePool(Layer):
         the widest window, with the average step N/n."""
         result = []
         for field, size, out in zip(fields[0], inputs[0][1:], output[1:]):
-            widest = max(-(-((i + 1) * size) // out) - (i * size) // out for i in range(out))
-            result.append(field.window(widest, Fraction(size, out), 0))
+            widest = largest(ceil_div((i + 1) * size, out) - (i * size) // out for i in range(out))
+            result.append(field.window(widest, divide(size, out), 0))
         return (result[0], result[1])
 
 
@@ -224,7 +224,7 @@ class Upsample(Layer):
     def receptive_field(self, fields: list[RF], inputs: list[Shape], output: Shape) -> RF:
         """Nearest reads one input per output; bilinear reads two neighbours along each axis."""
         extra = 1 if self.mode == "bilinear" else 0
-        height, width = (field.upsampled(Fraction(out, size), extra)
+        height, width = (field.upsampled(divide(out, size), extra)
                          for field, size, out in zip(fields[0], inputs[0][1:], output[1:]))
         return (height, width)
 

@@ -6,11 +6,11 @@ mode (with PyTorch's rule that the last window must start inside the input or it
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 
-from ..core.formula import Formula, Q, Step
-from ..core.symbolic import definitely, is_symbolic, to_int
+from ..core.formula import Formula, Q, Step, divide
+from ..core.symbolic import ceil_div, definitely, is_symbolic, largest, simplified, text, to_int
 from .fields import Padding
 
 
@@ -66,7 +66,7 @@ class WindowAxis:
     def rounding(self) -> str:
         """'55', or '27.5 → floor → 27' when the division is not exact."""
         if is_symbolic(self.size):
-            return str(self.out)
+            return text(self.out)
         exact = self.exact
         if exact.denominator == 1:
             return str(self.out)
@@ -86,7 +86,7 @@ def resolve_padding(pad: Padding, size: int, kernel: int, stride: int, dilation:
         return 0, 0
     if pad.mode == "same":
         span = dilation * (kernel - 1) + 1
-        total = max((-(-size // stride) - 1) * stride + span - size, 0)
+        total = largest([(ceil_div(size, stride) - 1) * stride + span - size, 0])
         return total // 2, total - total // 2
     raise AssertionError("explicit padding is given per axis")
 
@@ -105,12 +105,12 @@ def sweep(size: int, kernel: int, stride: int, pad: tuple[int, int], dilation: i
             field="kernel",
         )
     if ceil:
-        out = -(-(padded - span) // stride) + 1
+        out = ceil_div(padded - span, stride) + 1
         if definitely((out - 1) * stride >= size + before):  # the last window would start in the right padding
             out -= 1
     else:
         out = (padded - span) // stride + 1
-    return WindowAxis(size, kernel, stride, before, after, dilation, ceil, to_int(out), axis)
+    return WindowAxis(size, kernel, stride, before, after, dilation, ceil, to_int(simplified(out)), axis)
 
 
 def sweep2d(height: int, width: int, kernel: tuple[int, int], stride: tuple[int, int], pad: Padding,
@@ -119,7 +119,10 @@ def sweep2d(height: int, width: int, kernel: tuple[int, int], stride: tuple[int,
     axes = []
     for axis, size, k, s, d, p in zip(("H", "W"), (height, width), kernel, stride, dilation, pad.amount):
         pads = (p, p) if pad.mode == "explicit" else resolve_padding(pad, size, k, s, d)
-        axes.append(sweep(size, k, s, pads, d, ceil, axis))
+        swept = sweep(size, k, s, pads, d, ceil, axis)
+        if pad.mode == "same" and is_symbolic(size):  # ceil(N/S) by definition; sympy cannot see it through Max
+            swept = replace(swept, out=ceil_div(size, s))
+        axes.append(swept)
     return axes[0], axes[1]
 
 
@@ -186,8 +189,7 @@ class RFAxis:
 
     def upsampled(self, factor: int | Fraction, extra_reads: int = 0) -> RFAxis:
         """Upsampling: outputs come `factor` times closer; each reads `extra_reads` more inputs."""
-        jump = Fraction(self.jump) / factor  # exact: int / int would be a float
-        return RFAxis(self.size + extra_reads * self.jump, int(jump) if jump.denominator == 1 else jump, self.start)
+        return RFAxis(self.size + extra_reads * self.jump, divide(self.jump, factor), self.start)
 
 
 PIXEL = RFAxis(1, 1, 0)
@@ -195,6 +197,9 @@ PIXEL = RFAxis(1, 1, 0)
 
 def window_steps(height: WindowAxis, width: WindowAxis) -> list[Step]:
     """The output-size lines of `explain`: `W' = (W - K + 2P)/S + 1 = (227 - 11 + 2 × 0)/4 + 1 = 55`."""
+    if is_symbolic(height.pad_before) or is_symbolic(width.pad_before):  # 'same' padding of a symbolic size
+        note = "'same' padding: H' = ceil(H/S), W' = ceil(W/S); the padding depends on the size modulo S"
+        return [Step("H'", None, text(height.out), note), Step("W'", None, text(width.out))]
     if height.geometry == width.geometry:
         return [Step("H' = W'", width.formula(), width.rounding())]
     return [Step("H'", height.formula(), height.rounding()), Step("W'", width.formula(), width.rounding())]

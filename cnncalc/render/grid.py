@@ -7,8 +7,9 @@ previous one was not enough:
 
 1. compact: one space between columns instead of two, no margin;
 2. optional columns (the automatic From column) are hidden, and a note under the table says so;
-3. wrapping columns (layer names, From, the channels of a concatenation's inputs) wrap onto more
-   lines after a '.', ',', '+', '_' or space, as little as needed;
+3. wrapping columns (layer names, From, the channels of a concatenation's inputs, formulas) wrap
+   onto more lines, as little as needed, after a '.' or '_' in a name, between items of a list,
+   before a ' + ' or ' - ' in a formula;
 4. if it still does not fit, the narrowest layout is printed, longer than the terminal.
 
 Numbers are never cut or wrapped. The layout is computed from the strings alone (one pass over
@@ -30,7 +31,9 @@ from rich.style import Style
 
 from ..core.text import printable
 
-_BREAK = re.compile(r"(?<=[.,+_ ])")  # where a wrapping cell may break: after '.', ',', '+', '_' or a space
+# Where a wrapping cell may break: after '.', '_', ', ' or a '+' between numbers (names, lists of
+# inputs, 64+32 channels), before ' + ' or ' - ' (formulas), or after another space.
+_BREAK = re.compile(r"(?<=[._])|(?<=, )|(?<=\+)(?! )|(?= [-+] )|(?<= )(?<![-+] )(?![-+] )")
 
 
 @dataclass(frozen=True)
@@ -38,7 +41,7 @@ class Column:
     header: str  # may span lines: "Mem\n(KB)"
     left: bool = False  # text is left-aligned, numbers right-aligned
     optional: bool = False  # may be hidden to fit a narrow terminal
-    wrap: bool = False  # may wrap after a '.', ',', '+', '_' or space (names, lists); a number never wraps
+    wrap: bool = False  # may wrap (names, lists, formulas: see _BREAK); a number never wraps
 
 
 Line = tuple[str, str]  # (text, style name: "" for none)

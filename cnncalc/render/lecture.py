@@ -10,13 +10,14 @@ from ..analysis.report import Report, Row, Totals
 from ..core.errors import OptionError, did_you_mean
 from ..core.numbers import KB, MILLION, THOUSAND, grouped, human, human_bytes, scaled
 from ..core.shapes import Shape, format_shape
+from ..core.symbolic import text as symbolic_text
 from ..core.text import printable
 from ..layers.fields import format_pair
 from .grid import Column, Grid
 
 
 def _channels(shape: Shape) -> str:
-    return str(shape[0])
+    return symbolic_text(shape[0])
 
 
 def _spatial(shape: Shape) -> str:
@@ -169,7 +170,30 @@ def lecture_table(report: Report, columns: tuple[str, ...] = LECTURE, may_add_fr
     grid_columns = [Column(header, is_left, optional=header == "From" and may_add_from and "from" not in columns,
                            wrap=is_left or header == TABLE_COLUMNS["c_in"].header)
                     for header, is_left in zip(headers, left)]
-    return Grid(report.name, grid_columns, body, total_row)
+    return Grid(report.name, grid_columns, body, total_row if any(total_row[1:]) else None)
+
+
+# Symbolic sizes have no lecture units (k, M, KB): the table shows the shapes, and a second table
+# each layer's exact formulas, which are too long to share a row with the shapes.
+SYMBOLIC_SHAPES = ("layer", "c_in", "hw_in", "filters", "kernel", "stride", "pad", "c_out", "hw_out")
+FORMULA_COLUMNS = ("memory_bytes", "params", "macs")
+
+
+def formula_table(report: Report) -> Grid:
+    """Each layer's memory (bytes), parameters and multiply-adds as formulas (the totals are the
+    summary lines under it); on a terminal the formulas wrap at spaces."""
+    columns = [Column("Layer", left=True, wrap=True),
+               *[Column(TABLE_COLUMNS[key].header, left=True, wrap=True) for key in FORMULA_COLUMNS]]
+    rows = [[row.name, *[TABLE_COLUMNS[key].cell(row) for key in FORMULA_COLUMNS]] for row in report.rows]
+    return Grid("", columns, rows)
+
+
+def lecture_renderables(report: Report, columns: tuple[str, ...] | None = None, may_add_from: bool = True) -> list:
+    """What `cnncalc table` prints: the table (the lecture's columns, or `columns`), for symbolic
+    sizes without chosen columns the shapes and then the formulas, and the summary lines."""
+    if columns is None and report.symbolic:
+        return [lecture_table(report, SYMBOLIC_SHAPES), formula_table(report), *lecture_summary_lines(report)]
+    return [lecture_table(report, columns or LECTURE, may_add_from), *lecture_summary_lines(report)]
 
 
 def lecture_markdown(report: Report, columns: tuple[str, ...] = LECTURE, may_add_from: bool = True) -> str:
