@@ -75,14 +75,29 @@ def reporting_errors() -> Iterator[None]:
         raise typer.Exit(exc.exit_code) from None
 
 
-def emit(text: str | bytes, output: Optional[Path]) -> None:
-    """Write the command's output to stdout, or atomically to `--output`."""
+def emit(text: str | bytes, output: Optional[Path], inputs: Sequence[str | Path] = ()) -> None:
+    """Write the command's output to stdout, or atomically to `--output` (core/io.py: the umask or
+    the file's own mode, regular files only, never over one of the command's `inputs`)."""
     if output is None:
         sys.stdout.write(text if isinstance(text, str) else text.decode())
     else:
         from ..core.io import write_atomic
 
-        write_atomic(output, text)
+        write_atomic(output, text, inputs=input_files(inputs))
+
+
+def input_files(arguments: Sequence[str | Path]) -> list[Path]:
+    """The files that SPEC and answer-sheet arguments name (a bundled spec's name: its file)."""
+    from ..core.errors import InputError
+    from ..spec import bundled
+
+    files = []
+    for argument in arguments:
+        try:
+            files.append(Path(argument) if Path(argument).exists() else bundled.resolve(str(argument))[0])
+        except (InputError, OSError, ValueError):  # not a file, nor a bundled spec: nothing to protect
+            continue
+    return files
 
 
 def set_values(items: Optional[Sequence[str]]) -> Mapping[str, str]:

@@ -56,7 +56,7 @@ def grade(
             if format == "json":
                 raise OptionError("--template and --key write csv or yaml, not json")
             writer = answer_sheet_yaml if format == "yaml" else answer_sheet_csv
-            emit(writer(report, key=key), output)
+            emit(writer(report, key=key), output, [spec])
             return
 
         from ..grade import grade_files
@@ -65,6 +65,7 @@ def grade(
         if format == "yaml":
             raise OptionError("--format yaml is for --template and --key; results are table, json or csv")
         results, errors = grade_files(report, answers or [], rtol)
+        inputs = [spec, *(answers or [])]
         stderr = stderr_console()
         for exc in errors:
             stderr.print(exc.render(), markup=False)
@@ -75,11 +76,11 @@ def grade(
             if output is None:
                 show(*body, natural_width=True)
             else:
-                emit(plain_text(*body), output)
+                emit(plain_text(*body), output, inputs)
         elif format == "json":
-            emit(grade_json(results, report.name, rtol, errors), output)
+            emit(grade_json(results, report.name, rtol, errors), output, inputs)
         else:
-            emit(grade_csv(results), output)
+            emit(grade_csv(results), output, inputs)
         if errors:
             raise typer.Exit(2)
         failing = [r for r in results if not r.all_right]

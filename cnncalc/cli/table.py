@@ -60,7 +60,7 @@ def table(
             text = lecture_markdown(report, chosen, may_add_from)
         else:
             text = to_csv(report) if format == "csv" else to_json(report)
-        emit(text, output)
+        emit(text, output, [spec])
 
 
 @app.command()
@@ -102,4 +102,4 @@ def explain(
             text = explain_markdown(items)
         else:
             text = explain_json(items, report.name, report.convention, report.dtype, report.batch)
-        emit(text, output)
+        emit(text, output, [spec])

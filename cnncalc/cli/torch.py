@@ -7,7 +7,7 @@ from typing import Literal, Optional
 
 import typer
 
-from .app import INPUT, OUTPUT, SET, SPEC, app, convention_option, emit, reporting_errors, set_values
+from .app import INPUT, OUTPUT, SET, SPEC, app, convention_option, emit, input_files, reporting_errors, set_values
 
 
 @app.command()
@@ -75,7 +75,7 @@ def export(
             data: str | bytes = pytorch_source(graph, display)
         else:
             data = onnx_bytes(graph)
-        write_new(output, data, force)
+        write_new(output, data, force, input_files([spec]))
         typer.echo(f"wrote {output} ({to}, {len(graph.nodes)} layers)")
 
 
@@ -132,6 +132,6 @@ def profile(
             if output is None:
                 show(*body, natural_width=True)
                 return
-            emit(plain_text(*body), output)
+            emit(plain_text(*body), output, [spec])
         else:
-            emit(profile_json(result), output)
+            emit(profile_json(result), output, [spec])

@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import inspect
 import keyword
+import os
 import re
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 
 from .. import __version__
@@ -96,10 +98,10 @@ def onnx_bytes(graph: Graph) -> bytes:
     return buffer.getvalue()
 
 
-def write_new(path: Path, data: bytes | str, force: bool) -> None:
+def write_new(path: Path, data: bytes | str, force: bool, inputs: Sequence[Path] = ()) -> None:
     from ..core.errors import OptionError
     from ..core.io import write_atomic
 
-    if path.exists() and not force:
+    if os.path.lexists(path) and not force:
         raise OptionError("the file exists; add --force to replace it", file=str(path))
-    write_atomic(path, data)
+    write_atomic(path, data, inputs=inputs)
