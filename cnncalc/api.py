@@ -22,6 +22,7 @@ from .analysis.engine import analyze as run_engine
 from .analysis.report import Report
 from .core.errors import OptionError, did_you_mean
 from .core.shapes import Shape
+from .core.text import shown
 from .spec import bundled
 from .spec.graph import Graph, build
 from .spec.spec import load_spec, parse_spec
@@ -65,8 +66,9 @@ def convention_named(convention: str | Convention) -> Convention:
 def parse_input_option(text: str) -> Shape:
     """'3,224,224' or '3x224x224' -> (3, 224, 224)."""
     parts = [p for p in re.split(r"[,x×\s]+", text.strip()) if p]
-    if len(parts) not in (1, 3) or not all(p.isdigit() and int(p) > 0 for p in parts):
-        raise OptionError(f"--input must be C,H,W (or F) of positive whole numbers, got {text!r}",
+    # ASCII digits only ('²'.isdigit() is true), few enough for int() (Python refuses 4,300 digits)
+    if len(parts) not in (1, 3) or not all(re.fullmatch(r"0*[1-9][0-9]{0,99}", p) for p in parts):
+        raise OptionError(f"--input must be C,H,W (or F) of positive whole numbers, got {shown(text)}",
                           hint="e.g. --input 3,224,224")
     return tuple(int(p) for p in parts)
 

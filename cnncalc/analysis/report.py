@@ -155,12 +155,18 @@ class Report:
 
 
 def plain_number(value: Any) -> Any:
-    """A Fraction as an int when whole, else a float (JSON has no fractions); a symbolic
-    expression as a string that sympy.sympify parses."""
+    """A Fraction as an int when whole, else a float (JSON has no fractions; one too large for a
+    float stays a Fraction, which the JSON writer prints approximately); a symbolic expression as a
+    string that sympy.sympify parses."""
     from fractions import Fraction
 
     if isinstance(value, Fraction):
-        return int(value) if value.denominator == 1 else float(value)
+        if value.denominator == 1:
+            return int(value)
+        try:
+            return float(value)
+        except OverflowError:
+            return value
     return as_text(value)
 
 

@@ -4,6 +4,7 @@ The CLI is thin: parse options, call the library, render, and turn domain errors
 (2 bad input, 1 a check that failed) with a message, never a traceback."""
 from __future__ import annotations
 
+import math
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -16,6 +17,7 @@ from .. import __version__
 from ..analysis.conventions import CONVENTIONS
 from ..analysis.report import DTYPE_BYTES
 from ..core.errors import CnnCalcError, did_you_mean
+from ..core.text import shown
 from ..render.console import stderr_console
 
 app = typer.Typer(
@@ -37,8 +39,19 @@ def choice(names: Sequence[str], what: str) -> Callable[[Any], Any]:
     def check(value: Any) -> Any:
         if value is not None and value not in names:
             hint = did_you_mean(str(value), names)
-            raise typer.BadParameter(f"unknown {what} {value!r}; choose from {', '.join(names)}"
+            raise typer.BadParameter(f"unknown {what} {shown(value)}; choose from {', '.join(names)}"
                                      + (f" ({hint})" if hint else ""))
+        return value
+
+    return check
+
+
+def finite(option: str) -> Callable[[Any], Any]:
+    """An option callback refusing inf and nan (click's float type takes them)."""
+
+    def check(value: Any) -> Any:
+        if value is not None and not math.isfinite(value):
+            raise typer.BadParameter(f"{option} must be a finite number, got {value}")
         return value
 
     return check

@@ -6,7 +6,7 @@ from typing import Literal, Optional
 
 import typer
 
-from .app import OUTPUT, SET, SPEC, app, emit, reporting_errors, set_values
+from .app import OUTPUT, SET, SPEC, app, emit, finite, reporting_errors, set_values
 
 
 @app.command("grade")
@@ -18,7 +18,7 @@ def grade(
         "table", "--format", "-f",
         help="table, json or csv for results; csv (the default) or yaml for --template/--key."),
     rtol: Optional[float] = typer.Option(
-        None, "--rtol", min=0.0,
+        None, "--rtol", min=0.0, callback=finite("--rtol"),
         help="Accept numbers within this relative tolerance instead of the rounded-or-truncated rule."),
     template: bool = typer.Option(False, "--template", help="Write the blank answer sheet for SPEC."),
     key: bool = typer.Option(False, "--key", help="Write the answer key for SPEC (the lecture table's values)."),

@@ -65,6 +65,7 @@ def export(
     Example: [bold]cnncalc export resnet18 --to pytorch -o resnet18.py[/bold]
     """
     from ..api import load_graph
+    from ..core.text import file_name
     from ..pytorch.export import onnx_bytes, pytorch_source, write_new
     from ..pytorch.lowering import require_torch
 
@@ -76,7 +77,7 @@ def export(
         else:
             data = onnx_bytes(graph)
         write_new(output, data, force, input_files([spec]))
-        typer.echo(f"wrote {output} ({to}, {len(graph.nodes)} layers)")
+        typer.echo(f"wrote {file_name(output)} ({to}, {len(graph.nodes)} layers)")
 
 
 @app.command("profile")

@@ -161,7 +161,9 @@ def total(formulas: list[Formula]) -> Formula | int:
 
 def _number(value: Any) -> str:
     if isinstance(value, int) and not isinstance(value, bool):
-        return f"{value:,}" if abs(value) >= 10_000 else str(value)
+        from .numbers import integer_text
+
+        return integer_text(value, grouping=abs(value) >= 10_000)
     if isinstance(value, float):
         return f"{value:g}"
     from .symbolic import text

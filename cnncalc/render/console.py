@@ -1,16 +1,39 @@
 """Printing rich renderables: colour on a terminal (rich honours NO_COLOR), plain text when piped.
 
-Strings given to these functions are printed as they are (no markup, no emoji codes such as
-`:fire:`, no highlighting): whatever came from a spec or a sheet has been through core/text.py."""
+Strings are printed as they are (no markup, no emoji codes such as `:fire:`, no highlighting).
+Renderers pass names, values and file names through core/text.py; as a net under them, every
+segment of text rich renders here goes through the same sanitizer before it is written (styles
+are not text: colours survive)."""
 from __future__ import annotations
 
 import io
 import sys
+from collections.abc import Iterator
 from typing import Any
 
-from rich.console import Console
+from rich.console import Console, ConsoleOptions, RenderableType
+from rich.measure import Measurement
+from rich.segment import Segment
 
+from ..core.text import printable_lines
 from .grid import Grid
+
+
+class Sanitized:
+    """A renderable whose rendered text has no control or format characters (core/text.py)."""
+
+    def __init__(self, renderable: RenderableType) -> None:
+        self.renderable = renderable
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> Iterator[Segment]:
+        for segment in console.render(self.renderable, options):
+            if segment.control or segment.text.isprintable():
+                yield segment
+            else:
+                yield Segment(printable_lines(segment.text, None), segment.style)
+
+    def __rich_measure__(self, console: Console, options: ConsoleOptions) -> Measurement:
+        return Measurement.get(console, options, self.renderable)
 
 
 def _console(**options: Any) -> Console:
@@ -36,7 +59,7 @@ def plain_text(*renderables: Any) -> str:
         assert isinstance(buffer, io.StringIO)
         buffer.seek(0)
         buffer.truncate()
-        console.print(item)
+        console.print(Sanitized(item))
         out += [line.rstrip() for line in buffer.getvalue().splitlines()]
     return "\n".join(out) + "\n" if out else ""
 
@@ -54,9 +77,7 @@ def show(*renderables: Any, natural_width: bool = False) -> None:
         if isinstance(item, Grid):  # it fits itself, or its rows stay whole: never crop them
             console.print(item, crop=False)
         elif natural_width and not isinstance(item, str):
-            from rich.measure import Measurement
-
             needed = Measurement.get(console, console.options, item).maximum
-            (_console(width=needed) if needed > console.width else console).print(item)
+            (_console(width=needed) if needed > console.width else console).print(Sanitized(item))
         else:
-            console.print(item)
+            console.print(Sanitized(item))

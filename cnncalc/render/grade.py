@@ -11,6 +11,7 @@ from typing import Any, Optional
 from ..analysis.report import Report
 from ..core.errors import InputError
 from ..core.numbers import KB, MILLION, THOUSAND, decimal_text, scaled
+from ..core.text import printable
 from ..grade import GRADED_COLUMNS, LECTURE_KEYS, MISSING, RIGHT, TOTAL, UNPARSEABLE, VERDICTS, WRONG, Cell, GradeResult
 from ..layers.fields import format_pair
 from .csvout import csv_text
@@ -222,10 +223,11 @@ def answer_sheet_yaml(report: Report, key: bool = False) -> str:
     """The same sheet as YAML: `layer: {c_out: , hw_out: , memory_kb: , params_k: , macs_m: }`,
     the question as a comment on each line."""
     what = "answer key" if key else "answer sheet"
-    lines = [f"# {what} for {report.name}: per layer, c_out (output channels), hw_out (output H'/W'),",
+    name = printable(report.name)  # a comment line: a newline in the name would start YAML of its own
+    lines = [f"# {what} for {name}: per layer, c_out (output channels), hw_out (output H'/W'),",
              "# memory_kb (Mem, KB = 1024 bytes), params_k (Params, k = 1000), macs_m (MACs, M = 10^6).",
              "# Values such as 1,134 (quote it: \"1,134\"), 1134.4, 0.6 or 105M are understood; grade with",
-             f"#   cnncalc grade {report.name} THIS_FILE.yaml"]
+             f"#   cnncalc grade {name} THIS_FILE.yaml"]
     answers = _answers(report, key)
     for row, (name, values) in zip([*report.rows, None], answers):
         fields = ", ".join(f"{k}: {_yaml_value(v)}" for k, v in zip(LECTURE_KEYS, values)

@@ -8,7 +8,7 @@ from fractions import Fraction
 
 from ..analysis.report import Report, Row, Totals
 from ..core.errors import OptionError, did_you_mean
-from ..core.numbers import KB, MILLION, THOUSAND, grouped, human, human_bytes, scaled
+from ..core.numbers import KB, MILLION, THOUSAND, float_text, grouped, human, human_bytes, integer_text, scaled
 from ..core.shapes import Shape, format_shape
 from ..core.symbolic import text as symbolic_text
 from ..core.text import printable
@@ -25,7 +25,7 @@ def _spatial(shape: Shape) -> str:
 
 
 def _fraction(value: Fraction) -> str:
-    return str(value) if value.denominator == 1 else f"{float(value):.4g}"
+    return integer_text(int(value)) if value.denominator == 1 else float_text(value, ".4g")
 
 
 def _field(row: Row, attribute: str) -> str:
