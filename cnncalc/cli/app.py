@@ -20,6 +20,32 @@ from ..core.errors import CnnCalcError, did_you_mean
 from ..core.text import shown
 from ..render.console import stderr_console
 
+
+def _help_types() -> None:
+    """Two slips of typer 0.29's help, fixed here for every command: a flag is shown as taking a
+    value (`--strict <bool>`, so users write `--strict true` and get "unexpected extra argument"),
+    and choices are one word that its types column folds mid-word (`<float32|float16|bfloat1 6>`).
+    A flag shows no type; choices are separated by spaces, where the column can wrap."""
+    from typer.core import TyperOption
+
+    shown = TyperOption.display_type_rich
+    if getattr(shown, "cnncalc", False):
+        return
+
+    def display_type_rich(self: TyperOption, ctx: Any) -> Optional[str]:
+        if self.is_flag and not self.count:
+            return None
+        text = shown(self, ctx)
+        if text and self.metavar is None and self.type_descriptor.is_choice:
+            text = text.replace("|", " | ")
+        return text
+
+    display_type_rich.cnncalc = True  # type: ignore[attr-defined]
+    TyperOption.display_type_rich = display_type_rich  # type: ignore[method-assign]
+
+
+_help_types()
+
 app = typer.Typer(
     help="A static calculator for convolutional networks: shapes, parameters, multiply-adds and "
     "memory of every layer, from a plain YAML spec, printed the way CNN lectures print them.",
