@@ -65,7 +65,9 @@ class Grid:
         self.total = [_cell(cell) for cell in total] if total is not None else None
         self.title_style = title_style
         cells = [*self.rows, *([self.total] if self.total is not None else [])]
-        self.widths = [max([width(part) for part in header] + [width(row[i]) for row in cells])
+        self.ascii = all(cell.isascii() for row in cells for cell in row)  # then width is len: the fast path
+        measure = len if self.ascii else width
+        self.widths = [max([width(part) for part in header] + [measure(row[i]) for row in cells])
                        for i, header in enumerate(self.headers)]
 
     # ---- layout ----------------------------------------------------------------------------------
@@ -135,8 +137,13 @@ class Grid:
                 cells.append(_align(header[level - offset] if level >= offset else "", size, column.left))
             out.append(((lead + space.join(cells)).rstrip(), "bold"))
         out.append((lead + "\u2500" * (sum(widths) + gap * max(len(widths) - 1, 0)), ""))
-        for row in self.rows:
-            out += [(line, "") for line in _row_lines([row[i] for i in keep], columns, widths, space, lead)]
+        if self.ascii and widths == [self.widths[i] for i in keep]:  # no cell wraps: str.ljust/rjust
+            layout = [(i, size, column.left) for i, column, size in zip(keep, columns, widths)]
+            out += [((lead + space.join(row[i].ljust(size) if left else row[i].rjust(size)
+                                        for i, size, left in layout)).rstrip(), "") for row in self.rows]
+        else:
+            for row in self.rows:
+                out += [(line, "") for line in _row_lines([row[i] for i in keep], columns, widths, space, lead)]
         if self.total is not None:
             out.append(("", ""))
             out += [(line, "bold") for line in
