@@ -99,7 +99,7 @@ def test_emoji_codes_and_markup_are_printed_as_written(tmp_path):
     (["table", "alexnet", "--set", "a\x1b[2J=3"], "the spec has no variable"),
     (["table", "alexnet", "--dtype", "f\x1b[2J"], "unknown dtype 'f\\x1b[2J'"),
     (["table", "alexnet", "--columns", "+r\u202ef"], "unknown column 'r\ufffdf'"),
-    (["explain", "alexnet", "--layer", "c\x1b[2J"], "no layer named 'c\ufffd[2J'"),
+    (["explain", "alexnet", "--layer", "c\x1b[2J"], "no layer or block named 'c\ufffd[2J'"),
     (["table", "alexnet", "--input", "3,\u202e8,8"], "--input must be C,H,W"),
 ])
 def test_hostile_options_are_echoed_safely(arguments, fragment):

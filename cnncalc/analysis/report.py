@@ -81,7 +81,7 @@ class Report:
 
         def close() -> None:
             if members:
-                rows.append(self._group_row(".".join(members[0].name.split(".")[:depth]), members, shapes))
+                rows.append(self.group_row(".".join(members[0].name.split(".")[:depth]), members, shapes))
                 members.clear()
 
         for row in self.rows:
@@ -97,7 +97,9 @@ class Report:
         close()
         return replace(self, rows=tuple(rows))
 
-    def _group_row(self, name: str, members: list[Row], shapes: dict[str, Shape]) -> Row:
+    def group_row(self, name: str, members: list[Row], shapes: dict[str, Shape] | None = None) -> Row:
+        """One row for a block instance or repeat: its `members` summed, its inputs those from outside."""
+        shapes = shapes if shapes is not None else {row.name: row.output_shape for row in self.rows}
         inside = {row.name for row in members}
         inputs = tuple(dict.fromkeys(ref for row in members for ref in row.inputs if ref not in inside))
         op, output = self.groups.get(name, ("group", members[-1].name))

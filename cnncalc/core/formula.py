@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Any
 
 # Binding strength of each operator, for parentheses when printing.
@@ -121,7 +122,8 @@ class Step:
             parts.append(symbols)
             if numbers != symbols:
                 parts.append(numbers)
-        parts.append(self.result)
+        if self.result != parts[-1]:  # `c_out = c_in = 5`, not `= 5 = 5`
+            parts.append(self.result)
         return " = ".join(parts)
 
 
@@ -166,6 +168,11 @@ def _number(value: Any) -> str:
         return integer_text(value, grouping=abs(value) >= 10_000)
     if isinstance(value, float):
         return f"{value:g}"
+    if isinstance(value, Fraction):  # 0.5, or (79/3) when its decimals do not end soon
+        from .numbers import decimal_text
+
+        shown = decimal_text(value)
+        return shown if Fraction(shown) == value else f"({value.numerator}/{value.denominator})"
     from .symbolic import text
 
     shown = text(value)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from typing import Any, ClassVar, NoReturn
 
 from ..core.errors import Location, SpecError, did_you_mean
-from ..core.formula import Step
+from ..core.formula import Step, value_of
 from ..core.shapes import Shape, shape_list
 from .fields import REQUIRED, Field, FieldProblem
 from .torchspec import T, Torch
@@ -195,7 +195,7 @@ class Layer:
     def receptive_field(self, fields: list[RF], inputs: list[Shape], output: Shape) -> RF:
         """(H, W) receptive field of the output. A pointwise layer keeps its input's; a merge
         takes the largest of its inputs' (the maximum over paths)."""
-        return max(fields, key=lambda field: field[0].size * field[1].size)
+        return max(fields, key=lambda field: value_of(field[0].size) * value_of(field[1].size))
 
     # ---- helpers for the rules ----------------------------------------------------------------
     def fail(self, message: str, field: str | None = None, hint: str | None = None) -> NoReturn:
