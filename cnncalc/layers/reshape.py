@@ -85,7 +85,9 @@ class LayerScale(SameShape):
         return {ELEMENTWISE: output_elements(output)}
 
     def lowering(self, inputs: list[Shape], output: Shape) -> Torch:
-        return T("LayerScale", inputs[0][0], self.init)
+        spatial = len(inputs[0]) - 1
+        return T("LayerScale", inputs[0][0], self.init, spatial) if spatial != 2 else \
+            T("LayerScale", inputs[0][0], self.init)
 
 
 @register
