@@ -13,7 +13,7 @@ from typer.testing import CliRunner
 
 from cnncalc.cli import app
 from cnncalc.core.errors import InputError, Location, Note
-from cnncalc.core.text import file_name, printable, printable_lines, shown
+from cnncalc.core.text import file_name, printable, printable_lines, printable_message, shown
 
 runner = CliRunner()
 
@@ -39,11 +39,12 @@ def test_printable_replaces_control_and_format_characters():
     assert printable("é日本😀") == "é日本😀"  # letters of every script stay
     assert printable("x" * 10, 4) == "xxxx\u2026"
     assert printable_lines("one\ntwo\x1b") == "one\ntwo\ufffd"
+    assert printable_message("one\nerror: forged") == "one\ufffderror: forged"
 
 
 def test_long_messages_keep_their_beginning_and_end():
     message = "got '" + "a" * 30_000_000 + "' in field 'out'"
-    text = printable_lines(message)
+    text = printable_message(message)
     assert len(text) < 2_100 and text.startswith("got 'aaa") and text.endswith("' in field 'out'")
     assert "30,000,000" not in text and "characters cut" in text
     assert shown("a" * 100) == repr("a" * 60) + "\u2026 (100 characters)"

@@ -37,6 +37,7 @@ def grade(
     """
     from ..api import analyze
     from ..core.errors import CheckFailed, OptionError
+    from ..core.text import file_name
     from ..render.console import plain_text, show, stderr_console
 
     with reporting_errors():
@@ -85,7 +86,7 @@ def grade(
             raise typer.Exit(2)
         failing = [r for r in results if not r.all_right]
         if failing:
-            named = ", ".join(f"{r.file} ({r.score}/{r.max_score} right"
+            named = ", ".join(f"{file_name(r.file)} ({r.score}/{r.max_score} right"
                               + (f", {r.problem_count} problem{'s' * (r.problem_count != 1)}"
                                  if r.problem_count else "") + ")"
                               for r in failing[:5])

@@ -6,7 +6,7 @@ import difflib
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from .text import MESSAGE_CHARS, NAME_CHARS, file_name, printable, printable_lines
+from .text import NAME_CHARS, file_name, printable, printable_message
 
 
 @dataclass(frozen=True)
@@ -28,7 +28,7 @@ class CnnCalcError(Exception):
 
     def render(self) -> str:
         """The message for the terminal: control characters replaced, long values cut (text.py)."""
-        return f"error: {printable_lines(self)}"
+        return f"error: {printable_message(self)}"
 
 
 class InputError(CnnCalcError):
@@ -62,12 +62,12 @@ class InputError(CnnCalcError):
         if self.field is not None:
             subject.append(f"field '{printable(self.field, NAME_CHARS)}'")
         text = ", ".join(subject)
-        message = printable_lines(self.message)
+        message = printable_message(self.message)
         text = f"error: {text}: {message}" if text else f"error: {message}"
         if where:
             text = f"{where}: {text}"
         if self.hint:
-            text += f"\n  hint: {printable_lines(self.hint, MESSAGE_CHARS)}"
+            text += f"\n  hint: {printable_message(self.hint)}"
         return text
 
     def __str__(self) -> str:
@@ -102,7 +102,7 @@ class Note:
 
     def render(self) -> str:
         where = f"{self.loc}: " if self.loc else ""
-        return f"{where}warning: layer '{printable(self.layer, NAME_CHARS)}': {printable_lines(self.message)}"
+        return f"{where}warning: layer '{printable(self.layer, NAME_CHARS)}': {printable_message(self.message)}"
 
 
 def did_you_mean(word: str, candidates: Iterable[str]) -> str | None:

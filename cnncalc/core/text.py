@@ -1,6 +1,7 @@
 """The one sanitizer for untrusted text that is printed: names, values and file names from specs,
 answer sheets and options reach the terminal only through `printable` (one line) or
-`printable_lines` (a message that may span lines). Machine formats (JSON) keep exact strings."""
+`printable_message` (a message, cut when long), or `printable_lines` for text already laid out in
+lines. Machine formats (JSON) keep exact strings."""
 from __future__ import annotations
 
 from typing import Any
@@ -31,8 +32,14 @@ def printable(text: Any, limit: int | None = None) -> str:
     return text + "\u2026" if cut else text
 
 
-def printable_lines(text: Any, limit: int | None = MESSAGE_CHARS) -> str:
-    """A message safe to print: as `printable`, but its line breaks are kept."""
+def printable_message(text: Any, limit: int | None = MESSAGE_CHARS) -> str:
+    """A message safe to print on one line (a newline in a name it quotes cannot forge a line of its
+    own), cut in the middle when it is long (see printable_cut)."""
+    return printable(printable_cut(str(text), limit))
+
+
+def printable_lines(text: Any, limit: int | None = None) -> str:
+    """Rendered text safe to print: as `printable`, but its line breaks are kept."""
     return "\n".join(printable(line) for line in printable_cut(str(text), limit).split("\n"))
 
 

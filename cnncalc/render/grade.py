@@ -11,7 +11,7 @@ from typing import Any, Optional
 from ..analysis.report import Report
 from ..core.errors import InputError
 from ..core.numbers import KB, MILLION, THOUSAND, decimal_text, scaled
-from ..core.text import printable
+from ..core.text import file_name, printable
 from ..grade import GRADED_COLUMNS, LECTURE_KEYS, MISSING, RIGHT, TOTAL, UNPARSEABLE, VERDICTS, WRONG, Cell, GradeResult
 from ..layers.fields import format_pair
 from .csvout import csv_text
@@ -32,7 +32,7 @@ def _exact(text: Optional[str]) -> str:
 
 
 def _headline(result: GradeResult) -> str:
-    parts = [f"{result.file}: {result.score}/{result.max_score} right"]
+    parts = [f"{file_name(result.file)}: {result.score}/{result.max_score} right"]
     for verdict in (WRONG, MISSING, UNPARSEABLE):
         if result.count(verdict):
             parts.append(f"{result.count(verdict)} {verdict}")
@@ -82,11 +82,12 @@ def result_renderables(result: GradeResult) -> list:
                             Text(cell.verdict, style=_STYLE[cell.verdict]))
         out.append(details)
     for problem in result.problems:
-        out.append(Text("problem: " + problem.render(result.file), style="bold red"))
+        out.append(Text("problem: " + printable(problem.render(file_name(result.file))), style="bold red"))
     if result.more_problems:
-        out.append(Text(f"problem: {result.file}: ... and {result.more_problems} more problems", style="bold red"))
+        out.append(Text(f"problem: {file_name(result.file)}: ... and {result.more_problems} more problems",
+                        style="bold red"))
     for note in result.notes:
-        out.append(Text(f"note: {result.file}: {note}"))
+        out.append(Text(printable(f"note: {file_name(result.file)}: {note}")))
     return out
 
 
@@ -101,7 +102,7 @@ def summary_table(results: Sequence[GradeResult]):
     for header in ("Score", "Wrong", "Missing", "Unparseable", "Problems"):
         table.add_column(header, justify="right", no_wrap=True)
     for result in results:
-        table.add_row(Text(result.file), Text(f"{result.score}/{result.max_score}",
+        table.add_row(Text(file_name(result.file)), Text(f"{result.score}/{result.max_score}",
                                               style="green" if result.all_right else "bold red"),
                       *[Text(str(result.count(v))) for v in (WRONG, MISSING, UNPARSEABLE)],
                       Text(str(result.problem_count)))
