@@ -97,7 +97,9 @@ def _group_totals(name: str, members: list[Row], report: Report) -> Explanation:
                  for member in members if getattr(member, attribute)]
         if not terms:
             return Step(label, None, "0", note)
-        formula = total(terms)
+        formula = terms[0]
+        for term in terms[1:]:
+            formula = formula + term
         if scale != 1:
             formula = (formula.bracketed() if len(terms) > 1 else formula) / scale
         _same(formula, total_value, f"{name} {label}")

@@ -66,7 +66,7 @@ def grade(
         if format == "yaml":
             raise OptionError("--format yaml is for --template and --key; results are table, json or csv")
         results, errors = grade_files(report, answers or [], rtol)
-        inputs = [spec, *(answers or [])]
+        inputs: list[str | Path] = [spec, *(answers or [])]
         stderr = stderr_console()
         for exc in errors:
             stderr.print(exc.render(), markup=False)

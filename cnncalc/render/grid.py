@@ -84,7 +84,7 @@ class Grid:
         if self.natural_width(1, 0) <= available:
             return every, list(self.widths), 1, 0, []
         keep = [i for i in every if not self.columns[i].optional]
-        notes = []
+        notes: list[str] = []
         if len(keep) < len(every):
             names = ", ".join(" ".join(self.headers[i]) for i in every if i not in keep)
             notes.append(f"note: column {names} hidden to fit {available} columns "
@@ -120,6 +120,7 @@ class Grid:
 
     def lines(self, available: int | None = None) -> list[Line]:
         """The table as styled lines: full rows when `available` is None, else fitted to it."""
+        notes: list[str]
         if available is None:
             keep, widths, gap, margin, notes = list(range(len(self.columns))), list(self.widths), 2, 1, []
         else:
