@@ -142,7 +142,8 @@ def sheet_paths(paths: list[Path]) -> list[Path]:
             inside = sorted(p for p in path.iterdir() if p.suffix.lower() in SHEET_SUFFIXES
                             and not p.name.startswith(".") and p.is_file())
             if not inside:
-                raise OptionError(f"no answer sheets ({', '.join(SHEET_SUFFIXES)}) in folder {path}")
+                raise OptionError(f"a folder with no answer sheets ({', '.join(SHEET_SUFFIXES)}) in it",
+                                  file=str(path))
             found += inside
         else:
             found.append(path)
