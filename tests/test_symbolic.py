@@ -140,3 +140,13 @@ def test_layers_that_raised_type_errors_in_symbolic_mode(tmp_path, layer, output
                 numeric["layers"][0][key], (key, size)
         assert [sympy.sympify(str(d), locals={"C": C, "H": H, "W": W}).subs(values) for d in output] == \
             numeric["layers"][0]["output_shape"]
+
+
+def test_receptive_field_columns_of_symbolic_sizes(tmp_path):
+    spec = tmp_path / "rf.yaml"
+    spec.write_text("input: [3, 32, 32]\nlayers:\n  - {op: maxpool, kernel: 3, stride: 3}\n"
+                    "  - {op: conv_transpose, out: 4, kernel: 3, stride: 2}\n  - {op: upsample, scale: 3}\n")
+    result = runner.invoke(app, ["table", str(spec), "--symbolic", "--columns", "+rf,jump,rf_start"])
+    assert result.exit_code == 0, result.output
+    # jump: 3 after the pool, 3/2 after the transposed conv, 1/2 after upsampling by 3
+    assert [line.split()[-2] for line in result.stdout.splitlines()[5:8]] == ["3", "1.5", "0.5"]

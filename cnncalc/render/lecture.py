@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
+from typing import Any
 
 from ..analysis.report import Report, Row, Totals
 from ..core.errors import OptionError, did_you_mean
@@ -24,8 +25,15 @@ def _spatial(shape: Shape) -> str:
     return format_pair(tuple(shape[1:3])) if len(shape) == 3 else ""
 
 
-def _fraction(value: Fraction) -> str:
-    return integer_text(int(value)) if value.denominator == 1 else float_text(value, ".4g")
+def _fraction(value: Any) -> str:
+    """A receptive-field figure: an int, a Fraction (4 significant digits) or a symbolic size."""
+    if getattr(value, "is_Rational", False):  # a sympy number: as the Fraction it is
+        value = Fraction(int(value.p), int(value.q))
+    if isinstance(value, int):
+        return integer_text(value)
+    if isinstance(value, Fraction):
+        return integer_text(int(value)) if value.denominator == 1 else float_text(value, ".4g")
+    return symbolic_text(value)
 
 
 def _field(row: Row, attribute: str) -> str:
