@@ -102,6 +102,9 @@ def test_emoji_codes_and_markup_are_printed_as_written(tmp_path):
     (["table", "alexnet", "--columns", "+r\u202ef"], "unknown column 'r\ufffdf'"),
     (["explain", "alexnet", "--layer", "c\x1b[2J"], "no layer or block named 'c\ufffd[2J'"),
     (["table", "alexnet", "--input", "3,\u202e8,8"], "--input must be C,H,W"),
+    (["table", "alexnet", "--a\u202eb"], "No such option: --a\ufffdb"),  # click's own usage errors
+    (["table", "alexnet", "extra\u200b"], "Got unexpected extra argument"),
+    (["t\u202eable"], "No such command"),
 ])
 def test_hostile_options_are_echoed_safely(arguments, fragment):
     result = runner.invoke(app, arguments)

@@ -21,12 +21,16 @@ from ..core.text import shown
 from ..render.console import stderr_console
 
 
-def _help_types() -> None:
-    """Two slips of typer 0.29's help, fixed here for every command: a flag is shown as taking a
+def _typer_fixes() -> None:
+    """Three slips of typer 0.29, fixed here for every command. Its help shows a flag as taking a
     value (`--strict <bool>`, so users write `--strict true` and get "unexpected extra argument"),
-    and choices are one word that its types column folds mid-word (`<float32|float16|bfloat1 6>`).
-    A flag shows no type; choices are separated by spaces, where the column can wrap."""
+    and folds choices mid-word (`<float32|float16|bfloat1 6>`): a flag now shows no type, and
+    choices have spaces between them, where the column can wrap. And its usage errors echo what
+    was typed raw (`No such option: --a<U+202E>b`): they now go through the sanitizer."""
+    import typer.rich_utils
     from typer.core import TyperOption
+
+    from ..core.text import printable_message
 
     shown = TyperOption.display_type_rich
     if getattr(shown, "cnncalc", False):
@@ -42,9 +46,17 @@ def _help_types() -> None:
 
     display_type_rich.cnncalc = True  # type: ignore[attr-defined]
     TyperOption.display_type_rich = display_type_rich  # type: ignore[method-assign]
+    format_error = typer.rich_utils.rich_format_error
+
+    def rich_format_error(error: Any) -> None:
+        if isinstance(getattr(error, "message", None), str):
+            error.message = printable_message(error.message)
+        format_error(error)
+
+    typer.rich_utils.rich_format_error = rich_format_error  # type: ignore[assignment]
 
 
-_help_types()
+_typer_fixes()
 
 app = typer.Typer(
     help="A static calculator for convolutional networks: shapes, parameters, multiply-adds and "
