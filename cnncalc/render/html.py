@@ -19,16 +19,14 @@ from typing import Any
 
 from .. import __version__
 from ..analysis.explain import Explanation
-from ..analysis.report import Report, Row, Totals
+from ..analysis.report import Report, Row
 from ..core.numbers import grouped, human, human_bytes
 from ..core.shapes import format_shape
 from ..core.text import printable
-from .lecture import LECTURE, TABLE_COLUMNS, from_cells, lecture_summary_lines
+from .lecture import EXACT_VALUES, LECTURE, TABLE_COLUMNS, column_total, from_cells, lecture_summary_lines
 from .panels import BarPanel, layer_kind
 from .plot import legend_items, panel_svg
 
-# Lecture columns with an exact integer behind them: shown on hover, used to sort.
-EXACT = {"memory_kb": ("memory_bytes", "bytes"), "params_k": ("params", "parameters"), "macs_m": ("macs", "MACs")}
 COLUMNS = ("layer", "op", "from", *LECTURE[1:], "rf")
 OWN_CELLS = {"layer": "n", "op": "op"}  # cells the script takes from the layer's own fields
 ASSETS = ("dagre.min.js", "dagre.LICENSE.txt", "report.js", "report.css")
@@ -111,7 +109,7 @@ def page_data(report: Report, explanations: Sequence[Explanation]) -> dict[str, 
             "i": [position.get(ref, -1) for ref in row.inputs],
             "s": format_shape(row.output_shape),
             "c": cells,
-            "x": [str(getattr(row, field)) for field, _ in EXACT.values()],
+            "x": [str(getattr(row, field)) for field, _ in EXACT_VALUES.values()],
             "d": [strings.setdefault(line, len(strings)) for line in steps],
             "w": warnings.get(row.name, []),
             **({"o": 1} if row.name in outputs else {}),
@@ -123,19 +121,14 @@ def page_data(report: Report, explanations: Sequence[Explanation]) -> dict[str, 
         "input": format_shape(report.input_shape),
         "columns": [{"h": TABLE_COLUMNS[key].header.replace("\n", " "), "left": TABLE_COLUMNS[key].left,
                      "c": OWN_CELLS[key] if key in OWN_CELLS else next(cell_index),
-                     "exact": list(EXACT).index(key) if key in EXACT else -1,
-                     "unit": EXACT[key][1] if key in EXACT else ""} for key in columns],
-        "totalCells": ["total" if key == "layer" else _total_cell(key, totals) for key in columns],
-        "totals": [str(getattr(totals, field)) for field, _ in EXACT.values()],
+                     "exact": list(EXACT_VALUES).index(key) if key in EXACT_VALUES else -1,
+                     "unit": EXACT_VALUES[key][1] if key in EXACT_VALUES else ""} for key in columns],
+        "totalCells": [column_total(key, totals) for key in columns],
+        "totals": [str(getattr(totals, field)) for field, _ in EXACT_VALUES.values()],
         "layers": layers,
         "blocks": blocks,
         "strings": list(strings),
     }
-
-
-def _total_cell(key: str, totals: Totals) -> str:
-    column = TABLE_COLUMNS[key]
-    return column.total(totals) if column.total is not None else ""
 
 
 def report_page(report: Report, explanations: Sequence[Explanation], charts: Sequence[BarPanel], source: str,

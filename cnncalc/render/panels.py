@@ -24,7 +24,7 @@ from ..core.numbers import KB, MILLION, THOUSAND, round_half_up
 from ..layers import REGISTRY
 
 MAX_BARS = 60  # without --depth, a larger net is grouped by block until it fits
-CONV, FC, OTHER, BLOCK = "conv", "fc", "other", "block"
+CONV, FC, OTHER, BLOCK = "convolutional", "fully-connected", "other", "block"  # kinds of bar
 KIND_NAMES = {CONV: "conv layers", FC: "fully-connected layers",
               OTHER: "layers that are neither conv nor fully-connected", BLOCK: "blocks"}
 LEGEND = {CONV: "conv layers", FC: "fully-connected layers", OTHER: "other layers", BLOCK: "blocks (summed)"}
