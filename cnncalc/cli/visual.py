@@ -86,6 +86,7 @@ def report(
     from ..analysis.engine import analyze
     from ..analysis.explain import explain
     from ..api import convention_named, load_graph
+    from ..render.console import stderr_console
     from ..render.html import report_page
     from ..render.panels import auto_depth, panels
 
@@ -93,6 +94,9 @@ def report(
         graph, display = load_graph(spec, set=set_values(set_vars), input=input_shape)
         chosen = convention_named(convention)
         result = analyze(graph, convention=chosen, dtype=dtype, batch=batch)
+        errors = stderr_console()
+        for note in result.warnings:
+            errors.print(note.render(), markup=False)
         charts = panels(result, list(PANELS), depth if depth is not None else auto_depth(result))
         page = report_page(result, explain(graph, result, chosen), charts, spec_source(spec), display)
         emit(page, output)

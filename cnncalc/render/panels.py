@@ -146,7 +146,7 @@ def kind_takeaway(rows: Sequence[Row], noun: str, value: Value) -> Takeaway | No
         members[layer_kind(row)].append(index)
     sums = {kind: sum(value(rows[i]) for i in indices) for kind, indices in members.items()}
     kind = max(sums, key=lambda k: sums[k])  # ties: conv, then fully-connected, then other
-    indices = members[kind]
+    indices = [i for i in members[kind] if value(rows[i])]  # the layers of that kind that hold any
     share = Fraction(sums[kind], total)
     names = [rows[i].name for i in indices]
     count = f"{len(names)} layer" + ("s" if len(names) > 1 else "")

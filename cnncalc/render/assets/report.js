@@ -5,7 +5,7 @@
 (function () {
   "use strict";
   const SVGNS = "http://www.w3.org/2000/svg";
-  const CHAR_W = 6.7, NODE_H = 34, PAD_X = 10, MAX_LABEL = 40, COMPOUND_LIMIT = 300, READABLE = 0.7;
+  const CHAR_W = 6.7, NODE_H = 34, PAD_X = 10, MAX_LABEL = 40, COMPOUND_LIMIT = 250, READABLE = 0.7;
   const D = JSON.parse(document.getElementById("cnncalc-data").textContent);
   const layers = D.layers, blocks = D.blocks;
   const children = blocks.map(() => []);  // block -> child blocks
@@ -113,12 +113,15 @@
 
   // Two ways to lay out. "flat": dagre places the visible nodes only, and each block's frame is
   // drawn around its members afterwards (fast: ResNet-152's 515 layers in well under a second).
-  // "compound": dagre places the blocks as clusters (exact nesting, slower). A flat layout whose
-  // frames would cover another block's node is redone as compound when the view is small enough.
+  // "compound": dagre places the blocks as clusters (exact nesting, but 2-3 s at 300 nodes). A flat
+  // layout that had to drop a frame (it would cover another block's node) is redone as compound
+  // when the view has at most COMPOUND_LIMIT nodes.
   const MODE = /^#(flat|compound)$/.test(location.hash) ? location.hash.slice(1) : "auto";
   function layout(compound) {
     const g = new dagre.graphlib.Graph({ compound });
-    g.setGraph({ rankdir: "TB", nodesep: 18, ranksep: 30, marginx: 14, marginy: 14 });
+    // room between ranks for the labels of frames nested in one another (flat frames grow 12 px a level)
+    const nesting = blocks.reduce((m, b, j) => (hidden(j) ? m : Math.max(m, depth[j])), 0);
+    g.setGraph({ rankdir: "TB", nodesep: 18, ranksep: Math.max(30, 24 + 12 * nesting), marginx: 14, marginy: 14 });
     g.setDefaultEdgeLabel(() => ({}));
     if (compound) blocks.forEach((b, j) => {
       if (hidden(j)) return;
@@ -165,15 +168,17 @@
         if (p >= 0) below.set(p, Math.max(below.get(p) || 0, k + 1));
       }
     }
-    let intrusions = 0;  // nodes inside a frame they do not belong to
-    if (!compound) for (const f of frames) {
+    // A flat frame is only drawn where it covers none but its own nodes; the others are dropped.
+    let dropped = 0;
+    const covers = (f, n) => n.x + n.width / 2 > f.x && n.x - n.width / 2 < f.x + f.w &&
+      n.y + n.height / 2 > f.y && n.y - n.height / 2 < f.y + f.h;
+    const drawn = compound ? frames : frames.filter(f => {
       const mine = new Set(inside.get(f.j));
-      for (const v of g.nodes()) if (!mine.has(v)) {
-        const n = g.node(v);
-        if (n.x + n.width / 2 > f.x && n.x - n.width / 2 < f.x + f.w && n.y + n.height / 2 > f.y && n.y - n.height / 2 < f.y + f.h) intrusions++;
-      }
-    }
-    return { g, ms, frames, intrusions, mode: compound ? "compound" : "flat" };
+      const clean = g.nodes().every(v => mine.has(v) || !covers(f, g.node(v)));
+      if (!clean) dropped++;
+      return clean;
+    });
+    return { g, ms, frames: drawn, dropped, mode: compound ? "compound" : "flat" };
   }
 
   // ---- the graph: drawing -------------------------------------------------------------------------
@@ -182,7 +187,7 @@
   let zoom = 1, selected = null, size = { w: 1, h: 1 };
   function render() {
     let r = layout(MODE === "compound");
-    if (MODE === "auto" && r.intrusions > 0 && r.g.nodeCount() <= COMPOUND_LIMIT) {
+    if (MODE === "auto" && r.dropped > 0 && r.g.nodeCount() <= COMPOUND_LIMIT) {
       const flatMs = r.ms;
       r = layout(true);
       r.ms += flatMs;
@@ -190,7 +195,7 @@
     const { g, frames } = r;
     const t = performance.now();
     svg.replaceChildren();
-    const marker = sv("marker", { id: "arrow", viewBox: "0 0 10 10", refX: 9, refY: 5, markerWidth: 7, markerHeight: 7, orient: "auto-start-reverse" });
+    const marker = sv("marker", { id: "arrow", viewBox: "0 0 10 10", refX: 9, refY: 5, markerWidth: 8, markerHeight: 8, markerUnits: "userSpaceOnUse", orient: "auto-start-reverse" });
     marker.appendChild(sv("path", { d: "M0,0 L10,5 L0,10 z", class: "arrowhead" }));
     const defs = sv("defs"); defs.appendChild(marker); svg.appendChild(defs);
     const framesG = sv("g", { class: "clusters" }), edgesG = sv("g", { class: "edges" }), nodesG = sv("g", { class: "nodes" });
@@ -240,7 +245,7 @@
     const visible = g.nodes().filter(v => v[0] !== "c").length;
     document.getElementById("graph-stats").textContent =
       `${visible - 1} of ${layers.length} layers shown · ${g.edgeCount()} edges · ${r.mode} layout ${r.ms.toFixed(0)} ms`;
-    window.__layoutMs = r.ms; window.__layoutMode = r.mode; window.__frameIntrusions = r.mode === "flat" ? r.intrusions : 0;
+    window.__layoutMs = r.ms; window.__layoutMode = r.mode; window.__framesDropped = r.dropped;
     window.__renderMs = performance.now() - t;
   }
   function applyZoom() {
@@ -304,6 +309,11 @@
         const ul = el("ul", { class: "warnings" });
         for (const w of l.w) ul.appendChild(el("li", null, w));
         panel.appendChild(ul);
+      }
+      if (l.b >= 0) {
+        const button = el("button", { type: "button", id: "collapse-selected" }, "collapse " + blocks[l.b].n);
+        button.addEventListener("click", () => { collapsed.add(l.b); render(); select({ block: l.b }, false); });
+        panel.appendChild(button);
       }
     } else {
       const j = sel.block, ids = members[j];
