@@ -125,7 +125,7 @@ def test_the_table_sorts_and_selects(browser, tmp_path):
     assert report.rows[int(first)].name == "conv2"  # 447,897,600 MACs, the most
     assert page.eval(f"document.querySelector('#layers th:nth-child({macs + 1})').getAttribute('aria-sort')") \
         == "descending"
-    assert page.eval("document.querySelector('#layers tbody tr td:nth-child(%d)').title" % (macs + 1)) \
+    assert page.eval(f"document.querySelector('#layers tbody tr td:nth-child({macs + 1})').title") \
         == "447,897,600 MACs"
     page.click("#layers tbody tr")
     assert page.eval("document.querySelector('#details h3').textContent") == "conv2"
