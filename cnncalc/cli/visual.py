@@ -3,12 +3,15 @@ self-contained HTML page (docs/report.md)."""
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import typer
 
 from ..render.panels import PANELS
 from .app import BATCH, CONVENTION, DTYPE, INPUT, OUTPUT, SET, SPEC, app, emit, reporting_errors, set_values
+
+if TYPE_CHECKING:
+    from ..analysis.report import Report
 
 DEPTH = typer.Option(None, "--depth", "-d", min=1,
                      help="One bar per block at this depth (1: top level). Default: every layer, or the "
@@ -35,7 +38,6 @@ def plot(
     Example: [bold]cnncalc plot alexnet -o alexnet.png[/bold]
     """
     from ..api import analyze
-    from ..render.console import stderr_console
     from ..render.panels import auto_depth, chosen_panels, panels
     from ..render.plot import image_format, require_matplotlib, write_panels
 
@@ -45,9 +47,7 @@ def plot(
         require_matplotlib()
         report = analyze(spec, set=set_values(set_vars), input=input_shape, convention=convention, dtype=dtype,
                          batch=batch)
-        errors = stderr_console()
-        for note in report.warnings:
-            errors.print(note.render(), markup=False)
+        print_warnings(report)
         chosen_depth = depth if depth is not None else auto_depth(report)
         drawn = panels(report, keys, chosen_depth)
         write_panels(drawn, chart_title(report.name, keys), output)
@@ -57,6 +57,14 @@ def plot(
         for panel in drawn:
             if panel.takeaway is not None:
                 typer.echo(f"  {panel.takeaway.text}")
+
+
+def print_warnings(report: Report) -> None:
+    from ..render.console import stderr_console
+
+    errors = stderr_console()
+    for note in report.warnings:
+        errors.print(note.render(), markup=False)
 
 
 def chart_title(name: str, keys: list[str]) -> str:
@@ -86,7 +94,6 @@ def report(
     from ..analysis.engine import analyze
     from ..analysis.explain import explain
     from ..api import convention_named, load_graph
-    from ..render.console import stderr_console
     from ..render.html import report_page
     from ..render.panels import auto_depth, panels
 
@@ -94,9 +101,7 @@ def report(
         graph, display = load_graph(spec, set=set_values(set_vars), input=input_shape)
         chosen = convention_named(convention)
         result = analyze(graph, convention=chosen, dtype=dtype, batch=batch)
-        errors = stderr_console()
-        for note in result.warnings:
-            errors.print(note.render(), markup=False)
+        print_warnings(result)
         charts = panels(result, list(PANELS), depth if depth is not None else auto_depth(result))
         page = report_page(result, explain(graph, result, chosen), charts, spec_source(spec), display)
         emit(page, output)
