@@ -75,7 +75,9 @@ class PanelKind:
 
 
 def layer_kind(row: Row) -> str:
-    """CONV, FC or OTHER from the row's data and its layer class; BLOCK for a row that sums a block."""
+    """CONV, FC or OTHER from the row's data and its layer class; BLOCK for an op that is no layer
+    type (the row of a collapsed block). A caller that collapsed a repeat of one layer type knows its
+    rows from the layers' names (see `panels`)."""
     cls = REGISTRY.get(row.op)
     if cls is None:
         return BLOCK

@@ -242,9 +242,9 @@
     size = { w: x1 - x0, h: y1 - y0 };
     applyZoom();
     if (selected) highlight(false);
-    const visible = g.nodes().filter(v => v[0] !== "c").length;
-    document.getElementById("graph-stats").textContent =
-      `${visible - 1} of ${layers.length} layers shown · ${g.edgeCount()} edges · ${r.mode} layout ${r.ms.toFixed(0)} ms`;
+    const shown = g.nodes().filter(v => v[0] === "l").length, folded = g.nodes().filter(v => v[0] === "b").length;
+    document.getElementById("graph-stats").textContent = `${shown} of ${layers.length} layers` +
+      (folded ? ` and ${folded} collapsed blocks` : "") + ` · ${g.edgeCount()} edges · ${r.mode} layout ${r.ms.toFixed(0)} ms`;
     window.__layoutMs = r.ms; window.__layoutMode = r.mode; window.__framesDropped = r.dropped;
     window.__renderMs = performance.now() - t;
   }
