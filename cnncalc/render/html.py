@@ -29,7 +29,6 @@ from .plot import legend_items, panel_svg
 
 COLUMNS = ("layer", "op", "from", *LECTURE[1:], "rf")
 OWN_CELLS = {"layer": "n", "op": "op"}  # cells the script takes from the layer's own fields
-ASSETS = ("dagre.min.js", "dagre.LICENSE.txt", "report.js", "report.css")
 
 
 @cache
