@@ -155,6 +155,18 @@ def test_auto_depth_fits_sixty_bars():
     assert len(report.collapse(2).rows) == 57 and len(report.collapse(3).rows) > 60
 
 
+def test_a_net_without_blocks_is_not_grouped(analyze_text):
+    report = analyze_text("input: [4, 8, 8]\nlayers:\n" + "  - {op: conv, out: 4, kernel: 3, pad: 1}\n" * 130)
+    assert auto_depth(report) is None
+    from cnncalc.render.plot import panel_svg
+
+    svg = panel_svg(panels(report, ["macs"])[0])
+    assert svg.count('<g class="bar">') == 130
+    assert "rotate(-60" not in svg  # 130 names would not fit: no labels, the tooltips name the bars
+    # each conv: C_out*H'*W' * C_in*K*K = 4*8*8 * 4*3*3 = 9,216 multiply-adds
+    assert "<title>conv130: 9,216 multiply-adds (0.009216 M)</title>" in svg
+
+
 def test_what_chooses_panels():
     assert chosen_panels(None) == ["memory", "params", "macs"]
     assert chosen_panels("macs, memory") == ["macs", "memory"]

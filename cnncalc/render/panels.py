@@ -188,15 +188,17 @@ def chosen_panels(what: str | None) -> list[str]:
 
 
 def auto_depth(report: Report, max_bars: int = MAX_BARS) -> int | None:
-    """None when every layer fits in `max_bars` bars; else the deepest block level that fits (1
-    when none does)."""
+    """None when every layer fits in `max_bars` bars; else the deepest block level that fits, or
+    the level with the fewest bars when none does; None when no level groups anything."""
     if len(report.rows) <= max_bars:
         return None
     deepest = max(row.name.count(".") for row in report.rows)
-    for depth in range(deepest, 0, -1):
-        if len(report.collapse(depth).rows) <= max_bars:
-            return depth
-    return 1
+    bars = {depth: len(report.collapse(depth).rows) for depth in range(deepest, 0, -1)}
+    fitting = [depth for depth, count in bars.items() if count <= max_bars]
+    if fitting:
+        return max(fitting)
+    fewest = min(bars, key=lambda depth: (bars[depth], -depth), default=None)
+    return fewest if fewest is not None and bars[fewest] < len(report.rows) else None
 
 
 def bar_of_row(report: Report, grouped: Report) -> list[int]:

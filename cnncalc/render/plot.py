@@ -36,6 +36,7 @@ FRONT_COLOUR = "#d62728"  # the Pareto front
 POINT_COLOUR = "#a0a4ab"  # variants off the front, when they are not grouped
 GROUP_COLOURS = ("#4c78a8", "#f58518", "#54a24b", "#b279a2", "#72b7b2", "#eeca3b", "#9d755d", "#ff9da6")
 SIDE_BY_SIDE_BARS = 16  # up to this many bars the panels stand side by side, like the slide's
+LABELLED_BARS = 120  # past this many bars, names would not fit: the axis counts layers instead
 FORMATS = ("png", "svg", "pdf")
 INSTALL_HINT = "install the plot extra: pip install 'cnncalc[plot]'"
 
@@ -90,9 +91,12 @@ def panels_figure(panels: Sequence[BarPanel], title: str) -> Figure:
         ax.yaxis.set_major_formatter(StrMethodFormatter("{x:,g}"))
         heading = panel.takeaway.text if panel.takeaway else f"{panel.title}: all zero"
         ax.set_title(textwrap.fill(heading, wrap), loc="left", fontsize=9)
-        show_labels = side_by_side or ax is axes[-1]
-        ax.set_xticks(range(count), [bar.label for bar in panel.bars] if show_labels else [""] * count,
-                      rotation=90, fontsize=8 if count <= 40 else 6)
+        if count <= LABELLED_BARS:
+            show_labels = side_by_side or ax is axes[-1]
+            ax.set_xticks(range(count), [bar.label for bar in panel.bars] if show_labels else [""] * count,
+                          rotation=90, fontsize=8 if count <= 40 else 6)
+        elif ax is axes[-1]:
+            ax.set_xlabel(f"the {count} layers in order (0 is {panel.bars[0].label})")
     handles = [Patch(color=colour, label=text) for colour, text in legend_items(panels)]
     figure.suptitle(title, fontsize=12, fontweight="bold")
     figure.legend(handles=handles, loc="lower center", ncol=len(handles), frameon=False, fontsize=8,
@@ -103,7 +107,7 @@ def panels_figure(panels: Sequence[BarPanel], title: str) -> Figure:
 
 def _bars(ax: Axes, panel: BarPanel) -> None:
     ax.bar(range(len(panel.bars)), panel.heights(), color=[KIND_COLOURS[bar.kind] for bar in panel.bars],
-           width=0.75, zorder=2)
+           width=0.75 if len(panel.bars) <= LABELLED_BARS else 1.0, zorder=2)
     if panel.marked:
         ax.axvspan(panel.marked[0] - 0.5, panel.marked[1] + 0.5, color=RUN_COLOUR, zorder=1, lw=0)
     ax.set_ylabel(panel.title)
@@ -138,9 +142,11 @@ def panel_svg(panel: BarPanel) -> str:
     """One panel as an <svg> element: bars coloured by kind, y ticks, rotated layer names, and the
     exact value of each bar in its tooltip. Every name is escaped."""
     esc = html.escape
-    left, top, label_room = 64, 8, 120
     count = len(panel.bars)
-    width = left + SVG_BAR * count + 12
+    labelled = count <= LABELLED_BARS
+    step = SVG_BAR if labelled else max(1, 1600 // count)  # px per bar
+    left, top, label_room = 64, 8, 120 if labelled else 8
+    width = left + step * count + 12
     height = top + SVG_HEIGHT + label_room
     heights = panel.heights()
     ticks = _nice_ticks(max(heights, default=0))
@@ -149,8 +155,8 @@ def panel_svg(panel: BarPanel) -> str:
     out = [f'<svg class="chart" xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
            f'viewBox="0 0 {width} {height}" role="img" aria-label="{esc(panel.title)}">']
     if panel.marked:
-        x0 = left + SVG_BAR * panel.marked[0]
-        out.append(f'<rect class="run" x="{x0}" y="{top}" width="{SVG_BAR * (panel.marked[1] - panel.marked[0] + 1)}" '
+        x0 = left + step * panel.marked[0]
+        out.append(f'<rect class="run" x="{x0}" y="{top}" width="{step * (panel.marked[1] - panel.marked[0] + 1)}" '
                    f'height="{SVG_HEIGHT}" fill="{RUN_COLOUR}"/>')
     for tick in ticks:
         y = base - tick * scale
@@ -158,17 +164,19 @@ def panel_svg(panel: BarPanel) -> str:
                    f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end">{_tick_text(tick)}</text>')
     out.append(f'<text x="12" y="{base - SVG_HEIGHT / 2:.0f}" text-anchor="middle" '
                f'transform="rotate(-90 12 {base - SVG_HEIGHT / 2:.0f})">{esc(panel.title)}</text>')
+    gap = 4 if step >= 8 else 0
     for index, (bar, value) in enumerate(zip(panel.bars, heights)):
-        x = left + SVG_BAR * index
+        x = left + step * index
         h = value * scale
-        label = esc(bar.label if len(bar.label) <= 22 else bar.label[:21] + "…")
         exact = (f"{grouped(bar.value)} {panel.counted} "
                  f"({decimal_text(Fraction(bar.value, panel.unit), grouping=True)} {panel.unit_name})")
-        out.append(f'<g class="bar" data-name="{esc(bar.label)}" data-value="{bar.value}">'
-                   f'<rect x="{x + 2}" y="{base - h:.2f}" width="{SVG_BAR - 4}" height="{h:.2f}" '
-                   f'fill="{KIND_COLOURS[bar.kind]}"><title>{esc(bar.label)}: {esc(exact)}</title></rect>'
-                   f'<text x="{x + SVG_BAR / 2 + 3}" y="{base + 6}" text-anchor="end" '
-                   f'transform="rotate(-60 {x + SVG_BAR / 2 + 3} {base + 6})">{label}</text></g>')
+        out.append(f'<g class="bar"><rect x="{x + gap / 2}" y="{base - h:.2f}" width="{step - gap}" height="{h:.2f}" '
+                   f'fill="{KIND_COLOURS[bar.kind]}"><title>{esc(bar.label)}: {esc(exact)}</title></rect>')
+        if labelled:
+            label = esc(bar.label if len(bar.label) <= 22 else bar.label[:21] + "…")
+            out.append(f'<text x="{x + step / 2 + 3}" y="{base + 6}" text-anchor="end" '
+                       f'transform="rotate(-60 {x + step / 2 + 3} {base + 6})">{label}</text>')
+        out.append("</g>")
     out.append("</svg>")
     return "".join(out)
 
