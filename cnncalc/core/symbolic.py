@@ -71,7 +71,7 @@ def ceil_div(numerator: Any, denominator: Any) -> Any:
 
 def simplified(value: Any) -> Any:
     """A size with nested roundings merged: floor(floor(H/2)/2) -> floor(H/4), and
-    floor((floor(H/2) - 3)/2) -> floor((H - 3)/4)... (for whole n > 0 and k: floor((floor(u) + k)/n)
+    floor((floor(H/2) - 3)/2) -> floor((H - 6)/4) (for whole n > 0 and k: floor((floor(u) + k)/n)
     = floor((u + k)/n), and likewise for ceiling). Numbers are returned unchanged."""
     if not is_symbolic(value):
         return value
