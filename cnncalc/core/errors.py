@@ -3,11 +3,15 @@ prints its message and exits with that code, never with a traceback."""
 from __future__ import annotations
 
 import difflib
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
+from .text import printable
 
-@dataclass(frozen=True)
+MAX_ERRORS = 20  # problems reported from one input before the rest are only counted
+
+
+@dataclass(frozen=True, slots=True)
 class Location:
     """A place in a source file, 1-based line and column."""
 
@@ -50,19 +54,21 @@ class InputError(CnnCalcError):
         self.hint = hint
 
     def render(self) -> str:
-        """`file:line:col: error: layer 'x', field 'y': message`, then an indented hint."""
-        where = str(self.loc) if self.loc else (self.file or "")
+        """`file:line:col: error: layer 'x', field 'y': message`, then an indented hint. Each part
+        goes through the sanitizer: a spec's text never reaches the terminal raw."""
+        where = printable(self.loc if self.loc else (self.file or ""))
         subject = []
         if self.layer is not None:
-            subject.append(f"layer '{self.layer}'")
+            subject.append(f"layer '{printable(self.layer)}'")
         if self.field is not None:
-            subject.append(f"field '{self.field}'")
+            subject.append(f"field '{printable(self.field)}'")
         text = ", ".join(subject)
-        text = f"error: {text}: {self.message}" if text else f"error: {self.message}"
+        message = printable(self.message)
+        text = f"error: {text}: {message}" if text else f"error: {message}"
         if where:
             text = f"{where}: {text}"
         if self.hint:
-            text += f"\n  hint: {self.hint}"
+            text += f"\n  hint: {printable(self.hint)}"
         return text
 
     def __str__(self) -> str:
@@ -71,6 +77,52 @@ class InputError(CnnCalcError):
 
 class SpecError(InputError):
     """A spec that cannot be used: YAML, structure, layers, variables, shapes."""
+
+
+class SpecErrors(SpecError):
+    """Several problems found in one spec, reported together: one located line each (with its
+    hint), in the order they were found; `truncated` when the search stopped at MAX_ERRORS. As a
+    SpecError it stands for its first problem (`message`, `loc`, `layer`, `field`, `hint`)."""
+
+    def __init__(self, errors: Sequence[InputError], truncated: bool = False) -> None:
+        if not errors:
+            raise ValueError("SpecErrors needs at least one error")
+        first = errors[0]
+        super().__init__(first.message, loc=first.loc, file=first.file, layer=first.layer, field=first.field,
+                         hint=first.hint)
+        self.errors = tuple(errors)
+        self.truncated = truncated
+
+    def render(self) -> str:
+        lines = [error.render() for error in self.errors]
+        if self.truncated:
+            where = f"{printable(self.file)}: " if self.file else ""
+            lines.append(f"{where}error: stopped after {len(self.errors)} problems; fix these and run again")
+        return "\n".join(lines)
+
+
+class ErrorCollector:
+    """The problems of one input, gathered so that one run reports them all. `add` records one (or
+    each of a SpecErrors); past `limit` it raises them all at once, so a spec with thousands of
+    broken repetitions costs no more than `limit` problems."""
+
+    def __init__(self, limit: int = MAX_ERRORS) -> None:
+        self.limit = limit
+        self.errors: list[InputError] = []
+
+    def __bool__(self) -> bool:
+        return bool(self.errors)
+
+    def add(self, error: InputError) -> None:
+        for one in error.errors if isinstance(error, SpecErrors) else (error,):
+            if len(self.errors) >= self.limit:
+                raise SpecErrors(self.errors, truncated=True)
+            self.errors.append(one)
+
+    def check(self) -> None:
+        """Raise the problems gathered so far, if any."""
+        if self.errors:
+            raise self.errors[0] if len(self.errors) == 1 else SpecErrors(self.errors)
 
 
 class OptionError(InputError):
@@ -96,8 +148,8 @@ class Note:
     loc: Location | None = None
 
     def render(self) -> str:
-        where = f"{self.loc}: " if self.loc else ""
-        return f"{where}warning: layer '{self.layer}': {self.message}"
+        where = f"{printable(self.loc)}: " if self.loc else ""
+        return f"{where}warning: layer '{printable(self.layer)}': {printable(self.message)}"
 
 
 def did_you_mean(word: str, candidates: Iterable[str]) -> str | None:

@@ -14,6 +14,11 @@ Grammar (lowest precedence first):
     atom    := NUMBER | NAME | NAME '(' [expr (',' expr)*] ')' | '(' expr ')' | 'true' | 'false'
 Whole numbers stay exact: `/` on whole numbers gives an exact fraction, and a result with no
 fractional part is a whole number again (`c/2` with c = 64 is 32).
+
+Limits (docs/limits.md): MAX_LENGTH characters, MAX_DEPTH nested parentheses, calls and `if`s;
+every number (literal, variable, intermediate result) below 10**MAX_DIGITS in magnitude and
+finite, so no chain of products can grow without bound; chains of operators and signs are
+evaluated in loops, never by recursion.
 """
 from __future__ import annotations
 
@@ -25,6 +30,8 @@ from typing import Any
 
 MAX_LENGTH = 1000
 MAX_DEPTH = 50
+MAX_DIGITS = 60  # whole numbers (and the parts of fractions) below 10**60: far beyond any size
+_TOO_LARGE = 10**MAX_DIGITS
 
 
 class ExprError(ValueError):
@@ -35,8 +42,25 @@ class ExprError(ValueError):
         self.offset = offset
 
 
+class Unresolved(ExprError):
+    """The expression needs a value that could not be computed; that value's own problem is
+    reported where it is, so this one is not reported again."""
+
+
+class _Unknown:
+    """The value of a variable whose definition failed (or of a size no one could infer)."""
+
+    def __repr__(self) -> str:
+        return "<unknown>"
+
+
+UNKNOWN: Any = _Unknown()
+
+
 def make_divisible(value: Any, divisor: Any = 8, min_value: Any = None) -> int:
     """MobileNet's rounding: the nearest multiple of `divisor`, not below 90% of `value`."""
+    if isinstance(divisor, bool) or not isinstance(divisor, int) or divisor <= 0:
+        raise ValueError(f"the divisor must be a positive whole number, got {divisor!r}")
     if min_value is None:
         min_value = divisor
     new = max(min_value, int(value + divisor / 2) // divisor * divisor)
@@ -46,7 +70,30 @@ def make_divisible(value: Any, divisor: Any = 8, min_value: Any = None) -> int:
 
 
 def _round(value: Any, digits: Any = None) -> Any:
-    return round(value) if digits is None else round(value, digits)
+    if digits is None:
+        return round(value)
+    if isinstance(digits, bool) or not isinstance(digits, int) or abs(digits) > MAX_DIGITS:
+        raise ValueError(f"the digits must be a whole number from -{MAX_DIGITS} to {MAX_DIGITS}, got {digits!r}")
+    return round(value, digits)
+
+
+def bounded(value: Any, offset: int = 0) -> Any:
+    """`value` if it is within the limits on numbers; otherwise an ExprError."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        if -_TOO_LARGE < value < _TOO_LARGE:
+            return value
+    elif isinstance(value, float):
+        if math.isfinite(value):
+            return value
+        raise ExprError(f"the result is not a finite number ({value})", offset)
+    elif isinstance(value, Fraction):
+        if abs(value.numerator) < _TOO_LARGE and value.denominator < _TOO_LARGE:
+            return value
+    else:
+        return value  # words, and sympy expressions in symbolic mode
+    raise ExprError(f"a number has more than {MAX_DIGITS} digits", offset)
 
 
 FUNCTIONS: dict[str, Callable[..., Any]] = {
@@ -105,7 +152,7 @@ def evaluate(text: str, variables: Mapping[str, Any]) -> Any:
     kind, token, offset = parser.peek()
     if kind != "end":
         raise ExprError(f"unexpected {token!r}", offset)
-    return normalize(thunk())
+    return normalize(bounded(thunk()))
 
 
 def normalize(value: Any) -> Any:
@@ -163,25 +210,28 @@ class _Parser:
             self.depth -= 1
 
     def or_(self) -> Thunk:
-        value = self.and_()
+        operands = [self.and_()]
         while self.at("or"):
             self.take()
-            value = (lambda left, right: lambda: left() or right())(value, self.and_())
-        return value
+            operands.append(self.and_())
+        return operands[0] if len(operands) == 1 else lambda: _first(operands, True)
 
     def and_(self) -> Thunk:
-        value = self.not_()
+        operands = [self.not_()]
         while self.at("and"):
             self.take()
-            value = (lambda left, right: lambda: left() and right())(value, self.not_())
-        return value
+            operands.append(self.not_())
+        return operands[0] if len(operands) == 1 else lambda: _first(operands, False)
 
     def not_(self) -> Thunk:
-        if self.at("not"):
+        count = 0
+        while self.at("not"):
             self.take()
-            inner = self.not_()
-            return lambda: not inner()
-        return self.compare()
+            count += 1
+        inner = self.compare()
+        if not count:
+            return inner
+        return (lambda: not inner()) if count % 2 else (lambda: not not inner())
 
     def compare(self) -> Thunk:
         left = self.sum()
@@ -192,29 +242,49 @@ class _Parser:
         return lambda: _compare(op, left(), right(), offset)
 
     def sum(self) -> Thunk:
-        value = self.term()
-        while self.at("+", "-"):
-            op, offset = self.take()[1], self.tokens[self.index - 1][2]
-            value = _binary(op, value, self.term(), offset)
-        return value
+        return self.chain(self.term, ("+", "-"))
 
     def term(self) -> Thunk:
-        value = self.unary()
-        while self.at("*", "/", "//", "%"):
+        return self.chain(self.unary, ("*", "/", "//", "%"))
+
+    def chain(self, operand: Callable[[], Thunk], ops: tuple[str, ...]) -> Thunk:
+        """`a + b - c`: the operands and operators of one precedence level, evaluated left to
+        right in a loop (a recursion as deep as the chain is long would overflow the stack)."""
+        first = operand()
+        rest: list[tuple[str, int, Thunk]] = []
+        while self.at(*ops):
             op, offset = self.take()[1], self.tokens[self.index - 1][2]
-            value = _binary(op, value, self.unary(), offset)
-        return value
+            rest.append((op, offset, operand()))
+        if not rest:
+            return first
+
+        def run() -> Any:
+            value = first()
+            for op, offset, right in rest:
+                value = _arith(op, value, right(), offset)
+            return value
+
+        return run
 
     def unary(self) -> Thunk:
-        if self.at("-", "+"):
+        """Signs in front of an atom, however many (`- - -x`), as one negation or none."""
+        negate, offset = False, None
+        while self.at("-", "+"):
             op, offset = self.take()[1], self.tokens[self.index - 1][2]
-            return _binary(op, lambda: 0, self.unary(), offset)
-        return self.atom()
+            negate ^= op == "-"
+        inner = self.atom()
+        if offset is None:
+            return inner
+        return _binary("-" if negate else "+", lambda: 0, inner, offset)
 
     def atom(self) -> Thunk:
         kind, value, offset = self.take()
         if kind == "number":
-            number = float(value) if any(c in value for c in ".eE") else int(value)
+            try:
+                literal = float(value) if any(c in value for c in ".eE") else int(value)
+            except ValueError:  # an int literal longer than Python converts
+                raise ExprError(f"a number has more than {MAX_DIGITS} digits", offset) from None
+            number = bounded(literal, offset)
             return lambda: number
         if kind == "op" and value == "(":
             inner = self.expr()
@@ -229,7 +299,7 @@ class _Parser:
                 raise ExprError(f"unexpected {value!r}", offset)
             if value not in self.variables:
                 raise ExprError(f"unknown variable '{value}'", offset)
-            return lambda: self.variables[value]
+            return lambda: _variable(self.variables, value, offset)
         shown = "end of expression" if kind == "end" else repr(value)
         raise ExprError(f"unexpected {shown}", offset)
 
@@ -246,12 +316,33 @@ class _Parser:
         self.take(")")
 
         def run() -> Any:
+            values = [normalize(arg()) for arg in args]
             try:
-                return FUNCTIONS[name](*[normalize(arg()) for arg in args])
-            except (TypeError, ValueError, OverflowError) as exc:
+                return bounded(FUNCTIONS[name](*values), offset)
+            except ExprError:
+                raise
+            except (TypeError, ValueError, ArithmeticError) as exc:
                 raise ExprError(f"{name}(): {exc}", offset) from None
 
         return run
+
+
+def _first(operands: list[Thunk], wanted: bool) -> Any:
+    """`a or b or c` (wanted true) and `a and b and c` (wanted false): the first operand whose truth
+    is `wanted`, else the last, evaluating no further, as Python does."""
+    value = None
+    for operand in operands:
+        value = operand()
+        if bool(value) is wanted:
+            return value
+    return value
+
+
+def _variable(variables: Mapping[str, Any], name: str, offset: int) -> Any:
+    value = variables[name]
+    if value is UNKNOWN:
+        raise Unresolved(f"'{name}' has no value (see its own error)", offset)
+    return bounded(value, offset)
 
 
 def _compare(op: str, left: Any, right: Any, offset: int) -> bool:
@@ -277,6 +368,13 @@ def _arith(op: str, left: Any, right: Any, offset: int) -> Any:
             raise ExprError(f"'{op}' needs numbers, got {side!r}", offset)
     if op in ("/", "//", "%") and isinstance(right, (int, float, Fraction)) and right == 0:
         raise ExprError("division by zero", offset)
+    try:
+        return bounded(_apply(op, left, right), offset)
+    except (OverflowError, ZeroDivisionError) as exc:  # int to float beyond 1e308; x // 0.0
+        raise ExprError(f"'{op}': {exc}", offset) from None
+
+
+def _apply(op: str, left: Any, right: Any) -> Any:
     if op == "+":
         return left + right
     if op == "-":
