@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import math
 from fractions import Fraction
 from typing import Any
 
@@ -125,10 +126,23 @@ class ConvTranspose(FusedActivation):
         return self.with_activation(conv, output)
 
 
-def _adaptive_reads(size: int, out: int) -> int:
+def _adaptive_reads(size: Any, out: int) -> Any:
     """Input positions read along one axis by PyTorch's adaptive windows
-    [floor(i·N/n), ceil((i+1)·N/n)) for i in 0..n-1."""
-    return sum(-(-((i + 1) * size) // out) - (i * size) // out for i in range(out))
+    [floor(i·N/n), ceil((i+1)·N/n)) for i in 0..n-1: N + n - gcd(N, n), in O(1).
+
+    Summed, the ceilings are the floors shifted by one window plus one for each i whose bound
+    (i+1)·N/n is not whole (n - gcd(N, n) of them), so the sum telescopes to N + n - gcd(N, n)."""
+    if isinstance(size, int):
+        return size + out - math.gcd(size, out)
+    return sum(-(-((i + 1) * size) // out) - (i * size) // out for i in range(out))  # symbolic N
+
+
+def _adaptive_widest(size: Any, out: int) -> Any:
+    """The widest of those windows: with i·N = q·n + r it spans ceil((r + N)/n) positions, and r
+    runs over the multiples of gcd(N, n) below n, so the widest is ceil((N + n - gcd(N, n))/n)."""
+    if isinstance(size, int):
+        return -(-(size + out - math.gcd(size, out)) // out)
+    return max(-(-((i + 1) * size) // out) - (i * size) // out for i in range(out))  # symbolic N
 
 
 class AdaptivePool(Layer):
@@ -152,8 +166,7 @@ class AdaptivePool(Layer):
         the widest window, with the average step N/n."""
         result = []
         for field, size, out in zip(fields[0], inputs[0][1:], output[1:]):
-            widest = max(-(-((i + 1) * size) // out) - (i * size) // out for i in range(out))
-            result.append(field.window(widest, Fraction(size, out), 0))
+            result.append(field.window(_adaptive_widest(size, out), Fraction(size, out), 0))
         return (result[0], result[1])
 
 

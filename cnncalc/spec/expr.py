@@ -231,7 +231,7 @@ class _Parser:
         inner = self.compare()
         if not count:
             return inner
-        return (lambda: not inner()) if count % 2 else (lambda: not not inner())
+        return (lambda: not inner()) if count % 2 else (lambda: bool(inner()))
 
     def compare(self) -> Thunk:
         left = self.sum()
