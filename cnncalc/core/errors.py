@@ -5,6 +5,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import NoReturn
 
 from .text import printable
 
@@ -79,6 +80,12 @@ class SpecError(InputError):
     """A spec that cannot be used: YAML, structure, layers, variables, shapes."""
 
 
+class Consequence(SpecError):
+    """A problem that only follows from another one already reported (a value computed from a
+    variable that failed, a layer reading one that failed): collectors drop it, so that one
+    mistake gives one message."""
+
+
 class SpecErrors(SpecError):
     """Several problems found in one spec, reported together: one located line each (with its
     hint), in the order they were found; `truncated` when the search stopped at MAX_ERRORS. As a
@@ -115,6 +122,8 @@ class ErrorCollector:
 
     def add(self, error: InputError) -> None:
         for one in error.errors if isinstance(error, SpecErrors) else (error,):
+            if isinstance(one, Consequence):
+                continue
             if len(self.errors) >= self.limit:
                 raise SpecErrors(self.errors, truncated=True)
             self.errors.append(one)
@@ -123,6 +132,10 @@ class ErrorCollector:
         """Raise the problems gathered so far, if any."""
         if self.errors:
             raise self.errors[0] if len(self.errors) == 1 else SpecErrors(self.errors)
+
+    def stop(self, error: InputError) -> NoReturn:
+        """Raise `error` (a limit reached: going on would cost too much) after those gathered so far."""
+        raise SpecErrors([*self.errors, error][: self.limit + 1], truncated=len(self.errors) >= self.limit)
 
 
 class OptionError(InputError):

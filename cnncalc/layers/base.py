@@ -7,6 +7,8 @@ lowering and a small example. Nothing outside the class branches on its type.
 """
 from __future__ import annotations
 
+import difflib
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any, ClassVar, NoReturn
@@ -19,6 +21,10 @@ from .torchspec import T, Torch
 from .window import RFAxis
 
 REGISTRY: dict[str, type[Layer]] = {}
+# Names of a layer's input size in other tools' layer constructors: not fields here, because the
+# size comes from the layer's input (and `out_channels` is no cure for them).
+INPUT_SIZE_FIELDS = ("in_channels", "in_features", "input_channels", "in_planes", "inplanes", "in_ch", "c_in",
+                     "input_size", "input_dim", "in_dim", "num_features", "normalized_shape")
 
 Warn = Callable[..., None]
 RF = tuple[RFAxis, RFAxis]  # receptive field along H and W
@@ -32,6 +38,33 @@ def register(cls: type[Layer]) -> type[Layer]:
             raise RuntimeError(f"op name {op!r} of {cls.__name__} is taken by {REGISTRY[op].__name__}")
         REGISTRY[op] = cls
     return cls
+
+
+def suggest_ops(word: str, others: tuple[str, ...] = ()) -> list[str]:
+    """Up to three op names (or `others`, block names) a mistyped op probably meant: the same name
+    in another case or spelling (`ReLU`, `Conv2D`, `max_pool_2d`), another tool's name for a layer
+    type (`convolution`, `fully_connected`, `InnerProduct`: each class's `known_as`), then close
+    spellings. Names are compared lower case, without '_' and '-'."""
+    def key(name: str) -> str:
+        return re.sub(r"[^0-9a-z]", "", name.lower())
+
+    names: dict[str, str] = {}  # key -> the name to suggest
+    for name in others:
+        names.setdefault(key(name), name)
+    for op, cls in REGISTRY.items():
+        names.setdefault(key(op), op)
+    for cls in layer_types():
+        for known in cls.known_as:
+            names.setdefault(key(known), cls.op)
+    wanted = key(word)
+    if not wanted:
+        return []
+    for candidate in (wanted, re.sub(r"(layer|[123]d)$", "", wanted)):
+        if candidate in names:
+            return [names[candidate]]
+    close = difflib.get_close_matches(wanted, list(names), n=6, cutoff=0.75)
+    close += [k for k in names if len(k) >= 3 and len(wanted) >= 3 and (k.startswith(wanted) or wanted.startswith(k))]
+    return list(dict.fromkeys(names[k] for k in close))[:3]
 
 
 def layer_types() -> list[type[Layer]]:
@@ -70,6 +103,7 @@ class Cells:
 class Layer:
     op: ClassVar[str]
     aliases: ClassVar[tuple[str, ...]] = ()
+    known_as: ClassVar[tuple[str, ...]] = ()  # other tools' names for it: suggested, not accepted
     summary: ClassVar[str] = ""
     fields: ClassVar[tuple[Field, ...]] = ()  # collected from the `spec_field` attributes
     arity: ClassVar[int | None] = 1  # inputs it takes; None: two or more (a merge)
@@ -143,8 +177,11 @@ class Layer:
 
     @classmethod
     def field_hint(cls, unknown: str) -> str:
-        near = did_you_mean(unknown, cls.field_names())
         known = ", ".join(f.name for f in cls.fields) or "none"
+        if unknown.lower() in INPUT_SIZE_FIELDS:
+            return (f"the input's size is not a field: it comes from the layer's input (the layer above, or "
+                    f"the one named by 'in:'); remove '{unknown}'. Fields of {cls.op}: {known}")
+        near = did_you_mean(unknown, cls.field_names())
         return f"{near + ' ' if near else ''}fields of {cls.op}: {known}"
 
     @classmethod
@@ -259,4 +296,5 @@ __all__ = [
     "fused_activation_names",
     "layer_types",
     "register",
+    "suggest_ops",
 ]

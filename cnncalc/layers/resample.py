@@ -37,6 +37,7 @@ from .torchspec import T, Torch
 class ConvTranspose(FusedActivation):
     op = "conv_transpose"
     aliases = ("deconv", "convtranspose2d", "conv_transpose2d")
+    known_as = ("deconvolution", "conv2d_transpose", "conv2dtranspose", "transposed_conv", "upconv")
     summary = "transposed convolution: H' = (H - 1)·S - 2P + D·(K - 1) + output_pad + 1"
     example = "- {op: conv_transpose, out: 3, kernel: 3, stride: 2, pad: 1, output_pad: 1, act: elu}"
 
@@ -206,6 +207,7 @@ class AdaptiveMaxPool(AdaptivePool):
 @register
 class Upsample(Layer):
     op = "upsample"
+    known_as = ("upsampling2d", "upsampling", "interpolate", "resize")
     summary = "nearest or bilinear upsampling by a whole scale factor or to a size"
     example = "- {op: upsample, scale: 2, mode: bilinear}"
 
@@ -267,6 +269,7 @@ def zero_padding(value: Any) -> tuple[int, int, int, int]:
 class ZeroPad(Layer):
     op = "zeropad"
     aliases = ("zero_pad", "zeropad2d")
+    known_as = ("zero_padding2d", "zeropadding", "pad", "padding")
     summary = ("zero padding: P, `[P_h, P_w]` or `[left, right, top, bottom]`; `channels` appends all-zero "
                "channels (ResNet's option A shortcut)")
     example = "- {op: zeropad, pad: [1, 2, 0, 3], channels: 2}"
