@@ -108,13 +108,18 @@ class SpecErrors(SpecError):
         return "\n".join(lines)
 
 
+class Stopped(SpecErrors):
+    """The search for problems stopped: MAX_ERRORS were found, or a limit on the work was reached.
+    Whoever gathers problems lets it pass: it already holds all of them."""
+
+
 class ErrorCollector:
     """The problems of one input, gathered so that one run reports them all. `add` records one (or
     each of a SpecErrors); past `limit` it raises them all at once, so a spec with thousands of
     broken repetitions costs no more than `limit` problems."""
 
-    def __init__(self, limit: int = MAX_ERRORS) -> None:
-        self.limit = limit
+    def __init__(self, limit: int | None = MAX_ERRORS) -> None:
+        self.limit = limit  # None: no limit, for the few problems of one part (a layer's fields)
         self.errors: list[InputError] = []
 
     def __bool__(self) -> bool:
@@ -124,18 +129,24 @@ class ErrorCollector:
         for one in error.errors if isinstance(error, SpecErrors) else (error,):
             if isinstance(one, Consequence):
                 continue
-            if len(self.errors) >= self.limit:
-                raise SpecErrors(self.errors, truncated=True)
+            if self.limit is not None and len(self.errors) >= self.limit:
+                raise Stopped(self._in_order(), truncated=True)
             self.errors.append(one)
 
     def check(self) -> None:
-        """Raise the problems gathered so far, if any."""
+        """Raise the problems gathered so far, if any, in the order they stand in the file."""
         if self.errors:
-            raise self.errors[0] if len(self.errors) == 1 else SpecErrors(self.errors)
+            raise self.errors[0] if len(self.errors) == 1 else SpecErrors(self._in_order())
 
     def stop(self, error: InputError) -> NoReturn:
-        """Raise `error` (a limit reached: going on would cost too much) after those gathered so far."""
-        raise SpecErrors([*self.errors, error][: self.limit + 1], truncated=len(self.errors) >= self.limit)
+        """Raise `error` (a limit on the work reached: going on would cost too much) after those
+        gathered so far."""
+        raise Stopped([*self._in_order(), error])
+
+    def _in_order(self) -> list[InputError]:
+        """Problems without a place first (options), then by line and column; found order otherwise."""
+        return sorted(self.errors, key=lambda e: (e.loc is not None, e.loc.line if e.loc else 0,
+                                                  e.loc.column if e.loc else 0))
 
 
 class OptionError(InputError):

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any, ClassVar, NoReturn
 
-from ..core.errors import Location, SpecError, did_you_mean
+from ..core.errors import ErrorCollector, Location, SpecError, did_you_mean
 from ..core.formula import Step
 from ..core.shapes import Shape, shape_list
 from .fields import REQUIRED, Field, FieldProblem
@@ -51,7 +51,7 @@ def suggest_ops(word: str, others: tuple[str, ...] = ()) -> list[str]:
     names: dict[str, str] = {}  # key -> the name to suggest
     for name in others:
         names.setdefault(key(name), name)
-    for op, cls in REGISTRY.items():
+    for op in REGISTRY:
         names.setdefault(key(op), op)
     for cls in layer_types():
         for known in cls.known_as:
@@ -123,26 +123,30 @@ class Layer:
             cls.fields = tuple(merged.values())
 
     def __init__(self, name: str, values: dict[str, Any] | None = None, *, loc: Location | None = None,
-                 field_locs: dict[str, Location | None] | None = None) -> None:
+                 field_locs: dict[str, Location | None] | None = None, unknown: tuple[str, ...] = ()) -> None:
+        """Parse and check the fields; every problem is reported (a SpecErrors when there are
+        several). `unknown` names keys already reported as unknown fields: a required field that
+        one of them misspells is not reported missing as well."""
         self.name = name
         self.loc = loc
         self.field_locs = field_locs or {}
         values = dict(values or {})
+        problems = ErrorCollector(limit=None)
         for f in self.fields:
             if f.name in values:
                 try:
                     setattr(self, f.name, f.parse(values.pop(f.name)))
                 except FieldProblem as exc:
-                    raise self.error(str(exc), f.name) from None
+                    problems.add(self.error(str(exc), f.name))
             elif f.required:
-                raise self.error(f"'{f.name}' is required for {self.op}", None,
-                                 hint=f"add '{f.name}: ...' to the layer")
+                if not any(did_you_mean(key, (f.name, *f.aliases)) for key in unknown):
+                    problems.add(self.error(f"'{f.name}' is required for {self.op}", None,
+                                            hint=f"add '{f.name}: ...' to the layer"))
             else:
                 setattr(self, f.name, f.default)
-        if values:
-            unknown = next(iter(values))
-            raise self.error(f"unknown field '{unknown}' for {self.op}", None,
-                             hint=self.field_hint(unknown))
+        for key in values:
+            problems.add(self.error(f"unknown field '{key}' for {self.op}", None, hint=self.field_hint(key)))
+        problems.check()
         try:
             self.check()
         except LayerProblem as exc:
@@ -150,26 +154,38 @@ class Layer:
 
     @classmethod
     def from_mapping(cls, name: str, mapping: Any, skip: tuple[str, ...] = ("op", "name")) -> Layer:
-        """Build from a spec mapping (a yamlsrc.YMap), accepting field aliases, located errors."""
+        """Build from a spec mapping (a yamlsrc.YMap), accepting field aliases; every problem is
+        reported, located (a SpecErrors when there are several)."""
         values: dict[str, Any] = {}
         locs: dict[str, Location | None] = {}
         given_as: dict[str, str] = {}
         key_locs = getattr(mapping, "key_locs", {})
         value_locs = getattr(mapping, "value_locs", {})
         layer_loc = getattr(mapping, "loc", None)
+        problems = ErrorCollector(limit=None)
+        unknown = []
         for key, value in mapping.items():
             if key in skip:
                 continue
             field = cls.canonical_field(key) if isinstance(key, str) else None
             if field is None:
-                raise SpecError(f"unknown field '{key}' for {cls.op}", loc=key_locs.get(key, layer_loc),
-                                layer=name, hint=cls.field_hint(str(key)))
-            if field in values:
-                raise SpecError(f"'{field}' is given twice, as '{given_as[field]}' and as '{key}'",
-                                loc=key_locs.get(key, layer_loc), layer=name, field=field)
-            values[field], given_as[field] = value, key
-            locs[field] = value_locs.get(key, layer_loc)
-        return cls(name, values, loc=layer_loc, field_locs=locs)
+                problems.add(SpecError(f"unknown field '{key}' for {cls.op}", loc=key_locs.get(key, layer_loc),
+                                       layer=name, hint=cls.field_hint(str(key))))
+                unknown.append(str(key))
+            elif field in values:
+                problems.add(SpecError(f"'{field}' is given twice, as '{given_as[field]}' and as '{key}'",
+                                       loc=key_locs.get(key, layer_loc), layer=name, field=field))
+            else:
+                values[field], given_as[field] = value, key
+                locs[field] = value_locs.get(key, layer_loc)
+        layer = None
+        try:
+            layer = cls(name, values, loc=layer_loc, field_locs=locs, unknown=tuple(unknown))
+        except SpecError as exc:
+            problems.add(exc)
+        problems.check()
+        assert layer is not None
+        return layer
 
     @classmethod
     def field_names(cls) -> list[str]:

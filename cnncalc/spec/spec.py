@@ -304,14 +304,10 @@ def _variable_hint(exc: ExprError, variables: dict[str, Any]) -> str | None:
     if "found the end" in message or "end of expression" in message:
         return "inside {...} YAML splits at commas: quote an expression that has one, e.g. \"max(16, c // 4)\""
     if message.startswith("unknown variable"):
-        return variable_hint(message.split("'")[1], variables)
+        name = message.split("'")[1]
+        return did_you_mean(name, variables) or (
+            f"variables here: {', '.join(sorted(variables))}" if variables else "define it under 'vars:'")
     return None
-
-
-def variable_hint(name: str, variables: dict[str, Any]) -> str:
-    """'did you mean ...?' for a misspelt variable, else the variables there are."""
-    return did_you_mean(name, variables) or (
-        f"variables here: {', '.join(sorted(variables))}" if variables else "define it under 'vars:'")
 
 
 def _variables(doc: YMap, overrides: dict[str, str], file: str, symbols: dict[str, Any],
