@@ -118,6 +118,8 @@ class ErrorCollector:
     each of a SpecErrors); past `limit` it raises them all at once, so a spec with thousands of
     broken repetitions costs no more than `limit` problems."""
 
+    DEDUPE = 50  # how many recent problems a new one is compared with
+
     def __init__(self, limit: int | None = MAX_ERRORS) -> None:
         self.limit = limit  # None: no limit, for the few problems of one part (a layer's fields)
         self.errors: list[InputError] = []
@@ -127,8 +129,9 @@ class ErrorCollector:
 
     def add(self, error: InputError) -> None:
         for one in error.errors if isinstance(error, SpecErrors) else (error,):
-            if isinstance(one, Consequence):
-                continue
+            if isinstance(one, Consequence) or any(
+                    (seen.loc, seen.message) == (one.loc, one.message) for seen in self.errors[-self.DEDUPE:]):
+                continue  # the same problem again: a block's layer checked at each call
             if self.limit is not None and len(self.errors) >= self.limit:
                 raise Stopped(self._in_order(), truncated=True)
             self.errors.append(one)

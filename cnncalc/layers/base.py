@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any, ClassVar, NoReturn
 
-from ..core.errors import ErrorCollector, Location, SpecError, did_you_mean
+from ..core.errors import Consequence, ErrorCollector, Location, SpecError, did_you_mean
 from ..core.formula import Step
 from ..core.shapes import Shape, shape_list
 from .fields import REQUIRED, Field, FieldProblem
@@ -123,15 +123,17 @@ class Layer:
             cls.fields = tuple(merged.values())
 
     def __init__(self, name: str, values: dict[str, Any] | None = None, *, loc: Location | None = None,
-                 field_locs: dict[str, Location | None] | None = None, unknown: tuple[str, ...] = ()) -> None:
+                 field_locs: dict[str, Location | None] | None = None, absent: tuple[str, ...] = ()) -> None:
         """Parse and check the fields; every problem is reported (a SpecErrors when there are
-        several). `unknown` names keys already reported as unknown fields: a required field that
-        one of them misspells is not reported missing as well."""
+        several). `absent` names keys that were given but cannot be used (an unknown field, a value
+        that failed): a required field that one of them is, or misspells, is not reported missing
+        too, and the layer is then a Consequence of those problems."""
         self.name = name
         self.loc = loc
         self.field_locs = field_locs or {}
         values = dict(values or {})
         problems = ErrorCollector(limit=None)
+        incomplete = False
         for f in self.fields:
             if f.name in values:
                 try:
@@ -139,7 +141,9 @@ class Layer:
                 except FieldProblem as exc:
                     problems.add(self.error(str(exc), f.name))
             elif f.required:
-                if not any(did_you_mean(key, (f.name, *f.aliases)) for key in unknown):
+                if any(key in (f.name, *f.aliases) or did_you_mean(key, (f.name, *f.aliases)) for key in absent):
+                    incomplete = True
+                else:
                     problems.add(self.error(f"'{f.name}' is required for {self.op}", None,
                                             hint=f"add '{f.name}: ...' to the layer"))
             else:
@@ -147,15 +151,19 @@ class Layer:
         for key in values:
             problems.add(self.error(f"unknown field '{key}' for {self.op}", None, hint=self.field_hint(key)))
         problems.check()
+        if incomplete:
+            raise Consequence(f"{self.op} '{name}' lacks a field that could not be read", loc=loc, layer=name)
         try:
             self.check()
         except LayerProblem as exc:
             raise self.error(exc.message, exc.field, exc.hint) from None
 
     @classmethod
-    def from_mapping(cls, name: str, mapping: Any, skip: tuple[str, ...] = ("op", "name")) -> Layer:
+    def from_mapping(cls, name: str, mapping: Any, skip: tuple[str, ...] = ("op", "name"),
+                     unresolved: tuple[str, ...] = ()) -> Layer:
         """Build from a spec mapping (a yamlsrc.YMap), accepting field aliases; every problem is
-        reported, located (a SpecErrors when there are several)."""
+        reported, located (a SpecErrors when there are several). `unresolved` names fields left out
+        of `mapping` because their values could not be computed (their problems are reported)."""
         values: dict[str, Any] = {}
         locs: dict[str, Location | None] = {}
         given_as: dict[str, str] = {}
@@ -163,7 +171,7 @@ class Layer:
         value_locs = getattr(mapping, "value_locs", {})
         layer_loc = getattr(mapping, "loc", None)
         problems = ErrorCollector(limit=None)
-        unknown = []
+        absent = list(unresolved)
         for key, value in mapping.items():
             if key in skip:
                 continue
@@ -171,7 +179,7 @@ class Layer:
             if field is None:
                 problems.add(SpecError(f"unknown field '{key}' for {cls.op}", loc=key_locs.get(key, layer_loc),
                                        layer=name, hint=cls.field_hint(str(key))))
-                unknown.append(str(key))
+                absent.append(str(key))
             elif field in values:
                 problems.add(SpecError(f"'{field}' is given twice, as '{given_as[field]}' and as '{key}'",
                                        loc=key_locs.get(key, layer_loc), layer=name, field=field))
@@ -180,11 +188,12 @@ class Layer:
                 locs[field] = value_locs.get(key, layer_loc)
         layer = None
         try:
-            layer = cls(name, values, loc=layer_loc, field_locs=locs, unknown=tuple(unknown))
+            layer = cls(name, values, loc=layer_loc, field_locs=locs, absent=tuple(absent))
         except SpecError as exc:
             problems.add(exc)
         problems.check()
-        assert layer is not None
+        if layer is None:  # only Consequences: nothing new to report
+            raise Consequence(f"{cls.op} '{name}' could not be read", loc=layer_loc, layer=name)
         return layer
 
     @classmethod

@@ -334,17 +334,20 @@ class _Builder:
         if isinstance(exc, Consequence):
             return
         values: YMap = item
+        first_use = ""
         while scope.call is not None:
             key = _key_at(values, exc.loc)
             given = [name for name in _names_in(values.get(key)) if name in scope.call.values] if key else []
             if not given:
                 break
             call, param = scope.call, given[0]
-            raw = values[key]
-            use = f"as {key}" if isinstance(raw, str) and raw.strip() == param else f"in {key}: {raw}"
+            if not first_use:  # where the value is used, for the hint: the innermost use
+                raw, where = values[key], exc.loc
+                use = f"as '{key}'" if isinstance(raw, str) and raw.strip() == param else f"in '{key}: {raw}'"
+                first_use = f"block '{call.block}' uses it {use} of layer '{exc.layer}'" + \
+                    (f" (line {where.line})" if where else "")
             exc = SpecError(exc.message, loc=call.values.value_locs[param], layer=call.layer, field=param,
-                            hint="; ".join(filter(None, [exc.hint, f"block '{call.block}' uses it {use} in "
-                                                         f"layer '{exc.layer}' at {exc.loc}"])))
+                            hint="; ".join(filter(None, [exc.hint if not first_use else None, first_use])))
             values, scope = call.values, call.scope
         self.problems.add(_misspelt_variable(exc, values, scope.variables))
 
@@ -355,11 +358,7 @@ class _Builder:
         if len(self.nodes) >= MAX_NODES:
             self.problems.stop(SpecError(f"the network has more than {MAX_NODES:,} layers", loc=values.loc,
                                          layer=name, hint="see docs/limits.md"))
-        resolved = YMap({key: resolve_value(value, variables, values.value_locs[key], name, key)
-                         if isinstance(key, str) and cls.canonical_field(key) else value
-                         for key, value in values.items()})
-        resolved.loc, resolved.key_locs, resolved.value_locs = values.loc, values.key_locs, values.value_locs
-        layer = cls.from_mapping(name, resolved, skip=())
+        layer = self._checked_layer(cls, name, values, variables)
         if cls.arity is not None and len(inputs) != cls.arity:
             raise layer.error(f"{cls.op} takes {cls.arity} input, but is given {len(inputs)}", "in")
         if cls.arity is None and len(inputs) < 2:
@@ -379,6 +378,33 @@ class _Builder:
         self.shapes[name] = output
         self.readers.update(inputs)
         return name
+
+    def _checked_layer(self, cls: type[Layer], name: str, values: YMap, variables: dict[str, Any]) -> Layer:
+        """The layer, its values' expressions evaluated and its fields checked: the problems of all
+        its fields together, those whose values could not be computed left out of the check."""
+        resolved = YMap()
+        resolved.loc, resolved.key_locs, resolved.value_locs = values.loc, values.key_locs, values.value_locs
+        problems = ErrorCollector(limit=None)
+        unresolved = []
+        for key, value in values.items():
+            field = cls.canonical_field(key) if isinstance(key, str) else None
+            if field is None:  # an unknown field: the layer reports it
+                resolved[key] = value
+                continue
+            try:
+                resolved[key] = resolve_value(value, variables, values.value_locs[key], name, field)
+            except SpecError as exc:
+                problems.add(exc)
+                unresolved.append(field)
+        layer = None
+        try:
+            layer = cls.from_mapping(name, resolved, skip=(), unresolved=tuple(unresolved))
+        except SpecError as exc:
+            problems.add(exc)
+        problems.check()
+        if layer is None or unresolved:  # what is left follows from problems reported elsewhere
+            raise Consequence(f"{cls.op} '{name}' could not be read", loc=values.loc, layer=name)
+        return layer
 
     def call(self, block: Block, name: str, values: YMap, inputs: tuple[str, ...], variables: dict[str, Any],
              scope: _Scope, check_only: bool) -> str:
@@ -459,8 +485,7 @@ def _misspelt_variable(exc: InputError, values: YMap, variables: dict[str, Any])
     near = did_you_mean(word, [name for name, value in variables.items() if value is not UNKNOWN])
     if near is None:
         return exc
-    return SpecError(f"unknown variable '{word}'", loc=exc.loc, layer=exc.layer, field=exc.field,
-                     hint=f"{near} (as a word, '{word}' is refused: {exc.message})")
+    return SpecError(f"unknown variable '{word}'", loc=exc.loc, layer=exc.layer, field=exc.field, hint=near)
 
 
 def _channels_last_note(shape: Shape, loc: Location | None) -> tuple[Note, ...]:
