@@ -8,6 +8,7 @@ lowering and a small example. Nothing outside the class branches on its type.
 from __future__ import annotations
 
 import difflib
+import functools
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
@@ -74,7 +75,13 @@ def layer_types() -> list[type[Layer]]:
 
 def fused_activation_names() -> list[str]:
     """Names accepted by `act:` on conv and linear layers: every standalone activation type."""
-    return [op for op, cls in REGISTRY.items() if cls.is_activation]
+    return list(_activation_names(len(REGISTRY)))
+
+
+@functools.lru_cache(maxsize=1)
+def _activation_names(registered: int) -> tuple[str, ...]:
+    """Computed once per state of the registry (it only grows): every conv and linear asks."""
+    return tuple(op for op, cls in REGISTRY.items() if cls.is_activation)
 
 
 def activation_terms() -> tuple[str, ...]:
@@ -106,6 +113,7 @@ class Layer:
     known_as: ClassVar[tuple[str, ...]] = ()  # other tools' names for it: suggested, not accepted
     summary: ClassVar[str] = ""
     fields: ClassVar[tuple[Field, ...]] = ()  # collected from the `spec_field` attributes
+    _field_index: ClassVar[dict[str, str]]  # name or alias -> field name (see canonical_field)
     arity: ClassVar[int | None] = 1  # inputs it takes; None: two or more (a merge)
     is_activation: ClassVar[bool] = False  # usable as a conv's or linear's fused `act:`
     buffer_note: ClassVar[str] = ""  # what its buffers hold, for `explain`
@@ -211,10 +219,11 @@ class Layer:
 
     @classmethod
     def canonical_field(cls, key: str) -> str | None:
-        for f in cls.fields:
-            if key == f.name or key in f.aliases:
-                return f.name
-        return None
+        index = cls.__dict__.get("_field_index")
+        if index is None:  # built once per layer type: fields are fixed when the class is made
+            index = {name: f.name for f in reversed(cls.fields) for name in (f.name, *f.aliases)}
+            cls._field_index = index
+        return index.get(key)
 
     @classmethod
     def example_spec(cls) -> str:

@@ -163,17 +163,24 @@ class _Builder:
         self.done[key] = value
         return value
 
-    def _measure(self, node, out: YMap | YList, children: list) -> None:
-        """Record the container's expanded size and nesting, refusing either past its limit."""
-        values, depth = 1, 0
-        for child in children:
-            child_values, child_depth = self.sizes.get(id(child), (1, 0))
-            values += child_values
-            depth = max(depth, child_depth)
+    def _measure(self, node, out: YMap | YList, children: list, values: list, keys: int = 0) -> None:
+        """Record the container's expanded size, nesting and weight (its `children` nodes built
+        into `values`; `keys` scalar keys), refusing a size or nesting past its limit."""
+        size, depth, weight = 1 + keys, 0, 1
+        for child, value in zip(children, values):
+            if isinstance(value, (YMap, YList)):
+                child_size, child_depth = self.sizes[id(child)]
+                size += child_size
+                depth = max(depth, child_depth)
+                weight += value.weight
+            else:
+                size += 1
+                weight += 1 + len(value) // 4 if isinstance(value, str) else 1
         depth += 1
-        self.sizes[id(node)] = (values, depth)
+        self.sizes[id(node)] = (size, depth)
+        out.weight = weight
         loc = _loc(self.file, node.start_mark)
-        if values > MAX_VALUES:
+        if size > MAX_VALUES:
             raise self.error(f"the YAML has more than {MAX_VALUES:,} values when its aliases are expanded",
                              loc=loc, hint="an alias ('*name') counts as a copy of what it stands for; "
                              "see docs/limits.md")
@@ -198,8 +205,7 @@ class _Builder:
         out = YList(self.build(item) for item in node.value)
         out.loc = _loc(self.file, node.start_mark)
         out.item_locs = [_loc(self.file, item.start_mark) for item in node.value]
-        self._measure(node, out, node.value)
-        out.weight = 1 + sum(weight_of(item) for item in out)
+        self._measure(node, out, node.value, out)
         return out
 
     def _mapping(self, node) -> YMap:
@@ -221,6 +227,5 @@ class _Builder:
             out[key] = self.build(value_node)
             out.key_locs[key] = key_loc
             out.value_locs[key] = _loc(self.file, value_node.start_mark)
-        self._measure(node, out, [n for pair in node.value for n in pair])
-        out.weight = 1 + sum(weight_of(value) for value in out.values())
+        self._measure(node, out, [value for _, value in node.value], list(out.values()), keys=len(out))
         return out
