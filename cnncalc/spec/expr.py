@@ -22,6 +22,7 @@ evaluated in loops, never by recursion.
 """
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Callable, Mapping
@@ -132,6 +133,7 @@ def tokenize(text: str) -> list[tuple[str, str, int]]:
     return tokens
 
 
+@functools.lru_cache(maxsize=4096)
 def is_expression(text: str) -> bool:
     """Whether a string is meant as an expression rather than a plain word such as `same`."""
     try:
@@ -144,15 +146,27 @@ def is_expression(text: str) -> bool:
 def evaluate(text: str, variables: Mapping[str, Any]) -> Any:
     """The value of an expression; raises ExprError for anything outside the grammar.
 
-    `and`, `or` and `A if C else B` evaluate only the side they need, as in Python."""
+    `and`, `or` and `A if C else B` evaluate only the side they need, as in Python; every name
+    must be a variable all the same."""
+    thunk, names = _compiled(text)
+    for name, offset in names:
+        if name not in variables:
+            raise ExprError(f"unknown variable '{name}'", offset)
+    return normalize(bounded(thunk(variables)))
+
+
+@functools.lru_cache(maxsize=4096)
+def _compiled(text: str) -> tuple[Thunk, tuple[tuple[str, int], ...]]:
+    """The expression parsed once (a spec's repeats and blocks evaluate the same text again and
+    again with other variables), and the variables it names, with their offsets."""
     if len(text) > MAX_LENGTH:
         raise ExprError(f"expression longer than {MAX_LENGTH} characters")
-    parser = _Parser(tokenize(text), variables)
+    parser = _Parser(tokenize(text))
     thunk = parser.expr()
     kind, token, offset = parser.peek()
     if kind != "end":
         raise ExprError(f"unexpected {token!r}", offset)
-    return normalize(bounded(thunk()))
+    return thunk, tuple(parser.names)
 
 
 def normalize(value: Any) -> Any:
@@ -166,17 +180,18 @@ def normalize(value: Any) -> Any:
     return value
 
 
-Thunk = Callable[[], Any]
+Env = Mapping[str, Any]
+Thunk = Callable[[Env], Any]
 
 
 class _Parser:
-    """Recursive descent; each rule returns a thunk that computes its value when called."""
+    """Recursive descent; each rule returns a thunk that computes its value from the variables."""
 
-    def __init__(self, tokens, variables: Mapping[str, Any]) -> None:
+    def __init__(self, tokens) -> None:
         self.tokens = tokens
         self.index = 0
-        self.variables = variables
         self.depth = 0
+        self.names: list[tuple[str, int]] = []  # the variables named, in order
 
     def peek(self):
         return self.tokens[self.index]
@@ -205,7 +220,7 @@ class _Parser:
             condition = self.or_()
             self.take("else")
             other = self.expr()
-            return lambda: value() if condition() else other()
+            return lambda env: value(env) if condition(env) else other(env)
         finally:
             self.depth -= 1
 
@@ -214,14 +229,14 @@ class _Parser:
         while self.at("or"):
             self.take()
             operands.append(self.and_())
-        return operands[0] if len(operands) == 1 else lambda: _first(operands, True)
+        return operands[0] if len(operands) == 1 else lambda env: _first(operands, True, env)
 
     def and_(self) -> Thunk:
         operands = [self.not_()]
         while self.at("and"):
             self.take()
             operands.append(self.not_())
-        return operands[0] if len(operands) == 1 else lambda: _first(operands, False)
+        return operands[0] if len(operands) == 1 else lambda env: _first(operands, False, env)
 
     def not_(self) -> Thunk:
         count = 0
@@ -231,7 +246,7 @@ class _Parser:
         inner = self.compare()
         if not count:
             return inner
-        return (lambda: not inner()) if count % 2 else (lambda: bool(inner()))
+        return (lambda env: not inner(env)) if count % 2 else (lambda env: bool(inner(env)))
 
     def compare(self) -> Thunk:
         left = self.sum()
@@ -239,7 +254,7 @@ class _Parser:
             return left
         op, offset = self.take()[1], self.tokens[self.index - 1][2]
         right = self.sum()
-        return lambda: _compare(op, left(), right(), offset)
+        return lambda env: _compare(op, left(env), right(env), offset)
 
     def sum(self) -> Thunk:
         return self.chain(self.term, ("+", "-"))
@@ -258,10 +273,10 @@ class _Parser:
         if not rest:
             return first
 
-        def run() -> Any:
-            value = first()
+        def run(env: Env) -> Any:
+            value = first(env)
             for op, offset, right in rest:
-                value = _arith(op, value, right(), offset)
+                value = _arith(op, value, right(env), offset)
             return value
 
         return run
@@ -275,7 +290,8 @@ class _Parser:
         inner = self.atom()
         if offset is None:
             return inner
-        return _binary("-" if negate else "+", lambda: 0, inner, offset)
+        op = "-" if negate else "+"
+        return lambda env: _arith(op, 0, inner(env), offset)
 
     def atom(self) -> Thunk:
         kind, value, offset = self.take()
@@ -285,21 +301,21 @@ class _Parser:
             except ValueError:  # an int literal longer than Python converts
                 raise ExprError(f"a number has more than {MAX_DIGITS} digits", offset) from None
             number = bounded(literal, offset)
-            return lambda: number
+            return lambda env: number
         if kind == "op" and value == "(":
             inner = self.expr()
             self.take(")")
             return inner
         if kind == "name":
             if value in ("true", "false"):
-                return lambda: value == "true"
+                truth = value == "true"
+                return lambda env: truth
             if self.at("("):
                 return self.call(value, offset)
             if value in _KEYWORDS:
                 raise ExprError(f"unexpected {value!r}", offset)
-            if value not in self.variables:
-                raise ExprError(f"unknown variable '{value}'", offset)
-            return lambda: _variable(self.variables, value, offset)
+            self.names.append((value, offset))
+            return lambda env: _variable(env, value, offset)
         shown = "end of expression" if kind == "end" else repr(value)
         raise ExprError(f"unexpected {shown}", offset)
 
@@ -315,8 +331,8 @@ class _Parser:
                 args.append(self.expr())
         self.take(")")
 
-        def run() -> Any:
-            values = [normalize(arg()) for arg in args]
+        def run(env: Env) -> Any:
+            values = [normalize(arg(env)) for arg in args]
             try:
                 return bounded(FUNCTIONS[name](*values), offset)
             except ExprError:
@@ -327,18 +343,18 @@ class _Parser:
         return run
 
 
-def _first(operands: list[Thunk], wanted: bool) -> Any:
+def _first(operands: list[Thunk], wanted: bool, env: Env) -> Any:
     """`a or b or c` (wanted true) and `a and b and c` (wanted false): the first operand whose truth
     is `wanted`, else the last, evaluating no further, as Python does."""
     value = None
     for operand in operands:
-        value = operand()
+        value = operand(env)
         if bool(value) is wanted:
             return value
     return value
 
 
-def _variable(variables: Mapping[str, Any], name: str, offset: int) -> Any:
+def _variable(variables: Env, name: str, offset: int) -> Any:
     value = variables[name]
     if value is UNKNOWN:
         raise Unresolved(f"'{name}' has no value (see its own error)", offset)
@@ -355,10 +371,6 @@ def _compare(op: str, left: Any, right: Any, offset: int) -> bool:
                 ">": lambda: left > right, ">=": lambda: left >= right}[op]()
     except TypeError:
         raise ExprError(f"cannot compare {left!r} {op} {right!r}", offset) from None
-
-
-def _binary(op: str, left: Thunk, right: Thunk, offset: int) -> Thunk:
-    return lambda: _arith(op, left(), right(), offset)
 
 
 def _arith(op: str, left: Any, right: Any, offset: int) -> Any:

@@ -37,9 +37,12 @@ from .yamlsrc import YList, YMap, weight_of
 INPUT_KEYS = ("in", "inputs", "from")
 CONTROL_KEYS = ("op", "name", *INPUT_KEYS, "repeat", "first", "when")
 MAX_REPEAT = 1000
-MAX_NODES = 200_000
+# The largest published CNNs have a few thousand layers; 100,000 take about 8 s and 400 MB to
+# analyse (200,000 took 17 s of CPU and 760 MB as JSON; docs/limits.md).
+MAX_NODES = 100_000
 MAX_BLOCK_DEPTH = 32
-# About 20 µs each: the largest spec the other limits allow (MAX_NODES relus) needs 600,000.
+# Units of weight_of (a value, or 4 characters of text). 2,000,000 of the cheapest kind (layers
+# skipped by `when`, long expressions) cost 3 to 4 s; MAX_NODES real layers use about 1,000,000.
 MAX_WORK = 2_000_000
 IMAGE_CHANNELS = (1, 3, 4)  # grey, RGB, RGBA: what a channels-last input ends with
 
