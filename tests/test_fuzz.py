@@ -30,7 +30,7 @@ from cnncalc.render.machine import to_csv, to_json  # noqa: E402
 from cnncalc.spec.graph import build  # noqa: E402
 from cnncalc.spec.spec import parse_spec  # noqa: E402
 
-FUZZ_EXAMPLES = int(os.environ.get("CNNCALC_FUZZ_EXAMPLES", "60"))
+FUZZ_EXAMPLES = int(os.environ.get("CNNCALC_FUZZ_EXAMPLES", "40"))
 FUZZ = settings(max_examples=FUZZ_EXAMPLES, deadline=None, derandomize="CNNCALC_FUZZ_EXAMPLES" not in os.environ,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 
