@@ -18,7 +18,7 @@ from ..core.errors import Consequence, ErrorCollector, Location, SpecError, did_
 from ..core.formula import Step
 from ..core.shapes import Shape, shape_list
 from .fields import REQUIRED, Field, FieldProblem
-from .torchspec import T, Torch
+from .torchspec import Torch
 from .window import RFAxis
 
 REGISTRY: dict[str, type[Layer]] = {}
@@ -312,7 +312,7 @@ class FusedActivation(Layer):
         activation = self.activation()
         if activation is None:
             return core
-        return T("nn.Sequential", core, activation.lowering([output], output))
+        return Torch("nn.Sequential", (core, activation.lowering([output], output)), fused=True)
 
 
 __all__ = [

@@ -31,11 +31,12 @@ from ..core.shapes import Shape, shape_list
 from ..layers import REGISTRY, Layer, LayerProblem, suggest_ops
 from ..layers.fields import REQUIRED
 from .expr import UNKNOWN, ExprError, is_expression, tokenize
+from .modpath import module_path
 from .spec import INPUT_NAME, NAME_PATTERN, Block, Spec, check_name, oversized, resolve_value
 from .yamlsrc import YList, YMap, weight_of
 
 INPUT_KEYS = ("in", "inputs", "from")
-CONTROL_KEYS = ("op", "name", *INPUT_KEYS, "repeat", "first", "when")
+CONTROL_KEYS = ("op", "name", *INPUT_KEYS, "repeat", "first", "when", "module")
 MAX_REPEAT = 1000
 # The largest published CNNs have a few thousand layers; 100,000 take about 8 s and 400 MB to
 # analyse (200,000 took 17 s of CPU and 760 MB as JSON; docs/limits.md).
@@ -48,16 +49,43 @@ IMAGE_CHANNELS = (1, 3, 4)  # grey, RGB, RGBA: what a channels-last input ends w
 
 
 @dataclass(frozen=True)
+class Origin:
+    """The spec item a node or block instance comes from: its local name and repeat copy."""
+
+    item: YMap
+    local: str
+    copy: int | None = None
+
+
+@dataclass(frozen=True)
 class Node:
     layer: Layer
     inputs: tuple[str, ...]
     input_shapes: tuple[Shape, ...]
     output_shape: Shape
     notes: tuple[tuple[str, str | None], ...] = ()
+    module: str = ""  # its module path in PyTorch (`module:` in the spec); its name when not given
+    variables: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)  # what its fields saw
+    origin: Origin | None = field(default=None, compare=False, repr=False)  # the spec item it comes from
 
     @property
     def name(self) -> str:
         return self.layer.name
+
+
+@dataclass(frozen=True)
+class Call:
+    """One use of a block: the instance `name` (its layers are `name.<local>`), the block's
+    parameters as resolved, the variables its layers see, and where it sits."""
+
+    name: str
+    block: str
+    args: dict[str, Any]
+    variables: dict[str, Any]
+    input: str
+    output: str
+    module: str  # its module path in PyTorch
+    origin: Origin | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -69,6 +97,8 @@ class Graph:
     outputs: tuple[str, ...] = ()
     groups: dict[str, tuple[str, str]] = field(default_factory=dict)  # block instance or repeat -> (op, output)
     notes: tuple[Note, ...] = ()  # warnings about the graph itself (unused outputs, a channels-last input)
+    calls: tuple[Call, ...] = ()  # every block instance, in the order they were built
+    spec: Spec | None = field(default=None, compare=False, repr=False)  # what it was built from (export)
 
     def shape_of(self, ref: str) -> Shape:
         if ref == INPUT_NAME:
@@ -102,6 +132,7 @@ class _Scope:
     prefix: str
     names: dict[str, str]  # local name -> node (or INPUT_NAME) it stands for
     stack: tuple[str, ...] = ()
+    module: str = ""  # the module path of the block instance (with a trailing '.'), '' at the top
     counters: Counter = field(default_factory=Counter)
     later: dict[str, Location] = field(default_factory=dict)  # explicit names not reached yet
     call: _Call | None = None  # the block call this scope expands, if any
@@ -115,6 +146,10 @@ class _Builder:
         self.shapes: dict[str, Shape | None] = {INPUT_NAME: input_shape}  # None: not known (it failed)
         self.nodes: list[Node] = []
         self.groups: dict[str, tuple[str, str]] = {}
+        self.calls: list[Call] = []
+        self.modules: dict[str, Location] = {}  # module paths of the layers, and where they were given
+        self.module_prefixes: set[str] = set()  # the containers on the way to them
+        self.numbers: Counter = Counter()  # container path -> the number `#` takes next there
         self.readers: Counter = Counter()
         self.work = 0
         self.input_loc = spec.input_loc if input_shape is spec.input_shape else None
@@ -145,7 +180,7 @@ class _Builder:
         )
         notes = _channels_last_note(input_shape, self.input_loc) + notes
         return Graph(spec.name, input_shape, tuple(self.nodes), spec.description, tuple(outputs),
-                     self.groups, notes)
+                     self.groups, notes, tuple(self.calls), spec)
 
     # ---- items ---------------------------------------------------------------------------------
     def expand(self, items: YList, scope: _Scope) -> str:
@@ -194,7 +229,8 @@ class _Builder:
             for k in range(count):
                 variables = {**scope.variables, "i": k} if repeated else scope.variables
                 instance = name + (f".{k}" if repeated else "")
-                ref = self.instance(target, item, instance, inputs if k == 0 else (ref,), variables, scope, k == 0)
+                origin = Origin(item, local, k if repeated else None)
+                ref = self.instance(target, item, instance, inputs if k == 0 else (ref,), variables, scope, origin)
             if repeated and target is not None:
                 self.groups[name] = (str(item["op"]), ref)
         except Stopped:
@@ -207,16 +243,18 @@ class _Builder:
         return ref
 
     def instance(self, target: type[Layer] | Block | None, item: YMap, name: str, inputs: tuple[str, ...],
-                 variables: dict[str, Any], scope: _Scope, first: bool) -> str:
+                 variables: dict[str, Any], scope: _Scope, origin: Origin) -> str:
         """One repetition of an item: a layer or a block call, or, skipped by `when:`, only checked."""
         self.charge(weight_of(item), item, name)
-        values = self._values(item, first, name)
+        values = self._values(item, origin.copy in (None, 0), name)
         skipped = "when" in item and not self._condition(item, variables, name)
         check_only = skipped or scope.check_only or any(self.shapes[ref] is None for ref in inputs)
+        module = "" if check_only else self._module(item, scope, origin.local, origin.copy, variables, name,
+                                                     layer=not isinstance(target, Block))
         if isinstance(target, Block):
-            out = self.call(target, name, values, inputs, variables, scope, check_only)
+            out = self.call(target, name, values, inputs, variables, scope, check_only, module, origin)
         elif target is not None:
-            out = self.add_layer(target, name, values, inputs, variables, check_only)
+            out = self.add_layer(target, name, values, inputs, variables, check_only, module, origin)
         else:  # a call of a block whose definition failed (already reported)
             out = self._unknown(name)
         return inputs[0] if skipped else out  # a skipped layer stands for its (first) input
@@ -258,6 +296,51 @@ class _Builder:
             name = f"{base}{scope.counters[base]}"
             if name not in scope.names and name not in scope.later:
                 return name
+
+    def _module(self, item: YMap, scope: _Scope, local: str, copy: int | None, variables: dict[str, Any],
+                name: str, layer: bool) -> str:
+        """The module path of one copy of an item: `module:` (or its name) inside the block instance's."""
+        if "module" not in item:
+            relative = local if copy is None else f"{local}.{copy}"
+        else:
+            raw = str(item["module"]).strip()
+            relative = module_path(item["module"], variables, item.value_locs["module"], name)
+            if copy is not None and not ("{" in raw or "#" in raw or relative == "."):
+                relative += f".{copy}"  # copies of a repeat are numbered unless the path says otherwise
+        if relative == "." and layer:
+            raise SpecError("'.' is for blocks (their layers then sit in the enclosing module); a layer needs a "
+                            "name here", loc=item.value_locs["module"], layer=name, field="module")
+        if relative == ".":  # a block instance that adds no level: its layers sit in the enclosing module
+            return scope.module.removesuffix(".")
+        path = self._number(scope.module + relative)
+        if layer:
+            self._take_module(path, item.value_locs.get("module", item.loc), name)
+        return path
+
+    def _number(self, path: str) -> str:
+        """`#` is the next free number in its container (`features.#`); given numbers take theirs."""
+        out: list[str] = []
+        for part in path.split("."):
+            container = ".".join(out)
+            if part == "#":
+                part = str(self.numbers[container])
+            if part.isdigit():
+                self.numbers[container] = max(self.numbers[container], int(part) + 1)
+            out.append(part)
+        return ".".join(out)
+
+    def _take_module(self, path: str, loc: Location, name: str) -> None:
+        """Two layers cannot share a module path, nor can one sit inside another."""
+        parts = path.split(".")
+        clash = path if path in self.modules or path in self.module_prefixes else next(
+            (prefix for prefix in (".".join(parts[:n]) for n in range(1, len(parts))) if prefix in self.modules), None)
+        if clash is not None:
+            taken = "is taken" if clash == path else f"collides with '{clash}'"
+            where = self.modules.get(clash)
+            raise SpecError(f"module path '{path}' {taken}" + (f" (line {where.line})" if where else ""), loc=loc,
+                            layer=name, field="module", hint="give each layer its own module path")
+        self.modules[path] = loc
+        self.module_prefixes.update(".".join(parts[:n]) for n in range(1, len(parts)))
 
     def _repeat(self, item: YMap, variables: dict[str, Any], name: str) -> int:
         loc = item.value_locs["repeat"]
@@ -356,7 +439,8 @@ class _Builder:
 
     # ---- layers and blocks ---------------------------------------------------------------------
     def add_layer(self, cls: type[Layer], name: str, values: YMap, inputs: tuple[str, ...],
-                  variables: dict[str, Any], check_only: bool) -> str:
+                  variables: dict[str, Any], check_only: bool = False, module: str = "",
+                  origin: Origin | None = None) -> str:
         """Check the layer; unless `check_only`, infer its output and add it to the graph."""
         if len(self.nodes) >= MAX_NODES:
             self.problems.stop(SpecError(f"the network has more than {MAX_NODES:,} layers", loc=values.loc,
@@ -377,7 +461,7 @@ class _Builder:
         too_large = oversized(output)
         if too_large:
             raise layer.error(f"its output {too_large}", None)
-        self.nodes.append(Node(layer, inputs, tuple(shapes), output, tuple(notes)))
+        self.nodes.append(Node(layer, inputs, tuple(shapes), output, tuple(notes), module or name, variables, origin))
         self.shapes[name] = output
         self.readers.update(inputs)
         return name
@@ -410,7 +494,7 @@ class _Builder:
         return layer
 
     def call(self, block: Block, name: str, values: YMap, inputs: tuple[str, ...], variables: dict[str, Any],
-             scope: _Scope, check_only: bool) -> str:
+             scope: _Scope, check_only: bool = False, module: str = "", origin: Origin | None = None) -> str:
         if block.name in scope.stack:
             chain = " -> ".join((*scope.stack[scope.stack.index(block.name):], block.name))
             raise SpecError(f"block '{block.name}' uses itself: {chain}", loc=values.loc, layer=name, field="op")
@@ -443,7 +527,8 @@ class _Builder:
             if key not in args:
                 args[key] = resolve_value(default, {**inner_vars, **args}, block.loc, name, key)
         inner = _Scope({**inner_vars, **args}, name + ".", {INPUT_NAME: inputs[0]}, (*scope.stack, block.name),
-                       call=_Call(name, block.name, values, scope), check_only=check_only)
+                       module=module + "." if module else "", call=_Call(name, block.name, values, scope),
+                       check_only=check_only)
         out = self.expand(block.items, inner)
         if block.output is not None:
             if block.output not in inner.names:
@@ -453,6 +538,7 @@ class _Builder:
         if check_only:
             return self._unknown(name)
         self.groups[name] = (block.name, out)
+        self.calls.append(Call(name, block.name, args, inner.variables, inputs[0], out, module, origin))
         return out
 
 
