@@ -6,6 +6,7 @@ import keyword
 import re
 import warnings
 from pathlib import Path
+from typing import Any
 
 from .. import __version__
 from ..core.errors import OptionError
@@ -148,9 +149,10 @@ def _variable_names(names: list[str]) -> dict[str, str]:
     return result
 
 
-def onnx_bytes(graph: Graph) -> bytes:
-    """The model exported to ONNX (opset 18) with a batch-1 input, as bytes: by the dynamo exporter
-    when onnxscript is installed, else by the TorchScript one. Node names carry the spec's layer names."""
+def onnx_bytes(graph: Graph, model: Any = None) -> bytes:
+    """The model (by default `to_module(graph)`) exported to ONNX (opset 18) with a batch-1 input, as
+    bytes: by the dynamo exporter when onnxscript is installed, else by the TorchScript one. Node names
+    carry the spec's layer names."""
     import io
     import os
     import tempfile
@@ -163,7 +165,7 @@ def onnx_bytes(graph: Graph) -> bytes:
     except ImportError:
         raise OptionError("ONNX export needs the onnx package, which is not installed",
                           hint="pip install 'cnncalc[torch]' (or: pip install onnx onnxscript)") from None
-    model = to_module(graph)
+    model = to_module(graph) if model is None else model
     sample = (torch.zeros(1, *graph.input_shape),)
     names = [name.replace(".", "_") for name in graph.outputs]
     with warnings.catch_warnings():
