@@ -120,7 +120,7 @@ def test_mangled_specs_are_refused_or_analysed(text, splices):
 
 
 @pytest.mark.torch
-@settings(max_examples=max(FUZZ_EXAMPLES // 3, 10), deadline=None,
+@settings(max_examples=max(FUZZ_EXAMPLES // 4, 10), deadline=None,
           derandomize="CNNCALC_FUZZ_EXAMPLES" not in os.environ,
           suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much])
 @given(specs())

@@ -38,12 +38,12 @@ from .yamlsrc import YList, YMap, weight_of
 INPUT_KEYS = ("in", "inputs", "from")
 CONTROL_KEYS = ("op", "name", *INPUT_KEYS, "repeat", "first", "when", "module")
 MAX_REPEAT = 1000
-# The largest published CNNs have a few thousand layers; 100,000 take about 8 s and 400 MB to
+# The largest published CNNs have a few thousand layers; 100,000 take about 10 s and 430 MB to
 # analyse (200,000 took 17 s of CPU and 760 MB as JSON; docs/limits.md).
 MAX_NODES = 100_000
 MAX_BLOCK_DEPTH = 32
 # Units of weight_of (a value, or 4 characters of text). 2,000,000 of the cheapest kind (layers
-# skipped by `when`, long expressions) cost 3 to 4 s; MAX_NODES real layers use about 1,000,000.
+# skipped by `when`, long expressions) cost 3 to 6 s; MAX_NODES real layers use about 1,000,000.
 MAX_WORK = 2_000_000
 IMAGE_CHANNELS = (1, 3, 4)  # grey, RGB, RGBA: what a channels-last input ends with
 
@@ -143,7 +143,7 @@ class _Builder:
     def __init__(self, spec: Spec, input_shape: Shape | None, problems: ErrorCollector) -> None:
         self.spec = spec
         self.problems = problems
-        self.shapes: dict[str, Shape | None] = {INPUT_NAME: input_shape}  # None: not known (it failed)
+        self.shapes: dict[str, Shape | None] = {INPUT_NAME: input_shape}  # absent or None: not known
         self.nodes: list[Node] = []
         self.groups: dict[str, tuple[str, str]] = {}
         self.calls: list[Call] = []
@@ -248,7 +248,7 @@ class _Builder:
         self.charge(weight_of(item), item, name)
         values = self._values(item, origin.copy in (None, 0), name)
         skipped = "when" in item and not self._condition(item, variables, name)
-        check_only = skipped or scope.check_only or any(self.shapes[ref] is None for ref in inputs)
+        check_only = skipped or scope.check_only or any(self.shapes.get(ref) is None for ref in inputs)
         module = "" if check_only else self._module(item, scope, origin.local, origin.copy, variables, name,
                                                      layer=not isinstance(target, Block))
         if isinstance(target, Block):
@@ -267,9 +267,10 @@ class _Builder:
                 "counts its layers' values again, skipped layers too)", loc=item.loc, layer=name,
                 hint="see docs/limits.md"))
 
-    def _unknown(self, name: str) -> str:
-        """A reference to the output of a layer that failed: its shape is not known."""
-        self.shapes.setdefault(name, None)
+    @staticmethod
+    def _unknown(name: str) -> str:
+        """A reference to an output whose shape is not known (a layer that failed, or one that was
+        only checked): it has no entry in `shapes`, which costs nothing for a million skipped layers."""
         return name
 
     def _target(self, item: YMap, label: str, scope: _Scope) -> type[Layer] | Block | None:
@@ -452,7 +453,7 @@ class _Builder:
             raise layer.error(f"{cls.op} merges two or more inputs; list them with 'in: [a, b]'", "in")
         if check_only:
             return self._unknown(name)
-        shapes = [shape for ref in inputs if (shape := self.shapes[ref]) is not None]
+        shapes = [shape for ref in inputs if (shape := self.shapes.get(ref)) is not None]
         notes: list[tuple[str, str | None]] = []
         try:
             output = tuple(layer.output_shape(shapes, lambda message, field=None: notes.append((message, field))))
@@ -516,7 +517,7 @@ class _Builder:
                             layer=name, hint=f"add {', '.join(f'{m}: ...' for m in missing)}")
         defaults = {p: d for p, d in block.params.items() if d is not REQUIRED}
         self.charge(sum(weight_of(d) for d in defaults.values()), values, name)
-        shape = self.shapes[inputs[0]]
+        shape = self.shapes.get(inputs[0])
         builtins: dict[str, Any] = {"in_channels": UNKNOWN, "in_height": UNKNOWN, "in_width": UNKNOWN}
         if shape is not None:
             builtins = {"in_channels": shape[0]}
