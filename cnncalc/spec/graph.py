@@ -248,7 +248,8 @@ class _Builder:
         self.charge(weight_of(item), item, name)
         values = self._values(item, origin.copy in (None, 0), name)
         skipped = "when" in item and not self._condition(item, variables, name)
-        check_only = skipped or scope.check_only or any(self.shapes.get(ref) is None for ref in inputs)
+        check_only = skipped or scope.check_only or target is None or \
+            any(self.shapes.get(ref) is None for ref in inputs)
         module = "" if check_only else self._module(item, scope, origin.local, origin.copy, variables, name,
                                                      layer=not isinstance(target, Block))
         if isinstance(target, Block):
