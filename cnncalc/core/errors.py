@@ -9,7 +9,7 @@ from typing import NoReturn
 
 from .text import printable
 
-MAX_ERRORS = 20  # problems reported from one input before the rest are only counted
+MAX_ERRORS = 20  # problems reported from one input: the search stops at the next one
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,7 +88,7 @@ class Consequence(SpecError):
 
 class SpecErrors(SpecError):
     """Several problems found in one spec, reported together: one located line each (with its
-    hint), in the order they were found; `truncated` when the search stopped at MAX_ERRORS. As a
+    hint), in file order; `truncated` when the search stopped at MAX_ERRORS. As a
     SpecError it stands for its first problem (`message`, `loc`, `layer`, `field`, `hint`)."""
 
     def __init__(self, errors: Sequence[InputError], truncated: bool = False) -> None:
