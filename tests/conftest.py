@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
 import pytest
@@ -8,10 +9,13 @@ ROOT = Path(__file__).resolve().parent.parent
 SPECS = ROOT / "specs"
 GOLDEN = Path(__file__).resolve().parent / "golden"
 
+# --symbolic needs the optional sympy; the bare environment of .ci/run has none.
+needs_sympy = pytest.mark.skipif(importlib.util.find_spec("sympy") is None, reason="sympy (the symbolic extra) is not installed")
+
 
 # Golden outputs and docs examples include what these print (verify, the peer conventions): they
 # are rewritten only where all of them are installed, never from a partial environment.
-GOLDEN_NEEDS = ("torch", "torchvision", "fvcore", "ptflops", "thop", "torchinfo", "onnx", "sympy")
+GOLDEN_NEEDS = ("torch", "torchvision", "fvcore", "ptflops", "thop", "torchinfo", "onnx", "sympy", "matplotlib")
 
 
 def pytest_addoption(parser):

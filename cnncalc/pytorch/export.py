@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import inspect
 import keyword
+import os
 import re
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -196,10 +198,10 @@ def onnx_bytes(graph: Graph, model: Any = None) -> bytes:
     that every layer of the spec is a node named `/<layer>/<op>` (`/layer1.0.bn1/BatchNormalization`) and
     the initializers are the model's own weights under its state_dict names. Without it: the TorchScript
     exporter (opset 17), which folds batch norm into the convolution before it and names nodes after the
-    layer's own name only (`/conv1_1/Conv`)."""
-    import io
-
+    layer's own name only (`/conv1_1/Conv`). A failure is a located SpecError (in a layer) or an
+    OptionError, never a traceback."""
     from .lowering import require_torch, to_module
+    from .verify import located_failures
 
     torch = require_torch()
     try:
@@ -210,6 +212,18 @@ def onnx_bytes(graph: Graph, model: Any = None) -> bytes:
     model = to_module(graph) if model is None else model
     sample = (torch.zeros(1, *graph.input_shape),)
     names = [name.replace(".", "_") for name in graph.outputs]
+    try:
+        with located_failures(graph, model, "the ONNX exporter"):
+            return _onnx_export(torch, model, sample, names)
+    except RuntimeError as exc:  # the exporter's own errors (OnnxExporterError), outside any layer
+        message = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise OptionError(f"the ONNX export failed: {message}",
+                          hint="--to pytorch writes the model as code; please report this with the spec") from None
+
+
+def _onnx_export(torch: Any, model: Any, sample: tuple, names: list[str]) -> bytes:
+    import io
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         if _installed("onnxscript"):
@@ -262,10 +276,10 @@ def _installed(name: str) -> bool:
     return True
 
 
-def write_new(path: Path, data: bytes | str, force: bool) -> None:
+def write_new(path: Path, data: bytes | str, force: bool, inputs: Sequence[Path] = ()) -> None:
     from ..core.errors import OptionError
     from ..core.io import write_atomic
 
-    if path.exists() and not force:
+    if os.path.lexists(path) and not force:
         raise OptionError("the file exists; add --force to replace it", file=str(path))
-    write_atomic(path, data)
+    write_atomic(path, data, inputs=inputs)
