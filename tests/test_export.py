@@ -180,7 +180,9 @@ def test_resnet18_reads_like_torchvision(tmp_path):
                             "        if se:\n            block.append(Se(e, squeeze=make_divisible(e // 4, 8)))\n",
                             "        self.use_add = stride == 1 and in_channels == out\n",
                             "        add = block + x if self.use_add else block\n",
-                            "def make_divisible(value, divisor=8, min_value=None):\n"]),
+                            "def make_divisible(value, divisor=8, min_value=None):\n"  # the spec's guards left out
+                            '    """MobileNet\'s rounding: the nearest multiple of `divisor`, not below 90% of `value`."""\n'
+                            "    if min_value is None:\n"]),
 ])
 def test_exported_files_read_like_hand_written_pytorch(name, excerpts):
     source = pytorch_source(build(load_spec(resolve(name)[0])), name)

@@ -79,7 +79,8 @@ def _class_lines(written: Any) -> list[str]:
 
 
 def _function_source(name: str) -> str:
-    """A function of the spec's expressions (make_divisible) as the exported file carries it: no type hints."""
+    """A function of the spec's expressions (make_divisible) as the exported file carries it: no type hints,
+    and no guard clauses (`if ...: raise`), which check a spec's arguments where the file passes its own."""
     import ast
 
     from ..spec import expr
@@ -90,7 +91,15 @@ def _function_source(name: str) -> str:
     for argument in function.args.args:
         argument.annotation = None
     function.returns = None
+    function.body = [statement for statement in function.body if not _guard(statement)]
     return ast.unparse(tree)
+
+
+def _guard(statement: Any) -> bool:
+    import ast
+
+    return isinstance(statement, ast.If) and not statement.orelse and all(
+        isinstance(inner, ast.Raise) for inner in statement.body)
 
 
 def _docstring(graph: Graph, origin: str, model: str) -> list[str]:
