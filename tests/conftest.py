@@ -1,9 +1,15 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 from pathlib import Path
 
 import pytest
+
+# torch on one thread unless told otherwise (read when torch is first imported, after this file): on
+# shared cores, two OpenMP threads that wait on each other make the forward passes of the torch tests
+# several times slower (test_conventions on ResNet-152 and DenseNet-121: 32 s against 108 s, 2 busy cores)
+os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 ROOT = Path(__file__).resolve().parent.parent
 SPECS = ROOT / "specs"

@@ -23,16 +23,6 @@ from cnncalc.pytorch.export import flat_source, pytorch_source  # noqa: E402
 runner = CliRunner()
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """torch on one thread: on a machine whose cores are shared, two threads that wait on each other run
-    these forward passes several times slower (ResNet-152: 0.85 s against 14 s on 2 busy cores)."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def _declared() -> dict[str, dict]:
     found = {}
     for name, path in bundled_specs().items():
