@@ -92,3 +92,9 @@ class Softmax2d(nn.Module):
 
     def forward(self, x):
         return torch.softmax(x, dim=1)
+
+
+# How `cnncalc export` writes a stateless helper inside a forward instead of registering it as a module
+# (where it sits straight in a class, not in a numbered container): its inputs joined by the text, or
+# put in place of `{}` (comma-separated).
+INLINE = {"Add": " + ", "Mul": " * ", "Concat": "torch.cat([{}], dim=1)"}
