@@ -44,12 +44,15 @@ def load_graph(spec: SpecSource, *, set: Mapping[str, Any] | None = None, input:
 
 def analyze(spec: SpecSource, *, set: Mapping[str, Any] | None = None, input: InputShape = None,
             convention: str | Convention = "textbook", batch: int = 1, dtype: str = "float32", strict: bool = False,
-            symbolic: bool = False, depth: int | None = None) -> Report:
+            symbolic: bool = False, depth: int | None = None, mode: str = "infer") -> Report:
     """Load a spec and count every layer: shapes, parameters, multiply-adds under `convention` (a
     name or a Convention), activation memory in `dtype` for `batch` samples, receptive fields.
-    `strict` turns warnings into errors; `depth` collapses blocks below that depth into one row each."""
+    `strict` turns warnings into errors; `depth` collapses blocks below that depth into one row each.
+    `mode` 'infer' (the default) counts the network that runs at inference; 'train' adds the layers
+    marked `train_only:` (auxiliary classifiers). `report.training_only` says what they add."""
     graph, _ = load_graph(spec, set=set, input=input, symbolic=symbolic)
-    report = run_engine(graph, convention=convention_named(convention), dtype=dtype, batch=batch, strict=strict)
+    report = run_engine(graph, convention=convention_named(convention), dtype=dtype, batch=batch, strict=strict,
+                        mode=mode)
     return report.collapse(depth) if depth is not None else report
 
 

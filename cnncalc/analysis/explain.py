@@ -33,10 +33,10 @@ class Explanation:
 def explain(graph: Graph, report: Report, convention: Convention, names: list[str] | None = None) -> list[Explanation]:
     """Explanations for the chosen layers (all when `names` is empty), in graph order."""
     rows = {row.name: row for row in report.rows}
-    wanted = _check_names(names or [], rows)
+    wanted = _check_names(names or [], rows, {node.name for node in graph.nodes if node.train_only})
     explanations = []
     for node in graph.nodes:
-        if wanted and node.name not in wanted:
+        if (wanted and node.name not in wanted) or node.name not in rows:  # not run in the report's mode
             continue
         layer, inputs, output = node.layer, list(node.input_shapes), node.output_shape
         row = rows[node.name]
@@ -51,8 +51,10 @@ def explain(graph: Graph, report: Report, convention: Convention, names: list[st
     return explanations
 
 
-def _check_names(names: list[str], rows: dict[str, Row]) -> set[str]:
+def _check_names(names: list[str], rows: dict[str, Row], train_only: set[str]) -> set[str]:
     for name in names:
+        if name in train_only and name not in rows:
+            raise OptionError(f"--layer: '{name}' runs only in training", hint="add --mode train")
         if name not in rows:
             raise OptionError(f"--layer: no layer named '{name}'",
                             hint=did_you_mean(name, rows) or f"layers: {', '.join(list(rows)[:12])}...")

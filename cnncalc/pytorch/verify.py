@@ -62,7 +62,9 @@ def _shapes(torch: Any, model: Any, graph: Graph, device: str) -> dict[str, tupl
 
 def verify(graph: Graph, report: Report, device: str = "meta") -> list[Check]:
     """Shape, parameter and buffer checks for every layer, and a multiply-add check per layer when
-    the report's convention has a reference counter (REFERENCE_COUNTERS)."""
+    the report's convention has a reference counter (REFERENCE_COUNTERS). The model is the network of
+    the report's mode (at inference, without the layers marked train_only)."""
+    graph = graph.for_mode(report.mode)
     model, shapes = run_model(graph, device)
     checks = []
     for row in report.rows:

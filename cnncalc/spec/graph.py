@@ -6,7 +6,7 @@ while building because a block's layers may depend on its input (`in_channels`).
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..core.errors import Location, Note, SpecError, did_you_mean
@@ -18,7 +18,8 @@ from .spec import INPUT_NAME, Block, Spec, check_name, resolve_value
 from .yamlsrc import YList, YMap
 
 INPUT_KEYS = ("in", "inputs", "from")
-CONTROL_KEYS = ("op", "name", *INPUT_KEYS, "repeat", "first", "when", "module")
+CONTROL_KEYS = ("op", "name", *INPUT_KEYS, "repeat", "first", "when", "module", "train_only", "checkpoint")
+MODES = ("infer", "train")
 MAX_REPEAT = 1000
 MAX_NODES = 200_000
 MAX_BLOCK_DEPTH = 32
@@ -43,6 +44,7 @@ class Node:
     module: str = ""  # its module path in PyTorch (`module:` in the spec); its name when not given
     variables: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)  # what its fields saw
     origin: Origin | None = field(default=None, compare=False, repr=False)  # the spec item it comes from
+    train_only: bool = False  # runs only in training (`train_only:` on it or on a block around it)
 
     @property
     def name(self) -> str:
@@ -75,11 +77,32 @@ class Graph:
     notes: tuple[Note, ...] = ()  # warnings about the graph itself (unused outputs)
     calls: tuple[Call, ...] = ()  # every block instance, in the order they were built
     spec: Spec | None = field(default=None, compare=False, repr=False)  # what it was built from (export)
+    train_only: tuple[str, ...] = ()  # the items marked `train_only:` (layer or block instance names)
+    checkpoints: tuple[str, ...] = ()  # the items marked `checkpoint:` (activation checkpointing)
 
     def shape_of(self, ref: str) -> Shape:
         if ref == INPUT_NAME:
             return self.input_shape
         return next(node.output_shape for node in self.nodes if node.name == ref)
+
+    def for_mode(self, mode: str) -> Graph:
+        """The network that runs in `mode`: 'train' is the whole graph, 'infer' leaves out the layers
+        that run only in training (auxiliary classifiers) and the outputs they give."""
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+        if mode == "train" or not self.train_only:
+            return self
+        dropped = {node.name for node in self.nodes if node.train_only}
+        return replace(
+            self,
+            nodes=tuple(node for node in self.nodes if not node.train_only),
+            outputs=tuple(name for name in self.outputs if name not in dropped),
+            groups={key: value for key, value in self.groups.items() if value[1] not in dropped},
+            notes=tuple(note for note in self.notes if note.layer not in dropped),
+            calls=tuple(call for call in self.calls if call.output not in dropped),
+            checkpoints=tuple(name for name in self.checkpoints
+                              if not (name in dropped or self.groups.get(name, ("", ""))[1] in dropped)),
+        )
 
 
 def build(spec: Spec, input_shape: Shape | None = None) -> Graph:
@@ -95,6 +118,7 @@ class _Scope:
     names: dict[str, str]  # local name -> node (or INPUT_NAME) it stands for
     stack: tuple[str, ...] = ()
     module: str = ""  # the module path of the block instance (with a trailing '.'), '' at the top
+    train_only: bool = False  # inside a block instance marked `train_only:`
     counters: Counter = field(default_factory=Counter)
     later: dict[str, Location] = field(default_factory=dict)  # explicit names not reached yet
 
@@ -110,6 +134,9 @@ class _Builder:
         self.module_prefixes: set[str] = set()  # the containers on the way to them
         self.numbers: Counter = Counter()  # container path -> the number `#` takes next there
         self.readers: Counter = Counter()
+        self.train_only_nodes: set[str] = set()
+        self.train_only_items: list[str] = []
+        self.checkpoints: list[str] = []
 
     def build(self) -> Graph:
         spec = self.spec
@@ -125,12 +152,18 @@ class _Builder:
             else:
                 raise SpecError(f"'outputs' names '{name}', which is not a top-level layer", loc=loc,
                                 field="outputs", hint=did_you_mean(name, scope.names))
+        if outputs and all(name in self.train_only_nodes for name in outputs):
+            last = next(node for node in self.nodes if node.name == outputs[0])
+            raise SpecError(f"the network's output '{outputs[0]}' runs only in training (train_only), so the "
+                            "network has no output at inference", loc=given[0][1] or last.layer.loc,
+                            hint="name the inference output first in 'outputs:'")
         notes = tuple(
             Note(node.name, "its output is never used", node.layer.loc)
             for node in self.nodes if not self.readers[node.name] and node.name not in outputs
         )
         return Graph(spec.name, self.shapes[INPUT_NAME], tuple(self.nodes), spec.description, tuple(outputs),
-                     self.groups, notes, tuple(self.calls), spec)
+                     self.groups, notes, tuple(self.calls), spec, tuple(self.train_only_items),
+                     tuple(self.checkpoints))
 
     # ---- items ---------------------------------------------------------------------------------
     def expand(self, items: YList, scope: _Scope) -> str:
@@ -174,10 +207,14 @@ class _Builder:
             module = self._module(item, scope, local, k if repeated else None, variables, name,
                                   layer=not isinstance(target, Block))
             origin = Origin(item, local, k if repeated else None)
+            train_only = self._mark(item, "train_only", variables, name, self.train_only_items)
+            self._mark(item, "checkpoint", variables, name, self.checkpoints)
             if isinstance(target, Block):
-                ref = self.call(target, name, values, inputs, variables, scope, module, origin)
+                ref = self.call(target, name, values, inputs, variables, scope, module, origin,
+                                train_only or scope.train_only)
             else:
-                ref = self.add_layer(target, name, values, inputs, variables, module, origin)
+                ref = self.add_layer(target, name, values, inputs, variables, module, origin,
+                                     train_only or scope.train_only)
         if repeated:
             self.groups[scope.prefix + local] = (str(item["op"]), ref)
         scope.names[local] = ref
@@ -259,6 +296,18 @@ class _Builder:
                             field="repeat")
         return count
 
+    def _mark(self, item: YMap, key: str, variables: dict[str, Any], name: str, marked: list[str]) -> bool:
+        """`train_only: true` or `checkpoint: true` on an item (a layer or a block instance)."""
+        if key not in item:
+            return False
+        value = resolve_value(item[key], variables, item.value_locs[key], name, key)
+        if not isinstance(value, bool):
+            raise SpecError(f"'{key}' must be true or false, got {value!r}", loc=item.value_locs[key], layer=name,
+                            field=key)
+        if value:
+            marked.append(name)
+        return value
+
     def _condition(self, item: YMap, variables: dict[str, Any], name: str) -> bool:
         value = resolve_value(item["when"], variables, item.value_locs["when"], name, "when")
         if not isinstance(value, (bool, int, float)):
@@ -320,7 +369,8 @@ class _Builder:
 
     # ---- layers and blocks ---------------------------------------------------------------------
     def add_layer(self, cls: type[Layer], name: str, values: YMap, inputs: tuple[str, ...],
-                  variables: dict[str, Any], module: str = "", origin: Origin | None = None) -> str:
+                  variables: dict[str, Any], module: str = "", origin: Origin | None = None,
+                  train_only: bool = False) -> str:
         if len(self.nodes) >= MAX_NODES:
             raise SpecError(f"the network has more than {MAX_NODES:,} layers", loc=values.loc, layer=name)
         resolved = YMap({key: resolve_value(value, variables, values.value_locs[key], name, key)
@@ -337,13 +387,21 @@ class _Builder:
             output = tuple(layer.output_shape(shapes, lambda message, field=None: notes.append((message, field))))
         except LayerProblem as exc:
             raise layer.error(exc.message, exc.field, exc.hint) from None
-        self.nodes.append(Node(layer, inputs, tuple(shapes), output, tuple(notes), module or name, variables, origin))
+        if not train_only:
+            reads = next((ref for ref in inputs if ref in self.train_only_nodes), None)
+            if reads is not None:
+                raise layer.error(f"reads '{reads}', which runs only in training (train_only), but runs at inference",
+                                  "in", hint="mark it train_only too, or read another layer")
+        else:
+            self.train_only_nodes.add(name)
+        self.nodes.append(Node(layer, inputs, tuple(shapes), output, tuple(notes), module or name, variables, origin,
+                               train_only))
         self.shapes[name] = output
         self.readers.update(inputs)
         return name
 
     def call(self, block: Block, name: str, values: YMap, inputs: tuple[str, ...], variables: dict[str, Any],
-             scope: _Scope, module: str = "", origin: Origin | None = None) -> str:
+             scope: _Scope, module: str = "", origin: Origin | None = None, train_only: bool = False) -> str:
         if block.name in scope.stack:
             chain = " -> ".join((*scope.stack[scope.stack.index(block.name):], block.name))
             raise SpecError(f"block '{block.name}' uses itself: {chain}", loc=values.loc, layer=name, field="op")
@@ -375,7 +433,7 @@ class _Builder:
             if key not in args:
                 args[key] = resolve_value(default, {**inner_vars, **args}, block.loc, name, key)
         inner = _Scope({**inner_vars, **args}, name + ".", {INPUT_NAME: inputs[0]}, (*scope.stack, block.name),
-                       module=module + "." if module else "")
+                       module=module + "." if module else "", train_only=train_only)
         out = self.expand(block.items, inner)
         if block.output is not None:
             if block.output not in inner.names:
