@@ -190,6 +190,7 @@ class _Plan:
     segments: list[tuple[int, int]]  # checkpointed runs of steps: [first, end)
     act_bytes: int
     low: int | None  # autocast's type, in bytes
+    trained: list[bool] = field(default_factory=list)  # per parameter: it gets a gradient (the loss depends on it)
 
 
 def memory_schedule(graph: Graph, options: MemoryOptions = MemoryOptions()) -> Schedule:
@@ -251,9 +252,13 @@ def _plan(graph: Graph, options: MemoryOptions) -> _Plan:
         ids[node.name] = steps[mine[-1]].output
     outputs = [ids[name] for name in graph.outputs]
     _mark_loss_path(tensors, steps, outputs)
+    trained = [False] * len(params)
+    for step in steps:
+        for p in step.params:
+            trained[p] = step.requires_grad and tensors[step.output].on_loss_path
     death = _deaths(graph, steps, node_steps, outputs, len(tensors))
     return _Plan(tensors, steps, node_steps, [steps[m[-1]].output for m in node_steps], params, buffers, outputs,
-                 death, _segments(node_steps, checkpointed), act, low)
+                 death, _segments(node_steps, checkpointed), act, low, trained)
 
 
 def _place(n: int, index: int, stage: Stage, refs: tuple[int, ...], tensors: list[_Tensor],
@@ -406,7 +411,7 @@ class _Run:
         self.gradient: dict[int, int] = {}  # tensor -> storage of its gradient so far
         self.param_grad: dict[int, int] = {}
         self.saved_by: dict[int, list[int]] = {}  # step -> storages it keeps for backward
-        self.saved_labels: dict[int, list[tuple[int, str]]] = {}
+        self.saved_labels: dict[int, list[tuple[Any, str, Size]]] = {}
         self.layers: list[dict[str, Any]] = [{} for _ in graph.nodes]
         self.producer = {step.output: s for s, step in enumerate(plan.steps)}
         self.dies_after: dict[int, list[int]] = {}
@@ -480,7 +485,7 @@ class _Run:
         self.states: list[list[int]] = [[] for _ in plan.params]
         if self.training and options.protocol == "resident":
             for p, (_, elements, dtype) in enumerate(plan.params):
-                for nbytes in state_sizes(optimizer, elements * dtype):
+                for nbytes in state_sizes(optimizer, elements * dtype) if plan.trained[p] else ():
                     self.states[p].append(self.alloc((0, nbytes), OPTIMIZER_STATE, ("state", p)))
         self.sample("start")
         starts = {first: (first, end) for first, end in plan.segments}
@@ -503,10 +508,11 @@ class _Run:
 
     def schedule(self) -> Schedule:
         plan = self.plan
-        per_param = [(0, elements * dtype) for _, elements, dtype in plan.params]
-        params = (0, sum(b for _, b in per_param))
+        per_param = [elements * dtype for _, elements, dtype in plan.params]
+        params = (0, sum(per_param))
+        trained = [size for size, gets_grad in zip(per_param, plan.trained) if gets_grad] if self.training else []
         optimizer = OPTIMIZERS[self.options.optimizer]
-        state = (0, sum(sum(state_sizes(optimizer, b)) for _, b in per_param)) if self.training else (0, 0)
+        state = (0, sum(sum(state_sizes(optimizer, size)) for size in trained))
         layers = []
         for n, node in enumerate(self.graph.nodes):
             info = self.layers[n]
@@ -523,7 +529,7 @@ class _Run:
         input_dtype = 4 if plan.low is not None else plan.act_bytes
         return Schedule(self.graph.name, self.options, self.nbytes(input_tensor.size, input_dtype), params,
                         (0, sum(elements * dtype for _, elements, dtype in plan.buffers)),
-                        params if self.training else (0, 0), state, tuple(self.samples), tuple(layers),
+                        (0, sum(trained)), state, tuple(self.samples), tuple(layers),
                         sum(elements for _, elements, _ in plan.params), checkpointed)
 
     # -- forward ---------------------------------------------------------------------------------------------
@@ -559,7 +565,10 @@ class _Run:
                 if sid is not None and sid not in kept:
                     self.hold(sid, ("saved", s))
                     kept.append(sid)
-                    self.saved_labels.setdefault(step.node, []).append((sid, self.label(step, ref, out, inputs)))
+                if sid is not None or (isinstance(ref, int) and step.inputs[ref] == 0):  # the input: untracked
+                    size = self.storages[sid].size if sid is not None else self.ref_size(step, ref, {})
+                    self.saved_labels.setdefault(step.node, []).append(
+                        (sid if sid is not None else "input", self.label(step, ref, out, inputs), size))
         self.hold(out, ("t", step.output))
         self.sid[step.output] = out
         for sid in named.values():
@@ -634,14 +643,13 @@ class _Run:
         return "output" if ref == step.stage.forward.output else ref
 
     def summarise_saved(self, n: int) -> None:
-        """What the layer keeps for backward: its distinct storages (as the tracker counts them)."""
-        seen: dict[int, str] = {}
-        for sid, label in self.saved_labels.pop(n, []):
-            seen.setdefault(sid, label)
+        """What the layer keeps for backward: its distinct storages (the network's input included)."""
+        seen: dict[Any, tuple[str, Size]] = {}
+        for key, label, size in self.saved_labels.pop(n, []):
+            seen.setdefault(key, (label, size))
         info = self.layers[n]
-        info["saved_labels"] = tuple(dict.fromkeys(seen.values()))
-        sizes = [self.storages[sid].size for sid in seen if sid in self.storages]
-        info["saved_size"] = (sum(a for a, _ in sizes), sum(b for _, b in sizes))
+        info["saved_labels"] = tuple(dict.fromkeys(label for label, _ in seen.values()))
+        info["saved_size"] = (sum(size[0] for _, size in seen.values()), sum(size[1] for _, size in seen.values()))
 
     def release(self, t: int) -> None:
         """The last Python reference to a tensor goes. A tensor no gradient reaches takes its op's
@@ -860,7 +868,7 @@ class _Run:
         plan, options = self.plan, self.options
         optimizer = OPTIMIZERS[options.optimizer]
         touched = options.protocol == "touched"
-        sizes = [elements * dtype for _, elements, dtype in plan.params]
+        sizes = [elements * dtype if trained else 0 for (_, elements, dtype), trained in zip(plan.params, plan.trained)]
         if options.foreach:
             self.where = ("", "step (foreach)")
             if optimizer.foreach_temporaries:
@@ -869,17 +877,21 @@ class _Run:
                 self.drop(one, "tmp")
                 copies = []
                 for _ in range(optimizer.foreach_temporaries):
-                    copies += [self.alloc((0, size), OPTIMIZER_STATE, "tmp") for size in sizes]
+                    copies += [self.alloc((0, size), OPTIMIZER_STATE, "tmp") for size in sizes if size]
                     self.sample("step: a copy of every parameter (_foreach_sqrt, _foreach_mul)")
                 for sid in copies:
                     self.drop(sid, "tmp")
             if touched:  # the tracker registers the state when step() returns
                 for p, size in enumerate(sizes):
+                    if not plan.trained[p]:
+                        continue
                     self.states[p] += [self.alloc((0, nbytes), OPTIMIZER_STATE, ("state", p))
                                        for nbytes in state_sizes(optimizer, size)]
         else:
             carried: int | None = None
             for p, size in enumerate(sizes):
+                if not plan.trained[p]:  # a parameter without a gradient: step() skips it
+                    continue
                 self.where = ("", f"step: {plan.params[p][0]}")
                 if optimizer.rebinds_early and carried is not None:
                     self.drop(carried, "tmp")

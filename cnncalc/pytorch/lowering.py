@@ -57,8 +57,8 @@ def to_module(graph: Graph) -> Any:
             for index, (name, inputs, torch_description) in enumerate(descriptions(graph)):
                 module = build(torch_description)
                 put(self, name, module)
-                done = tuple(ref for ref in dict.fromkeys(inputs)
-                             if last_use[ref] == index and ref not in graph.outputs)
+                done = tuple(ref for ref in dict.fromkeys((*inputs, name))
+                             if last_use.get(ref, index) == index and ref not in graph.outputs)
                 steps.append((name, inputs, module, done))
             self._steps = steps  # a plain list: the modules are registered once, by name, above
             self._outputs = graph.outputs
