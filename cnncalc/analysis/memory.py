@@ -20,7 +20,7 @@ every batch size: `Schedule.at(batch)` and `Schedule.fit(limit)` cost no new run
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from ..core.errors import OptionError, did_you_mean
 from ..core.gcpause import paused_gc
@@ -394,6 +394,15 @@ class _Storage:
     holders: set = field(default_factory=set)
 
 
+class _Kind(NamedTuple):
+    elements: Size
+    dtype: int  # bytes per element
+
+    @property
+    def bytes(self) -> Size:
+        return self.elements[0] * self.dtype, self.elements[1] * self.dtype
+
+
 class _Run:
     """Plays the plan: storages with their holders; a storage goes when its last holder lets go."""
 
@@ -566,7 +575,7 @@ class _Run:
                     self.hold(sid, ("saved", s))
                     kept.append(sid)
                 if sid is not None or (isinstance(ref, int) and step.inputs[ref] == 0):  # the input: untracked
-                    size = self.storages[sid].size if sid is not None else self.ref_size(step, ref, {})
+                    size = self.storages[sid].size if sid is not None else self.ref_kind(step, ref, {}).bytes
                     self.saved_labels.setdefault(step.node, []).append(
                         (sid if sid is not None else "input", self.label(step, ref, out, inputs), size))
         self.hold(out, ("t", step.output))
@@ -587,41 +596,41 @@ class _Run:
             self.summarise_saved(step.node)
 
     def run_ops(self, step: _Step, ops: tuple[Op, ...], given: list[int | None], category: int, holder: Any,
-                skip: frozenset[str] = frozenset()) -> tuple[dict[str, int], dict[str, Size]]:
+                skip: frozenset[str] = frozenset()) -> tuple[dict[str, int], dict[str, _Kind]]:
         """Allocate each op's new tensors (sampling after each op that allocates), free what it frees."""
         named: dict[str, int] = {}
-        sizes: dict[str, Size] = {}
+        kinds: dict[str, _Kind] = {}
         for op in ops:
             made = False
             for tensor in op.new:
                 if tensor.name in skip:
                     continue
-                sizes[tensor.name] = self.size_of(step, tensor, sizes)
-                named[tensor.name] = self.alloc(sizes[tensor.name], category, holder)
+                kinds[tensor.name] = self.kind_of(step, tensor, kinds)
+                named[tensor.name] = self.alloc(kinds[tensor.name].bytes, category, holder)
                 made = True
             if made:
                 self.sample()
             for name in op.frees:
                 self.drop(named.get(name), holder)
-        return named, sizes
+        return named, kinds
 
-    def size_of(self, step: _Step, tensor: Tensor, sizes: dict[str, Size]) -> Size:
-        """Bytes of a tensor a rule allocates (per sample, fixed)."""
+    def kind_of(self, step: _Step, tensor: Tensor, kinds: dict[str, _Kind]) -> _Kind:
+        """Elements and type of a tensor a rule allocates."""
         plan = self.plan
         if tensor.like is not None:
-            return self.ref_size(step, tensor.like, sizes)
+            return self.ref_kind(step, tensor.like, kinds)
         dtype = {ACT: plan.tensors[step.output].dtype, FLOAT32: 4, INT64: 8, PARAM: plan.act_bytes}[tensor.dtype]
-        return tensor.per_sample * dtype, tensor.fixed * dtype
+        return _Kind((tensor.per_sample, tensor.fixed), dtype)
 
-    def ref_size(self, step: _Step, ref: Ref, sizes: dict[str, Size]) -> Size:
+    def ref_kind(self, step: _Step, ref: Ref, kinds: dict[str, _Kind]) -> _Kind:
         plan = self.plan
         if isinstance(ref, int):
             t = plan.tensors[step.inputs[ref]]
-            return self.nbytes(t.size, step.casts[ref] or t.dtype)
+            return _Kind(t.size, step.casts[ref] or t.dtype)
         if ref.startswith("param:"):
             p = step.params[[name for name, _ in step.stage.params].index(ref[6:])]
-            return 0, plan.params[p][1] * step.param_dtype
-        return sizes[ref]
+            return _Kind((0, plan.params[p][1]), step.param_dtype)
+        return kinds[ref]
 
     def resolve(self, step: _Step, ref: Ref, given: list[int | None], named: dict[str, int]) -> int | None:
         """The storage a saved reference stands for (a parameter costs nothing unless autocast copied it)."""
@@ -753,13 +762,20 @@ class _Run:
             k, base = view
             result = self.alloc(self.nbytes(plan.tensors[base].size, plan.tensors[base].dtype), TEMPORARY, holder)
             self.sample(f"{stage.label}: copy of the base's gradient")
-            clone = self.alloc(self.ref_size(step, k, {}), TEMPORARY, holder)
+            clone = self.alloc(self.ref_kind(step, k, {}).bytes, TEMPORARY, holder)
             self.sample(f"{stage.label}: copy of the view's gradient")
-        named, _ = self.run_ops(step, backward.ops, given, TEMPORARY, holder, skip)
+        named, kinds = self.run_ops(step, backward.ops, given, TEMPORARY, holder, skip)
         for k, (ref, need) in enumerate(zip(backward.grads, needed)):
             if need:
                 grads[k] = g if ref == GRAD_OUT else named[ref]  # type: ignore[index]
                 self.hold(grads[k], holder)
+        for k, sid in list(grads.items()):
+            if sid != g:
+                grads[k] = self.validate(step, sid, kinds[backward.grads[k]], self.ref_kind(step, k, {}), holder)  # type: ignore[index]
+        param_grads = [(step.params[[n for n, _ in stage.params].index(name)],
+                        self.validate(step, named[tensor], kinds[tensor], self.ref_kind(step, f"param:{name}", {}),
+                                      holder), name)
+                       for name, tensor in backward.params]
         if view is not None:
             k = view[0]
             self.drop(clone, holder)
@@ -776,8 +792,6 @@ class _Run:
                 converted.append((k, sid))
             else:
                 self.deliver(step.inputs[k], sid)
-        param_grads = [(step.params[[n for n, _ in stage.params].index(name)], named[tensor], name)
-                       for name, tensor in backward.params]
         for _, sid, _ in param_grads:
             self.hold(sid, ("to_copy", s))
         for sid in {*named.values(), *grads.values(), g}:
@@ -796,6 +810,22 @@ class _Run:
                 self.drop(sid, ("to_copy", s))
                 sid = wide
             self.accumulate_grad(p, sid, ("to_copy", s), name in backward.clone_grads, stage.label)
+
+    def validate(self, step: _Step, sid: int, made: _Kind, wanted: _Kind, holder: Any) -> int:
+        """What autograd's engine does to each gradient a node returns: a broadcast input's is summed
+        down to its size, and one of another type (after a type promotion) is cast to its type."""
+        label = step.stage.label
+        if made.elements != wanted.elements:
+            summed = self.alloc(_Kind(wanted.elements, made.dtype).bytes, TEMPORARY, holder)
+            self.sample(f"{label}: gradient summed to its input's size")
+            self.drop(sid, holder)
+            sid, made = summed, _Kind(wanted.elements, made.dtype)
+        if made.dtype != wanted.dtype:
+            cast = self.alloc(wanted.bytes, TEMPORARY, holder)
+            self.sample(f"{label}: gradient cast to its input's type")
+            self.drop(sid, holder)
+            sid = cast
+        return sid
 
     def accumulate_grad(self, p: int, sid: int, holder: Any, clone: bool, label: str) -> None:
         """AccumulateGrad: `param.grad` takes the tensor, unless its strides break the parameter's

@@ -7,7 +7,7 @@ from ..core.formula import Q, output_elements
 from ..core.shapes import Shape, numel, shape_list
 from .base import Layer, Warn, register
 from .fields import boolean, spec_field
-from .memory import GRAD_OUT, Backward, Forward, MemoryContext, Op, Stage, Tensor, like, stage_output
+from .memory import GRAD_OUT, Backward, Forward, MemoryContext, Op, Stage, Tensor, stage_output
 from .terms import ELEMENTWISE
 from .torchspec import T, Torch
 
@@ -84,19 +84,16 @@ class Mul(Merge):
         return T("Mul")
 
     def memory(self, inputs: list[Shape], output: Shape, ctx: MemoryContext) -> tuple[Stage, ...]:
-        """A product keeps each factor the other's gradient needs; backward multiplies once per factor
-        (full size) and sums a broadcast gate's gradient down to its C numbers."""
+        """A product keeps each factor the other's gradient needs; backward multiplies once per factor,
+        full size (the engine then sums a broadcast gate's gradient down to its C numbers)."""
         n = numel(output)
 
         def product(previous: int, k: int, shape: Shape) -> Stage:
-            factors = ((inputs[0] if k == 1 else output, any(ctx.requires_grad[:k])), (shape, ctx.requires_grad[k]))
-            saved = tuple(ref for ref, other in ((0, factors[1][1]), (1, factors[0][1])) if other)
-            full = [Op((Tensor(f"full{ref}", n),)) for ref, (_, needed) in enumerate(factors) if needed]
-            sums = [Op((like(f"grad{ref}", ref),), frees=(f"full{ref}",))
-                    for ref, (factor, needed) in enumerate(factors) if needed and numel(factor) != n]
-            grads = tuple((f"grad{ref}" if numel(factor) != n else f"full{ref}") if needed else None
-                          for ref, (factor, needed) in enumerate(factors))
-            backward = Backward((*full, *sums), grads) if ctx.training else None
+            needs = (any(ctx.requires_grad[:k]), ctx.requires_grad[k])
+            saved = tuple(ref for ref, other in ((0, needs[1]), (1, needs[0])) if other)
+            full = tuple(Op((Tensor(f"grad{ref}", n),)) for ref, needed in enumerate(needs) if needed)
+            grads = tuple(f"grad{ref}" if needed else None for ref, needed in enumerate(needs))
+            backward = Backward(full, grads) if ctx.training else None
             return Stage("mul", (previous, k), Forward((Op((Tensor("output", n),)),), saved=saved), backward)
 
         return self.pairwise(inputs, product)

@@ -171,6 +171,6 @@ class LRN(Layer):
                   grad(Op((Tensor("t1", n),)), Op((Tensor("t2", n),)), Op((like("grad_in", 0),), frees=("t1", "t2")))),
             Stage("div", (0, stage_output(5)), Forward((Op((Tensor("output", n),)),), saved=(0, 1)),
                   grad(Op((Tensor("t1", n),)), Op((Tensor("t2", n),)), Op((Tensor("t3", n),)),
-                       Op((like("grad_b", 1),), frees=("t1", "t2", "t3")), Op((like("grad_a", 0),)),
+                       Op((like("grad_b", 1),), frees=("t1", "t2", "t3")), Op((Tensor("grad_a", n),)),
                        grads=("grad_a", "grad_b"))),
         )

@@ -119,11 +119,11 @@ class LayerScale(SameShape):
 
     def memory(self, inputs: list[Shape], output: Shape, ctx: MemoryContext) -> tuple[Stage, ...]:
         """`x * scale`: the product keeps x (for the scale's gradient) and the scale; backward multiplies
-        twice and sums the scale's full-size gradient down to C numbers."""
+        twice, full size (the engine then sums the scale's down to C numbers). Under autocast x is 16-bit
+        and the scale float32: the product is float32, and x's gradient is cast back to 16 bits."""
         c, n = inputs[0][0], numel(output)
-        backward = Backward((Op((like("grad_in", 0),)), Op((Tensor("grad_scale_full", n),)),
-                             Op((like("grad_scale", "param:scale"),), frees=("grad_scale_full",))),
-                            ("grad_in",), (("scale", "grad_scale"),)) if ctx.training else None
+        backward = Backward((Op((Tensor("grad_in", n),)), Op((Tensor("grad_scale", n),))), ("grad_in",),
+                            (("scale", "grad_scale"),)) if ctx.training else None
         return (Stage("layer_scale", (0,), Forward((Op((Tensor("output", n),)),), saved=(0, "param:scale")),
                       backward, (("scale", c),), promotes=True, layout="input"),)
 
