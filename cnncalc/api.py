@@ -19,6 +19,8 @@ from typing import Any, Union
 
 from .analysis.conventions import CONVENTIONS, Convention
 from .analysis.engine import analyze as run_engine
+from .analysis.memory import MemoryOptions, memory_schedule
+from .analysis.memory_report import MemoryReport, fit_batch, report_at
 from .analysis.report import Report
 from .core.errors import OptionError, did_you_mean
 from .core.shapes import Shape
@@ -54,6 +56,31 @@ def analyze(spec: SpecSource, *, set: Mapping[str, Any] | None = None, input: In
     report = run_engine(graph, convention=convention_named(convention), dtype=dtype, batch=batch, strict=strict,
                         mode=mode)
     return report.collapse(depth) if depth is not None else report
+
+
+def memory(spec: SpecSource, *, mode: str = "train", batch: int = 1, optimizer: str = "momentum",
+           amp: str | None = None, dtype: str = "float32", set: Mapping[str, Any] | None = None,
+           input: InputShape = None, checkpoint: Sequence[str] = (), foreach: bool = False,
+           fit: int | str | None = None, protocol: str = "resident") -> MemoryReport:
+    """The memory of one training step (`mode` 'train': forward, backward and the optimizer's step)
+    or one inference forward pass ('infer') in eager PyTorch, from the spec alone (docs/memory.md):
+    the peak, where it happens, what each layer keeps for backward. `amp` 'fp16' or 'bf16' runs it
+    under autocast; `checkpoint` names block instances to run under activation checkpointing;
+    `foreach` uses the optimizers' foreach implementation (CUDA's default). `fit` ('24GiB', or bytes)
+    reports at the largest batch whose peak fits instead of at `batch`."""
+    from .core.quantities import parse_bytes
+
+    if batch < 1:
+        raise OptionError(f"batch must be at least 1, got {batch}")
+    graph, _ = load_graph(spec, set=set, input=input)
+    options = MemoryOptions(mode=mode, optimizer=optimizer, amp=amp, dtype=dtype, checkpoint=tuple(checkpoint),
+                            foreach=foreach, protocol=protocol)
+    schedule = memory_schedule(graph, options)
+    left_out = graph.train_only if mode == "infer" else ()
+    if fit is None:
+        return report_at(schedule, batch, left_out)
+    found = fit_batch(schedule, parse_bytes(fit, "--fit") if isinstance(fit, str) else fit)
+    return report_at(schedule, max(found.batch, 1), left_out, found)
 
 
 def convention_named(convention: str | Convention) -> Convention:

@@ -60,7 +60,9 @@ class MemoryOptions:
     checkpointing. `protocol` resident counts the optimizer state for as long as it exists, as a GPU
     holds it; touched counts it as MemTracker does without track_external: from the moment step()
     touches it. `tracker_hooks` adds what MemTracker's own module hooks keep (the gradients of a
-    module's several inputs until the last one is computed): for comparing with the tracker only."""
+    module's several inputs until the last one is computed), and `flat` runs every layer from the
+    model's own forward (cnncalc's lowered module) rather than inside its blocks: for comparing with
+    the tracker on that module only."""
 
     mode: str = "train"
     optimizer: str = "momentum"
@@ -70,6 +72,7 @@ class MemoryOptions:
     foreach: bool = False
     protocol: str = "resident"
     tracker_hooks: bool = False
+    flat: bool = False
 
 
 @dataclass(frozen=True)
@@ -256,7 +259,7 @@ def _plan(graph: Graph, options: MemoryOptions) -> _Plan:
     for step in steps:
         for p in step.params:
             trained[p] = step.requires_grad and tensors[step.output].on_loss_path
-    death = _deaths(graph, steps, node_steps, outputs, len(tensors))
+    death = _deaths(graph, steps, node_steps, outputs, len(tensors), options.flat)
     return _Plan(tensors, steps, node_steps, [steps[m[-1]].output for m in node_steps], params, buffers, outputs,
                  death, _segments(node_steps, checkpointed), act, low, trained)
 
@@ -303,13 +306,13 @@ def _mark_loss_path(tensors: list[_Tensor], steps: list[_Step], outputs: list[in
 
 
 def _deaths(graph: Graph, steps: list[_Step], node_steps: list[list[int]], outputs: list[int],
-            count: int) -> list[int]:
+            count: int, flat: bool = False) -> list[int]:
     """The step after which no Python reference holds each tensor. A tensor lives in the frame of the
     module that made it; handed to a module inside that frame, it stays until that module returns
     (`x = self.layer1(x)` rebinds x only then), so a tensor passed into a block lives until the
     block's last op; inside one frame it goes after its last reader. The modules are the layers'
     module paths (`module:`, else their names): `layer1.0.conv1` runs inside `layer1.0`, inside `layer1`."""
-    paths = [_ancestors(node.module) for node in graph.nodes]
+    paths = [(str(n),) if flat else _ancestors(node.module) for n, node in enumerate(graph.nodes)]
     death = [-2] * count
     readers: dict[int, list[int]] = {}
     for s, step in enumerate(steps):

@@ -107,7 +107,7 @@ class MemoryContext:
 def elementwise(label: str, elements: int, saves: str | None, training: bool, layout: str = "input") -> Stage:
     """A one-input op that allocates its `elements`-element output, keeps `saves` ("input", "output" or
     nothing) and, in backward, allocates its input's gradient: activations, pooling, padding, upsampling."""
-    saved: tuple[Ref, ...] = {"input": (0,), "output": ("output",), None: ()}[saves]
+    saved: tuple[Ref, ...] = (0,) if saves == "input" else ("output",) if saves == "output" else ()
     return Stage(label, (0,), Forward((Op((Tensor("output", elements),)),), saved=saved),
                  Backward((Op((like("grad_in", 0),)),), ("grad_in",)) if training else None, layout=layout)
 

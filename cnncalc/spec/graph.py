@@ -153,9 +153,9 @@ class _Builder:
                 raise SpecError(f"'outputs' names '{name}', which is not a top-level layer", loc=loc,
                                 field="outputs", hint=did_you_mean(name, scope.names))
         if outputs and all(name in self.train_only_nodes for name in outputs):
-            last = next(node for node in self.nodes if node.name == outputs[0])
+            first = next(node for node in self.nodes if node.name == outputs[0])
             raise SpecError(f"the network's output '{outputs[0]}' runs only in training (train_only), so the "
-                            "network has no output at inference", loc=given[0][1] or last.layer.loc,
+                            "network has no output at inference", loc=given[0][1] or first.layer.loc,
                             hint="name the inference output first in 'outputs:'")
         notes = tuple(
             Note(node.name, "its output is never used", node.layer.loc)

@@ -1,4 +1,5 @@
-"""PyTorch's own measurements of a training step's memory, the references of tests/test_memory_torch.py.
+"""PyTorch's own measurements of a training step's memory: the references of `cnncalc verify --memory`
+and tests/test_memory_torch.py (docs/memory.md).
 
 - `measure`: MemTracker (torch.distributed._tools.mem_tracker) under FakeTensorMode on the CPU, the
   issue's protocol: model and optimizer built under fake tensors, one untracked step (it creates the
@@ -8,17 +9,21 @@
   optimizer state for as long as they exist. Inference: a tracker around one `no_grad` forward pass of
   the eval-mode model. The loss is the sum of the outputs' sums.
 - `saved_per_module`: the storages autograd keeps, per module, as `torch.autograd.graph.saved_tensors_hooks`
-  sees them on real CPU tensors (parameters and buffers left out), each storage once.
+  sees them during a training forward pass (parameters and buffers left out), each storage once.
+
+torch is imported inside the functions: importing this module costs nothing.
 """
 from __future__ import annotations
 
-import torch
-from torch import nn
+from collections.abc import Callable
+from typing import Any
 
 CATEGORIES = ("Parameter", "Buffer", "Gradient", "Optstate", "Activation", "Temp")  # cnncalc's order
 
 
-def optimizer(name: str, params):
+def optimizer(name: str, params: Any) -> Any:
+    import torch
+
     return {
         "sgd": lambda: torch.optim.SGD(params, lr=0.1),
         "momentum": lambda: torch.optim.SGD(params, lr=0.1, momentum=0.9),
@@ -30,7 +35,7 @@ def optimizer(name: str, params):
     }[name]()
 
 
-def loss_of(output):
+def loss_of(output: Any) -> Any:
     outputs = output if isinstance(output, (tuple, list)) else (output,)
     total = outputs[0].sum()
     for item in outputs[1:]:
@@ -38,8 +43,10 @@ def loss_of(output):
     return total
 
 
-def _fake(model: nn.Module, mode) -> nn.Module:
+def _fake(model: Any, mode: Any) -> Any:
     """A model built on the CPU (RegNet computes its widths from tensor values) turned into fake tensors."""
+    from torch import nn
+
     for module in model.modules():
         for name, value in list(module._parameters.items()):
             if value is not None:
@@ -50,27 +57,32 @@ def _fake(model: nn.Module, mode) -> nn.Module:
     return model
 
 
-def _built(build, mode):
+def _built(build: Callable[[], Any], mode: Any) -> Any:
     """`build()` under fake tensors; nn.init.trunc_normal_ (data-dependent: ConvNeXt, GoogLeNet, Inception)
     is skipped, since initial values do not change memory."""
+    import torch
+
     original = torch.nn.init.trunc_normal_
     torch.nn.init.trunc_normal_ = lambda tensor, *args, **kwargs: tensor
     try:
         try:
             with mode:
                 return build()
-        except Exception:  # noqa: BLE001  (data-dependent construction: build for real, then fake it)
+        except Exception:  # data-dependent construction: build for real, then fake it
             return _fake(build(), mode)
     finally:
         torch.nn.init.trunc_normal_ = original
 
 
-def measure(build, batch: int, shape: tuple, mode: str = "train", optimizer_name: str = "momentum",
-            resident: bool = False, amp: torch.dtype | None = None, foreach: bool = False) -> tuple[int, ...]:
-    """MemTracker's peak snapshot: bytes per category in cnncalc's order (see CATEGORIES)."""
+def measure(build: Callable[[], Any], batch: int, shape: tuple, mode: str = "train",
+            optimizer_name: str = "momentum", resident: bool = False, amp: str | None = None,
+            foreach: bool = False) -> tuple[int, ...]:
+    """MemTracker's peak snapshot: bytes per category in cnncalc's order (see CATEGORIES). `amp`: fp16 or bf16."""
+    import torch
     from torch._subclasses.fake_tensor import FakeTensorMode
     from torch.distributed._tools.mem_tracker import MemTracker
 
+    cast = {"fp16": torch.float16, "bf16": torch.bfloat16}.get(amp or "", torch.bfloat16)
     fake = FakeTensorMode()
     model = _built(build, fake)
     with fake:
@@ -78,7 +90,7 @@ def measure(build, batch: int, shape: tuple, mode: str = "train", optimizer_name
         tracker = MemTracker()
         if mode == "infer":
             model.eval()
-            with tracker, torch.no_grad(), torch.autocast("cpu", dtype=amp or torch.bfloat16, enabled=amp is not None):
+            with tracker, torch.no_grad(), torch.autocast("cpu", dtype=cast, enabled=amp is not None):
                 model(x)
             return _peak(tracker)
         model.train()
@@ -87,8 +99,8 @@ def measure(build, batch: int, shape: tuple, mode: str = "train", optimizer_name
             for group in opt.param_groups:
                 group["foreach"] = True
 
-        def step():
-            with torch.autocast("cpu", dtype=amp or torch.bfloat16, enabled=amp is not None):
+        def step() -> None:
+            with torch.autocast("cpu", dtype=cast, enabled=amp is not None):
                 loss = loss_of(model(x))
             loss.backward()
             opt.step()
@@ -102,29 +114,36 @@ def measure(build, batch: int, shape: tuple, mode: str = "train", optimizer_name
         return _peak(tracker)
 
 
-def _peak(tracker) -> tuple[int, ...]:
+def _peak(tracker: Any) -> tuple[int, ...]:
     (_, categories), = tracker.get_tracker_snapshot("peak").items()
     named = {getattr(key, "value", key): value for key, value in categories.items()}
     return tuple(named.get(name, 0) for name in CATEGORIES)
 
 
-def saved_per_module(model: nn.Module, names: list[str], x: torch.Tensor) -> dict[str, int]:
+def saved_per_module(model: Any, names: list[str], x: Any) -> dict[str, int]:
     """Bytes autograd keeps per named submodule during one training forward pass (each storage once,
-    parameters and buffers left out)."""
-    known = {t.untyped_storage().data_ptr() for t in [*model.parameters(), *model.buffers()]}
+    parameters and buffers left out). Works on fake tensors as on real ones."""
+    import torch
+
+    known = {id(t.untyped_storage()) for t in [*model.parameters(), *model.buffers()]}
     current: list[str] = []
     seen: dict[str, dict[int, int]] = {name: {} for name in names}
+    storages: list[Any] = []  # kept alive while counting, so that ids stay unique
 
-    def pack(tensor):
+    def pack(tensor: Any) -> Any:
         storage = tensor.untyped_storage()
-        if current and storage.data_ptr() not in known:
-            seen[current[-1]][storage.data_ptr()] = storage.nbytes()
+        if current and id(storage) not in known:
+            storages.append(storage)
+            seen[current[-1]][id(storage)] = storage.nbytes()
         return tensor
 
-    def enter(name):
-        return lambda _module, _inputs: current.append(name)
+    def enter(name: str) -> Callable[..., None]:
+        def pre_hook(_module: Any, _inputs: Any) -> None:
+            current.append(name)
 
-    def leave(_module, _inputs, _output):
+        return pre_hook
+
+    def leave(_module: Any, _inputs: Any, _output: Any) -> None:
         current.pop()  # a forward hook that returns something replaces the output
 
     handles = []
@@ -139,4 +158,4 @@ def saved_per_module(model: nn.Module, names: list[str], x: torch.Tensor) -> dic
     finally:
         for handle in handles:
             handle.remove()
-    return {name: sum(storages.values()) for name, storages in seen.items()}
+    return {name: sum(sizes.values()) for name, sizes in seen.items()}
