@@ -159,3 +159,51 @@ def saved_per_module(model: Any, names: list[str], x: Any) -> dict[str, int]:
         for handle in handles:
             handle.remove()
     return {name: sum(sizes.values()) for name, sizes in seen.items()}
+
+
+def session(build: Callable[[], Any], shape: tuple, batches: tuple[int, ...], optimizers: tuple[str, ...],
+            build_infer: Callable[[], Any] | None = None) -> dict[tuple, Any]:
+    """MemTracker's peaks for several batches, optimizers and both ways of counting the optimizer state,
+    sharing what can be shared (the model, each optimizer's untracked first step): {(optimizer, protocol,
+    batch): categories, ("infer", batch): categories, "parameters"/"buffers"/(optimizer, "state"): bytes}."""
+    import torch
+    from torch._subclasses.fake_tensor import FakeTensorMode
+    from torch.distributed._tools.mem_tracker import MemTracker
+
+    fake = FakeTensorMode()
+    model = _built(build, fake)
+    results: dict[tuple | str, Any] = {}
+    with fake:
+        inputs = {batch: torch.randn(batch, *shape) for batch in batches}
+        results["parameters"] = sum(p.untyped_storage().nbytes() for p in model.parameters())
+        results["buffers"] = sum(b.untyped_storage().nbytes() for b in model.buffers())
+        model.train()
+        for name in optimizers:
+            opt = optimizer(name, model.parameters())
+
+            def step(x: Any) -> None:
+                loss = loss_of(model(x))  # referenced until the step ends, as in a training loop
+                loss.backward()
+                opt.step()
+                opt.zero_grad(set_to_none=True)
+
+            step(inputs[batches[0]])  # creates the state
+            results[(name, "state")] = sum(t.untyped_storage().nbytes() for state in opt.state.values()
+                                           for t in state.values() if isinstance(t, torch.Tensor))
+            for protocol in ("touched", "resident"):
+                for batch in batches:
+                    tracker = MemTracker()
+                    if protocol == "resident":
+                        tracker.track_external(model, opt)
+                    with tracker:
+                        step(inputs[batch])
+                    results[(name, protocol, batch)] = _peak(tracker)
+    infer = _built(build_infer, fake) if build_infer is not None else model
+    with fake:
+        infer.eval()
+        for batch, x in inputs.items():
+            tracker = MemTracker()
+            with tracker, torch.no_grad():
+                infer(x)
+            results[("infer", batch)] = _peak(tracker)
+    return results  # type: ignore[return-value]
