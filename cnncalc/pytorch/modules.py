@@ -105,9 +105,9 @@ class StochasticDepth(nn.Module):
         if not self.training or self.p == 0.0:
             return x
         survival = 1.0 - self.p
-        noise = torch.empty([x.shape[0]] + [1] * (x.ndim - 1), dtype=x.dtype, device=x.device)
-        noise = noise.bernoulli_(survival).div_(survival)
-        return x * noise
+        size = [x.shape[0]] + [1] * (x.ndim - 1)
+        noise = torch.empty(size, dtype=x.dtype, device=x.device)
+        return x * noise.bernoulli_(survival).div_(survival)
 
 
 class Softmax2d(nn.Module):
