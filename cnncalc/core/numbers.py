@@ -55,7 +55,8 @@ def human_bytes(value: int) -> str:
         return str(value)
     for factor, prefix in ((1024**3, "GiB"), (1024**2, "MiB"), (1024, "KiB")):
         if abs(value) >= factor:
-            return f"{value / factor:.3g} {prefix}"
+            number = value / factor
+            return f"{number:.3g} {prefix}" if abs(number) < 999.5 else f"{number:.0f} {prefix}"  # not 1.02e+03
     return f"{value} B"
 
 

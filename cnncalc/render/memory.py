@@ -15,8 +15,18 @@ CSV_COLUMNS = ("layer", "op", "saved", "saved_bytes", "output_bytes", "live_afte
 AMP_NAMES = {"fp16": "float16", "bf16": "bfloat16"}
 
 
-def _mib(value: int | None) -> str:
-    return "" if value is None else f"{value / 2**20:,.1f}"
+UNITS = (("B", 1), ("KiB", 2**10), ("MiB", 2**20))
+
+
+def _unit(report: MemoryReport) -> tuple[str, int]:
+    """The largest of B, KiB, MiB in which the peak is at least 10 units."""
+    return [(name, size) for name, size in UNITS if report.peak_bytes >= 10 * size or size == 1][-1]
+
+
+def _amount_in(value: int | None, unit: int) -> str:
+    if value is None:
+        return ""
+    return f"{value:,}" if unit == 1 else f"{value / unit:,.1f}"
 
 
 def memory_table(report: MemoryReport) -> Any:
@@ -25,14 +35,15 @@ def memory_table(report: MemoryReport) -> Any:
     from rich.text import Text
 
     training = report.mode == "train"
-    headers = ["Layer", "Op", "Output\n(MiB)"]
+    unit, size = _unit(report)
+    headers = ["Layer", "Op", f"Output\n({unit})"]
     if training:
-        headers += ["Keeps for backward", "Kept\n(MiB)"]
-    headers += ["Live after\nforward (MiB)", "Forward\npeak (MiB)"]
+        headers += ["Keeps for backward", f"Kept\n({unit})"]
+    headers += [f"Live after\nforward ({unit})", f"Forward\npeak ({unit})"]
     if training:
-        headers.append("Backward\npeak (MiB)")
+        headers.append(f"Backward\npeak ({unit})")
     left = {0, 1, 3} if training else {0, 1}
-    rows = [_cells(layer, training) for layer in report.layers]
+    rows = [_cells(layer, training, size) for layer in report.layers]
     head = [h.split("\n") for h in headers]
     depth = max(len(lines) for lines in head)
     head = [[""] * (depth - len(lines)) + lines for lines in head]
@@ -45,17 +56,17 @@ def memory_table(report: MemoryReport) -> Any:
     text = Text(_title(report) + "\n\n")
     text.append("\n".join(line([lines[k] for lines in head]) for k in range(depth)) + "\n", style="bold")
     text.append("  ".join("─" * w for w in widths) + "\n")
-    text.append("\n".join(line(row) for row in rows))
+    text.append("\n".join(line(row) for row in rows) + "\n")
     return text
 
 
-def _cells(layer: LayerMemory, training: bool) -> list[str]:
-    cells = [layer.name, layer.op, _mib(layer.output_bytes)]
+def _cells(layer: LayerMemory, training: bool, unit: int) -> list[str]:
+    cells = [layer.name, layer.op, _amount_in(layer.output_bytes, unit)]
     if training:
-        cells += [", ".join(layer.saved), _mib(layer.saved_bytes) if layer.saved else ""]
-    cells += [_mib(layer.live_after_forward), _mib(layer.forward_peak)]
+        cells += [", ".join(layer.saved), _amount_in(layer.saved_bytes, unit) if layer.saved else ""]
+    cells += [_amount_in(layer.live_after_forward, unit), _amount_in(layer.forward_peak, unit)]
     if training:
-        cells.append(_mib(layer.backward_peak))
+        cells.append(_amount_in(layer.backward_peak, unit))
     return cells
 
 
@@ -81,7 +92,8 @@ def memory_summary_lines(report: MemoryReport) -> list[str]:
     width = max(len(name) for name in CATEGORY_NAMES.values())
     for key, name in CATEGORY_NAMES.items():
         lines.append(f"  {name:<{width}}  {grouped(report.at_peak[key]):>16} bytes")
-    lines.append(f"  {'input':<{width}}  {grouped(report.input_bytes):>16} bytes  (made before the step)")
+    made = "step" if report.mode == "train" else "pass"
+    lines.append(f"  {'input':<{width}}  {grouped(report.input_bytes):>16} bytes  (made before the {made})")
     phases = ", ".join(f"{phase} {human_bytes(value)}" for phase, value in report.phase_peaks.items())
     lines.append(f"largest per phase: {phases}")
     held = [f"parameters {human_bytes(report.parameters_bytes)} ({grouped(report.parameter_count)})",
@@ -100,10 +112,11 @@ def memory_summary_lines(report: MemoryReport) -> list[str]:
                          f"{_amount(fit.peak_bytes)}")
     if report.training_only:
         lines.append(f"training only:     {', '.join(report.training_only)} left out (they run only in training)")
-    protocol = ("optimizer state counted as it exists (MemTracker with track_external)" if report.protocol == "resident"
-                else "optimizer state counted once step() touches it (MemTracker's default)")
-    lines.append(f"eager PyTorch as MemTracker counts it: every storage once, no allocator rounding; {protocol}; "
-                 "MiB = 2^20 bytes (docs/memory.md)")
+    protocol = "" if report.mode != "train" else (
+        "optimizer state counted as it exists (MemTracker with track_external); " if report.protocol == "resident"
+        else "optimizer state counted once step() touches it (MemTracker's default); ")
+    lines.append(f"eager PyTorch as MemTracker counts it: every storage once, no allocator rounding; {protocol}"
+                 "KiB = 2^10 bytes, MiB = 2^20 (docs/memory.md)")
     return lines
 
 
