@@ -153,7 +153,7 @@ def test_checkpointing_a_stage_trades_memory_for_a_second_forward_pass():
     assert any("recomputed" in point.op for point in checkpointed.timeline)
     by_name = {layer.name: layer for layer in checkpointed.layers}
     assert by_name["layer2.0.conv1"].saved == () and by_name["layer4.0.conv1"].saved == ("input",)
-    with pytest.raises(OptionError, match="no block instance or layer named 'layer9'"):
+    with pytest.raises(OptionError, match="no block instance, layer or module named 'layer9'"):
         cnncalc.memory("resnet50", checkpoint=["layer9"])
 
 
@@ -193,7 +193,7 @@ def test_an_in_place_layer_that_is_fine_at_inference():
     (["--fit", "24G"], "ambiguous"),
     (["--fit", "lots"], "is not a size"),
     (["--fit", "1GiB", "--batch", "4"], "give --batch or --fit, not both"),
-    (["--checkpoint", "layer9"], "no block instance or layer named 'layer9'"),
+    (["--checkpoint", "layer9"], "no block instance, layer or module named 'layer9'"),
     (["--amp", "bf16", "--dtype", "float16"], "leave --dtype at float32"),
     (["--amp", "int4"], "unknown amp 'int4'"),
     (["--optimizer", "lion"], "unknown optimizer 'lion'"),

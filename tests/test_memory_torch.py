@@ -166,3 +166,40 @@ def test_zoo_equals_memtracker_on_torchvision(name, case):
         assert abs(peak - sum(tracker)) <= 0.01 * sum(tracker)
         if (name, case) not in NOT_EXACT:
             assert schedule.samples[index].bytes(batch) == tracker
+
+
+# ---- activation checkpointing -------------------------------------------------------------------------------
+@pytest.mark.slow
+@pytest.mark.parametrize("model, names", [("resnet18", ("layer1", "layer2", "layer3")),
+                                          ("resnet18", ("layer2.0", "layer3.1", "layer4")),
+                                          ("mobilenet_v2", ("features",))])
+def test_checkpointing_equals_memtracker(model, names):
+    """torch.utils.checkpoint (non-reentrant) around torchvision's modules, against `--checkpoint` with the
+    spec's names (or module paths: mobilenet_v2's `features`)."""
+    torchvision = pytest.importorskip("torchvision")
+    from torch.utils.checkpoint import checkpoint
+
+    class Checkpointed(torch.nn.Module):
+        def __init__(self, inner):
+            super().__init__()
+            self.inner = inner
+
+        def forward(self, x):
+            return checkpoint(self.inner, x, use_reentrant=False)
+
+    def build():
+        network = getattr(torchvision.models, model)(weights=None)
+        for name in names:
+            parent, _, leaf = name.rpartition(".")
+            owner = network.get_submodule(parent) if parent else network
+            setattr(owner, leaf, Checkpointed(owner.get_submodule(leaf)))
+        return network
+
+    schedule = memory_schedule(build_spec(model), MemoryOptions(checkpoint=names))
+    for batch in BATCHES:
+        tracker = memtracker.measure(build, batch, (3, 224, 224), "train", "momentum", resident=True)
+        assert schedule.samples[schedule.peak(batch)[0]].bytes(batch) == tracker
+
+
+def build_spec(name: str):
+    return build(parse_spec_for(name))

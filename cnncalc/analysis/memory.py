@@ -360,18 +360,21 @@ def _common(a: tuple[str, ...], b: tuple[str, ...]) -> int:
 
 
 def _checkpointed_nodes(graph: Graph, options: MemoryOptions) -> dict[int, str]:
-    """Node index -> the checkpointed segment (block instance, repeat or layer) it belongs to."""
+    """Node index -> the checkpointed segment it belongs to: a block instance, repeat or layer by its
+    name, or else a module path (`features`, as torchvision would wrap `model.features`)."""
     names = [*graph.checkpoints, *options.checkpoint]
     if names and options.mode != "train":
         return {}
     known = {node.name for node in graph.nodes} | set(graph.groups)
+    modules = {prefix for node in graph.nodes for prefix in _ancestors(node.module)}
     found: dict[int, str] = {}
     for name in names:
-        if name not in known:
-            raise OptionError(f"--checkpoint: no block instance or layer named {name!r}",
+        if name not in known and name not in modules:
+            raise OptionError(f"--checkpoint: no block instance, layer or module named {name!r}",
                               hint=did_you_mean(name, known) or f"blocks: {', '.join(list(graph.groups)[:12])}")
         for n, node in enumerate(graph.nodes):
-            if node.name == name or node.name.startswith(name + "."):
+            inside = name in known and (node.name == name or node.name.startswith(name + "."))
+            if inside or (name not in known and name in _ancestors(node.module)):
                 found.setdefault(n, name)
     return found
 
