@@ -52,14 +52,22 @@ def test_saved_bytes_of_every_layer_type_equal_what_autograd_keeps(op):
     assert static == measured
 
 
-@pytest.mark.parametrize("case", ["train-touched", "train-resident", "infer"])
+@pytest.mark.parametrize("case", ["train-touched", "train-resident", "infer", "train-resident-bf16", "infer-bf16"])
 @pytest.mark.parametrize("op", OPS)
 def test_every_layer_type_step_equals_memtracker(op, case):
+    """A whole AdamW step (the optimizer state counted both ways) and an inference pass, fp32 and bf16
+    autocast, on the lowered module: every layer type's merge is a module there, so MemTracker's own
+    hooks on several inputs are part of the reference (tracker_hooks)."""
     graph = example_graph(op)
-    mode, _, protocol = case.partition("-")
-    options = MemoryOptions(mode=mode, optimizer="adamw", protocol=protocol or "resident", tracker_hooks=True)
+    mode, _, rest = case.partition("-")
+    protocol, _, amp = rest.partition("-")
+    if mode == "infer" and protocol == "bf16":
+        protocol, amp = "", "bf16"
+    options = MemoryOptions(mode=mode, optimizer="adamw", protocol=protocol or "resident", tracker_hooks=True,
+                            amp=amp or None)
     schedule = memory_schedule(graph, options)
-    measured = memtracker.measure(lowered(graph), 2, graph.input_shape, mode, "adamw", protocol == "resident")
+    measured = memtracker.measure(lowered(graph), 2, graph.input_shape, mode, "adamw", protocol == "resident",
+                                  amp=amp or None)
     index, peak = schedule.peak(2)
     assert schedule.samples[index].bytes(2) == measured
     assert peak == sum(measured)
@@ -203,3 +211,28 @@ def test_checkpointing_equals_memtracker(model, names):
 
 def build_spec(name: str):
     return build(parse_spec_for(name))
+
+
+# ---- autocast ---------------------------------------------------------------------------------------------
+AMP_MODELS = ("resnet18", "mobilenet_v2", "vgg11", "googlenet", "efficientnet_b0", "resnet50")
+
+
+def _amp_cases() -> list:
+    import os
+
+    models = AMP_MODELS if os.environ.get("CNNCALC_MEMORY_ZOO") == "all" else AMP_MODELS[:1]
+    return [pytest.param(name, mode, amp, id=f"{name}-{mode}-{amp}") for name in models
+            for mode in ("train", "infer") for amp in ("bf16", "fp16")]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name, mode, amp", _amp_cases())
+def test_zoo_under_autocast_equals_memtracker(name, mode, amp):
+    torchvision = pytest.importorskip("torchvision")
+    declared = DECLARED[name]
+    kwargs = dict(declared["kwargs"], **({"aux_logits": False} if mode == "infer" and name == "googlenet" else {}))
+    schedule = memory_schedule(build_spec(name), MemoryOptions(mode=mode, optimizer="adamw", amp=amp))
+    for batch in BATCHES:
+        tracker = memtracker.measure(lambda: getattr(torchvision.models, declared["model"])(weights=None, **kwargs),
+                                     batch, tuple(declared["input"]), mode, "adamw", resident=True, amp=amp)
+        assert schedule.samples[schedule.peak(batch)[0]].bytes(batch) == tracker
