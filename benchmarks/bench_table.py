@@ -48,8 +48,8 @@ if str(REPO) not in sys.path:  # run from a checkout without installing
     sys.path.insert(0, str(REPO))
 
 from cnncalc.analysis.engine import analyze  # noqa: E402
-from cnncalc.render.console import plain_text  # noqa: E402
 from cnncalc.render import lecture_table  # noqa: E402
+from cnncalc.render.console import plain_text  # noqa: E402
 from cnncalc.spec.graph import build  # noqa: E402
 from cnncalc.spec.spec import parse_spec  # noqa: E402
 

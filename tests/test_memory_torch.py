@@ -101,7 +101,7 @@ def _declared() -> dict[str, dict]:
     for name, path in bundled_specs().items():
         try:
             spec = load_spec(path)
-        except Exception:  # noqa: BLE001  (symbolic lecture specs; a spec that does not load fails in test_zoo)
+        except Exception:  # symbolic lecture specs (a spec that does not load fails in test_zoo)
             continue
         if spec.torchvision:
             found[name] = {**spec.torchvision, "input": spec.input_shape}

@@ -15,7 +15,8 @@ this module plays those rules in order and never asks what type a layer is:
 
 The tracker samples the running total after every op that allocates; the peak is the largest sample.
 Every size here is (bytes per sample, bytes regardless of the batch), so one run gives the peak for
-every batch size: `Schedule.at(batch)` and `Schedule.fit(limit)` cost no new run.
+every batch size: `Schedule.peak(batch)` and `Schedule.fit(limit)` cost no new run. memory_plan.py
+places the ops and decides when Python lets go of each tensor; this module plays them.
 """
 from __future__ import annotations
 
@@ -24,7 +25,6 @@ from typing import Any, NamedTuple
 
 from ..core.errors import OptionError, did_you_mean
 from ..core.gcpause import paused_gc
-from ..core.shapes import numel
 from ..core.symbolic import is_symbolic
 from ..layers.memory import (
     ACT,
@@ -33,46 +33,18 @@ from ..layers.memory import (
     INT64,
     PARAM,
     Backward,
-    MemoryContext,
     Op,
     Ref,
-    Stage,
     Tensor,
 )
 from ..spec.graph import INPUT_NAME, Graph
+from .memory_plan import AMP_TYPES, FLOAT_BYTES, MemoryOptions, Plan, PlannedStep, Size, make_plan
 from .optimizers import OPTIMIZERS, state_sizes
 
 CATEGORIES = ("parameters", "buffers", "gradients", "optimizer_state", "activations", "temporary")
 PARAMETERS, BUFFERS, GRADIENTS, OPTIMIZER_STATE, ACTIVATIONS, TEMPORARY = range(len(CATEGORIES))
-FLOAT_BYTES = {"float32": 4, "float16": 2, "bfloat16": 2, "float64": 8}
-AMP_TYPES = {"fp16": "float16", "bf16": "bfloat16"}
 PROTOCOLS = ("resident", "touched")
 PHASES = ("forward", "backward", "step")
-
-Size = tuple[int, int]  # (bytes per sample of the batch, bytes regardless of the batch)
-
-
-@dataclass(frozen=True)
-class MemoryOptions:
-    """What the step is: `mode` train (forward, backward, optimizer step) or infer (a no_grad forward
-    pass of the eval-mode network); `amp` fp16 or bf16 (torch.autocast); `dtype` the parameters' and
-    activations' type without autocast; `checkpoint` block instances (or layers) run under activation
-    checkpointing. `protocol` resident counts the optimizer state for as long as it exists, as a GPU
-    holds it; touched counts it as MemTracker does without track_external: from the moment step()
-    touches it. `tracker_hooks` adds what MemTracker's own module hooks keep (the gradients of a
-    module's several inputs until the last one is computed), and `flat` runs every layer from the
-    model's own forward (cnncalc's lowered module) rather than inside its blocks: for comparing with
-    the tracker on that module only."""
-
-    mode: str = "train"
-    optimizer: str = "momentum"
-    amp: str | None = None
-    dtype: str = "float32"
-    checkpoint: tuple[str, ...] = ()
-    foreach: bool = False
-    protocol: str = "resident"
-    tracker_hooks: bool = False
-    flat: bool = False
 
 
 @dataclass(frozen=True)
@@ -153,55 +125,12 @@ def _summed(sizes: tuple[Size, ...]) -> Size:
     return sum(a for a, _ in sizes), sum(b for _, b in sizes)
 
 
-# ---- planning: every stage of every layer, with its tensors' sizes and types --------------------------------
-@dataclass
-class _Tensor:
-    size: Size  # elements: per sample, fixed
-    dtype: int  # bytes per element
-    requires_grad: bool = False
-    channels_last: bool = False
-    view_of: int | None = None  # the tensor whose storage it shares without writing (a view)
-    on_loss_path: bool = False
-
-
-@dataclass
-class _Step:
-    """One stage of one layer, placed in the network."""
-
-    node: int
-    index: int  # the stage's index in its layer
-    stage: Stage
-    inputs: tuple[int, ...]  # tensor ids
-    output: int
-    requires_grad: bool
-    casts: tuple[int | None, ...]  # per input: the type autocast copies it to (bytes), or None
-    param_dtype: int
-    params: tuple[int, ...]  # global parameter ids, in the stage's order
-    checkpointed: bool = False
-
-
-@dataclass
-class _Plan:
-    tensors: list[_Tensor]
-    steps: list[_Step]
-    node_steps: list[list[int]]
-    node_output: list[int]
-    params: list[tuple[str, int, int]]  # (name, elements, bytes per element)
-    buffers: list[tuple[str, int, int]]  # (name, elements, bytes per element)
-    outputs: list[int]
-    death: list[int]  # per tensor: the step after which Python no longer holds it (-1: the network's output)
-    segments: list[tuple[int, int]]  # checkpointed runs of steps: [first, end)
-    act_bytes: int
-    low: int | None  # autocast's type, in bytes
-    trained: list[bool] = field(default_factory=list)  # per parameter: it gets a gradient (the loss depends on it)
-
-
 def memory_schedule(graph: Graph, options: MemoryOptions = MemoryOptions()) -> Schedule:
     """The schedule of one step of `graph` (see the module docstring)."""
     _check_options(graph, options)
     with paused_gc():
         graph = graph.for_mode(options.mode)
-        plan = _plan(graph, options)
+        plan = make_plan(graph, options)
         return _Run(graph, plan, options).run()
 
 
@@ -225,173 +154,6 @@ def _check_options(graph: Graph, options: MemoryOptions) -> None:
         raise OptionError("memory needs numbers: the spec's sizes are symbols", hint="give them values with --set")
 
 
-def _plan(graph: Graph, options: MemoryOptions) -> _Plan:
-    training = options.mode == "train"
-    act = FLOAT_BYTES[options.dtype]
-    low = FLOAT_BYTES[AMP_TYPES[options.amp]] if options.amp else None
-    tensors = [_Tensor((numel(graph.input_shape), 0), act)]  # the network's input
-    ids = {INPUT_NAME: 0}
-    steps: list[_Step] = []
-    node_steps: list[list[int]] = []
-    params: list[tuple[str, int, int]] = []
-    buffers: list[tuple[str, int, int]] = []
-    checkpointed = _checkpointed_nodes(graph, options)
-    for n, node in enumerate(graph.nodes):
-        inputs = [ids[ref] for ref in node.inputs]
-        ctx = MemoryContext(training, tuple(tensors[t].requires_grad for t in inputs),
-                            tuple(tensors[t].channels_last for t in inputs))
-        layer, shapes = node.layer, list(node.input_shapes)
-        stages = layer.memory(shapes, node.output_shape, ctx)
-        for name, elements, kind in layer.buffer_tensors(shapes, node.output_shape):
-            buffers.append((f"{node.name}.{name}", elements, 8 if kind == INT64 else act))
-        mine: list[int] = []
-        for index, stage in enumerate(stages):
-            refs = tuple(inputs[k] if k >= 0 else steps[mine[-1 - k]].output for k in stage.inputs)
-            step = _place(n, index, stage, refs, tensors, params, node.name, training, act, low,
-                          n in checkpointed)
-            mine.append(len(steps))
-            steps.append(step)
-        node_steps.append(mine)
-        ids[node.name] = steps[mine[-1]].output
-    outputs = [ids[name] for name in graph.outputs]
-    _mark_loss_path(tensors, steps, outputs)
-    trained = [False] * len(params)
-    for step in steps:
-        for p in step.params:
-            trained[p] = step.requires_grad and tensors[step.output].on_loss_path
-    death = _deaths(graph, steps, node_steps, outputs, len(tensors), options.flat)
-    return _Plan(tensors, steps, node_steps, [steps[m[-1]].output for m in node_steps], params, buffers, outputs,
-                 death, _segments(node_steps, checkpointed), act, low, trained)
-
-
-def _place(n: int, index: int, stage: Stage, refs: tuple[int, ...], tensors: list[_Tensor],
-           params: list[tuple[str, int, int]], layer: str, training: bool, act: int, low: int | None,
-           checkpointed: bool) -> _Step:
-    lowers = low is not None and stage.autocast == "lower"
-    target = low if lowers else (4 if low is not None and stage.autocast == "float32" else None)
-    casts = tuple(target if target is not None and tensors[t].dtype != target else None for t in refs)
-    types = [cast or tensors[t].dtype for cast, t in zip(casts, refs)]
-    param_dtype = low if lowers and low is not None else act
-    if stage.promotes and stage.params:
-        types.append(param_dtype)
-    ids = []
-    for name, elements in stage.params:
-        ids.append(len(params))
-        params.append((f"{layer}.{name}", elements, act))
-    requires_grad = training and (bool(stage.params) or any(tensors[t].requires_grad for t in refs))
-    forward = stage.forward
-    if isinstance(forward.output, int):  # the storage of an input: a view, or changed in place
-        source = tensors[refs[forward.output]]
-        out = _Tensor(source.size, source.dtype, requires_grad,
-                      source.channels_last, None if forward.writes else refs[forward.output])
-    else:
-        made = next(t for op in forward.ops for t in op.new if t.name == forward.output)
-        layout = stage.layout
-        channels_last = layout == "channels_last" or (layout == "input" and bool(refs)
-                                                       and tensors[refs[0]].channels_last)
-        out = _Tensor((made.per_sample, made.fixed), max(types, default=act), requires_grad, channels_last)
-    tensors.append(out)
-    return _Step(n, index, stage, refs, len(tensors) - 1, requires_grad, casts, param_dtype, tuple(ids),
-                 checkpointed)
-
-
-def _mark_loss_path(tensors: list[_Tensor], steps: list[_Step], outputs: list[int]) -> None:
-    """Which tensors the loss depends on: only those get a gradient."""
-    for t in outputs:
-        tensors[t].on_loss_path = True
-    for step in reversed(steps):
-        if tensors[step.output].on_loss_path:
-            for t in step.inputs:
-                tensors[t].on_loss_path = True
-
-
-def _deaths(graph: Graph, steps: list[_Step], node_steps: list[list[int]], outputs: list[int],
-            count: int, flat: bool = False) -> list[int]:
-    """The step after which no Python reference holds each tensor. A tensor lives in the frame of the
-    module that made it; handed to a module inside that frame, it stays until that module returns
-    (`x = self.layer1(x)` rebinds x only then), so a tensor passed into a block lives until the
-    block's last op; inside one frame it goes after its last reader. The modules are the layers'
-    module paths (`module:`, else their names): `layer1.0.conv1` runs inside `layer1.0`, inside `layer1`."""
-    paths = [(str(n),) if flat else _ancestors(node.module) for n, node in enumerate(graph.nodes)]
-    death = [-2] * count
-    readers: dict[int, list[int]] = {}
-    for s, step in enumerate(steps):
-        for t in step.inputs:
-            readers.setdefault(t, []).append(s)
-    made_by = {step.output: s for s, step in enumerate(steps)}
-    last_step = [m[-1] for m in node_steps]
-    for t, s in made_by.items():
-        step = steps[s]
-        mine = node_steps[step.node]
-        if s != mine[-1]:  # a tensor inside a layer: until the last op of the layer that reads it
-            end = max((r for r in readers.get(t, []) if steps[r].node == step.node), default=s)
-            keep = step.stage.keep_until
-            death[t] = max(end, mine[keep] if keep is not None else s)
-            continue
-        frame = paths[step.node][:-1]
-        end = s
-        for r in readers.get(t, []):
-            consumer = paths[steps[r].node]
-            k = _common(frame, consumer)
-            if k + 1 >= len(consumer):  # read by a layer of the same frame
-                end = max(end, last_step[steps[r].node])
-                continue
-            container = consumer[k]
-            node = steps[r].node
-            while node + 1 < len(paths) and container in paths[node + 1]:
-                node += 1
-            end = max(end, last_step[node])
-        death[t] = end
-    for t in outputs:
-        death[t] = -1
-    return death
-
-
-def _ancestors(module: str) -> tuple[str, ...]:
-    parts = module.split(".")
-    return tuple(".".join(parts[:k]) for k in range(1, len(parts) + 1))
-
-
-def _common(a: tuple[str, ...], b: tuple[str, ...]) -> int:
-    k = 0
-    while k < len(a) and k < len(b) and a[k] == b[k]:
-        k += 1
-    return k
-
-
-def _checkpointed_nodes(graph: Graph, options: MemoryOptions) -> dict[int, str]:
-    """Node index -> the checkpointed segment it belongs to: a block instance, repeat or layer by its
-    name, or else a module path (`features`, as torchvision would wrap `model.features`)."""
-    names = [*graph.checkpoints, *options.checkpoint]
-    if names and options.mode != "train":
-        return {}
-    known = {node.name for node in graph.nodes} | set(graph.groups)
-    modules = {prefix for node in graph.nodes for prefix in _ancestors(node.module)}
-    found: dict[int, str] = {}
-    for name in names:
-        if name not in known and name not in modules:
-            raise OptionError(f"--checkpoint: no block instance, layer or module named {name!r}",
-                              hint=did_you_mean(name, known) or f"blocks: {', '.join(list(graph.groups)[:12])}")
-        for n, node in enumerate(graph.nodes):
-            inside = name in known and (node.name == name or node.name.startswith(name + "."))
-            if inside or (name not in known and name in _ancestors(node.module)):
-                found.setdefault(n, name)
-    return found
-
-
-def _segments(node_steps: list[list[int]], checkpointed: dict[int, str]) -> list[tuple[int, int]]:
-    segments: list[tuple[int, int]] = []
-    current: str | None = None
-    for n, mine in enumerate(node_steps):
-        name = checkpointed.get(n)
-        if name is not None and name == current:
-            segments[-1] = (segments[-1][0], mine[-1] + 1)
-        elif name is not None:
-            segments.append((mine[0], mine[-1] + 1))
-        current = name
-    return segments
-
-
 # ---- the run ------------------------------------------------------------------------------------------------
 @dataclass
 class _Storage:
@@ -412,7 +174,7 @@ class _Kind(NamedTuple):
 class _Run:
     """Plays the plan: storages with their holders; a storage goes when its last holder lets go."""
 
-    def __init__(self, graph: Graph, plan: _Plan, options: MemoryOptions) -> None:
+    def __init__(self, graph: Graph, plan: Plan, options: MemoryOptions) -> None:
         self.graph, self.plan, self.options = graph, plan, options
         self.training = options.mode == "train"
         self.storages: dict[int, _Storage] = {}
@@ -548,7 +310,7 @@ class _Run:
                         sum(elements for _, elements, _ in plan.params), checkpointed)
 
     # -- forward ---------------------------------------------------------------------------------------------
-    def forward_step(self, s: int, step: _Step, recompute: bool = False) -> None:
+    def forward_step(self, s: int, step: PlannedStep, recompute: bool = False) -> None:
         plan, stage = self.plan, step.stage
         node = self.graph.nodes[step.node]
         self.where = (node.name, stage.label if not recompute else f"{stage.label} (recomputed)")
@@ -601,7 +363,7 @@ class _Run:
             info["after"] = self.totals()
             self.summarise_saved(step.node)
 
-    def run_ops(self, step: _Step, ops: tuple[Op, ...], given: list[int | None], category: int, holder: Any,
+    def run_ops(self, step: PlannedStep, ops: tuple[Op, ...], given: list[int | None], category: int, holder: Any,
                 skip: frozenset[str] = frozenset()) -> tuple[dict[str, int], dict[str, _Kind]]:
         """Allocate each op's new tensors (sampling after each op that allocates), free what it frees."""
         named: dict[str, int] = {}
@@ -620,7 +382,7 @@ class _Run:
                 self.drop(named.get(name), holder)
         return named, kinds
 
-    def kind_of(self, step: _Step, tensor: Tensor, kinds: dict[str, _Kind]) -> _Kind:
+    def kind_of(self, step: PlannedStep, tensor: Tensor, kinds: dict[str, _Kind]) -> _Kind:
         """Elements and type of a tensor a rule allocates."""
         plan = self.plan
         if tensor.like is not None:
@@ -628,7 +390,7 @@ class _Run:
         dtype = {ACT: plan.tensors[step.output].dtype, FLOAT32: 4, INT64: 8, PARAM: plan.act_bytes}[tensor.dtype]
         return _Kind((tensor.per_sample, tensor.fixed), dtype)
 
-    def ref_kind(self, step: _Step, ref: Ref, kinds: dict[str, _Kind]) -> _Kind:
+    def ref_kind(self, step: PlannedStep, ref: Ref, kinds: dict[str, _Kind]) -> _Kind:
         plan = self.plan
         if isinstance(ref, int):
             t = plan.tensors[step.inputs[ref]]
@@ -638,7 +400,7 @@ class _Run:
             return _Kind((0, plan.params[p][1]), step.param_dtype)
         return kinds[ref]
 
-    def resolve(self, step: _Step, ref: Ref, given: list[int | None], named: dict[str, int]) -> int | None:
+    def resolve(self, step: PlannedStep, ref: Ref, given: list[int | None], named: dict[str, int]) -> int | None:
         """The storage a saved reference stands for (a parameter costs nothing unless autocast copied it)."""
         if isinstance(ref, int):
             return given[ref]
@@ -647,7 +409,7 @@ class _Run:
             return self.cache.get(p)
         return named[ref]
 
-    def label(self, step: _Step, ref: Ref, out: int | None, inputs: list[int | None]) -> str:
+    def label(self, step: PlannedStep, ref: Ref, out: int | None, inputs: list[int | None]) -> str:
         if isinstance(ref, int):
             sid = inputs[ref]
             if sid == out and step.stage.forward.writes:
@@ -675,7 +437,7 @@ class _Run:
             for sid in self.saved_by.pop(producer, []):
                 self.drop(sid, ("saved", producer))
 
-    def check_write(self, s: int, step: _Step, sid: int | None) -> None:
+    def check_write(self, s: int, step: PlannedStep, sid: int | None) -> None:
         """An in-place op must not overwrite what a later layer reads, nor (in training) what autograd
         keeps for another op's backward: PyTorch would compute something else, or fail in backward."""
         plan = self.plan
@@ -750,7 +512,7 @@ class _Run:
                     self.drop(sid, ("checkpoint", s))
         self.drop(seed, "seed")
 
-    def backward_step(self, s: int, step: _Step) -> None:
+    def backward_step(self, s: int, step: PlannedStep) -> None:
         plan, stage = self.plan, step.stage
         node = self.graph.nodes[step.node]
         self.where = (node.name, stage.label)
@@ -817,7 +579,7 @@ class _Run:
                 sid = wide
             self.accumulate_grad(p, sid, ("to_copy", s), name in backward.clone_grads, stage.label)
 
-    def validate(self, step: _Step, sid: int, made: _Kind, wanted: _Kind, holder: Any) -> int:
+    def validate(self, step: PlannedStep, sid: int, made: _Kind, wanted: _Kind, holder: Any) -> int:
         """What autograd's engine does to each gradient a node returns: a broadcast input's is summed
         down to its size, and one of another type (after a type promotion) is cast to its type."""
         label = step.stage.label
@@ -866,7 +628,7 @@ class _Run:
         producer = self.producer.get(t)
         return self.graph.nodes[self.plan.steps[producer].node].name if producer is not None else INPUT_NAME
 
-    def written_view(self, step: _Step) -> tuple[int, int] | None:
+    def written_view(self, step: PlannedStep) -> tuple[int, int] | None:
         """(input, base) when the op works in place on a view of another tensor."""
         forward = step.stage.forward
         if not forward.writes or not isinstance(forward.output, int):

@@ -181,7 +181,7 @@ def session(build: Callable[[], Any], shape: tuple, batches: tuple[int, ...], op
         for name in optimizers:
             opt = optimizer(name, model.parameters())
 
-            def step(x: Any) -> None:
+            def step(x: Any, opt: Any = opt) -> None:
                 loss = loss_of(model(x))  # referenced until the step ends, as in a training loop
                 loss.backward()
                 opt.step()
