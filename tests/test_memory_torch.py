@@ -236,3 +236,35 @@ def test_zoo_under_autocast_equals_memtracker(name, mode, amp):
         tracker = memtracker.measure(lambda: getattr(torchvision.models, declared["model"])(weights=None, **kwargs),
                                      batch, tuple(declared["input"]), mode, "adamw", resident=True, amp=amp)
         assert schedule.samples[schedule.peak(batch)[0]].bytes(batch) == tracker
+
+
+# ---- cnncalc verify --memory ----------------------------------------------------------------------------------
+def test_verify_memory_checks_the_lowered_module():
+    from typer.testing import CliRunner
+
+    from cnncalc.cli import app
+
+    result = CliRunner().invoke(app, ["verify", "resnet18", "--memory", "--convention", "textbook"])
+    assert result.exit_code == 0, result.output
+    assert "all 69 layers match PyTorch" in result.stdout and "memory: what each layer keeps" in result.stdout
+
+
+def test_verify_memory_fails_when_a_rule_is_wrong(monkeypatch):
+    """A wrong rule: batch norm keeping nothing for backward."""
+    from dataclasses import replace
+
+    from typer.testing import CliRunner
+
+    from cnncalc.cli import app
+    from cnncalc.layers.norm import BatchNorm
+
+    original = BatchNorm.memory
+    monkeypatch.setattr(BatchNorm, "memory", lambda self, i, o, ctx: tuple(
+        replace(stage, forward=replace(stage.forward, saved=())) for stage in original(self, i, o, ctx)))
+    result = CliRunner().invoke(app, ["verify", "resnet18", "--memory", "--convention", "textbook",
+                                      "-f", "json"])
+    assert result.exit_code == 1
+    data = __import__("json").loads(result.stdout)
+    kept = [m for m in data["mismatches"] if m["quantity"] == "memory: kept for backward (bytes)"]
+    # resnet18's batch norms keep their input and two statistics of C floats each
+    assert kept and all(m["static"] < m["torch"] for m in kept)
