@@ -6,7 +6,7 @@ from typing import Any
 
 from ..core.errors import Note
 from ..core.shapes import Shape
-from ..core.symbolic import as_text
+from ..core.symbolic import as_text, is_symbolic
 from ..layers import Cells
 from ..layers.window import RFAxis
 
@@ -84,6 +84,13 @@ class Report:
                        warnings=tuple(w for w in self.warnings if mode == "train" or w.layer not in left_out),
                        training_only=TrainingOnly(marked, _sum(extra), mode == "train"))
 
+    @property
+    def symbolic(self) -> bool:
+        """True when sizes or counts are formulas (`--symbolic`)."""
+        totals = self.totals
+        return any(is_symbolic(value) for value in (*self.input_shape, totals.params, totals.macs,
+                                                    totals.memory_bytes))
+
     def collapse(self, depth: int) -> Report:
         """One row per block instance (or repeat) whose name has more than `depth` parts, summing
         params, buffers, MACs and memory: `--depth 1` prints GoogLeNet one row per inception module."""
@@ -95,7 +102,7 @@ class Report:
 
         def close() -> None:
             if members:
-                rows.append(self._group_row(".".join(members[0].name.split(".")[:depth]), members, shapes))
+                rows.append(self.group_row(".".join(members[0].name.split(".")[:depth]), members, shapes))
                 members.clear()
 
         for row in self.rows:
@@ -111,7 +118,9 @@ class Report:
         close()
         return replace(self, rows=tuple(rows))
 
-    def _group_row(self, name: str, members: list[Row], shapes: dict[str, Shape]) -> Row:
+    def group_row(self, name: str, members: list[Row], shapes: dict[str, Shape] | None = None) -> Row:
+        """One row for a block instance or repeat: its `members` summed, its inputs those from outside."""
+        shapes = shapes if shapes is not None else {row.name: row.output_shape for row in self.rows}
         inside = {row.name for row in members}
         inputs = tuple(dict.fromkeys(ref for row in members for ref in row.inputs if ref not in inside))
         op, output = self.groups.get(name, ("group", members[-1].name))
@@ -130,6 +139,19 @@ class Report:
             receptive_field=output_row.receptive_field,
             train_only=all(r.train_only for r in members),
         )
+
+    # Jupyter's rich display: IPython asks the object itself. Presentation belongs to render/, so
+    # these import it inside the method: the one call into a later stage that tests/test_architecture.py
+    # allows (docs/architecture.md).
+    def _repr_html_(self) -> str:
+        from ..render.notebook import report_html
+
+        return report_html(self)
+
+    def _repr_markdown_(self) -> str:
+        from ..render.notebook import report_markdown
+
+        return report_markdown(self)
 
     def to_dict(self) -> dict[str, Any]:
         """The JSON contract (docs/json.md)."""
@@ -188,12 +210,18 @@ def _sum(rows: tuple[Row, ...] | list[Row]) -> Totals:
 
 
 def plain_number(value: Any) -> Any:
-    """A Fraction as an int when whole, else a float (JSON has no fractions); a symbolic
-    expression as a string that sympy.sympify parses."""
+    """A Fraction as an int when whole, else a float (JSON has no fractions; one too large for a
+    float stays a Fraction, which the JSON writer prints approximately); a symbolic expression as a
+    string that sympy.sympify parses."""
     from fractions import Fraction
 
     if isinstance(value, Fraction):
-        return int(value) if value.denominator == 1 else float(value)
+        if value.denominator == 1:
+            return int(value)
+        try:
+            return float(value)
+        except OverflowError:
+            return value
     return as_text(value)
 
 

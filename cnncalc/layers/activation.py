@@ -64,6 +64,7 @@ class InPlaceActivation(Activation):
 @register
 class ReLU(InPlaceActivation):
     op = "relu"
+    known_as = ("rectifier", "rectified_linear")
     summary = "max(0, x)"
     torch_class = "nn.ReLU"
     saves = "output"
@@ -87,6 +88,7 @@ class LeakyReLU(InPlaceActivation):
 @register
 class Sigmoid(Activation):
     op = "sigmoid"
+    known_as = ("logistic",)
     summary = "1 / (1 + e^-x)"
     torch_class = "nn.Sigmoid"
     saves = "output"
