@@ -200,12 +200,11 @@ class _Run:
         self.hook_members: dict[int, set[int]] = {}
         self.fired: dict[int, list[int]] = {}
         if options.tracker_hooks and self.training:
+            index = {node.name: n for n, node in enumerate(graph.nodes)}
             for n, node in enumerate(graph.nodes):
-                inputs = {t for t in (plan.steps[plan.node_steps[n][0]].inputs if len(node.inputs) > 1 else ())
-                          if plan.tensors[t].requires_grad and plan.tensors[t].on_loss_path}
-                if len(node.inputs) > 1 and len(inputs) > 1:
-                    members = {plan.node_output[node_index] for node_index, other in enumerate(graph.nodes)
-                               if other.name in node.inputs} & inputs
+                members = {t for t in (plan.node_output[index[ref]] for ref in node.inputs if ref in index)
+                           if plan.tensors[t].requires_grad and plan.tensors[t].on_loss_path}
+                if len(members) > 1:
                     self.hook_members[n] = members
                     for t in members:
                         self.hook_groups.setdefault(t, []).append(n)
@@ -342,6 +341,8 @@ class _Run:
                 if sid is not None and sid not in kept:
                     self.hold(sid, ("saved", s))
                     kept.append(sid)
+                if recompute:  # the report says what the first forward pass kept
+                    continue
                 if sid is not None or (isinstance(ref, int) and step.inputs[ref] == 0):  # the input: untracked
                     size = self.storages[sid].size if sid is not None else self.ref_kind(step, ref, {}).bytes
                     self.saved_labels.setdefault(step.node, []).append(

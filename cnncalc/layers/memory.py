@@ -20,7 +20,7 @@ from typing import Union
 
 # Element types of the tensors a rule allocates.
 ACT = "act"  # the stage's compute type, which its output has: float32, or 16 bits under autocast or --dtype
-PARAM = "param"  # a parameter's gradient: the parameters' type (a 16-bit copy's under autocast)
+PARAM = "param"  # the parameters' floating type (float32, or --dtype): BatchNorm's running statistics
 FLOAT32 = "float32"
 INT64 = "int64"
 
