@@ -121,6 +121,8 @@ def test_fit_in_the_api_and_on_the_command_line():
     assert result.exit_code == 0, result.output
     data = json.loads(result.stdout)
     assert data["fit"] == {"limit_bytes": 4 * 2**30, "batch": report.batch, "peak_bytes": report.peak_bytes}
+    csv_lines = runner.invoke(app, ["memory", "resnet18", "--fit", "4GiB", "-f", "csv"]).stdout.splitlines()
+    assert csv_lines[-2:] == [f"batch,,,,,,,,{report.batch}", f"fit: limit,,,,,,,,{4 * 2**30}"]
     too_small = runner.invoke(app, ["memory", "resnet18", "--fit", "100MB"])
     assert too_small.exit_code == 1 and "does not fit in 95.4 MiB" in too_small.stdout
     assert "not even one sample fits in 100MB" in too_small.stderr
@@ -233,7 +235,8 @@ def test_the_table_json_and_csv_agree():
                            "peak_bytes"
     assert f"peak,{data['peak_at']['op']},{data['peak_at']['phase']}: {data['peak_at']['layer']},,,,,,"\
            f"{data['peak_bytes']}" in csv_lines
-    assert len(data["layers"]) == len(csv_lines) - 1 - 1 - 7  # header, peak, 6 categories and the input
+    assert len(data["layers"]) == len(csv_lines) - 1 - 1 - 7 - 1  # header, peak, 6 categories, the input, batch
+    assert csv_lines[-1] == "batch,,,,,,,,64"
 
 
 def test_the_memory_command_imports_no_torch():

@@ -129,7 +129,8 @@ def memory_json(report: MemoryReport) -> str:
 
 
 def memory_csv(report: MemoryReport) -> str:
-    """A row per layer, then the peak (where: phase, layer and op) and its categories in `peak_bytes`."""
+    """A row per layer, then the peak (where: phase, layer and op), its categories, the batch and (with --fit)
+    the limit, each in the last column."""
     rows: list[list[Any]] = [list(CSV_COLUMNS)]
     for layer in report.layers:
         rows.append([layer.name, layer.op, ";".join(layer.saved), layer.saved_bytes, layer.output_bytes,
@@ -137,6 +138,9 @@ def memory_csv(report: MemoryReport) -> str:
     rows.append(["peak", report.peak_op, f"{report.peak_phase}: {report.peak_layer}", *[None] * 5, report.peak_bytes])
     for key, value in [*report.at_peak.items(), ("input", report.input_bytes)]:
         rows.append([f"peak: {CATEGORY_NAMES.get(key, key)}", *[None] * 7, value])
+    rows.append(["batch", *[None] * 7, report.batch])  # the batch every figure is for (--fit's answer)
+    if report.fit is not None:
+        rows.append(["fit: limit", *[None] * 7, report.fit.limit_bytes])
     return csv_text(rows)
 
 
