@@ -19,8 +19,8 @@ from typing import Any, Union
 
 from .analysis.conventions import CONVENTIONS, Convention
 from .analysis.engine import analyze as run_engine
-from .analysis.memory import MemoryOptions, memory_schedule
-from .analysis.memory_report import MemoryReport, fit_batch, report_at
+from .analysis.memory_plan import MemoryOptions
+from .analysis.memory_report import MemoryReport, graph_memory
 from .analysis.report import Report
 from .core.errors import ErrorCollector, OptionError, did_you_mean
 from .core.shapes import Shape
@@ -78,12 +78,7 @@ def memory(spec: SpecSource, *, mode: str = "train", batch: int = 1, optimizer: 
     graph, _ = load_graph(spec, set=set, input=input)
     options = MemoryOptions(mode=mode, optimizer=optimizer, amp=amp, dtype=dtype, checkpoint=tuple(checkpoint),
                             foreach=foreach, protocol=protocol)
-    schedule = memory_schedule(graph, options)
-    left_out = graph.train_only if mode == "infer" else ()
-    if fit is None:
-        return report_at(schedule, batch, left_out)
-    found = fit_batch(schedule, parse_bytes(fit, "--fit") if isinstance(fit, str) else fit)
-    return report_at(schedule, max(found.batch, 1), left_out, found)
+    return graph_memory(graph, options, batch, parse_bytes(fit, "--fit") if isinstance(fit, str) else fit)
 
 
 def convention_named(convention: str | Convention) -> Convention:

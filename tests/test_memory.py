@@ -249,3 +249,17 @@ def test_the_memory_command_imports_no_torch():
 def test_the_api_is_exposed_lazily():
     assert cnncalc.memory is cnncalc.api.memory  # type: ignore[attr-defined]
     assert "memory" in cnncalc.__all__ and "MemoryReport" in cnncalc.__all__
+
+
+def test_graph_memory_is_the_api_on_a_loaded_graph():
+    """The entry point budgets use on a graph they already hold: the same report as cnncalc.memory."""
+    from cnncalc.analysis.memory_plan import MemoryOptions
+    from cnncalc.analysis.memory_report import graph_memory
+
+    graph, _ = cnncalc.load_graph("googlenet")  # type: ignore[attr-defined]
+    infer = graph_memory(graph, MemoryOptions(mode="infer"), batch=4)
+    assert infer == cnncalc.memory("googlenet", mode="infer", batch=4)
+    assert infer.training_only == ("aux1", "aux2")
+    train = graph_memory(graph, MemoryOptions(optimizer="adamw"), fit=2**30)
+    assert train == cnncalc.memory("googlenet", optimizer="adamw", fit="1GiB")
+    assert train.fit is not None and train.peak_bytes <= 2**30

@@ -6,7 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from .memory import CATEGORIES, PHASES, Schedule
+from ..spec.graph import Graph
+from .memory import CATEGORIES, PHASES, Schedule, memory_schedule
+from .memory_plan import MemoryOptions
 from .optimizers import OPTIMIZERS
 
 MAX_BATCH = 1 << 31  # `fit` searches no further
@@ -100,6 +102,18 @@ class MemoryReport:
             **({"fit": {"limit_bytes": self.fit.limit_bytes, "batch": self.fit.batch,
                         "peak_bytes": self.fit.peak_bytes}} if self.fit is not None else {}),
         }
+
+
+def graph_memory(graph: Graph, options: MemoryOptions = MemoryOptions(), batch: int = 1,
+                 fit: int | None = None) -> MemoryReport:
+    """The memory of `graph` at `batch`, or with `fit` (bytes) at the largest batch whose peak fits:
+    what `cnncalc.memory` returns, for a graph already loaded (budgets read its `peak_bytes`)."""
+    schedule = memory_schedule(graph, options)
+    left_out = graph.train_only if options.mode == "infer" else ()
+    if fit is None:
+        return report_at(schedule, batch, left_out)
+    found = fit_batch(schedule, fit)
+    return report_at(schedule, max(found.batch, 1), left_out, found)
 
 
 def report_at(schedule: Schedule, batch: int, training_only: tuple[str, ...] = (),
