@@ -284,7 +284,7 @@ def timeline_svg(panel: TimelinePanel) -> str:
     left, top, bottom = 64, 22, 34
     width, height, base = left + TIMELINE_WIDTH + 16, top + TIMELINE_HEIGHT + bottom, top + TIMELINE_HEIGHT
     heights = panel.heights()
-    ticks = _nice_ticks(max(heights))
+    ticks = _nice_ticks(max(heights) * 1.12)  # room above the peak for its label
     scale = TIMELINE_HEIGHT / ticks[-1] if ticks[-1] else 0
     step = TIMELINE_WIDTH / count
 
@@ -306,8 +306,9 @@ def timeline_svg(panel: TimelinePanel) -> str:
                f'transform="rotate(-90 12 {base - TIMELINE_HEIGHT / 2:.0f})">{esc(panel.title)}</text>')
     kept = drawn_points(panel)
     line = " ".join(f"{x(i):.2f},{base - heights[i] * scale:.1f}" for i in kept)
-    out.append(f'<path class="line" d="M{x(kept[0]):.2f},{base} L{line} L{x(kept[-1]):.2f},{base} Z" '
-               f'fill="{LINE_FILL}" stroke="{LINE_COLOUR}"/>')
+    out.append(f'<path class="area" d="M{x(kept[0]):.2f},{base} L{line} L{x(kept[-1]):.2f},{base} Z" '
+               f'fill="{LINE_FILL}" fill-opacity="0.6"/><path class="line" d="M{line}" fill="none" '
+               f'stroke="{LINE_COLOUR}"/>')
     for part in buckets(count):
         out.append(f'<rect class="hit" x="{left + part.start * step:.2f}" y="{top}" width="{len(part) * step:.2f}" '
                    f'height="{TIMELINE_HEIGHT}"><title>{esc(_stretch_text(panel, part))}</title></rect>')
@@ -327,16 +328,16 @@ def timeline_svg(panel: TimelinePanel) -> str:
 def _stretch_text(panel: TimelinePanel, part: range) -> str:
     """A tooltip: the point, or a stretch's highest and lowest point, with exact bytes."""
     points = panel.points
+
+    def described(index: int) -> str:
+        mark = " (the peak)" if index == panel.peak else ""
+        return f"{grouped(points[index].bytes)} bytes{mark}: op {index + 1}, {point_text(points[index])}"
+
     if len(part) == 1:
-        point = points[part.start]
-        mark = " (the peak)" if part.start == panel.peak else ""
-        return f"op {part.start + 1} of {len(points)}: {point_text(point)}\n{bytes_text(point.bytes)}{mark}"
+        return described(part.start)
     high = max(part, key=lambda i: points[i].bytes)
     low = min(part, key=lambda i: points[i].bytes)
-    mark = " (the peak)" if high == panel.peak else ""
-    return (f"ops {part.start + 1}–{part.stop} of {len(points)}\n"
-            f"highest: {bytes_text(points[high].bytes)}{mark} at op {high + 1}, {point_text(points[high])}\n"
-            f"lowest: {bytes_text(points[low].bytes)} at op {low + 1}, {point_text(points[low])}")
+    return f"ops {part.start + 1}–{part.stop}\nhighest {described(high)}\nlowest {described(low)}"
 
 
 def legend_items(panels: Sequence[BarPanel]) -> list[tuple[str, str]]:

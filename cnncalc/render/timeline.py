@@ -25,7 +25,7 @@ MODEL_SIDE = (("parameters", "parameters"), ("buffers", "buffers"), ("gradients"
               ("optimizer_state", "optimizer state"))
 BATCH_SIDE = (("activations", "activations"), ("temporary", "temporaries"))
 BYTE_UNITS = ((1024**3, "GiB"), (1024**2, "MiB"), (1024, "KiB"), (1, "bytes"))
-MAX_BUCKETS = 180  # the report's SVG draws at most this many stretches of the timeline (min and max of each)
+MAX_BUCKETS = 120  # the report's SVG draws at most this many stretches of the timeline (min and max of each)
 
 
 @dataclass(frozen=True)
@@ -131,9 +131,10 @@ def buckets(count: int, limit: int = MAX_BUCKETS) -> list[range]:
 
 def drawn_points(panel: TimelinePanel, limit: int = MAX_BUCKETS) -> list[int]:
     """The indices of the points a drawing keeps: every point when there are at most `limit`;
-    else, of each bucket, its lowest and highest point (the first of equals), and always the peak."""
+    else, of each bucket, its lowest and highest point (the first of equals), and always the peak,
+    the first point and the last."""
     values = [point.bytes for point in panel.points]
-    kept = {panel.peak}
+    kept = {panel.peak, 0, len(values) - 1}
     for part in buckets(len(values), limit):
         kept.add(min(part, key=lambda i: values[i]))
         kept.add(max(part, key=lambda i: values[i]))
