@@ -14,6 +14,7 @@ from .memory import AMP, CHECKPOINT, FOREACH, MEMORY_DTYPES, MEMORY_MODE, OPTIMI
 
 if TYPE_CHECKING:
     from ..analysis.report import Report
+    from ..render.panels import BarPanel
     from ..render.timeline import TimelinePanel
     from ..spec.graph import Graph
 
@@ -66,7 +67,9 @@ def plot(
         bars = panels(report, bar_keys, chosen_depth)
         timeline = memory_timeline(graph, dtype, batch, mode, optimizer, amp, checkpoint, foreach) \
             if TIMELINE in keys else None
-        drawn = [timeline if key == TIMELINE else bars[bar_keys.index(key)] for key in keys]
+        drawn: list[BarPanel | TimelinePanel] = [bars[bar_keys.index(key)] for key in bar_keys]
+        if timeline is not None:
+            drawn.insert(keys.index(TIMELINE), timeline)
         write_panels(drawn, chart_title(report.name, keys), output)
         parts = [f"{len(drawn)} panel" + ("s" if len(drawn) > 1 else "")]
         if bars:
@@ -76,7 +79,7 @@ def plot(
             parts.append(f"live memory after each of the {len(timeline.points)} ops of {timeline.steps_name()}")
         typer.echo(f"wrote {file_name(output)} ({', '.join(parts)})")
         for panel in drawn:
-            if panel is not None and panel.takeaway is not None:
+            if panel.takeaway is not None:
                 typer.echo(f"  {printable(panel.takeaway.text)}")
 
 
@@ -85,12 +88,8 @@ def memory_timeline(graph: Graph, dtype: str, batch: int, mode: str, optimizer: 
     """The timeline panel of one step, with `cnncalc memory`'s options."""
     from ..analysis.memory_plan import MemoryOptions
     from ..analysis.memory_report import graph_memory
-    from ..core.errors import OptionError
     from ..render.timeline import timeline_panel
 
-    if dtype not in MEMORY_DTYPES:
-        raise OptionError(f"the memory timeline cannot use --dtype {dtype}",
-                          hint="its types are " + ", ".join(MEMORY_DTYPES) + " (PyTorch trains in those)")
     options = MemoryOptions(mode=mode, optimizer=optimizer, amp=amp, dtype=dtype,
                             checkpoint=tuple(checkpoint_names(checkpoint)), foreach=foreach)
     return timeline_panel(graph_memory(graph, options, batch))
@@ -138,6 +137,8 @@ def report(
     from ..analysis.engine import analyze
     from ..analysis.explain import explain
     from ..api import convention_named, load_graph
+    from ..core.errors import InputError, OptionError
+    from ..core.text import printable_message
     from ..render.console import stderr_console
     from ..render.html import report_page
     from ..render.panels import auto_depth, panels
@@ -148,13 +149,21 @@ def report(
         result = analyze(graph, convention=chosen, dtype=dtype, batch=batch)
         print_warnings(result)
         charts = panels(result, list(PANELS), depth if depth is not None else auto_depth(result))
-        timeline = None
-        if dtype in MEMORY_DTYPES:
-            timeline = memory_timeline(graph, dtype, batch, mode, optimizer, amp, checkpoint, foreach)
+        timeline, missing = None, ""
+        if dtype not in MEMORY_DTYPES:
+            missing = f"the memory model has no --dtype {dtype} (its types: {', '.join(MEMORY_DTYPES)})"
         else:
-            stderr_console().print(f"note: no memory timeline for --dtype {dtype} (the memory model's types: "
-                                   f"{', '.join(MEMORY_DTYPES)})", markup=False)
-        page = report_page(result, explain(graph, result, chosen), charts, spec_source(spec), display, timeline)
+            try:
+                timeline = memory_timeline(graph, dtype, batch, mode, optimizer, amp, checkpoint, foreach)
+            except OptionError:
+                raise  # the options asked for something impossible
+            except InputError as problem:  # a spec the table takes but PyTorch could not train as written
+                where = f"layer '{problem.layer}': " if problem.layer else ""
+                missing = f"{where}{problem.message}"
+        if missing:
+            stderr_console().print(f"note: no memory timeline: {printable_message(missing)}", markup=False)
+        page = report_page(result, explain(graph, result, chosen), charts, spec_source(spec), display, timeline,
+                           missing)
         emit(page, output, [spec])
         if output is not None:
             typer.echo(f"wrote {file_name(output)} ({len(page.encode()) / 1024:,.0f} KB, {len(result.rows)} layers)")

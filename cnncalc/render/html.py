@@ -132,9 +132,9 @@ def page_data(report: Report, explanations: Sequence[Explanation]) -> dict[str, 
 
 
 def report_page(report: Report, explanations: Sequence[Explanation], charts: Sequence[BarPanel], source: str,
-                display: str, timeline: TimelinePanel | None = None) -> str:
+                display: str, timeline: TimelinePanel | None = None, no_timeline: str = "") -> str:
     """The page as one string of HTML; `timeline`, the live memory through one step, gets a section
-    of its own after the charts."""
+    of its own after the charts (or `no_timeline` says why there is none)."""
     data = _json_block(page_data(report, explanations))
     dagre = f"/*! @dagrejs/dagre 3.1.3 (npm, dist/dagre.min.js; bundles @dagrejs/graphlib)\n" \
             f"{asset('dagre.LICENSE.txt')}*/\n{_script_text(asset('dagre.min.js'))}"
@@ -187,7 +187,7 @@ how its numbers are derived. Click a block's label to collapse it.</p></aside>
 <p class="legend">{_legend(charts)}</p>
 {''.join(_chart(panel) for panel in charts)}
 </section>
-{_timeline(timeline)}<section id="layers-section"><h2>Layers</h2>
+{_timeline(timeline, no_timeline)}<section id="layers-section"><h2>Layers</h2>
 <p class="hint">Click a column to sort; hover a number for its exact value.</p>
 <div id="table-wrap"><table id="layers"></table></div></section>
 <section id="source"><details><summary>Spec source: {_esc(display)}</summary>
@@ -224,9 +224,10 @@ def _chart(panel: BarPanel) -> str:
     return f'<figure class="chart-panel"><figcaption>{caption}</figcaption>{panel_svg(panel)}</figure>'
 
 
-def _timeline(panel: TimelinePanel | None) -> str:
+def _timeline(panel: TimelinePanel | None, missing: str) -> str:
     if panel is None:
-        return ""
+        return f'<section id="timeline"><p class="warning">No memory timeline: {_esc(missing)}</p></section>\n' \
+            if missing else ""
     return (f'<section id="timeline"><h2>Live memory through {_esc(panel.steps_name())}</h2>\n'
             f'<p class="legend">{_esc(panel.setting)}: the bytes live after each op that allocates, as '
             f'<code>cnncalc memory</code> counts them; hover the chart for exact values.</p>\n'

@@ -182,7 +182,7 @@ def _timeline(ax: Axes, panel: TimelinePanel) -> None:
     heights = panel.heights()
     count = len(heights)
     for span in panel.phases:
-        ax.axvspan(span.first - 0.5, span.last + 0.5, color=PHASE_COLOURS.get(span.phase, "#eeeeee"), lw=0, zorder=0)
+        ax.axvspan(span.first - 0.5, span.last + 0.5, color=PHASE_COLOURS[span.phase], lw=0, zorder=0)
         ax.text((span.first + span.last) / 2, 0.02, span.name, transform=ax.get_xaxis_transform(), ha="center",
                 va="bottom", fontsize=8, color="#555a63", zorder=3)
     ax.fill_between(range(count), heights, step="post", color=LINE_FILL, alpha=0.35, lw=0, zorder=1)
@@ -295,8 +295,8 @@ def timeline_svg(panel: TimelinePanel) -> str:
            f'viewBox="0 0 {width} {height}" role="img" aria-label="{esc(panel.title)}">']
     for span in panel.phases:
         x0, span_width = left + span.first * step, (span.last - span.first + 1) * step
-        out.append(f'<rect class="phase" data-phase="{esc(span.phase)}" x="{x0:.2f}" y="{top}" width="{span_width:.2f}" '
-                   f'height="{TIMELINE_HEIGHT}" fill="{PHASE_COLOURS.get(span.phase, "#eeeeee")}"/>'
+        out.append(f'<rect class="phase" data-phase="{esc(span.phase)}" x="{x0:.2f}" y="{top}" '
+                   f'width="{span_width:.2f}" height="{TIMELINE_HEIGHT}" fill="{PHASE_COLOURS[span.phase]}"/>'
                    f'<text x="{x0 + span_width / 2:.1f}" y="{top - 7}" text-anchor="middle">{esc(span.name)}</text>')
     for tick in ticks:
         y = base - tick * scale
@@ -337,6 +337,9 @@ def _stretch_text(panel: TimelinePanel, part: range) -> str:
         return described(part.start)
     high = max(part, key=lambda i: points[i].bytes)
     low = min(part, key=lambda i: points[i].bytes)
+    if points[high].bytes == points[low].bytes:
+        return (f"ops {part.start + 1}–{part.stop}: {grouped(points[low].bytes)} bytes each, from "
+                f"{point_text(points[part.start])} to {point_text(points[part[-1]])}")
     return f"ops {part.start + 1}–{part.stop}\nhighest {described(high)}\nlowest {described(low)}"
 
 

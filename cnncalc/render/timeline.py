@@ -36,7 +36,7 @@ class PhaseSpan:
 
     @property
     def name(self) -> str:
-        return PHASE_NAMES.get(self.phase, self.phase)
+        return PHASE_NAMES[self.phase]
 
 
 @dataclass(frozen=True)
@@ -72,7 +72,7 @@ def byte_unit(largest: int) -> tuple[int, str]:
 def point_text(point: TimelinePoint) -> str:
     """'backward, layer3.0.conv1: conv': where a point is (the op alone where no layer runs it)."""
     where = f"{point.layer}: {point.op}" if point.layer else point.op
-    return f"{PHASE_NAMES.get(point.phase, point.phase)}, {where}"
+    return f"{PHASE_NAMES[point.phase]}, {where}"
 
 
 def bytes_text(value: int) -> str:
@@ -118,8 +118,8 @@ def peak_takeaway(report: MemoryReport) -> Takeaway:
     names = [name for name, _ in side]
     verb = "is" if names == ["the input"] else "are"
     where = f"at {report.peak_layer}" if report.peak_layer else f"({report.peak_op})"
-    text = (f"The peak, {human_bytes(report.peak_bytes)}, is in {PHASE_PHRASES.get(report.peak_phase, report.peak_phase)} "
-            f"{where}: {_listed(names)} {verb} {percent(share)} of it")
+    text = (f"The peak, {human_bytes(report.peak_bytes)}, is in {PHASE_PHRASES[report.peak_phase]} {where}: "
+            f"{_listed(names)} {verb} {percent(share)} of it")
     return Takeaway(text, share, (report.peak_layer,) if report.peak_layer else ())
 
 
