@@ -226,6 +226,18 @@ def _tick_text(value: float) -> str:
     return f"{value:,.0f}" if value >= 1 or value == 0 else f"{value:g}"
 
 
+def _y_axis(ticks: Sequence[float], scale: float, left: int, right: int, base: int, height: int, title: str) -> str:
+    """An SVG chart's grid lines with their values, and its axis title turned on its side."""
+    out = []
+    for tick in ticks:
+        y = base - tick * scale
+        out.append(f'<line x1="{left}" x2="{right}" y1="{y:.1f}" y2="{y:.1f}" class="grid"/>'
+                   f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end">{_tick_text(tick)}</text>')
+    out.append(f'<text x="12" y="{base - height / 2:.0f}" text-anchor="middle" '
+               f'transform="rotate(-90 12 {base - height / 2:.0f})">{html.escape(title)}</text>')
+    return "".join(out)
+
+
 def panel_svg(panel: BarPanel) -> str:
     """One panel as an <svg> element: bars coloured by kind, y ticks, rotated layer names, and the
     exact value of each bar in its tooltip. Every name is escaped."""
@@ -246,12 +258,7 @@ def panel_svg(panel: BarPanel) -> str:
         x0 = left + step * panel.marked[0]
         out.append(f'<rect class="run" x="{x0}" y="{top}" width="{step * (panel.marked[1] - panel.marked[0] + 1)}" '
                    f'height="{SVG_HEIGHT}" fill="{RUN_COLOUR}"/>')
-    for tick in ticks:
-        y = base - tick * scale
-        out.append(f'<line x1="{left}" x2="{width - 8}" y1="{y:.1f}" y2="{y:.1f}" class="grid"/>'
-                   f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end">{_tick_text(tick)}</text>')
-    out.append(f'<text x="12" y="{base - SVG_HEIGHT / 2:.0f}" text-anchor="middle" '
-               f'transform="rotate(-90 12 {base - SVG_HEIGHT / 2:.0f})">{esc(panel.title)}</text>')
+    out.append(_y_axis(ticks, scale, left, width - 8, base, SVG_HEIGHT, panel.title))
     gap = 4 if step >= 8 else 0
     for index, (bar, value) in enumerate(zip(panel.bars, heights)):
         x = left + step * index
@@ -298,12 +305,7 @@ def timeline_svg(panel: TimelinePanel) -> str:
         out.append(f'<rect class="phase" data-phase="{esc(span.phase)}" x="{x0:.2f}" y="{top}" '
                    f'width="{span_width:.2f}" height="{TIMELINE_HEIGHT}" fill="{PHASE_COLOURS[span.phase]}"/>'
                    f'<text x="{x0 + span_width / 2:.1f}" y="{top - 7}" text-anchor="middle">{esc(span.name)}</text>')
-    for tick in ticks:
-        y = base - tick * scale
-        out.append(f'<line x1="{left}" x2="{width - 8}" y1="{y:.1f}" y2="{y:.1f}" class="grid"/>'
-                   f'<text x="{left - 6}" y="{y + 4:.1f}" text-anchor="end">{_tick_text(tick)}</text>')
-    out.append(f'<text x="12" y="{base - TIMELINE_HEIGHT / 2:.0f}" text-anchor="middle" '
-               f'transform="rotate(-90 12 {base - TIMELINE_HEIGHT / 2:.0f})">{esc(panel.title)}</text>')
+    out.append(_y_axis(ticks, scale, left, width - 8, base, TIMELINE_HEIGHT, panel.title))
     kept = drawn_points(panel)
     line = " ".join(f"{x(i):.2f},{base - heights[i] * scale:.1f}" for i in kept)
     out.append(f'<path class="area" d="M{x(kept[0]):.2f},{base} L{line} L{x(kept[-1]):.2f},{base} Z" '
