@@ -32,7 +32,6 @@ def checkpoint_names(items: Optional[list[str]]) -> list[str]:
     return [name.strip() for item in items or [] for name in item.split(",") if name.strip()]
 
 
-
 @app.command()
 def memory(
     spec: str = SPEC,

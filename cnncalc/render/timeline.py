@@ -5,8 +5,8 @@ from the numbers (docs/report.md). Drawing is render/plot.py's job.
 The takeaway says where the peak is and what makes it up, split in two by what the batch changes:
 the model's side (parameters, buffers, gradients, optimizer state: the same at any batch) and the
 batch's side (activations, temporaries, the input). Whichever is larger is named with its share:
-'The peak, 151 MiB, is in the backward pass at layer3.0.conv1: parameters, gradients and optimizer
-state are 87.0% of it'.
+'The peak, 151 MiB, is in the backward pass at layer3.0.conv1: parameters, buffers, gradients and
+optimizer state are 86.2% of it'.
 """
 from __future__ import annotations
 
@@ -106,8 +106,7 @@ def _listed(names: list[str]) -> str:
 
 
 def peak_takeaway(report: MemoryReport) -> Takeaway:
-    """'The peak, 151 MiB, is in the backward pass at layer3.0.conv1: parameters, gradients and
-    optimizer state are 87.0% of it' (the batch's side wins a tie)."""
+    """Where the peak is, and the larger of its two sides with its share (the batch's side wins a tie)."""
     model = [(name, report.at_peak[key]) for key, name in MODEL_SIDE if report.at_peak[key]]
     batch = [(name, report.at_peak[key]) for key, name in BATCH_SIDE if report.at_peak[key]]
     if report.input_bytes:
