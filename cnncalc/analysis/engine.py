@@ -40,7 +40,7 @@ def _analyze(graph: Graph, *, convention: Convention = TEXTBOOK, dtype: str = "f
             field = layer.receptive_field([fields[ref] for ref in node.inputs], inputs, output)
             params = value_of(layer.params(inputs, output))
             buffers = value_of(layer.buffers(inputs, output))
-            macs = convention.count({term: value_of(f) for term, f in layer.costs(inputs, output).items()})
+            macs = convention.count(layer.costs(inputs, output))
             cells = layer.cells(inputs, output)
         except LayerProblem as exc:
             raise layer.error(exc.message, exc.field, exc.hint) from None
@@ -49,19 +49,8 @@ def _analyze(graph: Graph, *, convention: Convention = TEXTBOOK, dtype: str = "f
             if strict:
                 raise layer.error(message, blamed, hint="without --strict this is a warning")
             notes.append(Note(layer.name, message, layer.field_locs.get(blamed, layer.loc) if blamed else layer.loc))
-        rows.append(Row(
-            name=layer.name,
-            op=layer.op,
-            inputs=node.inputs,
-            input_shapes=node.input_shapes,
-            output_shape=output,
-            params=params,
-            buffers=buffers,
-            macs=macs * batch,
-            memory_bytes=numel(output) * bytes_per_element * batch,
-            cells=cells,
-            receptive_field=field,
-        ))
+        rows.append(Row(layer.name, layer.op, node.inputs, node.input_shapes, output, params, buffers, macs * batch,
+                        numel(output) * bytes_per_element * batch, cells, field))
     return Report(graph.name, tuple(graph.input_shape), dtype, batch, convention.name, tuple(rows),
                   tuple(notes), graph.description,
                   outputs=tuple((name, graph.shape_of(name)) for name in graph.outputs),

@@ -1,8 +1,8 @@
 """`cnncalc explain`: each layer's numbers with their formulas, in the lectures' style.
 
-Every line prints a formula that a layer rule built and the engine evaluated (formula.py), and
-`explain` checks that each formula's value is the number in the report, so the text and the
-table cannot disagree.
+Every line prints a formula that a layer rule built: the same rule the engine evaluated, run here
+in derivation mode (formula.py), and `explain` checks that each formula's value is the number in
+the report, so the text and the table cannot disagree.
 """
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from fractions import Fraction
 from typing import Any
 
 from ..core.errors import OptionError, did_you_mean
-from ..core.formula import Formula, Q, Step, divide, output_elements, total, value_of
+from ..core.formula import Formula, Q, Step, derivations, divide, output_elements, total, value_of
 from ..core.numbers import KB, decimal_text, grouped
 from ..core.shapes import format_shape
 from ..spec.graph import Graph
@@ -32,6 +32,11 @@ class Explanation:
 
 def explain(graph: Graph, report: Report, convention: Convention, names: list[str] | None = None) -> list[Explanation]:
     """Explanations for the chosen layers (all when `names` is empty), in graph order."""
+    with derivations():
+        return _explain(graph, report, convention, names)
+
+
+def _explain(graph: Graph, report: Report, convention: Convention, names: list[str] | None) -> list[Explanation]:
     rows = {row.name: row for row in report.rows}
     wanted = _check_names(names or [], rows)
     explanations = []

@@ -31,6 +31,7 @@ def register(cls: type[Layer]) -> type[Layer]:
         if op in REGISTRY:
             raise RuntimeError(f"op name {op!r} of {cls.__name__} is taken by {REGISTRY[op].__name__}")
         REGISTRY[op] = cls
+    _ACTIVATION_NAMES.clear()
     return cls
 
 
@@ -39,9 +40,14 @@ def layer_types() -> list[type[Layer]]:
     return list(dict.fromkeys(REGISTRY.values()))
 
 
+_ACTIVATION_NAMES: list[str] = []  # filled on first use, emptied by `register`
+
+
 def fused_activation_names() -> list[str]:
     """Names accepted by `act:` on conv and linear layers: every standalone activation type."""
-    return [op for op, cls in REGISTRY.items() if cls.is_activation]
+    if not _ACTIVATION_NAMES:
+        _ACTIVATION_NAMES.extend(op for op, cls in REGISTRY.items() if cls.is_activation)
+    return _ACTIVATION_NAMES
 
 
 def activation_terms() -> tuple[str, ...]:
@@ -72,6 +78,7 @@ class Layer:
     aliases: ClassVar[tuple[str, ...]] = ()
     summary: ClassVar[str] = ""
     fields: ClassVar[tuple[Field, ...]] = ()  # collected from the `spec_field` attributes
+    field_keys: ClassVar[dict[str, str]] = {}  # each field's name and aliases -> its name
     arity: ClassVar[int | None] = 1  # inputs it takes; None: two or more (a merge)
     is_activation: ClassVar[bool] = False  # usable as a conv's or linear's fused `act:`
     buffer_note: ClassVar[str] = ""  # what its buffers hold, for `explain`
@@ -87,26 +94,29 @@ class Layer:
             merged = {f.name: f for f in cls.fields}
             merged.update({name: replace(f, name=name) for name, f in declared.items()})
             cls.fields = tuple(merged.values())
+            cls.field_keys = {key: f.name for f in cls.fields for key in (f.name, *f.aliases)}
 
     def __init__(self, name: str, values: dict[str, Any] | None = None, *, loc: Location | None = None,
                  field_locs: dict[str, Location | None] | None = None) -> None:
         self.name = name
         self.loc = loc
         self.field_locs = field_locs or {}
-        values = dict(values or {})
+        values = values or {}
+        used = 0
         for f in self.fields:
             if f.name in values:
+                used += 1
                 try:
-                    setattr(self, f.name, f.parse(values.pop(f.name)))
+                    setattr(self, f.name, f.parse(values[f.name]))
                 except FieldProblem as exc:
                     raise self.error(str(exc), f.name) from None
-            elif f.required:
+            elif f.default is REQUIRED:
                 raise self.error(f"'{f.name}' is required for {self.op}", None,
                                  hint=f"add '{f.name}: ...' to the layer")
             else:
                 setattr(self, f.name, f.default)
-        if values:
-            unknown = next(iter(values))
+        if used != len(values):
+            unknown = next(key for key in values if key not in {f.name for f in self.fields})
             raise self.error(f"unknown field '{unknown}' for {self.op}", None,
                              hint=self.field_hint(unknown))
         try:
@@ -117,23 +127,26 @@ class Layer:
     @classmethod
     def from_mapping(cls, name: str, mapping: Any, skip: tuple[str, ...] = ("op", "name")) -> Layer:
         """Build from a spec mapping (a yamlsrc.YMap), accepting field aliases, located errors."""
+        return cls.from_values(name, {key: value for key, value in mapping.items() if key not in skip},
+                               getattr(mapping, "loc", None), getattr(mapping, "key_locs", {}),
+                               getattr(mapping, "value_locs", {}))
+
+    @classmethod
+    def from_values(cls, name: str, given: dict[Any, Any], layer_loc: Location | None,
+                    key_locs: dict[Any, Location], value_locs: dict[Any, Location]) -> Layer:
+        """Build from field values keyed as written (aliases accepted), with their locations."""
         values: dict[str, Any] = {}
         locs: dict[str, Location | None] = {}
-        given_as: dict[str, str] = {}
-        key_locs = getattr(mapping, "key_locs", {})
-        value_locs = getattr(mapping, "value_locs", {})
-        layer_loc = getattr(mapping, "loc", None)
-        for key, value in mapping.items():
-            if key in skip:
-                continue
-            field = cls.canonical_field(key) if isinstance(key, str) else None
+        for key, value in given.items():
+            field = cls.field_keys.get(key) if isinstance(key, str) else None
             if field is None:
                 raise SpecError(f"unknown field '{key}' for {cls.op}", loc=key_locs.get(key, layer_loc),
                                 layer=name, hint=cls.field_hint(str(key)))
             if field in values:
-                raise SpecError(f"'{field}' is given twice, as '{given_as[field]}' and as '{key}'",
+                first = next(k for k in given if cls.field_keys.get(k) == field)
+                raise SpecError(f"'{field}' is given twice, as '{first}' and as '{key}'",
                                 loc=key_locs.get(key, layer_loc), layer=name, field=field)
-            values[field], given_as[field] = value, key
+            values[field] = value
             locs[field] = value_locs.get(key, layer_loc)
         return cls(name, values, loc=layer_loc, field_locs=locs)
 
@@ -149,10 +162,7 @@ class Layer:
 
     @classmethod
     def canonical_field(cls, key: str) -> str | None:
-        for f in cls.fields:
-            if key == f.name or key in f.aliases:
-                return f.name
-        return None
+        return cls.field_keys.get(key)
 
     @classmethod
     def example_spec(cls) -> str:
@@ -225,9 +235,14 @@ class FusedActivation(Layer):
     table row: its costs and its lowering include the activation's."""
 
     act: str | None
+    _activation: Layer | None
 
     def activation(self) -> Layer | None:
-        return REGISTRY[self.act](f"{self.name}.act") if self.act else None
+        if not self.act:
+            return None
+        if getattr(self, "_activation", None) is None:
+            self._activation = REGISTRY[self.act](f"{self.name}.act")
+        return self._activation
 
     def with_activation_costs(self, terms: dict[str, Any], output: Shape) -> dict[str, Any]:
         """The layer's own terms and the fused activation's, as a standalone layer reports them."""

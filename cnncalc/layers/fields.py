@@ -67,6 +67,8 @@ def _is_symbolic_whole(value: Any) -> bool:
 
 def positive_int(value: Any) -> int:
     """A positive whole number, or in symbolic mode an expression that may be one (`2*C`)."""
+    if type(value) is int and value > 0:
+        return value
     if _is_symbolic_whole(value):
         return value
     if not _is_int(value):

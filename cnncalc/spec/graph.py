@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from ..core.errors import Location, Note, SpecError, did_you_mean
 from ..core.gcpause import paused_gc
@@ -18,13 +18,13 @@ from .yamlsrc import YList, YMap
 
 INPUT_KEYS = ("in", "inputs", "from")
 CONTROL_KEYS = ("op", "name", *INPUT_KEYS, "repeat", "first", "when")
+_CONTROL = frozenset(CONTROL_KEYS)
 MAX_REPEAT = 1000
 MAX_NODES = 200_000
 MAX_BLOCK_DEPTH = 32
 
 
-@dataclass(frozen=True)
-class Node:
+class Node(NamedTuple):
     layer: Layer
     inputs: tuple[str, ...]
     input_shapes: tuple[Shape, ...]
@@ -211,6 +211,10 @@ class _Builder:
 
     def _values(self, item: YMap, first: bool, name: str) -> YMap:
         """The item's own keys (not control keys), with `first:` overrides on the first repetition."""
+        if "first" not in item:  # the common case: the item's keys and locations as they are
+            values = YMap({key: value for key, value in item.items() if key not in _CONTROL})
+            values.loc, values.key_locs, values.value_locs = item.loc, item.key_locs, item.value_locs
+            return values
         values = YMap()
         values.loc, values.key_locs, values.value_locs = item.loc, {}, {}
         sources = [item]
@@ -240,10 +244,9 @@ class _Builder:
                   variables: dict[str, Any]) -> str:
         if len(self.nodes) >= MAX_NODES:
             raise SpecError(f"the network has more than {MAX_NODES:,} layers", loc=values.loc, layer=name)
-        resolved = YMap({key: resolve_value(value, variables, values.value_locs[key], name, key)
-                         for key, value in values.items()})
-        resolved.loc, resolved.key_locs, resolved.value_locs = values.loc, values.key_locs, values.value_locs
-        layer = cls.from_mapping(name, resolved, skip=())
+        locs = values.value_locs
+        resolved = {key: resolve_value(value, variables, locs[key], name, key) for key, value in values.items()}
+        layer = cls.from_values(name, resolved, values.loc, values.key_locs, locs)
         shapes = [self.shapes[ref] for ref in inputs]
         if cls.arity is not None and len(inputs) != cls.arity:
             raise layer.error(f"{cls.op} takes {cls.arity} input, but is given {len(inputs)}", "in")

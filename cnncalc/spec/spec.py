@@ -5,6 +5,7 @@ graph is built (graph.py), because a block's layers depend on the arguments and 
 """
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -195,7 +196,7 @@ def resolve_value(value: Any, variables: dict[str, Any], loc: Location | None, l
     """A field value with its expressions evaluated: `4*c` -> 256; a variable's name -> its value;
     a plain word that names no variable (`same`, `relu`) stays a word."""
     if isinstance(value, str):
-        if is_expression(value):
+        if _is_expression(value):
             try:
                 return evaluate(value, variables)
             except ExprError as exc:
@@ -208,6 +209,12 @@ def resolve_value(value: Any, variables: dict[str, Any], loc: Location | None, l
         out.loc, out.item_locs = getattr(value, "loc", None) or loc, locs
         return out
     return value
+
+
+@functools.lru_cache(maxsize=4096)
+def _is_expression(text: str) -> bool:
+    """is_expression, remembered: a spec repeats the same few words and expressions many times."""
+    return is_expression(text)
 
 
 def _variable_hint(exc: ExprError, variables: dict[str, Any]) -> str | None:
