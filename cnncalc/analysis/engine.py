@@ -4,11 +4,13 @@ It asks each layer type for its rules and never looks at which type it is.
 """
 from __future__ import annotations
 
+from typing import Any
+
 from ..core.errors import Note, OptionError
 from ..core.formula import value_of
 from ..core.gcpause import paused_gc
 from ..core.shapes import numel
-from ..layers import RF, LayerProblem
+from ..layers import RF, Cells, LayerProblem
 from ..layers.window import PIXEL
 from ..spec.graph import INPUT_NAME, Graph
 from .conventions import TEXTBOOK, Convention
@@ -33,15 +35,17 @@ def _analyze(graph: Graph, *, convention: Convention = TEXTBOOK, dtype: str = "f
     rows: list[Row] = []
     notes: list[Note] = list(graph.notes)
     fields: dict[str, RF] = {INPUT_NAME: (PIXEL, PIXEL)}
+    counted: dict[Any, tuple[Any, Any, Any, Cells]] = {}  # by (prototype, input shapes): see Layer.copy_as
     for node in graph.nodes:
         layer = node.layer
         inputs, output = list(node.input_shapes), node.output_shape
         try:
             field = layer.receptive_field([fields[ref] for ref in node.inputs], inputs, output)
-            params = value_of(layer.params(inputs, output))
-            buffers = value_of(layer.buffers(inputs, output))
-            macs = convention.count(layer.costs(inputs, output))
-            cells = layer.cells(inputs, output)
+            key = (layer.prototype, node.input_shapes)
+            if key not in counted:
+                counted[key] = (value_of(layer.params(inputs, output)), value_of(layer.buffers(inputs, output)),
+                                convention.count(layer.costs(inputs, output)), layer.cells(inputs, output))
+            params, buffers, macs, cells = counted[key]
         except LayerProblem as exc:
             raise layer.error(exc.message, exc.field, exc.hint) from None
         fields[layer.name] = field

@@ -13,6 +13,7 @@ Rules that bracket a sub-formula use `bracket(x)` (a no-op on plain numbers), ne
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -209,12 +210,16 @@ def product(factors: Sequence[Formula]) -> Formula:
 
 def output_elements(shape: tuple) -> Formula:
     """C_out × H' × W' (or C_out for a vector), named as the lectures name them."""
+    if not _DERIVING.get():
+        return math.prod(shape)
     names = ("C_out", "H'", "W'") if len(shape) == 3 else ("C_out",)
     return product([Q(name, size) for name, size in zip(names, shape)])
 
 
 def input_elements(shape: tuple) -> Formula:
     """C_in × H × W (or C_in for a vector)."""
+    if not _DERIVING.get():
+        return math.prod(shape)
     names = ("C_in", "H", "W") if len(shape) == 3 else ("C_in",)
     return product([Q(name, size) for name, size in zip(names, shape)])
 
@@ -222,6 +227,8 @@ def input_elements(shape: tuple) -> Formula:
 def kernel_factors(kernel: tuple) -> tuple[Formula, Formula]:
     """K × K for a square kernel, K_h × K_w otherwise."""
     kh, kw = kernel
+    if not _DERIVING.get():
+        return kh, kw
     return (Q("K", kh), Q("K", kw)) if kh == kw else (Q("K_h", kh), Q("K_w", kw))
 
 

@@ -150,6 +150,21 @@ class Layer:
             locs[field] = value_locs.get(key, layer_loc)
         return cls(name, values, loc=layer_loc, field_locs=locs)
 
+    def copy_as(self, name: str, loc: Location | None, field_locs: dict[str, Location | None]) -> Layer:
+        """This layer under another name and place. A spec's repeated layers (the same fields after
+        their expressions are evaluated) are validated once and share their prototype, so that the
+        graph builder and the engine can reuse what the rules computed for the same input shapes."""
+        twin = object.__new__(type(self))
+        twin.__dict__.update(self.__dict__)
+        twin.name, twin.loc, twin.field_locs = name, loc, field_locs
+        twin._prototype = self.prototype
+        return twin
+
+    @property
+    def prototype(self) -> Layer:
+        """The layer this one was copied from (`copy_as`), or itself: equal prototypes mean equal fields."""
+        return self.__dict__.get("_prototype", self)
+
     @classmethod
     def field_names(cls) -> list[str]:
         return [name for f in cls.fields for name in (f.name, *f.aliases)]
@@ -241,7 +256,7 @@ class FusedActivation(Layer):
         if not self.act:
             return None
         if getattr(self, "_activation", None) is None:
-            self._activation = REGISTRY[self.act](f"{self.name}.act")
+            self._activation = REGISTRY[self.act](self.act)  # named by its op: copies share it
         return self._activation
 
     def with_activation_costs(self, terms: dict[str, Any], output: Shape) -> dict[str, Any]:

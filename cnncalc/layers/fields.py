@@ -120,8 +120,15 @@ class Padding:
         return format_pair(self.amount)
 
 
+_WHOLE_PADDINGS: dict[int, Padding] = {}  # `pad: 1` is in most layers: one Padding per amount
+
+
 def padding(value: Any) -> Padding:
     """`2`, `[1, 3]`, `same` or `valid`."""
+    if type(value) is int and 0 <= value < 64:
+        if value not in _WHOLE_PADDINGS:
+            _WHOLE_PADDINGS[value] = Padding("explicit", (value, value))
+        return _WHOLE_PADDINGS[value]
     if isinstance(value, str):
         mode = value.strip().lower()
         if mode in ("same", "valid"):

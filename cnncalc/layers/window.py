@@ -134,11 +134,13 @@ def stride_warnings(height: WindowAxis, width: WindowAxis) -> list[str]:
     stride (ResNet's 1×1 stride-2 shortcut), which skips rows everywhere by design.
     Equal axes share one message.
     """
+    if is_symbolic(height.size) or is_symbolic(width.size):
+        return []  # which rows go unread depends on the sizes
+    if height.unread == 0 and width.unread == 0:
+        return []
     same = height.geometry == width.geometry
     axes = [("H and W", height)] if same else [("H", height), ("W", width)]
     messages = []
-    if is_symbolic(height.size) or is_symbolic(width.size):
-        return []  # which rows go unread depends on the sizes
     for name, axis in axes:
         if axis.unread == 0 or axis.span < axis.stride:
             continue

@@ -75,6 +75,10 @@ class _Builder:
         self.nodes: list[Node] = []
         self.groups: dict[str, tuple[str, str]] = {}
         self.readers: Counter = Counter()
+        # Repeated layers (equal fields) are validated once and share a prototype, and the output
+        # shape of a prototype on given input shapes is computed once (see Layer.copy_as).
+        self.prototypes: dict[Any, Layer] = {}
+        self.outputs: dict[Any, tuple[Shape, tuple[tuple[str, str | None], ...]]] = {}
 
     def build(self) -> Graph:
         spec = self.spec
@@ -246,21 +250,42 @@ class _Builder:
             raise SpecError(f"the network has more than {MAX_NODES:,} layers", loc=values.loc, layer=name)
         locs = values.value_locs
         resolved = {key: resolve_value(value, variables, locs[key], name, key) for key, value in values.items()}
-        layer = cls.from_values(name, resolved, values.loc, values.key_locs, locs)
-        shapes = [self.shapes[ref] for ref in inputs]
+        layer = self._layer(cls, name, resolved, values)
+        shapes = tuple(self.shapes[ref] for ref in inputs)
         if cls.arity is not None and len(inputs) != cls.arity:
             raise layer.error(f"{cls.op} takes {cls.arity} input, but is given {len(inputs)}", "in")
         if cls.arity is None and len(inputs) < 2:
             raise layer.error(f"{cls.op} merges two or more inputs; list them with 'in: [a, b]'", "in")
-        notes: list[tuple[str, str | None]] = []
-        try:
-            output = tuple(layer.output_shape(shapes, lambda message, field=None: notes.append((message, field))))
-        except LayerProblem as exc:
-            raise layer.error(exc.message, exc.field, exc.hint) from None
-        self.nodes.append(Node(layer, inputs, tuple(shapes), output, tuple(notes)))
+        key = (layer.prototype, shapes)
+        if key not in self.outputs:
+            notes: list[tuple[str, str | None]] = []
+            try:
+                output = tuple(layer.output_shape(list(shapes),
+                                                  lambda message, field=None: notes.append((message, field))))
+            except LayerProblem as exc:
+                raise layer.error(exc.message, exc.field, exc.hint) from None
+            self.outputs[key] = (output, tuple(notes))
+        output, warnings = self.outputs[key]
+        self.nodes.append(Node(layer, inputs, shapes, output, warnings))
         self.shapes[name] = output
         self.readers.update(inputs)
         return name
+
+    def _layer(self, cls: type[Layer], name: str, resolved: dict[str, Any], values: YMap) -> Layer:
+        """The layer, as a copy of an earlier one with the same fields where there is one. Equal
+        means equal values of equal types (`1`, `1.0` and `true` differ); a list is never shared."""
+        try:
+            key: Any = (cls, tuple(resolved.items()), tuple(map(type, resolved.values())))
+            prototype = self.prototypes.get(key)
+        except TypeError:  # a list among the values
+            key = prototype = None
+        if prototype is None:
+            layer = cls.from_values(name, resolved, values.loc, values.key_locs, values.value_locs)
+            if key is not None:
+                self.prototypes[key] = layer
+            return layer
+        field_locs = {cls.field_keys[key]: values.value_locs.get(key, values.loc) for key in resolved}
+        return prototype.copy_as(name, values.loc, field_locs)
 
     def call(self, block: Block, name: str, values: YMap, inputs: tuple[str, ...], variables: dict[str, Any],
              scope: _Scope) -> str:

@@ -16,7 +16,7 @@ from ..core.shapes import Shape
 from ..core.symbolic import is_symbolic
 from ..layers import REGISTRY
 from ..layers.fields import REQUIRED
-from .expr import ExprError, evaluate, is_expression
+from .expr import ExprError, evaluate, is_expression, tokenize
 from .yamlsrc import YList, YMap, parse_yaml, read_spec_text
 
 TOP_LEVEL_KEYS = ("name", "description", "input", "symbols", "vars", "blocks", "layers", "outputs", "torchvision")
@@ -198,7 +198,7 @@ def resolve_value(value: Any, variables: dict[str, Any], loc: Location | None, l
     if isinstance(value, str):
         if _is_expression(value):
             try:
-                return evaluate(value, variables)
+                return _evaluate(value, variables)
             except ExprError as exc:
                 raise SpecError(f"in '{value}': {exc}", loc=loc, layer=layer, field=field_name,
                                 hint=_variable_hint(exc, variables)) from None
@@ -215,6 +215,38 @@ def resolve_value(value: Any, variables: dict[str, Any], loc: Location | None, l
 def _is_expression(text: str) -> bool:
     """is_expression, remembered: a spec repeats the same few words and expressions many times."""
     return is_expression(text)
+
+
+@functools.lru_cache(maxsize=4096)
+def _names_read(text: str) -> tuple[str, ...]:
+    """The names an expression mentions (variables, and functions and keywords, which do no harm)."""
+    return tuple(dict.fromkeys(value for kind, value, _ in tokenize(text) if kind == "name"))
+
+
+class _Missing:
+    """Stands for a name that is not a variable in the keys of `_EVALUATED`."""
+
+
+_EVALUATED: dict[Any, Any] = {}  # (text, (type, value) of each name it mentions) -> its value
+MAX_EVALUATED = 65536
+
+
+def _evaluate(text: str, variables: dict[str, Any]) -> Any:
+    """evaluate(text, variables), remembered: expressions are pure, and a block's expressions are
+    evaluated with the same values again and again (every repeat, every sweep variant). Values
+    of different types never share an entry (`c/2` is 32 for c = 64 and 32.0 for c = 64.0)."""
+    try:
+        key = (text, tuple((type(v), v) for v in (variables.get(name, _Missing) for name in _names_read(text))))
+        return _EVALUATED[key]
+    except KeyError:
+        pass
+    except TypeError:  # a value that cannot be a key (a list)
+        return evaluate(text, variables)
+    value = evaluate(text, variables)
+    if len(_EVALUATED) >= MAX_EVALUATED:
+        _EVALUATED.clear()
+    _EVALUATED[key] = value
+    return value
 
 
 def _variable_hint(exc: ExprError, variables: dict[str, Any]) -> str | None:
