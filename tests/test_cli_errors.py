@@ -266,7 +266,7 @@ def test_bad_input_option(value):
 def test_input_override_that_breaks_the_net_is_located():
     # AlexNet's conv1 (K=11) on a 5x5 image: the error points at the bundled spec's conv1 kernel
     result = runner.invoke(app, ["table", "alexnet", "--input", "3,5,5"])
-    assert_bad_input(result, "alexnet (bundled):10:46:", "layer 'conv1', field 'kernel': kernel 11 is larger")
+    assert_bad_input(result, "alexnet (bundled):11:46:", "layer 'conv1', field 'kernel': kernel 11 is larger")
 
 
 @pytest.mark.parametrize("options", [["--batch", "0"], ["--dtype", "float8"], ["--format", "xml"],

@@ -28,3 +28,16 @@ def list_ops() -> None:
     from ..render.console import show
 
     show(ops_table())
+
+
+@app.command("schema")
+def json_schema() -> None:
+    """Print the spec language as JSON Schema, for editors (docs/spec.md: "Editor support").
+
+    Example: [bold]cnncalc schema > spec.schema.json[/bold]
+    """
+    from ..render.jsonout import dumps
+    from ..spec.schema import spec_schema
+    from .app import emit
+
+    emit(dumps(spec_schema()), None)

@@ -16,6 +16,33 @@ from ..core.errors import did_you_mean
 from ..core.symbolic import is_symbolic
 
 T = TypeVar("T")
+P = TypeVar("P", bound=Callable[..., Any])
+
+# Any value may be written as an expression or a variable's name (`4*c`, `width`): JSON Schema
+# sees a string.
+EXPRESSION: dict[str, Any] = {"type": "string", "description": "an expression or a variable, e.g. 4*c"}
+
+
+def accepts(schema: dict[str, Any]) -> Callable[[P], P]:
+    """Record on a parser the JSON Schema of the values it accepts (`cnncalc schema`)."""
+
+    def mark(parse: P) -> P:
+        setattr(parse, "json_schema", schema)  # noqa: B010 (an attribute on a function)
+        return parse
+
+    return mark
+
+
+def _either(*schemas: dict[str, Any]) -> dict[str, Any]:
+    return {"anyOf": [*schemas, EXPRESSION]}
+
+
+def _pair_schema(item: dict[str, Any]) -> dict[str, Any]:
+    return _either(item, {"type": "array", "items": {"anyOf": [item, EXPRESSION]}, "minItems": 2, "maxItems": 2})
+
+
+POSITIVE = {"type": "integer", "minimum": 1}
+NON_NEGATIVE = {"type": "integer", "minimum": 0}
 
 
 class FieldProblem(ValueError):
@@ -37,6 +64,17 @@ class Field:
     @property
     def required(self) -> bool:
         return self.default is REQUIRED
+
+    @property
+    def json_schema(self) -> dict[str, Any]:
+        """The values the field accepts, as JSON Schema, with its doc as the description."""
+        schema = dict(getattr(self.parse, "json_schema", {}))
+        choices = getattr(self.parse, "choices", None)
+        if choices is not None:
+            schema = {"enum": list(choices() if callable(choices) else choices)}
+        if self.doc:
+            schema["description"] = self.doc
+        return schema
 
 
 def spec_field(parse: Callable[[Any], T], default: Any = REQUIRED, *, aliases: tuple[str, ...] = (),
@@ -65,6 +103,7 @@ def _is_symbolic_whole(value: Any) -> bool:
     return is_symbolic(value) and value.is_integer is not False and value.is_positive is not False
 
 
+@accepts(_either(POSITIVE))
 def positive_int(value: Any) -> int:
     """A positive whole number, or in symbolic mode an expression that may be one (`2*C`)."""
     if type(value) is int and value > 0:
@@ -78,6 +117,7 @@ def positive_int(value: Any) -> int:
     return value
 
 
+@accepts(_either(NON_NEGATIVE))
 def non_negative_int(value: Any) -> int:
     if not _is_int(value):
         raise FieldProblem(f"must be a whole number >= 0, got {_describe(value)}")
@@ -98,11 +138,13 @@ def _pair(value: Any, item: Callable[[Any], int], what: str) -> tuple[int, int]:
     return n, n
 
 
+@accepts(_pair_schema(POSITIVE))
 def positive_pair(value: Any) -> tuple[int, int]:
     """`3` -> (3, 3); `[1, 7]` -> (1, 7)."""
     return _pair(value, positive_int, "a positive whole number")
 
 
+@accepts(_pair_schema(NON_NEGATIVE))
 def non_negative_pair(value: Any) -> tuple[int, int]:
     return _pair(value, non_negative_int, "a whole number >= 0")
 
@@ -123,6 +165,7 @@ class Padding:
 _WHOLE_PADDINGS: dict[int, Padding] = {}  # `pad: 1` is in most layers: one Padding per amount
 
 
+@accepts({"anyOf": [_pair_schema(NON_NEGATIVE), {"enum": ["same", "valid"]}]})
 def padding(value: Any) -> Padding:
     """`2`, `[1, 3]`, `same` or `valid`."""
     if type(value) is int and 0 <= value < 64:
@@ -137,6 +180,7 @@ def padding(value: Any) -> Padding:
     return Padding("explicit", non_negative_pair(value))
 
 
+@accepts(_either({"type": "boolean"}))
 def boolean(value: Any) -> bool:
     if not isinstance(value, bool):
         raise FieldProblem(f"must be true or false, got {_describe(value)}")
@@ -158,7 +202,12 @@ def number(low: float | None = None, high: float | None = None, *, high_open: bo
             raise FieldProblem(f"must be in {left}{low}, {high}{right}, got {value}")
         return value
 
-    return parse
+    bounds: dict[str, Any] = {"type": "number"}
+    if low is not None:
+        bounds["exclusiveMinimum" if low_open else "minimum"] = low
+    if high is not None:
+        bounds["exclusiveMaximum" if high_open else "maximum"] = high
+    return accepts(_either(bounds))(parse)
 
 
 def choice(options: Callable[[], list[str]] | list[str]) -> Callable[[Any], str]:
@@ -171,6 +220,9 @@ def choice(options: Callable[[], list[str]] | list[str]) -> Callable[[Any], str]
             raise FieldProblem(f"must be one of {', '.join(names)}; got {_describe(value)}. {hint}".strip())
         return value
 
+    # A fixed vocabulary, known when the spec is read (the activations register after the fields):
+    # editors flag a misspelt name; cnncalc also accepts a variable holding one.
+    setattr(parse, "choices", options)  # noqa: B010 (an attribute on a function)
     return parse
 
 

@@ -18,7 +18,10 @@ from ..core.formula import (
 from ..core.shapes import Shape
 from .base import RF, Cells, FusedActivation, Layer, Warn, fused_activation_names, register
 from .fields import (
+    EXPRESSION,
+    NON_NEGATIVE,
     FieldProblem,
+    accepts,
     boolean,
     choice,
     format_pair,
@@ -248,6 +251,8 @@ class Upsample(Layer):
         return T("nn.Upsample", **size, mode="nearest")
 
 
+@accepts({"anyOf": [non_negative_pair.json_schema,  # type: ignore[attr-defined]
+                     {"type": "array", "items": {"anyOf": [NON_NEGATIVE, EXPRESSION]}, "minItems": 4, "maxItems": 4}]})
 def zero_padding(value: Any) -> tuple[int, int, int, int]:
     """`1`, `[top/bottom, left/right]` or PyTorch's `[left, right, top, bottom]`."""
     if isinstance(value, list) and len(value) == 4:
