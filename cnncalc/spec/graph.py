@@ -13,7 +13,7 @@ from ..core.errors import Location, Note, SpecError, did_you_mean
 from ..core.gcpause import paused_gc
 from ..core.shapes import Shape
 from ..layers import REGISTRY, Layer, LayerProblem
-from .spec import INPUT_NAME, Block, Spec, check_name, resolve_value
+from .spec import INPUT_NAME, Block, BudgetEntry, Spec, check_name, resolve_value
 from .yamlsrc import YList, YMap
 
 INPUT_KEYS = ("in", "inputs", "from")
@@ -45,6 +45,7 @@ class Graph:
     outputs: tuple[str, ...] = ()
     groups: dict[str, tuple[str, str]] = field(default_factory=dict)  # block instance or repeat -> (op, output)
     notes: tuple[Note, ...] = ()  # warnings about the graph itself (unused outputs)
+    budget: tuple[BudgetEntry, ...] = ()  # the spec's `budget:` limits
 
     def shape_of(self, ref: str) -> Shape:
         if ref == INPUT_NAME:
@@ -99,7 +100,7 @@ class _Builder:
             for node in self.nodes if not self.readers[node.name] and node.name not in outputs
         )
         return Graph(spec.name, self.shapes[INPUT_NAME], tuple(self.nodes), spec.description, tuple(outputs),
-                     self.groups, notes)
+                     self.groups, notes, spec.budget)
 
     # ---- items ---------------------------------------------------------------------------------
     def expand(self, items: YList, scope: _Scope) -> str:

@@ -6,12 +6,15 @@ graph is built (graph.py), because a block's layers depend on the arguments and 
 from __future__ import annotations
 
 import functools
+import math
 import re
 from dataclasses import dataclass, field
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-from ..core.errors import Location, SpecError, did_you_mean
+from ..core.errors import Location, OptionError, SpecError, did_you_mean
+from ..core.figures import FIGURES
 from ..core.shapes import Shape
 from ..core.symbolic import is_symbolic
 from ..layers import REGISTRY
@@ -19,7 +22,9 @@ from ..layers.fields import REQUIRED
 from .expr import ExprError, evaluate, is_expression, tokenize
 from .yamlsrc import YList, YMap, parse_yaml, read_spec_text
 
-TOP_LEVEL_KEYS = ("name", "description", "input", "symbols", "vars", "blocks", "layers", "outputs", "torchvision")
+TOP_LEVEL_KEYS = ("name", "description", "input", "symbols", "vars", "blocks", "layers", "outputs", "torchvision",
+                  "budget")
+VARIABLE_KEYS = ("default", "min", "max", "above", "below", "description")
 BLOCK_KEYS = ("params", "layers", "output", "description")
 INPUT_NAME = "input"
 NAME_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]*$")
@@ -51,6 +56,54 @@ class Spec:
     outputs: list[tuple[str, Location]] = field(default_factory=list)
     torchvision: dict[str, Any] | None = None
     symbolic: bool = False
+    declared: dict[str, Declared] = field(default_factory=dict)  # variables declared with a range
+    budget: tuple[BudgetEntry, ...] = ()
+
+
+@dataclass(frozen=True)
+class Declared:
+    """A variable declared as a mapping, `width: {default: 1.0, above: 0, max: 4}`: its range
+    (`min`/`max` inclusive, `above`/`below` exclusive) refuses values outside it, from the spec,
+    from --set and from sweeps, with the declaration's location."""
+
+    name: str
+    default: Any
+    loc: Location  # of the declaration
+    default_loc: Location
+    low: Any = None
+    low_open: bool = False
+    high: Any = None
+    high_open: bool = False
+    description: str = ""
+
+    def describe(self) -> str:
+        """'above 0', 'at least 1 and at most 8'."""
+        parts = []
+        if self.low is not None:
+            parts.append(f"{'above' if self.low_open else 'at least'} {self.low}")
+        if self.high is not None:
+            parts.append(f"{'below' if self.high_open else 'at most'} {self.high}")
+        return " and ".join(parts) or "any value"
+
+    def refuses(self, value: Any) -> str | None:
+        """Why `value` is outside the range, or None when it is inside (or no range is declared)."""
+        if (self.low is None and self.high is None) or is_symbolic(value):
+            return None
+        if isinstance(value, bool) or not isinstance(value, (int, float, Fraction)) or value != value:
+            return f"'{self.name}' must be a number {self.describe()}, got {value!r}"
+        too_low = self.low is not None and (value <= self.low if self.low_open else value < self.low)
+        too_high = self.high is not None and (value >= self.high if self.high_open else value > self.high)
+        return f"'{self.name}' must be {self.describe()}, got {value}" if too_low or too_high else None
+
+
+@dataclass(frozen=True)
+class BudgetEntry:
+    """One limit of a spec's `budget:` mapping (`params: 25M`), its value exact in the figure's unit."""
+
+    figure: str
+    value: int
+    text: str  # as written
+    loc: Location
 
 
 def load_spec(path: Path, display: str | None = None, overrides: dict[str, str] | None = None,
@@ -63,7 +116,13 @@ def load_spec(path: Path, display: str | None = None, overrides: dict[str, str] 
 
 def parse_spec(text: str, file: str = "<spec>", default_name: str = "model",
                overrides: dict[str, str] | None = None, symbolic: bool = False) -> Spec:
-    doc = parse_yaml(text, file)
+    return spec_from_document(parse_yaml(text, file), file, default_name, overrides, symbolic)
+
+
+def spec_from_document(doc: Any, file: str = "<spec>", default_name: str = "model",
+                       overrides: dict[str, str] | None = None, symbolic: bool = False) -> Spec:
+    """parse_spec on YAML already parsed (parse_yaml), which this never changes: a sweep parses
+    its spec once and reads it with other variables many times."""
     if not isinstance(doc, YMap):
         raise SpecError("a spec must be a mapping with 'input' and 'layers'", loc=getattr(doc, "loc", None),
                         file=file)
@@ -76,7 +135,7 @@ def parse_spec(text: str, file: str = "<spec>", default_name: str = "model",
             raise SpecError(f"the spec has no '{key}'", loc=doc.loc, hint=_MISSING_HINTS[key])
     overrides = dict(overrides or {})
     symbols = _symbols(doc, overrides, symbolic, file)
-    variables = _variables(doc, overrides, file, symbols)
+    variables, declared = _variables(doc, overrides, file, symbols)
     input_shape = parse_shape(doc["input"], doc.value_locs["input"], variables)
     if symbolic and not symbols:  # a numeric spec read symbolically: its input becomes C, H, W
         input_shape = _symbolic_input(input_shape, variables)
@@ -92,6 +151,8 @@ def parse_spec(text: str, file: str = "<spec>", default_name: str = "model",
         outputs=_outputs(doc),
         torchvision=_torchvision(doc),
         symbolic=symbolic,
+        declared=declared,
+        budget=_budget(doc),
     )
 
 
@@ -260,7 +321,8 @@ def _variable_hint(exc: ExprError, variables: dict[str, Any]) -> str | None:
     return None
 
 
-def _variables(doc: YMap, overrides: dict[str, str], file: str, symbols: dict[str, Any]) -> dict[str, Any]:
+def _variables(doc: YMap, overrides: dict[str, str], file: str,
+               symbols: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Declared]]:
     raw = doc.get("vars", YMap())
     if not isinstance(raw, YMap):
         raise SpecError("'vars' must be a mapping of names to values", loc=doc.value_locs["vars"], field="vars")
@@ -270,8 +332,13 @@ def _variables(doc: YMap, overrides: dict[str, str], file: str, symbols: dict[st
                             hint=did_you_mean(name, raw) or (
                                 f"variables: {', '.join(raw)}" if raw else "the spec defines no 'vars:'"))
     values: dict[str, Any] = dict(symbols)
+    declared: dict[str, Declared] = {}
     for name, value in raw.items():
         check_name(name, raw.key_locs[name], "variable name")
+        value_loc = raw.value_locs[name]
+        if isinstance(value, YMap):
+            declared[name] = _declared(name, value, raw.key_locs[name])
+            value, value_loc = declared[name].default, declared[name].default_loc
         if name in symbols:
             raise SpecError(f"'{name}' is already a symbol of the spec", loc=raw.key_locs[name], field="vars")
         if name in BUILTIN_VARIABLES:
@@ -283,9 +350,79 @@ def _variables(doc: YMap, overrides: dict[str, str], file: str, symbols: dict[st
                 values[name] = evaluate(text, values) if is_expression(text) else values.get(text, _scalar(text))
             except ExprError as exc:
                 raise SpecError(f"--set {name}={text}: {exc}", file=file) from None
+            problem = declared[name].refuses(values[name]) if name in declared else None
+            if problem:
+                raise SpecError(f"--set {name}={text}: {problem} (its range is declared here)", loc=declared[name].loc,
+                                field=f"vars.{name}")
         else:
-            values[name] = resolve_value(value, values, raw.value_locs[name], field_name=f"vars.{name}")
-    return values
+            values[name] = resolve_value(value, values, value_loc, field_name=f"vars.{name}")
+            problem = declared[name].refuses(values[name]) if name in declared else None
+            if problem:
+                raise SpecError(problem, loc=value_loc, field=f"vars.{name}")
+    return values, declared
+
+
+def _declared(name: str, body: YMap, loc: Location) -> Declared:
+    """`{default: 1.0, above: 0, max: 4, description: ...}` (see Declared)."""
+    for key in body:
+        if key not in VARIABLE_KEYS:
+            raise SpecError(f"unknown key '{key}' in the declaration of variable '{name}'", loc=body.key_locs[key],
+                            field=f"vars.{name}", hint=did_you_mean(str(key), VARIABLE_KEYS)
+                            or f"keys: {', '.join(VARIABLE_KEYS)}")
+    if "default" not in body:
+        raise SpecError(f"variable '{name}' is declared without a 'default'", loc=body.loc, field=f"vars.{name}",
+                        hint=f"e.g. '{name}: {{default: 1.0, above: 0}}'")
+    bounds = {}
+    for key in ("min", "max", "above", "below"):
+        if key in body:
+            bound = body[key]
+            if isinstance(bound, bool) or not isinstance(bound, (int, float)) or not math.isfinite(bound):
+                raise SpecError(f"'{key}' must be a number, got {bound!r}", loc=body.value_locs[key],
+                                field=f"vars.{name}.{key}")
+            bounds[key] = bound
+    for first, second in (("min", "above"), ("max", "below")):
+        if first in bounds and second in bounds:
+            raise SpecError(f"give '{first}' or '{second}', not both", loc=body.key_locs[second],
+                            field=f"vars.{name}")
+    low_key = "above" if "above" in bounds else "min"
+    high_key = "below" if "below" in bounds else "max"
+    low, high = bounds.get(low_key), bounds.get(high_key)
+    if low is not None and high is not None and (low > high or (low == high and (low_key, high_key) != ("min", "max"))):
+        raise SpecError(f"the range is empty: '{low_key}' {low} and '{high_key}' {high}", loc=body.value_locs[high_key],
+                        field=f"vars.{name}")
+    description = body.get("description", "")
+    if not isinstance(description, str):
+        raise SpecError("'description' must be a string", loc=body.value_locs["description"], field=f"vars.{name}")
+    return Declared(name, body["default"], loc, body.value_locs["default"], low, low_key == "above", high,
+                    high_key == "below", description.strip())
+
+
+def _budget(doc: YMap) -> tuple[BudgetEntry, ...]:
+    """`budget: {params: 25M, macs: 4.1e9, activations: 200MiB}`: limits in the figures' units."""
+    if "budget" not in doc:
+        return ()
+    raw, loc = doc["budget"], doc.value_locs["budget"]
+    if not isinstance(raw, YMap) or not raw:
+        raise SpecError("'budget' must be a mapping of figures to limits, e.g. {params: 25M, macs: 4G}", loc=loc,
+                        field="budget", hint=f"figures: {', '.join(FIGURES)}")
+    entries = []
+    for name, value in raw.items():
+        if name not in FIGURES:
+            raise SpecError(f"no figure '{name}' to budget", loc=raw.key_locs[name], field="budget",
+                            hint=did_you_mean(str(name), FIGURES) or f"figures: {', '.join(FIGURES)}")
+        figure, value_loc = FIGURES[name], raw.value_locs[name]
+        if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+            raise SpecError(f"a limit is a size such as 25M or 24GiB, got {value!r}", loc=value_loc,
+                            field=f"budget.{name}")
+        text = value if isinstance(value, str) else repr(value)
+        try:
+            limit = figure.parse_limit(text, f"budget {name}")
+        except OptionError as exc:
+            raise SpecError(exc.message, loc=value_loc, field=f"budget.{name}", hint=exc.hint) from None
+        if limit <= 0:
+            raise SpecError(f"a limit must be more than 0, got {text}", loc=value_loc, field=f"budget.{name}")
+        entries.append(BudgetEntry(name, limit, text.strip(), value_loc))
+    return tuple(entries)
 
 
 def _scalar(text: str) -> Any:
