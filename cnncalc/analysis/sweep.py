@@ -114,8 +114,8 @@ def grid(axes: Sequence[Axis], inputs: Sequence[Shape]) -> list[Point]:
         raise OptionError(f"the grid has {count:,} variants, more than the limit of {MAX_VARIANTS:,}",
                           hint="use coarser steps or fewer values")
     shapes: list[Shape | None] = list(inputs) or [None]
-    return [Point(tuple(zip(names, combination[:-1])), combination[-1])
-            for combination in itertools.product(*[axis.values for axis in axes], shapes)]
+    return [Point(tuple(zip(names, values)), shape)
+            for values in itertools.product(*[axis.values for axis in axes]) for shape in shapes]
 
 
 # ---- one variant ---------------------------------------------------------------------------------
@@ -243,7 +243,7 @@ def _macos() -> bool:
 class Variant:
     """One point of the grid, computed and judged."""
 
-    index: int  # its place in the grid, from 0
+    number: int  # its place in the grid, from 1
     values: dict[str, str]  # the swept variables as given
     input_shape: Shape | None  # the input it was analysed with (the spec's unless --input)
     figures: dict[str, Any] | None  # None when it cannot be built
@@ -266,7 +266,7 @@ class Variant:
         return self.variables.get(name)
 
     def to_dict(self) -> dict[str, Any]:
-        return {"index": self.index, "values": dict(self.values),
+        return {"number": self.number, "values": dict(self.values),
                 "input_shape": list(self.input_shape) if self.input_shape else None,
                 "variables": dict(self.variables), "figures": self.figures, "valid": self.valid, "fits": self.fits,
                 "exceeded": list(self.exceeded), "error": self.error}
@@ -294,12 +294,12 @@ class SweepResult:
     objective: Objective | None
     pareto: tuple[str, ...]  # figures whose Pareto front is kept (all minimized); empty: no front
     variants: tuple[Variant, ...]  # in grid order
-    ranked: tuple[int, ...] = field(default=())  # indices of the variants that fit, best first
+    ranked: tuple[int, ...] = field(default=())  # numbers of the variants that fit (or of the front), best first
 
     @property
     def best(self) -> Variant | None:
         """The best variant that fits (with an objective), else None."""
-        return self.variants[self.ranked[0]] if self.objective is not None and self.ranked else None
+        return self.variants[self.ranked[0] - 1] if self.objective is not None and self.ranked else None
 
     @property
     def fitting(self) -> tuple[Variant, ...]:
@@ -330,7 +330,7 @@ class SweepResult:
             "limits": [{"figure": limit.figure, "limit": limit.value, "source": limit.source} for limit in self.limits],
             "objective": {"name": self.objective.name, "maximize": self.objective.maximize} if self.objective else None,
             "pareto": list(self.pareto),
-            "best": best.index if best is not None else None,
+            "best": best.number if best is not None else None,
             "ranked": list(self.ranked),
             "variants": [variant.to_dict() for variant in self.variants],
         }
@@ -338,10 +338,11 @@ class SweepResult:
 
 def judge_outcomes(points: Sequence[Point], outcomes: Sequence[Outcome], limits: Sequence[Limit]) -> list[Variant]:
     variants = []
-    for index, (point, outcome) in enumerate(zip(points, outcomes)):
+    for number, (point, outcome) in enumerate(zip(points, outcomes), 1):
         figures = outcome.figures
-        exceeded = tuple(limit.figure for limit in limits if figures is not None and figures[limit.figure] > limit.value)
-        variants.append(Variant(index, dict(point.values), outcome.input_shape, figures, outcome.variables or {},
+        exceeded = () if figures is None else tuple(limit.figure for limit in limits
+                                                    if figures[limit.figure] > limit.value)
+        variants.append(Variant(number, dict(point.values), outcome.input_shape, figures, outcome.variables or {},
                                 outcome.error, exceeded))
     return variants
 
@@ -350,12 +351,12 @@ def pareto_front(variants: Sequence[Variant], names: Sequence[str]) -> list[Vari
     """The variants no other one beats: none has every named figure at most theirs and one below.
     Equal variants all stay. In grid order."""
     keyed = sorted(((tuple(variant.value_of(name) for name in names), variant) for variant in variants),
-                   key=lambda item: (item[0], item[1].index))
+                   key=lambda item: (item[0], item[1].number))
     front: list[tuple[tuple[Any, ...], Variant]] = []
     for mine, variant in keyed:  # a variant that beats another sorts before it
         if not any(theirs != mine and all(a <= b for a, b in zip(theirs, mine)) for theirs, _ in front):
             front.append((mine, variant))
-    return sorted((variant for _, variant in front), key=lambda variant: variant.index)
+    return sorted((variant for _, variant in front), key=lambda variant: variant.number)
 
 
 def rank(variants: Sequence[Variant], objective: Objective | None) -> list[Variant]:
@@ -366,7 +367,7 @@ def rank(variants: Sequence[Variant], objective: Objective | None) -> list[Varia
         value = variant.value_of(objective.name)
         return -value if objective.maximize else value
 
-    return sorted(variants, key=lambda variant: (score(variant), variant.index))
+    return sorted(variants, key=lambda variant: (score(variant), variant.number))
 
 
 def conclude(spec: str, name: str, setup: Setup, axes: Sequence[Axis], inputs: Sequence[Shape],
@@ -379,7 +380,7 @@ def conclude(spec: str, name: str, setup: Setup, axes: Sequence[Axis], inputs: S
     ranked = rank(candidates, objective)
     return SweepResult(spec, name, setup.convention.name, setup.dtype, setup.batch, tuple(axes), tuple(inputs),
                        tuple(limits), objective, tuple(pareto), tuple(variants),
-                       tuple(variant.index for variant in ranked))
+                       tuple(variant.number for variant in ranked))
 
 
 def objective_from(maximize: str | None, minimize: str | None, variables: Mapping[str, Any]) -> Objective | None:

@@ -157,7 +157,7 @@ class Layer:
         twin = object.__new__(type(self))
         twin.__dict__.update(self.__dict__)
         twin.name, twin.loc, twin.field_locs = name, loc, field_locs
-        twin._prototype = self.prototype
+        twin.__dict__["_prototype"] = self.prototype
         return twin
 
     @property
