@@ -42,7 +42,7 @@ def figure_named(name: str, what: str) -> Figure:
 class Limit:
     figure: str
     value: int  # exact, in the figure's unit
-    source: str  # '--max-params', or where the spec's budget sets it: 'specs/x.yaml:4:11'
+    source: str  # 'option --max-params', or where the spec's budget sets it: 'specs/x.yaml:4:11'
 
 
 def limits_from(options: Mapping[str, Any] | None, budget: Sequence[BudgetEntry] = ()) -> tuple[Limit, ...]:
@@ -56,7 +56,7 @@ def limits_from(options: Mapping[str, Any] | None, budget: Sequence[BudgetEntry]
         value = figure.parse_limit(str(given))
         if value <= 0:
             raise OptionError(f"{figure.option}: a limit must be more than 0, got {given}")
-        limits[name] = Limit(name, value, figure.option)
+        limits[name] = Limit(name, value, f"option {figure.option}")
     return tuple(limits[name] for name in FIGURES if name in limits)
 
 

@@ -268,7 +268,8 @@ def _shown(result: SweepResult, top: int) -> tuple[list[Variant], str]:
     """The variants the table lists, and what they are."""
     if result.objective is not None or result.pareto:
         ranked = [result.variants[number - 1] for number in result.ranked]
-        what = "the Pareto front" if result.pareto else "the variants within the limits"
+        what = "the Pareto front" if result.pareto else \
+            "the variants within the limits" if result.limits else "the valid variants"
         if result.objective is not None:
             what += ", best first"
         if top and len(ranked) > top:
