@@ -211,3 +211,20 @@ def test_the_python_result_is_plain_data(widths, inputs):
     assert all(v.valid and v.fits for v in result.variants)  # no limits: every valid variant fits
     assert result.best is None and list(result.ranked) == [1, 2]  # no objective: grid order
     json.dumps(result.to_dict())
+
+
+def test_a_progress_bar_on_a_terminal(monkeypatch):
+    import rich.console
+
+    monkeypatch.setattr(rich.console.Console, "is_terminal", property(lambda self: True))
+    result = sweep("mobilenet_v2", "--set", f"width=0.5:1.0:{0.5 / (MIN_PARALLEL + 1)}", "--jobs", "2")
+    assert result.exit_code == 0, result.output
+    assert "sweep" in result.stderr  # the bar, drawn on stderr
+    assert "every variant, in grid order" in result.stdout
+
+
+def test_every_figure_has_its_limit_option():
+    for command in ("check", "sweep"):
+        text = runner.invoke(app, [command, "--help"], env={"COLUMNS": "200"}).stdout
+        for figure in cnncalc.FIGURES.values():
+            assert figure.option in text, (command, figure.option)

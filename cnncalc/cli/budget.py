@@ -127,19 +127,19 @@ def compare(
             if inputs and len(inputs) > 1:
                 raise OptionError("--by block takes at most one --input")
             result: Any = compare_blocks(specs[0], specs[1], input=inputs[0] if inputs else None, **options)
-            table, markdown, csv = render.blocks_table, render.blocks_markdown, render.blocks_csv
+            renderers: dict[str, Callable[[Any], Any]] = {
+                "table": render.blocks_table, "markdown": render.blocks_markdown, "csv": render.blocks_csv}
         else:
             result = run_compare(specs, inputs=inputs or None, **options)
-            table, markdown, csv = render.compare_table, render.compare_markdown, render.compare_csv  # type: ignore[assignment]
+            renderers = {"table": render.compare_table, "markdown": render.compare_markdown,
+                         "csv": render.compare_csv}
+        if format == "table" and output is None:
+            show(*renderers["table"](result), natural_width=True)
+            return
         if format == "table":
-            if output is None:
-                show(*table(result), natural_width=True)
-                return
-            text = plain_text(*table(result))
-        elif format == "markdown":
-            text = markdown(result)
+            text = plain_text(*renderers["table"](result))
         else:
-            text = csv(result) if format == "csv" else render.compare_json(result)
+            text = render.compare_json(result) if format == "json" else renderers[format](result)
         emit(text, output)
 
 
@@ -212,7 +212,8 @@ def sweep(
 
 
 class _progress_bar:
-    """A rich progress bar on stderr while the sweep runs (on a terminal only); yields the callback."""
+    """A rich progress bar on stderr while the sweep runs (on a terminal only); yields the callback.
+    It redraws when told, with no thread of its own, so that the sweep may fork its workers."""
 
     def __enter__(self) -> Callable[[int, int], None] | None:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
@@ -224,13 +225,13 @@ class _progress_bar:
             self.bar = None
             return None
         self.bar = Progress(TextColumn("sweep"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                            console=console, transient=True)
+                            console=console, transient=True, auto_refresh=False)
         self.bar.start()
         task = self.bar.add_task("sweep", total=None)
         bar = self.bar
 
         def update(done: int, total: int) -> None:
-            bar.update(task, completed=done, total=total)
+            bar.update(task, completed=done, total=total, refresh=True)
 
         return update
 

@@ -103,18 +103,19 @@ class Layer:
         self.field_locs = field_locs or {}
         values = values or {}
         used = 0
+        attributes = self.__dict__
         for f in self.fields:
             if f.name in values:
                 used += 1
                 try:
-                    setattr(self, f.name, f.parse(values[f.name]))
+                    attributes[f.name] = f.parse(values[f.name])
                 except FieldProblem as exc:
                     raise self.error(str(exc), f.name) from None
             elif f.default is REQUIRED:
                 raise self.error(f"'{f.name}' is required for {self.op}", None,
                                  hint=f"add '{f.name}: ...' to the layer")
             else:
-                setattr(self, f.name, f.default)
+                attributes[f.name] = f.default
         if used != len(values):
             unknown = next(key for key in values if key not in {f.name for f in self.fields})
             raise self.error(f"unknown field '{unknown}' for {self.op}", None,

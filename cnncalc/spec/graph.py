@@ -269,7 +269,8 @@ class _Builder:
         output, warnings = self.outputs[key]
         self.nodes.append(Node(layer, inputs, shapes, output, warnings))
         self.shapes[name] = output
-        self.readers.update(inputs)
+        for ref in inputs:  # not Counter.update, which first asks whether `inputs` is a Mapping
+            self.readers[ref] += 1
         return name
 
     def _layer(self, cls: type[Layer], name: str, resolved: dict[str, Any], values: YMap) -> Layer:

@@ -256,6 +256,8 @@ def resolve_value(value: Any, variables: dict[str, Any], loc: Location | None, l
                   field_name: str | None = None) -> Any:
     """A field value with its expressions evaluated: `4*c` -> 256; a variable's name -> its value;
     a plain word that names no variable (`same`, `relu`) stays a word."""
+    if type(value) is int:
+        return value
     if isinstance(value, str):
         if _is_expression(value):
             try:
