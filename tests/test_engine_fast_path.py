@@ -60,7 +60,7 @@ def test_equal_values_of_other_types_are_not_shared():
     with pytest.raises(SpecError, match="layer 'x', field 'bias': must be true or false, got 1"):
         build(parse_spec(text, "net.yaml"))
     text = "input: [3, 8, 8]\nlayers:\n  - {op: conv, out: 4, kernel: 1}\n  - {op: conv, name: y, out: 4.0, kernel: 1}\n"
-    with pytest.raises(SpecError, match=r"layer .y., field .out.: must be a positive whole number, got 4\.0"):
+    with pytest.raises(SpecError, match=r"layer 'y', field 'out': must be a positive whole number, got 4\.0"):
         build(parse_spec(text, "net.yaml"))
 
 
