@@ -145,10 +145,11 @@ def sweep(spec: SpecSource, *, set: Mapping[str, str | Sequence[Any]] | None = N
     if batch < 1:
         raise OptionError(f"batch must be at least 1, got {batch}")
     document = parse_yaml(text, display)
-    default = spec_from_document(document, display, default_name)
-    for axis in axes:  # each value alone, before any work: an unknown variable or a value out of range is refused
-        for value in dict.fromkeys(axis.values):
-            spec_from_document(document, display, default_name, overrides={axis.name: value})
+    first = {axis.name: axis.values[0] for axis in axes}  # symbols of a symbolic spec need a value too
+    default = spec_from_document(document, display, default_name, overrides=first)
+    for axis in axes:  # each value, before any work: an unknown variable or a value out of range is refused
+        for value in dict.fromkeys(axis.values[1:]):
+            spec_from_document(document, display, default_name, overrides={**first, axis.name: value})
     objective = sweeping.objective_from(maximize, minimize, default.variables)
     wanted = tuple(dict.fromkeys([*(axis.name for axis in axes),
                                   *([objective.name] if objective and objective.name in default.variables else [])]))
