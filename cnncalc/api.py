@@ -84,7 +84,8 @@ def check(spec: SpecSource, *, limits: Mapping[str, str | int] | None = None, se
     one limit must be in force. `result.ok` is whether all hold."""
     given = budgets.limits_from(limits)  # the options' mistakes first, before the spec is read
     subject, _ = _subject(spec, set, input, convention, batch, dtype, strict)
-    in_force = budgets.limits_from(limits, subject.graph.budget) if subject.graph.budget else given
+    budget = subject.graph.spec.budget if subject.graph.spec is not None else ()
+    in_force = budgets.limits_from(limits, budget) if budget else given
     return budgets.check(subject, in_force)
 
 

@@ -90,3 +90,17 @@ def test_explain_after_the_fast_engine_prints_formulas(tmp_path):
     report = analyze(graph)
     steps = {step.label: step for step in explain(graph, report, TEXTBOOK, ["c"])[0].steps}
     assert steps["params"].equation() == "params = C_out × C_in × K × K + C_out = 4 × 4 × 3 × 3 + 4 = 148"
+
+
+def test_a_copy_to_change_keeps_nothing_derived():
+    import copy
+
+    from cnncalc.layers.fields import padding
+
+    graph = build(parse_spec(REPEATED, "net.yaml"))
+    layer = graph.nodes[2].layer  # c: 7 -> 4 with pad 1, its window axes cached, a copy of b
+    clone = copy.copy(layer)
+    clone.pad = padding(0)  # as the grader tries another padding
+    assert clone.prototype is clone and layer.prototype is graph.nodes[1].layer
+    assert clone.output_shape([(4, 7, 7)], lambda *args: None) == (4, 3, 3)  # (7 - 3)/2 + 1 = 3
+    assert layer.output_shape([(4, 7, 7)], lambda *args: None) == (4, 4, 4)

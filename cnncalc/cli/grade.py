@@ -1,6 +1,7 @@
 """`cnncalc grade`: grade students' answer sheets against a spec (docs/grading.md)."""
 from __future__ import annotations
 
+from fractions import Fraction
 from pathlib import Path
 from typing import Literal, Optional
 
@@ -8,18 +9,45 @@ import typer
 
 from .app import OUTPUT, SET, SPEC, app, emit, reporting_errors, set_values
 
+SHEET_SUFFIXES = (".csv", ".tsv", ".txt", ".yaml", ".yml", ".xlsx", ".xlsm")
+STDOUT = "-"
+
 
 @app.command("grade")
 def grade(
     spec: str = SPEC,
     answers: Optional[list[Path]] = typer.Argument(
-        None, help="Answer sheets: CSV (one row per layer, lecture headers) or YAML.", show_default=False),
+        None, help="Answer sheets (CSV, YAML or .xlsx), or folders of them.", show_default=False),
     format: Literal["table", "json", "csv", "yaml"] = typer.Option(
         "table", "--format", "-f",
         help="table, json or csv for results; csv (the default) or yaml for --template/--key."),
+    assignment: Optional[Path] = typer.Option(
+        None, "--assignment", "-a", metavar="FILE",
+        help="The template or key the class was given: its rows and columns are graded (and its weight and "
+        "points rows). Default: every layer and the total, in the lecture table's five columns."),
+    only_given: bool = typer.Option(
+        False, "--only-given", help="Grade only the columns (and the total row) each sheet has: partial exercises."),
+    points: Optional[float] = typer.Option(
+        None, "--points", min=0.0, help="Scale each sheet's score to this many points (overrides the assignment's)."),
+    weights: Optional[list[str]] = typer.Option(
+        None, "--weight", metavar="COLUMN=W", help="Points per cell of a column, e.g. memory_kb=2 (repeatable)."),
+    carry_credit: float = typer.Option(
+        1.0, "--carry-forward-credit", min=0.0, max=1.0,
+        help="Credit for a cell that is consistent with the student's own earlier mistake (error carried forward)."),
     rtol: Optional[float] = typer.Option(
         None, "--rtol", min=0.0,
-        help="Accept numbers within this relative tolerance instead of the rounded-or-truncated rule."),
+        help="Accept numbers within this relative tolerance (or rounded as written) instead of truncated ones."),
+    no_truncation: bool = typer.Option(
+        False, "--no-truncation", help="Accept rounded values only (by default truncated ones are right too)."),
+    decimal_comma: bool = typer.Option(
+        False, "--decimal-comma", help="Read '1134,4' as 1134.4 and '1.134' as 1134 (European sheets)."),
+    gradebook: Optional[str] = typer.Option(
+        None, "--gradebook", metavar="FILE.csv", help="Write one CSV row per student for an LMS import ('-': stdout)."),
+    summary: bool = typer.Option(
+        False, "--summary", help="Print the class summary (most-missed cells, mistakes) instead of every sheet."),
+    feedback: Optional[str] = typer.Option(
+        None, "--feedback", metavar="DIR",
+        help="Write one Markdown feedback file per student into DIR (created if missing; '-': stdout)."),
     template: bool = typer.Option(False, "--template", help="Write the blank answer sheet for SPEC."),
     key: bool = typer.Option(False, "--key", help="Write the answer key for SPEC (the lecture table's values)."),
     output: Optional[Path] = OUTPUT,
@@ -29,15 +57,17 @@ def grade(
 ) -> None:
     """Grade answer sheets cell by cell against SPEC: C_out, H'/W', Mem (KB), Params (k), MACs (M).
 
-    A number is right when it is the true value rounded half up, or truncated, at the precision written.
+    A number is right when it is the true value rounded half up, or truncated, at the precision written;
+    a wrong cell that follows from the student's own earlier answer is [italic]consistent[/italic]. Systematic
+    mistakes (FLOPs for MACs, KB = 1000 bytes, no bias, another padding...) are named once.
 
     Exit code 0 when every cell of every sheet is right, 1 when any is not, 2 when a file cannot be read.
 
-    Examples: [bold]cnncalc grade alexnet alice.csv bob.csv[/bold], [bold]cnncalc grade --template alexnet[/bold]
+    Examples: [bold]cnncalc grade alexnet sheets/[/bold],
+    [bold]cnncalc grade alexnet sheets/ --summary --gradebook grades.csv --feedback feedback/[/bold],
+    [bold]cnncalc grade --template alexnet -o sheet.csv[/bold]
     """
-    from ..api import analyze
-    from ..core.errors import CheckFailed, OptionError
-    from ..render.console import plain_text, show, stderr_console
+    from ..core.errors import OptionError
 
     with reporting_errors():
         if template and key:
@@ -48,7 +78,18 @@ def grade(
         if not (template or key) and not answers:
             raise OptionError("give one or more answer files to grade, or --template / --key",
                               hint=f"cnncalc grade {spec} answers.csv")
-        report = analyze(spec, set=set_values(set_vars), depth=depth)
+        if gradebook == STDOUT and feedback == STDOUT:
+            raise OptionError("only one of --gradebook and --feedback can go to stdout ('-')")
+        scale = Fraction(str(points)) if points is not None else None
+        if scale == 0:
+            raise OptionError("--points must be more than 0")
+        from ..analysis.engine import analyze
+        from ..api import load_graph
+
+        graph, _ = load_graph(spec, set=set_values(set_vars))
+        report = analyze(graph)
+        if depth is not None:
+            report = report.collapse(depth)
 
         if template or key:
             from ..render.grade import answer_sheet_csv, answer_sheet_yaml
@@ -56,38 +97,140 @@ def grade(
             if format == "json":
                 raise OptionError("--template and --key write csv or yaml, not json")
             writer = answer_sheet_yaml if format == "yaml" else answer_sheet_csv
-            emit(writer(report, key=key), output)
+            emit(writer(report, key=key, weights=_weights(weights, None), points=scale), output)
             return
-
-        from ..grade import grade_files
-        from ..render.grade import grade_csv, grade_json, grade_renderables
-
         if format == "yaml":
             raise OptionError("--format yaml is for --template and --key; results are table, json or csv")
-        results, errors = grade_files(report, answers or [], rtol)
-        stderr = stderr_console()
-        for exc in errors:
-            stderr.print(exc.render(), markup=False)
+        _grade(graph, report, answers or [], format=format, assignment_file=assignment, only_given=only_given,
+               scale=scale, weights=weights, carry_credit=Fraction(str(carry_credit)),
+               rtol=Fraction(str(rtol)) if rtol is not None else None, truncation=not no_truncation,
+               decimal_comma=decimal_comma, gradebook=gradebook, summary=summary, feedback=feedback, output=output)
+
+
+def _weights(items: Optional[list[str]], asked) -> dict[str, Fraction]:
+    """--weight COLUMN=W items -> {column key: W}; a column the assignment does not ask is an error."""
+    from ..core.errors import InputError, OptionError
+    from ..grade import GradedColumn, classify_header
+
+    found: dict[str, Fraction] = {}
+    for item in items or []:
+        name, sep, value = item.partition("=")
+        try:
+            kind = classify_header(name) if sep else None
+            weight = Fraction(value.strip())
+        except (ValueError, ZeroDivisionError, InputError):
+            raise OptionError(f"--weight expects COLUMN=W with W a number, got {item!r}",
+                              hint="e.g. --weight memory_kb=2") from None
+        if not isinstance(kind, GradedColumn) or weight < 0:
+            raise OptionError(f"--weight expects COLUMN=W, a graded column and a number >= 0, got {item!r}",
+                              hint="columns: c_out, hw_out, memory_kb, params_k, macs_m")
+        if asked is not None and kind.key not in asked:
+            raise OptionError(f"--weight {kind.key}: the assignment does not ask for {kind.key}",
+                              hint="columns asked: " + ", ".join(asked))
+        found[kind.key] = weight
+    return found
+
+
+def sheet_paths(paths: list[Path]) -> list[Path]:
+    """Files as given; a folder stands for the sheets in it (by suffix, sorted, hidden files skipped)."""
+    from ..core.errors import OptionError
+
+    found: list[Path] = []
+    for path in paths:
+        if path.is_dir():
+            inside = sorted(p for p in path.iterdir() if p.suffix.lower() in SHEET_SUFFIXES
+                            and not p.name.startswith(".") and p.is_file())
+            if not inside:
+                raise OptionError(f"no answer sheets ({', '.join(SHEET_SUFFIXES)}) in folder {path}")
+            found += inside
+        else:
+            found.append(path)
+    return found
+
+
+def _grade(graph, report, answers: list[Path], *, format: str, assignment_file: Optional[Path], only_given: bool,
+           scale: Optional[Fraction], weights: Optional[list[str]], carry_credit: Fraction, rtol: Optional[Fraction],
+           truncation: bool, decimal_comma: bool, gradebook: Optional[str], summary: bool, feedback: Optional[str],
+           output: Optional[Path]) -> None:
+    from ..core.errors import CheckFailed
+    from ..grade import Grader, Options, assignment_from_sheet, lecture_assignment, read_sheet
+    from ..render.console import plain_text, show, stderr_console
+    from ..render.grade import grade_csv, grade_json, grade_renderables
+    from ..render.gradebook import class_summary, class_summary_renderables
+
+    asked = lecture_assignment() if assignment_file is None else \
+        assignment_from_sheet(read_sheet(assignment_file, str(assignment_file)), report)
+    asked = asked.with_settings(_weights(weights, [col.key for col in asked.columns]), scale)
+    options = Options(rtol=rtol, truncation=truncation, decimal_comma=decimal_comma,
+                      carry_forward_credit=carry_credit, only_given=only_given)
+    grader = Grader(report, graph, asked, options)
+    results, errors = grader.grade_files(sheet_paths(answers))
+    stderr = stderr_console()
+    for exc in errors:
+        stderr.print(exc.render(), markup=False)
+    if gradebook is not None:
+        from ..render.gradebook import gradebook_csv
+
+        _write(gradebook, gradebook_csv(results))
+    if feedback is not None:
+        _feedback(feedback, results, graph, report, carry_credit)
+    class_data = class_summary(results) if summary else None
+    if STDOUT not in (gradebook, feedback):
         if format == "table":
-            if not results:
-                raise typer.Exit(2)
-            body = grade_renderables(results, report.name)
-            if output is None:
-                show(*body, natural_width=True)
-            else:
-                emit(plain_text(*body), output)
+            if results:
+                body = grade_renderables(results, report.name, details=not summary)
+                if class_data is not None:
+                    body += class_summary_renderables(class_data)
+                if output is None:
+                    show(*body, natural_width=True)
+                else:
+                    emit(plain_text(*body), output)
         elif format == "json":
-            emit(grade_json(results, report.name, rtol, errors), output)
+            emit(grade_json(results, report.name, rtol, errors, assignment=asked, carry_forward_credit=carry_credit,
+                            summary=class_data), output)
         else:
             emit(grade_csv(results), output)
-        if errors:
-            raise typer.Exit(2)
-        failing = [r for r in results if not r.all_right]
-        if failing:
-            named = ", ".join(f"{r.file} ({r.score}/{r.max_score} right"
-                              + (f", {r.problem_count} problem{'s' * (r.problem_count != 1)}"
-                                 if r.problem_count else "") + ")"
-                              for r in failing[:5])
-            if len(failing) > 5:
-                named += f" and {len(failing) - 5} more"
-            raise CheckFailed(f"not all right: {named}")
+    if errors:
+        raise typer.Exit(2)
+    failing = [r for r in results if not r.all_right]
+    if failing:
+        from ..render.grade import amount
+
+        named = ", ".join(f"{r.file} ({amount(r.score)}/{amount(r.max_score)}"
+                          + (f", {r.problem_count} problem{'s' * (r.problem_count != 1)}" if r.problem_count else "")
+                          + ")" for r in failing[:5])
+        if len(failing) > 5:
+            named += f" and {len(failing) - 5} more"
+        raise CheckFailed(f"not all right: {named}")
+
+
+def _write(target: str, text: str) -> None:
+    if target == STDOUT:
+        emit(text, None)
+    else:
+        from ..core.io import write_atomic
+
+        write_atomic(Path(target), text)
+
+
+def _feedback(target: str, results, graph, report, carry_credit: Fraction) -> None:
+    """One Markdown file per sheet in the folder `target` (made if missing), or all to stdout."""
+    from ..core.errors import InputError
+    from ..grade.diagnoses import derivations
+    from ..render.gradebook import feedback_markdown, feedback_names
+
+    steps = derivations(graph, report)
+    texts = [feedback_markdown(result, steps, carry_credit) for result in results]
+    if target == STDOUT:
+        emit("\n".join(texts), None)
+        return
+    folder = Path(target)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise InputError(f"cannot make the feedback folder: {exc.strerror or exc}", file=target) from None
+    from ..core.io import write_atomic
+
+    for name, text in zip(feedback_names(results), texts):
+        write_atomic(folder / name, text)
+

@@ -56,11 +56,14 @@ def export(
                                                   "onnx: an ONNX model."),
     output: Path = typer.Option(..., "--output", "-o", help="The file to write (atomically)."),
     force: bool = typer.Option(False, "--force", help="Replace the file if it exists."),
+    flat: bool = typer.Option(False, "--flat", help="pytorch: one class registering every layer by its module "
+                              "path, one forward line per layer (no class per block)."),
     input_shape: Optional[str] = INPUT,
     set_vars: Optional[list[str]] = SET,
 ) -> None:
-    """Write the network as PyTorch code (an nn.Module class needing only torch) or as ONNX
-    (opens in Netron).
+    """Write the network as PyTorch code (a class per block and one for the model, needing only torch;
+    modules named as the spec's `module:` paths say, so a reference model's weights load) or as ONNX
+    (opens in Netron; the dynamo exporter when onnxscript is installed).
 
     Example: [bold]cnncalc export resnet18 --to pytorch -o resnet18.py[/bold]
     """
@@ -72,7 +75,7 @@ def export(
         graph, display = load_graph(spec, set=set_values(set_vars), input=input_shape)
         if to == "pytorch":
             require_torch()  # the file needs torch to run; say so now rather than at import
-            data: str | bytes = pytorch_source(graph, display)
+            data: str | bytes = pytorch_source(graph, display, flat=flat)
         else:
             data = onnx_bytes(graph)
         write_new(output, data, force)

@@ -1,4 +1,4 @@
-"""Files in and out: one reader of untrusted text files with limits, one atomic writer."""
+"""Files in and out: one reader of untrusted files with limits (bytes or text), one atomic writer."""
 from __future__ import annotations
 
 import os
@@ -9,14 +9,13 @@ from pathlib import Path
 from .errors import InputError, Location
 
 
-def read_text(path: Path, display: str | None = None, *, what: str, limit: int,
-              error: type[InputError] = InputError, binary_hint: str | None = None) -> str:
-    """The UTF-8 text of a regular file of at most `limit` bytes, or an `error` saying why not.
+def read_bytes(path: Path, display: str | None = None, *, what: str, limit: int,
+               error: type[InputError] = InputError) -> bytes:
+    """The bytes of a regular file of at most `limit` bytes, or an `error` saying why not.
 
     `what` names what the file should be ("a spec file", "an answer sheet") in the messages.
     Devices, pipes and sockets are refused before they are opened (a FIFO would block, /dev/zero
-    never ends); the size is checked before and while reading (a file may grow). With
-    `binary_hint`, a NUL byte is refused as binary data."""
+    never ends); the size is checked before and while reading (a file may grow)."""
     name = display or str(path)
     try:
         info = path.stat()
@@ -38,6 +37,25 @@ def read_text(path: Path, display: str | None = None, *, what: str, limit: int,
         raise error(f"cannot read file: {exc.strerror or exc}", file=name) from None
     if len(data) > limit:
         raise too_large
+    return data
+
+
+_UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+
+
+def read_text(path: Path, display: str | None = None, *, what: str, limit: int,
+              error: type[InputError] = InputError, binary_hint: str | None = None, utf16: bool = False) -> str:
+    """The UTF-8 text of a regular file of at most `limit` bytes (see `read_bytes`), or an `error`
+    saying why not. With `binary_hint`, a NUL byte is refused as binary data. With `utf16`, a file
+    that starts with a UTF-16 byte order mark (a spreadsheet's "Unicode text" export) is UTF-16."""
+    name = display or str(path)
+    data = read_bytes(path, display, what=what, limit=limit, error=error)
+    if utf16 and data.startswith(_UTF16_BOMS):
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError as exc:
+            raise error(f"not UTF-16 text (bad bytes at offset {exc.start})", file=name,
+                        hint="save the file as UTF-8 (or UTF-16 with its byte order mark)") from None
     if binary_hint is not None:
         nul = data.find(b"\x00")
         if nul >= 0:

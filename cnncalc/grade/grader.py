@@ -1,121 +1,60 @@
-"""Grading students' answer sheets against a Report, cell by cell.
+"""Grading students' answer sheets against a Report, cell by cell, against the assignment.
 
-An answer sheet (CSV or YAML, untrusted) gives, per layer, some of the lecture table's output
-columns: C_out, H'/W', Mem (KB), Params (k), MACs (M) (or exact params, macs, memory_bytes).
-Each cell is compared with the Report row of the same name; the grader reads only the plain row
-data (output shape, params, MACs, memory) and never looks at a layer's type.
+The assignment (assignment.py) says which rows and columns are asked; each asked cell is compared
+with the Report row of the same name, in the unit of the student's column. The grader reads only
+the plain row data and runs the layers' own rules on the student's shapes (carry.py); it never
+looks at a layer's type.
 
 The rule (docs/grading.md): a number is right when it equals the true value, in the unit the
 student wrote, rounded half up or truncated at the precision the student wrote (1134 and 1134.4
-for 1134.375; 0.6 and 0 for 0.63). With `rtol`, a relative tolerance replaces it. Channels and
-spatial sizes are whole numbers and must be exact.
+for 1134.375; 0.6 and 0 for 0.63). With `rtol`, a relative tolerance replaces truncation. A cell
+that is wrong, but right for the student's own earlier answers (error carried forward), is
+`consistent`. Channels and spatial sizes are whole numbers and must be exact.
 """
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any
 
 from ..analysis.report import Report
-from ..core.errors import SheetError, SpecError, did_you_mean
+from ..core.errors import SheetError, SpecError
 from ..core.numbers import decimal_text
 from ..core.text import printable
 from ..layers.fields import format_pair
+from ..spec.graph import Graph
+from .assignment import TOTAL, Assignment, find_rows, lecture_assignment
+from .carry import CarriedRow, Written, carry_forward, cell_id
 from .columns import C_OUT, HW_OUT, MACS, MEMORY, PARAMS, GradedColumn
+from .diagnoses import diagnose
+from .results import (
+    CONSISTENT,
+    MISSING,
+    RIGHT,
+    UNPARSEABLE,
+    VERDICTS,
+    WRONG,
+    Answer,
+    Cell,
+    Diagnosis,
+    GradeResult,
+    LayerScore,
+    Options,
+    Problem,
+)
 from .sheets import MAX_MESSAGES, Sheet, SheetRow, read_sheet
-from .values import MAX_CELL_CHARS, NOT_APPLICABLE, is_right, parse_hw, parse_number
-
-RIGHT, WRONG, MISSING, UNPARSEABLE = "right", "wrong", "missing", "unparseable"
-VERDICTS = (RIGHT, WRONG, MISSING, UNPARSEABLE)
-TOTAL = "total"
-
-
-# --- results ---------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Cell:
-    """One graded cell. `given` is None when the cell (or its whole row) is blank; `expected` is
-    None when the layer has no such value (H'/W' of a vector), so anything written there is wrong."""
-
-    layer: str
-    column: str
-    given: Optional[str]
-    expected: Optional[str]
-    verdict: str
-
-
-@dataclass(frozen=True)
-class Problem:
-    """A row that could not be graded: unknown layer name, duplicate, no name. Not right."""
-
-    message: str
-    line: Optional[int] = None
-    hint: Optional[str] = None
-
-    def render(self, file: str) -> str:
-        where = f"{file}:{self.line}: " if self.line else f"{file}: "
-        return where + self.message + (f" ({self.hint})" if self.hint else "")
-
-
-@dataclass(frozen=True)
-class LayerScore:
-    layer: str
-    score: int
-    max_score: int
-
-
-@dataclass(frozen=True)
-class GradeResult:
-    """The verdicts for one answer sheet."""
-
-    file: str
-    spec: str
-    columns: tuple[GradedColumn, ...]
-    cells: tuple[Cell, ...]
-    problems: tuple[Problem, ...] = ()
-    notes: tuple[str, ...] = ()  # harmless: columns that are not graded, cells beyond the header
-    more_problems: int = 0  # problems not listed (beyond MAX_MESSAGES)
-
-    @property
-    def score(self) -> int:
-        return self.count(RIGHT)
-
-    @property
-    def max_score(self) -> int:
-        return len(self.cells)
-
-    def count(self, verdict: str) -> int:
-        return sum(1 for cell in self.cells if cell.verdict == verdict)
-
-    @property
-    def problem_count(self) -> int:
-        return len(self.problems) + self.more_problems
-
-    @property
-    def all_right(self) -> bool:
-        return self.score == self.max_score and not self.problem_count
-
-    def layer_scores(self) -> list[LayerScore]:
-        scores: dict[str, list[int]] = {}
-        for cell in self.cells:
-            entry = scores.setdefault(cell.layer, [0, 0])
-            entry[0] += cell.verdict == RIGHT
-            entry[1] += 1
-        return [LayerScore(layer, right, total) for layer, (right, total) in scores.items()]
-
+from .values import DECIMAL_COMMA_LIKE, MAX_CELL_CHARS, NOT_APPLICABLE, Number, is_right, parse_hw, parse_number
 
 # --- grading ---------------------------------------------------------------------------------------
 
 
-def _truths(report: Report) -> dict[str, dict[str, Any]]:
+def truths(report: Report) -> dict[str, dict[str, Any]]:
     """Per layer (and 'total'): the true value of each quantity; None where there is none."""
-    truths: dict[str, dict[str, Any]] = {}
+    found: dict[str, dict[str, Any]] = {}
     for row in report.rows:
         shape = row.output_shape
-        truths[row.name] = {
+        found[row.name] = {
             C_OUT: shape[0] if shape else None,
             HW_OUT: (shape[1], shape[2]) if len(shape) == 3 else None,
             MEMORY: row.memory_bytes,
@@ -123,14 +62,14 @@ def _truths(report: Report) -> dict[str, dict[str, Any]]:
             MACS: row.macs,
         }
     totals = report.totals
-    truths.setdefault(TOTAL, {C_OUT: None, HW_OUT: None, MEMORY: totals.memory_bytes, PARAMS: totals.params,
-                              MACS: totals.macs})
-    for name, values in truths.items():
+    found.setdefault(TOTAL, {C_OUT: None, HW_OUT: None, MEMORY: totals.memory_bytes, PARAMS: totals.params,
+                             MACS: totals.macs})
+    for name, values in found.items():
         for value in values.values():
             if value is not None and not isinstance(value, (int, tuple)):
                 raise SpecError(f"cannot grade a symbolic size ({value}); give the spec concrete sizes",
                                 layer=name, hint="e.g. --set NAME=VALUE")
-    return truths
+    return found
 
 
 def expected_text(truth: Any, col: GradedColumn) -> str | None:
@@ -144,8 +83,20 @@ def expected_text(truth: Any, col: GradedColumn) -> str | None:
     return decimal_text(Fraction(truth, col.unit))
 
 
-def judge(text: str | None, truth: Any, col: GradedColumn, rtol: Fraction | None = None) -> str | None:
-    """The verdict for one cell, or None when there is nothing to grade (blank where nothing is due)."""
+def parse_answer(text: str, col: GradedColumn, decimal_comma: bool = False) -> Any:
+    """The parsed cell: (h, w) for H'/W', an int for C_out, a Number otherwise; None if unreadable."""
+    if col.quantity == HW_OUT:
+        return parse_hw(text)
+    number = parse_number(text, col.quantity, col.unit, decimal_comma)
+    if col.quantity == C_OUT:
+        return int(number.value) if number is not None and number.value.denominator == 1 else None
+    return number
+
+
+def judge(text: str | None, truth: Any, col: GradedColumn, rtol: Fraction | None = None,
+          truncation: bool = True, decimal_comma: bool = False) -> str | None:
+    """The verdict for one cell against the truth alone, or None when there is nothing to grade
+    (blank where nothing is due)."""
     written = (text or "").strip()
     if not written or written.lower() in NOT_APPLICABLE:
         if truth is None:
@@ -153,91 +104,203 @@ def judge(text: str | None, truth: Any, col: GradedColumn, rtol: Fraction | None
         return MISSING if not written else WRONG
     if truth is None:
         return WRONG  # a value where the layer has none (H'/W' of a vector, C_out of the total)
-    if col.quantity == HW_OUT:
-        shape = parse_hw(written)
-        return UNPARSEABLE if shape is None else (RIGHT if shape == tuple(truth) else WRONG)
-    number = parse_number(written, col.quantity, col.unit)
-    if number is None:
+    value = parse_answer(written, col, decimal_comma)
+    if value is None:
         return UNPARSEABLE
-    if col.quantity == C_OUT:
-        return RIGHT if number.value == truth else WRONG
-    return RIGHT if is_right(number, Fraction(truth), rtol) else WRONG
+    if col.quantity in (C_OUT, HW_OUT):
+        return RIGHT if value == (tuple(truth) if col.quantity == HW_OUT else truth) else WRONG
+    return RIGHT if is_right(value, Fraction(truth), rtol, truncation) else WRONG
 
 
-def grade(report: Report, sheet: Sheet, rtol: Fraction | float | None = None) -> GradeResult:
-    """Compare every cell of `sheet` with `report`: each layer of the report, for each graded
-    column the sheet has (a blank cell or an absent row is `missing`), and the `total` row when
-    the sheet gives one. Unknown, duplicate and nameless rows are Problems."""
+class Grader:
+    """Grades sheets against one spec and one assignment (the lecture table's columns for every
+    layer and the total, unless a template says otherwise)."""
+
+    def __init__(self, report: Report, graph: Graph | None = None, assignment: Assignment | None = None,
+                 options: Options | None = None) -> None:
+        self.report = report
+        self.graph = graph
+        self.assignment = assignment or lecture_assignment()
+        self.options = options or Options()
+        self.truths = truths(report)
+        self.order = {name: index for index, name in enumerate([*(row.name for row in report.rows), TOTAL])}
+
+    def right(self, number: Number, exact: Fraction) -> bool:
+        return is_right(number, Fraction(exact), self.options.rtol, self.options.truncation)
+
+    def grade(self, sheet: Sheet) -> GradeResult:
+        found, found_problems = find_rows(sheet.rows, self.report)
+        problems = [Problem(message, line, hint) for line, message, hint in found_problems]
+        answers = self._answers(sheet, found)
+        carried = self._carry(answers)
+        for answer in answers:
+            if answer.layer != TOTAL:
+                self._judge(answer, carried.get(answer.layer))
+        self._judge_totals(answers)
+        diagnoses = diagnose(self.report, self.graph, self.truths, answers, carried)
+        cells = tuple(self._cell(answer) for answer in answers if answer.verdict is not None)
+        notes = list(sheet.notes)
+        if not self.options.decimal_comma and any(
+                a.verdict == UNPARSEABLE and DECIMAL_COMMA_LIKE.fullmatch(a.text) for a in answers):
+            notes.append("cells such as '0,6' look like decimal commas: grade with --decimal-comma")
+        return GradeResult(sheet.file, self.report.name, tuple(a for a, _ in self._columns(sheet)), cells,
+                           tuple(problems[:MAX_MESSAGES]), tuple(notes), max(0, len(problems) - MAX_MESSAGES),
+                           sheet.student or Path(sheet.file).stem, tuple(diagnoses), self.assignment.points)
+
+    # --- which cells ---------------------------------------------------------------------------
+
+    def _columns(self, sheet: Sheet) -> list[tuple[GradedColumn, GradedColumn | None]]:
+        """(asked column, the student's column for its quantity or None)."""
+        if self.options.only_given:
+            asked = {col.quantity for col in self.assignment.columns}
+            return [(col, col) for col in sheet.columns if col.quantity in asked]
+        return [(col, sheet.column_for(col.quantity)) for col in self.assignment.columns]
+
+    def _rows(self, found: dict[str, SheetRow]) -> list[str]:
+        rows = self.assignment.row_names(self.report)
+        if self.options.only_given:
+            rows = [name for name in rows if name != TOTAL or TOTAL in found]
+        return rows
+
+    def _answers(self, sheet: Sheet, found: dict[str, SheetRow]) -> list[Answer]:
+        answers = []
+        for name in self._rows(found):
+            row = found.get(name)
+            for col, written in self._columns(sheet):
+                text = (row.values.get(written.key, "") if row is not None and written is not None else "").strip()
+                truth = self.truths[name][col.quantity]
+                answer = Answer(name, col, written, text, truth)
+                unit_col = written or col
+                answer.verdict = judge(text, truth, unit_col, self.options.rtol, self.options.truncation,
+                                       self.options.decimal_comma)
+                if text and text.lower() not in NOT_APPLICABLE:
+                    answer.value = parse_answer(text, unit_col, self.options.decimal_comma)
+                answers.append(answer)
+        return answers
+
+    # --- error carried forward ------------------------------------------------------------------
+
+    def _carry(self, answers: list[Answer]) -> dict[str, CarriedRow]:
+        if self.graph is None:
+            return {}
+        shapes: dict[str, dict[str, Any]] = {}
+        for answer in answers:
+            if answer.column.quantity in (C_OUT, HW_OUT) and answer.layer != TOTAL:
+                shapes.setdefault(answer.layer, {})[answer.column.quantity] = answer.value
+        written = {layer: Written(parts.get(C_OUT), parts.get(HW_OUT)) for layer, parts in shapes.items()}
+        return carry_forward(self.graph, self.report, written)
+
+    def _judge(self, answer: Answer, carried: CarriedRow | None) -> None:
+        """A wrong cell that is right for the student's own earlier answers becomes consistent."""
+        if answer.verdict != WRONG or carried is None or answer.value is None:
+            return
+        quantity = answer.column.quantity
+        if quantity in (C_OUT, HW_OUT):
+            if carried.shape is None:
+                return
+            expected = carried.shape[0] if quantity == C_OUT else tuple(carried.shape[1:3])
+            if (len(carried.shape) == 3 or quantity == C_OUT) and answer.value == expected and carried.causes:
+                answer.verdict, answer.because = CONSISTENT, carried.causes
+            return
+        causes = carried.causes | carried.own
+        meant = next((value for value in sorted(carried.values.get(quantity, ())) if self.right(answer.value, value)),
+                     None)
+        if causes and meant is not None:
+            answer.verdict, answer.because, answer.meant = CONSISTENT, causes, meant
+
+    def _judge_totals(self, answers: list[Answer]) -> None:
+        """A total is right when it is the true total, or the sum of the student's own values in that
+        column when all of those are right (rounded values summed); consistent when it is the sum of
+        what the student meant (the true value of right and blank cells, the exact value their own
+        answers give for consistent ones, their number for wrong ones, give or take its last digit)."""
+        by_quantity: dict[str, list[Answer]] = {}
+        for answer in answers:
+            if answer.layer != TOTAL:
+                by_quantity.setdefault(answer.column.quantity, []).append(answer)
+        for total in answers:
+            if total.layer != TOTAL or total.verdict != WRONG or not isinstance(total.value, Number):
+                continue
+            column = by_quantity.get(total.column.quantity, [])
+            as_written, as_meant, slack = self._sums(column, total.column.quantity)
+            if all(answer.verdict == RIGHT for answer in column) and self.right(total.value, as_written):
+                total.verdict = RIGHT
+                continue
+            causes: set[str] = set()
+            for answer in column:
+                if answer.verdict == WRONG:
+                    causes.add(cell_id(answer.layer, answer.column.key))
+                elif answer.verdict == CONSISTENT:
+                    causes |= answer.because
+            near = abs(total.value.value - as_meant) <= slack + total.value.step
+            if causes and (near or any(self.right(total.value, value) for value in (as_written, as_meant))):
+                total.verdict, total.because = CONSISTENT, frozenset(causes)
+
+    def _sums(self, column: list[Answer], quantity: str) -> tuple[Fraction, Fraction, Fraction]:
+        """(the sum of the numbers as written, the sum of what the student meant, how far the latter
+        may be off: a step of each wrong number). Rows not asked count their truth."""
+        given = {answer.layer: answer for answer in column}
+        as_written = as_meant = slack = Fraction(0)
+        for row in self.report.rows:
+            truth = Fraction(self.truths[row.name][quantity])
+            answer = given.get(row.name)
+            number = answer.value if answer is not None and isinstance(answer.value, Number) else None
+            as_written += number.value if number is not None else (truth if answer is None else 0)
+            if answer is not None and answer.meant is not None:
+                as_meant += answer.meant
+            elif number is not None and answer is not None and answer.verdict == WRONG:
+                as_meant += number.value
+                slack += number.step
+            else:
+                as_meant += truth
+        return as_written, as_meant, slack
+
+    def _cell(self, answer: Answer) -> Cell:
+        shown = answer.written or answer.column
+        verdict = answer.verdict or MISSING
+        credit = {RIGHT: Fraction(1), CONSISTENT: Fraction(self.options.carry_forward_credit)}.get(verdict, Fraction(0))
+        return Cell(answer.layer, answer.column.key, _clean(answer.text) if answer.text else None,
+                    expected_text(answer.truth, shown), verdict,
+                    _clean(answer.written.header) if answer.written is not None else None,
+                    self.assignment.weight(answer.column.key), credit,
+                    tuple(sorted(answer.because, key=lambda cell: (self.order.get(cell.rpartition(":")[0], 0), cell))))
+
+    # --- files ----------------------------------------------------------------------------------
+
+    def grade_files(self, paths: Iterable[Path]) -> tuple[list[GradeResult], list[SheetError]]:
+        """Grade each file; a file that cannot be read is a SheetError in the second list, not a stop."""
+        results, errors = [], []
+        for path in paths:
+            try:
+                results.append(self.grade(read_sheet(Path(path), str(path))))
+            except SheetError as exc:
+                if exc.file is None and exc.loc is None:
+                    exc = SheetError(exc.message, file=str(path), layer=exc.layer, field=exc.field, hint=exc.hint)
+                errors.append(exc)
+        return results, errors
+
+
+def grade(report: Report, sheet: Sheet, rtol: Fraction | float | None = None, *, graph: Graph | None = None,
+          assignment: Assignment | None = None, options: Options | None = None) -> GradeResult:
+    """Grade one sheet (see Grader). Without `graph`, no error is carried forward."""
     if rtol is not None:
         rtol = Fraction(str(rtol)) if isinstance(rtol, float) else Fraction(rtol)
-    truths = _truths(report)
-    names = [row.name for row in report.rows]
-    folded: dict[str, list[str]] = {}
-    for name in [*names, TOTAL]:
-        folded.setdefault(name.casefold(), []).append(name)
-
-    problems: list[Problem] = []
-    more = 0
-    found: dict[str, SheetRow] = {}
-
-    def problem(item: Problem) -> None:
-        nonlocal more
-        if len(problems) < MAX_MESSAGES:
-            problems.append(item)
-        else:
-            more += 1
-
-    for row in sheet.rows:
-        written = row.layer.strip()
-        if not written:
-            if any(value.strip() for value in row.values.values()):
-                problem(Problem("a row with answers but no layer name", row.line))
-            continue
-        target = written if written in truths else None
-        if target is None:
-            matches = folded.get(written.casefold(), [])
-            if written.casefold() == "totals":
-                matches = [TOTAL]
-            target = matches[0] if len(matches) == 1 else None
-        if target is None:
-            problem(Problem(f"no layer {_clean(written)!r} in {report.name}", row.line,
-                            did_you_mean(written, [*names, TOTAL])))
-            continue
-        if target in found:
-            first = found[target].line
-            problem(Problem(f"duplicate row for {target!r}" + (f" (first at line {first})" if first else "")
-                            + "; only the first is graded", row.line))
-            continue
-        found[target] = row
-
-    graded_layers = names + ([TOTAL] if TOTAL in found and TOTAL not in names else [])
-    cells: list[Cell] = []
-    for name in graded_layers:
-        found_row = found.get(name)
-        for col in sheet.columns:
-            truth = truths[name][col.quantity]
-            text = found_row.values.get(col.key) if found_row is not None else None
-            verdict = judge(text, truth, col, rtol)
-            if verdict is None:
-                continue
-            given = _clean(text.strip()) if text is not None and text.strip() else None
-            cells.append(Cell(name, col.key, given, expected_text(truth, col), verdict))
-    return GradeResult(sheet.file, report.name, sheet.columns, tuple(cells), tuple(problems), sheet.notes, more)
+        options = Options(**{**(options or Options()).__dict__, "rtol": rtol})
+    return Grader(report, graph, assignment, options).grade(sheet)
 
 
-def grade_files(report: Report, paths: Iterable[Path], rtol: Any = None) -> tuple[list[GradeResult], list[SheetError]]:
-    """Grade each file; a file that cannot be read is a SheetError in the second list, not a stop."""
-    _truths(report)  # a symbolic spec cannot be graded: say so once, not once per file
-    results, errors = [], []
-    for path in paths:
-        try:
-            results.append(grade(report, read_sheet(Path(path), str(path)), rtol))
-        except SheetError as exc:
-            if exc.file is None and exc.loc is None:
-                exc = SheetError(exc.message, file=str(path), layer=exc.layer, field=exc.field, hint=exc.hint)
-            errors.append(exc)
-    return results, errors
+def grade_files(report: Report, paths: Iterable[Path], rtol: Any = None, *, graph: Graph | None = None,
+                assignment: Assignment | None = None,
+                options: Options | None = None) -> tuple[list[GradeResult], list[SheetError]]:
+    """Grade each file (see Grader.grade_files)."""
+    if rtol is not None:
+        options = Options(**{**(options or Options()).__dict__, "rtol": Fraction(str(rtol))})
+    return Grader(report, graph, assignment, options).grade_files(paths)
 
 
 def _clean(text: Any) -> str:
     return printable(text, MAX_CELL_CHARS)
+
+
+__all__ = ["CONSISTENT", "MISSING", "RIGHT", "UNPARSEABLE", "VERDICTS", "WRONG", "Answer", "Cell", "Diagnosis",
+           "GradeResult", "Grader", "LayerScore", "Options", "Problem", "expected_text", "grade", "grade_files",
+           "judge", "parse_answer", "truths"]

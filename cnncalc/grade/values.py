@@ -1,5 +1,6 @@
-"""Numbers and sizes as students write them ('1,134', '1134.4', '105M', '7.5 MB', '55x55'), and
-the grading rule: the true value rounded half up, or truncated, at the precision written."""
+"""Numbers and sizes as students write them ('1,134', '1134.4', '105M', '7.5 MB', '55x55', and
+'1134,4' with --decimal-comma), and the grading rule: the true value rounded half up, or
+truncated, at the precision written."""
 from __future__ import annotations
 
 import re
@@ -12,16 +13,25 @@ from .columns import MACS, MEMORY, PARAMS
 MAX_CELL_CHARS = 60  # a longer cell is unparseable; `given` is cut to this length
 MAX_EXPONENT = 30  # 1e999999999 would take forever to compare exactly
 
+_GROUPS = {False: r"[,\u00a0\u2009\u202f' ]", True: r"[.\u00a0\u2009\u202f' ]"}  # thousands separators
+_DECIMAL = {False: r"\.", True: ","}
 
-_NUMBER = re.compile(
-    r"""(?P<sign>[+-])?
-        (?P<int>\d{1,3}(?P<sep>[,\u00a0\u2009\u202f' ])\d{3}(?:(?P=sep)\d{3})*|\d+)?
-        (?:\.(?P<frac>\d+))?
+
+def _number_pattern(decimal_comma: bool) -> re.Pattern[str]:
+    return re.compile(
+        rf"""(?P<sign>[+-])?
+        (?P<int>\d{{1,3}}(?P<sep>{_GROUPS[decimal_comma]})\d{{3}}(?:(?P=sep)\d{{3}})*|\d+)?
+        (?:{_DECIMAL[decimal_comma]}(?P<frac>\d+))?
         (?:[eE](?P<exp>[+-]?\d+))?
         \s*(?P<suffix>[^\W\d_]+)?""",
-    re.X,
-)
+        re.X,
+    )
+
+
+_NUMBER = {flag: _number_pattern(flag) for flag in (False, True)}
 _SHAPE = re.compile(r"\(?\s*(\d+)\s*(?:[x\u00d7X*]\s*(\d+))?\s*\)?")
+# '0,6', '1134,375', '1,5k': a comma that cannot group thousands, so most likely a decimal comma
+DECIMAL_COMMA_LIKE = re.compile(r"[+-]?\d+,(\d{1,2}|\d{4,})\s*[^\W\d_]*")
 NOT_APPLICABLE = {"-", "\u2013", "\u2014", "n/a", "na", "none"}
 _MEMORY_SUFFIX = {"b": 1, "byte": 1, "bytes": 1, "k": KB, "kb": KB, "kib": KB, "m": KB**2, "mb": KB**2,
                   "mib": KB**2, "g": KB**3, "gb": KB**3, "gib": KB**3}
@@ -42,16 +52,21 @@ class Number:
     def value(self) -> Fraction:
         return self.mantissa * self.step
 
+    def rescaled(self, factor: Fraction) -> Number:
+        """The same digits read in another unit: '1161.6' KB read as kB = 1000 bytes is × 1000/1024."""
+        return Number(self.mantissa, self.step * factor)
 
-def parse_number(text: str, quantity: str, unit: int) -> Number | None:
+
+def parse_number(text: str, quantity: str, unit: int, decimal_comma: bool = False) -> Number | None:
     """'1,134' / '1134.4' / '0.6' / '37,753' / '105M' / '7.5 MB' / '1.05e8' -> Number; None if not a number.
 
-    Thousands separators must group by three ('1,13' is not a number, nor is the European '0,6').
-    A suffix gives the value's own unit: k, M, G (1000s) for counts, KB, MB, GB (1024s) for memory."""
+    Thousands separators must group by three ('1,13' is not a number, nor is the European '0,6'
+    unless `decimal_comma`, where '0,6' is 0.6 and '1.134,4' is 1134.4). A suffix gives the value's
+    own unit: k, M, G (1000s) for counts, KB, MB, GB (1024s) for memory."""
     text = text.strip().replace("\u2212", "-")
     if len(text) > MAX_CELL_CHARS:
         return None
-    match = _NUMBER.fullmatch(text)
+    match = _NUMBER[decimal_comma].fullmatch(text)
     if not match or (match["int"] is None and match["frac"] is None):
         return None
     digits = re.sub(r"\D", "", match["int"] or "") + (match["frac"] or "")
@@ -83,13 +98,26 @@ def _suffix_unit(suffix: str, quantity: str) -> int | None:
     return _COUNT_PREFIX.get(suffix)
 
 
-def is_right(given: Number, exact: Fraction, rtol: Fraction | None = None) -> bool:
-    """The grading rule. Without `rtol`: the true value rounded half up, or truncated, at the
-    precision the student wrote. With `rtol`: |given - exact| <= rtol * |exact|."""
+def rounded(given: Number, exact: Fraction) -> bool:
+    """`exact` rounded half up at the precision written is `given`."""
+    return given.mantissa == round_half_up(Fraction(exact) / given.step)
+
+
+def truncated(given: Number, exact: Fraction) -> bool:
+    """`exact` truncated at the precision written is `given`."""
+    return given.mantissa == truncate(Fraction(exact) / given.step)
+
+
+def is_right(given: Number, exact: Fraction, rtol: Fraction | None = None, truncation: bool = True) -> bool:
+    """The grading rule: the true value rounded half up at the precision the student wrote, or
+    truncated there (unless `truncation` is off). With `rtol`, truncation gives way to a relative
+    tolerance: rounded at the precision written, or |given - exact| <= rtol * |exact|, so that the
+    lecture table's own rounded values ('1' for 0.63 M) are right under any tolerance."""
+    if rounded(given, exact):
+        return True
     if rtol is not None:
         return abs(given.value - exact) <= rtol * abs(exact)
-    steps = Fraction(exact) / given.step
-    return given.mantissa in (round_half_up(steps), truncate(steps))
+    return truncation and truncated(given, exact)
 
 
 def parse_hw(text: str) -> tuple[int, int] | None:
@@ -99,5 +127,3 @@ def parse_hw(text: str) -> tuple[int, int] | None:
         return None
     h = int(match[1])
     return h, int(match[2]) if match[2] else h
-
-

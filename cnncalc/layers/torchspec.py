@@ -14,6 +14,7 @@ class Torch:
     cls: str
     args: tuple = ()
     kwargs: tuple = ()  # (name, value) pairs, in order
+    fused: bool = False  # an nn.Sequential of a weight layer and its fused activation (`act:`)
 
     def source(self) -> str:
         parts = [_source(value) for value in self.args]

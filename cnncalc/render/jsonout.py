@@ -35,7 +35,10 @@ def dumps(value: Any, *, rows_inline: bool = False) -> str:
 
 
 def _flat(item: Any) -> bool:
-    return isinstance(item, dict) and not any(isinstance(v, (dict, list)) for v in item.values())
+    """An object of plain values (a list of plain values counts as one: a shape, a few names)."""
+    return isinstance(item, dict) and not any(
+        isinstance(v, dict) or (isinstance(v, list) and any(isinstance(x, (dict, list)) for x in v))
+        for v in item.values())
 
 
 def _layout(value: Any, indent: str, rows_inline: bool) -> str:

@@ -7,33 +7,62 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any
 
 from ..core.errors import Location, Note, SpecError, did_you_mean
 from ..core.gcpause import paused_gc
 from ..core.shapes import Shape
 from ..layers import REGISTRY, Layer, LayerProblem
-from .spec import INPUT_NAME, Block, BudgetEntry, Spec, check_name, resolve_value
+from .modpath import module_path
+from .spec import INPUT_NAME, Block, Spec, check_name, resolve_value
 from .yamlsrc import YList, YMap
 
 INPUT_KEYS = ("in", "inputs", "from")
-CONTROL_KEYS = ("op", "name", *INPUT_KEYS, "repeat", "first", "when")
+CONTROL_KEYS = ("op", "name", *INPUT_KEYS, "repeat", "first", "when", "module")
 _CONTROL = frozenset(CONTROL_KEYS)
 MAX_REPEAT = 1000
 MAX_NODES = 200_000
 MAX_BLOCK_DEPTH = 32
 
 
-class Node(NamedTuple):
+@dataclass(frozen=True)
+class Origin:
+    """The spec item a node or block instance comes from: its local name and repeat copy."""
+
+    item: YMap
+    local: str
+    copy: int | None = None
+
+
+@dataclass(frozen=True)
+class Node:
     layer: Layer
     inputs: tuple[str, ...]
     input_shapes: tuple[Shape, ...]
     output_shape: Shape
     notes: tuple[tuple[str, str | None], ...] = ()
+    module: str = ""  # its module path in PyTorch (`module:` in the spec); its name when not given
+    variables: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)  # what its fields saw
+    origin: Origin | None = field(default=None, compare=False, repr=False)  # the spec item it comes from
 
     @property
     def name(self) -> str:
         return self.layer.name
+
+
+@dataclass(frozen=True)
+class Call:
+    """One use of a block: the instance `name` (its layers are `name.<local>`), the block's
+    parameters as resolved, the variables its layers see, and where it sits."""
+
+    name: str
+    block: str
+    args: dict[str, Any]
+    variables: dict[str, Any]
+    input: str
+    output: str
+    module: str  # its module path in PyTorch
+    origin: Origin | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -45,7 +74,8 @@ class Graph:
     outputs: tuple[str, ...] = ()
     groups: dict[str, tuple[str, str]] = field(default_factory=dict)  # block instance or repeat -> (op, output)
     notes: tuple[Note, ...] = ()  # warnings about the graph itself (unused outputs)
-    budget: tuple[BudgetEntry, ...] = ()  # the spec's `budget:` limits
+    calls: tuple[Call, ...] = ()  # every block instance, in the order they were built
+    spec: Spec | None = field(default=None, compare=False, repr=False)  # what it was built from (export)
 
     def shape_of(self, ref: str) -> Shape:
         if ref == INPUT_NAME:
@@ -65,6 +95,7 @@ class _Scope:
     prefix: str
     names: dict[str, str]  # local name -> node (or INPUT_NAME) it stands for
     stack: tuple[str, ...] = ()
+    module: str = ""  # the module path of the block instance (with a trailing '.'), '' at the top
     counters: Counter = field(default_factory=Counter)
     later: dict[str, Location] = field(default_factory=dict)  # explicit names not reached yet
 
@@ -75,6 +106,10 @@ class _Builder:
         self.shapes: dict[str, Shape] = {INPUT_NAME: input_shape}
         self.nodes: list[Node] = []
         self.groups: dict[str, tuple[str, str]] = {}
+        self.calls: list[Call] = []
+        self.modules: dict[str, Location] = {}  # module paths of the layers, and where they were given
+        self.module_prefixes: set[str] = set()  # the containers on the way to them
+        self.numbers: Counter = Counter()  # container path -> the number `#` takes next there
         self.readers: Counter = Counter()
         # Repeated layers (equal fields) are validated once and share a prototype, and the output
         # shape of a prototype on given input shapes is computed once (see Layer.copy_as).
@@ -100,7 +135,7 @@ class _Builder:
             for node in self.nodes if not self.readers[node.name] and node.name not in outputs
         )
         return Graph(spec.name, self.shapes[INPUT_NAME], tuple(self.nodes), spec.description, tuple(outputs),
-                     self.groups, notes, spec.budget)
+                     self.groups, notes, tuple(self.calls), spec)
 
     # ---- items ---------------------------------------------------------------------------------
     def expand(self, items: YList, scope: _Scope) -> str:
@@ -141,10 +176,13 @@ class _Builder:
             if "when" in item and not self._condition(item, variables, name):
                 ref = inputs[0]  # a skipped layer stands for its (first) input
                 continue
+            module = self._module(item, scope, local, k if repeated else None, variables, name,
+                                  layer=not isinstance(target, Block))
+            origin = Origin(item, local, k if repeated else None)
             if isinstance(target, Block):
-                ref = self.call(target, name, values, inputs, variables, scope)
+                ref = self.call(target, name, values, inputs, variables, scope, module, origin)
             else:
-                ref = self.add_layer(target, name, values, inputs, variables)
+                ref = self.add_layer(target, name, values, inputs, variables, module, origin)
         if repeated:
             self.groups[scope.prefix + local] = (str(item["op"]), ref)
         scope.names[local] = ref
@@ -170,6 +208,51 @@ class _Builder:
             name = f"{op}{scope.counters[op]}"
             if name not in scope.names and name not in scope.later:
                 return name
+
+    def _module(self, item: YMap, scope: _Scope, local: str, copy: int | None, variables: dict[str, Any],
+                name: str, layer: bool) -> str:
+        """The module path of one copy of an item: `module:` (or its name) inside the block instance's."""
+        if "module" not in item:
+            relative = local if copy is None else f"{local}.{copy}"
+        else:
+            raw = str(item["module"]).strip()
+            relative = module_path(item["module"], variables, item.value_locs["module"], name)
+            if copy is not None and not ("{" in raw or "#" in raw or relative == "."):
+                relative += f".{copy}"  # copies of a repeat are numbered unless the path says otherwise
+        if relative == "." and layer:
+            raise SpecError("'.' is for blocks (their layers then sit in the enclosing module); a layer needs a "
+                            "name here", loc=item.value_locs["module"], layer=name, field="module")
+        if relative == ".":  # a block instance that adds no level: its layers sit in the enclosing module
+            return scope.module.removesuffix(".")
+        path = self._number(scope.module + relative)
+        if layer:
+            self._take_module(path, item.value_locs.get("module", item.loc), name)
+        return path
+
+    def _number(self, path: str) -> str:
+        """`#` is the next free number in its container (`features.#`); given numbers take theirs."""
+        out: list[str] = []
+        for part in path.split("."):
+            container = ".".join(out)
+            if part == "#":
+                part = str(self.numbers[container])
+            if part.isdigit():
+                self.numbers[container] = max(self.numbers[container], int(part) + 1)
+            out.append(part)
+        return ".".join(out)
+
+    def _take_module(self, path: str, loc: Location, name: str) -> None:
+        """Two layers cannot share a module path, nor can one sit inside another."""
+        parts = path.split(".")
+        clash = path if path in self.modules or path in self.module_prefixes else next(
+            (prefix for prefix in (".".join(parts[:n]) for n in range(1, len(parts))) if prefix in self.modules), None)
+        if clash is not None:
+            taken = "is taken" if clash == path else f"collides with '{clash}'"
+            where = self.modules.get(clash)
+            raise SpecError(f"module path '{path}' {taken}" + (f" (line {where.line})" if where else ""), loc=loc,
+                            layer=name, field="module", hint="give each layer its own module path")
+        self.modules[path] = loc
+        self.module_prefixes.update(".".join(parts[:n]) for n in range(1, len(parts)))
 
     def _repeat(self, item: YMap, variables: dict[str, Any], name: str) -> int:
         loc = item.value_locs["repeat"]
@@ -246,7 +329,7 @@ class _Builder:
 
     # ---- layers and blocks ---------------------------------------------------------------------
     def add_layer(self, cls: type[Layer], name: str, values: YMap, inputs: tuple[str, ...],
-                  variables: dict[str, Any]) -> str:
+                  variables: dict[str, Any], module: str = "", origin: Origin | None = None) -> str:
         if len(self.nodes) >= MAX_NODES:
             raise SpecError(f"the network has more than {MAX_NODES:,} layers", loc=values.loc, layer=name)
         locs = values.value_locs
@@ -267,7 +350,7 @@ class _Builder:
                 raise layer.error(exc.message, exc.field, exc.hint) from None
             self.outputs[key] = (output, tuple(notes))
         output, warnings = self.outputs[key]
-        self.nodes.append(Node(layer, inputs, shapes, output, warnings))
+        self.nodes.append(Node(layer, inputs, shapes, output, warnings, module or name, variables, origin))
         self.shapes[name] = output
         for ref in inputs:  # not Counter.update, which first asks whether `inputs` is a Mapping
             self.readers[ref] += 1
@@ -290,7 +373,7 @@ class _Builder:
         return prototype.copy_as(name, values.loc, field_locs)
 
     def call(self, block: Block, name: str, values: YMap, inputs: tuple[str, ...], variables: dict[str, Any],
-             scope: _Scope) -> str:
+             scope: _Scope, module: str = "", origin: Origin | None = None) -> str:
         if block.name in scope.stack:
             chain = " -> ".join((*scope.stack[scope.stack.index(block.name):], block.name))
             raise SpecError(f"block '{block.name}' uses itself: {chain}", loc=values.loc, layer=name, field="op")
@@ -321,7 +404,8 @@ class _Builder:
         for key, default in defaults.items():  # defaults may use earlier parameters and the input size
             if key not in args:
                 args[key] = resolve_value(default, {**inner_vars, **args}, block.loc, name, key)
-        inner = _Scope({**inner_vars, **args}, name + ".", {INPUT_NAME: inputs[0]}, (*scope.stack, block.name))
+        inner = _Scope({**inner_vars, **args}, name + ".", {INPUT_NAME: inputs[0]}, (*scope.stack, block.name),
+                       module=module + "." if module else "")
         out = self.expand(block.items, inner)
         if block.output is not None:
             if block.output not in inner.names:
@@ -329,4 +413,5 @@ class _Builder:
                                 loc=block.loc, hint=did_you_mean(block.output, inner.names))
             out = inner.names[block.output]
         self.groups[name] = (block.name, out)
+        self.calls.append(Call(name, block.name, args, inner.variables, inputs[0], out, module, origin))
         return out

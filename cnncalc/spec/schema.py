@@ -64,6 +64,8 @@ CONTROL: dict[str, dict[str, Any]] = {
     "repeat": {**EXPRESSION_OR_INT, "description": "how many copies, one after another"},
     "first": {"type": "object", "description": "fields that differ for the first copy of a repeat"},
     "when": {"anyOf": [{"type": "boolean"}, STRING], "description": "keep the layer only when this holds"},
+    "module": {"anyOf": [STRING, {"type": "integer", "minimum": 0}],
+               "description": "its module path in an exported PyTorch file (downsample.0, features.{2 + i}, #, .)"},
 }
 BLOCK: dict[str, dict[str, Any]] = {
     "params": {"type": "array", "items": {"anyOf": [STRING, {"type": "object", "minProperties": 1,

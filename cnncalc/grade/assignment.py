@@ -1,0 +1,103 @@
+"""What a class is asked: the rows and columns to grade, each column's weight and what the whole
+sheet is worth. Read from the template or key the TA handed out, or the lecture table by default."""
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from fractions import Fraction
+from typing import Optional
+
+from ..analysis.report import Report
+from ..core.errors import Location, SheetError, did_you_mean
+from ..core.text import printable
+from .columns import LECTURE_KEYS, GradedColumn, column
+from .sheets import Sheet, SheetRow
+
+TOTAL = "total"
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """The cells every sheet is graded on. `rows` None: every layer of the spec and the total."""
+
+    columns: tuple[GradedColumn, ...]
+    rows: Optional[tuple[str, ...]] = None
+    weights: Mapping[str, Fraction] = field(default_factory=dict)  # column key -> points per cell (default 1)
+    points: Optional[Fraction] = None  # the whole sheet's worth; None: one point per unit of weight
+    file: Optional[str] = None  # the template or key it was read from
+
+    def weight(self, key: str) -> Fraction:
+        return Fraction(self.weights.get(key, 1))
+
+    def row_names(self, report: Report) -> list[str]:
+        return list(self.rows) if self.rows is not None else [*(row.name for row in report.rows), TOTAL]
+
+    def with_settings(self, weights: Mapping[str, Fraction] | None = None,
+                      points: Fraction | None = None) -> Assignment:
+        """The same cells with weights (merged over the template's) and points from the command line."""
+        merged = {**self.weights, **(weights or {})}
+        return Assignment(self.columns, self.rows, merged, points if points is not None else self.points, self.file)
+
+
+def lecture_assignment() -> Assignment:
+    """The lecture table's answer columns (C_out, H'/W', Mem (KB), Params (k), MACs (M)) for every
+    layer and the total row: what a sheet is graded on when no template is given."""
+    return Assignment(tuple(column(key) for key in LECTURE_KEYS))
+
+
+def assignment_from_sheet(sheet: Sheet, report: Report) -> Assignment:
+    """A template or key as the assignment: its rows (each must name a layer, or be the total), its
+    columns, its `weight` and `points`. The values it holds are not used: the spec gives the truth."""
+    rows: list[str] = []
+    for row in sheet.rows:
+        name = match_row(row.layer, report)
+        if name is None:
+            if not row.layer.strip():
+                continue
+            raise SheetError(f"the assignment names no layer {printable(row.layer, 60)!r} of {report.name}",
+                             loc=Location(sheet.file, row.line, 1) if row.line else None, file=sheet.file,
+                             hint=did_you_mean(row.layer, [r.name for r in report.rows]))
+        if name not in rows:
+            rows.append(name)
+    unknown = set(sheet.weights) - {col.key for col in sheet.columns}
+    if unknown:
+        raise SheetError(f"the assignment weighs columns it does not ask for: {', '.join(sorted(unknown))}",
+                         file=sheet.file)
+    return Assignment(sheet.columns, tuple(rows), dict(sheet.weights), sheet.points, sheet.file)
+
+
+def match_row(written: str, report: Report) -> str | None:
+    """The report row a sheet's row names: exactly, or ignoring case ('CONV1', 'Totals' -> total)."""
+    text = written.strip()
+    names = [row.name for row in report.rows]
+    if text in names or text == TOTAL:
+        return text
+    folded = [name for name in [*names, TOTAL] if name.casefold() == text.casefold()]
+    if text.casefold() == "totals":
+        folded = [TOTAL]
+    return folded[0] if len(folded) == 1 else None
+
+
+def find_rows(sheet_rows: tuple[SheetRow, ...], report: Report) -> tuple[dict[str, SheetRow], list]:
+    """(report row -> the sheet's row for it, [(line, message, hint)] for rows that name none)."""
+    names = [row.name for row in report.rows]
+    found: dict[str, SheetRow] = {}
+    problems: list[tuple[int | None, str, str | None]] = []
+    for row in sheet_rows:
+        written = row.layer.strip()
+        if not written:
+            if any(value.strip() for value in row.values.values()):
+                problems.append((row.line, "a row with answers but no layer name", None))
+            continue
+        target = match_row(written, report)
+        if target is None:
+            problems.append((row.line, f"no layer {printable(written, 60)!r} in {report.name}",
+                             did_you_mean(written, [*names, TOTAL])))
+            continue
+        if target in found:
+            first = found[target].line
+            problems.append((row.line, f"duplicate row for {target!r}" + (f" (first at line {first})" if first else "")
+                             + "; only the first is graded", None))
+            continue
+        found[target] = row
+    return found, problems
