@@ -42,19 +42,12 @@ def load_graph(spec: SpecSource, *, set: Mapping[str, Any] | None = None, input:
                symbolic: bool = False) -> tuple[Graph, str]:
     """The spec's graph and the name to show for it. `set` overrides variables ({name: value or
     expression text}); `input` replaces the spec's input shape ((3, 224, 224) or '3,224,224')."""
-    overrides = {name: _setting(value) for name, value in (set or {}).items()}
+    overrides = {name: str(value) for name, value in (set or {}).items()}
     shape = input_shape_of(input)
     if isinstance(spec, str) and "\n" in spec:
         return build(parse_spec(spec, "<spec>", overrides=overrides, symbolic=symbolic), shape), "<spec>"
     path, display = bundled.resolve(str(spec))
     return build(load_spec(path, display, overrides, symbolic=symbolic), shape), display
-
-
-def _setting(value: Any) -> str:
-    """A --set value as text: 0.5 -> '0.5', True -> 'true'."""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return repr(value) if isinstance(value, float) else str(value)
 
 
 def input_shape_of(input: InputShape) -> Shape | None:
@@ -70,10 +63,10 @@ def input_shape_of(input: InputShape) -> Shape | None:
 
 
 def _subject(spec: SpecSource, set: Mapping[str, Any] | None, input: InputShape, convention: str | Convention,
-             batch: int, dtype: str, strict: bool) -> tuple[Subject, str]:
-    graph, display = load_graph(spec, set=set, input=input)
+             batch: int, dtype: str, strict: bool) -> Subject:
+    graph, _ = load_graph(spec, set=set, input=input)
     report = run_engine(graph, convention=convention_named(convention), dtype=dtype, batch=batch, strict=strict)
-    return Subject(graph, report), display
+    return Subject(graph, report)
 
 
 def check(spec: SpecSource, *, limits: Mapping[str, str | int] | None = None, set: Mapping[str, Any] | None = None,
@@ -83,7 +76,7 @@ def check(spec: SpecSource, *, limits: Mapping[str, str | int] | None = None, se
     25000000}, figures as in `cnncalc.FIGURES`) replacing its limits on the same figures. At least
     one limit must be in force. `result.ok` is whether all hold."""
     given = budgets.limits_from(limits)  # the options' mistakes first, before the spec is read
-    subject, _ = _subject(spec, set, input, convention, batch, dtype, strict)
+    subject = _subject(spec, set, input, convention, batch, dtype, strict)
     budget = subject.graph.spec.budget if subject.graph.spec is not None else ()
     in_force = budgets.limits_from(limits, budget) if budget else given
     return budgets.check(subject, in_force)
@@ -97,7 +90,7 @@ def compare(specs: Sequence[SpecSource], *, inputs: Sequence[InputShape] | None 
     if isinstance(specs, (str, Path)):
         specs = [specs]
     shapes = [input_shape_of(shape) for shape in inputs or [None]]
-    subjects = [(_given_name(spec), _subject(spec, set, shape, convention, batch, dtype, strict)[0])
+    subjects = [(_given_name(spec), _subject(spec, set, shape, convention, batch, dtype, strict))
                 for spec in specs for shape in shapes]
     return comparing.compare(subjects)
 
@@ -107,7 +100,7 @@ def compare_blocks(first: SpecSource, second: SpecSource, *, input: InputShape =
                    dtype: str = "float32", strict: bool = False) -> BlockComparison:
     """Two specs' top-level blocks side by side where their names match (resnet50 and
     resnext50_32x4d: conv1, layer1 ... fc), with the second's figures over the first's."""
-    pairs = [(_given_name(spec), _subject(spec, set, input, convention, batch, dtype, strict)[0].report)
+    pairs = [(_given_name(spec), _subject(spec, set, input, convention, batch, dtype, strict).report)
              for spec in (first, second)]
     return comparing.compare_blocks(pairs[0], pairs[1])
 

@@ -40,7 +40,7 @@ def test_a_range_is_exact_and_includes_its_end():
     ("2,3,4", ("2", "3", "4")),
     ("0.75", ("0.75",)),
     (" 1e-1 : 3e-1 : 1e-1 ", ("0.1", "0.2", "0.3")),
-    ([0.5, 1, True], ("0.5", "1", "true")),  # the Python API: values
+    ([0.5, 1, True], ("0.5", "1", "True")),  # the Python API: values, as str() writes them
 ])
 def test_axes(given, values):
     assert parse_axis("x", given).values == values
@@ -149,7 +149,7 @@ def test_the_spec_budget_applies(tmp_path):
 @pytest.mark.parametrize("args, message", [
     (["--set", "width=0:1:0.5"], "--set width=0.0: 'width' must be above 0, got 0"),  # refused before any work
     (["--set", "widht=1,2"], "the spec has no variable 'widht'"),
-    (["--set", "width"], "--set expects NAME=VALUES"),
+    (["--set", "width"], "--set expects NAME=VALUE, got 'width'"),
     (["--set", "width=1", "--set", "width=2"], "--set width is given twice"),
     (["--maximize", "wdth"], "--maximize wdth: neither a figure nor a variable of the spec"),
     (["--maximize", "width", "--minimize", "macs"], "give --maximize or --minimize, not both"),

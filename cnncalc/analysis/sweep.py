@@ -12,12 +12,13 @@ import itertools
 import math
 import os
 import re
+import sys
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
 
-from ..core.errors import CnnCalcError, OptionError
+from ..core.errors import CnnCalcError, OptionError, did_you_mean
 from ..core.figures import FIGURES
 from ..core.numbers import decimal_text
 from ..core.shapes import Shape
@@ -53,7 +54,7 @@ def parse_axis(name: str, given: str | Sequence[Any]) -> Axis:
     single value, or a sequence of values (the Python API)."""
     what = f"--set {name}"
     if not isinstance(given, str):
-        values = tuple(_value_text(value) for value in given)
+        values = tuple(str(value) for value in given)
         if not values:
             raise OptionError(f"{what}: no values")
         return Axis(name, values)
@@ -66,12 +67,6 @@ def parse_axis(name: str, given: str | Sequence[Any]) -> Axis:
     if not all(values):
         raise OptionError(f"{what}={given}: an empty value in the list", hint="e.g. --set depth=2,3,4")
     return Axis(name, values)
-
-
-def _value_text(value: Any) -> str:
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return repr(value) if isinstance(value, float) else str(value)
 
 
 def _range(what: str, start_text: str, stop_text: str, step_text: str) -> tuple[str, ...]:
@@ -106,9 +101,6 @@ class Point:
 def grid(axes: Sequence[Axis], inputs: Sequence[Shape]) -> list[Point]:
     """Every combination, the first axis varying slowest and the input fastest."""
     names = [axis.name for axis in axes]
-    if len(set(names)) != len(names):
-        repeated = next(name for name in names if names.count(name) > 1)
-        raise OptionError(f"--set {repeated} is given twice", hint="one --set per variable: --set width=0.5,0.75,1.0")
     count = math.prod(len(axis.values) for axis in axes) * max(1, len(inputs))
     if count > MAX_VARIANTS:
         raise OptionError(f"the grid has {count:,} variants, more than the limit of {MAX_VARIANTS:,}",
@@ -209,7 +201,7 @@ def run_points(setup: Setup, points: Sequence[Point], jobs: int,
 
     # fork is the cheapest start, and safe in a process with one thread; otherwise a fresh interpreter
     method = "fork" if threading.active_count() == 1 and "fork" in multiprocessing.get_all_start_methods() \
-        and os.name == "posix" and not _macos() else "spawn"
+        and sys.platform != "darwin" else "spawn"
     size = max(1, min(256, math.ceil(total / (jobs * CHUNKS_PER_JOB))))
     pieces = [list(points[start:start + size]) for start in range(0, total, size)]
     results: list[list[Outcome] | None] = [None] * len(pieces)
@@ -228,12 +220,6 @@ def run_points(setup: Setup, points: Sequence[Point], jobs: int,
             pool.shutdown(wait=False, cancel_futures=True)
             raise
     return [outcome for piece in results for outcome in piece or ()]
-
-
-def _macos() -> bool:
-    import sys
-
-    return sys.platform == "darwin"
 
 
 # ---- the answer ----------------------------------------------------------------------------------
@@ -394,8 +380,6 @@ def objective_from(maximize: str | None, minimize: str | None, variables: Mappin
     option = "--maximize" if maximize is not None else "--minimize"
     if name not in FIGURES:
         if name not in variables:
-            from ..core.errors import did_you_mean
-
             raise OptionError(f"{option} {name}: neither a figure nor a variable of the spec",
                               hint=did_you_mean(name, [*FIGURES, *variables])
                               or f"figures: {', '.join(FIGURES)}; variables: {', '.join(variables) or 'none'}")
@@ -412,8 +396,6 @@ def pareto_from(option: str | Sequence[str] | None) -> tuple[str, ...]:
     names = [name.strip() for name in (option.split(",") if isinstance(option, str) else option) if name.strip()]
     for name in names:
         if name not in FIGURES:
-            from ..core.errors import did_you_mean
-
             raise OptionError(f"--pareto: no figure '{name}'",
                               hint=did_you_mean(name, FIGURES) or f"figures: {', '.join(FIGURES)}")
     if len(set(names)) < 2:

@@ -186,15 +186,12 @@ def sweep(
     from ..render.console import plain_text, show
 
     with reporting_errors():
-        grid: dict[str, str] = {}
-        for item in set_vars or []:
-            name, sep, values = item.partition("=")
-            if not sep or not name.strip() or not values.strip():
-                raise OptionError(f"--set expects NAME=VALUES, got {item!r}", hint="e.g. --set width=0.5:1.5:0.05")
-            if name.strip() in grid:
-                raise OptionError(f"--set {name.strip()} is given twice",
-                                  hint="one --set per variable: --set width=0.5,0.75,1.0")
-            grid[name.strip()] = values.strip()
+        grid = set_values(set_vars)
+        names = [item.partition("=")[0].strip() for item in set_vars or []]
+        if len(names) != len(grid):
+            repeated = next(name for name in names if names.count(name) > 1)
+            raise OptionError(f"--set {repeated} is given twice",
+                              hint="one --set per variable: --set width=0.5,0.75,1.0")
         with _progress_bar() as progress:
             result = run_sweep(spec, set=grid, inputs=inputs or None, limits=limits, maximize=maximize,
                                minimize=minimize, pareto=pareto, convention=convention, batch=batch, dtype=dtype,
