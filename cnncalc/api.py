@@ -25,7 +25,7 @@ from .analysis.budget import CheckResult, Subject
 from .analysis.compare import BlockComparison, Comparison
 from .analysis.conventions import CONVENTIONS, Convention
 from .analysis.engine import analyze as run_engine
-from .analysis.report import Report
+from .analysis.report import DTYPE_BYTES, Report
 from .analysis.sweep import SweepResult
 from .core.errors import OptionError, did_you_mean
 from .core.shapes import Shape
@@ -44,8 +44,8 @@ def load_graph(spec: SpecSource, *, set: Mapping[str, Any] | None = None, input:
     expression text}); `input` replaces the spec's input shape ((3, 224, 224) or '3,224,224')."""
     overrides = {name: str(value) for name, value in (set or {}).items()}
     shape = input_shape_of(input)
-    if isinstance(spec, str) and "\n" in spec:
-        return build(parse_spec(spec, "<spec>", overrides=overrides, symbolic=symbolic), shape), "<spec>"
+    if _is_text(spec):
+        return build(parse_spec(str(spec), "<spec>", overrides=overrides, symbolic=symbolic), shape), "<spec>"
     path, display = bundled.resolve(str(spec))
     return build(load_spec(path, display, overrides, symbolic=symbolic), shape), display
 
@@ -105,15 +105,20 @@ def compare_blocks(first: SpecSource, second: SpecSource, *, input: InputShape =
     return comparing.compare_blocks(pairs[0], pairs[1])
 
 
+def _is_text(spec: SpecSource) -> bool:
+    """YAML text rather than a path or a bundled spec's name: it has a line break."""
+    return isinstance(spec, str) and "\n" in spec
+
+
 def _given_name(spec: SpecSource) -> str:
     """How a spec is named in a comparison: as the user gave it (YAML text is '<spec>')."""
-    return "<spec>" if isinstance(spec, str) and "\n" in spec else str(spec)
+    return "<spec>" if _is_text(spec) else str(spec)
 
 
 def spec_source(spec: SpecSource) -> tuple[str, str, str]:
     """(YAML text, name to show, default name) of a path, a bundled spec's name or YAML text."""
-    if isinstance(spec, str) and "\n" in spec:
-        return spec, "<spec>", "model"
+    if _is_text(spec):
+        return str(spec), "<spec>", "model"
     path, display = bundled.resolve(str(spec))
     return read_spec_text(path, display), display, path.stem
 
@@ -138,6 +143,8 @@ def sweep(spec: SpecSource, *, set: Mapping[str, str | Sequence[Any]] | None = N
     pareto_names = sweeping.pareto_from(pareto)
     if batch < 1:
         raise OptionError(f"batch must be at least 1, got {batch}")
+    if dtype not in DTYPE_BYTES:  # here, not in every variant
+        raise OptionError(f"unknown dtype {dtype!r}; choose from {', '.join(DTYPE_BYTES)}")
     document = parse_yaml(text, display)
     first = {axis.name: axis.values[0] for axis in axes}  # symbols of a symbolic spec need a value too
     default = spec_from_document(document, display, default_name, overrides=first)
@@ -145,9 +152,10 @@ def sweep(spec: SpecSource, *, set: Mapping[str, str | Sequence[Any]] | None = N
         for value in dict.fromkeys(axis.values[1:]):
             spec_from_document(document, display, default_name, overrides={**first, axis.name: value})
     objective = sweeping.objective_from(maximize, minimize, default.variables)
-    wanted = tuple(dict.fromkeys([*(axis.name for axis in axes),
-                                  *([objective.name] if objective and objective.name in default.variables else [])]))
-    setup = sweeping.Setup(text, display, default_name, chosen, dtype, batch, strict, wanted)
+    wanted = [axis.name for axis in axes]  # the variables each variant reports
+    if objective is not None and objective.name in default.variables and objective.name not in wanted:
+        wanted.append(objective.name)
+    setup = sweeping.Setup(text, display, default_name, chosen, dtype, batch, strict, tuple(wanted))
     in_force = budgets.limits_from(limits, default.budget) if default.budget else given_limits
     outcomes = sweeping.run_points(setup, points, jobs if jobs is not None else sweeping.default_jobs(), progress)
     return sweeping.conclude(display, default.name, setup, axes, shapes, in_force, objective, pareto_names, points,

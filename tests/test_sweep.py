@@ -167,6 +167,18 @@ def test_a_value_out_of_range_in_the_api():
         cnncalc.sweep("mobilenet_v2", set={"width": [-1, 1]})
 
 
+@pytest.mark.parametrize("options, message", [
+    ({"dtype": "float8"}, "unknown dtype 'float8'"),
+    ({"batch": 0}, "batch must be at least 1, got 0"),
+    ({"convention": "flops"}, "unknown convention 'flops'"),
+    ({"inputs": [(3, 0, 8)]}, "input must be (C, H, W) or (F,) of positive whole numbers"),
+])
+def test_api_options_are_refused_before_any_variant(options, message):
+    with pytest.raises(OptionError) as caught:
+        cnncalc.sweep("mobilenet_v2", set={"width": "0.5,1.0"}, **options)
+    assert message in caught.value.message
+
+
 # ---- processes, formats ---------------------------------------------------------------------------
 
 

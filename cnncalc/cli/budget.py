@@ -192,7 +192,7 @@ def sweep(
             repeated = next(name for name in names if names.count(name) > 1)
             raise OptionError(f"--set {repeated} is given twice",
                               hint="one --set per variable: --set width=0.5,0.75,1.0")
-        with _progress_bar() as progress:
+        with ProgressBar() as progress:
             result = run_sweep(spec, set=grid, inputs=inputs or None, limits=limits, maximize=maximize,
                                minimize=minimize, pareto=pareto, convention=convention, batch=batch, dtype=dtype,
                                strict=strict, jobs=jobs, progress=progress)
@@ -208,7 +208,7 @@ def sweep(
         raise typer.Exit(1)
 
 
-class _progress_bar:
+class ProgressBar:
     """A rich progress bar on stderr while the sweep runs (on a terminal only); yields the callback.
     It redraws when told, with no thread of its own, so that the sweep may fork its workers."""
 
