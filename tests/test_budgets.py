@@ -174,6 +174,7 @@ def test_resnet50_over_25M_params_exits_1_with_the_row():
     # 25 M against 25,557,032: (25,000,000 - 25,557,032) / 25,000,000 = -2.228128 %
     assert row.split() == ["params", "25", "M", "25,557,032", "-2.23", "%", "EXCEEDED", "option", "--max-params"]
     assert "resnet50: the limit is exceeded (params)" in result.stdout
+    assert result.stderr == "error: over budget: params\n"
 
 
 def test_every_limit_holding_exits_0():

@@ -134,6 +134,7 @@ def test_no_variant_within_the_limits_exits_1():
     result = sweep("mobilenet_v2", "--set", "width=1.0,1.4", "--max-params", "1M", "--maximize", "width")
     assert result.exit_code == 1
     assert "no variant is within the limits" in result.stdout
+    assert result.stderr == "error: no variant is valid and within the limits\n"
 
 
 def test_the_spec_budget_applies(tmp_path):

@@ -70,6 +70,7 @@ def check(
     Example: [bold]cnncalc check resnet50 --max-params 25M --max-macs 4.1G[/bold]
     """
     from ..api import check as run_check
+    from ..core.errors import CheckFailed
     from ..render.budget import check_csv, check_json, check_table
     from ..render.console import plain_text, show
 
@@ -85,8 +86,8 @@ def check(
                 emit(plain_text(*body), output)
         else:
             emit(check_json(result) if format == "json" else check_csv(result), output)
-    if not result.ok:
-        raise typer.Exit(1)
+        if not result.ok:
+            raise CheckFailed(f"over budget: {', '.join(verdict.figure for verdict in result.exceeded)}")
 
 
 @app.command("compare")
@@ -181,7 +182,7 @@ def sweep(
     Example: [bold]cnncalc sweep mobilenet_v2 --set width=0.5:1.5:0.01 --max-macs 300M --maximize width[/bold]
     """
     from ..api import sweep as run_sweep
-    from ..core.errors import OptionError
+    from ..core.errors import CheckFailed, OptionError
     from ..render.budget import sweep_csv, sweep_json, sweep_table
     from ..render.console import plain_text, show
 
@@ -204,8 +205,8 @@ def sweep(
                 emit(plain_text(*body), output)
         else:
             emit(sweep_json(result) if format == "json" else sweep_csv(result), output)
-    if not result.fitting:
-        raise typer.Exit(1)
+        if not result.fitting:
+            raise CheckFailed("no variant is valid and within the limits" if result.limits else "no variant is valid")
 
 
 class ProgressBar:
