@@ -10,9 +10,16 @@ dtype, batch); `of_row`, for a figure that sums the report's rows, reads one row
 block` compares blocks with it). It lives in core because the spec language (`budget:`), its JSON Schema, the
 analysis and the command line all name these figures.
 
-The memory model adds its figures here, one entry each, e.g.
-`Figure("peak", BYTES, "inference peak", "...", lambda subject: subject.memory("infer").peak_bytes)`:
-`check --max-peak`, `budget: {peak: ...}`, the compare column and `sweep --minimize peak` follow.
+The memory model (issue #9) adds its figures here, one entry each:
+
+    Figure("peak", BYTES, "inference peak", "...", lambda subject: subject.memory("infer").peak_bytes)
+    Figure("train_peak", BYTES, "training peak", "...", lambda subject: subject.memory("train").peak_bytes)
+
+`check --max-peak`, `budget: {peak: ...}`, the compare column, `sweep --minimize peak` and the
+schema follow from the entry. What it needs besides: `Subject.memory(mode)` (analysis/budget.py,
+the memory report for the subject's graph, batch and dtype, kept once computed), and the training
+options (`--optimizer`, `--amp`) on check, compare and sweep, carried to the Subject by
+`api._subject` and to sweep workers by `sweep.Setup`.
 """
 from __future__ import annotations
 
