@@ -81,16 +81,17 @@ def test_verify_cli_success():
 @pytest.mark.slow
 @pytest.mark.parametrize("name", ["alexnet", "resnet18", "googlenet", "mobilenet_v3_large", "convnext_tiny",
                                   "shufflenet_v2_x1_0"])
-def test_exported_pytorch_file_builds_the_same_model(tmp_path, name):
+@pytest.mark.parametrize("flat", [False, True], ids=["idiomatic", "flat"])
+def test_exported_pytorch_file_builds_the_same_model(tmp_path, name, flat):
+    from cnncalc.pytorch.codegen import class_name
+
     graph = build(load_spec(resolve(name)[0]))
     path = tmp_path / f"{name}.py"
-    path.write_text(pytorch_source(graph, name))
+    path.write_text(pytorch_source(graph, name, flat=flat))
     spec = importlib.util.spec_from_file_location(f"exported_{name}", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
-    classes = [v for v in vars(module).values() if isinstance(v, type) and v.__module__ == module.__name__
-               and hasattr(v, "_add")]
-    model = classes[0]().eval()
+    model = getattr(module, class_name(graph.name))().eval()
     report = analyze(graph)
     assert sum(p.numel() for p in model.parameters()) == report.totals.params
     with torch.no_grad():
