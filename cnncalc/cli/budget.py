@@ -10,7 +10,7 @@ from typing import Any, Literal, Optional
 import typer
 
 from ..core.figures import FIGURES
-from .app import BATCH, CONVENTION, DTYPE, OUTPUT, SET, SPEC, app, emit, reporting_errors, set_values
+from .app import BATCH, CONVENTION, DTYPE, INPUT, OUTPUT, SET, SPEC, app, emit, reporting_errors, set_values
 
 INPUTS = typer.Option(None, "--input", metavar="C,H,W", help="An input size (repeatable): C,H,W.")
 STRICT = typer.Option(False, "--strict", help="Treat warnings (a stride that does not fit) as errors.")
@@ -34,8 +34,9 @@ def with_limits(command: Callable[..., None]) -> Callable[..., None]:
         command(**kwargs, limits={name: text for name, text in limits.items() if text is not None})
 
     kept = [parameter for parameter in signature.parameters.values() if parameter.name != "limits"]
-    run.__signature__ = signature.replace(parameters=[*kept, *options])  # type: ignore[attr-defined]
-    run.__annotations__ = {parameter.name: parameter.annotation for parameter in run.__signature__.parameters.values()}  # type: ignore[attr-defined]
+    shown = signature.replace(parameters=[*kept, *options])  # what typer reads
+    run.__signature__ = shown  # type: ignore[attr-defined]
+    run.__annotations__ = {parameter.name: parameter.annotation for parameter in shown.parameters.values()}
     return run
 
 
@@ -53,7 +54,7 @@ def check(
     spec: str = SPEC,
     format: Literal["table", "json", "csv"] = typer.Option("table", "--format", "-f", help="Output format."),
     output: Optional[Path] = OUTPUT,
-    input_shape: Optional[str] = typer.Option(None, "--input", metavar="C,H,W", help="Override the spec's input."),
+    input_shape: Optional[str] = INPUT,
     set_vars: Optional[list[str]] = SET,
     convention: str = CONVENTION,
     batch: int = BATCH,
