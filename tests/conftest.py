@@ -11,7 +11,7 @@ GOLDEN = Path(__file__).resolve().parent / "golden"
 
 # Golden outputs and docs examples include what these print (verify, the peer conventions): they
 # are rewritten only where all of them are installed, never from a partial environment.
-GOLDEN_NEEDS = ("torch", "torchvision", "fvcore", "ptflops", "thop", "torchinfo", "onnx", "sympy")
+GOLDEN_NEEDS = ("torch", "torchvision", "fvcore", "ptflops", "thop", "torchinfo", "onnx", "sympy", "matplotlib")
 
 
 def pytest_addoption(parser):

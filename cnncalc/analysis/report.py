@@ -111,6 +111,19 @@ class Report:
             receptive_field=output_row.receptive_field,
         )
 
+    # Jupyter's rich display: IPython asks the object itself. Presentation belongs to render/, so
+    # these import it inside the method: the one call into a later stage that tests/test_architecture.py
+    # allows (docs/architecture.md).
+    def _repr_html_(self) -> str:
+        from ..render.notebook import report_html
+
+        return report_html(self)
+
+    def _repr_markdown_(self) -> str:
+        from ..render.notebook import report_markdown
+
+        return report_markdown(self)
+
     def to_dict(self) -> dict[str, Any]:
         """The JSON contract (docs/json.md)."""
         totals = self.totals

@@ -2,6 +2,7 @@
 module adds one group of commands. Imports every earlier stage, most of it inside the commands."""
 # isort: off
 from . import table, catalog, grade, torch, budget  # noqa: F401  (each registers its commands, in the order of --help)
+from . import visual  # noqa: F401
 # isort: on
 from .app import app
 

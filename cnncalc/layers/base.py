@@ -81,6 +81,9 @@ class Layer:
     field_keys: ClassVar[dict[str, str]] = {}  # each field's name and aliases -> its name
     arity: ClassVar[int | None] = 1  # inputs it takes; None: two or more (a merge)
     is_activation: ClassVar[bool] = False  # usable as a conv's or linear's fused `act:`
+    # Multiplies its input by learned filters or a weight matrix: the lectures' "conv" and
+    # "fully-connected" layers, as the charts' takeaways name them (render/panels.py).
+    weight_layer: ClassVar[bool] = False
     buffer_note: ClassVar[str] = ""  # what its buffers hold, for `explain`
     # A small example on a 4×9×11 input: the YAML items of `layers:` (and `outputs:`), shared by the
     # tests that lower, count and verify every layer type. Empty: a single `{op: <op>}`.
@@ -258,6 +261,7 @@ class FusedActivation(Layer):
     """A weight layer (conv, transposed conv, linear) with an optional fused `act:` that adds no
     table row: its costs and its lowering include the activation's."""
 
+    weight_layer = True
     act: str | None
     _activation: Layer | None
 

@@ -67,6 +67,9 @@ TABLE_COLUMNS: dict[str, TableColumn] = {
     "jump": TableColumn("Jump", lambda r: _field(r, "jump")),
     "rf_start": TableColumn("RF centre", lambda r: _field(r, "start")),
 }
+# The lecture's rounded columns and the exact integer behind each (Row field, what it counts).
+EXACT_VALUES = {"memory_kb": ("memory_bytes", "bytes"), "params_k": ("params", "parameters"),
+                "macs_m": ("macs", "MACs")}
 LECTURE = ("layer", "c_in", "hw_in", "filters", "kernel", "stride", "pad", "c_out", "hw_out", "memory_kb",
            "params_k", "macs_m")
 HEADERS = tuple(TABLE_COLUMNS[key].header for key in LECTURE)
@@ -144,6 +147,11 @@ def total_cells(report: Report) -> list[str]:
 
 def _total(column: TableColumn, totals: Totals) -> str:
     return column.total(totals) if column.total is not None else ""
+
+
+def column_total(key: str, totals: Totals) -> str:
+    """The totals row's cell of a column ('total' under the layer names)."""
+    return "total" if key == "layer" else _total(TABLE_COLUMNS[key], totals)
 
 
 def lecture_summary_lines(report: Report) -> list[str]:
