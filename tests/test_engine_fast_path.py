@@ -104,3 +104,15 @@ def test_a_copy_to_change_keeps_nothing_derived():
     assert clone.prototype is clone and layer.prototype is graph.nodes[1].layer
     assert clone.output_shape([(4, 7, 7)], lambda *args: None) == (4, 3, 3)  # (7 - 3)/2 + 1 = 3
     assert layer.output_shape([(4, 7, 7)], lambda *args: None) == (4, 4, 4)
+
+
+def test_rows_made_at_once_are_the_dataclass():
+    from dataclasses import FrozenInstanceError, asdict, replace
+
+    from cnncalc.analysis.report import Row
+
+    row = cnncalc.analyze(REPEATED).rows[0]
+    assert row == Row(**asdict(row) | {"cells": row.cells})  # equal to one made field by field
+    assert replace(row, name="z").name == "z" and hash(row) == hash(replace(row))
+    with pytest.raises(FrozenInstanceError):
+        row.name = "z"  # type: ignore[misc]

@@ -53,8 +53,8 @@ def _analyze(graph: Graph, *, convention: Convention = TEXTBOOK, dtype: str = "f
             if strict:
                 raise layer.error(message, blamed, hint="without --strict this is a warning")
             notes.append(Note(layer.name, message, layer.field_locs.get(blamed, layer.loc) if blamed else layer.loc))
-        rows.append(Row(layer.name, layer.op, node.inputs, node.input_shapes, output, params, buffers, macs * batch,
-                        numel(output) * bytes_per_element * batch, cells, field))
+        rows.append(Row.of(layer.name, layer.op, node.inputs, node.input_shapes, output, params, buffers,
+                           macs * batch, numel(output) * bytes_per_element * batch, cells, field))
     return Report(graph.name, tuple(graph.input_shape), dtype, batch, convention.name, tuple(rows),
                   tuple(notes), graph.description,
                   outputs=tuple((name, graph.shape_of(name)) for name in graph.outputs),
