@@ -231,6 +231,8 @@ class _Builder:
 
     def _number(self, path: str) -> str:
         """`#` is the next free number in its container (`features.#`); given numbers take theirs."""
+        if "." not in path and path != "#" and not path.isdigit():
+            return path  # a top-level name: nothing to number
         out: list[str] = []
         for part in path.split("."):
             container = ".".join(out)
@@ -243,6 +245,9 @@ class _Builder:
 
     def _take_module(self, path: str, loc: Location, name: str) -> None:
         """Two layers cannot share a module path, nor can one sit inside another."""
+        if "." not in path and path not in self.modules and path not in self.module_prefixes:
+            self.modules[path] = loc  # a top-level path: no containers on the way
+            return
         parts = path.split(".")
         clash = path if path in self.modules or path in self.module_prefixes else next(
             (prefix for prefix in (".".join(parts[:n]) for n in range(1, len(parts))) if prefix in self.modules), None)
