@@ -13,7 +13,7 @@ Standard library only (plus cnncalc itself). See benchmarks/README.md for what e
    garbage collector on, a gc.collect() before each repeat):
      parse   spec.parse_spec(text, file)                    (YAML -> validated Spec)
      engine  engine.analyze(graph.build(spec))              (on the already-parsed spec)
-     render  cli.plain_text(render.lecture_table(report))   (the rich lecture table as text)
+     render  plain_text(render.lecture_table(report))       (the lecture table as text)
    plus, as a diagnostic, parse again with the garbage collector disabled.
    Cost per layer should stay flat if a phase is linear; the ratio of the per-layer time at the
    largest N to that at the smallest N is printed for each phase.
@@ -48,8 +48,8 @@ if str(REPO) not in sys.path:  # run from a checkout without installing
     sys.path.insert(0, str(REPO))
 
 from cnncalc.analysis.engine import analyze  # noqa: E402
-from cnncalc.cli import plain_text  # noqa: E402
 from cnncalc.render import lecture_table  # noqa: E402
+from cnncalc.render.console import plain_text  # noqa: E402
 from cnncalc.spec.graph import build  # noqa: E402
 from cnncalc.spec.spec import parse_spec  # noqa: E402
 

@@ -27,11 +27,12 @@ from .analysis.conventions import CONVENTIONS, Convention
 from .analysis.engine import analyze as run_engine
 from .analysis.report import DTYPE_BYTES, Report
 from .analysis.sweep import SweepResult
-from .core.errors import OptionError, did_you_mean
+from .core.errors import ErrorCollector, OptionError, did_you_mean
 from .core.shapes import Shape
+from .core.text import shown
 from .spec import bundled
 from .spec.graph import Graph, build
-from .spec.spec import load_spec, parse_spec, spec_from_document
+from .spec.spec import load_spec, oversized, parse_spec, spec_from_document
 from .spec.yamlsrc import parse_yaml, read_spec_text
 
 SpecSource = Union[str, Path]
@@ -44,10 +45,12 @@ def load_graph(spec: SpecSource, *, set: Mapping[str, Any] | None = None, input:
     expression text}); `input` replaces the spec's input shape ((3, 224, 224) or '3,224,224')."""
     overrides = {name: str(value) for name, value in (set or {}).items()}
     shape = input_shape_of(input)
+    problems = ErrorCollector()  # the spec's problems and its layers' are reported together
     if _is_text(spec):
-        return build(parse_spec(str(spec), "<spec>", overrides=overrides, symbolic=symbolic), shape), "<spec>"
+        return build(parse_spec(str(spec), "<spec>", overrides=overrides, symbolic=symbolic, problems=problems),
+                     shape, problems), "<spec>"
     path, display = bundled.resolve(str(spec))
-    return build(load_spec(path, display, overrides, symbolic=symbolic), shape), display
+    return build(load_spec(path, display, overrides, symbolic=symbolic, problems=problems), shape, problems), display
 
 
 def input_shape_of(input: InputShape) -> Shape | None:
@@ -58,7 +61,10 @@ def input_shape_of(input: InputShape) -> Shape | None:
         return parse_input_option(input)
     shape = tuple(input)
     if len(shape) not in (1, 3) or not all(isinstance(n, int) and not isinstance(n, bool) and n > 0 for n in shape):
-        raise OptionError(f"input must be (C, H, W) or (F,) of positive whole numbers, got {shape!r}")
+        raise OptionError(f"input must be (C, H, W) or (F,) of positive whole numbers, got {shown(repr(shape))}")
+    problem = oversized(shape)
+    if problem:
+        raise OptionError(f"input {problem}")
     return shape
 
 
@@ -183,12 +189,17 @@ def convention_named(convention: str | Convention) -> Convention:
 
 
 def parse_input_option(text: str) -> Shape:
-    """'3,224,224' or '3x224x224' -> (3, 224, 224)."""
+    """'3,224,224' or '3x224x224' -> (3, 224, 224): ASCII digits only (str.isdigit also accepts
+    '²' and other digits that int() refuses), and a shape a tensor can have."""
     parts = [p for p in re.split(r"[,x×\s]+", text.strip()) if p]
-    if len(parts) not in (1, 3) or not all(p.isdigit() and int(p) > 0 for p in parts):
-        raise OptionError(f"--input must be C,H,W (or F) of positive whole numbers, got {text!r}",
+    if len(parts) not in (1, 3) or not all(re.fullmatch(r"[0-9]{1,30}", p) and int(p) > 0 for p in parts):
+        raise OptionError(f"--input must be C,H,W (or F) of positive whole numbers, got {shown(text)}",
                           hint="e.g. --input 3,224,224")
-    return tuple(int(p) for p in parts)
+    shape = tuple(int(p) for p in parts)
+    problem = oversized(shape)
+    if problem:
+        raise OptionError(f"--input {problem}")
+    return shape
 
 
 def parse_set_options(items: Sequence[str]) -> dict[str, str]:

@@ -207,11 +207,13 @@ def test_python_tag_never_runs(tmp_path):
     assert not marker.exists()
 
 
-def test_billion_laughs_is_not_expanded(tmp_path):
+def test_billion_laughs_is_refused_before_it_is_expanded(tmp_path):
+    # a{i} stands for 10**(i+1) ones: a5 (line 6) is the first over 500,000 values
     lines = ["a0: &a0 [1, 1, 1, 1, 1, 1, 1, 1, 1, 1]"]
     lines += [f"a{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 10)}]" for i in range(1, 9)]
-    _, result = run_spec(tmp_path, "\n".join(lines) + "\ninput: [3, 8, 8]\nlayers:\n  - {op: relu}\n")
-    assert_bad_input(result, "unknown top-level key 'a0'")
+    path, result = run_spec(tmp_path, "\n".join(lines) + "\ninput: [3, 8, 8]\nlayers:\n  - {op: relu}\n")
+    assert_bad_input(result, f"{path}:6:5: error: the YAML has more than 500,000 values when its aliases are "
+                     "expanded", "hint: an alias ('*name') counts as a copy")
 
 
 def test_missing_file(tmp_path):

@@ -249,7 +249,8 @@ def test_a_folder_stands_for_its_sheets():
 
 def test_an_empty_folder_exits_2(tmp_path):
     result = grade("alexnet", str(tmp_path), code=2)
-    assert f"no answer sheets (.csv, .tsv, .txt, .yaml, .yml, .xlsx, .xlsm) in folder {tmp_path}" in result.stderr
+    assert f"{tmp_path}: error: a folder with no answer sheets (.csv, .tsv, .txt, .yaml, .yml, .xlsx, .xlsm) in it" \
+        in result.stderr
 
 
 def test_gradebook(tmp_path):

@@ -270,3 +270,90 @@ def test_cuda_timing_logic_with_fake_events(monkeypatch):
     assert len(syncs) == 3
     assert all(len(samples) == 3 and all(0 <= s < 1 for s in samples) for samples in hooks.samples.values())
     assert 0 <= _Clock(torch, "cuda").time(lambda: model(torch.zeros(1, 3, 8, 8))) < 1
+
+
+# --- the peak: measured robustly, and a warning when a timing beats it -----------------------------
+
+
+class _ScriptedClock:
+    """A clock whose best time for each size is given: what a busy machine does to small kernels."""
+
+    def __init__(self, seconds: dict[int, float]) -> None:
+        self.seconds = seconds
+        self.current = 0
+
+    def best(self, run, budget: float = 0.0) -> float:
+        run()
+        return self.seconds[self.current]
+
+
+def _setup(clock: _ScriptedClock):
+    def setup(n: int):
+        clock.current = n
+        return (lambda: None), 2 * n**3, f"{n}×{n} matmul", (n,)
+    return setup
+
+
+def test_a_slow_first_size_does_not_stop_the_peak_search():
+    from cnncalc.pytorch.profile import _fastest
+
+    # 128: a scheduler pause made it 40 ms (0.1 GFLOP/s); 256 runs at 98.7, 512 at 99.4, 1024 at 93.4 GFLOP/s
+    clock = _ScriptedClock({128: 0.040, 256: 0.00034, 512: 0.0027, 1024: 0.0230})
+    best = _fastest(clock, [128, 256, 512, 1024], _setup(clock))
+    assert best.size == (512,)  # 2 x 512^3 / 2.7 ms = 99.4 GFLOP/s, the best rate
+    assert round(best.flops_per_s / 1e9, 1) == 99.4
+
+
+def test_the_peak_search_stops_once_the_rate_stops_growing():
+    from cnncalc.pytorch.profile import _fastest
+
+    # a slow kernel (float16 on a CPU): 0.5 GFLOP/s at every size; 128 takes 8.4 ms, 256 takes 67 ms
+    rate = 0.5e9
+    clock = _ScriptedClock({n: 2 * n**3 / rate for n in (128, 256, 512, 1024)})
+    seen = []
+    setup = _setup(clock)
+    _fastest(clock, [128, 256, 512, 1024], lambda n: (seen.append(n), setup(n))[1])
+    assert seen == [128, 256]  # 256 took over TARGET_S and was no faster: 512 and 1024 are not run
+
+
+def _peak(flops_per_s: float):
+    from cnncalc.analysis.roofline import Kernel, Peak
+
+    kernel = Kernel("1×1 matmul", (1,), 2, 2 / flops_per_s)
+    return Peak(dtype="float32", matmul=kernel, conv=kernel, copy_bytes=10**6, copy_s=10**-4)
+
+
+@pytest.mark.torch
+@pytest.mark.parametrize("second", [1e15, 1e3])
+def test_a_timing_above_the_peak_measures_it_again_then_warns(monkeypatch, second):
+    pytest.importorskip("torch")
+    import cnncalc.pytorch.profile as module
+
+    calls = []
+
+    def fake_peak(torch, device, dtype, channels_last=False, again=False):
+        calls.append(again)
+        return _peak(second if again else 1e3)  # 1 kFLOP/s: every layer beats it
+
+    monkeypatch.setattr(module, "measure_peak", fake_peak)
+    result = invoke("profile", *TINY, "-f", "json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert calls == [False, True]
+    if second > 1e12:  # the second measurement is sound: no warning, and its peak is the one reported
+        assert data["warnings"] == [] and data["peak"]["flops_per_s"] == pytest.approx(1e15)
+    else:
+        assert data["warnings"][0].startswith(f"{len(data['layers']) + 1} of {len(data['layers']) + 1} timings "
+                                              "ran above the measured peak (")
+        table = invoke("profile", *TINY)
+        assert "warning: " in table.stdout and "read the shares of peak as upper bounds" in table.stdout
+
+
+def test_peaks_combine_to_the_better_of_two():
+    from cnncalc.analysis.roofline import Kernel
+
+    first, second = _peak(1e9), _peak(3e9)
+    second = second.__class__(dtype="float32", matmul=second.matmul, conv=Kernel("c", (1,), 2, 1.0),
+                              copy_bytes=10**6, copy_s=10**-3)
+    better = first.better(second)
+    assert better.matmul is second.matmul and better.conv is first.conv and better.copy_s == 10**-4

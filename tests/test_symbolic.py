@@ -93,3 +93,61 @@ def test_sympy_is_imported_only_in_symbolic_mode():
             "print('sympy' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert out.stdout.strip().splitlines()[-1] == "False"
+
+
+def test_nested_floors_are_merged_and_stay_equal():
+    from cnncalc.core.symbolic import simplified
+
+    expressions = [sympy.floor(sympy.floor(H / 2) / 2), sympy.floor((sympy.floor(H / 2) - 3) / 2),
+                   sympy.floor((sympy.floor((H - 5) / 3) + 4) / 2), sympy.ceiling((sympy.ceiling(H / 3) - 1) / 2)]
+    assert simplified(expressions[0]) == sympy.floor(H / 4)
+    for expression in expressions:
+        merged = simplified(expression)
+        assert merged.count(sympy.floor) + merged.count(sympy.ceiling) == 1
+        for value in range(1, 200):
+            assert merged.subs(H, value) == expression.subs(H, value)
+
+
+def test_symbolic_shapes_print_with_parentheses():
+    text = runner.invoke(app, ["explain", "lenet5", "--symbolic", "-l", "s4"]).stdout
+    # s4 pools (floor(H/2) - 6) by 2: floor((floor(H/2) - 8)/2) + 1 = floor(H/4) - 3
+    assert text.splitlines()[0] == "s4 (avgpool): 16×(floor(H/2) - 6)×(floor(W/2) - 6) → 16×(floor(H/4) - 3)×(floor(W/4) - 3)"
+
+
+@pytest.mark.parametrize("layer, output", [
+    ("{op: adaptive_avgpool, size: 2}", ["C", 2, 2]),
+    ("{op: adaptive_maxpool, size: [2, 3]}", ["C", 2, 3]),
+    ("{op: upsample, scale: 2}", ["C", "2*H", "2*W"]),
+    ("{op: upsample, size: 7}", ["C", 7, 7]),
+    ("{op: conv, out: 8, kernel: 3, stride: 2, pad: same}", [8, "ceiling(H/2)", "ceiling(W/2)"]),
+    ("{op: maxpool, kernel: 3, stride: 2, pad: same}", ["C", "ceiling(H/2)", "ceiling(W/2)"]),
+    ("{op: conv_transpose, out: 8, kernel: 3, stride: 2, pad: 2}", [8, "2*H - 3", "2*W - 3"]),
+    ("{op: maxpool, kernel: 3, stride: 2, ceil: true}", ["C", "ceiling(H/2 - 3/2) + 1", "ceiling(W/2 - 3/2) + 1"]),
+])
+def test_layers_that_raised_type_errors_in_symbolic_mode(tmp_path, layer, output):
+    spec = tmp_path / "s.yaml"
+    spec.write_text(f"input: [3, 32, 32]\nlayers:\n  - {layer}\n")
+    for command in (["table"], ["table", "-f", "json"], ["explain"], ["explain", "-f", "json"]):
+        result = runner.invoke(app, [*command, str(spec), "--symbolic"])
+        assert result.exit_code == 0, (command, result.output)
+    data = json.loads(runner.invoke(app, ["table", str(spec), "--symbolic", "-f", "json"]).stdout)
+    assert data["layers"][0]["output_shape"] == output
+    for size in (31, 32, 33):  # the formulas give what the numeric engine gives
+        numeric = json.loads(runner.invoke(app, ["table", str(spec), "-f", "json", "--input", f"3,{size},{size}"]).stdout)
+        values = {C: 3, H: size, W: size}
+        for key in ("params", "macs", "memory_bytes"):
+            assert sympy.sympify(str(data["layers"][0][key]), locals={"C": C, "H": H, "W": W}).subs(values) == \
+                numeric["layers"][0][key], (key, size)
+        assert [sympy.sympify(str(d), locals={"C": C, "H": H, "W": W}).subs(values) for d in output] == \
+            numeric["layers"][0]["output_shape"]
+
+
+def test_receptive_field_columns_of_symbolic_sizes(tmp_path):
+    spec = tmp_path / "rf.yaml"
+    spec.write_text("input: [3, 32, 32]\nlayers:\n  - {op: maxpool, kernel: 3, stride: 3}\n"
+                    "  - {op: conv_transpose, out: 4, kernel: 3, stride: 2}\n  - {op: upsample, scale: 3}\n")
+    result = runner.invoke(app, ["table", str(spec), "--symbolic", "--columns", "+rf,jump,rf_start"])
+    assert result.exit_code == 0, result.output
+    # jump: 3 after the pool, 3/2 after the transposed conv, 1/2 after upsampling by 3
+    # (the last is the formula 3/2 x (2*floor(H/3) + 1)/(6*floor(H/3) + 3), which prints as 1/2)
+    assert [line.split()[-2] for line in result.stdout.splitlines()[5:8]] == ["3", "1.5", "1/2"]

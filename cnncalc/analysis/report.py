@@ -6,7 +6,7 @@ from typing import Any
 
 from ..core.errors import Note
 from ..core.shapes import Shape
-from ..core.symbolic import as_text
+from ..core.symbolic import as_text, is_symbolic
 from ..layers import Cells
 from ..layers.window import RFAxis
 
@@ -77,6 +77,13 @@ class Report:
             memory_bytes=sum((r.memory_bytes for r in self.rows), 0),
         )
 
+    @property
+    def symbolic(self) -> bool:
+        """True when sizes or counts are formulas (`--symbolic`)."""
+        totals = self.totals
+        return any(is_symbolic(value) for value in (*self.input_shape, totals.params, totals.macs,
+                                                    totals.memory_bytes))
+
     def collapse(self, depth: int) -> Report:
         """One row per block instance (or repeat) whose name has more than `depth` parts, summing
         params, buffers, MACs and memory: `--depth 1` prints GoogLeNet one row per inception module."""
@@ -88,7 +95,7 @@ class Report:
 
         def close() -> None:
             if members:
-                rows.append(self._group_row(".".join(members[0].name.split(".")[:depth]), members, shapes))
+                rows.append(self.group_row(".".join(members[0].name.split(".")[:depth]), members, shapes))
                 members.clear()
 
         for row in self.rows:
@@ -104,7 +111,9 @@ class Report:
         close()
         return replace(self, rows=tuple(rows))
 
-    def _group_row(self, name: str, members: list[Row], shapes: dict[str, Shape]) -> Row:
+    def group_row(self, name: str, members: list[Row], shapes: dict[str, Shape] | None = None) -> Row:
+        """One row for a block instance or repeat: its `members` summed, its inputs those from outside."""
+        shapes = shapes if shapes is not None else {row.name: row.output_shape for row in self.rows}
         inside = {row.name for row in members}
         inputs = tuple(dict.fromkeys(ref for row in members for ref in row.inputs if ref not in inside))
         op, output = self.groups.get(name, ("group", members[-1].name))
@@ -175,12 +184,18 @@ class Report:
 
 
 def plain_number(value: Any) -> Any:
-    """A Fraction as an int when whole, else a float (JSON has no fractions); a symbolic
-    expression as a string that sympy.sympify parses."""
+    """A Fraction as an int when whole, else a float (JSON has no fractions; one too large for a
+    float stays a Fraction, which the JSON writer prints approximately); a symbolic expression as a
+    string that sympy.sympify parses."""
     from fractions import Fraction
 
     if isinstance(value, Fraction):
-        return int(value) if value.denominator == 1 else float(value)
+        if value.denominator == 1:
+            return int(value)
+        try:
+            return float(value)
+        except OverflowError:
+            return value
     return as_text(value)
 
 

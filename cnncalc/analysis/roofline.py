@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 import statistics
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any, Optional
 
 from .report import DTYPE_BYTES, Row
@@ -143,6 +143,15 @@ class Peak:
     def ridge(self) -> float:
         return ridge_point(self.flops_per_s, self.bytes_per_s)
 
+    def better(self, other: Peak) -> Peak:
+        """The higher ceilings of two measurements of the same device: each kernel's faster run,
+        the faster copy."""
+        def faster(a: Kernel, b: Kernel) -> Kernel:
+            return a if a.flops_per_s >= b.flops_per_s else b
+
+        return replace(self, matmul=faster(self.matmul, other.matmul), conv=faster(self.conv, other.conv),
+                       copy_s=min(self.copy_s, other.copy_s))
+
     def to_dict(self) -> dict[str, Any]:
         return {"flops_per_s": self.flops_per_s, "bytes_per_s": self.bytes_per_s,
                 "ridge_flops_per_byte": self.ridge, "dtype": self.dtype, "tf32": self.tf32,
@@ -227,6 +236,7 @@ class Profile:
     model: Measured  # the whole forward pass, timed without hooks; MACs and bytes summed over layers
     peak_memory_bytes: Optional[int] = None  # CUDA: torch.cuda.max_memory_allocated over the timed passes
     resident_memory_bytes: Optional[int] = None  # CUDA: allocated before them (weights, buffers, input)
+    warnings: tuple[str, ...] = ()  # figures not to trust (see above_peak)
 
     @property
     def throughput(self) -> float:
@@ -257,7 +267,23 @@ class Profile:
                       "peak_memory_bytes": self.peak_memory_bytes,
                       "resident_memory_bytes": self.resident_memory_bytes},
             "layers": [layer.to_dict() for layer in self.layers],
+            "warnings": list(self.warnings),
         }
+
+
+def above_peak(layers: Sequence[Measured], model: Measured, limit: int = 3) -> list[str]:
+    """Warnings for the layers (and the model) that ran faster than the measured peak FLOP/s, which
+    a sound peak makes impossible unless the kernel does fewer FLOPs than counted."""
+    over = sorted((item for item in (model, *layers) if item.flops and item.peak_share > 1),
+                  key=lambda item: -item.peak_share)
+    if not over:
+        return []
+    named = ", ".join(f"{item.name} {100 * item.peak_share:.0f}%" for item in over[:limit])
+    more = f" and {len(over) - limit} more" if len(over) > limit else ""
+    return [f"{len(over)} of {len(layers) + 1} timings ran above the measured peak ({named}{more}): the peak was "
+            "probably measured while other work slowed the machine, or a kernel does fewer FLOPs than counted "
+            "(Winograd or FFT convolutions); read the shares of peak as upper bounds, and profile again on an "
+            "idle machine"]
 
 
 # --- measurement -----------------------------------------------------------------------------------

@@ -4,6 +4,7 @@ The CLI is thin: parse options, call the library, render, and turn domain errors
 (2 bad input, 1 a check that failed) with a message, never a traceback."""
 from __future__ import annotations
 
+import math
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -16,7 +17,46 @@ from .. import __version__
 from ..analysis.conventions import CONVENTIONS
 from ..analysis.report import DTYPE_BYTES
 from ..core.errors import CnnCalcError, did_you_mean
+from ..core.text import shown
 from ..render.console import stderr_console
+
+
+def _typer_fixes() -> None:
+    """Three slips of typer 0.29, fixed here for every command. Its help shows a flag as taking a
+    value (`--strict <bool>`, so users write `--strict true` and get "unexpected extra argument"),
+    and folds choices mid-word (`<float32|float16|bfloat1 6>`): a flag now shows no type, and
+    choices have spaces between them, where the column can wrap. And its usage errors echo what
+    was typed raw (`No such option: --a<U+202E>b`): they now go through the sanitizer."""
+    import typer.rich_utils
+    from typer.core import TyperOption
+
+    from ..core.text import printable_message
+
+    shown = TyperOption.display_type_rich
+    if getattr(shown, "cnncalc", False):
+        return
+
+    def display_type_rich(self: TyperOption, ctx: Any) -> Optional[str]:
+        if self.is_flag and not self.count:
+            return None
+        text = shown(self, ctx)
+        if text and self.metavar is None and self.type_descriptor.is_choice:
+            text = text.replace("|", " | ")
+        return text
+
+    display_type_rich.cnncalc = True  # type: ignore[attr-defined]
+    TyperOption.display_type_rich = display_type_rich  # type: ignore[method-assign]
+    format_error = typer.rich_utils.rich_format_error
+
+    def rich_format_error(error: Any) -> None:
+        if isinstance(getattr(error, "message", None), str):
+            error.message = printable_message(error.message)
+        format_error(error)
+
+    typer.rich_utils.rich_format_error = rich_format_error  # type: ignore[assignment]
+
+
+_typer_fixes()
 
 app = typer.Typer(
     help="A static calculator for convolutional networks: shapes, parameters, multiply-adds and "
@@ -37,8 +77,19 @@ def choice(names: Sequence[str], what: str) -> Callable[[Any], Any]:
     def check(value: Any) -> Any:
         if value is not None and value not in names:
             hint = did_you_mean(str(value), names)
-            raise typer.BadParameter(f"unknown {what} {value!r}; choose from {', '.join(names)}"
+            raise typer.BadParameter(f"unknown {what} {shown(value)}; choose from {', '.join(names)}"
                                      + (f" ({hint})" if hint else ""))
+        return value
+
+    return check
+
+
+def finite(option: str) -> Callable[[Any], Any]:
+    """An option callback refusing inf and nan (click's float type takes them)."""
+
+    def check(value: Any) -> Any:
+        if value is not None and not math.isfinite(value):
+            raise typer.BadParameter(f"{option} must be a finite number, got {value}")
         return value
 
     return check
@@ -75,14 +126,29 @@ def reporting_errors() -> Iterator[None]:
         raise typer.Exit(exc.exit_code) from None
 
 
-def emit(text: str | bytes, output: Optional[Path]) -> None:
-    """Write the command's output to stdout, or atomically to `--output`."""
+def emit(text: str | bytes, output: Optional[Path], inputs: Sequence[str | Path] = ()) -> None:
+    """Write the command's output to stdout, or atomically to `--output` (core/io.py: the umask or
+    the file's own mode, regular files only, never over one of the command's `inputs`)."""
     if output is None:
         sys.stdout.write(text if isinstance(text, str) else text.decode())
     else:
         from ..core.io import write_atomic
 
-        write_atomic(output, text)
+        write_atomic(output, text, inputs=input_files(inputs))
+
+
+def input_files(arguments: Sequence[str | Path]) -> list[Path]:
+    """The files that SPEC and answer-sheet arguments name (a bundled spec's name: its file)."""
+    from ..core.errors import InputError
+    from ..spec import bundled
+
+    files = []
+    for argument in arguments:
+        try:
+            files.append(Path(argument) if Path(argument).exists() else bundled.resolve(str(argument))[0])
+        except (InputError, OSError, ValueError):  # not a file, nor a bundled spec: nothing to protect
+            continue
+    return files
 
 
 def set_values(items: Optional[Sequence[str]]) -> Mapping[str, str]:

@@ -7,7 +7,7 @@ from typing import Literal, Optional
 
 import typer
 
-from .app import OUTPUT, SET, SPEC, app, emit, reporting_errors, set_values
+from .app import OUTPUT, SET, SPEC, app, emit, finite, input_files, reporting_errors, set_values
 
 SHEET_SUFFIXES = (".csv", ".tsv", ".txt", ".yaml", ".yml", ".xlsx", ".xlsm")
 STDOUT = "-"
@@ -35,7 +35,7 @@ def grade(
         1.0, "--carry-forward-credit", min=0.0, max=1.0,
         help="Credit for a cell that is consistent with the student's own earlier mistake (error carried forward)."),
     rtol: Optional[float] = typer.Option(
-        None, "--rtol", min=0.0,
+        None, "--rtol", min=0.0, callback=finite("--rtol"),
         help="Accept numbers within this relative tolerance (or rounded as written) instead of truncated ones."),
     no_truncation: bool = typer.Option(
         False, "--no-truncation", help="Accept rounded values only (by default truncated ones are right too)."),
@@ -97,14 +97,15 @@ def grade(
             if format == "json":
                 raise OptionError("--template and --key write csv or yaml, not json")
             writer = answer_sheet_yaml if format == "yaml" else answer_sheet_csv
-            emit(writer(report, key=key, weights=_weights(weights, None), points=scale), output)
+            emit(writer(report, key=key, weights=_weights(weights, None), points=scale), output, [spec])
             return
         if format == "yaml":
             raise OptionError("--format yaml is for --template and --key; results are table, json or csv")
         _grade(graph, report, answers or [], format=format, assignment_file=assignment, only_given=only_given,
                scale=scale, weights=weights, carry_credit=Fraction(str(carry_credit)),
                rtol=Fraction(str(rtol)) if rtol is not None else None, truncation=not no_truncation,
-               decimal_comma=decimal_comma, gradebook=gradebook, summary=summary, feedback=feedback, output=output)
+               decimal_comma=decimal_comma, gradebook=gradebook, summary=summary, feedback=feedback, output=output,
+               inputs=[spec, *(answers or []), *([assignment] if assignment else [])])
 
 
 def _weights(items: Optional[list[str]], asked) -> dict[str, Fraction]:
@@ -141,7 +142,8 @@ def sheet_paths(paths: list[Path]) -> list[Path]:
             inside = sorted(p for p in path.iterdir() if p.suffix.lower() in SHEET_SUFFIXES
                             and not p.name.startswith(".") and p.is_file())
             if not inside:
-                raise OptionError(f"no answer sheets ({', '.join(SHEET_SUFFIXES)}) in folder {path}")
+                raise OptionError(f"a folder with no answer sheets ({', '.join(SHEET_SUFFIXES)}) in it",
+                                  file=str(path))
             found += inside
         else:
             found.append(path)
@@ -151,8 +153,10 @@ def sheet_paths(paths: list[Path]) -> list[Path]:
 def _grade(graph, report, answers: list[Path], *, format: str, assignment_file: Optional[Path], only_given: bool,
            scale: Optional[Fraction], weights: Optional[list[str]], carry_credit: Fraction, rtol: Optional[Fraction],
            truncation: bool, decimal_comma: bool, gradebook: Optional[str], summary: bool, feedback: Optional[str],
-           output: Optional[Path]) -> None:
+           output: Optional[Path], inputs: list) -> None:
+    """`inputs`: the spec, sheet and assignment arguments, which no file written here may replace."""
     from ..core.errors import CheckFailed
+    from ..core.text import file_name
     from ..grade import Grader, Options, assignment_from_sheet, lecture_assignment, read_sheet
     from ..render.console import plain_text, show, stderr_console
     from ..render.grade import grade_csv, grade_json, grade_renderables
@@ -171,9 +175,9 @@ def _grade(graph, report, answers: list[Path], *, format: str, assignment_file: 
     if gradebook is not None:
         from ..render.gradebook import gradebook_csv
 
-        _write(gradebook, gradebook_csv(results))
+        _write(gradebook, gradebook_csv(results), inputs)
     if feedback is not None:
-        _feedback(feedback, results, graph, report, carry_credit)
+        _feedback(feedback, results, graph, report, carry_credit, inputs)
     class_data = class_summary(results) if summary else None
     if STDOUT not in (gradebook, feedback):
         if format == "table":
@@ -184,19 +188,19 @@ def _grade(graph, report, answers: list[Path], *, format: str, assignment_file: 
                 if output is None:
                     show(*body, natural_width=True)
                 else:
-                    emit(plain_text(*body), output)
+                    emit(plain_text(*body), output, inputs)
         elif format == "json":
             emit(grade_json(results, report.name, rtol, errors, assignment=asked, carry_forward_credit=carry_credit,
-                            summary=class_data), output)
+                            summary=class_data), output, inputs)
         else:
-            emit(grade_csv(results), output)
+            emit(grade_csv(results), output, inputs)
     if errors:
         raise typer.Exit(2)
     failing = [r for r in results if not r.all_right]
     if failing:
         from ..render.grade import amount
 
-        named = ", ".join(f"{r.file} ({amount(r.score)}/{amount(r.max_score)}"
+        named = ", ".join(f"{file_name(r.file)} ({amount(r.score)}/{amount(r.max_score)}"
                           + (f", {r.problem_count} problem{'s' * (r.problem_count != 1)}" if r.problem_count else "")
                           + ")" for r in failing[:5])
         if len(failing) > 5:
@@ -204,16 +208,11 @@ def _grade(graph, report, answers: list[Path], *, format: str, assignment_file: 
         raise CheckFailed(f"not all right: {named}")
 
 
-def _write(target: str, text: str) -> None:
-    if target == STDOUT:
-        emit(text, None)
-    else:
-        from ..core.io import write_atomic
-
-        write_atomic(Path(target), text)
+def _write(target: str, text: str, inputs: list) -> None:
+    emit(text, None if target == STDOUT else Path(target), inputs)
 
 
-def _feedback(target: str, results, graph, report, carry_credit: Fraction) -> None:
+def _feedback(target: str, results, graph, report, carry_credit: Fraction, inputs: list) -> None:
     """One Markdown file per sheet in the folder `target` (made if missing), or all to stdout."""
     from ..core.errors import InputError
     from ..grade.diagnoses import derivations
@@ -231,6 +230,7 @@ def _feedback(target: str, results, graph, report, carry_credit: Fraction) -> No
         raise InputError(f"cannot make the feedback folder: {exc.strerror or exc}", file=target) from None
     from ..core.io import write_atomic
 
+    protected = input_files(inputs)
     for name, text in zip(feedback_names(results), texts):
-        write_atomic(folder / name, text)
+        write_atomic(folder / name, text, inputs=protected)
 

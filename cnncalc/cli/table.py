@@ -9,7 +9,7 @@ import typer
 from ..render.lecture import TABLE_COLUMNS
 from .app import BATCH, CONVENTION, DTYPE, INPUT, OUTPUT, SET, SPEC, SYMBOLIC, app, emit, reporting_errors, set_values
 
-# Symbolic values have no lecture units (k, M, KB): the table shows the exact formulas.
+# Symbolic values have no lecture units (k, M, KB): markdown shows the exact formulas in the table.
 SYMBOLIC_COLUMNS = "c_in,hw_in,filters,kernel,stride,pad,c_out,hw_out,memory_bytes,params,macs"
 
 
@@ -40,7 +40,7 @@ def table(
     """
     from ..api import analyze
     from ..render.console import plain_text, show, stderr_console
-    from ..render.lecture import choose_columns, lecture_markdown, lecture_summary_lines, lecture_table
+    from ..render.lecture import choose_columns, lecture_markdown, lecture_renderables
     from ..render.machine import to_csv, to_json
 
     with reporting_errors():
@@ -49,9 +49,9 @@ def table(
                          batch=batch, strict=strict, symbolic=symbolic, depth=depth)
         errors = stderr_console()
         for note in report.warnings:
-            errors.print(note.render(), markup=False)
+            errors.print(note.render())
         if format == "table":
-            body = [lecture_table(report, chosen, may_add_from), *lecture_summary_lines(report)]
+            body = lecture_renderables(report, chosen if columns or not symbolic else None, may_add_from)
             if output is None:
                 show(*body, natural_width=True)
                 return
@@ -60,7 +60,7 @@ def table(
             text = lecture_markdown(report, chosen, may_add_from)
         else:
             text = to_csv(report) if format == "csv" else to_json(report)
-        emit(text, output)
+        emit(text, output, [spec])
 
 
 @app.command()
@@ -102,4 +102,4 @@ def explain(
             text = explain_markdown(items)
         else:
             text = explain_json(items, report.name, report.convention, report.dtype, report.batch)
-        emit(text, output)
+        emit(text, output, [spec])

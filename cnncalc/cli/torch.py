@@ -7,7 +7,7 @@ from typing import Literal, Optional
 
 import typer
 
-from .app import INPUT, OUTPUT, SET, SPEC, app, convention_option, emit, reporting_errors, set_values
+from .app import INPUT, OUTPUT, SET, SPEC, app, convention_option, emit, input_files, reporting_errors, set_values
 
 
 @app.command()
@@ -68,6 +68,7 @@ def export(
     Example: [bold]cnncalc export resnet18 --to pytorch -o resnet18.py[/bold]
     """
     from ..api import load_graph
+    from ..core.text import file_name
     from ..pytorch.export import onnx_bytes, pytorch_source, write_new
     from ..pytorch.lowering import require_torch
 
@@ -78,8 +79,8 @@ def export(
             data: str | bytes = pytorch_source(graph, display, flat=flat)
         else:
             data = onnx_bytes(graph)
-        write_new(output, data, force)
-        typer.echo(f"wrote {output} ({to}, {len(graph.nodes)} layers)")
+        write_new(output, data, force, input_files([spec]))
+        typer.echo(f"wrote {file_name(output)} ({to}, {len(graph.nodes)} layers)")
 
 
 @app.command("profile")
@@ -135,6 +136,6 @@ def profile(
             if output is None:
                 show(*body, natural_width=True)
                 return
-            emit(plain_text(*body), output)
+            emit(plain_text(*body), output, [spec])
         else:
-            emit(profile_json(result), output)
+            emit(profile_json(result), output, [spec])

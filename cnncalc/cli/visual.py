@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Optional
 
 import typer
 
+from ..core.text import file_name, printable
 from ..render.panels import PANELS
 from .app import BATCH, CONVENTION, DTYPE, INPUT, OUTPUT, SET, SPEC, app, emit, reporting_errors, set_values
 
@@ -53,10 +54,10 @@ def plot(
         write_panels(drawn, chart_title(report.name, keys), output)
         bars = len(drawn[0].bars)
         grouping = f", one per block at --depth {chosen_depth}" if chosen_depth is not None else ""
-        typer.echo(f"wrote {output} ({len(drawn)} panels, {bars} bars{grouping})")
+        typer.echo(f"wrote {file_name(output)} ({len(drawn)} panels, {bars} bars{grouping})")
         for panel in drawn:
             if panel.takeaway is not None:
-                typer.echo(f"  {panel.takeaway.text}")
+                typer.echo(f"  {printable(panel.takeaway.text)}")
 
 
 def print_warnings(report: Report) -> None:
@@ -104,9 +105,9 @@ def report(
         print_warnings(result)
         charts = panels(result, list(PANELS), depth if depth is not None else auto_depth(result))
         page = report_page(result, explain(graph, result, chosen), charts, spec_source(spec), display)
-        emit(page, output)
+        emit(page, output, [spec])
         if output is not None:
-            typer.echo(f"wrote {output} ({len(page.encode()) / 1024:,.0f} KB, {len(result.rows)} layers)")
+            typer.echo(f"wrote {file_name(output)} ({len(page.encode()) / 1024:,.0f} KB, {len(result.rows)} layers)")
 
 
 def spec_source(spec: str) -> str:

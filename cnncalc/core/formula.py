@@ -18,6 +18,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Any
 
 # Whether `Q` builds Formulas (explain) or passes plain values through (the engine).
@@ -142,7 +143,8 @@ class Step:
             parts.append(symbols)
             if numbers != symbols:
                 parts.append(numbers)
-        parts.append(self.result)
+        if self.result != parts[-1]:  # `c_out = c_in = 5`, not `= 5 = 5`
+            parts.append(self.result)
         return " = ".join(parts)
 
 
@@ -168,11 +170,12 @@ def _combine(op: str, left: Any, right: Any) -> Formula:
 
 
 def divide(left: Any, right: Any) -> Any:
-    """left / right, exact: a Fraction (or int) for whole numbers, sympy's division for symbols."""
+    """left / right, exact: an int or a Fraction for whole numbers and fractions, sympy's division
+    for symbols."""
     from fractions import Fraction
 
-    if isinstance(left, int) and isinstance(right, int):
-        result = Fraction(left, right)
+    if isinstance(left, (int, Fraction)) and isinstance(right, (int, Fraction)):
+        result = Fraction(left) / Fraction(right)
         return int(result) if result.denominator == 1 else result
     return left / right
 
@@ -189,11 +192,20 @@ def total(formulas: list[Formula]) -> Formula | int:
 
 def _number(value: Any) -> str:
     if isinstance(value, int) and not isinstance(value, bool):
-        return f"{value:,}" if abs(value) >= 10_000 else str(value)
+        from .numbers import integer_text
+
+        return integer_text(value, grouping=abs(value) >= 10_000)
     if isinstance(value, float):
         return f"{value:g}"
-    text = str(value)
-    return f"({text})" if any(op in text.lstrip("-") for op in "+-") else text  # a symbolic sum: C + 1
+    if isinstance(value, Fraction):  # 0.5, or (79/3) when its decimals do not end soon
+        from .numbers import decimal_text
+
+        shown = decimal_text(value)
+        return shown if Fraction(shown) == value else f"({value.numerator}/{value.denominator})"
+    from .symbolic import text
+
+    shown = text(value)
+    return f"({shown})" if any(op in shown.lstrip("-") for op in "+-") else shown  # a symbolic sum: C + 1
 
 
 def value_of(item: Any) -> Any:

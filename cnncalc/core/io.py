@@ -4,6 +4,7 @@ from __future__ import annotations
 import os
 import stat
 import tempfile
+from collections.abc import Iterable
 from pathlib import Path
 
 from .errors import InputError, Location
@@ -70,25 +71,63 @@ def read_text(path: Path, display: str | None = None, *, what: str, limit: int,
                     loc=Location(name, line, column), hint="save the file as UTF-8") from None
 
 
-def write_atomic(path: Path, text: str | bytes) -> None:
-    """Write a file whole or not at all: a temporary file in the same folder, then a rename."""
-    folder = path.parent if str(path.parent) else Path(".")
-    if not folder.is_dir():
-        raise InputError(f"cannot write {path}: folder {folder} does not exist", file=str(path))
-    if path.is_dir():
-        raise InputError("is a directory; give a file name", file=str(path))
+def write_atomic(path: Path, text: str | bytes, *, inputs: Iterable[Path] = ()) -> None:
+    """Write a file whole or not at all: a temporary file in the same folder, then a rename.
+
+    - A new file gets the mode the user's umask gives (0644 under umask 022), as `open` would; a
+      file that exists keeps its mode.
+    - A symbolic link is followed: the file it points to is replaced, the link stays.
+    - Only a regular file is replaced: a directory, FIFO, device or socket is refused (writing to
+      /dev/stdout is `cnncalc ... > file`), and so is a dangling link.
+    - `inputs` are the files the command read (the spec, answer sheets): writing over one of them
+      is refused, since the output would destroy what it was computed from."""
+    shown = str(path)
+    target = Path(os.path.realpath(path))
     try:
-        fd, temp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
+        info: os.stat_result | None = target.stat()
+    except FileNotFoundError:
+        info = None
+    except OSError as exc:
+        raise InputError(f"cannot write file: {exc.strerror or exc}", file=shown) from None
+    if info is None and path.is_symlink():
+        raise InputError("is a symbolic link to a file that does not exist", file=shown,
+                         hint=f"it points to {os.readlink(path)}")
+    if info is not None and stat.S_ISDIR(info.st_mode):
+        raise InputError("is a directory; give a file name", file=shown)
+    if info is not None and not stat.S_ISREG(info.st_mode):
+        raise InputError("not a regular file (a device, pipe or socket); only a regular file is replaced",
+                         file=shown, hint="to write to a pipe, leave out --output and redirect stdout")
+    for source in inputs:
+        if info is not None and _same_file(source, info):
+            raise InputError(f"is {source}, an input of this command: writing would overwrite it", file=shown,
+                             hint="choose another --output file")
+    folder = target.parent
+    if not folder.is_dir():
+        raise InputError(f"cannot write {shown}: folder {path.parent} does not exist", file=shown)
+    mode = stat.S_IMODE(info.st_mode) if info is not None else 0o666 & ~_umask()
+    try:
+        fd, temp = tempfile.mkstemp(dir=folder, prefix=".cnncalc-", suffix=".tmp")  # short: any name fits
         try:
-            if isinstance(text, bytes):
-                with os.fdopen(fd, "wb") as handle:
-                    handle.write(text)
-            else:
-                with os.fdopen(fd, "w", encoding="utf-8", newline="") as handle:
-                    handle.write(text)
-            os.replace(temp, path)
+            os.fchmod(fd, mode)
+            with os.fdopen(fd, "wb") as handle:
+                handle.write(text if isinstance(text, bytes) else text.encode("utf-8"))
+            os.replace(temp, target)
         except BaseException:
             os.unlink(temp)
             raise
     except OSError as exc:
-        raise InputError(f"cannot write file: {exc.strerror or exc}", file=str(path)) from None
+        raise InputError(f"cannot write file: {exc.strerror or exc}", file=shown) from None
+
+
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+def _same_file(source: Path, info: os.stat_result) -> bool:
+    try:
+        other = source.stat()
+    except OSError:
+        return False
+    return (other.st_dev, other.st_ino) == (info.st_dev, info.st_ino)

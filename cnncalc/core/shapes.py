@@ -13,8 +13,12 @@ def numel(shape: Shape) -> Any:
 
 def format_shape(shape: Shape) -> str:
     """(3, 227, 227) -> '3×227×227'."""
-    return "×".join(str(d) for d in shape)
+    from .symbolic import factor_text
+
+    return "×".join(factor_text(d) for d in shape)
 
 
 def shape_list(shape: Shape) -> str:
-    return f"[{', '.join(str(d) for d in shape)}]"
+    from .symbolic import text
+
+    return f"[{', '.join(text(d) for d in shape)}]"

@@ -12,7 +12,8 @@ from .base import (
                    fused_activation_names,
                    layer_types,
                    register,
+                   suggest_ops,
 )
 
 __all__ = ["REGISTRY", "RF", "Cells", "Layer", "LayerProblem", "activation_terms", "fused_activation_names",
-           "layer_types", "register"]
+           "layer_types", "register", "suggest_ops"]

@@ -38,6 +38,7 @@ class Activation(SameShape):
 @register
 class ReLU(Activation):
     op = "relu"
+    known_as = ("rectifier", "rectified_linear")
     summary = "max(0, x)"
     torch_class = "nn.ReLU"
 
@@ -58,6 +59,7 @@ class LeakyReLU(Activation):
 @register
 class Sigmoid(Activation):
     op = "sigmoid"
+    known_as = ("logistic",)
     summary = "1 / (1 + e^-x)"
     torch_class = "nn.Sigmoid"
 

@@ -7,18 +7,25 @@ lowering and a small example. Nothing outside the class branches on its type.
 """
 from __future__ import annotations
 
+import difflib
+import functools
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any, ClassVar, NoReturn
 
-from ..core.errors import Location, SpecError, did_you_mean
-from ..core.formula import Step
+from ..core.errors import Consequence, ErrorCollector, Location, SpecError, did_you_mean
+from ..core.formula import Step, value_of
 from ..core.shapes import Shape, shape_list
 from .fields import REQUIRED, Field, FieldProblem
 from .torchspec import Torch
 from .window import RFAxis
 
 REGISTRY: dict[str, type[Layer]] = {}
+# Names of a layer's input size in other tools' layer constructors: not fields here, because the
+# size comes from the layer's input (and `out_channels` is no cure for them).
+INPUT_SIZE_FIELDS = ("in_channels", "in_features", "input_channels", "in_planes", "inplanes", "in_ch", "c_in",
+                     "input_size", "input_dim", "in_dim", "num_features", "normalized_shape")
 
 Warn = Callable[..., None]
 RF = tuple[RFAxis, RFAxis]  # receptive field along H and W
@@ -31,8 +38,34 @@ def register(cls: type[Layer]) -> type[Layer]:
         if op in REGISTRY:
             raise RuntimeError(f"op name {op!r} of {cls.__name__} is taken by {REGISTRY[op].__name__}")
         REGISTRY[op] = cls
-    _ACTIVATION_NAMES.clear()
     return cls
+
+
+def suggest_ops(word: str, others: tuple[str, ...] = ()) -> list[str]:
+    """Up to three op names (or `others`, block names) a mistyped op probably meant: the same name
+    in another case or spelling (`ReLU`, `Conv2D`, `max_pool_2d`), another tool's name for a layer
+    type (`convolution`, `fully_connected`, `InnerProduct`: each class's `known_as`), then close
+    spellings. Names are compared lower case, without '_' and '-'."""
+    def key(name: str) -> str:
+        return re.sub(r"[^0-9a-z]", "", name.lower())
+
+    names: dict[str, str] = {}  # key -> the name to suggest
+    for name in others:
+        names.setdefault(key(name), name)
+    for op in REGISTRY:
+        names.setdefault(key(op), op)
+    for cls in layer_types():
+        for known in cls.known_as:
+            names.setdefault(key(known), cls.op)
+    wanted = key(word)
+    if not wanted:
+        return []
+    for candidate in (wanted, re.sub(r"(layer|[123]d)$", "", wanted)):
+        if candidate in names:
+            return [names[candidate]]
+    close = difflib.get_close_matches(wanted, list(names), n=6, cutoff=0.75)
+    close += [k for k in names if len(k) >= 3 and len(wanted) >= 3 and (k.startswith(wanted) or wanted.startswith(k))]
+    return list(dict.fromkeys(names[k] for k in close))[:3]
 
 
 def layer_types() -> list[type[Layer]]:
@@ -40,14 +73,15 @@ def layer_types() -> list[type[Layer]]:
     return list(dict.fromkeys(REGISTRY.values()))
 
 
-_ACTIVATION_NAMES: list[str] = []  # filled on first use, emptied by `register`
-
-
 def fused_activation_names() -> list[str]:
     """Names accepted by `act:` on conv and linear layers: every standalone activation type."""
-    if not _ACTIVATION_NAMES:
-        _ACTIVATION_NAMES.extend(op for op, cls in REGISTRY.items() if cls.is_activation)
-    return _ACTIVATION_NAMES
+    return list(_activation_names(len(REGISTRY)))
+
+
+@functools.lru_cache(maxsize=1)
+def _activation_names(registered: int) -> tuple[str, ...]:
+    """Computed once per state of the registry (it only grows): every conv and linear asks."""
+    return tuple(op for op, cls in REGISTRY.items() if cls.is_activation)
 
 
 def activation_terms() -> tuple[str, ...]:
@@ -76,9 +110,10 @@ class Cells:
 class Layer:
     op: ClassVar[str]
     aliases: ClassVar[tuple[str, ...]] = ()
+    known_as: ClassVar[tuple[str, ...]] = ()  # other tools' names for it: suggested, not accepted
     summary: ClassVar[str] = ""
     fields: ClassVar[tuple[Field, ...]] = ()  # collected from the `spec_field` attributes
-    field_keys: ClassVar[dict[str, str]] = {}  # each field's name and aliases -> its name
+    _field_index: ClassVar[dict[str, str]]  # name or alias -> field name (see canonical_field)
     arity: ClassVar[int | None] = 1  # inputs it takes; None: two or more (a merge)
     is_activation: ClassVar[bool] = False  # usable as a conv's or linear's fused `act:`
     # Multiplies its input by learned filters or a weight matrix: the lectures' "conv" and
@@ -97,62 +132,80 @@ class Layer:
             merged = {f.name: f for f in cls.fields}
             merged.update({name: replace(f, name=name) for name, f in declared.items()})
             cls.fields = tuple(merged.values())
-            cls.field_keys = {key: f.name for f in cls.fields for key in (f.name, *f.aliases)}
 
     def __init__(self, name: str, values: dict[str, Any] | None = None, *, loc: Location | None = None,
-                 field_locs: dict[str, Location | None] | None = None) -> None:
+                 field_locs: dict[str, Location | None] | None = None, absent: tuple[str, ...] = ()) -> None:
+        """Parse and check the fields; every problem is reported (a SpecErrors when there are
+        several). `absent` names keys that were given but cannot be used (an unknown field, a value
+        that failed): a required field that one of them is, or misspells, is not reported missing
+        too, and the layer is then a Consequence of those problems."""
         self.name = name
         self.loc = loc
         self.field_locs = field_locs or {}
-        values = values or {}
-        used = 0
-        attributes = self.__dict__
+        values = dict(values or {})
+        problems = ErrorCollector(limit=None)
+        incomplete = False
         for f in self.fields:
             if f.name in values:
-                used += 1
                 try:
-                    attributes[f.name] = f.parse(values[f.name])
+                    setattr(self, f.name, f.parse(values.pop(f.name)))
                 except FieldProblem as exc:
-                    raise self.error(str(exc), f.name) from None
-            elif f.default is REQUIRED:
-                raise self.error(f"'{f.name}' is required for {self.op}", None,
-                                 hint=f"add '{f.name}: ...' to the layer")
+                    problems.add(self.error(str(exc), f.name))
+            elif f.required:
+                if any(key in (f.name, *f.aliases) or did_you_mean(key, (f.name, *f.aliases)) for key in absent):
+                    incomplete = True
+                else:
+                    problems.add(self.error(f"'{f.name}' is required for {self.op}", None,
+                                            hint=f"add '{f.name}: ...' to the layer"))
             else:
-                attributes[f.name] = f.default
-        if used != len(values):
-            unknown = next(key for key in values if key not in {f.name for f in self.fields})
-            raise self.error(f"unknown field '{unknown}' for {self.op}", None,
-                             hint=self.field_hint(unknown))
+                setattr(self, f.name, f.default)
+        for key in values:
+            problems.add(self.error(f"unknown field '{key}' for {self.op}", None, hint=self.field_hint(key)))
+        problems.check()
+        if incomplete:
+            raise Consequence(f"{self.op} '{name}' lacks a field that could not be read", loc=loc, layer=name)
         try:
             self.check()
         except LayerProblem as exc:
             raise self.error(exc.message, exc.field, exc.hint) from None
 
     @classmethod
-    def from_mapping(cls, name: str, mapping: Any, skip: tuple[str, ...] = ("op", "name")) -> Layer:
-        """Build from a spec mapping (a yamlsrc.YMap), accepting field aliases, located errors."""
-        return cls.from_values(name, {key: value for key, value in mapping.items() if key not in skip},
-                               getattr(mapping, "loc", None), getattr(mapping, "key_locs", {}),
-                               getattr(mapping, "value_locs", {}))
-
-    @classmethod
-    def from_values(cls, name: str, given: dict[Any, Any], layer_loc: Location | None,
-                    key_locs: dict[Any, Location], value_locs: dict[Any, Location]) -> Layer:
-        """Build from field values keyed as written (aliases accepted), with their locations."""
+    def from_mapping(cls, name: str, mapping: Any, skip: tuple[str, ...] = ("op", "name"),
+                     unresolved: tuple[str, ...] = ()) -> Layer:
+        """Build from a spec mapping (a yamlsrc.YMap), accepting field aliases; every problem is
+        reported, located (a SpecErrors when there are several). `unresolved` names fields left out
+        of `mapping` because their values could not be computed (their problems are reported)."""
         values: dict[str, Any] = {}
         locs: dict[str, Location | None] = {}
-        for key, value in given.items():
-            field = cls.field_keys.get(key) if isinstance(key, str) else None
+        given_as: dict[str, str] = {}
+        key_locs = getattr(mapping, "key_locs", {})
+        value_locs = getattr(mapping, "value_locs", {})
+        layer_loc = getattr(mapping, "loc", None)
+        problems = ErrorCollector(limit=None)
+        absent = list(unresolved)
+        for key, value in mapping.items():
+            if key in skip:
+                continue
+            field = cls.canonical_field(key) if isinstance(key, str) else None
             if field is None:
-                raise SpecError(f"unknown field '{key}' for {cls.op}", loc=key_locs.get(key, layer_loc),
-                                layer=name, hint=cls.field_hint(str(key)))
-            if field in values:
-                first = next(k for k in given if cls.field_keys.get(k) == field)
-                raise SpecError(f"'{field}' is given twice, as '{first}' and as '{key}'",
-                                loc=key_locs.get(key, layer_loc), layer=name, field=field)
-            values[field] = value
-            locs[field] = value_locs.get(key, layer_loc)
-        return cls(name, values, loc=layer_loc, field_locs=locs)
+                problems.add(SpecError(f"unknown field '{key}' for {cls.op}", loc=key_locs.get(key, layer_loc),
+                                       layer=name, hint=cls.field_hint(str(key))))
+                absent.append(str(key))
+            elif field in values:
+                problems.add(SpecError(f"'{field}' is given twice, as '{given_as[field]}' and as '{key}'",
+                                       loc=key_locs.get(key, layer_loc), layer=name, field=field))
+            else:
+                values[field], given_as[field] = value, key
+                locs[field] = value_locs.get(key, layer_loc)
+        layer = None
+        try:
+            layer = cls(name, values, loc=layer_loc, field_locs=locs, absent=tuple(absent))
+        except SpecError as exc:
+            problems.add(exc)
+        problems.check()
+        if layer is None:  # only Consequences: nothing new to report
+            raise Consequence(f"{cls.op} '{name}' could not be read", loc=layer_loc, layer=name)
+        return layer
 
     def copy_as(self, name: str, loc: Location | None, field_locs: dict[str, Location | None]) -> Layer:
         """This layer under another name and place. A spec's repeated layers (the same fields after
@@ -183,13 +236,20 @@ class Layer:
 
     @classmethod
     def field_hint(cls, unknown: str) -> str:
-        near = did_you_mean(unknown, cls.field_names())
         known = ", ".join(f.name for f in cls.fields) or "none"
+        if unknown.lower() in INPUT_SIZE_FIELDS:
+            return (f"the input's size is not a field: it comes from the layer's input (the layer above, or "
+                    f"the one named by 'in:'); remove '{unknown}'. Fields of {cls.op}: {known}")
+        near = did_you_mean(unknown, cls.field_names())
         return f"{near + ' ' if near else ''}fields of {cls.op}: {known}"
 
     @classmethod
     def canonical_field(cls, key: str) -> str | None:
-        return cls.field_keys.get(key)
+        index = cls.__dict__.get("_field_index")
+        if index is None:  # built once per layer type: fields are fixed when the class is made
+            index = {name: f.name for f in reversed(cls.fields) for name in (f.name, *f.aliases)}
+            cls._field_index = index
+        return index.get(key)
 
     @classmethod
     def example_spec(cls) -> str:
@@ -232,7 +292,7 @@ class Layer:
     def receptive_field(self, fields: list[RF], inputs: list[Shape], output: Shape) -> RF:
         """(H, W) receptive field of the output. A pointwise layer keeps its input's; a merge
         takes the largest of its inputs' (the maximum over paths)."""
-        return max(fields, key=lambda field: field[0].size * field[1].size)
+        return max(fields, key=lambda field: value_of(field[0].size) * value_of(field[1].size))
 
     # ---- helpers for the rules ----------------------------------------------------------------
     def fail(self, message: str, field: str | None = None, hint: str | None = None) -> NoReturn:
@@ -302,4 +362,5 @@ __all__ = [
     "fused_activation_names",
     "layer_types",
     "register",
+    "suggest_ops",
 ]

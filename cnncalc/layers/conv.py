@@ -16,6 +16,7 @@ from .torchspec import T, Torch
 class Conv(SlidingWindow, FusedActivation):
     op = "conv"
     aliases = ("conv2d",)
+    known_as = ("convolution", "convolution2d")
     summary = "2-D convolution; `groups: C` is depthwise; `act:` fuses an activation that adds no table row"
     example = "- {op: conv, out: 6, kernel: [3, 5], stride: 2, pad: same, groups: 2, dilation: 1, act: relu}"
 

@@ -8,12 +8,13 @@ value or raises `FieldProblem` with a message for the user.
 """
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
 from ..core.errors import did_you_mean
-from ..core.symbolic import is_symbolic
+from ..core.symbolic import factor_text, is_symbolic, text
 
 T = TypeVar("T")
 P = TypeVar("P", bound=Callable[..., Any])
@@ -50,6 +51,7 @@ class FieldProblem(ValueError):
 
 
 REQUIRED = object()
+MAX_SIZE = 2**63 - 1  # PyTorch's sizes and element counts are 64-bit: nothing larger is a tensor
 
 
 @dataclass(frozen=True)
@@ -92,7 +94,15 @@ def _describe(value: Any) -> str:
         return "null"
     if isinstance(value, (list, dict)):
         return "a list" if isinstance(value, list) else "a mapping"
+    if isinstance(value, int) and abs(value) > MAX_SIZE:
+        return f"a number of {len(str(abs(value)))} digits"
     return repr(value)
+
+
+def _check_size(value: int) -> int:
+    if value > MAX_SIZE:
+        raise FieldProblem(f"must be at most 2**63 - 1 (PyTorch's largest size), got {_describe(value)}")
+    return value
 
 
 def _is_int(value: Any) -> bool:
@@ -113,8 +123,8 @@ def positive_int(value: Any) -> int:
     if not _is_int(value):
         raise FieldProblem(f"must be a positive whole number, got {_describe(value)}")
     if value <= 0:
-        raise FieldProblem(f"must be a positive whole number, got {value}")
-    return value
+        raise FieldProblem(f"must be a positive whole number, got {_describe(value)}")
+    return _check_size(value)
 
 
 @accepts(_either(NON_NEGATIVE))
@@ -122,8 +132,8 @@ def non_negative_int(value: Any) -> int:
     if not _is_int(value):
         raise FieldProblem(f"must be a whole number >= 0, got {_describe(value)}")
     if value < 0:
-        raise FieldProblem(f"must be a whole number >= 0, got {value}")
-    return value
+        raise FieldProblem(f"must be a whole number >= 0, got {_describe(value)}")
+    return _check_size(value)
 
 
 def _pair(value: Any, item: Callable[[Any], int], what: str) -> tuple[int, int]:
@@ -189,11 +199,17 @@ def boolean(value: Any) -> bool:
 
 def number(low: float | None = None, high: float | None = None, *, high_open: bool = False,
            low_open: bool = False) -> Callable[[Any], float]:
-    """A real number in [low, high] (or with open ends)."""
+    """A finite real number in [low, high] (or with open ends); NaN and infinities fail every range."""
 
     def parse(value: Any) -> float:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             raise FieldProblem(f"must be a number, got {_describe(value)}")
+        try:
+            finite = math.isfinite(value)
+        except OverflowError:  # an int beyond float's range
+            finite = False
+        if not finite:
+            raise FieldProblem(f"must be a finite number, got {_describe(value)}")
         too_low = low is not None and (value <= low if low_open else value < low)
         too_high = high is not None and (value >= high if high_open else value > high)
         if too_low or too_high:
@@ -229,4 +245,4 @@ def choice(options: Callable[[], list[str]] | list[str]) -> Callable[[Any], str]
 def format_pair(pair: tuple[Any, Any]) -> str:
     """(3, 3) -> '3', (1, 7) -> '1×7'."""
     h, w = pair
-    return f"{h}" if h == w else f"{h}×{w}"
+    return text(h) if h == w else f"{factor_text(h)}×{factor_text(w)}"

@@ -25,6 +25,7 @@ class Merge(Layer):
 @register
 class Add(Merge):
     op = "add"
+    known_as = ("sum", "eltwise", "elementwise_add", "residual", "plus")
     summary = "sum of two or more inputs of equal shape (`in: [a, b]`): residual connections"
     example = _BRANCHES + "- {op: add, in: [a, b]}"
     example_outputs = "[add1, b]"
@@ -44,6 +45,7 @@ class Add(Merge):
 @register
 class Mul(Merge):
     op = "mul"
+    known_as = ("multiply", "elementwise_mul", "product")
     summary = "product of inputs of equal shape, or a `[C, 1, 1]` gate times a `[C, H, W]` map (squeeze-and-excitation)"
     example = _BRANCHES + "- {op: gap, name: g, in: input}\n- {op: mul, in: [a, g]}"
     example_outputs = "[mul1, b]"
@@ -68,6 +70,7 @@ class Mul(Merge):
 class Concat(Merge):
     op = "concat"
     aliases = ("cat",)
+    known_as = ("concatenate", "concatenation")
     summary = "concatenation along the channels; heights and widths must match (inception branches, dense blocks)"
     example = _BRANCHES + "- {op: concat, in: [a, b]}"
     example_outputs = "[concat1, b]"

@@ -15,6 +15,7 @@ from .torchspec import T, Torch
 class BatchNorm(SameShape):
     op = "batchnorm"
     aliases = ("bn", "batchnorm2d", "batch_norm")
+    known_as = ("batch_normalization", "batchnormalization")
     summary = "batch normalisation per channel: 2·C parameters (γ, β) and 2·C buffers (running mean and variance)"
     buffer_note = "running mean and variance"
 
@@ -44,6 +45,7 @@ class BatchNorm(SameShape):
 class LayerNorm(SameShape):
     op = "layernorm"
     aliases = ("layer_norm", "ln")
+    known_as = ("layer_normalization", "layernormalization")
     summary = "layer normalisation over the channels at each position (ConvNeXt): 2·C parameters"
 
     eps: float = spec_field(number(0, low_open=True), 1e-5, doc="added to the variance")
@@ -69,6 +71,7 @@ class LayerNorm(SameShape):
 class LRN(Layer):
     op = "lrn"
     aliases = ("local_response_norm",)
+    known_as = ("local_response_normalization", "localresponsenormalization")
     summary = "local response normalisation across `size` neighbouring channels (AlexNet)"
     example = "- {op: lrn, size: 3}"
 

@@ -50,6 +50,7 @@ class Pool(SlidingWindow):
 class MaxPool(Pool):
     op = "maxpool"
     aliases = ("max_pool", "maxpool2d")
+    known_as = ("max_pooling2d", "maxpooling", "pooling", "pool")
     summary = "max pooling; `ceil: true` rounds the output size up (Caffe, PyTorch `ceil_mode`)"
     example = "- {op: maxpool, kernel: 3, stride: 2, ceil: true, pad: 1}"
     torch_class = "nn.MaxPool2d"
@@ -60,6 +61,7 @@ class MaxPool(Pool):
 class AvgPool(Pool):
     op = "avgpool"
     aliases = ("avg_pool", "avgpool2d")
+    known_as = ("average_pooling2d", "averagepooling", "avg_pooling", "average_pool")
     summary = "average pooling (padding counts as zeros, as in PyTorch)"
     example = "- {op: avgpool, kernel: 3, stride: 2, pad: 1}"
     torch_class = "nn.AvgPool2d"
@@ -92,6 +94,7 @@ class GlobalPool(Layer):
 class GlobalAvgPool(GlobalPool):
     op = "global_avgpool"
     aliases = ("gap", "global_avg_pool")
+    known_as = ("global_average_pooling2d", "globalaveragepooling")
     summary = "global average pooling: C×H×W → C×1×1"
     example = "- {op: gap}"
 
@@ -108,6 +111,7 @@ class GlobalAvgPool(GlobalPool):
 class GlobalMaxPool(GlobalPool):
     op = "global_maxpool"
     aliases = ("global_max_pool",)
+    known_as = ("global_max_pooling2d", "globalmaxpooling")
     summary = "global max pooling: C×H×W → C×1×1"
 
     def lowering(self, inputs: list[Shape], output: Shape) -> Torch:

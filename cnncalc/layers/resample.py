@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from fractions import Fraction
+import math
 from typing import Any
 
 from ..core.formula import (
@@ -9,6 +9,7 @@ from ..core.formula import (
     Step,
     bracket,
     derivations,
+    divide,
     input_elements,
     kernel_factors,
     output_elements,
@@ -16,6 +17,7 @@ from ..core.formula import (
     value_of,
 )
 from ..core.shapes import Shape
+from ..core.symbolic import ceil_div, definitely, largest, text
 from .base import RF, Cells, FusedActivation, Layer, Warn, fused_activation_names, register
 from .fields import (
     EXPRESSION,
@@ -50,6 +52,7 @@ from .torchspec import T, Torch
 class ConvTranspose(FusedActivation):
     op = "conv_transpose"
     aliases = ("deconv", "convtranspose2d", "conv_transpose2d")
+    known_as = ("deconvolution", "conv2d_transpose", "conv2dtranspose", "transposed_conv", "upconv")
     summary = "transposed convolution: H' = (H - 1)·S - 2P + D·(K - 1) + output_pad + 1"
     example = "- {op: conv_transpose, out: 3, kernel: 3, stride: 2, pad: 1, output_pad: 1, act: elu}"
 
@@ -81,7 +84,7 @@ class ConvTranspose(FusedActivation):
                                               self.output_pad):
             size = (Q(name, n) - 1) * Q("S", s) - 2 * Q("P", p) + Q("D", d) * (Q("K", k) - 1) \
                 + Q("output_pad", extra) + 1
-            if value_of(size) < 1:
+            if definitely(value_of(size) < 1):
                 self.fail(f"the output would be {value_of(size)} wide: padding {p} is too large", "pad")
             sizes.append(size)
         return sizes
@@ -94,8 +97,8 @@ class ConvTranspose(FusedActivation):
         with derivations():
             height, width = self._sizes(inputs)
         if height.numbers() == width.numbers():
-            return [Step("H' = W'", width, str(width.value))]
-        return [Step("H'", height, str(height.value)), Step("W'", width, str(width.value))]
+            return [Step("H' = W'", width, text(width.value))]
+        return [Step("H'", height, text(height.value)), Step("W'", width, text(width.value))]
 
     def _per_input(self) -> Formula:
         """Weights one input element scatters through: (C_out / G) × K × K."""
@@ -140,10 +143,23 @@ class ConvTranspose(FusedActivation):
         return self.with_activation(conv, output)
 
 
-def _adaptive_reads(size: int, out: int) -> int:
+def _adaptive_reads(size: Any, out: int) -> Any:
     """Input positions read along one axis by PyTorch's adaptive windows
-    [floor(i·N/n), ceil((i+1)·N/n)) for i in 0..n-1."""
-    return sum(-(-((i + 1) * size) // out) - (i * size) // out for i in range(out))
+    [floor(i·N/n), ceil((i+1)·N/n)) for i in 0..n-1: N + n - gcd(N, n), in O(1).
+
+    Summed, the ceilings are the floors shifted by one window plus one for each i whose bound
+    (i+1)·N/n is not whole (n - gcd(N, n) of them), so the sum telescopes to N + n - gcd(N, n)."""
+    if isinstance(size, int):
+        return size + out - math.gcd(size, out)
+    return sum(ceil_div((i + 1) * size, out) - (i * size) // out for i in range(out))  # symbolic N
+
+
+def _adaptive_widest(size: Any, out: int) -> Any:
+    """The widest of those windows: with i·N = q·n + r it spans ceil((r + N)/n) positions, and r
+    runs over the multiples of gcd(N, n) below n, so the widest is ceil((N + n - gcd(N, n))/n)."""
+    if isinstance(size, int):
+        return -(-(size + out - math.gcd(size, out)) // out)
+    return largest(ceil_div((i + 1) * size, out) - (i * size) // out for i in range(out))  # symbolic N
 
 
 class AdaptivePool(Layer):
@@ -167,8 +183,7 @@ class AdaptivePool(Layer):
         the widest window, with the average step N/n."""
         result = []
         for field, size, out in zip(fields[0], inputs[0][1:], output[1:]):
-            widest = max(-(-((i + 1) * size) // out) - (i * size) // out for i in range(out))
-            result.append(field.window(widest, Fraction(size, out), 0))
+            result.append(field.window(_adaptive_widest(size, out), divide(size, out), 0))
         return (result[0], result[1])
 
 
@@ -208,6 +223,7 @@ class AdaptiveMaxPool(AdaptivePool):
 @register
 class Upsample(Layer):
     op = "upsample"
+    known_as = ("upsampling2d", "upsampling", "interpolate", "resize")
     summary = "nearest or bilinear upsampling by a whole scale factor or to a size"
     example = "- {op: upsample, scale: 2, mode: bilinear}"
 
@@ -239,7 +255,7 @@ class Upsample(Layer):
     def receptive_field(self, fields: list[RF], inputs: list[Shape], output: Shape) -> RF:
         """Nearest reads one input per output; bilinear reads two neighbours along each axis."""
         extra = 1 if self.mode == "bilinear" else 0
-        height, width = (field.upsampled(Fraction(out, size), extra)
+        height, width = (field.upsampled(divide(out, size), extra)
                          for field, size, out in zip(fields[0], inputs[0][1:], output[1:]))
         return (height, width)
 
@@ -271,6 +287,7 @@ def zero_padding(value: Any) -> tuple[int, int, int, int]:
 class ZeroPad(Layer):
     op = "zeropad"
     aliases = ("zero_pad", "zeropad2d")
+    known_as = ("zero_padding2d", "zeropadding", "pad", "padding")
     summary = ("zero padding: P, `[P_h, P_w]` or `[left, right, top, bottom]`; `channels` appends all-zero "
                "channels (ResNet's option A shortcut)")
     example = "- {op: zeropad, pad: [1, 2, 0, 3], channels: 2}"

@@ -15,6 +15,7 @@ from .torchspec import T, Torch
 @register
 class Flatten(Layer):
     op = "flatten"
+    known_as = ("reshape", "view")
     summary = "C×H×W → a vector of C·H·W"
 
     def output_shape(self, inputs: list[Shape], warn: Warn) -> Shape:
@@ -39,6 +40,7 @@ class Flatten(Layer):
 @register
 class Dropout(SameShape):
     op = "dropout"
+    known_as = ("dropout2d", "spatial_dropout")
     summary = "dropout: identity at inference; `p` in [0, 1)"
     example = "- {op: dropout, p: 0.3}"
 
@@ -64,6 +66,7 @@ class DropPath(SameShape):
 @register
 class Identity(SameShape):
     op = "identity"
+    known_as = ("noop", "passthrough")
     summary = "passes its input through"
 
     def lowering(self, inputs: list[Shape], output: Shape) -> Torch:
@@ -85,7 +88,9 @@ class LayerScale(SameShape):
         return {ELEMENTWISE: output_elements(output)}
 
     def lowering(self, inputs: list[Shape], output: Shape) -> Torch:
-        return T("LayerScale", inputs[0][0], self.init)
+        spatial = len(inputs[0]) - 1
+        return T("LayerScale", inputs[0][0], self.init, spatial) if spatial != 2 else \
+            T("LayerScale", inputs[0][0], self.init)
 
 
 @register

@@ -7,10 +7,10 @@ mode (with PyTorch's rule that the last window must start inside the input or it
 from __future__ import annotations
 
 from fractions import Fraction
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
-from ..core.formula import Formula, Q, Step, derivations
-from ..core.symbolic import definitely, is_symbolic, to_int
+from ..core.formula import Formula, Q, Step, derivations, divide
+from ..core.symbolic import ceil_div, definitely, is_symbolic, largest, simplified, text, to_int
 from .fields import Padding
 
 
@@ -70,7 +70,7 @@ class WindowAxis(NamedTuple):
     def rounding(self) -> str:
         """'55', or '27.5 → floor → 27' when the division is not exact."""
         if is_symbolic(self.size):
-            return str(self.out)
+            return text(self.out)
         exact = self.exact
         if exact.denominator == 1:
             return str(self.out)
@@ -90,7 +90,7 @@ def resolve_padding(pad: Padding, size: int, kernel: int, stride: int, dilation:
         return 0, 0
     if pad.mode == "same":
         span = dilation * (kernel - 1) + 1
-        total = max((-(-size // stride) - 1) * stride + span - size, 0)
+        total = largest([(ceil_div(size, stride) - 1) * stride + span - size, 0])
         return total // 2, total - total // 2
     raise AssertionError("explicit padding is given per axis")
 
@@ -109,12 +109,12 @@ def sweep(size: int, kernel: int, stride: int, pad: tuple[int, int], dilation: i
             field="kernel",
         )
     if ceil:
-        out = -(-(padded - span) // stride) + 1
+        out = ceil_div(padded - span, stride) + 1
         if definitely((out - 1) * stride >= size + before):  # the last window would start in the right padding
             out -= 1
     else:
         out = (padded - span) // stride + 1
-    return WindowAxis(size, kernel, stride, before, after, dilation, ceil, to_int(out), axis)
+    return WindowAxis(size, kernel, stride, before, after, dilation, ceil, to_int(simplified(out)), axis)
 
 
 def sweep2d(height: int, width: int, kernel: tuple[int, int], stride: tuple[int, int], pad: Padding,
@@ -123,7 +123,10 @@ def sweep2d(height: int, width: int, kernel: tuple[int, int], stride: tuple[int,
     axes = []
     for axis, size, k, s, d, p in zip(("H", "W"), (height, width), kernel, stride, dilation, pad.amount):
         pads = (p, p) if pad.mode == "explicit" else resolve_padding(pad, size, k, s, d)
-        axes.append(sweep(size, k, s, pads, d, ceil, axis))
+        swept = sweep(size, k, s, pads, d, ceil, axis)
+        if pad.mode == "same" and is_symbolic(size):  # ceil(N/S) by definition; sympy cannot see it through Max
+            swept = swept._replace(out=ceil_div(size, s))
+        axes.append(swept)
     return axes[0], axes[1]
 
 
@@ -167,32 +170,53 @@ def stride_warnings(height: WindowAxis, width: WindowAxis) -> list[str]:
 class RFAxis(NamedTuple):
     """The receptive field of one output position along one axis, in input pixels: its size, the
     distance between neighbouring outputs' fields (jump), and the centre of the first output's
-    field (start, 0 being the centre of input pixel 0). A named tuple, as WindowAxis."""
+    field (start, 0 being the centre of input pixel 0). A named tuple, as WindowAxis.
 
-    size: int | Fraction
-    jump: int | Fraction
-    start: int | Fraction
+    The rules below are the recurrence of the receptive field. Applied to a `recorded()` field,
+    whose values are named quantities (core/formula.py), the same rules build the formulas that
+    `explain` prints with their values: r = r_in + (K - 1) × j_in = 1 + (11 - 1) × 1 = 11."""
+
+    size: Any  # int | Fraction, a sympy expression, or a Formula when recorded
+    jump: Any
+    start: Any
+
+    def recorded(self) -> RFAxis:
+        """The same field with named values: r_in, j_in, c_in."""
+        return RFAxis(Q("r_in", self.size), Q("j_in", self.jump), Q("c_in", self.start))
+
+    def _named(self, name: str, value: Any) -> Any:
+        return Q(name, value) if isinstance(self.size, Formula) else value
 
     def window(self, kernel: int, stride: int | Fraction, pad_before: int, dilation: int = 1) -> RFAxis:
-        span = dilation * (kernel - 1) + 1
-        if not isinstance(span, int):
-            half = (span - 1) / 2  # symbolic
-        else:  # ints where possible: Fractions cost 10x more, and most fields stay whole
-            half = (span - 1) // 2 if span % 2 else Fraction(span - 1, 2)
-        return RFAxis(self.size + (span - 1) * self.jump, self.jump * stride,
-                     self.start + (half - pad_before) * self.jump)
+        """A window of K (dilated by D) moved by S over an input padded by P before:
+        r = r_in + D·(K - 1)·j_in, j = j_in·S, c = c_in + (D·(K - 1)/2 - P)·j_in."""
+        named = self._named
+        reach = named("K", kernel) - 1  # the window's span minus one
+        if dilation != 1:
+            reach = named("D", dilation) * reach
+        return RFAxis(self.size + reach * self.jump, self.jump * named("S", stride),
+                      self.start + (_half(reach) - named("P", pad_before)) * self.jump)
 
     def whole(self, size: int) -> RFAxis:
         """A window over the whole axis (global pooling, flatten)."""
         return self.window(size, size, 0)
 
     def shifted(self, pad_before: int) -> RFAxis:
-        return RFAxis(self.size, self.jump, self.start - pad_before * self.jump)
+        """Padding before the axis: the centre moves, c = c_in - P·j_in."""
+        return RFAxis(self.size, self.jump, self.start - self._named("P", pad_before) * self.jump)
 
     def upsampled(self, factor: int | Fraction, extra_reads: int = 0) -> RFAxis:
-        """Upsampling: outputs come `factor` times closer; each reads `extra_reads` more inputs."""
-        jump = Fraction(self.jump) / factor  # exact: int / int would be a float
-        return RFAxis(self.size + extra_reads * self.jump, int(jump) if jump.denominator == 1 else jump, self.start)
+        """Upsampling by U: outputs come U times closer, j = j_in/U; each reads `extra` more inputs
+        (bilinear: 1), r = r_in + extra·j_in."""
+        size = self.size + self._named("extra", extra_reads) * self.jump if extra_reads else self.size
+        return RFAxis(size, divide(self.jump, self._named("U", factor)), self.start)
+
+
+def _half(reach: Any) -> Any:
+    """reach/2, exact: an int where possible (Fractions cost 10x more, and most fields stay whole)."""
+    if isinstance(reach, int):
+        return reach // 2 if reach % 2 == 0 else Fraction(reach, 2)
+    return reach / 2  # a Formula (exact by its value) or a symbolic size
 
 
 PIXEL = RFAxis(1, 1, 0)
@@ -200,6 +224,9 @@ PIXEL = RFAxis(1, 1, 0)
 
 def window_steps(height: WindowAxis, width: WindowAxis) -> list[Step]:
     """The output-size lines of `explain`: `W' = (W - K + 2P)/S + 1 = (227 - 11 + 2 × 0)/4 + 1 = 55`."""
+    if is_symbolic(height.pad_before) or is_symbolic(width.pad_before):  # 'same' padding of a symbolic size
+        note = "'same' padding: H' = ceil(H/S), W' = ceil(W/S); the padding depends on the size modulo S"
+        return [Step("H'", None, text(height.out), note), Step("W'", None, text(width.out))]
     if height.geometry == width.geometry:
         return [Step("H' = W'", width.formula(), width.rounding())]
     return [Step("H'", height.formula(), height.rounding()), Step("W'", width.formula(), width.rounding())]

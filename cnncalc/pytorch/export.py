@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import inspect
 import keyword
+import os
 import re
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -152,12 +154,10 @@ def _variable_names(names: list[str]) -> dict[str, str]:
 def onnx_bytes(graph: Graph, model: Any = None) -> bytes:
     """The model (by default `to_module(graph)`) exported to ONNX (opset 18) with a batch-1 input, as
     bytes: by the dynamo exporter when onnxscript is installed, else by the TorchScript one. Node names
-    carry the spec's layer names."""
-    import io
-    import os
-    import tempfile
-
+    carry the spec's layer names. A failure is a located SpecError (in a layer) or an OptionError,
+    never a traceback."""
     from .lowering import require_torch, to_module
+    from .verify import located_failures
 
     torch = require_torch()
     try:
@@ -168,6 +168,20 @@ def onnx_bytes(graph: Graph, model: Any = None) -> bytes:
     model = to_module(graph) if model is None else model
     sample = (torch.zeros(1, *graph.input_shape),)
     names = [name.replace(".", "_") for name in graph.outputs]
+    try:
+        with located_failures(graph, model, "the ONNX exporter"):
+            return _onnx_export(torch, model, sample, names)
+    except RuntimeError as exc:  # the exporter's own errors (OnnxExporterError), outside any layer
+        message = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise OptionError(f"the ONNX export failed: {message}",
+                          hint="--to pytorch writes the model as code; please report this with the spec") from None
+
+
+def _onnx_export(torch: Any, model: Any, sample: tuple, names: list[str]) -> bytes:
+    import io
+    import os
+    import tempfile
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         if _installed("onnxscript"):
@@ -192,10 +206,10 @@ def _installed(name: str) -> bool:
     return True
 
 
-def write_new(path: Path, data: bytes | str, force: bool) -> None:
+def write_new(path: Path, data: bytes | str, force: bool, inputs: Sequence[Path] = ()) -> None:
     from ..core.errors import OptionError
     from ..core.io import write_atomic
 
-    if path.exists() and not force:
+    if os.path.lexists(path) and not force:
         raise OptionError("the file exists; add --force to replace it", file=str(path))
-    write_atomic(path, data)
+    write_atomic(path, data, inputs=inputs)

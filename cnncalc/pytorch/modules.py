@@ -76,11 +76,12 @@ class LayerNorm2d(nn.LayerNorm):
 
 
 class LayerScale(nn.Module):
-    """A learned scale per channel, shaped C×1×1 as in torchvision's ConvNeXt."""
+    """A learned scale per channel, shaped C×1×1 on a feature map as in torchvision's ConvNeXt, C on
+    a vector (`spatial`: the input's axes after the channels, 2 or 0)."""
 
-    def __init__(self, channels, init=1e-6):
+    def __init__(self, channels, init=1e-6, spatial=2):
         super().__init__()
-        self.scale = nn.Parameter(torch.full((channels, 1, 1), float(init)))
+        self.scale = nn.Parameter(torch.full((channels, *[1] * spatial), float(init)))
 
     def forward(self, x):
         return x * self.scale

@@ -4,11 +4,13 @@ convention has a reference counter (REFERENCE_COUNTERS: fvcore's FlopCountAnalys
 convention, PyTorch's FlopCounterMode for the torch convention), layer by layer."""
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 from ..analysis.report import Report
+from ..core.errors import SpecError
 from ..spec.graph import Graph
 from .lowering import require_torch, to_module
 
@@ -41,6 +43,30 @@ def run_model(graph: Graph, device: str = "meta") -> tuple[Any, dict[str, tuple]
         return run_model(graph, "cpu")
 
 
+@contextmanager
+def located_failures(graph: Graph, model: Any, what: str = "PyTorch") -> Iterator[None]:
+    """A forward pass (or a tool's trace) that fails inside a layer's module becomes a SpecError
+    located at that layer of the spec, not a traceback: the static engine accepted the layer and
+    PyTorch did not, which is worth a clear message (and a bug report, see the hint)."""
+    nodes = {node.name: node for node in graph.nodes}
+    running: list[str] = []
+    handles = [model.get_submodule(name).register_forward_pre_hook(
+        lambda _module, _inputs, name=name: running.append(name)) for name in nodes]
+    try:
+        yield
+    except (RuntimeError, ValueError, TypeError, IndexError) as exc:
+        if not running or isinstance(exc, NotImplementedError):  # no meta kernel: run_model tries the CPU
+            raise
+        layer = nodes[running[-1]].layer
+        message = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise SpecError(f"{what} cannot run this {layer.op} layer: {message}", loc=layer.loc, layer=layer.name,
+                        hint="cnncalc's static engine accepts it: please report this with the spec "
+                             "(https://github.com/cnncalc/cnncalc/issues)") from None
+    finally:
+        for handle in handles:
+            handle.remove()
+
+
 def _shapes(torch: Any, model: Any, graph: Graph, device: str) -> dict[str, tuple]:
     shapes: dict[str, tuple] = {}
     handles = []
@@ -52,7 +78,7 @@ def _shapes(torch: Any, model: Any, graph: Graph, device: str) -> dict[str, tupl
 
         handles.append(module.register_forward_hook(record))
     try:
-        with torch.no_grad():
+        with torch.no_grad(), located_failures(graph, model):
             model(torch.zeros((1, *graph.input_shape), device=device))
     finally:
         for handle in handles:
@@ -112,7 +138,7 @@ def fvcore_macs(graph: Graph, model: Any) -> dict[str, int]:
     model, x = _on_cpu(torch, graph, model)
     analysis = FlopCountAnalysis(model, x)
     analysis.unsupported_ops_warnings(False).uncalled_modules_warnings(False).tracer_warnings("none")
-    with warnings.catch_warnings():
+    with warnings.catch_warnings(), located_failures(graph, model, "fvcore"):
         warnings.simplefilter("ignore")
         counts = analysis.by_module()
     return {node.name: int(counts.get(node.name, 0)) for node in graph.nodes}
@@ -125,7 +151,7 @@ def torch_flops(graph: Graph, model: Any) -> dict[str, int]:
 
     device = next((t.device for t in [*model.parameters(), *model.buffers()]), torch.device("cpu"))
     counter = FlopCounterMode(display=False)
-    with counter, torch.no_grad():
+    with counter, torch.no_grad(), located_failures(graph, model, "FlopCounterMode"):
         model(torch.zeros((1, *graph.input_shape), device=device))
     prefix = f"{type(model).__name__}."
     counts = {name.removeprefix(prefix): sum(ops.values()) for name, ops in counter.get_flop_counts().items()}

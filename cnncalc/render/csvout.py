@@ -7,6 +7,9 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+from ..core.numbers import integer_text
+from ..core.text import printable
+
 _FORMULA_START = "=+@\t\r"
 
 
@@ -20,10 +23,20 @@ def spreadsheet_safe(value: Any) -> Any:
     return value
 
 
+def _cell(cell: Any) -> Any:
+    """A cell as the csv module should write it: text safe to print and safe in a spreadsheet,
+    integers exact (or approximate past 4,300 digits)."""
+    if cell is None:
+        return ""
+    if isinstance(cell, int) and not isinstance(cell, bool):
+        return integer_text(cell)
+    return spreadsheet_safe(printable(cell) if isinstance(cell, str) else cell)
+
+
 def csv_text(rows: Iterable[Sequence[Any]]) -> str:
     """Rows (the header first) as CSV text with '\\n' line ends; None is an empty cell."""
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     for row in rows:
-        writer.writerow(["" if cell is None else spreadsheet_safe(cell) for cell in row])
+        writer.writerow([_cell(cell) for cell in row])
     return buffer.getvalue()

@@ -5,12 +5,13 @@ from rich.text import Text
 
 from ..analysis.explain import Explanation
 from ..core.shapes import format_shape
+from ..core.text import printable, printable_message
 from .jsonout import dumps
 
 
 def heading(item: Explanation) -> str:
     shapes = " + ".join(format_shape(shape) for shape in item.input_shapes)
-    return f"{item.layer} ({item.op}): {shapes} → {format_shape(item.output_shape)}"
+    return printable(f"{item.layer} ({item.op}): {shapes} → {format_shape(item.output_shape)}")
 
 
 def explain_text(items: list[Explanation]) -> list:
@@ -21,7 +22,7 @@ def explain_text(items: list[Explanation]) -> list:
             out.append("")
         out.append(Text(heading(item), style="bold"))
         out += [f"  {step.text()}" for step in item.steps]
-        out += [f"  note: {note}" for note in item.notes]
+        out += [f"  note: {printable_message(note)}" for note in item.notes]
     return out
 
 
@@ -30,7 +31,7 @@ def explain_markdown(items: list[Explanation]) -> str:
     for item in items:
         lines += [f"#### {heading(item)}", ""]
         lines += [f"- `{step.equation()}`" + (f" ({step.note})" if step.note else "") for step in item.steps]
-        lines += [f"- note: {note}" for note in item.notes]
+        lines += [f"- note: {printable_message(note)}" for note in item.notes]
         lines.append("")
     return "\n".join(lines)
 

@@ -12,6 +12,7 @@ from typing import Any, Optional
 from ..analysis.report import Report
 from ..core.errors import InputError
 from ..core.numbers import KB, MILLION, THOUSAND, decimal_text, round_half_up, scaled
+from ..core.text import file_name, printable
 from ..grade import (
     CONSISTENT,
     GRADED_COLUMNS,
@@ -70,7 +71,7 @@ def headline(result: GradeResult) -> str:
             parts.append(f"{result.count(verdict)} {verdict}")
     if result.problem_count:
         parts.append(f"{result.problem_count} problem{'s' if result.problem_count != 1 else ''}")
-    return f"{result.file}{who}: {score_text(result)} ({', '.join(parts)})"
+    return printable(f"{file_name(result.file)}{who}: {score_text(result)} ({', '.join(parts)})")
 
 
 def _stem(file: str) -> str:
@@ -128,11 +129,12 @@ def result_renderables(result: GradeResult) -> list:
     for diagnosis in result.diagnoses:
         out.append(Text(f"mistake {diagnosis.mistake}: {diagnosis.message}", style="bold"))
     for problem in result.problems:
-        out.append(Text("problem: " + problem.render(result.file), style="bold red"))
+        out.append(Text("problem: " + printable(problem.render(file_name(result.file))), style="bold red"))
     if result.more_problems:
-        out.append(Text(f"problem: {result.file}: ... and {result.more_problems} more problems", style="bold red"))
+        out.append(Text(f"problem: {file_name(result.file)}: ... and {result.more_problems} more problems",
+                        style="bold red"))
     for note in result.notes:
-        out.append(Text(f"note: {result.file}: {note}"))
+        out.append(Text(printable(f"note: {file_name(result.file)}: {note}")))
     return out
 
 
@@ -153,8 +155,9 @@ def summary_table(results: Sequence[GradeResult]):
         table.add_column(header, justify="right", no_wrap=True)
     table.add_column("Mistakes", no_wrap=True)
     for result in results:
-        table.add_row(Text(result.file), Text(result.student), Text(score_text(result).replace(" points", ""),
-                                                                    style="green" if result.all_right else "bold red"),
+        table.add_row(Text(file_name(result.file)), Text(printable(result.student)),
+                      Text(score_text(result).replace(" points", ""),
+                           style="green" if result.all_right else "bold red"),
                       *[Text(str(result.count(v))) for v in (RIGHT, CONSISTENT, WRONG, MISSING, UNPARSEABLE)],
                       Text(str(result.problem_count)), Text(", ".join(d.mistake for d in result.diagnoses)))
     return table
@@ -302,10 +305,11 @@ def answer_sheet_yaml(report: Report, key: bool = False, weights: Mapping[str, F
     """The same sheet as YAML: `layer: {c_out: , hw_out: , memory_kb: , params_k: , macs_m: }`,
     the question as a comment on each line."""
     what = "answer key" if key else "answer sheet"
-    lines = [f"# {what} for {report.name}: per layer, c_out (output channels), hw_out (output H'/W'),",
+    name = printable(report.name)  # a comment line: a newline in the name would start YAML of its own
+    lines = [f"# {what} for {name}: per layer, c_out (output channels), hw_out (output H'/W'),",
              "# memory_kb (Mem, KB = 1024 bytes), params_k (Params, k = 1000), macs_m (MACs, M = 10^6).",
              "# Values such as 1,134 (quote it: \"1,134\"), 1134.4, 0.6 or 105M are understood; grade with",
-             f"#   cnncalc grade {report.name} THIS_FILE.yaml"]
+             f"#   cnncalc grade {name} THIS_FILE.yaml"]
     if points is not None:
         lines.append(f"points: {amount(points)}")
     if weights:

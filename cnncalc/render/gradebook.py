@@ -12,7 +12,7 @@ from statistics import median
 from typing import Any
 
 from ..core.formula import Step
-from ..core.text import printable
+from ..core.text import file_name, printable
 from ..grade import CONSISTENT, GRADED_COLUMNS, MISSING, RIGHT, TOTAL, UNPARSEABLE, WRONG, Cell, GradeResult
 from ..grade.columns import C_OUT, HW_OUT, MACS, MEMORY, PARAMS
 from .csvout import csv_text
@@ -149,7 +149,7 @@ def feedback_markdown(result: GradeResult, steps: Mapping[str, Sequence[Step]],
     """One student's feedback: the score, each mistake named once (with the cells it explains),
     then every cell that is not right: what they wrote, the right value and its formula."""
     lines = [f"# {md(result.spec)}: feedback for {md(result.student)}", "",
-             f"Sheet `{result.file.replace('`', chr(39))}`: {md(score_text(result))} "
+             f"Sheet `{file_name(result.file).replace('`', chr(39))}`: {md(score_text(result))} "
              f"({result.count(RIGHT)} of {len(result.cells)} cells right"
              + (f", {result.count(CONSISTENT)} consistent with your earlier answers" if result.count(CONSISTENT)
                 else "") + ").", ""]

@@ -5,28 +5,35 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
-
-from rich import box
-from rich.table import Table
-from rich.text import Text
+from typing import Any
 
 from ..analysis.report import Report, Row, Totals
 from ..core.errors import OptionError, did_you_mean
-from ..core.numbers import KB, MILLION, THOUSAND, grouped, human, human_bytes, scaled
+from ..core.numbers import KB, MILLION, THOUSAND, float_text, grouped, human, human_bytes, integer_text, scaled
 from ..core.shapes import Shape, format_shape
+from ..core.symbolic import text as symbolic_text
+from ..core.text import printable
 from ..layers.fields import format_pair
+from .grid import Column, Grid
 
 
 def _channels(shape: Shape) -> str:
-    return str(shape[0])
+    return symbolic_text(shape[0])
 
 
 def _spatial(shape: Shape) -> str:
     return format_pair(tuple(shape[1:3])) if len(shape) == 3 else ""
 
 
-def _fraction(value: Fraction) -> str:
-    return str(value) if value.denominator == 1 else f"{float(value):.4g}"
+def _fraction(value: Any) -> str:
+    """A receptive-field figure: an int, a Fraction (4 significant digits) or a symbolic size."""
+    if getattr(value, "is_Rational", False):  # a sympy number: as the Fraction it is
+        value = Fraction(int(value.p), int(value.q))
+    if isinstance(value, int):
+        return integer_text(value)
+    if isinstance(value, Fraction):
+        return integer_text(int(value)) if value.denominator == 1 else float_text(value, ".4g")
+    return symbolic_text(value)
 
 
 def _field(row: Row, attribute: str) -> str:
@@ -172,23 +179,42 @@ def _approx(value) -> str:
     return f" ({human(value)})" if isinstance(value, int) and value >= 1000 else ""
 
 
-def lecture_table(report: Report, columns: tuple[str, ...] = LECTURE, may_add_from: bool = True) -> Table:
-    """The rich table (the caller prints it; rich drops colour when piped or under NO_COLOR)."""
+def lecture_table(report: Report, columns: tuple[str, ...] = LECTURE, may_add_from: bool = True) -> Grid:
+    """The lecture table as a Grid: full rows when piped, fitted to a terminal's width (the automatic
+    From column is the one that may be hidden); bold headers and totals on a terminal."""
     headers, left, body, total_row = _layout(report, columns, may_add_from)
-    table = Table(title=report.name, box=box.SIMPLE_HEAD, title_justify="left", header_style="bold",
-                  pad_edge=False, collapse_padding=True)
-    for header, is_left in zip(headers, left):
-        table.add_column(header, justify="left" if is_left else "right", no_wrap=True)
-    for cells in body:
-        table.add_row(*cells)
-    table.add_section()
-    table.add_row(*[Text(cell, style="bold") for cell in total_row])
-    return table
+    grid_columns = [Column(header, is_left, optional=header == "From" and may_add_from and "from" not in columns,
+                           wrap=is_left or header == TABLE_COLUMNS["c_in"].header)
+                    for header, is_left in zip(headers, left)]
+    return Grid(report.name, grid_columns, body, total_row if any(total_row[1:]) else None)
+
+
+# Symbolic sizes have no lecture units (k, M, KB): the table shows the shapes, and a second table
+# each layer's exact formulas, which are too long to share a row with the shapes.
+SYMBOLIC_SHAPES = ("layer", "c_in", "hw_in", "filters", "kernel", "stride", "pad", "c_out", "hw_out")
+FORMULA_COLUMNS = ("memory_bytes", "params", "macs")
+
+
+def formula_table(report: Report) -> Grid:
+    """Each layer's memory (bytes), parameters and multiply-adds as formulas (the totals are the
+    summary lines under it); on a terminal the formulas wrap at spaces."""
+    columns = [Column("Layer", left=True, wrap=True),
+               *[Column(TABLE_COLUMNS[key].header, left=True, wrap=True) for key in FORMULA_COLUMNS]]
+    rows = [[row.name, *[TABLE_COLUMNS[key].cell(row) for key in FORMULA_COLUMNS]] for row in report.rows]
+    return Grid("", columns, rows)
+
+
+def lecture_renderables(report: Report, columns: tuple[str, ...] | None = None, may_add_from: bool = True) -> list:
+    """What `cnncalc table` prints: the table (the lecture's columns, or `columns`), for symbolic
+    sizes without chosen columns the shapes and then the formulas, and the summary lines."""
+    if columns is None and report.symbolic:
+        return [lecture_table(report, SYMBOLIC_SHAPES), formula_table(report), *lecture_summary_lines(report)]
+    return [lecture_table(report, columns or LECTURE, may_add_from), *lecture_summary_lines(report)]
 
 
 def lecture_markdown(report: Report, columns: tuple[str, ...] = LECTURE, may_add_from: bool = True) -> str:
     headers, left, body, total_row = _layout(report, columns, may_add_from)
-    lines = [f"### {report.name}", "", _md_row([h.replace("\n", " ") for h in headers]),
+    lines = [f"### {printable(report.name)}", "", _md_row([h.replace("\n", " ") for h in headers]),
              _md_row(["---" if is_left else "---:" for is_left in left])]
     lines += [_md_row(cells) for cells in body]
     lines.append(_md_row([f"**{cell}**" if cell else "" for cell in total_row]))
@@ -198,4 +224,4 @@ def lecture_markdown(report: Report, columns: tuple[str, ...] = LECTURE, may_add
 
 
 def _md_row(cells) -> str:
-    return "| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |"
+    return "| " + " | ".join(printable(cell).replace("|", "\\|") for cell in cells) + " |"

@@ -88,6 +88,7 @@ def profile_summary_lines(result: Profile) -> list[str]:
                      f"weights, buffers, input)")
     lines.append("MB = 10^6 bytes; bytes = (batch × (inputs + output) + params + buffers) × bytes per element; "
                  "FLOP = 2 × MACs; µs are medians over the iterations, IQR = q3 − q1")
+    lines += [f"warning: {warning}" for warning in result.warnings]
     return lines
 
 

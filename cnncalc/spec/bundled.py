@@ -32,7 +32,10 @@ def description_of(path: Path) -> str:
 def resolve(argument: str) -> tuple[Path, str]:
     """A SPEC argument -> (path, name to show): a file if one exists, else a bundled spec's name."""
     path = Path(argument)
-    if path.exists():
+    try:
+        if path.exists():
+            return path, argument
+    except OSError:  # a name too long, a folder that cannot be read: the reader says which
         return path, argument
     specs = bundled_specs()
     name = argument[:-5] if argument.endswith(".yaml") else argument

@@ -14,9 +14,15 @@ Grammar (lowest precedence first):
     atom    := NUMBER | NAME | NAME '(' [expr (',' expr)*] ')' | '(' expr ')' | 'true' | 'false'
 Whole numbers stay exact: `/` on whole numbers gives an exact fraction, and a result with no
 fractional part is a whole number again (`c/2` with c = 64 is 32).
+
+Limits (docs/limits.md): MAX_LENGTH characters, MAX_DEPTH nested parentheses, calls and `if`s;
+every number (literal, variable, intermediate result) below 10**MAX_DIGITS in magnitude and
+finite, so no chain of products can grow without bound; chains of operators and signs are
+evaluated in loops, never by recursion.
 """
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Callable, Mapping
@@ -25,6 +31,8 @@ from typing import Any
 
 MAX_LENGTH = 1000
 MAX_DEPTH = 50
+MAX_DIGITS = 60  # whole numbers (and the parts of fractions) below 10**60: far beyond any size
+_TOO_LARGE = 10**MAX_DIGITS
 
 
 class ExprError(ValueError):
@@ -35,8 +43,25 @@ class ExprError(ValueError):
         self.offset = offset
 
 
+class Unresolved(ExprError):
+    """The expression needs a value that could not be computed; that value's own problem is
+    reported where it is, so this one is not reported again."""
+
+
+class _Unknown:
+    """The value of a variable whose definition failed (or of a size no one could infer)."""
+
+    def __repr__(self) -> str:
+        return "<unknown>"
+
+
+UNKNOWN: Any = _Unknown()
+
+
 def make_divisible(value: Any, divisor: Any = 8, min_value: Any = None) -> int:
     """MobileNet's rounding: the nearest multiple of `divisor`, not below 90% of `value`."""
+    if isinstance(divisor, bool) or not isinstance(divisor, int) or divisor <= 0:
+        raise ValueError(f"the divisor must be a positive whole number, got {divisor!r}")
     if min_value is None:
         min_value = divisor
     new = max(min_value, int(value + divisor / 2) // divisor * divisor)
@@ -46,7 +71,30 @@ def make_divisible(value: Any, divisor: Any = 8, min_value: Any = None) -> int:
 
 
 def _round(value: Any, digits: Any = None) -> Any:
-    return round(value) if digits is None else round(value, digits)
+    if digits is None:
+        return round(value)
+    if isinstance(digits, bool) or not isinstance(digits, int) or abs(digits) > MAX_DIGITS:
+        raise ValueError(f"the digits must be a whole number from -{MAX_DIGITS} to {MAX_DIGITS}, got {digits!r}")
+    return round(value, digits)
+
+
+def bounded(value: Any, offset: int = 0) -> Any:
+    """`value` if it is within the limits on numbers; otherwise an ExprError."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        if -_TOO_LARGE < value < _TOO_LARGE:
+            return value
+    elif isinstance(value, float):
+        if math.isfinite(value):
+            return value
+        raise ExprError(f"the result is not a finite number ({value})", offset)
+    elif isinstance(value, Fraction):
+        if abs(value.numerator) < _TOO_LARGE and value.denominator < _TOO_LARGE:
+            return value
+    else:
+        return value  # words, and sympy expressions in symbolic mode
+    raise ExprError(f"a number has more than {MAX_DIGITS} digits", offset)
 
 
 FUNCTIONS: dict[str, Callable[..., Any]] = {
@@ -85,6 +133,7 @@ def tokenize(text: str) -> list[tuple[str, str, int]]:
     return tokens
 
 
+@functools.lru_cache(maxsize=4096)
 def is_expression(text: str) -> bool:
     """Whether a string is meant as an expression rather than a plain word such as `same`."""
     try:
@@ -97,15 +146,27 @@ def is_expression(text: str) -> bool:
 def evaluate(text: str, variables: Mapping[str, Any]) -> Any:
     """The value of an expression; raises ExprError for anything outside the grammar.
 
-    `and`, `or` and `A if C else B` evaluate only the side they need, as in Python."""
+    `and`, `or` and `A if C else B` evaluate only the side they need, as in Python; every name
+    must be a variable all the same."""
+    thunk, names = _compiled(text)
+    for name, offset in names:
+        if name not in variables:
+            raise ExprError(f"unknown variable '{name}'", offset)
+    return normalize(bounded(thunk(variables)))
+
+
+@functools.lru_cache(maxsize=4096)
+def _compiled(text: str) -> tuple[Thunk, tuple[tuple[str, int], ...]]:
+    """The expression parsed once (a spec's repeats and blocks evaluate the same text again and
+    again with other variables), and the variables it names, with their offsets."""
     if len(text) > MAX_LENGTH:
         raise ExprError(f"expression longer than {MAX_LENGTH} characters")
-    parser = _Parser(tokenize(text), variables)
+    parser = _Parser(tokenize(text))
     thunk = parser.expr()
     kind, token, offset = parser.peek()
     if kind != "end":
         raise ExprError(f"unexpected {token!r}", offset)
-    return normalize(thunk())
+    return thunk, tuple(parser.names)
 
 
 def normalize(value: Any) -> Any:
@@ -119,17 +180,18 @@ def normalize(value: Any) -> Any:
     return value
 
 
-Thunk = Callable[[], Any]
+Env = Mapping[str, Any]
+Thunk = Callable[[Env], Any]
 
 
 class _Parser:
-    """Recursive descent; each rule returns a thunk that computes its value when called."""
+    """Recursive descent; each rule returns a thunk that computes its value from the variables."""
 
-    def __init__(self, tokens, variables: Mapping[str, Any]) -> None:
+    def __init__(self, tokens) -> None:
         self.tokens = tokens
         self.index = 0
-        self.variables = variables
         self.depth = 0
+        self.names: list[tuple[str, int]] = []  # the variables named, in order
 
     def peek(self):
         return self.tokens[self.index]
@@ -158,30 +220,33 @@ class _Parser:
             condition = self.or_()
             self.take("else")
             other = self.expr()
-            return lambda: value() if condition() else other()
+            return lambda env: value(env) if condition(env) else other(env)
         finally:
             self.depth -= 1
 
     def or_(self) -> Thunk:
-        value = self.and_()
+        operands = [self.and_()]
         while self.at("or"):
             self.take()
-            value = (lambda left, right: lambda: left() or right())(value, self.and_())
-        return value
+            operands.append(self.and_())
+        return operands[0] if len(operands) == 1 else lambda env: _first(operands, True, env)
 
     def and_(self) -> Thunk:
-        value = self.not_()
+        operands = [self.not_()]
         while self.at("and"):
             self.take()
-            value = (lambda left, right: lambda: left() and right())(value, self.not_())
-        return value
+            operands.append(self.not_())
+        return operands[0] if len(operands) == 1 else lambda env: _first(operands, False, env)
 
     def not_(self) -> Thunk:
-        if self.at("not"):
+        count = 0
+        while self.at("not"):
             self.take()
-            inner = self.not_()
-            return lambda: not inner()
-        return self.compare()
+            count += 1
+        inner = self.compare()
+        if not count:
+            return inner
+        return (lambda env: not inner(env)) if count % 2 else (lambda env: bool(inner(env)))
 
     def compare(self) -> Thunk:
         left = self.sum()
@@ -189,47 +254,68 @@ class _Parser:
             return left
         op, offset = self.take()[1], self.tokens[self.index - 1][2]
         right = self.sum()
-        return lambda: _compare(op, left(), right(), offset)
+        return lambda env: _compare(op, left(env), right(env), offset)
 
     def sum(self) -> Thunk:
-        value = self.term()
-        while self.at("+", "-"):
-            op, offset = self.take()[1], self.tokens[self.index - 1][2]
-            value = _binary(op, value, self.term(), offset)
-        return value
+        return self.chain(self.term, ("+", "-"))
 
     def term(self) -> Thunk:
-        value = self.unary()
-        while self.at("*", "/", "//", "%"):
+        return self.chain(self.unary, ("*", "/", "//", "%"))
+
+    def chain(self, operand: Callable[[], Thunk], ops: tuple[str, ...]) -> Thunk:
+        """`a + b - c`: the operands and operators of one precedence level, evaluated left to
+        right in a loop (a recursion as deep as the chain is long would overflow the stack)."""
+        first = operand()
+        rest: list[tuple[str, int, Thunk]] = []
+        while self.at(*ops):
             op, offset = self.take()[1], self.tokens[self.index - 1][2]
-            value = _binary(op, value, self.unary(), offset)
-        return value
+            rest.append((op, offset, operand()))
+        if not rest:
+            return first
+
+        def run(env: Env) -> Any:
+            value = first(env)
+            for op, offset, right in rest:
+                value = _arith(op, value, right(env), offset)
+            return value
+
+        return run
 
     def unary(self) -> Thunk:
-        if self.at("-", "+"):
+        """Signs in front of an atom, however many (`- - -x`), as one negation or none."""
+        negate, offset = False, None
+        while self.at("-", "+"):
             op, offset = self.take()[1], self.tokens[self.index - 1][2]
-            return _binary(op, lambda: 0, self.unary(), offset)
-        return self.atom()
+            negate ^= op == "-"
+        inner = self.atom()
+        if offset is None:
+            return inner
+        op = "-" if negate else "+"
+        return lambda env: _arith(op, 0, inner(env), offset)
 
     def atom(self) -> Thunk:
         kind, value, offset = self.take()
         if kind == "number":
-            number = float(value) if any(c in value for c in ".eE") else int(value)
-            return lambda: number
+            try:
+                literal = float(value) if any(c in value for c in ".eE") else int(value)
+            except ValueError:  # an int literal longer than Python converts
+                raise ExprError(f"a number has more than {MAX_DIGITS} digits", offset) from None
+            number = bounded(literal, offset)
+            return lambda env: number
         if kind == "op" and value == "(":
             inner = self.expr()
             self.take(")")
             return inner
         if kind == "name":
             if value in ("true", "false"):
-                return lambda: value == "true"
+                truth = value == "true"
+                return lambda env: truth
             if self.at("("):
                 return self.call(value, offset)
             if value in _KEYWORDS:
                 raise ExprError(f"unexpected {value!r}", offset)
-            if value not in self.variables:
-                raise ExprError(f"unknown variable '{value}'", offset)
-            return lambda: self.variables[value]
+            self.names.append((value, offset))
+            return lambda env: _variable(env, value, offset)
         shown = "end of expression" if kind == "end" else repr(value)
         raise ExprError(f"unexpected {shown}", offset)
 
@@ -245,13 +331,34 @@ class _Parser:
                 args.append(self.expr())
         self.take(")")
 
-        def run() -> Any:
+        def run(env: Env) -> Any:
+            values = [normalize(arg(env)) for arg in args]
             try:
-                return FUNCTIONS[name](*[normalize(arg()) for arg in args])
-            except (TypeError, ValueError, OverflowError) as exc:
+                return bounded(FUNCTIONS[name](*values), offset)
+            except ExprError:
+                raise
+            except (TypeError, ValueError, ArithmeticError) as exc:
                 raise ExprError(f"{name}(): {exc}", offset) from None
 
         return run
+
+
+def _first(operands: list[Thunk], wanted: bool, env: Env) -> Any:
+    """`a or b or c` (wanted true) and `a and b and c` (wanted false): the first operand whose truth
+    is `wanted`, else the last, evaluating no further, as Python does."""
+    value = None
+    for operand in operands:
+        value = operand(env)
+        if bool(value) is wanted:
+            return value
+    return value
+
+
+def _variable(variables: Env, name: str, offset: int) -> Any:
+    value = variables[name]
+    if value is UNKNOWN:
+        raise Unresolved(f"'{name}' has no value (see its own error)", offset)
+    return bounded(value, offset)
 
 
 def _compare(op: str, left: Any, right: Any, offset: int) -> bool:
@@ -266,10 +373,6 @@ def _compare(op: str, left: Any, right: Any, offset: int) -> bool:
         raise ExprError(f"cannot compare {left!r} {op} {right!r}", offset) from None
 
 
-def _binary(op: str, left: Thunk, right: Thunk, offset: int) -> Thunk:
-    return lambda: _arith(op, left(), right(), offset)
-
-
 def _arith(op: str, left: Any, right: Any, offset: int) -> Any:
     for side in (left, right):
         if isinstance(side, (bool, str)) or (not isinstance(side, (int, float, Fraction)) and \
@@ -277,6 +380,13 @@ def _arith(op: str, left: Any, right: Any, offset: int) -> Any:
             raise ExprError(f"'{op}' needs numbers, got {side!r}", offset)
     if op in ("/", "//", "%") and isinstance(right, (int, float, Fraction)) and right == 0:
         raise ExprError("division by zero", offset)
+    try:
+        return bounded(_apply(op, left, right), offset)
+    except (OverflowError, ZeroDivisionError) as exc:  # int to float beyond 1e308; x // 0.0
+        raise ExprError(f"'{op}': {exc}", offset) from None
+
+
+def _apply(op: str, left: Any, right: Any) -> Any:
     if op == "+":
         return left + right
     if op == "-":

@@ -2,6 +2,12 @@
 
 Nodes come out in topological order (a layer can only read earlier layers). Shapes are inferred
 while building because a block's layers may depend on its input (`in_channels`).
+
+Every problem is reported, not only the first (up to MAX_ERRORS): a layer that fails stands for
+an output of unknown shape, and the layers that read it are still checked field by field, as
+are the layers that `when:` skips. The work is bounded before it is done: MAX_NODES layers, and
+MAX_WORK units of expansion (each layer's values counted again for every repetition and block
+call, skipped layers included), so that a spec cannot make the builder loop for hours.
 """
 from __future__ import annotations
 
@@ -9,20 +15,38 @@ from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..core.errors import Location, Note, SpecError, did_you_mean
+from ..core.errors import (
+    Consequence,
+    ErrorCollector,
+    InputError,
+    Location,
+    Note,
+    SpecError,
+    SpecErrors,
+    Stopped,
+    did_you_mean,
+)
 from ..core.gcpause import paused_gc
-from ..core.shapes import Shape
-from ..layers import REGISTRY, Layer, LayerProblem
+from ..core.shapes import Shape, shape_list
+from ..layers import REGISTRY, Layer, LayerProblem, suggest_ops
+from ..layers.fields import REQUIRED
+from .expr import UNKNOWN, ExprError, is_expression, tokenize
 from .modpath import module_path
-from .spec import INPUT_NAME, Block, Spec, check_name, resolve_value
-from .yamlsrc import YList, YMap
+from .spec import INPUT_NAME, NAME_PATTERN, Block, Spec, check_name, oversized, resolve_value
+from .yamlsrc import YList, YMap, weight_of
 
 INPUT_KEYS = ("in", "inputs", "from")
 CONTROL_KEYS = ("op", "name", *INPUT_KEYS, "repeat", "first", "when", "module")
 _CONTROL = frozenset(CONTROL_KEYS)
 MAX_REPEAT = 1000
-MAX_NODES = 200_000
+# The largest published CNNs have a few thousand layers; 100,000 take about 10 s and 430 MB to
+# analyse (200,000 took 17 s of CPU and 760 MB as JSON; docs/limits.md).
+MAX_NODES = 100_000
 MAX_BLOCK_DEPTH = 32
+# Units of weight_of (a value, or 4 characters of text). 2,000,000 of the cheapest kind (layers
+# skipped by `when`, long expressions) cost 3 to 6 s; MAX_NODES real layers use about 1,000,000.
+MAX_WORK = 2_000_000
+IMAGE_CHANNELS = (1, 3, 4)  # grey, RGB, RGBA: what a channels-last input ends with
 
 
 @dataclass(frozen=True)
@@ -73,7 +97,7 @@ class Graph:
     description: str = ""
     outputs: tuple[str, ...] = ()
     groups: dict[str, tuple[str, str]] = field(default_factory=dict)  # block instance or repeat -> (op, output)
-    notes: tuple[Note, ...] = ()  # warnings about the graph itself (unused outputs)
+    notes: tuple[Note, ...] = ()  # warnings about the graph itself (unused outputs, a channels-last input)
     calls: tuple[Call, ...] = ()  # every block instance, in the order they were built
     spec: Spec | None = field(default=None, compare=False, repr=False)  # what it was built from (export)
 
@@ -83,10 +107,24 @@ class Graph:
         return next(node.output_shape for node in self.nodes if node.name == ref)
 
 
-def build(spec: Spec, input_shape: Shape | None = None) -> Graph:
-    """The spec's layers as a graph. Unless `in:` says otherwise, a layer reads the layer before it."""
+def build(spec: Spec, input_shape: Shape | None = None, problems: ErrorCollector | None = None) -> Graph:
+    """The spec's layers as a graph. Unless `in:` says otherwise, a layer reads the layer before it.
+    Every problem found is raised at the end, together with those already in `problems` (the
+    ones `parse_spec` found)."""
+    collector = problems if problems is not None else ErrorCollector()
+    shape = tuple(input_shape) if input_shape is not None else spec.input_shape
     with paused_gc():
-        return _Builder(spec, tuple(input_shape or spec.input_shape)).build()
+        return _Builder(spec, shape, collector).build()
+
+
+@dataclass
+class _Call:
+    """Where a block instance was called: its arguments' values stand at `values`' locations."""
+
+    layer: str
+    block: str
+    values: YMap
+    scope: _Scope
 
 
 @dataclass
@@ -98,12 +136,15 @@ class _Scope:
     module: str = ""  # the module path of the block instance (with a trailing '.'), '' at the top
     counters: Counter = field(default_factory=Counter)
     later: dict[str, Location] = field(default_factory=dict)  # explicit names not reached yet
+    call: _Call | None = None  # the block call this scope expands, if any
+    check_only: bool = False  # a skipped block, or one whose input is unknown: check, build nothing
 
 
 class _Builder:
-    def __init__(self, spec: Spec, input_shape: Shape) -> None:
+    def __init__(self, spec: Spec, input_shape: Shape | None, problems: ErrorCollector) -> None:
         self.spec = spec
-        self.shapes: dict[str, Shape] = {INPUT_NAME: input_shape}
+        self.problems = problems
+        self.shapes: dict[str, Shape | None] = {INPUT_NAME: input_shape}  # absent or None: not known
         self.nodes: list[Node] = []
         self.groups: dict[str, tuple[str, str]] = {}
         self.calls: list[Call] = []
@@ -115,6 +156,8 @@ class _Builder:
         # shape of a prototype on given input shapes is computed once (see Layer.copy_as).
         self.prototypes: dict[Any, Layer] = {}
         self.outputs: dict[Any, tuple[Shape, tuple[tuple[str, str | None], ...]]] = {}
+        self.work = 0
+        self.input_loc = spec.input_loc if input_shape is spec.input_shape else None
 
     def build(self) -> Graph:
         spec = self.spec
@@ -128,13 +171,20 @@ class _Builder:
             elif name in scope.names:
                 outputs.append(scope.names[name])
             else:
-                raise SpecError(f"'outputs' names '{name}', which is not a top-level layer", loc=loc,
-                                field="outputs", hint=did_you_mean(name, scope.names))
+                self.problems.add(SpecError(f"'outputs' names '{name}', which is not a top-level layer", loc=loc,
+                                            field="outputs", hint=did_you_mean(name, scope.names)))
+        if not self.nodes and not self.problems and spec.items:
+            self.problems.add(SpecError("'when' skips every layer: the network has none", loc=spec.items.loc,
+                                        field="layers", hint="check the conditions and the variables they use"))
+        self.problems.check()
+        input_shape = self.shapes[INPUT_NAME]
+        assert input_shape is not None  # an unknown input shape is a problem raised above
         notes = tuple(
             Note(node.name, "its output is never used", node.layer.loc)
             for node in self.nodes if not self.readers[node.name] and node.name not in outputs
         )
-        return Graph(spec.name, self.shapes[INPUT_NAME], tuple(self.nodes), spec.description, tuple(outputs),
+        notes = _channels_last_note(input_shape, self.input_loc) + notes
+        return Graph(spec.name, input_shape, tuple(self.nodes), spec.description, tuple(outputs),
                      self.groups, notes, tuple(self.calls), spec)
 
     # ---- items ---------------------------------------------------------------------------------
@@ -150,62 +200,107 @@ class _Builder:
         for item in items:
             if isinstance(item, YMap) and "name" in item:
                 loc = item.value_locs["name"]
-                name = check_name(item["name"], loc)
-                if name in seen:
-                    raise SpecError(f"duplicate layer name '{name}' (first used at line {seen[name].line})",
-                                    loc=loc, layer=name, field="name")
+                try:
+                    name = check_name(item["name"], loc)
+                    if name in seen:
+                        raise SpecError(f"duplicate layer name '{name}' (first used at line {seen[name].line})",
+                                        loc=loc, layer=name, field="name")
+                except SpecError as exc:
+                    self.problems.add(exc)
+                    continue
                 seen[name] = loc
         return seen
 
     def item(self, index: int, item: Any, loc: Location, scope: _Scope, previous: str) -> str:
+        """Expand one entry of a `layers:` list; its problems are gathered, and a layer that fails
+        stands for an output of unknown shape."""
         if not isinstance(item, YMap):
-            raise SpecError(f"layer #{index + 1} must be a mapping like '{{op: conv, out: 64, kernel: 3}}'", loc=loc)
-        label = item.get("name", f"#{index + 1}")
-        target = self._target(item, str(label), scope)
-        local = item["name"] if "name" in item else self._auto_name(item["op"], scope)
+            self.problems.add(SpecError(f"layer #{index + 1} must be a mapping like "
+                                        "'{op: conv, out: 64, kernel: 3}'", loc=loc))
+            return self._unknown(f"{scope.prefix}#{index + 1}")
+        given_name = item.get("name")
+        if isinstance(given_name, str) and NAME_PATTERN.match(given_name) and given_name != INPUT_NAME:
+            local = given_name
+        else:
+            local = self._auto_name(item.get("op"), scope)
         scope.later.pop(local, None)
-        repeated = "repeat" in item
-        count = self._repeat(item, scope.variables, local) if repeated else 1
-        first_inputs = self._inputs(item, scope, previous, local)
-        ref = previous
-        for k in range(count):
-            variables = {**scope.variables, "i": k} if repeated else scope.variables
-            name = scope.prefix + local + (f".{k}" if repeated else "")
-            inputs = first_inputs if k == 0 else (ref,)
-            values = self._values(item, k == 0, name)
-            if "when" in item and not self._condition(item, variables, name):
-                ref = inputs[0]  # a skipped layer stands for its (first) input
-                continue
-            module = self._module(item, scope, local, k if repeated else None, variables, name,
-                                  layer=not isinstance(target, Block))
-            origin = Origin(item, local, k if repeated else None)
-            if isinstance(target, Block):
-                ref = self.call(target, name, values, inputs, variables, scope, module, origin)
-            else:
-                ref = self.add_layer(target, name, values, inputs, variables, module, origin)
-        if repeated:
-            self.groups[scope.prefix + local] = (str(item["op"]), ref)
+        name = scope.prefix + local
+        ref = name
+        try:
+            target = self._target(item, str(given_name or f"#{index + 1}"), scope)
+            repeated = "repeat" in item
+            count = self._repeat(item, scope.variables, name) if repeated else 1
+            inputs = self._inputs(item, scope, previous, name)
+            for k in range(count):
+                variables = {**scope.variables, "i": k} if repeated else scope.variables
+                instance = name + (f".{k}" if repeated else "")
+                origin = Origin(item, local, k if repeated else None)
+                ref = self.instance(target, item, instance, inputs if k == 0 else (ref,), variables, scope, origin)
+            if repeated and target is not None:
+                self.groups[name] = (str(item["op"]), ref)
+        except Stopped:
+            raise
+        except SpecError as exc:  # the first repetition that fails stands for the rest
+            for one in exc.errors if isinstance(exc, SpecErrors) else (exc,):
+                self.report(one, item, scope)
+            ref = self._unknown(name)
         scope.names[local] = ref
         return ref
 
-    def _target(self, item: YMap, label: str, scope: _Scope) -> type[Layer] | Block:
+    def instance(self, target: type[Layer] | Block | None, item: YMap, name: str, inputs: tuple[str, ...],
+                 variables: dict[str, Any], scope: _Scope, origin: Origin) -> str:
+        """One repetition of an item: a layer or a block call, or, skipped by `when:`, only checked."""
+        self.charge(weight_of(item), item, name)
+        values = self._values(item, origin.copy in (None, 0), name)
+        skipped = "when" in item and not self._condition(item, variables, name)
+        check_only = skipped or scope.check_only or target is None or \
+            any(self.shapes.get(ref) is None for ref in inputs)
+        module = "" if check_only else self._module(item, scope, origin.local, origin.copy, variables, name,
+                                                     layer=not isinstance(target, Block))
+        if isinstance(target, Block):
+            out = self.call(target, name, values, inputs, variables, scope, check_only, module, origin)
+        elif target is not None:
+            out = self.add_layer(target, name, values, inputs, variables, check_only, module, origin)
+        else:  # a call of a block whose definition failed (already reported)
+            out = self._unknown(name)
+        return inputs[0] if skipped else out  # a skipped layer stands for its (first) input
+
+    def charge(self, units: int, item: YMap, name: str) -> None:
+        self.work += units
+        if self.work > MAX_WORK:
+            self.problems.stop(SpecError(
+                f"expanding the spec takes more than {MAX_WORK:,} steps (every repetition and block call "
+                "counts its layers' values again, skipped layers too)", loc=item.loc, layer=name,
+                hint="see docs/limits.md"))
+
+    @staticmethod
+    def _unknown(name: str) -> str:
+        """A reference to an output whose shape is not known (a layer that failed, or one that was
+        only checked): it has no entry in `shapes`, which costs nothing for a million skipped layers."""
+        return name
+
+    def _target(self, item: YMap, label: str, scope: _Scope) -> type[Layer] | Block | None:
+        blocks = self.spec.blocks
         if "op" not in item:
             raise SpecError("the layer has no 'op' (its type)", loc=item.loc, layer=label,
-                            hint=f"layer types: {', '.join(sorted(REGISTRY))}")
+                            hint="add 'op: ...'; 'cnncalc ops' lists the layer types")
         op = item["op"]
         if isinstance(op, str) and op in REGISTRY:
             return REGISTRY[op]
-        if isinstance(op, str) and op in self.spec.blocks:
-            return self.spec.blocks[op]
-        known = [*REGISTRY, *self.spec.blocks]
-        raise SpecError(f"unknown layer type {op!r}", loc=item.value_locs["op"], layer=label, field="op",
-                        hint=did_you_mean(str(op), known) or f"layer types: {', '.join(sorted(REGISTRY))}"
-                        + (f"; blocks: {', '.join(self.spec.blocks)}" if self.spec.blocks else ""))
+        if isinstance(op, str) and op in blocks:
+            return blocks[op]
+        if isinstance(op, str) and op in self.spec.broken_blocks:
+            return None
+        near = suggest_ops(op, tuple(blocks)) if isinstance(op, str) else []
+        hint = ("did you mean " + " or ".join(f"'{n}'" for n in near) + "? " if near else "") + \
+            "'cnncalc ops' lists the layer types" + (f"; blocks: {', '.join(blocks)}" if blocks else "")
+        raise SpecError(f"unknown layer type {op!r}", loc=item.value_locs["op"], layer=label, field="op", hint=hint)
 
-    def _auto_name(self, op: str, scope: _Scope) -> str:
+    def _auto_name(self, op: Any, scope: _Scope) -> str:
+        base = op if isinstance(op, str) and NAME_PATTERN.match(op) else "layer"
         while True:
-            scope.counters[op] += 1
-            name = f"{op}{scope.counters[op]}"
+            scope.counters[base] += 1
+            name = f"{base}{scope.counters[base]}"
             if name not in scope.names and name not in scope.later:
                 return name
 
@@ -271,10 +366,11 @@ class _Builder:
 
     def _condition(self, item: YMap, variables: dict[str, Any], name: str) -> bool:
         value = resolve_value(item["when"], variables, item.value_locs["when"], name, "when")
-        if not isinstance(value, (bool, int, float)):
-            raise SpecError(f"must be true or false (or an expression giving one), got {value!r}",
-                            loc=item.value_locs["when"], layer=name, field="when")
-        return bool(value)
+        if isinstance(value, bool) or (isinstance(value, (int, float)) and value == value and
+                                       abs(value) != float("inf")):
+            return bool(value)
+        raise SpecError(f"must be true or false (or an expression giving one), got {value!r}",
+                        loc=item.value_locs["when"], layer=name, field="when")
 
     def _inputs(self, item: YMap, scope: _Scope, previous: str, name: str) -> tuple[str, ...]:
         given = [key for key in INPUT_KEYS if key in item]
@@ -293,7 +389,7 @@ class _Builder:
             ref_loc = names.item_locs[i] if isinstance(names, YList) else loc
             if ref in scope.names:
                 refs.append(scope.names[ref])
-            elif ref == name or ref in scope.later:
+            elif ref == name.rsplit(".", 1)[-1] or ref in scope.later:
                 raise SpecError(f"'{ref}' is not defined yet: a layer can only read layers above it",
                                 loc=ref_loc, layer=name, field="in")
             else:
@@ -332,27 +428,58 @@ class _Builder:
                 values.value_locs[key] = source.value_locs[key]
         return values
 
+    # ---- reporting -----------------------------------------------------------------------------
+    def report(self, exc: InputError, item: YMap, scope: _Scope) -> None:
+        """Add a layer's problem, placed where it can be fixed: a value passed to a block is blamed
+        at the call that passes it, and a plain word that names no variable, but nearly names one,
+        is called a misspelt variable."""
+        if isinstance(exc, Consequence):
+            return
+        values: YMap = item
+        first_use = ""
+        while scope.call is not None:
+            key = _key_at(values, exc.loc)
+            given = [name for name in _names_in(values.get(key)) if name in scope.call.values] if key else []
+            if not given:
+                break
+            call, param = scope.call, given[0]
+            if not first_use:  # where the value is used, for the hint: the innermost use
+                raw, where = values[key], exc.loc
+                use = f"as '{key}'" if isinstance(raw, str) and raw.strip() == param else f"in '{key}: {raw}'"
+                first_use = f"block '{call.block}' uses it {use} of layer '{exc.layer}'" + \
+                    (f" (line {where.line})" if where else "")
+            exc = SpecError(exc.message, loc=call.values.value_locs[param], layer=call.layer, field=param,
+                            hint="; ".join(filter(None, [exc.hint if not first_use else None, first_use])))
+            values, scope = call.values, call.scope
+        self.problems.add(_misspelt_variable(exc, values, scope.variables))
+
     # ---- layers and blocks ---------------------------------------------------------------------
     def add_layer(self, cls: type[Layer], name: str, values: YMap, inputs: tuple[str, ...],
-                  variables: dict[str, Any], module: str = "", origin: Origin | None = None) -> str:
+                  variables: dict[str, Any], check_only: bool = False, module: str = "",
+                  origin: Origin | None = None) -> str:
+        """Check the layer; unless `check_only`, infer its output and add it to the graph."""
         if len(self.nodes) >= MAX_NODES:
-            raise SpecError(f"the network has more than {MAX_NODES:,} layers", loc=values.loc, layer=name)
-        locs = values.value_locs
-        resolved = {key: resolve_value(value, variables, locs[key], name, key) for key, value in values.items()}
-        layer = self._layer(cls, name, resolved, values)
-        shapes = tuple(self.shapes[ref] for ref in inputs)
+            self.problems.stop(SpecError(f"the network has more than {MAX_NODES:,} layers", loc=values.loc,
+                                         layer=name, hint="see docs/limits.md"))
+        layer = self._checked_layer(cls, name, values, variables)
         if cls.arity is not None and len(inputs) != cls.arity:
             raise layer.error(f"{cls.op} takes {cls.arity} input, but is given {len(inputs)}", "in")
         if cls.arity is None and len(inputs) < 2:
             raise layer.error(f"{cls.op} merges two or more inputs; list them with 'in: [a, b]'", "in")
+        if check_only:
+            return self._unknown(name)
+        shapes = tuple(shape for ref in inputs if (shape := self.shapes.get(ref)) is not None)
         key = (layer.prototype, shapes)
-        if key not in self.outputs:
+        if key not in self.outputs:  # a repeated layer on the same input shapes: shaped once
             notes: list[tuple[str, str | None]] = []
             try:
                 output = tuple(layer.output_shape(list(shapes),
                                                   lambda message, field=None: notes.append((message, field))))
             except LayerProblem as exc:
                 raise layer.error(exc.message, exc.field, exc.hint) from None
+            too_large = oversized(output)
+            if too_large:
+                raise layer.error(f"its output {too_large}", None)
             self.outputs[key] = (output, tuple(notes))
         output, warnings = self.outputs[key]
         self.nodes.append(Node(layer, inputs, shapes, output, warnings, module or name, variables, origin))
@@ -361,24 +488,49 @@ class _Builder:
             self.readers[ref] += 1
         return name
 
-    def _layer(self, cls: type[Layer], name: str, resolved: dict[str, Any], values: YMap) -> Layer:
-        """The layer, as a copy of an earlier one with the same fields where there is one. Equal
-        means equal values of equal types (`1`, `1.0` and `true` differ); a list is never shared."""
+    def _checked_layer(self, cls: type[Layer], name: str, values: YMap, variables: dict[str, Any]) -> Layer:
+        """The layer, its values' expressions evaluated and its fields checked: the problems of all
+        its fields together, those whose values could not be computed left out of the check. A layer
+        with the same values (of the same types: `1`, `1.0` and `true` differ) as an earlier one is
+        a copy of it, checked once (Layer.copy_as); values with a list are never shared."""
+        resolved = YMap()
+        resolved.loc, resolved.key_locs, resolved.value_locs = values.loc, values.key_locs, values.value_locs
+        problems = ErrorCollector(limit=None)
+        unresolved = []
+        for key, value in values.items():
+            field = cls.canonical_field(key) if isinstance(key, str) else None
+            if field is None:  # an unknown field: the layer reports it
+                resolved[key] = value
+                continue
+            try:
+                resolved[key] = resolve_value(value, variables, values.value_locs[key], name, field)
+            except SpecError as exc:
+                problems.add(exc)
+                unresolved.append(field)
+        shared: Any = None
+        if not unresolved:
+            try:
+                shared = (cls, tuple(resolved.items()), tuple(map(type, resolved.values())))
+                prototype = self.prototypes.get(shared)
+            except TypeError:  # a list among the values
+                shared = prototype = None
+            if prototype is not None:  # its keys were all fields, or it would have failed
+                return prototype.copy_as(name, values.loc, {str(cls.canonical_field(key)): values.value_locs.get(
+                    key, values.loc) for key in resolved})
+        layer = None
         try:
-            key: Any = (cls, tuple(resolved.items()), tuple(map(type, resolved.values())))
-            prototype = self.prototypes.get(key)
-        except TypeError:  # a list among the values
-            key = prototype = None
-        if prototype is None:
-            layer = cls.from_values(name, resolved, values.loc, values.key_locs, values.value_locs)
-            if key is not None:
-                self.prototypes[key] = layer
-            return layer
-        field_locs = {cls.field_keys[key]: values.value_locs.get(key, values.loc) for key in resolved}
-        return prototype.copy_as(name, values.loc, field_locs)
+            layer = cls.from_mapping(name, resolved, skip=(), unresolved=tuple(unresolved))
+        except SpecError as exc:
+            problems.add(exc)
+        problems.check()
+        if layer is None or unresolved:  # what is left follows from problems reported elsewhere
+            raise Consequence(f"{cls.op} '{name}' could not be read", loc=values.loc, layer=name)
+        if shared is not None:
+            self.prototypes[shared] = layer
+        return layer
 
     def call(self, block: Block, name: str, values: YMap, inputs: tuple[str, ...], variables: dict[str, Any],
-             scope: _Scope, module: str = "", origin: Origin | None = None) -> str:
+             scope: _Scope, check_only: bool = False, module: str = "", origin: Origin | None = None) -> str:
         if block.name in scope.stack:
             chain = " -> ".join((*scope.stack[scope.stack.index(block.name):], block.name))
             raise SpecError(f"block '{block.name}' uses itself: {chain}", loc=values.loc, layer=name, field="op")
@@ -394,29 +546,82 @@ class _Builder:
                                 layer=name, hint=did_you_mean(str(key), block.params)
                                 or f"parameters: {', '.join(block.params) or 'none'}")
             args[key] = resolve_value(value, variables, values.value_locs[key], name, key)
-        from ..layers.fields import REQUIRED
-
         missing = [p for p, default in block.params.items() if default is REQUIRED and p not in args]
         if missing:
             raise SpecError(f"block '{block.name}' needs {', '.join(repr(m) for m in missing)}", loc=values.loc,
                             layer=name, hint=f"add {', '.join(f'{m}: ...' for m in missing)}")
         defaults = {p: d for p, d in block.params.items() if d is not REQUIRED}
-        shape = self.shapes[inputs[0]]
-        builtins = {"in_channels": shape[0]}
-        if len(shape) == 3:
-            builtins.update(in_height=shape[1], in_width=shape[2])
+        self.charge(sum(weight_of(d) for d in defaults.values()), values, name)
+        shape = self.shapes.get(inputs[0])
+        builtins: dict[str, Any] = {"in_channels": UNKNOWN, "in_height": UNKNOWN, "in_width": UNKNOWN}
+        if shape is not None:
+            builtins = {"in_channels": shape[0]}
+            if len(shape) == 3:
+                builtins.update(in_height=shape[1], in_width=shape[2])
         inner_vars = {**self.spec.variables, **builtins}
         for key, default in defaults.items():  # defaults may use earlier parameters and the input size
             if key not in args:
                 args[key] = resolve_value(default, {**inner_vars, **args}, block.loc, name, key)
         inner = _Scope({**inner_vars, **args}, name + ".", {INPUT_NAME: inputs[0]}, (*scope.stack, block.name),
-                       module=module + "." if module else "")
+                       module=module + "." if module else "", call=_Call(name, block.name, values, scope),
+                       check_only=check_only)
         out = self.expand(block.items, inner)
         if block.output is not None:
             if block.output not in inner.names:
                 raise SpecError(f"block '{block.name}' names output '{block.output}', which is none of its layers",
                                 loc=block.loc, hint=did_you_mean(block.output, inner.names))
             out = inner.names[block.output]
+        if check_only:
+            return self._unknown(name)
         self.groups[name] = (block.name, out)
         self.calls.append(Call(name, block.name, args, inner.variables, inputs[0], out, module, origin))
         return out
+
+
+def _key_at(values: YMap, loc: Location | None) -> str | None:
+    """The key whose value stands at `loc` (where an error about it points), if any."""
+    if loc is None:
+        return None
+    return next((key for key, where in values.value_locs.items() if where == loc), None)
+
+
+def _names_in(value: Any) -> list[str]:
+    """The names a value refers to: a plain word, or the names in an expression (or in a list's items)."""
+    if isinstance(value, list):
+        return [name for item in value for name in _names_in(item)]
+    if not isinstance(value, str):
+        return []
+    if not is_expression(value):
+        return [value.strip()]
+    try:
+        return [text for kind, text, _ in tokenize(value) if kind == "name"]
+    except ExprError:
+        return []
+
+
+def _misspelt_variable(exc: InputError, values: YMap, variables: dict[str, Any]) -> InputError:
+    """`out: widht` fails as 'must be a number, got 'widht''; when the word is close to a variable's
+    name, the better message is that it names no variable."""
+    key = _key_at(values, exc.loc)
+    raw = values.get(key) if key else None
+    if not isinstance(raw, str) or is_expression(raw) or raw.strip() in variables:
+        return exc
+    word = raw.strip()
+    near = did_you_mean(word, [name for name, value in variables.items() if value is not UNKNOWN])
+    if near is None:
+        return exc
+    return SpecError(f"unknown variable '{word}'", loc=exc.loc, layer=exc.layer, field=exc.field, hint=near)
+
+
+def _channels_last_note(shape: Shape, loc: Location | None) -> tuple[Note, ...]:
+    """A warning when the input looks like height, width, channels ([224, 224, 3]): cnncalc reads
+    [C, H, W], so that is 224 channels of 224×3, which is almost never meant. A warning, not an
+    error: a 1- or 3-pixel-wide feature map is unusual but possible."""
+    if len(shape) != 3 or not all(isinstance(size, int) for size in shape):
+        return ()
+    c, h, w = shape
+    if w in IMAGE_CHANNELS and c not in IMAGE_CHANNELS and min(c, h) >= 4 * w:
+        fixed = shape_list((w, c, h))
+        return (Note(INPUT_NAME, f"{shape_list(shape)} reads as {c} channels of {h}×{w}; if it is height, width, "
+                     f"channels, write [C, H, W]: {fixed}", loc),)
+    return ()

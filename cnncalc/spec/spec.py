@@ -8,19 +8,20 @@ from __future__ import annotations
 import functools
 import math
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-from ..core.errors import Location, OptionError, SpecError, did_you_mean
+from ..core.errors import Consequence, ErrorCollector, Location, OptionError, SpecError, did_you_mean
 from ..core.figures import FIGURES
 from ..core.shapes import Shape
 from ..core.symbolic import is_symbolic
 from ..layers import REGISTRY
-from ..layers.fields import REQUIRED
-from .expr import ExprError, evaluate, is_expression, tokenize
-from .yamlsrc import YList, YMap, parse_yaml, read_spec_text
+from ..layers.fields import MAX_SIZE, REQUIRED
+from .expr import UNKNOWN, ExprError, Unresolved, evaluate, is_expression, tokenize
+from .yamlsrc import YList, YMap, parse_yaml, read_spec_text, weight_of
 
 TOP_LEVEL_KEYS = ("name", "description", "input", "symbols", "vars", "blocks", "layers", "outputs", "torchvision",
                   "budget")
@@ -45,8 +46,13 @@ class Block:
 
 @dataclass
 class Spec:
+    """A spec read and checked as far as it can be without building its layers. Read with a
+    collector (`parse_spec(..., problems=...)`), a spec with problems is still returned, as far as
+    it goes: variables that failed are UNKNOWN, `input_shape` is None if it failed, and blocks that
+    failed are named in `broken_blocks`, so that building it finds the other problems too."""
+
     name: str
-    input_shape: Shape
+    input_shape: Shape | None
     items: YList
     description: str = ""
     file: str = "<spec>"
@@ -56,6 +62,7 @@ class Spec:
     outputs: list[tuple[str, Location]] = field(default_factory=list)
     torchvision: dict[str, Any] | None = None
     symbolic: bool = False
+    broken_blocks: set[str] = field(default_factory=set)
     declared: dict[str, Declared] = field(default_factory=dict)  # variables declared with a range
     budget: tuple[BudgetEntry, ...] = ()
 
@@ -107,53 +114,92 @@ class BudgetEntry:
 
 
 def load_spec(path: Path, display: str | None = None, overrides: dict[str, str] | None = None,
-              symbolic: bool = False) -> Spec:
+              symbolic: bool = False, problems: ErrorCollector | None = None) -> Spec:
     """Read and check a spec file; `overrides` replace variables (the CLI's --set name=value);
-    `symbolic` keeps symbol sizes (`input: [C, H, W]`) as sympy symbols."""
+    `symbolic` keeps symbol sizes (`input: [C, H, W]`) as sympy symbols. See `parse_spec` for
+    `problems`."""
     name = display or str(path)
-    return parse_spec(read_spec_text(path, name), name, default_name=path.stem, overrides=overrides, symbolic=symbolic)
+    return parse_spec(read_spec_text(path, name), name, default_name=path.stem, overrides=overrides,
+                      symbolic=symbolic, problems=problems)
 
 
 def parse_spec(text: str, file: str = "<spec>", default_name: str = "model",
-               overrides: dict[str, str] | None = None, symbolic: bool = False) -> Spec:
-    return spec_from_document(parse_yaml(text, file), file, default_name, overrides, symbolic)
+               overrides: dict[str, str] | None = None, symbolic: bool = False,
+               problems: ErrorCollector | None = None) -> Spec:
+    """Read and check a spec. Every problem found is reported, not only the first: without
+    `problems` they are raised together at the end; with a collector they are added to it and the
+    spec is returned as far as it goes (see `Spec`), for `graph.build` to go on with. A problem
+    that leaves nothing to go on with (YAML, no 'layers') is raised at once either way."""
+    return spec_from_document(parse_yaml(text, file), file, default_name, overrides, symbolic, problems)
 
 
 def spec_from_document(doc: Any, file: str = "<spec>", default_name: str = "model",
-                       overrides: dict[str, str] | None = None, symbolic: bool = False) -> Spec:
+                       overrides: dict[str, str] | None = None, symbolic: bool = False,
+                       problems: ErrorCollector | None = None) -> Spec:
     """parse_spec on YAML already parsed (parse_yaml), which this never changes: a sweep parses
     its spec once and reads it with other variables many times."""
+    own = problems is None
+    collector = problems if problems is not None else ErrorCollector()
+    spec = _parse(doc, file, default_name, dict(overrides or {}), symbolic, collector)
+    if own:
+        collector.check()
+    return spec
+
+
+def _parse(doc: Any, file: str, default_name: str, overrides: dict[str, str], symbolic: bool,
+           problems: ErrorCollector) -> Spec:
     if not isinstance(doc, YMap):
         raise SpecError("a spec must be a mapping with 'input' and 'layers'", loc=getattr(doc, "loc", None),
                         file=file)
     for key in doc:
         if key not in TOP_LEVEL_KEYS:
-            raise SpecError(f"unknown top-level key '{key}'", loc=doc.key_locs[key],
-                            hint=did_you_mean(str(key), TOP_LEVEL_KEYS) or f"keys: {', '.join(TOP_LEVEL_KEYS)}")
+            problems.add(SpecError(f"unknown top-level key '{key}'", loc=doc.key_locs[key],
+                                   hint=did_you_mean(str(key), TOP_LEVEL_KEYS)
+                                   or f"keys: {', '.join(TOP_LEVEL_KEYS)}"))
     for key in ("input", "layers"):
         if key not in doc:
-            raise SpecError(f"the spec has no '{key}'", loc=doc.loc, hint=_MISSING_HINTS[key])
-    overrides = dict(overrides or {})
-    symbols = _symbols(doc, overrides, symbolic, file)
-    variables, declared = _variables(doc, overrides, file, symbols)
-    input_shape = parse_shape(doc["input"], doc.value_locs["input"], variables)
-    if symbolic and not symbols:  # a numeric spec read symbolically: its input becomes C, H, W
+            problems.add(SpecError(f"the spec has no '{key}'", loc=doc.loc, hint=_MISSING_HINTS[key]))
+    try:
+        items = _item_list(doc["layers"], doc.value_locs["layers"], "layers") if "layers" in doc else None
+    except SpecError as exc:
+        problems.add(exc)
+        items = None
+    symbols = _symbols(doc, overrides, symbolic, file, problems)
+    variables, declared = _variables(doc, overrides, file, symbols, problems)
+    input_shape = None
+    if "input" in doc:
+        input_shape = _gathered(problems, lambda: parse_shape(doc["input"], doc.value_locs["input"], variables))
+    if input_shape is not None and symbolic and not symbols:  # a numeric spec read symbolically: C, H, W
         input_shape = _symbolic_input(input_shape, variables)
-    return Spec(
-        name=_text(doc, "name", default_name),
+    blocks, broken = _blocks(doc, problems)
+    spec = Spec(
+        name=_gathered(problems, lambda: _text(doc, "name", default_name), default_name),
         input_shape=input_shape,
-        items=_item_list(doc["layers"], doc.value_locs["layers"], "layers"),
-        description=_text(doc, "description", ""),
+        items=items if items is not None else YList(),
+        description=_gathered(problems, lambda: _text(doc, "description", ""), ""),
         file=file,
-        input_loc=doc.value_locs["input"],
+        input_loc=doc.value_locs.get("input"),
         variables=variables,
-        blocks=_blocks(doc),
-        outputs=_outputs(doc),
-        torchvision=_torchvision(doc),
+        blocks=blocks,
+        outputs=_gathered(problems, lambda: _outputs(doc), []),
+        torchvision=_gathered(problems, lambda: _torchvision(doc)),
         symbolic=symbolic,
+        broken_blocks=broken,
         declared=declared,
-        budget=_budget(doc),
+        budget=_gathered(problems, lambda: _budget(doc), ()),
     )
+    if items is None:  # nothing to build
+        problems.check()
+    return spec
+
+
+def _gathered(problems: ErrorCollector, read: Any, fallback: Any = None) -> Any:
+    """`read()`, or `fallback` with its SpecError added to `problems`."""
+    try:
+        return read()
+    except SpecError as exc:
+        problems.add(exc)
+        return fallback
 
 
 _MISSING_HINTS = {
@@ -168,7 +214,20 @@ def _text(doc: YMap, key: str, default: str) -> str:
     value = doc[key]
     if not isinstance(value, str) or not value.strip():
         raise SpecError(f"'{key}' must be a non-empty string", loc=doc.value_locs[key], field=key)
-    return value.strip()
+    return check_text(value.strip(), doc.value_locs[key], key)
+
+
+def check_text(text: str, loc: Location | None, what: str) -> str:
+    """`text` if it is one line of printable text: names and descriptions are printed in tables,
+    titles and the YAML that `--template` writes, where a control character, a line break or a
+    bidi override would act instead of showing. Spaces of every kind are allowed."""
+    for index, char in enumerate(text):
+        if not char.isprintable() and unicodedata.category(char) != "Zs":
+            kind = "a line break" if char in "\n\r\u2028\u2029\x85" else \
+                f"U+{ord(char):04X}, {unicodedata.name(char, 'a control character').lower()}"
+            raise SpecError(f"'{what}' must be one line of printable text, but character {index + 1} is {kind}",
+                            loc=loc, field=what, hint="remove it (a folded '>' block joins lines with spaces)")
+    return text
 
 
 def parse_shape(value: Any, loc: Location | None, variables: dict[str, Any] | None = None) -> Shape:
@@ -186,7 +245,24 @@ def parse_shape(value: Any, loc: Location | None, variables: dict[str, Any] | No
         if isinstance(size, bool) or not isinstance(size, int) or size <= 0:
             raise SpecError(f"sizes must be positive whole numbers, got {size!r}", loc=item_loc, field="input")
         sizes.append(size)
-    return tuple(sizes)
+    shape = tuple(sizes)
+    problem = oversized(shape)
+    if problem:
+        raise SpecError(problem, loc=loc, field="input")
+    return shape
+
+
+def oversized(shape: Shape) -> str | None:
+    """Why a shape cannot be a tensor (a size or the element count beyond 2**63 - 1), or None."""
+    count = 1
+    for size in shape:
+        if not isinstance(size, int):  # symbolic
+            return None
+        count *= size
+    if count > MAX_SIZE:
+        shown = "x".join(str(s) if s <= MAX_SIZE else f"<{len(str(s))} digits>" for s in shape)
+        return f"{shown} has more than 2**63 - 1 elements, PyTorch's limit"
+    return None
 
 
 def _symbol_names(doc: YMap) -> list[tuple[str, Location]]:
@@ -206,23 +282,32 @@ def _symbol_names(doc: YMap) -> list[tuple[str, Location]]:
     return list({name: (name, loc) for name, loc in found}.values())
 
 
-def _symbols(doc: YMap, overrides: dict[str, str], symbolic: bool, file: str) -> dict[str, Any]:
-    """The spec's symbols: sympy symbols in symbolic mode; otherwise each needs --set NAME=VALUE."""
+def _symbols(doc: YMap, overrides: dict[str, str], symbolic: bool, file: str,
+             problems: ErrorCollector) -> dict[str, Any]:
+    """The spec's symbols: sympy symbols in symbolic mode; otherwise each needs --set NAME=VALUE
+    (one that has none is UNKNOWN, its problem added to `problems`)."""
     values: dict[str, Any] = {}
-    for name, loc in _symbol_names(doc):
+    try:
+        names = _symbol_names(doc)
+    except SpecError as exc:
+        problems.add(exc)
+        return values
+    for name, loc in names:
+        values[name] = UNKNOWN
         if name in overrides:
             text = overrides.pop(name)
             try:
                 values[name] = evaluate(text, values)
             except ExprError as exc:
-                raise SpecError(f"--set {name}={text}: {exc}", file=file) from None
+                if not isinstance(exc, Unresolved):
+                    problems.add(SpecError(f"--set {name}={text}: {exc}", file=file))
         elif symbolic:
             from ..core.symbolic import symbol
 
             values[name] = symbol(name)
         else:
-            raise SpecError(f"'{name}' is a symbol: the spec is meant to be read with --symbolic", loc=loc,
-                            hint=f"run with --symbolic, or give it a value with --set {name}=...")
+            problems.add(SpecError(f"'{name}' is a symbol: the spec is meant to be read with --symbolic", loc=loc,
+                                   hint=f"run with --symbolic, or give it a value with --set {name}=..."))
     return values
 
 
@@ -262,14 +347,19 @@ def resolve_value(value: Any, variables: dict[str, Any], loc: Location | None, l
         if _is_expression(value):
             try:
                 return _evaluate(value, variables)
+            except Unresolved as exc:
+                raise Consequence(f"in '{value}': {exc}", loc=loc, layer=layer, field=field_name) from None
             except ExprError as exc:
                 raise SpecError(f"in '{value}': {exc}", loc=loc, layer=layer, field=field_name,
                                 hint=_variable_hint(exc, variables)) from None
-        return variables.get(value.strip(), value)
+        resolved = variables.get(value.strip(), value)
+        if resolved is UNKNOWN:
+            raise Consequence(f"'{value.strip()}' has no value", loc=loc, layer=layer, field=field_name)
+        return resolved
     if isinstance(value, list):
         locs = getattr(value, "item_locs", [loc] * len(value))
         out = YList(resolve_value(item, variables, item_loc, layer, field_name) for item, item_loc in zip(value, locs))
-        out.loc, out.item_locs = getattr(value, "loc", None) or loc, locs
+        out.loc, out.item_locs, out.weight = getattr(value, "loc", None) or loc, locs, weight_of(value)
         return out
     return value
 
@@ -323,45 +413,49 @@ def _variable_hint(exc: ExprError, variables: dict[str, Any]) -> str | None:
     return None
 
 
-def _variables(doc: YMap, overrides: dict[str, str], file: str,
-               symbols: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Declared]]:
-    raw = doc.get("vars", YMap())
-    if not isinstance(raw, YMap):
-        raise SpecError("'vars' must be a mapping of names to values", loc=doc.value_locs["vars"], field="vars")
-    for name in overrides:
-        if name not in raw:
-            raise SpecError(f"--set {name}=...: the spec has no variable '{name}'", file=file,
-                            hint=did_you_mean(name, raw) or (
-                                f"variables: {', '.join(raw)}" if raw else "the spec defines no 'vars:'"))
+def _variables(doc: YMap, overrides: dict[str, str], file: str, symbols: dict[str, Any],
+               problems: ErrorCollector) -> tuple[dict[str, Any], dict[str, Declared]]:
+    """The variables in order, and those declared with a range; one that cannot be computed is
+    UNKNOWN, its problem added to `problems`, and what depends on it is not reported again."""
     values: dict[str, Any] = dict(symbols)
     declared: dict[str, Declared] = {}
+    raw = doc.get("vars", YMap())
+    if not isinstance(raw, YMap):
+        problems.add(SpecError("'vars' must be a mapping of names to values", loc=doc.value_locs["vars"],
+                               field="vars"))
+        raw = YMap()
+    for name in overrides:
+        if name not in raw:
+            problems.add(SpecError(f"--set {name}=...: the spec has no variable '{name}'", file=file,
+                                   hint=did_you_mean(name, raw) or (
+                                       f"variables: {', '.join(raw)}" if raw else "the spec defines no 'vars:'")))
     for name, value in raw.items():
-        check_name(name, raw.key_locs[name], "variable name")
-        value_loc = raw.value_locs[name]
-        if isinstance(value, YMap):
-            declared[name] = _declared(name, value, raw.key_locs[name])
-            value, value_loc = declared[name].default, declared[name].default_loc
-        if name in symbols:
-            raise SpecError(f"'{name}' is already a symbol of the spec", loc=raw.key_locs[name], field="vars")
-        if name in BUILTIN_VARIABLES:
-            raise SpecError(f"'{name}' is a built-in variable and cannot be redefined", loc=raw.key_locs[name],
-                            field="vars")
-        if name in overrides:
-            text = overrides[name]
-            try:
-                values[name] = evaluate(text, values) if is_expression(text) else values.get(text, _scalar(text))
-            except ExprError as exc:
-                raise SpecError(f"--set {name}={text}: {exc}", file=file) from None
-            problem = declared[name].refuses(values[name]) if name in declared else None
-            if problem:
-                raise SpecError(f"--set {name}={text}: {problem} (its range is declared here)", loc=declared[name].loc,
-                                field=f"vars.{name}")
-        else:
-            values[name] = resolve_value(value, values, value_loc, field_name=f"vars.{name}")
-            problem = declared[name].refuses(values[name]) if name in declared else None
-            if problem:
-                raise SpecError(problem, loc=value_loc, field=f"vars.{name}")
+        try:
+            values[name] = UNKNOWN
+            check_name(name, raw.key_locs[name], "variable name")
+            value_loc = raw.value_locs[name]
+            if isinstance(value, YMap):
+                declared[name] = _declared(name, value, raw.key_locs[name])
+                value, value_loc = declared[name].default, declared[name].default_loc
+            computed = _variable(name, value, value_loc, raw, overrides, values, symbols, file)
+            _check_range(declared.get(name), computed, overrides.get(name), value_loc)
+            values[name] = computed  # a value out of range stays UNKNOWN: its uses are not reported again
+        except Consequence:
+            pass
+        except SpecError as exc:
+            problems.add(exc)
     return values, declared
+
+
+def _check_range(declared: Declared | None, value: Any, setting: str | None, loc: Location) -> None:
+    """A SpecError if the value is outside the variable's declared range: at the declaration for a
+    --set value, at the value for the spec's own default."""
+    problem = declared.refuses(value) if declared is not None else None
+    if problem and declared is not None:
+        if setting is not None:
+            raise SpecError(f"--set {declared.name}={setting}: {problem} (its range is declared here)",
+                            loc=declared.loc, field=f"vars.{declared.name}")
+        raise SpecError(problem, loc=loc, field=f"vars.{declared.name}")
 
 
 def _declared(name: str, body: YMap, loc: Location) -> Declared:
@@ -427,37 +521,68 @@ def _budget(doc: YMap) -> tuple[BudgetEntry, ...]:
     return tuple(entries)
 
 
+def _variable(name: str, value: Any, loc: Location, raw: YMap, overrides: dict[str, str], values: dict[str, Any],
+              symbols: dict[str, Any], file: str) -> Any:
+    if name in symbols:
+        raise SpecError(f"'{name}' is already a symbol of the spec", loc=raw.key_locs[name], field="vars")
+    if name in BUILTIN_VARIABLES:
+        raise SpecError(f"'{name}' is a built-in variable and cannot be redefined", loc=raw.key_locs[name],
+                        field="vars")
+    if name not in overrides:
+        return resolve_value(value, values, loc, field_name=f"vars.{name}")
+    text = overrides[name]
+    try:
+        return evaluate(text, values) if is_expression(text) else values.get(text, _scalar(text))
+    except Unresolved as exc:
+        raise Consequence(str(exc), file=file) from None
+    except ExprError as exc:
+        raise SpecError(f"--set {name}={text}: {exc}", file=file) from None
+
+
 def _scalar(text: str) -> Any:
     lowered = text.strip().lower()
     return {"true": True, "false": False, "null": None, "none": None}.get(lowered, text.strip())
 
 
-def _blocks(doc: YMap) -> dict[str, Block]:
+def _blocks(doc: YMap, problems: ErrorCollector) -> tuple[dict[str, Block], set[str]]:
+    """The blocks that could be read, and the names of those that could not (their problems added
+    to `problems`; a call of one is then not reported again)."""
     raw = doc.get("blocks", YMap())
     if not isinstance(raw, YMap):
-        raise SpecError("'blocks' must be a mapping of block names to definitions",
-                        loc=doc.value_locs["blocks"], field="blocks")
-    blocks = {}
+        problems.add(SpecError("'blocks' must be a mapping of block names to definitions",
+                               loc=doc.value_locs["blocks"], field="blocks"))
+        return {}, set()
+    blocks, broken = {}, set()
     for name, body in raw.items():
-        loc = raw.key_locs[name]
-        check_name(name, loc, "block name")
-        if name in REGISTRY:
-            raise SpecError(f"block '{name}' has the name of a layer type; choose another", loc=loc)
-        if not isinstance(body, YMap):
-            raise SpecError(f"block '{name}' must be a mapping with 'params' and 'layers'", loc=raw.value_locs[name])
-        for key in body:
-            if key not in BLOCK_KEYS:
-                raise SpecError(f"unknown key '{key}' in block '{name}'", loc=body.key_locs[key],
-                                hint=did_you_mean(str(key), BLOCK_KEYS) or f"keys: {', '.join(BLOCK_KEYS)}")
-        if "layers" not in body:
-            raise SpecError(f"block '{name}' has no 'layers'", loc=body.loc)
-        output = body.get("output")
-        if output is not None and not isinstance(output, str):
-            raise SpecError("'output' must be the name of one of the block's layers", loc=body.value_locs["output"])
-        description = body.get("description", "")
-        blocks[name] = Block(name, _params(body, name), _item_list(body["layers"], body.value_locs["layers"], "layers"),
-                             output, loc, str(description))
-    return blocks
+        try:
+            blocks[name] = _block(name, body, raw)
+        except SpecError as exc:
+            problems.add(exc)
+            broken.add(str(name))
+    return blocks, broken
+
+
+def _block(name: Any, body: Any, raw: YMap) -> Block:
+    loc = raw.key_locs[name]
+    check_name(name, loc, "block name")
+    if name in REGISTRY:
+        raise SpecError(f"block '{name}' has the name of a layer type; choose another", loc=loc)
+    if not isinstance(body, YMap):
+        raise SpecError(f"block '{name}' must be a mapping with 'params' and 'layers'", loc=raw.value_locs[name])
+    for key in body:
+        if key not in BLOCK_KEYS:
+            raise SpecError(f"unknown key '{key}' in block '{name}'", loc=body.key_locs[key],
+                            hint=did_you_mean(str(key), BLOCK_KEYS) or f"keys: {', '.join(BLOCK_KEYS)}")
+    if "layers" not in body:
+        raise SpecError(f"block '{name}' has no 'layers'", loc=body.loc)
+    output = body.get("output")
+    if output is not None and not isinstance(output, str):
+        raise SpecError("'output' must be the name of one of the block's layers", loc=body.value_locs["output"])
+    description = body.get("description", "")
+    if not isinstance(description, str):
+        raise SpecError("'description' must be a string", loc=body.value_locs["description"], field="description")
+    return Block(name, _params(body, name), _item_list(body["layers"], body.value_locs["layers"], "layers"),
+                 output, loc, check_text(description.strip(), body.value_locs.get("description"), "description"))
 
 
 def _params(body: YMap, block: str) -> dict[str, Any]:
@@ -501,9 +626,9 @@ def _torchvision(doc: YMap) -> dict[str, Any] | None:
         return None
     raw, loc = doc["torchvision"], doc.value_locs["torchvision"]
     if isinstance(raw, str):
-        return {"model": raw, "kwargs": {}}
+        return {"model": check_text(raw, loc, "torchvision"), "kwargs": {}}
     if isinstance(raw, YMap) and isinstance(raw.get("model"), str) and set(raw) <= {"model", "kwargs"} \
             and isinstance(raw.get("kwargs", {}), dict):
-        return {"model": raw["model"], "kwargs": dict(raw.get("kwargs", {}))}
+        return {"model": check_text(raw["model"], loc, "torchvision"), "kwargs": dict(raw.get("kwargs", {}))}
     raise SpecError("'torchvision' must be a model name or {model: NAME, kwargs: {...}}", loc=loc,
                     field="torchvision")

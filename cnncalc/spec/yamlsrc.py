@@ -3,6 +3,11 @@
 PyYAML's safe composer builds the node tree (no Python object is ever constructed from a tag);
 we turn it into plain dicts, lists and scalars that remember where each key and value stood,
 rejecting duplicate keys, unknown tags and recursive aliases on the way.
+
+Limits (docs/limits.md), each checked before the work it bounds: the file's size (read_text), the
+nesting and the number of values in libyaml's event stream (check_structure, before anything is
+composed), and the same two counted with every alias expanded (while building, before any value
+is resolved: an alias is shared here, but the spec's variables and blocks copy it by value).
 """
 from __future__ import annotations
 
@@ -18,7 +23,10 @@ from ..core.io import read_text
 # libyaml is much faster on long specs; the pure-Python loader behaves the same
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
-MAX_FILE_BYTES = 64 * 1024 * 1024
+# The zoo's largest spec is 6 KB and a flat 10,000-conv spec 450 KB; parsing costs about 2 µs and
+# 600 bytes per value, so these keep the worst file under about 4 s and 400 MB (docs/limits.md).
+MAX_FILE_BYTES = 8 * 1024 * 1024
+MAX_VALUES = 500_000  # scalars, lists and mappings, keys included
 MAX_NESTING = 200  # libyaml's composer recurses on the C stack: very deep nesting crashes it
 _SCALAR_TAGS = {
     "tag:yaml.org,2002:str",
@@ -30,19 +38,31 @@ _SCALAR_TAGS = {
 
 
 class YMap(dict):
-    """A mapping that knows where it, each key and each value stand in the file."""
+    """A mapping that knows where it, each key and each value stand in the file, and its `weight`
+    (see `weight_of`)."""
 
     loc: Location
     key_locs: dict
     value_locs: dict
+    weight: int = 1
 
 
 class YList(list):
     """A sequence that knows where it and each item stand in the file (a list made from one
-    resolves its items but keeps their places)."""
+    resolves its items but keeps their places), and its `weight` (see `weight_of`)."""
 
     loc: Location | None
     item_locs: list
+    weight: int = 1
+
+
+def weight_of(value: Any) -> int:
+    """The work of resolving a value, in units: one per value, with every alias expanded, plus one
+    per 4 characters of text (an expression costs about as much per token as a value). Keys are
+    not counted. The graph builder charges it each time a layer is expanded (docs/limits.md)."""
+    if isinstance(value, (YMap, YList)):
+        return value.weight
+    return 1 + len(value) // 4 if isinstance(value, str) else 1
 
 
 def _loc(file: str, mark) -> Location:
@@ -62,13 +82,21 @@ def parse_yaml(text: str, file: str, error: type[InputError] = SpecError) -> Any
 
 def check_structure(text: str, file: str, max_depth: int = MAX_NESTING, aliases: bool = True,
                     error: type[InputError] = SpecError, what: str = "the YAML") -> None:
-    """Refuse nesting deeper than `max_depth` (and, unless `aliases`, any alias) from libyaml's
-    event stream, before anything is composed: the composer recurses on the C stack, so a deep
-    file ('[' or '? ' repeated 100,000 times) would crash the interpreter. Syntax errors are left
-    for the parse, which reports them with their location."""
+    """Refuse nesting deeper than `max_depth`, more than MAX_VALUES values (and, unless `aliases`,
+    any alias) from libyaml's event stream, before anything is composed: the composer recurses on
+    the C stack, so a deep file ('[' or '? ' repeated 100,000 times) would crash the interpreter,
+    and it keeps about 600 bytes per value. An explicit key ('? ') opens a mapping, so it is
+    counted like '{'. Syntax errors are left for the parse, which reports them with their location."""
     depth = 0
+    values = 0
     try:
         for event in yaml.parse(text, Loader=_Loader):
+            if isinstance(event, (yaml.ScalarEvent, yaml.AliasEvent, yaml.MappingStartEvent,
+                                  yaml.SequenceStartEvent)):
+                values += 1
+                if values > MAX_VALUES:
+                    raise error(f"{what} has more than {MAX_VALUES:,} values", loc=_loc(file, event.start_mark),
+                                hint="see docs/limits.md")
             if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
                 depth += 1
                 if depth > max_depth:
@@ -104,16 +132,21 @@ def _parse(text: str, file: str, error: type[InputError]) -> Any:
 
 
 class _Builder:
+    """Nodes -> YMap/YList/scalars. An alias of a finished node shares its value, never builds it
+    again; the value's expanded size (values, nesting, weight) is measured as if every alias were
+    a copy, and refused past the limits before anything copies it."""
+
     def __init__(self, loader: Any, file: str, error: type[InputError]) -> None:
         self.loader = loader
         self.file = file
         self.error = error
         self.done: dict[int, Any] = {}
         self.active: set[int] = set()
+        self.sizes: dict[int, tuple[int, int]] = {}  # id(node) -> (values, nesting) with aliases expanded
 
     def build(self, node) -> Any:
         key = id(node)
-        if key in self.done:  # an alias of a finished node: share it, never expand it again
+        if key in self.done:
             return self.done[key]
         if key in self.active:
             raise self.error("recursive YAML alias", loc=_loc(self.file, node.start_mark))
@@ -129,6 +162,31 @@ class _Builder:
             self.active.discard(key)
         self.done[key] = value
         return value
+
+    def _measure(self, node, out: YMap | YList, children: list, values: list, keys: int = 0) -> None:
+        """Record the container's expanded size, nesting and weight (its `children` nodes built
+        into `values`; `keys` scalar keys), refusing a size or nesting past its limit."""
+        size, depth, weight = 1 + keys, 0, 1
+        for child, value in zip(children, values):
+            if isinstance(value, (YMap, YList)):
+                child_size, child_depth = self.sizes[id(child)]
+                size += child_size
+                depth = max(depth, child_depth)
+                weight += value.weight
+            else:
+                size += 1
+                weight += 1 + len(value) // 4 if isinstance(value, str) else 1
+        depth += 1
+        self.sizes[id(node)] = (size, depth)
+        out.weight = weight
+        loc = _loc(self.file, node.start_mark)
+        if size > MAX_VALUES:
+            raise self.error(f"the YAML has more than {MAX_VALUES:,} values when its aliases are expanded",
+                             loc=loc, hint="an alias ('*name') counts as a copy of what it stands for; "
+                             "see docs/limits.md")
+        if depth > MAX_NESTING:
+            raise self.error(f"the YAML is nested more than {MAX_NESTING} levels deep when its aliases are "
+                             "expanded", loc=loc, hint="an alias ('*name') counts as a copy of what it stands for")
 
     def _scalar(self, node) -> Any:
         if node.tag not in _SCALAR_TAGS:
@@ -147,6 +205,7 @@ class _Builder:
         out = YList(self.build(item) for item in node.value)
         out.loc = _loc(self.file, node.start_mark)
         out.item_locs = [_loc(self.file, item.start_mark) for item in node.value]
+        self._measure(node, out, node.value, out)
         return out
 
     def _mapping(self, node) -> YMap:
@@ -168,4 +227,5 @@ class _Builder:
             out[key] = self.build(value_node)
             out.key_locs[key] = key_loc
             out.value_locs[key] = _loc(self.file, value_node.start_mark)
+        self._measure(node, out, [value for _, value in node.value], list(out.values()), keys=len(out))
         return out

@@ -1,0 +1,56 @@
+"""`--help` of every command: flags are not shown as taking a value, choices are never cut mid-word."""
+from __future__ import annotations
+
+import re
+
+import pytest
+import typer
+import typer.rich_utils
+from typer.testing import CliRunner
+
+from cnncalc.cli import app
+
+runner = CliRunner()
+COMMAND = typer.main.get_command(app)
+NAMES = sorted(COMMAND.commands)  # type: ignore[attr-defined]
+
+
+def help_text(monkeypatch, width: int, *arguments: str) -> str:
+    monkeypatch.setattr(typer.rich_utils, "MAX_WIDTH", width)
+    result = runner.invoke(app, [*arguments, "--help"])
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def test_every_command_is_checked():
+    assert {"table", "explain", "grade", "verify", "export", "profile", "specs", "ops"} <= set(NAMES)
+
+
+@pytest.mark.parametrize("width", [60, 80, 120])
+@pytest.mark.parametrize("name", NAMES)
+def test_flags_take_no_value_and_choices_stay_whole(monkeypatch, name, width):
+    text = help_text(monkeypatch, width, name)
+    assert "<bool>" not in text and "<boolean>" not in text
+    command = COMMAND.commands[name]  # type: ignore[attr-defined]
+    for param in command.params:
+        descriptor = getattr(param, "type_descriptor", None)
+        if descriptor is not None and descriptor.is_choice:
+            for choice in descriptor.choices:
+                assert re.search(rf"(?<![\w-]){re.escape(str(choice))}(?![\w-])", text), \
+                    f"{name} {param.name}: choice {choice!r} is cut in:\n{text}"
+
+
+def test_strict_is_shown_as_a_flag(monkeypatch):
+    text = help_text(monkeypatch, 100, "table")
+    line = next(line for line in text.splitlines() if "--strict" in line)
+    assert re.search(r"--strict\s+Treat warnings", line), line
+
+
+def test_profile_dtype_choices_are_whole_at_80_columns(monkeypatch):
+    text = help_text(monkeypatch, 80, "profile")
+    assert "bfloat16" in text and "bfloat1 " not in text
+
+
+def test_main_help(monkeypatch):
+    text = help_text(monkeypatch, 80)
+    assert "<bool>" not in text and "table" in text
