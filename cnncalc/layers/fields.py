@@ -116,7 +116,7 @@ def _is_symbolic_whole(value: Any) -> bool:
 @accepts(_either(POSITIVE))
 def positive_int(value: Any) -> int:
     """A positive whole number, or in symbolic mode an expression that may be one (`2*C`)."""
-    if type(value) is int and value > 0:
+    if type(value) is int and 0 < value <= MAX_SIZE:  # the common case, first
         return value
     if _is_symbolic_whole(value):
         return value
