@@ -3,8 +3,10 @@ answers that do not depend on the number of processes."""
 from __future__ import annotations
 
 import csv
+import importlib.util
 import io
 import json
+import sys
 from itertools import product
 
 import pytest
@@ -14,6 +16,7 @@ import cnncalc
 from cnncalc.analysis.sweep import MIN_PARALLEL, parse_axis
 from cnncalc.cli import app
 from cnncalc.core.errors import OptionError, SpecError
+from cnncalc.render.budget import sweep_points
 
 from .test_cli_errors import assert_bad_input
 
@@ -234,6 +237,63 @@ def test_a_progress_bar_on_a_terminal(monkeypatch):
     assert result.exit_code == 0, result.output
     assert "sweep" in result.stderr  # the bar, drawn on stderr
     assert "every variant, in grid order" in result.stdout
+
+
+# ---- --plot ---------------------------------------------------------------------------------------
+
+needs_matplotlib = pytest.mark.skipif(importlib.util.find_spec("matplotlib") is None,
+                                      reason="matplotlib (the plot extra) is not installed")
+
+
+def test_the_plotted_points_and_their_front():
+    result = cnncalc.sweep(TRADE, set={"k": "1,2,4"}, limits={"params": 800}, jobs=1)
+    points, front = sweep_points(result, "params", "activations")
+    # k=1: conv 3·64·1 + 64 = 256 and conv 64·4 + 4 = 260 params; outputs 64·32² + 4·32² = 69,632 floats
+    # k=2: 3·32·4 + 32 = 416 and 32·4 + 4 = 132; outputs 32·31² + 4·31² = 34,596 floats
+    # k=4: 3·16·16 + 16 = 784 and 16·4 + 4 = 68; outputs 16·29² + 4·29² = 16,820 floats
+    assert points == [
+        {"params": 516, "activations": 278_528, "label": "k=1", "group": "within the limits"},
+        {"params": 548, "activations": 138_384, "label": "k=2", "group": "within the limits"},
+        {"params": 852, "activations": 67_280, "label": "k=4", "group": "over the limits"}]
+    assert front == [0, 1]  # k=4 would be on the front, but it exceeds the 800 params
+
+
+@needs_matplotlib
+def test_plot_writes_the_variants_with_the_front_highlighted(tmp_path):
+    from cnncalc.render.plot import FRONT_COLOUR
+
+    path = tmp_path / "trade.svg"
+    result = sweep(TRADE, "--set", "k=1,2,3,4,6,8", "--input", "3,32,32", "--input", "3,16,16",
+                   "--pareto", "params,activations", "--plot", str(path), "-f", "json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)  # the plot's note goes to stderr, never into the JSON
+    svg = path.read_text(encoding="utf-8")
+    assert svg.startswith("<?xml") and FRONT_COLOUR in svg and "Pareto front" in svg
+    assert f"wrote {path} (12 variants, {len(data['ranked'])} on the Pareto front of params and activations)" \
+        in result.stderr  # --pareto's figures are the axes, so the plotted front is the table's
+    assert "k=1, 3×16×16" in svg  # a front point is named by its values and its input
+
+
+@needs_matplotlib
+@pytest.mark.parametrize("args, message", [
+    (["--plot", "a.gif"], "cannot tell the image format of 'a.gif'"),
+    (["--plot", "missing/a.png"], "--plot missing/a.png: folder missing does not exist"),
+    (["--plot", "a.png", "--plot-axes", "params,flops"], "--plot-axes: no figure 'flops'"),
+    (["--plot", "a.png", "--plot-axes", "params"], "--plot-axes params: give two different figures"),
+    (["--plot-axes", "params,macs"], "--plot-axes says what --plot draws: give --plot FILE too"),
+])
+def test_bad_plot_options_exit_2_before_any_work(tmp_path, monkeypatch, args, message):
+    monkeypatch.chdir(tmp_path)
+    assert_bad_input(sweep("mobilenet_v2", "--set", "width=0.5,1.0", *args), message)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_plot_without_matplotlib_says_how_to_install_it(tmp_path, monkeypatch):
+    monkeypatch.setitem(sys.modules, "matplotlib", None)  # import matplotlib raises ImportError
+    result = sweep("mobilenet_v2", "--set", "width=0.5,1.0", "--plot", str(tmp_path / "a.png"))
+    assert_bad_input(result, "error: this command needs matplotlib, which is not installed",
+                     "pip install 'cnncalc[plot]'")
+    assert result.stdout == "" and not (tmp_path / "a.png").exists()  # refused before the sweep ran
 
 
 def test_every_figure_has_its_limit_option():

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal, Optional
@@ -10,6 +11,7 @@ from typing import Any, Literal, Optional
 import typer
 
 from ..core.figures import FIGURES
+from ..core.text import file_name, printable
 from .app import BATCH, CONVENTION, DTYPE, INPUT, OUTPUT, SET, SPEC, app, emit, reporting_errors, set_values
 
 INPUTS = typer.Option(None, "--input", metavar="C,H,W", help="An input size (repeatable): C,H,W.")
@@ -167,6 +169,13 @@ def sweep(
                                        help="Worker processes (default: every core; the answer is the same)."),
     format: Literal["table", "csv", "json"] = typer.Option("table", "--format", "-f", help="Output format."),
     output: Optional[Path] = OUTPUT,
+    plot: Optional[Path] = typer.Option(
+        None, "--plot", metavar="FILE",
+        help="Also draw the valid variants (.png, .svg or .pdf; needs the plot extra): two figures with the "
+             "Pareto front of the variants within the limits highlighted."),
+    plot_axes: Optional[str] = typer.Option(
+        None, "--plot-axes", metavar="X,Y",
+        help="The two figures --plot draws (default: the first two of --pareto, else params,macs)."),
     convention: str = CONVENTION,
     batch: int = BATCH,
     dtype: str = DTYPE,
@@ -184,10 +193,11 @@ def sweep(
     """
     from ..api import sweep as run_sweep
     from ..core.errors import CheckFailed, OptionError
-    from ..render.budget import sweep_csv, sweep_json, sweep_table
-    from ..render.console import plain_text, show
+    from ..render.budget import sweep_csv, sweep_json, sweep_plot, sweep_table
+    from ..render.console import plain_text, show, stderr_console
 
     with reporting_errors():
+        axes = _plot_axes(plot, plot_axes, pareto)  # before the sweep: a bad --plot costs no work
         grid = set_values(set_vars)
         names = [item.partition("=")[0].strip() for item in set_vars or []]
         if len(names) != len(grid):
@@ -206,8 +216,38 @@ def sweep(
                 emit(plain_text(*body), output)
         else:
             emit(sweep_json(result) if format == "json" else sweep_csv(result), output)
+        if plot is not None:
+            drawn = sweep_plot(result, *axes, plot)
+            sys.stdout.flush()  # the table first, then the note, when both go to one place
+            stderr_console().print(f"wrote {file_name(plot)} ({drawn})", markup=False, highlight=False)
         if not result.fitting:
             raise CheckFailed("no variant is valid and within the limits" if result.limits else "no variant is valid")
+
+
+def _plot_axes(plot: Path | None, given: str | None, pareto: str | None) -> tuple[str, str]:
+    """The two figures `--plot` draws; the file name, matplotlib and the folder checked first."""
+    from ..analysis.sweep import pareto_from
+    from ..core.errors import OptionError, did_you_mean
+    from ..render.plot import image_format, require_matplotlib
+
+    if plot is None:
+        if given is not None:
+            raise OptionError("--plot-axes says what --plot draws: give --plot FILE too")
+        return "params", "macs"
+    image_format(plot)
+    require_matplotlib()
+    if not plot.parent.is_dir():
+        raise OptionError(f"--plot {file_name(plot)}: folder {file_name(plot.parent)} does not exist")
+    if given is None:
+        return tuple(pareto_from(pareto)[:2]) if pareto else ("params", "macs")  # type: ignore[return-value]
+    names = [name.strip() for name in given.split(",")]
+    for name in names:
+        if name not in FIGURES:
+            raise OptionError(f"--plot-axes: no figure '{printable(name)}'",
+                              hint=did_you_mean(name, FIGURES) or f"figures: {', '.join(FIGURES)}")
+    if len(names) != 2 or names[0] == names[1]:
+        raise OptionError(f"--plot-axes {printable(given)}: give two different figures, e.g. --plot-axes params,macs")
+    return names[0], names[1]
 
 
 class ProgressBar:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from fractions import Fraction
+from pathlib import Path
 from typing import Any
 
 from rich import box
@@ -12,7 +13,7 @@ from rich.text import Text
 
 from ..analysis.budget import CheckResult, Limit
 from ..analysis.compare import BlockComparison, Comparison
-from ..analysis.sweep import SweepResult, Variant
+from ..analysis.sweep import SweepResult, Variant, pareto_front
 from ..core.figures import FIGURES
 from ..core.shapes import Shape, format_shape
 from ..core.text import printable
@@ -20,6 +21,7 @@ from .csvout import csv_text
 from .jsonout import dumps
 
 MAX_INVALID_SHOWN = 20  # invalid variants listed under a sweep's table (all of them are in csv and json)
+MAX_FRONT_LABELS = 20  # a plotted front with more points than this is not annotated (the names would overlap)
 
 
 def _table(headers: Sequence[str], left: int = 1, text: Sequence[str] = ("Verdict", "Set by")) -> Table:
@@ -357,3 +359,41 @@ def sweep_csv(result: SweepResult) -> str:
 
 def sweep_json(result: SweepResult) -> str:
     return dumps(result.to_dict())
+
+
+# ---- sweep --plot ----------------------------------------------------------------------------------
+
+
+def sweep_points(result: SweepResult, x: str, y: str) -> tuple[list[dict[str, Any]], list[int]]:
+    """The valid variants as points for `render.plot.scatter` (one mapping each: the two figures,
+    a label and a group), and the indices of the Pareto front of `x` and `y` (both minimized) among
+    those within the limits. Points are grouped by input size when there are several, and by
+    whether they keep the limits when there are limits."""
+    several = _several_inputs(result)
+    valid = [variant for variant in result.variants if variant.figures is not None]
+    points = []
+    for variant in valid:
+        figures = variant.figures or {}
+        label = _values_text(variant)
+        if several:
+            label = f"{label}, {_shape(variant.input_shape)}" if label else _shape(variant.input_shape)
+        group = [_shape(variant.input_shape)] if several else []
+        if result.limits:
+            group.append("over the limits" if variant.exceeded else "within the limits")
+        points.append({x: figures[x], y: figures[y], "label": label or f"#{variant.number}",
+                       "group": ", ".join(group)})
+    place = {variant.number: index for index, variant in enumerate(valid)}
+    front = [place[variant.number] for variant in pareto_front([v for v in valid if v.fits], (x, y))]
+    return points, front
+
+
+def sweep_plot(result: SweepResult, x: str, y: str, path: Path) -> str:
+    """Draw the sweep's valid variants, `y` against `x`, with the front highlighted; what was drawn."""
+    from .plot import scatter
+
+    points, front = sweep_points(result, x, y)
+    grouped = bool(result.limits) or _several_inputs(result)
+    scatter(points, x, y, path, front=front, label="label" if len(front) <= MAX_FRONT_LABELS else None,
+            group="group" if grouped else None,
+            title=f"{printable(result.spec)}: {len(points):,} valid variants, {len(front):,} on the front")
+    return f"{len(points):,} variants, {len(front):,} on the Pareto front of {x} and {y}"
