@@ -328,6 +328,14 @@ class _Builder:
         """`#` is the next free number in its container (`features.#`); given numbers take theirs."""
         if "." not in path and path != "#" and not path.isdigit():
             return path  # a top-level name: nothing to number
+        if "#" not in path:  # the common case: only remember the numbers the path takes
+            start = 0
+            for part in path.split("."):
+                if part.isdigit():
+                    container = path[:start - 1] if start else ""
+                    self.numbers[container] = max(self.numbers[container], int(part) + 1)
+                start += len(part) + 1
+            return path
         out: list[str] = []
         for part in path.split("."):
             container = ".".join(out)
@@ -340,8 +348,11 @@ class _Builder:
 
     def _take_module(self, path: str, loc: Location, name: str) -> None:
         """Two layers cannot share a module path, nor can one sit inside another."""
-        if "." not in path and path not in self.modules and path not in self.module_prefixes:
-            self.modules[path] = loc  # a top-level path: no containers on the way
+        parent = path.rpartition(".")[0]
+        if (not parent or parent in self.module_prefixes) and path not in self.modules \
+                and path not in self.module_prefixes:
+            # its containers are known to be containers (so none is a layer): nothing new to check
+            self.modules[path] = loc
             return
         parts = path.split(".")
         clash = path if path in self.modules or path in self.module_prefixes else next(
