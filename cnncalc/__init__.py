@@ -18,15 +18,17 @@ except PackageNotFoundError:  # a source checkout that is not installed
 if TYPE_CHECKING:
     from .analysis.budget import CheckResult, Limit, Verdict
     from .analysis.compare import BlockComparison, BlockPair, Compared, Comparison
+    from .analysis.memory_report import MemoryReport
     from .analysis.report import Report, Row, Totals
     from .analysis.sweep import Objective, SweepResult, Variant
-    from .api import analyze, check, compare, compare_blocks, load_graph, sweep
+    from .api import analyze, check, compare, compare_blocks, load_graph, memory, sweep
     from .core.errors import CheckFailed, CnnCalcError, InputError, OptionError, SpecError
     from .core.figures import FIGURES, Figure
 
 # Loaded on first use, so that `cnncalc --help` does not pay for the whole library.
-_LAZY = {"analyze": "api", "load_graph": "api", "check": "api", "compare": "api", "compare_blocks": "api",
-         "sweep": "api", "Report": "analysis.report", "Row": "analysis.report", "Totals": "analysis.report",
+_LAZY = {"analyze": "api", "load_graph": "api", "memory": "api", "check": "api", "compare": "api",
+         "compare_blocks": "api", "sweep": "api", "MemoryReport": "analysis.memory_report", "Report": "analysis.report",
+         "Row": "analysis.report", "Totals": "analysis.report",
          "CheckResult": "analysis.budget", "Limit": "analysis.budget", "Verdict": "analysis.budget",
          "Comparison": "analysis.compare", "Compared": "analysis.compare", "BlockComparison": "analysis.compare",
          "BlockPair": "analysis.compare", "SweepResult": "analysis.sweep", "Variant": "analysis.sweep",
@@ -42,6 +44,6 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = ["FIGURES", "BlockComparison", "BlockPair", "CheckFailed", "CheckResult", "CnnCalcError", "Compared",
-           "Comparison", "Figure", "InputError", "Limit", "Objective", "OptionError", "Report", "Row", "SpecError",
-           "SweepResult", "Totals", "Variant", "Verdict", "__version__", "analyze", "check", "compare",
-           "compare_blocks", "load_graph", "sweep"]
+           "Comparison", "Figure", "InputError", "Limit", "MemoryReport", "Objective", "OptionError", "Report", "Row",
+           "SpecError", "SweepResult", "Totals", "Variant", "Verdict", "__version__", "analyze", "check", "compare",
+           "compare_blocks", "load_graph", "memory", "sweep"]

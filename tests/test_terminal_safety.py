@@ -15,6 +15,8 @@ from cnncalc.cli import app
 from cnncalc.core.errors import InputError, Location, Note
 from cnncalc.core.text import file_name, printable, printable_lines, printable_message, shown
 
+from .conftest import needs_sympy
+
 runner = CliRunner()
 
 HOSTILE = "net\x1b[2J\x1b[31mPWN\u202e\u200b\x00\x07\udcff"
@@ -62,30 +64,54 @@ def test_error_and_warning_rendering_is_safe():
     assert_printable(Note("l\x1b", "stride \x1b does not fit", Location("f\u200b", 1, 2)).render())
 
 
-@pytest.mark.parametrize("command", [
-    ["table"], ["table", "-f", "markdown"], ["table", "-f", "csv"], ["table", "--symbolic"],
-    ["explain"], ["explain", "-f", "markdown"], ["grade", "--key"], ["grade", "--template", "-f", "yaml"],
-])
-def test_a_hostile_spec_name_is_printed_safely(tmp_path, command):
-    path = spec_named(tmp_path)
-    result = runner.invoke(app, [*command, path])
-    assert result.exit_code == 0, result.output
+COMMANDS = [["table"], ["table", "-f", "markdown"], ["table", "-f", "csv"], pytest.param(["table", "--symbolic"], marks=needs_sympy), ["explain"],
+            ["explain", "-f", "markdown"], ["grade", "--key"], ["grade", "--template", "-f", "yaml"]]
+
+
+@pytest.mark.parametrize("command", COMMANDS)
+def test_a_hostile_spec_name_is_refused_and_echoed_safely(tmp_path, command):
+    result = runner.invoke(app, [*command, spec_named(tmp_path)])
+    assert result.exit_code == 2 and "'name' must be one line of printable text" in result.stderr
     assert_printable(result.stdout)
     assert_printable(result.stderr)
 
 
-def test_json_keeps_the_exact_name_escaped(tmp_path):
-    result = runner.invoke(app, ["table", spec_named(tmp_path), "-f", "json"])
-    assert_printable(result.stdout)
-    assert "\\u202e" in result.stdout and "\\u001b" in result.stdout
-    assert json.loads(result.stdout)["name"] == "net\x1b[2J\x1b[31mPWN\u202e\u200b\x00\x07"
+def hostile_report(name: str = HOSTILE):
+    """A Report whose name the loader would refuse: the renderers must stand on their own."""
+    from dataclasses import replace
+
+    import cnncalc
+
+    report = cnncalc.analyze("input: [3, 8, 8]\nlayers:\n  - {op: conv, name: c1, out: 4, kernel: 3}\n"
+                             "  - {op: relu, name: r1}\n")
+    return replace(report, name=name, description=name)
 
 
-def test_a_newline_in_the_name_cannot_inject_yaml_into_an_answer_key(tmp_path):
-    path = spec_named(tmp_path, "net\\nconv1: {c_out: 999}\\n#")
-    result = runner.invoke(app, ["grade", "--key", "-f", "yaml", path])
-    assert result.exit_code == 0, result.output
-    key = yaml.safe_load(result.stdout)
+def test_the_renderers_print_a_hostile_name_safely():
+    from cnncalc.render.console import plain_text
+    from cnncalc.render.grade import answer_sheet_csv, answer_sheet_yaml
+    from cnncalc.render.lecture import lecture_markdown, lecture_summary_lines, lecture_table
+    from cnncalc.render.machine import to_csv
+
+    report = hostile_report()
+    for text in (plain_text(lecture_table(report), *lecture_summary_lines(report)), lecture_markdown(report),
+                 to_csv(report), answer_sheet_csv(report, key=True), answer_sheet_yaml(report)):
+        assert_printable(text)
+
+
+def test_json_keeps_the_exact_name_escaped():
+    from cnncalc.render.machine import to_json
+
+    text = to_json(hostile_report())
+    assert_printable(text)
+    assert "\\u202e" in text and "\\u001b" in text
+    assert json.loads(text)["name"] == HOSTILE
+
+
+def test_a_newline_in_the_name_cannot_inject_yaml_into_an_answer_key():
+    from cnncalc.render.grade import answer_sheet_yaml
+
+    key = yaml.safe_load(answer_sheet_yaml(hostile_report("net\nconv1: {c_out: 999}\n#"), key=True))
     assert list(key) == ["c1", "r1", "total"] and key["c1"]["c_out"] == 4
 
 

@@ -12,16 +12,19 @@ from ..core.gcpause import paused_gc
 from ..core.shapes import numel
 from ..layers import RF, Cells, LayerProblem
 from ..layers.window import PIXEL
-from ..spec.graph import INPUT_NAME, Graph
+from ..spec.graph import INPUT_NAME, MODES, Graph
 from .conventions import TEXTBOOK, Convention
 from .report import DTYPE_BYTES, Report, Row
 
 
 def analyze(graph: Graph, *, convention: Convention = TEXTBOOK, dtype: str = "float32", batch: int = 1,
-            strict: bool = False) -> Report:
-    """One Row per node, in order (see _analyze)."""
+            strict: bool = False, mode: str = "infer") -> Report:
+    """One Row per node of the network that runs in `mode` (see _analyze)."""
+    if mode not in MODES:
+        raise OptionError(f"unknown mode {mode!r}; choose from {', '.join(MODES)}")
     with paused_gc():
-        return _analyze(graph, convention=convention, dtype=dtype, batch=batch, strict=strict)
+        report = _analyze(graph, convention=convention, dtype=dtype, batch=batch, strict=strict)
+    return report.for_mode(mode, graph.train_only)
 
 
 def _analyze(graph: Graph, *, convention: Convention = TEXTBOOK, dtype: str = "float32", batch: int = 1,
@@ -54,7 +57,7 @@ def _analyze(graph: Graph, *, convention: Convention = TEXTBOOK, dtype: str = "f
                 raise layer.error(message, blamed, hint="without --strict this is a warning")
             notes.append(Note(layer.name, message, layer.field_locs.get(blamed, layer.loc) if blamed else layer.loc))
         rows.append(Row.of(layer.name, layer.op, node.inputs, node.input_shapes, output, params, buffers,
-                           macs * batch, numel(output) * bytes_per_element * batch, cells, field))
+                           macs * batch, numel(output) * bytes_per_element * batch, cells, field, node.train_only))
     return Report(graph.name, tuple(graph.input_shape), dtype, batch, convention.name, tuple(rows),
                   tuple(notes), graph.description,
                   outputs=tuple((name, graph.shape_of(name)) for name in graph.outputs),

@@ -7,7 +7,7 @@ from typing import Literal, Optional
 
 import typer
 
-from .app import INPUT, OUTPUT, SET, SPEC, app, convention_option, emit, input_files, reporting_errors, set_values
+from .app import INPUT, MODE, OUTPUT, SET, SPEC, app, convention_option, emit, input_files, reporting_errors, set_values
 
 
 @app.command()
@@ -21,10 +21,14 @@ def verify(
     convention: str = convention_option(
         "fvcore", "Also check each layer's multiply-adds against this convention's tool where it can count layers: "
         "fvcore (FlopCountAnalysis, the default) or torch (FlopCounterMode); the others check no multiply-adds"),
+    mode: str = MODE,
+    memory: bool = typer.Option(False, "--memory", help="Also check the memory model: each layer's bytes kept for "
+                                "backward (saved_tensors_hooks) and the peak of a training step and of an inference "
+                                "pass per category (MemTracker), under fake tensors; seconds for a large network."),
 ) -> None:
     """Build the spec as a PyTorch nn.Module, run it, and check every layer against the static
     engine: output shape, parameters, BatchNorm statistics and (fvcore, torch conventions) multiply-adds
-    as the convention's tool counts them. Exit code 1 on any mismatch.
+    as the convention's tool counts them; with --memory, the memory model too. Exit code 1 on any mismatch.
 
     Example: [bold]cnncalc verify resnet50[/bold]
     """
@@ -39,7 +43,11 @@ def verify(
 
     with reporting_errors():
         graph, display = load_graph(spec, set=set_values(set_vars), input=input_shape)
-        checks = check(graph, analyze(graph, convention=CONVENTIONS[convention]), device)
+        checks = check(graph, analyze(graph, convention=CONVENTIONS[convention], mode=mode), device)
+        if memory:
+            from ..pytorch.verify import memory_checks
+
+            checks += memory_checks(graph)
         if format == "json":
             emit(verify_json(checks, display, device, convention), None)
         else:
@@ -120,6 +128,7 @@ def profile(
         from ..render.profile import profile_json, profile_renderables
 
         graph, _ = load_graph(spec, set=set_values(set_vars), input=input_shape)
+        graph = graph.for_mode("infer")  # a forward pass times the inference network
         report = analyze(graph, dtype=dtype, batch=batch)
         stderr = Console(stderr=True)
         with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),

@@ -115,12 +115,23 @@ class Values:
 
     def code(self, values: list[Any], candidates: list[str], what: str) -> str:
         for text in candidates:
+            text = self._constants_inlined(text)
             free = _free_names(text)
             if free is not None and free <= self.names and all(_gives(text, e, v) for e, v in zip(self.envs, values)):
                 return python_expr(text)
         if all(_same(v, values[0]) for v in values):
             return literal(values[0])
         raise NotIdiomatic(f"{what}: {values!r} is no expression of the block's parameters")
+
+    def _constants_inlined(self, text: str) -> str:
+        """The spec's variables that are the same number in every use (EfficientNet's `sd_prob`) written as
+        that number, so that `sd_prob * id / blocks` becomes `0.2 * id / 16`."""
+        free = _free_names(text) or set()
+        for name in sorted(free - self.names):
+            values = [env.get(name) for env in self.envs]
+            if all(isinstance(v, (int, float)) and not isinstance(v, bool) and _same(v, values[0]) for v in values):
+                text = re.sub(rf"\b{re.escape(name)}\b", repr(values[0]), text)
+        return text
 
     def torch(self, descriptions: list[Torch], named: dict[str, list[str]], positional: list[str], what: str) -> str:
         first = descriptions[0]

@@ -48,21 +48,27 @@ def to_module(graph: Graph) -> Any:
     require_torch()
     from torch import nn
 
+    last_use = {ref: index for index, node in enumerate(graph.nodes) for ref in node.inputs}
+
     class CnnCalcNet(nn.Module):
         def __init__(self) -> None:
             super().__init__()
             steps = []
-            for name, inputs, torch_description in descriptions(graph):
+            for index, (name, inputs, torch_description) in enumerate(descriptions(graph)):
                 module = build(torch_description)
                 put(self, name, module)
-                steps.append((name, inputs, module))
+                done = tuple(ref for ref in dict.fromkeys((*inputs, name))
+                             if last_use.get(ref, index) == index and ref not in graph.outputs)
+                steps.append((name, inputs, module, done))
             self._steps = steps  # a plain list: the modules are registered once, by name, above
             self._outputs = graph.outputs
 
         def forward(self, x):
             values = {INPUT_NAME: x}
-            for name, inputs, module in self._steps:
+            for name, inputs, module, done in self._steps:
                 values[name] = module(*[values[ref] for ref in inputs])
+                for ref in done:  # as eager code does: a tensor goes once its last reader has run
+                    del values[ref]
             outputs = tuple(values[name] for name in self._outputs)
             return outputs[0] if len(outputs) == 1 else outputs
 

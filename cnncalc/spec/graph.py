@@ -12,7 +12,7 @@ call, skipped layers included), so that a spec cannot make the builder loop for 
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..core.errors import (
@@ -36,8 +36,9 @@ from .spec import INPUT_NAME, NAME_PATTERN, Block, Spec, check_name, oversized, 
 from .yamlsrc import YList, YMap, weight_of
 
 INPUT_KEYS = ("in", "inputs", "from")
-CONTROL_KEYS = ("op", "name", *INPUT_KEYS, "repeat", "first", "when", "module")
+CONTROL_KEYS = ("op", "name", *INPUT_KEYS, "repeat", "first", "when", "module", "train_only", "checkpoint")
 _CONTROL = frozenset(CONTROL_KEYS)
+MODES = ("infer", "train")
 MAX_REPEAT = 1000
 # The largest published CNNs have a few thousand layers; 100,000 take about 10 s and 430 MB to
 # analyse (200,000 took 17 s of CPU and 760 MB as JSON; docs/limits.md).
@@ -68,6 +69,7 @@ class Node:
     module: str = ""  # its module path in PyTorch (`module:` in the spec); its name when not given
     variables: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)  # what its fields saw
     origin: Origin | None = field(default=None, compare=False, repr=False)  # the spec item it comes from
+    train_only: bool = False  # runs only in training (`train_only:` on it or on a block around it)
 
     @property
     def name(self) -> str:
@@ -100,11 +102,32 @@ class Graph:
     notes: tuple[Note, ...] = ()  # warnings about the graph itself (unused outputs, a channels-last input)
     calls: tuple[Call, ...] = ()  # every block instance, in the order they were built
     spec: Spec | None = field(default=None, compare=False, repr=False)  # what it was built from (export)
+    train_only: tuple[str, ...] = ()  # the items marked `train_only:` (layer or block instance names)
+    checkpoints: tuple[str, ...] = ()  # the items marked `checkpoint:` (activation checkpointing)
 
     def shape_of(self, ref: str) -> Shape:
         if ref == INPUT_NAME:
             return self.input_shape
         return next(node.output_shape for node in self.nodes if node.name == ref)
+
+    def for_mode(self, mode: str) -> Graph:
+        """The network that runs in `mode`: 'train' is the whole graph, 'infer' leaves out the layers
+        that run only in training (auxiliary classifiers) and the outputs they give."""
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+        if mode == "train" or not self.train_only:
+            return self
+        dropped = {node.name for node in self.nodes if node.train_only}
+        return replace(
+            self,
+            nodes=tuple(node for node in self.nodes if not node.train_only),
+            outputs=tuple(name for name in self.outputs if name not in dropped),
+            groups={key: value for key, value in self.groups.items() if value[1] not in dropped},
+            notes=tuple(note for note in self.notes if note.layer not in dropped),
+            calls=tuple(call for call in self.calls if call.output not in dropped),
+            checkpoints=tuple(name for name in self.checkpoints
+                              if not (name in dropped or self.groups.get(name, ("", ""))[1] in dropped)),
+        )
 
 
 def build(spec: Spec, input_shape: Shape | None = None, problems: ErrorCollector | None = None) -> Graph:
@@ -138,6 +161,7 @@ class _Scope:
     later: dict[str, Location] = field(default_factory=dict)  # explicit names not reached yet
     call: _Call | None = None  # the block call this scope expands, if any
     check_only: bool = False  # a skipped block, or one whose input is unknown: check, build nothing
+    train_only: bool = False  # inside a block instance marked `train_only:`
 
 
 class _Builder:
@@ -158,6 +182,9 @@ class _Builder:
         self.outputs: dict[Any, tuple[Shape, tuple[tuple[str, str | None], ...]]] = {}
         self.work = 0
         self.input_loc = spec.input_loc if input_shape is spec.input_shape else None
+        self.train_only_nodes: set[str] = set()
+        self.train_only_items: list[str] = []
+        self.checkpoints: list[str] = []
 
     def build(self) -> Graph:
         spec = self.spec
@@ -176,6 +203,11 @@ class _Builder:
         if not self.nodes and not self.problems and spec.items:
             self.problems.add(SpecError("'when' skips every layer: the network has none", loc=spec.items.loc,
                                         field="layers", hint="check the conditions and the variables they use"))
+        if outputs and all(name in self.train_only_nodes for name in outputs):
+            first = next(node for node in self.nodes if node.name == outputs[0])
+            self.problems.add(SpecError(f"the network's output '{outputs[0]}' runs only in training (train_only), "
+                                        "so the network has no output at inference", loc=given[0][1] or first.layer.loc,
+                                        hint="name the inference output first in 'outputs:'"))
         self.problems.check()
         input_shape = self.shapes[INPUT_NAME]
         assert input_shape is not None  # an unknown input shape is a problem raised above
@@ -185,7 +217,8 @@ class _Builder:
         )
         notes = _channels_last_note(input_shape, self.input_loc) + notes
         return Graph(spec.name, input_shape, tuple(self.nodes), spec.description, tuple(outputs),
-                     self.groups, notes, tuple(self.calls), spec)
+                     self.groups, notes, tuple(self.calls), spec, tuple(self.train_only_items),
+                     tuple(self.checkpoints))
 
     # ---- items ---------------------------------------------------------------------------------
     def expand(self, items: YList, scope: _Scope) -> str:
@@ -257,13 +290,28 @@ class _Builder:
             any(self.shapes.get(ref) is None for ref in inputs)
         module = "" if check_only else self._module(item, scope, origin.local, origin.copy, variables, name,
                                                      layer=not isinstance(target, Block))
+        train_only = self._mark(item, "train_only", variables, name, None if check_only else self.train_only_items)
+        self._mark(item, "checkpoint", variables, name, None if check_only else self.checkpoints)
+        train_only = train_only or scope.train_only
         if isinstance(target, Block):
-            out = self.call(target, name, values, inputs, variables, scope, check_only, module, origin)
+            out = self.call(target, name, values, inputs, variables, scope, check_only, module, origin, train_only)
         elif target is not None:
-            out = self.add_layer(target, name, values, inputs, variables, check_only, module, origin)
+            out = self.add_layer(target, name, values, inputs, variables, check_only, module, origin, train_only)
         else:  # a call of a block whose definition failed (already reported)
             out = self._unknown(name)
         return inputs[0] if skipped else out  # a skipped layer stands for its (first) input
+
+    def _mark(self, item: YMap, key: str, variables: dict[str, Any], name: str, marked: list[str] | None) -> bool:
+        """`train_only: true` or `checkpoint: true` on an item (a layer or a block instance)."""
+        if key not in item:
+            return False
+        value = resolve_value(item[key], variables, item.value_locs[key], name, key)
+        if not isinstance(value, bool):
+            raise SpecError(f"'{key}' must be true or false, got {value!r}", loc=item.value_locs[key], layer=name,
+                            field=key)
+        if value and marked is not None:
+            marked.append(name)
+        return value
 
     def charge(self, units: int, item: YMap, name: str) -> None:
         self.work += units
@@ -467,7 +515,7 @@ class _Builder:
     # ---- layers and blocks ---------------------------------------------------------------------
     def add_layer(self, cls: type[Layer], name: str, values: YMap, inputs: tuple[str, ...],
                   variables: dict[str, Any], check_only: bool = False, module: str = "",
-                  origin: Origin | None = None) -> str:
+                  origin: Origin | None = None, train_only: bool = False) -> str:
         """Check the layer; unless `check_only`, infer its output and add it to the graph."""
         if len(self.nodes) >= MAX_NODES:
             self.problems.stop(SpecError(f"the network has more than {MAX_NODES:,} layers", loc=values.loc,
@@ -493,7 +541,14 @@ class _Builder:
                 raise layer.error(f"its output {too_large}", None)
             self.outputs[key] = (output, tuple(notes))
         output, warnings = self.outputs[key]
-        self.nodes.append(Node(layer, inputs, shapes, output, warnings, module or name, variables, origin))
+        if not train_only:
+            reads = next((ref for ref in inputs if ref in self.train_only_nodes), None)
+            if reads is not None:
+                raise layer.error(f"reads '{reads}', which runs only in training (train_only), but runs at inference",
+                                  "in", hint="mark it train_only too, or read another layer")
+        else:
+            self.train_only_nodes.add(name)
+        self.nodes.append(Node(layer, inputs, shapes, output, warnings, module or name, variables, origin, train_only))
         self.shapes[name] = output
         for ref in inputs:  # not Counter.update, which first asks whether `inputs` is a Mapping
             self.readers[ref] += 1
@@ -541,7 +596,8 @@ class _Builder:
         return layer
 
     def call(self, block: Block, name: str, values: YMap, inputs: tuple[str, ...], variables: dict[str, Any],
-             scope: _Scope, check_only: bool = False, module: str = "", origin: Origin | None = None) -> str:
+             scope: _Scope, check_only: bool = False, module: str = "", origin: Origin | None = None,
+             train_only: bool = False) -> str:
         if block.name in scope.stack:
             chain = " -> ".join((*scope.stack[scope.stack.index(block.name):], block.name))
             raise SpecError(f"block '{block.name}' uses itself: {chain}", loc=values.loc, layer=name, field="op")
@@ -575,7 +631,7 @@ class _Builder:
                 args[key] = resolve_value(default, {**inner_vars, **args}, block.loc, name, key)
         inner = _Scope({**inner_vars, **args}, name + ".", {INPUT_NAME: inputs[0]}, (*scope.stack, block.name),
                        module=module + "." if module else "", call=_Call(name, block.name, values, scope),
-                       check_only=check_only)
+                       check_only=check_only, train_only=train_only)
         out = self.expand(block.items, inner)
         if block.output is not None:
             if block.output not in inner.names:

@@ -11,12 +11,19 @@ from torch import nn
 
 
 class Add(nn.Module):
-    """Elementwise sum of two or more inputs."""
+    """Elementwise sum of two or more inputs; in place, into the first (`out += identity`)."""
+
+    def __init__(self, inplace=False):
+        super().__init__()
+        self.inplace = inplace
 
     def forward(self, *inputs):
         result = inputs[0]
         for item in inputs[1:]:
-            result = result + item
+            if self.inplace:
+                result += item
+            else:
+                result = result + item
         return result
 
 
@@ -27,7 +34,7 @@ class Basic(nn.Module):
             in_channels, c, kernel_size=3, stride=stride, padding=1, bias=False
         )
         self.bn1 = nn.BatchNorm2d(c)
-        self.relu = nn.ReLU()
+        self.relu = nn.ReLU(inplace=True)
         self.conv2 = nn.Conv2d(c, c, kernel_size=3, padding=1, bias=False)
         self.bn2 = nn.BatchNorm2d(c)
         self.downsample = None
@@ -36,8 +43,8 @@ class Basic(nn.Module):
                 nn.Conv2d(in_channels, c, kernel_size=1, stride=stride, bias=False),
                 nn.BatchNorm2d(c),
             )
-        self.add1 = Add()
-        self.out = nn.ReLU()
+        self.add1 = Add(inplace=True)
+        self.out = nn.ReLU(inplace=True)
 
     def forward(self, x):
         conv1 = self.conv1(x)
@@ -56,7 +63,7 @@ class Resnet18(nn.Module):
         super().__init__()
         self.conv1 = nn.Conv2d(3, 64, kernel_size=7, stride=2, padding=3, bias=False)
         self.bn1 = nn.BatchNorm2d(64)
-        self.relu = nn.ReLU()
+        self.relu = nn.ReLU(inplace=True)
         self.maxpool = nn.MaxPool2d(3, stride=2, padding=1)
         self.layer1 = nn.Sequential(Basic(64, c=64), Basic(64, c=64))
         self.layer2 = nn.Sequential(
