@@ -30,6 +30,7 @@ from .analysis.memory_report import MemoryReport, graph_memory
 from .analysis.report import DTYPE_BYTES, Report
 from .analysis.sweep import SweepResult
 from .core.errors import ErrorCollector, OptionError, did_you_mean
+from .core.figures import FIGURES
 from .core.shapes import Shape
 from .core.text import shown
 from .spec import bundled
@@ -71,20 +72,22 @@ def input_shape_of(input: InputShape) -> Shape | None:
 
 
 def _subject(spec: SpecSource, set: Mapping[str, Any] | None, input: InputShape, convention: str | Convention,
-             batch: int, dtype: str, strict: bool) -> Subject:
+             batch: int, dtype: str, strict: bool, training: MemoryOptions = MemoryOptions()) -> Subject:
     graph, _ = load_graph(spec, set=set, input=input)
     report = run_engine(graph, convention=convention_named(convention), dtype=dtype, batch=batch, strict=strict)
-    return Subject(graph, report)
+    return Subject(graph, report, training)
 
 
 def check(spec: SpecSource, *, limits: Mapping[str, str | int] | None = None, set: Mapping[str, Any] | None = None,
           input: InputShape = None, convention: str | Convention = "textbook", batch: int = 1, dtype: str = "float32",
-          strict: bool = False) -> CheckResult:
+          strict: bool = False, optimizer: str = "momentum", amp: str | None = None) -> CheckResult:
     """Judge a spec against limits: the spec's `budget:` mapping, with `limits` ({figure: '25M' or
     25000000}, figures as in `cnncalc.FIGURES`) replacing its limits on the same figures. At least
-    one limit must be in force. `result.ok` is whether all hold."""
+    one limit must be in force. `result.ok` is whether all hold. `optimizer` and `amp` are those of
+    the training step a `train_peak` limit is judged on (`cnncalc.memory`'s)."""
     given = budgets.limits_from(limits)  # the options' mistakes first, before the spec is read
-    subject = _subject(spec, set, input, convention, batch, dtype, strict)
+    training = budgets.training_options(optimizer, amp)
+    subject = _subject(spec, set, input, convention, batch, dtype, strict, training)
     budget = subject.graph.spec.budget if subject.graph.spec is not None else ()
     in_force = budgets.limits_from(limits, budget) if budget else given
     return budgets.check(subject, in_force)
@@ -92,15 +95,21 @@ def check(spec: SpecSource, *, limits: Mapping[str, str | int] | None = None, se
 
 def compare(specs: Sequence[SpecSource], *, inputs: Sequence[InputShape] | None = None,
             set: Mapping[str, Any] | None = None, convention: str | Convention = "textbook", batch: int = 1,
-            dtype: str = "float32", strict: bool = False) -> Comparison:
+            dtype: str = "float32", strict: bool = False, optimizer: str = "momentum",
+            amp: str | None = None) -> Comparison:
     """Every figure of each spec at each input size (the spec's own when `inputs` is empty), one row
-    per (spec, size) in that order, with ratios to the first row. `set` applies to every spec."""
+    per (spec, size) in that order, with ratios to the first row. `set` applies to every spec. The
+    memory peaks are figures only for a floating dtype; the training peak's step uses `optimizer`
+    and `amp`."""
     if isinstance(specs, (str, Path)):
         specs = [specs]
+    training = budgets.training_options(optimizer, amp)
+    names = budgets.computable(dtype)
+    budgets.memory_figures_allowed(names, dtype, training)
     shapes = [input_shape_of(shape) for shape in inputs or [None]]
-    subjects = [(_given_name(spec), _subject(spec, set, shape, convention, batch, dtype, strict))
+    subjects = [(_given_name(spec), _subject(spec, set, shape, convention, batch, dtype, strict, training))
                 for spec in specs for shape in shapes]
-    return comparing.compare(subjects)
+    return comparing.compare(subjects, names)
 
 
 def compare_blocks(first: SpecSource, second: SpecSource, *, input: InputShape = None,
@@ -134,14 +143,17 @@ def spec_source(spec: SpecSource) -> tuple[str, str, str]:
 def sweep(spec: SpecSource, *, set: Mapping[str, str | Sequence[Any]] | None = None,
           inputs: Sequence[InputShape] | None = None, limits: Mapping[str, str | int] | None = None,
           maximize: str | None = None, minimize: str | None = None, pareto: str | Sequence[str] | None = None,
-          convention: str | Convention = "textbook", batch: int = 1, dtype: str = "float32", strict: bool = False,
+          figures: Sequence[str] = (), convention: str | Convention = "textbook", batch: int = 1,
+          dtype: str = "float32", strict: bool = False, optimizer: str = "momentum", amp: str | None = None,
           jobs: int | None = None, progress: Callable[[int, int], None] | None = None) -> SweepResult:
     """Analyse every combination of variable values (`set`: {name: '0.5:1.5:0.05' (from, to, step),
     '2,3,4', a single value, or a list}) and input sizes (`inputs`), judge each against the limits
     (the spec's `budget:` and `limits`, as `check`), and rank the variants that fit by an objective
     (`maximize` or `minimize` a figure or a variable) or keep their Pareto front (`pareto`: figures,
-    all minimized). `jobs` processes (all cores by default); `progress(done, total)` is called as
-    variants finish. Variants the spec cannot build are in the result with their message."""
+    all minimized). The memory peaks (`peak`, `train_peak`, the latter with `optimizer` and `amp`)
+    are computed only when a limit, the objective, the front or `figures` names them. `jobs`
+    processes (all cores by default); `progress(done, total)` is called as variants finish.
+    Variants the spec cannot build are in the result with their message."""
     text, display, default_name = spec_source(spec)
     axes = [sweeping.parse_axis(name, values) for name, values in (set or {}).items()]
     shapes = [shape for shape in (input_shape_of(given) for given in inputs or []) if shape is not None]
@@ -149,6 +161,8 @@ def sweep(spec: SpecSource, *, set: Mapping[str, str | Sequence[Any]] | None = N
     chosen = convention_named(convention)
     given_limits = budgets.limits_from(limits)
     pareto_names = sweeping.pareto_from(pareto)
+    training = budgets.training_options(optimizer, amp)
+    extra = sweeping.figures_from(figures)
     if batch < 1:
         raise OptionError(f"batch must be at least 1, got {batch}")
     if dtype not in DTYPE_BYTES:  # here, not in every variant
@@ -163,8 +177,12 @@ def sweep(spec: SpecSource, *, set: Mapping[str, str | Sequence[Any]] | None = N
     wanted = [axis.name for axis in axes]  # the variables each variant reports
     if objective is not None and objective.name in default.variables and objective.name not in wanted:
         wanted.append(objective.name)
-    setup = sweeping.Setup(text, display, default_name, chosen, dtype, batch, strict, tuple(wanted))
     in_force = budgets.limits_from(limits, default.budget) if default.budget else given_limits
+    named = {*extra, *pareto_names, *(limit.figure for limit in in_force), *([objective.name] if objective else [])}
+    computed = tuple(name for name, figure in FIGURES.items() if not figure.memory or name in named)
+    budgets.memory_figures_allowed(computed, dtype, training)
+    setup = sweeping.Setup(text, display, default_name, chosen, dtype, batch, strict, tuple(wanted), computed,
+                           training)
     outcomes = sweeping.run_points(setup, points, jobs if jobs is not None else sweeping.default_jobs(), progress)
     return sweeping.conclude(display, default.name, setup, axes, shapes, in_force, objective, pareto_names, points,
                              outcomes)

@@ -14,6 +14,7 @@ from cnncalc.core.errors import OptionError, SpecError
 from cnncalc.core.figures import FIGURES, short_bytes, short_count
 from cnncalc.spec.spec import parse_spec
 
+from .conftest import ROOT
 from .test_cli_errors import At, assert_bad_input
 
 runner = CliRunner()
@@ -272,3 +273,63 @@ def test_check_compare_and_sweep_import_no_heavy_module():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
     assert out.returncode == 0, out.stderr
     assert out.stderr.strip() == ""
+
+
+# ---- the memory figures (docs/memory.md) ------------------------------------------------------------
+
+TINY = ROOT / "docs" / "examples" / "tiny.yaml"  # conv 3->4 3x3 pad 1 + relu, gap, flatten, fc 4->2 on 3x8x8
+# batch 2, float32: 122 params (conv 4·3·9 + 4 = 112, fc 4·2 + 2 = 10) = 488 bytes; the input 3·8·8·2·4 = 1,536
+TINY_PEAK = 6_120  # at conv1's relu: 488 + 1,536 + the conv's output and the relu's, 2 x 4·8·8·2·4 = 4,096
+# the training step's peak, in backward at conv1's relu: parameters 488 + gradients 40 + momentum 488
+# + activations 2,056 + temporaries 4,096 + input 1,536 (cnncalc memory docs/examples/tiny.yaml --batch 2)
+TINY_TRAIN_PEAK = 8_704
+TINY_TRAIN_PEAK_ADAM = 9_208  # Adam's state: 2 x 488 + a 4-byte step per tensor (4) = 992, not 488
+
+
+def test_the_memory_figures_are_the_memory_models_peaks():
+    result = cnncalc.check(TINY, limits={"peak": TINY_PEAK, "train_peak": TINY_TRAIN_PEAK - 1}, batch=2)
+    assert [(v.figure, v.value, v.holds) for v in result.verdicts] == [
+        ("peak", TINY_PEAK, True), ("train_peak", TINY_TRAIN_PEAK, False)]  # exactly at one limit, 1 B over the other
+    adam = cnncalc.check(TINY, limits={"train_peak": "9KiB"}, batch=2, optimizer="adam")
+    assert adam.verdicts[0].value == TINY_TRAIN_PEAK_ADAM and adam.ok  # 9,208 <= 9,216
+    for options in ({"optimizer": "adamw", "amp": "bf16", "batch": 8}, {"optimizer": "sgd", "batch": 3}):
+        value = cnncalc.check("resnet18", limits={"train_peak": "1GiB"}, **options).verdicts[0].value
+        assert value == cnncalc.memory("resnet18", **options).peak_bytes
+    assert cnncalc.check("resnet18", limits={"peak": "1GiB"}, batch=4).verdicts[0].value == \
+        cnncalc.memory("resnet18", mode="infer", batch=4).peak_bytes
+
+
+def test_check_max_peak_and_max_train_peak():
+    # 8.5 KiB = 8.5 x 1,024 = 8,704 bytes: the training peak exactly; 6 KiB = 6,144 >= 6,120
+    result = check(str(TINY), "--batch", "2", "--max-peak", "6KiB", "--max-train-peak", "8.5KiB", "-f", "json")
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.stdout)
+    assert data["optimizer"] == "momentum" and data["amp"] is None
+    assert [(v["figure"], v["unit"], v["value"], v["headroom_percent"]) for v in data["limits"]] == [
+        ("peak", "bytes", TINY_PEAK, 0.390625),  # (6,144 - 6,120) / 6,144 = 0.390625 %
+        ("train_peak", "bytes", TINY_TRAIN_PEAK, 0.0)]
+    over = check(str(TINY), "--batch", "2", "--max-train-peak", "9KB", "--optimizer", "adam")
+    assert over.exit_code == 1  # 9,208 > 9,000
+    assert "training with adam" in over.stdout.splitlines()[0]
+    assert over.stdout.split("train_peak")[1].split()[:4] == ["9", "KB", "9,208", "B"]
+
+
+def test_a_budget_of_peaks_in_the_spec(tmp_path):
+    path = tmp_path / "tiny.yaml"
+    path.write_text(TINY.read_text() + "budget: {peak: 6KiB, train_peak: 8KiB}\n", encoding="utf-8")
+    result = cnncalc.check(path, batch=2)
+    assert [(v.figure, v.limit, v.value, v.holds) for v in result.verdicts] == [
+        ("peak", 6_144, TINY_PEAK, True), ("train_peak", 8_192, TINY_TRAIN_PEAK, False)]
+    assert result.verdicts[1].source == f"{path}:8:34"  # line 8, after "budget: {peak: 6KiB, train_peak: "
+
+
+@pytest.mark.parametrize("options, message", [
+    (["--max-train-peak", "24G"], "--max-train-peak: '24G' is ambiguous"),
+    (["--max-peak", "25M"], "--max-peak: '25M' is ambiguous"),
+    (["--max-train-peak", "1GiB", "--optimizer", "adma"], "unknown optimizer 'adma'"),
+    (["--max-train-peak", "1GiB", "--amp", "fp8"], "unknown amp 'fp8'"),
+    (["--max-peak", "1GiB", "--dtype", "int8"], "peak: the memory model needs a floating dtype, got 'int8'"),
+    (["--max-train-peak", "1GiB", "--amp", "bf16", "--dtype", "float16"], "--amp runs float32 parameters"),
+])
+def test_bad_memory_options_exit_2(options, message):
+    assert_bad_input(check("resnet18", *options), message)

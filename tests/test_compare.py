@@ -34,7 +34,7 @@ def test_three_specs_at_two_sizes_print_six_rows():
                                                                           "convnext_tiny")
                                                   for size in ("3×224×224", "3×320×320")]
     assert [row[2] for row in rows] == [f"{PARAMS[row[0]]:,}" for row in rows]
-    assert rows[0][3::2] == ["1.00", "1.00", "1.00"]  # the first row is the base of every ratio
+    assert rows[0][3::2] == ["1.00"] * 5  # the first row is the base of every ratio: params ... training peak
 
 
 def test_every_figure_equals_the_engine_and_every_ratio_is_exact():
@@ -45,23 +45,44 @@ def test_every_figure_equals_the_engine_and_every_ratio_is_exact():
     base = result.rows[0].figures
     for row in result.rows:
         totals = cnncalc.analyze(row.spec, input=row.input_shape).totals
-        assert row.figures == {"params": totals.params, "macs": totals.macs, "activations": totals.memory_bytes}
+        peaks = [cnncalc.memory(row.spec, input=row.input_shape, mode=mode).peak_bytes for mode in ("infer", "train")]
+        assert row.figures == {"params": totals.params, "macs": totals.macs, "activations": totals.memory_bytes,
+                               "peak": peaks[0], "train_peak": peaks[1]}
         assert row.ratios == {name: Fraction(value, base[name]) for name, value in row.figures.items()}
     assert result.rows[2].figures["params"] == PARAMS["efficientnet_b0"]
 
 
 def test_markdown_csv_and_json():
     markdown = compare("resnet50", "efficientnet_b0", "-f", "markdown").stdout
-    assert markdown.splitlines()[0] == "| Spec | Input | params | × | MACs | × | activations (B) | × |"
+    assert markdown.splitlines()[0] == ("| Spec | Input | params | × | MACs | × | activations (B) | × | "
+                                        "inference peak (B) | × | training peak (B) | × |")
     assert "| efficientnet_b0 | 3×224×224 | 5,288,548 | 0.21 |" in markdown  # 5,288,548 / 25,557,032 = 0.2069
     rows = list(csv.reader(io.StringIO(compare("resnet50", "efficientnet_b0", "-f", "csv").stdout)))
-    assert rows[0] == ["spec", "name", "c", "h", "w", "params", "macs", "activations", "params_ratio",
-                       "macs_ratio", "activations_ratio"]
+    assert rows[0] == ["spec", "name", "c", "h", "w", "params", "macs", "activations", "peak", "train_peak",
+                       "params_ratio", "macs_ratio", "activations_ratio", "peak_ratio", "train_peak_ratio"]
     assert rows[2][:6] == ["efficientnet_b0", "efficientnet_b0", "3", "224", "224", "5288548"]
-    assert rows[2][8] == str(round(5_288_548 / 25_557_032, 6))
+    assert rows[2][10] == str(round(5_288_548 / 25_557_032, 6))
     data = json.loads(compare("resnet50", "efficientnet_b0", "-f", "json").stdout)
-    assert data["figures"] == ["params", "macs", "activations"]
+    assert data["figures"] == ["params", "macs", "activations", "peak", "train_peak"]
+    assert data["optimizer"] == "momentum" and data["amp"] is None
     assert data["rows"][1]["params"] == 5_288_548 and data["rows"][1]["ratios"]["params"] == 0.206931
+
+
+def test_the_training_peak_follows_the_optimizer_and_amp():
+    result = cnncalc.compare(["resnet18", "mobilenet_v2"], batch=4, optimizer="adamw", amp="bf16")
+    for row in result.rows:
+        assert row.figures["train_peak"] == cnncalc.memory(row.spec, batch=4, optimizer="adamw", amp="bf16").peak_bytes
+        assert row.figures["peak"] == cnncalc.memory(row.spec, batch=4, mode="infer").peak_bytes
+    table = compare("resnet18", "--optimizer", "adamw", "--amp", "bf16").stdout
+    assert "float32, batch 1, textbook convention, training with adamw, bf16 autocast;" in table
+
+
+def test_an_integer_dtype_has_no_memory_peaks():
+    result = compare("alexnet", "--dtype", "int8", "-f", "markdown")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[0] == "| Spec | Input | params | × | MACs | × | activations (B) | × |"
+    assert "no peak, train_peak: the memory model needs a floating dtype" in result.stdout
+    assert "| 790,952 |" in result.stdout  # AlexNet's 790,952 output elements, one byte each
 
 
 def test_one_spec_compares_its_sizes():
@@ -113,6 +134,8 @@ def test_by_block_shows_blocks_only_one_spec_has():
     (["resnet50", "resnet_50"], "no such file, and no bundled spec of that name"),
     (["resnet50", "--input", "3,0,224"], "--input must be C,H,W"),
     (["lenet5", "--input", "3,8,8"], "kernel 5 is larger than the padded input"),
+    (["lenet5", "--optimizer", "adma"], "unknown optimizer 'adma'"),
+    (["lenet5", "--amp", "bf16", "--dtype", "float16"], "--amp runs float32 parameters under autocast"),
 ])
 def test_bad_input_exits_2(args, message):
     assert_bad_input(compare(*args), message)

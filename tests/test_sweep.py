@@ -239,6 +239,59 @@ def test_a_progress_bar_on_a_terminal(monkeypatch):
     assert "every variant, in grid order" in result.stdout
 
 
+# ---- the memory figures ------------------------------------------------------------------------------
+
+
+def test_a_training_peak_limit_with_adamw():
+    result = cnncalc.sweep("mobilenet_v2", set={"width": "0.5:1.0:0.05"}, limits={"train_peak": "120MB"},
+                           maximize="width", optimizer="adamw", jobs=1)
+    assert result.figures == ("params", "macs", "activations", "train_peak")  # the inference peak is not asked for
+    for variant in result.variants:  # each equals `cnncalc memory mobilenet_v2 --set width=W --optimizer adamw`
+        expected = cnncalc.memory("mobilenet_v2", set={"width": variant.values["width"]}, optimizer="adamw")
+        assert variant.figures["train_peak"] == expected.peak_bytes
+        assert variant.fits == (expected.peak_bytes <= 120_000_000)
+    best = result.best
+    assert best.values == {"width": "0.85"} and best.figures["train_peak"] == 118_316_384  # 0.9 gives 121,914,424
+    assert result.variants[best.number].figures["train_peak"] > 120_000_000
+
+
+def test_memory_figures_only_when_asked_and_in_every_format():
+    options = {"set": {"width": "0.5,1.0"}, "jobs": 1}
+    assert cnncalc.sweep("mobilenet_v2", **options).figures == ("params", "macs", "activations")
+    asked = cnncalc.sweep("mobilenet_v2", figures=["peak"], minimize="train_peak", **options)
+    assert asked.figures == ("params", "macs", "activations", "peak", "train_peak")
+    # mobilenet_v2 at width 1.0: `cnncalc memory mobilenet_v2 --mode infer` peaks at 25,195,072 bytes
+    assert asked.variants[1].figures["peak"] == 25_195_072 == cnncalc.memory("mobilenet_v2", mode="infer").peak_bytes
+    assert asked.best.number == 1
+    table = sweep("mobilenet_v2", "--set", "width=0.5,1.0", "--figures", "peak", "--max-train-peak", "1GiB",
+                  "--optimizer", "sgd").stdout
+    assert "inference peak (B)  training peak (B)" in table and "training with sgd" in table
+    data = json.loads(sweep("mobilenet_v2", "--set", "width=1.0", "--max-peak", "24MiB", "-f", "json").stdout)
+    assert data["figures"] == ["params", "macs", "activations", "peak"] and "optimizer" not in data
+    assert data["variants"][0]["exceeded"] == ["peak"]  # 25,195,072 > 24 x 1,048,576 = 25,165,824
+    rows = list(csv.reader(io.StringIO(sweep("mobilenet_v2", "--set", "width=1.0", "--pareto", "params,peak",
+                                             "-f", "csv").stdout)))
+    assert rows[0][5:9] == ["params", "macs", "activations", "peak"] and rows[1][8] == "25195072"
+
+
+def test_memory_figures_run_in_the_workers_too():
+    # k = 1 ... 32 at 32x32 and 16x16: 64 variants (kernels past 16 do not fit the smaller input)
+    options = {"set": {"k": "1:32:1"}, "inputs": ["3,32,32", "3,16,16"], "pareto": "params,train_peak"}
+    alone = cnncalc.sweep(TRADE, jobs=1, **options)
+    assert len(alone.variants) >= MIN_PARALLEL and alone.invalid and alone.ranked
+    assert cnncalc.sweep(TRADE, jobs=2, **options).to_dict() == alone.to_dict()
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--figures", "peek"], "--figures: no figure 'peek'"),
+    (["--max-peak", "1GiB", "--dtype", "int8"], "peak: the memory model needs a floating dtype, got 'int8'"),
+    (["--minimize", "train_peak", "--optimizer", "adma"], "unknown optimizer 'adma'"),
+    (["--max-train-peak", "1G"], "--max-train-peak: '1G' is ambiguous"),
+])
+def test_bad_memory_options_exit_2(args, message):
+    assert_bad_input(sweep("mobilenet_v2", "--set", "width=0.5,1.0", *args), message)
+
+
 # ---- --plot ---------------------------------------------------------------------------------------
 
 needs_matplotlib = pytest.mark.skipif(importlib.util.find_spec("matplotlib") is None,

@@ -4,7 +4,7 @@ spec's `budget:` mapping, judged against an analysed spec (`cnncalc check`, and 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from typing import Any
 
@@ -13,16 +13,57 @@ from ..core.figures import FIGURES, Figure
 from ..core.shapes import Shape
 from ..spec.graph import Graph
 from ..spec.spec import BudgetEntry
+from .memory_plan import AMP_TYPES, FLOAT_BYTES, MemoryOptions
+from .memory_report import MemoryReport, graph_memory
+from .optimizers import OPTIMIZERS
 from .report import JSON_FORMAT_VERSION, Report
 
 
 @dataclass(frozen=True)
 class Subject:
     """What the figures are read off (Figure.compute): a spec's graph and the engine's report for
-    the options the command was given (convention, dtype, batch)."""
+    the options the command was given (convention, dtype, batch), and the training options of the
+    memory figures (`training`: its optimizer and amp; its mode is the figure's)."""
 
     graph: Graph
     report: Report
+    training: MemoryOptions = field(default_factory=MemoryOptions)
+    _memory: dict[str, MemoryReport] = field(default_factory=dict, compare=False, repr=False)
+
+    def memory(self, mode: str) -> MemoryReport:
+        """The memory report of one inference pass ('infer', in the report's dtype) or training step
+        ('train', with the training options) at the report's batch, computed once."""
+        if mode not in self._memory:
+            options = replace(self.training if mode == "train" else MemoryOptions(), mode=mode, dtype=self.report.dtype)
+            self._memory[mode] = graph_memory(self.graph, options, self.report.batch)
+        return self._memory[mode]
+
+
+def training_options(optimizer: str = "momentum", amp: str | None = None) -> MemoryOptions:
+    """The training options of `train_peak` (`--optimizer`, `--amp`), checked before any work."""
+    if optimizer not in OPTIMIZERS:
+        raise OptionError(f"unknown optimizer {optimizer!r}",
+                          hint=did_you_mean(optimizer, OPTIMIZERS) or f"optimizers: {', '.join(OPTIMIZERS)}")
+    if amp is not None and amp not in AMP_TYPES:
+        raise OptionError(f"unknown --amp {amp!r}; choose from {', '.join(AMP_TYPES)}")
+    return MemoryOptions(optimizer=optimizer, amp=amp)
+
+
+def memory_figures_allowed(names: Sequence[str], dtype: str, training: MemoryOptions) -> None:
+    """Refuse, before any work, memory figures the memory model cannot give for these options."""
+    wanted = [name for name in names if FIGURES[name].memory]
+    if not wanted:
+        return
+    if dtype not in FLOAT_BYTES:
+        raise OptionError(f"{', '.join(wanted)}: the memory model needs a floating dtype, got {dtype!r}",
+                          hint=f"choose --dtype from {', '.join(FLOAT_BYTES)}")
+    if training.amp is not None and dtype != "float32":
+        raise OptionError("--amp runs float32 parameters under autocast: leave --dtype at float32")
+
+
+def computable(dtype: str) -> tuple[str, ...]:
+    """The figures a comparison shows: the memory figures only for a floating dtype."""
+    return tuple(name for name, figure in FIGURES.items() if not figure.memory or dtype in FLOAT_BYTES)
 
 
 def figures_of(subject: Subject, names: Sequence[str] | None = None) -> dict[str, Any]:
@@ -98,6 +139,12 @@ class CheckResult:
     batch: int
     verdicts: tuple[Verdict, ...]
     warnings: tuple[Note, ...] = ()
+    training: MemoryOptions | None = None  # the optimizer and amp of a train_peak limit
+
+    @property
+    def training_text(self) -> str:
+        """'AdamW, bf16 autocast' for the title; '' without a train_peak limit."""
+        return training_text(self.training)
 
     @property
     def ok(self) -> bool:
@@ -119,7 +166,8 @@ class CheckResult:
 
     def to_dict(self) -> dict[str, Any]:
         return {"format_version": JSON_FORMAT_VERSION, "name": self.name, "input_shape": list(self.input_shape),
-                "convention": self.convention, "dtype": self.dtype, "batch": self.batch, "ok": self.ok,
+                "convention": self.convention, "dtype": self.dtype, "batch": self.batch,
+                **training_json(self.training), "ok": self.ok,
                 "limits": [verdict.to_dict() for verdict in self.verdicts]}
 
 
@@ -129,7 +177,22 @@ def check(subject: Subject, limits: Sequence[Limit]) -> CheckResult:
         raise OptionError("no limits to check: the spec has no 'budget:' and no limit option was given",
                           hint="e.g. --max-params 25M --max-macs 4G, or 'budget: {params: 25M}' in the spec")
     report = subject.report
-    figures = figures_of(subject, [limit.figure for limit in limits])
+    names = [limit.figure for limit in limits]
+    memory_figures_allowed(names, report.dtype, subject.training)
+    figures = figures_of(subject, names)
+    training = subject.training if "train_peak" in names else None
     return CheckResult(report.name, report.input_shape, report.convention, report.dtype, report.batch,
-                       judge(figures, limits), report.warnings)
+                       judge(figures, limits), report.warnings, training)
 
+
+
+def training_text(training: MemoryOptions | None) -> str:
+    """'training with momentum' or 'training with adamw, bf16 autocast'; '' for None."""
+    if training is None:
+        return ""
+    return f"training with {training.optimizer}" + (f", {training.amp} autocast" if training.amp else "")
+
+
+def training_json(training: MemoryOptions | None) -> dict[str, Any]:
+    """The optimizer and amp of a training peak, for the JSON; nothing without one."""
+    return {} if training is None else {"optimizer": training.optimizer, "amp": training.amp}

@@ -10,7 +10,8 @@ from typing import Any
 from ..core.errors import OptionError
 from ..core.figures import FIGURES
 from ..core.shapes import Shape
-from .budget import Subject, figures_of
+from .budget import Subject, figures_of, training_json
+from .memory_plan import MemoryOptions
 from .report import JSON_FORMAT_VERSION, Report
 
 
@@ -48,24 +49,29 @@ class Comparison:
     batch: int
     figures: tuple[str, ...]  # the columns, in the order of FIGURES
     rows: tuple[Compared, ...]
+    training: MemoryOptions | None = None  # the training peak's optimizer and amp, when it is a column
 
     def to_dict(self) -> dict[str, Any]:
         return {"format_version": JSON_FORMAT_VERSION, "convention": self.convention, "dtype": self.dtype,
-                "batch": self.batch, "figures": list(self.figures), "rows": [row.to_dict() for row in self.rows]}
+                "batch": self.batch, **training_json(self.training), "figures": list(self.figures),
+                "rows": [row.to_dict() for row in self.rows]}
 
 
-def compare(subjects: Sequence[tuple[str, Subject]]) -> Comparison:
-    """Rows in the order given ((name as given, subject) pairs, at least one)."""
+def compare(subjects: Sequence[tuple[str, Subject]], names: Sequence[str] | None = None) -> Comparison:
+    """Rows in the order given ((name as given, subject) pairs, at least one), with the named
+    figures (all by default)."""
     if not subjects:
         raise OptionError("compare needs at least one spec")
     rows: list[Compared] = []
     for given, subject in subjects:
-        figures = figures_of(subject)
+        figures = figures_of(subject, names)
         base = rows[0].figures if rows else figures
         rows.append(Compared(given, subject.report.name, subject.report.input_shape, figures,
                              {name: ratio(value, base[name]) for name, value in figures.items()}))
-    report = subjects[0][1].report
-    return Comparison(report.convention, report.dtype, report.batch, tuple(rows[0].figures), tuple(rows))
+    first = subjects[0][1]
+    report = first.report
+    training = first.training if "train_peak" in rows[0].figures else None
+    return Comparison(report.convention, report.dtype, report.batch, tuple(rows[0].figures), tuple(rows), training)
 
 
 # ---- block by block ------------------------------------------------------------------------------

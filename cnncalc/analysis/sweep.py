@@ -19,15 +19,16 @@ from fractions import Fraction
 from typing import Any
 
 from ..core.errors import CnnCalcError, OptionError, did_you_mean
-from ..core.figures import FIGURES
+from ..core.figures import ENGINE_FIGURES, FIGURES
 from ..core.numbers import decimal_text
 from ..core.shapes import Shape
 from ..spec.graph import build
 from ..spec.spec import Spec, spec_from_document
 from ..spec.yamlsrc import parse_yaml
-from .budget import Limit, Subject, figures_of
+from .budget import Limit, Subject, figures_of, training_json
 from .conventions import Convention
 from .engine import analyze
+from .memory_plan import MemoryOptions
 from .report import JSON_FORMAT_VERSION
 
 MAX_VARIANTS = 100_000  # each variant keeps its figures: about 100 MB at the limit, 6 CPU-minutes
@@ -125,6 +126,8 @@ class Setup:
     batch: int
     strict: bool
     variables: tuple[str, ...]  # whose evaluated values each variant reports
+    figures: tuple[str, ...] = ENGINE_FIGURES  # what each variant computes (memory figures only when asked)
+    training: MemoryOptions = field(default_factory=MemoryOptions)  # the training peak's optimizer and amp
 
 
 @dataclass(frozen=True)
@@ -155,7 +158,7 @@ class Evaluator:
             graph = build(spec, point.input_shape)
             report = analyze(graph, convention=setup.convention, dtype=setup.dtype, batch=setup.batch,
                              strict=setup.strict)
-            return Outcome(report.input_shape, figures_of(Subject(graph, report)),
+            return Outcome(report.input_shape, figures_of(Subject(graph, report, setup.training), setup.figures),
                            {name: spec.variables.get(name) for name in setup.variables})
         except CnnCalcError as exc:
             return Outcome(point.input_shape, error=exc.render())
@@ -281,6 +284,8 @@ class SweepResult:
     pareto: tuple[str, ...]  # figures whose Pareto front is kept (all minimized); empty: no front
     variants: tuple[Variant, ...]  # in grid order
     ranked: tuple[int, ...] = field(default=())  # numbers of the variants that fit (or of the front), best first
+    figures: tuple[str, ...] = ENGINE_FIGURES  # the figures each variant has (memory figures only when asked)
+    training: MemoryOptions | None = None  # the training peak's optimizer and amp, when it is computed
 
     @property
     def best(self) -> Variant | None:
@@ -311,6 +316,7 @@ class SweepResult:
         return {
             "format_version": JSON_FORMAT_VERSION, "spec": self.spec, "name": self.name,
             "convention": self.convention, "dtype": self.dtype, "batch": self.batch,
+            **training_json(self.training), "figures": list(self.figures),
             "axes": {axis.name: list(axis.values) for axis in self.axes},
             "inputs": [list(shape) for shape in self.inputs],
             "limits": [{"figure": limit.figure, "limit": limit.value, "source": limit.source} for limit in self.limits],
@@ -364,9 +370,10 @@ def conclude(spec: str, name: str, setup: Setup, axes: Sequence[Axis], inputs: S
     if pareto:
         candidates = pareto_front(candidates, pareto)
     ranked = rank(candidates, objective)
+    training = setup.training if "train_peak" in setup.figures else None
     return SweepResult(spec, name, setup.convention.name, setup.dtype, setup.batch, tuple(axes), tuple(inputs),
                        tuple(limits), objective, tuple(pareto), tuple(variants),
-                       tuple(variant.number for variant in ranked))
+                       tuple(variant.number for variant in ranked), setup.figures, training)
 
 
 def objective_from(maximize: str | None, minimize: str | None, variables: Mapping[str, Any]) -> Objective | None:
@@ -387,6 +394,16 @@ def objective_from(maximize: str | None, minimize: str | None, variables: Mappin
         if isinstance(value, bool) or not isinstance(value, (int, float, Fraction)):
             raise OptionError(f"{option} {name}: the variable's value {value!r} is not a number")
     return Objective(name, maximize is not None)
+
+
+def figures_from(names: Sequence[str]) -> tuple[str, ...]:
+    """--figures peak,train_peak: figures every variant computes besides those always computed."""
+    out = [name.strip() for name in names if name.strip()]
+    for name in out:
+        if name not in FIGURES:
+            raise OptionError(f"--figures: no figure '{name}'",
+                              hint=did_you_mean(name, FIGURES) or f"figures: {', '.join(FIGURES)}")
+    return tuple(dict.fromkeys(out))
 
 
 def pareto_from(option: str | Sequence[str] | None) -> tuple[str, ...]:

@@ -12,10 +12,16 @@ import typer
 
 from ..core.figures import FIGURES
 from ..core.text import file_name, printable
-from .app import BATCH, CONVENTION, DTYPE, INPUT, OUTPUT, SET, SPEC, app, emit, reporting_errors, set_values
+from .app import BATCH, CONVENTION, DTYPE, INPUT, OUTPUT, SET, SPEC, app, choice, emit, reporting_errors, set_values
+from .memory import OPTIMIZER_NAMES
 
 INPUTS = typer.Option(None, "--input", metavar="C,H,W", help="An input size (repeatable): C,H,W.")
 STRICT = typer.Option(False, "--strict", help="Treat warnings (a stride that does not fit) as errors.")
+OPTIMIZER = typer.Option("momentum", "--optimizer", metavar="NAME", callback=choice(OPTIMIZER_NAMES, "optimizer"),
+                         help="The training peak's optimizer (its state and step temporaries): "
+                              + ", ".join(OPTIMIZER_NAMES) + ".")
+AMP = typer.Option(None, "--amp", metavar="fp16|bf16", callback=choice(("fp16", "bf16"), "amp"),
+                   help="The training peak under mixed precision (torch.autocast; parameters stay float32).")
 
 
 def with_limits(command: Callable[..., None]) -> Callable[..., None]:
@@ -62,6 +68,8 @@ def check(
     batch: int = BATCH,
     dtype: str = DTYPE,
     strict: bool = STRICT,
+    optimizer: str = OPTIMIZER,
+    amp: Optional[str] = AMP,
     limits: Optional[dict[str, str]] = None,
 ) -> None:
     """Check a spec against limits: the spec's own [bold]budget:[/bold] mapping and the --max-* options
@@ -79,7 +87,7 @@ def check(
 
     with reporting_errors():
         result = run_check(spec, limits=limits, set=set_values(set_vars), input=input_shape, convention=convention,
-                           batch=batch, dtype=dtype, strict=strict)
+                           batch=batch, dtype=dtype, strict=strict, optimizer=optimizer, amp=amp)
         _warn(result.warnings)
         if format == "table":
             body = check_table(result, spec)
@@ -108,9 +116,11 @@ def compare(
     batch: int = BATCH,
     dtype: str = DTYPE,
     strict: bool = STRICT,
+    optimizer: str = OPTIMIZER,
+    amp: Optional[str] = AMP,
 ) -> None:
-    """Compare specs side by side: one row per (spec, input size) with parameters, multiply-adds and
-    activation memory, each also as a ratio to the first row.
+    """Compare specs side by side: one row per (spec, input size) with parameters, multiply-adds,
+    activation memory and the inference and training peaks, each also as a ratio to the first row.
 
     Examples: [bold]cnncalc compare resnet50 efficientnet_b0 convnext_tiny --input 3,224,224 --input 3,320,320[/bold],
     [bold]cnncalc compare resnet50 resnext50_32x4d --by block[/bold]
@@ -134,7 +144,7 @@ def compare(
             renderers: dict[str, Callable[[Any], Any]] = {
                 "table": render.blocks_table, "markdown": render.blocks_markdown, "csv": render.blocks_csv}
         else:
-            result = run_compare(specs, inputs=inputs or None, **options)
+            result = run_compare(specs, inputs=inputs or None, optimizer=optimizer, amp=amp, **options)
             renderers = {"table": render.compare_table, "markdown": render.compare_markdown,
                          "csv": render.compare_csv}
         if format == "table" and output is None:
@@ -176,10 +186,16 @@ def sweep(
     plot_axes: Optional[str] = typer.Option(
         None, "--plot-axes", metavar="X,Y",
         help="The two figures --plot draws (default: the first two of --pareto, else params,macs)."),
+    figures: Optional[str] = typer.Option(
+        None, "--figures", metavar="A,B",
+        help="Also compute these figures for every variant: the memory peaks (peak, train_peak) are computed "
+             "only when named here or by a limit, the objective, --pareto or --plot-axes."),
     convention: str = CONVENTION,
     batch: int = BATCH,
     dtype: str = DTYPE,
     strict: bool = STRICT,
+    optimizer: str = OPTIMIZER,
+    amp: Optional[str] = AMP,
     limits: Optional[dict[str, str]] = None,
 ) -> None:
     """Sweep a grid of the spec's variables and input sizes: every variant analysed, judged against
@@ -205,9 +221,10 @@ def sweep(
             raise OptionError(f"--set {repeated} is given twice",
                               hint="one --set per variable: --set width=0.5,0.75,1.0")
         with ProgressBar() as progress:
+            wanted = [*(figures.split(",") if figures else []), *(axes if plot is not None else ())]
             result = run_sweep(spec, set=grid, inputs=inputs or None, limits=limits, maximize=maximize,
-                               minimize=minimize, pareto=pareto, convention=convention, batch=batch, dtype=dtype,
-                               strict=strict, jobs=jobs, progress=progress)
+                               minimize=minimize, pareto=pareto, figures=wanted, convention=convention, batch=batch,
+                               dtype=dtype, strict=strict, optimizer=optimizer, amp=amp, jobs=jobs, progress=progress)
         if format == "table":
             body = sweep_table(result, top)
             if output is None:

@@ -10,16 +10,11 @@ dtype, batch); `of_row`, for a figure that sums the report's rows, reads one row
 block` compares blocks with it). It lives in core because the spec language (`budget:`), its JSON Schema, the
 analysis and the command line all name these figures.
 
-The memory model (issue #9) adds its figures here, one entry each:
-
-    Figure("peak", BYTES, "inference peak", "...", lambda subject: subject.memory("infer").peak_bytes)
-    Figure("train_peak", BYTES, "training peak", "...", lambda subject: subject.memory("train").peak_bytes)
-
-`check --max-peak`, `budget: {peak: ...}`, the compare column, `sweep --minimize peak` and the
-schema follow from the entry. What it needs besides: `Subject.memory(mode)` (analysis/budget.py,
-the memory report for the subject's graph, batch and dtype, kept once computed), and the training
-options (`--optimizer`, `--amp`) on check, compare and sweep, carried to the Subject by
-`api._subject` and to sweep workers by `sweep.Setup`.
+The memory model's figures (`peak`, `train_peak`; docs/memory.md) are read off `Subject.memory(mode)`,
+the memory report of the subject's graph at its batch and dtype with its training options
+(optimizer, amp). They are `memory` figures: they need a floating dtype, and each costs several
+times what the engine does, so a sweep computes them only when a limit, the objective, the front,
+the plot or `--figures` names them.
 """
 from __future__ import annotations
 
@@ -44,6 +39,7 @@ class Figure:
     compute: Callable[[Any], Any]  # Subject -> the figure (an exact int)
     # For a figure that is a sum over the report's rows: its value for one row (compare --by block)
     of_row: Callable[[Any], Any] | None = None
+    memory: bool = False  # read off the memory model: a floating dtype only, and computed only when asked
 
     @property
     def option(self) -> str:
@@ -99,7 +95,15 @@ FIGURES: dict[str, Figure] = {figure.name: figure for figure in (
     Figure("activations", BYTES, "activations",
            "activation memory: every layer's output in the dtype, times the batch (a sum, not a peak)",
            lambda subject: subject.report.totals.memory_bytes, lambda row: row.memory_bytes),
+    Figure("peak", BYTES, "inference peak",
+           "the inference peak: the most memory one no_grad forward pass holds (docs/memory.md)",
+           lambda subject: subject.memory("infer").peak_bytes, memory=True),
+    Figure("train_peak", BYTES, "training peak",
+           "the training peak: the most memory one training step holds, with --optimizer and --amp (docs/memory.md)",
+           lambda subject: subject.memory("train").peak_bytes, memory=True),
 )}
 
 
-__all__ = ["BYTES", "COUNT", "FIGURES", "Figure", "short_bytes", "short_count"]
+ENGINE_FIGURES = tuple(name for name, figure in FIGURES.items() if not figure.memory)  # what every sweep computes
+
+__all__ = ["BYTES", "COUNT", "ENGINE_FIGURES", "FIGURES", "Figure", "short_bytes", "short_count"]

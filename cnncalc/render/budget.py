@@ -11,7 +11,7 @@ from rich import box
 from rich.table import Table
 from rich.text import Text
 
-from ..analysis.budget import CheckResult, Limit
+from ..analysis.budget import CheckResult, Limit, training_text
 from ..analysis.compare import BlockComparison, Comparison
 from ..analysis.sweep import SweepResult, Variant, pareto_front
 from ..core.figures import FIGURES
@@ -74,8 +74,9 @@ def _check_rows(result: CheckResult) -> list[list[str]]:
 
 
 def check_title(result: CheckResult, spec: str) -> str:
+    training = f", {result.training_text}" if result.training_text else ""
     return (f"{printable(spec)}: input {format_shape(result.input_shape)}, {result.dtype}, batch {result.batch}, "
-            f"{result.convention} convention")
+            f"{result.convention} convention{training}")
 
 
 def check_table(result: CheckResult, spec: str) -> list[Any]:
@@ -118,8 +119,11 @@ def _grouped(value: Any) -> str:
 
 
 def compare_caption(result: Comparison) -> str:
-    return (f"{result.dtype}, batch {result.batch}, {result.convention} convention; "
-            f"× is each figure over the first row's")
+    training = f", {training_text(result.training)}" if result.training is not None else ""
+    left_out = [name for name, figure in FIGURES.items() if figure.memory and name not in result.figures]
+    note = f"; no {', '.join(left_out)}: the memory model needs a floating dtype" if left_out else ""
+    return (f"{result.dtype}, batch {result.batch}, {result.convention} convention{training}; "
+            f"× is each figure over the first row's{note}")
 
 
 def compare_table(result: Comparison) -> list[Any]:
@@ -239,7 +243,8 @@ def sweep_title(result: SweepResult) -> str:
         parts.append(result.objective.describe())
     if result.pareto:
         parts.append(f"Pareto front of {', '.join(result.pareto)}")
-    parts.append(f"{result.dtype}, batch {result.batch}, {result.convention} convention")
+    training = f", {training_text(result.training)}" if result.training is not None else ""
+    parts.append(f"{result.dtype}, batch {result.batch}, {result.convention} convention{training}")
     return "; ".join(parts)
 
 
@@ -288,7 +293,7 @@ def _sweep_headers(result: SweepResult) -> list[str]:
     headers = ["#", *[printable(axis.name) for axis in result.axes]]
     if _several_inputs(result):
         headers.append("Input")
-    headers += [FIGURES[name].label + (" (B)" if FIGURES[name].unit == "bytes" else "") for name in FIGURES]
+    headers += [FIGURES[name].label + (" (B)" if FIGURES[name].unit == "bytes" else "") for name in result.figures]
     return [*headers, "Verdict"]
 
 
@@ -303,7 +308,7 @@ def _sweep_row(result: SweepResult, variant: Variant) -> list[str]:
     if _several_inputs(result):
         cells.append(_shape(variant.input_shape))
     figures = variant.figures or {}
-    cells += [_grouped(figures[name]) if name in figures else "" for name in FIGURES]
+    cells += [_grouped(figures[name]) if name in figures else "" for name in result.figures]
     return [*cells, _verdict(variant)]
 
 
@@ -345,14 +350,14 @@ def sweep_table(result: SweepResult, top: int) -> list[Any]:
 
 def sweep_csv(result: SweepResult) -> str:
     ranks = {number: rank for rank, number in enumerate(result.ranked, 1)}
-    header = ["number", *[axis.name for axis in result.axes], "c", "h", "w", *FIGURES, "fits", "exceeded", "rank",
-              "error"]
+    header = ["number", *[axis.name for axis in result.axes], "c", "h", "w", *result.figures, "fits", "exceeded",
+              "rank", "error"]
     rows: list[list[Any]] = [header]
     for variant in result.variants:
         shape = list(variant.input_shape or ()) + [""] * (3 - len(variant.input_shape or ()))
         figures = variant.figures or {}
         rows.append([variant.number, *[variant.values.get(axis.name) for axis in result.axes], *shape,
-                     *[figures.get(name) for name in FIGURES], variant.fits, ";".join(variant.exceeded),
+                     *[figures.get(name) for name in result.figures], variant.fits, ";".join(variant.exceeded),
                      ranks.get(variant.number), variant.error])
     return csv_text(rows)
 
