@@ -396,25 +396,27 @@ def objective_from(maximize: str | None, minimize: str | None, variables: Mappin
     return Objective(name, maximize is not None)
 
 
-def figures_from(names: Sequence[str]) -> tuple[str, ...]:
-    """--figures peak,train_peak: figures every variant computes besides those always computed."""
+def named_figures(names: Sequence[str], option: str) -> tuple[str, ...]:
+    """Figures as given to `option` (`--pareto`, `--figures`, `--plot-axes`): each one of FIGURES;
+    blanks dropped, each once, in order."""
     out = [name.strip() for name in names if name.strip()]
     for name in out:
         if name not in FIGURES:
-            raise OptionError(f"--figures: no figure '{name}'",
+            raise OptionError(f"{option}: no figure '{name}'",
                               hint=did_you_mean(name, FIGURES) or f"figures: {', '.join(FIGURES)}")
     return tuple(dict.fromkeys(out))
+
+
+def figures_from(names: Sequence[str]) -> tuple[str, ...]:
+    """--figures peak,train_peak: figures every variant computes besides those always computed."""
+    return named_figures(names, "--figures")
 
 
 def pareto_from(option: str | Sequence[str] | None) -> tuple[str, ...]:
     """--pareto params,macs: two or more figures, all minimized."""
     if option is None:
         return ()
-    names = [name.strip() for name in (option.split(",") if isinstance(option, str) else option) if name.strip()]
-    for name in names:
-        if name not in FIGURES:
-            raise OptionError(f"--pareto: no figure '{name}'",
-                              hint=did_you_mean(name, FIGURES) or f"figures: {', '.join(FIGURES)}")
-    if len(set(names)) < 2:
+    names = named_figures(option.split(",") if isinstance(option, str) else option, "--pareto")
+    if len(names) < 2:
         raise OptionError("--pareto needs two or more different figures, e.g. --pareto params,macs")
-    return tuple(dict.fromkeys(names))
+    return names

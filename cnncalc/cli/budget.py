@@ -11,7 +11,7 @@ from typing import Any, Literal, Optional
 import typer
 
 from ..core.figures import FIGURES
-from ..core.text import file_name, printable
+from ..core.text import file_name
 from .app import BATCH, CONVENTION, DTYPE, INPUT, OUTPUT, SET, SPEC, app, choice, emit, reporting_errors, set_values
 from .memory import OPTIMIZER_NAMES
 
@@ -221,7 +221,7 @@ def sweep(
             raise OptionError(f"--set {repeated} is given twice",
                               hint="one --set per variable: --set width=0.5,0.75,1.0")
         with ProgressBar() as progress:
-            wanted = [*(figures.split(",") if figures else []), *(axes if plot is not None else ())]
+            wanted = [*(figures.split(",") if figures else []), *(axes or ())]
             result = run_sweep(spec, set=grid, inputs=inputs or None, limits=limits, maximize=maximize,
                                minimize=minimize, pareto=pareto, figures=wanted, convention=convention, batch=batch,
                                dtype=dtype, strict=strict, optimizer=optimizer, amp=amp, jobs=jobs, progress=progress)
@@ -233,7 +233,7 @@ def sweep(
                 emit(plain_text(*body), output)
         else:
             emit(sweep_json(result) if format == "json" else sweep_csv(result), output)
-        if plot is not None:
+        if plot is not None and axes is not None:
             drawn = sweep_plot(result, *axes, plot)
             sys.stdout.flush()  # the table first, then the note, when both go to one place
             stderr_console().print(f"wrote {file_name(plot)} ({drawn})", markup=False, highlight=False)
@@ -241,30 +241,28 @@ def sweep(
             raise CheckFailed("no variant is valid and within the limits" if result.limits else "no variant is valid")
 
 
-def _plot_axes(plot: Path | None, given: str | None, pareto: str | None) -> tuple[str, str]:
-    """The two figures `--plot` draws; the file name, matplotlib and the folder checked first."""
-    from ..analysis.sweep import pareto_from
-    from ..core.errors import OptionError, did_you_mean
+def _plot_axes(plot: Path | None, given: str | None, pareto: str | None) -> tuple[str, str] | None:
+    """The two figures `--plot` draws (None without --plot); the file name, matplotlib and the
+    folder are checked first."""
+    from ..analysis.sweep import named_figures, pareto_from
+    from ..core.errors import OptionError
     from ..render.plot import image_format, require_matplotlib
 
     if plot is None:
         if given is not None:
             raise OptionError("--plot-axes says what --plot draws: give --plot FILE too")
-        return "params", "macs"
+        return None
     image_format(plot)
     require_matplotlib()
     if not plot.parent.is_dir():
         raise OptionError(f"--plot {file_name(plot)}: folder {file_name(plot.parent)} does not exist")
     if given is None:
-        return tuple(pareto_from(pareto)[:2]) if pareto else ("params", "macs")  # type: ignore[return-value]
-    names = [name.strip() for name in given.split(",")]
-    for name in names:
-        if name not in FIGURES:
-            raise OptionError(f"--plot-axes: no figure '{printable(name)}'",
-                              hint=did_you_mean(name, FIGURES) or f"figures: {', '.join(FIGURES)}")
-    if len(names) != 2 or names[0] == names[1]:
-        raise OptionError(f"--plot-axes {printable(given)}: give two different figures, e.g. --plot-axes params,macs")
-    return names[0], names[1]
+        x, y = pareto_from(pareto)[:2] if pareto else ("params", "macs")
+        return x, y
+    axes = named_figures(given.split(","), "--plot-axes")
+    if len(axes) != 2:
+        raise OptionError(f"--plot-axes {given}: give two different figures, e.g. --plot-axes params,macs")
+    return axes[0], axes[1]
 
 
 class ProgressBar:
