@@ -297,6 +297,9 @@ def test_the_memory_figures_are_the_memory_models_peaks():
         assert value == cnncalc.memory("resnet18", **options).peak_bytes
     assert cnncalc.check("resnet18", limits={"peak": "1GiB"}, batch=4).verdicts[0].value == \
         cnncalc.memory("resnet18", mode="infer", batch=4).peak_bytes
+    # --amp is the training step's: the inference peak is in the dtype, whatever --amp says
+    half = cnncalc.check(TINY, limits={"peak": "1MiB"}, batch=2, dtype="float16", amp="bf16").verdicts[0].value
+    assert half == cnncalc.memory(TINY, mode="infer", batch=2, dtype="float16").peak_bytes == 3_060  # 6,120 / 2
 
 
 def test_check_max_peak_and_max_train_peak():

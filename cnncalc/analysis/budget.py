@@ -57,7 +57,7 @@ def memory_figures_allowed(names: Sequence[str], dtype: str, training: MemoryOpt
     if dtype not in FLOAT_BYTES:
         raise OptionError(f"{', '.join(wanted)}: the memory model needs a floating dtype, got {dtype!r}",
                           hint=f"choose --dtype from {', '.join(FLOAT_BYTES)}")
-    if training.amp is not None and dtype != "float32":
+    if training.amp is not None and dtype != "float32" and "train_peak" in wanted:
         raise OptionError("--amp runs float32 parameters under autocast: leave --dtype at float32")
 
 
