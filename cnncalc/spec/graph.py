@@ -180,6 +180,7 @@ class _Builder:
         # shape of a prototype on given input shapes is computed once (see Layer.copy_as).
         self.prototypes: dict[Any, Layer] = {}
         self.outputs: dict[Any, tuple[Shape, tuple[tuple[str, str | None], ...]]] = {}
+        self.own_values: dict[int, YMap] = {}  # an item's own keys, by the item's id (the spec outlives the build)
         self.work = 0
         self.input_loc = spec.input_loc if input_shape is spec.input_shape else None
         self.train_only_nodes: set[str] = set()
@@ -460,8 +461,11 @@ class _Builder:
     def _values(self, item: YMap, first: bool, name: str) -> YMap:
         """The item's own keys (not control keys), with `first:` overrides on the first repetition."""
         if "first" not in item:  # the common case: the item's keys and locations as they are
-            values = YMap({key: value for key, value in item.items() if key not in _CONTROL})
-            values.loc, values.key_locs, values.value_locs = item.loc, item.key_locs, item.value_locs
+            values = self.own_values.get(id(item))
+            if values is None:  # once per item, however often a block or repeat expands it
+                values = YMap({key: value for key, value in item.items() if key not in _CONTROL})
+                values.loc, values.key_locs, values.value_locs = item.loc, item.key_locs, item.value_locs
+                self.own_values[id(item)] = values
             return values
         values = YMap()
         values.loc, values.key_locs, values.value_locs = item.loc, {}, {}
@@ -563,13 +567,16 @@ class _Builder:
         resolved.loc, resolved.key_locs, resolved.value_locs = values.loc, values.key_locs, values.value_locs
         problems = ErrorCollector(limit=None)
         unresolved = []
+        field_locs: dict[str, Location | None] = {}  # where each field's value stands, for a copy
         for key, value in values.items():
             field = cls.canonical_field(key) if isinstance(key, str) else None
             if field is None:  # an unknown field: the layer reports it
                 resolved[key] = value
                 continue
+            loc = values.value_locs.get(key, values.loc)
+            field_locs[field] = loc
             try:
-                resolved[key] = resolve_value(value, variables, values.value_locs[key], name, field)
+                resolved[key] = resolve_value(value, variables, loc, name, field)
             except SpecError as exc:
                 problems.add(exc)
                 unresolved.append(field)
@@ -581,8 +588,7 @@ class _Builder:
             except TypeError:  # a list among the values
                 shared = prototype = None
             if prototype is not None:  # its keys were all fields, or it would have failed
-                return prototype.copy_as(name, values.loc, {str(cls.canonical_field(key)): values.value_locs.get(
-                    key, values.loc) for key in resolved})
+                return prototype.copy_as(name, values.loc, field_locs)
         layer = None
         try:
             layer = cls.from_mapping(name, resolved, skip=(), unresolved=tuple(unresolved))
