@@ -75,10 +75,10 @@ def test_every_layer_type_step_equals_memtracker(op, case):
 
 # ---- the zoo against torchvision's models -------------------------------------------------------------------
 BATCHES = (2, 8)
-# Measured on every run: residual adds and in-place ReLUs, in-place ReLU6 and depthwise convs, concatenation,
-# max pooling's indices and training-only heads. CNNCALC_MEMORY_ZOO=all runs the whole zoo (docs/memory.md:
-# the long run).
-FAST = ("googlenet", "mobilenet_v2", "resnet18")
+# Measured on every run (the cheapest sessions: GoogLeNet's and MobileNetV2's take MemTracker minutes): residual
+# adds and in-place ReLUs, concatenation, max pooling's indices, dropout. CNNCALC_MEMORY_ZOO=all runs the whole
+# zoo (docs/memory.md: the long run).
+FAST = ("resnet18", "squeezenet1_0")
 # Where the spec is not torchvision's code line for line, and what that costs (docs/memory.md).
 NOT_EXACT = {
     ("googlenet", "adamw-touched"): "the spec registers aux1 and aux2 where they run, torchvision after "
