@@ -116,3 +116,11 @@ class Softmax2d(nn.Module):
 
     def forward(self, x):
         return torch.softmax(x, dim=1)
+
+
+# How `cnncalc export` writes a stateless helper inside a forward instead of registering it as a module
+# (where it sits straight in a class, not in a numbered container): its inputs joined by the text, or
+# put in place of `{}` (comma-separated). In place (`inplace=True`), the first input's in-place method
+# takes each other input: `bn2.add_(downsample)`, torchvision's `out += identity`.
+INLINE = {"Add": " + ", "Mul": " * ", "Concat": "torch.cat([{}], dim=1)"}
+INLINE_IN_PLACE = {"Add": ".add_({})"}
