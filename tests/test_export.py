@@ -487,3 +487,12 @@ def test_an_in_place_sum_is_the_first_inputs_method_once_per_other_input():
 
     assert inline_code(".add_({})", ["a", "b", "c"]) == "a.add_(b).add_(c)"  # torchvision's out += identity
     assert inline_code(" + ", ["a", "b", "c"]) == "a + b + c"
+
+
+@pytest.mark.parametrize("suffix, start", [(".py", b'"""googlenet_stem'),
+                                           pytest.param(".ONNX", b"\x08", marks=pytest.mark.slow)])
+def test_the_output_suffix_picks_the_format(tmp_path, suffix, start):
+    target = tmp_path / f"stem{suffix}"
+    result = runner.invoke(app, ["export", "googlenet_stem", "-o", str(target)])
+    assert result.exit_code == 0, result.output
+    assert target.read_bytes().startswith(start)  # the Python file's docstring; ONNX's ir_version field (tag 1)
