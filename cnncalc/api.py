@@ -9,25 +9,34 @@
 
 A spec is a file path, the name of a bundled spec (`cnncalc specs`) or YAML text. Every problem
 with the input is a `cnncalc.InputError` carrying its location (file, line, column, layer, field).
+docs/api.md documents every function with examples (run as tests).
 """
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Union
 
+from .analysis import budget as budgets
+from .analysis import compare as comparing
+from .analysis import sweep as sweeping
+from .analysis.budget import CheckResult, Subject
+from .analysis.compare import BlockComparison, Comparison
 from .analysis.conventions import CONVENTIONS, Convention
 from .analysis.engine import analyze as run_engine
 from .analysis.memory_plan import MemoryOptions
 from .analysis.memory_report import MemoryReport, graph_memory
-from .analysis.report import Report
+from .analysis.report import DTYPE_BYTES, Report
+from .analysis.sweep import SweepResult
 from .core.errors import ErrorCollector, OptionError, did_you_mean
+from .core.figures import FIGURES
 from .core.shapes import Shape
 from .core.text import shown
 from .spec import bundled
 from .spec.graph import Graph, build
-from .spec.spec import load_spec, oversized, parse_spec
+from .spec.spec import load_spec, oversized, parse_spec, spec_from_document
+from .spec.yamlsrc import parse_yaml, read_spec_text
 
 SpecSource = Union[str, Path]
 InputShape = Union[str, Sequence[int], None]
@@ -38,13 +47,145 @@ def load_graph(spec: SpecSource, *, set: Mapping[str, Any] | None = None, input:
     """The spec's graph and the name to show for it. `set` overrides variables ({name: value or
     expression text}); `input` replaces the spec's input shape ((3, 224, 224) or '3,224,224')."""
     overrides = {name: str(value) for name, value in (set or {}).items()}
-    shape = parse_input_option(input) if isinstance(input, str) else (tuple(input) if input is not None else None)
+    shape = input_shape_of(input)
     problems = ErrorCollector()  # the spec's problems and its layers' are reported together
-    if isinstance(spec, str) and "\n" in spec:
-        return build(parse_spec(spec, "<spec>", overrides=overrides, symbolic=symbolic, problems=problems), shape,
-                     problems), "<spec>"
+    if _is_text(spec):
+        return build(parse_spec(str(spec), "<spec>", overrides=overrides, symbolic=symbolic, problems=problems),
+                     shape, problems), "<spec>"
     path, display = bundled.resolve(str(spec))
     return build(load_spec(path, display, overrides, symbolic=symbolic, problems=problems), shape, problems), display
+
+
+def input_shape_of(input: InputShape) -> Shape | None:
+    """'3,224,224' or (3, 224, 224) -> (3, 224, 224); None stays None (the spec's input)."""
+    if input is None:
+        return None
+    if isinstance(input, str):
+        return parse_input_option(input)
+    shape = tuple(input)
+    if len(shape) not in (1, 3) or not all(isinstance(n, int) and not isinstance(n, bool) and n > 0 for n in shape):
+        raise OptionError(f"input must be (C, H, W) or (F,) of positive whole numbers, got {shown(repr(shape))}")
+    problem = oversized(shape)
+    if problem:
+        raise OptionError(f"input {problem}")
+    return shape
+
+
+def _subject(spec: SpecSource, set: Mapping[str, Any] | None, input: InputShape, convention: str | Convention,
+             batch: int, dtype: str, strict: bool, training: MemoryOptions = MemoryOptions()) -> Subject:
+    graph, _ = load_graph(spec, set=set, input=input)
+    report = run_engine(graph, convention=convention_named(convention), dtype=dtype, batch=batch, strict=strict)
+    return Subject(graph, report, training)
+
+
+def check(spec: SpecSource, *, limits: Mapping[str, str | int] | None = None, set: Mapping[str, Any] | None = None,
+          input: InputShape = None, convention: str | Convention = "textbook", batch: int = 1, dtype: str = "float32",
+          strict: bool = False, optimizer: str = "momentum", amp: str | None = None) -> CheckResult:
+    """Judge a spec against limits: the spec's `budget:` mapping, with `limits` ({figure: '25M' or
+    25000000}, figures as in `cnncalc.FIGURES`) replacing its limits on the same figures. At least
+    one limit must be in force. `result.ok` is whether all hold. `optimizer` and `amp` are those of
+    the training step a `train_peak` limit is judged on (`cnncalc.memory`'s)."""
+    given = budgets.limits_from(limits)  # the options' mistakes first, before the spec is read
+    training = budgets.training_options(optimizer, amp)
+    subject = _subject(spec, set, input, convention, batch, dtype, strict, training)
+    budget = subject.graph.spec.budget if subject.graph.spec is not None else ()
+    in_force = budgets.limits_from(limits, budget) if budget else given
+    return budgets.check(subject, in_force)
+
+
+def compare(specs: Sequence[SpecSource], *, inputs: Sequence[InputShape] | None = None,
+            set: Mapping[str, Any] | None = None, convention: str | Convention = "textbook", batch: int = 1,
+            dtype: str = "float32", strict: bool = False, optimizer: str = "momentum",
+            amp: str | None = None) -> Comparison:
+    """Every figure of each spec at each input size (the spec's own when `inputs` is empty), one row
+    per (spec, size) in that order, with ratios to the first row. `set` applies to every spec. The
+    memory peaks are figures only for a floating dtype; the training peak's step uses `optimizer`
+    and `amp`."""
+    if isinstance(specs, (str, Path)):
+        specs = [specs]
+    training = budgets.training_options(optimizer, amp)
+    names = budgets.computable(dtype)
+    budgets.memory_figures_allowed(names, dtype, training)
+    shapes = [input_shape_of(shape) for shape in inputs or [None]]
+    subjects = [(_given_name(spec), _subject(spec, set, shape, convention, batch, dtype, strict, training))
+                for spec in specs for shape in shapes]
+    return comparing.compare(subjects, names)
+
+
+def compare_blocks(first: SpecSource, second: SpecSource, *, input: InputShape = None,
+                   set: Mapping[str, Any] | None = None, convention: str | Convention = "textbook", batch: int = 1,
+                   dtype: str = "float32", strict: bool = False) -> BlockComparison:
+    """Two specs' top-level blocks side by side where their names match (resnet50 and
+    resnext50_32x4d: conv1, layer1 ... fc), with the second's figures over the first's."""
+    pairs = [(_given_name(spec), _subject(spec, set, input, convention, batch, dtype, strict).report)
+             for spec in (first, second)]
+    return comparing.compare_blocks(pairs[0], pairs[1])
+
+
+def _is_text(spec: SpecSource) -> bool:
+    """YAML text rather than a path or a bundled spec's name: it has a line break."""
+    return isinstance(spec, str) and "\n" in spec
+
+
+def _given_name(spec: SpecSource) -> str:
+    """How a spec is named in a comparison: as the user gave it (YAML text is '<spec>')."""
+    return "<spec>" if _is_text(spec) else str(spec)
+
+
+def spec_source(spec: SpecSource) -> tuple[str, str, str]:
+    """(YAML text, name to show, default name) of a path, a bundled spec's name or YAML text."""
+    if _is_text(spec):
+        return str(spec), "<spec>", "model"
+    path, display = bundled.resolve(str(spec))
+    return read_spec_text(path, display), display, path.stem
+
+
+def sweep(spec: SpecSource, *, set: Mapping[str, str | Sequence[Any]] | None = None,
+          inputs: Sequence[InputShape] | None = None, limits: Mapping[str, str | int] | None = None,
+          maximize: str | None = None, minimize: str | None = None, pareto: str | Sequence[str] | None = None,
+          figures: Sequence[str] = (), convention: str | Convention = "textbook", batch: int = 1,
+          dtype: str = "float32", strict: bool = False, optimizer: str = "momentum", amp: str | None = None,
+          jobs: int | None = None, progress: Callable[[int, int], None] | None = None) -> SweepResult:
+    """Analyse every combination of variable values (`set`: {name: '0.5:1.5:0.05' (from, to, step),
+    '2,3,4', a single value, or a list}) and input sizes (`inputs`), judge each against the limits
+    (the spec's `budget:` and `limits`, as `check`), and rank the variants that fit by an objective
+    (`maximize` or `minimize` a figure or a variable) or keep their Pareto front (`pareto`: figures,
+    all minimized). The memory peaks (`peak`, `train_peak`, the latter with `optimizer` and `amp`)
+    are computed only when a limit, the objective, the front or `figures` names them. `jobs`
+    processes (all cores by default); `progress(done, total)` is called as variants finish.
+    Variants the spec cannot build are in the result with their message."""
+    text, display, default_name = spec_source(spec)
+    axes = [sweeping.parse_axis(name, values) for name, values in (set or {}).items()]
+    shapes = [shape for shape in (input_shape_of(given) for given in inputs or []) if shape is not None]
+    points = sweeping.grid(axes, shapes)
+    chosen = convention_named(convention)
+    given_limits = budgets.limits_from(limits)
+    pareto_names = sweeping.pareto_from(pareto)
+    training = budgets.training_options(optimizer, amp)
+    extra = sweeping.figures_from(figures)
+    if batch < 1:
+        raise OptionError(f"batch must be at least 1, got {batch}")
+    if dtype not in DTYPE_BYTES:  # here, not in every variant
+        raise OptionError(f"unknown dtype {dtype!r}; choose from {', '.join(DTYPE_BYTES)}")
+    document = parse_yaml(text, display)
+    first = {axis.name: axis.values[0] for axis in axes}  # symbols of a symbolic spec need a value too
+    default = spec_from_document(document, display, default_name, overrides=first)
+    for axis in axes:  # each value, before any work: an unknown variable or a value out of range is refused
+        for value in dict.fromkeys(axis.values[1:]):
+            spec_from_document(document, display, default_name, overrides={**first, axis.name: value})
+    objective = sweeping.objective_from(maximize, minimize, default.variables)
+    wanted = [axis.name for axis in axes]  # the variables each variant reports
+    if objective is not None and objective.name in default.variables and objective.name not in wanted:
+        wanted.append(objective.name)
+    in_force = budgets.limits_from(limits, default.budget) if default.budget else given_limits
+    named = {*extra, *pareto_names, *(limit.figure for limit in in_force), *([objective.name] if objective else [])}
+    computed = tuple(name for name, figure in FIGURES.items() if not figure.memory or name in named)
+    budgets.memory_figures_allowed(computed, dtype, training)
+    setup = sweeping.Setup(text, display, default_name, chosen, dtype, batch, strict, tuple(wanted), computed,
+                           training)
+    outcomes = sweeping.run_points(setup, points, jobs if jobs is not None else sweeping.default_jobs(), progress)
+    return sweeping.conclude(display, default.name, setup, axes, shapes, in_force, objective, pareto_names, points,
+                             outcomes)
 
 
 def analyze(spec: SpecSource, *, set: Mapping[str, Any] | None = None, input: InputShape = None,

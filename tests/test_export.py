@@ -4,6 +4,7 @@ ONNX through the dynamo exporter, checked by onnx.checker and onnxruntime."""
 from __future__ import annotations
 
 import importlib.util
+import re
 import shutil
 import subprocess
 import sys
@@ -11,6 +12,7 @@ import sys
 import pytest
 from typer.testing import CliRunner
 
+import cnncalc
 from cnncalc.cli import app
 from cnncalc.spec.bundled import bundled_specs, resolve
 from cnncalc.spec.graph import build
@@ -234,6 +236,7 @@ layers:
 @pytest.mark.parametrize(("module", "message"), [
     ("a", "module path 'a' is taken"),
     ("a.x", "module path 'a.x' collides with 'a'"),
+    ("a.x.y", "module path 'a.x.y' collides with 'a'"),
     ("'x..y'", "'x..y' is not a module path"),
     ('"{nope}"', "in '{nope}': unknown variable 'nope'"),
     (".", "'.' is for blocks"),
@@ -245,6 +248,18 @@ def test_bad_module_paths_are_located_errors(tmp_path, module, message):
     result = runner.invoke(app, ["export", str(path), "--to", "pytorch", "-o", str(tmp_path / "x.py")])
     assert result.exit_code == 2
     assert message in result.stderr and "net.yaml:4:" in result.stderr and "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(("first", "second", "message"), [
+    ("f.0", "f", "module path 'f' is taken"),  # a container of an earlier layer
+    ("f.0", "f.0.1", "module path 'f.0.1' collides with 'f.0'"),
+    ("f.0.1", "f.0.1", "module path 'f.0.1' is taken"),  # f.0 is a known container: the quick check
+])
+def test_a_layer_cannot_take_a_container_or_sit_in_a_layer(first, second, message):
+    text = (f"input: [3, 8, 8]\nlayers:\n  - {{op: conv, name: a, out: 4, kernel: 1, module: {first}}}\n"
+            f"  - {{op: conv, name: b, out: 4, kernel: 1, module: {second}}}\n")
+    with pytest.raises(cnncalc.InputError, match=re.escape(message)):
+        cnncalc.analyze(text)
 
 
 # ---- ONNX ------------------------------------------------------------------------------------------------
@@ -472,3 +487,12 @@ def test_an_in_place_sum_is_the_first_inputs_method_once_per_other_input():
 
     assert inline_code(".add_({})", ["a", "b", "c"]) == "a.add_(b).add_(c)"  # torchvision's out += identity
     assert inline_code(" + ", ["a", "b", "c"]) == "a + b + c"
+
+
+@pytest.mark.parametrize("suffix, start", [(".py", b'"""googlenet_stem'),
+                                           pytest.param(".ONNX", b"\x08", marks=pytest.mark.slow)])
+def test_the_output_suffix_picks_the_format(tmp_path, suffix, start):
+    target = tmp_path / f"stem{suffix}"
+    result = runner.invoke(app, ["export", "googlenet_stem", "-o", str(target)])
+    assert result.exit_code == 0, result.output
+    assert target.read_bytes().startswith(start)  # the Python file's docstring; ONNX's ir_version field (tag 1)

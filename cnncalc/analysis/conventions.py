@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..core.formula import value_of
 from ..layers import activation_terms
 from ..layers.activation import ELU, GELU, LeakyReLU, ReLU, ReLU6, SiLU, Softmax
 from ..layers.terms import (
@@ -62,7 +63,13 @@ class Convention:
             raise ValueError(f"convention {self.name!r} weighs unknown cost terms: {sorted(unknown)}")
 
     def count(self, terms: Mapping[str, Any]) -> Any:
-        return sum((self.weights.get(term, 0) * value for term, value in terms.items()), 0)
+        """The weighted sum of the terms (values, or Formulas whose values count)."""
+        total = 0
+        for term, weight in self.weights.items():
+            value = terms.get(term)
+            if value is not None:
+                total += weight * value_of(value)
+        return total
 
 
 TEXTBOOK = Convention(

@@ -4,11 +4,13 @@ It asks each layer type for its rules and never looks at which type it is.
 """
 from __future__ import annotations
 
+from typing import Any
+
 from ..core.errors import Note, OptionError
 from ..core.formula import value_of
 from ..core.gcpause import paused_gc
 from ..core.shapes import numel
-from ..layers import RF, LayerProblem
+from ..layers import RF, Cells, LayerProblem
 from ..layers.window import PIXEL
 from ..spec.graph import INPUT_NAME, MODES, Graph
 from .conventions import TEXTBOOK, Convention
@@ -36,15 +38,17 @@ def _analyze(graph: Graph, *, convention: Convention = TEXTBOOK, dtype: str = "f
     rows: list[Row] = []
     notes: list[Note] = list(graph.notes)
     fields: dict[str, RF] = {INPUT_NAME: (PIXEL, PIXEL)}
+    counted: dict[Any, tuple[Any, Any, Any, Cells]] = {}  # by (prototype, input shapes): see Layer.copy_as
     for node in graph.nodes:
         layer = node.layer
         inputs, output = list(node.input_shapes), node.output_shape
         try:
             field = layer.receptive_field([fields[ref] for ref in node.inputs], inputs, output)
-            params = value_of(layer.params(inputs, output))
-            buffers = value_of(layer.buffers(inputs, output))
-            macs = convention.count({term: value_of(f) for term, f in layer.costs(inputs, output).items()})
-            cells = layer.cells(inputs, output)
+            key = (layer.prototype, node.input_shapes)
+            if key not in counted:
+                counted[key] = (value_of(layer.params(inputs, output)), value_of(layer.buffers(inputs, output)),
+                                convention.count(layer.costs(inputs, output)), layer.cells(inputs, output))
+            params, buffers, macs, cells = counted[key]
         except LayerProblem as exc:
             raise layer.error(exc.message, exc.field, exc.hint) from None
         fields[layer.name] = field
@@ -52,20 +56,8 @@ def _analyze(graph: Graph, *, convention: Convention = TEXTBOOK, dtype: str = "f
             if strict:
                 raise layer.error(message, blamed, hint="without --strict this is a warning")
             notes.append(Note(layer.name, message, layer.field_locs.get(blamed, layer.loc) if blamed else layer.loc))
-        rows.append(Row(
-            name=layer.name,
-            op=layer.op,
-            inputs=node.inputs,
-            input_shapes=node.input_shapes,
-            output_shape=output,
-            params=params,
-            buffers=buffers,
-            macs=macs * batch,
-            memory_bytes=numel(output) * bytes_per_element * batch,
-            cells=cells,
-            receptive_field=field,
-            train_only=node.train_only,
-        ))
+        rows.append(Row.of(layer.name, layer.op, node.inputs, node.input_shapes, output, params, buffers,
+                           macs * batch, numel(output) * bytes_per_element * batch, cells, field, node.train_only))
     return Report(graph.name, tuple(graph.input_shape), dtype, batch, convention.name, tuple(rows),
                   tuple(notes), graph.description,
                   outputs=tuple((name, graph.shape_of(name)) for name in graph.outputs),

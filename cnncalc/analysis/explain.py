@@ -1,8 +1,8 @@
 """`cnncalc explain`: each layer's numbers with their formulas, in the lectures' style.
 
-Every line prints a formula that a layer rule built and the engine evaluated (formula.py), and
-`explain` checks that each formula's value is the number in the report, so the text and the
-table cannot disagree.
+Every line prints a formula that a layer rule built: the same rule the engine evaluated, run here
+in derivation mode (formula.py), and `explain` checks that each formula's value is the number in
+the report, so the text and the table cannot disagree.
 """
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from fractions import Fraction
 from typing import Any
 
 from ..core.errors import OptionError, did_you_mean
-from ..core.formula import Formula, Q, Step, divide, output_elements, total, value_of
+from ..core.formula import Formula, Q, Step, derivations, divide, output_elements, total, value_of
 from ..core.numbers import KB, decimal_text, grouped
 from ..core.shapes import format_shape
 from ..layers import RF
@@ -36,6 +36,11 @@ def explain(graph: Graph, report: Report, convention: Convention, names: list[st
     """Explanations for the chosen layers (all when `names` is empty), in graph order. A name may
     also be a block instance or repeat (`layer1.0`, `inception3a`): its layers are explained, then
     its totals."""
+    with derivations():
+        return _explain(graph, report, convention, names)
+
+
+def _explain(graph: Graph, report: Report, convention: Convention, names: list[str] | None) -> list[Explanation]:
     rows = {row.name: row for row in report.rows}
     wanted, groups = _check_names(names or [], rows, report, {node.name for node in graph.nodes if node.train_only})
     explanations = []

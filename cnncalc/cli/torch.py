@@ -7,6 +7,8 @@ from typing import Literal, Optional
 
 import typer
 
+from ..core.errors import OptionError
+from ..core.text import file_name
 from .app import INPUT, MODE, OUTPUT, SET, SPEC, app, convention_option, emit, input_files, reporting_errors, set_values
 
 
@@ -57,11 +59,23 @@ def verify(
             raise CheckFailed(f"{len(wrong)} of {len(checks)} checks differ from PyTorch")
 
 
+EXPORT_SUFFIXES: dict[str, Literal["pytorch", "onnx"]] = {".py": "pytorch", ".onnx": "onnx"}
+
+
+def export_format(output: Path) -> Literal["pytorch", "onnx"]:
+    """What `export` writes when --to is not given: the output's suffix says."""
+    if output.suffix.lower() not in EXPORT_SUFFIXES:
+        raise OptionError(f"--to is needed: the suffix of '{file_name(output)}' names no format",
+                          hint="name the file .py or .onnx, or give --to pytorch|onnx")
+    return EXPORT_SUFFIXES[output.suffix.lower()]
+
+
 @app.command()
 def export(
     spec: str = SPEC,
-    to: Literal["pytorch", "onnx"] = typer.Option(..., "--to", help="pytorch: a standalone Python file; "
-                                                  "onnx: an ONNX model."),
+    to: Optional[Literal["pytorch", "onnx"]] = typer.Option(
+        None, "--to", help="pytorch: a standalone Python file; onnx: an ONNX model. Default: from the output's "
+        "suffix (.py, .onnx)."),
     output: Path = typer.Option(..., "--output", "-o", help="The file to write (atomically)."),
     force: bool = typer.Option(False, "--force", help="Replace the file if it exists."),
     flat: bool = typer.Option(False, "--flat", help="pytorch: one class registering every layer by its module "
@@ -73,14 +87,14 @@ def export(
     modules named as the spec's `module:` paths say, so a reference model's weights load) or as ONNX
     (opens in Netron; the dynamo exporter when onnxscript is installed).
 
-    Example: [bold]cnncalc export resnet18 --to pytorch -o resnet18.py[/bold]
+    Example: [bold]cnncalc export resnet18 -o resnet18.py[/bold]
     """
     from ..api import load_graph
-    from ..core.text import file_name
     from ..pytorch.export import onnx_bytes, pytorch_source, write_new
     from ..pytorch.lowering import require_torch
 
     with reporting_errors():
+        to = to or export_format(output)
         graph, display = load_graph(spec, set=set_values(set_vars), input=input_shape)
         if to == "pytorch":
             require_torch()  # the file needs torch to run; say so now rather than at import

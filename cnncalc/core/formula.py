@@ -1,17 +1,38 @@
 """Formulas that carry their own derivation.
 
-A layer rule builds its numbers from named quantities, `Q("C_out", 96) * Q("C_in", 3) * ...`;
-the result knows its value and can print itself with names (`C_out × C_in × K × K + C_out`) and
-with the values substituted (`96 × 3 × 11 × 11 + 96`). `explain` prints exactly the formula the
-engine evaluated, so the text and the number cannot disagree. Values may be sympy expressions
-(symbolic mode): the arithmetic never looks at their type.
+A layer rule builds its numbers from named quantities, `Q("C_out", 96) * Q("C_in", 3) * ...`.
+Inside `with derivations():` (what `explain` does) `Q` makes a `Formula`: the result knows its
+value and can print itself with names (`C_out × C_in × K × K + C_out`) and with the values
+substituted (`96 × 3 × 11 × 11 + 96`). Everywhere else `Q` returns the plain value, so the same
+rule computes the same number without building a tree (the engine's fast path, 4x cheaper).
+`explain` runs the very rules the engine ran, in derivation mode, and checks that each formula's
+value is the engine's number, so the text and the table cannot disagree. Values may be sympy
+expressions (symbolic mode): the arithmetic never looks at their type.
+
+Rules that bracket a sub-formula use `bracket(x)` (a no-op on plain numbers), never `x.bracketed()`.
 """
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from fractions import Fraction
 from typing import Any
+
+# Whether `Q` builds Formulas (explain) or passes plain values through (the engine).
+_DERIVING: ContextVar[bool] = ContextVar("cnncalc_deriving", default=False)
+
+
+@contextmanager
+def derivations() -> Iterator[None]:
+    """Within this block the layer rules build Formulas that can print their derivation."""
+    token = _DERIVING.set(True)
+    try:
+        yield
+    finally:
+        _DERIVING.reset(token)
 
 # Binding strength of each operator, for parentheses when printing.
 _PRECEDENCE = {"+": 1, "-": 1, "×": 2, "/": 2, "//": 2, "atom": 3, "group": 3}
@@ -127,9 +148,17 @@ class Step:
         return " = ".join(parts)
 
 
-def Q(name: str | None, value: Any) -> Formula:
-    """A named quantity (or a plain number when name is None)."""
-    return value if isinstance(value, Formula) else Formula("atom", (), name, value)
+def Q(name: str | None, value: Any) -> Any:
+    """A named quantity (or a plain number when name is None): a Formula inside `derivations()`,
+    else the value itself."""
+    if not _DERIVING.get() or isinstance(value, Formula):
+        return value
+    return Formula("atom", (), name, value)
+
+
+def bracket(value: Any) -> Any:
+    """A formula printed in parentheses; a plain number unchanged."""
+    return value.bracketed() if isinstance(value, Formula) else value
 
 
 def _lift(value: Any) -> Formula:
@@ -193,12 +222,16 @@ def product(factors: Sequence[Formula]) -> Formula:
 
 def output_elements(shape: tuple) -> Formula:
     """C_out × H' × W' (or C_out for a vector), named as the lectures name them."""
+    if not _DERIVING.get():
+        return math.prod(shape)
     names = ("C_out", "H'", "W'") if len(shape) == 3 else ("C_out",)
     return product([Q(name, size) for name, size in zip(names, shape)])
 
 
 def input_elements(shape: tuple) -> Formula:
     """C_in × H × W (or C_in for a vector)."""
+    if not _DERIVING.get():
+        return math.prod(shape)
     names = ("C_in", "H", "W") if len(shape) == 3 else ("C_in",)
     return product([Q(name, size) for name, size in zip(names, shape)])
 
@@ -206,8 +239,10 @@ def input_elements(shape: tuple) -> Formula:
 def kernel_factors(kernel: tuple) -> tuple[Formula, Formula]:
     """K × K for a square kernel, K_h × K_w otherwise."""
     kh, kw = kernel
+    if not _DERIVING.get():
+        return kh, kw
     return (Q("K", kh), Q("K", kw)) if kh == kw else (Q("K_h", kh), Q("K_w", kw))
 
 
-__all__ = ["Formula", "Q", "Step", "divide", "input_elements", "kernel_factors", "output_elements", "product", "total",
-           "value_of"]
+__all__ = ["Formula", "Q", "Step", "bracket", "derivations", "divide", "input_elements", "kernel_factors",
+           "output_elements", "product", "total", "value_of"]

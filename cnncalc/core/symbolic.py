@@ -11,6 +11,8 @@ from typing import Any
 
 def is_symbolic(value: Any) -> bool:
     """True for a sympy expression that is not a plain number."""
+    if type(value) is int:  # the common case, without the failed attribute lookup
+        return False
     return hasattr(value, "free_symbols") and bool(value.free_symbols)
 
 
@@ -44,7 +46,7 @@ def nonzero(value: Any) -> bool:
 
 def to_int(value: Any) -> Any:
     """A sympy Integer as a Python int; anything else unchanged."""
-    if getattr(value, "is_Integer", False):
+    if type(value) is not int and getattr(value, "is_Integer", False):
         return int(value)
     return value
 

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from ..core.formula import Formula, Q, output_elements
+from ..core.formula import Q, bracket, output_elements
 from ..core.shapes import Shape, numel
 from .base import SameShape, register
 from .fields import boolean, number, spec_field
@@ -141,7 +141,7 @@ class Softmax(Activation):
         """The sum of C exponentials at each position needs C - 1 additions."""
         terms = super().costs(inputs, output)
         positions = [Q(name, size) for name, size in zip(("H", "W"), output[1:])]
-        adds: Formula = (Q("C", output[0]) - 1).bracketed() if positions else Q("C", output[0]) - 1
+        adds = bracket(Q("C", output[0]) - 1) if positions else Q("C", output[0]) - 1
         for factor in positions:
             adds = adds * factor
         terms[SOFTMAX_ADDS] = adds

@@ -208,6 +208,29 @@ class Layer:
             raise Consequence(f"{cls.op} '{name}' could not be read", loc=layer_loc, layer=name)
         return layer
 
+    def copy_as(self, name: str, loc: Location | None, field_locs: dict[str, Location | None]) -> Layer:
+        """This layer under another name and place. A spec's repeated layers (the same fields after
+        their expressions are evaluated) are validated once and share their prototype, so that the
+        graph builder and the engine can reuse what the rules computed for the same input shapes."""
+        twin = object.__new__(type(self))
+        twin.__dict__.update(self.__dict__)
+        twin.name, twin.loc, twin.field_locs = name, loc, field_locs
+        twin.__dict__["_prototype"] = self.prototype
+        return twin
+
+    def __copy__(self) -> Layer:
+        """A copy to change (the grader tries other field values on one): attributes whose names
+        start with '_' are derived from the fields (cached window axes, the fused activation, the
+        prototype link) and are left behind."""
+        twin = object.__new__(type(self))
+        twin.__dict__.update({key: value for key, value in self.__dict__.items() if not key.startswith("_")})
+        return twin
+
+    @property
+    def prototype(self) -> Layer:
+        """The layer this one was copied from (`copy_as`), or itself: equal prototypes mean equal fields."""
+        return self.__dict__.get("_prototype", self)
+
     @classmethod
     def field_names(cls) -> list[str]:
         return [name for f in cls.fields for name in (f.name, *f.aliases)]
@@ -310,13 +333,16 @@ class FusedActivation(Layer):
 
     weight_layer = True
     act: str | None
+    _activation: Layer | None
 
     act_inplace: bool
 
     def activation(self) -> Layer | None:
         if not self.act:
             return None
-        return REGISTRY[self.act](f"{self.name}.act", {"inplace": True} if self.act_inplace else None)
+        if getattr(self, "_activation", None) is None:  # named by its op: copies share it
+            self._activation = REGISTRY[self.act](self.act, {"inplace": True} if self.act_inplace else None)
+        return self._activation
 
     def check_act_inplace(self) -> None:
         if self.act_inplace and (self.act is None or "inplace" not in REGISTRY[self.act].field_names()):

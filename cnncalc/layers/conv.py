@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..core.formula import Formula, Q, kernel_factors, output_elements
+from ..core.formula import Formula, Q, bracket, kernel_factors, output_elements
 from ..core.shapes import Shape, numel
 from ..core.symbolic import nonzero
 from .base import Cells, FusedActivation, Warn, fused_activation_names, register
@@ -56,8 +56,8 @@ class Conv(SlidingWindow, FusedActivation):
 
     def costs(self, inputs: list[Shape], output: Shape) -> dict[str, Any]:
         outputs = output_elements(output)
-        mac = outputs.bracketed() * self._per_filter(inputs).bracketed()
-        positions = self.params(inputs, output).bracketed() * Q("H'", output[1]) * Q("W'", output[2])
+        mac = bracket(outputs) * bracket(self._per_filter(inputs))
+        positions = bracket(self.params(inputs, output)) * Q("H'", output[1]) * Q("W'", output[2])
         terms = {MAC: mac, OUTPUT_MAC: mac, PARAM_POSITIONS: positions}
         if self.bias:
             terms[BIAS] = outputs

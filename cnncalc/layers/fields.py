@@ -116,6 +116,8 @@ def _is_symbolic_whole(value: Any) -> bool:
 @accepts(_either(POSITIVE))
 def positive_int(value: Any) -> int:
     """A positive whole number, or in symbolic mode an expression that may be one (`2*C`)."""
+    if type(value) is int and 0 < value <= MAX_SIZE:  # the common case, first
+        return value
     if _is_symbolic_whole(value):
         return value
     if not _is_int(value):
@@ -170,9 +172,16 @@ class Padding:
         return format_pair(self.amount)
 
 
+_WHOLE_PADDINGS: dict[int, Padding] = {}  # `pad: 1` is in most layers: one Padding per amount
+
+
 @accepts({"anyOf": [_pair_schema(NON_NEGATIVE), {"enum": ["same", "valid"]}]})
 def padding(value: Any) -> Padding:
     """`2`, `[1, 3]`, `same` or `valid`."""
+    if type(value) is int and 0 <= value < 64:
+        if value not in _WHOLE_PADDINGS:
+            _WHOLE_PADDINGS[value] = Padding("explicit", (value, value))
+        return _WHOLE_PADDINGS[value]
     if isinstance(value, str):
         mode = value.strip().lower()
         if mode in ("same", "valid"):

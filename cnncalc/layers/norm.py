@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..core.formula import Q, output_elements
+from ..core.formula import Q, bracket, output_elements
 from ..core.shapes import Shape, numel
 from .base import Cells, Layer, SameShape, Warn, register
 from .fields import boolean, number, positive_int, spec_field
@@ -139,7 +139,7 @@ class LRN(Layer):
     def costs(self, inputs: list[Shape], output: Shape) -> dict[str, Any]:
         """PyTorch averages the squares over n channels of the input padded with n - 1 zero channels."""
         c, h, w = self.image(inputs[0])
-        window = (Q("C", c) + Q("n", self.size) - 1).bracketed() * Q("H", h) * Q("W", w)
+        window = bracket(Q("C", c) + Q("n", self.size) - 1) * Q("H", h) * Q("W", w)
         return {NORM: output_elements(output), LRN_TERM: output_elements(output), LRN_WINDOW: window}
 
     def cells(self, inputs: list[Shape], output: Shape) -> Cells:

@@ -3,7 +3,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any, ClassVar
 
-from ..core.formula import input_elements, kernel_factors, output_elements
+from ..core.formula import bracket, input_elements, kernel_factors, output_elements
 from ..core.shapes import Shape, numel
 from .base import RF, Cells, Layer, Warn, register
 from .fields import Padding, boolean, format_pair, padding, positive_pair, spec_field
@@ -49,7 +49,7 @@ class Pool(SlidingWindow):
 
     def costs(self, inputs: list[Shape], output: Shape) -> dict[str, Any]:
         kh, kw = kernel_factors(self.kernel)
-        window = output_elements(output).bracketed() * (kh * kw).bracketed()
+        window = bracket(output_elements(output)) * bracket(kh * kw)
         return {WINDOW: window, POOL_INPUT: input_elements(inputs[0])}
 
     def cells(self, inputs: list[Shape], output: Shape) -> Cells:

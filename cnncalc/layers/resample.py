@@ -3,7 +3,19 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from ..core.formula import Formula, Q, Step, divide, input_elements, kernel_factors, output_elements, product
+from ..core.formula import (
+    Formula,
+    Q,
+    Step,
+    bracket,
+    derivations,
+    divide,
+    input_elements,
+    kernel_factors,
+    output_elements,
+    product,
+    value_of,
+)
 from ..core.shapes import Shape, numel
 from ..core.symbolic import ceil_div, definitely, largest, text
 from .base import RF, Cells, FusedActivation, Layer, Warn, fused_activation_names, register
@@ -75,17 +87,18 @@ class ConvTranspose(FusedActivation):
                                               self.output_pad):
             size = (Q(name, n) - 1) * Q("S", s) - 2 * Q("P", p) + Q("D", d) * (Q("K", k) - 1) \
                 + Q("output_pad", extra) + 1
-            if definitely(size.value < 1):
-                self.fail(f"the output would be {size.value} wide: padding {p} is too large", "pad")
+            if definitely(value_of(size) < 1):
+                self.fail(f"the output would be {value_of(size)} wide: padding {p} is too large", "pad")
             sizes.append(size)
         return sizes
 
     def output_shape(self, inputs: list[Shape], warn: Warn) -> Shape:
         height, width = self._sizes(inputs)
-        return (self.out, height.value, width.value)
+        return (self.out, value_of(height), value_of(width))
 
     def explain_shape(self, inputs: list[Shape], output: Shape) -> list[Step]:
-        height, width = self._sizes(inputs)
+        with derivations():
+            height, width = self._sizes(inputs)
         if height.numbers() == width.numbers():
             return [Step("H' = W'", width, text(width.value))]
         return [Step("H'", height, text(height.value)), Step("W'", width, text(width.value))]
@@ -107,9 +120,9 @@ class ConvTranspose(FusedActivation):
         c_in = Q("C_in", inputs[0][0])
         per_output = (c_in // Q("G", self.groups) if self.groups != 1 else c_in) * product(kernel_factors(self.kernel))
         positions = Q("H'", output[1]) * Q("W'", output[2])
-        terms = {MAC: input_elements(inputs[0]).bracketed() * self._per_input().bracketed(),
-                 OUTPUT_MAC: output_elements(output).bracketed() * per_output.bracketed(),
-                 PARAM_POSITIONS: self.params(inputs, output).bracketed() * positions}
+        terms = {MAC: bracket(input_elements(inputs[0])) * bracket(self._per_input()),
+                 OUTPUT_MAC: bracket(output_elements(output)) * bracket(per_output),
+                 PARAM_POSITIONS: bracket(self.params(inputs, output)) * positions}
         if self.bias:
             terms[BIAS] = output_elements(output)
         return self.with_activation_costs(terms, output)
@@ -199,8 +212,8 @@ class AdaptiveAvgPool(AdaptivePool):
         exact = input_elements(inputs[0]) + output_elements(output)
         if all(isinstance(n, int) for n in (c, h, w, *output)):
             truncated = int(((h / output[1]) * (w / output[2]) + 1.0) * (c * output[1] * output[2]))
-            if truncated != exact.value:
-                exact = exact - Q("float64 truncation", exact.value - truncated)
+            if truncated != value_of(exact):
+                exact = exact - Q("float64 truncation", value_of(exact) - truncated)
         return {**super().costs(inputs, output), ADAPTIVE_INPUT: input_elements(inputs[0]), ADAPTIVE_AVERAGE: exact}
 
     def memory(self, inputs: list[Shape], output: Shape, ctx: MemoryContext) -> tuple[Stage, ...]:

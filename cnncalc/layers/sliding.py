@@ -26,13 +26,19 @@ class SlidingWindow(Layer):
         """Checks of the input's channels (a grouped conv's groups must divide them)."""
 
     def axes(self, inputs: list[Shape]) -> tuple[WindowAxis, WindowAxis]:
-        """The window sweep along H and W."""
+        """The window sweep along H and W (kept for the last input shape: the graph builder, the
+        engine and explain all ask for it)."""
+        cached = getattr(self, "_axes", None)
+        if cached is not None and cached[0] == inputs[0]:
+            return cached[1]
         c, h, w = self.image(inputs[0])
         self.check_channels(c)
         try:
-            return sweep2d(h, w, self.kernel, self.stride, self.pad, self.dilation, self.ceil)
+            axes = sweep2d(h, w, self.kernel, self.stride, self.pad, self.dilation, self.ceil)
         except WindowProblem as exc:
             self.fail(str(exc), exc.field)
+        self._axes = (inputs[0], axes)
+        return axes
 
     def window_shape(self, inputs: list[Shape], warn: Warn, channels: Any) -> Shape:
         """(channels, H', W'), warning when a stride leaves input rows or columns unread."""

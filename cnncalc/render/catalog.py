@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..core.formula import derivations
 from ..layers import Layer, layer_types
 from ..layers.fields import REQUIRED, Field
 
@@ -61,7 +62,8 @@ def parameters_markdown() -> str:
         graph = build(parse_spec(cls.example_spec(), f"{cls.op}.example.yaml"))
         node = next(node for node in graph.nodes if type(node.layer) is cls)
         inputs, output = list(node.input_shapes), node.output_shape
-        params, buffers = node.layer.params(inputs, output), node.layer.buffers(inputs, output)
+        with derivations():
+            params, buffers = node.layer.params(inputs, output), node.layer.buffers(inputs, output)
         if params == 0 and buffers == 0:
             without.append(f"`{cls.op}`")
             continue

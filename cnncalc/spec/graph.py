@@ -37,6 +37,7 @@ from .yamlsrc import YList, YMap, weight_of
 
 INPUT_KEYS = ("in", "inputs", "from")
 CONTROL_KEYS = ("op", "name", *INPUT_KEYS, "repeat", "first", "when", "module", "train_only", "checkpoint")
+_CONTROL = frozenset(CONTROL_KEYS)
 MODES = ("infer", "train")
 MAX_REPEAT = 1000
 # The largest published CNNs have a few thousand layers; 100,000 take about 10 s and 430 MB to
@@ -175,6 +176,11 @@ class _Builder:
         self.module_prefixes: set[str] = set()  # the containers on the way to them
         self.numbers: Counter = Counter()  # container path -> the number `#` takes next there
         self.readers: Counter = Counter()
+        # Repeated layers (equal fields) are validated once and share a prototype, and the output
+        # shape of a prototype on given input shapes is computed once (see Layer.copy_as).
+        self.prototypes: dict[Any, Layer] = {}
+        self.outputs: dict[Any, tuple[Shape, tuple[tuple[str, str | None], ...]]] = {}
+        self.own_values: dict[int, YMap] = {}  # an item's own keys, by the item's id (the spec outlives the build)
         self.work = 0
         self.input_loc = spec.input_loc if input_shape is spec.input_shape else None
         self.train_only_nodes: set[str] = set()
@@ -369,6 +375,16 @@ class _Builder:
 
     def _number(self, path: str) -> str:
         """`#` is the next free number in its container (`features.#`); given numbers take theirs."""
+        if "." not in path and path != "#" and not path.isdigit():
+            return path  # a top-level name: nothing to number
+        if "#" not in path:  # the common case: only remember the numbers the path takes
+            start = 0
+            for part in path.split("."):
+                if part.isdigit():
+                    container = path[:start - 1] if start else ""
+                    self.numbers[container] = max(self.numbers[container], int(part) + 1)
+                start += len(part) + 1
+            return path
         out: list[str] = []
         for part in path.split("."):
             container = ".".join(out)
@@ -381,6 +397,12 @@ class _Builder:
 
     def _take_module(self, path: str, loc: Location, name: str) -> None:
         """Two layers cannot share a module path, nor can one sit inside another."""
+        parent = path.rpartition(".")[0]
+        if (not parent or parent in self.module_prefixes) and path not in self.modules \
+                and path not in self.module_prefixes:
+            # its containers are known to be containers (so none is a layer): nothing new to check
+            self.modules[path] = loc
+            return
         parts = path.split(".")
         clash = path if path in self.modules or path in self.module_prefixes else next(
             (prefix for prefix in (".".join(parts[:n]) for n in range(1, len(parts))) if prefix in self.modules), None)
@@ -438,6 +460,13 @@ class _Builder:
 
     def _values(self, item: YMap, first: bool, name: str) -> YMap:
         """The item's own keys (not control keys), with `first:` overrides on the first repetition."""
+        if "first" not in item:  # the common case: the item's keys and locations as they are
+            values = self.own_values.get(id(item))
+            if values is None:  # once per item, however often a block or repeat expands it
+                values = YMap({key: value for key, value in item.items() if key not in _CONTROL})
+                values.loc, values.key_locs, values.value_locs = item.loc, item.key_locs, item.value_locs
+                self.own_values[id(item)] = values
+            return values
         values = YMap()
         values.loc, values.key_locs, values.value_locs = item.loc, {}, {}
         sources = [item]
@@ -502,15 +531,20 @@ class _Builder:
             raise layer.error(f"{cls.op} merges two or more inputs; list them with 'in: [a, b]'", "in")
         if check_only:
             return self._unknown(name)
-        shapes = [shape for ref in inputs if (shape := self.shapes.get(ref)) is not None]
-        notes: list[tuple[str, str | None]] = []
-        try:
-            output = tuple(layer.output_shape(shapes, lambda message, field=None: notes.append((message, field))))
-        except LayerProblem as exc:
-            raise layer.error(exc.message, exc.field, exc.hint) from None
-        too_large = oversized(output)
-        if too_large:
-            raise layer.error(f"its output {too_large}", None)
+        shapes = tuple(shape for ref in inputs if (shape := self.shapes.get(ref)) is not None)
+        key = (layer.prototype, shapes)
+        if key not in self.outputs:  # a repeated layer on the same input shapes: shaped once
+            notes: list[tuple[str, str | None]] = []
+            try:
+                output = tuple(layer.output_shape(list(shapes),
+                                                  lambda message, field=None: notes.append((message, field))))
+            except LayerProblem as exc:
+                raise layer.error(exc.message, exc.field, exc.hint) from None
+            too_large = oversized(output)
+            if too_large:
+                raise layer.error(f"its output {too_large}", None)
+            self.outputs[key] = (output, tuple(notes))
+        output, warnings = self.outputs[key]
         if not train_only:
             reads = next((ref for ref in inputs if ref in self.train_only_nodes), None)
             if reads is not None:
@@ -518,29 +552,43 @@ class _Builder:
                                   "in", hint="mark it train_only too, or read another layer")
         else:
             self.train_only_nodes.add(name)
-        self.nodes.append(Node(layer, inputs, tuple(shapes), output, tuple(notes), module or name, variables, origin,
-                               train_only))
+        self.nodes.append(Node(layer, inputs, shapes, output, warnings, module or name, variables, origin, train_only))
         self.shapes[name] = output
-        self.readers.update(inputs)
+        for ref in inputs:  # not Counter.update, which first asks whether `inputs` is a Mapping
+            self.readers[ref] += 1
         return name
 
     def _checked_layer(self, cls: type[Layer], name: str, values: YMap, variables: dict[str, Any]) -> Layer:
         """The layer, its values' expressions evaluated and its fields checked: the problems of all
-        its fields together, those whose values could not be computed left out of the check."""
+        its fields together, those whose values could not be computed left out of the check. A layer
+        with the same values (of the same types: `1`, `1.0` and `true` differ) as an earlier one is
+        a copy of it, checked once (Layer.copy_as); values with a list are never shared."""
         resolved = YMap()
         resolved.loc, resolved.key_locs, resolved.value_locs = values.loc, values.key_locs, values.value_locs
         problems = ErrorCollector(limit=None)
         unresolved = []
+        field_locs: dict[str, Location | None] = {}  # where each field's value stands, for a copy
         for key, value in values.items():
             field = cls.canonical_field(key) if isinstance(key, str) else None
             if field is None:  # an unknown field: the layer reports it
                 resolved[key] = value
                 continue
+            loc = values.value_locs.get(key, values.loc)
+            field_locs[field] = loc
             try:
-                resolved[key] = resolve_value(value, variables, values.value_locs[key], name, field)
+                resolved[key] = resolve_value(value, variables, loc, name, field)
             except SpecError as exc:
                 problems.add(exc)
                 unresolved.append(field)
+        shared: Any = None
+        if not unresolved:
+            try:
+                shared = (cls, tuple(resolved.items()), tuple(map(type, resolved.values())))
+                prototype = self.prototypes.get(shared)
+            except TypeError:  # a list among the values
+                shared = prototype = None
+            if prototype is not None:  # its keys were all fields, or it would have failed
+                return prototype.copy_as(name, values.loc, field_locs)
         layer = None
         try:
             layer = cls.from_mapping(name, resolved, skip=(), unresolved=tuple(unresolved))
@@ -549,6 +597,8 @@ class _Builder:
         problems.check()
         if layer is None or unresolved:  # what is left follows from problems reported elsewhere
             raise Consequence(f"{cls.op} '{name}' could not be read", loc=values.loc, layer=name)
+        if shared is not None:
+            self.prototypes[shared] = layer
         return layer
 
     def call(self, block: Block, name: str, values: YMap, inputs: tuple[str, ...], variables: dict[str, Any],

@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from typing import Any
 
+from ..core.figures import FIGURES
 from ..layers import REGISTRY, Layer, layer_types
 from ..layers.fields import Field
 from .graph import CONTROL_KEYS, INPUT_KEYS
-from .spec import BLOCK_KEYS, TOP_LEVEL_KEYS
+from .spec import BLOCK_KEYS, TOP_LEVEL_KEYS, VARIABLE_KEYS
 
 SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 STRING = {"type": "string"}
@@ -27,7 +28,10 @@ TOP_LEVEL: dict[str, dict[str, Any]] = {
     "input": {"type": "array", "items": EXPRESSION_OR_INT, "minItems": 1, "maxItems": 3,
               "description": "the input per sample: [C, H, W] or [F]; names make it symbolic"},
     "symbols": {"type": "array", "items": STRING, "description": "further symbols of a symbolic spec"},
-    "vars": {"type": "object", "description": "variables usable in any value (docs/spec.md)"},
+    "vars": {"type": "object", "additionalProperties": {"anyOf": [{"not": {"type": "object"}},
+                                                                 {"$ref": "#/$defs/variable"}]},
+             "description": "variables usable in any value; {default: ..., min/above: ..., max/below: ...} "
+                            "declares a range (docs/spec.md)"},
     "blocks": {"type": "object", "additionalProperties": {"$ref": "#/$defs/block"},
                "description": "reusable, parametrised groups of layers"},
     "layers": {"type": "array", "items": {"$ref": "#/$defs/item"}, "minItems": 1,
@@ -36,6 +40,21 @@ TOP_LEVEL: dict[str, dict[str, Any]] = {
     "torchvision": {"anyOf": [STRING, {"type": "object", "required": ["model"], "additionalProperties": False,
                                        "properties": {"model": STRING, "kwargs": {"type": "object"}}}],
                     "description": "the torchvision constructor this spec equals"},
+    "budget": {"type": "object", "minProperties": 1, "additionalProperties": False,
+               "properties": {name: {"anyOf": [{"type": "number", "exclusiveMinimum": 0}, STRING],
+                                     "description": f"limit on {figure.description}"}
+                              for name, figure in FIGURES.items()},
+               "description": "limits that `cnncalc check` and `cnncalc sweep` hold the network to "
+                              "(25M, 4.1e9, 200MiB, 24GB)"},
+}
+BOUND = {"type": "number"}
+VARIABLE: dict[str, dict[str, Any]] = {
+    "default": {"description": "the value unless --set gives another (an expression is allowed)"},
+    "min": {**BOUND, "description": "the smallest value allowed"},
+    "max": {**BOUND, "description": "the largest value allowed"},
+    "above": {**BOUND, "description": "values must be larger than this"},
+    "below": {**BOUND, "description": "values must be smaller than this"},
+    "description": {"type": "string"},
 }
 
 CONTROL: dict[str, dict[str, Any]] = {
@@ -91,7 +110,8 @@ def _shared(field: Field, values: dict[str, dict[str, Any]]) -> dict[str, Any]:
 
 
 def spec_schema() -> dict[str, Any]:
-    missing = set(TOP_LEVEL_KEYS) - set(TOP_LEVEL) | set(CONTROL_KEYS) - set(CONTROL) | set(BLOCK_KEYS) - set(BLOCK)
+    missing = (set(TOP_LEVEL_KEYS) - set(TOP_LEVEL) | set(CONTROL_KEYS) - set(CONTROL) | set(BLOCK_KEYS) - set(BLOCK)
+               | set(VARIABLE_KEYS) - set(VARIABLE))
     if missing:
         raise RuntimeError(f"the schema has no entry for {sorted(missing)}")
     ops = sorted(REGISTRY)
@@ -113,6 +133,8 @@ def spec_schema() -> dict[str, Any]:
         "$defs": {
             "item": {"type": "object", "required": ["op"], "properties": CONTROL, "allOf": by_op},
             "block": {"type": "object", "required": ["layers"], "properties": BLOCK, "additionalProperties": False},
+            "variable": {"type": "object", "required": ["default"], "properties": VARIABLE,
+                         "additionalProperties": False},
             **layers,
             **values,
         },

@@ -5,21 +5,27 @@ graph is built (graph.py), because a block's layers depend on the arguments and 
 """
 from __future__ import annotations
 
+import functools
+import math
 import re
 import unicodedata
 from dataclasses import dataclass, field
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-from ..core.errors import Consequence, ErrorCollector, Location, SpecError, did_you_mean
+from ..core.errors import Consequence, ErrorCollector, Location, OptionError, SpecError, did_you_mean
+from ..core.figures import FIGURES
 from ..core.shapes import Shape
 from ..core.symbolic import is_symbolic
 from ..layers import REGISTRY
 from ..layers.fields import MAX_SIZE, REQUIRED
-from .expr import UNKNOWN, ExprError, Unresolved, evaluate, is_expression
+from .expr import UNKNOWN, ExprError, Unresolved, evaluate, is_expression, tokenize
 from .yamlsrc import YList, YMap, parse_yaml, read_spec_text, weight_of
 
-TOP_LEVEL_KEYS = ("name", "description", "input", "symbols", "vars", "blocks", "layers", "outputs", "torchvision")
+TOP_LEVEL_KEYS = ("name", "description", "input", "symbols", "vars", "blocks", "layers", "outputs", "torchvision",
+                  "budget")
+VARIABLE_KEYS = ("default", "min", "max", "above", "below", "description")
 BLOCK_KEYS = ("params", "layers", "output", "description")
 INPUT_NAME = "input"
 NAME_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]*$")
@@ -57,6 +63,54 @@ class Spec:
     torchvision: dict[str, Any] | None = None
     symbolic: bool = False
     broken_blocks: set[str] = field(default_factory=set)
+    declared: dict[str, Declared] = field(default_factory=dict)  # variables declared with a range
+    budget: tuple[BudgetEntry, ...] = ()
+
+
+@dataclass(frozen=True)
+class Declared:
+    """A variable declared as a mapping, `width: {default: 1.0, above: 0, max: 4}`: its range
+    (`min`/`max` inclusive, `above`/`below` exclusive) refuses values outside it, from the spec,
+    from --set and from sweeps, with the declaration's location."""
+
+    name: str
+    default: Any
+    loc: Location  # of the declaration
+    default_loc: Location
+    low: Any = None
+    low_open: bool = False
+    high: Any = None
+    high_open: bool = False
+    description: str = ""
+
+    def describe(self) -> str:
+        """'above 0', 'at least 1 and at most 8'."""
+        parts = []
+        if self.low is not None:
+            parts.append(f"{'above' if self.low_open else 'at least'} {self.low}")
+        if self.high is not None:
+            parts.append(f"{'below' if self.high_open else 'at most'} {self.high}")
+        return " and ".join(parts) or "any value"
+
+    def refuses(self, value: Any) -> str | None:
+        """Why `value` is outside the range, or None when it is inside (or no range is declared)."""
+        if (self.low is None and self.high is None) or is_symbolic(value):
+            return None
+        if isinstance(value, bool) or not isinstance(value, (int, float, Fraction)) or value != value:
+            return f"'{self.name}' must be a number {self.describe()}, got {value!r}"
+        too_low = self.low is not None and (value <= self.low if self.low_open else value < self.low)
+        too_high = self.high is not None and (value >= self.high if self.high_open else value > self.high)
+        return f"'{self.name}' must be {self.describe()}, got {value}" if too_low or too_high else None
+
+
+@dataclass(frozen=True)
+class BudgetEntry:
+    """One limit of a spec's `budget:` mapping (`params: 25M`), its value exact in the figure's unit."""
+
+    figure: str
+    value: int
+    text: str  # as written
+    loc: Location
 
 
 def load_spec(path: Path, display: str | None = None, overrides: dict[str, str] | None = None,
@@ -76,17 +130,24 @@ def parse_spec(text: str, file: str = "<spec>", default_name: str = "model",
     `problems` they are raised together at the end; with a collector they are added to it and the
     spec is returned as far as it goes (see `Spec`), for `graph.build` to go on with. A problem
     that leaves nothing to go on with (YAML, no 'layers') is raised at once either way."""
+    return spec_from_document(parse_yaml(text, file), file, default_name, overrides, symbolic, problems)
+
+
+def spec_from_document(doc: Any, file: str = "<spec>", default_name: str = "model",
+                       overrides: dict[str, str] | None = None, symbolic: bool = False,
+                       problems: ErrorCollector | None = None) -> Spec:
+    """parse_spec on YAML already parsed (parse_yaml), which this never changes: a sweep parses
+    its spec once and reads it with other variables many times."""
     own = problems is None
     collector = problems if problems is not None else ErrorCollector()
-    spec = _parse(text, file, default_name, dict(overrides or {}), symbolic, collector)
+    spec = _parse(doc, file, default_name, dict(overrides or {}), symbolic, collector)
     if own:
         collector.check()
     return spec
 
 
-def _parse(text: str, file: str, default_name: str, overrides: dict[str, str], symbolic: bool,
+def _parse(doc: Any, file: str, default_name: str, overrides: dict[str, str], symbolic: bool,
            problems: ErrorCollector) -> Spec:
-    doc = parse_yaml(text, file)
     if not isinstance(doc, YMap):
         raise SpecError("a spec must be a mapping with 'input' and 'layers'", loc=getattr(doc, "loc", None),
                         file=file)
@@ -104,7 +165,7 @@ def _parse(text: str, file: str, default_name: str, overrides: dict[str, str], s
         problems.add(exc)
         items = None
     symbols = _symbols(doc, overrides, symbolic, file, problems)
-    variables = _variables(doc, overrides, file, symbols, problems)
+    variables, declared = _variables(doc, overrides, file, symbols, problems)
     input_shape = None
     if "input" in doc:
         input_shape = _gathered(problems, lambda: parse_shape(doc["input"], doc.value_locs["input"], variables))
@@ -124,6 +185,8 @@ def _parse(text: str, file: str, default_name: str, overrides: dict[str, str], s
         torchvision=_gathered(problems, lambda: _torchvision(doc)),
         symbolic=symbolic,
         broken_blocks=broken,
+        declared=declared,
+        budget=_gathered(problems, lambda: _budget(doc), ()),
     )
     if items is None:  # nothing to build
         problems.check()
@@ -278,10 +341,12 @@ def resolve_value(value: Any, variables: dict[str, Any], loc: Location | None, l
                   field_name: str | None = None) -> Any:
     """A field value with its expressions evaluated: `4*c` -> 256; a variable's name -> its value;
     a plain word that names no variable (`same`, `relu`) stays a word."""
+    if type(value) is int:
+        return value
     if isinstance(value, str):
-        if is_expression(value):
+        if _is_expression(value):
             try:
-                return evaluate(value, variables)
+                return _evaluate(value, variables)
             except Unresolved as exc:
                 raise Consequence(f"in '{value}': {exc}", loc=loc, layer=layer, field=field_name) from None
             except ExprError as exc:
@@ -299,6 +364,44 @@ def resolve_value(value: Any, variables: dict[str, Any], loc: Location | None, l
     return value
 
 
+@functools.lru_cache(maxsize=4096)
+def _is_expression(text: str) -> bool:
+    """is_expression, remembered: a spec repeats the same few words and expressions many times."""
+    return is_expression(text)
+
+
+@functools.lru_cache(maxsize=4096)
+def _names_read(text: str) -> tuple[str, ...]:
+    """The names an expression mentions (variables, and functions and keywords, which do no harm)."""
+    return tuple(dict.fromkeys(value for kind, value, _ in tokenize(text) if kind == "name"))
+
+
+class _Missing:
+    """Stands for a name that is not a variable in the keys of `_EVALUATED`."""
+
+
+_EVALUATED: dict[Any, Any] = {}  # (text, (type, value) of each name it mentions) -> its value
+MAX_EVALUATED = 65536
+
+
+def _evaluate(text: str, variables: dict[str, Any]) -> Any:
+    """evaluate(text, variables), remembered: expressions are pure, and a block's expressions are
+    evaluated with the same values again and again (every repeat, every sweep variant). Values
+    of different types never share an entry (`c/2` is 32 for c = 64 and 32.0 for c = 64.0)."""
+    try:
+        key = (text, tuple((type(v), v) for v in (variables.get(name, _Missing) for name in _names_read(text))))
+        return _EVALUATED[key]
+    except KeyError:
+        pass
+    except TypeError:  # a value that cannot be a key (a list)
+        return evaluate(text, variables)
+    value = evaluate(text, variables)
+    if len(_EVALUATED) >= MAX_EVALUATED:
+        _EVALUATED.clear()
+    _EVALUATED[key] = value
+    return value
+
+
 def _variable_hint(exc: ExprError, variables: dict[str, Any]) -> str | None:
     message = str(exc)
     if "found the end" in message or "end of expression" in message:
@@ -311,10 +414,11 @@ def _variable_hint(exc: ExprError, variables: dict[str, Any]) -> str | None:
 
 
 def _variables(doc: YMap, overrides: dict[str, str], file: str, symbols: dict[str, Any],
-               problems: ErrorCollector) -> dict[str, Any]:
-    """The variables in order; one that cannot be computed is UNKNOWN, its problem added to
-    `problems`, and what depends on it is not reported again."""
+               problems: ErrorCollector) -> tuple[dict[str, Any], dict[str, Declared]]:
+    """The variables in order, and those declared with a range; one that cannot be computed is
+    UNKNOWN, its problem added to `problems`, and what depends on it is not reported again."""
     values: dict[str, Any] = dict(symbols)
+    declared: dict[str, Declared] = {}
     raw = doc.get("vars", YMap())
     if not isinstance(raw, YMap):
         problems.add(SpecError("'vars' must be a mapping of names to values", loc=doc.value_locs["vars"],
@@ -329,15 +433,95 @@ def _variables(doc: YMap, overrides: dict[str, str], file: str, symbols: dict[st
         try:
             values[name] = UNKNOWN
             check_name(name, raw.key_locs[name], "variable name")
-            values[name] = _variable(name, value, raw, overrides, values, symbols, file)
+            value_loc = raw.value_locs[name]
+            if isinstance(value, YMap):
+                declared[name] = _declared(name, value, raw.key_locs[name])
+                value, value_loc = declared[name].default, declared[name].default_loc
+            computed = _variable(name, value, value_loc, raw, overrides, values, symbols, file)
+            _check_range(declared.get(name), computed, overrides.get(name), value_loc)
+            values[name] = computed  # a value out of range stays UNKNOWN: its uses are not reported again
         except Consequence:
             pass
         except SpecError as exc:
             problems.add(exc)
-    return values
+    return values, declared
 
 
-def _variable(name: str, value: Any, raw: YMap, overrides: dict[str, str], values: dict[str, Any],
+def _check_range(declared: Declared | None, value: Any, setting: str | None, loc: Location) -> None:
+    """A SpecError if the value is outside the variable's declared range: at the declaration for a
+    --set value, at the value for the spec's own default."""
+    problem = declared.refuses(value) if declared is not None else None
+    if problem and declared is not None:
+        if setting is not None:
+            raise SpecError(f"--set {declared.name}={setting}: {problem} (its range is declared here)",
+                            loc=declared.loc, field=f"vars.{declared.name}")
+        raise SpecError(problem, loc=loc, field=f"vars.{declared.name}")
+
+
+def _declared(name: str, body: YMap, loc: Location) -> Declared:
+    """`{default: 1.0, above: 0, max: 4, description: ...}` (see Declared)."""
+    for key in body:
+        if key not in VARIABLE_KEYS:
+            raise SpecError(f"unknown key '{key}' in the declaration of variable '{name}'", loc=body.key_locs[key],
+                            field=f"vars.{name}", hint=did_you_mean(str(key), VARIABLE_KEYS)
+                            or f"keys: {', '.join(VARIABLE_KEYS)}")
+    if "default" not in body:
+        raise SpecError(f"variable '{name}' is declared without a 'default'", loc=body.loc, field=f"vars.{name}",
+                        hint=f"e.g. '{name}: {{default: 1.0, above: 0}}'")
+    bounds = {}
+    for key in ("min", "max", "above", "below"):
+        if key in body:
+            bound = body[key]
+            if isinstance(bound, bool) or not isinstance(bound, (int, float)) or not math.isfinite(bound):
+                raise SpecError(f"'{key}' must be a number, got {bound!r}", loc=body.value_locs[key],
+                                field=f"vars.{name}.{key}")
+            bounds[key] = bound
+    for first, second in (("min", "above"), ("max", "below")):
+        if first in bounds and second in bounds:
+            raise SpecError(f"give '{first}' or '{second}', not both", loc=body.key_locs[second],
+                            field=f"vars.{name}")
+    low_key = "above" if "above" in bounds else "min"
+    high_key = "below" if "below" in bounds else "max"
+    low, high = bounds.get(low_key), bounds.get(high_key)
+    if low is not None and high is not None and (low > high or (low == high and (low_key, high_key) != ("min", "max"))):
+        raise SpecError(f"the range is empty: '{low_key}' {low} and '{high_key}' {high}", loc=body.value_locs[high_key],
+                        field=f"vars.{name}")
+    description = body.get("description", "")
+    if not isinstance(description, str):
+        raise SpecError("'description' must be a string", loc=body.value_locs["description"], field=f"vars.{name}")
+    return Declared(name, body["default"], loc, body.value_locs["default"], low, low_key == "above", high,
+                    high_key == "below", description.strip())
+
+
+def _budget(doc: YMap) -> tuple[BudgetEntry, ...]:
+    """`budget: {params: 25M, macs: 4.1e9, activations: 200MiB}`: limits in the figures' units."""
+    if "budget" not in doc:
+        return ()
+    raw, loc = doc["budget"], doc.value_locs["budget"]
+    if not isinstance(raw, YMap) or not raw:
+        raise SpecError("'budget' must be a mapping of figures to limits, e.g. {params: 25M, macs: 4G}", loc=loc,
+                        field="budget", hint=f"figures: {', '.join(FIGURES)}")
+    entries = []
+    for name, value in raw.items():
+        if name not in FIGURES:
+            raise SpecError(f"no figure '{name}' to budget", loc=raw.key_locs[name], field="budget",
+                            hint=did_you_mean(str(name), FIGURES) or f"figures: {', '.join(FIGURES)}")
+        figure, value_loc = FIGURES[name], raw.value_locs[name]
+        if isinstance(value, bool) or not isinstance(value, (int, float, str)):
+            raise SpecError(f"a limit is a size such as 25M or 24GiB, got {value!r}", loc=value_loc,
+                            field=f"budget.{name}")
+        text = value if isinstance(value, str) else repr(value)
+        try:
+            limit = figure.parse_limit(text, f"budget {name}")
+        except OptionError as exc:
+            raise SpecError(exc.message, loc=value_loc, field=f"budget.{name}", hint=exc.hint) from None
+        if limit <= 0:
+            raise SpecError(f"a limit must be more than 0, got {text}", loc=value_loc, field=f"budget.{name}")
+        entries.append(BudgetEntry(name, limit, text.strip(), value_loc))
+    return tuple(entries)
+
+
+def _variable(name: str, value: Any, loc: Location, raw: YMap, overrides: dict[str, str], values: dict[str, Any],
               symbols: dict[str, Any], file: str) -> Any:
     if name in symbols:
         raise SpecError(f"'{name}' is already a symbol of the spec", loc=raw.key_locs[name], field="vars")
@@ -345,7 +529,7 @@ def _variable(name: str, value: Any, raw: YMap, overrides: dict[str, str], value
         raise SpecError(f"'{name}' is a built-in variable and cannot be redefined", loc=raw.key_locs[name],
                         field="vars")
     if name not in overrides:
-        return resolve_value(value, values, raw.value_locs[name], field_name=f"vars.{name}")
+        return resolve_value(value, values, loc, field_name=f"vars.{name}")
     text = overrides[name]
     try:
         return evaluate(text, values) if is_expression(text) else values.get(text, _scalar(text))

@@ -1,0 +1,118 @@
+"""The engine's fast path gives what the formulas give: plain numbers outside `derivations()`,
+repeated layers sharing one validated prototype, expressions remembered by the values they read."""
+from __future__ import annotations
+
+import pytest
+
+import cnncalc
+from cnncalc.core.errors import SpecError
+from cnncalc.core.formula import Formula, Q, bracket, derivations, output_elements, value_of
+from cnncalc.layers import layer_types
+from cnncalc.spec.graph import build
+from cnncalc.spec.spec import parse_spec
+
+
+def test_q_is_a_plain_number_unless_deriving():
+    assert Q("C", 3) == 3 and bracket(3) == 3 and output_elements((4, 5, 6)) == 120  # 4 x 5 x 6
+    with derivations():
+        formula = bracket(Q("C", 3) + 1) * output_elements((4, 5, 6))
+        assert isinstance(formula, Formula)
+        assert formula.symbols() == "(C + 1) × C_out × H' × W'" and formula.value == 480  # 4 x 120
+
+
+@pytest.mark.parametrize("cls", layer_types(), ids=lambda cls: cls.op)
+def test_every_rule_gives_the_same_number_both_ways(cls):
+    graph = build(parse_spec(cls.example_spec(), f"{cls.op}.yaml"))
+    for node in graph.nodes:
+        layer, inputs, output = node.layer, list(node.input_shapes), node.output_shape
+        fast = (layer.params(inputs, output), layer.buffers(inputs, output), layer.costs(inputs, output))
+        with derivations():
+            params, buffers, costs = layer.params(inputs, output), layer.buffers(inputs, output), \
+                layer.costs(inputs, output)
+        assert fast[0] == value_of(params) and fast[1] == value_of(buffers)
+        assert fast[2] == {term: value_of(value) for term, value in costs.items()}
+
+
+REPEATED = """input: [3, 16, 16]
+layers:
+  - {op: conv, name: a, out: 4, kernel: 3, bias: true}
+  - {op: conv, name: b, out: 4, kernel: 3, stride: 2, pad: 1, bias: true}
+  - {op: conv, name: c, out: 4, kernel: 3, stride: 2, pad: 1, bias: true}
+"""
+
+
+def test_repeated_layers_share_a_prototype_but_keep_their_names_and_places():
+    graph = build(parse_spec(REPEATED, "net.yaml"))
+    a, b, c = (node.layer for node in graph.nodes)
+    assert b.prototype is c.prototype is b and a.prototype is a
+    column = REPEATED.splitlines()[4].index("stride: 2") + len("stride: ") + 1
+    assert (c.name, str(c.loc), str(c.field_locs["stride"])) == ("c", "net.yaml:5:5", f"net.yaml:5:{column}")
+    report = cnncalc.analyze(REPEATED)
+    # b: 14 -> 7 (pad 1, stride 2, (14 + 2 - 3)/2 + 1 = 7.5 -> 7); c: 7 -> 4 ((7 + 2 - 3)/2 + 1 = 4)
+    assert [row.output_shape for row in report.rows] == [(4, 14, 14), (4, 7, 7), (4, 4, 4)]
+    assert [row.params for row in report.rows] == [112, 148, 148]  # 4 x 3 x 3 x 3 + 4, then 4 x 4 x 9 + 4
+
+
+def test_equal_values_of_other_types_are_not_shared():
+    # `bias: 1` after `bias: true`: 1 == True in Python, but the second is still refused
+    text = "input: [3, 8, 8]\nlayers:\n  - {op: conv, out: 4, kernel: 1, bias: true}\n" \
+           "  - {op: conv, name: x, out: 4, kernel: 1, bias: 1}\n"
+    with pytest.raises(SpecError, match="layer 'x', field 'bias': must be true or false, got 1"):
+        build(parse_spec(text, "net.yaml"))
+    text = "input: [3, 8, 8]\nlayers:\n  - {op: conv, out: 4, kernel: 1}\n  - {op: conv, name: y, out: 4.0, kernel: 1}\n"
+    with pytest.raises(SpecError, match=r"layer 'y', field 'out': must be a positive whole number, got 4\.0"):
+        build(parse_spec(text, "net.yaml"))
+
+
+def test_every_repeated_layer_keeps_its_own_warning():
+    text = "input: [3, 7, 7]\nlayers:\n  - {op: maxpool, name: p, kernel: 1, stride: 1}\n" \
+           "  - {op: conv, name: a, in: p, out: 2, kernel: 3, stride: 3}\n" \
+           "  - {op: conv, name: b, in: p, out: 2, kernel: 3, stride: 3}\n  - {op: add, in: [a, b]}\n"
+    notes = cnncalc.analyze(text).warnings
+    assert [(note.layer, note.loc.line) for note in notes] == [("a", 4), ("b", 5)]  # (7 - 3)/3 + 1 = 2.33 both
+
+
+def test_remembered_expressions_keep_their_types():
+    text = "input: [3, 8, 8]\nvars:\n  c: 1\nlayers:\n  - {op: conv, out: c + 3, kernel: 1}\n"
+    assert cnncalc.analyze(text).rows[0].output_shape == (4, 8, 8)  # 1 + 3
+    with pytest.raises(SpecError, match="'\\+' needs numbers, got True"):
+        cnncalc.analyze(text, set={"c": True})  # True == 1 in Python: a memo by value alone would answer 4
+    with pytest.raises(SpecError, match="unknown variable 'd'"):
+        cnncalc.analyze(text.replace("c + 3", "d + 3"))
+
+
+def test_explain_after_the_fast_engine_prints_formulas(tmp_path):
+    from cnncalc.analysis.conventions import TEXTBOOK
+    from cnncalc.analysis.engine import analyze
+    from cnncalc.analysis.explain import explain
+
+    graph = build(parse_spec(REPEATED, "net.yaml"))
+    report = analyze(graph)
+    steps = {step.label: step for step in explain(graph, report, TEXTBOOK, ["c"])[0].steps}
+    assert steps["params"].equation() == "params = C_out × C_in × K × K + C_out = 4 × 4 × 3 × 3 + 4 = 148"
+
+
+def test_a_copy_to_change_keeps_nothing_derived():
+    import copy
+
+    from cnncalc.layers.fields import padding
+
+    graph = build(parse_spec(REPEATED, "net.yaml"))
+    layer = graph.nodes[2].layer  # c: 7 -> 4 with pad 1, its window axes cached, a copy of b
+    clone = copy.copy(layer)
+    clone.pad = padding(0)  # as the grader tries another padding
+    assert clone.prototype is clone and layer.prototype is graph.nodes[1].layer
+    assert clone.output_shape([(4, 7, 7)], lambda *args: None) == (4, 3, 3)  # (7 - 3)/2 + 1 = 3
+    assert layer.output_shape([(4, 7, 7)], lambda *args: None) == (4, 4, 4)
+
+
+def test_rows_made_at_once_are_the_dataclass():
+    from dataclasses import FrozenInstanceError, asdict, replace
+
+    from cnncalc.analysis.report import Row
+
+    row = cnncalc.analyze(REPEATED).rows[0]
+    assert row == Row(**asdict(row) | {"cells": row.cells})  # equal to one made field by field
+    assert replace(row, name="z").name == "z" and hash(row) == hash(replace(row))
+    with pytest.raises(FrozenInstanceError):
+        row.name = "z"  # type: ignore[misc]
