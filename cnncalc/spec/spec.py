@@ -296,6 +296,12 @@ def resolve_value(value: Any, variables: dict[str, Any], loc: Location | None, l
         out = YList(resolve_value(item, variables, item_loc, layer, field_name) for item, item_loc in zip(value, locs))
         out.loc, out.item_locs, out.weight = getattr(value, "loc", None) or loc, locs, weight_of(value)
         return out
+    if isinstance(value, YMap):  # a mapping variable (`scales: {n: [0.33, 0.25, 1024]}`): its values resolved
+        resolved = YMap((key, resolve_value(item, variables, value.value_locs.get(key, loc), layer, field_name))
+                        for key, item in value.items())
+        resolved.loc, resolved.key_locs, resolved.value_locs, resolved.weight = \
+            value.loc, value.key_locs, value.value_locs, weight_of(value)
+        return resolved
     return value
 
 
