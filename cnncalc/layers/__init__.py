@@ -12,8 +12,10 @@ from .base import (
                    fused_activation_names,
                    layer_types,
                    register,
+                   shared_use,
                    suggest_ops,
 )
 
 __all__ = ["REGISTRY", "RF", "Cells", "Layer", "LayerProblem", "activation_terms", "fused_activation_names",
-           "layer_types", "register", "suggest_ops"]
+           "layer_types", "register", "shared_use",
+           "suggest_ops"]

@@ -7,6 +7,7 @@ lowering and a small example. Nothing outside the class branches on its type.
 """
 from __future__ import annotations
 
+import copy
 import difflib
 import functools
 import re
@@ -124,6 +125,7 @@ class Layer:
     # tests that lower, count and verify every layer type. Empty: a single `{op: <op>}`.
     example: ClassVar[str] = ""
     example_outputs: ClassVar[str] = ""
+    shares: str | None = None  # the layer whose module (weights) this one uses again (`share:`), if any
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -287,6 +289,31 @@ class Layer:
         return SpecError(message, loc=loc, layer=self.name, field=field, hint=hint)
 
 
+def shared_use(owner: Layer, name: str, owner_name: str, loc: Location | None,
+               field_locs: dict[str, Location | None]) -> Layer:
+    """A second use of `owner`'s module (`share: LAYER`): the same type and fields, no parameters or
+    buffers of its own (they are counted once, at the owner), its multiply-adds at every use."""
+    use = copy.copy(owner)
+    use.__class__ = _shared_class(type(owner))
+    use.name, use.loc, use.field_locs, use.shares = name, loc, field_locs, owner_name
+    return use
+
+
+@functools.lru_cache(maxsize=None)
+def _shared_class(cls: type[Layer]) -> type[Layer]:
+    def params(self: Layer, inputs: list[Shape], output: Shape) -> Any:
+        return 0
+
+    def costs(self: Layer, inputs: list[Shape], output: Shape) -> dict[str, Any]:
+        """The work of a use is the owner's rule's (torchinfo's terms read the parameters it uses)."""
+        plain = copy.copy(self)
+        plain.__class__ = cls
+        return plain.costs(inputs, output)
+
+    return type(cls.__name__, (cls,), {"params": params, "buffers": params, "costs": costs,
+                                       "__doc__": shared_use.__doc__})
+
+
 class SameShape(Layer):
     """A layer whose output has its input's shape (activations, normalisations, dropout...)."""
 
@@ -334,5 +361,6 @@ __all__ = [
     "fused_activation_names",
     "layer_types",
     "register",
+    "shared_use",
     "suggest_ops",
 ]

@@ -20,7 +20,7 @@ from .expr import UNKNOWN, ExprError, Unresolved, evaluate, is_expression
 from .yamlsrc import YList, YMap, parse_yaml, read_spec_text, weight_of
 
 TOP_LEVEL_KEYS = ("name", "description", "input", "symbols", "vars", "blocks", "layers", "outputs", "torchvision")
-BLOCK_KEYS = ("params", "layers", "output", "description")
+BLOCK_KEYS = ("params", "inputs", "layers", "output", "outputs", "description")
 INPUT_NAME = "input"
 NAME_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]*$")
 BUILTIN_VARIABLES = ("in_channels", "in_height", "in_width", "i")
@@ -36,6 +36,13 @@ class Block:
     output: str | None
     loc: Location
     description: str = ""
+    inputs: tuple[str, ...] = ()  # named input ports (`inputs: [x, y]`); () is one port, `input`
+    variadic: str | None = None  # the last port when it takes the remaining inputs (`rest*`)
+    outputs: tuple[str, ...] = ()  # several outputs (`outputs: [y0, y1]`, `f.*`); () is `output`
+
+    @property
+    def ports(self) -> tuple[str, ...]:
+        return self.inputs or (INPUT_NAME,)
 
 
 @dataclass
@@ -403,8 +410,54 @@ def _block(name: Any, body: Any, raw: YMap) -> Block:
     description = body.get("description", "")
     if not isinstance(description, str):
         raise SpecError("'description' must be a string", loc=body.value_locs["description"], field="description")
-    return Block(name, _params(body, name), _item_list(body["layers"], body.value_locs["layers"], "layers"),
-                 output, loc, check_text(description.strip(), body.value_locs.get("description"), "description"))
+    ports, variadic = _ports(body)
+    outputs = _block_outputs(body)
+    params = _params(body, name)
+    clash = next((port for port in ports if port in params), None)
+    if clash is not None:
+        raise SpecError(f"'{clash}' is both an input and a parameter of block '{name}'", loc=body.value_locs["inputs"])
+    return Block(name, params, _item_list(body["layers"], body.value_locs["layers"], "layers"),
+                 output, loc, check_text(description.strip(), body.value_locs.get("description"), "description"),
+                 ports, variadic, outputs)
+
+
+def _ports(body: YMap) -> tuple[tuple[str, ...], str | None]:
+    """`inputs: [x, y]`: the block's named inputs; a last name ending in '*' (`children*`) takes
+    the remaining inputs, zero or more (`children.0`, `children.*` inside)."""
+    if "inputs" not in body:
+        return (), None
+    raw, loc = body["inputs"], body.value_locs["inputs"]
+    if not isinstance(raw, YList) or not raw or not all(isinstance(port, str) for port in raw):
+        raise SpecError("'inputs' must be a list of input names, e.g. [x, skip] or [x, rest*]", loc=loc,
+                        field="inputs")
+    ports: list[str] = []
+    variadic = None
+    for index, (port, port_loc) in enumerate(zip(raw, raw.item_locs)):
+        bare = port.strip()
+        if bare.endswith("*"):
+            if index != len(raw) - 1:
+                raise SpecError(f"only the last input may take the rest ('{bare}')", loc=port_loc, field="inputs")
+            bare = variadic = bare[:-1]
+        if bare == INPUT_NAME:
+            raise SpecError(f"'{INPUT_NAME}' names the first input already; choose another name", loc=port_loc,
+                            field="inputs")
+        check_name(bare, port_loc, "input name")
+        if bare in ports:
+            raise SpecError(f"input '{bare}' is listed twice", loc=port_loc, field="inputs")
+        ports.append(bare)
+    return tuple(ports), variadic
+
+
+def _block_outputs(body: YMap) -> tuple[str, ...]:
+    if "outputs" not in body:
+        return ()
+    raw, loc = body["outputs"], body.value_locs["outputs"]
+    if "output" in body:
+        raise SpecError("give 'output' (one) or 'outputs' (several), not both", loc=loc, field="outputs")
+    if not isinstance(raw, YList) or not raw or not all(isinstance(name, str) for name in raw):
+        raise SpecError("'outputs' must be a list of the block's layers, e.g. [y0, y1] or [f.*]", loc=loc,
+                        field="outputs")
+    return tuple(name.strip() for name in raw)
 
 
 def _params(body: YMap, block: str) -> dict[str, Any]:
@@ -431,7 +484,7 @@ def _params(body: YMap, block: str) -> dict[str, Any]:
     return params
 
 
-def _outputs(doc: YMap) -> list[tuple[str, Location]]:
+def _outputs(doc: YMap) -> list[tuple[str, Location]]:  # the spec's `outputs:` (a layer or a list)
     if "outputs" not in doc:
         return []
     raw, loc = doc["outputs"], doc.value_locs["outputs"]
