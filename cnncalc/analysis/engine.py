@@ -32,12 +32,14 @@ def _analyze(graph: Graph, *, convention: Convention = TEXTBOOK, dtype: str = "f
     bytes_per_element = DTYPE_BYTES[dtype]
     rows: list[Row] = []
     notes: list[Note] = list(graph.notes)
-    fields: dict[str, RF] = {INPUT_NAME: (PIXEL, PIXEL)}
+    fields: dict[str, RF | None] = {INPUT_NAME: (PIXEL, PIXEL)}
     for node in graph.nodes:
         layer = node.layer
         inputs, output = list(node.input_shapes), node.output_shape
         try:
-            field = layer.receptive_field([fields[ref] for ref in node.inputs], inputs, output)
+            known = [fields[ref] for ref in node.inputs]
+            # a position of a reshaped tensor is no position of the image: its field is not known (None)
+            field = layer.receptive_field(known, inputs, output) if all(f is not None for f in known) else None
             params = value_of(layer.params(inputs, output))
             buffers = value_of(layer.buffers(inputs, output))
             macs = convention.count({term: value_of(f) for term, f in layer.costs(inputs, output).items()})

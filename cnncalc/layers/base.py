@@ -268,9 +268,10 @@ class Layer:
         """The torch module this layer is (as data: see torchspec.Torch)."""
         raise NotImplementedError(f"{type(self).__name__} must say what torch module it lowers to")
 
-    def receptive_field(self, fields: list[RF], inputs: list[Shape], output: Shape) -> RF:
+    def receptive_field(self, fields: list[RF], inputs: list[Shape], output: Shape) -> RF | None:
         """(H, W) receptive field of the output. A pointwise layer keeps its input's; a merge
-        takes the largest of its inputs' (the maximum over paths)."""
+        takes the largest of its inputs' (the maximum over paths). None: the output's positions are no
+        longer the image's (a reshape): the engine then gives None to what reads it, too."""
         return max(fields, key=lambda field: value_of(field[0].size) * value_of(field[1].size))
 
     # ---- helpers for the rules ----------------------------------------------------------------

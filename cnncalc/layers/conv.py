@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from ..core.formula import Formula, Q, kernel_factors, output_elements
@@ -28,6 +29,7 @@ class Conv(SlidingWindow, FusedActivation):
     groups: int = spec_field(positive_int, 1, doc="channel groups; C_in and C_out must be multiples")
     bias: bool = spec_field(boolean, True, doc="whether the layer adds a bias per output channel")
     act: str | None = spec_field(choice(fused_activation_names), None, doc="fused activation (adds no table row)")
+    frozen: bool = spec_field(boolean, False, doc="its weights take no gradient (YOLO's DFL): still parameters")
 
     def check(self) -> None:
         if nonzero(self.out % self.groups):
@@ -64,7 +66,7 @@ class Conv(SlidingWindow, FusedActivation):
         conv = self.padded(inputs, lambda pad: T("nn.Conv2d", inputs[0][0], self.out, kernel_size=self.kernel,
                                                  stride=self.stride, padding=pad, dilation=self.dilation,
                                                  groups=self.groups, bias=self.bias), 0.0)
-        return self.with_activation(conv, output)
+        return self.with_activation(replace(conv, frozen=True) if self.frozen else conv, output)
 
     def cells(self, inputs: list[Shape], output: Shape) -> Cells:
         """Groups and dilation show only when used: `256 g2` filters, a `3 d2` kernel."""

@@ -34,7 +34,8 @@ def build(description: Torch) -> Any:
     factory = getattr(namespace, description.cls.removeprefix("nn."))
     args = [build(value) if isinstance(value, Torch) else value for value in description.args]
     kwargs = {key: build(value) if isinstance(value, Torch) else value for key, value in description.kwargs}
-    return factory(*args, **kwargs)
+    module = factory(*args, **kwargs)
+    return module.requires_grad_(False) if description.frozen else module
 
 
 def descriptions(graph: Graph) -> list[tuple[str, tuple[str, ...], Torch]]:

@@ -42,9 +42,12 @@ CONTROL: dict[str, dict[str, Any]] = {
     "op": {"type": "string", "description": "the layer type (`cnncalc ops`) or a block of the spec"},
     "name": {"type": "string", "pattern": r"^[A-Za-z_][A-Za-z0-9_\-]*$", "description": "unique layer name"},
     **{key: {**NAMES, "description": "the layer(s) it reads (default: the layer above)"} for key in INPUT_KEYS},
-    "repeat": {**EXPRESSION_OR_INT, "description": "how many copies, one after another"},
+    "repeat": {"anyOf": [{"type": "integer", "minimum": 0}, STRING], "description": "how many copies (0: none)"},
     "first": {"type": "object", "description": "fields that differ for the first copy of a repeat"},
     "when": {"anyOf": [{"type": "boolean"}, STRING], "description": "keep the layer only when this holds"},
+    "chain": {"anyOf": [{"type": "boolean"}, STRING],
+              "description": "whether each copy of a repeat reads the one before (default) or its own `in:`"},
+    "share": {**STRING, "description": "the layer whose module (weights) this one uses again"},
     "module": {"anyOf": [STRING, {"type": "integer", "minimum": 0}],
                "description": "its module path in an exported PyTorch file (downsample.0, features.{2 + i}, #, .)"},
 }
@@ -52,8 +55,12 @@ BLOCK: dict[str, dict[str, Any]] = {
     "params": {"type": "array", "items": {"anyOf": [STRING, {"type": "object", "minProperties": 1,
                                                              "maxProperties": 1}]},
                "description": "parameters: a name (required) or {name: default}"},
+    "inputs": {"type": "array", "items": {"type": "string", "pattern": r"^[A-Za-z_][A-Za-z0-9_\-]*\*?$"},
+               "minItems": 1, "description": "named inputs; the last may end in '*' to take the rest"},
     "layers": {"type": "array", "items": {"$ref": "#/$defs/item"}, "minItems": 1},
     "output": {"type": "string", "description": "the layer whose output is the block's (default: the last)"},
+    "outputs": {"type": "array", "items": STRING, "minItems": 1,
+                "description": "several outputs: layers of the block (`f.*`: every copy of a repeat)"},
     "description": {"type": "string"},
 }
 
