@@ -1,0 +1,57 @@
+"""What Ultralytics builds from its own model YAMLs, as JSON: run by tests/test_ultralytics.py in the
+reference environment (torch, ultralytics, fvcore, and no thop: ultralytics installs ultralytics-thop,
+which replaces the `thop` module the other tests prove against; see docs/import.md).
+
+Reads a JSON list of requests on stdin, {"yaml": "v8/yolov8.yaml", "scale": "n", "sizes": [[640, 640]],
+"fvcore": true}, and prints one JSON object per request: parameters, trainable parameters, BatchNorm
+statistics, and per size the eval output's shape and fvcore's count by operator. With the argument
+`--list` it prints the folder of the shipped YAMLs and the installed version instead. No weights are
+downloaded: the models are built from the YAMLs with random weights."""
+import json
+import os
+import sys
+import tempfile
+import warnings
+
+os.environ.setdefault("YOLO_OFFLINE", "1")
+os.environ.setdefault("YOLO_VERBOSE", "False")
+os.environ.setdefault("YOLO_CONFIG_DIR", tempfile.mkdtemp(prefix="cnncalc-ultralytics-"))
+warnings.simplefilter("ignore")
+
+import torch  # noqa: E402
+import ultralytics  # noqa: E402
+from ultralytics.nn.tasks import DetectionModel, yaml_model_load  # noqa: E402
+
+CFG = os.path.join(os.path.dirname(ultralytics.__file__), "cfg", "models")
+
+
+def measure(request):
+    cfg = yaml_model_load(os.path.join(CFG, request["yaml"]))
+    cfg["scale"] = request["scale"]
+    model = DetectionModel(cfg, verbose=False).eval()
+    model.model[-1].export = True  # the eval output alone, as an exported model returns it
+    out = {"params": sum(p.numel() for p in model.parameters()),
+           "trainable": sum(p.numel() for p in model.parameters() if p.requires_grad),
+           "buffers": sum(b.numel() for k, b in model.named_buffers() if not k.endswith("num_batches_tracked")),
+           "sizes": []}
+    for height, width in request.get("sizes", []):
+        x = torch.zeros(1, 3, height, width)
+        with torch.no_grad():
+            y = model(x)
+        size = {"size": [height, width], "shape": list(y.shape[1:])}
+        if request.get("fvcore"):
+            from fvcore.nn import FlopCountAnalysis
+
+            analysis = FlopCountAnalysis(model, x)
+            analysis.unsupported_ops_warnings(False).uncalled_modules_warnings(False).tracer_warnings("none")
+            size["fvcore"] = analysis.total()
+            size["by_operator"] = dict(analysis.by_operator())
+        out["sizes"].append(size)
+    return out
+
+
+if __name__ == "__main__":
+    if "--list" in sys.argv:
+        print(json.dumps({"version": ultralytics.__version__, "cfg": CFG}))
+    else:
+        print(json.dumps([measure(request) for request in json.loads(sys.stdin.read())]))
