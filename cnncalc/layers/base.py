@@ -115,7 +115,8 @@ class Layer:
     summary: ClassVar[str] = ""
     fields: ClassVar[tuple[Field, ...]] = ()  # collected from the `spec_field` attributes
     _field_index: ClassVar[dict[str, str]]  # name or alias -> field name (see canonical_field)
-    arity: ClassVar[int | None] = 1  # inputs it takes; None: two or more (a merge)
+    arity: ClassVar[int | None] = 1  # inputs it takes; None: `min_inputs` or more (a merge)
+    min_inputs: ClassVar[int] = 2
     is_activation: ClassVar[bool] = False  # usable as a conv's or linear's fused `act:`
     # Multiplies its input by learned filters or a weight matrix: the lectures' "conv" and
     # "fully-connected" layers, as the charts' takeaways name them (render/panels.py).

@@ -26,6 +26,7 @@ class Dist2BBox(Layer):
     example = ("- {op: conv, name: dist, out: 4, kernel: 1}\n- {op: reshape, shape: [4, -1]}\n"
                "- {op: dist2bbox, in: [reshape1, dist], strides: [8]}")
     arity = None
+    min_inputs = 2  # the distances and at least one feature map
 
     strides: tuple[int, ...] = spec_field(strides_value, doc="the stride of each feature map, in input pixels")
 

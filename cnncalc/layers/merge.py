@@ -72,6 +72,7 @@ class Mul(Merge):
 class Concat(Merge):
     op = "concat"
     aliases = ("cat",)
+    min_inputs = 1  # torch.cat of one tensor: what `in: [rep.*]` gives for a repeat of one copy
     known_as = ("concatenate", "concatenation")
     summary = ("concatenation along the channels (or the axis `dim`); the other sizes must match (inception "
                "branches, dense blocks)")

@@ -545,7 +545,7 @@ class _Builder:
         layer = self._checked_layer(cls, name, values, variables)
         if cls.arity is not None and len(inputs) != cls.arity:
             raise layer.error(f"{cls.op} takes {cls.arity} input, but is given {len(inputs)}", "in")
-        if cls.arity is None and len(inputs) < 2:
+        if cls.arity is None and len(inputs) < cls.min_inputs:
             raise layer.error(f"{cls.op} merges two or more inputs; list them with 'in: [a, b]'", "in")
         if check_only:
             return self._unknown(name)

@@ -171,8 +171,8 @@ def import_ultralytics(text: str, file: str, scale: str | None = None, name: str
                         loc=getattr(doc, "loc", None))
     for key in doc:
         if key not in TOP_KEYS:
-            raise SpecError(f"unknown key '{key}' of an Ultralytics model YAML", loc=doc.key_locs[key],
-                            hint=did_you_mean(str(key), TOP_KEYS))
+            raise SpecError(f"the key '{key}' is not supported by cnncalc import", loc=doc.key_locs[key],
+                            hint=did_you_mean(str(key), TOP_KEYS) or f"keys: {', '.join(TOP_KEYS)}")
     for key, wanted in (("activation", None), ("end2end", False), ("reg_max", 16), ("kpt_shape", None)):
         if key in doc and doc[key] != wanted and not (key == "end2end" and doc[key] is None):
             raise SpecError(f"'{key}: {doc[key]}' is not supported by cnncalc import", loc=doc.value_locs[key],
