@@ -36,6 +36,9 @@ TOP_LEVEL: dict[str, dict[str, Any]] = {
     "torchvision": {"anyOf": [STRING, {"type": "object", "required": ["model"], "additionalProperties": False,
                                        "properties": {"model": STRING, "kwargs": {"type": "object"}}}],
                     "description": "the torchvision constructor this spec equals"},
+    "timm": {"anyOf": [STRING, {"type": "object", "required": ["model"], "additionalProperties": False,
+                                "properties": {"model": STRING, "kwargs": {"type": "object"}}}],
+             "description": "the timm model (timm.create_model) this spec equals"},
 }
 
 CONTROL: dict[str, dict[str, Any]] = {

@@ -19,7 +19,8 @@ from ..layers.fields import MAX_SIZE, REQUIRED
 from .expr import UNKNOWN, ExprError, Unresolved, evaluate, is_expression
 from .yamlsrc import YList, YMap, parse_yaml, read_spec_text, weight_of
 
-TOP_LEVEL_KEYS = ("name", "description", "input", "symbols", "vars", "blocks", "layers", "outputs", "torchvision")
+TOP_LEVEL_KEYS = ("name", "description", "input", "symbols", "vars", "blocks", "layers", "outputs", "torchvision",
+                  "timm")
 BLOCK_KEYS = ("params", "inputs", "layers", "output", "outputs", "description")
 INPUT_NAME = "input"
 NAME_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]*$")
@@ -62,6 +63,7 @@ class Spec:
     blocks: dict[str, Block] = field(default_factory=dict)
     outputs: list[tuple[str, Location]] = field(default_factory=list)
     torchvision: dict[str, Any] | None = None
+    timm: dict[str, Any] | None = None  # the timm model it equals: {model, kwargs}, as `torchvision`
     symbolic: bool = False
     broken_blocks: set[str] = field(default_factory=set)
 
@@ -129,6 +131,7 @@ def _parse(text: str, file: str, default_name: str, overrides: dict[str, str], s
         blocks=blocks,
         outputs=_gathered(problems, lambda: _outputs(doc), []),
         torchvision=_gathered(problems, lambda: _torchvision(doc)),
+        timm=_gathered(problems, lambda: _torchvision(doc, "timm")),
         symbolic=symbolic,
         broken_blocks=broken,
     )
@@ -495,15 +498,15 @@ def _outputs(doc: YMap) -> list[tuple[str, Location]]:  # the spec's `outputs:` 
     return list(zip(raw, raw.item_locs))
 
 
-def _torchvision(doc: YMap) -> dict[str, Any] | None:
-    """`torchvision: resnet50` or `{model: googlenet, kwargs: {aux_logits: true}}`: the equivalent model."""
-    if "torchvision" not in doc:
+def _torchvision(doc: YMap, key: str = "torchvision") -> dict[str, Any] | None:
+    """`torchvision: resnet50` or `{model: googlenet, kwargs: {aux_logits: true}}`: the equivalent model
+    (`timm: dla34` likewise)."""
+    if key not in doc:
         return None
-    raw, loc = doc["torchvision"], doc.value_locs["torchvision"]
+    raw, loc = doc[key], doc.value_locs[key]
     if isinstance(raw, str):
-        return {"model": check_text(raw, loc, "torchvision"), "kwargs": {}}
+        return {"model": check_text(raw, loc, key), "kwargs": {}}
     if isinstance(raw, YMap) and isinstance(raw.get("model"), str) and set(raw) <= {"model", "kwargs"} \
             and isinstance(raw.get("kwargs", {}), dict):
-        return {"model": check_text(raw["model"], loc, "torchvision"), "kwargs": dict(raw.get("kwargs", {}))}
-    raise SpecError("'torchvision' must be a model name or {model: NAME, kwargs: {...}}", loc=loc,
-                    field="torchvision")
+        return {"model": check_text(raw["model"], loc, key), "kwargs": dict(raw.get("kwargs", {}))}
+    raise SpecError(f"'{key}' must be a model name or {{model: NAME, kwargs: {{...}}}}", loc=loc, field=key)
