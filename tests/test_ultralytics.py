@@ -1,10 +1,11 @@
 """The zoo's YOLOv8 and the specs `cnncalc import` writes, against what Ultralytics itself builds.
 
-Ultralytics cannot share the test environment: it installs ultralytics-thop, which replaces the `thop`
-module tests/test_conventions.py proves against. So the reference runs in its own environment,
-`.venv-ultralytics` (made by .ci/run: torch, torchvision, ultralytics==8.4.190, fvcore), or the Python
-that CNNCALC_ULTRALYTICS_PYTHON names, through tests/reference/ultralytics_reference.py in a
-subprocess; without one these tests skip. The figures hold for the pinned version only: Ultralytics'
+Ultralytics cannot share the test environment: it depends on ultralytics-thop, which replaces the
+`thop` module tests/test_conventions.py proves against. So .ci/run installs ultralytics==8.4.190 and
+OpenCV without their dependencies into the folder `.ultralytics-ref`, and the reference,
+tests/reference/ultralytics_reference.py, runs in a subprocess of this Python (its torch, fvcore and
+the real thop) with that folder on its PYTHONPATH; or in the Python that CNNCALC_ULTRALYTICS_PYTHON
+names (an environment of its own). Without either, or without torch and fvcore, these tests skip. The figures hold for the pinned version only: Ultralytics'
 YOLOv8 head changed between releases (8.3.0 builds yolov8n with 2,724,448 parameters, 8.4.190 with
 3,157,200; docs/import.md).
 
@@ -13,9 +14,11 @@ The importer itself needs no Ultralytics: its error tests run everywhere.
 from __future__ import annotations
 
 import functools
+import importlib.util
 import json
 import os
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -35,22 +38,31 @@ SUPPORTED = ("v8/yolov8.yaml", "v8/yolov8-p2.yaml", "v8/yolov8-p6.yaml", "v5/yol
 runner = CliRunner()
 
 
-def reference_python() -> str | None:
+LOCAL = ROOT / ".ultralytics-ref"  # ultralytics and cv2 alone, made by .ci/run
+
+
+def reference_command() -> tuple[list[str], dict[str, str]] | None:
+    """How to run the reference script: the interpreter and the environment, or None where there is none."""
+    env = {**os.environ, "OMP_NUM_THREADS": "2"}
     given = os.environ.get("CNNCALC_ULTRALYTICS_PYTHON")
     if given:
-        return given
-    local = ROOT / ".venv-ultralytics" / "bin" / "python"
-    return str(local) if local.exists() else None
+        return [given, str(REFERENCE)], env
+    needed = ("torch", "torchvision", "fvcore")
+    if not (LOCAL / "ultralytics").is_dir() or not all(importlib.util.find_spec(name) for name in needed):
+        return None
+    path = os.pathsep.join(filter(None, [str(LOCAL), env.get("PYTHONPATH")]))
+    return [sys.executable, str(REFERENCE)], {**env, "PYTHONPATH": path}
 
 
 @functools.cache
 def _reference_info() -> dict:
-    python = reference_python()
-    if python is None:
-        pytest.skip("no Ultralytics reference environment: .ci/run makes .venv-ultralytics (torch, "
-                    f"ultralytics=={ULTRALYTICS_VERSION}, fvcore), or set CNNCALC_ULTRALYTICS_PYTHON")
-    out = subprocess.run([python, str(REFERENCE), "--list"], capture_output=True, text=True, timeout=300,
-                         env={**os.environ, "OMP_NUM_THREADS": "2"})
+    command = reference_command()
+    if command is None:
+        pytest.skip(f"no Ultralytics reference: .ci/run installs ultralytics=={ULTRALYTICS_VERSION} into "
+                    ".ultralytics-ref (torch and fvcore come from this environment), or set "
+                    "CNNCALC_ULTRALYTICS_PYTHON")
+    argv, env = command
+    out = subprocess.run([*argv, "--list"], capture_output=True, text=True, timeout=300, env=env)
     assert out.returncode == 0, out.stderr[-3000:]
     info = json.loads(out.stdout)
     if info["version"] != ULTRALYTICS_VERSION:
@@ -60,8 +72,8 @@ def _reference_info() -> dict:
 
 def measure(requests: list[dict]) -> list[dict]:
     _reference_info()
-    out = subprocess.run([reference_python() or "", str(REFERENCE)], input=json.dumps(requests), capture_output=True,
-                         text=True, timeout=1200, env={**os.environ, "OMP_NUM_THREADS": "2"})
+    argv, env = reference_command() or ([], {})
+    out = subprocess.run(argv, input=json.dumps(requests), capture_output=True, text=True, timeout=1200, env=env)
     assert out.returncode == 0, out.stderr[-3000:]
     return json.loads(out.stdout)
 

@@ -37,9 +37,9 @@ def _analyze(graph: Graph, *, convention: Convention = TEXTBOOK, dtype: str = "f
         layer = node.layer
         inputs, output = list(node.input_shapes), node.output_shape
         try:
-            known = [fields[ref] for ref in node.inputs]
+            known = [field for field in (fields[ref] for ref in node.inputs) if field is not None]
             # a position of a reshaped tensor is no position of the image: its field is not known (None)
-            field = layer.receptive_field(known, inputs, output) if all(f is not None for f in known) else None
+            field = layer.receptive_field(known, inputs, output) if len(known) == len(node.inputs) else None
             params = value_of(layer.params(inputs, output))
             buffers = value_of(layer.buffers(inputs, output))
             macs = convention.count({term: value_of(f) for term, f in layer.costs(inputs, output).items()})

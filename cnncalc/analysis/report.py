@@ -164,6 +164,7 @@ class Report:
                 "macs": as_text(totals.macs),
                 "memory_bytes": as_text(totals.memory_bytes),
             },
+            "outputs": [{"name": name, "shape": [as_text(size) for size in shape]} for name, shape in self.outputs],
             "warnings": [{"layer": w.layer, "message": w.message,
                           "location": str(w.loc) if w.loc else None} for w in self.warnings],
         }

@@ -301,8 +301,16 @@ def shared_use(owner: Layer, name: str, owner_name: str, loc: Location | None,
     return use
 
 
-@functools.lru_cache(maxsize=None)
+_SHARED_CLASSES: dict[type[Layer], type[Layer]] = {}
+
+
 def _shared_class(cls: type[Layer]) -> type[Layer]:
+    if cls not in _SHARED_CLASSES:
+        _SHARED_CLASSES[cls] = _make_shared_class(cls)
+    return _SHARED_CLASSES[cls]
+
+
+def _make_shared_class(cls: type[Layer]) -> type[Layer]:
     def params(self: Layer, inputs: list[Shape], output: Shape) -> Any:
         return 0
 

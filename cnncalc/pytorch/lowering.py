@@ -53,8 +53,14 @@ def to_module(graph: Graph) -> Any:
         def __init__(self) -> None:
             super().__init__()
             steps = []
-            for name, inputs, torch_description in descriptions(graph):
-                module = build(torch_description)
+            built: dict[str, Any] = {}
+            for node, (name, inputs, torch_description) in zip(graph.nodes, descriptions(graph)):
+                if node.layer.shares:  # `share: LAYER`: that layer's module, called again
+                    from .modules import Shared
+
+                    module = Shared(built[node.layer.shares])
+                else:
+                    module = built[name] = build(torch_description)
                 put(self, name, module)
                 steps.append((name, inputs, module))
             self._steps = steps  # a plain list: the modules are registered once, by name, above

@@ -168,3 +168,16 @@ class Dist2BBox(nn.Module):
         lt, rb = distance.chunk(2, 1)
         x1y1, x2y2 = anchors - lt, anchors + rb
         return torch.cat(((x1y1 + x2y2) / 2, x2y2 - x1y1), 1) * strides
+
+
+class Shared(nn.Module):
+    """Another call of a module registered under another name (`share: LAYER`): its parameters stay
+    there, counted once. It runs the module's forward directly, so that the module's own hooks (and a
+    tool's per-module count) see only the owner's call, and this one's under this name."""
+
+    def __init__(self, module):
+        super().__init__()
+        object.__setattr__(self, "target", module)  # not a submodule
+
+    def forward(self, *inputs):
+        return type(self.target).forward(self.target, *inputs)  # type: ignore[union-attr]

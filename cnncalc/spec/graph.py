@@ -445,7 +445,7 @@ class _Builder:
                             layer=name, field="in", hint="its conditions are all false, or its lists are empty")
         return tuple(refs)
 
-    def references(self, entry: str, scope: _Scope, variables: dict[str, Any], name: str, loc: Location,
+    def references(self, entry: str, scope: _Scope, variables: dict[str, Any], name: str, loc: Location | None,
                    field_name: str) -> list[str]:
         """The layers one `in:` entry names: `conv1`; `blk.a` and `rep.0` (inside instances and
         copies); `rep.*` (every copy, a port's rest, a block's outputs); `xs.{i}` (an expression's
@@ -640,11 +640,12 @@ class _Builder:
                                 loc=block.loc, hint=did_you_mean(block.output, inner.names))
             outputs = [inner.names[block.output]]
         elif block.outputs:
+            where = block.outputs_loc or block.loc
             outputs = [ref for entry in block.outputs
-                       for ref in self.references(entry, inner, inner.variables, name, block.loc, "outputs")]
+                       for ref in self.references(entry, inner, inner.variables, name, where, "outputs")]
             if not outputs:
                 raise SpecError(f"the outputs of block '{block.name}' ({', '.join(block.outputs)}) name no layer",
-                                loc=block.loc, layer=name, field="outputs")
+                                loc=where, layer=name, field="outputs")
         exported = {key: ref for key, ref in inner.names.items() if key not in inner.ports}
         exported_lists = {key: refs for key, refs in inner.lists.items() if key not in inner.ports}
         if block.outputs:
@@ -705,7 +706,9 @@ class _Builder:
         layer = shared_use(owner.layer, name, owner.name, item.loc, {"share": loc})
         if len(inputs) != len(owner.inputs):
             raise layer.error(f"'{raw}' takes {len(owner.inputs)} input(s), but is given {len(inputs)}", "in")
-        shapes = [self.shapes[ref] for ref in inputs]
+        shapes = [shape for shape in (self.shapes[ref] for ref in inputs) if shape is not None]
+        if len(shapes) != len(inputs):  # an input failed, and was reported
+            raise Consequence("an input of unknown shape", loc=item.loc, layer=name, field="in")
         notes: list[tuple[str, str | None]] = []
         try:
             output = tuple(layer.output_shape(shapes, lambda message, field=None: notes.append((message, field))))

@@ -40,6 +40,7 @@ class Block:
     inputs: tuple[str, ...] = ()  # named input ports (`inputs: [x, y]`); () is one port, `input`
     variadic: str | None = None  # the last port when it takes the remaining inputs (`rest*`)
     outputs: tuple[str, ...] = ()  # several outputs (`outputs: [y0, y1]`, `f.*`); () is `output`
+    outputs_loc: Location | None = None  # where `outputs:` is written
 
     @property
     def ports(self) -> tuple[str, ...]:
@@ -275,7 +276,7 @@ def _item_list(value: Any, loc: Location, what: str) -> YList:
     return value
 
 
-def check_name(name: Any, loc: Location, what: str = "layer name") -> str:
+def check_name(name: Any, loc: Location | None, what: str = "layer name") -> str:
     if not isinstance(name, str) or not NAME_PATTERN.match(name):
         raise SpecError(f"a {what} must start with a letter or '_' and use letters, digits, '_' and '-'; "
                         f"got {name!r}", loc=loc, field="name")
@@ -421,7 +422,7 @@ def _block(name: Any, body: Any, raw: YMap) -> Block:
         raise SpecError(f"'{clash}' is both an input and a parameter of block '{name}'", loc=body.value_locs["inputs"])
     return Block(name, params, _item_list(body["layers"], body.value_locs["layers"], "layers"),
                  output, loc, check_text(description.strip(), body.value_locs.get("description"), "description"),
-                 ports, variadic, outputs)
+                 ports, variadic, outputs, body.value_locs.get("outputs"))
 
 
 def _ports(body: YMap) -> tuple[tuple[str, ...], str | None]:

@@ -238,7 +238,8 @@ def _rows(doc: YMap) -> list[Row]:
             raise SpecError(f"row {index}: repeats must be a whole number from 1 to 1000", loc=item.item_locs[1])
         if not isinstance(args, YList):
             raise SpecError(f"row {index}: args must be a list", loc=item.item_locs[3])
-        sources = tuple(_source(s, index, item.item_locs[0]) for s in (source if isinstance(source, list) else [source]))
+        listed = source if isinstance(source, list) else [source]
+        sources = tuple(_source(s, index, item.item_locs[0]) for s in listed)
         rows.append(Row(index, sources, repeats, module, tuple(args), loc, _flow(item)))
     return rows
 
@@ -276,13 +277,15 @@ def _spec(name: str, rows: list[Row], scales: dict[str, tuple[Any, Any, Any]], c
         layers.append(f"  - {{{text}}}  # {row.raw}")
     blocks = _with_dependencies(used)
     lines = ["# yaml-language-server: $schema=spec.schema.json",
-             f"# Written by cnncalc import from an Ultralytics model YAML (modules as in ultralytics {ULTRALYTICS_VERSION}).",
+             "# Written by cnncalc import from an Ultralytics model YAML "
+             f"(modules as in ultralytics {ULTRALYTICS_VERSION}).",
              f"name: {name}",
              f"description: {name} as Ultralytics builds it (--set scale=... picks the scale)" if chosen
              else f"description: {name} as Ultralytics builds it",
              "input: [3, 640, 640]", "vars:"]
     if chosen:
-        lines += [f"  scale: {chosen}                          # {', '.join(scales)}", "  scales:                           # [depth, width, max_channels]"]
+        lines += [f"  scale: {chosen}                          # {', '.join(scales)}",
+                  "  scales:                           # [depth, width, max_channels]"]
         lines += [f"    {letter}: [{depth}, {width}, {limit}]" for letter, (depth, width, limit) in scales.items()]
         lines += ["  depth: scales[scale][0]", "  width: scales[scale][1]", "  max_channels: scales[scale][2]"]
     else:

@@ -1,6 +1,6 @@
-"""What Ultralytics builds from its own model YAMLs, as JSON: run by tests/test_ultralytics.py in the
-reference environment (torch, ultralytics, fvcore, and no thop: ultralytics installs ultralytics-thop,
-which replaces the `thop` module the other tests prove against; see docs/import.md).
+"""What Ultralytics builds from its own model YAMLs, as JSON: run by tests/test_ultralytics.py in a
+subprocess whose PYTHONPATH holds ultralytics (installed without its dependencies: its ultralytics-thop
+would replace the `thop` module the other tests prove against; see docs/import.md).
 
 Reads a JSON list of requests on stdin, {"yaml": "v8/yolov8.yaml", "scale": "n", "sizes": [[640, 640]],
 "fvcore": true}, and prints one JSON object per request: parameters, trainable parameters, BatchNorm
