@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import importlib.util
 from pathlib import Path
 
 import pytest
@@ -7,6 +8,9 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 SPECS = ROOT / "specs"
 GOLDEN = Path(__file__).resolve().parent / "golden"
+
+# --symbolic needs the optional sympy; the bare environment of .ci/run has none.
+needs_sympy = pytest.mark.skipif(importlib.util.find_spec("sympy") is None, reason="sympy (the symbolic extra) is not installed")
 
 
 # Golden outputs and docs examples include what these print (verify, the peer conventions): they

@@ -14,6 +14,8 @@ from cnncalc.spec.bundled import bundled_specs, resolve
 from cnncalc.spec.graph import build
 from cnncalc.spec.spec import load_spec
 
+from .conftest import needs_sympy
+
 runner = CliRunner()
 
 
@@ -166,6 +168,7 @@ def test_explain_a_repeat_and_json():
     assert all(name.startswith("layer2.") for name in members) and len(members) == 4 * 10 + 2
 
 
+@needs_sympy
 def test_symbolic_explain_in_json():
     result = runner.invoke(app, ["explain", "lecture/basic_block", "--symbolic", "-f", "json"])
     assert result.exit_code == 0, result.output

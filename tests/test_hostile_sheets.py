@@ -1,4 +1,4 @@
-"""A corpus of hostile answer sheets, each graded by the command line in its own process, with a
+"""A corpus of hostile answer sheets, each graded by the command line (tests/clirun.py), with a
 time limit and a memory limit: exit code 2 for a file that cannot be graded, 1 for a readable sheet
 that is simply wrong; a message naming the file (located where the grader can); never a traceback,
 a signal, a hang or raw control characters in the output.
@@ -12,10 +12,6 @@ import csv
 import io
 import os
 import re
-import resource
-import subprocess
-import sys
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,7 +19,9 @@ import pytest
 
 from cnncalc.core.text import file_name, printable
 
-pytestmark = pytest.mark.slow  # about a second per sheet and process; CI runs it with the whole suite
+from .clirun import Job, run_batch
+
+pytestmark = pytest.mark.slow  # CI runs it with the whole suite
 
 CORPUS = Path(__file__).resolve().parent / "data" / "hostile_sheets"
 TIMEOUT_S = 60  # generous: a loaded 2-core machine; a sheet takes about a second
@@ -119,38 +117,29 @@ def _cases(tmp: Path) -> list[Case]:
     return [Case(name, EXPECTED[name], CORPUS) for name in static] + _generated(tmp / "generated")
 
 
-def _limits() -> None:
-    resource.setrlimit(resource.RLIMIT_AS, (MEMORY_BYTES, MEMORY_BYTES))
-
-
 @dataclass(frozen=True)
 class Run:
     case: Case
-    returncode: int | None  # None: it ran past TIMEOUT_S
+    returncode: int | str | None  # None: it ran past TIMEOUT_S; "raised ...": an exception escaped the CLI
     stdout: str
     stderr: str
 
 
-def _run(case: Case) -> Run:
-    command = [sys.executable, "-m", "cnncalc", "grade", "alexnet", *case.options, "--", case.name]
-    environment = {**os.environ, "COLUMNS": "100", "NO_COLOR": "1"}
-    try:
-        done = subprocess.run(command, cwd=case.folder, capture_output=True, timeout=TIMEOUT_S, preexec_fn=_limits,
-                              env=environment, stdin=subprocess.DEVNULL)
-    except subprocess.TimeoutExpired as exc:
-        return Run(case, None, (exc.stdout or b"").decode("utf-8", "replace"), "")
-    return Run(case, done.returncode, done.stdout.decode("utf-8", "replace"), done.stderr.decode("utf-8", "replace"))
+def _job(case: Case) -> Job:
+    return Job(" ".join((*case.options, case.name)), ["grade", "alexnet", *case.options, "--", case.name],
+               str(case.folder), TIMEOUT_S)
 
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory) -> dict[str, Run]:
-    """Every sheet, graded once, four processes at a time (the whole corpus in a few seconds)."""
+    """Every sheet, graded once, in batches (tests/clirun.py: one process per CPU)."""
     PWNED.unlink(missing_ok=True)
     cases = _cases(tmp_path_factory.mktemp("hostile"))
     cases += [Case(case.name, case.expected, case.folder, ("--format", "csv")) for case in cases
               if "formula" in case.name or case.name.startswith("=")]
-    with ThreadPoolExecutor(max_workers=4) as pool:
-        return {" ".join((*case.options, case.name)): run for case, run in zip(cases, pool.map(_run, cases))}
+    outcomes = run_batch([_job(case) for case in cases], {**os.environ, "COLUMNS": "100", "NO_COLOR": "1"},
+                         MEMORY_BYTES)
+    return {key: Run(case, *outcomes[key]) for case in cases for key in [_job(case).key]}
 
 
 def test_the_corpus_has_at_least_60_sheets(runs):
@@ -175,7 +164,7 @@ def _problems(run: Run) -> list[str]:
     expected = run.case.expected if isinstance(run.case.expected, tuple) else (run.case.expected,)
     if run.returncode not in expected:
         problems.append(f"exit code {run.returncode}, expected {' or '.join(map(str, expected))}"
-                        + (" (killed by a signal)" if run.returncode < 0 else ""))
+                        + (" (killed by a signal)" if isinstance(run.returncode, int) and run.returncode < 0 else ""))
     output = run.stdout + run.stderr
     if "Traceback" in output:
         problems.append("a traceback")

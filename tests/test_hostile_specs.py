@@ -1,26 +1,21 @@
-"""The hostile spec corpus (tests/hostile_specs.py) through the real CLI, each spec in its own
-process with a time limit and a 1 GiB memory limit: exit code 2, a located message, no traceback,
-no raw control character. The fast lane runs one spec of each class; `-m slow` runs them all."""
+"""The hostile spec corpus (tests/hostile_specs.py) through the real CLI under a time limit and a
+1 GiB memory limit: exit code 2, a located message, no traceback, no raw control character. The
+fast lane runs one spec of each class, each in a process of its own; `-m slow` runs them all
+in batches (tests/clirun.py: one process per CPU, each case alone again if a process fails)."""
 from __future__ import annotations
 
+import math
 import os
-import subprocess
-import sys
 import unicodedata
-from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
+from .clirun import Job, Outcome, run_all_alone, run_alone, run_batch
 from .hostile_specs import Hostile, corpus
 
 MEMORY_LIMIT = 1024**3
+ENV = {**os.environ, "NO_COLOR": "1", "COLUMNS": "120"}
 CORPUS = corpus()
-
-
-def _limit_memory() -> None:  # runs in the child, before the CLI starts
-    import resource
-
-    resource.setrlimit(resource.RLIMIT_AS, (MEMORY_LIMIT, MEMORY_LIMIT))
 
 
 def _raw_controls(text: str) -> list[str]:
@@ -30,29 +25,27 @@ def _raw_controls(text: str) -> list[str]:
                    if ch != "\n" and unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp")})
 
 
-def run_hostile(case: Hostile, folder) -> subprocess.CompletedProcess:
+def job(case: Hostile, folder) -> Job:
     path = folder / f"{case.id}.yaml"
     if isinstance(case.text, bytes):
         path.write_bytes(case.text)
     else:
         path.write_text(case.text, encoding="utf-8")
-    env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "120"}
-    return subprocess.run([sys.executable, "-m", "cnncalc", "table", str(path), "-f", "csv"], capture_output=True,
-                          timeout=case.timeout, preexec_fn=_limit_memory if os.name == "posix" else None, env=env)
+    return Job(case.id, ["table", str(path), "-f", "csv"], str(folder), math.ceil(case.timeout))
 
 
-def check(case: Hostile, folder) -> None:
-    result = run_hostile(case, folder)
-    out = result.stdout.decode("utf-8", "replace")
-    err = result.stderr.decode("utf-8", "replace")
-    assert result.returncode == 2, f"exit {result.returncode}\n{err[-2000:]}"
-    assert "Traceback" not in err and "Error:" not in err.split("error:")[0], err[-2000:]
+def problem(case: Hostile, outcome: Outcome, folder) -> str | None:
+    """Why the outcome is not a clean refusal (exit 2, a located message, no traceback, no raw
+    control character, nothing on stdout); None when it is."""
+    err = outcome.stderr
     path = str(folder / f"{case.id}.yaml")
-    first = err.splitlines()[0]
-    assert first.startswith(f"{path}:"), first  # located: the file, then line:column where there is one
-    assert case.needle in err, f"{case.needle!r} not in\n{err[-2000:]}"
-    assert _raw_controls(out + err) == []
-    assert out == ""
+    checks = [(outcome.code == 2, f"exit {outcome.code} (None: past its time limit)\n{err[-2000:]}"),
+              ("Traceback" not in err and "Error:" not in err.split("error:")[0], err[-2000:]),
+              (err.startswith(f"{path}:"), err.splitlines()[0] if err else "no message"),  # located
+              (case.needle in err, f"{case.needle!r} not in\n{err[-2000:]}"),
+              (_raw_controls(outcome.stdout + err) == [], _raw_controls(outcome.stdout + err)),
+              (outcome.stdout == "", outcome.stdout[:2000])]
+    return next((f"{case.id}: {why}" for ok, why in checks if not ok), None)
 
 
 # One case of each kind the issue names, for the fast lane (`-m slow` runs the whole corpus).
@@ -73,29 +66,32 @@ def test_the_corpus_is_large_and_covers_every_class():
             "name", "description", "key", "op", "misspelt", "block"} <= classes
 
 
-def check_all(cases: list[Hostile], folder) -> None:
-    """Check the cases in parallel processes (one per CPU), and report every one that fails."""
-
-    def failure(case: Hostile) -> str | None:
-        try:
-            check(case, folder)
-        except (AssertionError, subprocess.TimeoutExpired) as exc:
-            return f"{case.id}: {exc}"
-        return None
-
-    with ThreadPoolExecutor(max_workers=os.cpu_count() or 2) as pool:
-        failures = [f for f in pool.map(failure, cases) if f]
+def assert_refused(cases: list[Hostile], outcomes: dict[str, Outcome], folder) -> None:
+    """Every case refused cleanly; the message lists every one that was not."""
+    failures = [why for case in cases if (why := problem(case, outcomes[case.id], folder))]
     assert failures == [], "\n\n".join(failures)
 
 
 def test_hostile_spec_sample(tmp_path):
-    check_all(_sample(), tmp_path)
+    jobs = [job(case, tmp_path) for case in _sample()]
+    outcomes = run_all_alone(jobs, ENV, MEMORY_LIMIT)
+    assert_refused(_sample(), outcomes, tmp_path)
+    # the batch runner that checks the whole corpus sees what the real entry point does
+    assert run_batch(jobs, ENV, MEMORY_LIMIT) == outcomes
+
+
+def test_a_case_the_batch_did_not_report_runs_alone(tmp_path):
+    crashing = tmp_path / "crash.py"
+    crashing.write_text("import os\nos.abort()\n")  # dies before reporting anything, as a crash would
+    cases = _sample()[:3]
+    outcomes = run_batch([job(case, tmp_path) for case in cases], ENV, MEMORY_LIMIT, script=crashing)
+    assert [outcomes[case.id].code for case in cases] == [2, 2, 2]
+    assert_refused(cases, outcomes, tmp_path)
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("kind", sorted({case.id.split("-")[0] for case in CORPUS}))
-def test_hostile_specs_of_class(kind, tmp_path):
-    check_all([case for case in CORPUS if case.id.split("-")[0] == kind], tmp_path)
+def test_the_whole_hostile_corpus(tmp_path):
+    assert_refused(CORPUS, run_batch([job(case, tmp_path) for case in CORPUS], ENV, MEMORY_LIMIT), tmp_path)
 
 
 @pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs FIFOs")
@@ -104,7 +100,6 @@ def test_fifo_and_device_through_the_cli(tmp_path):
     os.mkfifo(fifo)
     os.symlink("/dev/zero", tmp_path / "zero.yaml")
     for path in (fifo, tmp_path / "zero.yaml"):
-        result = subprocess.run([sys.executable, "-m", "cnncalc", "table", str(path)], capture_output=True, text=True,
-                                timeout=60, preexec_fn=_limit_memory)
-        assert result.returncode == 2
-        assert result.stderr.startswith(f"{path}: error: not a regular file")
+        outcome = run_alone(Job(path.name, ["table", str(path)], str(tmp_path), 60), ENV, MEMORY_LIMIT)
+        assert outcome.code == 2
+        assert outcome.stderr.startswith(f"{path}: error: not a regular file")

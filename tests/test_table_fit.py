@@ -14,6 +14,8 @@ from cnncalc.cli import app
 from cnncalc.render.grid import Column, Grid
 from cnncalc.render.lecture import LECTURE, lecture_renderables, row_cells
 
+from .conftest import needs_sympy
+
 runner = CliRunner()
 
 
@@ -94,6 +96,7 @@ def test_the_narrowest_layout_when_nothing_fits():
     assert lines[4:6] == ["abcdef. 123,456,789 987,654,321", "ghijkl"]  # numbers whole: longer than 10
 
 
+@needs_sympy
 def test_symbolic_keeps_the_layer_column(monkeypatch):
     text = on_terminal(monkeypatch, 80, "table", "lenet5", "--symbolic")
     assert text.count("Layer") == 2  # the shapes and the formulas
@@ -101,6 +104,7 @@ def test_symbolic_keeps_the_layer_column(monkeypatch):
         assert re.search(rf"^{name}\b", text, re.M), name
 
 
+@needs_sympy
 def test_symbolic_lenet_piped_is_readable():
     text = runner.invoke(app, ["table", "lenet5", "--symbolic"]).stdout
     table, _, summary = text.partition("\ninput C×H×W")

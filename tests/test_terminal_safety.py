@@ -15,6 +15,8 @@ from cnncalc.cli import app
 from cnncalc.core.errors import InputError, Location, Note
 from cnncalc.core.text import file_name, printable, printable_lines, printable_message, shown
 
+from .conftest import needs_sympy
+
 runner = CliRunner()
 
 HOSTILE = "net\x1b[2J\x1b[31mPWN\u202e\u200b\x00\x07\udcff"
@@ -62,7 +64,7 @@ def test_error_and_warning_rendering_is_safe():
     assert_printable(Note("l\x1b", "stride \x1b does not fit", Location("f\u200b", 1, 2)).render())
 
 
-COMMANDS = [["table"], ["table", "-f", "markdown"], ["table", "-f", "csv"], ["table", "--symbolic"], ["explain"],
+COMMANDS = [["table"], ["table", "-f", "markdown"], ["table", "-f", "csv"], pytest.param(["table", "--symbolic"], marks=needs_sympy), ["explain"],
             ["explain", "-f", "markdown"], ["grade", "--key"], ["grade", "--template", "-f", "yaml"]]
 
 

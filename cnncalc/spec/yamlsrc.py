@@ -107,6 +107,11 @@ def check_structure(text: str, file: str, max_depth: int = MAX_NESTING, aliases:
             elif isinstance(event, yaml.AliasEvent) and not aliases:
                 raise error("YAML aliases ('*name') are not allowed here; write the values out",
                             loc=_loc(file, event.start_mark))
+    except yaml.MarkedYAMLError as exc:
+        # PyYAML 6.0.4's libyaml stops at 1,000 levels while scanning ahead, before our count sees 200
+        if "maximum nesting depth" in str(exc.problem):
+            raise error(f"{what} is nested more than {max_depth} levels deep",
+                        loc=_loc(file, exc.problem_mark) if exc.problem_mark else None, file=file) from None
     except yaml.YAMLError:
         return
 
