@@ -19,6 +19,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -81,9 +82,19 @@ def measure(requests: list[dict]) -> list[dict]:
 SIZES = [(320, 320), (256, 384)]  # two sizes, one not square; the proof holds at 640 too (test below)
 
 
+EXPORTED = tempfile.TemporaryDirectory(prefix="cnncalc-yolov8-")
+
+
 @functools.cache
 def _zoo_reference() -> dict[str, dict]:
-    requests = [{"yaml": "v8/yolov8.yaml", "scale": scale, "sizes": SIZES, "fvcore": True} for scale in SCALES]
+    _reference_info()
+    exported = Path(EXPORTED.name) / "yolov8n.py"  # as exported, the spec's size (640²) only
+    result = runner.invoke(app, ["export", "yolov8", "--to", "pytorch", "-o", str(exported), "--force"])
+    assert result.exit_code == 0, result.output
+    # yolov8n at 640² too, in the same subprocess (each start imports torch, Ultralytics and fvcore again)
+    requests = [{"yaml": "v8/yolov8.yaml", "scale": scale, "sizes": SIZES + [(640, 640)] * (scale == "n"),
+                 "fvcore": True} for scale in SCALES]
+    requests[0]["export"] = {"path": str(exported), "cls": "Yolov8", "size": [640, 640]}
     return dict(zip(SCALES, measure(requests)))
 
 
@@ -113,13 +124,23 @@ def test_zoo_yolov8n_has_the_published_figures():
 
 @pytest.mark.slow
 def test_zoo_yolov8n_at_640_equals_fvcore_on_detection_model():
-    reference = measure([{"yaml": "v8/yolov8.yaml", "scale": "n", "sizes": [(640, 640)], "fvcore": True}])[0]
-    assert reference["sizes"][0]["fvcore"] == cnncalc.analyze("yolov8", convention="fvcore").totals.macs
+    reference = _zoo_reference()["n"]["sizes"][-1]
+    assert reference["size"] == [640, 640]
+    assert reference["fvcore"] == cnncalc.analyze("yolov8", convention="fvcore").totals.macs
+
+
+@pytest.mark.slow
+def test_the_exported_yolov8n_loads_detection_model_weights_and_computes_its_output():
+    """`cnncalc export yolov8 --to pytorch` follows Ultralytics' module paths (model.22.dfl.conv...):
+    DetectionModel's state_dict loads strictly, and the outputs agree on a random image."""
+    assert _zoo_reference()["n"]["export_max_diff"] < 1e-3  # outputs reach 640 (box coordinates in pixels)
 
 
 @functools.cache
 def _import_reference() -> dict[tuple[str, str], dict]:
-    requests = [{"yaml": yaml, "scale": scale, "sizes": [(256, 256)]} for yaml in SUPPORTED for scale in SCALES]
+    # fvcore at scale n only: a trace per model costs more than building it
+    requests = [{"yaml": yaml, "scale": scale, "sizes": [(256, 256)], "fvcore": scale == "n"}
+                for yaml in SUPPORTED for scale in SCALES]
     return {(r["yaml"], r["scale"]): m for r, m in zip(requests, measure(requests))}
 
 
@@ -135,6 +156,9 @@ def test_imported_specs_equal_detection_model_at_every_scale(yaml_name, tmp_path
         report = cnncalc.analyze(str(target), set={"scale": scale}, input=(3, 256, 256))
         assert (report.totals.params, report.totals.buffers) == (reference["params"], reference["buffers"]), scale
         assert report.outputs[0][1] == tuple(reference["sizes"][0]["shape"]), scale
+        if "fvcore" in reference["sizes"][0]:
+            report = cnncalc.analyze(str(target), set={"scale": scale}, input=(3, 256, 256), convention="fvcore")
+            assert report.totals.macs == reference["sizes"][0]["fvcore"], reference["sizes"][0]["by_operator"]
 
 
 @pytest.mark.slow

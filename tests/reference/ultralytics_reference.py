@@ -4,7 +4,9 @@ would replace the `thop` module the other tests prove against; see docs/import.m
 
 Reads a JSON list of requests on stdin, {"yaml": "v8/yolov8.yaml", "scale": "n", "sizes": [[640, 640]],
 "fvcore": true}, and prints one JSON object per request: parameters, trainable parameters, BatchNorm
-statistics, and per size the eval output's shape and fvcore's count by operator. With the argument
+statistics, and per size the eval output's shape and fvcore's count by operator; with "export":
+{"path", "cls", "size"}, the largest difference between the model's output and that of the file
+`cnncalc export` wrote, loaded with the model's weights. With the argument
 `--list` it prints the folder of the shipped YAMLs and the installed version instead. No weights are
 downloaded: the models are built from the YAMLs with random weights."""
 import json
@@ -47,7 +49,22 @@ def measure(request):
             size["fvcore"] = analysis.total()
             size["by_operator"] = dict(analysis.by_operator())
         out["sizes"].append(size)
+    if request.get("export"):  # a file `cnncalc export --to pytorch` wrote: DetectionModel's weights, strictly
+        out["export_max_diff"] = _exported_difference(model, **request["export"])
     return out
+
+
+def _exported_difference(model, path, cls, size):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("exported", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    exported = getattr(module, cls)().eval()
+    exported.load_state_dict(model.state_dict(), strict=True)
+    x = torch.rand(1, 3, *size, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        return (exported(x) - model(x)).abs().max().item()
 
 
 if __name__ == "__main__":
