@@ -75,9 +75,11 @@ def layer_schema(cls: type[Layer], values: dict[str, dict[str, Any]]) -> dict[st
     required = [field.name for field in cls.fields if field.required]
     # the control keys' values are checked by "item"; here only which keys may stand
     schema: dict[str, Any] = {"properties": properties, "propertyNames": {"enum": [*CONTROL, *properties]}}
-    if required:  # an alias may stand for a required field: each must be given one way or another
-        schema["allOf"] = [{"anyOf": [{"required": [key]} for key in (field.name, *field.aliases)]}
-                           for field in cls.fields if field.required]
+    if required:  # an alias may stand for a required field: each must be given one way or another,
+        # unless the layer shares another's module (`share: LAYER`), whose fields it takes
+        schema["if"] = {"not": {"required": ["share"]}}
+        schema["then"] = {"allOf": [{"anyOf": [{"required": [key]} for key in (field.name, *field.aliases)]}
+                                    for field in cls.fields if field.required]}
     if cls.summary:
         schema["description"] = cls.summary
     return schema

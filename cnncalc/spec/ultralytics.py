@@ -102,10 +102,10 @@ BLOCKS: dict[str, tuple[str, tuple[str, ...]]] = {
     layers:
       - {op: cbs, name: conv1, c2: c, k: 3, module: 0, when: legacy}
       - {op: cbs, name: conv2, c2: c, k: 3, module: 1, when: legacy}
-      - {op: cbs, name: dw1, c2: in_channels, k: 3, g: in_channels, module: 0.0, when: not legacy}
-      - {op: cbs, name: pw1, c2: c, module: 0.1, when: not legacy}
-      - {op: cbs, name: dw2, c2: c, k: 3, g: c, module: 1.0, when: not legacy}
-      - {op: cbs, name: pw2, c2: c, module: 1.1, when: not legacy}
+      - {op: cbs, name: dw1, c2: in_channels, k: 3, g: in_channels, module: "0.0", when: not legacy}
+      - {op: cbs, name: pw1, c2: c, module: "0.1", when: not legacy}
+      - {op: cbs, name: dw2, c2: c, k: 3, g: c, module: "1.0", when: not legacy}
+      - {op: cbs, name: pw2, c2: c, module: "1.1", when: not legacy}
       - {op: conv, name: pred, out: nc, kernel: 1, module: 2}
 """, ("cbs",)),
     "Detect": ("""\
