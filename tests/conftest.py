@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 from pathlib import Path
 
 import pytest
@@ -8,6 +9,10 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 SPECS = ROOT / "specs"
 GOLDEN = Path(__file__).resolve().parent / "golden"
+
+if "PYTEST_XDIST_WORKER" in os.environ:  # `pytest -n N`: N workers share the cores, one thread each
+    for _threads in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(_threads, "1")
 
 # --symbolic needs the optional sympy; the bare environment of .ci/run has none.
 needs_sympy = pytest.mark.skipif(importlib.util.find_spec("sympy") is None, reason="sympy (the symbolic extra) is not installed")

@@ -109,6 +109,7 @@ def test_export_cli_refuses_to_overwrite(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["net.py"]
 
 
+@pytest.mark.slow  # the ONNX exporter: about 10 s
 def test_onnx_export_passes_the_checker(tmp_path):
     onnx = pytest.importorskip("onnx")
     target = tmp_path / "stem.onnx"
