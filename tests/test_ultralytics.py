@@ -14,6 +14,7 @@ The importer itself needs no Ultralytics: its error tests run everywhere.
 from __future__ import annotations
 
 import functools
+import hashlib
 import importlib.util
 import json
 import os
@@ -72,7 +73,26 @@ def _reference_info() -> dict:
 
 
 def measure(requests: list[dict]) -> list[dict]:
+    """The reference's answers, once per test run: under pytest-xdist the workers share them through
+    files (each reference run builds and traces every model again, minutes of CPU)."""
     _reference_info()
+    run = os.environ.get("PYTEST_XDIST_TESTRUNUID")
+    if run is None:
+        return _run_reference(requests)
+    from filelock import FileLock  # torch's dependency, present wherever the reference can run
+
+    plain = [{key: value for key, value in r.items() if key != "export"} for r in requests]  # paths differ
+    key = hashlib.sha256(json.dumps(plain, sort_keys=True).encode()).hexdigest()[:16]
+    folder = Path(tempfile.gettempdir()) / f"cnncalc-ultralytics-{run}"
+    folder.mkdir(exist_ok=True)
+    cached = folder / f"{key}.json"
+    with FileLock(f"{cached}.lock"):
+        if not cached.exists():
+            cached.write_text(json.dumps(_run_reference(requests)), encoding="utf-8")
+        return json.loads(cached.read_text(encoding="utf-8"))
+
+
+def _run_reference(requests: list[dict]) -> list[dict]:
     argv, env = reference_command() or ([], {})
     out = subprocess.run(argv, input=json.dumps(requests), capture_output=True, text=True, timeout=1200, env=env)
     assert out.returncode == 0, out.stderr[-3000:]
