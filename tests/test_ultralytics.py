@@ -83,7 +83,7 @@ def measure(requests: list[dict]) -> list[dict]:
 
     plain = [{key: value for key, value in r.items() if key != "export"} for r in requests]  # paths differ
     key = hashlib.sha256(json.dumps(plain, sort_keys=True).encode()).hexdigest()[:16]
-    folder = Path(tempfile.gettempdir()) / f"cnncalc-ultralytics-{run}"
+    folder = Path(tempfile.gettempdir()) / f"cnncalc-ultralytics-answers-{run}"
     folder.mkdir(exist_ok=True)
     cached = folder / f"{key}.json"
     with FileLock(f"{cached}.lock"):

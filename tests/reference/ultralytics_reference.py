@@ -17,7 +17,8 @@ import warnings
 
 os.environ.setdefault("YOLO_OFFLINE", "1")
 os.environ.setdefault("YOLO_VERBOSE", "False")
-os.environ.setdefault("YOLO_CONFIG_DIR", tempfile.mkdtemp(prefix="cnncalc-ultralytics-"))
+_SETTINGS = tempfile.TemporaryDirectory(prefix="cnncalc-ultralytics-settings-")  # removed at exit
+os.environ.setdefault("YOLO_CONFIG_DIR", _SETTINGS.name)
 warnings.simplefilter("ignore")
 
 import torch  # noqa: E402
