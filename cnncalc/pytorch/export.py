@@ -12,6 +12,7 @@ from typing import Any
 
 from .. import __version__
 from ..core.errors import OptionError
+from ..core.gcpause import paused_gc
 from ..spec.graph import INPUT_NAME, Graph
 from .lowering import _class_name
 from .naming import ModuleTree
@@ -32,26 +33,73 @@ def pytorch_source(graph: Graph, origin: str, flat: bool = False) -> str:
 
 def idiomatic_source(graph: Graph, origin: str) -> str:
     """A class per spec block and one for the model, in ruff format's style, needing torch only."""
-    from .codegen import Generator, body, class_name
+    with paused_gc():  # it only allocates; the collector's passes would grow the cost per layer
+        return _idiomatic_source(graph, origin)
 
-    classes, init, forward = Generator(graph).write()
-    model = class_name(graph.name)
-    used = {name for name in _helper_names() if re.search(rf"\b{name}\(", "\n".join(
-        [*init, *(line for _, _, lines, _ in classes for line in lines)]))}
-    helpers = [_helper_source_of(name).rstrip("\n") for name in sorted(used, key=_helper_names().index)]
-    imports = [line for line, needed in (("import torch", "torch." in "".join(helpers)),
-                                         ("import torch.nn.functional as F", "F." in "".join(helpers)),
+
+def _idiomatic_source(graph: Graph, origin: str) -> str:
+    from .codegen import Generator, class_name
+    from .pyformat import literal
+
+    generator = Generator(graph)
+    classes, model = generator.write()
+    code = "\n".join(line for c in (*classes, model) for line in (*c.init, *(c.forward or [])))
+    helpers = [_helper_source_of(name).rstrip("\n") for name in _helper_names()
+               if re.search(rf"\b{name}\(", code)]
+    if re.search(r"\bmake_divisible\(", code):
+        helpers.insert(0, _function_source("make_divisible"))
+    everything = "\n".join([code, *helpers])
+    imports = [line for line, needed in (("import math", "math." in everything),
+                                         ("import torch", "torch." in everything),
+                                         ("import torch.nn.functional as F", "F." in everything),
                                          ("from torch import nn", True)) if needed]
-    lines = [*_docstring(graph, origin, model), "", *imports, ""]
+    lines = [*_docstring(graph, origin, class_name(graph.name)), "", *imports, ""]
+    constants = [f"{constant} = {literal(generator.constant_values[constant])}"
+                 for constant in generator.constant_values if constant in generator.used_constants]
+    if constants:
+        lines += ["", *constants, ""]
     for helper in helpers:
         lines += ["", helper, ""]
-    for name, signature, init_lines, forward_lines in classes:
-        lines += ["", f"class {name}(nn.Module):", *body([f"def __init__(self, {', '.join(signature)}):"], 4),
-                  "        super().__init__()", *body(init_lines, 8), "", "    def forward(self, x):",
-                  *body(forward_lines, 8), ""]
-    lines += ["", f"class {model}(nn.Module):", "    def __init__(self):", "        super().__init__()",
-              *body(init, 8), "", "    def forward(self, x):", *body(forward, 8)]
-    return "\n".join(lines) + "\n"
+    for written in (*classes, model):
+        lines += ["", *_class_lines(written), ""]
+    return "\n".join(lines[:-1]) + "\n"
+
+
+def _class_lines(written: Any) -> list[str]:
+    from .pyformat import body
+
+    if not written.base:  # a function returning modules
+        return [*body([f"def {written.name}({', '.join(written.signature)}):"], 0), *body(written.init, 4)]
+    lines = [f"class {written.name}({written.base}):",
+             *body([f"def __init__(self{''.join(', ' + p for p in written.signature)}):"], 4),
+             *body(written.init, 8)]
+    if written.forward is not None:
+        lines += ["", "    def forward(self, x):", *body(written.forward, 8)]
+    return lines
+
+
+def _function_source(name: str) -> str:
+    """A function of the spec's expressions (make_divisible) as the exported file carries it: no type hints,
+    and no guard clauses (`if ...: raise`), which check a spec's arguments where the file passes its own."""
+    import ast
+
+    from ..spec import expr
+
+    tree = ast.parse(inspect.getsource(getattr(expr, name)))
+    function = tree.body[0]
+    assert isinstance(function, ast.FunctionDef)
+    for argument in function.args.args:
+        argument.annotation = None
+    function.returns = None
+    function.body = [statement for statement in function.body if not _guard(statement)]
+    return ast.unparse(tree)
+
+
+def _guard(statement: Any) -> bool:
+    import ast
+
+    return isinstance(statement, ast.If) and not statement.orelse and all(
+        isinstance(inner, ast.Raise) for inner in statement.body)
 
 
 def _docstring(graph: Graph, origin: str, model: str) -> list[str]:
@@ -135,6 +183,7 @@ def _helper_source() -> str:
     from . import modules as torch_modules
 
     source = inspect.getsource(torch_modules)
+    source = source.split("\n\n# How `cnncalc export` writes", 1)[0] + "\n"  # the classes, not export's table
     return source.split('"""', 2)[2].lstrip("\n")  # drop the module docstring
 
 
@@ -155,10 +204,14 @@ def _variable_names(names: list[str]) -> dict[str, str]:
 
 
 def onnx_bytes(graph: Graph, model: Any = None) -> bytes:
-    """The model (by default `to_module(graph)`) exported to ONNX (opset 18) with a batch-1 input, as
-    bytes: by the dynamo exporter when onnxscript is installed, else by the TorchScript one. Node names
-    carry the spec's layer names. A failure is a located SpecError (in a layer) or an OptionError,
-    never a traceback."""
+    """The model (by default `to_module(graph)`) exported to ONNX with a batch-1 input, as bytes.
+
+    With onnxscript installed: torch's dynamo exporter (opset 18), constants folded but no layer fused, so
+    that every layer of the spec is a node named `/<layer>/<op>` (`/layer1.0.bn1/BatchNormalization`) and
+    the initializers are the model's own weights under its state_dict names. Without it: the TorchScript
+    exporter (opset 17), which folds batch norm into the convolution before it and names nodes after the
+    layer's own name only (`/conv1_1/Conv`). A failure is a located SpecError (in a layer) or an
+    OptionError, never a traceback."""
     from .lowering import require_torch, to_module
     from .verify import located_failures
 
@@ -182,23 +235,49 @@ def onnx_bytes(graph: Graph, model: Any = None) -> bytes:
 
 def _onnx_export(torch: Any, model: Any, sample: tuple, names: list[str]) -> bytes:
     import io
-    import os
-    import tempfile
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         if _installed("onnxscript"):
             program = torch.onnx.export(model, sample, input_names=["input"], output_names=names, opset_version=18,
-                                        dynamo=True, verbose=False)
-            with tempfile.TemporaryDirectory() as folder:  # save() writes files only
-                path = os.path.join(folder, "model.onnx")
-                program.save(path)
-                with open(path, "rb") as file:
-                    return file.read()
+                                        dynamo=True, optimize=False, verbose=False)
+            return _tidy(program.model)
         buffer = io.BytesIO()
         torch.onnx.export(model, sample, buffer, input_names=["input"], output_names=names, opset_version=17,
                           dynamo=False)
         return buffer.getvalue()
+
+
+def _tidy(model: Any) -> bytes:
+    """The dynamo exporter's graph with its constants folded (the shape arithmetic of a conv without bias)
+    and no fusion (torch's own optimisation folds batch norm into convs), nodes named by layer."""
+    from collections import Counter
+
+    from onnxscript import ir
+    from onnxscript.optimizer import fold_constants
+
+    fold_constants(model)
+    ir.passes.common.RemoveUnusedNodesPass()(model)
+    seen: Counter[str] = Counter()
+    for node in model.graph:
+        scopes = node.metadata_props.get("pkg.torch.onnx.name_scopes", "")
+        layer = _layer_scope(scopes)
+        if layer:
+            base = f"/{layer}/{node.op_type}"
+            seen[base] += 1
+            node.name = base if seen[base] == 1 else f"{base}_{seen[base] - 1}"
+    return ir.to_proto(model).SerializeToString()
+
+
+def _layer_scope(scopes: str) -> str:
+    """The layer a node comes from: the module the model's forward called (`['', 'layer1.0.bn1', ...]`)."""
+    import ast
+
+    try:
+        parts = ast.literal_eval(scopes)
+    except (ValueError, SyntaxError):
+        return ""
+    return parts[1] if isinstance(parts, list) and len(parts) > 1 and isinstance(parts[1], str) else ""
 
 
 def _installed(name: str) -> bool:

@@ -181,3 +181,9 @@ class Shared(nn.Module):
 
     def forward(self, *inputs):
         return type(self.target).forward(self.target, *inputs)  # type: ignore[union-attr]
+
+
+# How `cnncalc export` writes a stateless helper inside a forward instead of registering it as a module
+# (where it sits straight in a class, not in a numbered container): its inputs joined by the text, or
+# put in place of `{}` (comma-separated).
+INLINE = {"Add": " + ", "Mul": " * ", "Concat": "torch.cat([{}], dim=1)"}

@@ -10,16 +10,6 @@ for a 3x224x224 input. It needs only torch:
 from torch import nn
 
 
-class Add(nn.Module):
-    """Elementwise sum of two or more inputs."""
-
-    def forward(self, *inputs):
-        result = inputs[0]
-        for item in inputs[1:]:
-            result = result + item
-        return result
-
-
 class Basic(nn.Module):
     def __init__(self, in_channels, c, stride=1, proj=False):
         super().__init__()
@@ -36,7 +26,6 @@ class Basic(nn.Module):
                 nn.Conv2d(in_channels, c, kernel_size=1, stride=stride, bias=False),
                 nn.BatchNorm2d(c),
             )
-        self.add1 = Add()
         self.out = nn.ReLU()
 
     def forward(self, x):
@@ -46,7 +35,7 @@ class Basic(nn.Module):
         conv2 = self.conv2(relu)
         bn2 = self.bn2(conv2)
         downsample = self.downsample(x) if self.downsample is not None else x
-        add1 = self.add1(bn2, downsample)
+        add1 = bn2 + downsample
         out = self.out(add1)
         return out
 
@@ -58,7 +47,7 @@ class Resnet18(nn.Module):
         self.bn1 = nn.BatchNorm2d(64)
         self.relu = nn.ReLU()
         self.maxpool = nn.MaxPool2d(3, stride=2, padding=1)
-        self.layer1 = nn.Sequential(Basic(64, c=64), Basic(64, c=64))
+        self.layer1 = nn.Sequential(*[Basic(64, c=64) for _ in range(2)])
         self.layer2 = nn.Sequential(
             Basic(64, c=128, stride=2, proj=True), Basic(128, c=128)
         )

@@ -1,0 +1,330 @@
+"""A block as a class (one body for all its uses, its forward following its items) or, when its layers sit in
+the enclosing container, as a function returning them."""
+from __future__ import annotations
+
+import ast
+import keyword
+import re
+from typing import Any
+
+from ..layers.fields import REQUIRED
+from ..spec.expr import ExprError
+from ..spec.expr import evaluate as spec_evaluate
+from ..spec.graph import INPUT_KEYS, Call
+from ..spec.spec import INPUT_NAME
+from .codeparts import (
+    RESERVED,
+    ClassCode,
+    Loop,
+    Member,
+    NotIdiomatic,
+    Signature,
+    Texts,
+    attribute,
+    class_name,
+    field_sources,
+    function_name,
+    is_literal,
+    numbered,
+    ordered,
+    variable,
+)
+from .codescope import Names, ScopeWriter, inline_code, inline_form
+from .codetree import Tree
+from .pyexpr import gives, names_in, same, to_python
+from .pyformat import LINE, literal
+
+
+# ---- a class per block -------------------------------------------------------------------------------------
+class UseWriter(ScopeWriter):
+    """A block's code, one body for all its uses: its parameters, its values as their expressions."""
+
+    def __init__(self, gen: Tree, block: Any, calls: list[Call], function: bool = False) -> None:
+        self.block, self.calls = block, calls
+        bad = [p for p in block.params if p in RESERVED or keyword.iskeyword(p) or not p.isidentifier()]
+        if bad:
+            raise NotIdiomatic(f"parameter {bad[0]!r} is a name the code needs")
+        if function:
+            positions = {id(item): index for index, item in enumerate(block.items)}
+            members = gen.members([c.name for c in calls], [gen.run(c, final=True)[0] for c in calls], final=True,
+                                  items=positions)
+        else:
+            members = gen.members([c.name for c in calls], [c.module for c in calls], final=False)
+        position = {id(item): index for index, item in enumerate(block.items)}
+        members.sort(key=lambda m: position.get(id(m.item), len(position)))
+        for member in members:
+            if not isinstance(member, Loop) and ("." in member.key or any(
+                    t is not None and t.origin is not None and t.origin.copy is not None for t in member.things)):
+                raise NotIdiomatic(f"{member.key}: repeats and written-out blocks inside a class")
+        envs = [self._env(gen, c) for c in calls]
+        super().__init__(gen, members, envs, {"in_channels", *block.params}, literal_first=False)
+        self.chains = self._input_texts()
+
+    def texts_of(self, item: Any) -> Texts:
+        texts = super().texts_of(item)
+        texts.inputs = self.chains.get(id(item), [])
+        return texts
+
+    def _keeps_channels(self, member: Member) -> bool:
+        """Whether the member's output has its input's channels in every use (a skipped one does)."""
+        things = [t for row in member.copies for t in row] if isinstance(member, Loop) else member.things
+        for thing in things:
+            if isinstance(thing, Call):
+                if self.gen.shapes[thing.output][0] != thing.variables["in_channels"]:
+                    return False
+            elif thing is not None and thing.output_shape[0] != thing.input_shapes[0][0]:
+                return False
+        return True
+
+    def _input_texts(self) -> dict[int, list[str]]:
+        """Per item, the texts of the layers it reads, nearest first, back to the block's input."""
+        producers: dict[str, tuple[Any, str]] = {}  # local name -> (item, what it read)
+        chains: dict[int, list[str]] = {}
+        by_item = {id(m.item): m for m in self.members}
+        previous = INPUT_NAME
+        for index, item in enumerate(self.block.items):
+            ref, texts, seen = _item_inputs(item, previous)[0], [], set()
+            while ref in producers and ref not in seen:
+                seen.add(ref)
+                producer, ref = producers[ref]
+                texts += _last_copy([t for field_texts in field_sources(producer).values() for t in field_texts],
+                                    producer)
+                if id(producer) in by_item and not self._keeps_channels(by_item[id(producer)]):
+                    ref = ""  # its channels are its own: the texts before it say nothing of them
+                    break
+            chains[id(item)] = [*texts, *(["in_channels"] if ref == INPUT_NAME else [])]
+            local = str(item["name"]) if "name" in item else f"#{index}"
+            producers[local] = (item, _item_inputs(item, previous)[0])
+            previous = local
+        return chains
+
+    @staticmethod
+    def _env(gen: Tree, use: Call) -> dict[str, Any]:
+        env = {c: v for c, v in gen.constant_values.items()}
+        env.update(in_channels=use.variables["in_channels"], **use.args)
+        return env
+
+    def signature(self, body: list[str]) -> tuple[list[str], list[str]]:
+        """The constructor's parameters (those the code reads) and the lines computing the others."""
+        block, calls = self.block, self.calls
+        needed = _loaded(body)
+        computed: dict[str, str] = {}
+        overridden: dict[str, set[str]] = {}
+        for name in reversed(list(block.params)):
+            default = block.params[name]
+            if name not in needed or default is REQUIRED or is_literal(default):
+                continue
+            text = to_python(str(default), {"in_channels", *block.params}, self.constants)
+            spec_values = [_spec_default(str(default), c) for c in calls]
+            keeps = [c for c, v in zip(calls, spec_values) if same(v, c.args[name])]
+            if text is None or not all(gives(text, env, c.args[name]) for env, c in zip(self.envs, calls)
+                                       if c in keeps):
+                continue  # written as a required parameter
+            computed[name] = text
+            overridden[name] = {c.name for c in calls if c not in keeps}
+            needed |= names_in(text)
+            self.gen.used_constants |= names_in(text) & set(self.constants.values())
+        params: list[tuple[str, str]] = []
+        for name, default in block.params.items():
+            if name not in needed or (name in computed and not overridden[name]):
+                continue
+            kind = "computed" if name in computed else "required" if default is REQUIRED or not is_literal(default) \
+                else "default"
+            params.append((name, kind))
+        params.sort(key=lambda p: p[1] != "required")
+        self.gen.signatures[block.name] = Signature("in_channels" in needed, params,
+                                                    {n: block.params[n] for n, k in params if k == "default"},
+                                                    overridden)
+        signature = ["in_channels"] if "in_channels" in needed else []
+        signature += [n if k == "required" else f"{n}={literal(block.params[n])}" if k == "default" else f"{n}=None"
+                      for n, k in params]
+        lines = []
+        for name in block.params:
+            if name in computed and name in needed:
+                lines += [f"{name} = {computed[name]}"] if not overridden[name] else \
+                    [f"if {name} is None:", f"    {name} = {computed[name]}"]
+        return signature, lines
+
+    def _whole_chain(self) -> bool:
+        """Whether every item reads the one before it and the last is the output: nn.Sequential's forward."""
+        items = list(self.block.items)
+        previous = INPUT_NAME
+        for index, item in enumerate(items):
+            if _item_inputs(item, previous) != [previous]:
+                return False
+            previous = str(item["name"]) if "name" in item else f"#{index}"
+        by_item = {id(m.item): m for m in self.members}
+        order = [by_item[id(i)] for i in items if id(i) in by_item]
+        return self.block.output in (None, previous) and self.in_order(self.root) == order
+
+
+class FunctionWriter(UseWriter):
+    """A block whose layers sit in the enclosing numbered container (VGG's stages in `features`): a function
+    returning its modules in order, spliced in where it is used (`*stage(64, c=128, n=2)`)."""
+
+    def __init__(self, gen: Tree, block: Any, calls: list[Call]) -> None:
+        super().__init__(gen, block, calls, function=True)
+
+    def write(self) -> ClassCode:
+        if not self._whole_chain():
+            raise NotIdiomatic("its layers do not feed each other in order")
+        for i, use in enumerate(self.calls):  # each use's modules are in the order of its items
+            things = [t for m in self.members for t in (m.copies[i] if isinstance(m, Loop) else [m.things[i]])
+                      if t is not None]
+            numbers = [int(path.rpartition(".")[2]) for t in things for path, _ in self.gen._parts(t, True)]
+            if numbers != sorted(numbers):
+                raise NotIdiomatic(f"{use.name}: its modules are not in the order of its layers")
+        kids = [p for _, child in ordered(self.root) for p in self.pieces(child, "layers")]
+        everywhere = tuple(True for _ in self.envs)
+        lines, entries = self.entries(kids, everywhere, "layers")
+        body = [*lines, f"return {entries[0][1:]}" if lines else f"return [{', '.join(entries)}]"]
+        signature, computed = self.signature(body)
+        return ClassCode(function_name(self.block.name), "", signature, [*computed, *body], None)
+
+
+class BlockWriter(UseWriter):
+    """A block's class: one body for all its uses; its forward follows the block's items."""
+
+    def write(self) -> ClassCode:
+        sequential = numbered(self.root) or any(isinstance(m, Loop) and not m.paths[0][:-1] for m in self.members)
+        if sequential:
+            if not self._whole_chain():
+                raise NotIdiomatic("a numbered module or a repeat straight in a class whose layers do not "
+                                   "feed each other in order")
+            piece = self.container(self.root, "layers", "self")
+            if piece.entries is not None:  # numbered: the entries are nn.Sequential's arguments
+                body = [*piece.lines, f"super().__init__({', '.join(piece.entries)})"]
+            else:  # named: registered one by one
+                body = ["super().__init__()", *piece.lines]
+            forward = None
+        else:
+            body = ["super().__init__()", *self.init_lines()]
+            forward = self.forward_lines()
+        signature, computed = self.signature(body)
+        if sequential and not body[0].startswith("super().__init__()"):
+            body = [*computed, *body]
+        else:
+            body = [body[0], *computed, *body[1:]]
+        return ClassCode(class_name(self.block.name), "nn.Sequential" if sequential else "nn.Module", signature,
+                         body, forward)
+
+    def forward_lines(self) -> list[str]:
+        by_item = {id(m.item): m for m in self.members}
+        groups = self.containers()
+        names = Names()
+        value = {INPUT_NAME: names.new("x")}
+        lines: list[str] = []
+        previous = INPUT_NAME
+        done: set[str] = set()  # members called through their container
+        items = list(self.block.items)
+        locals_ = [self._local(item, m) for item, m in ((i, by_item.get(id(i))) for i in items)]
+        everywhere = tuple(True for _ in self.envs)
+        for item, local in zip(items, locals_):
+            inputs = _item_inputs(item, previous)
+            member = by_item.get(id(item))
+            previous = local
+            if member is None:  # skipped by every use: it stands for its first input
+                value[local] = value[inputs[0]]
+                continue
+            if member.key in done:
+                continue
+            top = member.paths[0][0]
+            group = groups.get(top)
+            if group is not None:
+                if group[0] is not member or not self._spec_chain(group, items, locals_):
+                    raise NotIdiomatic(f"{top}: its layers do not feed each other in order")
+                done.update(m.key for m in group)
+                code = f"{attribute(top)}({value[inputs[0]]})"
+                out = names.new(variable(top))
+                presence = tuple(any(m.presence[i] for m in group) for i in range(len(self.envs)))
+                lines += _optional(out, code, attribute(top), value[inputs[0]], presence != everywhere)
+                value[self._local_of(group[-1], items, locals_)] = out
+                continue
+            if isinstance(member, Loop):
+                raise NotIdiomatic(f"{member.key}: a repeat straight in a class")
+            form = inline_form(member)
+            out = names.new(variable(local))
+            if form is not None:
+                code = inline_code(form, [value[name] for name in inputs])
+                condition = self.condition(member.presence, everywhere, member.item)
+                lines.append(f"{out} = {code}" if condition is None else
+                             f"{out} = {code} if self.use_{variable(member.paths[0][0])} else {value[inputs[0]]}")
+            else:
+                code = ", ".join(value[name] for name in inputs)
+                for segments in member.paths:
+                    code = f"{attribute('.'.join(segments))}({code})"
+                lines += _optional(out, code, attribute(".".join(member.paths[0])), value[inputs[0]],
+                                   member.presence != everywhere)
+            value[local] = out
+        output = self.block.output or locals_[-1]
+        lines.append(f"return {value[output]}")
+        return lines
+
+    def _local(self, item: Any, member: Member | None) -> str:
+        if "name" in item:
+            return str(item["name"])
+        if member is not None:
+            return member.key
+        return f"_skipped{id(item)}"
+
+    def _local_of(self, member: Member, items: list[Any], locals_: list[str]) -> str:
+        return next(local for item, local in zip(items, locals_) if item is member.item)
+
+    def _spec_chain(self, group: list[Member], items: list[Any], locals_: list[str]) -> bool:
+        """In the spec: each member of the container reads the one before; only the last is read after."""
+        order = {id(item): index for index, item in enumerate(items)}
+        positions = [order[id(m.item)] for m in group]
+        if positions != list(range(positions[0], positions[0] + len(group))):
+            return False
+        if self.in_order(self.root.children[group[0].paths[0][0]]) != group:
+            return False
+        inner = {locals_[p] for p in positions[:-1]}
+        for index, item in enumerate(items):
+            previous = locals_[index - 1] if index else INPUT_NAME
+            reads = set(_item_inputs(item, previous))
+            if index in positions[1:]:
+                if reads != {locals_[index - 1]}:
+                    return False
+            elif index not in positions and reads & inner:
+                return False
+        return len(_item_inputs(items[positions[0]], locals_[positions[0] - 1] if positions[0] else INPUT_NAME)) == 1
+
+
+def _last_copy(texts: list[str], item: Any) -> list[str]:
+    """A repeat's texts as its last copy reads them (what comes after it sees that copy): i = repeat - 1."""
+    if "repeat" not in item:
+        return texts
+    last = f"({item['repeat']} - 1)"
+    return [re.sub(r"\bi\b", last, t) for t in texts]
+
+
+def _spec_default(text: str, use: Call) -> Any:
+    try:
+        return spec_evaluate(text, use.variables)
+    except ExprError:
+        return None
+
+
+def _loaded(lines: list[str]) -> set[str]:
+    """The names the statements read."""
+    tree = ast.parse("\n".join(lines))
+    return {node.id for node in ast.walk(tree) if isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load)}
+
+
+def _optional(out: str, code: str, module: str, fallback: str, conditional: bool) -> list[str]:
+    """`out = code`, or where the module may be None, `code` only when it is not (else the input)."""
+    if not conditional:
+        return [f"{out} = {code}"]
+    line = f"{out} = {code} if {module} is not None else {fallback}"
+    if len(line) + 8 <= LINE:
+        return [line]
+    return [f"{out} = {fallback}", f"if {module} is not None:", f"    {out} = {code}"]
+
+
+def _item_inputs(item: Any, previous: str) -> list[str]:
+    for key in INPUT_KEYS:
+        if key in item:
+            raw = item[key]
+            return [raw] if isinstance(raw, str) else list(raw)
+    return [previous]
+
