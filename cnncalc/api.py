@@ -19,6 +19,8 @@ from typing import Any, Union
 
 from .analysis.conventions import CONVENTIONS, Convention
 from .analysis.engine import analyze as run_engine
+from .analysis.memory_plan import MemoryOptions
+from .analysis.memory_report import MemoryReport, graph_memory
 from .analysis.report import Report
 from .core.errors import ErrorCollector, OptionError, did_you_mean
 from .core.shapes import Shape
@@ -47,13 +49,36 @@ def load_graph(spec: SpecSource, *, set: Mapping[str, Any] | None = None, input:
 
 def analyze(spec: SpecSource, *, set: Mapping[str, Any] | None = None, input: InputShape = None,
             convention: str | Convention = "textbook", batch: int = 1, dtype: str = "float32", strict: bool = False,
-            symbolic: bool = False, depth: int | None = None) -> Report:
+            symbolic: bool = False, depth: int | None = None, mode: str = "infer") -> Report:
     """Load a spec and count every layer: shapes, parameters, multiply-adds under `convention` (a
     name or a Convention), activation memory in `dtype` for `batch` samples, receptive fields.
-    `strict` turns warnings into errors; `depth` collapses blocks below that depth into one row each."""
+    `strict` turns warnings into errors; `depth` collapses blocks below that depth into one row each.
+    `mode` 'infer' (the default) counts the network that runs at inference; 'train' adds the layers
+    marked `train_only:` (auxiliary classifiers). `report.training_only` says what they add."""
     graph, _ = load_graph(spec, set=set, input=input, symbolic=symbolic)
-    report = run_engine(graph, convention=convention_named(convention), dtype=dtype, batch=batch, strict=strict)
+    report = run_engine(graph, convention=convention_named(convention), dtype=dtype, batch=batch, strict=strict,
+                        mode=mode)
     return report.collapse(depth) if depth is not None else report
+
+
+def memory(spec: SpecSource, *, mode: str = "train", batch: int = 1, optimizer: str = "momentum",
+           amp: str | None = None, dtype: str = "float32", set: Mapping[str, Any] | None = None,
+           input: InputShape = None, checkpoint: Sequence[str] = (), foreach: bool = False,
+           fit: int | str | None = None, protocol: str = "resident") -> MemoryReport:
+    """The memory of one training step (`mode` 'train': forward, backward and the optimizer's step)
+    or one inference forward pass ('infer') in eager PyTorch, from the spec alone (docs/memory.md):
+    the peak, where it happens, what each layer keeps for backward. `amp` 'fp16' or 'bf16' runs it
+    under autocast; `checkpoint` names block instances to run under activation checkpointing;
+    `foreach` uses the optimizers' foreach implementation (CUDA's default). `fit` ('24GiB', or bytes)
+    reports at the largest batch whose peak fits instead of at `batch`."""
+    from .core.quantities import parse_bytes
+
+    if batch < 1:
+        raise OptionError(f"batch must be at least 1, got {batch}")
+    graph, _ = load_graph(spec, set=set, input=input)
+    options = MemoryOptions(mode=mode, optimizer=optimizer, amp=amp, dtype=dtype, checkpoint=tuple(checkpoint),
+                            foreach=foreach, protocol=protocol)
+    return graph_memory(graph, options, batch, parse_bytes(fit, "--fit") if isinstance(fit, str) else fit)
 
 
 def convention_named(convention: str | Convention) -> Convention:

@@ -309,3 +309,9 @@ def test_deep_nesting_is_refused_not_a_crash(tmp_path, text):
     # libyaml's composer recurses on the C stack: 100,000 levels crashed the interpreter
     path, result = run_spec(tmp_path, text)
     assert_bad_input(result, f"{path}:", "error: the YAML is nested more than 200 levels deep")
+
+
+def test_export_without_to_needs_a_suffix_that_names_a_format(tmp_path):
+    result = runner.invoke(app, ["export", "alexnet", "-o", str(tmp_path / "net.txt")])
+    assert_bad_input(result, "error: --to is needed: the suffix of", "net.txt' names no format")
+    assert not (tmp_path / "net.txt").exists()

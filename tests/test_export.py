@@ -128,7 +128,7 @@ def test_resnet18_reads_like_torchvision(tmp_path):
     source = pytorch_source(build(load_spec(resolve("resnet18")[0])), "resnet18")
     assert "class Basic(nn.Module):\n    def __init__(self, in_channels, c, stride=1, proj=False):" in source
     assert "        if proj:\n            self.downsample = nn.Sequential(" in source
-    assert "        add1 = bn2 + downsample\n" in source  # the sum is written out, not a module
+    assert "        add1 = bn2.add_(downsample)\n" in source  # the sum is written out (in place), not a module
     assert "self.layer1 = nn.Sequential(*[Basic(64, c=64) for _ in range(2)])" in source
     # a lone copy after a different first one is written as it is, not as a loop of one
     assert "self.layer2 = nn.Sequential(\n            Basic(64, c=128, stride=2, proj=True), Basic(128, c=128)\n" in source
@@ -166,10 +166,10 @@ def test_resnet18_reads_like_torchvision(tmp_path):
     ("shufflenet_v2_x1_0", ["class Branch1(nn.Sequential):\n    def __init__(self, in_channels, out, stride):\n"
                             "        super().__init__(\n",
                             "*[ShuffleUnit(232, c=232) for _ in range(7)],\n"]),
-    ("mobilenet_v3_large", ["                    nn.Hardswish() if hs else nn.ReLU(),\n",
+    ("mobilenet_v3_large", ["                    nn.Hardswish(inplace=True) if hs else nn.ReLU(inplace=True),\n",
                             "        if se:\n            block.append(Se(e, squeeze=make_divisible(e // 4, 8)))\n",
                             "        self.use_add = stride == 1 and in_channels == out\n",
-                            "        add = block + x if self.use_add else block\n",
+                            "        add = block.add_(x) if self.use_add else block\n",
                             "def make_divisible(value, divisor=8, min_value=None):\n"  # the spec's guards left out
                             '    """MobileNet\'s rounding: the nearest multiple of `divisor`, not below 90% of `value`."""\n'
                             "    if min_value is None:\n"]),
@@ -465,3 +465,19 @@ def test_local_lists_hide_no_function_or_class(tmp_path):
     x = torch.randn(2, *graph.input_shape)
     with torch.no_grad():
         assert torch.equal(idiomatic(x), flat(x))
+
+
+def test_an_in_place_sum_is_the_first_inputs_method_once_per_other_input():
+    from cnncalc.pytorch.codescope import inline_code
+
+    assert inline_code(".add_({})", ["a", "b", "c"]) == "a.add_(b).add_(c)"  # torchvision's out += identity
+    assert inline_code(" + ", ["a", "b", "c"]) == "a + b + c"
+
+
+@pytest.mark.parametrize("suffix, start", [(".py", b'"""googlenet_stem'),
+                                           pytest.param(".ONNX", b"\x08", marks=pytest.mark.slow)])
+def test_the_output_suffix_picks_the_format(tmp_path, suffix, start):
+    target = tmp_path / f"stem{suffix}"
+    result = runner.invoke(app, ["export", "googlenet_stem", "-o", str(target)])
+    assert result.exit_code == 0, result.output
+    assert target.read_bytes().startswith(start)  # the Python file's docstring; ONNX's ir_version field (tag 1)

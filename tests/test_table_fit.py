@@ -121,5 +121,5 @@ def test_rendering_keeps_every_number(monkeypatch):
     piped = runner.invoke(app, ["table", "googlenet"]).stdout
     for row in report.rows:
         assert row.name in piped
-    assert len(lecture_renderables(report)) == 5
+    assert len(lecture_renderables(report)) == 6  # the table and five summary lines (one: what aux1 and aux2 add)
     assert LECTURE[0] == "layer"

@@ -52,11 +52,24 @@ def _second_size(shape: tuple) -> tuple:
 
 @pytest.mark.parametrize("name", sorted(DECLARED))
 def test_parameters_and_buffers_equal_torchvision(name):
+    """The whole model torchvision builds (auxiliary classifiers too: --mode train)."""
     model = _model(DECLARED[name])
+    report = cnncalc.analyze(name, mode="train")
+    assert report.totals.params == sum(p.numel() for p in model.parameters())
+    statistics = sum(b.numel() for key, b in model.named_buffers() if not key.endswith("num_batches_tracked"))
+    assert report.totals.buffers == statistics
+
+
+@pytest.mark.parametrize("name", ["googlenet", "inception_v3"])
+def test_the_inference_network_leaves_out_the_auxiliary_classifiers(name):
+    """By default cnncalc counts the network that runs at inference: torchvision's model without its
+    auxiliary classifiers (aux_logits=False), which is what its published weights hold for GoogLeNet."""
+    model = _model({**DECLARED[name], "kwargs": {**DECLARED[name]["kwargs"], "aux_logits": False}})
     report = cnncalc.analyze(name)
     assert report.totals.params == sum(p.numel() for p in model.parameters())
     statistics = sum(b.numel() for key, b in model.named_buffers() if not key.endswith("num_batches_tracked"))
     assert report.totals.buffers == statistics
+    assert report.training_only is not None and not report.training_only.included
 
 
 @pytest.mark.parametrize("second", [False, True], ids=["spec-size", "second-size"])

@@ -10,16 +10,19 @@ from ..core.gcpause import paused_gc
 from ..core.shapes import numel
 from ..layers import RF, LayerProblem
 from ..layers.window import PIXEL
-from ..spec.graph import INPUT_NAME, Graph
+from ..spec.graph import INPUT_NAME, MODES, Graph
 from .conventions import TEXTBOOK, Convention
 from .report import DTYPE_BYTES, Report, Row
 
 
 def analyze(graph: Graph, *, convention: Convention = TEXTBOOK, dtype: str = "float32", batch: int = 1,
-            strict: bool = False) -> Report:
-    """One Row per node, in order (see _analyze)."""
+            strict: bool = False, mode: str = "infer") -> Report:
+    """One Row per node of the network that runs in `mode` (see _analyze)."""
+    if mode not in MODES:
+        raise OptionError(f"unknown mode {mode!r}; choose from {', '.join(MODES)}")
     with paused_gc():
-        return _analyze(graph, convention=convention, dtype=dtype, batch=batch, strict=strict)
+        report = _analyze(graph, convention=convention, dtype=dtype, batch=batch, strict=strict)
+    return report.for_mode(mode, graph.train_only)
 
 
 def _analyze(graph: Graph, *, convention: Convention = TEXTBOOK, dtype: str = "float32", batch: int = 1,
@@ -63,6 +66,7 @@ def _analyze(graph: Graph, *, convention: Convention = TEXTBOOK, dtype: str = "f
             memory_bytes=numel(output) * bytes_per_element * batch,
             cells=cells,
             receptive_field=field,
+            train_only=node.train_only,
         ))
     return Report(graph.name, tuple(graph.input_shape), dtype, batch, convention.name, tuple(rows),
                   tuple(notes), graph.description,

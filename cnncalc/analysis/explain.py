@@ -37,10 +37,12 @@ def explain(graph: Graph, report: Report, convention: Convention, names: list[st
     also be a block instance or repeat (`layer1.0`, `inception3a`): its layers are explained, then
     its totals."""
     rows = {row.name: row for row in report.rows}
-    wanted, groups = _check_names(names or [], rows, report)
+    wanted, groups = _check_names(names or [], rows, report, {node.name for node in graph.nodes if node.train_only})
     explanations = []
     fields: dict[str, RF] = {INPUT_NAME: (PIXEL, PIXEL)}
     for node in graph.nodes:
+        if node.name not in rows:  # a training-only layer, and the report is the inference network's
+            continue
         row = rows[node.name]
         fields[node.name] = row.receptive_field or (PIXEL, PIXEL)
         if wanted and node.name not in wanted:
@@ -59,11 +61,14 @@ def explain(graph: Graph, report: Report, convention: Convention, names: list[st
     return _with_group_totals(explanations, groups, report)
 
 
-def _check_names(names: list[str], rows: dict[str, Row], report: Report) -> tuple[set[str], list[str]]:
+def _check_names(names: list[str], rows: dict[str, Row], report: Report,
+                 train_only: set[str]) -> tuple[set[str], list[str]]:
     """The layers to explain and the blocks (instances or repeats) whose totals to add."""
     wanted: set[str] = set()
     groups: list[str] = []
     for name in names:
+        if name not in rows and any(n == name or n.startswith(name + ".") for n in train_only):
+            raise OptionError(f"--layer: '{name}' runs only in training", hint="add --mode train")
         members = [] if name in rows else [row for row in rows if row.startswith(name + ".")]
         if name not in rows and not members:
             known = [*rows, *report.groups]

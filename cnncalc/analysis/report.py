@@ -27,6 +27,7 @@ class Row:
     memory_bytes: Any
     cells: Cells = field(default_factory=Cells)
     receptive_field: tuple[RFAxis, RFAxis] | None = None  # along H and W
+    train_only: bool = False  # runs only in training (an auxiliary classifier's layer)
 
     @property
     def input_shape(self) -> Shape:
@@ -42,6 +43,16 @@ class Totals:
 
 
 @dataclass(frozen=True)
+class TrainingOnly:
+    """The layers that run only in training (`train_only:`), and what they add to the totals.
+    `included`: the report counts them (mode train); otherwise they are left out (mode infer)."""
+
+    items: tuple[str, ...]  # the marked layers or block instances, as the spec names them
+    totals: Totals
+    included: bool
+
+
+@dataclass(frozen=True)
 class Report:
     name: str
     input_shape: Shape
@@ -53,15 +64,25 @@ class Report:
     description: str = ""
     outputs: tuple[tuple[str, Shape], ...] = ()  # the network's outputs: (node name, shape)
     groups: dict[str, tuple[str, str]] = field(default_factory=dict)  # block instance or repeat -> (op, output)
+    mode: str = "infer"  # infer: the network that runs at inference; train: with the training-only layers
+    training_only: TrainingOnly | None = None  # None when the spec marks no layer train_only
 
     @property
     def totals(self) -> Totals:
-        return Totals(
-            params=sum((r.params for r in self.rows), 0),
-            buffers=sum((r.buffers for r in self.rows), 0),
-            macs=sum((r.macs for r in self.rows), 0),
-            memory_bytes=sum((r.memory_bytes for r in self.rows), 0),
-        )
+        return _sum(self.rows)
+
+    def for_mode(self, mode: str, marked: tuple[str, ...]) -> Report:
+        """The report of the network that runs in `mode`, saying what the training-only layers add."""
+        extra = [row for row in self.rows if row.train_only]
+        if not extra:
+            return replace(self, mode=mode)
+        kept = self.rows if mode == "train" else tuple(row for row in self.rows if not row.train_only)
+        left_out = {row.name for row in extra}
+        return replace(self, rows=kept, mode=mode,
+                       outputs=tuple(o for o in self.outputs if mode == "train" or o[0] not in left_out),
+                       groups={k: v for k, v in self.groups.items() if mode == "train" or v[1] not in left_out},
+                       warnings=tuple(w for w in self.warnings if mode == "train" or w.layer not in left_out),
+                       training_only=TrainingOnly(marked, _sum(extra), mode == "train"))
 
     @property
     def symbolic(self) -> bool:
@@ -116,6 +137,7 @@ class Report:
             macs=sum((r.macs for r in members), 0),
             memory_bytes=sum((r.memory_bytes for r in members), 0),
             receptive_field=output_row.receptive_field,
+            train_only=all(r.train_only for r in members),
         )
 
     # Jupyter's rich display: IPython asks the object itself. Presentation belongs to render/, so
@@ -143,6 +165,7 @@ class Report:
             "bytes_per_element": DTYPE_BYTES[self.dtype],
             "batch": self.batch,
             "convention": self.convention,
+            "mode": self.mode,
             "layers": [
                 {
                     "name": r.name,
@@ -165,9 +188,26 @@ class Report:
                 "memory_bytes": as_text(totals.memory_bytes),
             },
             "outputs": [{"name": name, "shape": [as_text(size) for size in shape]} for name, shape in self.outputs],
+            "training_only": None if self.training_only is None else {
+                "items": list(self.training_only.items),
+                "included": self.training_only.included,
+                "params": as_text(self.training_only.totals.params),
+                "buffers": as_text(self.training_only.totals.buffers),
+                "macs": as_text(self.training_only.totals.macs),
+                "memory_bytes": as_text(self.training_only.totals.memory_bytes),
+            },
             "warnings": [{"layer": w.layer, "message": w.message,
                           "location": str(w.loc) if w.loc else None} for w in self.warnings],
         }
+
+
+def _sum(rows: tuple[Row, ...] | list[Row]) -> Totals:
+    return Totals(
+        params=sum((r.params for r in rows), 0),
+        buffers=sum((r.buffers for r in rows), 0),
+        macs=sum((r.macs for r in rows), 0),
+        memory_bytes=sum((r.memory_bytes for r in rows), 0),
+    )
 
 
 def plain_number(value: Any) -> Any:

@@ -1,7 +1,7 @@
 """Stage 7, the command line (typer): app.py holds the app and the shared options; each other
 module adds one group of commands. Imports every earlier stage, most of it inside the commands."""
 # isort: off
-from . import table, catalog, grade, torch  # noqa: F401  (each registers its commands, in the order of --help)
+from . import table, catalog, grade, torch, memory  # noqa: F401  (each registers its commands, in the order of --help)
 from . import visual  # noqa: F401
 from . import imports  # noqa: F401
 # isort: on

@@ -103,6 +103,9 @@ DTYPE = typer.Option("float32", "--dtype", metavar="DTYPE", callback=choice(DTYP
                      help="Element type for activation memory: " + ", ".join(DTYPES) + ".")
 BATCH = typer.Option(1, "--batch", "-b", min=1, help="Batch size: scales MACs and memory.")
 OUTPUT = typer.Option(None, "--output", "-o", help="Write to this file (atomically).")
+MODE = typer.Option("infer", "--mode", metavar="MODE", callback=choice(("infer", "train"), "mode"),
+                    help="infer: the network that runs at inference; train: with the layers marked train_only "
+                    "(auxiliary classifiers).")
 
 
 def convention_option(default: str = "textbook",

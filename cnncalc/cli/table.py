@@ -7,7 +7,21 @@ from typing import Literal, Optional
 import typer
 
 from ..render.lecture import TABLE_COLUMNS
-from .app import BATCH, CONVENTION, DTYPE, INPUT, OUTPUT, SET, SPEC, SYMBOLIC, app, emit, reporting_errors, set_values
+from .app import (
+    BATCH,
+    CONVENTION,
+    DTYPE,
+    INPUT,
+    MODE,
+    OUTPUT,
+    SET,
+    SPEC,
+    SYMBOLIC,
+    app,
+    emit,
+    reporting_errors,
+    set_values,
+)
 
 # Symbolic values have no lecture units (k, M, KB): markdown shows the exact formulas in the table.
 SYMBOLIC_COLUMNS = "c_in,hw_in,filters,kernel,stride,pad,c_out,hw_out,memory_bytes,params,macs"
@@ -32,6 +46,7 @@ def table(
         help="Columns of the table and markdown: a list such as 'rf,jump,params' (after the layer name), or "
              "'+rf,jump' to add to the lecture's. Keys: " + ", ".join(TABLE_COLUMNS) + "."),
     symbolic: bool = SYMBOLIC,
+    mode: str = MODE,
 ) -> None:
     """Print the lecture table of a network: per layer C_in, H/W, Filters, K, S, P, C_out, H'/W',
     memory (KB), parameters (k) and multiply-adds (M), with totals.
@@ -46,7 +61,7 @@ def table(
     with reporting_errors():
         chosen, may_add_from = choose_columns(columns if columns or not symbolic else SYMBOLIC_COLUMNS)
         report = analyze(spec, set=set_values(set_vars), input=input_shape, convention=convention, dtype=dtype,
-                         batch=batch, strict=strict, symbolic=symbolic, depth=depth)
+                         batch=batch, strict=strict, symbolic=symbolic, depth=depth, mode=mode)
         errors = stderr_console()
         for note in report.warnings:
             errors.print(note.render())
@@ -75,6 +90,7 @@ def explain(
     convention: str = CONVENTION,
     set_vars: Optional[list[str]] = SET,
     symbolic: bool = SYMBOLIC,
+    mode: str = MODE,
 ) -> None:
     """Show how every number of each layer is computed, formula and values, as the lectures do:
     W' = (W - K + 2P)/S + 1 = (227 - 11 + 2·0)/4 + 1 = 55.
@@ -87,17 +103,21 @@ def explain(
     from ..api import load_graph
     from ..render.console import plain_text, show
     from ..render.explain import explain_json, explain_markdown, explain_text
+    from ..render.lecture import training_only_line
 
     with reporting_errors():
         graph, _ = load_graph(spec, set=set_values(set_vars), input=input_shape, symbolic=symbolic)
         chosen = CONVENTIONS[convention]
-        report = analyze(graph, convention=chosen, dtype=dtype, batch=batch)
+        report = analyze(graph, convention=chosen, dtype=dtype, batch=batch, mode=mode)
         items = derive(graph, report, chosen, layer or [])
         if format == "text":
+            body = explain_text(items)
+            if not layer and (line := training_only_line(report)):
+                body += ["", line]
             if output is None:
-                show(*explain_text(items))
+                show(*body)
                 return
-            text = plain_text(*explain_text(items))
+            text = plain_text(*body)
         elif format == "markdown":
             text = explain_markdown(items)
         else:

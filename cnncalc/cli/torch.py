@@ -7,7 +7,9 @@ from typing import Literal, Optional
 
 import typer
 
-from .app import INPUT, OUTPUT, SET, SPEC, app, convention_option, emit, input_files, reporting_errors, set_values
+from ..core.errors import OptionError
+from ..core.text import file_name
+from .app import INPUT, MODE, OUTPUT, SET, SPEC, app, convention_option, emit, input_files, reporting_errors, set_values
 
 
 @app.command()
@@ -21,10 +23,14 @@ def verify(
     convention: str = convention_option(
         "fvcore", "Also check each layer's multiply-adds against this convention's tool where it can count layers: "
         "fvcore (FlopCountAnalysis, the default) or torch (FlopCounterMode); the others check no multiply-adds"),
+    mode: str = MODE,
+    memory: bool = typer.Option(False, "--memory", help="Also check the memory model: each layer's bytes kept for "
+                                "backward (saved_tensors_hooks) and the peak of a training step and of an inference "
+                                "pass per category (MemTracker), under fake tensors; seconds for a large network."),
 ) -> None:
     """Build the spec as a PyTorch nn.Module, run it, and check every layer against the static
     engine: output shape, parameters, BatchNorm statistics and (fvcore, torch conventions) multiply-adds
-    as the convention's tool counts them. Exit code 1 on any mismatch.
+    as the convention's tool counts them; with --memory, the memory model too. Exit code 1 on any mismatch.
 
     Example: [bold]cnncalc verify resnet50[/bold]
     """
@@ -39,7 +45,11 @@ def verify(
 
     with reporting_errors():
         graph, display = load_graph(spec, set=set_values(set_vars), input=input_shape)
-        checks = check(graph, analyze(graph, convention=CONVENTIONS[convention]), device)
+        checks = check(graph, analyze(graph, convention=CONVENTIONS[convention], mode=mode), device)
+        if memory:
+            from ..pytorch.verify import memory_checks
+
+            checks += memory_checks(graph)
         if format == "json":
             emit(verify_json(checks, display, device, convention), None)
         else:
@@ -49,11 +59,23 @@ def verify(
             raise CheckFailed(f"{len(wrong)} of {len(checks)} checks differ from PyTorch")
 
 
+EXPORT_SUFFIXES: dict[str, Literal["pytorch", "onnx"]] = {".py": "pytorch", ".onnx": "onnx"}
+
+
+def export_format(output: Path) -> Literal["pytorch", "onnx"]:
+    """What `export` writes when --to is not given: the output's suffix says."""
+    if output.suffix.lower() not in EXPORT_SUFFIXES:
+        raise OptionError(f"--to is needed: the suffix of '{file_name(output)}' names no format",
+                          hint="name the file .py or .onnx, or give --to pytorch|onnx")
+    return EXPORT_SUFFIXES[output.suffix.lower()]
+
+
 @app.command()
 def export(
     spec: str = SPEC,
-    to: Literal["pytorch", "onnx"] = typer.Option(..., "--to", help="pytorch: a standalone Python file; "
-                                                  "onnx: an ONNX model."),
+    to: Optional[Literal["pytorch", "onnx"]] = typer.Option(
+        None, "--to", help="pytorch: a standalone Python file; onnx: an ONNX model. Default: from the output's "
+        "suffix (.py, .onnx)."),
     output: Path = typer.Option(..., "--output", "-o", help="The file to write (atomically)."),
     force: bool = typer.Option(False, "--force", help="Replace the file if it exists."),
     flat: bool = typer.Option(False, "--flat", help="pytorch: one class registering every layer by its module "
@@ -65,14 +87,14 @@ def export(
     modules named as the spec's `module:` paths say, so a reference model's weights load) or as ONNX
     (opens in Netron; the dynamo exporter when onnxscript is installed).
 
-    Example: [bold]cnncalc export resnet18 --to pytorch -o resnet18.py[/bold]
+    Example: [bold]cnncalc export resnet18 -o resnet18.py[/bold]
     """
     from ..api import load_graph
-    from ..core.text import file_name
     from ..pytorch.export import onnx_bytes, pytorch_source, write_new
     from ..pytorch.lowering import require_torch
 
     with reporting_errors():
+        to = to or export_format(output)
         graph, display = load_graph(spec, set=set_values(set_vars), input=input_shape)
         if to == "pytorch":
             require_torch()  # the file needs torch to run; say so now rather than at import
@@ -120,6 +142,7 @@ def profile(
         from ..render.profile import profile_json, profile_renderables
 
         graph, _ = load_graph(spec, set=set_values(set_vars), input=input_shape)
+        graph = graph.for_mode("infer")  # a forward pass times the inference network
         report = analyze(graph, dtype=dtype, batch=batch)
         stderr = Console(stderr=True)
         with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),

@@ -100,7 +100,8 @@ def human_bytes(value: int) -> str:
         return str(value)
     for factor, prefix in ((1024**4, "TiB"), (1024**3, "GiB"), (1024**2, "MiB"), (1024, "KiB")):
         if abs(value) >= factor:
-            return f"{float_text(Fraction(value, factor), '.3g')} {prefix}"
+            number = Fraction(value, factor)  # 1,021 KiB reads '1021 KiB', not '1.02e+03 KiB'
+            return f"{float_text(number, '.3g' if abs(number) < Fraction(9995, 10) else '.0f')} {prefix}"
     return f"{value} B"
 
 

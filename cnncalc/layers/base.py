@@ -19,6 +19,7 @@ from ..core.errors import Consequence, ErrorCollector, Location, SpecError, did_
 from ..core.formula import Step, value_of
 from ..core.shapes import Shape, shape_list
 from .fields import REQUIRED, Field, FieldProblem
+from .memory import MemoryContext, Stage, stage_output
 from .torchspec import Torch
 from .window import RFAxis
 
@@ -269,6 +270,15 @@ class Layer:
         """The torch module this layer is (as data: see torchspec.Torch)."""
         raise NotImplementedError(f"{type(self).__name__} must say what torch module it lowers to")
 
+    def memory(self, inputs: list[Shape], output: Shape, ctx: MemoryContext) -> tuple[Stage, ...]:
+        """What its lowering does to memory in eager PyTorch, op by op (see layers/memory.py)."""
+        raise NotImplementedError(f"{type(self).__name__} must say what it does to memory")
+
+    def buffer_tensors(self, inputs: list[Shape], output: Shape) -> tuple[tuple[str, int, str], ...]:
+        """(name, elements, type) of each buffer its torch module registers, in order; the type is
+        PARAM (the model's floating type) or INT64 (BatchNorm's num_batches_tracked)."""
+        return ()
+
     def receptive_field(self, fields: list[RF], inputs: list[Shape], output: Shape) -> RF | None:
         """(H, W) receptive field of the output. A pointwise layer keeps its input's; a merge
         takes the largest of its inputs' (the maximum over paths). None: the output's positions are no
@@ -338,8 +348,18 @@ class FusedActivation(Layer):
     weight_layer = True
     act: str | None
 
+    act_inplace: bool
+
     def activation(self) -> Layer | None:
-        return REGISTRY[self.act](f"{self.name}.act") if self.act else None
+        if not self.act:
+            return None
+        return REGISTRY[self.act](f"{self.name}.act", {"inplace": True} if self.act_inplace else None)
+
+    def check_act_inplace(self) -> None:
+        if self.act_inplace and (self.act is None or "inplace" not in REGISTRY[self.act].field_names()):
+            what = f"{self.act} has no in-place form" if self.act else "there is no fused activation ('act:')"
+            in_place = [cls.op for cls in layer_types() if cls.is_activation and "inplace" in cls.field_names()]
+            self.fail(f"act_inplace: {what}", "act_inplace", hint="in-place activations: " + ", ".join(in_place))
 
     def with_activation_costs(self, terms: dict[str, Any], output: Shape) -> dict[str, Any]:
         """The layer's own terms and the fused activation's, as a standalone layer reports them."""
@@ -354,6 +374,16 @@ class FusedActivation(Layer):
         if activation is None:
             return core
         return Torch("nn.Sequential", (core, activation.lowering([output], output)), fused=True)
+
+    def with_activation_memory(self, stages: tuple[Stage, ...], output: Shape,
+                               ctx: MemoryContext) -> tuple[Stage, ...]:
+        """The layer's stages, then the fused activation's, reading the last of them."""
+        activation = self.activation()
+        if activation is None:
+            return stages
+        inner = MemoryContext(ctx.training, (ctx.training,), (False,))
+        return stages + tuple(replace(stage, inputs=(stage_output(len(stages) - 1),))
+                              for stage in activation.memory([output], output, inner))
 
 
 __all__ = [

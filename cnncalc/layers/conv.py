@@ -4,10 +4,11 @@ from dataclasses import replace
 from typing import Any
 
 from ..core.formula import Formula, Q, kernel_factors, output_elements
-from ..core.shapes import Shape
+from ..core.shapes import Shape, numel
 from ..core.symbolic import nonzero
 from .base import Cells, FusedActivation, Warn, fused_activation_names, register
 from .fields import Padding, boolean, choice, format_pair, padding, positive_int, positive_pair, spec_field
+from .memory import MemoryContext, Stage, stage_output, weighted
 from .sliding import SlidingWindow
 from .terms import BIAS, MAC, OUTPUT_MAC, PARAM_POSITIONS
 from .torchspec import T, Torch
@@ -30,10 +31,12 @@ class Conv(SlidingWindow, FusedActivation):
     bias: bool = spec_field(boolean, True, doc="whether the layer adds a bias per output channel")
     act: str | None = spec_field(choice(fused_activation_names), None, doc="fused activation (adds no table row)")
     frozen: bool = spec_field(boolean, False, doc="its weights take no gradient (YOLO's DFL): still parameters")
+    act_inplace: bool = spec_field(boolean, False, doc="the fused activation works in place (nn.ReLU(inplace=True))")
 
     def check(self) -> None:
         if nonzero(self.out % self.groups):
             self.fail(f"groups={self.groups} does not divide the {self.out} output channels", "groups")
+        self.check_act_inplace()
 
     def check_channels(self, channels: Any) -> None:
         if nonzero(channels % self.groups):
@@ -67,6 +70,22 @@ class Conv(SlidingWindow, FusedActivation):
                                                  stride=self.stride, padding=pad, dilation=self.dilation,
                                                  groups=self.groups, bias=self.bias), 0.0)
         return self.with_activation(replace(conv, frozen=True) if self.frozen else conv, output)
+
+    def param_tensors(self, inputs: list[Shape]) -> tuple[tuple[str, int], ...]:
+        c_in, (kh, kw) = inputs[0][0], self.kernel
+        weight = ("weight", self.out * (c_in // self.groups) * kh * kw)
+        return (weight, ("bias", self.out)) if self.bias else (weight,)
+
+    def memory(self, inputs: list[Shape], output: Shape, ctx: MemoryContext) -> tuple[Stage, ...]:
+        """It keeps its input (the padded copy after an explicit pad). A conv on a channels-last input
+        (after a LayerNorm over the channels) gives a channels-last weight gradient, which AccumulateGrad
+        copies into the weight's layout when the weight has several input channels and a K > 1 kernel."""
+        pad = self.padding_stages(inputs, ctx)
+        kh, kw = self.kernel
+        clone = ctx.channels_last[0] and inputs[0][0] // self.groups > 1 and kh * kw > 1
+        conv = weighted("conv", stage_output(0) if pad else 0, numel(output), self.param_tensors(inputs),
+                        ctx.training, clone_weight_grad=clone, frozen=self.frozen)
+        return self.with_activation_memory((*pad, conv), output, ctx)
 
     def cells(self, inputs: list[Shape], output: Shape) -> Cells:
         """Groups and dilation show only when used: `256 g2` filters, a `3 d2` kernel."""

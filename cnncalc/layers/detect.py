@@ -6,6 +6,7 @@ from typing import Any
 from ..core.shapes import Shape, shape_list
 from .base import Layer, Warn, register
 from .fields import EXPRESSION, POSITIVE, FieldProblem, accepts, positive_int, spec_field
+from .memory import Backward, Forward, MemoryContext, Op, Stage, Tensor, like
 from .torchspec import T, Torch
 
 
@@ -51,3 +52,39 @@ class Dist2BBox(Layer):
 
     def lowering(self, inputs: list[Shape], output: Shape) -> Torch:
         return T("Dist2BBox", self.strides)
+
+    def memory(self, inputs: list[Shape], output: Shape, ctx: MemoryContext) -> tuple[Stage, ...]:
+        """One stage, as the module's forward runs it. Per feature map: two aranges shifted by 0.5 (the
+        unshifted ones go at once; the shifted ones stay behind meshgrid's views until the next map's),
+        the stacked points and the stride column, which the lists hold until the forward returns, as
+        they hold the concatenated anchors and strides. Per sample: x1y1 and x2y2 (2·A each, locals
+        until the return), their sum and its half, the size, their concatenation, and the output
+        (4·A). Only the multiplication by the strides keeps something for backward: the strides (A).
+        Backward: the gradient times the strides, the half of its first part, the negated second part
+        for x1y1, the two sums where x1y1's and x2y2's gradients meet, the negated gradient of the
+        left-top distances, and the distances' gradient (4·A): the feature maps get none."""
+        anchors = int(output[1])
+        ops: list[Op] = []
+        shifted: tuple[str, ...] = ()
+        for k, shape in enumerate(inputs[1:]):
+            h, w = int(shape[1]), int(shape[2])
+            ops += [Op((Tensor(f"ar_h{k}", fixed=h),)), Op((Tensor(f"ys{k}", fixed=h),), frees=(f"ar_h{k}",)),
+                    Op((Tensor(f"ar_w{k}", fixed=w),)),
+                    Op((Tensor(f"xs{k}", fixed=w),), frees=(f"ar_w{k}", *shifted)),
+                    Op((Tensor(f"points{k}", fixed=2 * h * w),)), Op((Tensor(f"scales{k}", fixed=h * w),))]
+            shifted = (f"ys{k}", f"xs{k}")
+        pair = 2 * anchors
+        ops += [Op((Tensor("anchors", fixed=pair),)), Op((Tensor("strides", fixed=anchors),)),
+                Op((Tensor("x1y1", pair),)), Op((Tensor("x2y2", pair),)),
+                Op((Tensor("sum", pair),)), Op((Tensor("centre", pair),), frees=("sum",)),
+                Op((Tensor("size", pair),)), Op((Tensor("boxes", 2 * pair),), frees=("centre", "size")),
+                Op((Tensor("output", 2 * pair),), frees=("boxes",))]
+        forward = Forward(tuple(ops), saved=("strides",))
+        if not ctx.training:
+            return (Stage("dist2bbox", tuple(range(len(inputs))), forward),)
+        backward = Backward((Op((Tensor("g_boxes", 2 * pair),)), Op((Tensor("g_half", pair),)),
+                             Op((Tensor("g_neg", pair),)), Op((Tensor("g_x1y1", pair),), frees=("g_half", "g_neg")),
+                             Op((Tensor("g_x2y2", pair),), frees=("g_boxes",)), Op((Tensor("g_lt", pair),)),
+                             Op((like("grad_in", 0),), frees=("g_x1y1", "g_x2y2", "g_lt"))),
+                            ("grad_in", *(None,) * (len(inputs) - 1)))
+        return (Stage("dist2bbox", tuple(range(len(inputs))), forward, backward),)

@@ -209,7 +209,7 @@ def number(low: float | None = None, high: float | None = None, *, high_open: bo
             left = "(" if low_open else "["
             right = ")" if high_open else "]"
             raise FieldProblem(f"must be in {left}{low}, {high}{right}, got {value}")
-        return value
+        return float(value)  # a float field: p: 0 and p: 0.0 lower alike
 
     bounds: dict[str, Any] = {"type": "number"}
     if low is not None:

@@ -6,6 +6,7 @@ from ..core.formula import Formula, Q
 from ..core.shapes import Shape, shape_list
 from .base import Cells, FusedActivation, Warn, fused_activation_names, register
 from .fields import boolean, choice, positive_int, spec_field
+from .memory import MemoryContext, Stage, weighted
 from .terms import BIAS, MAC, OUTPUT_MAC, PARAM_POSITIONS
 from .torchspec import T, Torch
 
@@ -21,6 +22,10 @@ class Linear(FusedActivation):
     out: int = spec_field(positive_int, aliases=("out_features", "units"), doc="output features")
     bias: bool = spec_field(boolean, True, doc="whether the layer adds a bias per output")
     act: str | None = spec_field(choice(fused_activation_names), None, doc="fused activation (adds no table row)")
+    act_inplace: bool = spec_field(boolean, False, doc="the fused activation works in place (nn.ReLU(inplace=True))")
+
+    def check(self) -> None:
+        self.check_act_inplace()
 
     def output_shape(self, inputs: list[Shape], warn: Warn) -> Shape:
         if len(inputs[0]) != 1:
@@ -41,6 +46,12 @@ class Linear(FusedActivation):
 
     def lowering(self, inputs: list[Shape], output: Shape) -> Torch:
         return self.with_activation(T("nn.Linear", inputs[0][0], self.out, bias=self.bias), output)
+
+    def memory(self, inputs: list[Shape], output: Shape, ctx: MemoryContext) -> tuple[Stage, ...]:
+        """addmm (mm without a bias) keeps its input; backward: one op per gradient (mm, mm, sum)."""
+        params = (("weight", inputs[0][0] * self.out), *((("bias", self.out),) if self.bias else ()))
+        stage = weighted("linear", 0, self.out, params, ctx.training, separate_grads=True, layout="contiguous")
+        return self.with_activation_memory((stage,), output, ctx)
 
     def cells(self, inputs: list[Shape], output: Shape) -> Cells:
         return Cells(filters=str(self.out))

@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from ..core.formula import Q, output_elements
-from ..core.shapes import Shape, shape_list
+from ..core.shapes import Shape, numel, shape_list
 from .base import RF, Cells, Layer, Warn, register
-from .fields import spec_field
+from .fields import boolean, spec_field
+from .memory import GRAD_OUT, Backward, Forward, MemoryContext, Op, Stage, Tensor, stage_output
 from .tensor import axis, dim_index
 from .terms import ELEMENTWISE
 from .torchspec import T, Torch
@@ -23,6 +25,10 @@ class Merge(Layer):
     def _shapes(self, inputs: list[Shape]) -> str:
         return " and ".join(shape_list(shape) for shape in inputs)
 
+    def pairwise(self, inputs: list[Shape], stage: Callable[[int, int, Shape], Stage]) -> tuple[Stage, ...]:
+        """`result = inputs[0]; result = result OP item` for each further input: one stage per item."""
+        return tuple(stage(0 if k == 1 else stage_output(k - 2), k, inputs[k]) for k in range(1, len(inputs)))
+
 
 @register
 class Add(Merge):
@@ -31,6 +37,8 @@ class Add(Merge):
     summary = "sum of two or more inputs of equal shape (`in: [a, b]`): residual connections"
     example = _BRANCHES + "- {op: add, in: [a, b]}"
     example_outputs = "[add1, b]"
+
+    inplace: bool = spec_field(boolean, False, doc="add into the first input's storage (`out += identity`)")
 
     def output_shape(self, inputs: list[Shape], warn: Warn) -> Shape:
         if any(shape != inputs[0] for shape in inputs):
@@ -41,7 +49,18 @@ class Add(Merge):
         return {ELEMENTWISE: Q("inputs - 1", len(inputs) - 1) * output_elements(output)}
 
     def lowering(self, inputs: list[Shape], output: Shape) -> Torch:
-        return T("Add")
+        return T("Add", **({"inplace": True} if self.inplace else {}))
+
+    def memory(self, inputs: list[Shape], output: Shape, ctx: MemoryContext) -> tuple[Stage, ...]:
+        """A sum keeps nothing, and every input's gradient is the incoming one. In place (`out +=
+        identity`, torchvision's residual blocks) it allocates nothing either."""
+        backward = Backward(grads=(GRAD_OUT,) * len(inputs)) if ctx.training else None
+        if self.inplace:
+            return (Stage("add_", tuple(range(len(inputs))), Forward(output=0, writes=True), backward),)
+        n = numel(output)
+        pair = Backward(grads=(GRAD_OUT, GRAD_OUT)) if ctx.training else None
+        return self.pairwise(inputs, lambda previous, k, shape: Stage(
+            "add", (previous, k), Forward((Op((Tensor("output", n),)),)), pair))
 
 
 @register
@@ -66,6 +85,21 @@ class Mul(Merge):
 
     def lowering(self, inputs: list[Shape], output: Shape) -> Torch:
         return T("Mul")
+
+    def memory(self, inputs: list[Shape], output: Shape, ctx: MemoryContext) -> tuple[Stage, ...]:
+        """A product keeps each factor the other's gradient needs; backward multiplies once per factor,
+        full size (the engine then sums a broadcast gate's gradient down to its C numbers)."""
+        n = numel(output)
+
+        def product(previous: int, k: int, shape: Shape) -> Stage:
+            needs = (any(ctx.requires_grad[:k]), ctx.requires_grad[k])
+            saved = tuple(ref for ref, other in ((0, needs[1]), (1, needs[0])) if other)
+            full = tuple(Op((Tensor(f"grad{ref}", n),)) for ref, needed in enumerate(needs) if needed)
+            grads = tuple(f"grad{ref}" if needed else None for ref, needed in enumerate(needs))
+            backward = Backward(full, grads) if ctx.training else None
+            return Stage("mul", (previous, k), Forward((Op((Tensor("output", n),)),), saved=saved), backward)
+
+        return self.pairwise(inputs, product)
 
 
 @register
@@ -103,3 +137,10 @@ class Concat(Merge):
 
     def lowering(self, inputs: list[Shape], output: Shape) -> Torch:
         return T("Concat", self.dim) if self.dim != 1 else T("Concat")
+
+    def memory(self, inputs: list[Shape], output: Shape, ctx: MemoryContext) -> tuple[Stage, ...]:
+        """torch.cat copies; it keeps nothing, and each input's gradient is a slice of the incoming one
+        (which therefore lives until the last slice is used)."""
+        backward = Backward(grads=(GRAD_OUT,) * len(inputs)) if ctx.training else None
+        return (Stage("cat", tuple(range(len(inputs))), Forward((Op((Tensor("output", numel(output)),)),)),
+                      backward),)

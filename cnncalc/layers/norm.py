@@ -3,9 +3,22 @@ from __future__ import annotations
 from typing import Any
 
 from ..core.formula import Q, output_elements
-from ..core.shapes import Shape
+from ..core.shapes import Shape, numel
 from .base import Cells, Layer, SameShape, Warn, register
 from .fields import boolean, number, positive_int, spec_field
+from .memory import (
+    GRAD_OUT,
+    INT64,
+    PARAM,
+    Backward,
+    Forward,
+    MemoryContext,
+    Op,
+    Stage,
+    Tensor,
+    like,
+    stage_output,
+)
 from .terms import BATCHNORM, BATCHNORM_AFFINE, LAYERNORM, LAYERNORM_AFFINE, LRN_WINDOW, NORM, PARAM_POSITIONS
 from .terms import LRN as LRN_TERM
 from .torchspec import T, Torch
@@ -40,6 +53,27 @@ class BatchNorm(SameShape):
         kind = "nn.BatchNorm2d" if len(inputs[0]) == 3 else "nn.BatchNorm1d"
         return T(kind, inputs[0][0], eps=self.eps, affine=self.affine)
 
+    def buffer_tensors(self, inputs: list[Shape], output: Shape) -> tuple[tuple[str, int, str], ...]:
+        c = inputs[0][0]
+        return (("running_mean", c, PARAM), ("running_var", c, PARAM), ("num_batches_tracked", 1, INT64))
+
+    def memory(self, inputs: list[Shape], output: Shape, ctx: MemoryContext) -> tuple[Stage, ...]:
+        """In training native_batch_norm also returns the batch's mean and inverse standard deviation per
+        channel, which its backward keeps with the input; at inference only the output. (The statistics
+        are in the input's type, as PyTorch's meta kernel, which the tracker measures, makes them; the
+        CPU and CUDA kernels keep float32 under autocast: 2 bytes per channel more.)"""
+        c = inputs[0][0]
+        params = (("weight", c), ("bias", c)) if self.affine else ()
+        out = Tensor("output", numel(output))
+        if not ctx.training:
+            return (Stage("batch_norm", (0,), Forward((Op((out,)),)), params=params, layout="input"),)
+        stats = (Tensor("save_mean", fixed=c), Tensor("save_invstd", fixed=c))
+        grads = tuple(like(f"grad_{name}", f"param:{name}") for name, _ in params)
+        backward = Backward((Op((like("grad_in", 0), *grads)),), ("grad_in",),
+                            tuple((name, f"grad_{name}") for name, _ in params))
+        return (Stage("batch_norm", (0,), Forward((Op((out, *stats)),), saved=(0, "save_mean", "save_invstd")),
+                      backward, params, layout="input"),)
+
 
 @register
 class LayerNorm(SameShape):
@@ -65,6 +99,24 @@ class LayerNorm(SameShape):
     def lowering(self, inputs: list[Shape], output: Shape) -> Torch:
         kind = "LayerNorm2d" if len(inputs[0]) == 3 else "nn.LayerNorm"
         return T(kind, inputs[0][0], eps=self.eps, elementwise_affine=self.affine)
+
+    def memory(self, inputs: list[Shape], output: Shape, ctx: MemoryContext) -> tuple[Stage, ...]:
+        """native_layer_norm returns a mean and a reciprocal standard deviation per position (per sample
+        for a vector), also at inference (freed at once there). On a map it runs on the permuted
+        channels-last view, so its output, permuted back, is channels-last in memory."""
+        c = inputs[0][0]
+        positions = numel(inputs[0]) // c
+        params = (("weight", c), ("bias", c)) if self.affine else ()
+        layout = "channels_last" if len(inputs[0]) == 3 else "contiguous"
+        new = (Tensor("output", numel(output)), Tensor("mean", positions), Tensor("rstd", positions))
+        if not ctx.training:
+            return (Stage("layer_norm", (0,), Forward((Op(new, frees=("mean", "rstd")),)), params=params,
+                          layout=layout),)
+        grads = tuple(like(f"grad_{name}", f"param:{name}") for name, _ in params)
+        backward = Backward((Op((like("grad_in", 0), *grads)),), ("grad_in",),
+                            tuple((name, f"grad_{name}") for name, _ in params))
+        return (Stage("layer_norm", (0,), Forward((Op(new),), saved=(0, "mean", "rstd")), backward, params,
+                      layout=layout),)
 
 
 @register
@@ -95,3 +147,33 @@ class LRN(Layer):
 
     def lowering(self, inputs: list[Shape], output: Shape) -> Torch:
         return T("nn.LocalResponseNorm", self.size, alpha=self.alpha, beta=self.beta, k=self.k)
+
+    def memory(self, inputs: list[Shape], output: Shape, ctx: MemoryContext) -> tuple[Stage, ...]:
+        """F.local_response_norm is seven ops: x·x, a pad of the squares by n - 1 channels, avg_pool3d
+        over n channels (float32 under autocast), ·alpha, +k, ^beta, and x divided by that. Training keeps
+        x, the padded squares, the pow's base and its result. `div = div.mul(alpha).add(k).pow(beta)`
+        holds the pooled squares until the pow has run."""
+        c, h, w = self.image(inputs[0])
+        n = c * h * w
+        train = ctx.training
+
+        def grad(*ops: Op, grads: tuple = ("grad_in",)) -> Backward | None:
+            return Backward(ops, grads) if train else None
+
+        one = (Op((like("grad_in", 0),)),)
+        return (
+            Stage("square", (0, 0), Forward((Op((Tensor("output", n),)),), saved=(0, 1)),
+                  grad(Op((like("grad_a", 0),)), Op((like("grad_b", 1),)), grads=("grad_a", "grad_b"))),
+            Stage("pad", (stage_output(0),), Forward((Op((Tensor("output", (c + self.size - 1) * h * w),)),)),
+                  grad(*one)),
+            Stage("avg_pool3d", (stage_output(1),), Forward((Op((Tensor("output", n),)),), saved=(0,)), grad(*one),
+                  autocast="float32", keep_until=5),
+            Stage("mul", (stage_output(2),), Forward((Op((Tensor("output", n),)),)), grad(*one)),
+            Stage("add", (stage_output(3),), Forward((Op((Tensor("output", n),)),)), grad(grads=(GRAD_OUT,))),
+            Stage("pow", (stage_output(4),), Forward((Op((Tensor("output", n),)),), saved=(0,)),
+                  grad(Op((Tensor("t1", n),)), Op((Tensor("t2", n),)), Op((like("grad_in", 0),), frees=("t1", "t2")))),
+            Stage("div", (0, stage_output(5)), Forward((Op((Tensor("output", n),)),), saved=(0, 1)),
+                  grad(Op((Tensor("t1", n),)), Op((Tensor("t2", n),)), Op((Tensor("t3", n),)),
+                       Op((like("grad_b", 1),), frees=("t1", "t2", "t3")), Op((Tensor("grad_a", n),)),
+                       grads=("grad_a", "grad_b"))),
+        )

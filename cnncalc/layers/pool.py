@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any, ClassVar
 
 from ..core.formula import input_elements, kernel_factors, output_elements
-from ..core.shapes import Shape
+from ..core.shapes import Shape, numel
 from .base import RF, Cells, Layer, Warn, register
 from .fields import Padding, boolean, format_pair, padding, positive_pair, spec_field
+from .memory import MemoryContext, Stage, elementwise, max_pool_stage, mean_stage, stage_output
 from .sliding import SlidingWindow
 from .terms import ADAPTIVE_AVERAGE, ADAPTIVE_INPUT, AVERAGE, POOL_INPUT, WINDOW
 from .torchspec import T, Torch
@@ -37,6 +39,14 @@ class Pool(SlidingWindow):
         return self.padded(inputs, lambda pad: T(self.torch_class, self.kernel, stride=self.stride, padding=pad,
                                                  ceil_mode=self.ceil), self.pad_value)
 
+    def memory(self, inputs: list[Shape], output: Shape, ctx: MemoryContext) -> tuple[Stage, ...]:
+        pad = self.padding_stages(inputs, ctx)
+        stage = self.pool_stage(numel(output), ctx)
+        return (*pad, replace(stage, inputs=(stage_output(0),))) if pad else (stage,)
+
+    def pool_stage(self, elements: int, ctx: MemoryContext) -> Stage:
+        raise NotImplementedError
+
     def costs(self, inputs: list[Shape], output: Shape) -> dict[str, Any]:
         kh, kw = kernel_factors(self.kernel)
         window = output_elements(output).bracketed() * (kh * kw).bracketed()
@@ -56,6 +66,9 @@ class MaxPool(Pool):
     torch_class = "nn.MaxPool2d"
     pad_value = float("-inf")
 
+    def pool_stage(self, elements: int, ctx: MemoryContext) -> Stage:
+        return max_pool_stage("max_pool", elements, ctx)
+
 
 @register
 class AvgPool(Pool):
@@ -66,6 +79,10 @@ class AvgPool(Pool):
     example = "- {op: avgpool, kernel: 3, stride: 2, pad: 1}"
     torch_class = "nn.AvgPool2d"
     pad_value = 0.0
+
+    def pool_stage(self, elements: int, ctx: MemoryContext) -> Stage:
+        """avg_pool2d keeps its input."""
+        return elementwise("avg_pool", elements, "input", ctx.training)
 
     def costs(self, inputs: list[Shape], output: Shape) -> dict[str, Any]:
         return {**super().costs(inputs, output), AVERAGE: output_elements(output)}
@@ -103,6 +120,9 @@ class GlobalAvgPool(GlobalPool):
         return {**super().costs(inputs, output), ADAPTIVE_INPUT: input_elements(inputs[0]),
                 ADAPTIVE_AVERAGE: input_elements(inputs[0]) + output_elements(output)}
 
+    def memory(self, inputs: list[Shape], output: Shape, ctx: MemoryContext) -> tuple[Stage, ...]:
+        return (mean_stage(inputs[0][0], ctx),)
+
     def lowering(self, inputs: list[Shape], output: Shape) -> Torch:
         return T("nn.AdaptiveAvgPool2d", 1)
 
@@ -113,6 +133,9 @@ class GlobalMaxPool(GlobalPool):
     aliases = ("global_max_pool",)
     known_as = ("global_max_pooling2d", "globalmaxpooling")
     summary = "global max pooling: C×H×W → C×1×1"
+
+    def memory(self, inputs: list[Shape], output: Shape, ctx: MemoryContext) -> tuple[Stage, ...]:
+        return (max_pool_stage("adaptive_max_pool", numel(output), ctx),)
 
     def lowering(self, inputs: list[Shape], output: Shape) -> Torch:
         return T("nn.AdaptiveMaxPool2d", 1)

@@ -4,7 +4,7 @@ import math
 from typing import Any
 
 from ..core.formula import Formula, Q, Step, divide, input_elements, kernel_factors, output_elements, product
-from ..core.shapes import Shape
+from ..core.shapes import Shape, numel
 from ..core.symbolic import ceil_div, definitely, largest, text
 from .base import RF, Cells, FusedActivation, Layer, Warn, fused_activation_names, register
 from .fields import (
@@ -21,6 +21,7 @@ from .fields import (
     positive_pair,
     spec_field,
 )
+from .memory import MemoryContext, Stage, elementwise, max_pool_stage, mean_stage, weighted
 from .terms import (
     ADAPTIVE_AVERAGE,
     ADAPTIVE_INPUT,
@@ -54,8 +55,10 @@ class ConvTranspose(FusedActivation):
     groups: int = spec_field(positive_int, 1, doc="channel groups")
     bias: bool = spec_field(boolean, True, doc="whether the layer adds a bias per output channel")
     act: str | None = spec_field(choice(fused_activation_names), None, doc="fused activation (adds no table row)")
+    act_inplace: bool = spec_field(boolean, False, doc="the fused activation works in place (nn.ReLU(inplace=True))")
 
     def check(self) -> None:
+        self.check_act_inplace()
         if self.out % self.groups:
             self.fail(f"groups={self.groups} does not divide the {self.out} output channels", "groups")
         for extra, stride, dilation in zip(self.output_pad, self.stride, self.dilation):
@@ -122,6 +125,14 @@ class ConvTranspose(FusedActivation):
             span = d * (k - 1) + 1
             result.append(field.upsampled(s, -(-span // s) - 1))
         return (result[0], result[1])
+
+    def memory(self, inputs: list[Shape], output: Shape, ctx: MemoryContext) -> tuple[Stage, ...]:
+        """As a conv: it keeps its input; one op computes every gradient."""
+        kh, kw = self.kernel
+        weight = ("weight", inputs[0][0] * (self.out // self.groups) * kh * kw)
+        params = (weight, ("bias", self.out)) if self.bias else (weight,)
+        stage = weighted("conv_transpose", 0, numel(output), params, ctx.training)
+        return self.with_activation_memory((stage,), output, ctx)
 
     def lowering(self, inputs: list[Shape], output: Shape) -> Torch:
         conv = T("nn.ConvTranspose2d", inputs[0][0], self.out, kernel_size=self.kernel, stride=self.stride,
@@ -192,6 +203,13 @@ class AdaptiveAvgPool(AdaptivePool):
                 exact = exact - Q("float64 truncation", exact.value - truncated)
         return {**super().costs(inputs, output), ADAPTIVE_INPUT: input_elements(inputs[0]), ADAPTIVE_AVERAGE: exact}
 
+    def memory(self, inputs: list[Shape], output: Shape, ctx: MemoryContext) -> tuple[Stage, ...]:
+        """To 1×1 PyTorch takes the mean (keeps nothing); otherwise _adaptive_avg_pool2d keeps its input,
+        and copies it even when the sizes already match (VGG's 7×7 -> 7×7)."""
+        if self.size == (1, 1):
+            return (mean_stage(inputs[0][0], ctx),)
+        return (elementwise("adaptive_avg_pool", numel(output), "input", ctx.training),)
+
     def lowering(self, inputs: list[Shape], output: Shape) -> Torch:
         return T("nn.AdaptiveAvgPool2d", self.size)
 
@@ -202,6 +220,9 @@ class AdaptiveMaxPool(AdaptivePool):
     aliases = ("adaptive_max_pool",)
     summary = "max pooling to a given output size (PyTorch's adaptive windows)"
     example = "- {op: adaptive_maxpool, size: 5}"
+
+    def memory(self, inputs: list[Shape], output: Shape, ctx: MemoryContext) -> tuple[Stage, ...]:
+        return (max_pool_stage("adaptive_max_pool", numel(output), ctx),)
 
     def lowering(self, inputs: list[Shape], output: Shape) -> Torch:
         return T("nn.AdaptiveMaxPool2d", self.size)
@@ -245,6 +266,10 @@ class Upsample(Layer):
         height, width = (field.upsampled(divide(out, size), extra)
                          for field, size, out in zip(fields[0], inputs[0][1:], output[1:]))
         return (height, width)
+
+    def memory(self, inputs: list[Shape], output: Shape, ctx: MemoryContext) -> tuple[Stage, ...]:
+        """upsample_*2d keeps only sizes; backward allocates the input's gradient."""
+        return (elementwise(f"upsample_{self.mode}", numel(output), None, ctx.training),)
 
     def lowering(self, inputs: list[Shape], output: Shape) -> Torch:
         size: dict[str, Any] = ({"size": self.size} if self.size else
@@ -297,7 +322,12 @@ class ZeroPad(Layer):
         left, _, top, _ = self.pad
         return (fields[0][0].shifted(top), fields[0][1].shifted(left))
 
+    def memory(self, inputs: list[Shape], output: Shape, ctx: MemoryContext) -> tuple[Stage, ...]:
+        """constant_pad_nd: a padded copy; it keeps nothing."""
+        return (elementwise("pad", numel(output), None, ctx.training),)
+
     def lowering(self, inputs: list[Shape], output: Shape) -> Torch:
         if self.channels:
             return T("ChannelPad", self.pad, self.channels)
         return T("nn.ZeroPad2d", self.pad)
+

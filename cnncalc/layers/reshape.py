@@ -7,7 +7,18 @@ from ..core.numbers import grouped
 from ..core.shapes import Shape, numel
 from ..core.symbolic import is_symbolic, nonzero
 from .base import RF, Cells, Layer, SameShape, Warn, register
-from .fields import EXPRESSION, POSITIVE, FieldProblem, accepts, non_negative_int, number, positive_int, spec_field
+from .fields import (
+    EXPRESSION,
+    POSITIVE,
+    FieldProblem,
+    accepts,
+    boolean,
+    non_negative_int,
+    number,
+    positive_int,
+    spec_field,
+)
+from .memory import Backward, Forward, MemoryContext, Op, Stage, Tensor, elementwise, like, view
 from .tensor import axis, dim_index
 from .terms import ELEMENTWISE
 from .torchspec import T, Torch
@@ -36,6 +47,9 @@ class Flatten(Layer):
     def lowering(self, inputs: list[Shape], output: Shape) -> Torch:
         return T("nn.Flatten", 1)
 
+    def memory(self, inputs: list[Shape], output: Shape, ctx: MemoryContext) -> tuple[Stage, ...]:
+        return (view("flatten"),)
+
 
 @register
 class Dropout(SameShape):
@@ -45,9 +59,23 @@ class Dropout(SameShape):
     example = "- {op: dropout, p: 0.3}"
 
     p: float = spec_field(number(0, 1, high_open=True), 0.5, aliases=("rate",), doc="drop probability in [0, 1)")
+    inplace: bool = spec_field(boolean, False, doc="zero the dropped elements in place (nn.Dropout(inplace=True))")
 
     def lowering(self, inputs: list[Shape], output: Shape) -> Torch:
-        return T("nn.Dropout", self.p)
+        return T("nn.Dropout", self.p, **({"inplace": True} if self.inplace else {}))
+
+    def memory(self, inputs: list[Shape], output: Shape, ctx: MemoryContext) -> tuple[Stage, ...]:
+        """In training (p > 0) eager PyTorch on the CPU draws a mask of the input's type (empty_like,
+        bernoulli_, div_) and multiplies: the mask is what backward keeps. (CUDA's fused kernel keeps a
+        one-byte mask instead.) At inference, or with p = 0, it returns its input."""
+        if not ctx.training or self.p == 0:
+            return (view("dropout"),)
+        mask = Op((Tensor("mask", numel(output)),))
+        backward = Backward((Op((like("grad_in", 0),)),), ("grad_in",))
+        if self.inplace:
+            return (Stage("dropout", (0,), Forward((mask,), output=0, writes=True, saved=("mask",)), backward),)
+        forward = Forward((mask, Op((Tensor("output", numel(output)),))), saved=("mask",))
+        return (Stage("dropout", (0,), forward, backward),)
 
 
 @register
@@ -60,7 +88,16 @@ class DropPath(SameShape):
     p: float = spec_field(number(0, 1, high_open=True), 0.0, aliases=("rate",), doc="drop probability in [0, 1)")
 
     def lowering(self, inputs: list[Shape], output: Shape) -> Torch:
-        return T("nn.Identity")  # stochastic depth is the identity at inference
+        return T("StochasticDepth", self.p)
+
+    def memory(self, inputs: list[Shape], output: Shape, ctx: MemoryContext) -> tuple[Stage, ...]:
+        """torchvision's stochastic depth ("row"): in training one random scale per sample (N numbers of
+        the input's type), kept for backward, times the input. At inference it returns its input."""
+        if not ctx.training or self.p == 0:
+            return (view("stochastic_depth"),)
+        forward = Forward((Op((Tensor("noise", 1),)), Op((Tensor("output", numel(output)),))), saved=("noise",))
+        return (Stage("stochastic_depth", (0,), forward, Backward((Op((like("grad_in", 0),)),), ("grad_in",)),
+                      layout="input"),)
 
 
 @register
@@ -71,6 +108,9 @@ class Identity(SameShape):
 
     def lowering(self, inputs: list[Shape], output: Shape) -> Torch:
         return T("nn.Identity")
+
+    def memory(self, inputs: list[Shape], output: Shape, ctx: MemoryContext) -> tuple[Stage, ...]:
+        return (view("identity"),)
 
 
 @register
@@ -91,6 +131,16 @@ class LayerScale(SameShape):
         spatial = len(inputs[0]) - 1
         return T("LayerScale", inputs[0][0], self.init, spatial) if spatial != 2 else \
             T("LayerScale", inputs[0][0], self.init)
+
+    def memory(self, inputs: list[Shape], output: Shape, ctx: MemoryContext) -> tuple[Stage, ...]:
+        """`x * scale`: the product keeps x (for the scale's gradient) and the scale; backward multiplies
+        twice, full size (the engine then sums the scale's down to C numbers). Under autocast x is 16-bit
+        and the scale float32: the product is float32, and x's gradient is cast back to 16 bits."""
+        c, n = inputs[0][0], numel(output)
+        backward = Backward((Op((Tensor("grad_in", n),)), Op((Tensor("grad_scale", n),))), ("grad_in",),
+                            (("scale", "grad_scale"),)) if ctx.training else None
+        return (Stage("layer_scale", (0,), Forward((Op((Tensor("output", n),)),), saved=(0, "param:scale")),
+                      backward, (("scale", c),), promotes=True, layout="input"),)
 
 
 @register
@@ -113,6 +163,10 @@ class ChannelShuffle(Layer):
 
     def lowering(self, inputs: list[Shape], output: Shape) -> Torch:
         return T("nn.ChannelShuffle", self.groups)
+
+    def memory(self, inputs: list[Shape], output: Shape, ctx: MemoryContext) -> tuple[Stage, ...]:
+        """A shuffled copy; it keeps nothing, and backward shuffles the gradient back (a copy)."""
+        return (elementwise("channel_shuffle", numel(output), None, ctx.training),)
 
 
 @accepts({"type": "array", "items": {"anyOf": [POSITIVE, EXPRESSION]}, "minItems": 2})
@@ -173,3 +227,14 @@ class ChannelSplit(Layer):
         if self.sizes is not None:
             return T("ChannelSplit", self.index, sizes=self.sizes, **extra)
         return T("ChannelSplit", self.index, self.parts or 2, **extra)
+
+    def memory(self, inputs: list[Shape], output: Shape, ctx: MemoryContext) -> tuple[Stage, ...]:
+        """`x.chunk(parts)[index]` (or `x.split(sizes)[index]`) is a view. Its backward fills the other
+        parts' gradients with zeros and concatenates: a gradient of the whole input."""
+        index = axis(self, self.dim, len(inputs[0]))
+        sizes = self.sizes or (inputs[0][index] // (self.parts or 2),) * (self.parts or 2)
+        others = [numel(inputs[0]) // inputs[0][index] * size for k, size in enumerate(sizes) if k != self.index]
+        zeros = tuple(f"zeros{k}" for k in range(len(others)))
+        ops = (*(Op((Tensor(name, part),)) for name, part in zip(zeros, others)),
+               Op((like("grad_in", 0),), frees=zeros))
+        return (Stage("split", (0,), Forward(output=0), Backward(ops, ("grad_in",)) if ctx.training else None),)

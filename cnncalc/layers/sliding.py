@@ -10,6 +10,7 @@ from ..core.formula import Step
 from ..core.shapes import Shape
 from .base import RF, Layer, Warn
 from .fields import Padding
+from .memory import MemoryContext, Stage, padding
 from .torchspec import T, Torch
 from .window import WindowAxis, WindowProblem, stride_warnings, sweep2d, window_steps
 
@@ -56,3 +57,13 @@ class SlidingWindow(Layer):
             return core((height.pad_before, width.pad_before))
         return T("Padded", (width.pad_before, width.pad_after, height.pad_before, height.pad_after), pad_value,
                  core(0))
+
+    def padding_stages(self, inputs: list[Shape], ctx: MemoryContext) -> tuple[Stage, ...]:
+        """The explicit pad `padded` puts before the window layer, if any (its memory: a padded copy)."""
+        height, width = self.axes(inputs)
+        if height.pad_before == height.pad_after and width.pad_before == width.pad_after:
+            return ()
+        c = inputs[0][0]
+        rows = height.size + height.pad_before + height.pad_after
+        columns = width.size + width.pad_before + width.pad_after
+        return (padding(c * rows * columns, ctx.training),)

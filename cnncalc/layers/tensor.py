@@ -11,10 +11,11 @@ import math
 from typing import Any
 
 from ..core.formula import input_elements
-from ..core.shapes import Shape, shape_list
+from ..core.shapes import Shape, numel, shape_list
 from ..core.symbolic import is_symbolic
 from .base import RF, Cells, Layer, Warn, register
 from .fields import EXPRESSION, FieldProblem, accepts, boolean, spec_field
+from .memory import GRAD_OUT, Backward, Forward, MemoryContext, Op, Stage, Tensor, mean_stage, narrowed, view
 from .terms import WINDOW
 from .torchspec import T, Torch
 
@@ -119,6 +120,14 @@ class Reshape(Layer):
     def lowering(self, inputs: list[Shape], output: Shape) -> Torch:
         return T("Reshape", tuple(output))
 
+    def memory(self, inputs: list[Shape], output: Shape, ctx: MemoryContext) -> tuple[Stage, ...]:
+        """x.reshape is a view of a contiguous input; of a channels-last one (after a LayerNorm over the
+        channels) it is a contiguous copy. Either way the input's gradient is the incoming one, viewed."""
+        if not ctx.channels_last[0]:
+            return (view("reshape"),)
+        backward = Backward(grads=(GRAD_OUT,)) if ctx.training else None
+        return (Stage("reshape", (0,), Forward((Op((Tensor("output", numel(output)),)),)), backward),)
+
 
 @register
 class Transpose(Layer):
@@ -149,6 +158,10 @@ class Transpose(Layer):
 
     def lowering(self, inputs: list[Shape], output: Shape) -> Torch:
         return T("Transpose", *self.dims)
+
+    def memory(self, inputs: list[Shape], output: Shape, ctx: MemoryContext) -> tuple[Stage, ...]:
+        """A view with two strides swapped; its backward swaps them back on the incoming gradient."""
+        return (view("transpose"),)
 
 
 @register
@@ -194,6 +207,10 @@ class Slice(Layer):
         _, start, end = self.bounds(inputs)
         return T("Slice", start, end - start, self.dim)
 
+    def memory(self, inputs: list[Shape], output: Shape, ctx: MemoryContext) -> tuple[Stage, ...]:
+        """x.narrow is a view; its backward writes the gradient into zeros the input's size."""
+        return (narrowed("slice"),)
+
 
 @register
 class Mean(Layer):
@@ -237,3 +254,8 @@ class Mean(Layer):
 
     def lowering(self, inputs: list[Shape], output: Shape) -> Torch:
         return T("Mean", self.dims, self.keepdim) if self.keepdim else T("Mean", self.dims)
+
+    def memory(self, inputs: list[Shape], output: Shape, ctx: MemoryContext) -> tuple[Stage, ...]:
+        """Like global average pooling (x.mean((2, 3)) is what `gap` runs): it keeps nothing, and its
+        backward expands and divides the gradient."""
+        return (mean_stage(numel(output), ctx),)

@@ -29,7 +29,7 @@ from .codeparts import (
     variable,
 )
 from .codetree import Tree
-from .modules import INLINE
+from .modules import INLINE, INLINE_IN_PLACE
 from .pyexpr import conjuncts, evaluate, gives, names_in, to_python
 from .pyformat import quoted
 
@@ -39,10 +39,16 @@ def inline_form(member: Member) -> str | None:
     if isinstance(member, Loop) or len(member.paths) != 1 or len(member.paths[0]) != 1:
         return None
     module = member.modules[0][0]
-    return INLINE.get(module.cls) if isinstance(module, Torch) and not module.args and not module.kwargs else None
+    if not isinstance(module, Torch) or module.args:
+        return None
+    if not module.kwargs:
+        return INLINE.get(module.cls)
+    return INLINE_IN_PLACE.get(module.cls) if dict(module.kwargs) == {"inplace": True} else None
 
 
 def inline_code(form: str, inputs: list[str]) -> str:
+    if form.startswith("."):  # in place: a method of the first input, once per other input
+        return inputs[0] + "".join(form.format(item) for item in inputs[1:])
     return form.format(", ".join(inputs)) if "{}" in form else form.join(inputs)
 
 

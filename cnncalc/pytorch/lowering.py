@@ -49,12 +49,14 @@ def to_module(graph: Graph) -> Any:
     require_torch()
     from torch import nn
 
+    last_use = {ref: index for index, node in enumerate(graph.nodes) for ref in node.inputs}
+
     class CnnCalcNet(nn.Module):
         def __init__(self) -> None:
             super().__init__()
             steps = []
             built: dict[str, Any] = {}
-            for node, (name, inputs, torch_description) in zip(graph.nodes, descriptions(graph)):
+            for index, (node, (name, inputs, torch_description)) in enumerate(zip(graph.nodes, descriptions(graph))):
                 if node.layer.shares:  # `share: LAYER`: that layer's module, called again
                     from .modules import Shared
 
@@ -62,14 +64,18 @@ def to_module(graph: Graph) -> Any:
                 else:
                     module = built[name] = build(torch_description)
                 put(self, name, module)
-                steps.append((name, inputs, module))
+                done = tuple(ref for ref in dict.fromkeys((*inputs, name))
+                             if last_use.get(ref, index) == index and ref not in graph.outputs)
+                steps.append((name, inputs, module, done))
             self._steps = steps  # a plain list: the modules are registered once, by name, above
             self._outputs = graph.outputs
 
         def forward(self, x):
             values = {INPUT_NAME: x}
-            for name, inputs, module in self._steps:
+            for name, inputs, module, done in self._steps:
                 values[name] = module(*[values[ref] for ref in inputs])
+                for ref in done:  # as eager code does: a tensor goes once its last reader has run
+                    del values[ref]
             outputs = tuple(values[name] for name in self._outputs)
             return outputs[0] if len(outputs) == 1 else outputs
 

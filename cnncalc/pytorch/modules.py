@@ -9,12 +9,19 @@ from torch import nn
 
 
 class Add(nn.Module):
-    """Elementwise sum of two or more inputs."""
+    """Elementwise sum of two or more inputs; in place, into the first (`out += identity`)."""
+
+    def __init__(self, inplace=False):
+        super().__init__()
+        self.inplace = inplace
 
     def forward(self, *inputs):
         result = inputs[0]
         for item in inputs[1:]:
-            result = result + item
+            if self.inplace:
+                result += item
+            else:
+                result = result + item
         return result
 
 
@@ -91,6 +98,23 @@ class LayerScale(nn.Module):
 
     def forward(self, x):
         return x * self.scale
+
+
+class StochasticDepth(nn.Module):
+    """Drops a whole residual branch per sample with probability p in training (torchvision's "row"
+    mode); the identity at inference."""
+
+    def __init__(self, p):
+        super().__init__()
+        self.p = p
+
+    def forward(self, x):
+        if not self.training or self.p == 0.0:
+            return x
+        survival = 1.0 - self.p
+        size = [x.shape[0]] + [1] * (x.ndim - 1)
+        noise = torch.empty(size, dtype=x.dtype, device=x.device)
+        return x * noise.bernoulli_(survival).div_(survival)
 
 
 class Softmax2d(nn.Module):
@@ -185,5 +209,7 @@ class Shared(nn.Module):
 
 # How `cnncalc export` writes a stateless helper inside a forward instead of registering it as a module
 # (where it sits straight in a class, not in a numbered container): its inputs joined by the text, or
-# put in place of `{}` (comma-separated).
+# put in place of `{}` (comma-separated). In place (`inplace=True`), the first input's in-place method
+# takes each other input: `bn2.add_(downsample)`, torchvision's `out += identity`.
 INLINE = {"Add": " + ", "Mul": " * ", "Concat": "torch.cat([{}], dim=1)"}
+INLINE_IN_PLACE = {"Add": ".add_({})"}

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from ..analysis.report import Report
@@ -88,7 +89,9 @@ def _shapes(torch: Any, model: Any, graph: Graph, device: str) -> dict[str, tupl
 
 def verify(graph: Graph, report: Report, device: str = "meta") -> list[Check]:
     """Shape, parameter and buffer checks for every layer, and a multiply-add check per layer when
-    the report's convention has a reference counter (REFERENCE_COUNTERS)."""
+    the report's convention has a reference counter (REFERENCE_COUNTERS). The model is the network of
+    the report's mode (at inference, without the layers marked train_only)."""
+    graph = graph.for_mode(report.mode)
     model, shapes = run_model(graph, device)
     checks = []
     for row in report.rows:
@@ -106,6 +109,40 @@ def verify(graph: Graph, report: Report, device: str = "meta") -> list[Check]:
         quantity = f"macs ({report.convention})"
         checks += [Check(row.name, quantity, row.macs, measured.get(row.name, 0) * report.batch)
                    for row in report.rows]
+    return checks
+
+
+MEMORY_BATCH = 2
+
+
+def memory_checks(graph: Graph, batch: int = MEMORY_BATCH) -> list[Check]:
+    """The memory model against PyTorch on the lowered module, under fake tensors (no memory, no
+    arithmetic): per layer, the bytes autograd keeps for backward (saved_tensors_hooks); for the
+    whole network, MemTracker's peak of a training step (SGD with momentum) and of an inference pass,
+    category by category. The lowered module runs every layer from one forward and calls each merge as a
+    module (with MemTracker's hooks on its inputs): the static model is run the same way (docs/memory.md)."""
+    require_torch()
+    import torch
+    from torch._subclasses.fake_tensor import FakeTensorMode
+
+    from ..analysis.memory import CATEGORIES, MemoryOptions, memory_schedule
+    from .memtrack import measure, saved_per_module
+
+    checks = []
+    train = graph.for_mode("train")
+    schedule = memory_schedule(train, MemoryOptions(mode="train", flat=True, tracker_hooks=True))
+    with FakeTensorMode():
+        model = to_module(train)
+        measured = saved_per_module(model, [node.name for node in train.nodes], torch.randn(batch, *train.input_shape))
+    for layer in schedule.layers:
+        checks.append(Check(layer.name, "memory: kept for backward (bytes)",
+                            layer.saved_size[0] * batch + layer.saved_size[1], measured[layer.name]))
+    for mode, network in (("train", train), ("infer", graph.for_mode("infer"))):
+        schedule = memory_schedule(network, MemoryOptions(mode=mode, flat=True, tracker_hooks=True))
+        tracker = measure(partial(to_module, network), batch, network.input_shape, mode, resident=True)
+        static = schedule.samples[schedule.peak(batch)[0]].bytes(batch)
+        for name, mine, theirs in zip(CATEGORIES, static, tracker):
+            checks.append(Check(f"({mode} peak)", f"memory: {name} (bytes, batch {batch})", mine, theirs))
     return checks
 
 

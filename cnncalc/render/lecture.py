@@ -172,7 +172,20 @@ def lecture_summary_lines(report: Report) -> list[str]:
         f"multiply-adds:     {grouped(totals.macs)}{_approx(totals.macs)}",
         f"activation memory: {grouped(totals.memory_bytes)} bytes"
         + (f" ({human_bytes(totals.memory_bytes)})" if isinstance(totals.memory_bytes, int) else ""),
+        *([line] if (line := training_only_line(report)) else []),
     ]
+
+
+def training_only_line(report: Report) -> str | None:
+    """What the layers that run only in training add, and whether the totals above count them."""
+    extra = report.training_only
+    if extra is None:
+        return None
+    added = (f"{', '.join(extra.items)}: +{grouped(extra.totals.params)} params, "
+             f"+{grouped(extra.totals.macs)} multiply-adds")
+    if extra.included:
+        return f"training only:     {added}, counted above (--mode train)"
+    return f"training only:     {added}, not counted above (--mode train counts them)"
 
 
 def _approx(value) -> str:

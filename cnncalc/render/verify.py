@@ -22,10 +22,13 @@ def verify_renderables(checks: Sequence[Check], spec: str, device: str, conventi
 
     wrong = [c for c in checks if not c.ok]
     if not wrong:
-        layers = len({c.layer for c in checks})
+        layers = len({c.layer for c in checks if c.quantity in ("shape", "params", "buffers")})
         macs = f", and multiply-adds ({convention})" if counted else ""
+        memory = ("; memory: what each layer keeps for backward, and the peaks of a training step and an inference "
+                  "pass per category (MemTracker, fake tensors)") if any(c.quantity.startswith("memory")
+                                                                        for c in checks) else ""
         return [f"{spec}: all {layers} layers match PyTorch ({device} device): output shapes, parameters and "
-                f"BatchNorm statistics{macs}"]
+                f"BatchNorm statistics{macs}{memory}"]
     table = Table(title=f"{len(wrong)} mismatches", title_justify="left")
     for header in ("layer", "quantity", "cnncalc", "torch"):
         table.add_column(header)

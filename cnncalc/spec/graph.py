@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..core.errors import (
@@ -37,7 +37,9 @@ from .spec import INPUT_NAME, NAME_PATTERN, Block, Spec, check_name, oversized, 
 from .yamlsrc import YList, YMap, weight_of
 
 INPUT_KEYS = ("in", "inputs", "from")
-CONTROL_KEYS = ("op", "name", *INPUT_KEYS, "repeat", "first", "when", "chain", "share", "module")
+CONTROL_KEYS = ("op", "name", *INPUT_KEYS, "repeat", "first", "when", "chain", "share", "module", "train_only",
+                "checkpoint")
+MODES = ("infer", "train")
 MAX_REPEAT = 1000
 # The largest published CNNs have a few thousand layers; 100,000 take about 10 s and 430 MB to
 # analyse (200,000 took 17 s of CPU and 760 MB as JSON; docs/limits.md).
@@ -68,6 +70,7 @@ class Node:
     module: str = ""  # its module path in PyTorch (`module:` in the spec); its name when not given
     variables: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)  # what its fields saw
     origin: Origin | None = field(default=None, compare=False, repr=False)  # the spec item it comes from
+    train_only: bool = False  # runs only in training (`train_only:` on it or on a block around it)
 
     @property
     def name(self) -> str:
@@ -103,11 +106,34 @@ class Graph:
     notes: tuple[Note, ...] = ()  # warnings about the graph itself (unused outputs, a channels-last input)
     calls: tuple[Call, ...] = ()  # every block instance, in the order they were built
     spec: Spec | None = field(default=None, compare=False, repr=False)  # what it was built from (export)
+    train_only: tuple[str, ...] = ()  # the items marked `train_only:` (layer or block instance names)
+    checkpoints: tuple[str, ...] = ()  # the items marked `checkpoint:` (activation checkpointing)
 
     def shape_of(self, ref: str) -> Shape:
         if ref == INPUT_NAME:
             return self.input_shape
         return next(node.output_shape for node in self.nodes if node.name == ref)
+
+    def for_mode(self, mode: str) -> Graph:
+        """The network that runs in `mode`: 'train' is the whole graph, 'infer' leaves out the layers
+        that run only in training (auxiliary classifiers) and the outputs they give."""
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+        if mode == "train" or not self.train_only:
+            return self
+        dropped = {node.name for node in self.nodes if node.train_only}
+        return replace(
+            self,
+            nodes=tuple(node for node in self.nodes if not node.train_only),
+            outputs=tuple(name for name in self.outputs if name not in dropped),
+            groups={key: value for key, value in self.groups.items() if value[1] not in dropped},
+            group_outputs={key: value for key, value in self.group_outputs.items()
+                           if not any(name in dropped for name in value)},
+            notes=tuple(note for note in self.notes if note.layer not in dropped),
+            calls=tuple(call for call in self.calls if call.output not in dropped),
+            checkpoints=tuple(name for name in self.checkpoints
+                              if not (name in dropped or self.groups.get(name, ("", ""))[1] in dropped)),
+        )
 
 
 def build(spec: Spec, input_shape: Shape | None = None, problems: ErrorCollector | None = None) -> Graph:
@@ -144,6 +170,7 @@ class _Scope:
     lists: dict[str, list[str]] = field(default_factory=dict)  # `NAME.*`: a repeat's copies, a port's rest...
     ports: frozenset[str] = frozenset()  # the block's inputs: not exported as `instance.port`
     kept: set[str] = field(default_factory=set)  # names of alternatives (same name, each with `when:`) kept
+    train_only: bool = False  # inside a block instance marked `train_only:`
 
 
 class _Builder:
@@ -162,6 +189,9 @@ class _Builder:
         self.readers: Counter = Counter()
         self.work = 0
         self.input_loc = spec.input_loc if input_shape is spec.input_shape else None
+        self.train_only_nodes: set[str] = set()
+        self.train_only_items: list[str] = []
+        self.checkpoints: list[str] = []
 
     def build(self) -> Graph:
         spec = self.spec
@@ -182,6 +212,11 @@ class _Builder:
         if not self.nodes and not self.problems and spec.items:
             self.problems.add(SpecError("'when' skips every layer: the network has none", loc=spec.items.loc,
                                         field="layers", hint="check the conditions and the variables they use"))
+        if outputs and all(name in self.train_only_nodes for name in outputs):
+            first = next(node for node in self.nodes if node.name == outputs[0])
+            self.problems.add(SpecError(f"the network's output '{outputs[0]}' runs only in training (train_only), "
+                                        "so the network has no output at inference", loc=given[0][1] or first.layer.loc,
+                                        hint="name the inference output first in 'outputs:'"))
         self.problems.check()
         input_shape = self.shapes[INPUT_NAME]
         assert input_shape is not None  # an unknown input shape is a problem raised above
@@ -191,7 +226,8 @@ class _Builder:
         )
         notes = _channels_last_note(input_shape, self.input_loc) + notes
         return Graph(spec.name, input_shape, tuple(self.nodes), spec.description, tuple(outputs),
-                     self.groups, self.group_outputs, notes, tuple(self.calls), spec)
+                     self.groups, self.group_outputs, notes, tuple(self.calls), spec, tuple(self.train_only_items),
+                     tuple(self.checkpoints))
 
     # ---- items ---------------------------------------------------------------------------------
     def expand(self, items: YList, scope: _Scope) -> str:
@@ -294,18 +330,34 @@ class _Builder:
             any(self.shapes.get(ref) is None for ref in inputs)
         module = "" if check_only or "share" in item else \
             self._module(item, scope, origin.local, origin.copy, variables, name, layer=not isinstance(target, Block))
+        train_only = self._mark(item, "train_only", variables, name, None if check_only else self.train_only_items)
+        self._mark(item, "checkpoint", variables, name, None if check_only else self.checkpoints)
+        train_only = train_only or scope.train_only
         exports = None
         if isinstance(target, Block):
-            out, exports = self.call(target, name, values, inputs, variables, scope, check_only, module, origin)
+            out, exports = self.call(target, name, values, inputs, variables, scope, check_only, module, origin,
+                                     train_only)
         elif target is not None and "share" in item:
-            out = self.share(target, item, name, values, inputs, variables, scope, check_only, origin)
+            out = self.share(target, item, name, values, inputs, variables, scope, check_only, origin, train_only)
         elif target is not None:
-            out = self.add_layer(target, name, values, inputs, variables, check_only, module, origin)
+            out = self.add_layer(target, name, values, inputs, variables, check_only, module, origin, train_only)
         else:  # a call of a block whose definition failed (already reported)
             out = self._unknown(name)
         if skipped:  # a skipped layer stands for its (first) input
             return inputs[0], False, None
         return out, True, exports
+
+    def _mark(self, item: YMap, key: str, variables: dict[str, Any], name: str, marked: list[str] | None) -> bool:
+        """`train_only: true` or `checkpoint: true` on an item (a layer or a block instance)."""
+        if key not in item:
+            return False
+        value = resolve_value(item[key], variables, item.value_locs[key], name, key)
+        if not isinstance(value, bool):
+            raise SpecError(f"'{key}' must be true or false, got {value!r}", loc=item.value_locs[key], layer=name,
+                            field=key)
+        if value and marked is not None:
+            marked.append(name)
+        return value
 
     def charge(self, units: int, item: YMap, name: str) -> None:
         self.work += units
@@ -537,7 +589,7 @@ class _Builder:
     # ---- layers and blocks ---------------------------------------------------------------------
     def add_layer(self, cls: type[Layer], name: str, values: YMap, inputs: tuple[str, ...],
                   variables: dict[str, Any], check_only: bool = False, module: str = "",
-                  origin: Origin | None = None) -> str:
+                  origin: Origin | None = None, train_only: bool = False) -> str:
         """Check the layer; unless `check_only`, infer its output and add it to the graph."""
         if len(self.nodes) >= MAX_NODES:
             self.problems.stop(SpecError(f"the network has more than {MAX_NODES:,} layers", loc=values.loc,
@@ -558,7 +610,15 @@ class _Builder:
         too_large = oversized(output)
         if too_large:
             raise layer.error(f"its output {too_large}", None)
-        self.nodes.append(Node(layer, inputs, tuple(shapes), output, tuple(notes), module or name, variables, origin))
+        if not train_only:
+            reads = next((ref for ref in inputs if ref in self.train_only_nodes), None)
+            if reads is not None:
+                raise layer.error(f"reads '{reads}', which runs only in training (train_only), but runs at inference",
+                                  "in", hint="mark it train_only too, or read another layer")
+        else:
+            self.train_only_nodes.add(name)
+        self.nodes.append(Node(layer, inputs, tuple(shapes), output, tuple(notes), module or name, variables, origin,
+                               train_only))
         self.node_by_name[name] = self.nodes[-1]
         self.shapes[name] = output
         self.readers.update(inputs)
@@ -592,8 +652,8 @@ class _Builder:
         return layer
 
     def call(self, block: Block, name: str, values: YMap, inputs: tuple[str, ...], variables: dict[str, Any],
-             scope: _Scope, check_only: bool = False, module: str = "",
-             origin: Origin | None = None) -> tuple[str, _Exports]:
+             scope: _Scope, check_only: bool = False, module: str = "", origin: Origin | None = None,
+             train_only: bool = False) -> tuple[str, _Exports]:
         if len(scope.stack) >= MAX_BLOCK_DEPTH:
             last = len(scope.stack) - 1 - scope.stack[::-1].index(block.name) if block.name in scope.stack else None
             cycle = scope.stack[last:] if last is not None else ()
@@ -631,7 +691,7 @@ class _Builder:
         names, lists = ports
         inner = _Scope({**inner_vars, **args}, name + ".", names, (*scope.stack, block.name),
                        module=module + "." if module else "", call=_Call(name, block.name, values, scope),
-                       check_only=check_only, lists=lists, ports=frozenset(names))
+                       check_only=check_only, lists=lists, ports=frozenset(names), train_only=train_only)
         out = self.expand(block.items, inner)
         outputs = [out]
         if block.output is not None:
@@ -679,7 +739,8 @@ class _Builder:
         return names, lists
 
     def share(self, cls: type[Layer], item: YMap, name: str, values: YMap, inputs: tuple[str, ...],
-              variables: dict[str, Any], scope: _Scope, check_only: bool, origin: Origin) -> str:
+              variables: dict[str, Any], scope: _Scope, check_only: bool, origin: Origin,
+              train_only: bool = False) -> str:
         """`share: LAYER`: this layer calls LAYER's module again (its weights): the type and fields are
         LAYER's, its parameters are counted once, at LAYER, and its multiply-adds at every use."""
         loc = item.value_locs["share"]
@@ -719,7 +780,15 @@ class _Builder:
         if mine != theirs:
             raise layer.error(f"'{raw}' is {theirs.source()}, but this input needs {mine.source()}", "share",
                               hint="a shared module must fit every input it is used on")
-        self.nodes.append(Node(layer, inputs, tuple(shapes), output, tuple(notes), owner.module, variables, origin))
+        if not train_only:
+            reads = next((ref for ref in (*inputs, owner.name) if ref in self.train_only_nodes), None)
+            if reads is not None:
+                raise layer.error(f"uses '{reads}', which runs only in training (train_only), but runs at inference",
+                                  "share" if reads == owner.name else "in", hint="mark it train_only too")
+        else:
+            self.train_only_nodes.add(name)
+        self.nodes.append(Node(layer, inputs, tuple(shapes), output, tuple(notes), owner.module, variables, origin,
+                               train_only))
         self.node_by_name[name] = self.nodes[-1]
         self.shapes[name] = output
         self.readers.update((*inputs, owner.name))

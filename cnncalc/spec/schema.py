@@ -53,6 +53,10 @@ CONTROL: dict[str, dict[str, Any]] = {
     "share": {**STRING, "description": "the layer whose module (weights) this one uses again"},
     "module": {"anyOf": [STRING, {"type": "integer", "minimum": 0}],
                "description": "its module path in an exported PyTorch file (downsample.0, features.{2 + i}, #, .)"},
+    "train_only": {"anyOf": [{"type": "boolean"}, STRING],
+                   "description": "runs only in training (auxiliary classifiers): left out of inference totals"},
+    "checkpoint": {"anyOf": [{"type": "boolean"}, STRING],
+                   "description": "activation checkpointing of this layer or block instance (`cnncalc memory`)"},
 }
 BLOCK: dict[str, dict[str, Any]] = {
     "params": {"type": "array", "items": {"anyOf": [STRING, {"type": "object", "minProperties": 1,

@@ -17,7 +17,7 @@ class Basic(nn.Module):
             in_channels, c, kernel_size=3, stride=stride, padding=1, bias=False
         )
         self.bn1 = nn.BatchNorm2d(c)
-        self.relu = nn.ReLU()
+        self.relu = nn.ReLU(inplace=True)
         self.conv2 = nn.Conv2d(c, c, kernel_size=3, padding=1, bias=False)
         self.bn2 = nn.BatchNorm2d(c)
         self.downsample = None
@@ -26,7 +26,7 @@ class Basic(nn.Module):
                 nn.Conv2d(in_channels, c, kernel_size=1, stride=stride, bias=False),
                 nn.BatchNorm2d(c),
             )
-        self.out = nn.ReLU()
+        self.out = nn.ReLU(inplace=True)
 
     def forward(self, x):
         conv1 = self.conv1(x)
@@ -35,7 +35,7 @@ class Basic(nn.Module):
         conv2 = self.conv2(relu)
         bn2 = self.bn2(conv2)
         downsample = self.downsample(x) if self.downsample is not None else x
-        add1 = bn2 + downsample
+        add1 = bn2.add_(downsample)
         out = self.out(add1)
         return out
 
@@ -45,7 +45,7 @@ class Resnet18(nn.Module):
         super().__init__()
         self.conv1 = nn.Conv2d(3, 64, kernel_size=7, stride=2, padding=3, bias=False)
         self.bn1 = nn.BatchNorm2d(64)
-        self.relu = nn.ReLU()
+        self.relu = nn.ReLU(inplace=True)
         self.maxpool = nn.MaxPool2d(3, stride=2, padding=1)
         self.layer1 = nn.Sequential(*[Basic(64, c=64) for _ in range(2)])
         self.layer2 = nn.Sequential(
