@@ -180,6 +180,8 @@ layers:
     (PAIR + "  - {op: conv, name: r, share: a, out: 4}\n", 11, "takes its fields from it: remove 'out'"),
     (PAIR + "  - {op: conv, name: c, in: input, out: 4, kernel: 1}\n  - {op: conv, name: r, share: c}\n", 12,
      "a shared module must fit every input it is used on"),
+    (PAIR + "  - {op: conv, name: c, out: 8, kernel: 1, train_only: true}\n  - {op: conv, name: r, in: a, share: c}\n",
+     12, "uses 'c', which runs only in training (train_only), but runs at inference"),
     (PAIR + "  - {op: relu, name: r, repeat: 2, chain: maybe}\n", 11, "field 'chain': must be true or false"),
     (PAIR.replace("inputs: [x, skip]", "inputs: [x*, skip]"), 4, "only the last input may take the rest ('x*')"),
     (PAIR.replace("inputs: [x, skip]", "inputs: [input, skip]"), 4, "'input' names the first input already"),
