@@ -17,6 +17,7 @@ from cnncalc.layers import layer_types
 from .conftest import ROOT
 
 TORCH_COMMANDS = ("verify", "export", "profile")
+pytestmark = pytest.mark.slow  # every console example of the docs run: CI, not the fast lane
 BLOCK = re.compile(r"```console\n\$ (cnncalc [^\n]*)\n(.*?)```", re.S)
 DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
 

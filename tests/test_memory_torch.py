@@ -13,7 +13,7 @@ from cnncalc.layers.base import EXAMPLE_INPUT
 from cnncalc.spec.graph import build
 from cnncalc.spec.spec import parse_spec
 
-pytestmark = [pytest.mark.torch, pytest.mark.filterwarnings("ignore")]
+pytestmark = [pytest.mark.torch, pytest.mark.slow, pytest.mark.filterwarnings("ignore")]  # against PyTorch: CI, not the fast lane
 torch = pytest.importorskip("torch")
 from cnncalc.pytorch import memtrack as memtracker  # noqa: E402
 

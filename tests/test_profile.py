@@ -63,6 +63,7 @@ def test_roofline_with_a_synthetic_peak():
     assert roofline_time(10**9, 10**12, peak_flops, peak_bandwidth) == pytest.approx(0.5)  # memory: 1e12/2e12
 
 
+@pytest.mark.slow  # runs the network in PyTorch
 def test_spread_is_median_quartiles_min_max():
     spread = Spread.of([5.0, 1.0, 3.0, 2.0, 4.0])
     assert (spread.median, spread.q1, spread.q3, spread.min, spread.max, spread.n) == (3.0, 2.0, 4.0, 1.0, 5.0, 5)
@@ -131,6 +132,7 @@ def test_derived_figures_are_consistent(tiny_json):
         sum(layer["time"]["median_s"] for layer in tiny_json["layers"]))
 
 
+@pytest.mark.slow  # runs the network in PyTorch
 @pytest.mark.torch
 def test_resnet18_table_and_output_file(tmp_path):
     pytest.importorskip("torch")
@@ -148,6 +150,7 @@ def test_resnet18_table_and_output_file(tmp_path):
     assert "images/s" in text and "channels-last (NHWC)" in text and "ridge point" in text
 
 
+@pytest.mark.slow  # runs the network in PyTorch
 @pytest.mark.torch
 def test_library_call_reports_progress():
     torch = pytest.importorskip("torch")
@@ -170,6 +173,7 @@ def test_library_call_reports_progress():
 # --- errors ----------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow  # runs the network in PyTorch
 @pytest.mark.torch
 def test_cuda_without_cuda_is_exit_2():
     torch = pytest.importorskip("torch")
@@ -187,6 +191,7 @@ def test_bad_dtype_is_exit_2(dtype):
     assert "--dtype" in result.stderr
 
 
+@pytest.mark.slow  # runs the network in PyTorch
 @pytest.mark.torch
 def test_dtype_a_kernel_lacks_is_a_clear_error(monkeypatch):
     torch = pytest.importorskip("torch")
@@ -202,6 +207,7 @@ def test_dtype_a_kernel_lacks_is_a_clear_error(monkeypatch):
     assert "Traceback" not in result.output
 
 
+@pytest.mark.slow  # runs the network in PyTorch
 @pytest.mark.torch
 def test_channels_last_needs_an_image_input(tmp_path):
     pytest.importorskip("torch")
@@ -233,6 +239,7 @@ def test_static_path_and_help_import_no_torch():
     assert out.stdout.strip() == ""
 
 
+@pytest.mark.slow  # runs the network in PyTorch
 @pytest.mark.torch
 def test_cuda_timing_logic_with_fake_events(monkeypatch):
     """The CUDA branch of the clock and the hooks (event pairs, one synchronisation per iteration),
@@ -323,6 +330,7 @@ def _peak(flops_per_s: float):
     return Peak(dtype="float32", matmul=kernel, conv=kernel, copy_bytes=10**6, copy_s=10**-4)
 
 
+@pytest.mark.slow  # runs the network in PyTorch
 @pytest.mark.torch
 @pytest.mark.parametrize("second", [1e15, 1e3])
 def test_a_timing_above_the_peak_measures_it_again_then_warns(monkeypatch, second):
