@@ -27,12 +27,13 @@ from ..core.errors import (
     did_you_mean,
 )
 from ..core.gcpause import paused_gc
+from ..core.records import made
 from ..core.shapes import Shape, shape_list
 from ..layers import REGISTRY, Layer, LayerProblem, suggest_ops
 from ..layers.fields import REQUIRED
 from .expr import UNKNOWN, ExprError, is_expression, tokenize
 from .modpath import module_path
-from .spec import INPUT_NAME, NAME_PATTERN, Block, Spec, check_name, oversized, resolve_value
+from .spec import INPUT_NAME, NAME_PATTERN, Block, Spec, check_name, names_read, oversized, resolve_value
 from .yamlsrc import YList, YMap, weight_of
 
 INPUT_KEYS = ("in", "inputs", "from")
@@ -47,7 +48,8 @@ MAX_BLOCK_DEPTH = 32
 # Units of weight_of (a value, or 4 characters of text). 2,000,000 of the cheapest kind (layers
 # skipped by `when`, long expressions) cost 3 to 6 s; MAX_NODES real layers use about 1,000,000.
 MAX_WORK = 2_000_000
-IMAGE_CHANNELS = (1, 3, 4)  # grey, RGB, RGBA: what a channels-last input ends with
+IMAGE_CHANNELS = (1, 3, 4)
+_ABSENT = object()  # a name that is no variable  # grey, RGB, RGBA: what a channels-last input ends with
 
 
 @dataclass(frozen=True)
@@ -180,6 +182,8 @@ class _Builder:
         # shape of a prototype on given input shapes is computed once (see Layer.copy_as).
         self.prototypes: dict[Any, Layer] = {}
         self.outputs: dict[Any, tuple[Shape, tuple[tuple[str, str | None], ...]]] = {}
+        self.layers_seen: dict[Any, tuple[Layer, dict[str, Location | None]]] = {}  # see _checked_layer
+        self.reads: dict[int, tuple[YMap, tuple[str, ...] | None]] = {}  # by id(values): see _reads
         self.own_values: dict[int, YMap] = {}  # an item's own keys, by the item's id (the spec outlives the build)
         self.work = 0
         self.input_loc = spec.input_loc if input_shape is spec.input_shape else None
@@ -268,7 +272,7 @@ class _Builder:
             for k in range(count):
                 variables = {**scope.variables, "i": k} if repeated else scope.variables
                 instance = name + (f".{k}" if repeated else "")
-                origin = Origin(item, local, k if repeated else None)
+                origin = made(Origin, item=item, local=local, copy=k if repeated else None)
                 ref = self.instance(target, item, instance, inputs if k == 0 else (ref,), variables, scope, origin)
             if repeated and target is not None:
                 self.groups[name] = (str(item["op"]), ref)
@@ -368,30 +372,23 @@ class _Builder:
                             "name here", loc=item.value_locs["module"], layer=name, field="module")
         if relative == ".":  # a block instance that adds no level: its layers sit in the enclosing module
             return scope.module.removesuffix(".")
-        path = self._number(scope.module + relative)
+        path = self._number(scope.module, relative)
         if layer:
             self._take_module(path, item.value_locs.get("module", item.loc), name)
         return path
 
-    def _number(self, path: str) -> str:
-        """`#` is the next free number in its container (`features.#`); given numbers take theirs."""
-        if "." not in path and path != "#" and not path.isdigit():
-            return path  # a top-level name: nothing to number
-        if "#" not in path:  # the common case: only remember the numbers the path takes
-            start = 0
-            for part in path.split("."):
-                if part.isdigit():
-                    container = path[:start - 1] if start else ""
-                    self.numbers[container] = max(self.numbers[container], int(part) + 1)
-                start += len(part) + 1
-            return path
-        out: list[str] = []
-        for part in path.split("."):
-            container = ".".join(out)
+    def _number(self, container: str, relative: str) -> str:
+        """container + relative, where `#` is the next free number in its container (`features.#`);
+        given numbers take theirs. `container` (a block instance's path and '.', or '') is numbered."""
+        if "." not in relative and relative != "#" and not relative.isdigit():
+            return container + relative  # the common case: a name, nothing to number
+        out = container.split(".")[:-1]
+        for part in relative.split("."):
+            inside = ".".join(out)
             if part == "#":
-                part = str(self.numbers[container])
+                part = str(self.numbers[inside])
             if part.isdigit():
-                self.numbers[container] = max(self.numbers[container], int(part) + 1)
+                self.numbers[inside] = max(self.numbers[inside], int(part) + 1)
             out.append(part)
         return ".".join(out)
 
@@ -552,7 +549,9 @@ class _Builder:
                                   "in", hint="mark it train_only too, or read another layer")
         else:
             self.train_only_nodes.add(name)
-        self.nodes.append(Node(layer, inputs, shapes, output, warnings, module or name, variables, origin, train_only))
+        self.nodes.append(made(Node, layer=layer, inputs=inputs, input_shapes=shapes, output_shape=output,
+                               notes=warnings, module=module or name, variables=variables, origin=origin,
+                               train_only=train_only))
         self.shapes[name] = output
         for ref in inputs:  # not Counter.update, which first asks whether `inputs` is a Mapping
             self.readers[ref] += 1
@@ -562,7 +561,37 @@ class _Builder:
         """The layer, its values' expressions evaluated and its fields checked: the problems of all
         its fields together, those whose values could not be computed left out of the check. A layer
         with the same values (of the same types: `1`, `1.0` and `true` differ) as an earlier one is
-        a copy of it, checked once (Layer.copy_as); values with a list are never shared."""
+        a copy of it, checked once (Layer.copy_as); values with a list are never shared. The same
+        values seeing the same variables (every repeat, every call of a block with the same
+        arguments) are not even resolved again: they give the same prototype."""
+        reads = self._reads(values)
+        seen: Any = None
+        if reads is not None:
+            try:
+                seen = (cls, id(values), tuple([(type(v), v) for v in [variables.get(n, _ABSENT) for n in reads]]))
+                known = self.layers_seen.get(seen)
+            except TypeError:  # a list among the variables it reads
+                seen = known = None
+            if known is not None:
+                return known[0].copy_as(name, values.loc, known[1])
+        layer, field_locs = self._new_layer(cls, name, values, variables)
+        if seen is not None:
+            self.layers_seen[seen] = (layer.prototype, field_locs)
+        return layer
+
+    def _reads(self, values: YMap) -> tuple[str, ...] | None:
+        """The variables an item's values read (see names_read), once per item; None: not tracked."""
+        known = self.reads.get(id(values))
+        if known is None or known[0] is not values:
+            used = [names_read(value) for value in values.values()]
+            names = None if None in used else tuple(dict.fromkeys(n for names in used if names for n in names))
+            known = (values, names)
+            self.reads[id(values)] = known  # holds `values`, so that its id is not reused
+        return known[1]
+
+    def _new_layer(self, cls: type[Layer], name: str, values: YMap,
+                   variables: dict[str, Any]) -> tuple[Layer, dict[str, Location | None]]:
+        """_checked_layer's work: its values resolved and its fields checked, or a prototype's copy."""
         resolved = YMap()
         resolved.loc, resolved.key_locs, resolved.value_locs = values.loc, values.key_locs, values.value_locs
         problems = ErrorCollector(limit=None)
@@ -588,7 +617,7 @@ class _Builder:
             except TypeError:  # a list among the values
                 shared = prototype = None
             if prototype is not None:  # its keys were all fields, or it would have failed
-                return prototype.copy_as(name, values.loc, field_locs)
+                return prototype.copy_as(name, values.loc, field_locs), field_locs
         layer = None
         try:
             layer = cls.from_mapping(name, resolved, skip=(), unresolved=tuple(unresolved))
@@ -599,7 +628,7 @@ class _Builder:
             raise Consequence(f"{cls.op} '{name}' could not be read", loc=values.loc, layer=name)
         if shared is not None:
             self.prototypes[shared] = layer
-        return layer
+        return layer, field_locs
 
     def call(self, block: Block, name: str, values: YMap, inputs: tuple[str, ...], variables: dict[str, Any],
              scope: _Scope, check_only: bool = False, module: str = "", origin: Origin | None = None,
