@@ -184,6 +184,7 @@ class _Builder:
         self.outputs: dict[Any, tuple[Shape, tuple[tuple[str, str | None], ...]]] = {}
         self.layers_seen: dict[Any, tuple[Layer, dict[str, Location | None]]] = {}  # see _checked_layer
         self.reads: dict[int, tuple[YMap, tuple[str, ...] | None]] = {}  # by id(values): see _reads
+        self.explicit_names: dict[int, tuple[YList, dict[str, Location]]] = {}  # by id(items)
         self.own_values: dict[int, YMap] = {}  # an item's own keys, by the item's id (the spec outlives the build)
         self.work = 0
         self.input_loc = spec.input_loc if input_shape is spec.input_shape else None
@@ -227,14 +228,20 @@ class _Builder:
 
     # ---- items ---------------------------------------------------------------------------------
     def expand(self, items: YList, scope: _Scope) -> str:
-        scope.later = self._explicit_names(items)
+        scope.later = dict(self._explicit_names(items))
         previous = scope.names[INPUT_NAME]
         for index, item in enumerate(items):
             previous = self.item(index, item, items.item_locs[index], scope, previous)
         return previous
 
     def _explicit_names(self, items: YList) -> dict[str, Location]:
+        """The names the items give themselves; once per list when they are all good (the list is
+        expanded again for every call of its block), every time otherwise (its problems with it)."""
+        known = self.explicit_names.get(id(items))
+        if known is not None and known[0] is items:
+            return known[1]
         seen: dict[str, Location] = {}
+        clean = True
         for item in items:
             if isinstance(item, YMap) and "name" in item:
                 loc = item.value_locs["name"]
@@ -245,8 +252,11 @@ class _Builder:
                                         loc=loc, layer=name, field="name")
                 except SpecError as exc:
                     self.problems.add(exc)
+                    clean = False
                     continue
                 seen[name] = loc
+        if clean:
+            self.explicit_names[id(items)] = (items, seen)  # holds `items`, so that its id is not reused
         return seen
 
     def item(self, index: int, item: Any, loc: Location, scope: _Scope, previous: str) -> str:
@@ -265,7 +275,7 @@ class _Builder:
         name = scope.prefix + local
         ref = name
         try:
-            target = self._target(item, str(given_name or f"#{index + 1}"), scope)
+            target = self._target(item, given_name, index)
             repeated = "repeat" in item
             count = self._repeat(item, scope.variables, name) if repeated else 1
             inputs = self._inputs(item, scope, previous, name)
@@ -292,7 +302,7 @@ class _Builder:
         values = self._values(item, origin.copy in (None, 0), name)
         skipped = "when" in item and not self._condition(item, variables, name)
         check_only = skipped or scope.check_only or target is None or \
-            any(self.shapes.get(ref) is None for ref in inputs)
+            None in [self.shapes.get(ref) for ref in inputs]
         module = "" if check_only else self._module(item, scope, origin.local, origin.copy, variables, name,
                                                      layer=not isinstance(target, Block))
         train_only = self._mark(item, "train_only", variables, name, None if check_only else self.train_only_items)
@@ -332,18 +342,20 @@ class _Builder:
         only checked): it has no entry in `shapes`, which costs nothing for a million skipped layers."""
         return name
 
-    def _target(self, item: YMap, label: str, scope: _Scope) -> type[Layer] | Block | None:
+    def _target(self, item: YMap, given_name: Any, index: int) -> type[Layer] | Block | None:
         blocks = self.spec.blocks
+        op = item.get("op")
+        if isinstance(op, str):
+            if op in REGISTRY:
+                return REGISTRY[op]
+            if op in blocks:
+                return blocks[op]
+            if op in self.spec.broken_blocks:
+                return None
+        label = str(given_name or f"#{index + 1}")
         if "op" not in item:
             raise SpecError("the layer has no 'op' (its type)", loc=item.loc, layer=label,
                             hint="add 'op: ...'; 'cnncalc ops' lists the layer types")
-        op = item["op"]
-        if isinstance(op, str) and op in REGISTRY:
-            return REGISTRY[op]
-        if isinstance(op, str) and op in blocks:
-            return blocks[op]
-        if isinstance(op, str) and op in self.spec.broken_blocks:
-            return None
         near = suggest_ops(op, tuple(blocks)) if isinstance(op, str) else []
         hint = ("did you mean " + " or ".join(f"'{n}'" for n in near) + "? " if near else "") + \
             "'cnncalc ops' lists the layer types" + (f"; blocks: {', '.join(blocks)}" if blocks else "")
@@ -430,6 +442,8 @@ class _Builder:
                         loc=item.value_locs["when"], layer=name, field="when")
 
     def _inputs(self, item: YMap, scope: _Scope, previous: str, name: str) -> tuple[str, ...]:
+        if "in" not in item and "inputs" not in item and "from" not in item:  # INPUT_KEYS
+            return (previous,)
         given = [key for key in INPUT_KEYS if key in item]
         if not given:
             return (previous,)
