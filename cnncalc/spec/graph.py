@@ -305,8 +305,10 @@ class _Builder:
             None in [self.shapes.get(ref) for ref in inputs]
         module = "" if check_only else self._module(item, scope, origin.local, origin.copy, variables, name,
                                                      layer=not isinstance(target, Block))
-        train_only = self._mark(item, "train_only", variables, name, None if check_only else self.train_only_items)
-        self._mark(item, "checkpoint", variables, name, None if check_only else self.checkpoints)
+        train_only = "train_only" in item and \
+            self._mark(item, "train_only", variables, name, None if check_only else self.train_only_items)
+        if "checkpoint" in item:
+            self._mark(item, "checkpoint", variables, name, None if check_only else self.checkpoints)
         train_only = train_only or scope.train_only
         if isinstance(target, Block):
             out = self.call(target, name, values, inputs, variables, scope, check_only, module, origin, train_only)
@@ -318,8 +320,6 @@ class _Builder:
 
     def _mark(self, item: YMap, key: str, variables: dict[str, Any], name: str, marked: list[str] | None) -> bool:
         """`train_only: true` or `checkpoint: true` on an item (a layer or a block instance)."""
-        if key not in item:
-            return False
         value = resolve_value(item[key], variables, item.value_locs[key], name, key)
         if not isinstance(value, bool):
             raise SpecError(f"'{key}' must be true or false, got {value!r}", loc=item.value_locs[key], layer=name,
@@ -542,7 +542,7 @@ class _Builder:
             raise layer.error(f"{cls.op} merges two or more inputs; list them with 'in: [a, b]'", "in")
         if check_only:
             return self._unknown(name)
-        shapes = tuple(shape for ref in inputs if (shape := self.shapes.get(ref)) is not None)
+        shapes = tuple([shape for ref in inputs if (shape := self.shapes.get(ref)) is not None])
         key = (layer.prototype, shapes)
         if key not in self.outputs:  # a repeated layer on the same input shapes: shaped once
             notes: list[tuple[str, str | None]] = []
@@ -557,7 +557,8 @@ class _Builder:
             self.outputs[key] = (output, tuple(notes))
         output, warnings = self.outputs[key]
         if not train_only:
-            reads = next((ref for ref in inputs if ref in self.train_only_nodes), None)
+            reads = next((ref for ref in inputs if ref in self.train_only_nodes), None) if self.train_only_nodes \
+                else None
             if reads is not None:
                 raise layer.error(f"reads '{reads}', which runs only in training (train_only), but runs at inference",
                                   "in", hint="mark it train_only too, or read another layer")
