@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, NamedTuple
 
 from ..core.errors import (
     Consequence,
@@ -166,6 +166,17 @@ class _Scope:
     train_only: bool = False  # inside a block instance marked `train_only:`
 
 
+class _Values(NamedTuple):
+    """An item's values as _checked_layer knows them: the values (kept, so that their id is not
+    reused), the variables they read (None: not tracked), their keys and values with each value's
+    type (`1`, `1.0` and `true` differ), and where each field's value stands."""
+
+    values: YMap
+    reads: tuple[str, ...] | None
+    content: Any
+    field_locs: dict[str, Location | None]
+
+
 class _Builder:
     def __init__(self, spec: Spec, input_shape: Shape | None, problems: ErrorCollector) -> None:
         self.spec = spec
@@ -182,8 +193,8 @@ class _Builder:
         # shape of a prototype on given input shapes is computed once (see Layer.copy_as).
         self.prototypes: dict[Any, Layer] = {}
         self.outputs: dict[Any, tuple[Shape, tuple[tuple[str, str | None], ...]]] = {}
-        self.layers_seen: dict[Any, tuple[Layer, dict[str, Location | None]]] = {}  # see _checked_layer
-        self.reads: dict[int, tuple[YMap, tuple[str, ...] | None]] = {}  # by id(values): see _reads
+        self.layers_seen: dict[Any, Layer] = {}  # prototypes by values and the variables they read
+        self.values_seen: dict[int, _Values] = {}  # by id(values): see _known_values
         self.explicit_names: dict[int, tuple[YList, dict[str, Location]]] = {}  # by id(items)
         self.own_values: dict[int, YMap] = {}  # an item's own keys, by the item's id (the spec outlives the build)
         self.work = 0
@@ -576,36 +587,46 @@ class _Builder:
         """The layer, its values' expressions evaluated and its fields checked: the problems of all
         its fields together, those whose values could not be computed left out of the check. A layer
         with the same values (of the same types: `1`, `1.0` and `true` differ) as an earlier one is
-        a copy of it, checked once (Layer.copy_as); values with a list are never shared. The same
-        values seeing the same variables (every repeat, every call of a block with the same
-        arguments) are not even resolved again: they give the same prototype."""
-        reads = self._reads(values)
+        a copy of it, checked once (Layer.copy_as); values with a list are never shared. Values
+        written alike that see the same variables (every repeat, every call of a block with the
+        same arguments) are not even resolved again: they give the same prototype."""
+        known = self._known_values(cls, values)
         seen: Any = None
-        if reads is not None:
+        if known is not None:
             try:
-                seen = (cls, id(values), tuple([(type(v), v) for v in [variables.get(n, _ABSENT) for n in reads]]))
-                known = self.layers_seen.get(seen)
+                read = [variables.get(n, _ABSENT) for n in known.reads or ()]
+                seen = (cls, known.content, tuple([(type(v), v) for v in read]))
+                prototype = self.layers_seen.get(seen)
             except TypeError:  # a list among the variables it reads
-                seen = known = None
-            if known is not None:
-                return known[0].copy_as(name, values.loc, known[1])
-        layer, field_locs = self._new_layer(cls, name, values, variables)
+                seen = prototype = None
+            if prototype is not None:
+                return prototype.copy_as(name, values.loc, known.field_locs)
+        layer = self._new_layer(cls, name, values, variables)
         if seen is not None:
-            self.layers_seen[seen] = (layer.prototype, field_locs)
+            self.layers_seen[seen] = layer.prototype
         return layer
 
-    def _reads(self, values: YMap) -> tuple[str, ...] | None:
-        """The variables an item's values read (see names_read), once per item; None: not tracked."""
-        known = self.reads.get(id(values))
-        if known is None or known[0] is not values:
+    def _known_values(self, cls: type[Layer], values: YMap) -> _Values | None:
+        """What _checked_layer needs to know of an item's values, found once per item; None when
+        they cannot be compared (a list among them)."""
+        known = self.values_seen.get(id(values))
+        if known is None or known.values is not values:
             used = [names_read(value) for value in values.values()]
-            names = None if None in used else tuple(dict.fromkeys(n for names in used if names for n in names))
-            known = (values, names)
-            self.reads[id(values)] = known  # holds `values`, so that its id is not reused
-        return known[1]
+            content: Any = tuple([(key, type(value), value) for key, value in values.items()])
+            try:
+                hash(content)
+            except TypeError:
+                content = None
+            reads = None if None in used or content is None else \
+                tuple(dict.fromkeys(n for names in used if names for n in names))
+            field_locs = {field: values.value_locs.get(key, values.loc) for key in values
+                          if isinstance(key, str) and (field := cls.canonical_field(key)) is not None}
+            known = _Values(values, reads, content, field_locs)
+            self.values_seen[id(values)] = known
+        return known if known.reads is not None else None
 
     def _new_layer(self, cls: type[Layer], name: str, values: YMap,
-                   variables: dict[str, Any]) -> tuple[Layer, dict[str, Location | None]]:
+                   variables: dict[str, Any]) -> Layer:
         """_checked_layer's work: its values resolved and its fields checked, or a prototype's copy."""
         resolved = YMap()
         resolved.loc, resolved.key_locs, resolved.value_locs = values.loc, values.key_locs, values.value_locs
@@ -632,7 +653,7 @@ class _Builder:
             except TypeError:  # a list among the values
                 shared = prototype = None
             if prototype is not None:  # its keys were all fields, or it would have failed
-                return prototype.copy_as(name, values.loc, field_locs), field_locs
+                return prototype.copy_as(name, values.loc, field_locs)
         layer = None
         try:
             layer = cls.from_mapping(name, resolved, skip=(), unresolved=tuple(unresolved))
@@ -643,7 +664,7 @@ class _Builder:
             raise Consequence(f"{cls.op} '{name}' could not be read", loc=values.loc, layer=name)
         if shared is not None:
             self.prototypes[shared] = layer
-        return layer, field_locs
+        return layer
 
     def call(self, block: Block, name: str, values: YMap, inputs: tuple[str, ...], variables: dict[str, Any],
              scope: _Scope, check_only: bool = False, module: str = "", origin: Origin | None = None,
