@@ -8,6 +8,7 @@ A block item's `.` puts the block's layers straight into the enclosing module (n
 """
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any
 
@@ -38,8 +39,8 @@ def module_path(raw: Any, variables: dict[str, Any], loc: Location | None, layer
                             layer=layer, field="module")
         return str(result)
 
-    path = _FIELD.sub(value, text)
-    if path == ".":
+    path = _FIELD.sub(value, text) if "{" in text else text
+    if path == "." or _well_formed(path):
         return path
     bad = next((part for part in path.split(".") if not SEGMENT.match(part)), None)
     if bad is not None:
@@ -47,3 +48,10 @@ def module_path(raw: Any, variables: dict[str, Any], loc: Location | None, layer
                         layer=layer, field="module",
                         hint="segments are names (letters, digits, '_', '-'), whole numbers or '#', joined by '.'")
     return path
+
+
+@functools.lru_cache(maxsize=4096)
+def _well_formed(path: str) -> bool:
+    """Whether every segment is a name, a whole number or `#`; remembered, as every copy of a
+    block's layers gives the same few paths."""
+    return all(SEGMENT.match(part) for part in path.split("."))
