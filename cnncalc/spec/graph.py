@@ -194,7 +194,7 @@ class _Builder:
         self.prototypes: dict[Any, Layer] = {}
         self.outputs: dict[Any, tuple[Shape, tuple[tuple[str, str | None], ...]]] = {}
         self.layers_seen: dict[Any, Layer] = {}  # prototypes by values and the variables they read
-        self.values_seen: dict[int, _Values] = {}  # by id(values): see _known_values
+        self.values_seen: dict[int, _Values | YMap] = {}  # by id(values): see _known_values
         self.explicit_names: dict[int, tuple[YList, dict[str, Location]]] = {}  # by id(items)
         self.own_values: dict[int, YMap] = {}  # an item's own keys, by the item's id (the spec outlives the build)
         self.work = 0
@@ -607,10 +607,14 @@ class _Builder:
         return layer
 
     def _known_values(self, cls: type[Layer], values: YMap) -> _Values | None:
-        """What _checked_layer needs to know of an item's values, found once per item; None when
-        they cannot be compared (a list among them)."""
+        """What _checked_layer needs to know of an item's values, found once per item from the
+        second time it is seen (most items of a long spec's top level are seen once); None the
+        first time, and when they cannot be compared (a list among them)."""
         known = self.values_seen.get(id(values))
-        if known is None or known.values is not values:
+        if not isinstance(known, _Values) or known.values is not values:
+            if known is not values:
+                self.values_seen[id(values)] = values  # seen once: kept, so that its id is not reused
+                return None
             used = [names_read(value) for value in values.values()]
             content: Any = tuple([(key, type(value), value) for key, value in values.items()])
             try:
