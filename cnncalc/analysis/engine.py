@@ -45,10 +45,12 @@ def _analyze(graph: Graph, *, convention: Convention = TEXTBOOK, dtype: str = "f
         try:
             field = layer.receptive_field([fields[ref] for ref in node.inputs], inputs, output)
             key = (layer.prototype, node.input_shapes)
-            if key not in counted:
-                counted[key] = (value_of(layer.params(inputs, output)), value_of(layer.buffers(inputs, output)),
-                                convention.count(layer.costs(inputs, output)), layer.cells(inputs, output))
-            params, buffers, macs, cells = counted[key]
+            counts = counted.get(key)
+            if counts is None:
+                counts = counted[key] = (value_of(layer.params(inputs, output)),
+                                         value_of(layer.buffers(inputs, output)),
+                                         convention.count(layer.costs(inputs, output)), layer.cells(inputs, output))
+            params, buffers, macs, cells = counts
         except LayerProblem as exc:
             raise layer.error(exc.message, exc.field, exc.hint) from None
         fields[layer.name] = field

@@ -595,7 +595,7 @@ class _Builder:
         if known is not None:
             try:
                 read = [variables.get(n, _ABSENT) for n in known.reads or ()]
-                seen = (cls, known.content, tuple([(type(v), v) for v in read]))
+                seen = (cls, known.content, *read, *map(type, read))
                 prototype = self.layers_seen.get(seen)
             except TypeError:  # a list among the variables it reads
                 seen = prototype = None
