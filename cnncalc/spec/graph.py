@@ -48,8 +48,8 @@ MAX_BLOCK_DEPTH = 32
 # Units of weight_of (a value, or 4 characters of text). 2,000,000 of the cheapest kind (layers
 # skipped by `when`, long expressions) cost 3 to 6 s; MAX_NODES real layers use about 1,000,000.
 MAX_WORK = 2_000_000
-IMAGE_CHANNELS = (1, 3, 4)
-_ABSENT = object()  # a name that is no variable  # grey, RGB, RGBA: what a channels-last input ends with
+IMAGE_CHANNELS = (1, 3, 4)  # grey, RGB, RGBA: what a channels-last input ends with
+_ABSENT = object()  # the value of a name that is no variable
 
 
 @dataclass(frozen=True)
@@ -456,8 +456,6 @@ class _Builder:
         if "in" not in item and "inputs" not in item and "from" not in item:  # INPUT_KEYS
             return (previous,)
         given = [key for key in INPUT_KEYS if key in item]
-        if not given:
-            return (previous,)
         if len(given) > 1:
             raise SpecError(f"the inputs are given twice, as '{given[0]}' and as '{given[1]}'",
                             loc=item.key_locs[given[1]], layer=name, field="in")
