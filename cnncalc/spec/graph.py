@@ -405,6 +405,14 @@ class _Builder:
         given numbers take theirs. `container` (a block instance's path and '.', or '') is numbered."""
         if "." not in relative and relative != "#" and not relative.isdigit():
             return container + relative  # the common case: a name, nothing to number
+        if "#" not in relative:  # only remember the numbers the path takes
+            path, start = container + relative, len(container)
+            for part in relative.split("."):
+                if part.isdigit():
+                    inside = path[:start - 1] if start else ""
+                    self.numbers[inside] = max(self.numbers[inside], int(part) + 1)
+                start += len(part) + 1
+            return path
         out = container.split(".")[:-1]
         for part in relative.split("."):
             inside = ".".join(out)
