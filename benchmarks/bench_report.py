@@ -7,7 +7,7 @@ browser takes to open it and lay out the layer graph.
     python benchmarks/bench_report.py --json out.json
 
 1. End to end, as subprocesses: `cnncalc report SPEC -o FILE.html` (and `cnncalc plot SPEC -o
-   FILE.png`, which imports matplotlib), one untimed warm-up, then the median, min and max of
+   FILE.png`, which imports matplotlib, and its memory timeline), one untimed warm-up, then the median, min and max of
    `--runs` runs; bytecode cached in a private temporary folder, as an installed package has it.
 2. In headless Chromium (tests/headless.py; skipped without chromium): each page is opened by a
    fresh browser `--runs` times (a cold page: the first layout of a page is the slowest), and the
@@ -92,6 +92,8 @@ def main() -> int:
         commands["cnncalc plot alexnet -o alexnet.png"] = [*cli, "plot", "alexnet", "-o", str(work / "alexnet.png")]
         commands["cnncalc plot resnet152 -o resnet152.png"] = [*cli, "plot", "resnet152", "-o",
                                                                str(work / "resnet152.png")]
+        commands["cnncalc plot resnet152 -w timeline -o t.png"] = [*cli, "plot", "resnet152", "--what", "timeline",
+                                                                   "-o", str(work / "t.png")]
         for label, command in commands.items():
             figures = command_times(command, args.runs, env)
             results["commands"][label] = figures

@@ -133,6 +133,25 @@ def test_the_table_sorts_and_selects(browser, tmp_path):
     assert page.errors == []
 
 
+def test_the_memory_timeline_is_drawn(browser, tmp_path):
+    """The timeline section: the chart laid out at its size, its three phases, the exact peak in the
+    peak's tooltip, a tooltip per stretch; no console error."""
+    memory = cnncalc.memory("resnet18")
+    page = opened(browser, report_file("resnet18", tmp_path))
+    size = page.eval("(() => { const r = document.querySelector('#timeline svg.chart').getBoundingClientRect();"
+                     " return [r.width, r.height]; })()")
+    assert size == [980, 236]
+    assert page.eval("[...document.querySelectorAll('#timeline rect.phase')].map(r => r.dataset.phase)") == \
+        ["forward", "backward", "step"]
+    assert page.eval("document.querySelector('#timeline circle.peak title').textContent") == \
+        f"peak: {memory.peak_bytes:,} bytes (151 MiB)\nbackward, layer3.0.conv1: {memory.peak_op}"
+    assert page.eval("document.querySelectorAll('#timeline rect.hit title').length") == 120
+    assert page.eval("document.querySelector('#timeline figcaption').textContent").startswith("The peak, 151 MiB")
+    page.eval("document.querySelector('#timeline').scrollIntoView()")
+    assert len(png_pixels(page.screenshot())[2]) > 20
+    assert page.errors == []
+
+
 def test_hostile_names_stay_text(browser, tmp_path):
     _, text = page_of("alexnet", {"conv2": "<script>", "fc8": HOSTILE})
     path = tmp_path / "hostile.html"

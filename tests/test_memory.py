@@ -159,6 +159,16 @@ def test_checkpointing_a_stage_trades_memory_for_a_second_forward_pass():
         cnncalc.memory("resnet50", checkpoint=["layer9"])
 
 
+def test_an_unknown_checkpoint_hints_what_exists():
+    with pytest.raises(OptionError) as blocks:
+        cnncalc.memory("resnet50", checkpoint=["foo"])
+    assert blocks.value.hint.startswith("blocks: layer1.0, layer1.1,") and blocks.value.hint.endswith(", ...")
+    with pytest.raises(OptionError) as layers:  # AlexNet has no blocks: its layers, not an empty list
+        cnncalc.memory("alexnet", checkpoint=["foo"])
+    assert layers.value.hint == ("the net has no blocks; a layer: conv1, pool1, conv2, pool2, conv3, conv4, conv5, "
+                                 "pool5, flatten, fc6, fc7, fc8")
+
+
 def test_checkpoint_in_the_spec():
     text = SMALL.replace("{op: conv, name: conv,", "{op: conv, name: conv, checkpoint: true,")
     report = cnncalc.memory(text, batch=2)

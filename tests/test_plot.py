@@ -242,7 +242,7 @@ def test_plot_writes_each_format(tmp_path, suffix, magic):
 def test_plot_depth_and_what(tmp_path):
     result = runner.invoke(app, ["plot", "resnet152", "-o", str(tmp_path / "r.png"), "--what", "macs"])
     assert result.exit_code == 0, result.output
-    assert "(1 panels, 57 bars, one per block at --depth 2)" in result.stdout
+    assert "(1 panel, 57 bars, one per block at --depth 2)" in result.stdout
     result = runner.invoke(app, ["plot", "resnet152", "-o", str(tmp_path / "r.png"), "-d", "1"])
     assert "(3 panels, 11 bars, one per block at --depth 1)" in result.stdout
 

@@ -225,7 +225,7 @@ def _checkpointed_nodes(graph: Graph, options: MemoryOptions) -> dict[int, str]:
     for name in names:
         if name not in known and name not in modules:
             raise OptionError(f"--checkpoint: no block instance, layer or module named {name!r}",
-                              hint=did_you_mean(name, known) or f"blocks: {', '.join(list(graph.groups)[:12])}")
+                              hint=did_you_mean(name, known) or _checkpoint_choices(graph))
         for n, node in enumerate(graph.nodes):
             inside = name in known and (node.name == name or node.name.startswith(name + "."))
             if inside or (name not in known and name in _ancestors(node.module)):
@@ -244,3 +244,12 @@ def _segments(node_steps: list[list[int]], checkpointed: dict[int, str]) -> list
             segments.append((mine[0], mine[-1] + 1))
         current = name
     return segments
+
+
+def _checkpoint_choices(graph: Graph) -> str:
+    """What --checkpoint can name, for the hint: the first blocks, else the first layers."""
+    blocks = list(graph.groups)
+    if blocks:
+        return f"blocks: {', '.join(blocks[:12])}" + (", ..." if len(blocks) > 12 else "")
+    layers = [node.name for node in graph.nodes]
+    return f"the net has no blocks; a layer: {', '.join(layers[:12])}" + (", ..." if len(layers) > 12 else "")

@@ -11,26 +11,37 @@ from .app import INPUT, OUTPUT, SET, SPEC, app, choice, emit, reporting_errors, 
 OPTIMIZER_NAMES = ("sgd", "momentum", "nesterov", "adam", "adamw", "rmsprop", "adagrad")
 MEMORY_DTYPES = ("float32", "float16", "bfloat16", "float64")
 
+# The step's options, shared with `plot` and `report` (their memory timeline).
+MEMORY_MODE = typer.Option("train", "--mode", metavar="MODE", callback=choice(("train", "infer"), "mode"),
+                           help="train: forward, backward and the optimizer's step; infer: a no_grad forward "
+                           "pass of the eval-mode network.")
+OPTIMIZER = typer.Option("momentum", "--optimizer", metavar="NAME", callback=choice(OPTIMIZER_NAMES, "optimizer"),
+                         help="Its state and step temporaries: " + ", ".join(OPTIMIZER_NAMES) + ".")
+AMP = typer.Option(None, "--amp", metavar="fp16|bf16", callback=choice(("fp16", "bf16"), "amp"),
+                   help="Mixed precision: torch.autocast with this type (parameters stay float32).")
+MEMORY_DTYPE = typer.Option("float32", "--dtype", metavar="DTYPE", callback=choice(MEMORY_DTYPES, "dtype"),
+                            help="Parameters and activations without autocast: " + ", ".join(MEMORY_DTYPES) + ".")
+CHECKPOINT = typer.Option(None, "--checkpoint", metavar="BLOCK", help="Run this block instance (or repeat, or "
+                          "layer) under activation checkpointing; repeatable, or comma-separated.")
+FOREACH = typer.Option(False, "--foreach", help="The optimizer's foreach implementation (CUDA's default; the CPU's "
+                       "is one tensor at a time).")
+
+
+def checkpoint_names(items: Optional[list[str]]) -> list[str]:
+    """--checkpoint a --checkpoint b,c -> ['a', 'b', 'c']."""
+    return [name.strip() for item in items or [] for name in item.split(",") if name.strip()]
+
 
 @app.command()
 def memory(
     spec: str = SPEC,
-    mode: str = typer.Option("train", "--mode", metavar="MODE", callback=choice(("train", "infer"), "mode"),
-                             help="train: forward, backward and the optimizer's step; infer: a no_grad forward "
-                             "pass of the eval-mode network."),
+    mode: str = MEMORY_MODE,
     batch: Optional[int] = typer.Option(None, "--batch", "-b", min=1, help="Batch size (default 1)."),
-    optimizer: str = typer.Option("momentum", "--optimizer", metavar="NAME",
-                                  callback=choice(OPTIMIZER_NAMES, "optimizer"),
-                                  help="Its state and step temporaries: " + ", ".join(OPTIMIZER_NAMES) + "."),
-    amp: Optional[str] = typer.Option(None, "--amp", metavar="fp16|bf16", callback=choice(("fp16", "bf16"), "amp"),
-                                      help="Mixed precision: torch.autocast with this type (parameters stay float32)."),
-    dtype: str = typer.Option("float32", "--dtype", metavar="DTYPE", callback=choice(MEMORY_DTYPES, "dtype"),
-                              help="Parameters and activations without autocast: " + ", ".join(MEMORY_DTYPES) + "."),
-    checkpoint: Optional[list[str]] = typer.Option(
-        None, "--checkpoint", metavar="BLOCK", help="Run this block instance (or repeat, or layer) under activation "
-        "checkpointing; repeatable, or comma-separated."),
-    foreach: bool = typer.Option(False, "--foreach", help="The optimizer's foreach implementation (CUDA's default; "
-                                 "the CPU's is one tensor at a time)."),
+    optimizer: str = OPTIMIZER,
+    amp: Optional[str] = AMP,
+    dtype: str = MEMORY_DTYPE,
+    checkpoint: Optional[list[str]] = CHECKPOINT,
+    foreach: bool = FOREACH,
     fit: Optional[str] = typer.Option(None, "--fit", metavar="SIZE", help="Find the largest batch whose peak fits in "
                                       "SIZE (24GiB, 80GB) and report at that batch; exit 1 if not even one fits."),
     format: Literal["table", "json", "csv"] = typer.Option("table", "--format", "-f", help="Output format."),
@@ -53,9 +64,9 @@ def memory(
     with reporting_errors():
         if fit is not None and batch is not None:
             raise OptionError("give --batch or --fit, not both", hint="--fit finds the batch")
-        names = [name.strip() for item in checkpoint or [] for name in item.split(",") if name.strip()]
         report = measure(spec, mode=mode, batch=batch or 1, optimizer=optimizer, amp=amp, dtype=dtype,
-                         set=set_values(set_vars), input=input_shape, checkpoint=names, foreach=foreach, fit=fit)
+                         set=set_values(set_vars), input=input_shape, checkpoint=checkpoint_names(checkpoint),
+                         foreach=foreach, fit=fit)
         if format == "table":
             body = memory_renderables(report)
             if output is None:

@@ -25,7 +25,8 @@ from ..core.shapes import format_shape
 from ..core.text import printable
 from .lecture import EXACT_VALUES, LECTURE, TABLE_COLUMNS, column_total, from_cells, lecture_summary_lines
 from .panels import BarPanel, layer_kind
-from .plot import legend_items, panel_svg
+from .plot import legend_items, panel_svg, timeline_svg
+from .timeline import TimelinePanel
 
 COLUMNS = ("layer", "op", "from", *LECTURE[1:], "rf")
 OWN_CELLS = {"layer": "n", "op": "op"}  # cells the script takes from the layer's own fields
@@ -131,8 +132,9 @@ def page_data(report: Report, explanations: Sequence[Explanation]) -> dict[str, 
 
 
 def report_page(report: Report, explanations: Sequence[Explanation], charts: Sequence[BarPanel], source: str,
-                display: str) -> str:
-    """The page as one string of HTML."""
+                display: str, timeline: TimelinePanel | None = None, no_timeline: str = "") -> str:
+    """The page as one string of HTML; `timeline`, the live memory through one step, gets a section
+    of its own after the charts (or `no_timeline` says why there is none)."""
     data = _json_block(page_data(report, explanations))
     dagre = f"/*! @dagrejs/dagre 3.1.3 (npm, dist/dagre.min.js; bundles @dagrejs/graphlib)\n" \
             f"{asset('dagre.LICENSE.txt')}*/\n{_script_text(asset('dagre.min.js'))}"
@@ -163,7 +165,8 @@ def report_page(report: Report, explanations: Sequence[Explanation], charts: Seq
 <div><dt>activation memory</dt><dd>{_esc(grouped(totals.memory_bytes))} bytes</dd>
 <dd class="approx">{_esc(human_bytes(totals.memory_bytes))}</dd></div>
 </dl>
-<ul class="takeaways">{''.join(f'<li>{_esc(panel.takeaway.text)}</li>' for panel in charts if panel.takeaway)}</ul>
+<ul class="takeaways">{''.join(f'<li>{_esc(panel.takeaway.text)}</li>' for panel in [*charts, timeline]
+                              if panel is not None and panel.takeaway)}</ul>
 {_warnings(report)}
 </header>
 <noscript><p class="warning">The graph and the table need JavaScript; the charts and the spec do not.</p></noscript>
@@ -184,7 +187,7 @@ how its numbers are derived. Click a block's label to collapse it.</p></aside>
 <p class="legend">{_legend(charts)}</p>
 {''.join(_chart(panel) for panel in charts)}
 </section>
-<section id="layers-section"><h2>Layers</h2>
+{_timeline(timeline, no_timeline)}<section id="layers-section"><h2>Layers</h2>
 <p class="hint">Click a column to sort; hover a number for its exact value.</p>
 <div id="table-wrap"><table id="layers"></table></div></section>
 <section id="source"><details><summary>Spec source: {_esc(display)}</summary>
@@ -219,6 +222,17 @@ def _legend(charts: Sequence[BarPanel]) -> str:
 def _chart(panel: BarPanel) -> str:
     caption = _esc(panel.takeaway.text) if panel.takeaway else f"{_esc(panel.title)}: all zero"
     return f'<figure class="chart-panel"><figcaption>{caption}</figcaption>{panel_svg(panel)}</figure>'
+
+
+def _timeline(panel: TimelinePanel | None, missing: str) -> str:
+    if panel is None:
+        return f'<section id="timeline"><p class="warning">No memory timeline: {_esc(missing)}</p></section>\n' \
+            if missing else ""
+    return (f'<section id="timeline"><h2>Live memory through {_esc(panel.steps_name())}</h2>\n'
+            f'<p class="legend">{_esc(panel.setting)}: the bytes live after each op that allocates, as '
+            f'<code>cnncalc memory</code> counts them; hover the chart for exact values.</p>\n'
+            f'<figure class="chart-panel"><figcaption>{_esc(panel.takeaway.text)}</figcaption>'
+            f'{timeline_svg(panel)}</figure>\n</section>\n')
 
 
 def _source(text: str) -> str:

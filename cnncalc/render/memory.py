@@ -53,7 +53,7 @@ def memory_table(report: MemoryReport) -> Any:
         return "  ".join(cell.ljust(w) if i in left else cell.rjust(w)
                          for i, (cell, w) in enumerate(zip(cells, widths))).rstrip()
 
-    text = Text(_title(report) + "\n\n")
+    text = Text(memory_title(report) + "\n\n")
     text.append("\n".join(line([lines[k] for lines in head]) for k in range(depth)) + "\n", style="bold")
     text.append("  ".join("─" * w for w in widths) + "\n")
     text.append("\n".join(line(row) for row in rows) + "\n")
@@ -70,7 +70,7 @@ def _cells(layer: LayerMemory, training: bool, unit: int) -> list[str]:
     return cells
 
 
-def _title(report: MemoryReport) -> str:
+def memory_title(report: MemoryReport) -> str:
     what = "training step" if report.mode == "train" else "inference (no_grad, eval)"
     parts = [f"{report.name}: {what}", f"batch {report.batch}"]
     if report.optimizer:
@@ -144,4 +144,4 @@ def memory_csv(report: MemoryReport) -> str:
     return csv_text(rows)
 
 
-__all__ = ["memory_csv", "memory_json", "memory_renderables", "memory_summary_lines", "memory_table"]
+__all__ = ["memory_csv", "memory_json", "memory_renderables", "memory_summary_lines", "memory_table", "memory_title"]

@@ -170,20 +170,23 @@ PANELS: dict[str, PanelKind] = {
     "macs": PanelKind("MACs (M)", MILLION, "M", "multiply-adds", "multiply-adds", lambda row: row.macs,
                       kind_takeaway),
 }
-# The memory issue adds its panel here: live memory through forward and backward, the peak marked.
+# Live memory through one training step (or inference pass), the peak marked: render/timeline.py
+# builds it from a MemoryReport. Not drawn unless asked for: the default is the slide's three panels.
+TIMELINE = "timeline"
+PANEL_KEYS = (*PANELS, TIMELINE)
 
 
 def chosen_panels(what: str | None) -> list[str]:
-    """`--what memory,macs` -> ['memory', 'macs']; None: every panel."""
+    """`--what memory,macs` -> ['memory', 'macs']; None: the slide's three panels."""
     if what is None:
         return list(PANELS)
     keys = [key.strip() for key in what.split(",") if key.strip()]
     if not keys:
-        raise OptionError("--what names no panel", hint=f"panels: {', '.join(PANELS)}")
+        raise OptionError("--what names no panel", hint=f"panels: {', '.join(PANEL_KEYS)}")
     for key in keys:
-        if key not in PANELS:
+        if key not in PANEL_KEYS:
             raise OptionError(f"--what: unknown panel '{key}'",
-                              hint=did_you_mean(key, PANELS) or f"panels: {', '.join(PANELS)}")
+                              hint=did_you_mean(key, PANEL_KEYS) or f"panels: {', '.join(PANEL_KEYS)}")
     return list(dict.fromkeys(keys))
 
 
