@@ -149,3 +149,14 @@ def test_module_paths_are_numbered_inside_a_block_instance():
     graph = build(parse_spec(text, "net.yaml"))
     # the instances take stage.0 and stage.1; inside each, its conv takes the first free number of seq
     assert [node.module for node in graph.nodes] == ["stage.0.seq.0", "stage.1.seq.0", "conv1.0", "conv1.1"]
+
+
+def test_nodes_made_at_once_have_every_field():
+    from dataclasses import fields
+
+    from cnncalc.spec.graph import Node, Origin
+
+    node = build(parse_spec(BLOCK_CALLS, "net.yaml")).nodes[3]
+    for record, cls in ((node, Node), (node.origin, Origin)):
+        assert set(vars(record)) == {f.name for f in fields(cls)}  # a new field must be given where it is made
+        assert record == cls(**vars(record))
