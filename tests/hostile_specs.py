@@ -104,13 +104,14 @@ def _expressions() -> list[Hostile]:
         "1 if true else " * 60 + "1": "nested too deeply",
         "1+" * 600 + "1": "longer than 1000 characters",
         "__import__('os')": WORD,
-        "c.real": WORD, "[1][0]": WORD, "lambda: 1": WORD,
+        "c.real": WORD, "[1][5]": "index 5 is outside the list of 1", "lambda: 1": WORD,
         "open(1)": "unknown function 'open'", "eval(1)": "unknown function 'eval'", "exp(800)": "unknown function",
         "2 ** 3": "unexpected '*'", "1 +": "unexpected end of expression", "(1": "expected ')'",
         "true + 1": "'+' needs numbers", "'a' * 3": WORD, "min()": "min(): ",
         "max(1, 'a')": WORD, "abs(-1) - 1": "must be a positive whole number, got 0",
         "1 < true < 2": "unexpected '<'", "nope * 2": "unknown variable 'nope'", "c + widht": "unknown variable",
         "floor(1.5, 2)": "floor(): ", "ceil()": "ceil(): ", "round()": "round(): ",
+        "c[0]": "only a list or a mapping can be indexed", "[1] + 1": "'+' needs numbers",
     }
     out = []
     for i, (expression, needle) in enumerate(bad.items()):
@@ -198,7 +199,7 @@ def _when_and_work() -> list[Hostile]:
                 "      - {op: a}\nlayers:\n  - {op: a}\n", "uses itself"),
         Hostile("block-depth", "input: [3, 8, 8]\nblocks:\n" + "".join(
             f"  b{i}:\n    layers:\n      - {{op: {'b' + str(i + 1) if i < 40 else 'relu'}}}\n" for i in range(41))
-            + "layers:\n  - {op: b0}\n", "blocks nested more than 32 deep"),
+            + "layers:\n  - {op: b0}\n", "blocks are nested more than 32 deep"),
     ]
     return out
 

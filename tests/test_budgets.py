@@ -147,6 +147,7 @@ DECLARATION_ERRORS = [
     ("{min: 1}", "{min", "variable 'w' is declared without a 'default'"),
     ("{default: 1, maximum: 3}", "maximum", "unknown key 'maximum' in the declaration of variable 'w'"),
     ("{default: relu, min: 0}", "relu", "'w' must be a number at least 0, got 'relu'"),
+    ("{defualt: 1}", "defualt", "unknown key 'defualt' in the declaration of variable 'w'"),  # a near miss
 ]
 
 
@@ -157,6 +158,14 @@ def test_declaration_mistakes_are_located(declaration, needle, message):
         parse_spec(text, "net.yaml")
     assert caught.value.message == message
     assert str(caught.value.loc) == f"net.yaml:{At(text)[needle]}"
+
+
+def test_a_mapping_without_a_declarations_keys_is_a_value():
+    text = ("input: [3, 8, 8]\nvars:\n  size: s\n  widths: {n: 2, s: 4}\n  w: widths[size]\n"
+            "layers:\n  - {op: conv, out: w, kernel: 1}\n")
+    spec = parse_spec(text, "net.yaml")
+    assert spec.declared == {}
+    assert cnncalc.analyze(text).rows[0].output_shape == (4, 8, 8)  # out: widths[size] = widths['s'] = 4
 
 
 def test_zoo_ranges_refuse_nonsense():

@@ -382,8 +382,6 @@ DECLARED = _declared()
 _FUNCTIONAL = ("torchvision calls F.relu / F.avg_pool2d / F.adaptive_avg_pool2d where the spec's layer is a "
                "module; ptflops counts a functional call once but an nn.ReLU or pooling module twice "
                "(its module hook and its patched functional)")
-_MEAN = ("torchvision's global pooling here is x.mean([2, 3]), which {tool} does not count; the spec's "
-         "global_avgpool is a pooling layer, which it does")
 # (spec, tool): why the tool's count of the torchvision model cannot equal any spec's count.
 KNOWN = {
     ("convnext_tiny", "ptflops"): "torchvision's LayerNorm2d (stem, downsampling, head) is a subclass of "
@@ -402,8 +400,6 @@ KNOWN = {
     ("mobilenet_v2", "ptflops"): _FUNCTIONAL,
     ("mobilenet_v2", "thop"): "torchvision's global pooling is nn.functional.adaptive_avg_pool2d, which thop "
                               "(module hooks only) does not see",
-    **{(name, tool): _MEAN.format(tool=tool) for name in ("mnasnet1_0", "shufflenet_v2_x1_0")
-       for tool in ("fvcore", "ptflops", "thop")},
 }
 
 

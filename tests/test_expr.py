@@ -58,7 +58,9 @@ def test_make_divisible_matches_torchvision():
     ("open(1)", "unknown function 'open'", 0),
     ("min()", "min(): ", 0),
     ("1 if c", "expected 'else'", 6),
-    ("[1]", "unexpected character '['", 0),
+    ("[1][2]", "index 2 is outside the list of 1", 3),
+    ("[1", "expected ']', found the end", 2),
+    ("3[0]", "only a list or a mapping can be indexed", 1),
 ])
 def test_errors(text, message, offset):
     with pytest.raises(ExprError) as info:
@@ -80,3 +82,20 @@ def test_words_are_not_expressions():
     assert not is_expression("c")
     assert is_expression("4*c")
     assert is_expression("64")
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("[16, 32, 64][i]", 64),                               # i = 2
+    ("ch[-1]", 128),                                       # negative indexes count from the end
+    ("scales[scale][1]", 0.25),                            # a mapping indexed by its key, then a list
+    ("make_divisible_up(min(1024, 768) * 0.75, 8)", 576),  # 768 * 0.75 = 576.0, a multiple of 8
+    ("make_divisible_up(64 * 1.25)", 80),                  # 80.0
+    ("make_divisible_up(20)", 24),                         # ceil(20 / 8) * 8 = 3 * 8; make_divisible gives 24 too
+    ("make_divisible_up(17)", 24),                         # ceil(17 / 8) * 8 = 24; make_divisible(17) = 16
+    ("make_divisible(17)", 16),                            # int(17 + 4) // 8 * 8 = 16, not below 0.9 * 17
+    ("len(ch) + sum([1, 2])", 7),                          # 4 + 3
+    ("[c / 2, 3]", [32, 3]),                               # list items are exact like any value
+])
+def test_lists_and_indexing(text, expected):
+    variables = {"i": 2, "ch": [16, 32, 64, 128], "scales": {"n": [0.33, 0.25, 1024]}, "scale": "n", "c": 64}
+    assert evaluate(text, variables) == expected

@@ -216,3 +216,85 @@ def test_rules_run_on_symbolic_sizes():
     assert sympy.simplify(TEXTBOOK.count(costs) - 576 * C * H * W) == 0
     fc = Linear("f", {"out": 10})
     assert sympy.simplify(value_of(fc.params([(C,)], (10,))) - (10 * C + 10)) == 0
+
+
+# ---- tensors of any rank (spec v3) ------------------------------------------------------------
+
+def test_reshape_with_a_size_that_fits(analyze_text):
+    r = row(analyze_text, "{op: reshape, shape: [4, 16, -1]}", "[64, 20, 20]")
+    assert r.output_shape == (4, 16, 400)  # 64·20·20 = 25,600 elements = 4·16·400
+    assert (r.params, r.macs, r.memory_bytes) == (0, 0, 25_600 * 4)
+    assert r.receptive_field is None  # a position of the new shape is no position of the image
+
+
+def test_transpose_counts_axes_as_pytorch(analyze_text):
+    # x.transpose(2, 1) on a (B, 4, 16, A) tensor: the sample's axes 0 and 1 swap
+    r = row(analyze_text, "{op: transpose, dims: [2, 1]}", "[4, 16, 400]")
+    assert r.output_shape == (16, 4, 400)
+    assert row(analyze_text, "{op: transpose, dims: [-1, -2]}", "[3, 5, 7]").output_shape == (3, 7, 5)
+
+
+def test_slice_of_the_channels_and_of_another_axis(analyze_text):
+    r = row(analyze_text, "{op: slice, end: 16}", "[64, 8, 8]")  # DPN's x[:, :16]
+    assert r.output_shape == (16, 8, 8)
+    assert r.cells.filters == "0:16"
+    assert row(analyze_text, "{op: slice, start: -3, dim: 3}", "[4, 8, 10]").output_shape == (4, 8, 3)  # 7:10
+
+
+def test_mean_is_global_pooling_as_a_tensor_method(analyze_text):
+    r = row(analyze_text, "{op: mean}", "[1024, 7, 7]")  # x.mean([2, 3])
+    assert r.output_shape == (1024,)
+    assert r.macs == 1024 * 7 * 7 == 50_176  # textbook: one addition per element, as global pooling
+    assert r.receptive_field[0].size == 7
+    assert row(analyze_text, "{op: mean, dims: [2, 3], keepdim: true}", "[8, 4, 4]").output_shape == (8, 1, 1)
+
+
+def test_split_of_unequal_sizes_and_along_an_axis(analyze_text):
+    r = row(analyze_text, "{op: split, sizes: [32, 32, 64], index: 2, dim: 2}", "[2, 128, 400]")
+    assert r.output_shape == (2, 64, 400)  # Attention's q, k, v split of (nh, 2·kd + hd, N)
+    assert row(analyze_text, "{op: split, index: 1}", "[8, 4, 4]").output_shape == (4, 4, 4)  # chunk(2)[1]
+
+
+def test_concat_along_another_axis(analyze_text):
+    report = analyze_text("""input: [3, 8, 8]
+layers:
+  - {op: conv, name: a, out: 64, kernel: 1}
+  - {op: reshape, name: fa, shape: [64, -1]}
+  - {op: maxpool, name: p, in: a, kernel: 2}
+  - {op: reshape, name: fp, shape: [64, -1]}
+  - {op: concat, name: cat, in: [fa, fp], dim: 2}
+""")
+    assert report.rows[-1].output_shape == (64, 64 + 16)  # torch.cat([...view(b, 64, -1)], 2): 8·8 + 4·4 anchors
+
+
+def test_softmax_over_an_axis_counts_its_additions(analyze_text):
+    from cnncalc.analysis.conventions import THOP
+
+    # DFL: softmax over the 16 bins of (16, 4, A): 15 additions at each of the 4·A positions
+    r = analyze_text(one_layer("{op: softmax, dim: 1}", "[16, 4, 100]"), convention=THOP).rows[0]
+    assert r.macs == 2 * 16 * 4 * 100 + 15 * 4 * 100  # thop: exp and division per element, then the adds
+    r = analyze_text(one_layer("{op: softmax, dim: -1}", "[16, 4, 100]"), convention=THOP).rows[0]
+    assert r.macs == 2 * 16 * 4 * 100 + 99 * 16 * 4
+
+
+def test_dist2bbox_decodes_at_the_anchors_of_its_maps(analyze_text):
+    report = analyze_text("""input: [3, 16, 16]
+layers:
+  - {op: conv, name: p3, out: 8, kernel: 3, stride: 2, pad: 1}
+  - {op: conv, name: p4, out: 8, kernel: 3, stride: 2, pad: 1}
+  - {op: conv, name: d3, in: p3, out: 4, kernel: 1}
+  - {op: reshape, name: f3, shape: [4, -1]}
+  - {op: conv, name: d4, in: p4, out: 4, kernel: 1}
+  - {op: reshape, name: f4, shape: [4, -1]}
+  - {op: concat, name: dist, in: [f3, f4], dim: 2}
+  - {op: dist2bbox, name: boxes, in: [dist, p3, p4], strides: [2, 4]}
+""")
+    boxes = report.rows[-1]
+    assert boxes.output_shape == (4, 8 * 8 + 4 * 4)  # A = 64 + 16 anchor points
+    assert (boxes.params, boxes.macs) == (0, 0)
+
+
+def test_frozen_conv_still_has_parameters(analyze_text):
+    r = row(analyze_text, "{op: conv, out: 1, kernel: 1, bias: false, frozen: true}", "[16, 4, 100]")
+    assert r.params == 16  # YOLO's DFL: 16 weights fixed at 0..15, counted by model.parameters()
+    assert r.macs == 16 * 4 * 100  # 1 × 4 × 100 outputs × 16 inputs

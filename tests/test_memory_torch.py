@@ -245,6 +245,64 @@ def test_zoo_under_autocast_equals_memtracker(name, mode, amp):
         assert schedule.samples[schedule.peak(batch)[0]].bytes(batch) == tracker
 
 
+# ---- spec v3: YOLOv8 (frozen DFL weights), shared modules ------------------------------------------------------
+def _flat_equals_memtracker(graph, case: str) -> None:
+    """The schedule of the flat lowered module (`flat`: each tensor goes after its last reader, as the
+    lowered module frees it) against MemTracker on that module, category by category."""
+    optimizer, _, protocol = case.partition("-")
+    mode = "infer" if optimizer == "infer" else "train"
+    optimizer = "adamw" if mode == "infer" else optimizer
+    options = MemoryOptions(mode=mode, optimizer=optimizer, protocol=protocol or "resident", tracker_hooks=True,
+                            flat=True)
+    schedule = memory_schedule(graph, options)
+    measured = memtracker.measure(lowered(graph), 2, graph.input_shape, mode, optimizer, protocol == "resident")
+    index, peak = schedule.peak(2)
+    assert schedule.samples[index].bytes(2) == measured
+    assert peak == sum(measured)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", CASES)
+def test_yolov8n_equals_memtracker(case):
+    """YOLOv8n (its Detect head: reshape, transpose, softmax over an axis, the frozen DFL conv, split by
+    sizes, concat along the anchors, dist2bbox) at 256x256. The DFL conv's 16 weights take no gradient
+    and no optimizer state: AdamW keeps 2 x 4 x (3,157,200 - 16) bytes, as MemTracker counts."""
+    from cnncalc.api import load_graph
+
+    graph = load_graph("yolov8", set={"scale": "n"}, input=(3, 256, 256))[0]
+    _flat_equals_memtracker(graph, case)
+
+
+def test_yolov8n_saved_bytes_equal_what_autograd_keeps():
+    from cnncalc.api import load_graph
+    from cnncalc.pytorch.lowering import to_module
+
+    graph = load_graph("yolov8", set={"scale": "n"}, input=(3, 128, 128))[0]
+    schedule = memory_schedule(graph, MemoryOptions(mode="train"))
+    measured = memtracker.saved_per_module(to_module(graph), [node.name for node in graph.nodes],
+                                           torch.randn(2, *graph.input_shape))
+    assert {layer.name: layer.saved_size[0] * 2 + layer.saved_size[1] for layer in schedule.layers} == measured
+
+
+SHARED = """
+input: [4, 9, 11]
+layers:
+  - {op: conv, name: head, out: 4, kernel: 3, pad: 1}
+  - {op: relu, name: r}
+  - {op: conv, name: again, share: head}
+  - {op: add, in: [again, head]}
+"""
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_shared_module_equals_memtracker(case):
+    """`share:`: one set of parameters, one gradient each (the two uses' gradients added), one optimizer state."""
+    graph = build(parse_spec(SHARED, "shared.yaml"))
+    schedule = memory_schedule(graph, MemoryOptions(mode="train"))
+    assert schedule.parameters == (0, (4 * 4 * 3 * 3 + 4) * 4)  # head's weight and bias, once: 148 floats
+    _flat_equals_memtracker(graph, case)
+
+
 # ---- cnncalc verify --memory ----------------------------------------------------------------------------------
 def test_verify_memory_checks_the_lowered_module():
     from typer.testing import CliRunner

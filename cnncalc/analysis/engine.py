@@ -37,13 +37,15 @@ def _analyze(graph: Graph, *, convention: Convention = TEXTBOOK, dtype: str = "f
     bytes_per_element = DTYPE_BYTES[dtype]
     rows: list[Row] = []
     notes: list[Note] = list(graph.notes)
-    fields: dict[str, RF] = {INPUT_NAME: (PIXEL, PIXEL)}
+    fields: dict[str, RF | None] = {INPUT_NAME: (PIXEL, PIXEL)}
     counted: dict[Any, tuple[Any, Any, Any, Cells]] = {}  # by (prototype, input shapes): see Layer.copy_as
     for node in graph.nodes:
         layer = node.layer
         inputs, output = list(node.input_shapes), node.output_shape
         try:
-            field = layer.receptive_field([fields[ref] for ref in node.inputs], inputs, output)
+            known = [field for field in (fields[ref] for ref in node.inputs) if field is not None]
+            # a position of a reshaped tensor is no position of the image: its field is not known (None)
+            field = layer.receptive_field(known, inputs, output) if len(known) == len(node.inputs) else None
             key = (layer.prototype, node.input_shapes)
             counts = counted.get(key)
             if counts is None:

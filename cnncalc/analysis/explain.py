@@ -57,9 +57,10 @@ def _explain(graph: Graph, report: Report, convention: Convention, names: list[s
         steps.append(_memory(output, report, row))
         steps += _parameters(layer.params(inputs, output), layer.buffers(inputs, output), layer.buffer_note, row)
         steps.append(_macs(layer.costs(inputs, output), convention, report.batch, row))
-        if row.receptive_field is not None:
-            steps += _field(layer.receptive_field([_recorded(fields[ref]) for ref in node.inputs], inputs, output),
-                            row, len(node.inputs))
+        recorded = layer.receptive_field([_recorded(fields[ref]) for ref in node.inputs], inputs, output) \
+            if row.receptive_field is not None else None
+        if recorded is not None:
+            steps += _field(recorded, row, len(node.inputs))
         explanations.append(Explanation(node.name, layer.op, node.inputs, node.input_shapes, output, tuple(steps),
                                         tuple(message for message, _ in node.notes)))
     return _with_group_totals(explanations, groups, report)

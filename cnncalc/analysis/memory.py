@@ -599,6 +599,14 @@ class _Run:
     def accumulate_grad(self, p: int, sid: int, holder: Any, clone: bool, label: str) -> None:
         """AccumulateGrad: `param.grad` takes the tensor, unless its strides break the parameter's
         layout: then it copies it (channels-last convs' weights)."""
+        if p in self.param_grad:  # a shared module's second use: the gradients are added, out of place
+            total = self.alloc(self.storages[sid].size, TEMPORARY, ("grad", p))
+            self.sample(f"{label}: gradients of a shared parameter added")
+            self.drop(sid, holder)
+            self.drop(self.param_grad[p], ("grad", p))
+            self.retag(total, GRADIENTS)
+            self.param_grad[p] = total
+            return
         self.retag(sid, GRADIENTS)
         if clone:
             copy = self.alloc(self.storages[sid].size, TEMPORARY, ("grad", p))

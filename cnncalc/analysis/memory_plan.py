@@ -92,6 +92,7 @@ def make_plan(graph: Graph, options: MemoryOptions) -> Plan:
     params: list[tuple[str, int, int]] = []
     buffers: list[tuple[str, int, int]] = []
     checkpointed = _checkpointed_nodes(graph, options)
+    param_ids: dict[tuple[str, int], dict[str, int]] = {}  # (layer, stage) -> its parameters' ids
     for n, node in enumerate(graph.nodes):
         inputs = [ids[ref] for ref in node.inputs]
         ctx = MemoryContext(training, tuple(tensors[t].requires_grad for t in inputs),
@@ -103,8 +104,11 @@ def make_plan(graph: Graph, options: MemoryOptions) -> Plan:
         mine: list[int] = []
         for index, stage in enumerate(stages):
             refs = tuple(inputs[k] if k >= 0 else steps[mine[-1 - k]].output for k in stage.inputs)
+            owner = param_ids.get((node.layer.shares, index)) if node.layer.shares else None
+            own = numel(node.output_shape) if index == len(stages) - 1 else None
             step = _place(n, index, stage, refs, tensors, params, node.name, training, act, low,
-                          n in checkpointed)
+                          n in checkpointed, owner, own)
+            param_ids[node.name, index] = dict(zip((name for name, _ in stage.params), step.params))
             mine.append(len(steps))
             steps.append(step)
         node_steps.append(mine)
@@ -113,8 +117,9 @@ def make_plan(graph: Graph, options: MemoryOptions) -> Plan:
     _mark_loss_path(tensors, steps, outputs)
     trained = [False] * len(params)
     for step in steps:
-        for p in step.params:
-            trained[p] = step.requires_grad and tensors[step.output].on_loss_path
+        for p, (name, _) in zip(step.params, step.stage.params):
+            if name not in step.stage.frozen:
+                trained[p] = trained[p] or (step.requires_grad and tensors[step.output].on_loss_path)
     death = _deaths(graph, steps, node_steps, outputs, len(tensors), options.flat)
     return Plan(tensors, steps, node_steps, [steps[m[-1]].output for m in node_steps], params, buffers, outputs,
                  death, _segments(node_steps, checkpointed), act, low, trained)
@@ -122,7 +127,7 @@ def make_plan(graph: Graph, options: MemoryOptions) -> Plan:
 
 def _place(n: int, index: int, stage: Stage, refs: tuple[int, ...], tensors: list[PlannedTensor],
            params: list[tuple[str, int, int]], layer: str, training: bool, act: int, low: int | None,
-           checkpointed: bool) -> PlannedStep:
+           checkpointed: bool, owned: dict[str, int] | None = None, elements: int | None = None) -> PlannedStep:
     lowers = low is not None and stage.autocast == "lower"
     target = low if lowers else (4 if low is not None and stage.autocast == "float32" else None)
     casts = tuple(target if target is not None and tensors[t].dtype != target else None for t in refs)
@@ -131,14 +136,19 @@ def _place(n: int, index: int, stage: Stage, refs: tuple[int, ...], tensors: lis
     if stage.promotes and stage.params:
         types.append(param_dtype)
     ids = []
-    for name, elements in stage.params:
+    for name, elements in stage.params:  # a layer that shares another's module uses that one's parameters
+        if owned is not None:
+            ids.append(owned[name])
+            continue
         ids.append(len(params))
         params.append((f"{layer}.{name}", elements, act))
-    requires_grad = training and (bool(stage.params) or any(tensors[t].requires_grad for t in refs))
+    trainable = any(name not in stage.frozen for name, _ in stage.params)
+    requires_grad = training and (trainable or any(tensors[t].requires_grad for t in refs))
     forward = stage.forward
     if isinstance(forward.output, int):  # the storage of an input: a view, or changed in place
-        source = tensors[refs[forward.output]]
-        out = PlannedTensor(source.size, source.dtype, requires_grad,
+        source = tensors[refs[forward.output]]  # a view has its own size (a chunk's part), the storage is shared
+        size = source.size if elements is None or forward.writes else (elements, 0)
+        out = PlannedTensor(size, source.dtype, requires_grad,
                       source.channels_last, None if forward.writes else refs[forward.output])
     else:
         made = next(t for op in forward.ops for t in op.new if t.name == forward.output)

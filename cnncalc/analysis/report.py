@@ -199,6 +199,7 @@ class Report:
                 "macs": as_text(totals.macs),
                 "memory_bytes": as_text(totals.memory_bytes),
             },
+            "outputs": [{"name": name, "shape": [as_text(size) for size in shape]} for name, shape in self.outputs],
             "training_only": None if self.training_only is None else {
                 "items": list(self.training_only.items),
                 "included": self.training_only.included,

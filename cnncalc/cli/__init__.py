@@ -3,6 +3,7 @@ module adds one group of commands. Imports every earlier stage, most of it insid
 # isort: off
 from . import table, catalog, grade, torch, memory, budget  # noqa: F401  (each registers its commands, in the order of --help)
 from . import visual  # noqa: F401
+from . import imports  # noqa: F401
 # isort: on
 from .app import app
 

@@ -220,20 +220,26 @@ def product(factors: Sequence[Formula]) -> Formula:
     return result
 
 
+def axis_names(rank: int, prime: str = "") -> tuple[str, ...]:
+    """The lectures' names of a tensor's axes: C, H, W for a feature map, C for a vector; C, L for a
+    sequence, and C, D1, D2, D3... for other ranks."""
+    names = {1: ("C",), 2: ("C", "L"), 3: ("C", "H", "W")}.get(rank) or ("C", *(f"D{i}" for i in range(1, rank)))
+    channels = f"C_{prime}" if prime else "C"
+    return (channels, *(name + ("'" if prime == "out" else "") for name in names[1:]))
+
+
 def output_elements(shape: tuple) -> Formula:
     """C_out × H' × W' (or C_out for a vector), named as the lectures name them."""
     if not _DERIVING.get():
         return math.prod(shape)
-    names = ("C_out", "H'", "W'") if len(shape) == 3 else ("C_out",)
-    return product([Q(name, size) for name, size in zip(names, shape)])
+    return product([Q(name, size) for name, size in zip(axis_names(len(shape), "out"), shape)])
 
 
 def input_elements(shape: tuple) -> Formula:
     """C_in × H × W (or C_in for a vector)."""
     if not _DERIVING.get():
         return math.prod(shape)
-    names = ("C_in", "H", "W") if len(shape) == 3 else ("C_in",)
-    return product([Q(name, size) for name, size in zip(names, shape)])
+    return product([Q(name, size) for name, size in zip(axis_names(len(shape), "in"), shape)])
 
 
 def kernel_factors(kernel: tuple) -> tuple[Formula, Formula]:
@@ -244,5 +250,5 @@ def kernel_factors(kernel: tuple) -> tuple[Formula, Formula]:
     return (Q("K", kh), Q("K", kw)) if kh == kw else (Q("K_h", kh), Q("K_w", kw))
 
 
-__all__ = ["Formula", "Q", "Step", "bracket", "derivations", "divide", "input_elements", "kernel_factors",
-           "output_elements", "product", "total", "value_of"]
+__all__ = ["Formula", "Q", "Step", "axis_names", "bracket", "derivations", "divide", "input_elements",
+           "kernel_factors", "output_elements", "product", "total", "value_of"]

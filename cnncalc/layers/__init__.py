@@ -1,6 +1,6 @@
 """All layer types, one class each (docs/spec.md lists them). Importing this package registers them."""
 # isort: off
-from . import conv, pool, linear, reshape, norm, activation, merge, resample  # noqa: F401  (registration order)
+from . import conv, pool, linear, reshape, norm, activation, merge, resample, tensor, detect  # noqa: F401  (registration order)
 # isort: on
 from .base import (
                    REGISTRY,
@@ -12,8 +12,10 @@ from .base import (
                    fused_activation_names,
                    layer_types,
                    register,
+                   shared_use,
                    suggest_ops,
 )
 
 __all__ = ["REGISTRY", "RF", "Cells", "Layer", "LayerProblem", "activation_terms", "fused_activation_names",
-           "layer_types", "register", "suggest_ops"]
+           "layer_types", "register", "shared_use",
+           "suggest_ops"]

@@ -2,11 +2,12 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
-from ..core.formula import Q, bracket, output_elements
+from ..core.formula import Formula, Q, axis_names, bracket, output_elements
 from ..core.shapes import Shape, numel
 from .base import SameShape, register
 from .fields import boolean, number, spec_field
 from .memory import Backward, Forward, MemoryContext, Op, Stage, Tensor, elementwise, like
+from .tensor import axis, dim_index
 from .terms import ACTIVATION, SOFTMAX_ADDS
 from .torchspec import T, Torch
 
@@ -133,19 +134,27 @@ class SiLU(InPlaceActivation):
 @register
 class Softmax(Activation):
     op = "softmax"
-    summary = "softmax over the channels (the features of a vector)"
+    summary = "softmax over the channels (the features of a vector), or over the axis `dim`"
     torch_class = "Softmax2d"
     saves = "output"
 
+    dim: int = spec_field(dim_index, 1, doc="the axis, numbered as in PyTorch: 1 is the channels")
+
     def costs(self, inputs: list[Shape], output: Shape) -> dict[str, Any]:
-        """The sum of C exponentials at each position needs C - 1 additions."""
+        """The sum of N exponentials along the axis needs N - 1 additions at each other position."""
         terms = super().costs(inputs, output)
-        positions = [Q(name, size) for name, size in zip(("H", "W"), output[1:])]
-        adds = bracket(Q("C", output[0]) - 1) if positions else Q("C", output[0]) - 1
-        for factor in positions:
+        index = axis(self, self.dim, len(output))
+        names = axis_names(len(output))
+        along = Q(names[index], output[index]) - 1
+        others = [Q(name, size) for i, (name, size) in enumerate(zip(names, output)) if i != index]
+        adds: Formula = bracket(along) if others else along
+        for factor in others:
             adds = adds * factor
         terms[SOFTMAX_ADDS] = adds
         return terms
+
+    def torch_args(self) -> tuple[Any, ...]:
+        return (self.dim,) if self.dim != 1 else ()
 
 
 @register

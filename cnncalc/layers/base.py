@@ -7,6 +7,7 @@ lowering and a small example. Nothing outside the class branches on its type.
 """
 from __future__ import annotations
 
+import copy
 import difflib
 import functools
 import re
@@ -115,7 +116,8 @@ class Layer:
     summary: ClassVar[str] = ""
     fields: ClassVar[tuple[Field, ...]] = ()  # collected from the `spec_field` attributes
     _field_index: ClassVar[dict[str, str]]  # name or alias -> field name (see canonical_field)
-    arity: ClassVar[int | None] = 1  # inputs it takes; None: two or more (a merge)
+    arity: ClassVar[int | None] = 1  # inputs it takes; None: `min_inputs` or more (a merge)
+    min_inputs: ClassVar[int] = 2
     is_activation: ClassVar[bool] = False  # usable as a conv's or linear's fused `act:`
     # Multiplies its input by learned filters or a weight matrix: the lectures' "conv" and
     # "fully-connected" layers, as the charts' takeaways name them (render/panels.py).
@@ -125,6 +127,7 @@ class Layer:
     # tests that lower, count and verify every layer type. Empty: a single `{op: <op>}`.
     example: ClassVar[str] = ""
     example_outputs: ClassVar[str] = ""
+    shares: str | None = None  # the layer whose module (weights) this one uses again (`share:`), if any
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -299,9 +302,10 @@ class Layer:
         PARAM (the model's floating type) or INT64 (BatchNorm's num_batches_tracked)."""
         return ()
 
-    def receptive_field(self, fields: list[RF], inputs: list[Shape], output: Shape) -> RF:
+    def receptive_field(self, fields: list[RF], inputs: list[Shape], output: Shape) -> RF | None:
         """(H, W) receptive field of the output. A pointwise layer keeps its input's; a merge
-        takes the largest of its inputs' (the maximum over paths)."""
+        takes the largest of its inputs' (the maximum over paths). None: the output's positions are no
+        longer the image's (a reshape): the engine then gives None to what reads it, too."""
         if len(fields) == 1:
             return fields[0]
         return max(fields, key=lambda field: value_of(field[0].size) * value_of(field[1].size))
@@ -320,6 +324,39 @@ class Layer:
         """A SpecError located at the field's value (or at the layer)."""
         loc = self.field_locs.get(field, self.loc) if field else self.loc
         return SpecError(message, loc=loc, layer=self.name, field=field, hint=hint)
+
+
+def shared_use(owner: Layer, name: str, owner_name: str, loc: Location | None,
+               field_locs: dict[str, Location | None]) -> Layer:
+    """A second use of `owner`'s module (`share: LAYER`): the same type and fields, no parameters or
+    buffers of its own (they are counted once, at the owner), its multiply-adds at every use."""
+    use = copy.copy(owner)
+    use.__class__ = _shared_class(type(owner))
+    use.name, use.loc, use.field_locs, use.shares = name, loc, field_locs, owner_name
+    return use
+
+
+_SHARED_CLASSES: dict[type[Layer], type[Layer]] = {}
+
+
+def _shared_class(cls: type[Layer]) -> type[Layer]:
+    if cls not in _SHARED_CLASSES:
+        _SHARED_CLASSES[cls] = _make_shared_class(cls)
+    return _SHARED_CLASSES[cls]
+
+
+def _make_shared_class(cls: type[Layer]) -> type[Layer]:
+    def params(self: Layer, inputs: list[Shape], output: Shape) -> Any:
+        return 0
+
+    def costs(self: Layer, inputs: list[Shape], output: Shape) -> dict[str, Any]:
+        """The work of a use is the owner's rule's (torchinfo's terms read the parameters it uses)."""
+        plain = copy.copy(self)
+        plain.__class__ = cls
+        return plain.costs(inputs, output)
+
+    return type(cls.__name__, (cls,), {"params": params, "buffers": params, "costs": costs,
+                                       "__doc__": shared_use.__doc__})
 
 
 class SameShape(Layer):
@@ -392,5 +429,6 @@ __all__ = [
     "fused_activation_names",
     "layer_types",
     "register",
+    "shared_use",
     "suggest_ops",
 ]

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from ..core.formula import Formula, Q, bracket, kernel_factors, output_elements
@@ -29,6 +30,7 @@ class Conv(SlidingWindow, FusedActivation):
     groups: int = spec_field(positive_int, 1, doc="channel groups; C_in and C_out must be multiples")
     bias: bool = spec_field(boolean, True, doc="whether the layer adds a bias per output channel")
     act: str | None = spec_field(choice(fused_activation_names), None, doc="fused activation (adds no table row)")
+    frozen: bool = spec_field(boolean, False, doc="its weights take no gradient (YOLO's DFL): still parameters")
     act_inplace: bool = spec_field(boolean, False, doc="the fused activation works in place (nn.ReLU(inplace=True))")
 
     def check(self) -> None:
@@ -67,7 +69,7 @@ class Conv(SlidingWindow, FusedActivation):
         conv = self.padded(inputs, lambda pad: T("nn.Conv2d", inputs[0][0], self.out, kernel_size=self.kernel,
                                                  stride=self.stride, padding=pad, dilation=self.dilation,
                                                  groups=self.groups, bias=self.bias), 0.0)
-        return self.with_activation(conv, output)
+        return self.with_activation(replace(conv, frozen=True) if self.frozen else conv, output)
 
     def param_tensors(self, inputs: list[Shape]) -> tuple[tuple[str, int], ...]:
         c_in, (kh, kw) = inputs[0][0], self.kernel
@@ -82,7 +84,7 @@ class Conv(SlidingWindow, FusedActivation):
         kh, kw = self.kernel
         clone = ctx.channels_last[0] and inputs[0][0] // self.groups > 1 and kh * kw > 1
         conv = weighted("conv", stage_output(0) if pad else 0, numel(output), self.param_tensors(inputs),
-                        ctx.training, clone_weight_grad=clone)
+                        ctx.training, clone_weight_grad=clone, frozen=self.frozen)
         return self.with_activation_memory((*pad, conv), output, ctx)
 
     def cells(self, inputs: list[Shape], output: Shape) -> Cells:

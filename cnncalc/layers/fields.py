@@ -74,6 +74,8 @@ class Field:
         choices = getattr(self.parse, "choices", None)
         if choices is not None:
             schema = {"enum": list(choices() if callable(choices) else choices)}
+        if schema.get("type") == "array":  # a list may be a variable's too (`strides: strides`)
+            schema = {"anyOf": [schema, EXPRESSION]}
         if self.doc:
             schema["description"] = self.doc
         return schema

@@ -92,6 +92,7 @@ class Stage:
     promotes: bool = False  # its output takes the widest of its inputs' and parameters' types (x * scale)
     layout: str = "contiguous"  # its output's memory layout: contiguous, channels_last, or "input" (as input 0's)
     keep_until: int | None = None  # a Python variable holds its output until that later stage of the layer ends
+    frozen: tuple[str, ...] = ()  # parameters that take no gradient (requires_grad_(False)): no optimizer state
 
 
 @dataclass(frozen=True)
@@ -113,14 +114,17 @@ def elementwise(label: str, elements: int, saves: str | None, training: bool, la
 
 
 def weighted(label: str, source: int, elements: int, params: tuple[tuple[str, int], ...], training: bool, *,
-             separate_grads: bool = False, clone_weight_grad: bool = False, layout: str = "input") -> Stage:
+             separate_grads: bool = False, clone_weight_grad: bool = False, layout: str = "input",
+             frozen: bool = False) -> Stage:
     """A conv, transposed conv or linear layer: it keeps its input (and its weight: a 16-bit copy under
     autocast) and computes the input's and the parameters' gradients in one op (convolution_backward),
-    or, `separate_grads`, one op each (linear: mm, mm, sum; without a bias the weight's comes first)."""
+    or, `separate_grads`, one op each (linear: mm, mm, sum; without a bias the weight's comes first).
+    `frozen`: its parameters take no gradient (YOLO's DFL); convolution_backward computes the input's only."""
     forward = Forward((Op((Tensor("output", elements),)),), saved=(0, "param:weight"))
+    held = tuple(name for name, _ in params) if frozen else ()
     if not training:
-        return Stage(label, (source,), forward, params=params, autocast="lower", layout=layout)
-    grads = {name: like(f"grad_{name}", f"param:{name}") for name, _ in params}
+        return Stage(label, (source,), forward, params=params, autocast="lower", layout=layout, frozen=held)
+    grads = {name: like(f"grad_{name}", f"param:{name}") for name, _ in params if name not in held}
     grad_in = like("grad_in", 0)
     if not separate_grads:
         ops: tuple[Op, ...] = (Op((grad_in, *grads.values())),)
@@ -130,7 +134,7 @@ def weighted(label: str, source: int, elements: int, params: tuple[tuple[str, in
         ops = (Op((grads["weight"],)), Op((grad_in,)))
     backward = Backward(ops, ("grad_in",), tuple((name, f"grad_{name}") for name in grads),
                         ("weight",) if clone_weight_grad else ())
-    return Stage(label, (source,), forward, backward, params=params, autocast="lower", layout=layout)
+    return Stage(label, (source,), forward, backward, params=params, autocast="lower", layout=layout, frozen=held)
 
 
 def padding(elements: int, training: bool) -> Stage:
@@ -156,6 +160,12 @@ def max_pool_stage(label: str, elements: int, ctx: MemoryContext) -> Stage:
                  Backward((Op((like("grad_in", 0),)),), ("grad_in",)))
 
 
+def narrowed(label: str) -> Stage:
+    """A view of a part of its input (x.narrow): backward writes the gradient into zeros the input's size."""
+    return Stage(label, (0,), Forward(output=0), Backward((Op((like("grad_in", 0),)),), ("grad_in",)),
+                 layout="input")
+
+
 def view(label: str) -> Stage:
     """The output shares the input's storage and its gradient is the incoming one (flatten, identity)."""
     return Stage(label, (0,), Forward(output=0), Backward(grads=(GRAD_OUT,)), layout="input")
@@ -163,4 +173,4 @@ def view(label: str) -> Stage:
 
 __all__ = ["ACT", "FLOAT32", "GRAD_OUT", "INT64", "PARAM", "Backward", "Forward", "MemoryContext", "Op", "Ref",
            "Stage", "Tensor", "elementwise", "like", "max_pool_stage",
-           "mean_stage", "padding", "stage_output", "view", "weighted"]
+           "mean_stage", "narrowed", "padding", "stage_output", "view", "weighted"]

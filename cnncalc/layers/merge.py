@@ -5,9 +5,10 @@ from typing import Any
 
 from ..core.formula import Q, output_elements
 from ..core.shapes import Shape, numel, shape_list
-from .base import Layer, Warn, register
+from .base import RF, Cells, Layer, Warn, register
 from .fields import boolean, spec_field
 from .memory import GRAD_OUT, Backward, Forward, MemoryContext, Op, Stage, Tensor, stage_output
+from .tensor import axis, dim_index
 from .terms import ELEMENTWISE
 from .torchspec import T, Torch
 
@@ -105,19 +106,37 @@ class Mul(Merge):
 class Concat(Merge):
     op = "concat"
     aliases = ("cat",)
+    min_inputs = 1  # torch.cat of one tensor: what `in: [rep.*]` gives for a repeat of one copy
     known_as = ("concatenate", "concatenation")
-    summary = "concatenation along the channels; heights and widths must match (inception branches, dense blocks)"
+    summary = ("concatenation along the channels (or the axis `dim`); the other sizes must match (inception "
+               "branches, dense blocks)")
     example = _BRANCHES + "- {op: concat, in: [a, b]}"
     example_outputs = "[concat1, b]"
 
+    dim: int = spec_field(dim_index, 1, doc="the axis, numbered as in PyTorch: 1 is the channels")
+
     def output_shape(self, inputs: list[Shape], warn: Warn) -> Shape:
-        rest = {tuple(shape[1:]) for shape in inputs}
-        if len({len(shape) for shape in inputs}) != 1 or len(rest) != 1:
-            self.fail(f"concat needs the same height and width, got {self._shapes(inputs)}", "in")
-        return (sum(shape[0] for shape in inputs), *inputs[0][1:])
+        if len({len(shape) for shape in inputs}) != 1:
+            self.fail(f"concat needs inputs of the same rank, got {self._shapes(inputs)}", "in")
+        index = axis(self, self.dim, len(inputs[0]))
+        rest = {tuple(size for i, size in enumerate(shape) if i != index) for shape in inputs}
+        if len(rest) != 1:
+            what = "height and width" if index == 0 and len(inputs[0]) == 3 else "sizes but along the axis"
+            self.fail(f"concat needs the same {what}, got {self._shapes(inputs)}", "in")
+        shape = list(inputs[0])
+        shape[index] = sum(shape[index] for shape in inputs)
+        return tuple(shape)
+
+    def receptive_field(self, fields: list[RF], inputs: list[Shape], output: Shape) -> RF | None:
+        if self.dim in (1, -len(inputs[0])):
+            return super().receptive_field(fields, inputs, output)
+        return None  # positions of several maps side by side
+
+    def cells(self, inputs: list[Shape], output: Shape) -> Cells:
+        return Cells(filters=f"dim {self.dim}" if self.dim != 1 else "")
 
     def lowering(self, inputs: list[Shape], output: Shape) -> Torch:
-        return T("Concat")
+        return T("Concat", self.dim) if self.dim != 1 else T("Concat")
 
     def memory(self, inputs: list[Shape], output: Shape, ctx: MemoryContext) -> tuple[Stage, ...]:
         """torch.cat copies; it keeps nothing, and each input's gradient is a slice of the incoming one

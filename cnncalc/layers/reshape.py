@@ -5,10 +5,21 @@ from typing import Any
 from ..core.formula import Q, Step, input_elements, output_elements
 from ..core.numbers import grouped
 from ..core.shapes import Shape, numel
-from ..core.symbolic import nonzero
+from ..core.symbolic import is_symbolic, nonzero
 from .base import RF, Cells, Layer, SameShape, Warn, register
-from .fields import boolean, non_negative_int, number, positive_int, spec_field
+from .fields import (
+    EXPRESSION,
+    POSITIVE,
+    FieldProblem,
+    accepts,
+    boolean,
+    non_negative_int,
+    number,
+    positive_int,
+    spec_field,
+)
 from .memory import Backward, Forward, MemoryContext, Op, Stage, Tensor, elementwise, like, view
+from .tensor import axis, dim_index
 from .terms import ELEMENTWISE
 from .torchspec import T, Torch
 
@@ -16,7 +27,6 @@ from .torchspec import T, Torch
 @register
 class Flatten(Layer):
     op = "flatten"
-    known_as = ("reshape", "view")
     summary = "C×H×W → a vector of C·H·W"
 
     def output_shape(self, inputs: list[Shape], warn: Warn) -> Shape:
@@ -159,33 +169,72 @@ class ChannelShuffle(Layer):
         return (elementwise("channel_shuffle", numel(output), None, ctx.training),)
 
 
+@accepts({"type": "array", "items": {"anyOf": [POSITIVE, EXPRESSION]}, "minItems": 2})
+def split_sizes(value: Any) -> tuple[int, ...]:
+    """`[64, 64, 128]`: the sizes of the parts, in order."""
+    if not isinstance(value, list) or len(value) < 2:
+        raise FieldProblem("must be a list of two or more sizes, e.g. [16, 48]")
+    return tuple(positive_int(size) for size in value)
+
+
 @register
 class ChannelSplit(Layer):
     op = "channel_split"
     aliases = ("split",)
-    summary = "one of `parts` equal slices of the channels (ShuffleNetV2's x.chunk(2, dim=1))"
-    example = "- {op: channel_split, index: 1}"
+    summary = ("one part of the channels (or of the axis `dim`): of `parts` equal ones (ShuffleNetV2's "
+               "x.chunk(2, dim=1)) or of the `sizes` given (x.split([16, 48], dim=1))")
+    example = "- {op: channel_split, index: 1}\n- {op: split, sizes: [5, 6], index: 0, dim: -1}"
 
-    index: int = spec_field(non_negative_int, doc="which slice, from 0")
-    parts: int = spec_field(positive_int, 2, doc="number of equal slices")
+    index: int = spec_field(non_negative_int, doc="which part, from 0")
+    parts: int | None = spec_field(positive_int, None, doc="number of equal parts (2 unless `sizes` is given)",
+                                   default_text="2")
+    sizes: tuple[int, ...] | None = spec_field(split_sizes, None, doc="the sizes of unequal parts")
+    dim: int = spec_field(dim_index, 1, doc="the axis, numbered as in PyTorch: 1 is the channels")
 
     def check(self) -> None:
-        if self.index >= self.parts:
-            self.fail(f"index {self.index} is not below parts={self.parts}", "index")
+        if self.parts is not None and self.sizes is not None:
+            self.fail("give 'parts' (equal parts) or 'sizes', not both", "sizes")
+        count = len(self.sizes) if self.sizes is not None else self.parts or 2
+        if self.index >= count:
+            self.fail(f"index {self.index} is not below the {count} parts", "index")
 
     def output_shape(self, inputs: list[Shape], warn: Warn) -> Shape:
-        c = inputs[0][0]
-        if nonzero(c % self.parts):
-            self.fail(f"parts={self.parts} does not divide the {c} channels", "parts")
-        return (c // self.parts, *inputs[0][1:])
+        index = axis(self, self.dim, len(inputs[0]))
+        size = inputs[0][index]
+        shape = list(inputs[0])
+        if self.sizes is not None:
+            if not is_symbolic(size) and sum(self.sizes) != size:
+                self.fail(f"the sizes {list(self.sizes)} add up to {sum(self.sizes)}, not to the {size} of the input",
+                          "sizes")
+            shape[index] = self.sizes[self.index]
+            return tuple(shape)
+        parts = self.parts or 2
+        if nonzero(size % parts):
+            self.fail(f"parts={parts} does not divide the {size} {'channels' if index == 0 else 'positions'}",
+                      "parts")
+        shape[index] = size // parts
+        return tuple(shape)
+
+    def receptive_field(self, fields: list[RF], inputs: list[Shape], output: Shape) -> RF | None:
+        return fields[0] if axis(self, self.dim, len(inputs[0])) == 0 else None
+
+    def cells(self, inputs: list[Shape], output: Shape) -> Cells:
+        count = len(self.sizes) if self.sizes is not None else self.parts or 2
+        return Cells(filters=f"{self.index + 1}/{count}")
 
     def lowering(self, inputs: list[Shape], output: Shape) -> Torch:
-        return T("ChannelSplit", self.index, self.parts)
+        extra: dict[str, Any] = {"dim": self.dim} if self.dim != 1 else {}
+        if self.sizes is not None:
+            return T("ChannelSplit", self.index, sizes=self.sizes, **extra)
+        return T("ChannelSplit", self.index, self.parts or 2, **extra)
 
     def memory(self, inputs: list[Shape], output: Shape, ctx: MemoryContext) -> tuple[Stage, ...]:
-        """`x.chunk(parts)[index]` is a view. Its backward fills the other parts' gradients with zeros
-        and concatenates: a gradient of the whole input."""
-        part = numel(output)
-        zeros = tuple(f"zeros{k}" for k in range(self.parts - 1))
-        ops = (*(Op((Tensor(name, part),)) for name in zeros), Op((like("grad_in", 0),), frees=zeros))
+        """`x.chunk(parts)[index]` (or `x.split(sizes)[index]`) is a view. Its backward fills the other
+        parts' gradients with zeros and concatenates: a gradient of the whole input."""
+        index = axis(self, self.dim, len(inputs[0]))
+        sizes = self.sizes or (inputs[0][index] // (self.parts or 2),) * (self.parts or 2)
+        others = [numel(inputs[0]) // inputs[0][index] * size for k, size in enumerate(sizes) if k != self.index]
+        zeros = tuple(f"zeros{k}" for k in range(len(others)))
+        ops = (*(Op((Tensor(name, part),)) for name, part in zip(zeros, others)),
+               Op((like("grad_in", 0),), frees=zeros))
         return (Stage("split", (0,), Forward(output=0), Backward(ops, ("grad_in",)) if ctx.training else None),)

@@ -15,11 +15,12 @@ class Torch:
     args: tuple = ()
     kwargs: tuple = ()  # (name, value) pairs, in order
     fused: bool = False  # an nn.Sequential of a weight layer and its fused activation (`act:`)
+    frozen: bool = False  # its parameters take no gradient (`.requires_grad_(False)`)
 
     def source(self) -> str:
         parts = [_source(value) for value in self.args]
         parts += [f"{name}={_source(value)}" for name, value in self.kwargs]
-        return f"{self.cls}({', '.join(parts)})"
+        return f"{self.cls}({', '.join(parts)})" + (".requires_grad_(False)" if self.frozen else "")
 
 
 def T(cls: str, *args: Any, **kwargs: Any) -> Torch:

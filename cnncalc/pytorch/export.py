@@ -147,9 +147,12 @@ def flat_source(graph: Graph, origin: str) -> str:
         "        super().__init__()",
     ]
     placed = ModuleTree(graph).placed
+    registered = set()
     for item in placed:
         for path, description in item.modules:
-            lines.append(f"        self._add({path!r}, {description.source()})")
+            if path not in registered:  # a layer that shares a module (`share:`) calls it by the same path
+                registered.add(path)
+                lines.append(f"        self._add({path!r}, {description.source()})")
     lines += [
         "",
         "    def _add(self, path, module):",

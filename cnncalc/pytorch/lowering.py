@@ -34,7 +34,8 @@ def build(description: Torch) -> Any:
     factory = getattr(namespace, description.cls.removeprefix("nn."))
     args = [build(value) if isinstance(value, Torch) else value for value in description.args]
     kwargs = {key: build(value) if isinstance(value, Torch) else value for key, value in description.kwargs}
-    return factory(*args, **kwargs)
+    module = factory(*args, **kwargs)
+    return module.requires_grad_(False) if description.frozen else module
 
 
 def descriptions(graph: Graph) -> list[tuple[str, tuple[str, ...], Torch]]:
@@ -54,8 +55,14 @@ def to_module(graph: Graph) -> Any:
         def __init__(self) -> None:
             super().__init__()
             steps = []
-            for index, (name, inputs, torch_description) in enumerate(descriptions(graph)):
-                module = build(torch_description)
+            built: dict[str, Any] = {}
+            for index, (node, (name, inputs, torch_description)) in enumerate(zip(graph.nodes, descriptions(graph))):
+                if node.layer.shares:  # `share: LAYER`: that layer's module, called again
+                    from .modules import Shared
+
+                    module = Shared(built[node.layer.shares])
+                else:
+                    module = built[name] = build(torch_description)
                 put(self, name, module)
                 done = tuple(ref for ref in dict.fromkeys((*inputs, name))
                              if last_use.get(ref, index) == index and ref not in graph.outputs)

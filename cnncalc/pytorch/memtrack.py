@@ -88,6 +88,10 @@ def measure(build: Callable[[], Any], batch: int, shape: tuple, mode: str = "tra
     with fake:
         x = torch.randn(batch, *shape)
         tracker = MemTracker()
+        unhooked = _NoHook()
+        for param in model.parameters():  # a frozen parameter takes no gradient hook (MemTracker would fail)
+            if not param.requires_grad:
+                tracker._param_to_grad_hook_handles[param] = (unhooked, unhooked)
         if mode == "infer":
             model.eval()
             with tracker, torch.no_grad(), torch.autocast("cpu", dtype=cast, enabled=amp is not None):
@@ -112,6 +116,13 @@ def measure(build: Callable[[], Any], batch: int, shape: tuple, mode: str = "tra
         with tracker:
             step()
         return _peak(tracker)
+
+
+class _NoHook:
+    """Stands for the gradient hooks MemTracker cannot put on a parameter without a gradient."""
+
+    def remove(self) -> None:
+        pass
 
 
 def _peak(tracker: Any) -> tuple[int, ...]:

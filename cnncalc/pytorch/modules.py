@@ -36,21 +36,27 @@ class Mul(nn.Module):
 
 
 class Concat(nn.Module):
-    """Concatenation along the channels."""
+    """Concatenation along the channels (or the axis `dim`)."""
+
+    def __init__(self, dim=1):
+        super().__init__()
+        self.dim = dim
 
     def forward(self, *inputs):
-        return torch.cat(inputs, dim=1)
+        return torch.cat(inputs, dim=self.dim)
 
 
 class ChannelSplit(nn.Module):
-    """Slice `index` of `parts` equal slices of the channels."""
+    """Part `index` of `parts` equal parts of the channels (or of the axis `dim`), or of parts of `sizes`."""
 
-    def __init__(self, index, parts=2):
+    def __init__(self, index, parts=2, sizes=None, dim=1):
         super().__init__()
-        self.index, self.parts = index, parts
+        self.index, self.parts, self.sizes, self.dim = index, parts, sizes, dim
 
     def forward(self, x):
-        return x.chunk(self.parts, dim=1)[self.index]
+        if self.sizes is not None:
+            return x.split(list(self.sizes), dim=self.dim)[self.index]
+        return x.chunk(self.parts, dim=self.dim)[self.index]
 
 
 class ChannelPad(nn.Module):
@@ -112,10 +118,93 @@ class StochasticDepth(nn.Module):
 
 
 class Softmax2d(nn.Module):
-    """Softmax over the channels (dim 1), whatever the rank."""
+    """Softmax over the channels (dim 1) whatever the rank, or over the axis `dim`."""
+
+    def __init__(self, dim=1):
+        super().__init__()
+        self.dim = dim
 
     def forward(self, x):
-        return torch.softmax(x, dim=1)
+        return torch.softmax(x, dim=self.dim)
+
+
+class Reshape(nn.Module):
+    """A new shape per sample (the batch axis kept)."""
+
+    def __init__(self, shape):
+        super().__init__()
+        self.shape = tuple(shape)
+
+    def forward(self, x):
+        return x.reshape(x.shape[0], *self.shape)
+
+
+class Transpose(nn.Module):
+    """x.transpose(dim0, dim1), the batch being dim 0."""
+
+    def __init__(self, dim0, dim1):
+        super().__init__()
+        self.dim0, self.dim1 = dim0, dim1
+
+    def forward(self, x):
+        return x.transpose(self.dim0, self.dim1)
+
+
+class Slice(nn.Module):
+    """`length` entries of axis `dim` from `start` (x[:, start:start + length] for dim 1)."""
+
+    def __init__(self, start, length, dim=1):
+        super().__init__()
+        self.start, self.length, self.dim = start, length, dim
+
+    def forward(self, x):
+        return x.narrow(self.dim, self.start, self.length)
+
+
+class Mean(nn.Module):
+    """x.mean(dims), as torchvision's MNASNet and ShuffleNetV2 pool globally."""
+
+    def __init__(self, dims, keepdim=False):
+        super().__init__()
+        self.dims, self.keepdim = tuple(dims), keepdim
+
+    def forward(self, x):
+        return x.mean(self.dims, keepdim=self.keepdim)
+
+
+class Dist2BBox(nn.Module):
+    """YOLOv8's decoding (make_anchors, dist2bbox): distances (B, 4, A) from the cell centres of the
+    feature maps to boxes (x, y, w, h), times each map's stride."""
+
+    def __init__(self, strides):
+        super().__init__()
+        self.strides = tuple(strides)
+
+    def forward(self, distance, *feats):
+        points, scales = [], []
+        for feat, stride in zip(feats, self.strides):
+            h, w = feat.shape[2:]
+            sy, sx = torch.meshgrid(torch.arange(h, device=feat.device, dtype=distance.dtype) + 0.5,
+                                    torch.arange(w, device=feat.device, dtype=distance.dtype) + 0.5, indexing="ij")
+            points.append(torch.stack((sx, sy), -1).view(-1, 2))
+            scales.append(torch.full((h * w, 1), float(stride), device=feat.device, dtype=distance.dtype))
+        anchors, strides = torch.cat(points).transpose(0, 1), torch.cat(scales).transpose(0, 1)
+        lt, rb = distance.chunk(2, 1)
+        x1y1, x2y2 = anchors - lt, anchors + rb
+        return torch.cat(((x1y1 + x2y2) / 2, x2y2 - x1y1), 1) * strides
+
+
+class Shared(nn.Module):
+    """Another call of a module registered under another name (`share: LAYER`): its parameters stay
+    there, counted once. It runs the module's forward directly, so that the module's own hooks (and a
+    tool's per-module count) see only the owner's call, and this one's under this name."""
+
+    def __init__(self, module):
+        super().__init__()
+        object.__setattr__(self, "target", module)  # not a submodule
+
+    def forward(self, *inputs):
+        return type(self.target).forward(self.target, *inputs)  # type: ignore[union-attr]
 
 
 # How `cnncalc export` writes a stateless helper inside a forward instead of registering it as a module

@@ -10,8 +10,12 @@ Grammar (lowest precedence first):
     compare := sum (('=='|'!='|'<'|'<='|'>'|'>=') sum)?
     sum     := term (('+'|'-') term)*
     term    := unary (('*'|'/'|'//'|'%') unary)*
-    unary   := ('-'|'+') unary | atom
+    unary   := ('-'|'+') unary | postfix
+    postfix := atom ('[' expr ']')*
     atom    := NUMBER | NAME | NAME '(' [expr (',' expr)*] ')' | '(' expr ')' | 'true' | 'false'
+             | '[' [expr (',' expr)*] ']'
+Lists come from list literals (`[16, 32, 64]`) and from variables that hold a YAML list or mapping;
+`xs[i]` indexes a list (from 0; negative from the end) or a mapping by its key (`scales[scale]`).
 Whole numbers stay exact: `/` on whole numbers gives an exact fraction, and a result with no
 fractional part is a whole number again (`c/2` with c = 64 is 32).
 
@@ -70,6 +74,31 @@ def make_divisible(value: Any, divisor: Any = 8, min_value: Any = None) -> int:
     return new
 
 
+def make_divisible_up(value: Any, divisor: Any = 8) -> int:
+    """Ultralytics' rounding: the smallest multiple of `divisor` not below `value`, ceil(x / d) * d."""
+    if isinstance(divisor, bool) or not isinstance(divisor, int) or divisor <= 0:
+        raise ValueError(f"the divisor must be a positive whole number, got {divisor!r}")
+    if isinstance(value, bool) or not isinstance(value, (int, float, Fraction)):
+        raise ValueError(f"needs a number, got {value!r}")
+    return math.ceil(value / divisor) * divisor if isinstance(value, float) else \
+        math.ceil(Fraction(value) / divisor) * divisor
+
+
+def _len(value: Any) -> int:
+    if not isinstance(value, (list, tuple, dict)):
+        raise ValueError(f"needs a list or a mapping, got {value!r}")
+    return len(value)
+
+
+def _sum(value: Any) -> Any:
+    if not isinstance(value, (list, tuple)):
+        raise ValueError(f"needs a list, got {value!r}")
+    total: Any = 0
+    for item in value:
+        total = _arith("+", total, item, 0)
+    return total
+
+
 def _round(value: Any, digits: Any = None) -> Any:
     if digits is None:
         return round(value)
@@ -106,12 +135,16 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "int": int,
     "abs": abs,
     "make_divisible": make_divisible,
+    "make_divisible_up": make_divisible_up,
+    "len": _len,
+    "sum": _sum,
 }
+MAX_LIST = 10_000  # items of a list literal or of a list a function returns
 
 _TOKEN = re.compile(
     r"\s*(?:(?P<number>\d+\.\d*(?:[eE][-+]?\d+)?|\.\d+(?:[eE][-+]?\d+)?|\d+[eE][-+]?\d+|\d+)"
     r"|(?P<name>[A-Za-z_][A-Za-z0-9_]*)"
-    r"|(?P<op>//|==|!=|<=|>=|[-+*/%<>(),]))"
+    r"|(?P<op>//|==|!=|<=|>=|[-+*/%<>(),\[\]]))"
 )
 _KEYWORDS = {"if", "else", "and", "or", "not", "true", "false"}
 
@@ -177,6 +210,8 @@ def normalize(value: Any) -> Any:
         return int(value)
     if getattr(value, "is_Integer", False):  # sympy's whole numbers
         return int(value)
+    if isinstance(value, list) and not hasattr(value, "item_locs"):  # a list literal's items
+        return [normalize(item) for item in value]
     return value
 
 
@@ -287,11 +322,21 @@ class _Parser:
         while self.at("-", "+"):
             op, offset = self.take()[1], self.tokens[self.index - 1][2]
             negate ^= op == "-"
-        inner = self.atom()
+        inner = self.postfix()
         if offset is None:
             return inner
         op = "-" if negate else "+"
         return lambda env: _arith(op, 0, inner(env), offset)
+
+    def postfix(self) -> Thunk:
+        """An atom followed by any number of subscripts: `xs[i]`, `scales[scale][0]`."""
+        value = self.atom()
+        while self.at("["):
+            offset = self.take()[2]
+            index = self.expr()
+            self.take("]")
+            value = _subscript_thunk(value, index, offset)
+        return value
 
     def atom(self) -> Thunk:
         kind, value, offset = self.take()
@@ -306,6 +351,17 @@ class _Parser:
             inner = self.expr()
             self.take(")")
             return inner
+        if kind == "op" and value == "[":
+            items: list[Thunk] = []
+            if not self.at("]"):
+                items.append(self.expr())
+                while self.at(","):
+                    self.take()
+                    items.append(self.expr())
+            self.take("]")
+            if len(items) > MAX_LIST:
+                raise ExprError(f"a list of more than {MAX_LIST:,} items", offset)
+            return lambda env: [item(env) for item in items]
         if kind == "name":
             if value in ("true", "false"):
                 truth = value == "true"
@@ -341,6 +397,26 @@ class _Parser:
                 raise ExprError(f"{name}(): {exc}", offset) from None
 
         return run
+
+
+def _subscript_thunk(value: Thunk, index: Thunk, offset: int) -> Thunk:
+    return lambda env: _subscript(value(env), normalize(index(env)), offset)
+
+
+def _subscript(container: Any, index: Any, offset: int) -> Any:
+    """`xs[i]` of a list (negative from the end) or `m[key]` of a mapping."""
+    if isinstance(container, dict):
+        if isinstance(index, (list, dict)) or index not in container:
+            keys = ", ".join(str(key) for key in list(container)[:10])
+            raise ExprError(f"no key {index!r} (keys: {keys})", offset)
+        return bounded(container[index], offset)
+    if not isinstance(container, (list, tuple)):
+        raise ExprError(f"only a list or a mapping can be indexed, not {container!r}", offset)
+    if isinstance(index, bool) or not isinstance(index, int):
+        raise ExprError(f"a list index must be a whole number, got {index!r}", offset)
+    if not -len(container) <= index < len(container):
+        raise ExprError(f"index {index} is outside the list of {len(container)}", offset)
+    return bounded(container[index], offset)
 
 
 def _first(operands: list[Thunk], wanted: bool, env: Env) -> Any:

@@ -11,6 +11,7 @@ call, skipped layers included), so that a spec cannot make the builder loop for 
 """
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import dataclass, field, replace
 from typing import Any, NamedTuple
@@ -29,22 +30,23 @@ from ..core.errors import (
 from ..core.gcpause import paused_gc
 from ..core.records import made
 from ..core.shapes import Shape, shape_list
-from ..layers import REGISTRY, Layer, LayerProblem, suggest_ops
+from ..layers import REGISTRY, Layer, LayerProblem, shared_use, suggest_ops
 from ..layers.fields import REQUIRED
-from .expr import UNKNOWN, ExprError, is_expression, tokenize
-from .modpath import module_path
+from .expr import UNKNOWN, ExprError, Unresolved, evaluate, is_expression, tokenize
+from .modpath import interpolate, module_path
 from .spec import INPUT_NAME, NAME_PATTERN, Block, Spec, check_name, names_read, oversized, resolve_value
 from .yamlsrc import YList, YMap, weight_of
 
 INPUT_KEYS = ("in", "inputs", "from")
-CONTROL_KEYS = ("op", "name", *INPUT_KEYS, "repeat", "first", "when", "module", "train_only", "checkpoint")
+CONTROL_KEYS = ("op", "name", *INPUT_KEYS, "repeat", "first", "when", "chain", "share", "module", "train_only",
+                "checkpoint")
 _CONTROL = frozenset(CONTROL_KEYS)
 MODES = ("infer", "train")
 MAX_REPEAT = 1000
 # The largest published CNNs have a few thousand layers; 100,000 take about 10 s and 430 MB to
 # analyse (200,000 took 17 s of CPU and 760 MB as JSON; docs/limits.md).
 MAX_NODES = 100_000
-MAX_BLOCK_DEPTH = 32
+MAX_BLOCK_DEPTH = 32  # also the depth of a recursive block (DLA's tree)
 # Units of weight_of (a value, or 4 characters of text). 2,000,000 of the cheapest kind (layers
 # skipped by `when`, long expressions) cost 3 to 6 s; MAX_NODES real layers use about 1,000,000.
 MAX_WORK = 2_000_000
@@ -91,6 +93,8 @@ class Call:
     output: str
     module: str  # its module path in PyTorch
     origin: Origin | None = field(default=None, compare=False, repr=False)
+    inputs: tuple[str, ...] = ()  # every input (named inputs: `inputs:`), the first being `input`
+    outputs: tuple[str, ...] = ()  # every output (`outputs:`), the first being `output`
 
 
 @dataclass(frozen=True)
@@ -101,6 +105,7 @@ class Graph:
     description: str = ""
     outputs: tuple[str, ...] = ()
     groups: dict[str, tuple[str, str]] = field(default_factory=dict)  # block instance or repeat -> (op, output)
+    group_outputs: dict[str, tuple[str, ...]] = field(default_factory=dict)  # instances with several outputs
     notes: tuple[Note, ...] = ()  # warnings about the graph itself (unused outputs, a channels-last input)
     calls: tuple[Call, ...] = ()  # every block instance, in the order they were built
     spec: Spec | None = field(default=None, compare=False, repr=False)  # what it was built from (export)
@@ -125,6 +130,8 @@ class Graph:
             nodes=tuple(node for node in self.nodes if not node.train_only),
             outputs=tuple(name for name in self.outputs if name not in dropped),
             groups={key: value for key, value in self.groups.items() if value[1] not in dropped},
+            group_outputs={key: value for key, value in self.group_outputs.items()
+                           if not any(name in dropped for name in value)},
             notes=tuple(note for note in self.notes if note.layer not in dropped),
             calls=tuple(call for call in self.calls if call.output not in dropped),
             checkpoints=tuple(name for name in self.checkpoints
@@ -156,13 +163,16 @@ class _Call:
 class _Scope:
     variables: dict[str, Any]
     prefix: str
-    names: dict[str, str]  # local name -> node (or INPUT_NAME) it stands for
+    names: dict[str, str]  # local name -> node (or INPUT_NAME) it stands for; `blk.a`, `rep.0` too
     stack: tuple[str, ...] = ()
     module: str = ""  # the module path of the block instance (with a trailing '.'), '' at the top
     counters: Counter = field(default_factory=Counter)
     later: dict[str, Location] = field(default_factory=dict)  # explicit names not reached yet
     call: _Call | None = None  # the block call this scope expands, if any
     check_only: bool = False  # a skipped block, or one whose input is unknown: check, build nothing
+    lists: dict[str, list[str]] = field(default_factory=dict)  # `NAME.*`: a repeat's copies, a port's rest...
+    ports: frozenset[str] = frozenset()  # the block's inputs: not exported as `instance.port`
+    kept: set[str] = field(default_factory=set)  # names of alternatives (same name, each with `when:`) kept
     train_only: bool = False  # inside a block instance marked `train_only:`
 
 
@@ -184,6 +194,8 @@ class _Builder:
         self.shapes: dict[str, Shape | None] = {INPUT_NAME: input_shape}  # absent or None: not known
         self.nodes: list[Node] = []
         self.groups: dict[str, tuple[str, str]] = {}
+        self.group_outputs: dict[str, tuple[str, ...]] = {}  # block instances with several outputs
+        self.node_by_name: dict[str, Node] = {}
         self.calls: list[Call] = []
         self.modules: dict[str, Location] = {}  # module paths of the layers, and where they were given
         self.module_prefixes: set[str] = set()  # the containers on the way to them
@@ -207,16 +219,18 @@ class _Builder:
         spec = self.spec
         scope = _Scope(dict(spec.variables), "", {INPUT_NAME: INPUT_NAME})
         last = self.expand(spec.items, scope)
-        outputs = []
+        outputs: list[str] = []
         given: list[tuple[str, Location | None]] = list(spec.outputs) or [("", None)]
         for name, loc in given:
             if not name:
                 outputs.append(last)
-            elif name in scope.names:
-                outputs.append(scope.names[name])
-            else:
-                self.problems.add(SpecError(f"'outputs' names '{name}', which is not a top-level layer", loc=loc,
-                                            field="outputs", hint=did_you_mean(name, scope.names)))
+                continue
+            try:
+                outputs += self.references(name, scope, scope.variables, "", loc or spec.items.loc, "outputs")
+            except SpecError as exc:
+                self.problems.add(SpecError(f"'outputs' names '{name}', which is not a layer of the network", loc=loc,
+                                            field="outputs", hint=exc.hint))
+        outputs = list(dict.fromkeys(outputs))
         if not self.nodes and not self.problems and spec.items:
             self.problems.add(SpecError("'when' skips every layer: the network has none", loc=spec.items.loc,
                                         field="layers", hint="check the conditions and the variables they use"))
@@ -234,7 +248,7 @@ class _Builder:
         )
         notes = _channels_last_note(input_shape, self.input_loc) + notes
         return Graph(spec.name, input_shape, tuple(self.nodes), spec.description, tuple(outputs),
-                     self.groups, notes, tuple(self.calls), spec, tuple(self.train_only_items),
+                     self.groups, self.group_outputs, notes, tuple(self.calls), spec, tuple(self.train_only_items),
                      tuple(self.checkpoints))
 
     # ---- items ---------------------------------------------------------------------------------
@@ -246,26 +260,31 @@ class _Builder:
         return previous
 
     def _explicit_names(self, items: YList) -> dict[str, Location]:
-        """The names the items give themselves; once per list when they are all good (the list is
-        expanded again for every call of its block), every time otherwise (its problems with it)."""
+        """The names given in a list of items. A name may be given again only to alternatives: items
+        that all have `when:`, of which at most one is kept (DLA's tree: a leaf or two subtrees).
+        Found once per list when they are all good (the list is expanded again for every call of
+        its block), every time otherwise (its problems with it)."""
         known = self.explicit_names.get(id(items))
         if known is not None and known[0] is items:
             return known[1]
         seen: dict[str, Location] = {}
+        guarded: dict[str, bool] = {}
         clean = True
         for item in items:
             if isinstance(item, YMap) and "name" in item:
                 loc = item.value_locs["name"]
                 try:
                     name = check_name(item["name"], loc)
-                    if name in seen:
+                    if name in seen and not (guarded[name] and "when" in item):
                         raise SpecError(f"duplicate layer name '{name}' (first used at line {seen[name].line})",
-                                        loc=loc, layer=name, field="name")
+                                        loc=loc, layer=name, field="name",
+                                        hint="two layers may share a name only as alternatives: each with a 'when:'")
                 except SpecError as exc:
                     self.problems.add(exc)
                     clean = False
                     continue
-                seen[name] = loc
+                guarded[name] = guarded.get(name, True) and "when" in item
+                seen.setdefault(name, loc)
         if clean:
             self.explicit_names[id(items)] = (items, seen)  # holds `items`, so that its id is not reused
         return seen
@@ -285,49 +304,81 @@ class _Builder:
         scope.later.pop(local, None)
         name = scope.prefix + local
         ref = name
+        copies: list[tuple[int, str]] = []
+        exports: list[tuple[str, _Exports]] = []
+        kept_any = False
         try:
             target = self._target(item, given_name, index)
             repeated = "repeat" in item
             count = self._repeat(item, scope.variables, name) if repeated else 1
-            inputs = self._inputs(item, scope, previous, name)
+            chain = self._chain(item, scope.variables, name) if repeated else True
+            if count == 0:  # no copy: the name stands for its input, as a skipped layer's does
+                ref = self._inputs(item, scope, previous, name, {**scope.variables, "i": 0})[0] \
+                    if chain else previous
             for k in range(count):
                 variables = {**scope.variables, "i": k} if repeated else scope.variables
                 instance = name + (f".{k}" if repeated else "")
                 origin = made(Origin, item=item, local=local, copy=k if repeated else None)
-                ref = self.instance(target, item, instance, inputs if k == 0 else (ref,), variables, scope, origin)
-            if repeated and target is not None:
+                inputs = self._inputs(item, scope, previous, name, variables) if k == 0 or not chain else (ref,)
+                ref, kept, exported = self.instance(target, item, instance, inputs, variables, scope, origin)
+                if kept:
+                    kept_any = True
+                    copies.append((k, ref))
+                    if exported is not None:
+                        exports.append((f"{local}.{k}" if repeated else local, exported))
+            if repeated and target is not None and count:
                 self.groups[name] = (str(item["op"]), ref)
         except Stopped:
             raise
         except SpecError as exc:  # the first repetition that fails stands for the rest
             for one in exc.errors if isinstance(exc, SpecErrors) else (exc,):
                 self.report(one, item, scope)
-            ref = self._unknown(name)
+            ref, kept_any = self._unknown(name), True
+            copies = [(0, ref)]
+        if "when" in item and local in scope.kept and not kept_any:
+            return scope.names[local]  # an alternative left out: the one kept keeps the name
+        if kept_any and "when" in item:
+            scope.kept.add(local)
         scope.names[local] = ref
+        if repeated_item(item):
+            scope.lists[local] = [copy for _, copy in copies]
+            scope.names.update((f"{local}.{k}", copy) for k, copy in copies)
+        for prefix, (names, lists) in exports:
+            scope.names.update((f"{prefix}.{key}", value) for key, value in names.items())
+            scope.lists.update((f"{prefix}.{key}", value) for key, value in lists.items())
+            if prefix == local and local in lists:  # a block's outputs: `NAME.*`
+                scope.lists[local] = lists[local]
         return ref
 
     def instance(self, target: type[Layer] | Block | None, item: YMap, name: str, inputs: tuple[str, ...],
-                 variables: dict[str, Any], scope: _Scope, origin: Origin) -> str:
-        """One repetition of an item: a layer or a block call, or, skipped by `when:`, only checked."""
+                 variables: dict[str, Any], scope: _Scope, origin: Origin) -> tuple[str, bool, _Exports | None]:
+        """One repetition of an item: a layer or a block call, or, skipped by `when:`, only checked.
+        Returns what it stands for, whether it was kept, and a block's names (`NAME.inner`)."""
         self.charge(weight_of(item), item, name)
         values = self._values(item, origin.copy in (None, 0), name)
         skipped = "when" in item and not self._condition(item, variables, name)
         check_only = skipped or scope.check_only or target is None or \
             None in [self.shapes.get(ref) for ref in inputs]
-        module = "" if check_only else self._module(item, scope, origin.local, origin.copy, variables, name,
-                                                     layer=not isinstance(target, Block))
+        module = "" if check_only or "share" in item else \
+            self._module(item, scope, origin.local, origin.copy, variables, name, layer=not isinstance(target, Block))
         train_only = "train_only" in item and \
             self._mark(item, "train_only", variables, name, None if check_only else self.train_only_items)
         if "checkpoint" in item:
             self._mark(item, "checkpoint", variables, name, None if check_only else self.checkpoints)
         train_only = train_only or scope.train_only
+        exports = None
         if isinstance(target, Block):
-            out = self.call(target, name, values, inputs, variables, scope, check_only, module, origin, train_only)
+            out, exports = self.call(target, name, values, inputs, variables, scope, check_only, module, origin,
+                                     train_only)
+        elif target is not None and "share" in item:
+            out = self.share(target, item, name, values, inputs, variables, scope, check_only, origin, train_only)
         elif target is not None:
             out = self.add_layer(target, name, values, inputs, variables, check_only, module, origin, train_only)
         else:  # a call of a block whose definition failed (already reported)
             out = self._unknown(name)
-        return inputs[0] if skipped else out  # a skipped layer stands for its (first) input
+        if skipped:  # a skipped layer stands for its (first) input
+            return inputs[0], False, None
+        return out, True, exports
 
     def _mark(self, item: YMap, key: str, variables: dict[str, Any], name: str, marked: list[str] | None) -> bool:
         """`train_only: true` or `checkpoint: true` on an item (a layer or a block instance)."""
@@ -445,12 +496,26 @@ class _Builder:
     def _repeat(self, item: YMap, variables: dict[str, Any], name: str) -> int:
         loc = item.value_locs["repeat"]
         count = resolve_value(item["repeat"], variables, loc, name, "repeat")
-        if isinstance(count, bool) or not isinstance(count, int) or count < 1:
-            raise SpecError(f"must be a positive whole number, got {count!r}", loc=loc, layer=name, field="repeat")
+        if isinstance(count, bool) or not isinstance(count, int) or count < 0:
+            raise SpecError(f"must be a whole number >= 0, got {count!r}", loc=loc, layer=name, field="repeat")
         if count > MAX_REPEAT:
             raise SpecError(f"repeat {count} is more than the limit of {MAX_REPEAT}", loc=loc, layer=name,
                             field="repeat")
         return count
+
+    def _chain(self, item: YMap, variables: dict[str, Any], name: str) -> bool:
+        """Whether the copies of a repeat read each other (the default) or each its own `in:`; the
+        default is false when `in:` picks per copy (`in: "xs.{i}"`)."""
+        if "chain" not in item:
+            key = next((key for key in INPUT_KEYS if key in item), None)
+            given = item[key] if key else None
+            return not any("{" in entry for entry in ([given] if isinstance(given, str) else given or [])
+                           if isinstance(entry, str))
+        value = resolve_value(item["chain"], variables, item.value_locs["chain"], name, "chain")
+        if not isinstance(value, bool):
+            raise SpecError(f"must be true or false, got {value!r}", loc=item.value_locs["chain"], layer=name,
+                            field="chain")
+        return value
 
     def _condition(self, item: YMap, variables: dict[str, Any], name: str) -> bool:
         value = resolve_value(item["when"], variables, item.value_locs["when"], name, "when")
@@ -460,7 +525,8 @@ class _Builder:
         raise SpecError(f"must be true or false (or an expression giving one), got {value!r}",
                         loc=item.value_locs["when"], layer=name, field="when")
 
-    def _inputs(self, item: YMap, scope: _Scope, previous: str, name: str) -> tuple[str, ...]:
+    def _inputs(self, item: YMap, scope: _Scope, previous: str, name: str,
+                variables: dict[str, Any]) -> tuple[str, ...]:
         if "in" not in item and "inputs" not in item and "from" not in item:  # INPUT_KEYS
             return (previous,)
         given = [key for key in INPUT_KEYS if key in item]
@@ -472,19 +538,52 @@ class _Builder:
         names = [raw] if isinstance(raw, str) else raw
         if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
             raise SpecError("must be a layer name or a list of layer names", loc=loc, layer=name, field="in")
-        refs = []
-        for i, ref in enumerate(names):
-            ref_loc = names.item_locs[i] if isinstance(names, YList) else loc
-            if ref in scope.names:
-                refs.append(scope.names[ref])
-            elif ref == name.rsplit(".", 1)[-1] or ref in scope.later:
-                raise SpecError(f"'{ref}' is not defined yet: a layer can only read layers above it",
-                                loc=ref_loc, layer=name, field="in")
-            else:
-                raise SpecError(f"unknown input '{ref}'", loc=ref_loc, layer=name, field="in",
-                                hint=did_you_mean(ref, scope.names)
-                                or f"names here: {', '.join(scope.names)}")
+        refs: list[str] = []
+        for i, entry in enumerate(names):
+            entry_loc = names.item_locs[i] if isinstance(names, YList) else loc
+            refs += self.references(entry, scope, variables, name, entry_loc, "in")
+        if not refs:
+            raise SpecError(f"'{raw if isinstance(raw, str) else ', '.join(names)}' names no layer here", loc=loc,
+                            layer=name, field="in", hint="its conditions are all false, or its lists are empty")
         return tuple(refs)
+
+    def references(self, entry: str, scope: _Scope, variables: dict[str, Any], name: str, loc: Location | None,
+                   field_name: str) -> list[str]:
+        """The layers one `in:` entry names: `conv1`; `blk.a` and `rep.0` (inside instances and
+        copies); `rep.*` (every copy, a port's rest, a block's outputs); `xs.{i}` (an expression's
+        value in braces); `bottom if level_root` (only when the condition holds)."""
+        text = entry.strip()
+        conditional = _CONDITIONAL.fullmatch(text)
+        if conditional:
+            text = conditional.group(1)
+            try:
+                keep = evaluate(conditional.group(2), variables)
+            except Unresolved as exc:
+                raise Consequence(str(exc), loc=loc, layer=name, field=field_name) from None
+            except ExprError as exc:
+                raise SpecError(f"in '{entry.strip()}': {exc}", loc=loc, layer=name, field=field_name) from None
+            if not isinstance(keep, bool):
+                raise SpecError(f"the condition of '{entry.strip()}' must be true or false, got {keep!r}", loc=loc,
+                                layer=name, field=field_name)
+            if not keep:
+                return []
+        if "{" in text:
+            text = interpolate(text, variables, loc, name, field_name)
+        if text.endswith(".*"):
+            base = text[:-2]
+            if base in scope.lists:
+                return list(scope.lists[base])
+            if base in scope.names:
+                raise SpecError(f"'{base}' is one layer; '.*' takes the copies of a repeat, the rest of a block's "
+                                "inputs or a block's outputs", loc=loc, layer=name, field=field_name)
+            text = base
+        if text in scope.names:
+            return [scope.names[text]]
+        if text == name.rsplit(".", 1)[-1] or text.split(".")[0] in scope.later:
+            raise SpecError(f"'{text}' is not defined yet: a layer can only read layers above it",
+                            loc=loc, layer=name, field=field_name)
+        raise SpecError(f"unknown input '{text}'", loc=loc, layer=name, field=field_name,
+                        hint=did_you_mean(text, scope.names) or f"names here: {', '.join(_shown(scope.names))}")
 
     def _values(self, item: YMap, first: bool, name: str) -> YMap:
         """The item's own keys (not control keys), with `first:` overrides on the first repetition."""
@@ -555,7 +654,7 @@ class _Builder:
         layer = self._checked_layer(cls, name, values, variables)
         if cls.arity is not None and len(inputs) != cls.arity:
             raise layer.error(f"{cls.op} takes {cls.arity} input, but is given {len(inputs)}", "in")
-        if cls.arity is None and len(inputs) < 2:
+        if cls.arity is None and len(inputs) < cls.min_inputs:
             raise layer.error(f"{cls.op} merges two or more inputs; list them with 'in: [a, b]'", "in")
         if check_only:
             return self._unknown(name)
@@ -584,6 +683,7 @@ class _Builder:
         self.nodes.append(made(Node, layer=layer, inputs=inputs, input_shapes=shapes, output_shape=output,
                                notes=warnings, module=module or name, variables=variables, origin=origin,
                                train_only=train_only))
+        self.node_by_name[name] = self.nodes[-1]
         self.shapes[name] = output
         for ref in inputs:  # not Counter.update, which first asks whether `inputs` is a Mapping
             self.readers[ref] += 1
@@ -678,15 +778,17 @@ class _Builder:
 
     def call(self, block: Block, name: str, values: YMap, inputs: tuple[str, ...], variables: dict[str, Any],
              scope: _Scope, check_only: bool = False, module: str = "", origin: Origin | None = None,
-             train_only: bool = False) -> str:
-        if block.name in scope.stack:
-            chain = " -> ".join((*scope.stack[scope.stack.index(block.name):], block.name))
-            raise SpecError(f"block '{block.name}' uses itself: {chain}", loc=values.loc, layer=name, field="op")
+             train_only: bool = False) -> tuple[str, _Exports]:
         if len(scope.stack) >= MAX_BLOCK_DEPTH:
-            raise SpecError(f"blocks nested more than {MAX_BLOCK_DEPTH} deep", loc=values.loc, layer=name)
-        if len(inputs) != 1:
-            raise SpecError(f"block '{block.name}' takes one input, but is given {len(inputs)}", loc=values.loc,
-                            layer=name, field="in")
+            last = len(scope.stack) - 1 - scope.stack[::-1].index(block.name) if block.name in scope.stack else None
+            cycle = scope.stack[last:] if last is not None else ()
+            what = f"block '{block.name}' uses itself ({' -> '.join((*cycle, block.name))}) and " if cycle else ""
+            self.problems.stop(SpecError(
+                f"{what}blocks are nested more than {MAX_BLOCK_DEPTH} deep", loc=values.loc, layer=name, field="op",
+                hint="a block that uses itself needs a 'when:' that ends the recursion" if cycle else None))
+        if check_only and block.name in scope.stack:  # a skipped recursive call: checked at the call only
+            return self._unknown(name), ({}, {})
+        ports = self._ports(block, inputs, values, name)
         args = {}
         for key, value in values.items():
             if key not in block.params:
@@ -700,30 +802,136 @@ class _Builder:
                             layer=name, hint=f"add {', '.join(f'{m}: ...' for m in missing)}")
         defaults = {p: d for p, d in block.params.items() if d is not REQUIRED}
         self.charge(sum(weight_of(d) for d in defaults.values()), values, name)
-        shape = self.shapes.get(inputs[0])
-        builtins: dict[str, Any] = {"in_channels": UNKNOWN, "in_height": UNKNOWN, "in_width": UNKNOWN}
+        shape = self.shapes.get(inputs[0]) if inputs else None
+        builtins: dict[str, Any] = {"in_channels": UNKNOWN, "in_height": UNKNOWN, "in_width": UNKNOWN,
+                                    "in_count": len(inputs)}
         if shape is not None:
-            builtins = {"in_channels": shape[0]}
+            builtins["in_channels"] = shape[0]
             if len(shape) == 3:
                 builtins.update(in_height=shape[1], in_width=shape[2])
         inner_vars = {**self.spec.variables, **builtins}
         for key, default in defaults.items():  # defaults may use earlier parameters and the input size
             if key not in args:
                 args[key] = resolve_value(default, {**inner_vars, **args}, block.loc, name, key)
-        inner = _Scope({**inner_vars, **args}, name + ".", {INPUT_NAME: inputs[0]}, (*scope.stack, block.name),
+        names, lists = ports
+        inner = _Scope({**inner_vars, **args}, name + ".", names, (*scope.stack, block.name),
                        module=module + "." if module else "", call=_Call(name, block.name, values, scope),
-                       check_only=check_only, train_only=train_only)
+                       check_only=check_only, lists=lists, ports=frozenset(names), train_only=train_only)
         out = self.expand(block.items, inner)
+        outputs = [out]
         if block.output is not None:
             if block.output not in inner.names:
                 raise SpecError(f"block '{block.name}' names output '{block.output}', which is none of its layers",
                                 loc=block.loc, hint=did_you_mean(block.output, inner.names))
-            out = inner.names[block.output]
+            outputs = [inner.names[block.output]]
+        elif block.outputs:
+            where = block.outputs_loc or block.loc
+            outputs = [ref for entry in block.outputs
+                       for ref in self.references(entry, inner, inner.variables, name, where, "outputs")]
+            if not outputs:
+                raise SpecError(f"the outputs of block '{block.name}' ({', '.join(block.outputs)}) name no layer",
+                                loc=where, layer=name, field="outputs")
+        exported = {key: ref for key, ref in inner.names.items() if key not in inner.ports}
+        exported_lists = {key: refs for key, refs in inner.lists.items() if key not in inner.ports}
+        if block.outputs:
+            exported_lists[name.rsplit(".", 1)[-1]] = outputs  # `NAME.*`, picked up by item()
         if check_only:
+            return self._unknown(name), (exported, exported_lists)
+        self.groups[name] = (block.name, outputs[0])
+        if len(outputs) > 1:
+            self.group_outputs[name] = tuple(outputs)
+        self.calls.append(Call(name, block.name, args, inner.variables, inputs[0], outputs[0], module, origin,
+                               tuple(inputs), tuple(outputs)))
+        return outputs[0], (exported, exported_lists)
+
+    def _ports(self, block: Block, inputs: tuple[str, ...], values: YMap,
+               name: str) -> tuple[dict[str, str], dict[str, list[str]]]:
+        """The block's names for its inputs: `input` (the first) and each named input; the last, if it
+        takes the rest, as `rest.0`, `rest.1`... and `rest.*`."""
+        fixed = [port for port in block.ports if port != block.variadic]
+        if len(inputs) < len(fixed) or (block.variadic is None and len(inputs) > len(fixed)):
+            wanted = f"{len(fixed)}{' or more' if block.variadic else ''}"
+            listed = f" ({', '.join(block.ports)})" if block.inputs else ""
+            raise SpecError(f"block '{block.name}' takes {wanted} input{'s' if wanted != '1' else ''}{listed}, "
+                            f"but is given {len(inputs)}", loc=values.loc, layer=name, field="in")
+        names = {INPUT_NAME: inputs[0]} if inputs else {}
+        names.update(zip(fixed, inputs))
+        lists: dict[str, list[str]] = {}
+        if block.variadic is not None:
+            rest = list(inputs[len(fixed):])
+            lists[block.variadic] = rest
+            names.update((f"{block.variadic}.{k}", ref) for k, ref in enumerate(rest))
+        return names, lists
+
+    def share(self, cls: type[Layer], item: YMap, name: str, values: YMap, inputs: tuple[str, ...],
+              variables: dict[str, Any], scope: _Scope, check_only: bool, origin: Origin,
+              train_only: bool = False) -> str:
+        """`share: LAYER`: this layer calls LAYER's module again (its weights): the type and fields are
+        LAYER's, its parameters are counted once, at LAYER, and its multiply-adds at every use."""
+        loc = item.value_locs["share"]
+        raw = item["share"]
+        if not isinstance(raw, str):
+            raise SpecError("'share' must name the layer whose weights this one uses", loc=loc, layer=name,
+                            field="share")
+        refs = self.references(raw, scope, variables, name, loc, "share")
+        if values:
+            key = next(iter(values))
+            raise SpecError(f"a layer that shares another's weights takes its fields from it: remove '{key}'",
+                            loc=values.key_locs[key], layer=name, field=str(key), hint=f"'share: {raw}' gives them")
+        if check_only or any(self.shapes.get(ref) is None for ref in (*refs, *inputs)):
             return self._unknown(name)
-        self.groups[name] = (block.name, out)
-        self.calls.append(Call(name, block.name, args, inner.variables, inputs[0], out, module, origin))
-        return out
+        owner = self.node_by_name.get(refs[0])
+        if owner is None or len(refs) != 1:
+            raise SpecError(f"'{raw}' is not a layer whose weights can be shared", loc=loc, layer=name,
+                            field="share")
+        if owner.layer.shares:
+            owner = self.node_by_name[owner.layer.shares]
+        if type(owner.layer) is not cls:
+            raise SpecError(f"'{raw}' is a {owner.layer.op} layer; a layer sharing its weights must be one too",
+                            loc=item.value_locs["op"], layer=name, field="op", hint=f"op: {owner.layer.op}")
+        layer = shared_use(owner.layer, name, owner.name, item.loc, {"share": loc})
+        if len(inputs) != len(owner.inputs):
+            raise layer.error(f"'{raw}' takes {len(owner.inputs)} input(s), but is given {len(inputs)}", "in")
+        shapes = [shape for shape in (self.shapes[ref] for ref in inputs) if shape is not None]
+        if len(shapes) != len(inputs):  # an input failed, and was reported
+            raise Consequence("an input of unknown shape", loc=item.loc, layer=name, field="in")
+        notes: list[tuple[str, str | None]] = []
+        try:
+            output = tuple(layer.output_shape(shapes, lambda message, field=None: notes.append((message, field))))
+            mine = layer.lowering(shapes, output)
+        except LayerProblem as exc:
+            raise layer.error(exc.message, exc.field, exc.hint) from None
+        theirs = owner.layer.lowering(list(owner.input_shapes), owner.output_shape)
+        if mine != theirs:
+            raise layer.error(f"'{raw}' is {theirs.source()}, but this input needs {mine.source()}", "share",
+                              hint="a shared module must fit every input it is used on")
+        if not train_only:
+            reads = next((ref for ref in (*inputs, owner.name) if ref in self.train_only_nodes), None)
+            if reads is not None:
+                raise layer.error(f"uses '{reads}', which runs only in training (train_only), but runs at inference",
+                                  "share" if reads == owner.name else "in", hint="mark it train_only too")
+        else:
+            self.train_only_nodes.add(name)
+        self.nodes.append(Node(layer, inputs, tuple(shapes), output, tuple(notes), owner.module, variables, origin,
+                               train_only))
+        self.node_by_name[name] = self.nodes[-1]
+        self.shapes[name] = output
+        self.readers.update((*inputs, owner.name))
+        return name
+
+
+_Exports = tuple[dict[str, str], dict[str, list[str]]]  # a block instance's names and lists
+_CONDITIONAL = re.compile(r"(\S+)\s+if\s+(.+)")
+
+
+def repeated_item(item: YMap) -> bool:
+    return "repeat" in item
+
+
+def _shown(names: dict[str, str]) -> list[str]:
+    """The names to list in a hint: the local ones (not every `blk.inner`), at most 30."""
+    local = [name for name in names if "." not in name]
+    return local[:30] + (["..."] if len(local) > 30 else [])
 
 
 def _key_at(values: YMap, loc: Location | None) -> str | None:

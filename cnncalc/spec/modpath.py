@@ -12,12 +12,35 @@ import functools
 import re
 from typing import Any
 
-from ..core.errors import Location, SpecError
-from .expr import ExprError, evaluate
+from ..core.errors import Consequence, Location, SpecError
+from .expr import ExprError, Unresolved, evaluate
 
 SEGMENT = re.compile(r"^(?:[A-Za-z_][A-Za-z0-9_\-]*|\d+|#)$")
 _FIELD = re.compile(r"\{([^{}]*)\}")
 MAX_LENGTH = 300
+
+
+def interpolate(text: str, variables: dict[str, Any], loc: Location | None, layer: str, field: str) -> str:
+    """`text` with each `{expression}` replaced by its value, a whole number or a word (module paths,
+    and names in `in:` such as `xs.{i}`)."""
+    if len(text) > MAX_LENGTH:
+        raise SpecError(f"'{text[:40]}...' is longer than {MAX_LENGTH} characters", loc=loc, layer=layer, field=field)
+    if "{" not in text:  # nothing to replace (most paths)
+        return text
+
+    def value(match: re.Match[str]) -> str:
+        try:
+            result = evaluate(match.group(1), variables)
+        except Unresolved as exc:
+            raise Consequence(str(exc), loc=loc, layer=layer, field=field) from None
+        except ExprError as exc:
+            raise SpecError(f"in '{{{match.group(1)}}}': {exc}", loc=loc, layer=layer, field=field) from None
+        if isinstance(result, bool) or not isinstance(result, (int, str)):
+            raise SpecError(f"'{{{match.group(1)}}}' must give a whole number or a name, got {result!r}", loc=loc,
+                            layer=layer, field=field)
+        return str(result)
+
+    return _FIELD.sub(value, text)
 
 
 def module_path(raw: Any, variables: dict[str, Any], loc: Location | None, layer: str) -> str:
@@ -28,18 +51,7 @@ def module_path(raw: Any, variables: dict[str, Any], loc: Location | None, layer
     text = str(raw).strip()
     if len(text) > MAX_LENGTH:
         raise SpecError(f"'module' is longer than {MAX_LENGTH} characters", loc=loc, layer=layer, field="module")
-
-    def value(match: re.Match[str]) -> str:
-        try:
-            result = evaluate(match.group(1), variables)
-        except ExprError as exc:
-            raise SpecError(f"in '{{{match.group(1)}}}': {exc}", loc=loc, layer=layer, field="module") from None
-        if isinstance(result, bool) or not isinstance(result, (int, str)):
-            raise SpecError(f"'{{{match.group(1)}}}' must give a whole number or a name, got {result!r}", loc=loc,
-                            layer=layer, field="module")
-        return str(result)
-
-    path = _FIELD.sub(value, text) if "{" in text else text
+    path = interpolate(text, variables, loc, layer, "module")
     if path == "." or _well_formed(path):
         return path
     bad = next((part for part in path.split(".") if not SEGMENT.match(part)), None)

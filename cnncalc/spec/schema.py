@@ -28,10 +28,12 @@ TOP_LEVEL: dict[str, dict[str, Any]] = {
     "input": {"type": "array", "items": EXPRESSION_OR_INT, "minItems": 1, "maxItems": 3,
               "description": "the input per sample: [C, H, W] or [F]; names make it symbolic"},
     "symbols": {"type": "array", "items": STRING, "description": "further symbols of a symbolic spec"},
-    "vars": {"type": "object", "additionalProperties": {"anyOf": [{"not": {"type": "object"}},
-                                                                 {"$ref": "#/$defs/variable"}]},
-             "description": "variables usable in any value; {default: ..., min/above: ..., max/below: ...} "
-                            "declares a range (docs/spec.md)"},
+    "vars": {"type": "object", "additionalProperties": {"anyOf": [
+                 {"not": {"type": "object"}}, {"$ref": "#/$defs/variable"},
+                 {"type": "object", "propertyNames": {"not": {"enum": list(VARIABLE_KEYS)}}}]},
+             "description": "variables usable in any value: numbers, texts, lists, mappings (indexed as "
+                            "scales[scale]); {default: ..., min/above: ..., max/below: ...} declares a range "
+                            "(docs/spec.md)"},
     "blocks": {"type": "object", "additionalProperties": {"$ref": "#/$defs/block"},
                "description": "reusable, parametrised groups of layers"},
     "layers": {"type": "array", "items": {"$ref": "#/$defs/item"}, "minItems": 1,
@@ -40,6 +42,9 @@ TOP_LEVEL: dict[str, dict[str, Any]] = {
     "torchvision": {"anyOf": [STRING, {"type": "object", "required": ["model"], "additionalProperties": False,
                                        "properties": {"model": STRING, "kwargs": {"type": "object"}}}],
                     "description": "the torchvision constructor this spec equals"},
+    "timm": {"anyOf": [STRING, {"type": "object", "required": ["model"], "additionalProperties": False,
+                                "properties": {"model": STRING, "kwargs": {"type": "object"}}}],
+             "description": "the timm model (timm.create_model) this spec equals"},
     "budget": {"type": "object", "minProperties": 1, "additionalProperties": False,
                "properties": {name: {"anyOf": [{"type": "number", "exclusiveMinimum": 0}, STRING],
                                      "description": f"limit on {figure.description}"}
@@ -61,9 +66,12 @@ CONTROL: dict[str, dict[str, Any]] = {
     "op": {"type": "string", "description": "the layer type (`cnncalc ops`) or a block of the spec"},
     "name": {"type": "string", "pattern": r"^[A-Za-z_][A-Za-z0-9_\-]*$", "description": "unique layer name"},
     **{key: {**NAMES, "description": "the layer(s) it reads (default: the layer above)"} for key in INPUT_KEYS},
-    "repeat": {**EXPRESSION_OR_INT, "description": "how many copies, one after another"},
+    "repeat": {"anyOf": [{"type": "integer", "minimum": 0}, STRING], "description": "how many copies (0: none)"},
     "first": {"type": "object", "description": "fields that differ for the first copy of a repeat"},
     "when": {"anyOf": [{"type": "boolean"}, STRING], "description": "keep the layer only when this holds"},
+    "chain": {"anyOf": [{"type": "boolean"}, STRING],
+              "description": "whether each copy of a repeat reads the one before (default) or its own `in:`"},
+    "share": {**STRING, "description": "the layer whose module (weights) this one uses again"},
     "module": {"anyOf": [STRING, {"type": "integer", "minimum": 0}],
                "description": "its module path in an exported PyTorch file (downsample.0, features.{2 + i}, #, .)"},
     "train_only": {"anyOf": [{"type": "boolean"}, STRING],
@@ -75,8 +83,12 @@ BLOCK: dict[str, dict[str, Any]] = {
     "params": {"type": "array", "items": {"anyOf": [STRING, {"type": "object", "minProperties": 1,
                                                              "maxProperties": 1}]},
                "description": "parameters: a name (required) or {name: default}"},
+    "inputs": {"type": "array", "items": {"type": "string", "pattern": r"^[A-Za-z_][A-Za-z0-9_\-]*\*?$"},
+               "minItems": 1, "description": "named inputs; the last may end in '*' to take the rest"},
     "layers": {"type": "array", "items": {"$ref": "#/$defs/item"}, "minItems": 1},
     "output": {"type": "string", "description": "the layer whose output is the block's (default: the last)"},
+    "outputs": {"type": "array", "items": STRING, "minItems": 1,
+                "description": "several outputs: layers of the block (`f.*`: every copy of a repeat)"},
     "description": {"type": "string"},
 }
 
@@ -88,9 +100,11 @@ def layer_schema(cls: type[Layer], values: dict[str, dict[str, Any]]) -> dict[st
     required = [field.name for field in cls.fields if field.required]
     # the control keys' values are checked by "item"; here only which keys may stand
     schema: dict[str, Any] = {"properties": properties, "propertyNames": {"enum": [*CONTROL, *properties]}}
-    if required:  # an alias may stand for a required field: each must be given one way or another
-        schema["allOf"] = [{"anyOf": [{"required": [key]} for key in (field.name, *field.aliases)]}
-                           for field in cls.fields if field.required]
+    if required:  # an alias may stand for a required field: each must be given one way or another,
+        # unless the layer shares another's module (`share: LAYER`), whose fields it takes
+        schema["if"] = {"not": {"required": ["share"]}}
+        schema["then"] = {"allOf": [{"anyOf": [{"required": [key]} for key in (field.name, *field.aliases)]}
+                                    for field in cls.fields if field.required]}
     if cls.summary:
         schema["description"] = cls.summary
     return schema

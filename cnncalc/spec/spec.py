@@ -24,9 +24,9 @@ from .expr import UNKNOWN, ExprError, Unresolved, evaluate, is_expression, token
 from .yamlsrc import YList, YMap, parse_yaml, read_spec_text, weight_of
 
 TOP_LEVEL_KEYS = ("name", "description", "input", "symbols", "vars", "blocks", "layers", "outputs", "torchvision",
-                  "budget")
+                  "timm", "budget")
 VARIABLE_KEYS = ("default", "min", "max", "above", "below", "description")
-BLOCK_KEYS = ("params", "layers", "output", "description")
+BLOCK_KEYS = ("params", "inputs", "layers", "output", "outputs", "description")
 INPUT_NAME = "input"
 NAME_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]*$")
 BUILTIN_VARIABLES = ("in_channels", "in_height", "in_width", "i")
@@ -42,6 +42,14 @@ class Block:
     output: str | None
     loc: Location
     description: str = ""
+    inputs: tuple[str, ...] = ()  # named input ports (`inputs: [x, y]`); () is one port, `input`
+    variadic: str | None = None  # the last port when it takes the remaining inputs (`rest*`)
+    outputs: tuple[str, ...] = ()  # several outputs (`outputs: [y0, y1]`, `f.*`); () is `output`
+    outputs_loc: Location | None = None  # where `outputs:` is written
+
+    @property
+    def ports(self) -> tuple[str, ...]:
+        return self.inputs or (INPUT_NAME,)
 
 
 @dataclass
@@ -61,6 +69,7 @@ class Spec:
     blocks: dict[str, Block] = field(default_factory=dict)
     outputs: list[tuple[str, Location]] = field(default_factory=list)
     torchvision: dict[str, Any] | None = None
+    timm: dict[str, Any] | None = None  # the timm model it equals: {model, kwargs}, as `torchvision`
     symbolic: bool = False
     broken_blocks: set[str] = field(default_factory=set)
     declared: dict[str, Declared] = field(default_factory=dict)  # variables declared with a range
@@ -183,6 +192,7 @@ def _parse(doc: Any, file: str, default_name: str, overrides: dict[str, str], sy
         blocks=blocks,
         outputs=_gathered(problems, lambda: _outputs(doc), []),
         torchvision=_gathered(problems, lambda: _torchvision(doc)),
+        timm=_gathered(problems, lambda: _torchvision(doc, "timm")),
         symbolic=symbolic,
         broken_blocks=broken,
         declared=declared,
@@ -328,7 +338,7 @@ def _item_list(value: Any, loc: Location, what: str) -> YList:
     return value
 
 
-def check_name(name: Any, loc: Location, what: str = "layer name") -> str:
+def check_name(name: Any, loc: Location | None, what: str = "layer name") -> str:
     if not isinstance(name, str) or not NAME_PATTERN.match(name):
         raise SpecError(f"a {what} must start with a letter or '_' and use letters, digits, '_' and '-'; "
                         f"got {name!r}", loc=loc, field="name")
@@ -361,6 +371,12 @@ def resolve_value(value: Any, variables: dict[str, Any], loc: Location | None, l
         out = YList(resolve_value(item, variables, item_loc, layer, field_name) for item, item_loc in zip(value, locs))
         out.loc, out.item_locs, out.weight = getattr(value, "loc", None) or loc, locs, weight_of(value)
         return out
+    if isinstance(value, YMap):  # a mapping variable (`scales: {n: [0.33, 0.25, 1024]}`): its values resolved
+        resolved = YMap((key, resolve_value(item, variables, value.value_locs.get(key, loc), layer, field_name))
+                        for key, item in value.items())
+        resolved.loc, resolved.key_locs, resolved.value_locs, resolved.weight = \
+            value.loc, value.key_locs, value.value_locs, weight_of(value)
+        return resolved
     return value
 
 
@@ -442,7 +458,7 @@ def _variables(doc: YMap, overrides: dict[str, str], file: str, symbols: dict[st
             values[name] = UNKNOWN
             check_name(name, raw.key_locs[name], "variable name")
             value_loc = raw.value_locs[name]
-            if isinstance(value, YMap):
+            if isinstance(value, YMap) and _is_declaration(value):
                 declared[name] = _declared(name, value, raw.key_locs[name])
                 value, value_loc = declared[name].default, declared[name].default_loc
             computed = _variable(name, value, value_loc, raw, overrides, values, symbols, file)
@@ -464,6 +480,13 @@ def _check_range(declared: Declared | None, value: Any, setting: str | None, loc
             raise SpecError(f"--set {declared.name}={setting}: {problem} (its range is declared here)",
                             loc=declared.loc, field=f"vars.{declared.name}")
         raise SpecError(problem, loc=loc, field=f"vars.{declared.name}")
+
+
+def _is_declaration(body: YMap) -> bool:
+    """A mapping in `vars:` declares a variable (`{default: 1.0, above: 0}`) when a key is one of a
+    declaration's, or a near miss of `default`; any other mapping is a value (`{n: 0.25, s: 0.5}`,
+    indexed as `scales[scale]`)."""
+    return any(key in VARIABLE_KEYS or did_you_mean(str(key), ["default"]) for key in body)
 
 
 def _declared(name: str, body: YMap, loc: Location) -> Declared:
@@ -589,8 +612,54 @@ def _block(name: Any, body: Any, raw: YMap) -> Block:
     description = body.get("description", "")
     if not isinstance(description, str):
         raise SpecError("'description' must be a string", loc=body.value_locs["description"], field="description")
-    return Block(name, _params(body, name), _item_list(body["layers"], body.value_locs["layers"], "layers"),
-                 output, loc, check_text(description.strip(), body.value_locs.get("description"), "description"))
+    ports, variadic = _ports(body)
+    outputs = _block_outputs(body)
+    params = _params(body, name)
+    clash = next((port for port in ports if port in params), None)
+    if clash is not None:
+        raise SpecError(f"'{clash}' is both an input and a parameter of block '{name}'", loc=body.value_locs["inputs"])
+    return Block(name, params, _item_list(body["layers"], body.value_locs["layers"], "layers"),
+                 output, loc, check_text(description.strip(), body.value_locs.get("description"), "description"),
+                 ports, variadic, outputs, body.value_locs.get("outputs"))
+
+
+def _ports(body: YMap) -> tuple[tuple[str, ...], str | None]:
+    """`inputs: [x, y]`: the block's named inputs; a last name ending in '*' (`children*`) takes
+    the remaining inputs, zero or more (`children.0`, `children.*` inside)."""
+    if "inputs" not in body:
+        return (), None
+    raw, loc = body["inputs"], body.value_locs["inputs"]
+    if not isinstance(raw, YList) or not raw or not all(isinstance(port, str) for port in raw):
+        raise SpecError("'inputs' must be a list of input names, e.g. [x, skip] or [x, rest*]", loc=loc,
+                        field="inputs")
+    ports: list[str] = []
+    variadic = None
+    for index, (port, port_loc) in enumerate(zip(raw, raw.item_locs)):
+        bare = port.strip()
+        if bare.endswith("*"):
+            if index != len(raw) - 1:
+                raise SpecError(f"only the last input may take the rest ('{bare}')", loc=port_loc, field="inputs")
+            bare = variadic = bare[:-1]
+        if bare == INPUT_NAME:
+            raise SpecError(f"'{INPUT_NAME}' names the first input already; choose another name", loc=port_loc,
+                            field="inputs")
+        check_name(bare, port_loc, "input name")
+        if bare in ports:
+            raise SpecError(f"input '{bare}' is listed twice", loc=port_loc, field="inputs")
+        ports.append(bare)
+    return tuple(ports), variadic
+
+
+def _block_outputs(body: YMap) -> tuple[str, ...]:
+    if "outputs" not in body:
+        return ()
+    raw, loc = body["outputs"], body.value_locs["outputs"]
+    if "output" in body:
+        raise SpecError("give 'output' (one) or 'outputs' (several), not both", loc=loc, field="outputs")
+    if not isinstance(raw, YList) or not raw or not all(isinstance(name, str) for name in raw):
+        raise SpecError("'outputs' must be a list of the block's layers, e.g. [y0, y1] or [f.*]", loc=loc,
+                        field="outputs")
+    return tuple(name.strip() for name in raw)
 
 
 def _params(body: YMap, block: str) -> dict[str, Any]:
@@ -617,7 +686,7 @@ def _params(body: YMap, block: str) -> dict[str, Any]:
     return params
 
 
-def _outputs(doc: YMap) -> list[tuple[str, Location]]:
+def _outputs(doc: YMap) -> list[tuple[str, Location]]:  # the spec's `outputs:` (a layer or a list)
     if "outputs" not in doc:
         return []
     raw, loc = doc["outputs"], doc.value_locs["outputs"]
@@ -628,15 +697,15 @@ def _outputs(doc: YMap) -> list[tuple[str, Location]]:
     return list(zip(raw, raw.item_locs))
 
 
-def _torchvision(doc: YMap) -> dict[str, Any] | None:
-    """`torchvision: resnet50` or `{model: googlenet, kwargs: {aux_logits: true}}`: the equivalent model."""
-    if "torchvision" not in doc:
+def _torchvision(doc: YMap, key: str = "torchvision") -> dict[str, Any] | None:
+    """`torchvision: resnet50` or `{model: googlenet, kwargs: {aux_logits: true}}`: the equivalent model
+    (`timm: dla34` likewise)."""
+    if key not in doc:
         return None
-    raw, loc = doc["torchvision"], doc.value_locs["torchvision"]
+    raw, loc = doc[key], doc.value_locs[key]
     if isinstance(raw, str):
-        return {"model": check_text(raw, loc, "torchvision"), "kwargs": {}}
+        return {"model": check_text(raw, loc, key), "kwargs": {}}
     if isinstance(raw, YMap) and isinstance(raw.get("model"), str) and set(raw) <= {"model", "kwargs"} \
             and isinstance(raw.get("kwargs", {}), dict):
-        return {"model": check_text(raw["model"], loc, "torchvision"), "kwargs": dict(raw.get("kwargs", {}))}
-    raise SpecError("'torchvision' must be a model name or {model: NAME, kwargs: {...}}", loc=loc,
-                    field="torchvision")
+        return {"model": check_text(raw["model"], loc, key), "kwargs": dict(raw.get("kwargs", {}))}
+    raise SpecError(f"'{key}' must be a model name or {{model: NAME, kwargs: {{...}}}}", loc=loc, field=key)

@@ -1,0 +1,250 @@
+"""The zoo's YOLOv8 and the specs `cnncalc import` writes, against what Ultralytics itself builds.
+
+Ultralytics cannot share the test environment: it depends on ultralytics-thop, which replaces the
+`thop` module tests/test_conventions.py proves against. So .ci/run installs ultralytics==8.4.190 and
+OpenCV without their dependencies into the folder `.ultralytics-ref`, and the reference,
+tests/reference/ultralytics_reference.py, runs in a subprocess of this Python (its torch, fvcore and
+the real thop) with that folder on its PYTHONPATH; or in the Python that CNNCALC_ULTRALYTICS_PYTHON
+names (an environment of its own). Without either, or without torch and fvcore, these tests skip. The figures hold for the pinned version only: Ultralytics'
+YOLOv8 head changed between releases (8.3.0 builds yolov8n with 2,724,448 parameters, 8.4.190 with
+3,157,200; docs/import.md).
+
+The importer itself needs no Ultralytics: its error tests run everywhere.
+"""
+from __future__ import annotations
+
+import functools
+import hashlib
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+import cnncalc
+from cnncalc.cli import app
+from cnncalc.core.errors import SpecError
+from cnncalc.spec.ultralytics import ULTRALYTICS_VERSION, import_ultralytics
+
+from .conftest import ROOT
+
+REFERENCE = ROOT / "tests" / "reference" / "ultralytics_reference.py"
+SCALES = "nsmlx"
+# The shipped YAMLs whose every module `cnncalc import` reproduces (docs/import.md lists the others).
+SUPPORTED = ("v8/yolov8.yaml", "v8/yolov8-p2.yaml", "v8/yolov8-p6.yaml", "v5/yolov5.yaml", "v5/yolov5-p6.yaml")
+runner = CliRunner()
+
+
+LOCAL = ROOT / ".ultralytics-ref"  # ultralytics and cv2 alone, made by .ci/run
+
+
+def reference_command() -> tuple[list[str], dict[str, str]] | None:
+    """How to run the reference script: the interpreter and the environment, or None where there is none."""
+    env = {**os.environ, "OMP_NUM_THREADS": "2"}
+    given = os.environ.get("CNNCALC_ULTRALYTICS_PYTHON")
+    if given:
+        return [given, str(REFERENCE)], env
+    needed = ("torch", "torchvision", "fvcore")
+    if not (LOCAL / "ultralytics").is_dir() or not all(importlib.util.find_spec(name) for name in needed):
+        return None
+    path = os.pathsep.join(filter(None, [str(LOCAL), env.get("PYTHONPATH")]))
+    return [sys.executable, str(REFERENCE)], {**env, "PYTHONPATH": path}
+
+
+@functools.cache
+def _reference_info() -> dict:
+    command = reference_command()
+    if command is None:
+        pytest.skip(f"no Ultralytics reference: .ci/run installs ultralytics=={ULTRALYTICS_VERSION} into "
+                    ".ultralytics-ref (torch and fvcore come from this environment), or set "
+                    "CNNCALC_ULTRALYTICS_PYTHON")
+    argv, env = command
+    out = subprocess.run([*argv, "--list"], capture_output=True, text=True, timeout=300, env=env)
+    assert out.returncode == 0, out.stderr[-3000:]
+    info = json.loads(out.stdout)
+    if info["version"] != ULTRALYTICS_VERSION:
+        pytest.skip(f"the reference has ultralytics {info['version']}; these figures are {ULTRALYTICS_VERSION}'s")
+    return info
+
+
+def measure(requests: list[dict]) -> list[dict]:
+    """The reference's answers, once per test run: under pytest-xdist the workers share them through
+    files (each reference run builds and traces every model again, minutes of CPU)."""
+    _reference_info()
+    run = os.environ.get("PYTEST_XDIST_TESTRUNUID")
+    if run is None:
+        return _run_reference(requests)
+    from filelock import FileLock  # torch's dependency, present wherever the reference can run
+
+    plain = [{key: value for key, value in r.items() if key != "export"} for r in requests]  # paths differ
+    key = hashlib.sha256(json.dumps(plain, sort_keys=True).encode()).hexdigest()[:16]
+    folder = Path(tempfile.gettempdir()) / f"cnncalc-ultralytics-answers-{run}"
+    folder.mkdir(exist_ok=True)
+    cached = folder / f"{key}.json"
+    with FileLock(f"{cached}.lock"):
+        if not cached.exists():
+            cached.write_text(json.dumps(_run_reference(requests)), encoding="utf-8")
+        return json.loads(cached.read_text(encoding="utf-8"))
+
+
+def _run_reference(requests: list[dict]) -> list[dict]:
+    argv, env = reference_command() or ([], {})
+    out = subprocess.run(argv, input=json.dumps(requests), capture_output=True, text=True, timeout=1200, env=env)
+    assert out.returncode == 0, out.stderr[-3000:]
+    return json.loads(out.stdout)
+
+
+SIZES = [(320, 320), (256, 384)]  # two sizes, one not square; the proof holds at 640 too (test below)
+
+
+EXPORTED = tempfile.TemporaryDirectory(prefix="cnncalc-yolov8-")
+
+
+@functools.cache
+def _zoo_reference() -> dict[str, dict]:
+    _reference_info()
+    exported = Path(EXPORTED.name) / "yolov8n.py"  # as exported, the spec's size (640²) only
+    result = runner.invoke(app, ["export", "yolov8", "--to", "pytorch", "-o", str(exported), "--force"])
+    assert result.exit_code == 0, result.output
+    # yolov8n at 640² too, in the same subprocess (each start imports torch, Ultralytics and fvcore again)
+    requests = [{"yaml": "v8/yolov8.yaml", "scale": scale, "sizes": SIZES + [(640, 640)] * (scale == "n"),
+                 "fvcore": True} for scale in SCALES]
+    requests[0]["export"] = {"path": str(exported), "cls": "Yolov8", "size": [640, 640]}
+    return dict(zip(SCALES, measure(requests)))
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("scale", SCALES)
+def test_zoo_yolov8_equals_detection_model(scale):
+    """Parameters (the frozen DFL conv's 16 included, as model.parameters() counts them), BatchNorm
+    statistics, the eval output's shape at two sizes and fvcore's total there."""
+    reference = _zoo_reference()[scale]
+    report = cnncalc.analyze("yolov8", set={"scale": scale})
+    assert report.totals.params == reference["params"]
+    assert report.totals.buffers == reference["buffers"]
+    for size in reference["sizes"]:
+        report = cnncalc.analyze("yolov8", set={"scale": scale}, input=(3, *size["size"]), convention="fvcore")
+        assert report.outputs[0][1] == tuple(size["shape"]), size["size"]
+        assert report.totals.macs == size["fvcore"], (size["size"], size["by_operator"])
+
+
+def test_zoo_yolov8n_has_the_published_figures():
+    # the YAML's own comment: "YOLOv8n summary: 129 layers, 3157200 parameters, 3157184 gradients"
+    report = cnncalc.analyze("yolov8", convention="fvcore")
+    assert report.totals.params == 3_157_200
+    assert report.outputs == (("m22.y", (84, 8400)),)  # 4 box coordinates + 80 classes at 80² + 40² + 20² anchors
+    # fvcore at 640 (measured on 8.4.190): conv 4,371,993,600 + batch norm 27,776,000 + upsampling 1,228,800
+    assert report.totals.macs == 4_400_998_400
+
+
+@pytest.mark.slow
+def test_zoo_yolov8n_at_640_equals_fvcore_on_detection_model():
+    reference = _zoo_reference()["n"]["sizes"][-1]
+    assert reference["size"] == [640, 640]
+    assert reference["fvcore"] == cnncalc.analyze("yolov8", convention="fvcore").totals.macs
+
+
+@pytest.mark.slow
+def test_the_exported_yolov8n_loads_detection_model_weights_and_computes_its_output():
+    """`cnncalc export yolov8 --to pytorch` follows Ultralytics' module paths (model.22.dfl.conv...):
+    DetectionModel's state_dict loads strictly, and the outputs agree on a random image."""
+    assert _zoo_reference()["n"]["export_max_diff"] < 1e-3  # outputs reach 640 (box coordinates in pixels)
+
+
+@functools.cache
+def _import_reference() -> dict[tuple[str, str], dict]:
+    # fvcore at scale n only: a trace per model costs more than building it
+    requests = [{"yaml": yaml, "scale": scale, "sizes": [(256, 256)], "fvcore": scale == "n"}
+                for yaml in SUPPORTED for scale in SCALES]
+    return {(r["yaml"], r["scale"]): m for r, m in zip(requests, measure(requests))}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("yaml_name", SUPPORTED)
+def test_imported_specs_equal_detection_model_at_every_scale(yaml_name, tmp_path):
+    source = Path(_reference_info()["cfg"]) / yaml_name
+    target = tmp_path / "imported.yaml"
+    result = runner.invoke(app, ["import", str(source), "--scale", "n", "-o", str(target)])
+    assert result.exit_code == 0, result.output
+    for scale in SCALES:
+        reference = _import_reference()[(yaml_name, scale)]
+        report = cnncalc.analyze(str(target), set={"scale": scale}, input=(3, 256, 256))
+        assert (report.totals.params, report.totals.buffers) == (reference["params"], reference["buffers"]), scale
+        assert report.outputs[0][1] == tuple(reference["sizes"][0]["shape"]), scale
+        if "fvcore" in reference["sizes"][0]:
+            report = cnncalc.analyze(str(target), set={"scale": scale}, input=(3, 256, 256), convention="fvcore")
+            assert report.totals.macs == reference["sizes"][0]["fvcore"], reference["sizes"][0]["by_operator"]
+
+
+@pytest.mark.slow
+def test_every_shipped_detection_yaml_is_imported_or_refused_by_name():
+    """Every YAML Ultralytics ships either imports (and is in SUPPORTED, proven above) or is refused
+    with a located error naming what is not supported: nothing is imported silently wrong."""
+    cfg = Path(_reference_info()["cfg"])
+    imported = []
+    for path in sorted(cfg.rglob("*.yaml")):
+        try:
+            import_ultralytics(path.read_text(encoding="utf-8"), str(path), None, "model")
+        except SpecError as exc:
+            assert exc.loc is not None and ("unknown module" in exc.message or "not supported" in exc.message
+                                            or "supported as" in exc.message or "takes at most" in exc.message), \
+                (path, exc.message)
+            continue
+        imported.append(str(path.relative_to(cfg)))
+    assert sorted(imported) == sorted(SUPPORTED)
+
+
+# ---- the importer's own rules (no Ultralytics needed) ------------------------------------------
+
+TINY = """nc: 3
+scales:
+  n: [0.5, 0.25, 64]
+backbone:
+  - [-1, 1, Conv, [64, 3, 2]]
+  - [-1, 2, C2f, [64, True]]
+  - [-1, 1, SPPF, [64, 5]]
+head:
+  - [[-1, 1], 1, Concat, [1]]
+  - [[3], 1, Detect, [nc]]
+"""
+
+
+def test_import_writes_a_spec_that_reads_like_the_yaml():
+    text = import_ultralytics(TINY, "tiny.yaml", "n", "tiny")
+    assert "  - {op: C2f, name: m1, n: 2, c2: 64, shortcut: true, module: model.1}  # [-1, 2, C2f, [64, True]]" in text
+    assert "  - {op: Detect, name: m4, nc: nc, strides: [2], module: model.4}  # [[3], 1, Detect, [nc]]" in text
+    report = cnncalc.analyze(text).collapse(1)
+    # m0: 64 * 0.25 = 16 channels (a multiple of 8); Conv 3 -> 16, 3x3: 16*3*9 = 432 weights + 32 BN
+    assert report.rows[0].params == 432 + 2 * 16
+    assert report.outputs[0][1] == (4 + 3, 320 * 320)  # 4 box coordinates + 3 classes at 320² anchors
+
+
+@pytest.mark.parametrize("text, fragment, line", [
+    (TINY.replace("C2f, [64, True]", "C3k2, [64, True]"), "row 1: unknown module 'C3k2' (not supported yet)", 6),
+    (TINY.replace("SPPF, [64, 5]", "MyBlock, [64]"), "row 2: unknown module 'MyBlock'", 7),
+    (TINY.replace("[[3], 1, Detect", "[[9], 1, Detect"), "row 4: 'from' must name an earlier row", 10),
+    (TINY + "activation: nn.ReLU()\n", "'activation: nn.ReLU()' is not supported", 11),
+    (TINY.replace("Conv, [64, 3, 2]", "Conv, [64, 3, 2, 1, 1, 1, False]"), "Conv takes at most 5 arguments", 5),
+    (TINY.replace("[-1, 1, Conv", "[-1, 0, Conv"), "repeats must be a whole number from 1 to 1000", 5),
+    ("nc: 3\nbackbone: 1\n", "no 'backbone' list", 2),
+    ("nc: !!python/object/apply:os.system ['true']\n", "unsupported YAML tag", 1),
+])
+def test_import_errors_are_located_and_name_the_module(text, fragment, line, tmp_path):
+    path = tmp_path / "model.yaml"
+    path.write_text(text, encoding="utf-8")
+    result = runner.invoke(app, ["import", str(path), "--scale", "n"])
+    assert result.exit_code == 2, result.output
+    assert fragment in result.stderr, result.stderr
+    assert result.stderr.startswith(f"{path}:{line}:"), result.stderr
+
+
+def test_import_refuses_a_scale_the_yaml_lacks(tmp_path):
+    path = tmp_path / "model.yaml"
+    path.write_text(TINY, encoding="utf-8")
+    result = runner.invoke(app, ["import", str(path), "--scale", "q"])
+    assert result.exit_code == 2 and "--scale q: the YAML's scales are n" in result.stderr
