@@ -3,6 +3,7 @@ blocks side by side (`--by block`)."""
 from __future__ import annotations
 
 import csv
+import importlib.util
 import io
 import json
 from fractions import Fraction
@@ -139,3 +140,45 @@ def test_by_block_shows_blocks_only_one_spec_has():
 ])
 def test_bad_input_exits_2(args, message):
     assert_bad_input(compare(*args), message)
+
+
+# ---- --plot ---------------------------------------------------------------------------------------
+
+def test_the_plotted_rows_and_their_front(tmp_path, monkeypatch):
+    import cnncalc.render.plot as plot
+    from cnncalc.render.budget import compare_plot
+
+    drawn = {}
+    monkeypatch.setattr(plot, "scatter", lambda points, x, y, path, **kwargs: drawn.update(points=points, **kwargs))
+    result = cnncalc.compare(["resnet50", "efficientnet_b0", "convnext_tiny"], inputs=["3,224,224"])
+    assert compare_plot(result, "params", "macs", tmp_path / "c.png") == \
+        "3 points, 1 on the Pareto front of params and macs"
+    assert [(p["label"], p["params"]) for p in drawn["points"]] == [
+        ("resnet50", PARAMS["resnet50"]), ("efficientnet_b0", PARAMS["efficientnet_b0"]),
+        ("convnext_tiny", PARAMS["convnext_tiny"])]
+    # efficientnet_b0 has the fewest parameters and the fewest MACs (388,184,000 against 4,091,090,944
+    # and 4,455,568,896): it alone is on the front
+    assert drawn["front"] == [1] and drawn["points"][1]["macs"] == 388_184_000
+
+
+@pytest.mark.skipif(importlib.util.find_spec("matplotlib") is None, reason="matplotlib (the plot extra) is not installed")
+def test_compare_plot_writes_the_rows_named_with_the_front(tmp_path):
+    path = tmp_path / "c.svg"
+    result = compare("resnet50", "mobilenet_v2", "--input", "3,224,224", "--input", "3,160,160", "--plot", str(path),
+                     "-f", "json")
+    assert result.exit_code == 0, result.output
+    assert len(json.loads(result.stdout)["rows"]) == 4  # the note goes to stderr, never into the JSON
+    assert f"wrote {path} (4 points, 1 on the Pareto front of params and macs)" in result.stderr
+    svg = path.read_text(encoding="utf-8")
+    assert "mobilenet_v2, 3×160×160" in svg and "resnet50, 3×224×224" in svg  # every row in the legend
+
+
+@pytest.mark.parametrize("args, message", [
+    (["resnet50", "resnext50_32x4d", "--by", "block", "--plot", "c.png"], "--by block has none to draw"),
+    (["resnet50", "--plot-axes", "params,macs"], "--plot-axes says what --plot draws: give --plot FILE too"),
+])
+def test_bad_compare_plot_options_exit_2(tmp_path, monkeypatch, args, message):
+    pytest.importorskip("matplotlib")
+    monkeypatch.chdir(tmp_path)
+    assert_bad_input(compare(*args), message)
+    assert list(tmp_path.iterdir()) == []

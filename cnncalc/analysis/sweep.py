@@ -340,15 +340,19 @@ def judge_outcomes(points: Sequence[Point], outcomes: Sequence[Outcome], limits:
 
 
 def pareto_front(variants: Sequence[Variant], names: Sequence[str]) -> list[Variant]:
-    """The variants no other one beats: none has every named figure at most theirs and one below.
-    Equal variants all stay. In grid order."""
-    keyed = sorted(((tuple(variant.value_of(name) for name in names), variant) for variant in variants),
-                   key=lambda item: (item[0], item[1].number))
-    front: list[tuple[tuple[Any, ...], Variant]] = []
-    for mine, variant in keyed:  # a variant that beats another sorts before it
-        if not any(theirs != mine and all(a <= b for a, b in zip(theirs, mine)) for theirs, _ in front):
-            front.append((mine, variant))
-    return sorted((variant for _, variant in front), key=lambda variant: variant.number)
+    """The variants no other one beats on the named figures (all minimized). In grid order."""
+    ordered = sorted(variants, key=lambda variant: variant.number)
+    return [ordered[i] for i in pareto_indices([tuple(v.value_of(name) for name in names) for v in ordered])]
+
+
+def pareto_indices(points: Sequence[tuple[Any, ...]]) -> list[int]:
+    """The indices of the points no other one beats: none has every value at most theirs and one
+    below (all minimized). Equal points all stay. In the order given."""
+    front: list[int] = []
+    for i in sorted(range(len(points)), key=lambda i: (points[i], i)):  # a point that beats another sorts first
+        if not any(points[j] != points[i] and all(a <= b for a, b in zip(points[j], points[i])) for j in front):
+            front.append(i)
+    return sorted(front)
 
 
 def rank(variants: Sequence[Variant], objective: Objective | None) -> list[Variant]:

@@ -118,6 +118,12 @@ def compare(
     strict: bool = STRICT,
     optimizer: str = OPTIMIZER,
     amp: Optional[str] = AMP,
+    plot: Optional[Path] = typer.Option(
+        None, "--plot", metavar="FILE",
+        help="Also draw the rows (.png, .svg or .pdf; needs the plot extra): two figures, each row named, "
+             "the Pareto front highlighted."),
+    plot_axes: Optional[str] = typer.Option(
+        None, "--plot-axes", metavar="X,Y", help="The two figures --plot draws (default: params,macs)."),
 ) -> None:
     """Compare specs side by side: one row per (spec, input size) with parameters, multiply-adds,
     activation memory and the inference and training peaks, each also as a ratio to the first row.
@@ -129,11 +135,14 @@ def compare(
     from ..api import compare_blocks
     from ..core.errors import OptionError
     from ..render import budget as render
-    from ..render.console import plain_text, show
+    from ..render.console import plain_text, show, stderr_console
 
     with reporting_errors():
+        axes = _plot_axes(plot, plot_axes, None)  # before the work: a bad --plot costs nothing
         options: dict[str, Any] = {"set": set_values(set_vars), "convention": convention, "batch": batch,
                                    "dtype": dtype, "strict": strict}
+        if by == "block" and plot is not None:
+            raise OptionError("--plot draws the rows of --by spec; --by block has none to draw")
         if by == "block":
             if len(specs) != 2:
                 raise OptionError(f"--by block compares two specs, got {len(specs)}",
@@ -149,12 +158,16 @@ def compare(
                          "csv": render.compare_csv}
         if format == "table" and output is None:
             show(*renderers["table"](result), natural_width=True)
-            return
-        if format == "table":
-            text = plain_text(*renderers["table"](result))
         else:
-            text = render.compare_json(result) if format == "json" else renderers[format](result)
-        emit(text, output)
+            if format == "table":
+                text = plain_text(*renderers["table"](result))
+            else:
+                text = render.compare_json(result) if format == "json" else renderers[format](result)
+            emit(text, output)
+        if plot is not None and axes is not None:
+            drawn = render.compare_plot(result, *axes, plot)
+            sys.stdout.flush()  # the table first, then the note, when both go to one place
+            stderr_console().print(f"wrote {file_name(plot)} ({drawn})", markup=False, highlight=False)
 
 
 @app.command("sweep")

@@ -13,7 +13,7 @@ from rich.text import Text
 
 from ..analysis.budget import CheckResult, Limit, training_text
 from ..analysis.compare import BlockComparison, Comparison
-from ..analysis.sweep import SweepResult, Variant, pareto_front
+from ..analysis.sweep import SweepResult, Variant, pareto_front, pareto_indices
 from ..core.figures import FIGURES
 from ..core.shapes import Shape, format_shape
 from ..core.text import printable
@@ -22,6 +22,7 @@ from .jsonout import dumps
 
 MAX_INVALID_SHOWN = 20  # invalid variants listed under a sweep's table (all of them are in csv and json)
 MAX_FRONT_LABELS = 20  # a plotted front with more points than this is not annotated (the names would overlap)
+MAX_LEGEND = 12  # compare --plot names each row in the legend up to this many rows, else each spec
 
 
 def _table(headers: Sequence[str], left: int = 1, text: Sequence[str] = ("Verdict", "Set by")) -> Table:
@@ -390,6 +391,22 @@ def sweep_points(result: SweepResult, x: str, y: str) -> tuple[list[dict[str, An
     place = {variant.number: index for index, variant in enumerate(valid)}
     front = [place[variant.number] for variant in pareto_front([v for v in valid if v.fits], (x, y))]
     return points, front
+
+
+def compare_plot(result: Comparison, x: str, y: str, path: Path) -> str:
+    """Draw the compared rows, `y` against `x`, each in the legend (by spec past MAX_LEGEND), with the Pareto front
+    of the two figures (both minimized) highlighted; what was drawn."""
+    from .plot import scatter
+
+    several = len({row.input_shape for row in result.rows}) > 1
+    drawn = [row for row in result.rows if row.figures.get(x) is not None and row.figures.get(y) is not None]
+    points = [{x: row.figures[x], y: row.figures[y], "spec": printable(row.spec),
+               "label": f"{printable(row.spec)}, {_shape(row.input_shape)}" if several else printable(row.spec)}
+              for row in drawn]
+    front = pareto_indices([(point[x], point[y]) for point in points])
+    scatter(points, x, y, path, front=front, label="label", group="label" if len(points) <= MAX_LEGEND else "spec",
+            title=f"{len(points)} compared, {len(front)} on the front")
+    return f"{len(points)} points, {len(front)} on the Pareto front of {x} and {y}"
 
 
 def sweep_plot(result: SweepResult, x: str, y: str, path: Path) -> str:
