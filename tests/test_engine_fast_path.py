@@ -116,3 +116,47 @@ def test_rows_made_at_once_are_the_dataclass():
     assert replace(row, name="z").name == "z" and hash(row) == hash(replace(row))
     with pytest.raises(FrozenInstanceError):
         row.name = "z"  # type: ignore[misc]
+
+
+BLOCK_CALLS = """input: [3, 8, 8]
+blocks:
+  unit:
+    params: [c]
+    layers:
+      - {op: conv, out: c, kernel: 1}
+layers:
+  - {op: unit, c: 4}
+  - {op: unit, c: 4}
+  - {op: conv, out: "4 * (i + 1)", kernel: 1, repeat: 2}
+"""
+
+
+def test_a_block_called_alike_shares_its_layers_but_not_across_other_values():
+    graph = build(parse_spec(BLOCK_CALLS, "net.yaml"))
+    first, second, copy0, copy1 = graph.nodes
+    assert second.layer.prototype is first.layer and second.name == "unit2.conv1"
+    assert copy0.layer.prototype is first.layer  # out: 4 * (0 + 1) = 4, the same fields as c: 4
+    assert copy1.layer.prototype is copy1.layer and copy1.output_shape == (8, 8, 8)  # 4 * (1 + 1) = 8
+    assert [str(node.layer.loc) for node in graph.nodes] == ["net.yaml:6:9"] * 2 + ["net.yaml:10:5"] * 2
+    # the same block with c: 4.0: 4.0 == 4 in Python, but a float is no channel count
+    with pytest.raises(SpecError, match=r"layer 'x', field 'c': must be a positive whole number, got 4\.0"):
+        build(parse_spec(BLOCK_CALLS + "  - {op: unit, name: x, c: 4.0}\n", "net.yaml"))
+
+
+def test_module_paths_are_numbered_inside_a_block_instance():
+    text = BLOCK_CALLS.replace("{op: conv, out: c, kernel: 1}", "{op: conv, out: c, kernel: 1, module: 'seq.#'}") \
+        .replace("{op: unit, c: 4}", "{op: unit, c: 4, module: 'stage.#'}")
+    graph = build(parse_spec(text, "net.yaml"))
+    # the instances take stage.0 and stage.1; inside each, its conv takes the first free number of seq
+    assert [node.module for node in graph.nodes] == ["stage.0.seq.0", "stage.1.seq.0", "conv1.0", "conv1.1"]
+
+
+def test_nodes_made_at_once_have_every_field():
+    from dataclasses import fields
+
+    from cnncalc.spec.graph import Node, Origin
+
+    node = build(parse_spec(BLOCK_CALLS, "net.yaml")).nodes[3]
+    for record, cls in ((node, Node), (node.origin, Origin)):
+        assert set(vars(record)) == {f.name for f in fields(cls)}  # a new field must be given where it is made
+        assert record == cls(**vars(record))

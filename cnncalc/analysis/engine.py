@@ -47,10 +47,12 @@ def _analyze(graph: Graph, *, convention: Convention = TEXTBOOK, dtype: str = "f
             # a position of a reshaped tensor is no position of the image: its field is not known (None)
             field = layer.receptive_field(known, inputs, output) if len(known) == len(node.inputs) else None
             key = (layer.prototype, node.input_shapes)
-            if key not in counted:
-                counted[key] = (value_of(layer.params(inputs, output)), value_of(layer.buffers(inputs, output)),
-                                convention.count(layer.costs(inputs, output)), layer.cells(inputs, output))
-            params, buffers, macs, cells = counted[key]
+            counts = counted.get(key)
+            if counts is None:
+                counts = counted[key] = (value_of(layer.params(inputs, output)),
+                                         value_of(layer.buffers(inputs, output)),
+                                         convention.count(layer.costs(inputs, output)), layer.cells(inputs, output))
+            params, buffers, macs, cells = counts
         except LayerProblem as exc:
             raise layer.error(exc.message, exc.field, exc.hint) from None
         fields[layer.name] = field

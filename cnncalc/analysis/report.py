@@ -5,6 +5,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..core.errors import Note
+from ..core.records import made
 from ..core.shapes import Shape
 from ..core.symbolic import as_text, is_symbolic
 from ..layers import Cells
@@ -35,13 +36,10 @@ class Row:
     def of(cls, name: str, op: str, inputs: tuple[str, ...], input_shapes: tuple[Shape, ...], output_shape: Shape,
            params: Any, buffers: Any, macs: Any, memory_bytes: Any, cells: Cells,
            receptive_field: tuple[RFAxis, RFAxis] | None, train_only: bool = False) -> Row:
-        """Row(...), as the engine makes one per layer: the same frozen object, its fields set at
-        once rather than one by one through the frozen dataclass's __init__ (half the cost)."""
-        row = object.__new__(cls)
-        row.__dict__.update(name=name, op=op, inputs=inputs, input_shapes=input_shapes, output_shape=output_shape,
-                            params=params, buffers=buffers, macs=macs, memory_bytes=memory_bytes, cells=cells,
-                            receptive_field=receptive_field, train_only=train_only)
-        return row
+        """Row(...), as the engine makes one per layer (core/records.py)."""
+        return made(cls, name=name, op=op, inputs=inputs, input_shapes=input_shapes, output_shape=output_shape,
+                    params=params, buffers=buffers, macs=macs, memory_bytes=memory_bytes, cells=cells,
+                    receptive_field=receptive_field, train_only=train_only)
 
     @property
     def input_shape(self) -> Shape:

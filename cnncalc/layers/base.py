@@ -218,7 +218,7 @@ class Layer:
         twin = object.__new__(type(self))
         twin.__dict__.update(self.__dict__)
         twin.name, twin.loc, twin.field_locs = name, loc, field_locs
-        twin.__dict__["_prototype"] = self.prototype
+        twin.__dict__["_prototype"] = self.__dict__.get("_prototype", self)  # self.prototype
         return twin
 
     def __copy__(self) -> Layer:
@@ -306,6 +306,8 @@ class Layer:
         """(H, W) receptive field of the output. A pointwise layer keeps its input's; a merge
         takes the largest of its inputs' (the maximum over paths). None: the output's positions are no
         longer the image's (a reshape): the engine then gives None to what reads it, too."""
+        if len(fields) == 1:
+            return fields[0]
         return max(fields, key=lambda field: value_of(field[0].size) * value_of(field[1].size))
 
     # ---- helpers for the rules ----------------------------------------------------------------

@@ -51,9 +51,9 @@ class SlidingWindow(Layer):
         return window_steps(*self.axes(inputs))
 
     def receptive_field(self, fields: list[RF], inputs: list[Shape], output: Shape) -> RF:
-        height, width = (f.window(a.kernel, a.stride, a.pad_before, a.dilation)
-                         for f, a in zip(fields[0], self.axes(inputs)))
-        return (height, width)
+        (height, width), (along_h, along_w) = fields[0], self.axes(inputs)
+        return (height.window(along_h.kernel, along_h.stride, along_h.pad_before, along_h.dilation),
+                width.window(along_w.kernel, along_w.stride, along_w.pad_before, along_w.dilation))
 
     def padded(self, inputs: list[Shape], core: Callable[[Any], Torch], pad_value: float) -> Torch:
         """`core(padding)` with symmetric padding; with TensorFlow's asymmetric 'same' (odd total:

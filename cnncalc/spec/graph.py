@@ -14,7 +14,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, NamedTuple
 
 from ..core.errors import (
     Consequence,
@@ -28,12 +28,13 @@ from ..core.errors import (
     did_you_mean,
 )
 from ..core.gcpause import paused_gc
+from ..core.records import made
 from ..core.shapes import Shape, shape_list
 from ..layers import REGISTRY, Layer, LayerProblem, shared_use, suggest_ops
 from ..layers.fields import REQUIRED
 from .expr import UNKNOWN, ExprError, Unresolved, evaluate, is_expression, tokenize
 from .modpath import interpolate, module_path
-from .spec import INPUT_NAME, NAME_PATTERN, Block, Spec, check_name, oversized, resolve_value
+from .spec import INPUT_NAME, NAME_PATTERN, Block, Spec, check_name, names_read, oversized, resolve_value
 from .yamlsrc import YList, YMap, weight_of
 
 INPUT_KEYS = ("in", "inputs", "from")
@@ -50,6 +51,7 @@ MAX_BLOCK_DEPTH = 32  # also the depth of a recursive block (DLA's tree)
 # skipped by `when`, long expressions) cost 3 to 6 s; MAX_NODES real layers use about 1,000,000.
 MAX_WORK = 2_000_000
 IMAGE_CHANNELS = (1, 3, 4)  # grey, RGB, RGBA: what a channels-last input ends with
+_ABSENT = object()  # the value of a name that is no variable
 
 
 @dataclass(frozen=True)
@@ -174,6 +176,17 @@ class _Scope:
     train_only: bool = False  # inside a block instance marked `train_only:`
 
 
+class _Values(NamedTuple):
+    """An item's values as _checked_layer knows them: the values (kept, so that their id is not
+    reused), the variables they read (None: not tracked), their keys and values with each value's
+    type (`1`, `1.0` and `true` differ), and where each field's value stands."""
+
+    values: YMap
+    reads: tuple[str, ...] | None
+    content: Any
+    field_locs: dict[str, Location | None]
+
+
 class _Builder:
     def __init__(self, spec: Spec, input_shape: Shape | None, problems: ErrorCollector) -> None:
         self.spec = spec
@@ -192,6 +205,9 @@ class _Builder:
         # shape of a prototype on given input shapes is computed once (see Layer.copy_as).
         self.prototypes: dict[Any, Layer] = {}
         self.outputs: dict[Any, tuple[Shape, tuple[tuple[str, str | None], ...]]] = {}
+        self.layers_seen: dict[Any, Layer] = {}  # prototypes by values and the variables they read
+        self.values_seen: dict[int, _Values | YMap] = {}  # by id(values): see _known_values
+        self.explicit_names: dict[int, tuple[YList, dict[str, Location]]] = {}  # by id(items)
         self.own_values: dict[int, YMap] = {}  # an item's own keys, by the item's id (the spec outlives the build)
         self.work = 0
         self.input_loc = spec.input_loc if input_shape is spec.input_shape else None
@@ -237,7 +253,7 @@ class _Builder:
 
     # ---- items ---------------------------------------------------------------------------------
     def expand(self, items: YList, scope: _Scope) -> str:
-        scope.later = self._explicit_names(items)
+        scope.later = dict(self._explicit_names(items))
         previous = scope.names[INPUT_NAME]
         for index, item in enumerate(items):
             previous = self.item(index, item, items.item_locs[index], scope, previous)
@@ -245,9 +261,15 @@ class _Builder:
 
     def _explicit_names(self, items: YList) -> dict[str, Location]:
         """The names given in a list of items. A name may be given again only to alternatives: items
-        that all have `when:`, of which at most one is kept (DLA's tree: a leaf or two subtrees)."""
+        that all have `when:`, of which at most one is kept (DLA's tree: a leaf or two subtrees).
+        Found once per list when they are all good (the list is expanded again for every call of
+        its block), every time otherwise (its problems with it)."""
+        known = self.explicit_names.get(id(items))
+        if known is not None and known[0] is items:
+            return known[1]
         seen: dict[str, Location] = {}
         guarded: dict[str, bool] = {}
+        clean = True
         for item in items:
             if isinstance(item, YMap) and "name" in item:
                 loc = item.value_locs["name"]
@@ -259,9 +281,12 @@ class _Builder:
                                         hint="two layers may share a name only as alternatives: each with a 'when:'")
                 except SpecError as exc:
                     self.problems.add(exc)
+                    clean = False
                     continue
                 guarded[name] = guarded.get(name, True) and "when" in item
                 seen.setdefault(name, loc)
+        if clean:
+            self.explicit_names[id(items)] = (items, seen)  # holds `items`, so that its id is not reused
         return seen
 
     def item(self, index: int, item: Any, loc: Location, scope: _Scope, previous: str) -> str:
@@ -283,7 +308,7 @@ class _Builder:
         exports: list[tuple[str, _Exports]] = []
         kept_any = False
         try:
-            target = self._target(item, str(given_name or f"#{index + 1}"), scope)
+            target = self._target(item, given_name, index)
             repeated = "repeat" in item
             count = self._repeat(item, scope.variables, name) if repeated else 1
             chain = self._chain(item, scope.variables, name) if repeated else True
@@ -293,7 +318,7 @@ class _Builder:
             for k in range(count):
                 variables = {**scope.variables, "i": k} if repeated else scope.variables
                 instance = name + (f".{k}" if repeated else "")
-                origin = Origin(item, local, k if repeated else None)
+                origin = made(Origin, item=item, local=local, copy=k if repeated else None)
                 inputs = self._inputs(item, scope, previous, name, variables) if k == 0 or not chain else (ref,)
                 ref, kept, exported = self.instance(target, item, instance, inputs, variables, scope, origin)
                 if kept:
@@ -333,11 +358,13 @@ class _Builder:
         values = self._values(item, origin.copy in (None, 0), name)
         skipped = "when" in item and not self._condition(item, variables, name)
         check_only = skipped or scope.check_only or target is None or \
-            any(self.shapes.get(ref) is None for ref in inputs)
+            None in [self.shapes.get(ref) for ref in inputs]
         module = "" if check_only or "share" in item else \
             self._module(item, scope, origin.local, origin.copy, variables, name, layer=not isinstance(target, Block))
-        train_only = self._mark(item, "train_only", variables, name, None if check_only else self.train_only_items)
-        self._mark(item, "checkpoint", variables, name, None if check_only else self.checkpoints)
+        train_only = "train_only" in item and \
+            self._mark(item, "train_only", variables, name, None if check_only else self.train_only_items)
+        if "checkpoint" in item:
+            self._mark(item, "checkpoint", variables, name, None if check_only else self.checkpoints)
         train_only = train_only or scope.train_only
         exports = None
         if isinstance(target, Block):
@@ -355,8 +382,6 @@ class _Builder:
 
     def _mark(self, item: YMap, key: str, variables: dict[str, Any], name: str, marked: list[str] | None) -> bool:
         """`train_only: true` or `checkpoint: true` on an item (a layer or a block instance)."""
-        if key not in item:
-            return False
         value = resolve_value(item[key], variables, item.value_locs[key], name, key)
         if not isinstance(value, bool):
             raise SpecError(f"'{key}' must be true or false, got {value!r}", loc=item.value_locs[key], layer=name,
@@ -379,18 +404,20 @@ class _Builder:
         only checked): it has no entry in `shapes`, which costs nothing for a million skipped layers."""
         return name
 
-    def _target(self, item: YMap, label: str, scope: _Scope) -> type[Layer] | Block | None:
+    def _target(self, item: YMap, given_name: Any, index: int) -> type[Layer] | Block | None:
         blocks = self.spec.blocks
+        op = item.get("op")
+        if isinstance(op, str):
+            if op in REGISTRY:
+                return REGISTRY[op]
+            if op in blocks:
+                return blocks[op]
+            if op in self.spec.broken_blocks:
+                return None
+        label = str(given_name or f"#{index + 1}")
         if "op" not in item:
             raise SpecError("the layer has no 'op' (its type)", loc=item.loc, layer=label,
                             hint="add 'op: ...'; 'cnncalc ops' lists the layer types")
-        op = item["op"]
-        if isinstance(op, str) and op in REGISTRY:
-            return REGISTRY[op]
-        if isinstance(op, str) and op in blocks:
-            return blocks[op]
-        if isinstance(op, str) and op in self.spec.broken_blocks:
-            return None
         near = suggest_ops(op, tuple(blocks)) if isinstance(op, str) else []
         hint = ("did you mean " + " or ".join(f"'{n}'" for n in near) + "? " if near else "") + \
             "'cnncalc ops' lists the layer types" + (f"; blocks: {', '.join(blocks)}" if blocks else "")
@@ -419,30 +446,31 @@ class _Builder:
                             "name here", loc=item.value_locs["module"], layer=name, field="module")
         if relative == ".":  # a block instance that adds no level: its layers sit in the enclosing module
             return scope.module.removesuffix(".")
-        path = self._number(scope.module + relative)
+        path = self._number(scope.module, relative)
         if layer:
             self._take_module(path, item.value_locs.get("module", item.loc), name)
         return path
 
-    def _number(self, path: str) -> str:
-        """`#` is the next free number in its container (`features.#`); given numbers take theirs."""
-        if "." not in path and path != "#" and not path.isdigit():
-            return path  # a top-level name: nothing to number
-        if "#" not in path:  # the common case: only remember the numbers the path takes
-            start = 0
-            for part in path.split("."):
+    def _number(self, container: str, relative: str) -> str:
+        """container + relative, where `#` is the next free number in its container (`features.#`);
+        given numbers take theirs. `container` (a block instance's path and '.', or '') is numbered."""
+        if "." not in relative and relative != "#" and not relative.isdigit():
+            return container + relative  # the common case: a name, nothing to number
+        if "#" not in relative:  # only remember the numbers the path takes
+            path, start = container + relative, len(container)
+            for part in relative.split("."):
                 if part.isdigit():
-                    container = path[:start - 1] if start else ""
-                    self.numbers[container] = max(self.numbers[container], int(part) + 1)
+                    inside = path[:start - 1] if start else ""
+                    self.numbers[inside] = max(self.numbers[inside], int(part) + 1)
                 start += len(part) + 1
             return path
-        out: list[str] = []
-        for part in path.split("."):
-            container = ".".join(out)
+        out = container.split(".")[:-1]
+        for part in relative.split("."):
+            inside = ".".join(out)
             if part == "#":
-                part = str(self.numbers[container])
+                part = str(self.numbers[inside])
             if part.isdigit():
-                self.numbers[container] = max(self.numbers[container], int(part) + 1)
+                self.numbers[inside] = max(self.numbers[inside], int(part) + 1)
             out.append(part)
         return ".".join(out)
 
@@ -499,9 +527,9 @@ class _Builder:
 
     def _inputs(self, item: YMap, scope: _Scope, previous: str, name: str,
                 variables: dict[str, Any]) -> tuple[str, ...]:
-        given = [key for key in INPUT_KEYS if key in item]
-        if not given:
+        if "in" not in item and "inputs" not in item and "from" not in item:  # INPUT_KEYS
             return (previous,)
+        given = [key for key in INPUT_KEYS if key in item]
         if len(given) > 1:
             raise SpecError(f"the inputs are given twice, as '{given[0]}' and as '{given[1]}'",
                             loc=item.key_locs[given[1]], layer=name, field="in")
@@ -630,7 +658,7 @@ class _Builder:
             raise layer.error(f"{cls.op} merges two or more inputs; list them with 'in: [a, b]'", "in")
         if check_only:
             return self._unknown(name)
-        shapes = tuple(shape for ref in inputs if (shape := self.shapes.get(ref)) is not None)
+        shapes = tuple([shape for ref in inputs if (shape := self.shapes.get(ref)) is not None])
         key = (layer.prototype, shapes)
         if key not in self.outputs:  # a repeated layer on the same input shapes: shaped once
             notes: list[tuple[str, str | None]] = []
@@ -645,13 +673,16 @@ class _Builder:
             self.outputs[key] = (output, tuple(notes))
         output, warnings = self.outputs[key]
         if not train_only:
-            reads = next((ref for ref in inputs if ref in self.train_only_nodes), None)
+            reads = next((ref for ref in inputs if ref in self.train_only_nodes), None) if self.train_only_nodes \
+                else None
             if reads is not None:
                 raise layer.error(f"reads '{reads}', which runs only in training (train_only), but runs at inference",
                                   "in", hint="mark it train_only too, or read another layer")
         else:
             self.train_only_nodes.add(name)
-        self.nodes.append(Node(layer, inputs, shapes, output, warnings, module or name, variables, origin, train_only))
+        self.nodes.append(made(Node, layer=layer, inputs=inputs, input_shapes=shapes, output_shape=output,
+                               notes=warnings, module=module or name, variables=variables, origin=origin,
+                               train_only=train_only))
         self.node_by_name[name] = self.nodes[-1]
         self.shapes[name] = output
         for ref in inputs:  # not Counter.update, which first asks whether `inputs` is a Mapping
@@ -662,7 +693,51 @@ class _Builder:
         """The layer, its values' expressions evaluated and its fields checked: the problems of all
         its fields together, those whose values could not be computed left out of the check. A layer
         with the same values (of the same types: `1`, `1.0` and `true` differ) as an earlier one is
-        a copy of it, checked once (Layer.copy_as); values with a list are never shared."""
+        a copy of it, checked once (Layer.copy_as); values with a list are never shared. Values
+        written alike that see the same variables (every repeat, every call of a block with the
+        same arguments) are not even resolved again: they give the same prototype."""
+        known = self._known_values(cls, values)
+        seen: Any = None
+        if known is not None:
+            try:
+                read = [variables.get(n, _ABSENT) for n in known.reads or ()]
+                seen = (cls, known.content, *read, *map(type, read))
+                prototype = self.layers_seen.get(seen)
+            except TypeError:  # a list among the variables it reads
+                seen = prototype = None
+            if prototype is not None:
+                return prototype.copy_as(name, values.loc, known.field_locs)
+        layer = self._new_layer(cls, name, values, variables)
+        if seen is not None:
+            self.layers_seen[seen] = layer.prototype
+        return layer
+
+    def _known_values(self, cls: type[Layer], values: YMap) -> _Values | None:
+        """What _checked_layer needs to know of an item's values, found once per item from the
+        second time it is seen (most items of a long spec's top level are seen once); None the
+        first time, and when they cannot be compared (a list among them)."""
+        known = self.values_seen.get(id(values))
+        if not isinstance(known, _Values) or known.values is not values:
+            if known is not values:
+                self.values_seen[id(values)] = values  # seen once: kept, so that its id is not reused
+                return None
+            used = [names_read(value) for value in values.values()]
+            content: Any = tuple([(key, type(value), value) for key, value in values.items()])
+            try:
+                hash(content)
+            except TypeError:
+                content = None
+            reads = None if None in used or content is None else \
+                tuple(dict.fromkeys(n for names in used if names for n in names))
+            field_locs = {field: values.value_locs.get(key, values.loc) for key in values
+                          if isinstance(key, str) and (field := cls.canonical_field(key)) is not None}
+            known = _Values(values, reads, content, field_locs)
+            self.values_seen[id(values)] = known
+        return known if known.reads is not None else None
+
+    def _new_layer(self, cls: type[Layer], name: str, values: YMap,
+                   variables: dict[str, Any]) -> Layer:
+        """_checked_layer's work: its values resolved and its fields checked, or a prototype's copy."""
         resolved = YMap()
         resolved.loc, resolved.key_locs, resolved.value_locs = values.loc, values.key_locs, values.value_locs
         problems = ErrorCollector(limit=None)

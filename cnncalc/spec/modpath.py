@@ -8,6 +8,7 @@ A block item's `.` puts the block's layers straight into the enclosing module (n
 """
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any
 
@@ -24,6 +25,8 @@ def interpolate(text: str, variables: dict[str, Any], loc: Location | None, laye
     and names in `in:` such as `xs.{i}`)."""
     if len(text) > MAX_LENGTH:
         raise SpecError(f"'{text[:40]}...' is longer than {MAX_LENGTH} characters", loc=loc, layer=layer, field=field)
+    if "{" not in text:  # nothing to replace (most paths)
+        return text
 
     def value(match: re.Match[str]) -> str:
         try:
@@ -49,7 +52,7 @@ def module_path(raw: Any, variables: dict[str, Any], loc: Location | None, layer
     if len(text) > MAX_LENGTH:
         raise SpecError(f"'module' is longer than {MAX_LENGTH} characters", loc=loc, layer=layer, field="module")
     path = interpolate(text, variables, loc, layer, "module")
-    if path == ".":
+    if path == "." or _well_formed(path):
         return path
     bad = next((part for part in path.split(".") if not SEGMENT.match(part)), None)
     if bad is not None:
@@ -57,3 +60,10 @@ def module_path(raw: Any, variables: dict[str, Any], loc: Location | None, layer
                         layer=layer, field="module",
                         hint="segments are names (letters, digits, '_', '-'), whole numbers or '#', joined by '.'")
     return path
+
+
+@functools.lru_cache(maxsize=4096)
+def _well_formed(path: str) -> bool:
+    """Whether every segment is a name, a whole number or `#`; remembered, as every copy of a
+    block's layers gives the same few paths."""
+    return all(SEGMENT.match(part) for part in path.split("."))

@@ -380,6 +380,14 @@ def resolve_value(value: Any, variables: dict[str, Any], loc: Location | None, l
     return value
 
 
+def names_read(value: Any) -> tuple[str, ...] | None:
+    """The variables `resolve_value(value, ...)` may read (a word is read as a variable's name),
+    so that equal values of those give an equal result; None for a list (not worth tracking)."""
+    if isinstance(value, str):
+        return _names_read(value) if _is_expression(value) else (value.strip(),)
+    return None if isinstance(value, list) else ()
+
+
 @functools.lru_cache(maxsize=4096)
 def _is_expression(text: str) -> bool:
     """is_expression, remembered: a spec repeats the same few words and expressions many times."""
