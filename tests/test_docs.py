@@ -49,8 +49,9 @@ def test_console_examples_are_real_output(request, path):
             continue  # the example needs PyTorch; a torch-less run checks the others
         if "--symbolic" in command and importlib.util.find_spec("sympy") is None:
             continue  # likewise sympy (the `symbolic` extra)
-        if command.split()[1] == "plot" and importlib.util.find_spec("matplotlib") is None:
-            continue  # likewise matplotlib (the `plot` extra)
+        draws = command.split()[1] == "plot" or "--plot" in command.split()
+        if draws and importlib.util.find_spec("matplotlib") is None:
+            continue  # likewise matplotlib (the `plot` extra): `cnncalc plot`, `compare/sweep --plot`
         assert shown == _run(command), f"{path.name}: output of '{command}' changed; run pytest --update-golden"
 
 
