@@ -12,16 +12,13 @@ import typer
 
 from ..core.figures import FIGURES
 from ..core.text import file_name
-from .app import BATCH, CONVENTION, DTYPE, INPUT, OUTPUT, SET, SPEC, app, choice, emit, reporting_errors, set_values
-from .memory import OPTIMIZER_NAMES
+from .app import BATCH, CONVENTION, DTYPE, INPUT, OUTPUT, SET, SPEC, app, emit, reporting_errors, set_values
+from .memory import amp_option, optimizer_option
 
 INPUTS = typer.Option(None, "--input", metavar="C,H,W", help="An input size (repeatable): C,H,W.")
 STRICT = typer.Option(False, "--strict", help="Treat warnings (a stride that does not fit) as errors.")
-OPTIMIZER = typer.Option("momentum", "--optimizer", metavar="NAME", callback=choice(OPTIMIZER_NAMES, "optimizer"),
-                         help="The training peak's optimizer (its state and step temporaries): "
-                              + ", ".join(OPTIMIZER_NAMES) + ".")
-AMP = typer.Option(None, "--amp", metavar="fp16|bf16", callback=choice(("fp16", "bf16"), "amp"),
-                   help="The training peak under mixed precision (torch.autocast; parameters stay float32).")
+OPTIMIZER = optimizer_option("The training peak's optimizer (its state and step temporaries)")
+AMP = amp_option("The training peak under mixed precision (torch.autocast; parameters stay float32).")
 
 
 def with_limits(command: Callable[..., None]) -> Callable[..., None]:
@@ -135,7 +132,7 @@ def compare(
     from ..api import compare_blocks
     from ..core.errors import OptionError
     from ..render import budget as render
-    from ..render.console import plain_text, show, stderr_console
+    from ..render.console import plain_text, show
 
     with reporting_errors():
         axes = _plot_axes(plot, plot_axes, None)  # before the work: a bad --plot costs nothing
@@ -165,9 +162,7 @@ def compare(
                 text = render.compare_json(result) if format == "json" else renderers[format](result)
             emit(text, output)
         if plot is not None and axes is not None:
-            drawn = render.compare_plot(result, *axes, plot)
-            sys.stdout.flush()  # the table first, then the note, when both go to one place
-            stderr_console().print(f"wrote {file_name(plot)} ({drawn})", markup=False, highlight=False)
+            _wrote(plot, render.compare_plot(result, *axes, plot))
 
 
 @app.command("sweep")
@@ -223,7 +218,7 @@ def sweep(
     from ..api import sweep as run_sweep
     from ..core.errors import CheckFailed, OptionError
     from ..render.budget import sweep_csv, sweep_json, sweep_plot, sweep_table
-    from ..render.console import plain_text, show, stderr_console
+    from ..render.console import plain_text, show
 
     with reporting_errors():
         axes = _plot_axes(plot, plot_axes, pareto)  # before the sweep: a bad --plot costs no work
@@ -247,11 +242,17 @@ def sweep(
         else:
             emit(sweep_json(result) if format == "json" else sweep_csv(result), output)
         if plot is not None and axes is not None:
-            drawn = sweep_plot(result, *axes, plot)
-            sys.stdout.flush()  # the table first, then the note, when both go to one place
-            stderr_console().print(f"wrote {file_name(plot)} ({drawn})", markup=False, highlight=False)
+            _wrote(plot, sweep_plot(result, *axes, plot))
         if not result.fitting:
             raise CheckFailed("no variant is valid and within the limits" if result.limits else "no variant is valid")
+
+
+def _wrote(plot: Path, drawn: str) -> None:
+    """The note that --plot wrote its file: on stderr, after the table (when both go to one place)."""
+    from ..render.console import stderr_console
+
+    sys.stdout.flush()
+    stderr_console().print(f"wrote {file_name(plot)} ({drawn})", markup=False, highlight=False)
 
 
 def _plot_axes(plot: Path | None, given: str | None, pareto: str | None) -> tuple[str, str] | None:

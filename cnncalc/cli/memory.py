@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal, Optional
+from typing import Any, Literal, Optional
 
 import typer
 
@@ -15,10 +15,21 @@ MEMORY_DTYPES = ("float32", "float16", "bfloat16", "float64")
 MEMORY_MODE = typer.Option("train", "--mode", metavar="MODE", callback=choice(("train", "infer"), "mode"),
                            help="train: forward, backward and the optimizer's step; infer: a no_grad forward "
                            "pass of the eval-mode network.")
-OPTIMIZER = typer.Option("momentum", "--optimizer", metavar="NAME", callback=choice(OPTIMIZER_NAMES, "optimizer"),
-                         help="Its state and step temporaries: " + ", ".join(OPTIMIZER_NAMES) + ".")
-AMP = typer.Option(None, "--amp", metavar="fp16|bf16", callback=choice(("fp16", "bf16"), "amp"),
-                   help="Mixed precision: torch.autocast with this type (parameters stay float32).")
+
+
+def optimizer_option(help: str) -> Any:
+    """--optimizer, as every command that plays a training step takes it; `help` in its words."""
+    return typer.Option("momentum", "--optimizer", metavar="NAME", callback=choice(OPTIMIZER_NAMES, "optimizer"),
+                        help=help + ": " + ", ".join(OPTIMIZER_NAMES) + ".")
+
+
+def amp_option(help: str) -> Any:
+    """--amp fp16|bf16, as every command that plays a training step takes it."""
+    return typer.Option(None, "--amp", metavar="fp16|bf16", callback=choice(("fp16", "bf16"), "amp"), help=help)
+
+
+OPTIMIZER = optimizer_option("Its state and step temporaries")
+AMP = amp_option("Mixed precision: torch.autocast with this type (parameters stay float32).")
 MEMORY_DTYPE = typer.Option("float32", "--dtype", metavar="DTYPE", callback=choice(MEMORY_DTYPES, "dtype"),
                             help="Parameters and activations without autocast: " + ", ".join(MEMORY_DTYPES) + ".")
 CHECKPOINT = typer.Option(None, "--checkpoint", metavar="BLOCK", help="Run this block instance (or repeat, or "
