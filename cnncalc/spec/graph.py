@@ -34,7 +34,17 @@ from ..layers import REGISTRY, Layer, LayerProblem, shared_use, suggest_ops
 from ..layers.fields import REQUIRED
 from .expr import UNKNOWN, ExprError, Unresolved, evaluate, is_expression, tokenize
 from .modpath import interpolate, module_path
-from .spec import INPUT_NAME, NAME_PATTERN, Block, Spec, check_name, names_read, oversized, resolve_value
+from .spec import (
+    INPUT_NAME,
+    NAME_PATTERN,
+    Block,
+    Spec,
+    check_name,
+    is_literal,
+    names_read,
+    oversized,
+    resolve_value,
+)
 from .yamlsrc import YList, YMap, weight_of
 
 INPUT_KEYS = ("in", "inputs", "from")
@@ -205,6 +215,7 @@ class _Builder:
         # shape of a prototype on given input shapes is computed once (see Layer.copy_as).
         self.prototypes: dict[Any, Layer] = {}
         self.outputs: dict[Any, tuple[Shape, tuple[tuple[str, str | None], ...]]] = {}
+        self.field_names: dict[tuple[Any, ...], tuple[Any, ...]] = {}  # (type, keys) -> their fields
         self.layers_seen: dict[Any, Layer] = {}  # prototypes by values and the variables they read
         self.values_seen: dict[int, _Values | YMap] = {}  # by id(values): see _known_values
         self.explicit_names: dict[int, tuple[YList, dict[str, Location]]] = {}  # by id(items)
@@ -738,6 +749,13 @@ class _Builder:
     def _new_layer(self, cls: type[Layer], name: str, values: YMap,
                    variables: dict[str, Any]) -> Layer:
         """_checked_layer's work: its values resolved and its fields checked, or a prototype's copy."""
+        if all(is_literal(value, variables) for value in values.values()):  # resolving changes nothing
+            try:
+                prototype = self.prototypes.get((cls, tuple(values.items()), tuple(map(type, values.values()))))
+            except TypeError:
+                prototype = None
+            if prototype is not None:  # the key of a prototype: its values resolved alike (below)
+                return prototype.copy_as(name, values.loc, self._field_locs(cls, values))
         resolved = YMap()
         resolved.loc, resolved.key_locs, resolved.value_locs = values.loc, values.key_locs, values.value_locs
         problems = ErrorCollector(limit=None)
@@ -775,6 +793,15 @@ class _Builder:
         if shared is not None:
             self.prototypes[shared] = layer
         return layer
+
+    def _field_locs(self, cls: type[Layer], values: YMap) -> dict[str, Location | None]:
+        """Where each field's value stands (the keys are all fields: a prototype has them)."""
+        keys = tuple(values)
+        fields = self.field_names.get((cls, keys))
+        if fields is None:
+            fields = self.field_names[(cls, keys)] = tuple(cls.canonical_field(key) for key in keys)
+        where, default = values.value_locs, values.loc
+        return {field: where.get(key, default) for field, key in zip(fields, keys)}
 
     def call(self, block: Block, name: str, values: YMap, inputs: tuple[str, ...], variables: dict[str, Any],
              scope: _Scope, check_only: bool = False, module: str = "", origin: Origin | None = None,

@@ -380,6 +380,17 @@ def resolve_value(value: Any, variables: dict[str, Any], loc: Location | None, l
     return value
 
 
+_LITERAL_TYPES = (int, float, bool, type(None))
+
+
+def is_literal(value: Any, variables: dict[str, Any]) -> bool:
+    """Whether `resolve_value(value, variables, ...)` is `value` itself: a number, a flag, nothing,
+    or a word that is no expression and names no variable (`same`, `relu`)."""
+    if type(value) in _LITERAL_TYPES:
+        return True
+    return type(value) is str and not _is_expression(value) and value.strip() not in variables
+
+
 def names_read(value: Any) -> tuple[str, ...] | None:
     """The variables `resolve_value(value, ...)` may read (a word is read as a variable's name),
     so that equal values of those give an equal result; None for a list (not worth tracking)."""
