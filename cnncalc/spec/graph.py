@@ -11,6 +11,7 @@ call, skipped layers included), so that a spec cannot make the builder loop for 
 """
 from __future__ import annotations
 
+import functools
 import re
 from collections import Counter
 from dataclasses import dataclass, field, replace
@@ -125,7 +126,7 @@ class Graph:
     def shape_of(self, ref: str) -> Shape:
         if ref == INPUT_NAME:
             return self.input_shape
-        return next(node.output_shape for node in self.nodes if node.name == ref)
+        return next(node.output_shape for node in reversed(self.nodes) if node.layer.name == ref)  # names are unique
 
     def for_mode(self, mode: str) -> Graph:
         """The network that runs in `mode`: 'train' is the whole graph, 'infer' leaves out the layers
@@ -254,8 +255,8 @@ class _Builder:
         input_shape = self.shapes[INPUT_NAME]
         assert input_shape is not None  # an unknown input shape is a problem raised above
         notes = tuple(
-            Note(node.name, "its output is never used", node.layer.loc)
-            for node in self.nodes if not self.readers[node.name] and node.name not in outputs
+            Note(node.layer.name, "its output is never used", node.layer.loc)
+            for node in self.nodes if not self.readers[node.layer.name] and node.layer.name not in outputs
         )
         notes = _channels_last_note(input_shape, self.input_loc) + notes
         return Graph(spec.name, input_shape, tuple(self.nodes), spec.description, tuple(outputs),
@@ -308,7 +309,7 @@ class _Builder:
                                         "'{op: conv, out: 64, kernel: 3}'", loc=loc))
             return self._unknown(f"{scope.prefix}#{index + 1}")
         given_name = item.get("name")
-        if isinstance(given_name, str) and NAME_PATTERN.match(given_name) and given_name != INPUT_NAME:
+        if isinstance(given_name, str) and _is_name(given_name) and given_name != INPUT_NAME:
             local = given_name
         else:
             local = self._auto_name(item.get("op"), scope)
@@ -329,7 +330,7 @@ class _Builder:
             for k in range(count):
                 variables = {**scope.variables, "i": k} if repeated else scope.variables
                 instance = name + (f".{k}" if repeated else "")
-                origin = made(Origin, item=item, local=local, copy=k if repeated else None)
+                origin = made(Origin, {"item": item, "local": local, "copy": k if repeated else None})
                 inputs = self._inputs(item, scope, previous, name, variables) if k == 0 or not chain else (ref,)
                 ref, kept, exported = self.instance(target, item, instance, inputs, variables, scope, origin)
                 if kept:
@@ -369,7 +370,7 @@ class _Builder:
         values = self._values(item, origin.copy in (None, 0), name)
         skipped = "when" in item and not self._condition(item, variables, name)
         check_only = skipped or scope.check_only or target is None or \
-            None in [self.shapes.get(ref) for ref in inputs]
+            (self.shapes.get(inputs[0]) is None if len(inputs) == 1 else None in [self.shapes.get(ref) for ref in inputs])
         module = "" if check_only or "share" in item else \
             self._module(item, scope, origin.local, origin.copy, variables, name, layer=not isinstance(target, Block))
         train_only = "train_only" in item and \
@@ -435,7 +436,7 @@ class _Builder:
         raise SpecError(f"unknown layer type {op!r}", loc=item.value_locs["op"], layer=label, field="op", hint=hint)
 
     def _auto_name(self, op: Any, scope: _Scope) -> str:
-        base = op if isinstance(op, str) and NAME_PATTERN.match(op) else "layer"
+        base = op if isinstance(op, str) and _is_name(op) else "layer"
         while True:
             scope.counters[base] += 1
             name = f"{base}{scope.counters[base]}"
@@ -669,7 +670,10 @@ class _Builder:
             raise layer.error(f"{cls.op} merges two or more inputs; list them with 'in: [a, b]'", "in")
         if check_only:
             return self._unknown(name)
-        shapes = tuple([shape for ref in inputs if (shape := self.shapes.get(ref)) is not None])
+        if len(inputs) == 1:  # known: check_only otherwise
+            shapes: tuple[Shape, ...] = (self.shapes[inputs[0]],)  # type: ignore[assignment]
+        else:
+            shapes = tuple([shape for ref in inputs if (shape := self.shapes.get(ref)) is not None])
         key = (layer.prototype, shapes)
         if key not in self.outputs:  # a repeated layer on the same input shapes: shaped once
             notes: list[tuple[str, str | None]] = []
@@ -691,10 +695,11 @@ class _Builder:
                                   "in", hint="mark it train_only too, or read another layer")
         else:
             self.train_only_nodes.add(name)
-        self.nodes.append(made(Node, layer=layer, inputs=inputs, input_shapes=shapes, output_shape=output,
-                               notes=warnings, module=module or name, variables=variables, origin=origin,
-                               train_only=train_only))
-        self.node_by_name[name] = self.nodes[-1]
+        node = made(Node, {"layer": layer, "inputs": inputs, "input_shapes": shapes, "output_shape": output,
+                           "notes": warnings, "module": module or name, "variables": variables, "origin": origin,
+                           "train_only": train_only})
+        self.nodes.append(node)
+        self.node_by_name[name] = node
         self.shapes[name] = output
         for ref in inputs:  # not Counter.update, which first asks whether `inputs` is a Mapping
             self.readers[ref] += 1
@@ -949,6 +954,12 @@ class _Builder:
 
 _Exports = tuple[dict[str, str], dict[str, list[str]]]  # a block instance's names and lists
 _CONDITIONAL = re.compile(r"(\S+)\s+if\s+(.+)")
+
+
+@functools.lru_cache(maxsize=4096)
+def _is_name(text: str) -> bool:
+    """Whether `text` is a valid layer name; remembered, as a block's items give the same few."""
+    return NAME_PATTERN.match(text) is not None
 
 
 def repeated_item(item: YMap) -> bool:
