@@ -469,13 +469,12 @@ class _Builder:
         if "." not in relative and relative != "#" and not relative.isdigit():
             return container + relative  # the common case: a name, nothing to number
         if "#" not in relative:  # only remember the numbers the path takes
-            path, start = container + relative, len(container)
-            for part in relative.split("."):
-                if part.isdigit():
-                    inside = path[:start - 1] if start else ""
-                    self.numbers[inside] = max(self.numbers[inside], int(part) + 1)
-                start += len(part) + 1
-            return path
+            numbers = self.numbers
+            for within, taken in _numbered_parts(relative):
+                inside = container + within if within is not None else container[:-1]
+                if numbers[inside] < taken:
+                    numbers[inside] = taken
+            return container + relative
         out = container.split(".")[:-1]
         for part in relative.split("."):
             inside = ".".join(out)
@@ -954,6 +953,16 @@ class _Builder:
 
 _Exports = tuple[dict[str, str], dict[str, list[str]]]  # a block instance's names and lists
 _CONDITIONAL = re.compile(r"(\S+)\s+if\s+(.+)")
+
+
+@functools.lru_cache(maxsize=4096)
+def _numbered_parts(relative: str) -> tuple[tuple[str | None, int], ...]:
+    """For each whole number in a relative module path without `#`: the path before it, inside which
+    it stands (None: the container itself), and the next free number there (`conv.0.1`: ('conv', 1)
+    and ('conv.0', 2))."""
+    parts = relative.split(".")
+    return tuple((".".join(parts[:n]) if n else None, int(part) + 1) for n, part in enumerate(parts)
+                 if part.isdigit())
 
 
 @functools.lru_cache(maxsize=4096)

@@ -424,7 +424,8 @@ def _evaluate(text: str, variables: dict[str, Any]) -> Any:
     evaluated with the same values again and again (every repeat, every sweep variant). Values
     of different types never share an entry (`c/2` is 32 for c = 64 and 32.0 for c = 64.0)."""
     try:
-        key = (text, tuple((type(v), v) for v in (variables.get(name, _Missing) for name in _names_read(text))))
+        read = [variables.get(name, _Missing) for name in _names_read(text)]
+        key = (text, *read, *map(type, read))  # the number of values follows from the text
         return _EVALUATED[key]
     except KeyError:
         pass
