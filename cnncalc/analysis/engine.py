@@ -38,7 +38,8 @@ def _analyze(graph: Graph, *, convention: Convention = TEXTBOOK, dtype: str = "f
     rows: list[Row] = []
     notes: list[Note] = list(graph.notes)
     fields: dict[str, RF | None] = {INPUT_NAME: (PIXEL, PIXEL)}
-    counted: dict[Any, tuple[Any, Any, Any, Cells]] = {}  # by (prototype, input shapes): see Layer.copy_as
+    # by (prototype, input shapes), which also give the output (see Layer.copy_as)
+    counted: dict[Any, tuple[Any, Any, Any, Any, Cells]] = {}
     for node in graph.nodes:
         layer, refs, shapes, output = node.layer, node.inputs, node.input_shapes, node.output_shape
         inputs = list(shapes)
@@ -55,8 +56,9 @@ def _analyze(graph: Graph, *, convention: Convention = TEXTBOOK, dtype: str = "f
             if counts is None:
                 counts = counted[key] = (value_of(layer.params(inputs, output)),
                                          value_of(layer.buffers(inputs, output)),
-                                         convention.count(layer.costs(inputs, output)), layer.cells(inputs, output))
-            params, buffers, macs, cells = counts
+                                         convention.count(layer.costs(inputs, output)) * batch,
+                                         numel(output) * bytes_per_element * batch, layer.cells(inputs, output))
+            params, buffers, macs, memory, cells = counts
         except LayerProblem as exc:
             raise layer.error(exc.message, exc.field, exc.hint) from None
         fields[layer.name] = field
@@ -65,7 +67,7 @@ def _analyze(graph: Graph, *, convention: Convention = TEXTBOOK, dtype: str = "f
                 raise layer.error(message, blamed, hint="without --strict this is a warning")
             notes.append(Note(layer.name, message, layer.field_locs.get(blamed, layer.loc) if blamed else layer.loc))
         rows.append(Row.of(layer.name, layer.op, refs, shapes, output, params, buffers,
-                           macs * batch, numel(output) * bytes_per_element * batch, cells, field, node.train_only))
+                           macs, memory, cells, field, node.train_only))
     return Report(graph.name, tuple(graph.input_shape), dtype, batch, convention.name, tuple(rows),
                   tuple(notes), graph.description,
                   outputs=tuple((name, graph.shape_of(name)) for name in graph.outputs),

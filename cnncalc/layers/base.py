@@ -215,10 +215,10 @@ class Layer:
         """This layer under another name and place. A spec's repeated layers (the same fields after
         their expressions are evaluated) are validated once and share their prototype, so that the
         graph builder and the engine can reuse what the rules computed for the same input shapes."""
+        state = self.__dict__
         twin = object.__new__(type(self))
-        twin.__dict__.update(self.__dict__)
-        twin.name, twin.loc, twin.field_locs = name, loc, field_locs
-        twin.__dict__["_prototype"] = self.__dict__.get("_prototype", self)  # self.prototype
+        twin.__dict__ = {**state, "name": name, "loc": loc, "field_locs": field_locs,
+                         "_prototype": state.get("_prototype", self)}  # self.prototype
         return twin
 
     def __copy__(self) -> Layer:

@@ -190,7 +190,7 @@ class _Scope:
 class _Values(NamedTuple):
     """An item's values as _checked_layer knows them: the values (kept, so that their id is not
     reused), the variables they read (None: not tracked), their keys and values with each value's
-    type (`1`, `1.0` and `true` differ), and where each field's value stands."""
+    type (`1`, `1.0` and `true` differ) as a number, and where each field's value stands."""
 
     values: YMap
     reads: tuple[str, ...] | None
@@ -208,6 +208,7 @@ class _Builder:
         self.group_outputs: dict[str, tuple[str, ...]] = {}  # block instances with several outputs
         self.node_by_name: dict[str, Node] = {}
         self.calls: list[Call] = []
+        self.module_paths: dict[int, tuple[YMap, str, bool]] = {}  # by id(item): see _module
         self.modules: dict[str, Location] = {}  # module paths of the layers, and where they were given
         self.module_prefixes: set[str] = set()  # the containers on the way to them
         self.numbers: Counter = Counter()  # container path -> the number `#` takes next there
@@ -217,6 +218,7 @@ class _Builder:
         self.prototypes: dict[Any, Layer] = {}
         self.outputs: dict[Any, tuple[Shape, tuple[tuple[str, str | None], ...]]] = {}
         self.field_names: dict[tuple[Any, ...], tuple[Any, ...]] = {}  # (type, keys) -> their fields
+        self.contents: dict[Any, int] = {}  # an item's values (keys, types, values) -> their number
         self.layers_seen: dict[Any, Layer] = {}  # prototypes by values and the variables they read
         self.values_seen: dict[int, _Values | YMap] = {}  # by id(values): see _known_values
         self.explicit_names: dict[int, tuple[YList, dict[str, Location]]] = {}  # by id(items)
@@ -366,7 +368,9 @@ class _Builder:
                  variables: dict[str, Any], scope: _Scope, origin: Origin) -> tuple[str, bool, _Exports | None]:
         """One repetition of an item: a layer or a block call, or, skipped by `when:`, only checked.
         Returns what it stands for, whether it was kept, and a block's names (`NAME.inner`)."""
-        self.charge(weight_of(item), item, name)
+        self.work += item.weight  # weight_of(item); charge() when past the limit
+        if self.work > MAX_WORK:
+            self.charge(0, item, name)
         values = self._values(item, origin.copy in (None, 0), name)
         skipped = "when" in item and not self._condition(item, variables, name)
         check_only = skipped or scope.check_only or target is None or \
@@ -449,10 +453,18 @@ class _Builder:
         if "module" not in item:
             relative = local if copy is None else f"{local}.{copy}"
         else:
-            raw = str(item["module"]).strip()
-            relative = module_path(item["module"], variables, item.value_locs["module"], name)
-            if copy is not None and not ("{" in raw or "#" in raw or relative == "."):
-                relative += f".{copy}"  # copies of a repeat are numbered unless the path says otherwise
+            known = self.module_paths.get(id(item))
+            if known is not None and known[0] is item:
+                relative, suffixed = known[1], known[2]
+            else:
+                raw = str(item["module"]).strip()
+                relative = module_path(item["module"], variables, item.value_locs["module"], name)
+                # copies of a repeat are numbered unless the path says otherwise
+                suffixed = not ("{" in raw or "#" in raw or relative == ".")
+                if "{" not in raw:  # the same path for every copy and call
+                    self.module_paths[id(item)] = (item, relative, suffixed)
+            if copy is not None and suffixed:
+                relative += f".{copy}"
         if relative == "." and layer:
             raise SpecError("'.' is for blocks (their layers then sit in the enclosing module); a layer needs a "
                             "name here", loc=item.value_locs["module"], layer=name, field="module")
@@ -738,8 +750,8 @@ class _Builder:
                 return None
             used = [names_read(value) for value in values.values()]
             content: Any = tuple([(key, type(value), value) for key, value in values.items()])
-            try:
-                hash(content)
+            try:  # equal contents get one number (cheaper to hash at every lookup)
+                content = self.contents.setdefault(content, len(self.contents))
             except TypeError:
                 content = None
             reads = None if None in used or content is None else \
