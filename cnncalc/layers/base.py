@@ -149,20 +149,21 @@ class Layer:
         values = dict(values or {})
         problems = ErrorCollector(limit=None)
         incomplete = False
+        state = self.__dict__  # fields are plain attributes (a Field is no descriptor)
         for f in self.fields:
             if f.name in values:
                 try:
-                    setattr(self, f.name, f.parse(values.pop(f.name)))
+                    state[f.name] = f.parse(values.pop(f.name))
                 except FieldProblem as exc:
                     problems.add(self.error(str(exc), f.name))
-            elif f.required:
+            elif f.default is REQUIRED:  # f.required
                 if any(key in (f.name, *f.aliases) or did_you_mean(key, (f.name, *f.aliases)) for key in absent):
                     incomplete = True
                 else:
                     problems.add(self.error(f"'{f.name}' is required for {self.op}", None,
                                             hint=f"add '{f.name}: ...' to the layer"))
             else:
-                setattr(self, f.name, f.default)
+                state[f.name] = f.default
         for key in values:
             problems.add(self.error(f"unknown field '{key}' for {self.op}", None, hint=self.field_hint(key)))
         problems.check()

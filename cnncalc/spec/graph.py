@@ -256,10 +256,10 @@ class _Builder:
         self.problems.check()
         input_shape = self.shapes[INPUT_NAME]
         assert input_shape is not None  # an unknown input shape is a problem raised above
-        notes = tuple(
-            Note(node.layer.name, "its output is never used", node.layer.loc)
-            for node in self.nodes if not self.readers[node.layer.name] and node.layer.name not in outputs
-        )
+        readers = self.readers
+        notes = tuple([Note(layer.name, "its output is never used", layer.loc)
+                       for layer in [node.layer for node in self.nodes]
+                       if layer.name not in readers and layer.name not in outputs])
         notes = _channels_last_note(input_shape, self.input_loc) + notes
         return Graph(spec.name, input_shape, tuple(self.nodes), spec.description, tuple(outputs),
                      self.groups, self.group_outputs, notes, tuple(self.calls), spec, tuple(self.train_only_items),
