@@ -218,6 +218,9 @@ class _Builder:
         self.prototypes: dict[Any, Layer] = {}
         self.outputs: dict[Any, tuple[Shape, tuple[tuple[str, str | None], ...]]] = {}
         self.field_names: dict[tuple[Any, ...], tuple[Any, ...]] = {}  # (type, keys) -> their fields
+        self.expansions: dict[Any, _Expansion] = {}  # see _expanded
+        self.plain_blocks: dict[int, bool] = {}  # by id(block): see _plain_block
+        self.reported = 0  # problems given to report(), Consequences included
         self.contents: dict[Any, int] = {}  # an item's values (keys, types, values) -> their number
         self.layers_seen: dict[Any, Layer] = {}  # prototypes by values and the variables they read
         self.values_seen: dict[int, _Values | YMap] = {}  # by id(values): see _known_values
@@ -646,6 +649,7 @@ class _Builder:
         """Add a layer's problem, placed where it can be fixed: a value passed to a block is blamed
         at the call that passes it, and a plain word that names no variable, but nearly names one,
         is called a misspelt variable."""
+        self.reported += 1
         if isinstance(exc, Consequence):
             return
         values: YMap = item
@@ -860,7 +864,7 @@ class _Builder:
         inner = _Scope({**inner_vars, **args}, name + ".", names, (*scope.stack, block.name),
                        module=module + "." if module else "", call=_Call(name, block.name, values, scope),
                        check_only=check_only, lists=lists, ports=frozenset(names), train_only=train_only)
-        out = self.expand(block.items, inner)
+        out = self._expanded(block, inner, args, inputs, module, check_only or train_only)
         outputs = [out]
         if block.output is not None:
             if block.output not in inner.names:
@@ -886,6 +890,76 @@ class _Builder:
         self.calls.append(Call(name, block.name, args, inner.variables, inputs[0], outputs[0], module, origin,
                                tuple(inputs), tuple(outputs)))
         return outputs[0], (exported, exported_lists)
+
+    def _expanded(self, block: Block, inner: _Scope, args: dict[str, Any], inputs: tuple[str, ...], module: str,
+                  special: bool) -> str:
+        """self.expand(block.items, inner), or the layers of an earlier expansion of the block with the
+        same arguments (values and types) on inputs of the same shapes, under this instance's names
+        and module path (see _Expansion). Only plain blocks are remembered: layers and nothing else,
+        every input a different layer, a module path of their own, no problem found, nothing
+        training-only around."""
+        key: Any = None
+        if not special and module and not self.train_only_nodes and self._plain_block(block) \
+                and len(set(inputs)) == len(inputs):
+            try:
+                key = (id(block), *args, *args.values(), *map(type, args.values()),
+                       *[self.shapes.get(ref) for ref in inputs])
+                recorded = self.expansions.get(key)
+            except TypeError:  # a list among the arguments
+                key = recorded = None
+            if recorded is not None and self._replayed(recorded, inner, inputs, module):
+                return inner.prefix + recorded.out if recorded.out_port is None else inputs[recorded.out_port]
+        start, work, reported, errors = len(self.nodes), self.work, self.reported, len(self.problems.errors)
+        out = self.expand(block.items, inner)
+        if key is not None and self.reported == reported and len(self.problems.errors) == errors and \
+                id(block.items) in self.explicit_names:  # nothing was wrong
+            recorded = _Expansion.of(self.nodes[start:], inner, inputs, module, out, self.work - work)
+            if recorded is not None:
+                self.expansions[key] = recorded
+        return out
+
+    def _plain_block(self, block: Block) -> bool:
+        """Whether a block's expansions may be remembered (see _expanded): once per block."""
+        plain = self.plain_blocks.get(id(block))
+        if plain is None:
+            plain = block.variadic is None and not block.outputs and all(
+                isinstance(item, YMap) and isinstance(item.get("op"), str) and item["op"] in REGISTRY
+                and not any(key in item for key in ("repeat", "share", "train_only", "checkpoint"))
+                and "#" not in str(item.get("module", "")) for item in block.items)
+            self.plain_blocks[id(block)] = plain
+        return plain
+
+    def _replayed(self, recorded: _Expansion, inner: _Scope, inputs: tuple[str, ...], module: str) -> bool:
+        """Add a remembered expansion's layers as this instance's; False (nothing done) when the
+        instance's module path is taken or the work or layer limit would be reached (then the
+        expansion itself reports it where it happens)."""
+        if module in self.modules or module in self.module_prefixes or \
+                self.work + recorded.work > MAX_WORK or len(self.nodes) + len(recorded.nodes) > MAX_NODES:
+            return False
+        parts = module.split(".")
+        if any(".".join(parts[:n]) in self.modules for n in range(1, len(parts))):
+            return False
+        self.work += recorded.work
+        prefix, container = inner.prefix, module + "."
+        shapes, readers, nodes, node_by_name = self.shapes, self.readers, self.nodes, self.node_by_name
+        variables = inner.variables
+        for node, local, refs, relative, loc in recorded.nodes:
+            name = prefix + local
+            ins = tuple([prefix + ref if port is None else inputs[port] for ref, port in refs])
+            path = self._number(container, relative)
+            self._take_module(path, loc, name)
+            layer = node.layer
+            copy = made(Node, {"layer": layer.copy_as(name, layer.loc, layer.field_locs), "inputs": ins,
+                               "input_shapes": node.input_shapes, "output_shape": node.output_shape,
+                               "notes": node.notes, "module": path, "variables": variables, "origin": node.origin,
+                               "train_only": False})
+            nodes.append(copy)
+            node_by_name[name] = copy
+            shapes[name] = node.output_shape
+            for ref in ins:
+                readers[ref] += 1
+        inner.names.update((key, prefix + ref if port is None else inputs[port]) for key, ref, port in recorded.names)
+        return True
 
     def _ports(self, block: Block, inputs: tuple[str, ...], values: YMap,
                name: str) -> tuple[dict[str, str], dict[str, list[str]]]:
@@ -964,6 +1038,53 @@ class _Builder:
 
 
 _Exports = tuple[dict[str, str], dict[str, list[str]]]  # a block instance's names and lists
+_Ref = tuple[str, int | None]  # a name inside a block instance (without its prefix), or None and an input
+
+
+@dataclass
+class _Expansion:
+    """A block instance's layers, as another instance of the block with the same arguments on inputs
+    of the same shapes gets them (_Builder._expanded): each node with its local name, its inputs
+    (inside the instance, or the instance's inputs by position), its module path inside the
+    instance's and where that is given; the names the instance's scope ends with; its output; the
+    work units its expansion cost."""
+
+    nodes: list[tuple[Node, str, tuple[_Ref, ...], str, Location]]
+    names: list[tuple[str, str, int | None]]
+    out: str  # as a _Ref
+    out_port: int | None
+    work: int
+
+    @staticmethod
+    def of(nodes: list[Node], inner: _Scope, inputs: tuple[str, ...], module: str, out: str,
+           work: int) -> _Expansion | None:
+        """The expansion that made `nodes`, or None when one of its names is neither the instance's
+        nor an input (nothing is remembered then)."""
+        prefix, container = inner.prefix, module + "."
+
+        def ref(name: str) -> _Ref | None:
+            if name.startswith(prefix):
+                return name[len(prefix):], None
+            return ("", inputs.index(name)) if name in inputs else None
+
+        recorded = []
+        for node in nodes:
+            refs = [ref(name) for name in node.inputs]
+            if None in refs or not node.module.startswith(container) or node.origin is None:
+                return None
+            item = node.origin.item
+            recorded.append((node, node.name[len(prefix):], tuple(refs), node.module[len(container):],
+                             item.value_locs.get("module", item.loc)))
+        names = []
+        for key, name in inner.names.items():
+            found = ref(name)
+            if found is None:
+                return None
+            names.append((key, *found))
+        last = ref(out)
+        if last is None:
+            return None
+        return _Expansion(recorded, names, *last, work)
 _CONDITIONAL = re.compile(r"(\S+)\s+if\s+(.+)")
 
 
