@@ -907,15 +907,15 @@ class _Builder:
                 recorded = self.expansions.get(key)
             except TypeError:  # a list among the arguments
                 key = recorded = None
-            if recorded is not None and self._replayed(recorded, inner, inputs, module):
+            if recorded is not None and not recorded.usable():
+                key = None
+            elif recorded is not None and self._replayed(recorded, inner, inputs, module):
                 return inner.prefix + recorded.out if recorded.out_port is None else inputs[recorded.out_port]
         start, work, reported, errors = len(self.nodes), self.work, self.reported, len(self.problems.errors)
         out = self.expand(block.items, inner)
         if key is not None and self.reported == reported and len(self.problems.errors) == errors and \
                 id(block.items) in self.explicit_names:  # nothing was wrong
-            recorded = _Expansion.of(self.nodes[start:], inner, inputs, module, out, self.work - work)
-            if recorded is not None:
-                self.expansions[key] = recorded
+            self.expansions[key] = _Expansion(self.nodes[start:], inner, inputs, module, out, self.work - work)
         return out
 
     def _plain_block(self, block: Block) -> bool:
@@ -1041,25 +1041,31 @@ _Exports = tuple[dict[str, str], dict[str, list[str]]]  # a block instance's nam
 _Ref = tuple[str, int | None]  # a name inside a block instance (without its prefix), or None and an input
 
 
-@dataclass
 class _Expansion:
     """A block instance's layers, as another instance of the block with the same arguments on inputs
     of the same shapes gets them (_Builder._expanded): each node with its local name, its inputs
     (inside the instance, or the instance's inputs by position), its module path inside the
     instance's and where that is given; the names the instance's scope ends with; its output; the
-    work units its expansion cost."""
+    work units its expansion cost. Worked out from the first instance's nodes when a second one
+    asks (most blocks are never called alike twice)."""
 
     nodes: list[tuple[Node, str, tuple[_Ref, ...], str, Location]]
     names: list[tuple[str, str, int | None]]
     out: str  # as a _Ref
     out_port: int | None
-    work: int
 
-    @staticmethod
-    def of(nodes: list[Node], inner: _Scope, inputs: tuple[str, ...], module: str, out: str,
-           work: int) -> _Expansion | None:
-        """The expansion that made `nodes`, or None when one of its names is neither the instance's
-        nor an input (nothing is remembered then)."""
+    def __init__(self, nodes: list[Node], inner: _Scope, inputs: tuple[str, ...], module: str, out: str,
+                 work: int) -> None:
+        self.work = work
+        self._usable = False
+        self._made: tuple[list[Node], _Scope, tuple[str, ...], str, str] | None = (nodes, inner, inputs, module, out)
+
+    def usable(self) -> bool:
+        """Whether it can be used: False when one of its names is neither the instance's nor an input."""
+        if self._made is None:
+            return self._usable
+        nodes, inner, inputs, module, out = self._made
+        self._made, self._usable = None, False
         prefix, container = inner.prefix, module + "."
 
         def ref(name: str) -> _Ref | None:
@@ -1067,24 +1073,28 @@ class _Expansion:
                 return name[len(prefix):], None
             return ("", inputs.index(name)) if name in inputs else None
 
-        recorded = []
+        self.nodes = []
         for node in nodes:
             refs = [ref(name) for name in node.inputs]
             if None in refs or not node.module.startswith(container) or node.origin is None:
-                return None
+                return False
             item = node.origin.item
-            recorded.append((node, node.name[len(prefix):], tuple(refs), node.module[len(container):],
-                             item.value_locs.get("module", item.loc)))
-        names = []
+            self.nodes.append((node, node.name[len(prefix):], tuple(refs),  # type: ignore[arg-type]
+                               node.module[len(container):], item.value_locs.get("module", item.loc)))
+        self.names = []
         for key, name in inner.names.items():
             found = ref(name)
             if found is None:
-                return None
-            names.append((key, *found))
+                return False
+            self.names.append((key, *found))
         last = ref(out)
         if last is None:
-            return None
-        return _Expansion(recorded, names, *last, work)
+            return False
+        self.out, self.out_port = last
+        self._usable = True
+        return True
+
+
 _CONDITIONAL = re.compile(r"(\S+)\s+if\s+(.+)")
 
 
