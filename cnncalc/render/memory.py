@@ -118,7 +118,8 @@ def memory_summary_lines(report: MemoryReport) -> list[str]:
         limit = human_bytes(fit.limit_bytes)
         peak = f"{grouped(fit.peak_bytes)} bytes ({_apart(fit.peak_bytes, limit)})"
         if fit.batch:
-            lines.append(f"fits in {limit}: batch {grouped(fit.batch)} at most (peak {peak}); the table is for that batch")
+            lines.append(f"fits in {limit}: batch {grouped(fit.batch)} at most (peak {peak}); "
+                         "the table is for that batch")
         else:
             lines.append(f"does not fit in {limit}: one sample already needs {peak}")
     if report.training_only:
