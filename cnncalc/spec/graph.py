@@ -376,8 +376,9 @@ class _Builder:
             self.charge(0, item, name)
         values = self._values(item, origin.copy in (None, 0), name)
         skipped = "when" in item and not self._condition(item, variables, name)
+        shapes = self.shapes
         check_only = skipped or scope.check_only or target is None or \
-            (self.shapes.get(inputs[0]) is None if len(inputs) == 1 else None in [self.shapes.get(ref) for ref in inputs])
+            (shapes.get(inputs[0]) is None if len(inputs) == 1 else None in [shapes.get(ref) for ref in inputs])
         module = "" if check_only or "share" in item else \
             self._module(item, scope, origin.local, origin.copy, variables, name, layer=not isinstance(target, Block))
         train_only = "train_only" in item and \
