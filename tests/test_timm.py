@@ -84,7 +84,7 @@ def test_published_figures():
 
 
 # The timm specs whose module names are timm's (docs/export.md says why the other two are not yet).
-WEIGHT_COMPATIBLE = ["cspdarknet53", "dla34", "legacy_xception"]
+WEIGHT_COMPATIBLE = ["cspdarknet53", "dla34", "hrnet_w18_small", "legacy_xception"]
 
 
 @pytest.mark.slow
