@@ -98,13 +98,22 @@ class _Simplify(ast.NodeTransformer):
         return node
 
     def visit_BoolOp(self, node: ast.BoolOp) -> ast.AST:
-        """`x or False` is x, `x and True` is x."""
+        """`x or False` is x, `x and True` is x; `False and x` is False, `True or x` is True."""
         self.generic_visit(node)
         neutral = isinstance(node.op, ast.And)
         kept = [v for v in node.values if not (isinstance(v, ast.Constant) and v.value is neutral)]
         if not kept:
             return ast.Constant(neutral)
+        if isinstance(kept[0], ast.Constant) and kept[0].value is (not neutral):
+            return kept[0]
         return kept[0] if len(kept) == 1 else ast.BoolOp(node.op, kept)
+
+    def visit_IfExp(self, node: ast.IfExp) -> ast.AST:
+        """`a if True else b` is a."""
+        self.generic_visit(node)
+        if isinstance(node.test, ast.Constant) and isinstance(node.test.value, bool):
+            return node.body if node.test.value else node.orelse
+        return node
 
 
 def _is_zero(node: ast.AST) -> bool:
