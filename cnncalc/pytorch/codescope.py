@@ -408,7 +408,6 @@ class ModelWriter(ScopeWriter):
         lines.append(f"return {', '.join(value[ref] for ref in self.gen.graph.outputs)}")
         return lines
 
-
     def _called(self, member: Member) -> list[str]:
         """The modules a member's forward line calls, in order: a function use's are all its modules, which
         feed each other (`features.3`, `features.4`, `features.5`)."""

@@ -92,9 +92,10 @@ class _Simplify(ast.NodeTransformer):
     def visit_Compare(self, node: ast.Compare) -> ast.AST:
         """`0 > 0` is False (a loop's first copy: `relu=start_with_relu or i > 0` at i = 0)."""
         self.generic_visit(node)
-        sides = [node.left, *node.comparators]
-        if len(node.ops) == 1 and all(isinstance(n, ast.Constant) and type(n.value) is int for n in sides):
-            return ast.Constant(_COMPARE[type(node.ops[0])](node.left.value, node.comparators[0].value))  # type: ignore[attr-defined]
+        left, right = node.left, node.comparators[0]
+        if len(node.ops) == 1 and isinstance(left, ast.Constant) and isinstance(right, ast.Constant) and \
+                type(left.value) is int and type(right.value) is int:
+            return ast.Constant(_COMPARE[type(node.ops[0])](left.value, right.value))
         return node
 
     def visit_BoolOp(self, node: ast.BoolOp) -> ast.AST:
