@@ -22,7 +22,11 @@ def _channels(shape: Shape) -> str:
 
 
 def _spatial(shape: Shape) -> str:
-    return format_pair(tuple(shape[1:3])) if len(shape) == 3 else ""
+    """H×W of a feature map (one number when square); the sizes after the first of a tensor of
+    another rank (YOLOv8's 84×8400 predictions: 8400); nothing for a vector."""
+    if len(shape) == 3:
+        return format_pair(tuple(shape[1:3]))
+    return "\u00d7".join(symbolic_text(size) for size in shape[1:])
 
 
 def _input_spatial(row: Row) -> str:
@@ -137,7 +141,8 @@ def from_cells(report: Report) -> list[str] | None:
 
 def _layout(report: Report, columns: tuple[str, ...], may_add_from: bool):
     """(headers, left-aligned flags, body rows, totals row) as strings. A row with several outputs
-    is followed by a line per output (`→ stage2.fuse.1` with its C_out, H'/W' and field)."""
+    is followed by a line per output, named within it (`→ fuse.1` under `stage2`: `stage2.fuse.1`),
+    with its C_out, H'/W' and field."""
     sources = from_cells(report)
     keys = list(columns)
     if "from" in keys or (may_add_from and sources is not None):
@@ -150,7 +155,7 @@ def _layout(report: Report, columns: tuple[str, ...], may_add_from: bool):
                      "" if row.ports and key in OUTPUT_COLUMNS else TABLE_COLUMNS[key].cell(row) for key in keys])
         for port in row.ports:
             shown = replace(row, output_shape=port.shape, receptive_field=port.receptive_field)
-            body.append([f"\u2192 {port.name}" if key == "layer" else
+            body.append([f"\u2192 {port.name.removeprefix(row.name + '.')}" if key == "layer" else
                          TABLE_COLUMNS[key].cell(shown) if key in OUTPUT_COLUMNS else "" for key in keys])
     totals = report.totals
     total_row = ["total"] + [_total(column, totals) for column in chosen[1:]]
@@ -216,12 +221,15 @@ def _approx(value) -> str:
     return f" ({human(value)})" if isinstance(value, int) and value >= 1000 else ""
 
 
+WRAPPING = (TABLE_COLUMNS["c_in"].header, TABLE_COLUMNS["hw_in"].header)  # lists of inputs: 16+32+64, 56+28+14
+
+
 def lecture_table(report: Report, columns: tuple[str, ...] = LECTURE, may_add_from: bool = True) -> Grid:
     """The lecture table as a Grid: full rows when piped, fitted to a terminal's width (the automatic
     From column is the one that may be hidden); bold headers and totals on a terminal."""
     headers, left, body, total_row = _layout(report, columns, may_add_from)
     grid_columns = [Column(header, is_left, optional=header == "From" and may_add_from and "from" not in columns,
-                           wrap=is_left or header == TABLE_COLUMNS["c_in"].header)
+                           wrap=is_left or header in WRAPPING)
                     for header, is_left in zip(headers, left)]
     return Grid(report.name, grid_columns, body, total_row if any(total_row[1:]) else None)
 
