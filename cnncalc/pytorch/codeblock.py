@@ -209,6 +209,8 @@ class BlockWriter(UseWriter):
                          body, forward)
 
     def forward_lines(self) -> list[str]:
+        if self.block.inputs or self.block.outputs:
+            raise NotIdiomatic("named inputs or several outputs")  # written out where it is used
         by_item = {id(m.item): m for m in self.members}
         groups = self.containers()
         names = Names()
@@ -221,6 +223,8 @@ class BlockWriter(UseWriter):
         everywhere = tuple(True for _ in self.envs)
         for item, local in zip(items, locals_):
             inputs = _item_inputs(item, previous)
+            if not all(name in value for name in inputs):  # `m.*`, `xs.{i}`, `NAME if CONDITION`...
+                raise NotIdiomatic(f"{local}: its inputs are no names of the block's layers")
             member = by_item.get(id(item))
             previous = local
             if member is None:  # skipped by every use: it stands for its first input
