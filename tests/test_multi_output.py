@@ -112,6 +112,11 @@ def test_explain_names_each_output_of_a_block(ports):
     assert result.exit_code == 0, result.output
     assert "p (pair): 8\u00d716\u00d716 + 8\u00d716\u00d716 \u2192 sum 8\u00d716\u00d716, prod 8\u00d716\u00d716" \
         in result.stdout.splitlines()
+    # each output's field: a's 3×3 conv, then proj's 1×1: 3 + (1 - 1)·1 = 3, jump 1·1 = 1
+    assert "  receptive field of prod = 3×3  (jump 1×1, centre 0×0)" in result.stdout.splitlines()
+    resnet = runner.invoke(app, ["explain", "resnet18", "--layer", "layer1"]).stdout.splitlines()
+    # a block with one output: its field, 43 = conv1's 7 + pool's 2·2 + four 3×3 convs' 4·2·4, jump 2·2 = 4
+    assert "  receptive field = 43×43  (1.out's; jump 4×4, centre 0×0)" in resnet
     data = json.loads(runner.invoke(app, ["explain", ports, "--layer", "p", "--format", "json"]).stdout)
     block = next(item for item in data["layers"] if item["name"] == "p")
     assert block["outputs"] == [{"name": "p.sum", "shape": [8, 16, 16]}, {"name": "p.prod", "shape": [8, 16, 16]}]

@@ -123,6 +123,16 @@ def _group_totals(name: str, members: list[Row], report: Report) -> Explanation:
     if row.buffers:
         steps.append(step("buffers", "buffers", row.buffers))
     steps.append(step("MACs", "macs", row.macs))
+    for port in row.outputs:  # each output's field, as its layer's steps above derive it
+        if port.receptive_field is not None:
+            label = "receptive field" + (f" of {port.name.removeprefix(name + '.')}" if row.ports else "")
+            height, width = port.receptive_field
+            layer = port.layer if row.ports else report.groups.get(name, ("", members[-1].name))[1]
+            whose = layer.removeprefix(name + ".")
+            steps.append(Step(label, None, f"{_decimal(height.size)}×{_decimal(width.size)}",
+                              ("" if label.endswith(" " + whose) else f"{whose}'s; ") +
+                              f"jump {_decimal(height.jump)}×{_decimal(width.jump)}, "
+                              f"centre {_decimal(height.start)}×{_decimal(width.start)}"))
     layers = ", ".join(member.name.removeprefix(name + ".") for member in members)
     return Explanation(name, row.op, row.inputs, row.input_shapes, row.output_shape, tuple(steps),
                        (f"the totals of its {len(members)} layers: {layers}",),
