@@ -223,15 +223,17 @@ class BlockWriter(UseWriter):
         everywhere = tuple(True for _ in self.envs)
         for item, local in zip(items, locals_):
             inputs = _item_inputs(item, previous)
-            if not all(name in value for name in inputs):  # `m.*`, `xs.{i}`, `NAME if CONDITION`...
-                raise NotIdiomatic(f"{local}: its inputs are no names of the block's layers")
             member = by_item.get(id(item))
             previous = local
             if member is None:  # skipped by every use: it stands for its first input
+                if inputs[0] not in value:
+                    raise NotIdiomatic(f"{local}: its input is no name of the block's layers")
                 value[local] = value[inputs[0]]
                 continue
             if member.key in done:
                 continue
+            if not all(name in value for name in inputs):  # `m.*`, `xs.{i}`, `NAME if CONDITION`...
+                raise NotIdiomatic(f"{local}: its inputs are no names of the block's layers")
             top = member.paths[0][0]
             group = groups.get(top)
             if group is not None:
