@@ -82,6 +82,15 @@ def test_the_table_shows_a_line_per_output_under_its_block(ports):
     assert "outputs:           g 24\u00d716\u00d716, p.prod 8\u00d716\u00d716" in lines
 
 
+def test_markdown_and_the_notebook_show_the_same_lines(ports):
+    report = cnncalc.analyze(ports, depth=1)
+    markdown = report._repr_markdown_().splitlines()
+    assert "| \u2192 prod |  |  |  |  |  |  |  | 8 | 16 |  |  |  |" in markdown
+    html = report._repr_html_()
+    # a, p, its two outputs, g: five body rows (and the header and totals rows)
+    assert html.count("<tr>") == 7 and '<td style="text-align:left">\u2192 prod</td>' in html
+
+
 def test_json_and_csv_list_every_output_and_name_the_same_inputs(ports):
     report = cnncalc.analyze(ports).collapse(1)
     layers = {layer["name"]: layer for layer in json.loads(to_json(report))["layers"]}

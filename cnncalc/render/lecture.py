@@ -140,26 +140,33 @@ def from_cells(report: Report) -> list[str] | None:
 
 
 def _layout(report: Report, columns: tuple[str, ...], may_add_from: bool):
-    """(headers, left-aligned flags, body rows, totals row) as strings. A row with several outputs
-    is followed by a line per output, named within it (`→ fuse.1` under `stage2`: `stage2.fuse.1`),
-    with its C_out, H'/W' and field."""
+    """(headers, left-aligned flags, body rows, totals row) as strings (see body_lines)."""
     sources = from_cells(report)
     keys = list(columns)
     if "from" in keys or (may_add_from and sources is not None):
         keys = [k for k in keys if k != "from"]
         keys.insert(1, "from")
     chosen = [TABLE_COLUMNS[key] for key in keys]
-    body = []
-    for index, row in enumerate(report.rows):
-        body.append([(sources[index] if sources else "") if key == "from" else
-                     "" if row.ports and key in OUTPUT_COLUMNS else TABLE_COLUMNS[key].cell(row) for key in keys])
-        for port in row.ports:
-            shown = replace(row, output_shape=port.shape, receptive_field=port.receptive_field)
-            body.append([f"\u2192 {port.name.removeprefix(row.name + '.')}" if key == "layer" else
-                         TABLE_COLUMNS[key].cell(shown) if key in OUTPUT_COLUMNS else "" for key in keys])
+    body = [cells for _, cells in body_lines(report, keys, sources)]
     totals = report.totals
     total_row = ["total"] + [_total(column, totals) for column in chosen[1:]]
     return [c.header for c in chosen], [c.left for c in chosen], body, total_row
+
+
+def body_lines(report: Report, keys: list[str], sources: list[str] | None) -> list[tuple[Row | None, list[str]]]:
+    """(row, its cells) per row of the report; a row with several outputs is followed by a line per
+    output, named within it (`→ fuse.1` under `stage2`: `stage2.fuse.1`), with its C_out, H'/W' and
+    field (row None)."""
+    lines: list[tuple[Row | None, list[str]]] = []
+    for index, row in enumerate(report.rows):
+        lines.append((row, [(sources[index] if sources else "") if key == "from" else
+                            "" if row.ports and key in OUTPUT_COLUMNS else TABLE_COLUMNS[key].cell(row)
+                            for key in keys]))
+        for port in row.ports:
+            shown = replace(row, output_shape=port.shape, receptive_field=port.receptive_field)
+            lines.append((None, [f"\u2192 {port.name.removeprefix(row.name + '.')}" if key == "layer" else
+                                 TABLE_COLUMNS[key].cell(shown) if key in OUTPUT_COLUMNS else "" for key in keys]))
+    return lines
 
 
 def row_cells(row: Row) -> list[str]:
