@@ -8,14 +8,11 @@ from ..core.errors import Note
 from ..core.records import made
 from ..core.shapes import Shape
 from ..core.symbolic import as_text, is_symbolic
-from ..layers import Cells
+from ..layers import RF, Cells
 from ..layers.window import RFAxis
 
 JSON_FORMAT_VERSION = 1
 DTYPE_BYTES = {"float32": 4, "float16": 2, "bfloat16": 2, "float64": 8, "int8": 1}
-
-
-RF = tuple[RFAxis, RFAxis]  # along H and W
 
 
 @dataclass(frozen=True)
@@ -26,7 +23,7 @@ class Port:
     name: str  # as readers name it: the instance or copy that returns it (`stage2.fuse.0`), else `p.prod`
     layer: str  # the layer that computes it
     shape: Shape
-    receptive_field: RF | None
+    receptive_field: RF | None  # along H and W
 
 
 @dataclass(frozen=True)
