@@ -182,15 +182,18 @@ def brute_force(layers: list[tuple[int, int, int, int]]) -> tuple[int, int, floa
     return max(first) - min(first) + 1, min(second) - min(first), (max(first) + min(first)) / 2
 
 
-def random_chain(rng: random.Random, count: int) -> tuple[list[str], list[tuple], list[tuple]]:
-    """YAML layers and their windows along H and W: convs, pools, and crops along H (a slice
-    start:, which reads position p + start: a window K=1, S=1, P=-start)."""
+def random_chain(rng: random.Random, count: int, size: int) -> tuple[list[str], list[tuple], list[tuple], int]:
+    """YAML layers, their windows along H and W, and the height after them: convs, pools, and crops
+    along H, which read position p + start (a window K=1, S=1, P=-start): a slice `start:`, or the
+    second half of a split (start = the first half's size)."""
     yaml, height, width = [], [], []
     for _ in range(count):
-        if rng.random() < 0.2:
-            start = rng.randint(1, 3)
-            yaml.append(f"{{op: slice, dim: 2, start: {start}}}")
+        if rng.random() < 0.3:
+            start = rng.randint(1, 3) if rng.random() < 0.5 or size % 2 else size // 2
+            yaml.append(f"{{op: slice, dim: 2, start: {start}}}" if start != size // 2 or size % 2 else
+                        "{op: split, dim: 2, index: 1}")
             height.append((1, 1, -start, 1))
+            size -= start
             continue
         kernel, stride, dilation = rng.choice([1, 2, 3, 5]), rng.choice([1, 1, 2]), rng.choice([1, 1, 2])
         pad = rng.randint(0, (dilation * (kernel - 1)) // 2)
@@ -199,7 +202,8 @@ def random_chain(rng: random.Random, count: int) -> tuple[list[str], list[tuple]
         yaml.append(f"{{op: {op}, kernel: {kernel}, stride: {stride}, pad: {pad}{extra}}}")
         height.append((kernel, stride, pad, dilation))
         width.append((kernel, stride, pad, dilation))
-    return yaml, height, width
+        size = (size + 2 * pad - dilation * (kernel - 1) - 1) // stride + 1
+    return yaml, height, width, size
 
 
 @pytest.mark.parametrize("seed", range(15))
@@ -207,28 +211,47 @@ def test_each_output_of_a_block_has_its_own_brute_forced_field(seed):
     """A block with a shared trunk and three outputs, each after a branch of its own; every output's
     field at --depth 1 (and in JSON) is the one found by enumerating the input positions it reads."""
     rng = random.Random(seed)
-    trunk, trunk_h, trunk_w = random_chain(rng, rng.randint(1, 3))
-    branches = [random_chain(rng, rng.randint(1, 3)) for _ in range(3)]
+    trunk, trunk_h, trunk_w, size = random_chain(rng, rng.randint(1, 3), 400)
+    branches = [random_chain(rng, rng.randint(1, 3), size) for _ in range(3)]
     layers = [f"      - {{name: t{k}, {text[1:]}\n" for k, text in enumerate(trunk)]
-    for b, (yaml, _, _) in enumerate(branches):
+    for b, (yaml, _, _, _) in enumerate(branches):
         previous = f"t{len(trunk) - 1}"
         for k, text in enumerate(yaml):
             layers.append(f"      - {{name: b{b}_{k}, in: {previous}, {text[1:]}\n")
             previous = f"b{b}_{k}"
-    outputs = [f"b{b}_{len(yaml) - 1}" for b, (yaml, _, _) in enumerate(branches)]
-    spec = ("input: [2, 300, 300]\nblocks:\n  heads:\n    outputs: [" + ", ".join(outputs) + "]\n    layers:\n"
+    outputs = [f"b{b}_{len(yaml) - 1}" for b, (yaml, _, _, _) in enumerate(branches)]
+    spec = ("input: [2, 400, 400]\nblocks:\n  heads:\n    outputs: [" + ", ".join(outputs) + "]\n    layers:\n"
             + "".join(layers) + "layers:\n  - {op: heads, name: h}\noutputs: [h.*]\n")
     report = cnncalc.analyze(spec).collapse(1)
     (row,) = report.rows
     assert [port.name for port in row.ports] == [f"h.{name}" for name in outputs]
+    assert [port.shape[1] for port in row.ports] == [height for _, _, _, height in branches]
     dumped = json.loads(to_json(report))["layers"][0]["outputs"]
-    for port, entry, (_, height, width) in zip(row.ports, dumped, branches):
+    for port, entry, (_, height, width, _) in zip(row.ports, dumped, branches):
         for axis, windows, index in ((port.receptive_field[0], trunk_h + height, 0),
                                      (port.receptive_field[1], trunk_w + width, 1)):
             size, jump, centre = brute_force(windows)
             assert (axis.size, axis.jump, axis.start) == (size, jump, centre), spec
             assert (entry["receptive_field"][index], entry["jump"][index], entry["rf_start"][index]) == \
                 (size, jump, centre)
+
+
+def test_a_split_along_h_or_w_is_a_crop_of_the_field():
+    rows = by_name(cnncalc.analyze("""input: [1, 10, 10]
+layers:
+  - {op: conv, name: conv, out: 2, kernel: 3}
+  - {op: split, name: lower, dim: 2, index: 1}
+  - {op: split, name: right, in: conv, dim: 3, sizes: [3, 5], index: 1}
+  - {op: split, name: second, in: conv, index: 1}
+"""))
+    # the conv: r = 3, j = 1, centre c = 0 + (3 - 1)/2 - 0 = 1; its 8×8 output
+    # lower half of H: it starts at row 8/2 = 4, so the centre moves to 1 + 4·1 = 5 along H only
+    height, width = rows["lower"].receptive_field
+    assert (height.size, height.jump, height.start, width.start) == (3, 1, 5, 1)
+    # W's part after the first 3 columns: centre 1 + 3·1 = 4 along W
+    height, width = rows["right"].receptive_field
+    assert (height.start, width.size, width.start) == (1, 3, 4)
+    assert rows["second"].receptive_field == rows["conv"].receptive_field  # channels: the same positions
 
 
 def test_fields_past_a_reshape_or_a_concat_along_positions_stay_unknown():
