@@ -136,10 +136,12 @@ def test_hrnet_modules_by_depth():
     rows = by_name(report)
     # the branches run at 224/4, /8, /16 = 56, 28, 14 pixels with 16, 32, 64 channels
     stage3 = rows["stage3"]
-    assert stage3.inputs == ("stage2.fuse.0", "stage2.fuse.1", "transition2")
+    assert stage3.inputs == ("transition2_0", "transition2_1", "transition2_2")
     assert [(port.name, port.shape) for port in stage3.ports] == [
         ("stage3.fuse.0", (16, 56, 56)), ("stage3.fuse.1", (32, 28, 28)), ("stage3.fuse.2", (64, 14, 14))]
-    assert rows["transition2"].inputs == ("stage2.fuse.1",)
+    # timm's transitions read stage 2's outputs by name: branch 0 and 1 kept, branch 2 from branch 1
+    assert [rows[f"transition2_{k}"].inputs for k in range(3)] == [
+        ("stage2.fuse.0",), ("stage2.fuse.1",), ("stage2.fuse.1",)]
     # the head widens each branch by a bottleneck (4 copies read one by one): 4·32, 4·64, 4·128, 4·256
     assert [(port.name, port.shape[0]) for port in rows["incre"].ports] == [
         ("incre.0", 128), ("incre.1", 256), ("incre.2", 512), ("incre.3", 1024)]
