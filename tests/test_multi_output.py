@@ -82,6 +82,37 @@ def test_the_table_shows_a_line_per_output_under_its_block(ports):
     assert "outputs:           g 24\u00d716\u00d716, p.prod 8\u00d716\u00d716" in lines
 
 
+C2F = """input: [16, 32, 32]
+blocks:
+  c2f:
+    params: [c, {n: 2}]
+    layers:
+      - {op: conv, name: cv1, out: 2 * c, kernel: 1}
+      - {op: split, name: y0, index: 0}
+      - {op: split, name: y1, in: cv1, index: 1}
+      - {op: conv, name: m, out: c, kernel: 3, pad: 1, repeat: n}
+      - {op: concat, name: cat, in: [y0, y1, m.*]}
+      - {op: conv, name: cv2, out: c, kernel: 1}
+layers:
+  - {op: c2f, name: block, c: 8}
+  - {op: conv, name: side, in: block.m.0, out: 4, kernel: 1}
+outputs: [block, side]
+"""
+
+
+def test_a_layer_read_from_outside_a_block_is_one_of_its_outputs():
+    rows = by_name(cnncalc.analyze(C2F).collapse(1))
+    block = rows["block"]
+    # side reads the first bottleneck inside the C2f: it becomes an output of the row, in the
+    # block's order; the block's own output (cv2) is what the row's name stands for
+    assert [port.name for port in block.ports] == ["block.m.0", "block.cv2"]
+    # fields: m.0 = cv1's 1 + (3 - 1)·1 = 3; cv2 = m.1's 3 + 2 = 5 (the largest of the concat's), 1×1 keeps it
+    assert [port.receptive_field[0].size for port in block.ports] == [3, 5]
+    assert block.receptive_field[0].size == 5 and rows["side"].inputs == ("block.m.0",)
+    depth2 = by_name(cnncalc.analyze(C2F).collapse(2))["block.m"]  # the repeat: each copy read after it
+    assert [port.name for port in depth2.ports] == ["block.m.0", "block.m.1"]
+
+
 def test_markdown_and_the_notebook_show_the_same_lines(ports):
     report = cnncalc.analyze(ports, depth=1)
     markdown = report._repr_markdown_().splitlines()

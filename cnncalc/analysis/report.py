@@ -42,7 +42,8 @@ class Row:
     cells: Cells = field(default_factory=Cells)
     receptive_field: tuple[RFAxis, RFAxis] | None = None  # along H and W
     train_only: bool = False  # runs only in training (an auxiliary classifier's layer)
-    ports: tuple[Port, ...] = ()  # a collapsed block's outputs when it gives several; output_shape is the first's
+    # a collapsed block's outputs when it gives several; output_shape is the one its name stands for
+    ports: tuple[Port, ...] = ()
 
     @classmethod
     def of(cls, name: str, op: str, inputs: tuple[str, ...], input_shapes: tuple[Shape, ...], output_shape: Shape,
