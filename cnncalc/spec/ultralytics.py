@@ -91,14 +91,14 @@ BLOCKS: dict[str, tuple[str, tuple[str, ...]]] = {
     "C3k2": (f"""\
   C3k2:                             # C2f whose n inner blocks are C3k (c3k), Bottlenecks, or Bottleneck + PSABlock (attn)
     params: [c2, {{c3k: false}}, {{e: 0.5}}, {{attn: false}}, {{g: 1}}, {{shortcut: true}}, {{n: 1}},
-             {{c_out: "{SCALED}"}}, {{c: "int(c_out * e)"}}]
+             {{c_out: "{SCALED}"}}, {{c: "int(c_out * e)"}}, {{reps: "{REPEATS}"}}]
     layers:
       - {{op: cbs, name: cv1, c2: 2 * c}}
       - {{op: split, name: y0, index: 0}}
       - {{op: split, name: y1, in: cv1, index: 1}}
-      - {{op: C3k, name: m, c2: c, shortcut: shortcut, g: g, repeat: "{REPEATS}", when: c3k and not attn}}
-      - {{op: Bottleneck, name: m, c2: c, shortcut: shortcut, g: g, repeat: "{REPEATS}", when: not c3k and not attn}}
-      - {{op: BottleneckPSA, name: m, shortcut: shortcut, g: g, repeat: "{REPEATS}", when: attn}}
+      - {{op: C3k, name: m, c2: c, shortcut: shortcut, g: g, repeat: reps, when: c3k and not attn}}
+      - {{op: Bottleneck, name: m, c2: c, shortcut: shortcut, g: g, repeat: reps, when: not c3k and not attn}}
+      - {{op: BottleneckPSA, name: m, shortcut: shortcut, g: g, repeat: reps, when: attn}}
       - {{op: concat, name: cat, in: [y0, y1, m.*]}}     # y.extend(m(y[-1]) for m in self.m): every output
       - {{op: cbs, name: cv2, c2: c_out}}
 """, ("cbs", "C3k", "Bottleneck", "BottleneckPSA")),
