@@ -89,7 +89,7 @@ BLOCKS: dict[str, tuple[str, tuple[str, ...]]] = {
       - {op: cbs, name: cv3, c2: c2}
 """, ("cbs", "Bottleneck")),
     "C3k2": (f"""\
-  C3k2:                             # C2f whose n inner blocks are C3k (c3k), Bottlenecks, or Bottleneck + PSABlock (attn)
+  C3k2:                             # C2f whose inner blocks are C3k (c3k), Bottlenecks, or Bottleneck+PSABlock (attn)
     params: [c2, {{c3k: false}}, {{e: 0.5}}, {{attn: false}}, {{g: 1}}, {{shortcut: true}}, {{n: 1}},
              {{c_out: "{SCALED}"}}, {{c: "int(c_out * e)"}}, {{reps: "{REPEATS}"}}]
     layers:
