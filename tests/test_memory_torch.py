@@ -273,15 +273,21 @@ def test_yolov8n_equals_memtracker(case):
     _flat_equals_memtracker(graph, case)
 
 
-def test_yolov8n_saved_bytes_equal_what_autograd_keeps():
-    from cnncalc.api import load_graph
+def _saved_bytes(graph) -> tuple[dict[str, int], dict[str, int]]:
+    """What each layer keeps for backward at batch 2: (the schedule's bytes, autograd's on the lowered module)."""
     from cnncalc.pytorch.lowering import to_module
 
-    graph = load_graph("yolov8", set={"scale": "n"}, input=(3, 128, 128))[0]
     schedule = memory_schedule(graph, MemoryOptions(mode="train"))
     measured = memtracker.saved_per_module(to_module(graph), [node.name for node in graph.nodes],
                                            torch.randn(2, *graph.input_shape))
-    assert {layer.name: layer.saved_size[0] * 2 + layer.saved_size[1] for layer in schedule.layers} == measured
+    return {layer.name: layer.saved_size[0] * 2 + layer.saved_size[1] for layer in schedule.layers}, measured
+
+
+def test_yolov8n_saved_bytes_equal_what_autograd_keeps():
+    from cnncalc.api import load_graph
+
+    static, measured = _saved_bytes(load_graph("yolov8", set={"scale": "n"}, input=(3, 128, 128))[0])
+    assert static == measured
 
 
 @pytest.mark.slow
@@ -297,13 +303,8 @@ def test_yolo11n_equals_memtracker(case):
 
 def test_yolo11n_saved_bytes_equal_what_autograd_keeps():
     from cnncalc.api import load_graph
-    from cnncalc.pytorch.lowering import to_module
 
-    graph = load_graph("yolo11", set={"scale": "n"}, input=(3, 128, 128))[0]
-    schedule = memory_schedule(graph, MemoryOptions(mode="train"))
-    measured = memtracker.saved_per_module(to_module(graph), [node.name for node in graph.nodes],
-                                           torch.randn(2, *graph.input_shape))
-    static = {layer.name: layer.saved_size[0] * 2 + layer.saved_size[1] for layer in schedule.layers}
+    static, measured = _saved_bytes(load_graph("yolo11", set={"scale": "n"}, input=(3, 128, 128))[0])
     assert static == measured
     # the positional conv keeps v as a map: a copy of 128 channels x 4 x 4 per sample (2 heads of 64 rows
     # split from qkv's 2 x 128 rows cannot be merged by a view), 2 x 2,048 x 4 bytes
@@ -316,13 +317,9 @@ def test_reshaping_a_part_of_an_axis_equals_what_autograd_keeps(heads):
     from .test_memory import HEADS
 
     rows = 16 // heads
-    graph = build(parse_spec(HEADS.format(c=16, h=heads, r=rows, half=rows // 2, v=8), "heads.yaml"))
-    schedule = memory_schedule(graph, MemoryOptions(mode="train"))
-    from cnncalc.pytorch.lowering import to_module
-
-    measured = memtracker.saved_per_module(to_module(graph), [node.name for node in graph.nodes],
-                                           torch.randn(2, *graph.input_shape))
-    assert {layer.name: layer.saved_size[0] * 2 + layer.saved_size[1] for layer in schedule.layers} == measured
+    static, measured = _saved_bytes(build(parse_spec(HEADS.format(c=16, h=heads, r=rows, half=rows // 2, v=8),
+                                                     "heads.yaml")))
+    assert static == measured
 
 
 SHARED = """
