@@ -37,7 +37,7 @@ REFERENCE = ROOT / "tests" / "reference" / "ultralytics_reference.py"
 SCALES = "nsmlx"
 # The shipped YAMLs whose every module `cnncalc import` reproduces (docs/import.md lists the others).
 SUPPORTED = ("v8/yolov8.yaml", "v8/yolov8-p2.yaml", "v8/yolov8-p6.yaml", "v5/yolov5.yaml", "v5/yolov5-p6.yaml",
-             "11/yolo11.yaml")
+             "11/yolo11.yaml", "12/yolo12.yaml")
 ZOO = {"yolov8": "v8/yolov8.yaml", "yolo11": "11/yolo11.yaml"}  # the zoo's specs of shipped YAMLs
 runner = CliRunner()
 
@@ -298,8 +298,28 @@ def test_import_follows_parse_model_for_c3k2():
     assert "legacy: false" not in legacy and "c3k_at_scale" not in legacy
 
 
+def test_import_follows_parse_model_for_a2c2f():
+    """YOLO12's A2C2f: at scales l and x parse_model appends (residual True, mlp_ratio 1.2) to its
+    arguments; elsewhere the block keeps mlp_ratio 2.0 and no residual gamma."""
+    yaml = TINY.replace("n: [0.5, 0.25, 64]", "n: [0.5, 1.0, 1024]\n  l: [1.0, 1.0, 1024]").replace(
+        "C2f, [64, True]", "A2C2f, [64, True, 1]")
+    text = import_ultralytics(yaml, "tiny.yaml", "n", "tiny")
+    assert "a2_residual_at_scale: {n: false, l: true}" in text
+    assert ('{op: A2C2f, name: m1, n: 2, c2: 64, a2: true, area: 1, residual: "a2_residual_at_scale[scale]", '
+            'mlp_ratio: "1.2 if a2_residual_at_scale[scale] else 2.0", module: model.1}') in text
+    # m1 (64 -> 64 channels, c = 32: one head): cv1 64 -> 32 (2,048 + 64 BN). Per ABlock: qkv 32 -> 96
+    # (3,072 + 192), pe depthwise 7x7 (1,568 + 64), proj (1,024 + 64), mlp 32 -> 64 -> 32 (2,048 + 128,
+    # 2,048 + 64): 10,272; at n one unit of two ABlocks (round(2 * 0.5)); cv2 (1 + 1) * 32 -> 64 (4,096 + 128)
+    n = cnncalc.analyze(text).collapse(1).rows[1].params
+    assert n == 2_112 + 2 * 10_272 + 4_224
+    # at l: two units; mlp_ratio 1.2 makes the mlp 32 -> int(38.4) = 38 -> 32 (1,216 + 76, 1,216 + 64),
+    # so an ABlock has 3,264 + 1,632 + 1,088 + 2,572 = 8,556; cv2 (1 + 2) * 32 -> 64 (6,144 + 128); gamma 64
+    large = cnncalc.analyze(text, set={"scale": "l"}).collapse(1).rows[1].params
+    assert large == 2_112 + 2 * 2 * 8_556 + 6_272 + 64
+
+
 @pytest.mark.parametrize("text, fragment, line", [
-    (TINY.replace("C2f, [64, True]", "A2C2f, [64, True]"), "row 1: unknown module 'A2C2f' (not supported yet)", 6),
+    (TINY.replace("C2f, [64, True]", "SCDown, [64, 3, 2]"), "row 1: unknown module 'SCDown' (not supported yet)", 6),
     (TINY.replace("SPPF, [64, 5]", "MyBlock, [64]"), "row 2: unknown module 'MyBlock'", 7),
     (TINY.replace("[[3], 1, Detect", "[[9], 1, Detect"), "row 4: 'from' must name an earlier row", 10),
     (TINY + "activation: nn.ReLU()\n", "'activation: nn.ReLU()' is not supported", 11),

@@ -152,6 +152,70 @@ BLOCKS: dict[str, tuple[str, tuple[str, ...]]] = {
       - {{op: concat, name: cat, in: [a, m]}}
       - {{op: cbs, name: cv2, c2: c_out}}
 """, ("cbs", "PSABlock")),
+    "AAttn": ("""\
+  AAttn:                            # YOLO12's area attention: heads of 32 channels over the positions of each of `area` strips
+    params: [num_heads, {area: 1}, {head_dim: in_channels // num_heads}, {c: head_dim * num_heads},
+             {a: "area if area > 1 else 1"}, {sizes: [head_dim, head_dim, head_dim]}]
+    layers:
+      - {op: cbs, name: qkv, c2: 3 * c, act: false}
+      - {op: reshape, name: flat, shape: [3 * c, -1]}                     # flatten(2)
+      - {op: transpose, name: rows, dims: [1, 2]}                         # [H*W, 3c]
+      - {op: reshape, name: areas, shape: [a, -1, num_heads, 3 * head_dim]}  # reshape(B * area, ...).view(...)
+      - {op: transpose, name: heads0, dims: [2, 3]}                       # .permute(0, 2, 3, 1), in two swaps
+      - {op: transpose, name: heads, dims: [3, 4]}                        # [area, heads, 3 * head_dim, N / area]
+      - {op: split, name: q, sizes: sizes, index: 0, dim: 3}
+      - {op: split, name: k, in: heads, sizes: sizes, index: 1, dim: 3}
+      - {op: split, name: v, in: heads, sizes: sizes, index: 2, dim: 3}
+      - {op: scale, name: q_scaled, in: q, factor: 1 / sqrt(head_dim)}
+      - {op: transpose, name: q_t, dims: [-2, -1]}
+      - {op: matmul, name: scores, in: [q_t, k]}
+      - {op: softmax, name: attn, dim: -1}
+      - {op: transpose, name: attn_t, dims: [-2, -1]}
+      - {op: matmul, name: mixed, in: [v, attn_t]}                        # [area, heads, head_dim, N / area]
+      - {op: transpose, name: x0, dims: [3, 4]}                           # .permute(0, 3, 1, 2), in two swaps
+      - {op: transpose, name: x1, dims: [2, 3]}
+      - {op: reshape, name: x_hwc, shape: [in_height, in_width, c]}
+      - {op: transpose, name: x2, dims: [2, 3]}                           # .permute(0, 3, 1, 2), in two swaps
+      - {op: transpose, name: x_map, dims: [1, 2]}
+      - {op: transpose, name: v0, in: v, dims: [3, 4]}
+      - {op: transpose, name: v1, dims: [2, 3]}
+      - {op: reshape, name: v_hwc, shape: [in_height, in_width, c]}
+      - {op: transpose, name: v2, dims: [2, 3]}
+      - {op: transpose, name: v_map, dims: [1, 2]}
+      - {op: cbs, name: pe, c2: c, k: 7, p: 3, g: c, act: false}
+      - {op: add, name: sum, in: [x_map, pe]}
+      - {op: cbs, name: proj, c2: in_channels, act: false}
+""", ("cbs",)),
+    "ABlock": ("""\
+  ABlock:                           # x + attn(x), then x + mlp(x) (Conv 1x1 to int(c * mlp_ratio), Conv 1x1 back without act)
+    params: [num_heads, {mlp_ratio: 1.2}, {area: 1}]
+    layers:
+      - {op: AAttn, name: attn, num_heads: num_heads, area: area}
+      - {op: add, name: add1, in: [attn, input]}
+      - {op: cbs, name: mlp0, c2: int(in_channels * mlp_ratio), module: mlp.0}
+      - {op: cbs, name: mlp1, c2: in_channels, act: false, module: mlp.1}
+      - {op: add, name: add2, in: [mlp1, add1]}
+""", ("AAttn", "cbs")),
+    "ABlocks": ("""\
+  ABlocks:                          # A2C2f's unit: nn.Sequential(ABlock, ABlock)
+    params: [num_heads, mlp_ratio, area]
+    layers:
+      - {op: ABlock, name: b0, num_heads: num_heads, mlp_ratio: mlp_ratio, area: area, module: 0}
+      - {op: ABlock, name: b1, num_heads: num_heads, mlp_ratio: mlp_ratio, area: area, module: 1}
+""", ("ABlock",)),
+    "A2C2f": (f"""\
+  A2C2f:                            # cv1, n units (two ABlocks, or a C3k without a2) all concatenated, cv2; x + gamma * y
+    params: [c2, {{a2: true}}, {{area: 1}}, {{residual: false}}, {{mlp_ratio: 2.0}}, {{n: 1}},
+             {{c_out: "{SCALED}"}}, {{c: "int(c_out * 0.5)"}}, {{reps: "{REPEATS}"}}]
+    layers:
+      - {{op: cbs, name: cv1, c2: c}}
+      - {{op: ABlocks, name: m, num_heads: c // 32, mlp_ratio: mlp_ratio, area: area, repeat: reps, when: a2}}
+      - {{op: C3k, name: m, c2: c, repeat: reps, when: not a2}}
+      - {{op: concat, name: cat, in: [cv1, m.*]}}
+      - {{op: cbs, name: cv2, c2: c_out}}
+      - {{op: layer_scale, name: gamma, init: 0.01, when: a2 and residual}}   # the parameter gamma
+      - {{op: add, name: res, in: [gamma, input], when: a2 and residual}}
+""", ("cbs", "ABlocks", "C3k")),
     "SPPF": (f"""\
   SPPF:                             # cv1, one 5x5 max pool applied three times, all concatenated, cv2
     params: [c2, {{k: 5}}, {{c_out: "{SCALED}"}}]
@@ -214,14 +278,16 @@ MODULES: dict[str, tuple[str, tuple[tuple[str, Any], ...]]] = {
     "C3": ("C3", (("c2", None), ("shortcut", True))),
     "C3k2": ("C3k2", (("c2", None), ("c3k", False), ("e", 0.5), ("attn", False), ("g", 1), ("shortcut", True))),
     "C2PSA": ("C2PSA", (("c2", None), ("e", 0.5))),
+    "A2C2f": ("A2C2f", (("c2", None), ("a2", True), ("area", 1))),
     "SPPF": ("SPPF", (("c2", None), ("k", 5))),
     "Concat": ("concat", (("dimension", 1),)),
     "nn.Upsample": ("upsample", (("size", None), ("scale_factor", None), ("mode", "nearest"))),
     "Detect": ("Detect", (("nc", None),)),
 }
 C3K_SCALES = ("m", "l", "x")  # parse_model: `if m is C3k2 and scale in {"m", "l", "x"}: args[3:4] = [True]`
-REPEATED_INSIDE = {"C2f", "C2", "C3", "C3k2", "C2PSA"}  # parse_model passes n to these modules (args.insert(2, n))
-KNOWN_UNSUPPORTED = ("A2C2f", "C2fCIB", "C2fAttn", "PSA", "SCDown", "v10Detect", "Segment", "Pose",
+A2_SCALES = ("l", "x")  # parse_model: `if m is A2C2f and scale in {"l", "x"}: args.extend((True, 1.2))`
+REPEATED_INSIDE = {"C2f", "C2", "C3", "C3k2", "C2PSA", "A2C2f"}  # parse_model passes n to these modules (args.insert(2, n))
+KNOWN_UNSUPPORTED = ("C2fCIB", "C2fAttn", "PSA", "SCDown", "v10Detect", "Segment", "Pose",
                      "OBB", "Classify", "RTDETRDecoder", "WorldDetect", "YOLOEDetect", "GhostConv", "C3Ghost")
 TOP_KEYS = ("nc", "scales", "backbone", "head", "depth_multiple", "width_multiple", "reg_max", "end2end",
             "kpt_shape", "activation", "channels")
@@ -342,7 +408,7 @@ def _spec(name: str, rows: list[Row], scales: dict[str, tuple[Any, Any, Any]], c
     used: list[str] = []
     for row in rows:
         block, fields = _layer(row, nc, legacy, strides, bool(chosen))
-        legacy = legacy and row.module != "C3k2"
+        legacy = legacy and row.module not in ("C3k2", "A2C2f")
         if block in BLOCKS:
             used.append(block)
         stride = strides[row.sources[0]]
@@ -372,6 +438,9 @@ def _spec(name: str, rows: list[Row], scales: dict[str, tuple[Any, Any, Any]], c
     if chosen and "C3k2" in used:
         big = ", ".join(f"{letter}: {'true' if letter in C3K_SCALES else 'false'}" for letter in scales)
         lines += [f"  c3k_at_scale: {{{big}}}   # parse_model: C3k2 builds C3k blocks at scales m, l and x"]
+    if chosen and "A2C2f" in used:
+        big = ", ".join(f"{letter}: {'true' if letter in A2_SCALES else 'false'}" for letter in scales)
+        lines += [f"  a2_residual_at_scale: {{{big}}}   # parse_model: A2C2f is residual, mlp_ratio 1.2, at l and x"]
     lines += [f"  nc: {nc}                            # classes", "blocks:"]
     lines += [BLOCKS[block][0].rstrip("\n") for block in blocks]
     lines += ["layers:", *layers]
@@ -434,6 +503,9 @@ def _layer(row: Row, nc: Any, legacy: bool, strides: dict[int, int],
                 fields.append((key, '"c3k_at_scale[scale]"'))  # parse_model: args[3:4] = [True] at m, l and x
             elif value is not None and value != "None":  # None: the block's default (Conv's 'same' padding)
                 fields.append((key, _value(value, row, key)))
+    if row.module == "A2C2f" and scaled:
+        fields += [("residual", '"a2_residual_at_scale[scale]"'),
+                   ("mlp_ratio", '"1.2 if a2_residual_at_scale[scale] else 2.0"')]
     if row.repeats > 1 and row.module not in REPEATED_INSIDE:
         fields.append(("repeat", f'"max(round({row.repeats} * depth), 1)"'))
     fields.append(("module", f"model.{row.index}"))
