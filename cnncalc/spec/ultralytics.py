@@ -153,7 +153,7 @@ BLOCKS: dict[str, tuple[str, tuple[str, ...]]] = {
       - {{op: cbs, name: cv2, c2: c_out}}
 """, ("cbs", "PSABlock")),
     "AAttn": ("""\
-  AAttn:                            # YOLO12's area attention: heads of 32 channels over the positions of each of `area` strips
+  AAttn:                            # YOLO12's area attention: 32-channel heads within each of `area` strips
     params: [num_heads, {area: 1}, {head_dim: in_channels // num_heads}, {c: head_dim * num_heads},
              {a: "area if area > 1 else 1"}, {sizes: [head_dim, head_dim, head_dim]}]
     layers:
@@ -187,7 +187,7 @@ BLOCKS: dict[str, tuple[str, tuple[str, ...]]] = {
       - {op: cbs, name: proj, c2: in_channels, act: false}
 """, ("cbs",)),
     "ABlock": ("""\
-  ABlock:                           # x + attn(x), then x + mlp(x) (Conv 1x1 to int(c * mlp_ratio), Conv 1x1 back without act)
+  ABlock:                           # x + attn(x), then x + mlp(x) (Conv 1x1 to int(c * mlp_ratio), Conv 1x1 back)
     params: [num_heads, {mlp_ratio: 1.2}, {area: 1}]
     layers:
       - {op: AAttn, name: attn, num_heads: num_heads, area: area}
@@ -204,7 +204,7 @@ BLOCKS: dict[str, tuple[str, tuple[str, ...]]] = {
       - {op: ABlock, name: b1, num_heads: num_heads, mlp_ratio: mlp_ratio, area: area, module: 1}
 """, ("ABlock",)),
     "A2C2f": (f"""\
-  A2C2f:                            # cv1, n units (two ABlocks, or a C3k without a2) all concatenated, cv2; x + gamma * y
+  A2C2f:                            # cv1, n units (two ABlocks, or C3k), all concatenated, cv2; x + gamma * y
     params: [c2, {{a2: true}}, {{area: 1}}, {{residual: false}}, {{mlp_ratio: 2.0}}, {{n: 1}},
              {{c_out: "{SCALED}"}}, {{c: "int(c_out * 0.5)"}}, {{reps: "{REPEATS}"}}]
     layers:
@@ -284,9 +284,10 @@ MODULES: dict[str, tuple[str, tuple[tuple[str, Any], ...]]] = {
     "nn.Upsample": ("upsample", (("size", None), ("scale_factor", None), ("mode", "nearest"))),
     "Detect": ("Detect", (("nc", None),)),
 }
-C3K_SCALES = ("m", "l", "x")  # parse_model: `if m is C3k2 and scale in {"m", "l", "x"}: args[3:4] = [True]`
+C3K_SCALES = ("m", "l", "x")  # parse_model: `if m is C3k2 and scale in {"m", "l", "x"}: args[3:4] = [...]`
 A2_SCALES = ("l", "x")  # parse_model: `if m is A2C2f and scale in {"l", "x"}: args.extend((True, 1.2))`
-REPEATED_INSIDE = {"C2f", "C2", "C3", "C3k2", "C2PSA", "A2C2f"}  # parse_model passes n to these modules (args.insert(2, n))
+# parse_model passes n to these modules (args.insert(2, n))
+REPEATED_INSIDE = {"C2f", "C2", "C3", "C3k2", "C2PSA", "A2C2f"}
 KNOWN_UNSUPPORTED = ("C2fCIB", "C2fAttn", "PSA", "SCDown", "v10Detect", "Segment", "Pose",
                      "OBB", "Classify", "RTDETRDecoder", "WorldDetect", "YOLOEDetect", "GhostConv", "C3Ghost")
 TOP_KEYS = ("nc", "scales", "backbone", "head", "depth_multiple", "width_multiple", "reg_max", "end2end",
