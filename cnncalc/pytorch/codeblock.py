@@ -242,6 +242,8 @@ class BlockWriter(UseWriter):
                 continue
             if isinstance(member, Loop):
                 raise NotIdiomatic(f"{member.key}: a repeat straight in a class")
+            if any(self.gen.is_function(t) for t in member.things):
+                raise NotIdiomatic(f"{member.key}: a function's modules outside a container called as a whole")
             form = inline_form(member)
             out = names.new(variable(local))
             if form is not None:
