@@ -206,6 +206,21 @@ def test_imported_specs_equal_detection_model_at_every_scale(yaml_name, tmp_path
             assert report.totals.macs == reference["sizes"][0]["fvcore"], reference["sizes"][0]["by_operator"]
 
 
+@pytest.mark.slow
+def test_the_exported_imported_yolo12n_loads_detection_model_weights_and_computes_its_output(tmp_path):
+    """Area attention's permutes, written as pairs of transposes, compute what AAttn computes: the file
+    `cnncalc export` writes for the imported yolo12 (scale n: no residual gamma) loads DetectionModel's
+    state_dict strictly and its output agrees on a random image."""
+    source = Path(_reference_info()["cfg"]) / "12/yolo12.yaml"
+    spec, exported = tmp_path / "yolo12.yaml", tmp_path / "yolo12n.py"
+    assert runner.invoke(app, ["import", str(source), "--scale", "n", "-o", str(spec)]).exit_code == 0
+    result = runner.invoke(app, ["export", str(spec), "--to", "pytorch", "-o", str(exported)])
+    assert result.exit_code == 0, result.output
+    request = {"yaml": "12/yolo12.yaml", "scale": "n", "sizes": [],
+               "export": {"path": str(exported), "cls": "Yolo12", "size": [640, 640]}}
+    assert measure([request])[0]["export_max_diff"] < 1e-3
+
+
 # C3k2's third form (attn: a Bottleneck and a PSABlock per repeat), which no shipped detection YAML
 # that imports uses (YOLO26's end2end head is refused), and C2PSA with one and with two heads.
 ATTENTION = """nc: 3
