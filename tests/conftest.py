@@ -70,6 +70,24 @@ def analyze_text():
     return run
 
 
+# The heavy references, imported by the first test that asks for one and skipped where missing; never
+# at collection, which every xdist worker pays for tests `-m "not slow"` may deselect
+# (tests/test_collection.py keeps it so).
+@pytest.fixture(scope="session")
+def torch():
+    return pytest.importorskip("torch")
+
+
+@pytest.fixture(scope="session")
+def torchvision(torch):
+    return pytest.importorskip("torchvision")
+
+
+@pytest.fixture(scope="session")
+def timm(torch):
+    return pytest.importorskip("timm")
+
+
 def one_layer(layer: str, input_shape: str = "[3, 32, 32]") -> str:
     """A spec with a single layer, written as a YAML flow mapping."""
     return f"input: {input_shape}\nlayers:\n  - {layer}\n"

@@ -14,13 +14,13 @@ from typer.testing import CliRunner
 
 import cnncalc
 from cnncalc.cli import app
+from cnncalc.pytorch.export import flat_source, pytorch_source
 from cnncalc.spec.bundled import bundled_specs, resolve
 from cnncalc.spec.graph import build
 from cnncalc.spec.spec import load_spec, parse_spec
 
-pytestmark = [pytest.mark.torch, pytest.mark.filterwarnings("ignore:The default weight initialization:FutureWarning")]
-torch = pytest.importorskip("torch")
-from cnncalc.pytorch.export import flat_source, pytorch_source  # noqa: E402
+pytestmark = [pytest.mark.torch, pytest.mark.usefixtures("torch"),  # every test: skipped without PyTorch
+              pytest.mark.filterwarnings("ignore:The default weight initialization:FutureWarning")]
 
 runner = CliRunner()
 
@@ -46,6 +46,8 @@ UNMATCHED = {"convnext_tiny": "torchvision's CNBlock has nn.Linear pointwise lay
 
 def load_exported(tmp_path, name: str, source: str, meta: bool = False):
     """The model class of an exported file (the last one), built; on the meta device: no initialisation."""
+    import torch
+
     path = tmp_path / f"{name}.py"
     path.write_text(source)
     module_spec = importlib.util.spec_from_file_location(f"exported_{name}", path)
@@ -60,6 +62,8 @@ def load_exported(tmp_path, name: str, source: str, meta: bool = False):
 def reference(declared: dict):
     """The torchvision model with random weights and statistics (BN's running means and variances too, so a
     wrong eps or a statistic in the wrong place shows), drawn faster than torchvision's initialisation."""
+    import torch
+
     torchvision = pytest.importorskip("torchvision")
     builder = getattr(torchvision.models, declared["model"])
     try:
@@ -88,6 +92,8 @@ def first(output):
 
 def assert_loads_and_agrees(model, ref, shape):
     """`model` (built on the meta device) takes `ref`'s state_dict strictly and gives its outputs to 1e-5."""
+    import torch
+
     model.load_state_dict(ref.state_dict(), strict=True, assign=True)
     x = torch.randn(1, *shape, generator=torch.Generator().manual_seed(1))
     with torch.no_grad():
@@ -265,6 +271,8 @@ def test_a_layer_cannot_take_a_container_or_sit_in_a_layer(first, second, messag
 # ---- ONNX ------------------------------------------------------------------------------------------------
 def onnx_agrees_with_torch(proto_bytes: bytes, model, shape) -> list:
     """The ONNX model passes onnx.checker and onnxruntime gives torch's output to 1e-4; its nodes."""
+    import torch
+
     onnx = pytest.importorskip("onnx")
     ort = pytest.importorskip("onnxruntime")
     proto = onnx.load_from_string(proto_bytes)
@@ -383,7 +391,7 @@ layers:
 """
 
 
-def test_idiomatic_file_builds_the_flat_files_model(tmp_path):
+def test_idiomatic_file_builds_the_flat_files_model(torch, tmp_path):
     """Every form the generator writes (loops with a different first copy, copies reading the copy before,
     parameters computed unless given, functions, nn.Sequential subclasses, lists built under conditions, a
     block written out) registers the same modules as the flat file and computes the same outputs."""
@@ -465,7 +473,7 @@ layers:
 """
 
 
-def test_local_lists_hide_no_function_or_class(tmp_path):
+def test_local_lists_hide_no_function_or_class(torch, tmp_path):
     """A list built in __init__ or a function takes a name of its own (`layers_2`), not that of a function or
     class it calls; a repeat's later copies read the copy before (`c`), not a number that fits both uses."""
     graph = build(parse_spec(NAMES))
