@@ -88,6 +88,44 @@ def timm(torch):
     return pytest.importorskip("timm")
 
 
+# With `-n N` (xdist), the tests that import PyTorch or a peer tool all run in one worker (the group
+# "torch"), so that one worker pays for those imports (~5 s of CPU), not each of them. The `--dist load`
+# that -n implies becomes `loadgroup`, which runs every other test as `load` does; a --dist given on
+# the command line is kept. xdist tells its workers only the command line, hence `cnncalc_loadgroup`.
+def pytest_cmdline_main(config):  # after xdist's (tryfirst) has set `load`, before the session runs
+    workerinput = getattr(config, "workerinput", None)
+    if workerinput is not None:
+        config.option.loadgroup = config.option.loadgroup or workerinput.get("cnncalc_loadgroup", False)
+    elif getattr(config.option, "dist", None) == "load" and \
+            not any(arg.startswith(("--dist", "-d")) for arg in config.invocation_params.args):
+        config.option.dist = "loadgroup"
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node):
+    node.workerinput["cnncalc_loadgroup"] = node.config.getvalue("dist") == "loadgroup"
+
+
+def pytest_collection_modifyitems(config, items):
+    if not getattr(config.option, "loadgroup", False):
+        return
+    for item in items:
+        if item.get_closest_marker("torch") or item.get_closest_marker("peers"):
+            _join_group(item, "torch")
+
+
+def _join_group(item, group: str) -> None:
+    """What xdist does for `@pytest.mark.xdist_group(group)`: the scheduler reads the group from the test's
+    id. xdist 3.8 writes `item._nodeid`, which pytest 9.2 no longer reads (pytest-xdist issue #1386)."""
+    nodeid = f"{item.nodeid}@{group}"
+    if hasattr(item, "_id"):  # pytest >= 9.2: a structured id
+        from _pytest.nodeid import coerce_node_id
+
+        item._id = coerce_node_id(nodeid)
+    else:
+        item._nodeid = nodeid
+
+
 def one_layer(layer: str, input_shape: str = "[3, 32, 32]") -> str:
     """A spec with a single layer, written as a YAML flow mapping."""
     return f"input: {input_shape}\nlayers:\n  - {layer}\n"
