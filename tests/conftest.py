@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -68,6 +69,19 @@ def analyze_text():
         return analyze(build(parse_spec(text, "test.yaml"), input_shape), **options)
 
     return run
+
+
+# What collection imported of the heavy packages, for tests/test_collection.py: every xdist worker
+# collects every test module, so an import at the top of one costs each worker, whatever -m selects.
+HEAVY_PACKAGES = ("torch", "torchvision", "timm", "onnx", "onnxruntime", "onnxscript", "fvcore", "ptflops", "thop",
+                  "torchinfo", "numpy", "matplotlib", "openpyxl")
+HEAVY_AT_COLLECTION: dict[str, str] = {}  # package -> the first module whose collection imported it
+
+
+def pytest_collectreport(report):
+    for name in HEAVY_PACKAGES:
+        if name in sys.modules and name not in HEAVY_AT_COLLECTION:
+            HEAVY_AT_COLLECTION[name] = report.nodeid or "(before the first test module)"
 
 
 # The heavy references, imported by the first test that asks for one and skipped where missing; never
