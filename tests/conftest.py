@@ -3,9 +3,11 @@ from __future__ import annotations
 import importlib.util
 import os
 import sys
+import weakref
 from pathlib import Path
 
 import pytest
+import typer.testing
 
 ROOT = Path(__file__).resolve().parent.parent
 SPECS = ROOT / "specs"
@@ -17,6 +19,21 @@ GOLDEN = Path(__file__).resolve().parent / "golden"
 # ResNet-152 and DenseNet-121, one process: 32 s against 108 s on 2 busy cores)
 for _threads in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_threads, "1")
+
+# typer's CliRunner.invoke builds the click command of the whole app again on every call (about 12 ms of the
+# 18 ms of `table lenet5`, for ~1,000 calls in the fast lane); a click command is made to be run many
+# times, as `cnncalc` itself runs its one, so each app's is built once.
+_COMMANDS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_build_command = typer.testing._get_command
+
+
+def _command_once(app):
+    if app not in _COMMANDS:
+        _COMMANDS[app] = _build_command(app)
+    return _COMMANDS[app]
+
+
+typer.testing._get_command = _command_once
 
 # --symbolic needs the optional sympy; the bare environment of .ci/run has none.
 needs_sympy = pytest.mark.skipif(importlib.util.find_spec("sympy") is None, reason="sympy (the symbolic extra) is not installed")
