@@ -209,6 +209,8 @@ class BlockWriter(UseWriter):
                          body, forward)
 
     def forward_lines(self) -> list[str]:
+        if self.block.inputs or self.block.outputs:
+            raise NotIdiomatic("named inputs or several outputs")  # written out where it is used
         by_item = {id(m.item): m for m in self.members}
         groups = self.containers()
         names = Names()
@@ -224,10 +226,14 @@ class BlockWriter(UseWriter):
             member = by_item.get(id(item))
             previous = local
             if member is None:  # skipped by every use: it stands for its first input
+                if inputs[0] not in value:
+                    raise NotIdiomatic(f"{local}: its input is no name of the block's layers")
                 value[local] = value[inputs[0]]
                 continue
             if member.key in done:
                 continue
+            if not all(name in value for name in inputs):  # `m.*`, `xs.{i}`, `NAME if CONDITION`...
+                raise NotIdiomatic(f"{local}: its inputs are no names of the block's layers")
             top = member.paths[0][0]
             group = groups.get(top)
             if group is not None:
@@ -242,6 +248,8 @@ class BlockWriter(UseWriter):
                 continue
             if isinstance(member, Loop):
                 raise NotIdiomatic(f"{member.key}: a repeat straight in a class")
+            if any(self.gen.is_function(t) for t in member.things):
+                raise NotIdiomatic(f"{member.key}: a function's modules outside a container called as a whole")
             form = inline_form(member)
             out = names.new(variable(local))
             if form is not None:

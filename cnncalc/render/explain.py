@@ -10,8 +10,12 @@ from .jsonout import dumps
 
 
 def heading(item: Explanation) -> str:
+    """`p (pair): 8×16×16 + 8×16×16 → sum 8×16×16, prod 8×16×16`: a block with several outputs names
+    each (relative to the block)."""
     shapes = " + ".join(format_shape(shape) for shape in item.input_shapes)
-    return printable(f"{item.layer} ({item.op}): {shapes} → {format_shape(item.output_shape)}")
+    outputs = ", ".join(f"{name.removeprefix(item.layer + '.')} {format_shape(shape)}"
+                        for name, shape in item.outputs) or format_shape(item.output_shape)
+    return printable(f"{item.layer} ({item.op}): {shapes} → {outputs}")
 
 
 def explain_text(items: list[Explanation]) -> list:
@@ -49,6 +53,8 @@ def explain_json(items: list[Explanation], name: str, convention: str, dtype: st
                 "inputs": list(item.inputs),
                 "input_shapes": [list(shape) for shape in item.input_shapes],
                 "output_shape": list(item.output_shape),
+                **({"outputs": [{"name": name, "shape": list(shape)} for name, shape in item.outputs]}
+                   if item.outputs else {}),
                 "steps": [
                     {
                         "label": step.label,
