@@ -22,9 +22,9 @@ for _threads in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
 
 # typer's CliRunner.invoke builds the click command of the whole app again on every call (about 12 ms of the
 # 18 ms of `table lenet5`, for ~1,000 calls in the fast lane); a click command is made to be run many
-# times, as `cnncalc` itself runs its one, so each app's is built once.
+# times, as `cnncalc` itself runs its one, so each app's is built once (where typer has that helper).
 _COMMANDS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-_build_command = typer.testing._get_command
+_build_command = getattr(typer.testing, "_get_command", None)
 
 
 def _command_once(app):
@@ -33,7 +33,8 @@ def _command_once(app):
     return _COMMANDS[app]
 
 
-typer.testing._get_command = _command_once
+if _build_command is not None:
+    typer.testing._get_command = _command_once
 
 # --symbolic needs the optional sympy; the bare environment of .ci/run has none.
 needs_sympy = pytest.mark.skipif(importlib.util.find_spec("sympy") is None, reason="sympy (the symbolic extra) is not installed")
