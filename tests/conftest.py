@@ -21,7 +21,7 @@ for _threads in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_threads, "1")
 
 # typer's CliRunner.invoke builds the click command of the whole app again on every call (about 12 ms of the
-# 18 ms of `table lenet5`, for ~1,000 calls in the fast lane); a click command is made to be run many
+# 18 ms of `table lenet5`; the fast lane makes about 760 calls); a click command is made to be run many
 # times, as `cnncalc` itself runs its one, so each app's is built once (where typer has that helper).
 _COMMANDS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 _build_command = getattr(typer.testing, "_get_command", None)
