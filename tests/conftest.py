@@ -2,9 +2,12 @@ from __future__ import annotations
 
 import importlib.util
 import os
+import sys
+import weakref
 from pathlib import Path
 
 import pytest
+import typer.testing
 
 ROOT = Path(__file__).resolve().parent.parent
 SPECS = ROOT / "specs"
@@ -16,6 +19,22 @@ GOLDEN = Path(__file__).resolve().parent / "golden"
 # ResNet-152 and DenseNet-121, one process: 32 s against 108 s on 2 busy cores)
 for _threads in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
     os.environ.setdefault(_threads, "1")
+
+# typer's CliRunner.invoke builds the click command of the whole app again on every call (about 12 ms of the
+# 18 ms of `table lenet5`; the fast lane makes about 760 calls); a click command is made to be run many
+# times, as `cnncalc` itself runs its one, so each app's is built once (where typer has that helper).
+_COMMANDS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_build_command = getattr(typer.testing, "_get_command", None)
+
+
+def _command_once(app):
+    if app not in _COMMANDS:
+        _COMMANDS[app] = _build_command(app)
+    return _COMMANDS[app]
+
+
+if _build_command is not None:
+    typer.testing._get_command = _command_once
 
 # --symbolic needs the optional sympy; the bare environment of .ci/run has none.
 needs_sympy = pytest.mark.skipif(importlib.util.find_spec("sympy") is None, reason="sympy (the symbolic extra) is not installed")
@@ -68,6 +87,75 @@ def analyze_text():
         return analyze(build(parse_spec(text, "test.yaml"), input_shape), **options)
 
     return run
+
+
+# What collection imported of the heavy packages, for tests/test_collection.py: every xdist worker
+# collects every test module, so an import at the top of one costs each worker, whatever -m selects.
+HEAVY_PACKAGES = ("torch", "torchvision", "timm", "onnx", "onnxruntime", "onnxscript", "fvcore", "ptflops", "thop",
+                  "torchinfo", "numpy", "matplotlib", "openpyxl")
+HEAVY_AT_COLLECTION: dict[str, str] = {}  # package -> the first module whose collection imported it
+
+
+def pytest_collectreport(report):
+    for name in HEAVY_PACKAGES:
+        if name in sys.modules and name not in HEAVY_AT_COLLECTION:
+            HEAVY_AT_COLLECTION[name] = report.nodeid or "(before the first test module)"
+
+
+# The heavy references, imported by the first test that asks for one and skipped where missing; never
+# at collection, which every xdist worker pays for tests `-m "not slow"` may deselect
+# (tests/test_collection.py keeps it so).
+@pytest.fixture(scope="session")
+def torch():
+    return pytest.importorskip("torch")
+
+
+@pytest.fixture(scope="session")
+def torchvision(torch):
+    return pytest.importorskip("torchvision")
+
+
+@pytest.fixture(scope="session")
+def timm(torch):
+    return pytest.importorskip("timm")
+
+
+# With `-n N` (xdist), the tests that import PyTorch or a peer tool all run in one worker (the group
+# "torch"), so that one worker pays for those imports (~5 s of CPU), not each of them. The `--dist load`
+# that -n implies becomes `loadgroup`, which runs every other test as `load` does; a --dist given on
+# the command line is kept. xdist tells its workers only the command line, hence `cnncalc_loadgroup`.
+def pytest_cmdline_main(config):  # after xdist's (tryfirst) has set `load`, before the session runs
+    workerinput = getattr(config, "workerinput", None)
+    if workerinput is not None:
+        config.option.loadgroup = config.option.loadgroup or workerinput.get("cnncalc_loadgroup", False)
+    elif getattr(config.option, "dist", None) == "load" and \
+            not any(arg.startswith(("--dist", "-d")) for arg in config.invocation_params.args):
+        config.option.dist = "loadgroup"
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node):
+    node.workerinput["cnncalc_loadgroup"] = node.config.getvalue("dist") == "loadgroup"
+
+
+def pytest_collection_modifyitems(config, items):
+    if not getattr(config.option, "loadgroup", False):
+        return
+    for item in items:
+        if item.get_closest_marker("torch") or item.get_closest_marker("peers"):
+            _join_group(item, "torch")
+
+
+def _join_group(item, group: str) -> None:
+    """What xdist does for `@pytest.mark.xdist_group(group)`: the scheduler reads the group from the test's
+    id. xdist 3.8 writes `item._nodeid`, which pytest 9.2 no longer reads (pytest-xdist issue #1386)."""
+    nodeid = f"{item.nodeid}@{group}"
+    if hasattr(item, "_id"):  # pytest >= 9.2: a structured id
+        from _pytest.nodeid import coerce_node_id
+
+        item._id = coerce_node_id(nodeid)
+    else:
+        item._nodeid = nodeid
 
 
 def one_layer(layer: str, input_shape: str = "[3, 32, 32]") -> str:

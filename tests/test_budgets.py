@@ -268,20 +268,7 @@ def test_warnings_go_to_stderr(tmp_path):
     assert "stride 3 does not fit" in result.stderr and "does not fit" not in result.stdout  # (7 - 3)/3 + 1 = 2.33
 
 
-def test_check_compare_and_sweep_import_no_heavy_module():
-    import subprocess
-    import sys
-
-    from .conftest import ROOT
-
-    code = ("import sys\nfrom cnncalc.cli import app\n"
-            "for args in (['check', 'resnet50', '--max-params', '30M'], ['compare', 'resnet50', 'alexnet'],\n"
-            "             ['sweep', 'mobilenet_v2', '--set', 'width=0.5,1.0', '--jobs', '1']):\n"
-            "    try:\n        app(args)\n    except SystemExit as exit:\n        assert exit.code == 0, args\n"
-            "print(' '.join(m for m in ('torch', 'numpy', 'matplotlib', 'sympy') if m in sys.modules), file=sys.stderr)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
-    assert out.returncode == 0, out.stderr
-    assert out.stderr.strip() == ""
+# test_check_compare_and_sweep_import_no_heavy_module: in tests/test_static_imports.py (the static commands, one process)
 
 
 # ---- the memory figures (docs/memory.md) ------------------------------------------------------------

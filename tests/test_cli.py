@@ -147,13 +147,7 @@ def test_version_and_help():
     assert "--format" in invoke("table", "--help").stdout
 
 
-def test_static_path_imports_neither_torch_nor_numpy():
-    code = ("import sys; from cnncalc.cli import app\n"
-            "try:\n    app(['table', 'alexnet', '-f', 'json'])\nexcept SystemExit:\n    pass\n"
-            "print(' '.join(m for m in ('torch', 'numpy', 'sympy') if m in sys.modules), file=sys.stderr)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
-    assert out.returncode == 0
-    assert out.stderr.strip() == ""
+# test_static_path_imports_neither_torch_nor_numpy: in tests/test_static_imports.py (the static commands, one process)
 
 
 def test_library_api():

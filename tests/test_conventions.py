@@ -18,8 +18,6 @@ import contextlib
 import functools
 import io
 import json
-import subprocess
-import sys
 import warnings
 
 import pytest
@@ -35,8 +33,6 @@ from cnncalc.layers.activation import Activation
 from cnncalc.spec.bundled import bundled_specs
 from cnncalc.spec.graph import build
 from cnncalc.spec.spec import load_spec, parse_spec
-
-from .conftest import ROOT
 
 runner = CliRunner()
 PEERS = ["fvcore", "ptflops", "thop", "torchinfo", "torch"]
@@ -217,14 +213,7 @@ def test_explain_shows_the_weighted_terms():
             "= (96 × 55 × 55) × (3 × 11 × 11) + 96 × 55 × 55 + 2 × 96 × 55 × 55 = 106,286,400") in result.stdout
 
 
-def test_static_path_with_a_peer_convention_imports_no_torch():
-    code = ("import sys; sys.modules['torch'] = None; sys.modules['numpy'] = None\n"
-            "from cnncalc.cli import app\n"
-            "for c in ('fvcore', 'ptflops', 'thop', 'torchinfo', 'torch'):\n"
-            "    try:\n        app(['table', 'resnet18', '-f', 'json', '--convention', c])\n"
-            "    except SystemExit as exc:\n        assert not exc.code, exc.code\n")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=ROOT)
-    assert out.returncode == 0, out.stderr
+# test_static_path_with_a_peer_convention_imports_no_torch: in tests/test_static_imports.py (the static commands, one process)
 
 
 # ---- the tools ---------------------------------------------------------------------------------

@@ -13,13 +13,13 @@ from typer.testing import CliRunner
 
 import cnncalc
 from cnncalc.cli import app
+from cnncalc.pytorch.export import flat_source, pytorch_source
 from cnncalc.spec.bundled import bundled_specs, resolve
 from cnncalc.spec.graph import build
 from cnncalc.spec.spec import load_spec, parse_spec
 
-pytestmark = [pytest.mark.torch, pytest.mark.filterwarnings("ignore:The default weight initialization:FutureWarning")]
-torch = pytest.importorskip("torch")
-from cnncalc.pytorch.export import flat_source, pytorch_source  # noqa: E402
+pytestmark = [pytest.mark.torch, pytest.mark.usefixtures("torch"),  # every test: skipped without PyTorch
+              pytest.mark.filterwarnings("ignore:The default weight initialization:FutureWarning")]
 
 runner = CliRunner()
 
@@ -45,6 +45,8 @@ UNMATCHED = {"convnext_tiny": "torchvision's CNBlock has nn.Linear pointwise lay
 
 def load_exported(tmp_path, name: str, source: str, meta: bool = False):
     """The model class of an exported file (the last one), built; on the meta device: no initialisation."""
+    import torch
+
     path = tmp_path / f"{name}.py"
     path.write_text(source)
     module_spec = importlib.util.spec_from_file_location(f"exported_{name}", path)
@@ -59,6 +61,8 @@ def load_exported(tmp_path, name: str, source: str, meta: bool = False):
 def reference(declared: dict):
     """The torchvision model with random weights and statistics (BN's running means and variances too, so a
     wrong eps or a statistic in the wrong place shows), drawn faster than torchvision's initialisation."""
+    import torch
+
     torchvision = pytest.importorskip("torchvision")
     builder = getattr(torchvision.models, declared["model"])
     try:
@@ -87,6 +91,8 @@ def first(output):
 
 def assert_loads_and_agrees(model, ref, shape):
     """`model` (built on the meta device) takes `ref`'s state_dict strictly and gives its outputs to 1e-5."""
+    import torch
+
     model.load_state_dict(ref.state_dict(), strict=True, assign=True)
     x = torch.randn(1, *shape, generator=torch.Generator().manual_seed(1))
     with torch.no_grad():
@@ -264,7 +270,7 @@ layers:
 """
 
 
-def test_a_layer_with_module_dot_is_its_blocks_module(tmp_path):
+def test_a_layer_with_module_dot_is_its_blocks_module(torch, tmp_path):
     # the identity holds its slot in `ds`, so the next entry keeps number 1 (no gap to close)
     assert _paths(ONE_OR_SEQUENTIAL) == {"d0.same": ["ds.0"], "d1.conv": ["ds.1.0"], "d1.bn": ["ds.1.1"],
                                          "d2.same": ["ds.2"]}
@@ -292,6 +298,8 @@ def test_a_layer_cannot_take_a_container_or_sit_in_a_layer(first, second, messag
 # ---- ONNX ------------------------------------------------------------------------------------------------
 def onnx_agrees_with_torch(proto_bytes: bytes, model, shape) -> list:
     """The ONNX model passes onnx.checker and onnxruntime gives torch's output to 1e-4; its nodes."""
+    import torch
+
     onnx = pytest.importorskip("onnx")
     ort = pytest.importorskip("onnxruntime")
     proto = onnx.load_from_string(proto_bytes)
@@ -410,7 +418,7 @@ layers:
 """
 
 
-def test_idiomatic_file_builds_the_flat_files_model(tmp_path):
+def test_idiomatic_file_builds_the_flat_files_model(torch, tmp_path):
     """Every form the generator writes (loops with a different first copy, copies reading the copy before,
     parameters computed unless given, functions, nn.Sequential subclasses, lists built under conditions, a
     block written out) registers the same modules as the flat file and computes the same outputs."""
@@ -471,7 +479,7 @@ layers:
 """
 
 
-def test_a_written_out_use_of_a_function_calls_all_its_modules(tmp_path):
+def test_a_written_out_use_of_a_function_calls_all_its_modules(torch, tmp_path):
     """The model's forward calls every module of a function's use, not only its first."""
     from cnncalc.pytorch.codegen import Generator
 
@@ -535,7 +543,7 @@ layers:
 """
 
 
-def test_local_lists_hide_no_function_or_class(tmp_path):
+def test_local_lists_hide_no_function_or_class(torch, tmp_path):
     """A list built in __init__ or a function takes a name of its own (`layers_2`), not that of a function or
     class it calls; a repeat's later copies read the copy before (`c`), not a number that fits both uses."""
     graph = build(parse_spec(NAMES))

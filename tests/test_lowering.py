@@ -12,14 +12,13 @@ from typer.testing import CliRunner
 from cnncalc.analysis.engine import analyze
 from cnncalc.cli import app
 from cnncalc.layers import REGISTRY, layer_types
+from cnncalc.pytorch.export import pytorch_source
+from cnncalc.pytorch.verify import verify
 from cnncalc.spec.bundled import bundled_specs, resolve
 from cnncalc.spec.graph import build
 from cnncalc.spec.spec import load_spec, parse_spec
 
-pytestmark = pytest.mark.torch
-torch = pytest.importorskip("torch")
-from cnncalc.pytorch.export import pytorch_source  # noqa: E402
-from cnncalc.pytorch.verify import verify  # noqa: E402
+pytestmark = [pytest.mark.torch, pytest.mark.usefixtures("torch")]  # every test: skipped without PyTorch
 
 runner = CliRunner()
 
@@ -51,7 +50,7 @@ def test_asymmetric_same_padding_lowers_exactly(layer):
     assert "Padded" in graph.nodes[0].layer.lowering(list(graph.nodes[0].input_shapes), graph.nodes[0].output_shape).source()
 
 
-def test_submodules_carry_the_spec_names():
+def test_submodules_carry_the_spec_names(torch):
     from cnncalc.pytorch.lowering import to_module
 
     model = to_module(build(load_spec(resolve("resnet18")[0])))
@@ -82,7 +81,7 @@ def test_verify_cli_success():
 @pytest.mark.parametrize("name", ["alexnet", "resnet18", "googlenet", "mobilenet_v3_large", "convnext_tiny",
                                   "shufflenet_v2_x1_0"])
 @pytest.mark.parametrize("flat", [False, True], ids=["idiomatic", "flat"])
-def test_exported_pytorch_file_builds_the_same_model(tmp_path, name, flat):
+def test_exported_pytorch_file_builds_the_same_model(torch, tmp_path, name, flat):
     from cnncalc.pytorch.codegen import class_name
 
     graph = build(load_spec(resolve(name)[0]))

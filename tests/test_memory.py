@@ -4,8 +4,6 @@ the rules against PyTorch itself.)"""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 
 import pytest
 from typer.testing import CliRunner
@@ -257,11 +255,7 @@ def test_the_table_json_and_csv_agree():
     assert csv_lines[-1] == "batch,,,,,,,,64"
 
 
-def test_the_memory_command_imports_no_torch():
-    code = ("import sys, cnncalc.cli; cnncalc.cli.app(['memory', 'resnet18', '--fit', '8GiB', '-f', 'json'], "
-            "standalone_mode=False); print([m for m in ('torch', 'numpy', 'sympy') if m in sys.modules])")
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
-    assert result.stdout.strip().splitlines()[-1] == "[]"
+# test_the_memory_command_imports_no_torch: in tests/test_static_imports.py (the static commands, one process)
 
 
 def test_the_api_is_exposed_lazily():

@@ -14,8 +14,13 @@ from cnncalc.spec.graph import build
 from cnncalc.spec.spec import parse_spec
 
 pytestmark = [pytest.mark.torch, pytest.mark.slow, pytest.mark.filterwarnings("ignore")]  # against PyTorch: CI, not the fast lane
-torch = pytest.importorskip("torch")
-from cnncalc.pytorch import memtrack as memtracker  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def memtracker(torch):
+    from cnncalc.pytorch import memtrack
+
+    return memtrack
 
 
 def example_graph(op: str):
@@ -39,7 +44,7 @@ OPS = sorted(cls.op for cls in layer_types())
 
 
 @pytest.mark.parametrize("op", OPS)
-def test_saved_bytes_of_every_layer_type_equal_what_autograd_keeps(op):
+def test_saved_bytes_of_every_layer_type_equal_what_autograd_keeps(torch, memtracker, op):
     graph = example_graph(op)
     schedule = memory_schedule(graph, MemoryOptions(mode="train"))
     torch.manual_seed(0)
@@ -54,7 +59,7 @@ def test_saved_bytes_of_every_layer_type_equal_what_autograd_keeps(op):
 
 @pytest.mark.parametrize("case", ["train-touched", "train-resident", "infer", "train-resident-bf16", "infer-bf16"])
 @pytest.mark.parametrize("op", OPS)
-def test_every_layer_type_step_equals_memtracker(op, case):
+def test_every_layer_type_step_equals_memtracker(memtracker, op, case):
     """A whole AdamW step (the optimizer state counted both ways) and an inference pass, fp32 and bf16
     autocast, on the lowered module: every layer type's merge is a module there, so MemTracker's own
     hooks on several inputs are part of the reference (tracker_hooks)."""
@@ -127,7 +132,7 @@ def _zoo() -> list:
 _SESSIONS: dict[str, dict] = {}
 
 
-def _measured(name: str) -> dict:
+def _measured(memtracker, name: str) -> dict:
     """One MemTracker session per model (the model and each optimizer's first step shared by its cases)."""
     if name not in _SESSIONS:
         _SESSIONS.clear()  # one model's results at a time
@@ -153,11 +158,11 @@ def parse_spec_for(name: str):
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name, case", _zoo())
-def test_zoo_equals_memtracker_on_torchvision(name, case):
+def test_zoo_equals_memtracker_on_torchvision(memtracker, name, case):
     """Parameters, buffers and optimizer state to the byte; the peak within 1% (exact, category by category,
     but for the spec/torchvision differences NOT_EXACT names)."""
     pytest.importorskip("torchvision")
-    measured = _measured(name)
+    measured = _measured(memtracker, name)
     graph = build(parse_spec_for(name))
     optimizer, _, protocol = case.partition("-")
     mode = "infer" if case == "infer" else "train"
@@ -187,7 +192,7 @@ def _checkpoint_cases() -> list:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("model, names", _checkpoint_cases())
-def test_checkpointing_equals_memtracker(model, names):
+def test_checkpointing_equals_memtracker(torch, memtracker, model, names):
     """torch.utils.checkpoint (non-reentrant) around torchvision's modules, against `--checkpoint` with the
     spec's names (or module paths: mobilenet_v2's `features`)."""
     torchvision = pytest.importorskip("torchvision")
@@ -234,7 +239,7 @@ def _amp_cases() -> list:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name, mode, amp", _amp_cases())
-def test_zoo_under_autocast_equals_memtracker(name, mode, amp):
+def test_zoo_under_autocast_equals_memtracker(memtracker, name, mode, amp):
     torchvision = pytest.importorskip("torchvision")
     declared = DECLARED[name]
     kwargs = dict(declared["kwargs"], **({"aux_logits": False} if mode == "infer" and name == "googlenet" else {}))
@@ -246,7 +251,7 @@ def test_zoo_under_autocast_equals_memtracker(name, mode, amp):
 
 
 # ---- spec v3: YOLOv8 (frozen DFL weights), shared modules ------------------------------------------------------
-def _flat_equals_memtracker(graph, case: str) -> None:
+def _flat_equals_memtracker(memtracker, graph, case: str) -> None:
     """The schedule of the flat lowered module (`flat`: each tensor goes after its last reader, as the
     lowered module frees it) against MemTracker on that module, category by category."""
     optimizer, _, protocol = case.partition("-")
@@ -263,18 +268,20 @@ def _flat_equals_memtracker(graph, case: str) -> None:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("case", CASES)
-def test_yolov8n_equals_memtracker(case):
+def test_yolov8n_equals_memtracker(memtracker, case):
     """YOLOv8n (its Detect head: reshape, transpose, softmax over an axis, the frozen DFL conv, split by
     sizes, concat along the anchors, dist2bbox) at 256x256. The DFL conv's 16 weights take no gradient
     and no optimizer state: AdamW keeps 2 x 4 x (3,157,200 - 16) bytes, as MemTracker counts."""
     from cnncalc.api import load_graph
 
     graph = load_graph("yolov8", set={"scale": "n"}, input=(3, 256, 256))[0]
-    _flat_equals_memtracker(graph, case)
+    _flat_equals_memtracker(memtracker, graph, case)
 
 
-def _saved_bytes(graph) -> tuple[dict[str, int], dict[str, int]]:
+def _saved_bytes(memtracker, graph) -> tuple[dict[str, int], dict[str, int]]:
     """What each layer keeps for backward at batch 2: (the schedule's bytes, autograd's on the lowered module)."""
+    import torch
+
     from cnncalc.pytorch.lowering import to_module
 
     schedule = memory_schedule(graph, MemoryOptions(mode="train"))
@@ -283,28 +290,28 @@ def _saved_bytes(graph) -> tuple[dict[str, int], dict[str, int]]:
     return {layer.name: layer.saved_size[0] * 2 + layer.saved_size[1] for layer in schedule.layers}, measured
 
 
-def test_yolov8n_saved_bytes_equal_what_autograd_keeps():
+def test_yolov8n_saved_bytes_equal_what_autograd_keeps(memtracker):
     from cnncalc.api import load_graph
 
-    static, measured = _saved_bytes(load_graph("yolov8", set={"scale": "n"}, input=(3, 128, 128))[0])
+    static, measured = _saved_bytes(memtracker, load_graph("yolov8", set={"scale": "n"}, input=(3, 128, 128))[0])
     assert static == measured
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("case", CASES)
-def test_yolo11n_equals_memtracker(case):
+def test_yolo11n_equals_memtracker(memtracker, case):
     """YOLO11n (C2PSA's attention: the q, k, v views of one qkv tensor, q times its scale, two matmuls,
     softmax over the last axis, and v reshaped to a map, which with 2 heads is a copy) at 128x128."""
     from cnncalc.api import load_graph
 
     graph = load_graph("yolo11", set={"scale": "n"}, input=(3, 128, 128))[0]
-    _flat_equals_memtracker(graph, case)
+    _flat_equals_memtracker(memtracker, graph, case)
 
 
-def test_yolo11n_saved_bytes_equal_what_autograd_keeps():
+def test_yolo11n_saved_bytes_equal_what_autograd_keeps(memtracker):
     from cnncalc.api import load_graph
 
-    static, measured = _saved_bytes(load_graph("yolo11", set={"scale": "n"}, input=(3, 128, 128))[0])
+    static, measured = _saved_bytes(memtracker, load_graph("yolo11", set={"scale": "n"}, input=(3, 128, 128))[0])
     assert static == measured
     # the positional conv keeps v as a map: a copy of 128 channels x 4 x 4 per sample (2 heads of 64 rows
     # split from qkv's 2 x 128 rows cannot be merged by a view), 2 x 2,048 x 4 bytes
@@ -312,12 +319,12 @@ def test_yolo11n_saved_bytes_equal_what_autograd_keeps():
 
 
 @pytest.mark.parametrize("heads", [1, 2])
-def test_reshaping_a_part_of_an_axis_equals_what_autograd_keeps(heads):
+def test_reshaping_a_part_of_an_axis_equals_what_autograd_keeps(memtracker, heads):
     """The gap rule (layers/memory.py, reshape_copies) against PyTorch: one head views, two copy."""
     from .test_memory import HEADS
 
     rows = 16 // heads
-    static, measured = _saved_bytes(build(parse_spec(HEADS.format(c=16, h=heads, r=rows, half=rows // 2, v=8),
+    static, measured = _saved_bytes(memtracker, build(parse_spec(HEADS.format(c=16, h=heads, r=rows, half=rows // 2, v=8),
                                                      "heads.yaml")))
     assert static == measured
 
@@ -333,16 +340,16 @@ layers:
 
 
 @pytest.mark.parametrize("case", CASES)
-def test_shared_module_equals_memtracker(case):
+def test_shared_module_equals_memtracker(memtracker, case):
     """`share:`: one set of parameters, one gradient each (the two uses' gradients added), one optimizer state."""
     graph = build(parse_spec(SHARED, "shared.yaml"))
     schedule = memory_schedule(graph, MemoryOptions(mode="train"))
     assert schedule.parameters == (0, (4 * 4 * 3 * 3 + 4) * 4)  # head's weight and bias, once: 148 floats
-    _flat_equals_memtracker(graph, case)
+    _flat_equals_memtracker(memtracker, graph, case)
 
 
 # ---- cnncalc verify --memory ----------------------------------------------------------------------------------
-def test_verify_memory_checks_the_lowered_module():
+def test_verify_memory_checks_the_lowered_module(torch):
     from typer.testing import CliRunner
 
     from cnncalc.cli import app
@@ -352,7 +359,7 @@ def test_verify_memory_checks_the_lowered_module():
     assert "all 69 layers match PyTorch" in result.stdout and "memory: what each layer keeps" in result.stdout
 
 
-def test_verify_memory_fails_when_a_rule_is_wrong(monkeypatch):
+def test_verify_memory_fails_when_a_rule_is_wrong(torch, monkeypatch):
     """A wrong rule: batch norm keeping nothing for backward."""
     from dataclasses import replace
 

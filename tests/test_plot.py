@@ -3,7 +3,6 @@ figure draws exactly that data (bar heights and labels, not pixels)."""
 from __future__ import annotations
 
 import importlib.util
-import subprocess
 import sys
 from fractions import Fraction
 from itertools import accumulate
@@ -272,15 +271,7 @@ def test_plot_without_matplotlib_says_how_to_install_it(tmp_path, monkeypatch):
     assert not (tmp_path / "a.png").exists()
 
 
-def test_the_static_commands_never_import_matplotlib(tmp_path):
-    code = ("import sys; from cnncalc.cli import app\n"
-            "for args in (['table', 'alexnet'], ['report', 'alexnet', '-o', sys.argv[1]]):\n"
-            "    try: app(args)\n"
-            "    except SystemExit: pass\n"
-            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('matplotlib', 'numpy', 'torch')))")
-    result = subprocess.run([sys.executable, "-c", code, str(tmp_path / "a.html")], capture_output=True, text=True,
-                            cwd=ROOT, check=True)
-    assert result.stdout.splitlines()[-1] == "[]"
+# test_the_static_commands_never_import_matplotlib: in tests/test_static_imports.py (the static commands, one process)
 
 
 @needs_matplotlib

@@ -228,15 +228,7 @@ def test_without_torch_exit_2_with_the_install_hint():
     assert "needs PyTorch" in out.stderr and "pip install 'cnncalc[torch]'" in out.stderr
 
 
-def test_static_path_and_help_import_no_torch():
-    out = _fresh_python(
-        "import contextlib, io, sys\nfrom cnncalc.cli import app\n"
-        "for args in (['table', 'alexnet'], ['profile', '--help']):\n"
-        "    with contextlib.redirect_stdout(io.StringIO()):\n"
-        "        try:\n            app(args)\n        except SystemExit:\n            pass\n"
-        "print(' '.join(m for m in ('torch', 'numpy') if m in sys.modules))")
-    assert out.returncode == 0, out.stderr
-    assert out.stdout.strip() == ""
+# test_static_path_and_help_import_no_torch: in tests/test_static_imports.py (the static commands, one process)
 
 
 @pytest.mark.slow  # runs the network in PyTorch

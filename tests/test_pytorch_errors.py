@@ -11,8 +11,7 @@ from cnncalc.cli import app
 from cnncalc.layers import reshape
 from cnncalc.layers.torchspec import T
 
-pytestmark = pytest.mark.torch
-torch = pytest.importorskip("torch")
+pytestmark = [pytest.mark.torch, pytest.mark.usefixtures("torch")]  # every test: skipped without PyTorch
 runner = CliRunner()
 
 VECTOR_SCALE = "input: [52]\nlayers:\n  - {op: layer_scale, name: scale}\n  - {op: bn, name: norm}\n"
@@ -57,7 +56,7 @@ def test_onnx_export_without_onnx_is_a_clear_error(tmp_path, monkeypatch):
     assert not (tmp_path / "m.onnx").exists()
 
 
-def test_an_exporter_failure_is_a_clear_error(tmp_path, monkeypatch):
+def test_an_exporter_failure_is_a_clear_error(torch, tmp_path, monkeypatch):
     pytest.importorskip("onnx")
 
     def failing(*args, **kwargs):

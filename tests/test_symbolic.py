@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import json
-import sys
 
 import pytest
 from typer.testing import CliRunner
@@ -85,14 +84,7 @@ def test_explain_prints_symbolic_formulas():
     assert "  params = C_out × C_in/G × K × K = G*c × G*c/G × 3 × 3 = 9*G*c**2" in result.stdout.splitlines()
 
 
-def test_sympy_is_imported_only_in_symbolic_mode():
-    import subprocess
-
-    code = ("import sys; from cnncalc.cli import app\n"
-            "try:\n    app(['table', 'alexnet'])\nexcept SystemExit:\n    pass\n"
-            "print('sympy' in sys.modules)")
-    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
-    assert out.stdout.strip().splitlines()[-1] == "False"
+# test_sympy_is_imported_only_in_symbolic_mode: in tests/test_static_imports.py (the static commands, one process)
 
 
 def test_nested_floors_are_merged_and_stay_equal():

@@ -14,8 +14,6 @@ from cnncalc.spec.bundled import bundled_specs
 from cnncalc.spec.spec import load_spec
 
 pytestmark = [pytest.mark.torch, pytest.mark.peers]
-torch = pytest.importorskip("torch")
-timm = pytest.importorskip("timm")
 
 # A second size each model accepts (docs: DLA needs ceil(H/2) % 16 == 0, HRNet ceil(ceil(H/2)/2) % 8 == 0).
 SECOND = {"cspdarknet53": 224, "dla34": 256, "hrnet_w18_small": 256, "legacy_xception": 224}
@@ -37,7 +35,7 @@ DECLARED = _declared()
 
 
 @functools.lru_cache(maxsize=1)
-def _model(name: str):
+def _model(timm, name: str):
     reference = DECLARED[name]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -50,8 +48,8 @@ def test_the_zoo_declares_the_timm_models_it_promises():
 
 
 @pytest.mark.parametrize("name", sorted(DECLARED))
-def test_parameters_and_buffers_equal_timm(name):
-    model = _model(name)
+def test_parameters_and_buffers_equal_timm(timm, name):
+    model = _model(timm, name)
     report = cnncalc.analyze(name)
     assert report.totals.params == sum(p.numel() for p in model.parameters())
     statistics = sum(b.numel() for key, b in model.named_buffers() if not key.endswith("num_batches_tracked"))
@@ -61,12 +59,12 @@ def test_parameters_and_buffers_equal_timm(name):
 @pytest.mark.slow
 @pytest.mark.parametrize("second", [False, True], ids=["spec-size", "second-size"])
 @pytest.mark.parametrize("name", sorted(DECLARED))
-def test_output_shape_and_fvcore_equal_timm(name, second):
+def test_output_shape_and_fvcore_equal_timm(torch, timm, name, second):
     pytest.importorskip("fvcore")
     from .test_conventions import fvcore_count
 
     shape = (3, SECOND[name], SECOND[name]) if second else DECLARED[name]["input"]
-    model = _model(name)
+    model = _model(timm, name)
     with torch.no_grad():
         output = model(torch.zeros((1, *shape)))
     report = cnncalc.analyze(name, input=shape, convention="fvcore")
@@ -85,7 +83,7 @@ def test_published_figures():
 
 @pytest.mark.slow
 @pytest.mark.parametrize("name", sorted(DECLARED))
-def test_the_exported_file_loads_timms_weights_and_agrees(tmp_path, name):
+def test_the_exported_file_loads_timms_weights_and_agrees(torch, timm, tmp_path, name):
     """Every timm spec names its modules as timm does (docs/export.md): the exported file's model takes
     timm's state_dict strictly and computes its outputs (HRNet's: the classifier's 1000 logits)."""
     import copy
@@ -101,7 +99,7 @@ def test_the_exported_file_loads_timms_weights_and_agrees(tmp_path, name):
     module_spec.loader.exec_module(module)
     classes = [value for value in vars(module).values()
                if isinstance(value, type) and issubclass(value, torch.nn.Module) and value.__module__ == name]
-    reference = copy.deepcopy(_model(name))  # the cached model stays as timm made it
+    reference = copy.deepcopy(_model(timm, name))  # the cached model stays as timm made it
     torch.manual_seed(0)
     for buffer_name, buffer in reference.named_buffers():  # statistics other than 0 and 1, so a misplaced one shows
         if buffer_name.endswith(("running_mean", "running_var")):
@@ -115,6 +113,7 @@ def test_the_exported_file_loads_timms_weights_and_agrees(tmp_path, name):
     assert torch.allclose(output, expected, atol=1e-5, rtol=0)
 
 
+@pytest.mark.usefixtures("torch")  # the generator reads the lowering's torch modules
 def test_how_each_exported_file_is_written():
     """What docs/export.md says of each file: the blocks that are classes or functions, those written out
     in the model (HRNet's of several inputs and outputs), and DLA-34's flat form (a ReLU called twice)."""

@@ -14,8 +14,6 @@ from cnncalc.spec.spec import load_spec
 
 pytestmark = [pytest.mark.filterwarnings("ignore:The default weight initialization:FutureWarning"), pytest.mark.torch,
               pytest.mark.slow]
-torch = pytest.importorskip("torch")
-torchvision = pytest.importorskip("torchvision")
 
 
 def _declared() -> dict[str, dict]:
@@ -37,6 +35,9 @@ DECLARED = _declared()
 def _model(reference: dict):
     """On the meta device where the constructor allows it (RegNet computes its widths with
     tensor.tolist(), which meta tensors refuse: it is built on the CPU)."""
+    import torch
+    import torchvision
+
     builder = getattr(torchvision.models, reference["model"])
     try:
         with torch.device("meta"):
@@ -51,7 +52,7 @@ def _second_size(shape: tuple) -> tuple:
 
 
 @pytest.mark.parametrize("name", sorted(DECLARED))
-def test_parameters_and_buffers_equal_torchvision(name):
+def test_parameters_and_buffers_equal_torchvision(torchvision, name):
     """The whole model torchvision builds (auxiliary classifiers too: --mode train)."""
     model = _model(DECLARED[name])
     report = cnncalc.analyze(name, mode="train")
@@ -61,7 +62,7 @@ def test_parameters_and_buffers_equal_torchvision(name):
 
 
 @pytest.mark.parametrize("name", ["googlenet", "inception_v3"])
-def test_the_inference_network_leaves_out_the_auxiliary_classifiers(name):
+def test_the_inference_network_leaves_out_the_auxiliary_classifiers(torchvision, name):
     """By default cnncalc counts the network that runs at inference: torchvision's model without its
     auxiliary classifiers (aux_logits=False), which is what its published weights hold for GoogLeNet."""
     model = _model({**DECLARED[name], "kwargs": {**DECLARED[name]["kwargs"], "aux_logits": False}})
@@ -74,7 +75,7 @@ def test_the_inference_network_leaves_out_the_auxiliary_classifiers(name):
 
 @pytest.mark.parametrize("second", [False, True], ids=["spec-size", "second-size"])
 @pytest.mark.parametrize("name", sorted(DECLARED))
-def test_output_shape_equals_torchvision(name, second):
+def test_output_shape_equals_torchvision(torch, torchvision, name, second):
     reference = DECLARED[name]
     shape = _second_size(reference["input"]) if second else reference["input"]
     model = _model(reference)
