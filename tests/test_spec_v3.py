@@ -177,6 +177,35 @@ def test_held_keeps_an_output_until_its_block_instance_returns():
     assert load_graph(DOC_SPECS["dense_demo"])[0].held == {f"layer.{k}.cat": f"layer.{k}" for k in range(3)}
 
 
+HELD = """input: [4, 8, 8]
+layers:
+  - {op: conv, name: a, out: 8, kernel: 1, held: HELD}
+  - {op: conv, name: b, out: 8, kernel: 1}
+  - {op: conv, name: c, out: 8, kernel: 1}
+  - {op: conv, name: d, out: 8, kernel: 1}
+"""
+
+
+@pytest.mark.parametrize("held, peak_at, live_at_d", [
+    # each output is 8 x 8 x 8 floats = 2,048 bytes at batch 1. Not held, `a` goes after b reads it: two outputs
+    # at most are alive (b's: a and b), 4,096 bytes; at d, c and d
+    ("false", "b", 4096),
+    # held until c has run: a, b and c at c, 6,144 bytes; at d only c and d again
+    ("c", "c", 4096),
+    # held until the network returns: a, b and c at c; a, c and d at d
+    ("true", "c", 6144),
+])
+def test_held_until_a_later_layer_or_the_end(held, peak_at, live_at_d):
+    from cnncalc.analysis.memory import ACTIVATIONS, MemoryOptions, memory_schedule
+    from cnncalc.api import load_graph
+
+    schedule = memory_schedule(load_graph(HELD.replace("HELD", held))[0], MemoryOptions(mode="infer"))
+    index, _ = schedule.peak(1)
+    assert schedule.samples[index].layer == peak_at
+    at_d = [sample for sample in schedule.samples if sample.layer == "d"]
+    assert max(sample.bytes(1)[ACTIVATIONS] for sample in at_d) == live_at_d
+
+
 def test_conditional_inputs_are_read_only_when_their_condition_holds():
     text = ("input: [4, 8, 8]\nvars: {extra: false}\nlayers:\n  - {op: conv, name: a, out: 4, kernel: 1}\n"
             "  - {op: concat, name: cat, in: [input, a, a if extra]}\n")
@@ -228,7 +257,8 @@ layers:
     (PAIR + "  - {op: concat, name: r, repeat: 2, in: [a, r.1]}\n", 11,
      "'r.1' is not defined yet: a copy of a repeat can only read the copies before it"),
     (PAIR + "  - {op: concat, name: r, repeat: 2, in: [a, r]}\n", 11, "'r' is not defined yet"),
-    (PAIR + "  - {op: relu, name: r, held: 2}\n", 11, "field 'held': 'held' must be true or false"),
+    (PAIR + "  - {op: relu, name: r, held: 2}\n", 11, "'held' must be true, false or the name of a later layer"),
+    (PAIR + "  - {op: relu, name: r, held: a}\n", 11, "'held' must be true, false or the name of a later layer"),
     (PAIR.replace("inputs: [x, skip]", "inputs: [x*, skip]"), 4, "only the last input may take the rest ('x*')"),
     (PAIR.replace("inputs: [x, skip]", "inputs: [input, skip]"), 4, "'input' names the first input already"),
     (PAIR.replace("inputs: [x, skip]", "inputs: [x, x]"), 4, "input 'x' is listed twice"),

@@ -178,8 +178,8 @@ def _deaths(graph: Graph, steps: list[PlannedStep], node_steps: list[list[int]],
     (`x = self.layer1(x)` rebinds x only then), so a tensor passed into a block lives until the
     block's last op; inside one frame it goes after its last reader. The modules are the layers'
     module paths (`module:`, else their names): `layer1.0.conv1` runs inside `layer1.0`, inside `layer1`.
-    A `held:` output stays until the block instance around it returns (a Python variable that is not
-    reassigned: DenseNet's `concated_features`), whatever its module path."""
+    A `held:` output stays until the block instance around it returns, or the layer it names has run (a
+    Python variable that is not reassigned: DenseNet's `concated_features`), whatever its module path."""
     paths = [(str(n),) if flat else _ancestors(node.module) for n, node in enumerate(graph.nodes)]
     death = [-2] * count
     readers: dict[int, list[int]] = {}
@@ -215,18 +215,18 @@ def _deaths(graph: Graph, steps: list[PlannedStep], node_steps: list[list[int]],
         for t, s in made_by.items():
             until = graph.held.get(graph.nodes[steps[s].node].name) if s == node_steps[steps[s].node][-1] else None
             if until is not None:
-                death[t] = max(death[t], ends[until])
+                death[t] = max(death[t], ends.get(until, death[t]))
     for t in outputs:
         death[t] = -1
     return death
 
 
 def _instance_ends(graph: Graph, last_step: list[int]) -> dict[str, int]:
-    """The last step of every block instance (and '': of the whole network), where its frame's variables go."""
+    """The last step of every layer and block instance (and '': of the whole network)."""
     ends: dict[str, int] = {}
     for n, node in enumerate(graph.nodes):
         parts = node.name.split(".")
-        for k in range(len(parts)):
+        for k in range(len(parts) + 1):
             ends[".".join(parts[:k])] = last_step[n]
     return ends
 

@@ -111,7 +111,7 @@ class Graph:
     spec: Spec | None = field(default=None, compare=False, repr=False)  # what it was built from (export)
     train_only: tuple[str, ...] = ()  # the items marked `train_only:` (layer or block instance names)
     checkpoints: tuple[str, ...] = ()  # the items marked `checkpoint:` (activation checkpointing)
-    # `held:` outputs -> the block instance until whose end a Python variable holds them ('': the whole forward)
+    # `held:` outputs -> the block instance ('': the whole forward) or layer until whose end a variable holds them
     held: dict[str, str] = field(default_factory=dict)
 
     def shape_of(self, ref: str) -> Shape:
@@ -177,6 +177,7 @@ class _Scope:
     ports: frozenset[str] = frozenset()  # the block's inputs: not exported as `instance.port`
     kept: set[str] = field(default_factory=set)  # names of alternatives (same name, each with `when:`) kept
     train_only: bool = False  # inside a block instance marked `train_only:`
+    held_until: list[tuple[str, str, Location]] = field(default_factory=list)  # `held: LAYER`: (output, LAYER, where)
 
 
 class _Values(NamedTuple):
@@ -261,6 +262,9 @@ class _Builder:
         previous = scope.names[INPUT_NAME]
         for index, item in enumerate(items):
             previous = self.item(index, item, items.item_locs[index], scope, previous)
+        for ref, target, _ in scope.held_until:  # `held: LAYER`, LAYER being a later item of this list
+            whole = scope.prefix + target
+            self.held[ref] = whole if whole in self.groups else scope.names.get(target, ref)
         return previous
 
     def _explicit_names(self, items: YList) -> dict[str, Location]:
@@ -382,9 +386,7 @@ class _Builder:
             self._mark(item, "train_only", variables, name, None if check_only else self.train_only_items)
         if "checkpoint" in item:
             self._mark(item, "checkpoint", variables, name, None if check_only else self.checkpoints)
-        held: list[str] = []
-        if "held" in item:
-            self._mark(item, "held", variables, name, None if check_only else held)
+        held = self._held(item, variables, name, scope) if "held" in item else None
         train_only = train_only or scope.train_only
         exports = None
         if isinstance(target, Block):
@@ -398,9 +400,25 @@ class _Builder:
             out = self._unknown(name)
         if skipped:  # a skipped layer stands for its (first) input
             return inputs[0], False, None
-        for ref in self.group_outputs.get(name, (out,)) if held else ():  # a variable of the frame around it
-            self.held[ref] = scope.prefix.removesuffix(".")
+        for ref in self.group_outputs.get(name, (out,)) if held and not check_only else ():
+            if held is True:  # a variable of the frame around it: until the block instance returns
+                self.held[ref] = scope.prefix.removesuffix(".")
+            else:
+                scope.held_until.append((ref, held, item.value_locs["held"]))
         return out, True, exports
+
+    def _held(self, item: YMap, variables: dict[str, Any], name: str, scope: _Scope) -> bool | str:
+        """`held: true` (until the block instance returns) or `held: LAYER` (until that later layer of the same
+        block has run: a variable of a helper function that returns after it, DenseNet's `bn_function`)."""
+        loc = item.value_locs["held"]
+        value = resolve_value(item["held"], variables, loc, name, "held")
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value in scope.later:
+            return value
+        raise SpecError(f"'held' must be true, false or the name of a later layer of the same block, got {value!r}",
+                        loc=loc, layer=name, field="held",
+                        hint=did_you_mean(str(value), scope.later) if isinstance(value, str) else None)
 
     def _mark(self, item: YMap, key: str, variables: dict[str, Any], name: str, marked: list[str] | None) -> bool:
         """`train_only: true` or `checkpoint: true` on an item (a layer or a block instance)."""
