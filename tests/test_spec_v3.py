@@ -330,3 +330,20 @@ def test_an_exported_shared_module_is_registered_once(tmp_path):
     model = loaded.ShareDemo().eval()
     assert sum(p.numel() for p in model.parameters()) == 584  # head's 8*8*9 + 8, once
     assert tuple(model(torch.zeros(1, 8, 16, 16)).shape) == (1, 8, 8, 8)
+
+
+def test_the_table_writes_a_dense_block_compactly():
+    """densenet121 piped: each layer's cat reads the block's input and the copies before it; four or more equal
+    channel counts are written once (256 + 24 × 32 = 1,024), a run of three or more copies as a range."""
+    result = runner.invoke(app, ["table", "densenet121"])
+    assert result.exit_code == 0, result.output
+    rows = {line.split()[0]: line for line in result.stdout.splitlines() if line.startswith(" ") and line.split()}
+    assert rows["denseblock3.cat"].split()[1:5] == ["transition2.pool,", "denselayer.0-23.conv2", "256+24×32", "14"]
+    assert rows["denseblock1.denselayer.1.cat"].split()[1:4] == ["pool0,", "denselayer.0.conv2", "64+32"]
+    # two copies are named one by one, three make a range; three equal channel counts stay written out
+    assert rows["denseblock1.denselayer.2.cat"].split()[1:5] == ["pool0,", "denselayer.0.conv2,",
+                                                                "denselayer.1.conv2", "64+32+32"]
+    assert rows["denseblock1.denselayer.3.cat"].split()[1:4] == ["pool0,", "denselayer.0-2.conv2", "64+32+32+32"]
+    assert rows["denseblock1.denselayer.4.cat"].split()[3] == "64+4×32"
+    explained = runner.invoke(app, ["explain", "densenet121", "-l", "denseblock4.cat"])
+    assert "denseblock4.cat (concat): 512×7×7 + 16 × (32×7×7) → 1024×7×7" in explained.stdout

@@ -7,10 +7,11 @@ from ..analysis.explain import Explanation
 from ..core.shapes import format_shape
 from ..core.text import printable, printable_message
 from .jsonout import dumps
+from .lecture import runs
 
 
 def heading(item: Explanation) -> str:
-    shapes = " + ".join(format_shape(shape) for shape in item.input_shapes)
+    shapes = " + ".join(runs([format_shape(shape) for shape in item.input_shapes], "{count} × ({cell})"))
     return printable(f"{item.layer} ({item.op}): {shapes} → {format_shape(item.output_shape)}")
 
 

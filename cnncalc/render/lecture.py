@@ -55,7 +55,7 @@ TABLE_COLUMNS: dict[str, TableColumn] = {
     "layer": TableColumn("Layer", lambda r: r.name, left=True),
     "op": TableColumn("Op", lambda r: r.op, left=True),
     "from": TableColumn("From", lambda r: "", left=True),  # filled by from_cells()
-    "c_in": TableColumn("C_in", lambda r: "+".join(_runs([_channels(shape) for shape in r.input_shapes]))),
+    "c_in": TableColumn("C_in", lambda r: "+".join(runs([_channels(shape) for shape in r.input_shapes]))),
     "hw_in": TableColumn("H/W", lambda r: _spatial(r.input_shape)),
     "filters": TableColumn("Filters", lambda r: r.cells.filters),
     "kernel": TableColumn("K", lambda r: r.cells.kernel),
@@ -102,8 +102,8 @@ RUN = 4  # equal channel counts written once with their count (`64+5×32`) from 
 RANGE = 3  # consecutive copies of a repeat written as a range (`denselayer.0-5.conv2`) from this many
 
 
-def _runs(cells: list[str]) -> list[str]:
-    """Channel counts with a run of equal ones written once: 64, 32, 32, 32, 32, 32 -> 64, 5×32."""
+def runs(cells: list[str], counted: str = "{count}×{cell}") -> list[str]:
+    """A run of RUN or more equal cells written once with its count: 64, 32, 32, 32, 32, 32 -> 64, 5×32."""
     out: list[str] = []
     k = 0
     while k < len(cells):
@@ -111,7 +111,7 @@ def _runs(cells: list[str]) -> list[str]:
         while end + 1 < len(cells) and cells[end + 1] == cells[k]:
             end += 1
         count = end - k + 1
-        out += [f"{count}×{cells[k]}"] if count >= RUN else cells[k:end + 1]
+        out += [counted.format(count=count, cell=cells[k])] if count >= RUN else cells[k:end + 1]
         k = end + 1
     return out
 
