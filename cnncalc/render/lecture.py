@@ -135,8 +135,11 @@ def _copy_ranges(refs: list[str]) -> list[str]:
     while k < len(refs):
         head, number, tail = _copy_parts(refs[k])
         end = k
-        while number is not None and end + 1 < len(refs) and \
-                _copy_parts(refs[end + 1]) == (head, number + end + 1 - k, tail):
+        if number is None:
+            out.append(refs[k])
+            k += 1
+            continue
+        while end + 1 < len(refs) and _copy_parts(refs[end + 1]) == (head, number + end + 1 - k, tail):
             end += 1
         out += [f"{head}{number}-{number + end - k}{tail}"] if end - k + 1 >= RANGE else refs[k:end + 1]
         k = end + 1

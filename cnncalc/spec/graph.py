@@ -177,7 +177,7 @@ class _Scope:
     ports: frozenset[str] = frozenset()  # the block's inputs: not exported as `instance.port`
     kept: set[str] = field(default_factory=set)  # names of alternatives (same name, each with `when:`) kept
     train_only: bool = False  # inside a block instance marked `train_only:`
-    held_until: list[tuple[str, str, Location]] = field(default_factory=list)  # `held: LAYER`: (output, LAYER, where)
+    held_until: list[tuple[str, str]] = field(default_factory=list)  # `held: LAYER`: (output, LAYER)
 
 
 class _Values(NamedTuple):
@@ -262,7 +262,7 @@ class _Builder:
         previous = scope.names[INPUT_NAME]
         for index, item in enumerate(items):
             previous = self.item(index, item, items.item_locs[index], scope, previous)
-        for ref, target, _ in scope.held_until:  # `held: LAYER`, LAYER being a later item of this list
+        for ref, target in scope.held_until:  # `held: LAYER`, LAYER being a later item of this list
             whole = scope.prefix + target
             self.held[ref] = whole if whole in self.groups else scope.names.get(target, ref)
         return previous
@@ -401,10 +401,10 @@ class _Builder:
         if skipped:  # a skipped layer stands for its (first) input
             return inputs[0], False, None
         for ref in self.group_outputs.get(name, (out,)) if held and not check_only else ():
-            if held is True:  # a variable of the frame around it: until the block instance returns
+            if isinstance(held, str):  # until that later layer has run
+                scope.held_until.append((ref, held))
+            else:  # a variable of the frame around it: until the block instance returns
                 self.held[ref] = scope.prefix.removesuffix(".")
-            else:
-                scope.held_until.append((ref, held, item.value_locs["held"]))
         return out, True, exports
 
     def _held(self, item: YMap, variables: dict[str, Any], name: str, scope: _Scope) -> bool | str:
