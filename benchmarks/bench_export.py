@@ -19,17 +19,17 @@ Needs torch (the generator reads torch's defaults to leave them out). See benchm
 from __future__ import annotations
 
 import argparse
-import gc
 import json
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:  # run from a checkout without installing
     sys.path.insert(0, str(REPO))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import best_of  # noqa: E402
 
 started = time.perf_counter()
 import torch  # noqa: E402,F401  (imported once, up front, so that no phase pays for it)
@@ -60,26 +60,16 @@ layers:
 {uses}"""
 
 
-def best(action: Callable[[], Any], repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        gc.collect()
-        start = time.perf_counter()
-        action()
-        times.append(time.perf_counter() - start)
-    return min(times)
-
-
 def zoo(names: list[str], repeats: int) -> list[dict[str, Any]]:
     rows = []
     for name in names:
         spec = load_spec(resolve(name)[0])
         graph = build(spec)
         row = {"spec": name, "layers": len(graph.nodes),
-               "build": best(lambda spec=spec: build(spec), repeats),
-               "analyze": best(lambda graph=graph: analyze(graph), repeats),
-               "idiomatic": best(lambda graph=graph, name=name: idiomatic_source(graph, name), repeats),
-               "flat": best(lambda graph=graph, name=name: flat_source(graph, name), repeats)}
+               "build": best_of(repeats, lambda spec=spec: build(spec)),
+               "analyze": best_of(repeats, lambda graph=graph: analyze(graph)),
+               "idiomatic": best_of(repeats, lambda graph=graph, name=name: idiomatic_source(graph, name)),
+               "flat": best_of(repeats, lambda graph=graph, name=name: flat_source(graph, name))}
         row["analyze share"] = row["analyze"] / row["idiomatic"]
         rows.append(row)
     return rows
@@ -90,7 +80,7 @@ def scaling(sizes: list[int], repeats: int) -> list[dict[str, Any]]:
     for n in sizes:
         uses = "".join(f"  - {{op: res, name: one{k}}}\n" for k in range(n))
         graph = build(parse_spec(SCALING.format(n=n, uses=uses)))
-        seconds = best(lambda graph=graph: idiomatic_source(graph, "chain"), repeats)
+        seconds = best_of(repeats, lambda graph=graph: idiomatic_source(graph, "chain"))
         rows.append({"uses": 2 * n, "layers": len(graph.nodes), "idiomatic": seconds,
                      "us per use": seconds / (2 * n) * 1e6})
     return rows

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import gc
 import io
 import json
 import os
@@ -32,12 +31,11 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import cli_command
+from common import best_of, cli_command
 
 REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:  # run from a checkout without installing
@@ -54,16 +52,6 @@ from cnncalc.render.console import plain_text  # noqa: E402
 from cnncalc.render.lecture import lecture_table  # noqa: E402
 
 CHAIN = "input: [16, 32, 32]\nlayers:\n" + "  - {op: conv, out: 16, kernel: 3, pad: 1, act: relu}\n" * 500
-
-
-def best_of(repeats: int, run: Callable[[], Any]) -> float:
-    times = []
-    for _ in range(repeats):
-        gc.collect()
-        began = time.perf_counter()
-        run()
-        times.append(time.perf_counter() - began)
-    return min(times)
 
 
 def on_terminal(width: int, renderable: Any) -> str:

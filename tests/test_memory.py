@@ -128,6 +128,14 @@ def test_fit_in_the_api_and_on_the_command_line():
     assert "not even one sample fits in 100MB" in too_small.stderr
 
 
+def test_the_fitted_peak_never_reads_as_the_limit():
+    result = runner.invoke(app, ["memory", "resnet50", "--optimizer", "adamw", "--amp", "bf16", "--fit", "24GiB"])
+    assert result.exit_code == 0, result.output
+    # 25,739,324,464 bytes / 2**30 = 23.971 GiB: three digits would print '24 GiB' beside 'fits in 24 GiB'
+    assert ("fits in 24 GiB: batch 567 at most (peak 25,739,324,464 bytes (23.97 GiB))"
+            in " ".join(result.stdout.split()))
+
+
 def test_autocast_and_dtype():
     fp32 = cnncalc.memory("resnet18", batch=8)
     bf16 = cnncalc.memory("resnet18", batch=8, amp="bf16")

@@ -94,14 +94,15 @@ def human(value: int, unit: str = "") -> str:
     return f"{value} {unit}".rstrip()
 
 
-def human_bytes(value: int) -> str:
-    """1161600 -> '1.11 MiB' (powers of 1024)."""
+def human_bytes(value: int, digits: int = 3) -> str:
+    """1161600 -> '1.11 MiB' (powers of 1024, `digits` significant digits)."""
     if not isinstance(value, int):
         return str(value)
     for factor, prefix in ((1024**4, "TiB"), (1024**3, "GiB"), (1024**2, "MiB"), (1024, "KiB")):
         if abs(value) >= factor:
             number = Fraction(value, factor)  # 1,021 KiB reads '1021 KiB', not '1.02e+03 KiB'
-            return f"{float_text(number, '.3g' if abs(number) < Fraction(9995, 10) else '.0f')} {prefix}"
+            wide = abs(number) >= Fraction(10**digits * 10 - 5, 10)
+            return f"{float_text(number, '.0f' if wide else f'.{digits}g')} {prefix}"
     return f"{value} B"
 
 

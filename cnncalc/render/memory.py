@@ -81,6 +81,17 @@ def memory_title(report: MemoryReport) -> str:
     return ", ".join(parts)
 
 
+def _apart(value: int, limit: str) -> str:
+    """`value` in binary units with enough digits not to read as the limit beside it: a peak of
+    25,739,324,464 bytes next to 'fits in 24 GiB' reads '23.97 GiB', not '24 GiB'."""
+    text = human_bytes(value)
+    for digits in range(4, 7):
+        if text != limit:
+            break
+        text = human_bytes(value, digits)
+    return text
+
+
 def _amount(value: int) -> str:
     return f"{grouped(value)} bytes ({human_bytes(value)})"
 
@@ -104,12 +115,13 @@ def memory_summary_lines(report: MemoryReport) -> list[str]:
     lines.append("resident:          " + ", ".join(held))
     if report.fit is not None:
         fit = report.fit
+        limit = human_bytes(fit.limit_bytes)
+        peak = f"{grouped(fit.peak_bytes)} bytes ({_apart(fit.peak_bytes, limit)})"
         if fit.batch:
-            lines.append(f"fits in {human_bytes(fit.limit_bytes)}: batch {grouped(fit.batch)} at most "
-                         f"(peak {_amount(fit.peak_bytes)}); the table is for that batch")
+            lines.append(f"fits in {limit}: batch {grouped(fit.batch)} at most (peak {peak}); "
+                         "the table is for that batch")
         else:
-            lines.append(f"does not fit in {human_bytes(fit.limit_bytes)}: one sample already needs "
-                         f"{_amount(fit.peak_bytes)}")
+            lines.append(f"does not fit in {limit}: one sample already needs {peak}")
     if report.training_only:
         lines.append(f"training only:     {', '.join(report.training_only)} left out (they run only in training)")
     protocol = "" if report.mode != "train" else (
