@@ -225,7 +225,7 @@ class BlockWriter(UseWriter):
         (`in: [input, NAME.*]`), and every other member is written in forward (a concatenation)."""
         loops = [m for m in self.members if isinstance(m, Loop)]
         return bool(loops) and all(
-            m.item is not None and f"{m.item['name']}.*" in _item_inputs(m.item, "") and all(m.presence)
+            m.item is not None and f"{m.key}.*" in _item_inputs(m.item, "") and all(m.presence)
             for m in loops) and all(isinstance(m, Loop) or inline_form(m) is not None for m in self.members)
 
     def forward_lines(self) -> list[str]:
