@@ -370,6 +370,16 @@ blocks:
     params: [n]
     layers:
       - {op: unit, name: layer, c: in_channels, n: 1, repeat: n, module: "layer{i + 1}"}
+  gather:                    # given a list of inputs: forward(self, *parts), in_channels all their channels
+    inputs: [parts*]
+    layers:
+      - {op: concat, name: cat, in: [parts.*]}
+      - {op: conv, name: conv, out: growth, kernel: 1}
+  dense_block:               # copies reading the copies before them: their outputs kept in a list
+    params: [n]
+    layers:
+      - {op: gather, name: g, repeat: n, in: [input, g.*], module: "g{i}"}
+      - {op: concat, name: out, in: [input, g.*]}
   odd:                       # a condition no parameter can say: written out where it is used
     layers:
       - {op: conv, name: conv, out: 4, kernel: 1}
@@ -384,6 +394,7 @@ layers:
   - {op: stage, name: s1, c: 8, module: features}
   - {op: stage, name: s2, c: 8, module: features}
   - {op: stack, name: d, n: 2}
+  - {op: dense_block, name: dn, n: 3}
   - {op: conv, name: last, out: 4, kernel: 1, act: relu, repeat: 3, module: "out.#"}
 """
 
@@ -391,7 +402,8 @@ layers:
 def test_idiomatic_file_builds_the_flat_files_model(tmp_path):
     """Every form the generator writes (loops with a different first copy, copies reading the copy before,
     parameters computed unless given, functions, nn.Sequential subclasses, lists built under conditions, a
-    block written out) registers the same modules as the flat file and computes the same outputs."""
+    block given a list of inputs, copies reading every copy before them, a block written out) registers the
+    same modules as the flat file and computes the same outputs."""
     from cnncalc.pytorch.codegen import Generator
 
     graph = build(parse_spec(FEATURES))
@@ -409,7 +421,11 @@ def test_idiomatic_file_builds_the_flat_files_model(tmp_path):
                     "        self.features = nn.Sequential(*stage(4, c=8), *stage(8, c=8))\n",
                     "class Stack(nn.Sequential):\n",  # a later copy's name in a loop is an f-string
                     "        for i in range(1, n):\n            self.add_module(f\"layer{i + 1}\", Unit(",
-                    "        for _ in range(2):\n            out += [nn.Conv2d(4, 4, kernel_size=1), nn.ReLU()]\n"]:
+                    "        for _ in range(2):\n            out += [nn.Conv2d(4, 4, kernel_size=1), nn.ReLU()]\n",
+                    "    def forward(self, *parts):\n        cat = torch.cat(parts, dim=1)\n",
+                    '            self.add_module(f"g{i}", Gather(in_channels + i * GROWTH))\n',
+                    "        g = []\n        for layer in self.children():\n            g.append(layer(x, *g))\n"
+                    "        out = torch.cat([x, *g], dim=1)\n"]:
         assert excerpt in source
     generator = Generator(graph)
     generator.write()
