@@ -244,7 +244,7 @@ layers:
     ("a.x.y", "module path 'a.x.y' collides with 'a'"),
     ("'x..y'", "'x..y' is not a module path"),
     ('"{nope}"', "in '{nope}': unknown variable 'nope'"),
-    (".", "'.' is for blocks"),
+    (".", "a layer of the model needs a name here"),  # a block's layer may: it is then the block's module
 ])
 def test_bad_module_paths_are_located_errors(tmp_path, module, message):
     path = tmp_path / "net.yaml"
@@ -253,6 +253,34 @@ def test_bad_module_paths_are_located_errors(tmp_path, module, message):
     result = runner.invoke(app, ["export", str(path), "--to", "pytorch", "-o", str(tmp_path / "x.py")])
     assert result.exit_code == 2
     assert message in result.stderr and "net.yaml:4:" in result.stderr and "Traceback" not in result.output
+
+
+ONE_OR_SEQUENTIAL = """input: [4, 8, 8]
+blocks:
+  down:                      # timm's `nn.Identity() if ... else nn.Sequential(conv, bn)`
+    params: [c]
+    layers:
+      - {op: identity, name: same, when: c == in_channels, module: .}
+      - {op: conv, name: conv, out: c, kernel: 1, when: c != in_channels, module: 0}
+      - {op: bn, name: bn, when: c != in_channels, module: 1}
+layers:
+  - {op: down, name: d0, c: 4, module: ds.0}
+  - {op: down, name: d1, c: 8, module: ds.1}
+  - {op: down, name: d2, c: 8, module: ds.2}
+"""
+
+
+def test_a_layer_with_module_dot_is_its_blocks_module(tmp_path):
+    # the identity holds its slot in `ds`, so the next entry keeps number 1 (no gap to close)
+    assert _paths(ONE_OR_SEQUENTIAL) == {"d0.same": ["ds.0"], "d1.conv": ["ds.1.0"], "d1.bn": ["ds.1.1"],
+                                         "d2.same": ["ds.2"]}
+    graph = build(parse_spec(ONE_OR_SEQUENTIAL))
+    model = load_exported(tmp_path, "one_or_sequential", pytorch_source(graph, "one_or_sequential"))
+    assert [key for key in model.state_dict() if key.endswith("weight")] == ["ds.1.0.weight", "ds.1.1.weight"]
+    assert isinstance(model.ds[0], torch.nn.Identity) and isinstance(model.ds[2], torch.nn.Identity)
+    both = ONE_OR_SEQUENTIAL.replace("when: c == in_channels, ", "")  # then the identity and the conv collide
+    with pytest.raises(cnncalc.InputError, match=re.escape("module path 'ds.1.0' collides with 'ds.1'")):
+        cnncalc.analyze(both)
 
 
 @pytest.mark.parametrize(("first", "second", "message"), [
@@ -434,6 +462,49 @@ def test_idiomatic_file_builds_the_flat_files_model(tmp_path):
     flat = load_exported(tmp_path, "features_f", flat_source(graph, "features"))
     shapes = {key: tuple(value.shape) for key, value in flat.state_dict().items()}
     assert {key: tuple(value.shape) for key, value in idiomatic.state_dict().items()} == shapes
+    idiomatic.load_state_dict(flat.state_dict(), strict=True)
+    x = torch.randn(2, *graph.input_shape)
+    with torch.no_grad():
+        assert torch.equal(idiomatic(x), flat(x))
+
+
+WRITTEN_OUT_FUNCTIONS = """name: written_out_functions
+input: [3, 8, 8]
+blocks:
+  unit:                      # a function: its modules sit in the container it is used in
+    params: [c]
+    layers:
+      - {op: conv, name: conv, out: c, kernel: 3, pad: 1, module: "#"}
+      - {op: bn, name: bn, module: "#"}
+      - {op: relu, name: relu, module: "#"}
+  rep:                       # channels no parameter gives: written out where it is used
+    params: [c, n]
+    layers:
+      - {op: unit, name: unit, repeat: n, c: "[c, 3, 5][i]", module: .}
+  blk:
+    params: [c, n]
+    layers:
+      - {op: rep, name: rep, c: c, n: n}
+      - {op: conv, name: skip, in: input, out: "[c, 3, 5][n - 1]", kernel: 1}
+      - {op: add, name: add, in: [rep, skip]}
+layers:
+  - {op: blk, name: b1, c: 4, n: 2}
+  - {op: blk, name: b2, c: 2, n: 3}
+"""
+
+
+def test_a_written_out_use_of_a_function_calls_all_its_modules(tmp_path):
+    """The model's forward calls every module of a function's use, not only its first."""
+    from cnncalc.pytorch.codegen import Generator
+
+    graph = build(parse_spec(WRITTEN_OUT_FUNCTIONS))
+    generator = Generator(graph)
+    generator.write()
+    assert sorted(generator.written_out()) == ["blk", "rep"] and generator.functions == {"unit"}
+    source = pytorch_source(graph, "written_out_functions")
+    assert "x_0 = self.b1.rep[2](self.b1.rep[1](self.b1.rep[0](x)))" in source
+    idiomatic = load_exported(tmp_path, "written_out_i", source)
+    flat = load_exported(tmp_path, "written_out_f", flat_source(graph, "written_out_functions"))
     idiomatic.load_state_dict(flat.state_dict(), strict=True)
     x = torch.randn(2, *graph.input_shape)
     with torch.no_grad():

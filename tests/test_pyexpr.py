@@ -16,9 +16,12 @@ from cnncalc.pytorch.pyformat import format_line, split_call
     ("stride == 1 and in_channels == out", "stride == 1 and in_channels == out"),
     ("true if not proj else false", "True if not proj else False"),
     ("-c", "-c"),
+    ("c if grow or (i - 1) == n - 1 else k", "c if grow or i - 1 == n - 1 else k"),  # `or (` is no call of `or`
+    ("not (c > k)", "not c > k"),
 ])
 def test_spec_expressions_become_python(text, python):
-    assert to_python(text, {"planes", "k", "c", "stride", "in_channels", "out", "proj"}, {"width": "WIDTH"}) == python
+    names = {"planes", "k", "c", "stride", "in_channels", "out", "proj", "grow", "i", "n"}
+    assert to_python(text, names, {"width": "WIDTH"}) == python
 
 
 @pytest.mark.parametrize("text", ["c * unknown", "sqrt(c)", "c +", "same"])
@@ -30,6 +33,12 @@ def test_a_fixed_name_is_replaced_and_zero_terms_vanish():
     # a repeat's first copy: i = 0, so `c + i * w` is c
     assert to_python("c + i * w", {"c", "i"}, {"w": "W"}, {"i": 0}) == "c"
     assert to_python("2 - i", {"i"}, {}, {"i": 0}) == "2"
+    # legacy Xception's first unit: `relu: start_with_relu or i > 0` at i = 0 is start_with_relu
+    assert to_python("s or i > 0", {"s", "i"}, {}, {"i": 0}) == "s"
+    assert to_python("s and i == 0", {"s", "i"}, {}, {"i": 0}) == "s"
+    assert to_python("i > 0 and s", {"s", "i"}, {}, {"i": 0}) == "False"  # decided by its first operand
+    assert to_python("i > 0 or i < 0", {"i"}, {}, {"i": 0}) == "False"
+    assert to_python("c if i == 0 else k", {"c", "k", "i"}, {}, {"i": 0}) == "c"
 
 
 def test_python_meaning_not_the_specs():

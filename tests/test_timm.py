@@ -83,13 +83,11 @@ def test_published_figures():
         assert (report.totals.params, report.totals.macs) == (params, macs), name
 
 
-# The timm specs whose module names are timm's (docs/export.md says why the other two are not yet).
-WEIGHT_COMPATIBLE = ["cspdarknet53", "dla34"]
-
-
 @pytest.mark.slow
-@pytest.mark.parametrize("name", WEIGHT_COMPATIBLE)
+@pytest.mark.parametrize("name", sorted(DECLARED))
 def test_the_exported_file_loads_timms_weights_and_agrees(tmp_path, name):
+    """Every timm spec names its modules as timm does (docs/export.md): the exported file's model takes
+    timm's state_dict strictly and computes its outputs (HRNet's: the classifier's 1000 logits)."""
     import copy
     import importlib.util
 
@@ -112,4 +110,24 @@ def test_the_exported_file_loads_timms_weights_and_agrees(tmp_path, name):
     model.load_state_dict(reference.state_dict(), strict=True)
     x = torch.randn(1, *DECLARED[name]["input"])
     with torch.no_grad():
-        assert torch.allclose(model(x), reference(x), atol=1e-5, rtol=0)
+        output, expected = model(x), reference(x)
+    assert output.shape == expected.shape == (1, 1000)  # allclose alone would broadcast
+    assert torch.allclose(output, expected, atol=1e-5, rtol=0)
+
+
+def test_how_each_exported_file_is_written():
+    """What docs/export.md says of each file: the blocks that are classes or functions, those written out
+    in the model (HRNet's of several inputs and outputs), and DLA-34's flat form (a ReLU called twice)."""
+    from cnncalc.api import load_graph
+    from cnncalc.pytorch.codegen import Generator, NotIdiomatic
+
+    expected = {"cspdarknet53": (["cna", "dark"], ["cross_stage"]),
+                "hrnet_w18_small": (["basic", "bottleneck", "branch", "cbr"], ["fuse", "fuse_term", "hr_module"]),
+                "legacy_xception": (["rep", "sep", "unit", "xblock"], [])}
+    for name, (units, written_out) in expected.items():
+        generator = Generator(load_graph(name)[0])
+        generator.write()
+        assert sorted(generator.classes | generator.functions) == units, name
+        assert sorted(generator.written_out()) == written_out, name
+    with pytest.raises(NotIdiomatic, match="several layers share a module path"):
+        Generator(load_graph("dla34")[0]).write()

@@ -267,6 +267,8 @@ class BlockWriter(UseWriter):
             if isinstance(member, Loop):
                 lines += self._collected(member, local, inputs, value, names)
                 continue
+            if any(self.gen.is_function(t) for t in member.things):
+                raise NotIdiomatic(f"{member.key}: a function's modules outside a container called as a whole")
             form = inline_form(member)
             out = names.new(variable(local))
             if form is not None:

@@ -406,13 +406,22 @@ class ModelWriter(ScopeWriter):
                 code = inline_code(form, inputs)
             else:
                 code = ", ".join(inputs)
-                for segments in member.paths:
-                    code = f"{attribute('.'.join(segments))}({code})"
+                for path in self._called(member):
+                    code = f"{attribute(path)}({code})"
             out = names.new(variable(member.key.split(".")[-1]))
             lines.append(f"{out} = {code}")
             value[_output(member)] = out
         lines.append(f"return {', '.join(value[ref] for ref in self.gen.graph.outputs)}")
         return lines
+
+    def _called(self, member: Member) -> list[str]:
+        """The modules a member's forward line calls, in order: a function use's are all its modules, which
+        feed each other (`features.3`, `features.4`, `features.5`)."""
+        thing = member.things[0]
+        if isinstance(thing, Call) and self.gen.is_function(thing):
+            container, numbers = self.gen.run(thing, final=True)
+            return [f"{container}.{number}" if container else str(number) for number in numbers]
+        return [".".join(segments) for segments in member.paths]
 
 
 def _inputs(member: Member) -> tuple[str, ...]:

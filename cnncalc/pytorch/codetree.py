@@ -42,6 +42,7 @@ class Tree:
             parts = node.name.split(".")
             for n in range(1, len(parts) + 1):
                 self.order.setdefault(".".join(parts[:n]), index)
+        self.layer_paths = {node.module for node in graph.nodes}
         self.classes = {block for block, calls in self.uses.items() if self._own_modules(calls)}
         self._runs: dict[tuple[str, bool], tuple[str, list[int]]] = {}
         self.functions = {block for block, calls in self.uses.items()
@@ -67,7 +68,8 @@ class Tree:
     def _own_modules(self, calls: list[Call]) -> bool:
         paths = [use.module for use in calls]
         return all(paths) and len(set(paths)) == len(paths) and all(
-            use.module != self._parent_module(use) for use in calls)
+            use.module != self._parent_module(use) and use.module not in self.layer_paths  # `module: .` layer
+            for use in calls)
 
     def _parent_module(self, use: Call) -> str:
         parts = use.name.split(".")

@@ -50,12 +50,12 @@ def to_python(text: str, names: set[str], constants: Mapping[str, str], fixed: M
     out = []
     for index, (kind, value, _) in enumerate(tokens[:-1]):
         if kind == "name":
-            if tokens[index + 1][1] == "(":
+            if value in _KEYWORDS:  # before calls: `or (i - 1) == n` is no call of `or`
+                value = _KEYWORDS[value]
+            elif tokens[index + 1][1] == "(":
                 if value not in FUNCTIONS:
                     return None
                 value = FUNCTIONS[value]
-            elif value in _KEYWORDS:
-                value = _KEYWORDS[value]
             elif fixed and value in fixed:
                 value = repr(fixed[value])
             elif value in names:
@@ -75,7 +75,8 @@ def to_python(text: str, names: set[str], constants: Mapping[str, str], fixed: M
 
 
 class _Simplify(ast.NodeTransformer):
-    """`0 * x` is 0; `x + 0` and `x - 0` are x (whole-number zeros only)."""
+    """`0 * x` is 0; `x + 0` and `x - 0` are x (whole-number zeros only); comparisons of two numbers are
+    folded, and so are the booleans that decide nothing in `and` and `or`."""
 
     def visit_BinOp(self, node: ast.BinOp) -> ast.AST:
         self.generic_visit(node)
@@ -86,6 +87,33 @@ class _Simplify(ast.NodeTransformer):
             return node.right
         if isinstance(node.op, (ast.Add, ast.Sub)) and zero[1]:
             return node.left
+        return node
+
+    def visit_Compare(self, node: ast.Compare) -> ast.AST:
+        """`0 > 0` is False (a loop's first copy: `relu=start_with_relu or i > 0` at i = 0)."""
+        self.generic_visit(node)
+        left, right = node.left, node.comparators[0]
+        if len(node.ops) == 1 and isinstance(left, ast.Constant) and isinstance(right, ast.Constant) and \
+                type(left.value) is int and type(right.value) is int:
+            return ast.Constant(_COMPARE[type(node.ops[0])](left.value, right.value))
+        return node
+
+    def visit_BoolOp(self, node: ast.BoolOp) -> ast.AST:
+        """`x or False` is x, `x and True` is x; `False and x` is False, `True or x` is True."""
+        self.generic_visit(node)
+        neutral = isinstance(node.op, ast.And)
+        kept = [v for v in node.values if not (isinstance(v, ast.Constant) and v.value is neutral)]
+        if not kept:
+            return ast.Constant(neutral)
+        if isinstance(kept[0], ast.Constant) and kept[0].value is (not neutral):
+            return kept[0]
+        return kept[0] if len(kept) == 1 else ast.BoolOp(node.op, kept)
+
+    def visit_IfExp(self, node: ast.IfExp) -> ast.AST:
+        """`a if True else b` is a."""
+        self.generic_visit(node)
+        if isinstance(node.test, ast.Constant) and isinstance(node.test.value, bool):
+            return node.body if node.test.value else node.orelse
         return node
 
 

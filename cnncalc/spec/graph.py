@@ -481,11 +481,14 @@ class _Builder:
             relative = module_path(item["module"], variables, item.value_locs["module"], name)
             if copy is not None and not ("{" in raw or "#" in raw or relative == "."):
                 relative += f".{copy}"  # copies of a repeat are numbered unless the path says otherwise
-        if relative == "." and layer:
-            raise SpecError("'.' is for blocks (their layers then sit in the enclosing module); a layer needs a "
-                            "name here", loc=item.value_locs["module"], layer=name, field="module")
-        if relative == ".":  # a block instance that adds no level: its layers sit in the enclosing module
-            return scope.module.removesuffix(".")
+        if relative == "." and layer and not scope.module:
+            raise SpecError("'.' is the module of the block the layer is in; a layer of the model needs a name "
+                            "here", loc=item.value_locs["module"], layer=name, field="module")
+        if relative == ".":  # a block instance that adds no level: its layers sit in the enclosing module;
+            path = scope.module.removesuffix(".")  # a layer: it is the block instance's module (nn.Identity)
+            if layer:
+                self._take_module(path, item.value_locs["module"], name)
+            return path
         path = self._number(scope.module, relative)
         if layer:
             self._take_module(path, item.value_locs.get("module", item.loc), name)
