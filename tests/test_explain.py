@@ -146,7 +146,9 @@ def test_explain_a_block_instance():
     # each conv: 64 x 56 x 56 outputs x 64 x 3 x 3 = 115,605,504
     assert "  MACs = conv1 + conv2 = 115,605,504 + 115,605,504 = 231,211,008" in text
     # seven outputs of 64 x 56 x 56 float32: 7 x 802,816 bytes = 5,488 KB
-    assert text[-5].endswith("= 5,488 KB  (the outputs of its layers)")
+    assert text[-6].endswith("= 5,488 KB  (the outputs of its layers)")
+    # its output's field: conv1 7 + pool 2·2 = 11 (jump 4), two 3×3 convs: 11 + 2·2·4 = 27
+    assert text[-2] == "  receptive field = 27×27  (out's; jump 4×4, centre 0×0)"
 
 
 def test_explain_a_block_matches_the_collapsed_table():
@@ -156,7 +158,7 @@ def test_explain_a_block_matches_the_collapsed_table():
     # torchvision's inception 3a: convs 12,288 + 18,432 + 110,592 + 3,072 + 4,608 + 6,144 = 155,136,
     # BatchNorms 2 x (64 + 96 + 128 + 16 + 32 + 32) = 736
     assert collapsed["inception3a"].params == 155_872
-    assert text[-4].endswith(" = 155,872") and text[-2].endswith(f" = {collapsed['inception3a'].macs:,}")
+    assert text[-5].endswith(" = 155,872") and text[-3].endswith(f" = {collapsed['inception3a'].macs:,}")
 
 
 def test_explain_a_repeat_and_json():

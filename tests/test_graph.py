@@ -162,7 +162,8 @@ layers:
     assert stage.inputs == ("stem",) and stage.output_shape == (8, 16, 16) and stage.op == "pair"
     two = report.collapse(2)
     assert names(two) == ["stem", "stage.0", "stage.1", "gap1"]
-    assert two.rows[2].inputs == ("stage.0.conv2",)
+    # stage.1 reads stage.0's last conv: the table at depth 2 shows that conv as the row stage.0
+    assert two.rows[2].inputs == ("stage.0",)
     assert report.collapse(1).totals == report.totals == two.totals
     assert report.collapse(3).rows == report.rows
 

@@ -65,4 +65,4 @@ def _analyze(graph: Graph, *, convention: Convention = TEXTBOOK, dtype: str = "f
     return Report(graph.name, tuple(graph.input_shape), dtype, batch, convention.name, tuple(rows),
                   tuple(notes), graph.description,
                   outputs=tuple((name, graph.shape_of(name)) for name in graph.outputs),
-                  groups=dict(graph.groups))
+                  groups=dict(graph.groups), group_outputs=dict(graph.group_outputs))

@@ -30,6 +30,7 @@ class Explanation:
     output_shape: tuple
     steps: tuple[Step, ...]
     notes: tuple[str, ...] = ()
+    outputs: tuple[tuple[str, tuple], ...] = ()  # a block's outputs when it gives several: (name, shape)
 
 
 def explain(graph: Graph, report: Report, convention: Convention, names: list[str] | None = None) -> list[Explanation]:
@@ -101,7 +102,8 @@ def _with_group_totals(explanations: list[Explanation], groups: list[str], repor
 
 def _group_totals(name: str, members: list[Row], report: Report) -> Explanation:
     """A block's totals: the sums of its layers' memory, parameters, buffers and multiply-adds."""
-    row = report.group_row(name, members)
+    # as `--depth` shows it: its inputs name the rows and ports of that table
+    row = next(row for row in report.collapse(name.count(".") + 1).rows if row.name == name)
 
     def step(label: str, attribute: str, total_value: Any, scale: int = 1, note: str = "") -> Step:
         terms = [Q(member.name.removeprefix(name + "."), getattr(member, attribute))
@@ -121,9 +123,20 @@ def _group_totals(name: str, members: list[Row], report: Report) -> Explanation:
     if row.buffers:
         steps.append(step("buffers", "buffers", row.buffers))
     steps.append(step("MACs", "macs", row.macs))
+    for port in row.outputs:  # each output's field, as its layer's steps above derive it
+        if port.receptive_field is not None:
+            label = "receptive field" + (f" of {port.name.removeprefix(name + '.')}" if row.ports else "")
+            height, width = port.receptive_field
+            layer = port.layer if row.ports else report.groups.get(name, ("", members[-1].name))[1]
+            whose = layer.removeprefix(name + ".")
+            steps.append(Step(label, None, f"{_decimal(height.size)}×{_decimal(width.size)}",
+                              ("" if label.endswith(" " + whose) else f"{whose}'s; ") +
+                              f"jump {_decimal(height.jump)}×{_decimal(width.jump)}, "
+                              f"centre {_decimal(height.start)}×{_decimal(width.start)}"))
     layers = ", ".join(member.name.removeprefix(name + ".") for member in members)
     return Explanation(name, row.op, row.inputs, row.input_shapes, row.output_shape, tuple(steps),
-                       (f"the totals of its {len(members)} layers: {layers}",))
+                       (f"the totals of its {len(members)} layers: {layers}",),
+                       tuple((port.name, port.shape) for port in row.ports))
 
 
 def _decimal(value: Any) -> str:

@@ -8,11 +8,22 @@ from ..core.errors import Note
 from ..core.records import made
 from ..core.shapes import Shape
 from ..core.symbolic import as_text, is_symbolic
-from ..layers import Cells
+from ..layers import RF, Cells
 from ..layers.window import RFAxis
 
 JSON_FORMAT_VERSION = 1
 DTYPE_BYTES = {"float32": 4, "float16": 2, "bfloat16": 2, "float64": 8, "int8": 1}
+
+
+@dataclass(frozen=True)
+class Port:
+    """One output of a row that gives several: a block instance collapsed by `--depth` that declares
+    `outputs:` or whose layers are read from outside it (HRNet's modules, a repeat's copies)."""
+
+    name: str  # as readers name it: the instance or copy that returns it (`stage2.fuse.0`), else `p.prod`
+    layer: str  # the layer that computes it
+    shape: Shape
+    receptive_field: RF | None  # along H and W
 
 
 @dataclass(frozen=True)
@@ -31,6 +42,8 @@ class Row:
     cells: Cells = field(default_factory=Cells)
     receptive_field: tuple[RFAxis, RFAxis] | None = None  # along H and W
     train_only: bool = False  # runs only in training (an auxiliary classifier's layer)
+    # a collapsed block's outputs when it gives several; output_shape is the one its name stands for
+    ports: tuple[Port, ...] = ()
 
     @classmethod
     def of(cls, name: str, op: str, inputs: tuple[str, ...], input_shapes: tuple[Shape, ...], output_shape: Shape,
@@ -39,11 +52,16 @@ class Row:
         """Row(...), as the engine makes one per layer (core/records.py)."""
         return made(cls, name=name, op=op, inputs=inputs, input_shapes=input_shapes, output_shape=output_shape,
                     params=params, buffers=buffers, macs=macs, memory_bytes=memory_bytes, cells=cells,
-                    receptive_field=receptive_field, train_only=train_only)
+                    receptive_field=receptive_field, train_only=train_only, ports=())
 
     @property
     def input_shape(self) -> Shape:
         return self.input_shapes[0]
+
+    @property
+    def outputs(self) -> tuple[Port, ...]:
+        """Every output of the row: its ports, or its one output."""
+        return self.ports or (Port(self.name, self.name, self.output_shape, self.receptive_field),)
 
 
 @dataclass(frozen=True)
@@ -76,6 +94,7 @@ class Report:
     description: str = ""
     outputs: tuple[tuple[str, Shape], ...] = ()  # the network's outputs: (node name, shape)
     groups: dict[str, tuple[str, str]] = field(default_factory=dict)  # block instance or repeat -> (op, output)
+    group_outputs: dict[str, tuple[str, ...]] = field(default_factory=dict)  # instances with several `outputs:`
     mode: str = "infer"  # infer: the network that runs at inference; train: with the training-only layers
     training_only: TrainingOnly | None = None  # None when the spec marks no layer train_only
 
@@ -93,6 +112,8 @@ class Report:
         return replace(self, rows=kept, mode=mode,
                        outputs=tuple(o for o in self.outputs if mode == "train" or o[0] not in left_out),
                        groups={k: v for k, v in self.groups.items() if mode == "train" or v[1] not in left_out},
+                       group_outputs={k: v for k, v in self.group_outputs.items()
+                                      if mode == "train" or v[0] not in left_out},
                        warnings=tuple(w for w in self.warnings if mode == "train" or w.layer not in left_out),
                        training_only=TrainingOnly(marked, _sum(extra), mode == "train"))
 
@@ -105,52 +126,86 @@ class Report:
 
     def collapse(self, depth: int) -> Report:
         """One row per block instance (or repeat) whose name has more than `depth` parts, summing
-        params, buffers, MACs and memory: `--depth 1` prints GoogLeNet one row per inception module."""
+        params, buffers, MACs and memory: `--depth 1` prints GoogLeNet one row per inception module.
+        Every row's inputs, and the network's outputs, then name what the table shows: the block's
+        row (`m15`), or the port of a block that gives several outputs (`stage2.fuse.1`)."""
         if depth < 1:
             raise ValueError("depth must be at least 1")
-        shapes = {row.name: row.output_shape for row in self.rows}
-        rows: list[Row] = []
-        members: list[Row] = []
-
-        def close() -> None:
-            if members:
-                rows.append(self.group_row(".".join(members[0].name.split(".")[:depth]), members, shapes))
-                members.clear()
-
+        segments: list[tuple[str | None, list[Row]]] = []
         for row in self.rows:
             parts = row.name.split(".")
-            if len(parts) <= depth:
-                close()
-                rows.append(row)
+            key = ".".join(parts[:depth]) if len(parts) > depth else None
+            if key is not None and segments and segments[-1][0] == key:
+                segments[-1][1].append(row)
+            else:
+                segments.append((key, [row]))
+        context = _Context(self)
+        rows: list[Row] = []
+        labels: dict[str, str] = {}  # a layer read from outside its collapsed block -> the name readers see
+        for key, members in segments:
+            if key is None:
+                rows.append(members[0])
                 continue
-            key = ".".join(parts[:depth])
-            if members and ".".join(members[0].name.split(".")[:depth]) != key:
-                close()
-            members.append(row)
-        close()
-        return replace(self, rows=tuple(rows))
+            row, ports = self._group(key, members, context)
+            labels.update((port.layer, port.name) for port in ports if port.layer.startswith(key + "."))
+            rows.append(row)
+        rows = [row if not any(ref in labels for ref in row.inputs) else
+                replace(row, inputs=tuple(labels.get(ref, ref) for ref in row.inputs)) for row in rows]
+        return replace(self, rows=tuple(rows), outputs=tuple((labels.get(name, name), shape)
+                                                             for name, shape in self.outputs))
 
-    def group_row(self, name: str, members: list[Row], shapes: dict[str, Shape] | None = None) -> Row:
-        """One row for a block instance or repeat: its `members` summed, its inputs those from outside."""
-        shapes = shapes if shapes is not None else {row.name: row.output_shape for row in self.rows}
+    def group_row(self, name: str, members: list[Row]) -> Row:
+        """One row for a block instance or repeat: its `members` summed, its inputs those from outside,
+        its outputs the ones it declares and the layers read from outside (ports, when several)."""
+        return self._group(name, members, _Context(self))[0]
+
+    def _group(self, name: str, members: list[Row], context: _Context) -> tuple[Row, list[Port]]:
         inside = {row.name for row in members}
         inputs = tuple(dict.fromkeys(ref for row in members for ref in row.inputs if ref not in inside))
         op, output = self.groups.get(name, ("group", members[-1].name))
-        input_shapes = tuple(shapes.get(ref, self.input_shape) for ref in inputs)
-        output_row = next(row for row in members if row.name == output)
+        ports = self._ports(name, members, inside, output, context)
+        main = next((port for port in ports if port.layer == output), ports[0])  # what the name stands for
         return Row(
             name=name,
             op=op,
             inputs=inputs,
-            input_shapes=input_shapes,
-            output_shape=shapes[output],
+            input_shapes=tuple(context.shape(ref) for ref in inputs),
+            output_shape=main.shape,
             params=sum((r.params for r in members), 0),
             buffers=sum((r.buffers for r in members), 0),
             macs=sum((r.macs for r in members), 0),
             memory_bytes=sum((r.memory_bytes for r in members), 0),
-            receptive_field=output_row.receptive_field,
+            receptive_field=main.receptive_field,
             train_only=all(r.train_only for r in members),
-        )
+            ports=tuple(ports) if len(ports) > 1 else (),
+        ), ports
+
+    def _ports(self, name: str, members: list[Row], inside: set[str], output: str, context: _Context) -> list[Port]:
+        """The block's outputs: those it declares (in their order), then every other layer read from
+        outside it, in the block's order. One output is named as the block; several each by the
+        largest instance inside the block that returns it and no other (`stage2.fuse.0`), else by
+        their own name (`p.prod`)."""
+        declared = self.group_outputs.get(name, (output,))
+        read = {row.name for row in members
+                if any(reader not in inside for reader in context.readers.get(row.name, ()))}
+        if name in self.group_outputs:
+            refs = [*[ref for ref in declared if ref in inside], *[row.name for row in members
+                                                                   if row.name in read and row.name not in declared]]
+        else:
+            refs = [row.name for row in members if row.name in read or row.name in declared]
+        refs = refs or [output]  # a block that passes its input on
+        labelled = [name] if len(refs) == 1 else [self._port_name(ref, name, refs) for ref in refs]
+        return [Port(label, ref, context.shape(ref), context.field(ref)) for label, ref in zip(labelled, refs)]
+
+    def _port_name(self, ref: str, block: str, ports: list[str]) -> str:
+        """`stage2.fuse.0.fuse_act` -> `stage2.fuse.0`: the largest instance inside `block` whose one
+        output the layer is and that holds no other of the block's `ports`."""
+        name = ref
+        while (parent := name.rpartition(".")[0]).startswith(block + ".") and \
+                self.groups.get(parent, ("", ""))[1] == ref and parent not in self.group_outputs and \
+                not any(other != ref and other.startswith(parent + ".") for other in ports):
+            name = parent
+        return name
 
     # Jupyter's rich display: IPython asks the object itself. Presentation belongs to render/, so
     # these import it inside the method: the one call into a later stage that tests/test_architecture.py
@@ -184,12 +239,15 @@ class Report:
                     "op": r.op,
                     "inputs": list(r.inputs),
                     "input_shape": [as_text(size) for size in r.input_shape],
+                    **({"input_shapes": [[as_text(size) for size in shape] for shape in r.input_shapes]}
+                       if len(r.input_shapes) > 1 else {}),
                     "output_shape": [as_text(size) for size in r.output_shape],
                     "params": as_text(r.params),
                     "buffers": as_text(r.buffers),
                     "macs": as_text(r.macs),
                     "memory_bytes": as_text(r.memory_bytes),
                     **_field_dict(r.receptive_field),
+                    **({"outputs": [_port_dict(port) for port in r.ports]} if r.ports else {}),
                 }
                 for r in self.rows
             ],
@@ -211,6 +269,28 @@ class Report:
             "warnings": [{"layer": w.layer, "message": w.message,
                           "location": str(w.loc) if w.loc else None} for w in self.warnings],
         }
+
+
+class _Context:
+    """What grouping rows needs to know of the whole report: each layer's row and its readers."""
+
+    def __init__(self, report: Report) -> None:
+        self.rows = {row.name: row for row in report.rows}
+        self.input_shape = report.input_shape
+        self.readers: dict[str, list[str]] = {}
+        for row in report.rows:
+            for ref in row.inputs:
+                self.readers.setdefault(ref, []).append(row.name)
+        for name, _ in report.outputs:
+            self.readers.setdefault(name, []).append("")  # the network's output: read from outside
+
+    def shape(self, ref: str) -> Shape:
+        row = self.rows.get(ref)
+        return row.output_shape if row is not None else self.input_shape
+
+    def field(self, ref: str) -> RF | None:
+        row = self.rows.get(ref)
+        return row.receptive_field if row is not None else None
 
 
 def _sum(rows: tuple[Row, ...] | list[Row]) -> Totals:
@@ -236,6 +316,11 @@ def plain_number(value: Any) -> Any:
         except OverflowError:
             return value
     return as_text(value)
+
+
+def _port_dict(port: Port) -> dict[str, Any]:
+    return {"name": port.name, "layer": port.layer, "output_shape": [as_text(size) for size in port.shape],
+            **_field_dict(port.receptive_field)}
 
 
 def _field_dict(field: tuple[RFAxis, RFAxis] | None) -> dict[str, Any]:

@@ -70,7 +70,7 @@ def normalize_header(header: str) -> str:
 _INPUT_HEADERS = {
     "cin", "c", "h/w", "hw", "h", "w", "hin", "win", "hin/win", "filters", "filter", "k", "kernel",
     "kernelsize", "s", "stride", "p", "pad", "padding", "op", "type", "inputs", "input", "from",
-    "inputsize", "filters(cout)", "buffers", "wout",
+    "inputsize", "filters(cout)", "buffers", "wout", "outputs", "networkoutput",
 }
 LAYER_HEADERS = {"layer", "layers", "name", "layername"}
 _C_OUT_HEADERS = {"cout", "c'", "outc", "outchannels", "outputchannels", "channelsout"}

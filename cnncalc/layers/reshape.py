@@ -216,7 +216,16 @@ class ChannelSplit(Layer):
         return tuple(shape)
 
     def receptive_field(self, fields: list[RF], inputs: list[Shape], output: Shape) -> RF | None:
-        return fields[0] if axis(self, self.dim, len(inputs[0])) == 0 else None
+        """The channels' parts keep the field; a part along H or W is a crop: its first position is
+        the input's `start` (the sizes of the parts before it), and the centre moves with it."""
+        index = axis(self, self.dim, len(inputs[0]))
+        if index == 0:
+            return fields[0]
+        start = sum(self.sizes[:self.index]) if self.sizes is not None else output[index] * self.index
+        if len(inputs[0]) != 3 or is_symbolic(start):
+            return None
+        field = fields[0][index - 1].cropped(start)
+        return (field, fields[0][1]) if index == 1 else (fields[0][0], field)
 
     def cells(self, inputs: list[Shape], output: Shape) -> Cells:
         count = len(self.sizes) if self.sizes is not None else self.parts or 2

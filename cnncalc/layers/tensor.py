@@ -196,7 +196,7 @@ class Slice(Layer):
         index, start, _ = self.bounds(inputs)
         if index == 0 or len(inputs[0]) != 3:
             return fields[0]
-        field = fields[0][index - 1].shifted(-start)  # a crop moves the first output's centre
+        field = fields[0][index - 1].cropped(start)  # a crop moves the first output's centre
         return (field, fields[0][1]) if index == 1 else (fields[0][0], field)
 
     def cells(self, inputs: list[Shape], output: Shape) -> Cells:

@@ -205,6 +205,10 @@ class RFAxis(NamedTuple):
         """Padding before the axis: the centre moves, c = c_in - P·j_in."""
         return RFAxis(self.size, self.jump, self.start - self._named("P", pad_before) * self.jump)
 
+    def cropped(self, start: int) -> RFAxis:
+        """A crop from position `start` (a slice, a split's later part): c = c_in + start·j_in."""
+        return RFAxis(self.size, self.jump, self.start + self._named("start", start) * self.jump)
+
     def upsampled(self, factor: int | Fraction, extra_reads: int = 0) -> RFAxis:
         """Upsampling by U: outputs come U times closer, j = j_in/U; each reads `extra` more inputs
         (bilinear: 1), r = r_in + extra·j_in."""

@@ -229,6 +229,8 @@ class BlockWriter(UseWriter):
             for m in loops) and all(isinstance(m, Loop) or inline_form(m) is not None for m in self.members)
 
     def forward_lines(self) -> list[str]:
+        if self.block.inputs or self.block.outputs:
+            raise NotIdiomatic("named inputs or several outputs")  # written out where it is used
         by_item = {id(m.item): m for m in self.members}
         groups = self.containers()
         names = Names()
@@ -248,10 +250,14 @@ class BlockWriter(UseWriter):
             member = by_item.get(id(item))
             previous = local
             if member is None:  # skipped by every use: it stands for its first input
+                if inputs[0] not in value:
+                    raise NotIdiomatic(f"{local}: its input is no name of the block's layers")
                 value[local] = value[inputs[0]]
                 continue
             if member.key in done:
                 continue
+            if not all(name in value for name in inputs):  # `m.*`, `xs.{i}`, `NAME if CONDITION`...
+                raise NotIdiomatic(f"{local}: its inputs are no names of the block's layers")
             top = member.paths[0][0]
             group = groups.get(top)
             if group is not None:

@@ -176,6 +176,8 @@ class Values:
         """A module's code: its first argument is most often its input's channels (the texts of the layers
         it reads come first), the others come from its own fields."""
         first = descriptions[0]
+        if not all(isinstance(d, Torch) for d in descriptions):  # a layer in one use, a block in another
+            raise NotIdiomatic(f"{what}: a layer in some uses, a block in others")
         if any(d.cls != first.cls or len(d.args) != len(first.args) or [k for k, _ in d.kwargs] !=
                [k for k, _ in first.kwargs] for d in descriptions):
             raise NotIdiomatic(f"{what}: the uses lower to different modules")

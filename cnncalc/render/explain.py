@@ -11,8 +11,12 @@ from .lecture import runs
 
 
 def heading(item: Explanation) -> str:
+    """`p (pair): 8×16×16 + 8×16×16 → sum 8×16×16, prod 8×16×16`: a block with several outputs names
+    each (relative to the block); a run of equal input shapes is written once (`512×7×7 + 16 × (32×7×7)`)."""
     shapes = " + ".join(runs([format_shape(shape) for shape in item.input_shapes], "{count} × ({cell})"))
-    return printable(f"{item.layer} ({item.op}): {shapes} → {format_shape(item.output_shape)}")
+    outputs = ", ".join(f"{name.removeprefix(item.layer + '.')} {format_shape(shape)}"
+                        for name, shape in item.outputs) or format_shape(item.output_shape)
+    return printable(f"{item.layer} ({item.op}): {shapes} → {outputs}")
 
 
 def explain_text(items: list[Explanation]) -> list:
@@ -50,6 +54,8 @@ def explain_json(items: list[Explanation], name: str, convention: str, dtype: st
                 "inputs": list(item.inputs),
                 "input_shapes": [list(shape) for shape in item.input_shapes],
                 "output_shape": list(item.output_shape),
+                **({"outputs": [{"name": name, "shape": list(shape)} for name, shape in item.outputs]}
+                   if item.outputs else {}),
                 "steps": [
                     {
                         "label": step.label,

@@ -3,7 +3,7 @@ and any other columns chosen with `--columns` (receptive field, jump, buffers...
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from fractions import Fraction
 from typing import Any
 
@@ -22,7 +22,18 @@ def _channels(shape: Shape) -> str:
 
 
 def _spatial(shape: Shape) -> str:
-    return format_pair(tuple(shape[1:3])) if len(shape) == 3 else ""
+    """H×W of a feature map (one number when square); the sizes after the first of a tensor of
+    another rank (YOLOv8's 84×8400 predictions: 8400); nothing for a vector."""
+    if len(shape) == 3:
+        return format_pair(tuple(shape[1:3]))
+    return "\u00d7".join(symbolic_text(size) for size in shape[1:])
+
+
+def _input_spatial(row: Row) -> str:
+    """H/W of the inputs: one size when they share it, else each input's, in C_in's order (HRNet's
+    modules read 56+28+14)."""
+    sizes = [_spatial(shape) for shape in row.input_shapes]
+    return sizes[0] if len(set(sizes)) == 1 else "+".join(sizes)
 
 
 def _fraction(value: Any) -> str:
@@ -56,7 +67,7 @@ TABLE_COLUMNS: dict[str, TableColumn] = {
     "op": TableColumn("Op", lambda r: r.op, left=True),
     "from": TableColumn("From", lambda r: "", left=True),  # filled by from_cells()
     "c_in": TableColumn("C_in", lambda r: "+".join(runs([_channels(shape) for shape in r.input_shapes]))),
-    "hw_in": TableColumn("H/W", lambda r: _spatial(r.input_shape)),
+    "hw_in": TableColumn("H/W", _input_spatial),
     "filters": TableColumn("Filters", lambda r: r.cells.filters),
     "kernel": TableColumn("K", lambda r: r.cells.kernel),
     "stride": TableColumn("S", lambda r: r.cells.stride),
@@ -74,6 +85,8 @@ TABLE_COLUMNS: dict[str, TableColumn] = {
     "jump": TableColumn("Jump", lambda r: _field(r, "jump")),
     "rf_start": TableColumn("RF centre", lambda r: _field(r, "start")),
 }
+# The columns of a row's output: a row with several outputs (ports) shows them on lines of their own.
+OUTPUT_COLUMNS = frozenset({"c_out", "hw_out", "rf", "jump", "rf_start"})
 # The lecture's rounded columns and the exact integer behind each (Row field, what it counts).
 EXACT_VALUES = {"memory_kb": ("memory_bytes", "bytes"), "params_k": ("params", "parameters"),
                 "macs_m": ("macs", "MACs")}
@@ -158,8 +171,9 @@ def _copy_parts(ref: str) -> tuple[str, int | None, str]:
 def from_cells(report: Report) -> list[str] | None:
     """Where each row reads from when it is not the row above; None for a plain chain.
 
-    An input inside a collapsed block (`--depth`) is shown as that block's row."""
-    names = {row.name for row in report.rows}
+    Inputs name rows or their ports (a collapsed report names them so); any other name inside a
+    collapsed block is shown as that block's row."""
+    names = {row.name for row in report.rows} | {port.name for row in report.rows for port in row.ports}
 
     def owner(ref: str) -> str:
         while ref not in names and "." in ref:
@@ -172,25 +186,38 @@ def from_cells(report: Report) -> list[str] | None:
         sequential = sources == (previous,)
         chained &= sequential
         cells.append("" if sequential else ", ".join(_copy_ranges([_relative(ref, row) for ref in sources])))
-        previous = row.name
+        previous = row.name if not row.ports else ""
     return None if chained else cells
 
 
 def _layout(report: Report, columns: tuple[str, ...], may_add_from: bool):
-    """(headers, left-aligned flags, body rows, totals row) as strings."""
+    """(headers, left-aligned flags, body rows, totals row) as strings (see body_lines)."""
     sources = from_cells(report)
     keys = list(columns)
     if "from" in keys or (may_add_from and sources is not None):
         keys = [k for k in keys if k != "from"]
         keys.insert(1, "from")
     chosen = [TABLE_COLUMNS[key] for key in keys]
-    body = []
-    for index, row in enumerate(report.rows):
-        body.append([(sources[index] if sources else "") if key == "from" else TABLE_COLUMNS[key].cell(row)
-                     for key in keys])
+    body = [cells for _, cells in body_lines(report, keys, sources)]
     totals = report.totals
     total_row = ["total"] + [_total(column, totals) for column in chosen[1:]]
     return [c.header for c in chosen], [c.left for c in chosen], body, total_row
+
+
+def body_lines(report: Report, keys: list[str], sources: list[str] | None) -> list[tuple[Row | None, list[str]]]:
+    """(row, its cells) per row of the report; a row with several outputs is followed by a line per
+    output, named within it (`→ fuse.1` under `stage2`: `stage2.fuse.1`), with its C_out, H'/W' and
+    field (row None)."""
+    lines: list[tuple[Row | None, list[str]]] = []
+    for index, row in enumerate(report.rows):
+        lines.append((row, [(sources[index] if sources else "") if key == "from" else
+                            "" if row.ports and key in OUTPUT_COLUMNS else TABLE_COLUMNS[key].cell(row)
+                            for key in keys]))
+        for port in row.ports:
+            shown = replace(row, output_shape=port.shape, receptive_field=port.receptive_field)
+            lines.append((None, [f"\u2192 {port.name.removeprefix(row.name + '.')}" if key == "layer" else
+                                 TABLE_COLUMNS[key].cell(shown) if key in OUTPUT_COLUMNS else "" for key in keys]))
+    return lines
 
 
 def row_cells(row: Row) -> list[str]:
@@ -223,8 +250,17 @@ def lecture_summary_lines(report: Report) -> list[str]:
         f"multiply-adds:     {grouped(totals.macs)}{_approx(totals.macs)}",
         f"activation memory: {grouped(totals.memory_bytes)} bytes"
         + (f" ({human_bytes(totals.memory_bytes)})" if isinstance(totals.memory_bytes, int) else ""),
+        *([line] if (line := outputs_line(report)) else []),
         *([line] if (line := training_only_line(report)) else []),
     ]
+
+
+def outputs_line(report: Report) -> str | None:
+    """The network's outputs, when they are not just the last row's."""
+    if not report.outputs or (len(report.outputs) == 1 and report.rows and not report.rows[-1].ports
+                              and report.outputs[0][0] == report.rows[-1].name):
+        return None
+    return "outputs:           " + ", ".join(f"{name} {format_shape(shape)}" for name, shape in report.outputs)
 
 
 def training_only_line(report: Report) -> str | None:
@@ -243,12 +279,15 @@ def _approx(value) -> str:
     return f" ({human(value)})" if isinstance(value, int) and value >= 1000 else ""
 
 
+WRAPPING = (TABLE_COLUMNS["c_in"].header, TABLE_COLUMNS["hw_in"].header)  # lists of inputs: 16+32+64, 56+28+14
+
+
 def lecture_table(report: Report, columns: tuple[str, ...] = LECTURE, may_add_from: bool = True) -> Grid:
     """The lecture table as a Grid: full rows when piped, fitted to a terminal's width (the automatic
     From column is the one that may be hidden); bold headers and totals on a terminal."""
     headers, left, body, total_row = _layout(report, columns, may_add_from)
     grid_columns = [Column(header, is_left, optional=header == "From" and may_add_from and "from" not in columns,
-                           wrap=is_left or header == TABLE_COLUMNS["c_in"].header)
+                           wrap=is_left or header in WRAPPING)
                     for header, is_left in zip(headers, left)]
     return Grid(report.name, grid_columns, body, total_row if any(total_row[1:]) else None)
 

@@ -3,11 +3,12 @@ from __future__ import annotations
 
 from ..analysis.report import Report
 from ..core.shapes import Shape
+from ..core.symbolic import as_text
 from .csvout import csv_text
 from .jsonout import dumps
 
 CSV_COLUMNS = ("layer", "op", "inputs", "c_in", "h_in", "w_in", "filters", "kernel", "stride", "pad",
-               "c_out", "h_out", "w_out", "params", "buffers", "macs", "memory_bytes")
+               "c_out", "h_out", "w_out", "params", "buffers", "macs", "memory_bytes", "outputs", "network_output")
 
 
 def to_json(report: Report) -> str:
@@ -19,12 +20,19 @@ def _chw(shape: Shape) -> list:
 
 
 def to_csv(report: Report) -> str:
+    """One line per row; c_out, h_out, w_out are its output (of a block with several, the one its
+    name stands for: the first of its `outputs:`, a repeat's last copy), and `outputs` lists every
+    output of a row that gives several as NAME:CxHxW; `network_output` names the network's outputs
+    that the row gives."""
     rows: list[list] = [list(CSV_COLUMNS)]
+    network = {name for name, _ in report.outputs}
     for row in report.rows:
         cells = row.cells
+        ports = ";".join(f"{port.name}:{'x'.join(str(as_text(size)) for size in port.shape)}" for port in row.ports)
+        given = ";".join(port.name for port in row.outputs if port.name in network)
         rows.append([row.name, row.op, ";".join(row.inputs), *_chw(row.input_shape), cells.filters, cells.kernel,
                      cells.stride, cells.pad, *_chw(row.output_shape), row.params, row.buffers, row.macs,
-                     row.memory_bytes])
+                     row.memory_bytes, ports, given])
     totals = report.totals
-    rows.append(["total", "", "", *[""] * 10, totals.params, totals.buffers, totals.macs, totals.memory_bytes])
+    rows.append(["total", "", "", *[""] * 10, totals.params, totals.buffers, totals.macs, totals.memory_bytes, "", ""])
     return csv_text(rows)

@@ -11,6 +11,7 @@ from .lecture import (
     EXACT_VALUES,
     LECTURE,
     TABLE_COLUMNS,
+    body_lines,
     column_total,
     from_cells,
     lecture_markdown,
@@ -30,12 +31,11 @@ def report_html(report: Report) -> str:
     keys = [LECTURE[0], *(["from"] if sources is not None else []), *LECTURE[1:]]
     head = "".join(f"<th{_left(key)}>{esc(TABLE_COLUMNS[key].header.replace(chr(10), ' '))}</th>" for key in keys)
     body = []
-    for index, row in enumerate(report.rows):
+    for row, texts in body_lines(report, keys, sources):  # row None: a line for one of a block's outputs
         cells = []
-        for key in keys:
-            text = (sources[index] if sources else "") if key == "from" else TABLE_COLUMNS[key].cell(row)
+        for key, text in zip(keys, texts):
             field, counted = EXACT_VALUES.get(key, ("", ""))
-            title = f' title="{esc(grouped(getattr(row, field)))} {counted}"' if field else ""
+            title = f' title="{esc(grouped(getattr(row, field)))} {counted}"' if field and row is not None else ""
             cells.append(f"<td{_left(key)}{title}>{esc(printable(text))}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
     foot = "".join(f"<td{_left(key)}><b>{esc(column_total(key, report.totals))}</b></td>" for key in keys)
