@@ -229,7 +229,7 @@ class BlockWriter(UseWriter):
             for m in loops) and all(isinstance(m, Loop) or inline_form(m) is not None for m in self.members)
 
     def forward_lines(self) -> list[str]:
-        if self.block.inputs or self.block.outputs:
+        if (self.block.inputs and not self.listed) or self.block.outputs:
             raise NotIdiomatic("named inputs or several outputs")  # written out where it is used
         by_item = {id(m.item): m for m in self.members}
         groups = self.containers()
@@ -256,7 +256,8 @@ class BlockWriter(UseWriter):
                 continue
             if member.key in done:
                 continue
-            if not all(name in value for name in inputs):  # `m.*`, `xs.{i}`, `NAME if CONDITION`...
+            own = f"{local}.*" if isinstance(member, Loop) else None  # a repeat reading the copies before it
+            if not all(name in value or name == own for name in inputs):  # `m.*`, `xs.{i}`, `NAME if CONDITION`...
                 raise NotIdiomatic(f"{local}: its inputs are no names of the block's layers")
             top = member.paths[0][0]
             group = groups.get(top)
