@@ -32,6 +32,8 @@ VARS = {"c": 64, "width": 0.75, "i": 0, "flag": True}
     ("int(width * 10)", 7),
     ("make_divisible(32 * width, 8)", 24),
     ("1e-3", 0.001),
+    ("1 / sqrt(16)", 0.25),  # attention's scale, key_dim ** -0.5
+    ("sqrt(c)", 8.0),
     ("true", True),
 ])
 def test_values(text, value):
@@ -61,6 +63,7 @@ def test_make_divisible_matches_torchvision():
     ("[1][2]", "index 2 is outside the list of 1", 3),
     ("[1", "expected ']', found the end", 2),
     ("3[0]", "only a list or a mapping can be indexed", 1),
+    ("sqrt(0 - 1)", "sqrt(): math domain error", 0),
 ])
 def test_errors(text, message, offset):
     with pytest.raises(ExprError) as info:

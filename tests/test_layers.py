@@ -277,6 +277,62 @@ def test_softmax_over_an_axis_counts_its_additions(analyze_text):
     assert r.macs == 2 * 16 * 4 * 100 + 99 * 16 * 4
 
 
+ATTENTION_SCORES = """input: [96, 4, 5]
+layers:
+  - {op: reshape, name: heads, shape: [2, 48, -1]}          # 2 heads, 48 rows, 4·5 = 20 positions
+  - {op: split, name: q, sizes: [16, 16, 16], index: 0, dim: 2}
+  - {op: split, name: k, in: heads, sizes: [16, 16, 16], index: 1, dim: 2}
+  - {op: scale, name: q_scaled, in: q, factor: "1 / sqrt(16)"}
+  - {op: transpose, name: q_t, dims: [-2, -1]}
+  - {op: matmul, name: scores, in: [q_t, k]}
+  - {op: softmax, name: attn, dim: -1}
+"""
+
+
+def test_matmul_multiplies_matrices_batched_over_the_leading_axes(analyze_text):
+    from cnncalc.analysis.conventions import CONVENTIONS
+
+    report = analyze_text(ATTENTION_SCORES)
+    rows = {r.name: r for r in report.rows}
+    assert rows["q_scaled"].output_shape == (2, 16, 20)
+    assert (rows["q_scaled"].params, rows["q_scaled"].macs) == (0, 0)  # a constant factor: no parameters, no MACs
+    assert rows["scores"].output_shape == (2, 20, 20)  # [2, 20, 16] @ [2, 16, 20]
+    assert rows["scores"].params == 0
+    assert rows["scores"].macs == 2 * 20 * 16 * 20 == 12_800  # B·n·k·m
+    counted = {name: analyze_text(ATTENTION_SCORES, convention=c).rows[5].macs for name, c in CONVENTIONS.items()}
+    # fvcore's aten::matmul rule; FlopCounterMode's 2 FLOPs per multiply-add; `@` escapes ptflops, thop, torchinfo
+    assert counted == {"textbook": 12_800, "fvcore": 12_800, "torch": 25_600, "ptflops": 0, "thop": 0, "torchinfo": 0}
+    assert rows["scores"].receptive_field is None  # every output mixes whole rows and columns
+
+
+@pytest.mark.parametrize("left, right, fragment", [
+    ("[4, 18]", "[9, 8]", "the first input's last axis (18) must equal the second's last but one (9)"),
+    ("[2, 4, 9]", "[4, 9, 2]", "the same axes before the last two"),
+    ("[8, 9]", "[2, 9, 4]", "the same axes before the last two"),
+    ("[72]", "[8, 9]", "each input needs at least 2 axes per sample"),
+])
+def test_matmul_refuses_shapes_that_do_not_multiply(analyze_text, left, right, fragment):
+    import re
+
+    from cnncalc.core.errors import SpecError
+
+    text = (f"input: [72]\nlayers:\n  - {{op: reshape, name: a, shape: {left}}}\n"
+            f"  - {{op: reshape, name: b, in: input, shape: {right}}}\n  - {{op: matmul, in: [a, b]}}\n")
+    with pytest.raises(SpecError, match=re.escape(fragment)):
+        analyze_text(text)
+
+
+def test_scale_needs_a_finite_factor(analyze_text):
+    from cnncalc.core.errors import SpecError
+
+    r = row(analyze_text, "{op: scale, factor: 0.125}")
+    assert (r.output_shape, r.params, r.macs) == ((3, 32, 32), 0, 0)
+    with pytest.raises(SpecError, match="must be a finite number"):
+        analyze_text(one_layer("{op: scale, factor: big}"))
+    with pytest.raises(SpecError, match="'factor' is required"):
+        analyze_text(one_layer("{op: scale}"))
+
+
 def test_dist2bbox_decodes_at_the_anchors_of_its_maps(analyze_text):
     report = analyze_text("""input: [3, 16, 16]
 layers:

@@ -281,3 +281,27 @@ def test_graph_memory_is_the_api_on_a_loaded_graph():
     train = graph_memory(graph, MemoryOptions(optimizer="adamw"), fit=2**30)
     assert train == cnncalc.memory("googlenet", optimizer="adamw", fit="1GiB")
     assert train.fit is not None and train.peak_bytes <= 2**30
+
+
+HEADS = """
+input: [{c}, 4, 4]
+layers:
+  - {{op: conv, name: qkv, out: {c}, kernel: 1}}
+  - {{op: reshape, name: heads, shape: [{h}, {r}, -1]}}
+  - {{op: split, name: v, sizes: [{half}, {half}], index: 1, dim: 2}}
+  - {{op: reshape, name: v_map, shape: [{v}, 4, 4]}}
+  - {{op: conv, name: pe, out: 4, kernel: 1}}
+"""
+
+
+@pytest.mark.parametrize("heads, copies", [(1, False), (2, True)])
+def test_reshaping_a_part_of_an_axis_copies_when_it_merges_across_the_gap(heads, copies):
+    """Attention's v.reshape(B, C, H, W): v is the second half of each head's rows (a view whose storage
+    jumps between heads). With one head the leading axis has size 1 and the view merges; with two it
+    cannot, and PyTorch copies: the conv then keeps the copy (2 heads x 4 rows x 16 positions = 128
+    floats, 512 B per sample) instead of the qkv output's storage (16 channels x 16 = 256 floats, 1,024 B)."""
+    rows = 16 // heads
+    text = HEADS.format(c=16, h=heads, r=rows, half=rows // 2, v=8)
+    report = cnncalc.memory(text, batch=1, optimizer="sgd")
+    saved = {layer.name: layer.saved_bytes for layer in report.layers}
+    assert saved["pe"] == (512 if copies else 1_024)

@@ -324,15 +324,53 @@ def test_yolov8n_equals_memtracker(case):
     _flat_equals_memtracker(graph, case)
 
 
-def test_yolov8n_saved_bytes_equal_what_autograd_keeps():
-    from cnncalc.api import load_graph
+def _saved_bytes(graph) -> tuple[dict[str, int], dict[str, int]]:
+    """What each layer keeps for backward at batch 2: (the schedule's bytes, autograd's on the lowered module)."""
     from cnncalc.pytorch.lowering import to_module
 
-    graph = load_graph("yolov8", set={"scale": "n"}, input=(3, 128, 128))[0]
     schedule = memory_schedule(graph, MemoryOptions(mode="train"))
     measured = memtracker.saved_per_module(to_module(graph), [node.name for node in graph.nodes],
                                            torch.randn(2, *graph.input_shape))
-    assert {layer.name: layer.saved_size[0] * 2 + layer.saved_size[1] for layer in schedule.layers} == measured
+    return {layer.name: layer.saved_size[0] * 2 + layer.saved_size[1] for layer in schedule.layers}, measured
+
+
+def test_yolov8n_saved_bytes_equal_what_autograd_keeps():
+    from cnncalc.api import load_graph
+
+    static, measured = _saved_bytes(load_graph("yolov8", set={"scale": "n"}, input=(3, 128, 128))[0])
+    assert static == measured
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", CASES)
+def test_yolo11n_equals_memtracker(case):
+    """YOLO11n (C2PSA's attention: the q, k, v views of one qkv tensor, q times its scale, two matmuls,
+    softmax over the last axis, and v reshaped to a map, which with 2 heads is a copy) at 128x128."""
+    from cnncalc.api import load_graph
+
+    graph = load_graph("yolo11", set={"scale": "n"}, input=(3, 128, 128))[0]
+    _flat_equals_memtracker(graph, case)
+
+
+def test_yolo11n_saved_bytes_equal_what_autograd_keeps():
+    from cnncalc.api import load_graph
+
+    static, measured = _saved_bytes(load_graph("yolo11", set={"scale": "n"}, input=(3, 128, 128))[0])
+    assert static == measured
+    # the positional conv keeps v as a map: a copy of 128 channels x 4 x 4 per sample (2 heads of 64 rows
+    # split from qkv's 2 x 128 rows cannot be merged by a view), 2 x 2,048 x 4 bytes
+    assert static["m10.m.0.attn.pe.conv"] == 2 * 128 * 4 * 4 * 4
+
+
+@pytest.mark.parametrize("heads", [1, 2])
+def test_reshaping_a_part_of_an_axis_equals_what_autograd_keeps(heads):
+    """The gap rule (layers/memory.py, reshape_copies) against PyTorch: one head views, two copy."""
+    from .test_memory import HEADS
+
+    rows = 16 // heads
+    static, measured = _saved_bytes(build(parse_spec(HEADS.format(c=16, h=heads, r=rows, half=rows // 2, v=8),
+                                                     "heads.yaml")))
+    assert static == measured
 
 
 SHARED = """

@@ -23,7 +23,7 @@ DOC_SPECS = {re.match(r"name: (\S+)", block).group(1): block  # type: ignore[uni
 
 def test_the_docs_show_every_example_tested_here():
     assert set(DOC_SPECS) == {"tiny", "c2f_demo", "dense_demo", "ports_demo", "recursive_demo", "share_demo",
-                              "dfl_demo"}
+                              "dfl_demo", "attention_demo"}
     for name, text in DOC_SPECS.items():
         assert cnncalc.analyze(text).warnings == (), name  # nothing unused, nothing suspicious
 
@@ -101,6 +101,14 @@ def test_dfl_reshapes_transposes_and_convolves_with_frozen_weights():
     # the 1x1 conv 16 -> 1 without bias: 16 parameters, 16 * 4 * 6400 = 409,600 MACs
     assert rows["dfl"] == ((1, 4, 6400), 16, 409_600)
     assert rows["dist"][0] == (4, 6400)
+
+
+def test_attention_multiplies_its_queries_keys_and_values():
+    rows = _rows(DOC_SPECS["attention_demo"])
+    assert rows["q_t"][0] == (1, 400, 32) and rows["v"][0] == (1, 64, 400)
+    assert rows["scores"] == ((1, 400, 400), 0, 400 * 32 * 400)  # n·k·m = 5,120,000
+    assert rows["mixed"] == ((1, 64, 400), 0, 64 * 400 * 400)  # 10,240,000
+    assert rows["out"][0] == (64, 20, 20)
 
 
 REPEAT_ZERO = """input: [4, 8, 8]
@@ -286,7 +294,8 @@ def test_v3_mistakes_are_located(text, line, fragment, tmp_path):
 # ---- the lowering builds the same network --------------------------------------------------------
 
 @pytest.mark.torch
-@pytest.mark.parametrize("name", ["c2f_demo", "dense_demo", "ports_demo", "recursive_demo", "share_demo", "dfl_demo"])
+@pytest.mark.parametrize("name", ["c2f_demo", "dense_demo", "ports_demo", "recursive_demo", "share_demo", "dfl_demo",
+                                  "attention_demo"])
 def test_the_examples_lower_to_pytorch_with_the_same_params_and_shapes(name):
     torch = pytest.importorskip("torch")
     from cnncalc.api import load_graph
@@ -304,7 +313,8 @@ def test_the_examples_lower_to_pytorch_with_the_same_params_and_shapes(name):
 
 @pytest.mark.torch
 @pytest.mark.peers
-@pytest.mark.parametrize("name", ["c2f_demo", "dense_demo", "ports_demo", "recursive_demo", "share_demo", "dfl_demo"])
+@pytest.mark.parametrize("name", ["c2f_demo", "dense_demo", "ports_demo", "recursive_demo", "share_demo", "dfl_demo",
+                                  "attention_demo"])
 def test_verify_matches_every_layer_of_the_examples(name, tmp_path):
     pytest.importorskip("torch")
     pytest.importorskip("fvcore")

@@ -36,7 +36,9 @@ from .conftest import ROOT
 REFERENCE = ROOT / "tests" / "reference" / "ultralytics_reference.py"
 SCALES = "nsmlx"
 # The shipped YAMLs whose every module `cnncalc import` reproduces (docs/import.md lists the others).
-SUPPORTED = ("v8/yolov8.yaml", "v8/yolov8-p2.yaml", "v8/yolov8-p6.yaml", "v5/yolov5.yaml", "v5/yolov5-p6.yaml")
+SUPPORTED = ("v8/yolov8.yaml", "v8/yolov8-p2.yaml", "v8/yolov8-p6.yaml", "v5/yolov5.yaml", "v5/yolov5-p6.yaml",
+             "11/yolo11.yaml", "12/yolo12.yaml")
+ZOO = {"yolov8": "v8/yolov8.yaml", "yolo11": "11/yolo11.yaml"}  # the zoo's specs of shipped YAMLs
 runner = CliRunner()
 
 
@@ -102,33 +104,35 @@ def _run_reference(requests: list[dict]) -> list[dict]:
 SIZES = [(320, 320), (256, 384)]  # two sizes, one not square; the proof holds at 640 too (test below)
 
 
-EXPORTED = tempfile.TemporaryDirectory(prefix="cnncalc-yolov8-")
+EXPORTED = tempfile.TemporaryDirectory(prefix="cnncalc-yolo-")
 
 
 @functools.cache
-def _zoo_reference() -> dict[str, dict]:
+def _zoo_reference(name: str) -> dict[str, dict]:
     _reference_info()
-    exported = Path(EXPORTED.name) / "yolov8n.py"  # as exported, the spec's size (640²) only
-    result = runner.invoke(app, ["export", "yolov8", "--to", "pytorch", "-o", str(exported), "--force"])
+    exported = Path(EXPORTED.name) / f"{name}n.py"  # as exported, the spec's size (640²) only
+    result = runner.invoke(app, ["export", name, "--to", "pytorch", "-o", str(exported), "--force"])
     assert result.exit_code == 0, result.output
-    # yolov8n at 640² too, in the same subprocess (each start imports torch, Ultralytics and fvcore again)
-    requests = [{"yaml": "v8/yolov8.yaml", "scale": scale, "sizes": SIZES + [(640, 640)] * (scale == "n"),
+    # scale n at 640² too, in the same subprocess (each start imports torch, Ultralytics and fvcore again)
+    requests = [{"yaml": ZOO[name], "scale": scale, "sizes": SIZES + [(640, 640)] * (scale == "n"),
                  "fvcore": True} for scale in SCALES]
-    requests[0]["export"] = {"path": str(exported), "cls": "Yolov8", "size": [640, 640]}
+    requests[0]["export"] = {"path": str(exported), "cls": name.capitalize(), "size": [640, 640]}
     return dict(zip(SCALES, measure(requests)))
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("scale", SCALES)
-def test_zoo_yolov8_equals_detection_model(scale):
+@pytest.mark.parametrize("name", ZOO)
+def test_zoo_yolo_equals_detection_model(name, scale):
     """Parameters (the frozen DFL conv's 16 included, as model.parameters() counts them), BatchNorm
-    statistics, the eval output's shape at two sizes and fvcore's total there."""
-    reference = _zoo_reference()[scale]
-    report = cnncalc.analyze("yolov8", set={"scale": scale})
+    statistics, the eval output's shape at two sizes and fvcore's total there (YOLO11's attention:
+    its matmuls, as fvcore counts them)."""
+    reference = _zoo_reference(name)[scale]
+    report = cnncalc.analyze(name, set={"scale": scale})
     assert report.totals.params == reference["params"]
     assert report.totals.buffers == reference["buffers"]
     for size in reference["sizes"]:
-        report = cnncalc.analyze("yolov8", set={"scale": scale}, input=(3, *size["size"]), convention="fvcore")
+        report = cnncalc.analyze(name, set={"scale": scale}, input=(3, *size["size"]), convention="fvcore")
         assert report.outputs[0][1] == tuple(size["shape"]), size["size"]
         assert report.totals.macs == size["fvcore"], (size["size"], size["by_operator"])
 
@@ -142,18 +146,39 @@ def test_zoo_yolov8n_has_the_published_figures():
     assert report.totals.macs == 4_400_998_400
 
 
+@pytest.mark.parametrize("scale, params", [
+    # the YAML's own comments: "summary: 181 layers, 2624080 parameters, 2624064 gradients, 6.6 GFLOPs" ...
+    ("n", 2_624_080), ("s", 9_458_752), ("m", 20_114_688), ("l", 25_372_160), ("x", 56_966_176)])
+def test_zoo_yolo11_has_the_published_parameters(scale, params):
+    assert cnncalc.analyze("yolo11", set={"scale": scale}).totals.params == params
+
+
+def test_zoo_yolo11n_has_the_published_figures():
+    report = cnncalc.analyze("yolo11", convention="fvcore")
+    assert report.outputs == (("m23.y", (84, 8400)),)
+    # fvcore at 640 (measured on 8.4.190): conv 3,240,531,200 + batch norm 32,704,000 + matmul 30,720,000
+    # + upsampling 1,228,800. The matmuls are C2PSA's attention at 20x20 = 400 positions, 2 heads of
+    # key_dim 32 and head_dim 64: q^T k 2*400*32*400 = 10,240,000 and v attn^T 2*64*400*400 = 20,480,000.
+    assert report.totals.macs == 3_305_184_000
+    matmuls = [row for row in report.rows if row.name.endswith(("attn.scores", "attn.mixed"))]
+    assert [row.macs for row in matmuls] == [10_240_000, 20_480_000]
+
+
 @pytest.mark.slow
-def test_zoo_yolov8n_at_640_equals_fvcore_on_detection_model():
-    reference = _zoo_reference()["n"]["sizes"][-1]
+@pytest.mark.parametrize("name", ZOO)
+def test_zoo_yolo_n_at_640_equals_fvcore_on_detection_model(name):
+    reference = _zoo_reference(name)["n"]["sizes"][-1]
     assert reference["size"] == [640, 640]
-    assert reference["fvcore"] == cnncalc.analyze("yolov8", convention="fvcore").totals.macs
+    assert reference["fvcore"] == cnncalc.analyze(name, convention="fvcore").totals.macs
 
 
 @pytest.mark.slow
-def test_the_exported_yolov8n_loads_detection_model_weights_and_computes_its_output():
-    """`cnncalc export yolov8 --to pytorch` follows Ultralytics' module paths (model.22.dfl.conv...):
-    DetectionModel's state_dict loads strictly, and the outputs agree on a random image."""
-    assert _zoo_reference()["n"]["export_max_diff"] < 1e-3  # outputs reach 640 (box coordinates in pixels)
+@pytest.mark.parametrize("name", ZOO)
+def test_the_exported_yolo_n_loads_detection_model_weights_and_computes_its_output(name):
+    """`cnncalc export yolov8 --to pytorch` follows Ultralytics' module paths (model.22.dfl.conv...,
+    model.10.m.0.attn.qkv.conv): DetectionModel's state_dict loads strictly, and the outputs agree on a
+    random image."""
+    assert _zoo_reference(name)["n"]["export_max_diff"] < 1e-3  # outputs reach 640 (box coordinates in pixels)
 
 
 @functools.cache
@@ -179,6 +204,55 @@ def test_imported_specs_equal_detection_model_at_every_scale(yaml_name, tmp_path
         if "fvcore" in reference["sizes"][0]:
             report = cnncalc.analyze(str(target), set={"scale": scale}, input=(3, 256, 256), convention="fvcore")
             assert report.totals.macs == reference["sizes"][0]["fvcore"], reference["sizes"][0]["by_operator"]
+
+
+@pytest.mark.slow
+def test_the_exported_imported_yolo12n_loads_detection_model_weights_and_computes_its_output(tmp_path):
+    """Area attention's permutes, written as pairs of transposes, compute what AAttn computes: the file
+    `cnncalc export` writes for the imported yolo12 (scale n: no residual gamma) loads DetectionModel's
+    state_dict strictly and its output agrees on a random image."""
+    source = Path(_reference_info()["cfg"]) / "12/yolo12.yaml"
+    spec, exported = tmp_path / "yolo12.yaml", tmp_path / "yolo12n.py"
+    assert runner.invoke(app, ["import", str(source), "--scale", "n", "-o", str(spec)]).exit_code == 0
+    result = runner.invoke(app, ["export", str(spec), "--to", "pytorch", "-o", str(exported)])
+    assert result.exit_code == 0, result.output
+    request = {"yaml": "12/yolo12.yaml", "scale": "n", "sizes": [],
+               "export": {"path": str(exported), "cls": "Yolo12", "size": [640, 640]}}
+    assert measure([request])[0]["export_max_diff"] < 1e-3
+
+
+# C3k2's third form (attn: a Bottleneck and a PSABlock per repeat), which no shipped detection YAML
+# that imports uses (YOLO26's end2end head is refused), and C2PSA with one and with two heads.
+ATTENTION = """nc: 3
+scales:
+  n: [0.5, 0.25, 1024]
+  m: [0.5, 1.0, 512]
+backbone:
+  - [-1, 1, Conv, [64, 3, 2]]
+  - [-1, 1, Conv, [128, 3, 2]]
+  - [-1, 2, C3k2, [256, False, 0.25]]
+  - [-1, 1, Conv, [256, 3, 2]]
+  - [-1, 2, C3k2, [256, True, 0.5, True]]
+  - [-1, 1, SPPF, [256, 5]]
+  - [-1, 2, C2PSA, [256]]
+head:
+  - [[4, 6], 1, Detect, [nc]]
+"""
+
+
+@pytest.mark.slow
+def test_c3k2_with_attention_equals_detection_model(tmp_path):
+    source = tmp_path / "attention.yaml"  # a name without a scale letter: Ultralytics would read one from it
+    source.write_text(ATTENTION, encoding="utf-8")
+    target = tmp_path / "imported.yaml"
+    result = runner.invoke(app, ["import", str(source), "-o", str(target)])
+    assert result.exit_code == 0, result.output
+    requests = [{"yaml": str(source), "scale": scale, "sizes": [(128, 160)], "fvcore": True} for scale in "nm"]
+    for scale, reference in zip("nm", measure(requests)):
+        report = cnncalc.analyze(str(target), set={"scale": scale}, input=(3, 128, 160), convention="fvcore")
+        assert (report.totals.params, report.totals.buffers) == (reference["params"], reference["buffers"]), scale
+        assert report.outputs[0][1] == tuple(reference["sizes"][0]["shape"]), scale
+        assert report.totals.macs == reference["sizes"][0]["fvcore"], reference["sizes"][0]["by_operator"]
 
 
 @pytest.mark.slow
@@ -224,8 +298,43 @@ def test_import_writes_a_spec_that_reads_like_the_yaml():
     assert report.outputs[0][1] == (4 + 3, 320 * 320)  # 4 box coordinates + 3 classes at 320² anchors
 
 
+def test_import_follows_parse_model_for_c3k2():
+    """A C3k2 row builds C3k blocks at scales m, l and x whatever its c3k argument says, and makes the
+    Detect head after it YOLO11's (depthwise class branches, legacy false)."""
+    text = import_ultralytics(TINY.replace("C2f, [64, True]", "C3k2, [64, False, 0.25]"), "tiny.yaml", "n", "tiny")
+    assert "c3k_at_scale: {n: false}" in text
+    assert '{op: C3k2, name: m1, n: 2, c2: 64, c3k: "c3k_at_scale[scale]", e: 0.25, module: model.1}' in text
+    assert "legacy: false" in text
+    report = cnncalc.analyze(text).collapse(1)
+    # m1: c2 = 64 * 0.25 = 16, c = int(16 * 0.25) = 4; cv1 16 -> 8 (128 + 16 BN), one Bottleneck 4 -> 2 -> 4
+    # (e = 0.5: 4*2*9 + 4 and 2*4*9 + 8), cv2 (2 + 1) * 4 = 12 -> 16 (192 + 32)
+    assert report.rows[1].params == (128 + 16) + (72 + 4 + 72 + 8) + (192 + 32)
+    legacy = import_ultralytics(TINY, "tiny.yaml", "n", "tiny")
+    assert "legacy: false" not in legacy and "c3k_at_scale" not in legacy
+
+
+def test_import_follows_parse_model_for_a2c2f():
+    """YOLO12's A2C2f: at scales l and x parse_model appends (residual True, mlp_ratio 1.2) to its
+    arguments; elsewhere the block keeps mlp_ratio 2.0 and no residual gamma."""
+    yaml = TINY.replace("n: [0.5, 0.25, 64]", "n: [0.5, 1.0, 1024]\n  l: [1.0, 1.0, 1024]").replace(
+        "C2f, [64, True]", "A2C2f, [64, True, 1]")
+    text = import_ultralytics(yaml, "tiny.yaml", "n", "tiny")
+    assert "a2_residual_at_scale: {n: false, l: true}" in text
+    assert ('{op: A2C2f, name: m1, n: 2, c2: 64, a2: true, area: 1, residual: "a2_residual_at_scale[scale]", '
+            'mlp_ratio: "1.2 if a2_residual_at_scale[scale] else 2.0", module: model.1}') in text
+    # m1 (64 -> 64 channels, c = 32: one head): cv1 64 -> 32 (2,048 + 64 BN). Per ABlock: qkv 32 -> 96
+    # (3,072 + 192), pe depthwise 7x7 (1,568 + 64), proj (1,024 + 64), mlp 32 -> 64 -> 32 (2,048 + 128,
+    # 2,048 + 64): 10,272; at n one unit of two ABlocks (round(2 * 0.5)); cv2 (1 + 1) * 32 -> 64 (4,096 + 128)
+    n = cnncalc.analyze(text).collapse(1).rows[1].params
+    assert n == 2_112 + 2 * 10_272 + 4_224
+    # at l: two units; mlp_ratio 1.2 makes the mlp 32 -> int(38.4) = 38 -> 32 (1,216 + 76, 1,216 + 64),
+    # so an ABlock has 3,264 + 1,632 + 1,088 + 2,572 = 8,556; cv2 (1 + 2) * 32 -> 64 (6,144 + 128); gamma 64
+    large = cnncalc.analyze(text, set={"scale": "l"}).collapse(1).rows[1].params
+    assert large == 2_112 + 2 * 2 * 8_556 + 6_272 + 64
+
+
 @pytest.mark.parametrize("text, fragment, line", [
-    (TINY.replace("C2f, [64, True]", "C3k2, [64, True]"), "row 1: unknown module 'C3k2' (not supported yet)", 6),
+    (TINY.replace("C2f, [64, True]", "SCDown, [64, 3, 2]"), "row 1: unknown module 'SCDown' (not supported yet)", 6),
     (TINY.replace("SPPF, [64, 5]", "MyBlock, [64]"), "row 2: unknown module 'MyBlock'", 7),
     (TINY.replace("[[3], 1, Detect", "[[9], 1, Detect"), "row 4: 'from' must name an earlier row", 10),
     (TINY + "activation: nn.ReLU()\n", "'activation: nn.ReLU()' is not supported", 11),

@@ -33,6 +33,7 @@ from ..layers.terms import (
     LRN,
     LRN_WINDOW,
     MAC,
+    MATMUL,
     OUTPUT_MAC,
     PARAM_POSITIONS,
     POOL_INPUT,
@@ -74,17 +75,17 @@ class Convention:
 
 TEXTBOOK = Convention(
     "textbook",
-    "the lectures: multiply-adds of conv and linear layers plus pooling windows; "
+    "the lectures: multiply-adds of conv and linear layers (and of matrix products) plus pooling windows; "
     "bias, activations and normalisation cost nothing",
-    {MAC: 1, WINDOW: 1},
+    {MAC: 1, MATMUL: 1, WINDOW: 1},
 )
 
 FVCORE = Convention(
     "fvcore",
-    "fvcore's FlopCountAnalysis: multiply-adds of conv and linear (no bias); batch norm 1 per element "
+    "fvcore's FlopCountAnalysis: multiply-adds of conv, linear and matmul (no bias); batch norm 1 per element "
     "(+1 with affine), layer norm 4 (+1); adaptive average pooling its input; upsampling its output "
     "(×4 bilinear); max and fixed-window pooling, activations and merges nothing",
-    {MAC: 1, BATCHNORM: 1, BATCHNORM_AFFINE: 1, LAYERNORM: 4, LAYERNORM_AFFINE: 1, ADAPTIVE_INPUT: 1,
+    {MAC: 1, MATMUL: 1, BATCHNORM: 1, BATCHNORM_AFFINE: 1, LAYERNORM: 4, LAYERNORM_AFFINE: 1, ADAPTIVE_INPUT: 1,
      RESAMPLE: 1, BILINEAR: 3},
 )
 
@@ -93,7 +94,7 @@ PTFLOPS = Convention(
     "ptflops' get_model_complexity_info (pytorch backend, defaults): multiply-adds plus bias; every "
     "pooling 2× its input and ReLU, ELU, GELU and upsampling 2× their output (a module hook and the "
     "patched functional both count); ReLU6, LeakyReLU, SiLU, softmax once; batch norm 1 per element "
-    "(+1 affine), layer norm 1",
+    "(+1 affine), layer norm 1; a @ b nothing (it patches torch.matmul, not the operator)",
     {MAC: 1, BIAS: 1, POOL_INPUT: 2, BATCHNORM: 1, BATCHNORM_AFFINE: 1, LAYERNORM: 1, ReLU.term: 2, ELU.term: 2,
      GELU.term: 2, ReLU6.term: 1, LeakyReLU.term: 1, SiLU.term: 1, Softmax.term: 1, RESAMPLE: 2, LRN: 3,
      LRN_WINDOW: 1},
@@ -103,7 +104,7 @@ THOP = Convention(
     "thop",
     "thop's profile: multiply-adds without bias, a transposed conv per output position; norms 2 per "
     "element (×2 affine); average pooling 1 per output, adaptive average input + output; softmax 3 per "
-    "element - 1 per position; upsampling 1 per output (11 bilinear); max pooling and activations nothing",
+    "element - 1 per position; upsampling 1 per output (11 bilinear); max pooling, activations and a @ b nothing",
     {OUTPUT_MAC: 1, BATCHNORM: 2, BATCHNORM_AFFINE: 2, LAYERNORM: 2, LAYERNORM_AFFINE: 2, AVERAGE: 1,
      ADAPTIVE_AVERAGE: 1, Softmax.term: 2, SOFTMAX_ADDS: 1, RESAMPLE: 1, BILINEAR: 10},
 )
@@ -117,9 +118,9 @@ TORCHINFO = Convention(
 
 TORCH = Convention(
     "torch",
-    "PyTorch's torch.utils.flop_counter.FlopCounterMode: 2 FLOPs per multiply-add of conv and linear "
-    "(no bias); nothing else",
-    {MAC: 2},
+    "PyTorch's torch.utils.flop_counter.FlopCounterMode: 2 FLOPs per multiply-add of conv, linear and "
+    "matmul (no bias); nothing else",
+    {MAC: 2, MATMUL: 2},
 )
 
 CONVENTIONS: dict[str, Convention] = {c.name: c for c in (TEXTBOOK, FVCORE, PTFLOPS, THOP, TORCHINFO, TORCH)}

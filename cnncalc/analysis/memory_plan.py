@@ -46,6 +46,7 @@ class PlannedTensor:
     requires_grad: bool = False
     channels_last: bool = False
     view_of: int | None = None  # the tensor whose storage it shares without writing (a view)
+    gaps: tuple[int, ...] = ()  # where its storage jumps, if it is a view of part of an axis (Stage.gap)
     on_loss_path: bool = False
 
 
@@ -96,7 +97,7 @@ def make_plan(graph: Graph, options: MemoryOptions) -> Plan:
     for n, node in enumerate(graph.nodes):
         inputs = [ids[ref] for ref in node.inputs]
         ctx = MemoryContext(training, tuple(tensors[t].requires_grad for t in inputs),
-                            tuple(tensors[t].channels_last for t in inputs))
+                            tuple(tensors[t].channels_last for t in inputs), tuple(tensors[t].gaps for t in inputs))
         layer, shapes = node.layer, list(node.input_shapes)
         stages = layer.memory(shapes, node.output_shape, ctx)
         for name, elements, kind in layer.buffer_tensors(shapes, node.output_shape):
@@ -148,8 +149,9 @@ def _place(n: int, index: int, stage: Stage, refs: tuple[int, ...], tensors: lis
     if isinstance(forward.output, int):  # the storage of an input: a view, or changed in place
         source = tensors[refs[forward.output]]  # a view has its own size (a chunk's part), the storage is shared
         size = source.size if elements is None or forward.writes else (elements, 0)
-        out = PlannedTensor(size, source.dtype, requires_grad,
-                      source.channels_last, None if forward.writes else refs[forward.output])
+        out = PlannedTensor(size, source.dtype, requires_grad, source.channels_last,
+                            None if forward.writes else refs[forward.output],
+                            source.gaps + ((stage.gap,) if stage.gap else ()))
     else:
         made = next(t for op in forward.ops for t in op.new if t.name == forward.output)
         layout = stage.layout

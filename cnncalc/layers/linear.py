@@ -15,7 +15,7 @@ from .torchspec import T, Torch
 class Linear(FusedActivation):
     op = "linear"
     aliases = ("fc", "dense")
-    known_as = ("fully_connected", "fullyconnected", "inner_product", "innerproduct", "gemm", "matmul")
+    known_as = ("fully_connected", "fullyconnected", "inner_product", "innerproduct", "gemm")
     summary = "fully connected; its input must be a vector (flatten first); `act:` fuses an activation"
     example = "- {op: flatten}\n- {op: linear, out: 7, act: gelu}\n- {op: batchnorm, affine: false}"
 

@@ -93,6 +93,9 @@ class Stage:
     layout: str = "contiguous"  # its output's memory layout: contiguous, channels_last, or "input" (as input 0's)
     keep_until: int | None = None  # a Python variable holds its output until that later stage of the layer ends
     frozen: tuple[str, ...] = ()  # parameters that take no gradient (requires_grad_(False)): no optimizer state
+    # A view of a part of an axis after the first (a split along dim 2): the per-sample count of index
+    # positions on the axes before it, where the view's storage jumps. A reshape merging across it copies.
+    gap: int | None = None
 
 
 @dataclass(frozen=True)
@@ -102,6 +105,28 @@ class MemoryContext:
     training: bool
     requires_grad: tuple[bool, ...]  # per input
     channels_last: tuple[bool, ...]  # per input: a channels-last view (after a LayerNorm over channels)
+    gaps: tuple[tuple[int, ...], ...] = ()  # per input: where a view's storage jumps (Stage.gap); () if none
+
+
+def gap_of(shape: tuple, index: int, part: int) -> int | None:
+    """Stage.gap of a view of `part` of the sample axis `index` of a contiguous `shape`: None when the
+    view is contiguous within a sample (the first axis, a whole axis, or only size-1 axes before)."""
+    before = 1
+    for size in shape[:index]:
+        before *= size
+    return before if before > 1 and part != shape[index] else None
+
+
+def reshape_copies(ctx: MemoryContext, output: tuple) -> bool:
+    """Whether x.reshape makes a copy: of a channels-last input, or of a view whose storage jumps (a gap)
+    where the new shape has no axis boundary: PyTorch's view rule for the strides these views have."""
+    if ctx.channels_last[0]:
+        return True
+    boundaries, product = {1}, 1
+    for size in output:
+        product *= size
+        boundaries.add(product)
+    return any(gap not in boundaries for gap in (ctx.gaps[0] if ctx.gaps else ()))
 
 
 
@@ -160,10 +185,10 @@ def max_pool_stage(label: str, elements: int, ctx: MemoryContext) -> Stage:
                  Backward((Op((like("grad_in", 0),)),), ("grad_in",)))
 
 
-def narrowed(label: str) -> Stage:
+def narrowed(label: str, gap: int | None = None) -> Stage:
     """A view of a part of its input (x.narrow): backward writes the gradient into zeros the input's size."""
     return Stage(label, (0,), Forward(output=0), Backward((Op((like("grad_in", 0),)),), ("grad_in",)),
-                 layout="input")
+                 layout="input", gap=gap)
 
 
 def view(label: str) -> Stage:
@@ -172,5 +197,5 @@ def view(label: str) -> Stage:
 
 
 __all__ = ["ACT", "FLOAT32", "GRAD_OUT", "INT64", "PARAM", "Backward", "Forward", "MemoryContext", "Op", "Ref",
-           "Stage", "Tensor", "elementwise", "like", "max_pool_stage",
-           "mean_stage", "narrowed", "padding", "stage_output", "view", "weighted"]
+           "Stage", "Tensor", "elementwise", "gap_of", "like", "max_pool_stage",
+           "mean_stage", "narrowed", "padding", "reshape_copies", "stage_output", "view", "weighted"]

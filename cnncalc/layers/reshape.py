@@ -18,7 +18,7 @@ from .fields import (
     positive_int,
     spec_field,
 )
-from .memory import Backward, Forward, MemoryContext, Op, Stage, Tensor, elementwise, like, view
+from .memory import Backward, Forward, MemoryContext, Op, Stage, Tensor, elementwise, gap_of, like, view
 from .tensor import axis, dim_index
 from .terms import ELEMENTWISE
 from .torchspec import T, Torch
@@ -246,4 +246,5 @@ class ChannelSplit(Layer):
         zeros = tuple(f"zeros{k}" for k in range(len(others)))
         ops = (*(Op((Tensor(name, part),)) for name, part in zip(zeros, others)),
                Op((like("grad_in", 0),), frees=zeros))
-        return (Stage("split", (0,), Forward(output=0), Backward(ops, ("grad_in",)) if ctx.training else None),)
+        return (Stage("split", (0,), Forward(output=0), Backward(ops, ("grad_in",)) if ctx.training else None,
+                      gap=gap_of(inputs[0], index, sizes[self.index])),)

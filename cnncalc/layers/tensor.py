@@ -15,7 +15,20 @@ from ..core.shapes import Shape, numel, shape_list
 from ..core.symbolic import is_symbolic
 from .base import RF, Cells, Layer, Warn, register
 from .fields import EXPRESSION, FieldProblem, accepts, boolean, spec_field
-from .memory import GRAD_OUT, Backward, Forward, MemoryContext, Op, Stage, Tensor, mean_stage, narrowed, view
+from .memory import (
+    GRAD_OUT,
+    Backward,
+    Forward,
+    MemoryContext,
+    Op,
+    Stage,
+    Tensor,
+    gap_of,
+    mean_stage,
+    narrowed,
+    reshape_copies,
+    view,
+)
 from .terms import WINDOW
 from .torchspec import T, Torch
 
@@ -122,8 +135,10 @@ class Reshape(Layer):
 
     def memory(self, inputs: list[Shape], output: Shape, ctx: MemoryContext) -> tuple[Stage, ...]:
         """x.reshape is a view of a contiguous input; of a channels-last one (after a LayerNorm over the
-        channels) it is a contiguous copy. Either way the input's gradient is the incoming one, viewed."""
-        if not ctx.channels_last[0]:
+        channels), or of a part of an axis that it merges with the axes before (attention's v, split along
+        dim 2 of several heads, as a C×H×W map), it is a contiguous copy. Either way the input's gradient
+        is the incoming one, viewed."""
+        if not reshape_copies(ctx, output):
             return (view("reshape"),)
         backward = Backward(grads=(GRAD_OUT,)) if ctx.training else None
         return (Stage("reshape", (0,), Forward((Op((Tensor("output", numel(output)),)),)), backward),)
@@ -209,7 +224,8 @@ class Slice(Layer):
 
     def memory(self, inputs: list[Shape], output: Shape, ctx: MemoryContext) -> tuple[Stage, ...]:
         """x.narrow is a view; its backward writes the gradient into zeros the input's size."""
-        return (narrowed("slice"),)
+        index, start, end = self.bounds(inputs)
+        return (narrowed("slice", gap_of(inputs[0], index, end - start)),)
 
 
 @register

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 # The cost terms a layer type may report, each an exact count for one sample.
 MAC = "mac"  # multiply-accumulates with weights: conv, transposed conv, linear
+MATMUL = "matmul"  # multiply-accumulates of a matrix product of two activations (attention's q @ k)
 OUTPUT_MAC = "output_mac"  # weights read per output element × output elements (thop)
 PARAM_POSITIONS = "param_positions"  # parameters × output positions (torchinfo)
 BIAS = "bias"  # one add per output element of a layer with a bias
@@ -32,6 +33,8 @@ BILINEAR = "bilinear"  # one per output element of a bilinear upsampling
 TERMS = {
     MAC: "multiply-accumulates with weights (conv: C_out*H'*W'*C_in/groups*K_h*K_w, transposed conv: "
          "C_in*H*W*C_out/groups*K_h*K_w, linear: in*out)",
+    MATMUL: "multiply-accumulates of a matrix product of two activations: n*k*m per [n, k] @ [k, m] matrix "
+            "pair, times the batch axes before them",
     OUTPUT_MAC: "weights read per output element × output elements: the mac of conv and linear; for a "
                 "transposed conv C_out*H'*W'*C_in/groups*K_h*K_w (as if it were a conv producing its output)",
     PARAM_POSITIONS: "parameters × output positions: (weights + bias) × H'*W' for conv and transposed conv, "

@@ -207,9 +207,28 @@ class Shared(nn.Module):
         return type(self.target).forward(self.target, *inputs)  # type: ignore[union-attr]
 
 
+class MatMul(nn.Module):
+    """a @ b: the matrix product over the last two axes, batched over the axes before."""
+
+    def forward(self, a, b):
+        return a @ b
+
+
+class Scale(nn.Module):
+    """Its input times a constant."""
+
+    def __init__(self, factor):
+        super().__init__()
+        self.factor = factor
+
+    def forward(self, x):
+        return x * self.factor
+
+
 # How `cnncalc export` writes a stateless helper inside a forward instead of registering it as a module
 # (where it sits straight in a class, not in a numbered container): its inputs joined by the text, or
 # put in place of `{}` (comma-separated). In place (`inplace=True`), the first input's in-place method
 # takes each other input: `bn2.add_(downsample)`, torchvision's `out += identity`.
-INLINE = {"Add": " + ", "Mul": " * ", "Concat": "torch.cat([{}], dim=1)"}
+INLINE = {"Add": " + ", "Mul": " * ", "MatMul": " @ ", "Concat": "torch.cat([{}], dim=1)"}
 INLINE_IN_PLACE = {"Add": ".add_({})"}
+

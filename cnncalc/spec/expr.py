@@ -134,6 +134,7 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "floor": math.floor,
     "int": int,
     "abs": abs,
+    "sqrt": math.sqrt,
     "make_divisible": make_divisible,
     "make_divisible_up": make_divisible_up,
     "len": _len,

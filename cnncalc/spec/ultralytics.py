@@ -25,12 +25,12 @@ REPEATS = "max(round(n * depth), 1) if n > 1 else n"
 # Each block: its YAML (under `blocks:`) and the blocks it uses.
 BLOCKS: dict[str, tuple[str, tuple[str, ...]]] = {
     "cbs": ("""\
-  cbs:                              # Conv: conv without bias ('same' padding), BN, SiLU
-    params: [c2, {k: 1}, {s: 1}, {p: k // 2}, {g: 1}]
+  cbs:                              # Conv: conv without bias ('same' padding), BN, SiLU (none with act: false)
+    params: [c2, {k: 1}, {s: 1}, {p: k // 2}, {g: 1}, {act: true}]
     layers:
       - {op: conv, name: conv, out: c2, kernel: k, stride: s, pad: p, groups: g, bias: false}
       - {op: bn, name: bn, eps: 0.001}
-      - {op: silu, name: act}
+      - {op: silu, name: act, when: act}
 """, ()),
     "Conv": (f"""\
   Conv:                             # a Conv row of the YAML: [c2, k, s, p, g]
@@ -40,10 +40,10 @@ BLOCKS: dict[str, tuple[str, tuple[str, ...]]] = {
 """, ("cbs",)),
     "Bottleneck": ("""\
   Bottleneck:                       # two convs and, with shortcut, a residual add
-    params: [c2, {shortcut: true}, {e: 0.5}, {k1: 3}, {k2: 3}]
+    params: [c2, {shortcut: true}, {e: 0.5}, {k1: 3}, {k2: 3}, {g: 1}]
     layers:
       - {op: cbs, name: cv1, c2: int(c2 * e), k: k1}
-      - {op: cbs, name: cv2, c2: c2, k: k2}
+      - {op: cbs, name: cv2, c2: c2, k: k2, g: g}
       - {op: add, name: add, in: [cv2, input], when: shortcut and in_channels == c2}
 """, ("cbs",)),
     "C2f": (f"""\
@@ -78,6 +78,144 @@ BLOCKS: dict[str, tuple[str, tuple[str, ...]]] = {
       - {{op: concat, name: cat, in: [m, cv2]}}
       - {{op: cbs, name: cv3, c2: c_out}}
 """, ("cbs", "Bottleneck")),
+    "C3k": ("""\
+  C3k:                              # C3 with k x k bottlenecks (inside C3k2, unscaled): cv3(cat(m(cv1(x)), cv2(x)))
+    params: [c2, {shortcut: true}, {n: 2}, {g: 1}, {e: 0.5}, {k: 3}, {c: "int(c2 * e)"}]
+    layers:
+      - {op: cbs, name: cv1, c2: c}
+      - {op: Bottleneck, name: m, c2: c, shortcut: shortcut, e: 1.0, k1: k, k2: k, g: g, repeat: n}
+      - {op: cbs, name: cv2, in: input, c2: c}
+      - {op: concat, name: cat, in: [m, cv2]}
+      - {op: cbs, name: cv3, c2: c2}
+""", ("cbs", "Bottleneck")),
+    "C3k2": (f"""\
+  C3k2:                             # C2f whose inner blocks are C3k (c3k), Bottlenecks, or Bottleneck+PSABlock (attn)
+    params: [c2, {{c3k: false}}, {{e: 0.5}}, {{attn: false}}, {{g: 1}}, {{shortcut: true}}, {{n: 1}},
+             {{c_out: "{SCALED}"}}, {{c: "int(c_out * e)"}}, {{reps: "{REPEATS}"}}]
+    layers:
+      - {{op: cbs, name: cv1, c2: 2 * c}}
+      - {{op: split, name: y0, index: 0}}
+      - {{op: split, name: y1, in: cv1, index: 1}}
+      - {{op: C3k, name: m, c2: c, shortcut: shortcut, g: g, repeat: reps, when: c3k and not attn}}
+      - {{op: Bottleneck, name: m, c2: c, shortcut: shortcut, g: g, repeat: reps, when: not c3k and not attn}}
+      - {{op: BottleneckPSA, name: m, shortcut: shortcut, g: g, repeat: reps, when: attn}}
+      - {{op: concat, name: cat, in: [y0, y1, m.*]}}     # y.extend(m(y[-1]) for m in self.m): every output
+      - {{op: cbs, name: cv2, c2: c_out}}
+""", ("cbs", "C3k", "Bottleneck", "BottleneckPSA")),
+    "BottleneckPSA": ("""\
+  BottleneckPSA:                    # C3k2's attn unit: nn.Sequential(Bottleneck, PSABlock)
+    params: [{shortcut: true}, {g: 1}]
+    layers:
+      - {op: Bottleneck, name: b, c2: in_channels, shortcut: shortcut, g: g, module: 0}
+      - {op: PSABlock, name: psa, num_heads: "max(in_channels // 64, 1)", module: 1}
+""", ("Bottleneck", "PSABlock")),
+    "Attention": ("""\
+  Attention:                        # multi-head self-attention over the H*W positions, plus a depthwise 3x3 (pe)
+    params: [{num_heads: 8}, {attn_ratio: 0.5}, {head_dim: in_channels // num_heads},
+             {key_dim: "int(head_dim * attn_ratio)"}, {sizes: [key_dim, key_dim, head_dim]}]
+    layers:
+      - {op: cbs, name: qkv, c2: in_channels + 2 * key_dim * num_heads, act: false}
+      - {op: reshape, name: heads, shape: [num_heads, 2 * key_dim + head_dim, -1]}   # view(B, heads, ..., H*W)
+      - {op: split, name: q, sizes: sizes, index: 0, dim: 2}
+      - {op: split, name: k, in: heads, sizes: sizes, index: 1, dim: 2}
+      - {op: split, name: v, in: heads, sizes: sizes, index: 2, dim: 2}
+      - {op: scale, name: q_scaled, in: q, factor: 1 / sqrt(key_dim)}     # q * key_dim ** -0.5
+      - {op: transpose, name: q_t, dims: [-2, -1]}
+      - {op: matmul, name: scores, in: [q_t, k]}                         # [heads, H*W, H*W]
+      - {op: softmax, name: attn, dim: -1}
+      - {op: transpose, name: attn_t, dims: [-2, -1]}
+      - {op: matmul, name: mixed, in: [v, attn_t]}                       # [heads, head_dim, H*W]
+      - {op: reshape, name: mixed_map, shape: [in_channels, in_height, in_width]}
+      - {op: reshape, name: v_map, in: v, shape: [in_channels, in_height, in_width]}
+      - {op: cbs, name: pe, c2: in_channels, k: 3, g: in_channels, act: false}
+      - {op: add, name: sum, in: [mixed_map, pe]}
+      - {op: cbs, name: proj, c2: in_channels, act: false}
+""", ("cbs",)),
+    "PSABlock": ("""\
+  PSABlock:                         # x + attn(x), then x + ffn(x) (ffn: Conv 1x1 to 2c, Conv 1x1 back without act)
+    params: [{num_heads: 4}, {attn_ratio: 0.5}, {shortcut: true}]
+    layers:
+      - {op: Attention, name: attn, num_heads: num_heads, attn_ratio: attn_ratio}
+      - {op: add, name: add1, in: [attn, input], when: shortcut}
+      - {op: cbs, name: ffn0, c2: 2 * in_channels, module: ffn.0}
+      - {op: cbs, name: ffn1, c2: in_channels, act: false, module: ffn.1}
+      - {op: add, name: add2, in: [ffn1, add1], when: shortcut}
+""", ("Attention", "cbs")),
+    "C2PSA": (f"""\
+  C2PSA:                            # cv1, split in halves, n PSABlocks on the second, concatenated with the first, cv2
+    params: [c2, {{e: 0.5}}, {{n: 1}}, {{c_out: "{SCALED}"}}, {{c: "int(in_channels * e)"}}]
+    layers:
+      - {{op: cbs, name: cv1, c2: 2 * c}}
+      - {{op: split, name: a, index: 0}}
+      - {{op: split, name: b, in: cv1, index: 1}}
+      - {{op: PSABlock, name: m, num_heads: "max(c // 64, 1)", repeat: "{REPEATS}"}}
+      - {{op: concat, name: cat, in: [a, m]}}
+      - {{op: cbs, name: cv2, c2: c_out}}
+""", ("cbs", "PSABlock")),
+    "AAttn": ("""\
+  AAttn:                            # YOLO12's area attention: 32-channel heads within each of `area` strips
+    params: [num_heads, {area: 1}, {head_dim: in_channels // num_heads}, {c: head_dim * num_heads},
+             {a: "area if area > 1 else 1"}, {sizes: [head_dim, head_dim, head_dim]}]
+    layers:
+      - {op: cbs, name: qkv, c2: 3 * c, act: false}
+      - {op: reshape, name: flat, shape: [3 * c, -1]}                     # flatten(2)
+      - {op: transpose, name: rows, dims: [1, 2]}                         # [H*W, 3c]
+      - {op: reshape, name: areas, shape: [a, -1, num_heads, 3 * head_dim]}  # reshape(B * area, ...).view(...)
+      - {op: transpose, name: heads0, dims: [2, 3]}                       # .permute(0, 2, 3, 1), in two swaps
+      - {op: transpose, name: heads, dims: [3, 4]}                        # [area, heads, 3 * head_dim, N / area]
+      - {op: split, name: q, sizes: sizes, index: 0, dim: 3}
+      - {op: split, name: k, in: heads, sizes: sizes, index: 1, dim: 3}
+      - {op: split, name: v, in: heads, sizes: sizes, index: 2, dim: 3}
+      - {op: scale, name: q_scaled, in: q, factor: 1 / sqrt(head_dim)}
+      - {op: transpose, name: q_t, dims: [-2, -1]}
+      - {op: matmul, name: scores, in: [q_t, k]}
+      - {op: softmax, name: attn, dim: -1}
+      - {op: transpose, name: attn_t, dims: [-2, -1]}
+      - {op: matmul, name: mixed, in: [v, attn_t]}                        # [area, heads, head_dim, N / area]
+      - {op: transpose, name: x0, dims: [3, 4]}                           # .permute(0, 3, 1, 2), in two swaps
+      - {op: transpose, name: x1, dims: [2, 3]}
+      - {op: reshape, name: x_hwc, shape: [in_height, in_width, c]}
+      - {op: transpose, name: x2, dims: [2, 3]}                           # .permute(0, 3, 1, 2), in two swaps
+      - {op: transpose, name: x_map, dims: [1, 2]}
+      - {op: transpose, name: v0, in: v, dims: [3, 4]}
+      - {op: transpose, name: v1, dims: [2, 3]}
+      - {op: reshape, name: v_hwc, shape: [in_height, in_width, c]}
+      - {op: transpose, name: v2, dims: [2, 3]}
+      - {op: transpose, name: v_map, dims: [1, 2]}
+      - {op: cbs, name: pe, c2: c, k: 7, p: 3, g: c, act: false}
+      - {op: add, name: sum, in: [x_map, pe]}
+      - {op: cbs, name: proj, c2: in_channels, act: false}
+""", ("cbs",)),
+    "ABlock": ("""\
+  ABlock:                           # x + attn(x), then x + mlp(x) (Conv 1x1 to int(c * mlp_ratio), Conv 1x1 back)
+    params: [num_heads, {mlp_ratio: 1.2}, {area: 1}]
+    layers:
+      - {op: AAttn, name: attn, num_heads: num_heads, area: area}
+      - {op: add, name: add1, in: [attn, input]}
+      - {op: cbs, name: mlp0, c2: int(in_channels * mlp_ratio), module: mlp.0}
+      - {op: cbs, name: mlp1, c2: in_channels, act: false, module: mlp.1}
+      - {op: add, name: add2, in: [mlp1, add1]}
+""", ("AAttn", "cbs")),
+    "ABlocks": ("""\
+  ABlocks:                          # A2C2f's unit: nn.Sequential(ABlock, ABlock)
+    params: [num_heads, mlp_ratio, area]
+    layers:
+      - {op: ABlock, name: b0, num_heads: num_heads, mlp_ratio: mlp_ratio, area: area, module: 0}
+      - {op: ABlock, name: b1, num_heads: num_heads, mlp_ratio: mlp_ratio, area: area, module: 1}
+""", ("ABlock",)),
+    "A2C2f": (f"""\
+  A2C2f:                            # cv1, n units (two ABlocks, or C3k), all concatenated, cv2; x + gamma * y
+    params: [c2, {{a2: true}}, {{area: 1}}, {{residual: false}}, {{mlp_ratio: 2.0}}, {{n: 1}},
+             {{c_out: "{SCALED}"}}, {{c: "int(c_out * 0.5)"}}, {{reps: "{REPEATS}"}}]
+    layers:
+      - {{op: cbs, name: cv1, c2: c}}
+      - {{op: ABlocks, name: m, num_heads: c // 32, mlp_ratio: mlp_ratio, area: area, repeat: reps, when: a2}}
+      - {{op: C3k, name: m, c2: c, repeat: reps, when: not a2}}
+      - {{op: concat, name: cat, in: [cv1, m.*]}}
+      - {{op: cbs, name: cv2, c2: c_out}}
+      - {{op: layer_scale, name: gamma, init: 0.01, when: a2 and residual}}   # the parameter gamma
+      - {{op: add, name: res, in: [gamma, input], when: a2 and residual}}
+""", ("cbs", "ABlocks", "C3k")),
     "SPPF": (f"""\
   SPPF:                             # cv1, one 5x5 max pool applied three times, all concatenated, cv2
     params: [c2, {{k: 5}}, {{c_out: "{SCALED}"}}]
@@ -138,13 +276,19 @@ MODULES: dict[str, tuple[str, tuple[tuple[str, Any], ...]]] = {
     "C2f": ("C2f", (("c2", None), ("shortcut", False))),
     "C2": ("C2", (("c2", None), ("shortcut", True))),
     "C3": ("C3", (("c2", None), ("shortcut", True))),
+    "C3k2": ("C3k2", (("c2", None), ("c3k", False), ("e", 0.5), ("attn", False), ("g", 1), ("shortcut", True))),
+    "C2PSA": ("C2PSA", (("c2", None), ("e", 0.5))),
+    "A2C2f": ("A2C2f", (("c2", None), ("a2", True), ("area", 1))),
     "SPPF": ("SPPF", (("c2", None), ("k", 5))),
     "Concat": ("concat", (("dimension", 1),)),
     "nn.Upsample": ("upsample", (("size", None), ("scale_factor", None), ("mode", "nearest"))),
     "Detect": ("Detect", (("nc", None),)),
 }
-REPEATED_INSIDE = {"C2f", "C2", "C3"}  # parse_model passes n to these modules (args.insert(2, n))
-KNOWN_UNSUPPORTED = ("C3k2", "C2PSA", "A2C2f", "C2fCIB", "C2fAttn", "PSA", "SCDown", "v10Detect", "Segment", "Pose",
+C3K_SCALES = ("m", "l", "x")  # parse_model: `if m is C3k2 and scale in {"m", "l", "x"}: args[3:4] = [...]`
+A2_SCALES = ("l", "x")  # parse_model: `if m is A2C2f and scale in {"l", "x"}: args.extend((True, 1.2))`
+# parse_model passes n to these modules (args.insert(2, n))
+REPEATED_INSIDE = {"C2f", "C2", "C3", "C3k2", "C2PSA", "A2C2f"}
+KNOWN_UNSUPPORTED = ("C2fCIB", "C2fAttn", "PSA", "SCDown", "v10Detect", "Segment", "Pose",
                      "OBB", "Classify", "RTDETRDecoder", "WorldDetect", "YOLOEDetect", "GhostConv", "C3Ghost")
 TOP_KEYS = ("nc", "scales", "backbone", "head", "depth_multiple", "width_multiple", "reg_max", "end2end",
             "kpt_shape", "activation", "channels")
@@ -259,12 +403,13 @@ def _flow(value: Any) -> str:
 
 
 def _spec(name: str, rows: list[Row], scales: dict[str, tuple[Any, Any, Any]], chosen: str, nc: Any) -> str:
-    legacy = True  # parse_model: False once a C3k2, A2C2f or C2fCIB is built (none is supported yet)
+    legacy = True  # parse_model: False once a C3k2 (or an A2C2f, C2fCIB: not supported) is built
     strides: dict[int, int] = {-1: 1}
     layers: list[str] = []
     used: list[str] = []
     for row in rows:
-        block, fields = _layer(row, nc, legacy, strides)
+        block, fields = _layer(row, nc, legacy, strides, bool(chosen))
+        legacy = legacy and row.module not in ("C3k2", "A2C2f")
         if block in BLOCKS:
             used.append(block)
         stride = strides[row.sources[0]]
@@ -291,6 +436,12 @@ def _spec(name: str, rows: list[Row], scales: dict[str, tuple[Any, Any, Any]], c
     else:
         depth, width, limit = scales[""]
         lines += [f"  depth: {depth}", f"  width: {width}", f"  max_channels: {limit}            # no limit"]
+    if chosen and "C3k2" in used:
+        big = ", ".join(f"{letter}: {'true' if letter in C3K_SCALES else 'false'}" for letter in scales)
+        lines += [f"  c3k_at_scale: {{{big}}}   # parse_model: C3k2 builds C3k blocks at scales m, l and x"]
+    if chosen and "A2C2f" in used:
+        big = ", ".join(f"{letter}: {'true' if letter in A2_SCALES else 'false'}" for letter in scales)
+        lines += [f"  a2_residual_at_scale: {{{big}}}   # parse_model: A2C2f is residual, mlp_ratio 1.2, at l and x"]
     lines += [f"  nc: {nc}                            # classes", "blocks:"]
     lines += [BLOCKS[block][0].rstrip("\n") for block in blocks]
     lines += ["layers:", *layers]
@@ -315,7 +466,8 @@ def _arg(row: Row, index: int, default: Any) -> Any:
     return row.args[index] if len(row.args) > index else default
 
 
-def _layer(row: Row, nc: Any, legacy: bool, strides: dict[int, int]) -> tuple[str, list[tuple[str, str]]]:
+def _layer(row: Row, nc: Any, legacy: bool, strides: dict[int, int],
+           scaled: bool) -> tuple[str, list[tuple[str, str]]]:
     """The spec layer of one row: (block or op, its fields in order)."""
     block, names = MODULES[row.module]
     if len(row.args) > len(names):
@@ -345,9 +497,16 @@ def _layer(row: Row, nc: Any, legacy: bool, strides: dict[int, int]) -> tuple[st
         if not legacy:
             fields.append(("legacy", "false"))
     else:
+        if row.module == "C3k2" and scaled:
+            values.setdefault("c3k", False)
         for key, value in values.items():
-            if value is not None and value != "None":  # None: the block's default (Conv's 'same' padding)
+            if row.module == "C3k2" and key == "c3k" and scaled and value is False:
+                fields.append((key, '"c3k_at_scale[scale]"'))  # parse_model: args[3:4] = [True] at m, l and x
+            elif value is not None and value != "None":  # None: the block's default (Conv's 'same' padding)
                 fields.append((key, _value(value, row, key)))
+    if row.module == "A2C2f" and scaled:
+        fields += [("residual", '"a2_residual_at_scale[scale]"'),
+                   ("mlp_ratio", '"1.2 if a2_residual_at_scale[scale] else 2.0"')]
     if row.repeats > 1 and row.module not in REPEATED_INSIDE:
         fields.append(("repeat", f'"max(round({row.repeats} * depth), 1)"'))
     fields.append(("module", f"model.{row.index}"))
