@@ -427,7 +427,7 @@ class ModelWriter(ScopeWriter):
 def _inputs(member: Member) -> tuple[str, ...]:
     thing = member.things[0]
     assert thing is not None
-    return (thing.input,) if isinstance(thing, Call) else thing.inputs
+    return (thing.inputs or (thing.input,)) if isinstance(thing, Call) else thing.inputs
 
 
 def _output(member: Member) -> str:
