@@ -160,3 +160,51 @@ def test_nodes_made_at_once_have_every_field():
     for record, cls in ((node, Node), (node.origin, Origin)):
         assert set(vars(record)) == {f.name for f in fields(cls)}  # a new field must be given where it is made
         assert record == cls(**vars(record))
+
+
+def _graph_dump(graph) -> list[str]:
+    """Everything a node and a block instance record, as text (the layers by their fields and places)."""
+    def layer(node) -> str:
+        public = sorted((key, repr(value)) for key, value in vars(node.layer).items() if not key.startswith("_"))
+        return f"{public} {sorted(node.layer.field_locs.items())}"
+
+    return [f"{node.name} {node.inputs} {node.input_shapes} {node.output_shape} {node.notes} {node.module} "
+            f"{node.train_only} {node.origin!r} {sorted(node.variables.items(), key=repr)} {layer(node)}"
+            for node in graph.nodes] + [f"{call!r} {call.origin!r}" for call in graph.calls] + \
+        [repr(graph.groups), repr(graph.notes), repr(graph.outputs)]
+
+
+@pytest.mark.parametrize("name", ["resnet152", "inception_v3", "mobilenet_v2"])
+def test_a_block_expansion_reused_is_the_one_made_afresh(name, monkeypatch):
+    from cnncalc.analysis.engine import analyze
+    from cnncalc.spec import graph as graph_module
+    from cnncalc.spec.bundled import bundled_specs
+    from cnncalc.spec.spec import load_spec
+
+    spec = load_spec(bundled_specs()[name], name)
+    replays = []
+    replayed = graph_module._Builder._replayed
+    monkeypatch.setattr(graph_module._Builder, "_replayed", lambda self, *args: replays.append(replayed(self, *args))
+                        or replays[-1])
+    reused = build(spec)
+    # resnet152: every bottleneck after the first of its kind (42 of 50); inception_v3 and mobilenet_v2 fewer
+    assert replays and all(replays) and (name != "resnet152" or len(replays) == 42)
+    monkeypatch.setattr(graph_module._Builder, "_plain_block", lambda self, block: False)
+    afresh = build(spec)
+    assert _graph_dump(reused) == _graph_dump(afresh)
+    assert analyze(reused) == analyze(afresh)
+
+
+@pytest.mark.parametrize("reuse", [True, False])
+def test_a_block_instance_whose_module_path_is_taken_is_reported_as_without_reuse(reuse, monkeypatch):
+    from cnncalc.spec import graph as graph_module
+
+    if not reuse:
+        monkeypatch.setattr(graph_module._Builder, "_plain_block", lambda self, block: False)
+    text = BLOCK_CALLS.replace("  - {op: unit, c: 4}\n  - {op: unit, c: 4}\n",
+                               "  - {op: unit, c: 4}\n  - {op: conv, out: 4, kernel: 1, module: unit2.conv1}\n"
+                               "  - {op: unit, c: 4}\n")
+    # the second instance, unit2, would put its conv at unit2.conv1, which the plain conv took (line 9)
+    with pytest.raises(SpecError, match=r"net.yaml:6:9: error: layer 'unit2.conv1', field 'module': "
+                                        r"module path 'unit2.conv1' is taken \(line 9\)"):
+        build(parse_spec(text, "net.yaml"))

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import importlib.util
 import re
-import shutil
 import subprocess
 import sys
 
@@ -191,13 +190,13 @@ def test_golden_exported_files(golden, name):
     golden(f"{name}.export.py", pytorch_source(build(load_spec(resolve(name)[0])), name))
 
 
-@pytest.mark.skipif(shutil.which("ruff") is None, reason="ruff is not installed")
+@pytest.mark.skipif(importlib.util.find_spec("ruff") is None, reason="ruff is not installed")
 @pytest.mark.parametrize("name", ["alexnet", "resnet50", "mobilenet_v2", "googlenet", "vgg16_bn", "efficientnet_b0",
                                   "densenet121"])
 def test_ruff_format_leaves_the_exported_file_unchanged(tmp_path, name):
     path = tmp_path / f"{name}.py"
     path.write_text(pytorch_source(build(load_spec(resolve(name)[0])), name))
-    result = subprocess.run(["ruff", "format", "--isolated", "--check", "--diff", str(path)], capture_output=True,
+    result = subprocess.run([sys.executable, "-m", "ruff", "format", "--isolated", "--check", "--diff", str(path)], capture_output=True,
                             text=True)
     assert result.returncode == 0, result.stdout + result.stderr
 

@@ -38,21 +38,27 @@ def _analyze(graph: Graph, *, convention: Convention = TEXTBOOK, dtype: str = "f
     rows: list[Row] = []
     notes: list[Note] = list(graph.notes)
     fields: dict[str, RF | None] = {INPUT_NAME: (PIXEL, PIXEL)}
-    counted: dict[Any, tuple[Any, Any, Any, Cells]] = {}  # by (prototype, input shapes): see Layer.copy_as
+    # by (prototype, input shapes), which also give the output (see Layer.copy_as)
+    counted: dict[Any, tuple[Any, Any, Any, Any, Cells]] = {}
     for node in graph.nodes:
-        layer = node.layer
-        inputs, output = list(node.input_shapes), node.output_shape
+        layer, refs, shapes, output = node.layer, node.inputs, node.input_shapes, node.output_shape
+        inputs = list(shapes)
         try:
-            known = [field for field in (fields[ref] for ref in node.inputs) if field is not None]
             # a position of a reshaped tensor is no position of the image: its field is not known (None)
-            field = layer.receptive_field(known, inputs, output) if len(known) == len(node.inputs) else None
-            key = (layer.prototype, node.input_shapes)
+            if len(refs) == 1:
+                known = fields[refs[0]]
+                field = None if known is None else layer.receptive_field([known], inputs, output)
+            else:
+                given = [field for field in (fields[ref] for ref in refs) if field is not None]
+                field = layer.receptive_field(given, inputs, output) if len(given) == len(refs) else None
+            key = (layer.prototype, shapes)
             counts = counted.get(key)
             if counts is None:
                 counts = counted[key] = (value_of(layer.params(inputs, output)),
                                          value_of(layer.buffers(inputs, output)),
-                                         convention.count(layer.costs(inputs, output)), layer.cells(inputs, output))
-            params, buffers, macs, cells = counts
+                                         convention.count(layer.costs(inputs, output)) * batch,
+                                         numel(output) * bytes_per_element * batch, layer.cells(inputs, output))
+            params, buffers, macs, memory, cells = counts
         except LayerProblem as exc:
             raise layer.error(exc.message, exc.field, exc.hint) from None
         fields[layer.name] = field
@@ -60,8 +66,8 @@ def _analyze(graph: Graph, *, convention: Convention = TEXTBOOK, dtype: str = "f
             if strict:
                 raise layer.error(message, blamed, hint="without --strict this is a warning")
             notes.append(Note(layer.name, message, layer.field_locs.get(blamed, layer.loc) if blamed else layer.loc))
-        rows.append(Row.of(layer.name, layer.op, node.inputs, node.input_shapes, output, params, buffers,
-                           macs * batch, numel(output) * bytes_per_element * batch, cells, field, node.train_only))
+        rows.append(Row.of(layer.name, layer.op, refs, shapes, output, params, buffers,
+                           macs, memory, cells, field, node.train_only))
     return Report(graph.name, tuple(graph.input_shape), dtype, batch, convention.name, tuple(rows),
                   tuple(notes), graph.description,
                   outputs=tuple((name, graph.shape_of(name)) for name in graph.outputs),

@@ -50,9 +50,10 @@ class Row:
            params: Any, buffers: Any, macs: Any, memory_bytes: Any, cells: Cells,
            receptive_field: tuple[RFAxis, RFAxis] | None, train_only: bool = False) -> Row:
         """Row(...), as the engine makes one per layer (core/records.py)."""
-        return made(cls, name=name, op=op, inputs=inputs, input_shapes=input_shapes, output_shape=output_shape,
-                    params=params, buffers=buffers, macs=macs, memory_bytes=memory_bytes, cells=cells,
-                    receptive_field=receptive_field, train_only=train_only, ports=())
+        return made(cls, {"name": name, "op": op, "inputs": inputs, "input_shapes": input_shapes,
+                          "output_shape": output_shape, "params": params, "buffers": buffers, "macs": macs,
+                          "memory_bytes": memory_bytes, "cells": cells, "receptive_field": receptive_field,
+                          "train_only": train_only, "ports": ()})
 
     @property
     def input_shape(self) -> Shape:

@@ -149,20 +149,21 @@ class Layer:
         values = dict(values or {})
         problems = ErrorCollector(limit=None)
         incomplete = False
+        state = self.__dict__  # fields are plain attributes (a Field is no descriptor)
         for f in self.fields:
             if f.name in values:
                 try:
-                    setattr(self, f.name, f.parse(values.pop(f.name)))
+                    state[f.name] = f.parse(values.pop(f.name))
                 except FieldProblem as exc:
                     problems.add(self.error(str(exc), f.name))
-            elif f.required:
+            elif f.default is REQUIRED:  # f.required
                 if any(key in (f.name, *f.aliases) or did_you_mean(key, (f.name, *f.aliases)) for key in absent):
                     incomplete = True
                 else:
                     problems.add(self.error(f"'{f.name}' is required for {self.op}", None,
                                             hint=f"add '{f.name}: ...' to the layer"))
             else:
-                setattr(self, f.name, f.default)
+                state[f.name] = f.default
         for key in values:
             problems.add(self.error(f"unknown field '{key}' for {self.op}", None, hint=self.field_hint(key)))
         problems.check()
@@ -215,10 +216,10 @@ class Layer:
         """This layer under another name and place. A spec's repeated layers (the same fields after
         their expressions are evaluated) are validated once and share their prototype, so that the
         graph builder and the engine can reuse what the rules computed for the same input shapes."""
+        state = self.__dict__
         twin = object.__new__(type(self))
-        twin.__dict__.update(self.__dict__)
-        twin.name, twin.loc, twin.field_locs = name, loc, field_locs
-        twin.__dict__["_prototype"] = self.__dict__.get("_prototype", self)  # self.prototype
+        twin.__dict__ = {**state, "name": name, "loc": loc, "field_locs": field_locs,
+                         "_prototype": state.get("_prototype", self)}  # self.prototype
         return twin
 
     def __copy__(self) -> Layer:

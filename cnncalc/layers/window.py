@@ -190,6 +190,11 @@ class RFAxis(NamedTuple):
     def window(self, kernel: int, stride: int | Fraction, pad_before: int, dilation: int = 1) -> RFAxis:
         """A window of K (dilated by D) moved by S over an input padded by P before:
         r = r_in + D·(K - 1)·j_in, j = j_in·S, c = c_in + (D·(K - 1)/2 - P)·j_in."""
+        size, jump, start = self
+        if not isinstance(size, Formula):  # plain values (every layer but explain's): nothing to name
+            reach = kernel - 1 if dilation == 1 else dilation * (kernel - 1)
+            return tuple.__new__(RFAxis, (size + reach * jump, jump * stride,
+                                          start + (_half(reach) - pad_before) * jump))
         named = self._named
         reach = named("K", kernel) - 1  # the window's span minus one
         if dilation != 1:

@@ -11,6 +11,7 @@ call, skipped layers included), so that a spec cannot make the builder loop for 
 """
 from __future__ import annotations
 
+import functools
 import re
 from collections import Counter
 from dataclasses import dataclass, field, replace
@@ -34,7 +35,17 @@ from ..layers import REGISTRY, Layer, LayerProblem, shared_use, suggest_ops
 from ..layers.fields import REQUIRED
 from .expr import UNKNOWN, ExprError, Unresolved, evaluate, is_expression, tokenize
 from .modpath import interpolate, module_path
-from .spec import INPUT_NAME, NAME_PATTERN, Block, Spec, check_name, names_read, oversized, resolve_value
+from .spec import (
+    INPUT_NAME,
+    NAME_PATTERN,
+    Block,
+    Spec,
+    check_name,
+    is_literal,
+    names_read,
+    oversized,
+    resolve_value,
+)
 from .yamlsrc import YList, YMap, weight_of
 
 INPUT_KEYS = ("in", "inputs", "from")
@@ -117,7 +128,7 @@ class Graph:
     def shape_of(self, ref: str) -> Shape:
         if ref == INPUT_NAME:
             return self.input_shape
-        return next(node.output_shape for node in self.nodes if node.name == ref)
+        return next(node.output_shape for node in reversed(self.nodes) if node.layer.name == ref)  # names are unique
 
     def for_mode(self, mode: str) -> Graph:
         """The network that runs in `mode`: 'train' is the whole graph, 'infer' leaves out the layers
@@ -183,7 +194,7 @@ class _Scope:
 class _Values(NamedTuple):
     """An item's values as _checked_layer knows them: the values (kept, so that their id is not
     reused), the variables they read (None: not tracked), their keys and values with each value's
-    type (`1`, `1.0` and `true` differ), and where each field's value stands."""
+    type (`1`, `1.0` and `true` differ) as a number, and where each field's value stands."""
 
     values: YMap
     reads: tuple[str, ...] | None
@@ -201,6 +212,7 @@ class _Builder:
         self.group_outputs: dict[str, tuple[str, ...]] = {}  # block instances with several outputs
         self.node_by_name: dict[str, Node] = {}
         self.calls: list[Call] = []
+        self.module_paths: dict[int, tuple[YMap, str, bool]] = {}  # by id(item): see _module
         self.modules: dict[str, Location] = {}  # module paths of the layers, and where they were given
         self.module_prefixes: set[str] = set()  # the containers on the way to them
         self.numbers: Counter = Counter()  # container path -> the number `#` takes next there
@@ -209,6 +221,11 @@ class _Builder:
         # shape of a prototype on given input shapes is computed once (see Layer.copy_as).
         self.prototypes: dict[Any, Layer] = {}
         self.outputs: dict[Any, tuple[Shape, tuple[tuple[str, str | None], ...]]] = {}
+        self.field_names: dict[tuple[Any, ...], tuple[Any, ...]] = {}  # (type, keys) -> their fields
+        self.expansions: dict[Any, _Expansion] = {}  # see _expanded
+        self.plain_blocks: dict[int, bool] = {}  # by id(block): see _plain_block
+        self.reported = 0  # problems given to report(), Consequences included
+        self.contents: dict[Any, int] = {}  # an item's values (keys, types, values) -> their number
         self.layers_seen: dict[Any, Layer] = {}  # prototypes by values and the variables they read
         self.values_seen: dict[int, _Values | YMap] = {}  # by id(values): see _known_values
         self.explicit_names: dict[int, tuple[YList, dict[str, Location]]] = {}  # by id(items)
@@ -247,10 +264,10 @@ class _Builder:
         self.problems.check()
         input_shape = self.shapes[INPUT_NAME]
         assert input_shape is not None  # an unknown input shape is a problem raised above
-        notes = tuple(
-            Note(node.name, "its output is never used", node.layer.loc)
-            for node in self.nodes if not self.readers[node.name] and node.name not in outputs
-        )
+        readers = self.readers
+        notes = tuple([Note(layer.name, "its output is never used", layer.loc)
+                       for layer in [node.layer for node in self.nodes]
+                       if layer.name not in readers and layer.name not in outputs])
         notes = _channels_last_note(input_shape, self.input_loc) + notes
         return Graph(spec.name, input_shape, tuple(self.nodes), spec.description, tuple(outputs),
                      self.groups, self.group_outputs, notes, tuple(self.calls), spec, tuple(self.train_only_items),
@@ -305,7 +322,7 @@ class _Builder:
                                         "'{op: conv, out: 64, kernel: 3}'", loc=loc))
             return self._unknown(f"{scope.prefix}#{index + 1}")
         given_name = item.get("name")
-        if isinstance(given_name, str) and NAME_PATTERN.match(given_name) and given_name != INPUT_NAME:
+        if isinstance(given_name, str) and _is_name(given_name) and given_name != INPUT_NAME:
             local = given_name
         else:
             local = self._auto_name(item.get("op"), scope)
@@ -329,7 +346,7 @@ class _Builder:
             for k in range(count):
                 variables = {**scope.variables, "i": k} if repeated else scope.variables
                 instance = name + (f".{k}" if repeated else "")
-                origin = made(Origin, item=item, local=local, copy=k if repeated else None)
+                origin = made(Origin, {"item": item, "local": local, "copy": k if repeated else None})
                 inputs = self._inputs(item, scope, previous, name, variables) if k == 0 or not chain else (ref,)
                 ref, kept, exported = self.instance(target, item, instance, inputs, variables, scope, origin)
                 if kept:
@@ -375,11 +392,14 @@ class _Builder:
                  variables: dict[str, Any], scope: _Scope, origin: Origin) -> tuple[str, bool, _Exports | None]:
         """One repetition of an item: a layer or a block call, or, skipped by `when:`, only checked.
         Returns what it stands for, whether it was kept, and a block's names (`NAME.inner`)."""
-        self.charge(weight_of(item), item, name)
+        self.work += item.weight  # weight_of(item); charge() when past the limit
+        if self.work > MAX_WORK:
+            self.charge(0, item, name)
         values = self._values(item, origin.copy in (None, 0), name)
         skipped = "when" in item and not self._condition(item, variables, name)
+        shapes = self.shapes
         check_only = skipped or scope.check_only or target is None or \
-            None in [self.shapes.get(ref) for ref in inputs]
+            (shapes.get(inputs[0]) is None if len(inputs) == 1 else None in [shapes.get(ref) for ref in inputs])
         module = "" if check_only or "share" in item else \
             self._module(item, scope, origin.local, origin.copy, variables, name, layer=not isinstance(target, Block))
         train_only = "train_only" in item and \
@@ -464,7 +484,7 @@ class _Builder:
         raise SpecError(f"unknown layer type {op!r}", loc=item.value_locs["op"], layer=label, field="op", hint=hint)
 
     def _auto_name(self, op: Any, scope: _Scope) -> str:
-        base = op if isinstance(op, str) and NAME_PATTERN.match(op) else "layer"
+        base = op if isinstance(op, str) and _is_name(op) else "layer"
         while True:
             scope.counters[base] += 1
             name = f"{base}{scope.counters[base]}"
@@ -477,10 +497,18 @@ class _Builder:
         if "module" not in item:
             relative = local if copy is None else f"{local}.{copy}"
         else:
-            raw = str(item["module"]).strip()
-            relative = module_path(item["module"], variables, item.value_locs["module"], name)
-            if copy is not None and not ("{" in raw or "#" in raw or relative == "."):
-                relative += f".{copy}"  # copies of a repeat are numbered unless the path says otherwise
+            known = self.module_paths.get(id(item))
+            if known is not None and known[0] is item:
+                relative, suffixed = known[1], known[2]
+            else:
+                raw = str(item["module"]).strip()
+                relative = module_path(item["module"], variables, item.value_locs["module"], name)
+                # copies of a repeat are numbered unless the path says otherwise
+                suffixed = not ("{" in raw or "#" in raw or relative == ".")
+                if "{" not in raw:  # the same path for every copy and call
+                    self.module_paths[id(item)] = (item, relative, suffixed)
+            if copy is not None and suffixed:
+                relative += f".{copy}"
         if relative == "." and layer and not scope.module:
             raise SpecError("'.' is the module of the block the layer is in; a layer of the model needs a name "
                             "here", loc=item.value_locs["module"], layer=name, field="module")
@@ -500,13 +528,12 @@ class _Builder:
         if "." not in relative and relative != "#" and not relative.isdigit():
             return container + relative  # the common case: a name, nothing to number
         if "#" not in relative:  # only remember the numbers the path takes
-            path, start = container + relative, len(container)
-            for part in relative.split("."):
-                if part.isdigit():
-                    inside = path[:start - 1] if start else ""
-                    self.numbers[inside] = max(self.numbers[inside], int(part) + 1)
-                start += len(part) + 1
-            return path
+            numbers = self.numbers
+            for within, taken in _numbered_parts(relative):
+                inside = container + within if within is not None else container[:-1]
+                if numbers[inside] < taken:
+                    numbers[inside] = taken
+            return container + relative
         out = container.split(".")[:-1]
         for part in relative.split("."):
             inside = ".".join(out)
@@ -673,6 +700,7 @@ class _Builder:
         """Add a layer's problem, placed where it can be fixed: a value passed to a block is blamed
         at the call that passes it, and a plain word that names no variable, but nearly names one,
         is called a misspelt variable."""
+        self.reported += 1
         if isinstance(exc, Consequence):
             return
         values: YMap = item
@@ -708,7 +736,10 @@ class _Builder:
             raise layer.error(f"{cls.op} merges two or more inputs; list them with 'in: [a, b]'", "in")
         if check_only:
             return self._unknown(name)
-        shapes = tuple([shape for ref in inputs if (shape := self.shapes.get(ref)) is not None])
+        if len(inputs) == 1:  # known: check_only otherwise
+            shapes: tuple[Shape, ...] = (self.shapes[inputs[0]],)  # type: ignore[assignment]
+        else:
+            shapes = tuple([shape for ref in inputs if (shape := self.shapes.get(ref)) is not None])
         key = (layer.prototype, shapes)
         if key not in self.outputs:  # a repeated layer on the same input shapes: shaped once
             notes: list[tuple[str, str | None]] = []
@@ -730,10 +761,11 @@ class _Builder:
                                   "in", hint="mark it train_only too, or read another layer")
         else:
             self.train_only_nodes.add(name)
-        self.nodes.append(made(Node, layer=layer, inputs=inputs, input_shapes=shapes, output_shape=output,
-                               notes=warnings, module=module or name, variables=variables, origin=origin,
-                               train_only=train_only))
-        self.node_by_name[name] = self.nodes[-1]
+        node = made(Node, {"layer": layer, "inputs": inputs, "input_shapes": shapes, "output_shape": output,
+                           "notes": warnings, "module": module or name, "variables": variables, "origin": origin,
+                           "train_only": train_only})
+        self.nodes.append(node)
+        self.node_by_name[name] = node
         self.shapes[name] = output
         for ref in inputs:  # not Counter.update, which first asks whether `inputs` is a Mapping
             self.readers[ref] += 1
@@ -773,8 +805,8 @@ class _Builder:
                 return None
             used = [names_read(value) for value in values.values()]
             content: Any = tuple([(key, type(value), value) for key, value in values.items()])
-            try:
-                hash(content)
+            try:  # equal contents get one number (cheaper to hash at every lookup)
+                content = self.contents.setdefault(content, len(self.contents))
             except TypeError:
                 content = None
             reads = None if None in used or content is None else \
@@ -788,6 +820,13 @@ class _Builder:
     def _new_layer(self, cls: type[Layer], name: str, values: YMap,
                    variables: dict[str, Any]) -> Layer:
         """_checked_layer's work: its values resolved and its fields checked, or a prototype's copy."""
+        if all(is_literal(value, variables) for value in values.values()):  # resolving changes nothing
+            try:
+                prototype = self.prototypes.get((cls, tuple(values.items()), tuple(map(type, values.values()))))
+            except TypeError:
+                prototype = None
+            if prototype is not None:  # the key of a prototype: its values resolved alike (below)
+                return prototype.copy_as(name, values.loc, self._field_locs(cls, values))
         resolved = YMap()
         resolved.loc, resolved.key_locs, resolved.value_locs = values.loc, values.key_locs, values.value_locs
         problems = ErrorCollector(limit=None)
@@ -825,6 +864,15 @@ class _Builder:
         if shared is not None:
             self.prototypes[shared] = layer
         return layer
+
+    def _field_locs(self, cls: type[Layer], values: YMap) -> dict[str, Location | None]:
+        """Where each field's value stands (the keys are all fields: a prototype has them)."""
+        keys = tuple(values)
+        fields = self.field_names.get((cls, keys))
+        if fields is None:
+            fields = self.field_names[(cls, keys)] = tuple(cls.canonical_field(key) for key in keys)
+        where, default = values.value_locs, values.loc
+        return {field: where.get(key, default) for field, key in zip(fields, keys)}
 
     def call(self, block: Block, name: str, values: YMap, inputs: tuple[str, ...], variables: dict[str, Any],
              scope: _Scope, check_only: bool = False, module: str = "", origin: Origin | None = None,
@@ -867,7 +915,7 @@ class _Builder:
         inner = _Scope({**inner_vars, **args}, name + ".", names, (*scope.stack, block.name),
                        module=module + "." if module else "", call=_Call(name, block.name, values, scope),
                        check_only=check_only, lists=lists, ports=frozenset(names), train_only=train_only)
-        out = self.expand(block.items, inner)
+        out = self._expanded(block, inner, args, inputs, module, check_only or train_only)
         outputs = [out]
         if block.output is not None:
             if block.output not in inner.names:
@@ -893,6 +941,76 @@ class _Builder:
         self.calls.append(Call(name, block.name, args, inner.variables, inputs[0], outputs[0], module, origin,
                                tuple(inputs), tuple(outputs)))
         return outputs[0], (exported, exported_lists)
+
+    def _expanded(self, block: Block, inner: _Scope, args: dict[str, Any], inputs: tuple[str, ...], module: str,
+                  special: bool) -> str:
+        """self.expand(block.items, inner), or the layers of an earlier expansion of the block with the
+        same arguments (values and types) on inputs of the same shapes, under this instance's names
+        and module path (see _Expansion). Only plain blocks are remembered: layers and nothing else,
+        every input a different layer, a module path of their own, no problem found, nothing
+        training-only around."""
+        key: Any = None
+        if not special and module and not self.train_only_nodes and self._plain_block(block) \
+                and len(set(inputs)) == len(inputs):
+            try:
+                key = (id(block), *args, *args.values(), *map(type, args.values()),
+                       *[self.shapes.get(ref) for ref in inputs])
+                recorded = self.expansions.get(key)
+            except TypeError:  # a list among the arguments
+                key = recorded = None
+            if recorded is not None and not recorded.usable():
+                key = None
+            elif recorded is not None and self._replayed(recorded, inner, inputs, module):
+                return inner.prefix + recorded.out if recorded.out_port is None else inputs[recorded.out_port]
+        start, work, reported, errors = len(self.nodes), self.work, self.reported, len(self.problems.errors)
+        out = self.expand(block.items, inner)
+        if key is not None and self.reported == reported and len(self.problems.errors) == errors and \
+                id(block.items) in self.explicit_names:  # nothing was wrong
+            self.expansions[key] = _Expansion(self.nodes[start:], inner, inputs, module, out, self.work - work)
+        return out
+
+    def _plain_block(self, block: Block) -> bool:
+        """Whether a block's expansions may be remembered (see _expanded): once per block."""
+        plain = self.plain_blocks.get(id(block))
+        if plain is None:
+            plain = block.variadic is None and not block.outputs and all(
+                isinstance(item, YMap) and isinstance(item.get("op"), str) and item["op"] in REGISTRY
+                and not any(key in item for key in ("repeat", "share", "train_only", "checkpoint"))
+                and "#" not in str(item.get("module", "")) for item in block.items)
+            self.plain_blocks[id(block)] = plain
+        return plain
+
+    def _replayed(self, recorded: _Expansion, inner: _Scope, inputs: tuple[str, ...], module: str) -> bool:
+        """Add a remembered expansion's layers as this instance's; False (nothing done) when the
+        instance's module path is taken or the work or layer limit would be reached (then the
+        expansion itself reports it where it happens)."""
+        if module in self.modules or module in self.module_prefixes or \
+                self.work + recorded.work > MAX_WORK or len(self.nodes) + len(recorded.nodes) > MAX_NODES:
+            return False
+        parts = module.split(".")
+        if any(".".join(parts[:n]) in self.modules for n in range(1, len(parts))):
+            return False
+        self.work += recorded.work
+        prefix, container = inner.prefix, module + "."
+        shapes, readers, nodes, node_by_name = self.shapes, self.readers, self.nodes, self.node_by_name
+        variables = inner.variables
+        for node, local, refs, relative, loc in recorded.nodes:
+            name = prefix + local
+            ins = tuple([prefix + ref if port is None else inputs[port] for ref, port in refs])
+            path = self._number(container, relative)
+            self._take_module(path, loc, name)
+            layer = node.layer
+            copy = made(Node, {"layer": layer.copy_as(name, layer.loc, layer.field_locs), "inputs": ins,
+                               "input_shapes": node.input_shapes, "output_shape": node.output_shape,
+                               "notes": node.notes, "module": path, "variables": variables, "origin": node.origin,
+                               "train_only": False})
+            nodes.append(copy)
+            node_by_name[name] = copy
+            shapes[name] = node.output_shape
+            for ref in ins:
+                readers[ref] += 1
+        inner.names.update((key, prefix + ref if port is None else inputs[port]) for key, ref, port in recorded.names)
+        return True
 
     def _ports(self, block: Block, inputs: tuple[str, ...], values: YMap,
                name: str) -> tuple[dict[str, str], dict[str, list[str]]]:
@@ -971,7 +1089,80 @@ class _Builder:
 
 
 _Exports = tuple[dict[str, str], dict[str, list[str]]]  # a block instance's names and lists
+_Ref = tuple[str, int | None]  # a name inside a block instance (without its prefix), or None and an input
+
+
+class _Expansion:
+    """A block instance's layers, as another instance of the block with the same arguments on inputs
+    of the same shapes gets them (_Builder._expanded): each node with its local name, its inputs
+    (inside the instance, or the instance's inputs by position), its module path inside the
+    instance's and where that is given; the names the instance's scope ends with; its output; the
+    work units its expansion cost. Worked out from the first instance's nodes when a second one
+    asks (most blocks are never called alike twice)."""
+
+    nodes: list[tuple[Node, str, tuple[_Ref, ...], str, Location]]
+    names: list[tuple[str, str, int | None]]
+    out: str  # as a _Ref
+    out_port: int | None
+
+    def __init__(self, nodes: list[Node], inner: _Scope, inputs: tuple[str, ...], module: str, out: str,
+                 work: int) -> None:
+        self.work = work
+        self._usable = False
+        self._made: tuple[list[Node], _Scope, tuple[str, ...], str, str] | None = (nodes, inner, inputs, module, out)
+
+    def usable(self) -> bool:
+        """Whether it can be used: False when one of its names is neither the instance's nor an input."""
+        if self._made is None:
+            return self._usable
+        nodes, inner, inputs, module, out = self._made
+        self._made, self._usable = None, False
+        prefix, container = inner.prefix, module + "."
+
+        def ref(name: str) -> _Ref | None:
+            if name.startswith(prefix):
+                return name[len(prefix):], None
+            return ("", inputs.index(name)) if name in inputs else None
+
+        self.nodes = []
+        for node in nodes:
+            refs = [ref(name) for name in node.inputs]
+            if None in refs or not node.module.startswith(container) or node.origin is None:
+                return False
+            item = node.origin.item
+            self.nodes.append((node, node.name[len(prefix):], tuple(refs),  # type: ignore[arg-type]
+                               node.module[len(container):], item.value_locs.get("module", item.loc)))
+        self.names = []
+        for key, name in inner.names.items():
+            found = ref(name)
+            if found is None:
+                return False
+            self.names.append((key, *found))
+        last = ref(out)
+        if last is None:
+            return False
+        self.out, self.out_port = last
+        self._usable = True
+        return True
+
+
 _CONDITIONAL = re.compile(r"(\S+)\s+if\s+(.+)")
+
+
+@functools.lru_cache(maxsize=4096)
+def _numbered_parts(relative: str) -> tuple[tuple[str | None, int], ...]:
+    """For each whole number in a relative module path without `#`: the path before it, inside which
+    it stands (None: the container itself), and the next free number there (`conv.0.1`: ('conv', 1)
+    and ('conv.0', 2))."""
+    parts = relative.split(".")
+    return tuple((".".join(parts[:n]) if n else None, int(part) + 1) for n, part in enumerate(parts)
+                 if part.isdigit())
+
+
+@functools.lru_cache(maxsize=4096)
+def _is_name(text: str) -> bool:
+    """Whether `text` is a valid layer name; remembered, as a block's items give the same few."""
+    return NAME_PATTERN.match(text) is not None
 
 
 def repeated_item(item: YMap) -> bool:

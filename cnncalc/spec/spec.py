@@ -380,6 +380,17 @@ def resolve_value(value: Any, variables: dict[str, Any], loc: Location | None, l
     return value
 
 
+_LITERAL_TYPES = (int, float, bool, type(None))
+
+
+def is_literal(value: Any, variables: dict[str, Any]) -> bool:
+    """Whether `resolve_value(value, variables, ...)` is `value` itself: a number, a flag, nothing,
+    or a word that is no expression and names no variable (`same`, `relu`)."""
+    if type(value) in _LITERAL_TYPES:
+        return True
+    return type(value) is str and not _is_expression(value) and value.strip() not in variables
+
+
 def names_read(value: Any) -> tuple[str, ...] | None:
     """The variables `resolve_value(value, ...)` may read (a word is read as a variable's name),
     so that equal values of those give an equal result; None for a list (not worth tracking)."""
@@ -413,7 +424,8 @@ def _evaluate(text: str, variables: dict[str, Any]) -> Any:
     evaluated with the same values again and again (every repeat, every sweep variant). Values
     of different types never share an entry (`c/2` is 32 for c = 64 and 32.0 for c = 64.0)."""
     try:
-        key = (text, tuple((type(v), v) for v in (variables.get(name, _Missing) for name in _names_read(text))))
+        read = [variables.get(name, _Missing) for name in _names_read(text)]
+        key = (text, *read, *map(type, read))  # the number of values follows from the text
         return _EVALUATED[key]
     except KeyError:
         pass
