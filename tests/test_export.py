@@ -156,11 +156,15 @@ def test_resnet18_reads_like_torchvision(tmp_path):
                   "            Bottleneck(64, planes=64), *[Bottleneck(256, planes=64) for _ in range(2)]\n",
                   "            Bottleneck(512, planes=256, stride=2),\n"
                   "            *[Bottleneck(1024, planes=256) for _ in range(5)],\n"]),
-    ("densenet121", ["class DenseBlock(nn.Sequential):\n    def __init__(self, in_channels, n):\n"
+    ("densenet121", ["class DenseLayer(nn.Module):\n    def __init__(self, in_channels):\n",
+                     "    def forward(self, *features):\n        cat = torch.cat(features, dim=1)\n",
+                     "class DenseBlock(nn.Module):\n    def __init__(self, in_channels, n):\n"
                      "        super().__init__()\n        for i in range(n):\n"
                      '            self.add_module(f"denselayer{i + 1}", DenseLayer(in_channels + i * GROWTH))\n',
-                     "        self.features.denseblock3 = DenseBlock(256, n=24)\n",
-                     "        cat = torch.cat([x, conv2], dim=1)\n"]),
+                     "    def forward(self, x):\n        denselayer = []\n        for layer in self.children():\n"
+                     "            denselayer.append(layer(x, *denselayer))\n"
+                     "        cat = torch.cat([x, *denselayer], dim=1)\n        return cat\n",
+                     "        self.features.denseblock3 = DenseBlock(256, n=24)\n"]),
     ("regnet_y_400mf", ['        self.trunk_output.block3.add_module("block3-0", YBlock(104, w=208, stride=2))\n'
                         "        for i in range(1, 6):\n"
                         '            self.trunk_output.block3.add_module(f"block3-{i}", YBlock(208, w=208))\n',
@@ -193,7 +197,8 @@ def test_golden_exported_files(golden, name):
 
 
 @pytest.mark.skipif(importlib.util.find_spec("ruff") is None, reason="ruff is not installed")
-@pytest.mark.parametrize("name", ["alexnet", "resnet50", "mobilenet_v2", "googlenet", "vgg16_bn", "efficientnet_b0"])
+@pytest.mark.parametrize("name", ["alexnet", "resnet50", "mobilenet_v2", "googlenet", "vgg16_bn", "efficientnet_b0",
+                                  "densenet121"])
 def test_ruff_format_leaves_the_exported_file_unchanged(tmp_path, name):
     path = tmp_path / f"{name}.py"
     path.write_text(pytorch_source(build(load_spec(resolve(name)[0])), name))
@@ -400,6 +405,16 @@ blocks:
     params: [n]
     layers:
       - {op: unit, name: layer, c: in_channels, n: 1, repeat: n, module: "layer{i + 1}"}
+  gather:                    # given a list of inputs: forward(self, *parts), in_channels all their channels
+    inputs: [parts*]
+    layers:
+      - {op: concat, name: cat, in: [parts.*]}
+      - {op: conv, name: conv, out: growth, kernel: 1}
+  dense_block:               # copies reading the copies before them: their outputs kept in a list
+    params: [n]
+    layers:
+      - {op: gather, name: g, repeat: n, in: [input, g.*], module: "g{i}"}
+      - {op: concat, name: out, in: [input, g.*]}
   odd:                       # a condition no parameter can say: written out where it is used
     layers:
       - {op: conv, name: conv, out: 4, kernel: 1}
@@ -414,6 +429,7 @@ layers:
   - {op: stage, name: s1, c: 8, module: features}
   - {op: stage, name: s2, c: 8, module: features}
   - {op: stack, name: d, n: 2}
+  - {op: dense_block, name: dn, n: 3}
   - {op: conv, name: last, out: 4, kernel: 1, act: relu, repeat: 3, module: "out.#"}
 """
 
@@ -421,7 +437,8 @@ layers:
 def test_idiomatic_file_builds_the_flat_files_model(torch, tmp_path):
     """Every form the generator writes (loops with a different first copy, copies reading the copy before,
     parameters computed unless given, functions, nn.Sequential subclasses, lists built under conditions, a
-    block written out) registers the same modules as the flat file and computes the same outputs."""
+    block given a list of inputs, copies reading every copy before them, a block written out) registers the
+    same modules as the flat file and computes the same outputs."""
     from cnncalc.pytorch.codegen import Generator
 
     graph = build(parse_spec(FEATURES))
@@ -439,7 +456,11 @@ def test_idiomatic_file_builds_the_flat_files_model(torch, tmp_path):
                     "        self.features = nn.Sequential(*stage(4, c=8), *stage(8, c=8))\n",
                     "class Stack(nn.Sequential):\n",  # a later copy's name in a loop is an f-string
                     "        for i in range(1, n):\n            self.add_module(f\"layer{i + 1}\", Unit(",
-                    "        for _ in range(2):\n            out += [nn.Conv2d(4, 4, kernel_size=1), nn.ReLU()]\n"]:
+                    "        for _ in range(2):\n            out += [nn.Conv2d(4, 4, kernel_size=1), nn.ReLU()]\n",
+                    "    def forward(self, *parts):\n        cat = torch.cat(parts, dim=1)\n",
+                    '            self.add_module(f"g{i}", Gather(in_channels + i * GROWTH))\n',
+                    "        g = []\n        for layer in self.children():\n            g.append(layer(x, *g))\n"
+                    "        out = torch.cat([x, *g], dim=1)\n"]:
         assert excerpt in source
     generator = Generator(graph)
     generator.write()

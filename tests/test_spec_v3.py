@@ -22,8 +22,8 @@ DOC_SPECS = {re.match(r"name: (\S+)", block).group(1): block  # type: ignore[uni
 
 
 def test_the_docs_show_every_example_tested_here():
-    assert set(DOC_SPECS) == {"tiny", "c2f_demo", "ports_demo", "recursive_demo", "share_demo", "dfl_demo",
-                              "attention_demo"}
+    assert set(DOC_SPECS) == {"tiny", "c2f_demo", "dense_demo", "ports_demo", "recursive_demo", "share_demo",
+                              "dfl_demo", "attention_demo"}
     for name, text in DOC_SPECS.items():
         assert cnncalc.analyze(text).warnings == (), name  # nothing unused, nothing suspicious
 
@@ -144,6 +144,76 @@ def test_side_by_side_copies_and_per_copy_inputs():
     assert rows["all"].output_shape == (2 + 2 + 2 + 4, 8, 8)
 
 
+def test_each_copy_reads_the_copies_before_it():
+    """docs/spec.md's dense_demo: `in: [input, layer.*]` inside the repeat is the copies made so far."""
+    report = cnncalc.analyze(DOC_SPECS["dense_demo"])
+    rows = {row.name: row for row in report.rows}
+    assert rows["layer.0.cat"].inputs == ("input",)                           # torch.cat of one tensor
+    assert rows["layer.2.cat"].inputs == ("input", "layer.0.conv", "layer.1.conv")
+    assert rows["block"].inputs == ("input", "layer.0.conv", "layer.1.conv", "layer.2.conv")
+    # the cats: 8, 8 + 4 = 12, 8 + 2 * 4 = 16 channels; the block 8 + 3 * 4 = 20
+    assert [rows[f"layer.{k}.cat"].output_shape[0] for k in range(3)] == [8, 12, 16]
+    assert rows["block"].output_shape == (20, 16, 16)
+    # norm 2C and conv C * 4 * 3 * 3 for C = 8, 12, 16: 16 + 288 + 24 + 432 + 32 + 576
+    assert report.totals.params == 1368
+
+
+def test_a_copy_refers_to_an_earlier_copy_by_number():
+    text = ("input: [4, 8, 8]\nlayers:\n"
+            "  - {op: concat, name: c, repeat: 3, in: [input, c.0 if i > 0]}\n")
+    rows = {row.name: row for row in cnncalc.analyze(text).rows}
+    assert [rows[f"c.{k}"].inputs for k in range(3)] == [("input",), ("input", "c.0"), ("input", "c.0")]
+    assert rows["c.2"].output_shape == (4 + 4, 8, 8)  # not chained: c.2 reads c.0, not c.1
+
+
+def test_held_keeps_an_output_until_its_block_instance_returns():
+    """dense_demo at inference, batch 1, float32 (its input, 8 x 16 x 16, is not counted). The peak is in the
+    last layer's conv: the outputs of layer.0 and layer.1 (4 channels each, 256 positions: 2,048 floats),
+    its cat of 16 channels (4,096), held by `held: true` until the layer returns, the batch norm's output
+    (4,096; ReLU works in place) and the conv's output (1,024): 11,264 floats = 45,056 bytes. Without
+    `held`, the cat goes after the batch norm that reads it: the peak is at that batch norm, 2,048 + 4,096
+    + 4,096 = 10,240 floats = 40,960 bytes."""
+    from cnncalc.analysis.memory import ACTIVATIONS, MemoryOptions, memory_schedule
+    from cnncalc.api import load_graph
+
+    for text, where, activations in ((DOC_SPECS["dense_demo"], "layer.2.conv", 45_056),
+                                     (DOC_SPECS["dense_demo"].replace(", held: true", ""), "layer.2.norm", 40_960)):
+        graph = load_graph(text)[0]
+        schedule = memory_schedule(graph, MemoryOptions(mode="infer"))
+        sample = schedule.samples[schedule.peak(1)[0]]
+        assert (sample.layer, sample.bytes(1)[ACTIVATIONS]) == (where, activations)
+    assert load_graph(DOC_SPECS["dense_demo"])[0].held == {f"layer.{k}.cat": f"layer.{k}" for k in range(3)}
+
+
+HELD = """input: [4, 8, 8]
+layers:
+  - {op: conv, name: a, out: 8, kernel: 1, held: HELD}
+  - {op: conv, name: b, out: 8, kernel: 1}
+  - {op: conv, name: c, out: 8, kernel: 1}
+  - {op: conv, name: d, out: 8, kernel: 1}
+"""
+
+
+@pytest.mark.parametrize("held, peak_at, live_at_d", [
+    # each output is 8 x 8 x 8 floats = 2,048 bytes at batch 1. Not held, `a` goes after b reads it: two outputs
+    # at most are alive (b's: a and b), 4,096 bytes; at d, c and d
+    ("false", "b", 4096),
+    # held until c has run: a, b and c at c, 6,144 bytes; at d only c and d again
+    ("c", "c", 4096),
+    # held until the network returns: a, b and c at c; a, c and d at d
+    ("true", "c", 6144),
+])
+def test_held_until_a_later_layer_or_the_end(held, peak_at, live_at_d):
+    from cnncalc.analysis.memory import ACTIVATIONS, MemoryOptions, memory_schedule
+    from cnncalc.api import load_graph
+
+    schedule = memory_schedule(load_graph(HELD.replace("HELD", held))[0], MemoryOptions(mode="infer"))
+    index, _ = schedule.peak(1)
+    assert schedule.samples[index].layer == peak_at
+    at_d = [sample for sample in schedule.samples if sample.layer == "d"]
+    assert max(sample.bytes(1)[ACTIVATIONS] for sample in at_d) == live_at_d
+
+
 def test_conditional_inputs_are_read_only_when_their_condition_holds():
     text = ("input: [4, 8, 8]\nvars: {extra: false}\nlayers:\n  - {op: conv, name: a, out: 4, kernel: 1}\n"
             "  - {op: concat, name: cat, in: [input, a, a if extra]}\n")
@@ -193,6 +263,11 @@ layers:
     (PAIR + "  - {op: conv, name: c, out: 8, kernel: 1, train_only: true}\n  - {op: conv, name: r, in: a, share: c}\n",
      12, "uses 'c', which runs only in training (train_only), but runs at inference"),
     (PAIR + "  - {op: relu, name: r, repeat: 2, chain: maybe}\n", 11, "field 'chain': must be true or false"),
+    (PAIR + "  - {op: concat, name: r, repeat: 2, in: [a, r.1]}\n", 11,
+     "'r.1' is not defined yet: a copy of a repeat can only read the copies before it"),
+    (PAIR + "  - {op: concat, name: r, repeat: 2, in: [a, r]}\n", 11, "'r' is not defined yet"),
+    (PAIR + "  - {op: relu, name: r, held: 2}\n", 11, "'held' must be true, false or the name of a later layer"),
+    (PAIR + "  - {op: relu, name: r, held: a}\n", 11, "'held' must be true, false or the name of a later layer"),
     (PAIR.replace("inputs: [x, skip]", "inputs: [x*, skip]"), 4, "only the last input may take the rest ('x*')"),
     (PAIR.replace("inputs: [x, skip]", "inputs: [input, skip]"), 4, "'input' names the first input already"),
     (PAIR.replace("inputs: [x, skip]", "inputs: [x, x]"), 4, "input 'x' is listed twice"),
@@ -219,7 +294,7 @@ def test_v3_mistakes_are_located(text, line, fragment, tmp_path):
 # ---- the lowering builds the same network --------------------------------------------------------
 
 @pytest.mark.torch
-@pytest.mark.parametrize("name", ["c2f_demo", "ports_demo", "recursive_demo", "share_demo", "dfl_demo",
+@pytest.mark.parametrize("name", ["c2f_demo", "dense_demo", "ports_demo", "recursive_demo", "share_demo", "dfl_demo",
                                   "attention_demo"])
 def test_the_examples_lower_to_pytorch_with_the_same_params_and_shapes(name):
     torch = pytest.importorskip("torch")
@@ -238,7 +313,7 @@ def test_the_examples_lower_to_pytorch_with_the_same_params_and_shapes(name):
 
 @pytest.mark.torch
 @pytest.mark.peers
-@pytest.mark.parametrize("name", ["c2f_demo", "ports_demo", "recursive_demo", "share_demo", "dfl_demo",
+@pytest.mark.parametrize("name", ["c2f_demo", "dense_demo", "ports_demo", "recursive_demo", "share_demo", "dfl_demo",
                                   "attention_demo"])
 def test_verify_matches_every_layer_of_the_examples(name, tmp_path):
     pytest.importorskip("torch")
@@ -266,3 +341,20 @@ def test_an_exported_shared_module_is_registered_once(tmp_path):
     model = loaded.ShareDemo().eval()
     assert sum(p.numel() for p in model.parameters()) == 584  # head's 8*8*9 + 8, once
     assert tuple(model(torch.zeros(1, 8, 16, 16)).shape) == (1, 8, 8, 8)
+
+
+def test_the_table_writes_a_dense_block_compactly():
+    """densenet121 piped: each layer's cat reads the block's input and the copies before it; four or more equal
+    channel counts are written once (256 + 24 × 32 = 1,024), a run of three or more copies as a range."""
+    result = runner.invoke(app, ["table", "densenet121"])
+    assert result.exit_code == 0, result.output
+    rows = {line.split()[0]: line for line in result.stdout.splitlines() if line.startswith(" ") and line.split()}
+    assert rows["denseblock3.cat"].split()[1:5] == ["transition2.pool,", "denselayer.0-23.conv2", "256+24×32", "14"]
+    assert rows["denseblock1.denselayer.1.cat"].split()[1:4] == ["pool0,", "denselayer.0.conv2", "64+32"]
+    # two copies are named one by one, three make a range; three equal channel counts stay written out
+    assert rows["denseblock1.denselayer.2.cat"].split()[1:5] == ["pool0,", "denselayer.0.conv2,",
+                                                                "denselayer.1.conv2", "64+32+32"]
+    assert rows["denseblock1.denselayer.3.cat"].split()[1:4] == ["pool0,", "denselayer.0-2.conv2", "64+32+32+32"]
+    assert rows["denseblock1.denselayer.4.cat"].split()[3] == "64+4×32"
+    explained = runner.invoke(app, ["explain", "densenet121", "-l", "denseblock4.cat"])
+    assert "denseblock4.cat (concat): 512×7×7 + 16 × (32×7×7) → 1024×7×7" in explained.stdout

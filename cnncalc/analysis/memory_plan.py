@@ -179,7 +179,9 @@ def _deaths(graph: Graph, steps: list[PlannedStep], node_steps: list[list[int]],
     module that made it; handed to a module inside that frame, it stays until that module returns
     (`x = self.layer1(x)` rebinds x only then), so a tensor passed into a block lives until the
     block's last op; inside one frame it goes after its last reader. The modules are the layers'
-    module paths (`module:`, else their names): `layer1.0.conv1` runs inside `layer1.0`, inside `layer1`."""
+    module paths (`module:`, else their names): `layer1.0.conv1` runs inside `layer1.0`, inside `layer1`.
+    A `held:` output stays until the block instance around it returns, or the layer it names has run (a
+    Python variable that is not reassigned: DenseNet's `concated_features`), whatever its module path."""
     paths = [(str(n),) if flat else _ancestors(node.module) for n, node in enumerate(graph.nodes)]
     death = [-2] * count
     readers: dict[int, list[int]] = {}
@@ -210,9 +212,25 @@ def _deaths(graph: Graph, steps: list[PlannedStep], node_steps: list[list[int]],
                 node += 1
             end = max(end, last_step[node])
         death[t] = end
+    if graph.held and not flat:
+        ends = _instance_ends(graph, last_step)
+        for t, s in made_by.items():
+            until = graph.held.get(graph.nodes[steps[s].node].name) if s == node_steps[steps[s].node][-1] else None
+            if until is not None:
+                death[t] = max(death[t], ends.get(until, death[t]))
     for t in outputs:
         death[t] = -1
     return death
+
+
+def _instance_ends(graph: Graph, last_step: list[int]) -> dict[str, int]:
+    """The last step of every layer and block instance (and '': of the whole network)."""
+    ends: dict[str, int] = {}
+    for n, node in enumerate(graph.nodes):
+        parts = node.name.split(".")
+        for k in range(len(parts) + 1):
+            ends[".".join(parts[:k])] = last_step[n]
+    return ends
 
 
 def _ancestors(module: str) -> tuple[str, ...]:

@@ -70,7 +70,7 @@ class UseWriter(ScopeWriter):
         things = [t for row in member.copies for t in row] if isinstance(member, Loop) else member.things
         for thing in things:
             if isinstance(thing, Call):
-                if self.gen.shapes[thing.output][0] != thing.variables["in_channels"]:
+                if self.gen.shapes[thing.output][0] != self.gen.in_channels(thing):
                     return False
             elif thing is not None and thing.output_shape[0] != thing.input_shapes[0][0]:
                 return False
@@ -101,7 +101,7 @@ class UseWriter(ScopeWriter):
     @staticmethod
     def _env(gen: Tree, use: Call) -> dict[str, Any]:
         env = {c: v for c, v in gen.constant_values.items()}
-        env.update(in_channels=use.variables["in_channels"], **use.args)
+        env.update(in_channels=gen.in_channels(use), **use.args)
         return env
 
     def signature(self, body: list[str]) -> tuple[list[str], list[str]]:
@@ -187,6 +187,8 @@ class BlockWriter(UseWriter):
 
     def write(self) -> ClassCode:
         sequential = numbered(self.root) or any(isinstance(m, Loop) and not m.paths[0][:-1] for m in self.members)
+        if sequential and not numbered(self.root) and not self._whole_chain() and self._collecting():
+            sequential = False  # a repeat whose copies read every copy before them: a forward of its own
         if sequential:
             if not self._whole_chain():
                 raise NotIdiomatic("a numbered module or a repeat straight in a class whose layers do not "
@@ -206,15 +208,37 @@ class BlockWriter(UseWriter):
         else:
             body = [body[0], *computed, *body[1:]]
         return ClassCode(class_name(self.block.name), "nn.Sequential" if sequential else "nn.Module", signature,
-                         body, forward)
+                         body, forward, self.forward_args)
+
+    @property
+    def listed(self) -> str | None:
+        """The port of a block given only a list of inputs (`inputs: [features*]`): forward(self, *features)."""
+        block = self.block
+        return block.variadic if block.variadic is not None and len(block.ports) == 1 else None
+
+    @property
+    def forward_args(self) -> str:
+        return f"*{self.listed}" if self.listed else "x"
+
+    def _collecting(self) -> bool:
+        """Whether the repeats straight in the class are side by side, each copy reading the copies before it
+        (`in: [input, NAME.*]`), and every other member is written in forward (a concatenation)."""
+        loops = [m for m in self.members if isinstance(m, Loop)]
+        return bool(loops) and all(
+            m.item is not None and f"{m.key}.*" in _item_inputs(m.item, "") and all(m.presence)
+            for m in loops) and all(isinstance(m, Loop) or inline_form(m) is not None for m in self.members)
 
     def forward_lines(self) -> list[str]:
-        if self.block.inputs or self.block.outputs:
+        if (self.block.inputs and not self.listed) or self.block.outputs:
             raise NotIdiomatic("named inputs or several outputs")  # written out where it is used
         by_item = {id(m.item): m for m in self.members}
         groups = self.containers()
         names = Names()
-        value = {INPUT_NAME: names.new("x")}
+        if self.listed:
+            port = names.new(self.listed)
+            value = {INPUT_NAME: f"{port}[0]", f"{self.listed}.*": f"*{port}"}
+        else:
+            value = {INPUT_NAME: names.new("x")}
         lines: list[str] = []
         previous = INPUT_NAME
         done: set[str] = set()  # members called through their container
@@ -232,7 +256,8 @@ class BlockWriter(UseWriter):
                 continue
             if member.key in done:
                 continue
-            if not all(name in value for name in inputs):  # `m.*`, `xs.{i}`, `NAME if CONDITION`...
+            own = f"{local}.*" if isinstance(member, Loop) else None  # a repeat reading the copies before it
+            if not all(name in value or name == own for name in inputs):  # `m.*`, `xs.{i}`, `NAME if CONDITION`...
                 raise NotIdiomatic(f"{local}: its inputs are no names of the block's layers")
             top = member.paths[0][0]
             group = groups.get(top)
@@ -247,18 +272,19 @@ class BlockWriter(UseWriter):
                 value[self._local_of(group[-1], items, locals_)] = out
                 continue
             if isinstance(member, Loop):
-                raise NotIdiomatic(f"{member.key}: a repeat straight in a class")
+                lines += self._collected(member, local, inputs, value, names)
+                continue
             if any(self.gen.is_function(t) for t in member.things):
                 raise NotIdiomatic(f"{member.key}: a function's modules outside a container called as a whole")
             form = inline_form(member)
             out = names.new(variable(local))
             if form is not None:
-                code = inline_code(form, [value[name] for name in inputs])
+                code = inline_code(form, [_read(value, name) for name in inputs])
                 condition = self.condition(member.presence, everywhere, member.item)
                 lines.append(f"{out} = {code}" if condition is None else
                              f"{out} = {code} if self.use_{variable(member.paths[0][0])} else {value[inputs[0]]}")
             else:
-                code = ", ".join(value[name] for name in inputs)
+                code = ", ".join(_read(value, name) for name in inputs)
                 for segments in member.paths:
                     code = f"{attribute('.'.join(segments))}({code})"
                 lines += _optional(out, code, attribute(".".join(member.paths[0])), value[inputs[0]],
@@ -267,6 +293,18 @@ class BlockWriter(UseWriter):
         output = self.block.output or locals_[-1]
         lines.append(f"return {value[output]}")
         return lines
+
+    def _collected(self, loop: Loop, local: str, inputs: list[str], value: dict[str, str], names: Names) -> list[str]:
+        """A repeat whose copies read the copies before them, the class's only modules (DenseNet's block):
+        a list that each copy's output joins, each copy called with the inputs and the list so far."""
+        own = f"{local}.*"
+        if not self._collecting() or own not in inputs:
+            raise NotIdiomatic(f"{loop.key}: a repeat straight in a class")
+        out, layer = names.new(variable(local)), names.new("layer")
+        value[own] = f"*{out}"
+        args = ", ".join(_read(value, name) for name in inputs)
+        value[local] = f"{out}[-1]"
+        return [f"{out} = []", f"for {layer} in self.children():", f"    {out}.append({layer}({args}))"]
 
     def _local(self, item: Any, member: Member | None) -> str:
         if "name" in item:
@@ -327,6 +365,13 @@ def _optional(out: str, code: str, module: str, fallback: str, conditional: bool
     if len(line) + 8 <= LINE:
         return [line]
     return [f"{out} = {fallback}", f"if {module} is not None:", f"    {out} = {code}"]
+
+
+def _read(value: dict[str, str], ref: str) -> str:
+    """The forward variable that holds a layer's output (an input the class cannot name: no class)."""
+    if ref not in value:
+        raise NotIdiomatic(f"reads '{ref}', which the class's forward cannot name")
+    return value[ref]
 
 
 def _item_inputs(item: Any, previous: str) -> list[str]:

@@ -66,6 +66,7 @@ class ClassCode:
     signature: list[str]
     init: list[str]  # the body of __init__ (super().__init__(...) included), or of the function
     forward: list[str] | None  # None: nn.Sequential's own
+    forward_args: str = "x"  # `*features` for a block given any number of inputs
 
 
 def function_name(name: str) -> str:
@@ -221,7 +222,7 @@ def field_sources(item: Any) -> dict[str, list[str]]:
     """The item's fields written as expressions or names: {field: [text]}."""
     out: dict[str, list[str]] = {}
     for key, value in (item or {}).items():
-        if key in ("op", "name", *INPUT_KEYS, "repeat", "first", "when", "module"):
+        if key in ("op", "name", *INPUT_KEYS, "repeat", "first", "when", "module", "held"):
             continue
         if isinstance(value, str) and (is_expression(value) or value.strip().isidentifier()):
             out[str(key)] = [value]

@@ -49,6 +49,8 @@ def inline_form(member: Member) -> str | None:
 def inline_code(form: str, inputs: list[str]) -> str:
     if form.startswith("."):  # in place: a method of the first input, once per other input
         return inputs[0] + "".join(form.format(item) for item in inputs[1:])
+    if "[{}]" in form and len(inputs) == 1 and inputs[0].startswith("*"):  # torch.cat(features): the list as it is
+        return form.replace("[{}]", inputs[0][1:])
     return form.format(", ".join(inputs)) if "{}" in form else form.join(inputs)
 
 
@@ -314,7 +316,11 @@ class ScopeWriter:
                 if condition is not None:
                     lines.append(f"self.use_{variable(name)} = {condition}")
                 continue
+            loop = member if isinstance(member, Loop) and not member.numbered else None
             pieces = self.pieces(slot, name, target if not slot.entries and not numbered(slot) else None)
+            if loop is not None and all(loop.presence):  # named copies on the class itself: add_module
+                lines += [line for piece in pieces for line in [*piece.lines, *_set("self", piece)]]
+                continue
             if len(pieces) != 1 or pieces[0].loop:
                 raise NotIdiomatic(f"{name}: a repeat straight in the class")
             piece = pieces[0]
@@ -421,7 +427,7 @@ class ModelWriter(ScopeWriter):
 def _inputs(member: Member) -> tuple[str, ...]:
     thing = member.things[0]
     assert thing is not None
-    return (thing.input,) if isinstance(thing, Call) else thing.inputs
+    return (thing.inputs or (thing.input,)) if isinstance(thing, Call) else thing.inputs
 
 
 def _output(member: Member) -> str:

@@ -6,6 +6,7 @@ from itertools import pairwise
 from typing import Any
 
 from ..spec.graph import Call, Graph, Node
+from ..spec.spec import INPUT_NAME
 from .codeparts import (
     Loop,
     Member,
@@ -54,6 +55,15 @@ class Tree:
         self.used_constants: set[str] = set()
         self.signatures: dict[str, Signature] = {}
         self.unrolled: set[str] = set()  # copies of repeats written one by one (not as a loop)
+
+    def in_channels(self, use: Call) -> Any:
+        """What the exported class takes as `in_channels`: the channels of its input, or for a block given only
+        a list of inputs (`inputs: [features*]`, its forward `*features`), of all of them together."""
+        block = self.spec.blocks[use.block]
+        if block.variadic is None or len(block.ports) != 1:
+            return use.variables["in_channels"]
+        shapes = [self.graph.input_shape if ref == INPUT_NAME else self.shapes[ref] for ref in use.inputs]
+        return sum(shape[0] for shape in shapes)
 
     def _own_modules(self, calls: list[Call]) -> bool:
         paths = [use.module for use in calls]
@@ -216,7 +226,7 @@ class Tree:
         signature = self.signatures[block.name]
         args = []
         if signature.in_channels:
-            args.append(values.code([c.variables["in_channels"] for c in calls], texts.inputs, calls[0].name,
+            args.append(values.code([self.in_channels(c) for c in calls], texts.inputs, calls[0].name,
                                     texts.others))
         for param, kind in signature.params:
             given = [c.args[param] for c in calls]

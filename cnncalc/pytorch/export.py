@@ -74,7 +74,7 @@ def _class_lines(written: Any) -> list[str]:
              *body([f"def __init__(self{''.join(', ' + p for p in written.signature)}):"], 4),
              *body(written.init, 8)]
     if written.forward is not None:
-        lines += ["", "    def forward(self, x):", *body(written.forward, 8)]
+        lines += ["", f"    def forward(self, {written.forward_args}):", *body(written.forward, 8)]
     return lines
 
 

@@ -7,12 +7,13 @@ from ..analysis.explain import Explanation
 from ..core.shapes import format_shape
 from ..core.text import printable, printable_message
 from .jsonout import dumps
+from .lecture import runs
 
 
 def heading(item: Explanation) -> str:
     """`p (pair): 8×16×16 + 8×16×16 → sum 8×16×16, prod 8×16×16`: a block with several outputs names
-    each (relative to the block)."""
-    shapes = " + ".join(format_shape(shape) for shape in item.input_shapes)
+    each (relative to the block); a run of equal input shapes is written once (`512×7×7 + 16 × (32×7×7)`)."""
+    shapes = " + ".join(runs([format_shape(shape) for shape in item.input_shapes], "{count} × ({cell})"))
     outputs = ", ".join(f"{name.removeprefix(item.layer + '.')} {format_shape(shape)}"
                         for name, shape in item.outputs) or format_shape(item.output_shape)
     return printable(f"{item.layer} ({item.op}): {shapes} → {outputs}")

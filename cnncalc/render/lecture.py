@@ -66,7 +66,7 @@ TABLE_COLUMNS: dict[str, TableColumn] = {
     "layer": TableColumn("Layer", lambda r: r.name, left=True),
     "op": TableColumn("Op", lambda r: r.op, left=True),
     "from": TableColumn("From", lambda r: "", left=True),  # filled by from_cells()
-    "c_in": TableColumn("C_in", lambda r: "+".join(_channels(shape) for shape in r.input_shapes)),
+    "c_in": TableColumn("C_in", lambda r: "+".join(runs([_channels(shape) for shape in r.input_shapes]))),
     "hw_in": TableColumn("H/W", _input_spatial),
     "filters": TableColumn("Filters", lambda r: r.cells.filters),
     "kernel": TableColumn("K", lambda r: r.cells.kernel),
@@ -111,10 +111,61 @@ def choose_columns(option: str | None) -> tuple[tuple[str, ...], bool]:
     return tuple(dict.fromkeys(["layer", *keys])), "from" in keys
 
 
+RUN = 4  # equal channel counts written once with their count (`64+5×32`) from this many
+RANGE = 3  # consecutive copies of a repeat written as a range (`denselayer.0-5.conv2`) from this many
+
+
+def runs(cells: list[str], counted: str = "{count}×{cell}") -> list[str]:
+    """A run of RUN or more equal cells written once with its count: 64, 32, 32, 32, 32, 32 -> 64, 5×32."""
+    out: list[str] = []
+    k = 0
+    while k < len(cells):
+        end = k
+        while end + 1 < len(cells) and cells[end + 1] == cells[k]:
+            end += 1
+        count = end - k + 1
+        out += [counted.format(count=count, cell=cells[k])] if count >= RUN else cells[k:end + 1]
+        k = end + 1
+    return out
+
+
 def _relative(ref: str, row: Row) -> str:
-    """An input's name as seen from the row: `layer2.0.bn2` from `layer2.0.add1` is `bn2`."""
-    block = row.name.rpartition(".")[0]
-    return ref[len(block) + 1:] if block and ref.startswith(block + ".") else ref
+    """An input's name as seen from the row: `layer2.0.bn2` from `layer2.0.add1` is `bn2`, and
+    `d.layer.0.conv` from `d.layer.1.cat` is `layer.0.conv` (never a bare copy number)."""
+    mine, theirs = row.name.split(".")[:-1], ref.split(".")
+    common = 0
+    while common < min(len(mine), len(theirs) - 1) and mine[common] == theirs[common]:
+        common += 1
+    while common and theirs[common].isdigit():
+        common -= 1
+    return ".".join(theirs[common:])
+
+
+def _copy_ranges(refs: list[str]) -> list[str]:
+    """Consecutive copies of one repeat written as a range: `layer.0.conv, ..., layer.5.conv` -> `layer.0-5.conv`."""
+    out: list[str] = []
+    k = 0
+    while k < len(refs):
+        head, number, tail = _copy_parts(refs[k])
+        end = k
+        if number is None:
+            out.append(refs[k])
+            k += 1
+            continue
+        while end + 1 < len(refs) and _copy_parts(refs[end + 1]) == (head, number + end + 1 - k, tail):
+            end += 1
+        out += [f"{head}{number}-{number + end - k}{tail}"] if end - k + 1 >= RANGE else refs[k:end + 1]
+        k = end + 1
+    return out
+
+
+def _copy_parts(ref: str) -> tuple[str, int | None, str]:
+    """`layer.3.conv` -> ('layer.', 3, '.conv'): the last copy number in a name."""
+    parts = ref.split(".")
+    for index in range(len(parts) - 1, -1, -1):
+        if parts[index].isdigit():
+            return ".".join(parts[:index]) + ".", int(parts[index]), "".join("." + p for p in parts[index + 1:])
+    return ref, None, ""
 
 
 def from_cells(report: Report) -> list[str] | None:
@@ -134,7 +185,7 @@ def from_cells(report: Report) -> list[str] | None:
         sources = tuple(dict.fromkeys(owner(ref) for ref in row.inputs))
         sequential = sources == (previous,)
         chained &= sequential
-        cells.append("" if sequential else ", ".join(_relative(ref, row) for ref in sources))
+        cells.append("" if sequential else ", ".join(_copy_ranges([_relative(ref, row) for ref in sources])))
         previous = row.name if not row.ports else ""
     return None if chained else cells
 

@@ -50,7 +50,7 @@ from .yamlsrc import YList, YMap, weight_of
 
 INPUT_KEYS = ("in", "inputs", "from")
 CONTROL_KEYS = ("op", "name", *INPUT_KEYS, "repeat", "first", "when", "chain", "share", "module", "train_only",
-                "checkpoint")
+                "checkpoint", "held")
 _CONTROL = frozenset(CONTROL_KEYS)
 MODES = ("infer", "train")
 MAX_REPEAT = 1000
@@ -122,6 +122,8 @@ class Graph:
     spec: Spec | None = field(default=None, compare=False, repr=False)  # what it was built from (export)
     train_only: tuple[str, ...] = ()  # the items marked `train_only:` (layer or block instance names)
     checkpoints: tuple[str, ...] = ()  # the items marked `checkpoint:` (activation checkpointing)
+    # `held:` outputs -> the block instance ('': the whole forward) or layer until whose end a variable holds them
+    held: dict[str, str] = field(default_factory=dict)
 
     def shape_of(self, ref: str) -> Shape:
         if ref == INPUT_NAME:
@@ -145,6 +147,7 @@ class Graph:
                            if not any(name in dropped for name in value)},
             notes=tuple(note for note in self.notes if note.layer not in dropped),
             calls=tuple(call for call in self.calls if call.output not in dropped),
+            held={name: until for name, until in self.held.items() if name not in dropped},
             checkpoints=tuple(name for name in self.checkpoints
                               if not (name in dropped or self.groups.get(name, ("", ""))[1] in dropped)),
         )
@@ -185,6 +188,7 @@ class _Scope:
     ports: frozenset[str] = frozenset()  # the block's inputs: not exported as `instance.port`
     kept: set[str] = field(default_factory=set)  # names of alternatives (same name, each with `when:`) kept
     train_only: bool = False  # inside a block instance marked `train_only:`
+    held_until: list[tuple[str, str]] = field(default_factory=list)  # `held: LAYER`: (output, LAYER)
 
 
 class _Values(NamedTuple):
@@ -231,6 +235,7 @@ class _Builder:
         self.train_only_nodes: set[str] = set()
         self.train_only_items: list[str] = []
         self.checkpoints: list[str] = []
+        self.held: dict[str, str] = {}
 
     def build(self) -> Graph:
         spec = self.spec
@@ -266,7 +271,7 @@ class _Builder:
         notes = _channels_last_note(input_shape, self.input_loc) + notes
         return Graph(spec.name, input_shape, tuple(self.nodes), spec.description, tuple(outputs),
                      self.groups, self.group_outputs, notes, tuple(self.calls), spec, tuple(self.train_only_items),
-                     tuple(self.checkpoints))
+                     tuple(self.checkpoints), self.held)
 
     # ---- items ---------------------------------------------------------------------------------
     def expand(self, items: YList, scope: _Scope) -> str:
@@ -274,6 +279,9 @@ class _Builder:
         previous = scope.names[INPUT_NAME]
         for index, item in enumerate(items):
             previous = self.item(index, item, items.item_locs[index], scope, previous)
+        for ref, target in scope.held_until:  # `held: LAYER`, LAYER being a later item of this list
+            whole = scope.prefix + target
+            self.held[ref] = whole if whole in self.groups else scope.names.get(target, ref)
         return previous
 
     def _explicit_names(self, items: YList) -> dict[str, Location]:
@@ -324,11 +332,14 @@ class _Builder:
         copies: list[tuple[int, str]] = []
         exports: list[tuple[str, _Exports]] = []
         kept_any = False
+        kept_list = scope.lists.get(local)  # an alternative's, kept before this one
         try:
             target = self._target(item, given_name, index)
             repeated = "repeat" in item
             count = self._repeat(item, scope.variables, name) if repeated else 1
             chain = self._chain(item, scope.variables, name) if repeated else True
+            if repeated:  # a copy may read the copies before it: `NAME.*` (so far) and `NAME.K`
+                so_far = scope.lists[local] = []
             if count == 0:  # no copy: the name stands for its input, as a skipped layer's does
                 ref = self._inputs(item, scope, previous, name, {**scope.variables, "i": 0})[0] \
                     if chain else previous
@@ -341,8 +352,14 @@ class _Builder:
                 if kept:
                     kept_any = True
                     copies.append((k, ref))
+                    prefix = f"{local}.{k}" if repeated else local
+                    if repeated:
+                        so_far.append(ref)
+                        scope.names[prefix] = ref
                     if exported is not None:
-                        exports.append((f"{local}.{k}" if repeated else local, exported))
+                        exports.append((prefix, exported))
+                        if repeated:
+                            scope.names.update((f"{prefix}.{key}", value) for key, value in exported[0].items())
             if repeated and target is not None and count:
                 self.groups[name] = (str(item["op"]), ref)
         except Stopped:
@@ -353,7 +370,11 @@ class _Builder:
             ref, kept_any = self._unknown(name), True
             copies = [(0, ref)]
         if "when" in item and local in scope.kept and not kept_any:
-            return scope.names[local]  # an alternative left out: the one kept keeps the name
+            if kept_list is not None:  # an alternative left out: the one kept keeps the name
+                scope.lists[local] = kept_list
+            else:
+                scope.lists.pop(local, None)
+            return scope.names[local]
         if kept_any and "when" in item:
             scope.kept.add(local)
         scope.names[local] = ref
@@ -385,6 +406,7 @@ class _Builder:
             self._mark(item, "train_only", variables, name, None if check_only else self.train_only_items)
         if "checkpoint" in item:
             self._mark(item, "checkpoint", variables, name, None if check_only else self.checkpoints)
+        held = self._held(item, variables, name, scope) if "held" in item else None
         train_only = train_only or scope.train_only
         exports = None
         if isinstance(target, Block):
@@ -398,7 +420,25 @@ class _Builder:
             out = self._unknown(name)
         if skipped:  # a skipped layer stands for its (first) input
             return inputs[0], False, None
+        for ref in self.group_outputs.get(name, (out,)) if held and not check_only else ():
+            if isinstance(held, str):  # until that later layer has run
+                scope.held_until.append((ref, held))
+            else:  # a variable of the frame around it: until the block instance returns
+                self.held[ref] = scope.prefix.removesuffix(".")
         return out, True, exports
+
+    def _held(self, item: YMap, variables: dict[str, Any], name: str, scope: _Scope) -> bool | str:
+        """`held: true` (until the block instance returns) or `held: LAYER` (until that later layer of the same
+        block has run: a variable of a helper function that returns after it, DenseNet's `bn_function`)."""
+        loc = item.value_locs["held"]
+        value = resolve_value(item["held"], variables, loc, name, "held")
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value in scope.later:
+            return value
+        raise SpecError(f"'held' must be true, false or the name of a later layer of the same block, got {value!r}",
+                        loc=loc, layer=name, field="held",
+                        hint=did_you_mean(str(value), scope.later) if isinstance(value, str) else None)
 
     def _mark(self, item: YMap, key: str, variables: dict[str, Any], name: str, marked: list[str] | None) -> bool:
         """`train_only: true` or `checkpoint: true` on an item (a layer or a block instance)."""
@@ -535,12 +575,13 @@ class _Builder:
 
     def _chain(self, item: YMap, variables: dict[str, Any], name: str) -> bool:
         """Whether the copies of a repeat read each other (the default) or each its own `in:`; the
-        default is false when `in:` picks per copy (`in: "xs.{i}"`)."""
+        default is false when `in:` picks per copy (`in: "xs.{i}"`, or the copies before: `NAME.*`)."""
         if "chain" not in item:
             key = next((key for key in INPUT_KEYS if key in item), None)
             given = item[key] if key else None
-            return not any("{" in entry for entry in ([given] if isinstance(given, str) else given or [])
-                           if isinstance(entry, str))
+            own = name.rsplit(".", 1)[-1] + "."
+            return not any("{" in entry or entry.strip().startswith(own)
+                           for entry in ([given] if isinstance(given, str) else given or []) if isinstance(entry, str))
         value = resolve_value(item["chain"], variables, item.value_locs["chain"], name, "chain")
         if not isinstance(value, bool):
             raise SpecError(f"must be true or false, got {value!r}", loc=item.value_locs["chain"], layer=name,
@@ -609,9 +650,15 @@ class _Builder:
             text = base
         if text in scope.names:
             return [scope.names[text]]
-        if text == name.rsplit(".", 1)[-1] or text.split(".")[0] in scope.later:
+        own = name.rsplit(".", 1)[-1]
+        if text == own or text.split(".")[0] in scope.later:
             raise SpecError(f"'{text}' is not defined yet: a layer can only read layers above it",
-                            loc=loc, layer=name, field=field_name)
+                            loc=loc, layer=name, field=field_name,
+                            hint=f"a copy of a repeat reads the copies before it as '{own}.*' or '{own}.K'"
+                            if text == own and own in scope.lists else None)
+        if text.split(".")[0] == own and own in scope.lists:
+            raise SpecError(f"'{text}' is not defined yet: a copy of a repeat can only read the copies before it",
+                            loc=loc, layer=name, field=field_name, hint=f"'{own}.*' is the copies before it")
         raise SpecError(f"unknown input '{text}'", loc=loc, layer=name, field=field_name,
                         hint=did_you_mean(text, scope.names) or f"names here: {', '.join(_shown(scope.names))}")
 

@@ -78,6 +78,9 @@ CONTROL: dict[str, dict[str, Any]] = {
                    "description": "runs only in training (auxiliary classifiers): left out of inference totals"},
     "checkpoint": {"anyOf": [{"type": "boolean"}, STRING],
                    "description": "activation checkpointing of this layer or block instance (`cnncalc memory`)"},
+    "held": {"anyOf": [{"type": "boolean"}, STRING],
+             "description": "a Python variable keeps its output until the block instance around it returns "
+                            "(true) or a later layer of the block has run (its name): `cnncalc memory`"},
 }
 BLOCK: dict[str, dict[str, Any]] = {
     "params": {"type": "array", "items": {"anyOf": [STRING, {"type": "object", "minProperties": 1,
