@@ -141,8 +141,8 @@ def pytest_configure_node(node):
 def pytest_collection_modifyitems(config, items):
     if not getattr(config.option, "loadgroup", False):
         return
-    for item in items:
-        if item.get_closest_marker("torch") or item.get_closest_marker("peers"):
+    for item in items:  # the slow tests are torch's anyway: grouping them would put most of them on one worker
+        if (item.get_closest_marker("torch") or item.get_closest_marker("peers")) and not item.get_closest_marker("slow"):
             _join_group(item, "torch")
 
 

@@ -196,7 +196,7 @@ layers:
 
 
 @pytest.mark.parametrize("case", CASES)
-def test_held_and_copies_reading_every_copy_before_equal_memtracker(case):
+def test_held_and_copies_reading_every_copy_before_equal_memtracker(torch, memtracker, case):
     """docs/spec.md's dense_demo against the same net written as torchvision writes DenseNet: each layer given
     the list of every earlier feature map, its concatenation a local until the layer returns."""
     from torch import nn
