@@ -299,23 +299,7 @@ def test_fields_past_a_reshape_or_a_concat_along_positions_stay_unknown():
 # ---- export: blocks with ports are written out where they are used ------------------------------
 
 @pytest.mark.torch
-@pytest.mark.parametrize("text", [PORTS, """name: c2f_demo
-input: [16, 32, 32]
-blocks:
-  c2f:
-    params: [c, {n: 2}]
-    layers:
-      - {op: conv, name: cv1, out: 2 * c, kernel: 1}
-      - {op: split, name: y0, index: 0}
-      - {op: split, name: y1, in: cv1, index: 1}
-      - {op: conv, name: m, out: c, kernel: 3, pad: 1, repeat: n}
-      - {op: concat, name: cat, in: [y0, y1, m.*]}
-      - {op: conv, name: cv2, out: c, kernel: 1}
-layers:
-  - {op: c2f, name: block, c: 8}
-  - {op: conv, name: side, in: block.m.0, out: 4, kernel: 1}
-outputs: [block, side]
-""", """name: recursive_demo
+@pytest.mark.parametrize("text", [PORTS, "name: c2f_demo\n" + C2F, """name: recursive_demo
 input: [8, 16, 16]
 blocks:
   tree:
