@@ -74,6 +74,14 @@ def _reference_info() -> dict:
     return info
 
 
+_SHARED: list[Path] = []  # the folder all xdist workers of this run share, under pytest's own (rotated) temp root
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _shared_folder(tmp_path_factory):
+    _SHARED[:] = [tmp_path_factory.getbasetemp().parent]  # a worker's basetemp is <run root>/popen-gwN
+
+
 def measure(requests: list[dict]) -> list[dict]:
     """The reference's answers, once per test run: under pytest-xdist the workers share them through
     files (each reference run builds and traces every model again, minutes of CPU)."""
@@ -85,7 +93,7 @@ def measure(requests: list[dict]) -> list[dict]:
 
     plain = [{key: value for key, value in r.items() if key != "export"} for r in requests]  # paths differ
     key = hashlib.sha256(json.dumps(plain, sort_keys=True).encode()).hexdigest()[:16]
-    folder = Path(tempfile.gettempdir()) / f"cnncalc-ultralytics-answers-{run}"
+    folder = (_SHARED[0] if _SHARED else Path(tempfile.gettempdir())) / f"cnncalc-ultralytics-answers-{run}"
     folder.mkdir(exist_ok=True)
     cached = folder / f"{key}.json"
     with FileLock(f"{cached}.lock"):
