@@ -353,13 +353,7 @@ class _Parser:
             self.take(")")
             return inner
         if kind == "op" and value == "[":
-            items: list[Thunk] = []
-            if not self.at("]"):
-                items.append(self.expr())
-                while self.at(","):
-                    self.take()
-                    items.append(self.expr())
-            self.take("]")
+            items = self.items("]")
             if len(items) > MAX_LIST:
                 raise ExprError(f"a list of more than {MAX_LIST:,} items", offset)
             return lambda env: [item(env) for item in items]
@@ -376,17 +370,22 @@ class _Parser:
         shown = "end of expression" if kind == "end" else repr(value)
         raise ExprError(f"unexpected {shown}", offset)
 
+    def items(self, close: str) -> list[Thunk]:
+        """Comma-separated expressions up to and including `close` (a list's items, a call's arguments)."""
+        items: list[Thunk] = []
+        if not self.at(close):
+            items.append(self.expr())
+            while self.at(","):
+                self.take()
+                items.append(self.expr())
+        self.take(close)
+        return items
+
     def call(self, name: str, offset: int) -> Thunk:
         if name not in FUNCTIONS:
             raise ExprError(f"unknown function '{name}' (functions: {', '.join(FUNCTIONS)})", offset)
         self.take("(")
-        args = []
-        if not self.at(")"):
-            args.append(self.expr())
-            while self.at(","):
-                self.take()
-                args.append(self.expr())
-        self.take(")")
+        args = self.items(")")
 
         def run(env: Env) -> Any:
             values = [normalize(arg(env)) for arg in args]
