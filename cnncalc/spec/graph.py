@@ -33,8 +33,8 @@ from ..core.records import made
 from ..core.shapes import Shape, shape_list
 from ..layers import REGISTRY, Layer, LayerProblem, shared_use, suggest_ops
 from ..layers.fields import REQUIRED
-from .expr import UNKNOWN, ExprError, Unresolved, evaluate, is_expression, tokenize
-from .modpath import interpolate, module_path
+from .expr import UNKNOWN, ExprError, is_expression, tokenize
+from .modpath import evaluate_located, interpolate, module_path
 from .spec import (
     INPUT_NAME,
     NAME_PATTERN,
@@ -627,12 +627,7 @@ class _Builder:
         conditional = _CONDITIONAL.fullmatch(text)
         if conditional:
             text = conditional.group(1)
-            try:
-                keep = evaluate(conditional.group(2), variables)
-            except Unresolved as exc:
-                raise Consequence(str(exc), loc=loc, layer=name, field=field_name) from None
-            except ExprError as exc:
-                raise SpecError(f"in '{entry.strip()}': {exc}", loc=loc, layer=name, field=field_name) from None
+            keep = evaluate_located(conditional.group(2), entry.strip(), variables, loc, name, field_name)
             if not isinstance(keep, bool):
                 raise SpecError(f"the condition of '{entry.strip()}' must be true or false, got {keep!r}", loc=loc,
                                 layer=name, field=field_name)

@@ -20,6 +20,17 @@ _FIELD = re.compile(r"\{([^{}]*)\}")
 MAX_LENGTH = 300
 
 
+def evaluate_located(expression: str, shown: str, variables: dict[str, Any], loc: Location | None, layer: str,
+                     field: str) -> Any:
+    """`expression`'s value; its errors located at the layer's field and quoting `shown` (what the spec wrote)."""
+    try:
+        return evaluate(expression, variables)
+    except Unresolved as exc:
+        raise Consequence(str(exc), loc=loc, layer=layer, field=field) from None
+    except ExprError as exc:
+        raise SpecError(f"in '{shown}': {exc}", loc=loc, layer=layer, field=field) from None
+
+
 def interpolate(text: str, variables: dict[str, Any], loc: Location | None, layer: str, field: str) -> str:
     """`text` with each `{expression}` replaced by its value, a whole number or a word (module paths,
     and names in `in:` such as `xs.{i}`)."""
@@ -29,12 +40,7 @@ def interpolate(text: str, variables: dict[str, Any], loc: Location | None, laye
         return text
 
     def value(match: re.Match[str]) -> str:
-        try:
-            result = evaluate(match.group(1), variables)
-        except Unresolved as exc:
-            raise Consequence(str(exc), loc=loc, layer=layer, field=field) from None
-        except ExprError as exc:
-            raise SpecError(f"in '{{{match.group(1)}}}': {exc}", loc=loc, layer=layer, field=field) from None
+        result = evaluate_located(match.group(1), f"{{{match.group(1)}}}", variables, loc, layer, field)
         if isinstance(result, bool) or not isinstance(result, (int, str)):
             raise SpecError(f"'{{{match.group(1)}}}' must give a whole number or a name, got {result!r}", loc=loc,
                             layer=layer, field=field)
