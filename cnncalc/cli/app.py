@@ -4,6 +4,7 @@ The CLI is thin: parse options, call the library, render, and turn domain errors
 (2 bad input, 1 a check that failed) with a message, never a traceback."""
 from __future__ import annotations
 
+import inspect
 import math
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -57,6 +58,27 @@ def _typer_fixes() -> None:
 
 
 _typer_fixes()
+
+
+def one_line_summaries(typer_app: typer.Typer) -> None:
+    """The command list of `cnncalc --help` shows each command's whole first paragraph, with the
+    docstring's line breaks kept (rich markup mode): ragged lines, a screen of text. Each command
+    is listed by its first clause instead (up to the first colon or full stop outside brackets); its
+    own --help still gives the whole text."""
+    for info in typer_app.registered_commands:
+        if info.short_help is None:
+            doc = inspect.cleandoc(info.help or getattr(info.callback, "__doc__", None) or "")
+            info.short_help = first_clause(" ".join(doc.split("\n\n")[0].split()))
+
+
+def first_clause(text: str) -> str:
+    depth = 0
+    for i, char in enumerate(text):
+        depth += (char in "([{") - (char in ")]}")
+        if depth == 0 and char in ":." and text[i + 1 : i + 2] in (" ", ""):
+            return text[:i]
+    return text
+
 
 app = typer.Typer(
     help="A static calculator for convolutional networks: shapes, parameters, multiply-adds and "
