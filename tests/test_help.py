@@ -79,3 +79,15 @@ def test_first_clause(text, clause):
     from cnncalc.cli.app import first_clause
 
     assert first_clause(text) == clause
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_repeatable_options_show_their_items_type(monkeypatch, name):
+    # typer 0.29 showed `--layer <list[str]>` and `answers... <list[Path]>`
+    text = help_text(monkeypatch, 120, name)
+    assert "<list[" not in text, text
+
+
+def test_repeatable_option_types_read_as_their_items(monkeypatch):
+    assert re.search(r"--layer\s+-l\s+<str>\s+Explain only this layer", help_text(monkeypatch, 120, "explain"))
+    assert re.search(r"answers\.\.\.\s+<path>\s+Answer sheets", help_text(monkeypatch, 120, "grade"))

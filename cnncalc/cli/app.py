@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import inspect
 import math
+import re
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -23,17 +24,19 @@ from ..render.console import stderr_console
 
 
 def _typer_fixes() -> None:
-    """Three slips of typer 0.29, fixed here for every command. Its help shows a flag as taking a
+    """Four slips of typer 0.29, fixed here for every command. Its help shows a flag as taking a
     value (`--strict <bool>`, so users write `--strict true` and get "unexpected extra argument"),
-    and folds choices mid-word (`<float32|float16|bfloat1 6>`): a flag now shows no type, and
-    choices have spaces between them, where the column can wrap. And its usage errors echo what
+    folds choices mid-word (`<float32|float16|bfloat1 6>`) and shows a repeatable option's type as
+    Python's (`<list[str]>`): a flag now shows no type, choices have spaces between them, where the
+    column can wrap, and a repeatable option shows its item's type. And its usage errors echo what
     was typed raw (`No such option: --a<U+202E>b`): they now go through the sanitizer."""
     import typer.rich_utils
-    from typer.core import TyperOption
+    from typer.core import TyperArgument, TyperOption
 
     from ..core.text import printable_message
 
     shown = TyperOption.display_type_rich
+    shown_argument = TyperArgument.display_type_rich
     if getattr(shown, "cnncalc", False):
         return
 
@@ -43,10 +46,14 @@ def _typer_fixes() -> None:
         text = shown(self, ctx)
         if text and self.metavar is None and self.type_descriptor.is_choice:
             text = text.replace("|", " | ")
-        return text
+        return _item_type(text)
+
+    def argument_type_rich(self: TyperArgument, ctx: Any) -> Optional[str]:
+        return _item_type(shown_argument(self, ctx))
 
     display_type_rich.cnncalc = True  # type: ignore[attr-defined]
     TyperOption.display_type_rich = display_type_rich  # type: ignore[method-assign]
+    TyperArgument.display_type_rich = argument_type_rich  # type: ignore[method-assign, assignment]
     format_error = typer.rich_utils.rich_format_error
 
     def rich_format_error(error: Any) -> None:
@@ -55,6 +62,13 @@ def _typer_fixes() -> None:
         format_error(error)
 
     typer.rich_utils.rich_format_error = rich_format_error  # type: ignore[assignment]
+
+
+def _item_type(text: Optional[str]) -> Optional[str]:
+    """`<list[Path]>` for a repeatable option or a variadic argument: the item's type (`<path>`);
+    the help text says it repeats, the usage line's `...` too."""
+    match = re.fullmatch(r"<list\[(\w+)\]>", text or "")
+    return f"<{match.group(1).lower()}>" if match else text
 
 
 _typer_fixes()
