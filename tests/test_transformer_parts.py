@@ -42,6 +42,10 @@ VIT_B_16_PARAMS = 86_567_656
 # fvcore's count of vit_b_16 at 224²: patch conv 115,605,504 + LayerNorms 18,912,000 + Linears 16,732,895,232;
 # F.scaled_dot_product_attention, 12 × 2 × PRODUCT = 715,327,488 multiply-adds, is not counted
 VIT_B_16_FVCORE = 16_867_412_736
+# FlopCounterMode under torch.no_grad(): nn.MultiheadAttention takes the fused fast path, which it does not
+# count; 2 FLOPs per multiply-add of the MLPs 12 × 2 × 197 × 768 × 3072 = 11,154,751,488, the patch conv
+# 196 × 768 × 768 = 115,605,504 and the head 768 × 1000 = 768,000
+VIT_B_16_FLOP_COUNTER = 2 * (11_154_751_488 + 115_605_504 + 768_000)  # 22,542,249,984
 
 
 def _graph():
@@ -81,7 +85,8 @@ def test_attention_core_equals_pytorch_layer_by_layer(torch, convention):
 @pytest.mark.slow
 @pytest.mark.filterwarnings("ignore")
 def test_vit_b_16_reference_figures(torch, torchvision):
-    """The figures docs/spec.md quotes: torchvision's parameters, and fvcore leaving the fused attention out."""
+    """The figures docs/spec.md quotes: torchvision's parameters, fvcore leaving the fused attention out, and
+    FlopCounterMode leaving the whole fast-path attention out."""
     fvcore = pytest.importorskip("fvcore.nn")
     model = torchvision.models.vit_b_16(weights=None).eval()
     assert sum(p.numel() for p in model.parameters()) == VIT_B_16_PARAMS
@@ -90,3 +95,8 @@ def test_vit_b_16_reference_figures(torch, torchvision):
     counter.uncalled_modules_warnings(False)
     assert counter.total() == VIT_B_16_FVCORE
     assert counter.unsupported_ops()["aten::scaled_dot_product_attention"] == 12
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with FlopCounterMode(display=False) as flop_counter, torch.no_grad():
+        model(torch.zeros(1, 3, 224, 224))
+    assert flop_counter.get_total_flops() == VIT_B_16_FLOP_COUNTER
