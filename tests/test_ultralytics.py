@@ -229,6 +229,24 @@ def test_the_exported_imported_yolo12n_loads_detection_model_weights_and_compute
     assert measure([request])[0]["export_max_diff"] < 1e-3
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("scale", ["l", "x"])
+def test_the_exported_imported_yolo12_with_residual_gamma_loads_detection_model_weights(scale, tmp_path):
+    """At scales l and x A2C2f adds gamma * y to its input, gamma a bare nn.Parameter of the block (key
+    `model.6.gamma`, shape [c2]): the spec's `layer_scale` with `bare: true` exports it under that key,
+    so DetectionModel's state_dict loads strictly and the outputs agree (box coordinates in pixels)."""
+    source = Path(_reference_info()["cfg"]) / "12/yolo12.yaml"
+    spec, exported = tmp_path / "yolo12.yaml", tmp_path / f"yolo12{scale}.py"
+    assert runner.invoke(app, ["import", str(source), "-o", str(spec)]).exit_code == 0
+    result = runner.invoke(app, ["export", str(spec), "--to", "pytorch", "-o", str(exported), "--set",
+                                 f"scale={scale}", "--input", "3,256,256"])
+    assert result.exit_code == 0, result.output
+    assert "BareScale(" in exported.read_text(encoding="utf-8")
+    request = {"yaml": "12/yolo12.yaml", "scale": scale, "sizes": [],
+               "export": {"path": str(exported), "cls": "Yolo12", "size": [256, 256]}}
+    assert measure([request])[0]["export_max_diff"] <= 1e-5
+
+
 # C3k2's third form (attn: a Bottleneck and a PSABlock per repeat), which no shipped detection YAML
 # that imports uses (YOLO26's end2end head is refused), and C2PSA with one and with two heads.
 ATTENTION = """nc: 3

@@ -120,6 +120,8 @@ class LayerScale(SameShape):
     summary = "a learned scale per channel (ConvNeXt): C parameters"
 
     init: float = spec_field(number(), 1e-6, doc="initial value of the scales")
+    bare: bool = spec_field(boolean, False, doc="export the scales as a bare parameter of the enclosing module "
+                            "(state_dict key: the layer's module path, shape [C]; Ultralytics' A2C2f gamma)")
 
     def params(self, inputs: list[Shape], output: Shape) -> Any:
         return Q("C", inputs[0][0])
@@ -129,6 +131,8 @@ class LayerScale(SameShape):
 
     def lowering(self, inputs: list[Shape], output: Shape) -> Torch:
         spatial = len(inputs[0]) - 1
+        if self.bare:
+            return T("BareScale", inputs[0][0], self.init)
         return T("LayerScale", inputs[0][0], self.init, spatial) if spatial != 2 else \
             T("LayerScale", inputs[0][0], self.init)
 

@@ -131,7 +131,7 @@ class Reshape(Layer):
         return Cells(filters=shape_list(self.shape))
 
     def lowering(self, inputs: list[Shape], output: Shape) -> Torch:
-        return T("Reshape", tuple(output))
+        return T("Reshape", list(output))  # a list: export writes a tuple (3, 3) as 3, as torch's kernel sizes allow
 
     def memory(self, inputs: list[Shape], output: Shape, ctx: MemoryContext) -> tuple[Stage, ...]:
         """x.reshape is a view of a contiguous input; of a channels-last one (after a LayerNorm over the

@@ -213,7 +213,7 @@ BLOCKS: dict[str, tuple[str, tuple[str, ...]]] = {
       - {{op: C3k, name: m, c2: c, repeat: reps, when: not a2}}
       - {{op: concat, name: cat, in: [cv1, m.*]}}
       - {{op: cbs, name: cv2, c2: c_out}}
-      - {{op: layer_scale, name: gamma, init: 0.01, when: a2 and residual}}   # the parameter gamma
+      - {{op: layer_scale, name: gamma, init: 0.01, bare: true, when: a2 and residual}}   # the parameter gamma
       - {{op: add, name: res, in: [gamma, input], when: a2 and residual}}
 """, ("cbs", "ABlocks", "C3k")),
     "SPPF": (f"""\
