@@ -363,6 +363,14 @@ def test_import_follows_parse_model_for_a2c2f():
     (TINY.replace("C2f, [64, True]", "SCDown, [64, 3, 2]"), "row 1: unknown module 'SCDown' (not supported yet)", 6),
     (TINY.replace("SPPF, [64, 5]", "MyBlock, [64]"), "row 2: unknown module 'MyBlock'", 7),
     (TINY.replace("[[3], 1, Detect", "[[9], 1, Detect"), "row 4: 'from' must name an earlier row", 10),
+    # C2PSA after C2f's 64 * 0.25 = 16 channels, asked for 32 * 0.25 = 8: C2PSA.__init__ asserts c1 == c2
+    (TINY.replace("SPPF, [64, 5]", "C2PSA, [32]"), "row 2: C2PSA needs as many output channels as input "
+     "channels (Ultralytics asserts c1 == c2): 16 in, 8 out at scale n", 7),
+    # equal at n (SPPF min(1024, 64) * 0.25 = 16, C2PSA min(512, 64) * 0.25 = 16), not at l (1,024 and 512):
+    # refused whatever --scale says, since the written spec offers every scale
+    (TINY.replace("SPPF, [64, 5]", "SPPF, [1024, 5]]\n  - [-1, 1, C2PSA, [512]").replace(
+        "n: [0.5, 0.25, 64]", "n: [0.5, 0.25, 64]\n  l: [1.0, 1.0, 1024]"), "row 3: C2PSA needs as many output "
+     "channels as input channels (Ultralytics asserts c1 == c2): 1024 in, 512 out at scale l", 9),
     (TINY + "activation: nn.ReLU()\n", "'activation: nn.ReLU()' is not supported", 11),
     (TINY.replace("Conv, [64, 3, 2]", "Conv, [64, 3, 2, 1, 1, 1, False]"), "Conv takes at most 5 arguments", 5),
     (TINY.replace("[-1, 1, Conv", "[-1, 0, Conv"), "repeats must be a whole number from 1 to 1000", 5),
