@@ -391,3 +391,43 @@ def test_import_refuses_a_scale_the_yaml_lacks(tmp_path):
     path.write_text(TINY, encoding="utf-8")
     result = runner.invoke(app, ["import", str(path), "--scale", "q"])
     assert result.exit_code == 2 and "--scale q: the YAML's scales are n" in result.stderr
+
+
+def _csv_rows(text: str) -> dict[str, dict[str, str]]:
+    import csv
+    import io
+
+    return {row["layer"]: row for row in csv.DictReader(io.StringIO(text))}
+
+
+def test_csv_gives_the_whole_shape_of_tensors_that_are_not_images():
+    """c_out/h_out/w_out only fit C×H×W: the Detect head's [84, 8400] and attention's rank-4 tensors keep
+    every axis in `in_shape`/`out_shape` (as the JSON's shapes do); a multi-input row lists each input's."""
+    result = runner.invoke(app, ["table", "yolo11", "--format", "csv", "--depth", "9"])
+    assert result.exit_code == 0, result.output
+    rows = _csv_rows(result.stdout)
+    # the output: 4 box coordinates + 80 classes at 80² + 40² + 20² = 8,400 anchors
+    assert (rows["m23.y"]["c_out"], rows["m23.y"]["h_out"], rows["m23.y"]["out_shape"]) == ("84", "", "84x8400")
+    assert rows["m23.y"]["in_shape"] == "4x8400;80x8400"  # concat of the boxes and the class scores
+    # C2PSA at 20x20: qkv's 256 channels viewed as 2 heads of 128 rows by 400 positions
+    assert rows["m10.m.0.attn.heads"]["out_shape"] == "2x128x400"
+    assert rows["m10.m.0.attn.scores"]["out_shape"] == "2x400x400"  # per head, q^T k over 400 positions
+    collapsed = _csv_rows(runner.invoke(app, ["table", "yolo11", "--format", "csv", "--depth", "1"]).stdout)
+    assert collapsed["m23"]["in_shape"] == "64x80x80;128x40x40;256x20x20"  # Detect reads three maps
+
+
+def test_csv_gives_area_attention_its_rank_5_shapes(tmp_path):
+    """YOLO12's area attention (A2C2f at 64 channels, one 32-channel head, area 4) at 64x64 input:
+    m1 runs at 32x32 = 1,024 positions, 4 areas of 256 each."""
+    source = tmp_path / "a2.yaml"
+    source.write_text(TINY.replace("n: [0.5, 0.25, 64]", "n: [0.5, 1.0, 1024]").replace(
+        "C2f, [64, True]", "A2C2f, [64, True, 4]"), encoding="utf-8")
+    spec = tmp_path / "spec.yaml"
+    assert runner.invoke(app, ["import", str(source), "-o", str(spec)]).exit_code == 0
+    result = runner.invoke(app, ["table", str(spec), "--format", "csv", "--depth", "9", "--input", "3,64,64"])
+    assert result.exit_code == 0, result.output
+    rows = _csv_rows(result.stdout)
+    heads = rows["m1.m.0.b0.attn.heads"]
+    # [area, heads, 3 * head_dim, positions per area] = 4 x 1 x 96 x 256, from the transpose before it
+    assert heads["out_shape"] == "4x1x96x256" and heads["in_shape"] == "4x1x256x96"
+    assert rows["m1.m.0.b0.attn.scores"]["out_shape"] == "4x1x256x256"
