@@ -18,7 +18,7 @@ from .fields import (
     positive_int,
     spec_field,
 )
-from .memory import Backward, Forward, MemoryContext, Op, Stage, Tensor, elementwise, gap_of, like, view
+from .memory import Backward, Forward, MemoryContext, Op, Stage, Tensor, elementwise, like, part_strides, reshaped, view
 from .tensor import axis, dim_index
 from .terms import ELEMENTWISE
 from .torchspec import T, Torch
@@ -48,7 +48,8 @@ class Flatten(Layer):
         return T("nn.Flatten", 1)
 
     def memory(self, inputs: list[Shape], output: Shape, ctx: MemoryContext) -> tuple[Stage, ...]:
-        return (view("flatten"),)
+        """x.flatten(1) is x.reshape: a view of a contiguous map (or of a channels-last 1×1 one), else a copy."""
+        return (reshaped("flatten", ctx, inputs[0], output),)
 
 
 @register
@@ -251,4 +252,4 @@ class ChannelSplit(Layer):
         ops = (*(Op((Tensor(name, part),)) for name, part in zip(zeros, others)),
                Op((like("grad_in", 0),), frees=zeros))
         return (Stage("split", (0,), Forward(output=0), Backward(ops, ("grad_in",)) if ctx.training else None,
-                      gap=gap_of(inputs[0], index, sizes[self.index])),)
+                      strides=part_strides(ctx, inputs[0], output)),)
