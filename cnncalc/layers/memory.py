@@ -179,6 +179,14 @@ def reshape_view(ctx: MemoryContext, shape: tuple, output: tuple) -> Strides | N
     return None if new is None else settled(output, new)
 
 
+def is_permuted(ctx: MemoryContext, shape: tuple) -> bool:
+    """Whether input 0 is not contiguous: a view whose storage is out of order or has gaps, or a
+    channels-last map (as PyTorch's is_contiguous sees it: size-1 axes aside)."""
+    if ctx.strides and ctx.strides[0]:
+        return True
+    return ctx.channels_last[0] and len(shape) == 3 and shape[0] != 1 and shape[1] * shape[2] != 1
+
+
 def reshaped(label: str, ctx: MemoryContext, shape: tuple, output: tuple) -> Stage:
     """x.reshape (or x.flatten(1)): a view (reshape_view), or a contiguous copy whose gradient is the
     incoming one, viewed."""
@@ -296,5 +304,6 @@ def view(label: str, strides: Strides | None = None) -> Stage:
 
 __all__ = ["ACT", "FLOAT32", "GRAD_OUT", "INT64", "PARAM", "Backward", "Forward", "MemoryContext", "Op", "Ref",
            "Stage", "Strides", "Tensor", "batched_copies", "contiguous_strides", "dense_like", "elementwise",
-           "input_strides", "like", "max_pool_stage", "mean_stage", "narrowed", "padding", "part_strides",
-           "reshape_view", "reshaped", "settled", "stage_output", "strides_as", "view", "view_strides", "weighted"]
+           "input_strides", "is_permuted", "like", "max_pool_stage", "mean_stage", "narrowed", "padding",
+           "part_strides", "reshape_view", "reshaped", "settled", "stage_output", "strides_as", "view", "view_strides",
+           "weighted"]

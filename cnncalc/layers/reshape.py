@@ -18,7 +18,21 @@ from .fields import (
     positive_int,
     spec_field,
 )
-from .memory import Backward, Forward, MemoryContext, Op, Stage, Tensor, elementwise, like, part_strides, reshaped, view
+from .memory import (
+    GRAD_OUT,
+    Backward,
+    Forward,
+    MemoryContext,
+    Op,
+    Stage,
+    Tensor,
+    elementwise,
+    is_permuted,
+    like,
+    part_strides,
+    reshaped,
+    view,
+)
 from .tensor import axis, dim_index
 from .terms import ELEMENTWISE
 from .torchspec import T, Torch
@@ -112,6 +126,24 @@ class Identity(SameShape):
 
     def memory(self, inputs: list[Shape], output: Shape, ctx: MemoryContext) -> tuple[Stage, ...]:
         return (view("identity"),)
+
+
+@register
+class Contiguous(SameShape):
+    op = "contiguous"
+    summary = "x.contiguous(): a copy of a view that is not in order (a transposed map), else its input"
+    example = "- {op: transpose, dims: [2, 3]}\n- {op: contiguous}"
+
+    def lowering(self, inputs: list[Shape], output: Shape) -> Torch:
+        return T("Contiguous")
+
+    def memory(self, inputs: list[Shape], output: Shape, ctx: MemoryContext) -> tuple[Stage, ...]:
+        """Its input itself where that is contiguous; else a copy in order (aten's clone), whose gradient is
+        the incoming one (CloneBackward hands it on)."""
+        if not is_permuted(ctx, inputs[0]):
+            return (view("contiguous"),)
+        backward = Backward(grads=(GRAD_OUT,)) if ctx.training else None
+        return (Stage("contiguous", (0,), Forward((Op((Tensor("output", numel(output)),)),)), backward),)
 
 
 @register

@@ -180,6 +180,13 @@ class Transpose(nn.Module):
         return x.transpose(self.dim0, self.dim1)
 
 
+class Contiguous(nn.Module):
+    """x.contiguous(): a copy of a view whose storage is not in order (a transposed map), else x."""
+
+    def forward(self, x):
+        return x.contiguous()
+
+
 class Slice(nn.Module):
     """`length` entries of axis `dim` from `start` (x[:, start:start + length] for dim 1)."""
 

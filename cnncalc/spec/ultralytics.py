@@ -178,13 +178,15 @@ BLOCKS: dict[str, tuple[str, tuple[str, ...]]] = {
       - {op: reshape, name: x_hwc, shape: [in_height, in_width, c]}
       - {op: transpose, name: x2, dims: [2, 3]}                           # .permute(0, 3, 1, 2), in two swaps
       - {op: transpose, name: x_map, dims: [1, 2]}
+      - {op: contiguous, name: x_c}                                       # .contiguous(): a copy at area > 1
       - {op: transpose, name: v0, in: v, dims: [3, 4]}
       - {op: transpose, name: v1, dims: [2, 3]}
       - {op: reshape, name: v_hwc, shape: [in_height, in_width, c]}
       - {op: transpose, name: v2, dims: [2, 3]}
       - {op: transpose, name: v_map, dims: [1, 2]}
+      - {op: contiguous, name: v_c}
       - {op: cbs, name: pe, c2: c, k: 7, p: 3, g: c, act: false}
-      - {op: add, name: sum, in: [x_map, pe]}
+      - {op: add, name: sum, in: [x_c, pe]}
       - {op: cbs, name: proj, c2: in_channels, act: false}
 """, ("cbs",)),
     "ABlock": ("""\
