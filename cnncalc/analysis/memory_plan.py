@@ -175,9 +175,8 @@ def _lay_out(tensors: list[PlannedTensor], step: PlannedStep, shape: tuple) -> N
             out.strides, out.shape = stage.strides or None, tuple(shape)
     elif stage.layout == "input" and step.inputs:
         source = tensors[step.inputs[0]]
-        made = source.strides is not None and source.shape == tuple(shape)
-        out.strides, out.shape = (settled(shape, dense_like(shape, source.strides)) or None, tuple(shape)) \
-            if made and source.strides is not None else (None, None)
+        if source.strides is not None and source.shape == tuple(shape):
+            out.strides, out.shape = settled(shape, dense_like(shape, source.strides)) or None, tuple(shape)
     if out.strides is not None and len(shape) == 3:
         c, h, w = shape
         out.channels_last = out.channels_last or settled(shape, out.strides) == settled(shape, (c * h * w, 1, w * c, c))
