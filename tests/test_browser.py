@@ -116,6 +116,28 @@ def test_blocks_collapse_and_expand(browser, tmp_path):
     assert page.errors == []
 
 
+def test_a_collapsed_block_shows_each_of_its_outputs(browser, tmp_path):
+    """HRNet's modules give one output per branch: collapsed, each is a node under its block (`→ fuse.1`,
+    as the table's lines), with an arrow from the block and one to each reader, as `--depth 1` names them."""
+    table = cnncalc.analyze("hrnet_w18_small").collapse(1)
+    page = opened(browser, report_file("hrnet_w18_small", tmp_path))
+    page.click("#collapse-all")
+    ports = [port.name for row in table.rows for port in row.ports]
+    assert len(ports) == 2 + 3 + 4 + 4  # stage2, stage3, stage4 and the head's incre (one per branch)
+    shown = page.eval("[...document.querySelectorAll('#graph g.node.port')].map(n => n.dataset.port)")
+    assert sorted(shown) == sorted(ports)
+    labels = page.eval("[...document.querySelectorAll('#graph g.node.port .n1')].map(n => n.textContent)")
+    assert "\u2192 fuse.3" in labels
+    for port in ports:
+        node = f'document.querySelector(\'#graph g.node.port[data-port="{port}"]\').dataset.id'
+        readers = {row.name for row in table.rows if port in row.inputs}
+        assert page.eval(f"document.querySelectorAll(`#graph path.edge[data-v='${{{node}}}']`).length") == len(readers)
+        assert page.eval(f"document.querySelectorAll(`#graph path.edge[data-w='${{{node}}}']`).length") == 1
+    page.click('#graph g.node.port[data-port="stage3.fuse.2"]')  # its block's details
+    assert page.eval("document.querySelector('#details h3').textContent") == "stage3"
+    assert page.errors == []
+
+
 def test_the_table_sorts_and_selects(browser, tmp_path):
     report = cnncalc.analyze("alexnet")
     page = opened(browser, report_file("alexnet", tmp_path))

@@ -121,7 +121,7 @@ def test_bundled_spec_by_name_from_any_folder(tmp_path):
     out = subprocess.run([sys.executable, "-m", "cnncalc", "table", "googlenet_stem.yaml", "-f", "csv"],
                          cwd=tmp_path, capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
-    assert out.stdout.splitlines()[-1] == "total,,,,,,,,,,,,,124416,0,480836608,7827456,,"
+    assert out.stdout.splitlines()[-1] == "total,,,,,,,,,,,,,124416,0,480836608,7827456,,,,"
 
 
 def test_specs_lists_bundled_specs_with_descriptions():

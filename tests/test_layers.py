@@ -354,3 +354,23 @@ def test_frozen_conv_still_has_parameters(analyze_text):
     r = row(analyze_text, "{op: conv, out: 1, kernel: 1, bias: false, frozen: true}", "[16, 4, 100]")
     assert r.params == 16  # YOLO's DFL: 16 weights fixed at 0..15, counted by model.parameters()
     assert r.macs == 16 * 4 * 100  # 1 × 4 × 100 outputs × 16 inputs
+
+
+def test_contiguous_copies_a_view_out_of_order_and_passes_anything_else():
+    """x.contiguous() after x.transpose(2, 3) copies (the per-type MemTracker test proves it on the example);
+    after a conv it returns x itself. Either way no parameters and no multiply-adds."""
+    from cnncalc import analyze
+    from cnncalc.layers.memory import MemoryContext, contiguous_strides
+
+    report = analyze("input: [4, 6, 5]\nlayers:\n  - {op: conv, name: c, out: 4, kernel: 1}\n"
+                             "  - {op: transpose, name: t, dims: [2, 3]}\n  - {op: contiguous, name: copy}\n")
+    copy = report.rows[-1]
+    assert (copy.output_shape, copy.params, copy.macs) == ((4, 5, 6), 0, 0)
+    layer = REGISTRY["contiguous"]("copy")
+    plain = MemoryContext(True, (True,), (False,))
+    assert layer.memory([(4, 5, 6)], (4, 5, 6), plain)[0].forward.ops == ()  # a view: x itself
+    # a transposed 4x6x5 map: strides (120, 30, 1, 5), the batch's first
+    swapped = MemoryContext(True, (True,), (False,), ((120, 30, 1, 5),))
+    assert contiguous_strides((4, 5, 6)) == (120, 30, 6, 1)
+    (stage,) = layer.memory([(4, 5, 6)], (4, 5, 6), swapped)
+    assert [tensor.per_sample for op in stage.forward.ops for tensor in op.new] == [4 * 5 * 6]  # a copy

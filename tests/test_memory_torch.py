@@ -369,6 +369,42 @@ def test_yolo11n_saved_bytes_equal_what_autograd_keeps(memtracker):
     assert static["m10.m.0.attn.pe.conv"] == 2 * 128 * 4 * 4 * 4
 
 
+def _yolo12n(size: int):
+    """YOLO12n as `cnncalc import` writes it from the YAML Ultralytics ships (.ultralytics-ref, made by
+    .ci/run); the test skips without it."""
+    from cnncalc.spec.ultralytics import import_ultralytics
+
+    from .conftest import ROOT
+
+    source = ROOT / ".ultralytics-ref" / "ultralytics" / "cfg" / "models" / "12" / "yolo12.yaml"
+    if not source.is_file():
+        pytest.skip("no Ultralytics reference (.ultralytics-ref): .ci/run installs it")
+    from cnncalc.api import load_graph
+
+    text = import_ultralytics(source.read_text(encoding="utf-8"), str(source), "n", "yolo12")
+    return load_graph(text, input=(3, size, size))[0]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", CASES)
+def test_yolo12n_equals_memtracker(memtracker, case):
+    """YOLO12n at 128x128: area attention views qkv's rows through transposes, so at area 4 (m6, 8x8)
+    torch.matmul copies k, v and the scaled q (their areas lie between the positions: no view merges
+    the batch axes), and x.reshape of the transposed result copies too; at area 1 (m8) the views hold."""
+    _flat_equals_memtracker(memtracker, _yolo12n(128), case)
+
+
+def test_yolo12n_saved_bytes_equal_what_autograd_keeps(memtracker):
+    static, measured = _saved_bytes(memtracker, _yolo12n(128))
+    assert static == measured
+    # m6 (8x8, c = 64: two heads of 32 channels, 4 areas of 16 positions): q^T k keeps copies, not views of
+    # qkv's storage: q^T's and k's, each 4 x 2 x 32 x 16 = 4,096 floats per sample: 2 x 2 x 4,096 x 4 bytes
+    assert static["m6.m.0.b0.attn.scores"] == 2 * 2 * 4_096 * 4
+    # at area 1 (m8, 4x4, c = 128: 4 heads of 32, 16 positions) q^T and k stay views: of q * scale (4 x 32
+    # x 16 floats) and of qkv, whose whole storage (3 x 128 x 16 floats) autograd keeps alive
+    assert static["m8.m.0.b0.attn.scores"] == 2 * (4 * 32 * 16 + 3 * 128 * 16) * 4
+
+
 @pytest.mark.parametrize("heads", [1, 2])
 def test_reshaping_a_part_of_an_axis_equals_what_autograd_keeps(memtracker, heads):
     """The gap rule (layers/memory.py, reshape_copies) against PyTorch: one head views, two copy."""

@@ -117,6 +117,20 @@ def test_the_data_is_the_reports():
     assert header[:3] == ["Layer", "Op", "From"] and header[-4:] == ["Mem (KB)", "Params (k)", "MACs (M)", "RF"]
 
 
+def test_the_data_names_each_output_of_a_block_that_gives_several():
+    """A block with several outputs lists them (`o`: name within the block, the layer computing it), as
+    `--depth` shows them: HRNet's stage3 gives one per branch, a single-output block none."""
+    report = cnncalc.analyze("hrnet_w18_small")
+    data = page_data(report, [])
+    blocks = {block["n"]: block for block in data["blocks"]}
+    table = {row.name: row for row in report.collapse(1).rows}
+    names = [row.name for row in report.rows]
+    assert [[name, names[i]] for name, i in blocks["stage3"]["o"]] == \
+        [[port.name.removeprefix("stage3."), port.layer] for port in table["stage3"].ports]
+    assert [name for name, _ in blocks["stage3"]["o"]] == ["fuse.0", "fuse.1", "fuse.2"]
+    assert "o" not in blocks["layer1"]
+
+
 def test_the_charts_are_inline_svg_with_exact_values():
     _, page = page_of("alexnet")
     assert page.count('<svg class="chart"') == 3

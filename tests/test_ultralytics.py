@@ -229,6 +229,24 @@ def test_the_exported_imported_yolo12n_loads_detection_model_weights_and_compute
     assert measure([request])[0]["export_max_diff"] < 1e-3
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("scale", ["l", "x"])
+def test_the_exported_imported_yolo12_with_residual_gamma_loads_detection_model_weights(scale, tmp_path):
+    """At scales l and x A2C2f adds gamma * y to its input, gamma a bare nn.Parameter of the block (key
+    `model.6.gamma`, shape [c2]): the spec's `layer_scale` with `bare: true` exports it under that key,
+    so DetectionModel's state_dict loads strictly and the outputs agree (box coordinates in pixels)."""
+    source = Path(_reference_info()["cfg"]) / "12/yolo12.yaml"
+    spec, exported = tmp_path / "yolo12.yaml", tmp_path / f"yolo12{scale}.py"
+    assert runner.invoke(app, ["import", str(source), "-o", str(spec)]).exit_code == 0
+    result = runner.invoke(app, ["export", str(spec), "--to", "pytorch", "-o", str(exported), "--set",
+                                 f"scale={scale}", "--input", "3,256,256"])
+    assert result.exit_code == 0, result.output
+    assert "BareScale(" in exported.read_text(encoding="utf-8")
+    request = {"yaml": "12/yolo12.yaml", "scale": scale, "sizes": [],
+               "export": {"path": str(exported), "cls": "Yolo12", "size": [256, 256]}}
+    assert measure([request])[0]["export_max_diff"] <= 1e-5
+
+
 # C3k2's third form (attn: a Bottleneck and a PSABlock per repeat), which no shipped detection YAML
 # that imports uses (YOLO26's end2end head is refused), and C2PSA with one and with two heads.
 ATTENTION = """nc: 3
@@ -345,6 +363,14 @@ def test_import_follows_parse_model_for_a2c2f():
     (TINY.replace("C2f, [64, True]", "SCDown, [64, 3, 2]"), "row 1: unknown module 'SCDown' (not supported yet)", 6),
     (TINY.replace("SPPF, [64, 5]", "MyBlock, [64]"), "row 2: unknown module 'MyBlock'", 7),
     (TINY.replace("[[3], 1, Detect", "[[9], 1, Detect"), "row 4: 'from' must name an earlier row", 10),
+    # C2PSA after C2f's 64 * 0.25 = 16 channels, asked for 32 * 0.25 = 8: C2PSA.__init__ asserts c1 == c2
+    (TINY.replace("SPPF, [64, 5]", "C2PSA, [32]"), "row 2: C2PSA needs as many output channels as input "
+     "channels (Ultralytics asserts c1 == c2): 16 in, 8 out at scale n", 7),
+    # equal at n (SPPF min(1024, 64) * 0.25 = 16, C2PSA min(512, 64) * 0.25 = 16), not at l (1,024 and 512):
+    # refused whatever --scale says, since the written spec offers every scale
+    (TINY.replace("SPPF, [64, 5]", "SPPF, [1024, 5]]\n  - [-1, 1, C2PSA, [512]").replace(
+        "n: [0.5, 0.25, 64]", "n: [0.5, 0.25, 64]\n  l: [1.0, 1.0, 1024]"), "row 3: C2PSA needs as many output "
+     "channels as input channels (Ultralytics asserts c1 == c2): 1024 in, 512 out at scale l", 9),
     (TINY + "activation: nn.ReLU()\n", "'activation: nn.ReLU()' is not supported", 11),
     (TINY.replace("Conv, [64, 3, 2]", "Conv, [64, 3, 2, 1, 1, 1, False]"), "Conv takes at most 5 arguments", 5),
     (TINY.replace("[-1, 1, Conv", "[-1, 0, Conv"), "repeats must be a whole number from 1 to 1000", 5),
@@ -365,3 +391,43 @@ def test_import_refuses_a_scale_the_yaml_lacks(tmp_path):
     path.write_text(TINY, encoding="utf-8")
     result = runner.invoke(app, ["import", str(path), "--scale", "q"])
     assert result.exit_code == 2 and "--scale q: the YAML's scales are n" in result.stderr
+
+
+def _csv_rows(text: str) -> dict[str, dict[str, str]]:
+    import csv
+    import io
+
+    return {row["layer"]: row for row in csv.DictReader(io.StringIO(text))}
+
+
+def test_csv_gives_the_whole_shape_of_tensors_that_are_not_images():
+    """c_out/h_out/w_out only fit C×H×W: the Detect head's [84, 8400] and attention's rank-4 tensors keep
+    every axis in `in_shape`/`out_shape` (as the JSON's shapes do); a multi-input row lists each input's."""
+    result = runner.invoke(app, ["table", "yolo11", "--format", "csv", "--depth", "9"])
+    assert result.exit_code == 0, result.output
+    rows = _csv_rows(result.stdout)
+    # the output: 4 box coordinates + 80 classes at 80² + 40² + 20² = 8,400 anchors
+    assert (rows["m23.y"]["c_out"], rows["m23.y"]["h_out"], rows["m23.y"]["out_shape"]) == ("84", "", "84x8400")
+    assert rows["m23.y"]["in_shape"] == "4x8400;80x8400"  # concat of the boxes and the class scores
+    # C2PSA at 20x20: qkv's 256 channels viewed as 2 heads of 128 rows by 400 positions
+    assert rows["m10.m.0.attn.heads"]["out_shape"] == "2x128x400"
+    assert rows["m10.m.0.attn.scores"]["out_shape"] == "2x400x400"  # per head, q^T k over 400 positions
+    collapsed = _csv_rows(runner.invoke(app, ["table", "yolo11", "--format", "csv", "--depth", "1"]).stdout)
+    assert collapsed["m23"]["in_shape"] == "64x80x80;128x40x40;256x20x20"  # Detect reads three maps
+
+
+def test_csv_gives_area_attention_its_rank_5_shapes(tmp_path):
+    """YOLO12's area attention (A2C2f at 64 channels, one 32-channel head, area 4) at 64x64 input:
+    m1 runs at 32x32 = 1,024 positions, 4 areas of 256 each."""
+    source = tmp_path / "a2.yaml"
+    source.write_text(TINY.replace("n: [0.5, 0.25, 64]", "n: [0.5, 1.0, 1024]").replace(
+        "C2f, [64, True]", "A2C2f, [64, True, 4]"), encoding="utf-8")
+    spec = tmp_path / "spec.yaml"
+    assert runner.invoke(app, ["import", str(source), "-o", str(spec)]).exit_code == 0
+    result = runner.invoke(app, ["table", str(spec), "--format", "csv", "--depth", "9", "--input", "3,64,64"])
+    assert result.exit_code == 0, result.output
+    rows = _csv_rows(result.stdout)
+    heads = rows["m1.m.0.b0.attn.heads"]
+    # [area, heads, 3 * head_dim, positions per area] = 4 x 1 x 96 x 256, from the transpose before it
+    assert heads["out_shape"] == "4x1x96x256" and heads["in_shape"] == "4x1x256x96"
+    assert rows["m1.m.0.b0.attn.scores"]["out_shape"] == "4x1x256x256"

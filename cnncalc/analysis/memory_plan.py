@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 from ..core.errors import OptionError, did_you_mean
 from ..core.shapes import numel
-from ..layers.memory import INT64, MemoryContext, Stage
+from ..layers.memory import INT64, MemoryContext, Stage, Strides, dense_like, settled
 from ..spec.graph import INPUT_NAME, Graph
 
 FLOAT_BYTES = {"float32": 4, "float16": 2, "bfloat16": 2, "float64": 8}
@@ -46,7 +46,8 @@ class PlannedTensor:
     requires_grad: bool = False
     channels_last: bool = False
     view_of: int | None = None  # the tensor whose storage it shares without writing (a view)
-    gaps: tuple[int, ...] = ()  # where its storage jumps, if it is a view of part of an axis (Stage.gap)
+    strides: Strides | None = None  # a view's strides where it is not contiguous (Stage.strides)
+    shape: tuple | None = None  # per sample, where `strides` is given
     on_loss_path: bool = False
 
 
@@ -97,7 +98,7 @@ def make_plan(graph: Graph, options: MemoryOptions) -> Plan:
     for n, node in enumerate(graph.nodes):
         inputs = [ids[ref] for ref in node.inputs]
         ctx = MemoryContext(training, tuple(tensors[t].requires_grad for t in inputs),
-                            tuple(tensors[t].channels_last for t in inputs), tuple(tensors[t].gaps for t in inputs))
+                            tuple(tensors[t].channels_last for t in inputs), tuple(tensors[t].strides for t in inputs))
         layer, shapes = node.layer, list(node.input_shapes)
         stages = layer.memory(shapes, node.output_shape, ctx)
         for name, elements, kind in layer.buffer_tensors(shapes, node.output_shape):
@@ -109,6 +110,8 @@ def make_plan(graph: Graph, options: MemoryOptions) -> Plan:
             own = numel(node.output_shape) if index == len(stages) - 1 else None
             step = _place(n, index, stage, refs, tensors, params, node.name, training, act, low,
                           n in checkpointed, owner, own)
+            if index == len(stages) - 1:
+                _lay_out(tensors, step, node.output_shape)
             param_ids[node.name, index] = dict(zip((name for name, _ in stage.params), step.params))
             mine.append(len(steps))
             steps.append(step)
@@ -150,8 +153,7 @@ def _place(n: int, index: int, stage: Stage, refs: tuple[int, ...], tensors: lis
         source = tensors[refs[forward.output]]  # a view has its own size (a chunk's part), the storage is shared
         size = source.size if elements is None or forward.writes else (elements, 0)
         out = PlannedTensor(size, source.dtype, requires_grad, source.channels_last,
-                            None if forward.writes else refs[forward.output],
-                            source.gaps + ((stage.gap,) if stage.gap else ()))
+                            None if forward.writes else refs[forward.output], source.strides, source.shape)
     else:
         made = next(t for op in forward.ops for t in op.new if t.name == forward.output)
         layout = stage.layout
@@ -161,6 +163,23 @@ def _place(n: int, index: int, stage: Stage, refs: tuple[int, ...], tensors: lis
     tensors.append(out)
     return PlannedStep(n, index, stage, refs, len(tensors) - 1, requires_grad, casts, param_dtype, tuple(ids),
                  checkpointed)
+
+
+def _lay_out(tensors: list[PlannedTensor], step: PlannedStep, shape: tuple) -> None:
+    """The strides of a layer's output: a view's own (Stage.strides), or, for an elementwise op's new
+    tensor (layout "input") of a view that is not contiguous, dense in the view's order. A view whose
+    strides are a C×H×W map's channels-last ones is channels-last (convolutions keep that layout)."""
+    out, stage = tensors[step.output], step.stage
+    if isinstance(stage.forward.output, int) and not stage.forward.writes:
+        if stage.strides is not None:
+            out.strides, out.shape = stage.strides or None, tuple(shape)
+    elif stage.layout == "input" and step.inputs:
+        source = tensors[step.inputs[0]]
+        if source.strides is not None and source.shape == tuple(shape):
+            out.strides, out.shape = settled(shape, dense_like(shape, source.strides)) or None, tuple(shape)
+    if out.strides is not None and len(shape) == 3:
+        c, h, w = shape
+        out.channels_last = out.channels_last or settled(shape, out.strides) == settled(shape, (c * h * w, 1, w * c, c))
 
 
 def _mark_loss_path(tensors: list[PlannedTensor], steps: list[PlannedStep], outputs: list[int]) -> None:

@@ -30,7 +30,11 @@ class Assignment:
         return Fraction(self.weights.get(key, 1))
 
     def row_names(self, report: Report) -> list[str]:
-        return list(self.rows) if self.rows is not None else [*(row.name for row in report.rows), TOTAL]
+        """The rows asked: every layer, each output of a row that gives several (as the table's `→ NAME`
+        lines), and the total, unless the template says which."""
+        if self.rows is not None:
+            return list(self.rows)
+        return [*(name for row in report.rows for name in (row.name, *(port.name for port in row.ports))), TOTAL]
 
     def with_settings(self, weights: Mapping[str, Fraction] | None = None,
                       points: Fraction | None = None) -> Assignment:
@@ -49,8 +53,10 @@ def assignment_from_sheet(sheet: Sheet, report: Report) -> Assignment:
     """A template or key as the assignment: its rows (each must name a layer, or be the total), its
     columns, its `weight` and `points`. The values it holds are not used: the spec gives the truth."""
     rows: list[str] = []
+    block = None
     for row in sheet.rows:
-        name = match_row(row.layer, report)
+        name = match_row(row.layer, report, block)
+        block = name if name is not None and not _is_port(row.layer) else block
         if name is None:
             if not row.layer.strip():
                 continue
@@ -66,10 +72,26 @@ def assignment_from_sheet(sheet: Sheet, report: Report) -> Assignment:
     return Assignment(sheet.columns, tuple(rows), dict(sheet.weights), sheet.points, sheet.file)
 
 
-def match_row(written: str, report: Report) -> str | None:
-    """The report row a sheet's row names: exactly, or ignoring case ('CONV1', 'Totals' -> total)."""
+PORT_MARKS = ("\u2192", "->")  # `→ sum`: an output of the row above, as the table shows it
+
+
+def _is_port(written: str) -> bool:
+    return written.strip().startswith(PORT_MARKS)
+
+
+def match_row(written: str, report: Report, block: str | None = None) -> str | None:
+    """The report row a sheet's row names: exactly, or ignoring case ('CONV1', 'Totals' -> total); or
+    an output of a row with several, by its name (`p.sum`) or, as the table shows it, `→ sum` under
+    the row `p` (`block`, the row above)."""
     text = written.strip()
-    names = [row.name for row in report.rows]
+    ports = [port.name for row in report.rows for port in row.ports]
+    if _is_port(text):
+        short = text.removeprefix(PORT_MARKS[0]).removeprefix(PORT_MARKS[1]).strip()
+        for name in ([f"{block}.{short}"] if block else []) + [short]:
+            if name in ports:
+                return name
+        return None
+    names = [row.name for row in report.rows] + ports
     if text in names or text == TOTAL:
         return text
     folded = [name for name in [*names, TOTAL] if name.casefold() == text.casefold()]
@@ -83,13 +105,15 @@ def find_rows(sheet_rows: tuple[SheetRow, ...], report: Report) -> tuple[dict[st
     names = [row.name for row in report.rows]
     found: dict[str, SheetRow] = {}
     problems: list[tuple[int | None, str, str | None]] = []
+    block = None
     for row in sheet_rows:
         written = row.layer.strip()
         if not written:
             if any(value.strip() for value in row.values.values()):
                 problems.append((row.line, "a row with answers but no layer name", None))
             continue
-        target = match_row(written, report)
+        target = match_row(written, report, block)
+        block = target if target is not None and not _is_port(written) else block
         if target is None:
             problems.append((row.line, f"no layer {printable(written, 60)!r} in {report.name}",
                              did_you_mean(written, [*names, TOTAL])))

@@ -61,6 +61,10 @@ def truths(report: Report) -> dict[str, dict[str, Any]]:
             PARAMS: row.params,
             MACS: row.macs,
         }
+        for port in row.ports:  # graded where a sheet answers it: C_out and H'/W', as the table's `→ NAME` lines
+            found[port.name] = {C_OUT: port.shape[0] if port.shape else None,
+                                HW_OUT: (port.shape[1], port.shape[2]) if len(port.shape) == 3 else None,
+                                MEMORY: None, PARAMS: None, MACS: None}
     totals = report.totals
     found.setdefault(TOTAL, {C_OUT: None, HW_OUT: None, MEMORY: totals.memory_bytes, PARAMS: totals.params,
                              MACS: totals.macs})
@@ -123,7 +127,8 @@ class Grader:
         self.assignment = assignment or lecture_assignment()
         self.options = options or Options()
         self.truths = truths(report)
-        self.order = {name: index for index, name in enumerate([*(row.name for row in report.rows), TOTAL])}
+        self.order = {name: index for index, name in enumerate(lecture_assignment().row_names(report))}
+        self.ported = {row.name for row in report.rows if row.ports}  # their outputs are on `→ NAME` rows
 
     def right(self, number: Number, exact: Fraction) -> bool:
         return is_right(number, Fraction(exact), self.options.rtol, self.options.truncation)
@@ -173,6 +178,8 @@ class Grader:
                 unit_col = written or col
                 answer.verdict = judge(text, truth, unit_col, self.options.rtol, self.options.truncation,
                                        self.options.decimal_comma)
+                if not text and name in self.ported and col.quantity in (C_OUT, HW_OUT):
+                    answer.verdict = None  # blank as in the table; a value there is the output the name stands for
                 if text and text.lower() not in NOT_APPLICABLE:
                     answer.value = parse_answer(text, unit_col, self.options.decimal_comma)
                 answers.append(answer)

@@ -93,9 +93,9 @@ class Stage:
     layout: str = "contiguous"  # its output's memory layout: contiguous, channels_last, or "input" (as input 0's)
     keep_until: int | None = None  # a Python variable holds its output until that later stage of the layer ends
     frozen: tuple[str, ...] = ()  # parameters that take no gradient (requires_grad_(False)): no optimizer state
-    # A view of a part of an axis after the first (a split along dim 2): the per-sample count of index
-    # positions on the axes before it, where the view's storage jumps. A reshape merging across it copies.
-    gap: int | None = None
+    # A view's strides (Strides) when they are not its input's: () for a contiguous view, None for a view
+    # that keeps its input's layout (identity, flatten of a contiguous map).
+    strides: Strides | None = None
 
 
 @dataclass(frozen=True)
@@ -105,28 +105,127 @@ class MemoryContext:
     training: bool
     requires_grad: tuple[bool, ...]  # per input
     channels_last: tuple[bool, ...]  # per input: a channels-last view (after a LayerNorm over channels)
-    gaps: tuple[tuple[int, ...], ...] = ()  # per input: where a view's storage jumps (Stage.gap); () if none
+    strides: tuple[Strides | None, ...] = ()  # per input: a view's strides, None if contiguous
 
 
-def gap_of(shape: tuple, index: int, part: int) -> int | None:
-    """Stage.gap of a view of `part` of the sample axis `index` of a contiguous `shape`: None when the
-    view is contiguous within a sample (the first axis, a whole axis, or only size-1 axes before)."""
-    before = 1
-    for size in shape[:index]:
-        before *= size
-    return before if before > 1 and part != shape[index] else None
+# A tensor's strides in elements, the batch axis first (its stride: the elements of storage per sample),
+# as PyTorch has them for a batch of two or more; a view (transpose, split, reshape) has its own.
+Strides = tuple[int, ...]
+BATCH = 2  # any batch above 1: a batch of one lets a view merge across the batch axis as well
 
 
-def reshape_copies(ctx: MemoryContext, output: tuple) -> bool:
-    """Whether x.reshape makes a copy: of a channels-last input, or of a view whose storage jumps (a gap)
-    where the new shape has no axis boundary: PyTorch's view rule for the strides these views have."""
-    if ctx.channels_last[0]:
+def contiguous_strides(shape: tuple) -> Strides:
+    out, step = [], 1
+    for size in reversed(shape):
+        out.append(step)
+        step *= size
+    return (step, *reversed(out))
+
+
+def input_strides(ctx: MemoryContext, k: int, shape: tuple) -> Strides | None:
+    """Input k's strides (contiguous unless it is a view that is not); None where a size is symbolic."""
+    given = ctx.strides[k] if k < len(ctx.strides) else None
+    if given is not None:
+        return given
+    return None if any(not isinstance(size, int) for size in shape) else contiguous_strides(shape)
+
+
+def settled(shape: tuple, strides: Strides) -> Strides:
+    """Stage.strides of a view: () when it is contiguous (size-1 axes aside, as is_contiguous has it)."""
+    plain = contiguous_strides(shape)
+    sizes = (BATCH, *shape)
+    return () if all(a == b or size == 1 for a, b, size in zip(strides, plain, sizes)) else tuple(strides)
+
+
+def view_strides(shape: tuple, strides: Strides, new: tuple) -> Strides | None:
+    """The strides of x.view(new) for x of per-sample `shape` and `strides`, or None where no view can
+    give that shape (then x.reshape copies): PyTorch's computeStride (aten/src/ATen/TensorUtils.cpp),
+    which merges axes only where their storage is one run."""
+    return strides_as((BATCH, *shape), strides, (BATCH, *new))
+
+
+def strides_as(old: tuple, strides: Strides, target: tuple) -> Strides | None:
+    """view_strides on whole shapes, the batch axis included (matmul merges it with the others)."""
+    out = [0] * len(target)
+    view_d, base = len(target) - 1, strides[-1]
+    tensor_numel = view_numel = 1
+    for d in range(len(old) - 1, -1, -1):
+        tensor_numel *= old[d]
+        if d == 0 or (old[d - 1] != 1 and strides[d - 1] != tensor_numel * base):
+            while view_d >= 0 and (view_numel < tensor_numel or target[view_d] == 1):
+                out[view_d] = view_numel * base
+                view_numel *= target[view_d]
+                view_d -= 1
+            if view_numel != tensor_numel:
+                return None
+            if d > 0:
+                base, tensor_numel, view_numel = strides[d - 1], 1, 1
+    return tuple(out) if view_d == -1 else None
+
+
+def reshape_view(ctx: MemoryContext, shape: tuple, output: tuple) -> Strides | None:
+    """Stage.strides of x.reshape(output) when it is a view; None when it copies: where computeStride finds
+    no view (a transposed or channels-last tensor whose axes it merges, a part of an axis merged with
+    the axes before it)."""
+    strides = input_strides(ctx, 0, shape)
+    if ctx.channels_last[0] and not (ctx.strides and ctx.strides[0]):
+        if len(shape) != 3:
+            return None
+        c, h, w = shape
+        strides = (c * h * w, 1, w * c, c)
+    if strides is None or any(not isinstance(size, int) for size in output):
+        return ()
+    new = view_strides(shape, strides, output)
+    return None if new is None else settled(output, new)
+
+
+def is_permuted(ctx: MemoryContext, shape: tuple) -> bool:
+    """Whether input 0 is not contiguous: a view whose storage is out of order or has gaps, or a
+    channels-last map (as PyTorch's is_contiguous sees it: size-1 axes aside)."""
+    if ctx.strides and ctx.strides[0]:
         return True
-    boundaries, product = {1}, 1
+    return ctx.channels_last[0] and len(shape) == 3 and shape[0] != 1 and shape[1] * shape[2] != 1
+
+
+def reshaped(label: str, ctx: MemoryContext, shape: tuple, output: tuple) -> Stage:
+    """x.reshape (or x.flatten(1)): a view (reshape_view), or a contiguous copy whose gradient is the
+    incoming one, viewed."""
+    strides = reshape_view(ctx, shape, output)
+    if strides is not None:
+        return view(label, strides)
+    copy = 1
     for size in output:
-        product *= size
-        boundaries.add(product)
-    return any(gap not in boundaries for gap in (ctx.gaps[0] if ctx.gaps else ()))
+        copy *= size
+    return Stage(label, (0,), Forward((Op((Tensor("output", copy),)),)),
+                 Backward(grads=(GRAD_OUT,)) if ctx.training else None)
+
+
+def batched_copies(ctx: MemoryContext, inputs: list) -> tuple[bool, ...]:
+    """Per input of a matmul: whether torch.matmul copies it, viewing it as one batch of matrices
+    (x.reshape(-1, n, k), the batch axes merged): where those axes are not one run of storage (area
+    attention's k and v, whose areas lie between the positions)."""
+    copies = []
+    for k, shape in enumerate(inputs):
+        strides = input_strides(ctx, k, shape)
+        if strides is None or len(shape) < 2:
+            copies.append(False)
+            continue
+        merged = BATCH
+        for size in shape[:-2]:
+            merged *= size
+        copies.append(strides_as((BATCH, *shape), strides, (merged, *shape[-2:])) is None)
+    return tuple(copies)
+
+
+def dense_like(shape: tuple, strides: Strides) -> Strides:
+    """The strides of a new tensor that an elementwise op makes from a view (TensorIterator): dense, its
+    axes in the order of the view's strides (a transposed input gives a transposed output)."""
+    sizes = (BATCH, *shape)
+    out, step = [0] * len(sizes), 1
+    for d in sorted(range(len(sizes)), key=lambda d: (strides[d], -d)):
+        out[d] = step
+        step *= sizes[d]
+    return tuple(out)
 
 
 
@@ -185,17 +284,26 @@ def max_pool_stage(label: str, elements: int, ctx: MemoryContext) -> Stage:
                  Backward((Op((like("grad_in", 0),)),), ("grad_in",)))
 
 
-def narrowed(label: str, gap: int | None = None) -> Stage:
+def narrowed(label: str, strides: Strides | None = None) -> Stage:
     """A view of a part of its input (x.narrow): backward writes the gradient into zeros the input's size."""
     return Stage(label, (0,), Forward(output=0), Backward((Op((like("grad_in", 0),)),), ("grad_in",)),
-                 layout="input", gap=gap)
+                 layout="input", strides=strides)
 
 
-def view(label: str) -> Stage:
-    """The output shares the input's storage and its gradient is the incoming one (flatten, identity)."""
-    return Stage(label, (0,), Forward(output=0), Backward(grads=(GRAD_OUT,)), layout="input")
+def part_strides(ctx: MemoryContext, shape: tuple, part: tuple) -> Strides | None:
+    """Stage.strides of a part of the input (a split, a slice): the input's strides, its own shape."""
+    strides = input_strides(ctx, 0, shape)
+    return None if strides is None else settled(part, strides)
+
+
+def view(label: str, strides: Strides | None = None) -> Stage:
+    """The output shares the input's storage and its gradient is the incoming one (flatten, identity);
+    `strides`: the view's own (Stage.strides)."""
+    return Stage(label, (0,), Forward(output=0), Backward(grads=(GRAD_OUT,)), layout="input", strides=strides)
 
 
 __all__ = ["ACT", "FLOAT32", "GRAD_OUT", "INT64", "PARAM", "Backward", "Forward", "MemoryContext", "Op", "Ref",
-           "Stage", "Tensor", "elementwise", "gap_of", "like", "max_pool_stage",
-           "mean_stage", "narrowed", "padding", "reshape_copies", "stage_output", "view", "weighted"]
+           "Stage", "Strides", "Tensor", "batched_copies", "contiguous_strides", "dense_like", "elementwise",
+           "input_strides", "is_permuted", "like", "max_pool_stage", "mean_stage", "narrowed", "padding",
+           "part_strides", "reshape_view", "reshaped", "settled", "stage_output", "strides_as", "view", "view_strides",
+           "weighted"]

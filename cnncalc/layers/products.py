@@ -9,7 +9,7 @@ from ..core.formula import Q, Step, output_elements, product
 from ..core.shapes import Shape, numel, shape_list
 from .base import RF, Cells, Layer, SameShape, Warn, register
 from .fields import EXPRESSION, FieldProblem, accepts, spec_field
-from .memory import Backward, Forward, MemoryContext, Op, Stage, Tensor, elementwise, like
+from .memory import Backward, Forward, MemoryContext, Op, Ref, Stage, Tensor, batched_copies, elementwise, like
 from .terms import ELEMENTWISE, MATMUL
 from .torchspec import T, Torch
 
@@ -66,12 +66,17 @@ class MatMul(Layer):
 
     def memory(self, inputs: list[Shape], output: Shape, ctx: MemoryContext) -> tuple[Stage, ...]:
         """a @ b: torch.matmul views the inputs as batches of matrices (merging the batch axes, which
-        attention's inputs allow without a copy) and calls bmm, which keeps each input the other's
-        gradient needs (views: no new memory) and allocates the output. Backward: one bmm per gradient,
-        the first input's first. Autocast runs it in 16 bits (the inputs' 16-bit copies are kept)."""
+        attention's inputs allow without a copy; where the batch axes are not one run of storage, as area
+        attention's, x.reshape copies the input first) and calls bmm, which keeps each input (or its copy)
+        the other's gradient needs and allocates the output. Backward: one bmm per gradient, the first
+        input's first. Autocast runs it in 16 bits (the inputs' 16-bit copies are kept)."""
         needs = ctx.requires_grad
-        saved = tuple(ref for ref, other in ((0, needs[1]), (1, needs[0])) if other)
-        forward = Forward((Op((Tensor("output", numel(output)),)),), saved=saved)
+        copies = batched_copies(ctx, inputs)
+        refs: list[Ref] = [f"copy{k}" if copies[k] else k for k in (0, 1)]
+        saved = tuple(refs[k] for k, other in ((0, needs[1]), (1, needs[0])) if other)
+        dropped = tuple(str(ref) for ref in refs if isinstance(ref, str) and ref not in saved)
+        made = tuple(Op((Tensor(f"copy{k}", numel(inputs[k])),)) for k in (0, 1) if copies[k])
+        forward = Forward((*made, Op((Tensor("output", numel(output)),), frees=dropped)), saved=saved)
         backward = None
         if ctx.training:
             ops = tuple(Op((like(f"grad{k}", k),)) for k in (0, 1) if needs[k])

@@ -18,7 +18,21 @@ from .fields import (
     positive_int,
     spec_field,
 )
-from .memory import Backward, Forward, MemoryContext, Op, Stage, Tensor, elementwise, gap_of, like, view
+from .memory import (
+    GRAD_OUT,
+    Backward,
+    Forward,
+    MemoryContext,
+    Op,
+    Stage,
+    Tensor,
+    elementwise,
+    is_permuted,
+    like,
+    part_strides,
+    reshaped,
+    view,
+)
 from .tensor import axis, dim_index
 from .terms import ELEMENTWISE
 from .torchspec import T, Torch
@@ -48,7 +62,8 @@ class Flatten(Layer):
         return T("nn.Flatten", 1)
 
     def memory(self, inputs: list[Shape], output: Shape, ctx: MemoryContext) -> tuple[Stage, ...]:
-        return (view("flatten"),)
+        """x.flatten(1) is x.reshape: a view of a contiguous map (or of a channels-last 1×1 one), else a copy."""
+        return (reshaped("flatten", ctx, inputs[0], output),)
 
 
 @register
@@ -114,12 +129,32 @@ class Identity(SameShape):
 
 
 @register
+class Contiguous(SameShape):
+    op = "contiguous"
+    summary = "x.contiguous(): a copy of a view that is not in order (a transposed map), else its input"
+    example = "- {op: transpose, dims: [2, 3]}\n- {op: contiguous}"
+
+    def lowering(self, inputs: list[Shape], output: Shape) -> Torch:
+        return T("Contiguous")
+
+    def memory(self, inputs: list[Shape], output: Shape, ctx: MemoryContext) -> tuple[Stage, ...]:
+        """Its input itself where that is contiguous; else a copy in order (aten's clone), whose gradient is
+        the incoming one (CloneBackward hands it on)."""
+        if not is_permuted(ctx, inputs[0]):
+            return (view("contiguous"),)
+        backward = Backward(grads=(GRAD_OUT,)) if ctx.training else None
+        return (Stage("contiguous", (0,), Forward((Op((Tensor("output", numel(output)),)),)), backward),)
+
+
+@register
 class LayerScale(SameShape):
     op = "layer_scale"
     aliases = ("layerscale",)
     summary = "a learned scale per channel (ConvNeXt): C parameters"
 
     init: float = spec_field(number(), 1e-6, doc="initial value of the scales")
+    bare: bool = spec_field(boolean, False, doc="export the scales as a bare parameter of the enclosing module "
+                            "(state_dict key: the layer's module path, shape [C]; Ultralytics' A2C2f gamma)")
 
     def params(self, inputs: list[Shape], output: Shape) -> Any:
         return Q("C", inputs[0][0])
@@ -129,6 +164,8 @@ class LayerScale(SameShape):
 
     def lowering(self, inputs: list[Shape], output: Shape) -> Torch:
         spatial = len(inputs[0]) - 1
+        if self.bare:
+            return T("BareScale", inputs[0][0], self.init)
         return T("LayerScale", inputs[0][0], self.init, spatial) if spatial != 2 else \
             T("LayerScale", inputs[0][0], self.init)
 
@@ -247,4 +284,4 @@ class ChannelSplit(Layer):
         ops = (*(Op((Tensor(name, part),)) for name, part in zip(zeros, others)),
                Op((like("grad_in", 0),), frees=zeros))
         return (Stage("split", (0,), Forward(output=0), Backward(ops, ("grad_in",)) if ctx.training else None,
-                      gap=gap_of(inputs[0], index, sizes[self.index])),)
+                      strides=part_strides(ctx, inputs[0], output)),)

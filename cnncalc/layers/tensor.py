@@ -16,17 +16,14 @@ from ..core.symbolic import is_symbolic
 from .base import RF, Cells, Layer, Warn, register
 from .fields import EXPRESSION, FieldProblem, accepts, boolean, spec_field
 from .memory import (
-    GRAD_OUT,
-    Backward,
-    Forward,
     MemoryContext,
-    Op,
     Stage,
-    Tensor,
-    gap_of,
+    input_strides,
     mean_stage,
     narrowed,
-    reshape_copies,
+    part_strides,
+    reshaped,
+    settled,
     view,
 )
 from .terms import WINDOW
@@ -131,17 +128,15 @@ class Reshape(Layer):
         return Cells(filters=shape_list(self.shape))
 
     def lowering(self, inputs: list[Shape], output: Shape) -> Torch:
-        return T("Reshape", tuple(output))
+        return T("Reshape", list(output))  # a list: export writes a tuple (3, 3) as 3, as torch's kernel sizes allow
 
     def memory(self, inputs: list[Shape], output: Shape, ctx: MemoryContext) -> tuple[Stage, ...]:
-        """x.reshape is a view of a contiguous input; of a channels-last one (after a LayerNorm over the
-        channels), or of a part of an axis that it merges with the axes before (attention's v, split along
-        dim 2 of several heads, as a C×H×W map), it is a contiguous copy. Either way the input's gradient
-        is the incoming one, viewed."""
-        if not reshape_copies(ctx, output):
-            return (view("reshape"),)
-        backward = Backward(grads=(GRAD_OUT,)) if ctx.training else None
-        return (Stage("reshape", (0,), Forward((Op((Tensor("output", numel(output)),)),)), backward),)
+        """x.reshape is a view where PyTorch's view rule finds one (a contiguous input; a transposed one
+        whose swapped axes it keeps apart); else a contiguous copy: of a channels-last input (after a
+        LayerNorm over the channels), of a part of an axis that it merges with the axes before (attention's
+        v, split along dim 2 of several heads, as a C×H×W map), of a transposed input whose axes it merges
+        (area attention's rows back into a map). Either way the input's gradient is the incoming one, viewed."""
+        return (reshaped("reshape", ctx, inputs[0], output),)
 
 
 @register
@@ -176,7 +171,13 @@ class Transpose(Layer):
 
     def memory(self, inputs: list[Shape], output: Shape, ctx: MemoryContext) -> tuple[Stage, ...]:
         """A view with two strides swapped; its backward swaps them back on the incoming gradient."""
-        return (view("transpose"),)
+        strides = input_strides(ctx, 0, inputs[0])
+        if strides is None:
+            return (view("transpose"),)
+        first, second = self._axes(len(inputs[0]))
+        swapped = list(strides)
+        swapped[first + 1], swapped[second + 1] = swapped[second + 1], swapped[first + 1]  # [0]: the batch
+        return (view("transpose", settled(output, tuple(swapped))),)
 
 
 @register
@@ -224,8 +225,7 @@ class Slice(Layer):
 
     def memory(self, inputs: list[Shape], output: Shape, ctx: MemoryContext) -> tuple[Stage, ...]:
         """x.narrow is a view; its backward writes the gradient into zeros the input's size."""
-        index, start, end = self.bounds(inputs)
-        return (narrowed("slice", gap_of(inputs[0], index, end - start)),)
+        return (narrowed("slice", part_strides(ctx, inputs[0], output)),)
 
 
 @register

@@ -100,6 +100,36 @@ class LayerScale(nn.Module):
         return x * self.scale
 
 
+class BareScale(nn.Module):
+    """A learned scale per channel that the state_dict keeps as a bare parameter of the enclosing module:
+    key `<path>` (not `<path>.scale`), shape [C], as Ultralytics' A2C2f keeps `gamma`. To load such a
+    key, the enclosing module gets a load hook (torch's registration hook sees it take this module)."""
+
+    _watching = False
+
+    def __init__(self, channels, init=1.0):
+        super().__init__()
+        self.scale = nn.Parameter(torch.full((channels,), float(init)))
+        if not BareScale._watching:
+            BareScale._watching = True
+            nn.modules.module.register_module_module_registration_hook(BareScale._taken)
+
+    def forward(self, x):
+        return self.scale.view(-1, self.scale.shape[0], *[1] * (x.dim() - 2)) * x
+
+    def _save_to_state_dict(self, destination, prefix, keep_vars):
+        destination[prefix[:-1]] = self.scale if keep_vars else self.scale.detach()
+
+    @staticmethod
+    def _taken(parent, name, module):
+        if isinstance(module, BareScale):
+            def rename(_, state_dict, prefix, *args):
+                if prefix + name in state_dict:
+                    state_dict[f"{prefix}{name}.scale"] = state_dict.pop(prefix + name)
+
+            parent.register_load_state_dict_pre_hook(rename)
+
+
 class StochasticDepth(nn.Module):
     """Drops a whole residual branch per sample with probability p in training (torchvision's "row"
     mode); the identity at inference."""
@@ -148,6 +178,13 @@ class Transpose(nn.Module):
 
     def forward(self, x):
         return x.transpose(self.dim0, self.dim1)
+
+
+class Contiguous(nn.Module):
+    """x.contiguous(): a copy of a view whose storage is not in order (a transposed map), else x."""
+
+    def forward(self, x):
+        return x.contiguous()
 
 
 class Slice(nn.Module):

@@ -9,7 +9,7 @@ from collections.abc import Mapping, Sequence
 from fractions import Fraction
 from typing import Any, Optional
 
-from ..analysis.report import Report
+from ..analysis.report import Port, Report, Row
 from ..core.errors import InputError
 from ..core.numbers import KB, MILLION, THOUSAND, decimal_text, round_half_up, scaled
 from ..core.text import file_name, printable
@@ -245,14 +245,26 @@ def grade_csv(results: Sequence[GradeResult]) -> str:
 QUESTION_HEADERS = ("Layer", "C_in", "H/W", "Filters", "K", "S", "P")
 
 
+def _shape_answers(shape: tuple) -> list[str]:
+    return [str(shape[0]), format_pair(tuple(shape[1:3])) if len(shape) == 3 else ""]
+
+
+def _sheet_rows(report: Report) -> list[tuple[Row, Port | None]]:
+    """Each row, and after a row with several outputs one line per output (the table's `→ NAME`)."""
+    return [(row, port) for row in report.rows for port in (None, *row.ports)]
+
+
 def _answers(report: Report, key: bool) -> list[tuple[str, list[str]]]:
-    """(layer, [C_out, H'/W', Mem (KB), Params (k), MACs (M)]) per row and the total: the lecture
-    table's rounded values for a key, blanks for a template."""
+    """(layer, [C_out, H'/W', Mem (KB), Params (k), MACs (M)]) per row of _sheet_rows and the total:
+    the lecture table's rounded values for a key, blanks for a template. As in the table, a row with
+    several outputs gives its figures, each output (named in full) its C_out and H'/W'."""
     rows = []
-    for row in report.rows:
-        shape = row.output_shape
-        values = [str(shape[0]), format_pair(tuple(shape[1:3])) if len(shape) == 3 else "",
-                  scaled(row.memory_bytes, KB), scaled(row.params, THOUSAND), scaled(row.macs, MILLION)]
+    for row, port in _sheet_rows(report):
+        if port is not None:
+            rows.append((port.name, (_shape_answers(port.shape) if key else ["", ""]) + [""] * 3))
+            continue
+        shape = ["", ""] if row.ports else _shape_answers(row.output_shape)
+        values = [*shape, scaled(row.memory_bytes, KB), scaled(row.params, THOUSAND), scaled(row.macs, MILLION)]
         rows.append((row.name, values if key else [""] * 5))
     totals = report.totals
     total = ["", "", scaled(totals.memory_bytes, KB), scaled(totals.params, THOUSAND), scaled(totals.macs, MILLION)]
@@ -274,10 +286,14 @@ def answer_sheet_csv(report: Report, key: bool = False, weights: Mapping[str, Fr
     if weights:
         rows.append(["weight"] + [""] * (questions - 1) + [amount(weights.get(k, Fraction(1))) for k in LECTURE_KEYS])
     answers = _answers(report, key)
-    for index, (row, (_, values)) in enumerate(zip(report.rows, answers)):
+    index = {row.name: k for k, row in enumerate(report.rows)}
+    for (row, port), (_, values) in zip(_sheet_rows(report), answers):
+        if port is not None:
+            rows.append([f"\u2192 {port.name.removeprefix(row.name + '.')}"] + [""] * (questions - 1) + values)
+            continue
         question = row_cells(row)[:7]
         if sources is not None:
-            question.insert(1, sources[index])
+            question.insert(1, sources[index[row.name]])
         rows.append(question + values)
     rows.append([TOTAL] + [""] * (questions - 1) + answers[-1][1])
     if points is not None:
@@ -316,11 +332,13 @@ def answer_sheet_yaml(report: Report, key: bool = False, weights: Mapping[str, F
         lines.append("weight: {" + ", ".join(f"{k}: {amount(weights.get(k, Fraction(1)))}" for k in LECTURE_KEYS)
                      + "}")
     answers = _answers(report, key)
-    for row, (name, values) in zip([*report.rows, None], answers):
-        fields = ", ".join(f"{k}: {_yaml_value(v)}" for k, v in zip(LECTURE_KEYS, values)
-                           if row is not None or k not in ("c_out", "hw_out"))
+    for (row, port), (name, values) in zip([*_sheet_rows(report), (None, None)], answers):
+        shape_keys = ("c_out", "hw_out")
+        asked = shape_keys if port is not None else LECTURE_KEYS if row is not None and not row.ports else \
+            tuple(k for k in LECTURE_KEYS if k not in shape_keys)
+        fields = ", ".join(f"{k}: {_yaml_value(v)}" for k, v in zip(LECTURE_KEYS, values) if k in asked)
         line = f"{_yaml_name(name)}: {{{fields}}}"
-        if row is not None:
+        if row is not None and port is None:
             cells = row_cells(row)
             question = ", ".join(f"{h} {v}" for h, v in zip(QUESTION_HEADERS[1:], cells[1:7]) if v)
             line += f"  # {question}"

@@ -84,6 +84,19 @@ def _blocks(rows: Sequence[Row], groups: dict[str, tuple[str, str]]) -> tuple[li
     return blocks, innermost
 
 
+def _ports(report: Report, blocks: list[dict[str, Any]]) -> None:
+    """Each block that gives several outputs gets them as `o`: [[name within the block, the layer (row
+    number) that computes it], ...], as the table's `→ NAME` lines: the page draws them under the
+    block's node when it is collapsed."""
+    index = {block["n"]: j for j, block in enumerate(blocks)}
+    position = {row.name: i for i, row in enumerate(report.rows)}
+    for depth in range(1, 1 + max((len(block["n"].split(".")) for block in blocks), default=0)):
+        for row in report.collapse(depth).rows:
+            if row.ports and row.name in index:
+                blocks[index[row.name]]["o"] = [[port.name.removeprefix(row.name + "."), position[port.layer]]
+                                                for port in row.ports if port.layer in position]
+
+
 def page_data(report: Report, explanations: Sequence[Explanation]) -> dict[str, Any]:
     """Everything the page's script draws, compactly: the table's cells, the exact numbers, the
     graph (inputs as row numbers; -1 is the network's input), blocks, derivations (lines of a
@@ -97,6 +110,7 @@ def page_data(report: Report, explanations: Sequence[Explanation]) -> dict[str, 
         warnings.setdefault(note.layer, []).append(note.message)
     outputs = {name for name, _ in report.outputs}
     blocks, innermost = _blocks(report.rows, report.groups)
+    _ports(report, blocks)
     strings: dict[str, int] = {}
     layers = []
     for i, row in enumerate(report.rows):

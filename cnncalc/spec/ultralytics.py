@@ -11,6 +11,7 @@ docs/import.md lists the modules and the shipped YAMLs this covers.
 """
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -177,13 +178,15 @@ BLOCKS: dict[str, tuple[str, tuple[str, ...]]] = {
       - {op: reshape, name: x_hwc, shape: [in_height, in_width, c]}
       - {op: transpose, name: x2, dims: [2, 3]}                           # .permute(0, 3, 1, 2), in two swaps
       - {op: transpose, name: x_map, dims: [1, 2]}
+      - {op: contiguous, name: x_c}                                       # .contiguous(): a copy at area > 1
       - {op: transpose, name: v0, in: v, dims: [3, 4]}
       - {op: transpose, name: v1, dims: [2, 3]}
       - {op: reshape, name: v_hwc, shape: [in_height, in_width, c]}
       - {op: transpose, name: v2, dims: [2, 3]}
       - {op: transpose, name: v_map, dims: [1, 2]}
+      - {op: contiguous, name: v_c}
       - {op: cbs, name: pe, c2: c, k: 7, p: 3, g: c, act: false}
-      - {op: add, name: sum, in: [x_map, pe]}
+      - {op: add, name: sum, in: [x_c, pe]}
       - {op: cbs, name: proj, c2: in_channels, act: false}
 """, ("cbs",)),
     "ABlock": ("""\
@@ -213,7 +216,7 @@ BLOCKS: dict[str, tuple[str, tuple[str, ...]]] = {
       - {{op: C3k, name: m, c2: c, repeat: reps, when: not a2}}
       - {{op: concat, name: cat, in: [cv1, m.*]}}
       - {{op: cbs, name: cv2, c2: c_out}}
-      - {{op: layer_scale, name: gamma, init: 0.01, when: a2 and residual}}   # the parameter gamma
+      - {{op: layer_scale, name: gamma, init: 0.01, bare: true, when: a2 and residual}}   # the parameter gamma
       - {{op: add, name: res, in: [gamma, input], when: a2 and residual}}
 """, ("cbs", "ABlocks", "C3k")),
     "SPPF": (f"""\
@@ -327,6 +330,7 @@ def import_ultralytics(text: str, file: str, scale: str | None = None, name: str
                             loc=doc.value_locs.get(key, doc.loc))
     scales, chosen = _scale(doc, scale)
     rows = _rows(doc)
+    _check_channels(rows, scales)
     return _spec(name, rows, scales, chosen, _number(doc, "nc", 80))
 
 
@@ -386,6 +390,30 @@ def _rows(doc: YMap) -> list[Row]:
         sources = tuple(_source(s, index, item.item_locs[0]) for s in listed)
         rows.append(Row(index, sources, repeats, module, tuple(args), loc, _flow(item)))
     return rows
+
+
+SCALED_MODULES = {"Conv", "C2f", "C2", "C3", "C3k2", "C2PSA", "A2C2f", "SPPF"}
+
+
+def _check_channels(rows: list[Row], scales: dict[str, tuple[Any, Any, Any]], channels: int = 3) -> None:
+    """parse_model's channel count per row at every scale, for the assertion C2PSA makes (`assert c1 ==
+    c2`): Ultralytics refuses to build such a model, so the import refuses it too, naming the scales."""
+    for letter, (_, width, limit) in scales.items():
+        out: dict[int, int] = {-1: channels}
+        for row in rows:
+            if row.module in SCALED_MODULES:
+                c2 = row.args[0] if row.args and isinstance(row.args[0], (int, float)) else 0
+                out[row.index] = math.ceil(min(c2, limit) * width / 8) * 8  # make_divisible_up(..., 8)
+            elif row.module == "Concat":
+                out[row.index] = sum(out[s] for s in row.sources)
+            else:  # nn.Upsample (and Detect, the last row)
+                out[row.index] = out[row.sources[0]]
+            c1 = out[row.sources[0]]
+            if row.module == "C2PSA" and c1 != out[row.index]:
+                at = f" at scale {letter}" if letter else ""
+                raise SpecError(f"row {row.index}: C2PSA needs as many output channels as input channels "
+                                f"(Ultralytics asserts c1 == c2): {c1} in, {out[row.index]} out{at}", loc=row.loc,
+                                hint="give C2PSA its input's channel count")
 
 
 def _source(value: Any, index: int, loc: Location) -> int:

@@ -99,8 +99,19 @@
     return r >= 0 ? "b:" + r : "l:" + i;
   }
   function hidden(j) { for (let b = j; b >= 0; b = blocks[b].p) if (collapsed.has(b)) return true; return false; }
+  // A collapsed block that gives several outputs shows each as a node under it, as the table's
+  // `→ NAME` lines: "p:J:K" is output K of block J (blocks[J].o[K]: its name within J, its layer).
+  function portOf(from, s) {
+    if (from[0] !== "b") return from;
+    const j = +from.slice(2), k = (blocks[j].o || []).findIndex(o => o[1] === s);
+    return k < 0 ? from : "p:" + j + ":" + k;
+  }
   function labelOf(id) {  // [first line, second line, full name for the tooltip]
     if (id === "in") return ["input", D.input, "network input"];
+    if (id[0] === "p") {
+      const [j, k] = id.slice(2).split(":").map(Number), [name, i] = blocks[j].o[k];
+      return ["\u2192 " + name, layers[i].s, blocks[j].n + "." + name];
+    }
     if (id[0] === "l") { const l = layers[+id.slice(2)]; return [local(l.n, l.b), l.op + "  " + l.s, l.n]; }
     const j = +id.slice(2);
     return ["▸ " + localBlockLabel(j), members[j].length + " layers · " + fmt(sum(members[j], 2)) + " MACs",
@@ -108,6 +119,7 @@
   }
   function parentOf(id) {
     if (id === "in") return -1;
+    if (id[0] === "p") return blocks[+id.slice(2).split(":")[0]].p;
     return id[0] === "l" ? layers[+id.slice(2)].b : blocks[+id.slice(2)].p;
   }
 
@@ -141,7 +153,13 @@
     layers.forEach((l, i) => {
       const id = rep(i);
       add(id);
-      for (const s of l.i) { const from = rep(s); if (from !== id) g.setEdge(from, id); }
+      for (const s of l.i) {
+        const block = rep(s);
+        if (block === id) continue;
+        const from = portOf(block, s);
+        if (from !== block && !g.hasNode(from)) { add(from); g.setEdge(block, from); }
+        g.setEdge(from, id);
+      }
     });
     if (compound) for (const v of g.nodes()) if (v[0] === "c" && g.children(v).length === 0) g.removeNode(v);
     const t = performance.now();
@@ -227,6 +245,9 @@
         const i = +v.slice(2);
         node.setAttribute("class", "node kind-" + layers[i].k + (layers[i].o ? " output" : ""));
         node.setAttribute("data-layer", i);
+      } else if (v[0] === "p") {
+        node.setAttribute("class", "node port");
+        node.setAttribute("data-port", full);
       } else {
         node.setAttribute("class", "node block-node");
         node.setAttribute("data-block", v.slice(2));
@@ -235,7 +256,9 @@
       node.appendChild(sv("text", { x: PAD_X, y: 14, class: "n1" }, cut(a)));
       node.appendChild(sv("text", { x: PAD_X, y: 27, class: "n2" }, cut(b)));
       node.appendChild(sv("title", null, full + "\n" + b));
-      if (v !== "in") node.addEventListener("click", () => select(v[0] === "l" ? { layer: +v.slice(2) } : { block: +v.slice(2) }, false));
+      const what = v[0] === "l" ? { layer: +v.slice(2) } : v[0] === "p" ? { block: +v.slice(2).split(":")[0] }
+        : { block: +v.slice(2) };
+      if (v !== "in") node.addEventListener("click", () => select(what, false));
       nodesG.appendChild(node);
     }
     svg.setAttribute("viewBox", `${x0} ${y0} ${x1 - x0} ${y1 - y0}`);
