@@ -52,8 +52,12 @@ class SlidingWindow(Layer):
 
     def receptive_field(self, fields: list[RF], inputs: list[Shape], output: Shape) -> RF:
         (height, width), (along_h, along_w) = fields[0], self.axes(inputs)
-        return (height.window(along_h.kernel, along_h.stride, along_h.pad_before, along_h.dilation),
-                width.window(along_w.kernel, along_w.stride, along_w.pad_before, along_w.dilation))
+        step = (along_h.kernel, along_h.stride, along_h.pad_before, along_h.dilation)
+        along_height = height.window(*step)
+        if (height is width or height == width) and step == (along_w.kernel, along_w.stride, along_w.pad_before,
+                                                             along_w.dilation):
+            return (along_height, along_height)  # a square field through a square window: computed once
+        return (along_height, width.window(along_w.kernel, along_w.stride, along_w.pad_before, along_w.dilation))
 
     def padded(self, inputs: list[Shape], core: Callable[[Any], Torch], pad_value: float) -> Torch:
         """`core(padding)` with symmetric padding; with TensorFlow's asymmetric 'same' (odd total:
