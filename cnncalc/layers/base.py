@@ -175,7 +175,10 @@ class Layer:
                 state[key] = parse(value)
             except FieldProblem:
                 return False
-        return all(name in values for name in required)
+        for name in required:
+            if name not in values:
+                return False
+        return True
 
     def _parse_reporting(self, values: dict[str, Any], absent: tuple[str, ...]) -> None:
         """Parse the fields in their order, reporting every problem (see __init__)."""
