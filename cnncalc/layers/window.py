@@ -120,11 +120,10 @@ def sweep(size: int, kernel: int, stride: int, pad: tuple[int, int], dilation: i
 def sweep2d(height: int, width: int, kernel: tuple[int, int], stride: tuple[int, int], pad: Padding,
             dilation: tuple[int, int] = (1, 1), ceil: bool = False) -> tuple[WindowAxis, WindowAxis]:
     """Both axes of a 2-D window sweep."""
-    if height == width and kernel[0] == kernel[1] and stride[0] == stride[1] and dilation[0] == dilation[1] \
-            and pad.amount[0] == pad.amount[1]:  # a square window on a square map: one sweep for both axes
-        along_h = _swept(height, kernel[0], stride[0], pad, pad.amount[0], dilation[0], ceil, "H")
-        return along_h, tuple.__new__(WindowAxis, (*along_h[:-1], "W"))
     along_h = _swept(height, kernel[0], stride[0], pad, pad.amount[0], dilation[0], ceil, "H")
+    if height == width and kernel[0] == kernel[1] and stride[0] == stride[1] and dilation[0] == dilation[1] \
+            and pad.amount[0] == pad.amount[1]:  # a square window on a square map: W is swept as H
+        return along_h, tuple.__new__(WindowAxis, (*along_h[:-1], "W"))
     return along_h, _swept(width, kernel[1], stride[1], pad, pad.amount[1], dilation[1], ceil, "W")
 
 
