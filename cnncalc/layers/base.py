@@ -175,10 +175,7 @@ class Layer:
                 state[key] = parse(value)
             except FieldProblem:
                 return False
-        for name in required:
-            if name not in values:
-                return False
-        return True
+        return all(name in values for name in required)
 
     def _parse_reporting(self, values: dict[str, Any], absent: tuple[str, ...]) -> None:
         """Parse the fields in their order, reporting every problem (see __init__)."""
