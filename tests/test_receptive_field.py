@@ -2,12 +2,15 @@
 positions an output position depends on, for random small nets."""
 from __future__ import annotations
 
+import itertools
 import random
+from fractions import Fraction
 
 import pytest
 
 import cnncalc
 from cnncalc.analysis.engine import analyze
+from cnncalc.layers.window import RFAxis
 from cnncalc.spec.graph import build
 from cnncalc.spec.spec import parse_spec
 
@@ -100,3 +103,34 @@ def test_json_has_receptive_field_and_jump():
 
     layer = json.loads(to_json(cnncalc.analyze("alexnet")))["layers"][1]
     assert layer["receptive_field"] == [19, 19] and layer["jump"] == [8, 8] and layer["rf_start"] == [9, 9]
+
+
+@pytest.mark.parametrize("start", [0, 3, -2, Fraction(1, 2), Fraction(-3, 2), Fraction(5, 1), Fraction(7, 4)])
+def test_window_centre_is_exact_as_in_fractions(start):
+    """RFAxis.window computes a centre in doubled integers (a half-pixel centre without Fraction
+    arithmetic): the value and the type must be those of c_in + (D·(K - 1)/2 - P)·j_in computed in
+    Fractions, an int only where the input's centre is an int and D·(K - 1) is even."""
+    for kernel, dilation, pad, jump, stride in itertools.product((1, 2, 3, 4, 7), (1, 2), (0, 1, 3), (1, 2, 8),
+                                                                  (1, 2)):
+        got = RFAxis(5, jump, start).window(kernel, stride, pad, dilation)
+        reach = dilation * (kernel - 1)
+        half = reach // 2 if reach % 2 == 0 else Fraction(reach, 2)
+        centre = start + (half - pad) * jump
+        assert got == (5 + reach * jump, jump * stride, centre), (start, kernel, dilation, pad, jump)
+        assert type(got.start) is type(centre), (start, kernel, dilation, pad, jump)
+
+
+def test_square_and_oblong_windows_step_each_axis():
+    """A square field through a square window is stepped once for both axes; an oblong kernel or
+    stride, or an asymmetric 'same' padding, still steps each axis by its own numbers."""
+    result = fields(stack(["{op: conv, out: 1, kernel: 2, stride: 2}", "{op: conv, out: 1, kernel: [3, 5], pad: [1, 0]}",
+                           "{op: conv, out: 1, kernel: 3, stride: [1, 2]}", "{op: maxpool, kernel: 2, stride: 1, pad: same}"]))
+    first, oblong, strided, pooled = result.values()
+    # kernel 2, stride 2: r = 1 + 1·1 = 2, j = 2, c = 0 + (1/2 - 0)·1 = 1/2 on both axes
+    assert first[0] == first[1] == (2, 2, Fraction(1, 2))
+    # H: r = 2 + 2·2 = 6, c = 1/2 + (1 - 1)·2 = 1/2; W: r = 2 + 4·2 = 10, c = 1/2 + (2 - 0)·2 = 9/2
+    assert oblong == ((6, 2, Fraction(1, 2)), (10, 2, Fraction(9, 2)))
+    # H: stride 1, j = 2; W: stride 2, j = 4; r += 2·2, c += (1 - 0)·2
+    assert strided == ((10, 2, Fraction(5, 2)), (14, 4, Fraction(13, 2)))
+    # 'same' pool of 2 with stride 1 pads 0 before, 1 after: r += 1·j, c += (1/2)·j
+    assert pooled == ((12, 2, Fraction(7, 2)), (18, 4, Fraction(17, 2)))

@@ -40,6 +40,7 @@ def _analyze(graph: Graph, *, convention: Convention = TEXTBOOK, dtype: str = "f
     fields: dict[str, RF | None] = {INPUT_NAME: (PIXEL, PIXEL)}
     # by (prototype, input shapes), which also give the output (see Layer.copy_as)
     counted: dict[Any, tuple[Any, Any, Any, Any, Cells]] = {}
+    row, add = Row.of, rows.append
     for node in graph.nodes:
         layer, refs, shapes, output = node.layer, node.inputs, node.input_shapes, node.output_shape
         inputs = list(shapes)
@@ -66,8 +67,8 @@ def _analyze(graph: Graph, *, convention: Convention = TEXTBOOK, dtype: str = "f
             if strict:
                 raise layer.error(message, blamed, hint="without --strict this is a warning")
             notes.append(Note(layer.name, message, layer.field_locs.get(blamed, layer.loc) if blamed else layer.loc))
-        rows.append(Row.of(layer.name, layer.op, refs, shapes, output, params, buffers,
-                           macs, memory, cells, field, node.train_only))
+        add(row(layer.name, layer.op, refs, shapes, output, params, buffers, macs, memory, cells, field,
+                node.train_only))
     return Report(graph.name, tuple(graph.input_shape), dtype, batch, convention.name, tuple(rows),
                   tuple(notes), graph.description,
                   outputs=tuple((name, graph.shape_of(name)) for name in graph.outputs),

@@ -12,8 +12,8 @@ import difflib
 import functools
 import re
 from collections.abc import Callable
-from dataclasses import dataclass, replace
-from typing import Any, ClassVar, NoReturn
+from dataclasses import replace
+from typing import Any, ClassVar, NamedTuple, NoReturn
 
 from ..core.errors import Consequence, ErrorCollector, Location, SpecError, did_you_mean
 from ..core.formula import Step, value_of
@@ -75,9 +75,9 @@ def layer_types() -> list[type[Layer]]:
     return list(dict.fromkeys(REGISTRY.values()))
 
 
-def fused_activation_names() -> list[str]:
+def fused_activation_names() -> tuple[str, ...]:
     """Names accepted by `act:` on conv and linear layers: every standalone activation type."""
-    return list(_activation_names(len(REGISTRY)))
+    return _activation_names(len(REGISTRY))
 
 
 @functools.lru_cache(maxsize=1)
@@ -99,9 +99,9 @@ class LayerProblem(Exception):
         self.message, self.field, self.hint = message, field, hint
 
 
-@dataclass(frozen=True)
-class Cells:
-    """What a layer shows in the lecture table's Filters, K, S and P columns."""
+class Cells(NamedTuple):
+    """What a layer shows in the lecture table's Filters, K, S and P columns (a named tuple: one is
+    made per layer, five times faster than a frozen dataclass)."""
 
     filters: str = ""
     kernel: str = ""
@@ -116,6 +116,8 @@ class Layer:
     summary: ClassVar[str] = ""
     fields: ClassVar[tuple[Field, ...]] = ()  # collected from the `spec_field` attributes
     _field_index: ClassVar[dict[str, str]]  # name or alias -> field name (see canonical_field)
+    # field name -> parser, the defaults, the required names (see _parsed)
+    _plan: ClassVar[tuple[dict[str, Callable[[Any], Any]], dict[str, Any], tuple[str, ...]]]
     arity: ClassVar[int | None] = 1  # inputs it takes; None: `min_inputs` or more (a merge)
     min_inputs: ClassVar[int] = 2
     is_activation: ClassVar[bool] = False  # usable as a conv's or linear's fused `act:`
@@ -146,10 +148,40 @@ class Layer:
         self.name = name
         self.loc = loc
         self.field_locs = field_locs or {}
-        values = dict(values or {})
+        if not self._parsed(values or {}):
+            self._parse_reporting(dict(values or {}), absent)
+        try:
+            self.check()
+        except LayerProblem as exc:
+            raise self.error(exc.message, exc.field, exc.hint) from None
+
+    def _parsed(self, values: dict[str, Any]) -> bool:
+        """The common case, fast: every key a field, every value good, every required field given;
+        the defaults are set at once. False when anything is amiss (_parse_reporting then says what)."""
+        cls = type(self)
+        plan = cls.__dict__.get("_plan")
+        if plan is None:  # per layer type: its fields by name, defaults and required names
+            plan = cls._plan = ({f.name: f.parse for f in cls.fields},
+                                {f.name: f.default for f in cls.fields if f.default is not REQUIRED},
+                                tuple(f.name for f in cls.fields if f.default is REQUIRED))
+        parsers, defaults, required = plan
+        state = self.__dict__  # fields are plain attributes (a Field is no descriptor)
+        state.update(defaults)
+        for key, value in values.items():
+            parse = parsers.get(key) if type(key) is str else None
+            if parse is None:
+                return False
+            try:
+                state[key] = parse(value)
+            except FieldProblem:
+                return False
+        return all(name in values for name in required)
+
+    def _parse_reporting(self, values: dict[str, Any], absent: tuple[str, ...]) -> None:
+        """Parse the fields in their order, reporting every problem (see __init__)."""
         problems = ErrorCollector(limit=None)
         incomplete = False
-        state = self.__dict__  # fields are plain attributes (a Field is no descriptor)
+        state = self.__dict__
         for f in self.fields:
             if f.name in values:
                 try:
@@ -168,11 +200,8 @@ class Layer:
             problems.add(self.error(f"unknown field '{key}' for {self.op}", None, hint=self.field_hint(key)))
         problems.check()
         if incomplete:
-            raise Consequence(f"{self.op} '{name}' lacks a field that could not be read", loc=loc, layer=name)
-        try:
-            self.check()
-        except LayerProblem as exc:
-            raise self.error(exc.message, exc.field, exc.hint) from None
+            raise Consequence(f"{self.op} '{self.name}' lacks a field that could not be read", loc=self.loc,
+                              layer=self.name)
 
     @classmethod
     def from_mapping(cls, name: str, mapping: Any, skip: tuple[str, ...] = ("op", "name"),
@@ -180,6 +209,28 @@ class Layer:
         """Build from a spec mapping (a yamlsrc.YMap), accepting field aliases; every problem is
         reported, located (a SpecErrors when there are several). `unresolved` names fields left out
         of `mapping` because their values could not be computed (their problems are reported)."""
+        index = cls._index()
+        values: dict[str, Any] = {}
+        locs: dict[str, Location | None] = {}
+        value_locs = getattr(mapping, "value_locs", {})
+        layer_loc = getattr(mapping, "loc", None)
+        for key, value in mapping.items():  # the common case first: every key a field, once
+            if key in skip:
+                continue
+            field = index.get(key) if type(key) is str else None
+            if field is None or field in values:
+                return cls._from_mapping_reporting(name, mapping, skip, unresolved)
+            values[field] = value
+            locs[field] = value_locs.get(key, layer_loc)
+        try:
+            return cls(name, values, loc=layer_loc, field_locs=locs, absent=tuple(unresolved))
+        except SpecError:
+            return cls._from_mapping_reporting(name, mapping, skip, unresolved)
+
+    @classmethod
+    def _from_mapping_reporting(cls, name: str, mapping: Any, skip: tuple[str, ...],
+                                unresolved: tuple[str, ...]) -> Layer:
+        """from_mapping's work when something is amiss: every problem found and reported."""
         values: dict[str, Any] = {}
         locs: dict[str, Location | None] = {}
         given_as: dict[str, str] = {}
@@ -188,10 +239,11 @@ class Layer:
         layer_loc = getattr(mapping, "loc", None)
         problems = ErrorCollector(limit=None)
         absent = list(unresolved)
+        index = cls._index()
         for key, value in mapping.items():
             if key in skip:
                 continue
-            field = cls.canonical_field(key) if isinstance(key, str) else None
+            field = index.get(key) if isinstance(key, str) else None
             if field is None:
                 problems.add(SpecError(f"unknown field '{key}' for {cls.op}", loc=key_locs.get(key, layer_loc),
                                        layer=name, hint=cls.field_hint(str(key))))
@@ -251,10 +303,17 @@ class Layer:
     @classmethod
     def canonical_field(cls, key: str) -> str | None:
         index = cls.__dict__.get("_field_index")
-        if index is None:  # built once per layer type: fields are fixed when the class is made
+        return (index if index is not None else cls._index()).get(key)
+
+    @classmethod
+    def _index(cls) -> dict[str, str]:
+        """Field name or alias -> field name, built once per layer type (fields are fixed when the
+        class is made)."""
+        index = cls.__dict__.get("_field_index")
+        if index is None:
             index = {name: f.name for f in reversed(cls.fields) for name in (f.name, *f.aliases)}
             cls._field_index = index
-        return index.get(key)
+        return index
 
     @classmethod
     def example_spec(cls) -> str:
@@ -309,7 +368,7 @@ class Layer:
         longer the image's (a reshape): the engine then gives None to what reads it, too."""
         if len(fields) == 1:
             return fields[0]
-        return max(fields, key=lambda field: value_of(field[0].size) * value_of(field[1].size))
+        return max(fields, key=_area)
 
     # ---- helpers for the rules ----------------------------------------------------------------
     def fail(self, message: str, field: str | None = None, hint: str | None = None) -> NoReturn:
@@ -325,6 +384,14 @@ class Layer:
         """A SpecError located at the field's value (or at the layer)."""
         loc = self.field_locs.get(field, self.loc) if field else self.loc
         return SpecError(message, loc=loc, layer=self.name, field=field, hint=hint)
+
+
+def _area(field: RF) -> Any:
+    """The receptive field's area: which of a merge's inputs sees the most."""
+    height, width = field[0].size, field[1].size
+    if type(height) is int and type(width) is int:
+        return height * width
+    return value_of(height) * value_of(width)
 
 
 def shared_use(owner: Layer, name: str, owner_name: str, loc: Location | None,
@@ -367,6 +434,9 @@ class SameShape(Layer):
         return inputs[0]
 
 
+_FUSED: dict[tuple[str, bool], Layer] = {}  # (act, act_inplace) -> the fused activation layer
+
+
 class FusedActivation(Layer):
     """A weight layer (conv, transposed conv, linear) with an optional fused `act:` that adds no
     table row: its costs and its lowering include the activation's."""
@@ -380,8 +450,11 @@ class FusedActivation(Layer):
     def activation(self) -> Layer | None:
         if not self.act:
             return None
-        if getattr(self, "_activation", None) is None:  # named by its op: copies share it
-            self._activation = REGISTRY[self.act](self.act, {"inplace": True} if self.act_inplace else None)
+        if getattr(self, "_activation", None) is None:  # named by its op: every layer with it shares it
+            key = (self.act, self.act_inplace)
+            if key not in _FUSED:
+                _FUSED[key] = REGISTRY[self.act](self.act, {"inplace": True} if self.act_inplace else None)
+            self._activation = _FUSED[key]
         return self._activation
 
     def check_act_inplace(self) -> None:

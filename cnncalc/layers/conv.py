@@ -53,13 +53,17 @@ class Conv(SlidingWindow, FusedActivation):
         return channels * kh * kw
 
     def params(self, inputs: list[Shape], output: Shape) -> Formula:
-        weights = Q("C_out", self.out) * self._per_filter(inputs)
+        return self._params(self._per_filter(inputs))
+
+    def _params(self, per_filter: Formula) -> Formula:
+        weights = Q("C_out", self.out) * per_filter
         return weights + Q("C_out", self.out) if self.bias else weights
 
     def costs(self, inputs: list[Shape], output: Shape) -> dict[str, Any]:
         outputs = output_elements(output)
-        mac = bracket(outputs) * bracket(self._per_filter(inputs))
-        positions = bracket(self.params(inputs, output)) * Q("H'", output[1]) * Q("W'", output[2])
+        per_filter = self._per_filter(inputs)
+        mac = bracket(outputs) * bracket(per_filter)
+        positions = bracket(self._params(per_filter)) * Q("H'", output[1]) * Q("W'", output[2])
         terms = {MAC: mac, OUTPUT_MAC: mac, PARAM_POSITIONS: positions}
         if self.bias:
             terms[BIAS] = outputs

@@ -9,7 +9,7 @@ value or raises `FieldProblem` with a message for the user.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
@@ -228,7 +228,7 @@ def number(low: float | None = None, high: float | None = None, *, high_open: bo
     return accepts(_either(bounds))(parse)
 
 
-def choice(options: Callable[[], list[str]] | list[str]) -> Callable[[Any], str]:
+def choice(options: Callable[[], Sequence[str]] | Sequence[str]) -> Callable[[Any], str]:
     """One of a list of names (or of a list computed when the spec is read)."""
 
     def parse(value: Any) -> str:
@@ -247,4 +247,6 @@ def choice(options: Callable[[], list[str]] | list[str]) -> Callable[[Any], str]
 def format_pair(pair: tuple[Any, Any]) -> str:
     """(3, 3) -> '3', (1, 7) -> '1×7'."""
     h, w = pair
+    if type(h) is int and type(w) is int:  # the common case, without the symbolic checks
+        return str(h) if h == w else f"{h}×{w}"
     return text(h) if h == w else f"{factor_text(h)}×{factor_text(w)}"

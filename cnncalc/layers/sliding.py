@@ -52,8 +52,11 @@ class SlidingWindow(Layer):
 
     def receptive_field(self, fields: list[RF], inputs: list[Shape], output: Shape) -> RF:
         (height, width), (along_h, along_w) = fields[0], self.axes(inputs)
-        return (height.window(along_h.kernel, along_h.stride, along_h.pad_before, along_h.dilation),
-                width.window(along_w.kernel, along_w.stride, along_w.pad_before, along_w.dilation))
+        along_height = height.window(along_h.kernel, along_h.stride, along_h.pad_before, along_h.dilation)
+        # a square field through a square window (equal kernel, stride, paddings, dilation): computed once
+        if (height is width or height == width) and along_h[1:6] == along_w[1:6]:
+            return (along_height, along_height)
+        return (along_height, width.window(along_w.kernel, along_w.stride, along_w.pad_before, along_w.dilation))
 
     def padded(self, inputs: list[Shape], core: Callable[[Any], Torch], pad_value: float) -> Torch:
         """`core(padding)` with symmetric padding; with TensorFlow's asymmetric 'same' (odd total:

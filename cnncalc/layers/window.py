@@ -120,14 +120,20 @@ def sweep(size: int, kernel: int, stride: int, pad: tuple[int, int], dilation: i
 def sweep2d(height: int, width: int, kernel: tuple[int, int], stride: tuple[int, int], pad: Padding,
             dilation: tuple[int, int] = (1, 1), ceil: bool = False) -> tuple[WindowAxis, WindowAxis]:
     """Both axes of a 2-D window sweep."""
-    axes = []
-    for axis, size, k, s, d, p in zip(("H", "W"), (height, width), kernel, stride, dilation, pad.amount):
-        pads = (p, p) if pad.mode == "explicit" else resolve_padding(pad, size, k, s, d)
-        swept = sweep(size, k, s, pads, d, ceil, axis)
-        if pad.mode == "same" and is_symbolic(size):  # ceil(N/S) by definition; sympy cannot see it through Max
-            swept = swept._replace(out=ceil_div(size, s))
-        axes.append(swept)
-    return axes[0], axes[1]
+    along_h = _swept(height, kernel[0], stride[0], pad, pad.amount[0], dilation[0], ceil, "H")
+    if height == width and kernel[0] == kernel[1] and stride[0] == stride[1] and dilation[0] == dilation[1] \
+            and pad.amount[0] == pad.amount[1]:  # a square window on a square map: W is swept as H
+        return along_h, tuple.__new__(WindowAxis, (*along_h[:-1], "W"))
+    return along_h, _swept(width, kernel[1], stride[1], pad, pad.amount[1], dilation[1], ceil, "W")
+
+
+def _swept(size: int, k: int, s: int, pad: Padding, p: int, d: int, ceil: bool, axis: str) -> WindowAxis:
+    """One axis of sweep2d (`p`: its explicit padding)."""
+    pads = (p, p) if pad.mode == "explicit" else resolve_padding(pad, size, k, s, d)
+    swept = sweep(size, k, s, pads, d, ceil, axis)
+    if pad.mode == "same" and is_symbolic(size):  # ceil(N/S) by definition; sympy cannot see it through Max
+        swept = swept._replace(out=ceil_div(size, s))
+    return swept
 
 
 def stride_warnings(height: WindowAxis, width: WindowAxis) -> list[str]:
@@ -194,7 +200,7 @@ class RFAxis(NamedTuple):
         if not isinstance(size, Formula):  # plain values (every layer but explain's): nothing to name
             reach = kernel - 1 if dilation == 1 else dilation * (kernel - 1)
             return tuple.__new__(RFAxis, (size + reach * jump, jump * stride,
-                                          start + (_half(reach) - pad_before) * jump))
+                                          _centre(start, reach, pad_before, jump)))
         named = self._named
         reach = named("K", kernel) - 1  # the window's span minus one
         if dilation != 1:
@@ -219,6 +225,21 @@ class RFAxis(NamedTuple):
         (bilinear: 1), r = r_in + extra·j_in."""
         size = self.size + self._named("extra", extra_reads) * self.jump if extra_reads else self.size
         return RFAxis(size, divide(self.jump, self._named("U", factor)), self.start)
+
+
+def _centre(start: Any, reach: Any, pad_before: Any, jump: Any) -> Any:
+    """start + (reach/2 - pad_before)·jump, exact, with the type the arithmetic of ints and Fractions
+    gives (an int only when start is one and reach is even). Centres are often half-pixels (a
+    kernel of even size, a 2×2 pool): they are computed doubled, in integers, because Fraction's
+    arithmetic costs 10 to 50 times more than an int's."""
+    if type(reach) is int and type(pad_before) is int and type(jump) is int:
+        if type(start) is int:
+            if not reach & 1:
+                return start + (reach // 2 - pad_before) * jump
+            return Fraction(2 * start + (reach - 2 * pad_before) * jump, 2)
+        if type(start) is Fraction and start.denominator <= 2:
+            return Fraction(start.numerator * (2 // start.denominator) + (reach - 2 * pad_before) * jump, 2)
+    return start + (_half(reach) - pad_before) * jump
 
 
 def _half(reach: Any) -> Any:
