@@ -185,7 +185,7 @@ def _when_and_work() -> list[Hostile]:
                        "'when' skips every layer"))
     out.append(Hostile("when-exponential", "input: [3, 8, 8]\nblocks:\n  b0:\n    layers:\n      - {op: relu, when: false}\n"
                        + "".join(f"  b{i}:\n    layers:\n      - {{op: b{i - 1}, repeat: 1000}}\n" for i in range(1, 6))
-                       + "layers:\n  - {op: b5}\n", "expanding the spec takes more than 2,000,000 steps", 180))
+                       + "layers:\n  - {op: b5}\n", "expanding the spec takes more than 2,000,000 steps"))
     out.append(Hostile("work-expressions", "input: [3, 8, 8]\nvars: {c: 1}\nlayers:\n" + (
         "  - op: relu\n    repeat: 1000\n    when: '" + "+".join(["c*2"] * 240) + " < 0'\n") * 20,
         "expanding the spec takes more than", 180))

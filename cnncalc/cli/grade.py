@@ -138,7 +138,11 @@ def sheet_paths(paths: list[Path]) -> list[Path]:
 
     found: list[Path] = []
     for path in paths:
-        if path.is_dir():
+        try:
+            folder = path.is_dir()
+        except OSError:  # a name too long for the system: the reader says so, located
+            folder = False
+        if folder:
             inside = sorted(p for p in path.iterdir() if p.suffix.lower() in SHEET_SUFFIXES
                             and not p.name.startswith(".") and p.is_file())
             if not inside:
