@@ -28,11 +28,12 @@ def grade(
     only_given: bool = typer.Option(
         False, "--only-given", help="Grade only the columns (and the total row) each sheet has: partial exercises."),
     points: Optional[float] = typer.Option(
-        None, "--points", min=0.0, help="Scale each sheet's score to this many points (overrides the assignment's)."),
+        None, "--points", min=0.0, callback=finite("--points"),
+        help="Scale each sheet's score to this many points (overrides the assignment's)."),
     weights: Optional[list[str]] = typer.Option(
         None, "--weight", metavar="COLUMN=W", help="Points per cell of a column, e.g. memory_kb=2 (repeatable)."),
     carry_credit: float = typer.Option(
-        1.0, "--carry-forward-credit", min=0.0, max=1.0,
+        1.0, "--carry-forward-credit", min=0.0, max=1.0, callback=finite("--carry-forward-credit"),
         help="Credit for a cell that is consistent with the student's own earlier mistake (error carried forward)."),
     rtol: Optional[float] = typer.Option(
         None, "--rtol", min=0.0, callback=finite("--rtol"),
@@ -230,8 +231,9 @@ def _feedback(target: str, results, graph, report, carry_credit: Fraction, input
     folder = Path(target)
     try:
         folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise InputError(f"cannot make the feedback folder: {exc.strerror or exc}", file=target) from None
+    except (OSError, ValueError) as exc:  # ValueError: a NUL character in the name
+        raise InputError(f"cannot make the feedback folder: {getattr(exc, 'strerror', None) or exc}",
+                         file=target) from None
     from ..core.io import write_atomic
 
     protected = input_files(inputs)

@@ -353,14 +353,19 @@ _GROUP_KEY = re.compile(r"\d{3}(\.\d+)?")
 
 
 def _check_flow_thousands(node: Any, file: str) -> None:
+    import yaml
+
     pairs = node.value
     for index, (key, value) in enumerate(pairs):
-        if not (index and not key.style and _GROUP_KEY.fullmatch(str(key.value)) and value.value == ""
+        if not (index and isinstance(key, yaml.ScalarNode) and isinstance(value, yaml.ScalarNode)
+                and not key.style and _GROUP_KEY.fullmatch(str(key.value)) and value.value == ""
                 and value.tag.endswith(":null")):
             continue
         start = index - 1
         while start > 0 and _GROUP_KEY.fullmatch(str(pairs[start][0].value)) and pairs[start][1].value == "":
             start -= 1
+        if not all(isinstance(part, yaml.ScalarNode) for part in pairs[start]):  # not a number split at a comma
+            continue
         name, first = pairs[start][0].value, pairs[start][1].value
         end = index
         while end + 1 < len(pairs) and _GROUP_KEY.fullmatch(str(pairs[end + 1][0].value)) \

@@ -1,0 +1,50 @@
+"""Hostile option values and output paths found by tools/hostile_fuzz.py, one case each: exit code 2,
+a message that names the option or the file, no traceback, no raw control character."""
+from __future__ import annotations
+
+import unicodedata
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from cnncalc.cli import app
+
+runner = CliRunner()
+ROOT = Path(__file__).resolve().parent.parent
+SHEET = str(ROOT / "tests" / "data" / "sheets" / "alexnet" / "bob.csv")
+
+
+def _raw_controls(text: str) -> list[str]:
+    return sorted({f"U+{ord(ch):04X}" for ch in text
+                   if ch != "\n" and unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp")})
+
+
+# (id, arguments ({tmp}: a fresh folder), fragments of the message)
+CASES = [
+    ("points-inf", ["grade", "alexnet", SHEET, "--points", "inf"], ["--points must be a finite number, got inf"]),
+    ("points-1e400", ["grade", "alexnet", SHEET, "--points", "1e400"], ["--points must be a finite number"]),
+    ("carry-credit-nan", ["grade", "alexnet", SHEET, "--carry-forward-credit", "nan"],
+     ["--carry-forward-credit"]),
+    ("sheet-name-too-long", ["grade", "alexnet", "--", "x" * 5000 + ".csv"],
+     ["xxx.csv: error: cannot read file: File name too long"]),
+    ("output-nul", ["table", "alexnet", "-o", "{tmp}/a\x00b.txt"], ["embedded null byte"]),
+    ("gradebook-nul", ["grade", "alexnet", SHEET, "--gradebook", "{tmp}/a\x00b.csv"],
+     ["b.csv: error: a file name cannot hold a NUL character"]),
+    ("feedback-nul", ["grade", "alexnet", SHEET, "--feedback", "{tmp}/a\x00b"],
+     ["b: error: cannot make the feedback folder: embedded null byte"]),
+    ("plot-folder", ["plot", "alexnet", "-o", "{tmp}"], ["{tmp}: error: cannot tell the image format"]),
+    ("plot-escape", ["plot", "alexnet", "-o", "{tmp}/\x1b[2Jx.gif"], ["x.gif: error: cannot tell the image format"]),
+]
+
+
+@pytest.mark.parametrize("args,fragments", [case[1:] for case in CASES], ids=[case[0] for case in CASES])
+def test_hostile_option(tmp_path, args, fragments):
+    result = runner.invoke(app, [arg.replace("{tmp}", str(tmp_path)) for arg in args])
+    assert result.exit_code == 2, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
+    assert "Traceback" not in result.output
+    assert _raw_controls(result.output) == []
+    for fragment in fragments:
+        assert fragment.replace("{tmp}", str(tmp_path)) in result.stderr, result.stderr
+    assert list(tmp_path.iterdir()) == []  # nothing written
