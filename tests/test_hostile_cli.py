@@ -35,6 +35,10 @@ CASES = [
      ["b: error: cannot make the feedback folder: embedded null byte"]),
     ("plot-folder", ["plot", "alexnet", "-o", "{tmp}"], ["{tmp}: error: cannot tell the image format"]),
     ("plot-escape", ["plot", "alexnet", "-o", "{tmp}/\x1b[2Jx.gif"], ["x.gif: error: cannot tell the image format"]),
+    ("import-name-digit", ["import", str(ROOT / "docs/examples/ultralytics_tiny.yaml"), "--name", "1.5"],
+     ["error: --name: a spec name uses letters, digits, '_' and '-', got '1.5'"]),
+    ("import-name-escape", ["import", str(ROOT / "docs/examples/ultralytics_tiny.yaml"), "--name", "\x1b[31m"],
+     ["error: --name: 'name' must be one line of printable text, but character 1 is U+001B"]),
 ]
 
 
