@@ -39,6 +39,9 @@ CASES = [
      ["error: --name: a spec name uses letters, digits, '_' and '-', got '1.5'"]),
     ("import-name-escape", ["import", str(ROOT / "docs/examples/ultralytics_tiny.yaml"), "--name", "\x1b[31m"],
      ["error: --name: 'name' must be one line of printable text, but character 1 is U+001B"]),
+    # a batch is a tensor dimension: at most 2**63 - 1 (a 4,000-digit batch printed 4,000-digit figures)
+    *[(f"batch-{command}", [command, "alexnet", "--batch", str(2**63)], ["Invalid value for '--batch'"])
+      for command in ("table", "memory", "check", "compare", "report", "profile")],
 ]
 
 
