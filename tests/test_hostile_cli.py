@@ -39,6 +39,15 @@ CASES = [
      ["error: --name: a spec name uses letters, digits, '_' and '-', got '1.5'"]),
     ("import-name-escape", ["import", str(ROOT / "docs/examples/ultralytics_tiny.yaml"), "--name", "\x1b[31m"],
      ["error: --name: 'name' must be one line of printable text, but character 1 is U+001B"]),
+    # Fraction('1e-99999999') computes 10**99999999 first: these ran for minutes
+    ("weight-exponent", ["grade", "alexnet", SHEET, "--weight", "memory_kb=1e-99999999"],
+     ["--weight expects COLUMN=W with W a number, got 'memory_kb=1e-99999999'"]),
+    ("sweep-step-exponent", ["sweep", "alexnet", "--set", "width=1:2:1e-99999999"],
+     ["error: --set width=1:2:1e-99999999: the exponent of '1e-99999999' is beyond 60"]),
+    ("sweep-stop-exponent", ["sweep", "alexnet", "--set", "width=1:1e99999999:1"], ["is beyond 60"]),
+    # 10**60 values: counted, not printed digit by digit
+    ("sweep-range-count", ["sweep", "alexnet", "--set", "width=1:2:1e-60"],
+     ["--set width=1:2:1e-60: 1e+60 values, more than the limit of 100,000"]),
     # a batch is a tensor dimension: at most 2**63 - 1 (a 4,000-digit batch printed 4,000-digit figures)
     *[(f"batch-{command}", [command, "alexnet", "--batch", str(2**63)], ["Invalid value for '--batch'"])
       for command in ("table", "memory", "check", "compare", "report", "profile")],

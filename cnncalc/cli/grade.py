@@ -112,6 +112,7 @@ def grade(
 def _weights(items: Optional[list[str]], asked) -> dict[str, Fraction]:
     """--weight COLUMN=W items -> {column key: W}; a column the assignment does not ask is an error."""
     from ..core.errors import InputError, OptionError
+    from ..core.numbers import exact_number
     from ..grade import GradedColumn, classify_header
 
     found: dict[str, Fraction] = {}
@@ -119,7 +120,7 @@ def _weights(items: Optional[list[str]], asked) -> dict[str, Fraction]:
         name, sep, value = item.partition("=")
         try:
             kind = classify_header(name) if sep else None
-            weight = Fraction(value.strip())
+            weight = exact_number(value.strip())
         except (ValueError, ZeroDivisionError, InputError):
             raise OptionError(f"--weight expects COLUMN=W with W a number, got {item!r}",
                               hint="e.g. --weight memory_kb=2") from None
