@@ -39,6 +39,7 @@ CASES = [
      ["error: --name: a spec name uses letters, digits, '_' and '-', got '1.5'"]),
     ("import-name-escape", ["import", str(ROOT / "docs/examples/ultralytics_tiny.yaml"), "--name", "\x1b[31m"],
      ["error: --name: 'name' must be one line of printable text, but character 1 is U+001B"]),
+    ("export-to-folder", ["export", "lenet5", "--to", "pytorch", "-o", "{tmp}"], ["{tmp}: error: is a directory"]),
     # Fraction('1e-99999999') computes 10**99999999 first: these ran for minutes
     ("weight-exponent", ["grade", "alexnet", SHEET, "--weight", "memory_kb=1e-99999999"],
      ["--weight expects COLUMN=W with W a number, got 'memory_kb=1e-99999999'"]),
