@@ -31,6 +31,12 @@ ROOT = Path(__file__).resolve().parent.parent
 TIME_LIMIT = 10  # seconds of CPU per job
 MEMORY_LIMIT = 1 << 30  # growth of the worker's peak RSS per job
 ADDRESS_LIMIT = 4 << 30  # the workers' address space (torch maps much more than it touches)
+SHEET = str(ROOT / "tests" / "data" / "sheets" / "alexnet" / "bob.csv")
+# a refusal names a file (`path: error:`), an option (`--name`), or is click's usage error
+LOCATED = r"(^|\n)\S.*: error: |error: (Invalid|Missing|No such|Got unexpected)|--|Usage:"
+# a "billion laughs" of 10**8 values, before a spec's `layers:`
+BOMB = "x0: &a [1,1,1,1,1,1,1,1,1,1]\n" + "".join(
+    f"x{i}: &{chr(97 + i)} [" + ",".join([f"*{chr(96 + i)}"] * 10) + "]\n" for i in range(1, 8))
 
 HOSTILE_SCALARS = {
     "list": "[1, 2]", "map": "{a: 1}", "null": "null", "empty": "''", "huge-int": "9" * 40,
@@ -110,12 +116,13 @@ def _structural(text: str, rng: random.Random) -> dict[str, str | bytes]:
         "truncated": text[:cut], "empty": "", "spaces": "   \n\n", "utf16": text.encode("utf-16"),
         "doubled": text + text, "two-docs": text + "---\n" + text, "long-line": text + "# " + "x" * 2_000_000 + "\n",
         "long-comment-lines": text + ("#" * 1000 + "\n") * 3000, "esc-comment": text + "# \x1b[2J\x1b]0;pwned\x07\n",
-        "line-dup": "".join(lines[:middle + 1] + lines[middle:]), "line-drop": "".join(lines[:middle] + lines[middle + 1:]),
+        "line-dup": "".join(lines[:middle + 1] + lines[middle:]),
+        "line-drop": "".join(lines[:middle] + lines[middle + 1:]),
         "indent-shift": "".join(lines[:middle] + [" " + line for line in lines[middle:]]),
         "surrogate": text.encode() + b"# \xed\xa0\x80\n", "overlong": text.encode() + b"# \xc0\xaf\n",
         "ctrl-raw": text.replace("input:", "input\x1b[31m:", 1), "bidi-raw": text.replace("name:", "na\u202eme:", 1),
-        "dup-top-key": text + "input: [3, 8, 8]\n", "anchor-bomb": text.replace("layers:", "x0: &a [1,1,1,1,1,1,1,1,1,1]\n"
-        + "".join(f"x{i}: &{chr(97 + i)} [" + ",".join([f"*{chr(96 + i)}"] * 10) + "]\n" for i in range(1, 8)) + "layers:", 1),
+        "dup-top-key": text + "input: [3, 8, 8]\n",
+        "anchor-bomb": text.replace("layers:", BOMB + "layers:", 1),
     }
 
 
@@ -149,8 +156,9 @@ def _spec_commands(path: str, folder: Path, n: int) -> list[tuple[str, list[str]
     ]
 
 
-def spec_jobs(plan: Plan, rng: random.Random, per_spec: int, full: bool) -> None:
-    sources = sorted((ROOT / "specs").glob("*.yaml")) + sorted((ROOT / "docs" / "examples").glob("*.yaml"))
+def spec_jobs(plan: Plan, rng: random.Random, per_spec: int, full: bool, pattern: str) -> None:
+    sources = sorted({path for glob in pattern.split(",") for folder in (ROOT / "specs", ROOT / "docs" / "examples")
+                      for path in folder.glob(glob)})
     sources = [s for s in sources if "ultralytics" not in s.name]
     n = 0
     for source in sources:
@@ -198,7 +206,8 @@ def option_jobs(plan: Plan) -> None:
     options = {
         "table": ["--input", "--set", "--batch", "--depth", "--columns", "--convention", "--dtype", "--mode"],
         "memory": ["--fit", "--batch", "--optimizer", "--amp", "--checkpoint", "--set", "--input", "--dtype"],
-        "check": ["--max-params", "--max-macs", "--max-activations", "--max-peak", "--max-train-peak", "--set", "--input"],
+        "check": ["--max-params", "--max-macs", "--max-activations", "--max-peak", "--max-train-peak", "--set",
+                  "--input"],
         "compare": ["--input", "--set", "--plot-axes", "--by"],
         "sweep": ["--set", "--input", "--maximize", "--minimize", "--pareto", "--top", "--figures", "--plot-axes",
                   "--max-params", "--max-peak"],
@@ -228,14 +237,14 @@ def option_jobs(plan: Plan) -> None:
             args = extra + [target] if command in ("compare", "sweep") else extra + ["-o", target]
             plan.jobs.append(Job(f"{command} -o {target[-40:]!a}", "output", command, args))
         plan.jobs.append(Job(f"grade --feedback {target[-40:]!a}", "output", "grade",
-                             ["grade", "alexnet", str(ROOT / "tests/data/sheets/alexnet/bob.csv"), "--feedback", target]))
+                             ["grade", "alexnet", SHEET, "--feedback", target]))
         plan.jobs.append(Job(f"grade --gradebook {target[-40:]!a}", "output", "grade",
-                             ["grade", "alexnet", str(ROOT / "tests/data/sheets/alexnet/bob.csv"), "--gradebook", target]))
+                             ["grade", "alexnet", SHEET, "--gradebook", target]))
 
 
 def _command_args(plan: Plan, command: str, spec: str) -> list[str]:
     if command == "grade":
-        return ["grade", spec, str(ROOT / "tests/data/sheets/alexnet/bob.csv")]
+        return ["grade", spec, SHEET]
     if command == "compare":
         return ["compare", spec, spec]
     if command == "import":
@@ -282,7 +291,7 @@ def sheet_jobs(plan: Plan, rng: random.Random, count: int) -> None:
             path = plan.write(f"sheet-{label}.{fmt}", content)
             plan.jobs.append(Job(f"sheet.{fmt}:{label}", "sheet", "grade", ["grade", "alexnet", path]))
             plan.jobs.append(Job(f"assignment.{fmt}:{label}", "sheet", "grade",
-                                 ["grade", "alexnet", "--assignment", path, str(ROOT / "tests/data/sheets/alexnet/bob.csv")]))
+                                 ["grade", "alexnet", "--assignment", path, SHEET]))
 
 
 def import_jobs(plan: Plan, rng: random.Random, count: int) -> None:
@@ -331,7 +340,7 @@ def worker() -> None:
             code = exc.code if exc.code is not None else 0
         except TimeLimit:
             code = None
-        except BaseException as exc:  # noqa: BLE001 (a finding)
+        except BaseException as exc:  # a finding
             import traceback
             code = f"raised {type(exc).__name__}: {exc}\n{traceback.format_exc()[-1500:]}"
         finally:
@@ -362,9 +371,6 @@ def run_jobs(jobs: list[Job], processes: int) -> dict[str, dict]:
     return results
 
 
-CONTROL = re.compile(r"[^\n]")
-
-
 def raw_controls(text: str) -> list[str]:
     return sorted({f"U+{ord(ch):04X}" for ch in text
                    if ch != "\n" and unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp")})
@@ -385,7 +391,7 @@ def judge(job: Job, row: dict) -> list[Finding]:
         found.append(Finding(job, "slow", f"{row['cpu']:.1f} s CPU"))
     if row["rss"] > MEMORY_LIMIT:
         found.append(Finding(job, "memory", f"{row['rss'] / 2**20:.0f} MiB"))
-    if code == 2 and job.needs_location and not re.search(r"(^|\n)\S.*: error: |error: (Invalid|Missing|No such|Got unexpected)|--|Usage:", err):
+    if code == 2 and job.needs_location and not re.search(LOCATED, err):
         found.append(Finding(job, "unlocated", err[-500:]))
     if code == 2 and not err.strip():
         found.append(Finding(job, "silent", "exit 2 with nothing on stderr"))
@@ -401,6 +407,7 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--per-spec", type=int, default=6, help="value mutations per bundled spec")
     parser.add_argument("--full", action="store_true", help="every command on every spec mutation")
+    parser.add_argument("--specs", default="*.yaml", help="which bundled specs to mutate (globs, comma-separated)")
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--only", choices=["spec", "odd-path", "option", "sheet", "import"])
     parser.add_argument("--json", type=Path, help="also write every result here")
@@ -411,7 +418,8 @@ def main() -> int:
     rng = random.Random(args.seed)
     with tempfile.TemporaryDirectory() as tmp:
         plan = Plan(Path(tmp))
-        builders = {"spec": lambda: spec_jobs(plan, rng, args.per_spec, args.full), "odd-path": lambda: odd_paths(plan),
+        builders = {"spec": lambda: spec_jobs(plan, rng, args.per_spec, args.full, args.specs),
+                    "odd-path": lambda: odd_paths(plan),
                     "option": lambda: option_jobs(plan), "sheet": lambda: sheet_jobs(plan, rng, 150),
                     "import": lambda: import_jobs(plan, rng, 40)}
         for name, build in builders.items():
