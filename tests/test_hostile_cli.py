@@ -65,3 +65,21 @@ def test_hostile_option(tmp_path, args, fragments):
     for fragment in fragments:
         assert fragment.replace("{tmp}", str(tmp_path)) in result.stderr, result.stderr
     assert list(tmp_path.iterdir()) == []  # nothing written
+
+
+@pytest.mark.parametrize("row,message", [
+    # Fraction('1e-99999999') computes 10**99999999 first: this assignment ran for minutes
+    ("points,1e-99999999", "t.csv:16:2: error: points must be a number (exponents from -60 to 60), got '1e-99999999'"),
+    ("points,1e400", "points must be a number (exponents from -60 to 60), got '1e400'"),
+    ("points," + "9" * 200, "points must be a number"),
+    ("weight,,,,,,,1,1,1e-99999999,1,1", "t.csv:2:10: error: the weight of memory_kb must be a number"),
+])
+def test_hostile_assignment(tmp_path, row, message):
+    template = runner.invoke(app, ["grade", "--template", "alexnet", "--weight", "memory_kb=2", "--points", "20"])
+    lines = template.stdout.splitlines()
+    key = row.split(",")[0]
+    text = "\n".join(row if line.startswith(key + ",") else line for line in lines) + "\n"
+    (tmp_path / "t.csv").write_text(text)
+    result = runner.invoke(app, ["grade", "alexnet", "--assignment", str(tmp_path / "t.csv"), SHEET])
+    assert result.exit_code == 2, result.output
+    assert message in result.stderr.replace(str(tmp_path) + "/", "")

@@ -18,6 +18,7 @@ from typing import Any, Optional
 
 from ..core.errors import Location, SheetError
 from ..core.io import read_bytes, read_text
+from ..core.numbers import exact_number
 from ..core.text import printable
 from ..spec.yamlsrc import YList, YMap, check_structure, parse_yaml
 from .columns import IGNORED, LAYER, LAYER_HEADERS, GradedColumn, classify_header, normalize_header
@@ -181,9 +182,10 @@ def _next_cell(cells: list[str], index: int) -> str | None:
 
 def _fraction(text: str, what: str, loc: Location, positive: bool) -> Fraction:
     try:
-        value = Fraction(text.strip().replace(",", "."))
+        value = exact_number(text.strip().replace(",", "."))
     except (ValueError, ZeroDivisionError):
-        raise SheetError(f"{what} must be a number, got {_clean(text)!r}", loc=loc) from None
+        raise SheetError(f"{what} must be a number (exponents from -60 to 60), got {_clean(text)!r}",
+                         loc=loc) from None
     if value < 0 or (positive and value == 0):
         raise SheetError(f"{what} must be {'positive' if positive else 'at least 0'}, got {_clean(text)!r}",
                          loc=loc)
