@@ -83,3 +83,14 @@ def test_hostile_assignment(tmp_path, row, message):
     result = runner.invoke(app, ["grade", "alexnet", "--assignment", str(tmp_path / "t.csv"), SHEET])
     assert result.exit_code == 2, result.output
     assert message in result.stderr.replace(str(tmp_path) + "/", "")
+
+
+@pytest.mark.parametrize("value", [".nan", ".inf", "-.inf"])
+def test_import_refuses_a_number_that_is_not_finite(tmp_path, value):
+    # .nan was written into the spec as the word 'nan', which only `cnncalc table` then refused
+    text = (ROOT / "docs" / "examples" / "ultralytics_tiny.yaml").read_text(encoding="utf-8")
+    source = tmp_path / "model.yaml"
+    source.write_text(text.replace("  - [-1, 3, C2f, [128, True]]", f"  - [-1, 3, C2f, [{value}, True]]"))
+    result = runner.invoke(app, ["import", str(source)])
+    assert result.exit_code == 2, result.output
+    assert f"{source}:10:5: error: row 2: C2f's argument 'c2' must be a number or a boolean, got " in result.stderr

@@ -11,6 +11,7 @@ docs/import.md lists the modules and the shipped YAMLs this covers.
 """
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -518,7 +519,7 @@ def _value(value: Any, row: Row, key: str) -> str:
         return "null"
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, (int, float)):
+    if isinstance(value, int) or (isinstance(value, float) and math.isfinite(value)):  # not .nan, not .inf
         return str(value)
     if value == "nc":
         return "nc"
