@@ -134,7 +134,7 @@ def _check_numbers(name: str, values: list[Any], offset: int) -> None:
             if isinstance(item, (str, dict)):
                 raise ExprError(f"{name}() needs numbers, got {'a mapping' if isinstance(item, dict) else repr(item)}",
                                 offset)
-    if len(values) == 1 and isinstance(values[0], (list, tuple)) and not values[0]:
+    if name in ("min", "max") and len(values) == 1 and isinstance(values[0], (list, tuple)) and not values[0]:
         raise ExprError(f"{name}() of an empty list", offset)
     if name == "sqrt" and values and isinstance(values[0], (int, float, Fraction)) and values[0] < 0:
         raise ExprError(f"sqrt() of a negative number, {values[0]}", offset)
