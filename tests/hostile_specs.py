@@ -69,6 +69,11 @@ def _yaml_structure() -> list[Hostile]:
         Hostile("binary", bytes(range(256)) * 8, "not UTF-8 text"),
         Hostile("nul-byte", b"input: [3, 8, 8]\x00\nlayers:\n  - {op: relu}\n", "error: "),
         Hostile("utf16", "input: [3, 8, 8]\nlayers:\n  - {op: relu}\n".encode("utf-16"), "not UTF-8 text"),
+        # a character YAML refuses anywhere (a comment too) is located, not 'position 649' of a string
+        Hostile("raw-esc-in-comment", ONE + "# \x1b[2J\x1b]0;pwned\x07\n",
+                "4:3: error: YAML does not allow the character U+001B anywhere in the file"),
+        Hostile("raw-nul-at-end", ONE + "\x00", "4:1: error: YAML does not allow the character U+0000"),
+        Hostile("raw-c1-in-value", HEAD + "  - {op: relu, name: a\x9bb}\n", "error: YAML does not allow the character U+009B"),
         Hostile("huge-int-literal", "input: [3, " + "9" * 5000 + ", 8]\nlayers:\n  - {op: relu}\n", "error: "),
     ]
     return out

@@ -351,22 +351,32 @@ def worker() -> None:
               file=real, flush=True)
 
 
+CHUNK = 250  # jobs per worker process: a fresh interpreter now and then (torch maps gigabytes of address space)
+
+
 def run_jobs(jobs: list[Job], processes: int) -> dict[str, dict]:
+    """Every job's result, in worker processes (`processes` at a time); a job whose worker died is
+    reported as such, and the rest of its chunk runs again."""
+    from concurrent.futures import ThreadPoolExecutor
+
     env = {**os.environ, "NO_COLOR": "1", "COLUMNS": "120"}
     results: dict[str, dict] = {}
+
+    def run_chunk(chunk: list[Job]) -> None:
+        proc = subprocess.Popen([sys.executable, __file__, "--worker"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True, env=env, cwd=str(ROOT))
+        out, err = proc.communicate(json.dumps([{"key": j.key, "args": j.args} for j in chunk]))
+        done = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+        results.update({row["key"]: row for row in done})
+        if len(done) < len(chunk):  # the next job killed the worker
+            dead = chunk[len(done)]
+            results[dead.key] = {"key": dead.key, "code": f"worker died ({proc.returncode})", "stdout": "",
+                                 "stderr": err[-2000:], "cpu": 0, "rss": 0}
+
     pending = list(jobs)
-    while pending:  # a worker that dies (a crash) loses the rest of its chunk: they run again
-        chunks = [pending[i::processes] for i in range(processes) if pending[i::processes]]
-        procs = [subprocess.Popen([sys.executable, __file__, "--worker"], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                  stderr=subprocess.PIPE, text=True, env=env, cwd=str(ROOT)) for _ in chunks]
-        for proc, chunk in zip(procs, chunks):
-            out, err = proc.communicate(json.dumps([{"key": j.key, "args": j.args} for j in chunk]))
-            done = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
-            results.update({row["key"]: row for row in done})
-            if len(done) < len(chunk):  # the next job killed the worker
-                dead = chunk[len(done)]
-                results[dead.key] = {"key": dead.key, "code": f"worker died ({proc.returncode})", "stdout": "",
-                                     "stderr": err[-2000:], "cpu": 0, "rss": 0}
+    while pending:
+        with ThreadPoolExecutor(max_workers=processes) as pool:
+            list(pool.map(run_chunk, [pending[i:i + CHUNK] for i in range(0, len(pending), CHUNK)]))
         pending = [job for job in pending if job.key not in results]
     return results
 
