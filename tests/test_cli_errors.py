@@ -84,6 +84,13 @@ CASES = [
       "hint: add '- op: flatten'"]),
     ("pool-after-flatten", GOOD_HEAD + "  - {op: flatten}\n  - {op: maxpool, name: p, kernel: 2}\n",
      ["layer 'p': maxpool needs a [C, H, W] feature map, but its input is [3072]"]),
+    # PyTorch's nn.LayerNorm(C) cannot run on [C, L] (it normalises the last axis), nor BatchNorm1d/2d on rank 4
+    ("layernorm-on-sequence", "input: [8, 6, 6]\nlayers:\n  - {op: reshape, shape: [8, 36]}\n  - {op: ln, name: n}\n",
+     ["{f}:4:5: error: layer 'n': layernorm normalises the features of a vector or the channels of a [C, H, W] "
+      "feature map, but its input is [8, 36]", "hint: a sequence normalised over its last axis"]),
+    ("batchnorm-rank-4", "input: [8, 6, 6]\nlayers:\n  - {op: reshape, shape: [2, 4, 6, 6]}\n  - {op: bn, name: n}\n",
+     ["{f}:4:5: error: layer 'n': batchnorm needs a vector, a [C, L] sequence or a [C, H, W] feature map, but "
+      "its input is [2, 4, 6, 6]"]),
     ("empty-layers", "input: [3, 32, 32]\nlayers: []\n",
      ["{f}:2:9: error: field 'layers': 'layers' is empty"]),
     ("layers-not-a-list", "input: [3, 32, 32]\nlayers: {op: relu}\n",

@@ -3,7 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..core.formula import Q, bracket, output_elements
-from ..core.shapes import Shape, numel
+from ..core.shapes import Shape, numel, shape_list
 from .base import Cells, Layer, SameShape, Warn, register
 from .fields import boolean, number, positive_int, spec_field
 from .memory import (
@@ -34,6 +34,12 @@ class BatchNorm(SameShape):
 
     eps: float = spec_field(number(0, low_open=True), 1e-5, doc="added to the variance")
     affine: bool = spec_field(boolean, True, doc="learn a scale γ and shift β per channel")
+
+    def output_shape(self, inputs: list[Shape], warn: Warn) -> Shape:
+        if len(inputs[0]) > 3:  # what nn.BatchNorm1d and nn.BatchNorm2d, its lowerings, accept
+            self.fail(f"{self.op} needs a vector, a [C, L] sequence or a [C, H, W] feature map, but its input is "
+                      f"{shape_list(inputs[0])}", hint="reshape it to [C, H, W] first")
+        return inputs[0]
 
     def params(self, inputs: list[Shape], output: Shape) -> Any:
         return 2 * Q("C", inputs[0][0]) if self.affine else 0
@@ -84,6 +90,14 @@ class LayerNorm(SameShape):
 
     eps: float = spec_field(number(0, low_open=True), 1e-5, doc="added to the variance")
     affine: bool = spec_field(boolean, True, doc="learn a scale and shift per channel")
+
+    def output_shape(self, inputs: list[Shape], warn: Warn) -> Shape:
+        if len(inputs[0]) not in (1, 3):  # nn.LayerNorm(C) on a vector, LayerNorm2d on a map: the channels
+            self.fail(f"{self.op} normalises the features of a vector or the channels of a [C, H, W] feature map, "
+                      f"but its input is {shape_list(inputs[0])}",
+                      hint="a sequence normalised over its last axis (nn.LayerNorm on [L, D] tokens) is not a "
+                           "layer type yet; reshape to [C, H, W] to normalise the channels")
+        return inputs[0]
 
     def params(self, inputs: list[Shape], output: Shape) -> Any:
         return 2 * Q("C", inputs[0][0]) if self.affine else 0
