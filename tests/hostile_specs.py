@@ -69,6 +69,11 @@ def _yaml_structure() -> list[Hostile]:
         Hostile("binary", bytes(range(256)) * 8, "not UTF-8 text"),
         Hostile("nul-byte", b"input: [3, 8, 8]\x00\nlayers:\n  - {op: relu}\n", "error: "),
         Hostile("utf16", "input: [3, 8, 8]\nlayers:\n  - {op: relu}\n".encode("utf-16"), "not UTF-8 text"),
+        # a character YAML refuses anywhere (a comment too) is located, not 'position 649' of a string
+        Hostile("raw-esc-in-comment", ONE + "# \x1b[2J\x1b]0;pwned\x07\n",
+                "4:3: error: YAML does not allow the character U+001B anywhere in the file"),
+        Hostile("raw-nul-at-end", ONE + "\x00", "4:1: error: YAML does not allow the character U+0000"),
+        Hostile("raw-c1-in-value", HEAD + "  - {op: relu, name: a\x9bb}\n", "error: YAML does not allow the character U+009B"),
         Hostile("huge-int-literal", "input: [3, " + "9" * 5000 + ", 8]\nlayers:\n  - {op: relu}\n", "error: "),
     ]
     return out
@@ -185,7 +190,7 @@ def _when_and_work() -> list[Hostile]:
                        "'when' skips every layer"))
     out.append(Hostile("when-exponential", "input: [3, 8, 8]\nblocks:\n  b0:\n    layers:\n      - {op: relu, when: false}\n"
                        + "".join(f"  b{i}:\n    layers:\n      - {{op: b{i - 1}, repeat: 1000}}\n" for i in range(1, 6))
-                       + "layers:\n  - {op: b5}\n", "expanding the spec takes more than 2,000,000 steps", 180))
+                       + "layers:\n  - {op: b5}\n", "expanding the spec takes more than 2,000,000 steps"))
     out.append(Hostile("work-expressions", "input: [3, 8, 8]\nvars: {c: 1}\nlayers:\n" + (
         "  - op: relu\n    repeat: 1000\n    when: '" + "+".join(["c*2"] * 240) + " < 0'\n") * 20,
         "expanding the spec takes more than", 180))

@@ -5,7 +5,7 @@ import pytest
 
 from cnncalc.spec.expr import ExprError, evaluate, is_expression, make_divisible
 
-VARS = {"c": 64, "width": 0.75, "i": 0, "flag": True}
+VARS = {"c": 64, "width": 0.75, "i": 0, "flag": True, "w": "x"}
 
 
 @pytest.mark.parametrize("text,value", [
@@ -63,7 +63,14 @@ def test_make_divisible_matches_torchvision():
     ("[1][2]", "index 2 is outside the list of 1", 3),
     ("[1", "expected ']', found the end", 2),
     ("3[0]", "only a list or a mapping can be indexed", 1),
-    ("sqrt(0 - 1)", "sqrt(): math domain error", 0),
+    ("sqrt(0 - 1)", "sqrt() of a negative number, -1", 0),
+    # a word or a mapping given to a function: its own message, not Python's TypeError text
+    ("min(4, w)", "min() needs numbers, got 'x'", 0),
+    ("abs(w)", "abs() needs numbers, got 'x'", 0),
+    ("round(w)", "round() needs numbers, got 'x'", 0),
+    ("int(w)", "int() needs numbers, got 'x'", 0),
+    ("max([1, w])", "max() needs numbers, got 'x'", 0),
+    ("max([])", "max() of an empty list", 0),
 ])
 def test_errors(text, message, offset):
     with pytest.raises(ExprError) as info:

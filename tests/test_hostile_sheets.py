@@ -55,7 +55,8 @@ EXPECTED: dict[str, int | tuple[int, ...]] = {
         "yaml_deep_block.yaml", "yaml_deep_flow.yaml", "yaml_deep_mapping_flow.yaml", "yaml_explicit_keys.yaml",
         "yaml_scalar.yaml", "yaml_list.yaml", "yaml_null.yaml", "yaml_empty.yaml", "yaml_syntax_error.yaml",
         "yaml_tabs.yaml", "yaml_duplicate_keys.yaml", "yaml_multi_document.yaml", "yaml_huge_int.yaml",
-        "yaml_wrong_types.yaml", "yaml_long_key.yaml", "yaml_booleans.yaml", "yaml_latin1.yaml", "yaml_nul.yaml",
+        "yaml_wrong_types.yaml", "yaml_long_key.yaml", "yaml_flow_mapping_key.yaml", "yaml_flow_list_key_before_number.yaml",
+        "yaml_raw_escape_in_comment.yaml", "yaml_booleans.yaml", "yaml_latin1.yaml", "yaml_nul.yaml",
     ], CANNOT_GRADE),
     # NUL bytes to a UTF-8 reader; a reader that detects UTF-16 grades it (one right row: wrong)
     "encoding_utf16.csv": (CANNOT_GRADE, WRONG),
@@ -108,6 +109,7 @@ def _generated(folder: Path) -> list[Case]:
     (folder / "dangling.csv").symlink_to(folder / "missing-target.csv")
     cases.append(Case("dangling.csv", CANNOT_GRADE, folder))
     cases.append(Case("does-not-exist.csv", CANNOT_GRADE, folder))
+    cases.append(Case("x" * 5000 + ".csv", CANNOT_GRADE, folder))  # too long for the system: not even a folder
     return cases
 
 

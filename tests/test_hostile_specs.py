@@ -51,7 +51,7 @@ def problem(case: Hostile, outcome: Outcome, folder) -> str | None:
 # One case of each kind the issue names, for the fast lane (`-m slow` runs the whole corpus).
 SAMPLE = ("nest-explicit-key-100000", "billion-laughs-9x9", "alias-chain-40x100", "tag-0", "expr-0", "expr-3",
           "expr-squares-vars", "field-dropout-p-nan", "skipped-conv-bogus", "size-adaptive-1000000000000",
-          "when-nan", "name-esc", "op-0", "misspelt-variable", "block-arg", "many-problems")
+          "when-nan", "name-esc", "op-0", "misspelt-variable", "block-arg", "many-problems", "raw-esc-in-comment")
 
 
 def _sample() -> list[Hostile]:

@@ -247,7 +247,7 @@ def test_plot_depth_and_what(tmp_path):
 
 
 @pytest.mark.parametrize(("args", "message"), [
-    (["-o", "a.gif"], "cannot tell the image format of 'a.gif'"),
+    (["-o", "a.gif"], "a.gif: error: cannot tell the image format from the file name's suffix"),
     (["-o", "a.png", "--what", "flops"], "--what: unknown panel 'flops'"),
     (["-o", "a.png", "--what", ","], "--what names no panel"),
     (["-o", "missing-folder/a.png"], "folder missing-folder does not exist"),

@@ -123,7 +123,10 @@ def test_squaring_chain_of_variables_stops_at_the_digit_limit(tmp_path):
 
 def test_exponential_expansion_of_skipped_layers_is_bounded(tmp_path, monkeypatch):
     # b5 expands to 1000**5 skipped relus; no node is ever made, the work limit stops it (lowered here
-    # to keep the test fast; the hostile corpus runs the real limit in a subprocess)
+    # to keep the test fast; the hostile corpus runs the real limit in a subprocess). It stops early:
+    # b1's 1000 copies of b0 cost 7,000 units (7 each: {op: b0, repeat: 1000} weighs 4, the relu 3), so
+    # once b2's first copy of b1 is done, its 999 copies left are sure to cost 6,993,000 > 20,000: the
+    # message points at b2's item (line 11), after 7,000 units of work rather than 20,000.
     from cnncalc.spec import graph
 
     monkeypatch.setattr(graph, "MAX_WORK", 20_000)
@@ -131,7 +134,7 @@ def test_exponential_expansion_of_skipped_layers_is_bounded(tmp_path, monkeypatc
         "".join(f"  b{i}:\n    layers:\n      - {{op: b{i - 1}, repeat: 1000}}\n" for i in range(1, 6)) + \
         "layers:\n  - {op: b5}\n"
     path, result = run_spec(tmp_path, text)
-    assert_bad_input(result, f"{path}:8:9: error: layer ", "expanding the spec takes more than 20,000 steps",
+    assert_bad_input(result, f"{path}:11:9: error: layer ", "expanding the spec takes more than 20,000 steps",
                      "hint: see docs/limits.md")
 
 
@@ -140,13 +143,44 @@ def test_expansion_limit_in_units(monkeypatch):
 
     # each instance of '{op: relu, when: c, repeat: 11}' weighs 1 (the mapping) + 2 ('relu': 1 + 4 // 4)
     # + 1 ('c') + 1 (11) = 5: 8 repetitions weigh 40, the 9th (relu1.8) goes over 42
-    monkeypatch.setattr(graph, "MAX_WORK", 42)
+    # 11 repetitions weigh 55: with a limit of 54 the first copy is made, and the 10 left are sure to
+    # weigh 50 more, so the repeat stops there (docs/limits.md: bounded before the work is done)
+    monkeypatch.setattr(graph, "MAX_WORK", 54)
     text = "input: [3, 8, 8]\nvars: {c: true}\nlayers:\n  - {op: relu, when: c, repeat: 11}\n"
-    with pytest.raises(Stopped, match="more than 42 steps") as caught:
+    with pytest.raises(Stopped, match="more than 54 steps") as caught:
         graph.build(parse_spec(text))
-    assert caught.value.errors[-1].layer == "relu1.8"
+    assert caught.value.errors[-1].layer == "relu1"
     monkeypatch.setattr(graph, "MAX_WORK", 55)  # 11 * 5
     assert len(graph.build(parse_spec(text)).nodes) == 11
+    # a repeat given by an expression may be 0, so a block's floor does not count it: a call of b
+    # weighs 3 ({op: b, repeat: 2}) + 11 * 5 = 58, but its floor is 3. The first call (58) and the
+    # floor of the second (3) fit in 100; the second's relus are counted when n is known: 58 + 3 + 5,
+    # and the 10 copies left, 50 more, pass 100
+    text = "input: [3, 8, 8]\nvars: {c: true, n: 11}\nblocks:\n  b:\n    layers:\n      - {op: relu, when: c, repeat: n}\n" \
+        "layers:\n  - {op: b, repeat: 2}\n"
+    monkeypatch.setattr(graph, "MAX_WORK", 100)
+    with pytest.raises(Stopped, match="more than 100 steps") as caught:
+        graph.build(parse_spec(text))
+    assert caught.value.errors[-1].layer == "b1.1.relu1"
+
+
+def test_the_least_work_of_a_block_call():
+    from cnncalc.spec.workfloor import least_work
+
+    spec = parse_spec("input: [3, 8, 8]\nblocks:\n  a:\n    layers:\n      - {op: relu, repeat: 3}\n"
+                      "  b:\n    layers:\n      - {op: a, repeat: 2}\n      - {op: relu}\n"
+                      "  r:\n    layers:\n      - {op: relu}\n      - {op: r, when: false}\n"
+                      "layers:\n  - {op: b}\n  - {op: r}\n")
+    known: dict[str, int] = {}
+    call_b, call_r = spec.items
+    # {op: relu, repeat: 3} weighs 1 (the mapping) + 2 ('relu') + 1 (3) = 4: a's body is 3 * 4 = 12;
+    # {op: a, repeat: 2} weighs 3: b's body is 2 * (3 + 12) + 3 ({op: relu}) = 33; the call {op: b} weighs 2
+    assert least_work(call_b, spec.blocks["b"], spec.blocks, known, 10**9) == 2 + 33
+    assert known == {"a": 12, "b": 33}
+    assert least_work(call_b, spec.blocks["b"], spec.blocks, known, 20) == 20  # at most the cap
+    # r calls itself (a recursion that `when:` ends): the builder only checks a skipped recursive call,
+    # so its body counts 0 and the call only its own weight, {op: r}: 2
+    assert least_work(call_r, spec.blocks["r"], spec.blocks, known, 10**9) == 2
 
 
 def test_max_nodes(monkeypatch):

@@ -326,7 +326,7 @@ def test_plot_writes_the_variants_with_the_front_highlighted(tmp_path):
 
 @needs_matplotlib
 @pytest.mark.parametrize("args, message", [
-    (["--plot", "a.gif"], "cannot tell the image format of 'a.gif'"),
+    (["--plot", "a.gif"], "a.gif: error: cannot tell the image format from the file name's suffix"),
     (["--plot", "missing/a.png"], "--plot missing/a.png: folder missing does not exist"),
     (["--plot", "a.png", "--plot-axes", "params,flops"], "--plot-axes: no figure 'flops'"),
     (["--plot", "a.png", "--plot-axes", "params"], "--plot-axes params: give two different figures"),

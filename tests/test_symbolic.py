@@ -143,3 +143,20 @@ def test_receptive_field_columns_of_symbolic_sizes(tmp_path):
     # jump: 3 after the pool, 3/2 after the transposed conv, 1/2 after upsampling by 3
     # (the last is the formula 3/2 x (2*floor(H/3) + 1)/(6*floor(H/3) + 3), which prints as 1/2)
     assert [line.split()[-2] for line in result.stdout.splitlines()[5:8]] == ["3", "1.5", "1/2"]
+
+
+def test_a_merge_takes_the_receptive_field_provably_largest(tmp_path):
+    # table --symbolic on efficientnet_b0 raised sympy's TypeError: its SE gate (global pooling, whose
+    # field is the whole H x W image) against the 7 x 7 branch cannot be ordered for every H and W
+    spec = tmp_path / "merge.yaml"
+    spec.write_text("input: [8, 32, 32]\nlayers:\n  - {op: conv, name: c3, out: 8, kernel: 3, pad: 1}\n"
+                    "  - {op: conv, name: c5, out: 8, kernel: 5, pad: 2, in: input}\n"
+                    "  - {op: add, name: sum, in: [c3, c5]}\n  - {op: gap, name: g, in: c5}\n"
+                    "  - {op: mul, name: gated, in: [sum, g]}\n")
+    fields = {name: row.get("receptive_field") for name, row in rows(str(spec)).items()}
+    assert fields["sum"] == [5, 5]  # 3*3 < 5*5 for every size: decided
+    assert fields["g"] == ["H + 4", "W + 4"] and fields["gated"] is None  # 5*5 against (H+4)*(W+4): not known
+    numeric = json.loads(runner.invoke(app, ["table", str(spec), "-f", "json"]).stdout)
+    # 32 x 32: the gate's field is 32 + 4 = 36 (the 5 x 5 conv's pad 2 on each side), larger than 5
+    assert [row["receptive_field"] for row in numeric["layers"]][2:] == [[5, 5], [36, 36], [36, 36]]
+    assert runner.invoke(app, ["table", "efficientnet_b0", "--symbolic"]).exit_code == 0

@@ -20,7 +20,7 @@ from typing import Any
 
 from ..core.errors import CnnCalcError, OptionError, did_you_mean
 from ..core.figures import ENGINE_FIGURES, FIGURES
-from ..core.numbers import decimal_text
+from ..core.numbers import decimal_text, exact_number, scientific
 from ..core.shapes import Shape
 from ..spec.graph import build
 from ..spec.spec import Spec, spec_from_document
@@ -71,15 +71,19 @@ def parse_axis(name: str, given: str | Sequence[Any]) -> Axis:
 
 
 def _range(what: str, start_text: str, stop_text: str, step_text: str) -> tuple[str, ...]:
-    start, stop, step = (Fraction(text) for text in (start_text, stop_text, step_text))
     shown = f"{what}={start_text}:{stop_text}:{step_text}"
+    try:
+        start, stop, step = (exact_number(text) for text in (start_text, stop_text, step_text))
+    except ValueError as exc:
+        raise OptionError(f"{shown}: {exc}") from None
     if step <= 0:
         raise OptionError(f"{shown}: the step must be more than 0")
     if stop < start:
         raise OptionError(f"{shown}: the range ends before it starts")
     count = math.floor((stop - start) / step) + 1
     if count > MAX_VARIANTS:
-        raise OptionError(f"{shown}: {count:,} values, more than the limit of {MAX_VARIANTS:,}")
+        raise OptionError(f"{shown}: {scientific(count) if count > 10**12 else f'{count:,}'} values, "
+                          f"more than the limit of {MAX_VARIANTS:,}")
     real = any(mark in text for text in (start_text, stop_text, step_text) for mark in ".eE")
     return tuple(_decimal(start + i * step, real) for i in range(count))
 

@@ -131,13 +131,15 @@ def finite(option: str) -> Callable[[Any], Any]:
     return check
 
 
+MAX_BATCH = 2**63 - 1  # a batch is a tensor dimension: PyTorch's sizes are 64-bit (docs/limits.md)
+
 # Options shared by several commands (typer reads these defaults; it does not change them).
 SPEC = typer.Argument(..., help="Spec file, or the name of a bundled spec (see 'cnncalc specs').")
 INPUT = typer.Option(None, "--input", help="Override the spec's input, as C,H,W.")
 SET = typer.Option(None, "--set", metavar="NAME=VALUE", help="Override a variable of the spec (repeatable).")
 DTYPE = typer.Option("float32", "--dtype", metavar="DTYPE", callback=choice(DTYPES, "dtype"),
                      help="Element type for activation memory: " + ", ".join(DTYPES) + ".")
-BATCH = typer.Option(1, "--batch", "-b", min=1, help="Batch size: scales MACs and memory.")
+BATCH = typer.Option(1, "--batch", "-b", min=1, max=MAX_BATCH, help="Batch size: scales MACs and memory.")
 OUTPUT = typer.Option(None, "--output", "-o", help="Write to this file (atomically).")
 MODE = typer.Option("infer", "--mode", metavar="MODE", callback=choice(("infer", "train"), "mode"),
                     help="infer: the network that runs at inference; train: with the layers marked train_only "

@@ -28,11 +28,12 @@ def grade(
     only_given: bool = typer.Option(
         False, "--only-given", help="Grade only the columns (and the total row) each sheet has: partial exercises."),
     points: Optional[float] = typer.Option(
-        None, "--points", min=0.0, help="Scale each sheet's score to this many points (overrides the assignment's)."),
+        None, "--points", min=0.0, callback=finite("--points"),
+        help="Scale each sheet's score to this many points (overrides the assignment's)."),
     weights: Optional[list[str]] = typer.Option(
         None, "--weight", metavar="COLUMN=W", help="Points per cell of a column, e.g. memory_kb=2 (repeatable)."),
     carry_credit: float = typer.Option(
-        1.0, "--carry-forward-credit", min=0.0, max=1.0,
+        1.0, "--carry-forward-credit", min=0.0, max=1.0, callback=finite("--carry-forward-credit"),
         help="Credit for a cell that is consistent with the student's own earlier mistake (error carried forward)."),
     rtol: Optional[float] = typer.Option(
         None, "--rtol", min=0.0, callback=finite("--rtol"),
@@ -111,6 +112,7 @@ def grade(
 def _weights(items: Optional[list[str]], asked) -> dict[str, Fraction]:
     """--weight COLUMN=W items -> {column key: W}; a column the assignment does not ask is an error."""
     from ..core.errors import InputError, OptionError
+    from ..core.numbers import exact_number
     from ..grade import GradedColumn, classify_header
 
     found: dict[str, Fraction] = {}
@@ -118,7 +120,7 @@ def _weights(items: Optional[list[str]], asked) -> dict[str, Fraction]:
         name, sep, value = item.partition("=")
         try:
             kind = classify_header(name) if sep else None
-            weight = Fraction(value.strip())
+            weight = exact_number(value.strip())
         except (ValueError, ZeroDivisionError, InputError):
             raise OptionError(f"--weight expects COLUMN=W with W a number, got {item!r}",
                               hint="e.g. --weight memory_kb=2") from None
@@ -138,7 +140,11 @@ def sheet_paths(paths: list[Path]) -> list[Path]:
 
     found: list[Path] = []
     for path in paths:
-        if path.is_dir():
+        try:
+            folder = path.is_dir()
+        except OSError:  # a name too long for the system: the reader says so, located
+            folder = False
+        if folder:
             inside = sorted(p for p in path.iterdir() if p.suffix.lower() in SHEET_SUFFIXES
                             and not p.name.startswith(".") and p.is_file())
             if not inside:
@@ -226,8 +232,9 @@ def _feedback(target: str, results, graph, report, carry_credit: Fraction, input
     folder = Path(target)
     try:
         folder.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise InputError(f"cannot make the feedback folder: {exc.strerror or exc}", file=target) from None
+    except (OSError, ValueError) as exc:  # ValueError: a NUL character in the name
+        raise InputError(f"cannot make the feedback folder: {getattr(exc, 'strerror', None) or exc}",
+                         file=target) from None
     from ..core.io import write_atomic
 
     protected = input_files(inputs)

@@ -22,6 +22,7 @@ def import_model(
 
     Example: [bold]cnncalc import yolov8.yaml --scale n -o yolov8n.yaml[/bold]
     """
+    from ..core.errors import OptionError, SpecError
     from ..spec.spec import check_name, check_text
     from ..spec.ultralytics import import_ultralytics
     from ..spec.yamlsrc import read_spec_text
@@ -29,6 +30,13 @@ def import_model(
     with reporting_errors():
         text = read_spec_text(source, str(source))
         title = name or source.stem.replace(".", "_")
-        check_text(title, None, "name")
-        check_name(title if title[:1].isalpha() or title[:1] == "_" else f"_{title}", None, "spec name")
+        try:
+            check_text(title, None, "name")
+            check_name(title if title[:1].isalpha() or title[:1] == "_" else f"_{title}", None, "spec name")
+        except SpecError as exc:  # the option's fault, or the file name's
+            message = exc.message if exc.message.startswith("'") else \
+                f"a spec name uses letters, digits, '_' and '-', got {title!r}"  # (it may start with a digit)
+            raise OptionError(f"--name: {message}" if name else f"the file's name makes no spec name: {message}",
+                              file=None if name else str(source),
+                              hint=None if name else "give the spec's name with --name NAME") from None
         emit(import_ultralytics(text, str(source), scale, title), output, [source])

@@ -82,6 +82,8 @@ def write_atomic(path: Path, text: str | bytes, *, inputs: Iterable[Path] = ()) 
     - `inputs` are the files the command read (the spec, answer sheets): writing over one of them
       is refused, since the output would destroy what it was computed from."""
     shown = str(path)
+    if "\x00" in shown:  # no system call takes it (Python raises ValueError)
+        raise InputError("a file name cannot hold a NUL character", file=shown)
     target = Path(os.path.realpath(path))
     try:
         info: os.stat_result | None = target.stat()

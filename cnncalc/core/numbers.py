@@ -5,6 +5,7 @@ conversions); beyond that they print as `≈1.23457e+5000`, never as a traceback
 from __future__ import annotations
 
 import math
+import re
 from fractions import Fraction
 from typing import Any
 
@@ -104,6 +105,23 @@ def human_bytes(value: int, digits: int = 3) -> str:
             wide = abs(number) >= Fraction(10**digits * 10 - 5, 10)
             return f"{float_text(number, '.0f' if wide else f'.{digits}g')} {prefix}"
     return f"{value} B"
+
+
+MAX_EXPONENT = 60  # a number typed by a user: exponents from -60 to 60, as the spec's expressions allow
+MAX_NUMBER_TEXT = 100  # characters
+_EXPONENT = re.compile(r"[eE]([-+]?[0-9]+)\s*$")
+
+
+def exact_number(text: str) -> Fraction:
+    """Fraction(text) ('0.05', '1e-3', '1/3') for a number typed in an option or a sheet's cell, or
+    ValueError. One longer than MAX_NUMBER_TEXT characters, or whose exponent is beyond MAX_EXPONENT, is
+    refused first: Fraction('1e-999999999') computes 10**999999999 before anything can look at it."""
+    if len(text) > MAX_NUMBER_TEXT:
+        raise ValueError(f"a number of more than {MAX_NUMBER_TEXT} characters")
+    match = _EXPONENT.search(text)
+    if match and abs(int(match[1])) > MAX_EXPONENT:
+        raise ValueError(f"the exponent of {text!r} is beyond {MAX_EXPONENT}")
+    return Fraction(text)
 
 
 def truncate(value: Fraction) -> int:

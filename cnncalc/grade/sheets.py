@@ -18,6 +18,7 @@ from typing import Any, Optional
 
 from ..core.errors import Location, SheetError
 from ..core.io import read_bytes, read_text
+from ..core.numbers import exact_number
 from ..core.text import printable
 from ..spec.yamlsrc import YList, YMap, check_structure, parse_yaml
 from .columns import IGNORED, LAYER, LAYER_HEADERS, GradedColumn, classify_header, normalize_header
@@ -181,9 +182,10 @@ def _next_cell(cells: list[str], index: int) -> str | None:
 
 def _fraction(text: str, what: str, loc: Location, positive: bool) -> Fraction:
     try:
-        value = Fraction(text.strip().replace(",", "."))
+        value = exact_number(text.strip().replace(",", "."))
     except (ValueError, ZeroDivisionError):
-        raise SheetError(f"{what} must be a number, got {_clean(text)!r}", loc=loc) from None
+        raise SheetError(f"{what} must be a number (exponents from -60 to 60), got {_clean(text)!r}",
+                         loc=loc) from None
     if value < 0 or (positive and value == 0):
         raise SheetError(f"{what} must be {'positive' if positive else 'at least 0'}, got {_clean(text)!r}",
                          loc=loc)
@@ -353,14 +355,19 @@ _GROUP_KEY = re.compile(r"\d{3}(\.\d+)?")
 
 
 def _check_flow_thousands(node: Any, file: str) -> None:
+    import yaml
+
     pairs = node.value
     for index, (key, value) in enumerate(pairs):
-        if not (index and not key.style and _GROUP_KEY.fullmatch(str(key.value)) and value.value == ""
+        if not (index and isinstance(key, yaml.ScalarNode) and isinstance(value, yaml.ScalarNode)
+                and not key.style and _GROUP_KEY.fullmatch(str(key.value)) and value.value == ""
                 and value.tag.endswith(":null")):
             continue
         start = index - 1
         while start > 0 and _GROUP_KEY.fullmatch(str(pairs[start][0].value)) and pairs[start][1].value == "":
             start -= 1
+        if not all(isinstance(part, yaml.ScalarNode) for part in pairs[start]):  # not a number split at a comma
+            continue
         name, first = pairs[start][0].value, pairs[start][1].value
         end = index
         while end + 1 < len(pairs) and _GROUP_KEY.fullmatch(str(pairs[end + 1][0].value)) \

@@ -18,6 +18,7 @@ from typing import Any, ClassVar, NamedTuple, NoReturn
 from ..core.errors import Consequence, ErrorCollector, Location, SpecError, did_you_mean
 from ..core.formula import Step, value_of
 from ..core.shapes import Shape, shape_list
+from ..core.symbolic import definitely, is_symbolic
 from .fields import REQUIRED, Field, FieldProblem
 from .memory import MemoryContext, Stage, stage_output
 from .torchspec import Torch
@@ -368,7 +369,12 @@ class Layer:
         longer the image's (a reshape): the engine then gives None to what reads it, too."""
         if len(fields) == 1:
             return fields[0]
-        return max(fields, key=_area)
+        areas = [_area(field) for field in fields]
+        if not any(is_symbolic(area) for area in areas):
+            return fields[areas.index(max(areas))]  # the first of the largest
+        # symbolic sizes (--symbolic): the one provably largest, else not known (None)
+        return next((field for field, area in zip(fields, areas) if all(definitely(area >= other) for other in areas)),
+                    None)
 
     # ---- helpers for the rules ----------------------------------------------------------------
     def fail(self, message: str, field: str | None = None, hint: str | None = None) -> NoReturn:

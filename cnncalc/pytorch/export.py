@@ -292,6 +292,6 @@ def write_new(path: Path, data: bytes | str, force: bool, inputs: Sequence[Path]
     from ..core.errors import OptionError
     from ..core.io import write_atomic
 
-    if os.path.lexists(path) and not force:
+    if os.path.isfile(path) and not force:  # a folder, pipe or device: write_atomic says what it is
         raise OptionError("the file exists; add --force to replace it", file=str(path))
     write_atomic(path, data, inputs=inputs)

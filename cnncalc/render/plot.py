@@ -62,7 +62,7 @@ def image_format(path: Path) -> str:
     """'png', 'svg' or 'pdf' from the file name, or an OptionError."""
     suffix = path.suffix.lower().lstrip(".")
     if suffix not in FORMATS:
-        raise OptionError(f"cannot tell the image format of '{path.name}'",
+        raise OptionError("cannot tell the image format from the file name's suffix", file=str(path),
                           hint="give a file name ending in " + ", ".join(f".{f}" for f in FORMATS))
     return suffix
 

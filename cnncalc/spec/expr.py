@@ -126,6 +126,20 @@ def bounded(value: Any, offset: int = 0) -> Any:
     raise ExprError(f"a number has more than {MAX_DIGITS} digits", offset)
 
 
+def _check_numbers(name: str, values: list[Any], offset: int) -> None:
+    """The arguments of every function but len are numbers (or one list of them): a word or a mapping
+    gets a message of its own rather than Python's ('<' not supported between 'int' and 'str')."""
+    for value in values:
+        for item in value if isinstance(value, (list, tuple)) else (value,):
+            if isinstance(item, (str, dict)):
+                raise ExprError(f"{name}() needs numbers, got {'a mapping' if isinstance(item, dict) else repr(item)}",
+                                offset)
+    if name in ("min", "max") and len(values) == 1 and isinstance(values[0], (list, tuple)) and not values[0]:
+        raise ExprError(f"{name}() of an empty list", offset)
+    if name == "sqrt" and values and isinstance(values[0], (int, float, Fraction)) and values[0] < 0:
+        raise ExprError(f"sqrt() of a negative number, {values[0]}", offset)
+
+
 FUNCTIONS: dict[str, Callable[..., Any]] = {
     "min": min,
     "max": max,
@@ -389,6 +403,8 @@ class _Parser:
 
         def run(env: Env) -> Any:
             values = [normalize(arg(env)) for arg in args]
+            if name != "len":
+                _check_numbers(name, values, offset)
             try:
                 return bounded(FUNCTIONS[name](*values), offset)
             except ExprError:

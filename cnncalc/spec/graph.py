@@ -46,6 +46,7 @@ from .spec import (
     oversized,
     resolve_value,
 )
+from .workfloor import least_work
 from .yamlsrc import YList, YMap, weight_of
 
 INPUT_KEYS = ("in", "inputs", "from")
@@ -231,6 +232,7 @@ class _Builder:
         self.explicit_names: dict[int, tuple[YList, dict[str, Location]]] = {}  # by id(items)
         self.own_values: dict[int, YMap] = {}  # an item's own keys, by the item's id (the spec outlives the build)
         self.work = 0
+        self.floors: dict[str, int] = {}  # the least work of a block call, by block name (see workfloor.py)
         self.input_loc = spec.input_loc if input_shape is spec.input_shape else None
         self.train_only_nodes: set[str] = set()
         self.train_only_items: list[str] = []
@@ -349,6 +351,8 @@ class _Builder:
                 origin = made(Origin, {"item": item, "local": local, "copy": k if repeated else None})
                 inputs = self._inputs(item, scope, previous, name, variables) if k == 0 or not chain else (ref,)
                 ref, kept, exported = self.instance(target, item, instance, inputs, variables, scope, origin)
+                if k == 0 and count > 1:  # the copies left are sure to cost their floor each
+                    self.charge_ahead(item, target, count - 1, name)
                 if kept:
                     kept_any = True
                     copies.append((k, ref))
@@ -457,6 +461,12 @@ class _Builder:
                 f"expanding the spec takes more than {MAX_WORK:,} steps (every repetition and block call "
                 "counts its layers' values again, skipped layers too)", loc=item.loc, layer=name,
                 hint="see docs/limits.md"))
+
+    def charge_ahead(self, item: YMap, target: type[Layer] | Block | None, copies: int, name: str) -> None:
+        """Stop before expanding `copies` more copies of `item` that are sure to pass MAX_WORK."""
+        floor = least_work(item, target, self.spec.blocks, self.floors, MAX_WORK + 1)
+        if self.work + copies * floor > MAX_WORK:
+            self.charge(copies * floor, item, name)
 
     @staticmethod
     def _unknown(name: str) -> str:

@@ -546,7 +546,7 @@ def _value(value: Any, row: Row, key: str) -> str:
         return "null"
     if isinstance(value, bool):
         return "true" if value else "false"
-    if isinstance(value, (int, float)):
+    if isinstance(value, int) or (isinstance(value, float) and math.isfinite(value)):  # not .nan, not .inf
         return str(value)
     if value == "nc":
         return "nc"

@@ -127,6 +127,12 @@ def _parse(text: str, file: str, error: type[InputError]) -> Any:
         if exc.context:
             problem = f"{exc.context}, {problem}"
         raise error(f"YAML syntax error: {problem}", loc=_loc(file, mark) if mark else None, file=file) from None
+    except yaml.reader.ReaderError as exc:  # a character YAML refuses anywhere, a comment too: no mark of its own
+        before = text[:exc.position]
+        where = Location(file, before.count("\n") + 1, exc.position - before.rfind("\n"))
+        raise error(f"YAML does not allow the character U+{exc.character:04X} anywhere in the file, comments included",
+                    loc=where, hint="remove it; inside a double-quoted string an escape such as \\x1b may stand "
+                    "for it") from None
     except yaml.YAMLError as exc:
         raise error(f"YAML syntax error: {exc}", file=file) from None
     finally:

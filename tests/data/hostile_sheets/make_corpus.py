@@ -106,6 +106,10 @@ YAML: dict[str, str | bytes] = {
     "yaml_latin1.yaml": "conv1: {c_out: 96}  # caf\u00e9\n".encode("latin-1"),
     "yaml_nul.yaml": b"conv1: {c_out: 96}\x00\n",
     "yaml_wrong_answers.yml": "conv1: {c_out: 69, hw_out: 56, memory_kb: 1, params_k: 2, macs_m: 3}\n",
+    # a list or mapping where a flow mapping's number check looks for `name: 1,134` (a key '134')
+    "yaml_flow_mapping_key.yaml": "conv1: {c_out: 96, {a: 1}: 4, params_k: 35}\n",
+    "yaml_flow_list_key_before_number.yaml": "conv1: {c_out: 96, [1]: 2, 134: }\n",
+    "yaml_raw_escape_in_comment.yaml": "conv1: {c_out: 96}  # \x1b[2J\x1b]0;pwned\x07\n",
     "yaml_formula_values.yaml": "conv1: {c_out: \"=1+95\", hw_out: \"@55\", memory_kb: \"+1134\"}\n"
     "\"=cmd|' /C calc'!A0\": {c_out: 96}\n",
 }

@@ -1,0 +1,96 @@
+"""Hostile option values and output paths found by tools/hostile_fuzz.py, one case each: exit code 2,
+a message that names the option or the file, no traceback, no raw control character."""
+from __future__ import annotations
+
+import unicodedata
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from cnncalc.cli import app
+
+runner = CliRunner()
+ROOT = Path(__file__).resolve().parent.parent
+SHEET = str(ROOT / "tests" / "data" / "sheets" / "alexnet" / "bob.csv")
+
+
+def _raw_controls(text: str) -> list[str]:
+    return sorted({f"U+{ord(ch):04X}" for ch in text
+                   if ch != "\n" and unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp")})
+
+
+# (id, arguments ({tmp}: a fresh folder), fragments of the message)
+CASES = [
+    ("points-inf", ["grade", "alexnet", SHEET, "--points", "inf"], ["--points must be a finite number, got inf"]),
+    ("points-1e400", ["grade", "alexnet", SHEET, "--points", "1e400"], ["--points must be a finite number"]),
+    ("carry-credit-nan", ["grade", "alexnet", SHEET, "--carry-forward-credit", "nan"],
+     ["--carry-forward-credit"]),
+    ("sheet-name-too-long", ["grade", "alexnet", "--", "x" * 5000 + ".csv"],
+     ["xxx.csv: error: cannot read file: File name too long"]),
+    ("output-nul", ["table", "alexnet", "-o", "{tmp}/a\x00b.txt"], ["embedded null byte"]),
+    ("gradebook-nul", ["grade", "alexnet", SHEET, "--gradebook", "{tmp}/a\x00b.csv"],
+     ["b.csv: error: a file name cannot hold a NUL character"]),
+    ("feedback-nul", ["grade", "alexnet", SHEET, "--feedback", "{tmp}/a\x00b"],
+     ["b: error: cannot make the feedback folder: embedded null byte"]),
+    ("plot-folder", ["plot", "alexnet", "-o", "{tmp}"], ["{tmp}: error: cannot tell the image format"]),
+    ("plot-escape", ["plot", "alexnet", "-o", "{tmp}/\x1b[2Jx.gif"], ["x.gif: error: cannot tell the image format"]),
+    ("import-name-digit", ["import", str(ROOT / "docs/examples/ultralytics_tiny.yaml"), "--name", "1.5"],
+     ["error: --name: a spec name uses letters, digits, '_' and '-', got '1.5'"]),
+    ("import-name-escape", ["import", str(ROOT / "docs/examples/ultralytics_tiny.yaml"), "--name", "\x1b[31m"],
+     ["error: --name: 'name' must be one line of printable text, but character 1 is U+001B"]),
+    ("export-to-folder", ["export", "lenet5", "--to", "pytorch", "-o", "{tmp}"], ["{tmp}: error: is a directory"]),
+    # Fraction('1e-99999999') computes 10**99999999 first: these ran for minutes
+    ("weight-exponent", ["grade", "alexnet", SHEET, "--weight", "memory_kb=1e-99999999"],
+     ["--weight expects COLUMN=W with W a number, got 'memory_kb=1e-99999999'"]),
+    ("sweep-step-exponent", ["sweep", "alexnet", "--set", "width=1:2:1e-99999999"],
+     ["error: --set width=1:2:1e-99999999: the exponent of '1e-99999999' is beyond 60"]),
+    ("sweep-stop-exponent", ["sweep", "alexnet", "--set", "width=1:1e99999999:1"], ["is beyond 60"]),
+    # 10**60 values: counted, not printed digit by digit
+    ("sweep-range-count", ["sweep", "alexnet", "--set", "width=1:2:1e-60"],
+     ["--set width=1:2:1e-60: 1e+60 values, more than the limit of 100,000"]),
+    # a batch is a tensor dimension: at most 2**63 - 1 (a 4,000-digit batch printed 4,000-digit figures)
+    *[(f"batch-{command}", [command, "alexnet", "--batch", str(2**63)], ["Invalid value for '--batch'"])
+      for command in ("table", "memory", "check", "compare", "report", "profile")],
+]
+
+
+@pytest.mark.parametrize("args,fragments", [case[1:] for case in CASES], ids=[case[0] for case in CASES])
+def test_hostile_option(tmp_path, args, fragments):
+    result = runner.invoke(app, [arg.replace("{tmp}", str(tmp_path)) for arg in args])
+    assert result.exit_code == 2, result.output
+    assert result.exception is None or isinstance(result.exception, SystemExit), repr(result.exception)
+    assert "Traceback" not in result.output
+    assert _raw_controls(result.output) == []
+    for fragment in fragments:
+        assert fragment.replace("{tmp}", str(tmp_path)) in result.stderr, result.stderr
+    assert list(tmp_path.iterdir()) == []  # nothing written
+
+
+@pytest.mark.parametrize("row,message", [
+    # Fraction('1e-99999999') computes 10**99999999 first: this assignment ran for minutes
+    ("points,1e-99999999", "t.csv:16:2: error: points must be a number (exponents from -60 to 60), got '1e-99999999'"),
+    ("points,1e400", "points must be a number (exponents from -60 to 60), got '1e400'"),
+    ("points," + "9" * 200, "points must be a number"),
+    ("weight,,,,,,,1,1,1e-99999999,1,1", "t.csv:2:10: error: the weight of memory_kb must be a number"),
+])
+def test_hostile_assignment(tmp_path, row, message):
+    template = runner.invoke(app, ["grade", "--template", "alexnet", "--weight", "memory_kb=2", "--points", "20"])
+    lines = template.stdout.splitlines()
+    key = row.split(",")[0]
+    text = "\n".join(row if line.startswith(key + ",") else line for line in lines) + "\n"
+    (tmp_path / "t.csv").write_text(text)
+    result = runner.invoke(app, ["grade", "alexnet", "--assignment", str(tmp_path / "t.csv"), SHEET])
+    assert result.exit_code == 2, result.output
+    assert message in result.stderr.replace(str(tmp_path) + "/", "")
+
+
+@pytest.mark.parametrize("value", [".nan", ".inf", "-.inf"])
+def test_import_refuses_a_number_that_is_not_finite(tmp_path, value):
+    # .nan was written into the spec as the word 'nan', which only `cnncalc table` then refused
+    text = (ROOT / "docs" / "examples" / "ultralytics_tiny.yaml").read_text(encoding="utf-8")
+    source = tmp_path / "model.yaml"
+    source.write_text(text.replace("  - [-1, 3, C2f, [128, True]]", f"  - [-1, 3, C2f, [{value}, True]]"))
+    result = runner.invoke(app, ["import", str(source)])
+    assert result.exit_code == 2, result.output
+    assert f"{source}:10:5: error: row 2: C2f's argument 'c2' must be a number or a boolean, got " in result.stderr
