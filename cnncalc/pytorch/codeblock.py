@@ -53,7 +53,7 @@ class UseWriter(ScopeWriter):
         position = {id(item): index for index, item in enumerate(block.items)}
         members.sort(key=lambda m: position.get(id(m.item), len(position)))
         for member in members:
-            if not isinstance(member, Loop) and ("." in member.key or any(
+            if not isinstance(member, Loop) and not member.shared and ("." in member.key or any(
                     t is not None and t.origin is not None and t.origin.copy is not None for t in member.things)):
                 raise NotIdiomatic(f"{member.key}: repeats and written-out blocks inside a class")
         envs = [self._env(gen, c) for c in calls]
@@ -92,7 +92,8 @@ class UseWriter(ScopeWriter):
                 if id(producer) in by_item and not self._keeps_channels(by_item[id(producer)]):
                     ref = ""  # its channels are its own: the texts before it say nothing of them
                     break
-            chains[id(item)] = [*texts, *(["in_channels"] if ref == INPUT_NAME else [])]
+            first_port = ref in (INPUT_NAME, self.block.ports[0]) and ref != self.block.variadic
+            chains[id(item)] = [*texts, *(["in_channels"] if first_port else [])]
             local = str(item["name"]) if "name" in item else f"#{index}"
             producers[local] = (item, _item_inputs(item, previous)[0])
             previous = local
@@ -218,7 +219,33 @@ class BlockWriter(UseWriter):
 
     @property
     def forward_args(self) -> str:
-        return f"*{self.listed}" if self.listed else "x"
+        """One argument per input port (`x, shortcut`), the last `*rest` where it takes the remaining inputs."""
+        if self.listed:
+            return f"*{self.listed}"
+        if not self.block.inputs:
+            return "x"
+        return ", ".join(f"*{variable(p)}" if p == self.block.variadic else variable(p) for p in self.block.ports)
+
+    def _port_values(self, names: Names) -> dict[str, str]:
+        """What forward calls each input port (and `input`, the first one) and `PORT.*`, a list's inputs."""
+        block = self.block
+        if self.listed:
+            port = names.new(self.listed)
+            return {INPUT_NAME: f"{port}[0]", f"{self.listed}.*": f"*{port}"}
+        if not block.inputs:
+            return {INPUT_NAME: names.new("x")}
+        value: dict[str, str] = {}
+        for port in block.ports:
+            name = names.new(variable(port))
+            if name != variable(port):
+                raise NotIdiomatic(f"input {port!r} is a name the code needs")
+            if port == block.variadic:
+                value[f"{port}.*"] = f"*{name}"
+            else:
+                value[port] = name
+        if block.ports[0] in value:
+            value[INPUT_NAME] = value[block.ports[0]]
+        return value
 
     def _collecting(self) -> bool:
         """Whether the repeats straight in the class are side by side, each copy reading the copies before it
@@ -229,16 +256,14 @@ class BlockWriter(UseWriter):
             for m in loops) and all(isinstance(m, Loop) or inline_form(m) is not None for m in self.members)
 
     def forward_lines(self) -> list[str]:
-        if (self.block.inputs and not self.listed) or self.block.outputs:
-            raise NotIdiomatic("named inputs or several outputs")  # written out where it is used
         by_item = {id(m.item): m for m in self.members}
+        copies: dict[int, list[Member]] = {}  # an item's copies that call one shared module
+        for m in self.members:
+            if m.shared and m.item is not None:
+                copies.setdefault(id(m.item), []).append(m)
         groups = self.containers()
         names = Names()
-        if self.listed:
-            port = names.new(self.listed)
-            value = {INPUT_NAME: f"{port}[0]", f"{self.listed}.*": f"*{port}"}
-        else:
-            value = {INPUT_NAME: names.new("x")}
+        value = self._port_values(names)
         lines: list[str] = []
         previous = INPUT_NAME
         done: set[str] = set()  # members called through their container
@@ -249,12 +274,17 @@ class BlockWriter(UseWriter):
             inputs = _item_inputs(item, previous)
             member = by_item.get(id(item))
             previous = local
+            if member is None and local in value:
+                raise NotIdiomatic(f"{local}: two items of that name, each under its own condition")
             if member is None:  # skipped by every use: it stands for its first input
                 if inputs[0] not in value:
                     raise NotIdiomatic(f"{local}: its input is no name of the block's layers")
                 value[local] = value[inputs[0]]
                 continue
             if member.key in done:
+                continue
+            if len(copies.get(id(item), [])) > 1:
+                lines += self._shared_copies(copies[id(item)], local, inputs, value, names)
                 continue
             own = f"{local}.*" if isinstance(member, Loop) else None  # a repeat reading the copies before it
             if not all(name in value or name == own for name in inputs):  # `m.*`, `xs.{i}`, `NAME if CONDITION`...
@@ -287,11 +317,56 @@ class BlockWriter(UseWriter):
                 code = ", ".join(_read(value, name) for name in inputs)
                 for segments in member.paths:
                     code = f"{attribute('.'.join(segments))}({code})"
+                several = self._outputs_of(member, local, names, value)
+                if several:
+                    if member.presence != everywhere:
+                        raise NotIdiomatic(f"{local}: a block of several outputs that some uses skip")
+                    lines.append(f"{', '.join(several)} = {code}")
+                    continue
                 lines += _optional(out, code, attribute(".".join(member.paths[0])), value[inputs[0]],
                                    member.presence != everywhere)
             value[local] = out
+        if self.block.outputs:
+            returned = [_read(value, ref) for ref in self.block.outputs]
+            lone_list = len(returned) == 1 and returned[0].startswith("*")  # `return *xs` is no statement
+            lines.append(f"return [{returned[0]}]" if lone_list else f"return {', '.join(returned)}")
+            return lines
         output = self.block.output or locals_[-1]
         lines.append(f"return {value[output]}")
+        return lines
+
+    def _outputs_of(self, member: Member, local: str, names: Names, value: dict[str, str]) -> list[str]:
+        """The variables a use of a block with named outputs (`outputs: [a, b]`) is unpacked into, each
+        readable as `LOCAL.a`; [] for one output."""
+        thing = member.things[member.present[0]]
+        if not isinstance(thing, Call) or not self.gen.spec.blocks[thing.block].outputs:
+            return []
+        declared = self.gen.spec.blocks[thing.block].outputs
+        if any(ref.endswith(".*") for ref in declared) or len({len(t.outputs) for t in member.things
+                                                                if isinstance(t, Call)}) != 1:
+            raise NotIdiomatic(f"{local}: a block whose number of outputs is not fixed")
+        out = [names.new(variable(ref)) for ref in declared]
+        for ref, name in zip(declared, out):
+            value[f"{local}.{ref}"] = name
+        return out
+
+    def _shared_copies(self, members: list[Member], local: str, inputs: list[str], value: dict[str, str],
+                       names: Names) -> list[str]:
+        """A repeat of a layer that calls another's module again (`share:`), written call by call, each copy
+        reading the one before (SPPF's max pool applied three times)."""
+        if any(m.presence != members[0].presence or not all(m.presence) for m in members):
+            raise NotIdiomatic(f"{local}: copies of a shared layer that some uses skip")
+        lines, outs = [], []
+        previous: list[Any] = []
+        for k, member in enumerate(sorted(members, key=lambda m: int(m.key.rsplit(".", 1)[1]))):
+            source = _read(value, inputs[0]) if k == 0 else outs[-1]
+            if k and any(t is not None and t.inputs != (p.name,) for t, p in zip(member.things, previous)):
+                raise NotIdiomatic(f"{local}: copies of a shared layer that do not read each other in turn")
+            previous = member.things
+            outs.append(names.new(variable(local)))
+            lines.append(f"{outs[-1]} = {attribute('.'.join(member.paths[0]))}({source})")
+            value[f"{local}.{k}"] = outs[-1]
+        value[local], value[f"{local}.*"] = outs[-1], ", ".join(outs)
         return lines
 
     def _collected(self, loop: Loop, local: str, inputs: list[str], value: dict[str, str], names: Names) -> list[str]:

@@ -248,6 +248,11 @@ class Member:
     def presence(self) -> tuple[bool, ...]:
         return tuple(t is not None for t in self.things)
 
+    @property
+    def shared(self) -> bool:
+        """Whether it calls again a module another layer owns (`share:`): it registers nothing."""
+        return all(isinstance(t, Node) and t.layer.shares for t in self.things if t is not None)
+
 
 @dataclass(eq=False)
 class Loop(Member):

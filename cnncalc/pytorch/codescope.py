@@ -68,6 +68,8 @@ class ScopeWriter:
         self.texts = [t for m in members for texts in field_sources(m.item).values() for t in texts]
         self.root = Slot()
         for order, member in enumerate(members):
+            if member.shared:  # its module is registered by its owner
+                continue
             for part, segments in enumerate(member.paths):
                 slot = self.root
                 for segment in segments:
@@ -408,11 +410,29 @@ class ModelWriter(ScopeWriter):
                 code = ", ".join(inputs)
                 for path in self._called(member):
                     code = f"{attribute(path)}({code})"
+            thing = member.things[0]
+            if isinstance(thing, Call) and len(thing.outputs) > 1:  # `x0, x1 = self.stage2(x0, x1)`
+                outs = [names.new(self._output_variable(thing, ref)) for ref in thing.outputs]
+                lines.append(f"{', '.join(outs)} = {code}")
+                value.update(zip(thing.outputs, outs))
+                continue
             out = names.new(variable(member.key.split(".")[-1]))
             lines.append(f"{out} = {code}")
             value[_output(member)] = out
         lines.append(f"return {', '.join(value[ref] for ref in self.gen.graph.outputs)}")
         return lines
+
+    def _output_variable(self, use: Call, ref: str) -> str:
+        """The variable for one output of a use of several: the output the block declares (`fuse.0` for
+        `outputs: [fuse.*]`), as its spec names it."""
+        groups = self.gen.graph.groups
+        inner = ref.removeprefix(use.name + ".")
+        parts = inner.split(".")
+        for n in range(1, len(parts) + 1):  # the shortest name of the instance (or layer) giving it
+            name = ".".join(parts[:n])
+            if f"{use.name}.{name}" in groups and groups[f"{use.name}.{name}"][1] == ref:
+                return variable(name)
+        return variable(inner)
 
     def _called(self, member: Member) -> list[str]:
         """The modules a member's forward line calls, in order: a function use's are all its modules, which

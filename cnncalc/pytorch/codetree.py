@@ -139,6 +139,7 @@ class Tree:
         whose modules go in order, wherever each use starts in its container."""
         count = len(owners)
         found: dict[str, Member] = {}
+        collected: dict[str, dict[int, dict[int, Any]]] = {}  # key -> part -> owner's index -> module
         index_of = {owner: i for i, owner in enumerate(owners)}
         units = self.classes | self.functions
         things: list[Node | Call] = [*self.graph.nodes, *(c for c in self.graph.calls if c.block in units)]
@@ -156,10 +157,12 @@ class Tree:
                 order = items[id(thing.origin.item)] * 100_000 + (thing.origin.copy or 0) * 10
                 relative = [[str(order + part)] for part in range(len(parts))]
             member.paths = _aligned(member.paths, relative, key) if member.paths else relative
-            if not member.modules:
-                member.modules = [[] for _ in parts]
+            by_instance = collected.setdefault(key, {})
             for part, (_, module) in enumerate(parts):
-                member.modules[part].append(module)
+                by_instance.setdefault(part, {})[i] = module
+        for key, member in found.items():  # per part, in the order of the owners (a recursive block's uses
+            # are not built in that order)
+            member.modules = [[modules[i] for i in sorted(modules)] for _, modules in sorted(collected[key].items())]
         members = self._loops(list(found.values()), owners, final)
         last = len(self.graph.nodes)
         return sorted(members, key=lambda m: min(self.order.get(t.name, last) for t in m.things if t is not None))
@@ -179,6 +182,8 @@ class Tree:
     def _loops(self, members: list[Member], owners: list[str], final: bool) -> list[Member]:
         repeats: dict[int, list[Member]] = {}
         for member in members:
+            if member.shared:  # its copies call one module: written one by one in forward
+                continue
             origins = [t.origin for t in member.things if t is not None]
             if all(o is not None and o.copy is not None and member.key == f"{o.local}.{o.copy}" for o in origins):
                 repeats.setdefault(id(member.item), []).append(member)
