@@ -581,6 +581,67 @@ def test_local_lists_hide_no_function_or_class(torch, tmp_path):
         assert torch.equal(idiomatic(x), flat(x))
 
 
+PORTS = """name: ports
+input: [4, 8, 8]
+blocks:
+  pair:                      # two inputs, two outputs: forward(self, a, b) returns both
+    inputs: [a, b]
+    outputs: [left, right]
+    params: [c]
+    layers:
+      - {op: conv, name: left, in: a, out: c, kernel: 1}
+      - {op: conv, name: right, in: b, out: c, kernel: 1}
+  twice:                     # a pair inside a class, unpacked; a ReLU called twice
+    params: [c]
+    layers:
+      - {op: conv, name: conv, out: c, kernel: 1}
+      - {op: pair, name: p, in: [input, conv], c: c}
+      - {op: add, name: sum, in: [p.left, p.right]}
+      - {op: relu, name: act}
+      - {op: relu, name: act_again, share: act}
+  pools:                     # one max pool applied three times (SPPF)
+    layers:
+      - {op: maxpool, name: m, kernel: 3, stride: 1, pad: 1}
+      - {op: maxpool, name: m_again, share: m, repeat: 2}
+      - {op: concat, name: cat, in: [m, m_again.*]}
+layers:
+  - {op: twice, name: t, c: 4}
+  - {op: pair, name: q, in: [t, t], c: 4}
+  - {op: add, name: out, in: [q.left, q.right]}
+  - {op: pools, name: pool}
+  - {op: twice, name: t2, c: 8}
+"""
+
+
+def test_blocks_of_several_inputs_and_outputs_and_shared_modules_are_classes(torch, tmp_path):
+    """A block of named inputs takes one argument per input; one of several outputs returns them and its
+    caller unpacks them (in the model and in a class); a layer that shares a module (`share:`, one or
+    repeated) calls its owner's, so the file registers what the flat one does and computes the same."""
+    from cnncalc.pytorch.codegen import Generator
+
+    graph = build(parse_spec(PORTS))
+    generator = Generator(graph)
+    generator.write()
+    assert generator.written_out() == [] and sorted(generator.classes) == ["pair", "pools", "twice"]
+    source = pytorch_source(graph, "ports")
+    for excerpt in ["    def forward(self, a, b):\n        left = self.left(a)\n        right = self.right(b)\n"
+                    "        return left, right\n",
+                    "        left, right = self.p(x, conv)\n        sum_ = left + right\n",
+                    "        act = self.act(sum_)\n        act_again = self.act(act)\n",
+                    "        m = self.m(x)\n        m_again = self.m(m)\n        m_again_2 = self.m(m_again)\n"
+                    "        cat = torch.cat([m, m_again, m_again_2], dim=1)\n",
+                    "        left, right = self.q(t, t)\n        out = left + right\n"]:
+        assert excerpt in source
+    assert "act_again = nn" not in source and "m_again = nn" not in source  # one module each, as in the spec
+    idiomatic = load_exported(tmp_path, "ports_i", source)
+    flat = load_exported(tmp_path, "ports_f", flat_source(graph, "ports"))
+    assert list(idiomatic.state_dict()) == list(flat.state_dict())
+    idiomatic.load_state_dict(flat.state_dict(), strict=True)
+    x = torch.randn(2, *graph.input_shape)
+    with torch.no_grad():
+        assert torch.equal(idiomatic(x), flat(x))
+
+
 def test_an_in_place_sum_is_the_first_inputs_method_once_per_other_input():
     from cnncalc.pytorch.codescope import inline_code
 
