@@ -120,7 +120,7 @@ def test_how_each_exported_file_is_written():
     from cnncalc.api import load_graph
     from cnncalc.pytorch.codegen import Generator
 
-    expected = {"cspdarknet53": (["cna", "dark"], ["cross_stage"]),
+    expected = {"cspdarknet53": (["cna", "cross_stage", "dark"], []),
                 "hrnet_w18_small": (["basic", "bottleneck", "branch", "cbr"], ["fuse", "fuse_term", "hr_module"]),
                 "legacy_xception": (["rep", "sep", "unit", "xblock"], []),
                 # DlaBasic is a class of two inputs calling its ReLU twice (`share:`); DlaTree's root reads

@@ -65,35 +65,36 @@ class UseWriter(ScopeWriter):
         texts.inputs = self.chains.get(id(item), [])
         return texts
 
-    def _keeps_channels(self, member: Member) -> bool:
-        """Whether the member's output has its input's channels in every use (a skipped one does)."""
+    def _channel_divisor(self, member: Member) -> int | None:
+        """What the member divides its input's channels by in every use (1: it keeps them; a split in halves:
+        2); None where no one number does."""
         things = [t for row in member.copies for t in row] if isinstance(member, Loop) else member.things
-        for thing in things:
-            if isinstance(thing, Call):
-                if self.gen.shapes[thing.output][0] != self.gen.in_channels(thing):
-                    return False
-            elif thing is not None and thing.output_shape[0] != thing.input_shapes[0][0]:
-                return False
-        return True
+        pairs = [(self.gen.in_channels(t), self.gen.shapes[t.output][0]) if isinstance(t, Call) else
+                 (t.input_shapes[0][0], t.output_shape[0]) for t in things if t is not None]
+        divisors = {given // out if out and given % out == 0 else None for given, out in pairs}
+        return divisors.pop() if len(divisors) == 1 else 1 if not divisors else None
 
     def _input_texts(self) -> dict[int, list[str]]:
-        """Per item, the texts of the layers it reads, nearest first, back to the block's input."""
+        """Per item, the texts of the layers it reads, nearest first, back to the block's input; past a layer
+        that divides the channels (a split in halves), divided too (`in_channels // 2`)."""
         producers: dict[str, tuple[Any, str]] = {}  # local name -> (item, what it read)
         chains: dict[int, list[str]] = {}
         by_item = {id(m.item): m for m in self.members}
         previous = INPUT_NAME
         for index, item in enumerate(self.block.items):
-            ref, texts, seen = _item_inputs(item, previous)[0], [], set()
+            ref, texts, seen, divisor = _item_inputs(item, previous)[0], [], set(), 1
             while ref in producers and ref not in seen:
                 seen.add(ref)
                 producer, ref = producers[ref]
-                texts += _last_copy([t for field_texts in field_sources(producer).values() for t in field_texts],
-                                    producer)
-                if id(producer) in by_item and not self._keeps_channels(by_item[id(producer)]):
+                texts += [_divided(t, divisor) for t in _last_copy(
+                    [t for field_texts in field_sources(producer).values() for t in field_texts], producer)]
+                by = self._channel_divisor(by_item[id(producer)]) if id(producer) in by_item else 1
+                if by is None or (by != 1 and field_sources(producer)):
                     ref = ""  # its channels are its own: the texts before it say nothing of them
                     break
+                divisor *= by
             first_port = ref in (INPUT_NAME, self.block.ports[0]) and ref != self.block.variadic
-            chains[id(item)] = [*texts, *(["in_channels"] if first_port else [])]
+            chains[id(item)] = [*texts, *([_divided("in_channels", divisor)] if first_port else [])]
             local = str(item["name"]) if "name" in item else f"#{index}"
             producers[local] = (item, _item_inputs(item, previous)[0])
             previous = local
@@ -409,6 +410,12 @@ class BlockWriter(UseWriter):
             elif index not in positions and reads & inner:
                 return False
         return len(_item_inputs(items[positions[0]], locals_[positions[0] - 1] if positions[0] else INPUT_NAME)) == 1
+
+
+def _divided(text: str, divisor: int) -> str:
+    if divisor == 1:
+        return text
+    return f"{text} // {divisor}" if text.isidentifier() else f"({text}) // {divisor}"
 
 
 def _last_copy(texts: list[str], item: Any) -> list[str]:

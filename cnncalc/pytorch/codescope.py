@@ -193,7 +193,13 @@ class ScopeWriter:
             return pieces
         if count == "2":  # a lone copy after a different first one is no loop
             return [*pieces, piece(code(rest, False), name(rest))]
-        body = code(rest, True)
+        try:
+            body = code(rest, True)
+        except NotIdiomatic:
+            if not self.literal_first:
+                raise
+            # the model's copies whose values no expression of `i` gives: each written as it is
+            return [*pieces, *(piece(code([copy], False), name([copy])) for copy in rest)]
         if "i" in names_in_code(" + ".join(body)) or not loop.numbered:
             clause = f"for i in range(1, {count})"
         else:

@@ -239,7 +239,8 @@ class Tree:
                 continue
             if kind == "computed" and not any(c.name in signature.overridden[param] for c in calls):
                 continue
-            args.append(f"{param}={values.code(given, texts.fields.get(param, []), calls[0].name, texts.others)}")
+            code = values.code(given, texts.fields.get(param, []), calls[0].name, [*texts.inputs, *texts.others])
+            args.append(f"{param}={code}")
         return f"{name}({', '.join(args)})"
 
 
