@@ -642,6 +642,26 @@ def test_blocks_of_several_inputs_and_outputs_and_shared_modules_are_classes(tor
         assert torch.equal(idiomatic(x), flat(x))
 
 
+@pytest.mark.parametrize("flat", [False, True], ids=["classes", "flat"])
+def test_spec_text_in_the_docstring_never_runs(torch, tmp_path, flat):
+    """A description or file name that would close the docstring (\"\"\"), a backslash, a control character:
+    the exported file imports without running any of it, its docstring holds the text as written."""
+    import json
+
+    description = 'a """ + str(__import__("os").getpid()) + """ \\ end'
+    spec = f"name: evil\ndescription: {json.dumps(description)}\ninput: [3, 8, 8]\nlayers:\n" \
+           "  - {op: conv, out: 4, kernel: 1}\n"
+    graph = build(parse_spec(spec))
+    assert graph.description == description
+    source = (flat_source if flat else pytorch_source)(graph, 'x"""y\x07.yaml')  # a control character too
+    path = tmp_path / "evil.py"
+    path.write_text(source)
+    module_spec = importlib.util.spec_from_file_location("evil", path)
+    module = importlib.util.module_from_spec(module_spec)
+    module_spec.loader.exec_module(module)
+    assert module.__doc__.startswith(f"evil: {description}.") and 'from x"""y\x07.yaml' in module.__doc__
+
+
 def test_an_in_place_sum_is_the_first_inputs_method_once_per_other_input():
     from cnncalc.pytorch.codescope import inline_code
 

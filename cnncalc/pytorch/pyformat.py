@@ -31,7 +31,7 @@ def literal(value: Any) -> str:
 
 def quoted(text: str) -> str:
     """A string literal as ruff format writes it: in double quotes."""
-    return f'"{text}"' if '"' not in text and "\\" not in text else repr(text)
+    return f'"{text}"' if '"' not in text and "\\" not in text and text.isprintable() else repr(text)
 
 
 def torch_source(description: Torch) -> str:
