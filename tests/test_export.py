@@ -142,7 +142,7 @@ def test_resnet18_reads_like_torchvision(tmp_path):
     assert "layer1 = self.layer1(maxpool)" in source
     # 11,689,512 parameters: torchvision's resnet18. Multiply-adds (textbook convention, pooling counted):
     # convs + fc 1,814,073,344 + maxpool 64*56*56*9 = 1,806,336 + global average pool 512*7*7 = 25,088
-    assert "11,689,512 parameters, 1,815,904,768 multiply-adds" in source
+    assert "11,689,512 parameters, 1,815,904,768\nmulti" in source  # the docstring wraps at 88 columns
     imports = [line for line in source.splitlines() if line.startswith(("import", "from"))]
     assert imports == ["from torch import nn"]
     assert "class Add" not in source  # no helper module is needed
@@ -182,8 +182,8 @@ def test_resnet18_reads_like_torchvision(tmp_path):
                             "        self.use_add = stride == 1 and in_channels == out\n",
                             "        add = block.add_(x) if self.use_add else block\n",
                             "def make_divisible(value, divisor=8, min_value=None):\n"  # the spec's guards left out
-                            '    """MobileNet\'s rounding: the nearest multiple of `divisor`, not below 90% of `value`."""\n'
-                            "    if min_value is None:\n"]),
+                            '    """MobileNet\'s rounding: the nearest multiple of `divisor`, not below 90% of\n'
+                            '    `value`."""\n    if min_value is None:\n']),
 ])
 def test_exported_files_read_like_hand_written_pytorch(name, excerpts):
     source = pytorch_source(build(load_spec(resolve(name)[0])), name)
@@ -196,15 +196,23 @@ def test_golden_exported_files(golden, name):
     golden(f"{name}.export.py", pytorch_source(build(load_spec(resolve(name)[0])), name))
 
 
+RUFF_FAST = {"alexnet", "resnet50", "mobilenet_v2", "googlenet", "vgg16_bn", "efficientnet_b0", "densenet121", "dla34",
+             "hrnet_w18_small"}
+EXPORTABLE = sorted(name for name in bundled_specs() if not name.startswith("lecture/"))  # those are symbolic
+
+
 @pytest.mark.skipif(importlib.util.find_spec("ruff") is None, reason="ruff is not installed")
-@pytest.mark.parametrize("name", ["alexnet", "resnet50", "mobilenet_v2", "googlenet", "vgg16_bn", "efficientnet_b0",
-                                  "densenet121"])
-def test_ruff_format_leaves_the_exported_file_unchanged(tmp_path, name):
+@pytest.mark.parametrize("name", [name if name in RUFF_FAST else pytest.param(name, marks=pytest.mark.slow)
+                                  for name in EXPORTABLE])
+def test_ruff_format_leaves_the_exported_file_unchanged_and_lines_fit_88_columns(tmp_path, name):
+    """Every zoo spec's file is as ruff format writes it, and ruff's E501 at 88 columns (black's line length)
+    passes: docstrings and the helper classes copied in included."""
     path = tmp_path / f"{name}.py"
     path.write_text(pytorch_source(build(load_spec(resolve(name)[0])), name))
-    result = subprocess.run([sys.executable, "-m", "ruff", "format", "--isolated", "--check", "--diff", str(path)], capture_output=True,
-                            text=True)
-    assert result.returncode == 0, result.stdout + result.stderr
+    for command in (["format", "--isolated", "--check", "--diff"],
+                    ["check", "--isolated", "--select", "E501", "--line-length", "88", "--output-format", "concise"]):
+        result = subprocess.run([sys.executable, "-m", "ruff", *command, str(path)], capture_output=True, text=True)
+        assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_export_cli_flat_and_idiomatic(tmp_path):
@@ -660,6 +668,26 @@ def test_spec_text_in_the_docstring_never_runs(torch, tmp_path, flat):
     module = importlib.util.module_from_spec(module_spec)
     module_spec.loader.exec_module(module)
     assert module.__doc__.startswith(f"evil: {description}.") and 'from x"""y\x07.yaml' in module.__doc__
+
+
+@pytest.mark.slow
+def test_the_exported_yolov8_follows_its_input_size(torch, tmp_path):
+    """The file exported at the spec's 640x640 computes, at 640 and at 320, what the flat file written for
+    that size computes: its reshapes keep the spec's -1 (`Reshape((64, -1))`), not the 640 input's 8,400."""
+    import cnncalc.api
+
+    source = pytorch_source(*cnncalc.api.load_graph("yolov8"))
+    assert "Reshape((64, -1))" in source and "8400" not in source
+    model = load_exported(tmp_path, "yolov8_i", source)
+    for size, anchors in ((640, 8400), (320, 2100)):  # (size / 8)² + (size / 16)² + (size / 32)²
+        graph, _ = cnncalc.api.load_graph("yolov8", input=(3, size, size))
+        flat = load_exported(tmp_path, f"yolov8_f{size}", flat_source(graph, "yolov8"))
+        model.load_state_dict(flat.state_dict(), strict=True)
+        x = torch.randn(1, 3, size, size, generator=torch.Generator().manual_seed(size))
+        with torch.no_grad():
+            got, expected = model(x), flat(x)
+        assert got.shape == expected.shape == (1, 84, anchors)  # 4 box coordinates + 80 class scores
+        assert torch.equal(got, expected)
 
 
 def test_an_in_place_sum_is_the_first_inputs_method_once_per_other_input():

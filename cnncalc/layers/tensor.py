@@ -131,7 +131,7 @@ class Reshape(Layer):
         return Cells(filters=shape_list(self.shape))
 
     def lowering(self, inputs: list[Shape], output: Shape) -> Torch:
-        return T("Reshape", tuple(output))
+        return T("Reshape", tuple(self.shape))  # -1 kept: an exported model follows its input size
 
     def memory(self, inputs: list[Shape], output: Shape, ctx: MemoryContext) -> tuple[Stage, ...]:
         """x.reshape is a view of a contiguous input; of a channels-last one (after a LayerNorm over the

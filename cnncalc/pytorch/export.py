@@ -92,6 +92,14 @@ def _function_source(name: str) -> str:
         argument.annotation = None
     function.returns = None
     function.body = [statement for statement in function.body if not _guard(statement)]
+    first = function.body[0]
+    if isinstance(first, ast.Expr) and isinstance(first.value, ast.Constant) and isinstance(first.value.value, str):
+        import textwrap
+
+        from .pyformat import LINE
+
+        text = " ".join(first.value.value.split())  # the docstring wrapped at the file's 88 columns
+        first.value.value = "\n    ".join(textwrap.wrap(text, LINE - 10, break_long_words=False))
     return ast.unparse(tree)
 
 

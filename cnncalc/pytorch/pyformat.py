@@ -109,7 +109,10 @@ def format_line(code: str, indent: int) -> list[str]:
     if head.endswith("[") and len(args) == 1 and " for " in args[0]:
         return _comprehension(head, args[0], tail, indent)
     joined = ", ".join(args)
-    if len(pad) + 4 + len(joined) <= LINE and not any(a.startswith("*") for a in args[:-1]):
+    # a list, tuple or set of several items that does not fit is one item per line (black's rule)
+    collection = head[-1] == "{" or (head[-1] in "[(" and not (head[:-1][-1:].isalnum() or head[:-1][-1:] in ("_", ")", "]")))
+    if len(pad) + 4 + len(joined) <= LINE and not any(a.startswith("*") for a in args[:-1]) and not (
+            collection and len(args) > 1):
         return [pad + head, pad + "    " + joined, pad + tail]
     if len(args) == 1:  # a sole argument is not followed by a comma
         return [pad + head, *format_line(args[0], indent + 4), pad + tail]
