@@ -184,6 +184,23 @@ class FunctionWriter(UseWriter):
         return ClassCode(function_name(self.block.name), "", signature, [*computed, *body], None)
 
 
+class WrapperWriter(UseWriter):
+    """A block that is one use of another at its own module path (`module: .`): a subclass of that one's
+    class, whose __init__ computes the arguments (Ultralytics' Conv row: `class Conv(Cbs)`)."""
+
+    def write(self) -> ClassCode:
+        if len(self.members) != 1 or not all(self.members[0].presence):
+            raise NotIdiomatic("not one use of a class in every use")
+        member = self.members[0]
+        code = self.module_code(member.modules[0], self.envs, member.item, member.key)
+        base, _, arguments = code.partition("(")
+        if base != class_name(str(member.item["op"])):
+            raise NotIdiomatic("its block is no class")
+        body = [f"super().__init__({arguments}"]
+        signature, computed = self.signature(body)
+        return ClassCode(class_name(self.block.name), base, signature, [*computed, *body], None)
+
+
 class BlockWriter(UseWriter):
     """A block's class: one body for all its uses; its forward follows the block's items."""
 

@@ -43,6 +43,7 @@ class Tree:
             for n in range(1, len(parts) + 1):
                 self.order.setdefault(".".join(parts[:n]), index)
         self.layer_paths = {node.module for node in graph.nodes}
+        self.wrappers = {name for name, block in self.spec.blocks.items() if _wraps(block, self.spec.blocks)}
         self.classes = {block for block, calls in self.uses.items() if self._own_modules(calls)}
         self._runs: dict[tuple[str, bool], tuple[str, list[int]]] = {}
         self.functions = {block for block, calls in self.uses.items()
@@ -68,16 +69,17 @@ class Tree:
     def _own_modules(self, calls: list[Call]) -> bool:
         paths = [use.module for use in calls]
         return all(paths) and len(set(paths)) == len(paths) and all(
-            use.module != self._parent_module(use) and use.module not in self.layer_paths  # `module: .` layer
+            (use.module != self._parent(use).module or self._parent(use).block in self.wrappers)
+            and use.module not in self.layer_paths  # `module: .` layer
             for use in calls)
 
-    def _parent_module(self, use: Call) -> str:
+    def _parent(self, use: Call) -> Call:
         parts = use.name.split(".")
         for n in range(len(parts) - 1, 0, -1):
             parent = self.calls.get(".".join(parts[:n]))
             if parent is not None:
-                return parent.module
-        return ""
+                return parent
+        return Call("", "", {}, {}, "", "", "")
 
     def owner(self, name: str) -> str:
         """The innermost use of a class or function holding a node or call ('' for the model)."""
@@ -224,6 +226,8 @@ class Tree:
     def call_code(self, calls: list[Call], values: Values, texts: Texts) -> str:
         """`Bottleneck(256, planes=128, stride=2)`: the class (or function) with the uses' in_channels and
         arguments."""
+        if len({c.block for c in calls}) > 1:  # `op: "C3k if c3k else Bottleneck"`
+            raise NotIdiomatic(f"{calls[0].name}: its uses are uses of different blocks")
         block = self.spec.blocks[calls[0].block]
         name = function_name(block.name) if block.name in self.functions else class_name(block.name)
         if name in values.names:
@@ -242,6 +246,16 @@ class Tree:
             code = values.code(given, texts.fields.get(param, []), calls[0].name, [*texts.inputs, *texts.others])
             args.append(f"{param}={code}")
         return f"{name}({', '.join(args)})"
+
+
+def _wraps(block: Any, blocks: dict[str, Any]) -> bool:
+    """Whether a block is one use of another at its own module path (`module: .`), as Ultralytics' Conv
+    row is its Conv module: the class is a subclass of the other's, computing its arguments."""
+    if len(block.items) != 1 or block.inputs or block.outputs:
+        return False
+    item = block.items[0]
+    return item.get("op") in blocks and str(item.get("module", "")) == "." and not any(
+        key in item for key in ("repeat", "when", "in", "inputs", "from", "share"))
 
 
 def _aligned(paths: list[list[str]], other: list[list[str]], key: str) -> list[list[str]]:
