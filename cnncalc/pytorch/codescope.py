@@ -392,18 +392,17 @@ class ModelWriter(ScopeWriter):
     def forward_lines(self) -> list[str]:
         names = Names()
         value = {INPUT_NAME: names.new("x")}
-        groups = {top: members for top, members in self.containers().items()
-                  if self.in_order(self.root.children[top]) == members and _chain(members, self.members)}
+        groups = self._chains()
         lines: list[str] = []
         done: set[str] = set()
         for member in self.members:
             if member.key in done:
                 continue
-            group = groups.get(member.paths[0][0])
-            if group is not None:
+            if id(member) in groups:
+                path, group = groups[id(member)]
                 done.update(m.key for m in group)
-                out = names.new(variable(member.paths[0][0]))
-                lines.append(f"{out} = {attribute(member.paths[0][0])}({value[_inputs(group[0])[0]]})")
+                out = names.new(_group_variable(path, group))
+                lines.append(f"{out} = {attribute(path)}({value[_inputs(group[0])[0]]})")
                 value[_output(group[-1])] = out
                 continue
             if isinstance(member, Loop):
@@ -428,6 +427,26 @@ class ModelWriter(ScopeWriter):
         lines.append(f"return {', '.join(value[ref] for ref in self.gen.graph.outputs)}")
         return lines
 
+    def _chains(self) -> dict[int, tuple[str, list[Member]]]:
+        """The containers forward calls as a whole (the outermost whose layers feed each other in order, only
+        the last read outside), by their first member."""
+        found: dict[int, tuple[str, list[Member]]] = {}
+
+        def visit(slot: Slot, path: list[str]) -> None:
+            for segment, child in ordered(slot):
+                if not child.children:
+                    continue
+                inside = [m for m in self.members
+                          if not m.shared and all(p[:len(path) + 1] == [*path, segment] for p in m.paths)]
+                several = any(isinstance(t, Call) and len(t.outputs) > 1 for m in inside for t in m.things)
+                if inside and not several and self.in_order(child) == inside and _chain(inside, self.members):
+                    found[id(inside[0])] = (".".join([*path, segment]), inside)
+                else:
+                    visit(child, [*path, segment])
+
+        visit(self.root, [])
+        return found
+
     def _output_variable(self, use: Call, ref: str) -> str:
         """The variable for one output of a use of several: the output the block declares (`fuse.0` for
         `outputs: [fuse.*]`), as its spec names it."""
@@ -448,6 +467,18 @@ class ModelWriter(ScopeWriter):
             container, numbers = self.gen.run(thing, final=True)
             return [f"{container}.{number}" if container else str(number) for number in numbers]
         return [".".join(segments) for segments in member.paths]
+
+
+def _group_variable(path: str, group: list[Member]) -> str:
+    """The variable for a container's output: its name, or for a numbered one, what its layers share
+    (`transition2_2` for `transition2_2.conv`, `.bn`, `.relu`)."""
+    segments = [s for s in path.split(".") if not s.isdigit()]
+    if not path.rpartition(".")[2].isdigit():
+        return variable(segments[-1])
+    keys = [m.key.split(".") for m in group]
+    common = [parts[0] for parts in zip(*keys) if len(set(parts)) == 1]
+    named = [s for s in common if not s.isdigit()] or segments or ["x"]
+    return variable(named[-1])
 
 
 def _inputs(member: Member) -> tuple[str, ...]:
