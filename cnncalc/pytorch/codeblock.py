@@ -374,7 +374,8 @@ class BlockWriter(UseWriter):
         reading the one before (SPPF's max pool applied three times)."""
         if any(m.presence != members[0].presence or not all(m.presence) for m in members):
             raise NotIdiomatic(f"{local}: copies of a shared layer that some uses skip")
-        lines, outs = [], []
+        lines: list[str] = []
+        outs: list[str] = []
         previous: list[Any] = []
         for k, member in enumerate(sorted(members, key=lambda m: int(m.key.rsplit(".", 1)[1]))):
             source = _read(value, inputs[0]) if k == 0 else outs[-1]

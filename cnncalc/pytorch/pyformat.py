@@ -110,7 +110,8 @@ def format_line(code: str, indent: int) -> list[str]:
         return _comprehension(head, args[0], tail, indent)
     joined = ", ".join(args)
     # a list, tuple or set of several items that does not fit is one item per line (black's rule)
-    collection = head[-1] == "{" or (head[-1] in "[(" and not (head[:-1][-1:].isalnum() or head[:-1][-1:] in ("_", ")", "]")))
+    before = head[-2:-1]  # `f(`, `x[`: a call or a subscript; `= [`, `(`: a collection
+    collection = head[-1] == "{" or (head[-1] in "[(" and not (before.isalnum() or before in ("_", ")", "]")))
     if len(pad) + 4 + len(joined) <= LINE and not any(a.startswith("*") for a in args[:-1]) and not (
             collection and len(args) > 1):
         return [pad + head, pad + "    " + joined, pad + tail]
