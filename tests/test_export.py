@@ -670,6 +670,49 @@ def test_spec_text_in_the_docstring_never_runs(torch, tmp_path, flat):
     assert module.__doc__.startswith(f"evil: {description}.") and 'from x"""y\x07.yaml' in module.__doc__
 
 
+C2F = """name: c2f
+input: [4, 8, 8]
+blocks:
+  unit:
+    layers:
+      - {op: conv, name: conv, out: in_channels, kernel: 3, pad: 1}
+      - {op: relu, name: act}
+  c2f:                       # every copy's output kept: Ultralytics' y.extend(m(y[-1]) for m in self.m)
+    params: [c, n]
+    layers:
+      - {op: conv, name: cv1, out: 2 * c, kernel: 1}
+      - {op: split, name: y0, index: 0}
+      - {op: split, name: y1, in: cv1, index: 1}
+      - {op: unit, name: m, repeat: n}
+      - {op: concat, name: cat, in: [y0, y1, m.*]}
+      - {op: conv, name: cv2, out: c, kernel: 1}
+layers:
+  - {op: c2f, name: a, c: 4, n: 2}
+  - {op: c2f, name: b, c: 8, n: 3}
+"""
+
+
+def test_a_repeat_read_whole_keeps_every_copys_output_and_a_concatenation_sums_its_channels(torch, tmp_path):
+    """Ultralytics' C2f: the copies of a chain whose outputs are all read later (`m.*`) are kept in a list;
+    the conv after the concatenation reads the sum of its inputs' channels, each term a text of the block
+    (`c + c + n * c`); past the split in halves of `2 * c`, `c`. The net is named like its block: the
+    model's class takes another name."""
+    graph = build(parse_spec(C2F))
+    source = pytorch_source(graph, "c2f")
+    for excerpt in ["        self.m = nn.Sequential(*[Unit(c) for _ in range(n)])\n"
+                    "        self.cv2 = nn.Conv2d(c + c + n * c, c, kernel_size=1)\n",
+                    "        m = [y1]\n        for layer in self.m:\n            m.append(layer(m[-1]))\n"
+                    "        cat = torch.cat([y0, y1, *m[1:]], dim=1)\n",
+                    "class C2fModel(nn.Module):", "    model = C2fModel().eval()"]:
+        assert excerpt in source
+    idiomatic = load_exported(tmp_path, "c2f_i", source)
+    flat = load_exported(tmp_path, "c2f_f", flat_source(graph, "c2f"))
+    idiomatic.load_state_dict(flat.state_dict(), strict=True)
+    x = torch.randn(2, *graph.input_shape)
+    with torch.no_grad():
+        assert torch.equal(idiomatic(x), flat(x))
+
+
 @pytest.mark.slow
 def test_the_exported_yolov8_follows_its_input_size(torch, tmp_path):
     """The file exported at the spec's 640x640 computes, at 640 and at 320, what the flat file written for

@@ -5,6 +5,7 @@ from __future__ import annotations
 import ast
 import keyword
 import re
+from itertools import pairwise
 from typing import Any
 
 from ..layers.fields import REQUIRED
@@ -58,6 +59,7 @@ class UseWriter(ScopeWriter):
                 raise NotIdiomatic(f"{member.key}: repeats and written-out blocks inside a class")
         envs = [self._env(gen, c) for c in calls]
         super().__init__(gen, members, envs, {"in_channels", *block.params}, literal_first=False)
+        self._previous: dict[int, str] = {}  # per item, the local it reads by default (the one above)
         self.chains = self._input_texts()
 
     def texts_of(self, item: Any) -> Texts:
@@ -89,6 +91,9 @@ class UseWriter(ScopeWriter):
                 texts += [_divided(t, divisor) for t in _last_copy(
                     [t for field_texts in field_sources(producer).values() for t in field_texts], producer)]
                 by = self._channel_divisor(by_item[id(producer)]) if id(producer) in by_item else 1
+                if by is None and not field_sources(producer):  # a concatenation: the sum of what it reads
+                    total = self._sum_text(producer, producers, chains, by_item)
+                    texts += [_divided(total, divisor)] if total else []
                 if by is None or (by != 1 and field_sources(producer)):
                     ref = ""  # its channels are its own: the texts before it say nothing of them
                     break
@@ -97,8 +102,44 @@ class UseWriter(ScopeWriter):
             chains[id(item)] = [*texts, *([_divided("in_channels", divisor)] if first_port else [])]
             local = str(item["name"]) if "name" in item else f"#{index}"
             producers[local] = (item, _item_inputs(item, previous)[0])
+            self._previous[id(item)] = previous
             previous = local
         return chains
+
+    def _sum_text(self, item: Any, producers: dict[str, tuple[Any, str]], chains: dict[int, list[str]],
+                  by_item: dict[int, Member]) -> str | None:
+        """The channels of a layer that concatenates what it reads, as a sum of a text per input that gives
+        its channels in every use (`c + c + n * c`); a repeat read whole (`m.*`) is its count times one
+        copy's channels. None where an input has no such text, or the sum is not the layer's channels."""
+        values = self.values(self.envs)
+        terms = []
+        for ref in _item_inputs(item, self._previous.get(id(item), INPUT_NAME)):
+            name = ref.removesuffix(".*")
+            source = producers.get(name)
+            member = by_item.get(id(source[0])) if source else None
+            if ref.endswith(".*"):
+                if not isinstance(member, Loop) or "repeat" not in member.item:
+                    return None
+                count, wanted = str(member.item["repeat"]), [self.gen.shapes[_out(row[0])][0] for row in member.copies]
+                if not values._gives(values.python(count) or "None", [len(row) for row in member.copies]):
+                    return None
+            elif member is not None:
+                wanted = [self.gen.shapes[_out(t)][0] if t is not None else None for t in member.things]
+            else:
+                return None
+            own = field_sources(source[0]) if source else {}
+            candidates = [*(t for texts in own.values() for t in texts),
+                          *(chains.get(id(source[0]), []) if source else []), *sorted(self.block.params)]
+            text = next((t for t in candidates if (python := values.python(t)) and values._gives(python, wanted)),
+                        None)
+            if text is None:
+                return None
+            terms.append(text if not ref.endswith(".*") else f"({count}) * {_grouped(text)}")
+        total = " + ".join(terms)
+        whole = [self.gen.shapes[_out(t)][0] if t is not None else None for t in by_item[id(item)].things] \
+            if id(item) in by_item else None
+        python = values.python(total)
+        return total if whole and python and values._gives(python, whole) else None
 
     @staticmethod
     def _env(gen: Tree, use: Call) -> dict[str, Any]:
@@ -313,6 +354,9 @@ class BlockWriter(UseWriter):
                 if group[0] is not member or not self._spec_chain(group, items, locals_):
                     raise NotIdiomatic(f"{top}: its layers do not feed each other in order")
                 done.update(m.key for m in group)
+                if self._kept(group, local, items):
+                    lines += self._chained_outputs(top, local, value[inputs[0]], value, names)
+                    continue
                 code = f"{attribute(top)}({value[inputs[0]]})"
                 out = names.new(variable(top))
                 presence = tuple(any(m.presence[i] for m in group) for i in range(len(self.envs)))
@@ -352,6 +396,30 @@ class BlockWriter(UseWriter):
         output = self.block.output or locals_[-1]
         lines.append(f"return {value[output]}")
         return lines
+
+    def _kept(self, group: list[Member], local: str, items: list[Any]) -> bool:
+        """Whether a repeat called as a container is read whole later (`in: [y0, y1, m.*]`): every copy's
+        output is kept, each copy reading the one before in every use."""
+        member = group[0]
+        if len(group) != 1 or not isinstance(member, Loop) or not all(member.presence) or \
+                len(member.paths[0]) != 2 or len(member.descriptions[0][0]) != 1:
+            return False  # not one module per copy, straight in the container
+        if not any(f"{local}.*" in _item_inputs(item, "") for item in items):
+            return False
+        for row in member.copies:
+            for before, after in pairwise(row):
+                read = after.input if isinstance(after, Call) else after.inputs[0]
+                if read != (before.output if isinstance(before, Call) else before.name):
+                    raise NotIdiomatic(f"{local}: copies read whole that do not read each other in turn")
+        return True
+
+    @staticmethod
+    def _chained_outputs(top: str, local: str, source: str, value: dict[str, str], names: Names) -> list[str]:
+        """A chain of copies whose outputs are all read: a list of them, as Ultralytics' C2f keeps
+        `y.extend(m(y[-1]) for m in self.m)`; its first entry is the chain's input."""
+        out, layer = names.new(variable(local)), names.new("layer")
+        value[local], value[f"{local}.*"] = f"{out}[-1]", f"*{out}[1:]"
+        return [f"{out} = [{source}]", f"for {layer} in {attribute(top)}:", f"    {out}.append({layer}({out}[-1]))"]
 
     def _outputs_of(self, member: Member, local: str, names: Names, value: dict[str, str]) -> list[str]:
         """The variables a use of a block with named outputs (`outputs: [a, b]`) is unpacked into, each
@@ -430,9 +498,21 @@ class BlockWriter(UseWriter):
         return len(_item_inputs(items[positions[0]], locals_[positions[0] - 1] if positions[0] else INPUT_NAME)) == 1
 
 
+def _out(thing: Any) -> str:
+    return thing.output if isinstance(thing, Call) else thing.name
+
+
+def _grouped(text: str) -> str:
+    return text if text.isidentifier() or text.isdigit() else f"({text})"
+
+
 def _divided(text: str, divisor: int) -> str:
     if divisor == 1:
         return text
+    product = re.fullmatch(r"(\d+) \* (\w+)", text.strip())
+    if product and int(product[1]) % divisor == 0:  # `2 * c` in halves: `c`
+        factor = int(product[1]) // divisor
+        return product[2] if factor == 1 else f"{factor} * {product[2]}"
     return f"{text} // {divisor}" if text.isidentifier() else f"({text}) // {divisor}"
 
 

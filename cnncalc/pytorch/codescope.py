@@ -387,7 +387,10 @@ class ModelWriter(ScopeWriter):
 
     def write(self) -> ClassCode:
         init = ["super().__init__()", *self.init_lines()]
-        return ClassCode(class_name(self.gen.graph.name), "nn.Module", [], init, self.forward_lines())
+        name = class_name(self.gen.graph.name)
+        if name in {class_name(block) for block in self.gen.classes | self.gen.wrappers}:
+            name += "Model"  # a net named like one of its blocks (`c2f`)
+        return ClassCode(name, "nn.Module", [], init, self.forward_lines())
 
     def forward_lines(self) -> list[str]:
         names = Names()

@@ -38,7 +38,7 @@ def idiomatic_source(graph: Graph, origin: str) -> str:
 
 
 def _idiomatic_source(graph: Graph, origin: str) -> str:
-    from .codegen import Generator, class_name
+    from .codegen import Generator
     from .pyformat import literal
 
     generator = Generator(graph)
@@ -53,7 +53,7 @@ def _idiomatic_source(graph: Graph, origin: str) -> str:
                                          ("import torch", "torch." in everything),
                                          ("import torch.nn.functional as F", "F." in everything),
                                          ("from torch import nn", True)) if needed]
-    lines = [*_docstring(graph, origin, class_name(graph.name)), "", *imports, ""]
+    lines = [*_docstring(graph, origin, model.name), "", *imports, ""]
     constants = [f"{constant} = {literal(generator.constant_values[constant])}"
                  for constant in generator.constant_values if constant in generator.used_constants]
     if constants:
