@@ -101,6 +101,21 @@ def assert_loads_and_agrees(model, ref, shape):
     assert torch.allclose(got, expected, atol=1e-5, rtol=0)
 
 
+def computes_as_flat(tmp_path, graph, name: str, source: str) -> None:
+    """The idiomatic file's model registers the flat file's modules (names and shapes), takes its weights
+    strictly and computes its outputs, bit for bit."""
+    import torch
+
+    idiomatic = load_exported(tmp_path, f"{name}_i", source)
+    flat = load_exported(tmp_path, f"{name}_f", flat_source(graph, name))
+    shapes = {key: tuple(value.shape) for key, value in flat.state_dict().items()}
+    assert {key: tuple(value.shape) for key, value in idiomatic.state_dict().items()} == shapes
+    idiomatic.load_state_dict(flat.state_dict(), strict=True)
+    x = torch.randn(2, *graph.input_shape)
+    with torch.no_grad():
+        assert torch.equal(idiomatic(x), flat(x))
+
+
 FLAT_OUTPUTS = {"googlenet", "mobilenet_v2"}  # the flat file's outputs too (for the others: it loads the weights)
 
 
@@ -473,14 +488,7 @@ def test_idiomatic_file_builds_the_flat_files_model(torch, tmp_path):
     generator = Generator(graph)
     generator.write()
     assert generator.written_out() == ["odd"] and "in_height" not in source
-    idiomatic = load_exported(tmp_path, "features_i", source)
-    flat = load_exported(tmp_path, "features_f", flat_source(graph, "features"))
-    shapes = {key: tuple(value.shape) for key, value in flat.state_dict().items()}
-    assert {key: tuple(value.shape) for key, value in idiomatic.state_dict().items()} == shapes
-    idiomatic.load_state_dict(flat.state_dict(), strict=True)
-    x = torch.randn(2, *graph.input_shape)
-    with torch.no_grad():
-        assert torch.equal(idiomatic(x), flat(x))
+    computes_as_flat(tmp_path, graph, "features", source)
 
 
 WRITTEN_OUT_FUNCTIONS = """name: written_out_functions
@@ -517,13 +525,9 @@ def test_a_written_out_use_of_a_function_calls_all_its_modules(torch, tmp_path):
     generator.write()
     assert sorted(generator.written_out()) == ["blk", "rep"] and generator.functions == {"unit"}
     source = pytorch_source(graph, "written_out_functions")
-    assert "x_0 = self.b1.rep[2](self.b1.rep[1](self.b1.rep[0](x)))" in source
-    idiomatic = load_exported(tmp_path, "written_out_i", source)
-    flat = load_exported(tmp_path, "written_out_f", flat_source(graph, "written_out_functions"))
-    idiomatic.load_state_dict(flat.state_dict(), strict=True)
-    x = torch.randn(2, *graph.input_shape)
-    with torch.no_grad():
-        assert torch.equal(idiomatic(x), flat(x))
+    # the function's modules feed each other in order in `b1.rep`: the container is called as a whole
+    assert "rep = self.b1.rep(x)\n        skip = self.b1.skip(x)\n" in source
+    computes_as_flat(tmp_path, graph, "written_out_functions", source)
 
 
 def test_docs_excerpts_are_what_export_writes():
@@ -581,12 +585,7 @@ def test_local_lists_hide_no_function_or_class(torch, tmp_path):
                     "        layers_2 += layers(c, c=c)\n",
                     "        Se_2 = []\n        if wide:\n", "        Se_2.append(Se(4))\n"]:
         assert excerpt in source
-    idiomatic = load_exported(tmp_path, "names_i", source)  # `layers = []` made `layers(...)` a TypeError
-    flat = load_exported(tmp_path, "names_f", flat_source(graph, "names"))
-    idiomatic.load_state_dict(flat.state_dict(), strict=True)
-    x = torch.randn(2, *graph.input_shape)
-    with torch.no_grad():
-        assert torch.equal(idiomatic(x), flat(x))
+    computes_as_flat(tmp_path, graph, "names", source)  # `layers = []` made `layers(...)` a TypeError
 
 
 PORTS = """name: ports
@@ -641,13 +640,7 @@ def test_blocks_of_several_inputs_and_outputs_and_shared_modules_are_classes(tor
                     "        left, right = self.q(t, t)\n        out = left + right\n"]:
         assert excerpt in source
     assert "act_again = nn" not in source and "m_again = nn" not in source  # one module each, as in the spec
-    idiomatic = load_exported(tmp_path, "ports_i", source)
-    flat = load_exported(tmp_path, "ports_f", flat_source(graph, "ports"))
-    assert list(idiomatic.state_dict()) == list(flat.state_dict())
-    idiomatic.load_state_dict(flat.state_dict(), strict=True)
-    x = torch.randn(2, *graph.input_shape)
-    with torch.no_grad():
-        assert torch.equal(idiomatic(x), flat(x))
+    computes_as_flat(tmp_path, graph, "ports", source)
 
 
 @pytest.mark.parametrize("flat", [False, True], ids=["classes", "flat"])
@@ -705,12 +698,7 @@ def test_a_repeat_read_whole_keeps_every_copys_output_and_a_concatenation_sums_i
                     "        cat = torch.cat([y0, y1, *m[1:]], dim=1)\n",
                     "class C2fModel(nn.Module):", "    model = C2fModel().eval()"]:
         assert excerpt in source
-    idiomatic = load_exported(tmp_path, "c2f_i", source)
-    flat = load_exported(tmp_path, "c2f_f", flat_source(graph, "c2f"))
-    idiomatic.load_state_dict(flat.state_dict(), strict=True)
-    x = torch.randn(2, *graph.input_shape)
-    with torch.no_grad():
-        assert torch.equal(idiomatic(x), flat(x))
+    computes_as_flat(tmp_path, graph, "c2f", source)
 
 
 @pytest.mark.slow
