@@ -117,11 +117,15 @@ class UseWriter(ScopeWriter):
             name = ref.removesuffix(".*")
             source = producers.get(name)
             member = by_item.get(id(source[0])) if source else None
+            if ref in (INPUT_NAME, self.block.ports[0]) and ref != self.block.variadic:
+                terms.append("in_channels")
+                continue
             if ref.endswith(".*"):
                 if not isinstance(member, Loop) or "repeat" not in member.item:
                     return None
                 count, wanted = str(member.item["repeat"]), [self.gen.shapes[_out(row[0])][0] for row in member.copies]
-                if not values._gives(values.python(count) or "None", [len(row) for row in member.copies]):
+                count_python = values.python(count)
+                if count_python is None or not values._gives(count_python, [len(row) for row in member.copies]):
                     return None
             elif member is not None:
                 wanted = [self.gen.shapes[_out(t)][0] if t is not None else None for t in member.things]

@@ -4,7 +4,7 @@ from __future__ import annotations
 import ast
 import keyword
 import re
-from itertools import pairwise
+from itertools import pairwise, takewhile
 from typing import Any
 
 from ..layers.torchspec import Torch
@@ -479,7 +479,7 @@ def _group_variable(path: str, group: list[Member]) -> str:
     if not path.rpartition(".")[2].isdigit():
         return variable(segments[-1])
     keys = [m.key.split(".") for m in group]
-    common = [parts[0] for parts in zip(*keys) if len(set(parts)) == 1]
+    common = [parts[0] for parts in takewhile(lambda parts: len(set(parts)) == 1, zip(*keys))]
     named = [s for s in common if not s.isdigit()] or segments or ["x"]
     return variable(named[-1])
 
