@@ -701,6 +701,28 @@ def test_a_repeat_read_whole_keeps_every_copys_output_and_a_concatenation_sums_i
     computes_as_flat(tmp_path, graph, "c2f", source)
 
 
+@pytest.mark.parametrize(("name", "classes", "written_out"), [
+    ("yolov8", ["Bottleneck", "C2f", "Conv", "SPPF", "box_branch", "cbs", "cls_branch"], ["Detect"]),
+    # C3k2's repeat is a C3k or a Bottleneck by a condition; Detect's branches read maps of different channels
+    ("yolo11", ["Attention", "Bottleneck", "C2PSA", "C3k", "Conv", "PSABlock", "SPPF", "box_branch", "cbs",
+                "cls_branch"], ["C3k2", "Detect"]),
+])
+def test_which_ultralytics_blocks_are_classes(name, classes, written_out):
+    """What docs/export.md says of the YOLO files: Conv a subclass of Cbs, SPPF's shared max pool, C2f's list."""
+    import cnncalc.api
+    from cnncalc.pytorch.codegen import Generator
+
+    graph, _ = cnncalc.api.load_graph(name)
+    generator = Generator(graph)
+    generator.write()
+    assert sorted(generator.classes | generator.functions) == classes
+    assert sorted(generator.written_out()) == written_out
+    source = pytorch_source(graph, name)
+    assert "class Conv(Cbs):\n    def __init__(self, in_channels, c, k=1, s=1):\n" \
+           "        super().__init__(in_channels, c2=c, k=k, s=s)\n" in source
+    assert "        m = self.m(cv1)\n        m_again = self.m(m)\n        m_again_2 = self.m(m_again)\n" in source
+
+
 @pytest.mark.slow
 def test_the_exported_yolov8_follows_its_input_size(torch, tmp_path):
     """The file exported at the spec's 640x640 computes, at 640 and at 320, what the flat file written for
