@@ -101,6 +101,21 @@ def assert_loads_and_agrees(model, ref, shape):
     assert torch.allclose(got, expected, atol=1e-5, rtol=0)
 
 
+def computes_as_flat(tmp_path, graph, name: str, source: str) -> None:
+    """The idiomatic file's model registers the flat file's modules (names and shapes), takes its weights
+    strictly and computes its outputs, bit for bit."""
+    import torch
+
+    idiomatic = load_exported(tmp_path, f"{name}_i", source)
+    flat = load_exported(tmp_path, f"{name}_f", flat_source(graph, name))
+    shapes = {key: tuple(value.shape) for key, value in flat.state_dict().items()}
+    assert {key: tuple(value.shape) for key, value in idiomatic.state_dict().items()} == shapes
+    idiomatic.load_state_dict(flat.state_dict(), strict=True)
+    x = torch.randn(2, *graph.input_shape)
+    with torch.no_grad():
+        assert torch.equal(idiomatic(x), flat(x))
+
+
 FLAT_OUTPUTS = {"googlenet", "mobilenet_v2"}  # the flat file's outputs too (for the others: it loads the weights)
 
 
@@ -142,7 +157,7 @@ def test_resnet18_reads_like_torchvision(tmp_path):
     assert "layer1 = self.layer1(maxpool)" in source
     # 11,689,512 parameters: torchvision's resnet18. Multiply-adds (textbook convention, pooling counted):
     # convs + fc 1,814,073,344 + maxpool 64*56*56*9 = 1,806,336 + global average pool 512*7*7 = 25,088
-    assert "11,689,512 parameters, 1,815,904,768 multiply-adds" in source
+    assert "11,689,512 parameters, 1,815,904,768\nmulti" in source  # the docstring wraps at 88 columns
     imports = [line for line in source.splitlines() if line.startswith(("import", "from"))]
     assert imports == ["from torch import nn"]
     assert "class Add" not in source  # no helper module is needed
@@ -182,8 +197,8 @@ def test_resnet18_reads_like_torchvision(tmp_path):
                             "        self.use_add = stride == 1 and in_channels == out\n",
                             "        add = block.add_(x) if self.use_add else block\n",
                             "def make_divisible(value, divisor=8, min_value=None):\n"  # the spec's guards left out
-                            '    """MobileNet\'s rounding: the nearest multiple of `divisor`, not below 90% of `value`."""\n'
-                            "    if min_value is None:\n"]),
+                            '    """MobileNet\'s rounding: the nearest multiple of `divisor`, not below 90% of\n'
+                            '    `value`."""\n    if min_value is None:\n']),
 ])
 def test_exported_files_read_like_hand_written_pytorch(name, excerpts):
     source = pytorch_source(build(load_spec(resolve(name)[0])), name)
@@ -196,15 +211,23 @@ def test_golden_exported_files(golden, name):
     golden(f"{name}.export.py", pytorch_source(build(load_spec(resolve(name)[0])), name))
 
 
+RUFF_FAST = {"alexnet", "resnet50", "mobilenet_v2", "googlenet", "vgg16_bn", "efficientnet_b0", "densenet121", "dla34",
+             "hrnet_w18_small"}
+EXPORTABLE = sorted(name for name in bundled_specs() if not name.startswith("lecture/"))  # those are symbolic
+
+
 @pytest.mark.skipif(importlib.util.find_spec("ruff") is None, reason="ruff is not installed")
-@pytest.mark.parametrize("name", ["alexnet", "resnet50", "mobilenet_v2", "googlenet", "vgg16_bn", "efficientnet_b0",
-                                  "densenet121"])
-def test_ruff_format_leaves_the_exported_file_unchanged(tmp_path, name):
+@pytest.mark.parametrize("name", [name if name in RUFF_FAST else pytest.param(name, marks=pytest.mark.slow)
+                                  for name in EXPORTABLE])
+def test_ruff_format_leaves_the_exported_file_unchanged_and_lines_fit_88_columns(tmp_path, name):
+    """Every zoo spec's file is as ruff format writes it, and ruff's E501 at 88 columns (black's line length)
+    passes: docstrings and the helper classes copied in included."""
     path = tmp_path / f"{name}.py"
     path.write_text(pytorch_source(build(load_spec(resolve(name)[0])), name))
-    result = subprocess.run([sys.executable, "-m", "ruff", "format", "--isolated", "--check", "--diff", str(path)], capture_output=True,
-                            text=True)
-    assert result.returncode == 0, result.stdout + result.stderr
+    for command in (["format", "--isolated", "--check", "--diff"],
+                    ["check", "--isolated", "--select", "E501", "--line-length", "88", "--output-format", "concise"]):
+        result = subprocess.run([sys.executable, "-m", "ruff", *command, str(path)], capture_output=True, text=True)
+        assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_export_cli_flat_and_idiomatic(tmp_path):
@@ -465,14 +488,7 @@ def test_idiomatic_file_builds_the_flat_files_model(torch, tmp_path):
     generator = Generator(graph)
     generator.write()
     assert generator.written_out() == ["odd"] and "in_height" not in source
-    idiomatic = load_exported(tmp_path, "features_i", source)
-    flat = load_exported(tmp_path, "features_f", flat_source(graph, "features"))
-    shapes = {key: tuple(value.shape) for key, value in flat.state_dict().items()}
-    assert {key: tuple(value.shape) for key, value in idiomatic.state_dict().items()} == shapes
-    idiomatic.load_state_dict(flat.state_dict(), strict=True)
-    x = torch.randn(2, *graph.input_shape)
-    with torch.no_grad():
-        assert torch.equal(idiomatic(x), flat(x))
+    computes_as_flat(tmp_path, graph, "features", source)
 
 
 WRITTEN_OUT_FUNCTIONS = """name: written_out_functions
@@ -509,13 +525,9 @@ def test_a_written_out_use_of_a_function_calls_all_its_modules(torch, tmp_path):
     generator.write()
     assert sorted(generator.written_out()) == ["blk", "rep"] and generator.functions == {"unit"}
     source = pytorch_source(graph, "written_out_functions")
-    assert "x_0 = self.b1.rep[2](self.b1.rep[1](self.b1.rep[0](x)))" in source
-    idiomatic = load_exported(tmp_path, "written_out_i", source)
-    flat = load_exported(tmp_path, "written_out_f", flat_source(graph, "written_out_functions"))
-    idiomatic.load_state_dict(flat.state_dict(), strict=True)
-    x = torch.randn(2, *graph.input_shape)
-    with torch.no_grad():
-        assert torch.equal(idiomatic(x), flat(x))
+    # the function's modules feed each other in order in `b1.rep`: the container is called as a whole
+    assert "rep = self.b1.rep(x)\n        skip = self.b1.skip(x)\n" in source
+    computes_as_flat(tmp_path, graph, "written_out_functions", source)
 
 
 def test_docs_excerpts_are_what_export_writes():
@@ -573,12 +585,162 @@ def test_local_lists_hide_no_function_or_class(torch, tmp_path):
                     "        layers_2 += layers(c, c=c)\n",
                     "        Se_2 = []\n        if wide:\n", "        Se_2.append(Se(4))\n"]:
         assert excerpt in source
-    idiomatic = load_exported(tmp_path, "names_i", source)  # `layers = []` made `layers(...)` a TypeError
-    flat = load_exported(tmp_path, "names_f", flat_source(graph, "names"))
-    idiomatic.load_state_dict(flat.state_dict(), strict=True)
-    x = torch.randn(2, *graph.input_shape)
-    with torch.no_grad():
-        assert torch.equal(idiomatic(x), flat(x))
+    computes_as_flat(tmp_path, graph, "names", source)  # `layers = []` made `layers(...)` a TypeError
+
+
+PORTS = """name: ports
+input: [4, 8, 8]
+blocks:
+  pair:                      # two inputs, two outputs: forward(self, a, b) returns both
+    inputs: [a, b]
+    outputs: [left, right]
+    params: [c]
+    layers:
+      - {op: conv, name: left, in: a, out: c, kernel: 1}
+      - {op: conv, name: right, in: b, out: c, kernel: 1}
+  twice:                     # a pair inside a class, unpacked; a ReLU called twice
+    params: [c]
+    layers:
+      - {op: conv, name: conv, out: c, kernel: 1}
+      - {op: pair, name: p, in: [input, conv], c: c}
+      - {op: add, name: sum, in: [p.left, p.right]}
+      - {op: relu, name: act}
+      - {op: relu, name: act_again, share: act}
+  pools:                     # one max pool applied three times (SPPF)
+    layers:
+      - {op: maxpool, name: m, kernel: 3, stride: 1, pad: 1}
+      - {op: maxpool, name: m_again, share: m, repeat: 2}
+      - {op: concat, name: cat, in: [m, m_again.*]}
+layers:
+  - {op: twice, name: t, c: 4}
+  - {op: pair, name: q, in: [t, t], c: 4}
+  - {op: add, name: out, in: [q.left, q.right]}
+  - {op: pools, name: pool}
+  - {op: twice, name: t2, c: 8}
+"""
+
+
+def test_blocks_of_several_inputs_and_outputs_and_shared_modules_are_classes(torch, tmp_path):
+    """A block of named inputs takes one argument per input; one of several outputs returns them and its
+    caller unpacks them (in the model and in a class); a layer that shares a module (`share:`, one or
+    repeated) calls its owner's, so the file registers what the flat one does and computes the same."""
+    from cnncalc.pytorch.codegen import Generator
+
+    graph = build(parse_spec(PORTS))
+    generator = Generator(graph)
+    generator.write()
+    assert generator.written_out() == [] and sorted(generator.classes) == ["pair", "pools", "twice"]
+    source = pytorch_source(graph, "ports")
+    for excerpt in ["    def forward(self, a, b):\n        left = self.left(a)\n        right = self.right(b)\n"
+                    "        return left, right\n",
+                    "        left, right = self.p(x, conv)\n        sum_ = left + right\n",
+                    "        act = self.act(sum_)\n        act_again = self.act(act)\n",
+                    "        m = self.m(x)\n        m_again = self.m(m)\n        m_again_2 = self.m(m_again)\n"
+                    "        cat = torch.cat([m, m_again, m_again_2], dim=1)\n",
+                    "        left, right = self.q(t, t)\n        out = left + right\n"]:
+        assert excerpt in source
+    assert "act_again = nn" not in source and "m_again = nn" not in source  # one module each, as in the spec
+    computes_as_flat(tmp_path, graph, "ports", source)
+
+
+@pytest.mark.parametrize("flat", [False, True], ids=["classes", "flat"])
+def test_spec_text_in_the_docstring_never_runs(torch, tmp_path, flat):
+    """A description or file name that would close the docstring (\"\"\"), a backslash, a control character:
+    the exported file imports without running any of it, its docstring holds the text as written."""
+    import json
+
+    description = 'a """ + str(__import__("os").getpid()) + """ \\ end'
+    spec = f"name: evil\ndescription: {json.dumps(description)}\ninput: [3, 8, 8]\nlayers:\n" \
+           "  - {op: conv, out: 4, kernel: 1}\n"
+    graph = build(parse_spec(spec))
+    assert graph.description == description
+    source = (flat_source if flat else pytorch_source)(graph, 'x"""y\x07.yaml')  # a control character too
+    path = tmp_path / "evil.py"
+    path.write_text(source)
+    module_spec = importlib.util.spec_from_file_location("evil", path)
+    module = importlib.util.module_from_spec(module_spec)
+    module_spec.loader.exec_module(module)
+    assert module.__doc__.startswith(f"evil: {description}.") and 'from x"""y\x07.yaml' in module.__doc__
+
+
+C2F = """name: c2f
+input: [4, 8, 8]
+blocks:
+  unit:
+    layers:
+      - {op: conv, name: conv, out: in_channels, kernel: 3, pad: 1}
+      - {op: relu, name: act}
+  c2f:                       # every copy's output kept: Ultralytics' y.extend(m(y[-1]) for m in self.m)
+    params: [c, n]
+    layers:
+      - {op: conv, name: cv1, out: 2 * c, kernel: 1}
+      - {op: split, name: y0, index: 0}
+      - {op: split, name: y1, in: cv1, index: 1}
+      - {op: unit, name: m, repeat: n}
+      - {op: concat, name: cat, in: [y0, y1, m.*]}
+      - {op: conv, name: cv2, out: c, kernel: 1}
+layers:
+  - {op: c2f, name: a, c: 4, n: 2}
+  - {op: c2f, name: b, c: 8, n: 3}
+"""
+
+
+def test_a_repeat_read_whole_keeps_every_copys_output_and_a_concatenation_sums_its_channels(torch, tmp_path):
+    """Ultralytics' C2f: the copies of a chain whose outputs are all read later (`m.*`) are kept in a list;
+    the conv after the concatenation reads the sum of its inputs' channels, each term a text of the block
+    (`c + c + n * c`); past the split in halves of `2 * c`, `c`. The net is named like its block: the
+    model's class takes another name."""
+    graph = build(parse_spec(C2F))
+    source = pytorch_source(graph, "c2f")
+    for excerpt in ["        self.m = nn.Sequential(*[Unit(c) for _ in range(n)])\n"
+                    "        self.cv2 = nn.Conv2d(c + c + n * c, c, kernel_size=1)\n",
+                    "        m = [y1]\n        for layer in self.m:\n            m.append(layer(m[-1]))\n"
+                    "        cat = torch.cat([y0, y1, *m[1:]], dim=1)\n",
+                    "class C2fModel(nn.Module):", "    model = C2fModel().eval()"]:
+        assert excerpt in source
+    computes_as_flat(tmp_path, graph, "c2f", source)
+
+
+@pytest.mark.parametrize(("name", "classes", "written_out"), [
+    ("yolov8", ["Bottleneck", "C2f", "Conv", "SPPF", "box_branch", "cbs", "cls_branch"], ["Detect"]),
+    # C3k2's repeat is a C3k or a Bottleneck by a condition; Detect's branches read maps of different channels
+    ("yolo11", ["Attention", "Bottleneck", "C2PSA", "C3k", "Conv", "PSABlock", "SPPF", "box_branch", "cbs",
+                "cls_branch"], ["C3k2", "Detect"]),
+])
+def test_which_ultralytics_blocks_are_classes(name, classes, written_out):
+    """What docs/export.md says of the YOLO files: Conv a subclass of Cbs, SPPF's shared max pool, C2f's list."""
+    import cnncalc.api
+    from cnncalc.pytorch.codegen import Generator
+
+    graph, _ = cnncalc.api.load_graph(name)
+    generator = Generator(graph)
+    generator.write()
+    assert sorted(generator.classes | generator.functions) == classes
+    assert sorted(generator.written_out()) == written_out
+    source = pytorch_source(graph, name)
+    assert "class Conv(Cbs):\n    def __init__(self, in_channels, c, k=1, s=1):\n" \
+           "        super().__init__(in_channels, c2=c, k=k, s=s)\n" in source
+    assert "        m = self.m(cv1)\n        m_again = self.m(m)\n        m_again_2 = self.m(m_again)\n" in source
+
+
+@pytest.mark.slow
+def test_the_exported_yolov8_follows_its_input_size(torch, tmp_path):
+    """The file exported at the spec's 640x640 computes, at 640 and at 320, what the flat file written for
+    that size computes: its reshapes keep the spec's -1 (`Reshape((64, -1))`), not the 640 input's 8,400."""
+    import cnncalc.api
+
+    source = pytorch_source(*cnncalc.api.load_graph("yolov8"))
+    assert "Reshape((64, -1))" in source and "8400" not in source
+    model = load_exported(tmp_path, "yolov8_i", source)
+    for size, anchors in ((640, 8400), (320, 2100)):  # (size / 8)² + (size / 16)² + (size / 32)²
+        graph, _ = cnncalc.api.load_graph("yolov8", input=(3, size, size))
+        flat = load_exported(tmp_path, f"yolov8_f{size}", flat_source(graph, "yolov8"))
+        model.load_state_dict(flat.state_dict(), strict=True)
+        x = torch.randn(1, 3, size, size, generator=torch.Generator().manual_seed(size))
+        with torch.no_grad():
+            got, expected = model(x), flat(x)
+        assert got.shape == expected.shape == (1, 84, anchors)  # 4 box coordinates + 80 class scores
+        assert torch.equal(got, expected)
 
 
 def test_an_in_place_sum_is_the_first_inputs_method_once_per_other_input():

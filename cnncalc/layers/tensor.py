@@ -128,7 +128,9 @@ class Reshape(Layer):
         return Cells(filters=shape_list(self.shape))
 
     def lowering(self, inputs: list[Shape], output: Shape) -> Torch:
-        return T("Reshape", list(output))  # a list: export writes a tuple (3, 3) as 3, as torch's kernel sizes allow
+        # -1 kept (an exported model follows its input size); a list, since export writes a tuple of
+        # equal sizes (3, 3) as 3, as torch's kernel sizes allow
+        return T("Reshape", list(self.shape))
 
     def memory(self, inputs: list[Shape], output: Shape, ctx: MemoryContext) -> tuple[Stage, ...]:
         """x.reshape is a view where PyTorch's view rule finds one (a contiguous input; a transposed one

@@ -11,7 +11,7 @@ written before it when it differs); others are written out copy by copy.
 """
 from __future__ import annotations
 
-from .codeblock import BlockWriter, FunctionWriter
+from .codeblock import BlockWriter, FunctionWriter, WrapperWriter
 from .codeparts import ClassCode, NotIdiomatic, class_name
 from .codescope import ModelWriter
 from .codetree import Tree
@@ -39,7 +39,8 @@ class Generator(Tree):
                 self.why[block] = reason
 
     def block_code(self, block_name: str) -> ClassCode:
-        writer = FunctionWriter if block_name in self.functions else BlockWriter
+        writer = FunctionWriter if block_name in self.functions else \
+            WrapperWriter if block_name in self.wrappers else BlockWriter
         try:
             return writer(self, self.spec.blocks[block_name], self.uses[block_name]).write()
         except NotIdiomatic as exc:

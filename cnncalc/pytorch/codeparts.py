@@ -117,7 +117,11 @@ class Values:
         return self._use(found)
 
     def _pythons(self, texts: list[str]) -> list[str]:
-        return list(dict.fromkeys(p for p in (self.python(t) for t in texts) if p is not None))
+        """The texts as Python, each with `/` also as `//` (the spec's `c * expand / 2` gives 64 where
+        Python's gives 64.0: the floor division gives the int wherever it gives the same number)."""
+        pythons = [p for p in (self.python(t) for t in texts) if p is not None]
+        floors = [re.sub(r"(?<!/)/(?!/)", "//", p) for p in pythons if re.search(r"(?<!/)/(?!/)", p)]
+        return list(dict.fromkeys([*pythons, *floors]))
 
     def _gives(self, text: str, values: list[Any]) -> bool:
         return all(gives(text, env, _plain(value)) for env, value in zip(self.envs, values))
@@ -247,6 +251,11 @@ class Member:
     @property
     def presence(self) -> tuple[bool, ...]:
         return tuple(t is not None for t in self.things)
+
+    @property
+    def shared(self) -> bool:
+        """Whether it calls again a module another layer owns (`share:`): it registers nothing."""
+        return all(isinstance(t, Node) and t.layer.shares for t in self.things if t is not None)
 
 
 @dataclass(eq=False)

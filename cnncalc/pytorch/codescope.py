@@ -4,7 +4,7 @@ from __future__ import annotations
 import ast
 import keyword
 import re
-from itertools import pairwise
+from itertools import pairwise, takewhile
 from typing import Any
 
 from ..layers.torchspec import Torch
@@ -68,6 +68,8 @@ class ScopeWriter:
         self.texts = [t for m in members for texts in field_sources(m.item).values() for t in texts]
         self.root = Slot()
         for order, member in enumerate(members):
+            if member.shared:  # its module is registered by its owner
+                continue
             for part, segments in enumerate(member.paths):
                 slot = self.root
                 for segment in segments:
@@ -191,7 +193,13 @@ class ScopeWriter:
             return pieces
         if count == "2":  # a lone copy after a different first one is no loop
             return [*pieces, piece(code(rest, False), name(rest))]
-        body = code(rest, True)
+        try:
+            body = code(rest, True)
+        except NotIdiomatic:
+            if not self.literal_first:
+                raise
+            # the model's copies whose values no expression of `i` gives: each written as it is
+            return [*pieces, *(piece(code([copy], False), name([copy])) for copy in rest)]
         if "i" in names_in_code(" + ".join(body)) or not loop.numbered:
             clause = f"for i in range(1, {count})"
         else:
@@ -379,23 +387,25 @@ class ModelWriter(ScopeWriter):
 
     def write(self) -> ClassCode:
         init = ["super().__init__()", *self.init_lines()]
-        return ClassCode(class_name(self.gen.graph.name), "nn.Module", [], init, self.forward_lines())
+        name = class_name(self.gen.graph.name)
+        if name in {class_name(block) for block in self.gen.classes | self.gen.wrappers}:
+            name += "Model"  # a net named like one of its blocks (`c2f`)
+        return ClassCode(name, "nn.Module", [], init, self.forward_lines())
 
     def forward_lines(self) -> list[str]:
         names = Names()
         value = {INPUT_NAME: names.new("x")}
-        groups = {top: members for top, members in self.containers().items()
-                  if self.in_order(self.root.children[top]) == members and _chain(members, self.members)}
+        groups = self._chains()
         lines: list[str] = []
         done: set[str] = set()
         for member in self.members:
             if member.key in done:
                 continue
-            group = groups.get(member.paths[0][0])
-            if group is not None:
+            if id(member) in groups:
+                path, group = groups[id(member)]
                 done.update(m.key for m in group)
-                out = names.new(variable(member.paths[0][0]))
-                lines.append(f"{out} = {attribute(member.paths[0][0])}({value[_inputs(group[0])[0]]})")
+                out = names.new(_group_variable(path, group))
+                lines.append(f"{out} = {attribute(path)}({value[_inputs(group[0])[0]]})")
                 value[_output(group[-1])] = out
                 continue
             if isinstance(member, Loop):
@@ -408,11 +418,49 @@ class ModelWriter(ScopeWriter):
                 code = ", ".join(inputs)
                 for path in self._called(member):
                     code = f"{attribute(path)}({code})"
+            thing = member.things[0]
+            if isinstance(thing, Call) and len(thing.outputs) > 1:  # `x0, x1 = self.stage2(x0, x1)`
+                outs = [names.new(self._output_variable(thing, ref)) for ref in thing.outputs]
+                lines.append(f"{', '.join(outs)} = {code}")
+                value.update(zip(thing.outputs, outs))
+                continue
             out = names.new(variable(member.key.split(".")[-1]))
             lines.append(f"{out} = {code}")
             value[_output(member)] = out
         lines.append(f"return {', '.join(value[ref] for ref in self.gen.graph.outputs)}")
         return lines
+
+    def _chains(self) -> dict[int, tuple[str, list[Member]]]:
+        """The containers forward calls as a whole (the outermost whose layers feed each other in order, only
+        the last read outside), by their first member."""
+        found: dict[int, tuple[str, list[Member]]] = {}
+
+        def visit(slot: Slot, path: list[str]) -> None:
+            for segment, child in ordered(slot):
+                if not child.children:
+                    continue
+                inside = [m for m in self.members
+                          if not m.shared and all(p[:len(path) + 1] == [*path, segment] for p in m.paths)]
+                several = any(isinstance(t, Call) and len(t.outputs) > 1 for m in inside for t in m.things)
+                if inside and not several and self.in_order(child) == inside and _chain(inside, self.members):
+                    found[id(inside[0])] = (".".join([*path, segment]), inside)
+                else:
+                    visit(child, [*path, segment])
+
+        visit(self.root, [])
+        return found
+
+    def _output_variable(self, use: Call, ref: str) -> str:
+        """The variable for one output of a use of several: the output the block declares (`fuse.0` for
+        `outputs: [fuse.*]`), as its spec names it."""
+        groups = self.gen.graph.groups
+        inner = ref.removeprefix(use.name + ".")
+        parts = inner.split(".")
+        for n in range(1, len(parts) + 1):  # the shortest name of the instance (or layer) giving it
+            name = ".".join(parts[:n])
+            if f"{use.name}.{name}" in groups and groups[f"{use.name}.{name}"][1] == ref:
+                return variable(name)
+        return variable(inner)
 
     def _called(self, member: Member) -> list[str]:
         """The modules a member's forward line calls, in order: a function use's are all its modules, which
@@ -422,6 +470,18 @@ class ModelWriter(ScopeWriter):
             container, numbers = self.gen.run(thing, final=True)
             return [f"{container}.{number}" if container else str(number) for number in numbers]
         return [".".join(segments) for segments in member.paths]
+
+
+def _group_variable(path: str, group: list[Member]) -> str:
+    """The variable for a container's output: its name, or for a numbered one, what its layers share
+    (`transition2_2` for `transition2_2.conv`, `.bn`, `.relu`)."""
+    segments = [s for s in path.split(".") if not s.isdigit()]
+    if not path.rpartition(".")[2].isdigit():
+        return variable(segments[-1])
+    keys = [m.key.split(".") for m in group]
+    common = [parts[0] for parts in takewhile(lambda parts: len(set(parts)) == 1, zip(*keys))]
+    named = [s for s in common if not s.isdigit()] or segments or ["x"]
+    return variable(named[-1])
 
 
 def _inputs(member: Member) -> tuple[str, ...]:

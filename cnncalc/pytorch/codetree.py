@@ -43,6 +43,7 @@ class Tree:
             for n in range(1, len(parts) + 1):
                 self.order.setdefault(".".join(parts[:n]), index)
         self.layer_paths = {node.module for node in graph.nodes}
+        self.wrappers = {name for name, block in self.spec.blocks.items() if _wraps(block, self.spec.blocks)}
         self.classes = {block for block, calls in self.uses.items() if self._own_modules(calls)}
         self._runs: dict[tuple[str, bool], tuple[str, list[int]]] = {}
         self.functions = {block for block, calls in self.uses.items()
@@ -68,16 +69,17 @@ class Tree:
     def _own_modules(self, calls: list[Call]) -> bool:
         paths = [use.module for use in calls]
         return all(paths) and len(set(paths)) == len(paths) and all(
-            use.module != self._parent_module(use) and use.module not in self.layer_paths  # `module: .` layer
+            (use.module != self._parent(use).module or self._parent(use).block in self.wrappers)
+            and use.module not in self.layer_paths  # `module: .` layer
             for use in calls)
 
-    def _parent_module(self, use: Call) -> str:
+    def _parent(self, use: Call) -> Call:
         parts = use.name.split(".")
         for n in range(len(parts) - 1, 0, -1):
             parent = self.calls.get(".".join(parts[:n]))
             if parent is not None:
-                return parent.module
-        return ""
+                return parent
+        return Call("", "", {}, {}, "", "", "")
 
     def owner(self, name: str) -> str:
         """The innermost use of a class or function holding a node or call ('' for the model)."""
@@ -139,6 +141,7 @@ class Tree:
         whose modules go in order, wherever each use starts in its container."""
         count = len(owners)
         found: dict[str, Member] = {}
+        collected: dict[str, dict[int, dict[int, Any]]] = {}  # key -> part -> owner's index -> module
         index_of = {owner: i for i, owner in enumerate(owners)}
         units = self.classes | self.functions
         things: list[Node | Call] = [*self.graph.nodes, *(c for c in self.graph.calls if c.block in units)]
@@ -156,10 +159,12 @@ class Tree:
                 order = items[id(thing.origin.item)] * 100_000 + (thing.origin.copy or 0) * 10
                 relative = [[str(order + part)] for part in range(len(parts))]
             member.paths = _aligned(member.paths, relative, key) if member.paths else relative
-            if not member.modules:
-                member.modules = [[] for _ in parts]
+            by_instance = collected.setdefault(key, {})
             for part, (_, module) in enumerate(parts):
-                member.modules[part].append(module)
+                by_instance.setdefault(part, {})[i] = module
+        for key, member in found.items():  # per part, in the order of the owners (a recursive block's uses
+            # are not built in that order)
+            member.modules = [[modules[i] for i in sorted(modules)] for _, modules in sorted(collected[key].items())]
         members = self._loops(list(found.values()), owners, final)
         last = len(self.graph.nodes)
         return sorted(members, key=lambda m: min(self.order.get(t.name, last) for t in m.things if t is not None))
@@ -179,6 +184,8 @@ class Tree:
     def _loops(self, members: list[Member], owners: list[str], final: bool) -> list[Member]:
         repeats: dict[int, list[Member]] = {}
         for member in members:
+            if member.shared:  # its copies call one module: written one by one in forward
+                continue
             origins = [t.origin for t in member.things if t is not None]
             if all(o is not None and o.copy is not None and member.key == f"{o.local}.{o.copy}" for o in origins):
                 repeats.setdefault(id(member.item), []).append(member)
@@ -219,6 +226,8 @@ class Tree:
     def call_code(self, calls: list[Call], values: Values, texts: Texts) -> str:
         """`Bottleneck(256, planes=128, stride=2)`: the class (or function) with the uses' in_channels and
         arguments."""
+        if len({c.block for c in calls}) > 1:  # `op: "C3k if c3k else Bottleneck"`
+            raise NotIdiomatic(f"{calls[0].name}: its uses are uses of different blocks")
         block = self.spec.blocks[calls[0].block]
         name = function_name(block.name) if block.name in self.functions else class_name(block.name)
         if name in values.names:
@@ -234,8 +243,19 @@ class Tree:
                 continue
             if kind == "computed" and not any(c.name in signature.overridden[param] for c in calls):
                 continue
-            args.append(f"{param}={values.code(given, texts.fields.get(param, []), calls[0].name, texts.others)}")
+            code = values.code(given, texts.fields.get(param, []), calls[0].name, [*texts.inputs, *texts.others])
+            args.append(f"{param}={code}")
         return f"{name}({', '.join(args)})"
+
+
+def _wraps(block: Any, blocks: dict[str, Any]) -> bool:
+    """Whether a block is one use of another at its own module path (`module: .`), as Ultralytics' Conv
+    row is its Conv module: the class is a subclass of the other's, computing its arguments."""
+    if len(block.items) != 1 or block.inputs or block.outputs:
+        return False
+    item = block.items[0]
+    return item.get("op") in blocks and str(item.get("module", "")) == "." and not any(
+        key in item for key in ("repeat", "when", "in", "inputs", "from", "share"))
 
 
 def _aligned(paths: list[list[str]], other: list[list[str]], key: str) -> list[list[str]]:

@@ -3,13 +3,15 @@
 Imported only by the PyTorch side (lowering, verify, profile, export). `cnncalc export --to pytorch`
 copies this file's classes into the exported model file, so they must only use torch.
 """
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
 
 class Add(nn.Module):
-    """Elementwise sum of two or more inputs; in place, into the first (`out += identity`)."""
+    """Elementwise sum of two or more inputs; in place, into the first
+    (`out += identity`)."""
 
     def __init__(self, inplace=False):
         super().__init__()
@@ -47,7 +49,8 @@ class Concat(nn.Module):
 
 
 class ChannelSplit(nn.Module):
-    """Part `index` of `parts` equal parts of the channels (or of the axis `dim`), or of parts of `sizes`."""
+    """Part `index` of `parts` equal parts of the channels (or of the axis `dim`), or of
+    parts of `sizes`."""
 
     def __init__(self, index, parts=2, sizes=None, dim=1):
         super().__init__()
@@ -60,7 +63,8 @@ class ChannelSplit(nn.Module):
 
 
 class ChannelPad(nn.Module):
-    """Zero padding of height/width (left, right, top, bottom) and of extra zero channels."""
+    """Zero padding of height/width (left, right, top, bottom) and of extra zero
+    channels."""
 
     def __init__(self, pad, channels=0):
         super().__init__()
@@ -71,7 +75,8 @@ class ChannelPad(nn.Module):
 
 
 class Padded(nn.Module):
-    """A window layer after asymmetric padding (TensorFlow's 'same'); `value` fills the border."""
+    """A window layer after asymmetric padding (TensorFlow's 'same'); `value` fills the
+    border."""
 
     def __init__(self, pad, value, layer):
         super().__init__()
@@ -82,15 +87,16 @@ class Padded(nn.Module):
 
 
 class LayerNorm2d(nn.LayerNorm):
-    """Layer normalisation over the channels at each position of an N×C×H×W tensor (ConvNeXt)."""
+    """Layer normalisation over the channels at each position of an N×C×H×W tensor
+    (ConvNeXt)."""
 
     def forward(self, x):
         return super().forward(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
 
 
 class LayerScale(nn.Module):
-    """A learned scale per channel, shaped C×1×1 on a feature map as in torchvision's ConvNeXt, C on
-    a vector (`spatial`: the input's axes after the channels, 2 or 0)."""
+    """A learned scale per channel, shaped C×1×1 on a feature map as in torchvision's
+    ConvNeXt, C on a vector (`spatial`: the input's axes after the channels, 2 or 0)."""
 
     def __init__(self, channels, init=1e-6, spatial=2):
         super().__init__()
@@ -131,8 +137,8 @@ class BareScale(nn.Module):
 
 
 class StochasticDepth(nn.Module):
-    """Drops a whole residual branch per sample with probability p in training (torchvision's "row"
-    mode); the identity at inference."""
+    """Drops a whole residual branch per sample with probability p in training
+    (torchvision's "row" mode); the identity at inference."""
 
     def __init__(self, p):
         super().__init__()
@@ -188,7 +194,8 @@ class Contiguous(nn.Module):
 
 
 class Slice(nn.Module):
-    """`length` entries of axis `dim` from `start` (x[:, start:start + length] for dim 1)."""
+    """`length` entries of axis `dim` from `start` (x[:, start:start + length] for dim
+    1)."""
 
     def __init__(self, start, length, dim=1):
         super().__init__()
@@ -210,8 +217,8 @@ class Mean(nn.Module):
 
 
 class Dist2BBox(nn.Module):
-    """YOLOv8's decoding (make_anchors, dist2bbox): distances (B, 4, A) from the cell centres of the
-    feature maps to boxes (x, y, w, h), times each map's stride."""
+    """YOLOv8's decoding (make_anchors, dist2bbox): distances (B, 4, A) from the cell
+    centres of the feature maps to boxes (x, y, w, h), times each map's stride."""
 
     def __init__(self, strides):
         super().__init__()
@@ -221,31 +228,44 @@ class Dist2BBox(nn.Module):
         points, scales = [], []
         for feat, stride in zip(feats, self.strides):
             h, w = feat.shape[2:]
-            sy, sx = torch.meshgrid(torch.arange(h, device=feat.device, dtype=distance.dtype) + 0.5,
-                                    torch.arange(w, device=feat.device, dtype=distance.dtype) + 0.5, indexing="ij")
+            sy, sx = torch.meshgrid(
+                torch.arange(h, device=feat.device, dtype=distance.dtype) + 0.5,
+                torch.arange(w, device=feat.device, dtype=distance.dtype) + 0.5,
+                indexing="ij",
+            )
             points.append(torch.stack((sx, sy), -1).view(-1, 2))
-            scales.append(torch.full((h * w, 1), float(stride), device=feat.device, dtype=distance.dtype))
-        anchors, strides = torch.cat(points).transpose(0, 1), torch.cat(scales).transpose(0, 1)
+            scales.append(
+                torch.full(
+                    (h * w, 1), float(stride), device=feat.device, dtype=distance.dtype
+                )
+            )
+        anchors, strides = (
+            torch.cat(points).transpose(0, 1),
+            torch.cat(scales).transpose(0, 1),
+        )
         lt, rb = distance.chunk(2, 1)
         x1y1, x2y2 = anchors - lt, anchors + rb
         return torch.cat(((x1y1 + x2y2) / 2, x2y2 - x1y1), 1) * strides
 
 
 class Shared(nn.Module):
-    """Another call of a module registered under another name (`share: LAYER`): its parameters stay
-    there, counted once. It runs the module's forward directly, so that the module's own hooks (and a
-    tool's per-module count) see only the owner's call, and this one's under this name."""
+    """Another call of a module registered under another name (`share: LAYER`): its
+    parameters stay there, counted once. It runs the module's forward directly, so that
+    the module's own hooks (and a tool's per-module count) see only the owner's call,
+    and this one's under this name."""
 
     def __init__(self, module):
         super().__init__()
         object.__setattr__(self, "target", module)  # not a submodule
 
     def forward(self, *inputs):
-        return type(self.target).forward(self.target, *inputs)  # type: ignore[union-attr]
+        forward = type(self.target).forward  # type: ignore[union-attr]
+        return forward(self.target, *inputs)
 
 
 class MatMul(nn.Module):
-    """a @ b: the matrix product over the last two axes, batched over the axes before."""
+    """a @ b: the matrix product over the last two axes, batched over the axes
+    before."""
 
     def forward(self, a, b):
         return a @ b
@@ -266,6 +286,10 @@ class Scale(nn.Module):
 # (where it sits straight in a class, not in a numbered container): its inputs joined by the text, or
 # put in place of `{}` (comma-separated). In place (`inplace=True`), the first input's in-place method
 # takes each other input: `bn2.add_(downsample)`, torchvision's `out += identity`.
-INLINE = {"Add": " + ", "Mul": " * ", "MatMul": " @ ", "Concat": "torch.cat([{}], dim=1)"}
+INLINE = {
+    "Add": " + ",
+    "Mul": " * ",
+    "MatMul": " @ ",
+    "Concat": "torch.cat([{}], dim=1)",
+}
 INLINE_IN_PLACE = {"Add": ".add_({})"}
-

@@ -31,7 +31,7 @@ def literal(value: Any) -> str:
 
 def quoted(text: str) -> str:
     """A string literal as ruff format writes it: in double quotes."""
-    return f'"{text}"' if '"' not in text and "\\" not in text else repr(text)
+    return f'"{text}"' if '"' not in text and "\\" not in text and text.isprintable() else repr(text)
 
 
 def torch_source(description: Torch) -> str:
@@ -109,7 +109,11 @@ def format_line(code: str, indent: int) -> list[str]:
     if head.endswith("[") and len(args) == 1 and " for " in args[0]:
         return _comprehension(head, args[0], tail, indent)
     joined = ", ".join(args)
-    if len(pad) + 4 + len(joined) <= LINE and not any(a.startswith("*") for a in args[:-1]):
+    # a list, tuple or set of several items that does not fit is one item per line (black's rule)
+    before = head[-2:-1]  # `f(`, `x[`: a call or a subscript; `= [`, `(`: a collection
+    collection = head[-1] == "{" or (head[-1] in "[(" and not (before.isalnum() or before in ("_", ")", "]")))
+    if len(pad) + 4 + len(joined) <= LINE and not any(a.startswith("*") for a in args[:-1]) and not (
+            collection and len(args) > 1):
         return [pad + head, pad + "    " + joined, pad + tail]
     if len(args) == 1:  # a sole argument is not followed by a comma
         return [pad + head, *format_line(args[0], indent + 4), pad + tail]
