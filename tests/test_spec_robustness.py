@@ -124,9 +124,9 @@ def test_squaring_chain_of_variables_stops_at_the_digit_limit(tmp_path):
 def test_exponential_expansion_of_skipped_layers_is_bounded(tmp_path, monkeypatch):
     # b5 expands to 1000**5 skipped relus; no node is ever made, the work limit stops it (lowered here
     # to keep the test fast; the hostile corpus runs the real limit in a subprocess)
-    from cnncalc.spec import graph
+    from cnncalc.spec import buildstate
 
-    monkeypatch.setattr(graph, "MAX_WORK", 20_000)
+    monkeypatch.setattr(buildstate, "MAX_WORK", 20_000)
     text = "input: [3, 8, 8]\nblocks:\n  b0:\n    layers:\n      - {op: relu, when: false}\n" + \
         "".join(f"  b{i}:\n    layers:\n      - {{op: b{i - 1}, repeat: 1000}}\n" for i in range(1, 6)) + \
         "layers:\n  - {op: b5}\n"
@@ -136,23 +136,23 @@ def test_exponential_expansion_of_skipped_layers_is_bounded(tmp_path, monkeypatc
 
 
 def test_expansion_limit_in_units(monkeypatch):
-    from cnncalc.spec import graph
+    from cnncalc.spec import buildstate, graph
 
     # each instance of '{op: relu, when: c, repeat: 11}' weighs 1 (the mapping) + 2 ('relu': 1 + 4 // 4)
     # + 1 ('c') + 1 (11) = 5: 8 repetitions weigh 40, the 9th (relu1.8) goes over 42
-    monkeypatch.setattr(graph, "MAX_WORK", 42)
+    monkeypatch.setattr(buildstate, "MAX_WORK", 42)
     text = "input: [3, 8, 8]\nvars: {c: true}\nlayers:\n  - {op: relu, when: c, repeat: 11}\n"
     with pytest.raises(Stopped, match="more than 42 steps") as caught:
         graph.build(parse_spec(text))
     assert caught.value.errors[-1].layer == "relu1.8"
-    monkeypatch.setattr(graph, "MAX_WORK", 55)  # 11 * 5
+    monkeypatch.setattr(buildstate, "MAX_WORK", 55)  # 11 * 5
     assert len(graph.build(parse_spec(text)).nodes) == 11
 
 
 def test_max_nodes(monkeypatch):
-    from cnncalc.spec import graph
+    from cnncalc.spec import buildstate, graph
 
-    monkeypatch.setattr(graph, "MAX_NODES", 5)
+    monkeypatch.setattr(buildstate, "MAX_NODES", 5)
     with pytest.raises(Stopped, match="the network has more than 5 layers"):
         graph.build(parse_spec("input: [3, 8, 8]\nlayers:\n  - {op: relu, repeat: 6}\n"))
 
