@@ -102,6 +102,7 @@ class BuildState:
         self.train_only_items: list[str] = []
         self.checkpoints: list[str] = []
         self.held: dict[str, str] = {}
+        self.dangling: dict[str, SpecError] = {}  # left-out layers whose inputs name no layer: _item_inputs
 
     def charge(self, units: int, item: YMap, name: str) -> None:
         self.work += units

@@ -66,7 +66,11 @@ class _Builder(BuildReuse):
         given: list[tuple[str, Location | None]] = list(spec.outputs) or [("", None)]
         for name, loc in given:
             if not name:
-                outputs.append(last)
+                try:  # the last layer, unless it is left out and stands for an input it cannot name
+                    outputs.append(self._readable(last, last, self.dangling[last].loc, last, "in")
+                                   if last in self.dangling else last)
+                except SpecError as exc:
+                    self.problems.add(exc)
                 continue
             try:
                 outputs += self.references(name, scope, scope.variables, "", loc or spec.items.loc, "outputs")
@@ -138,7 +142,8 @@ class _Builder(BuildReuse):
                 variables = {**scope.variables, "i": k} if repeated else scope.variables
                 instance = name + (f".{k}" if repeated else "")
                 origin = made(Origin, {"item": item, "local": local, "copy": k if repeated else None})
-                inputs = self._inputs(item, scope, previous, name, variables) if k == 0 or not chain else (ref,)
+                inputs = self._item_inputs(item, scope, previous, name, variables, instance) \
+                    if k == 0 or not chain else (ref,)
                 ref, kept, exported = self.instance(target, item, instance, inputs, variables, scope, origin)
                 if kept:
                     kept_any = True
@@ -199,6 +204,10 @@ class _Builder(BuildReuse):
             self._mark(item, "checkpoint", variables, name, None if check_only else self.checkpoints)
         held = self._held(item, variables, name, scope) if "held" in item else None
         train_only = train_only or scope.train_only
+        if skipped and self.dangling and inputs[0] in self.dangling:  # its inputs cannot be checked
+            if isinstance(target, type):
+                self._checked_layer(target, name, values, variables)  # but its fields can
+            return inputs[0], False, None
         exports = None
         if isinstance(target, Block):
             out, exports = self.call(target, name, values, inputs, variables, scope, check_only, module, origin,
@@ -270,14 +279,6 @@ class _Builder(BuildReuse):
             raise SpecError(f"repeat {count} is more than the limit of {MAX_REPEAT}", loc=loc, layer=name,
                             field="repeat")
         return count
-
-    def _condition(self, item: YMap, variables: dict[str, Any], name: str) -> bool:
-        value = resolve_value(item["when"], variables, item.value_locs["when"], name, "when")
-        if isinstance(value, bool) or (isinstance(value, (int, float)) and value == value and
-                                       abs(value) != float("inf")):
-            return bool(value)
-        raise SpecError(f"must be true or false (or an expression giving one), got {value!r}",
-                        loc=item.value_locs["when"], layer=name, field="when")
 
     def _values(self, item: YMap, first: bool, name: str) -> YMap:
         """The item's own keys (not control keys), with `first:` overrides on the first repetition."""
@@ -354,6 +355,8 @@ class _Builder(BuildReuse):
                        module=module + "." if module else "", call=CallSite(name, block.name, values, scope),
                        check_only=check_only, lists=lists, ports=frozenset(names), train_only=train_only)
         out = self._expanded(block, inner, args, inputs, module, check_only or train_only)
+        if self.dangling and block.output is None and not block.outputs:  # its last layer is its output
+            out = self._readable(out, out.removeprefix(inner.prefix), block.loc, name, "op")
         outputs = [out]
         if block.output is not None:
             if block.output not in inner.names:

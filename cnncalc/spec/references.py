@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from ..core.errors import Location, SpecError, did_you_mean
+from ..core.errors import Location, SpecError, Stopped, did_you_mean
 from .buildstate import Scope
 from .graphdata import INPUT_KEYS
 from .modpath import evaluate_located, interpolate
@@ -30,10 +30,44 @@ class BuildReferences(BuildNames):
                             field="chain")
         return value
 
+    def _condition(self, item: YMap, variables: dict[str, Any], name: str) -> bool:
+        value = resolve_value(item["when"], variables, item.value_locs["when"], name, "when")
+        if isinstance(value, bool) or (isinstance(value, (int, float)) and value == value and
+                                       abs(value) != float("inf")):
+            return bool(value)
+        raise SpecError(f"must be true or false (or an expression giving one), got {value!r}",
+                        loc=item.value_locs["when"], layer=name, field="when")
+
+    def _item_inputs(self, item: YMap, scope: Scope, previous: str, name: str, variables: dict[str, Any],
+                     instance: str) -> tuple[str, ...]:
+        """The inputs of one copy of an item. A copy that `when:` leaves out need not find its inputs (they
+        may exist only in the variants that keep it): then its name stands for an input it cannot name,
+        and reading that name is the error (see _readable)."""
+        try:
+            return self._inputs(item, scope, previous, name, variables)
+        except Stopped:
+            raise
+        except SpecError as exc:
+            if "when" not in item or self._condition(item, variables, instance):
+                raise
+            self.dangling[instance] = exc
+            return (instance,)
+
+    def _readable(self, ref: str, text: str, loc: Location | None, name: str, field_name: str) -> str:
+        """`ref`, unless it is a left-out layer whose inputs name no layer (see _item_inputs)."""
+        if ref in self.dangling:
+            cause = self.dangling[ref]
+            where = f" (line {cause.loc.line})" if cause.loc else ""
+            raise SpecError(f"'{text}' is left out ('when' is false) and stands for its input, but its inputs "
+                            f"name no layer here{where}: {cause.message}", loc=loc, layer=name, field=field_name,
+                            hint="read it only when its condition holds: 'NAME if CONDITION'")
+        return ref
 
     def _inputs(self, item: YMap, scope: Scope, previous: str, name: str,
                 variables: dict[str, Any]) -> tuple[str, ...]:
         if "in" not in item and "inputs" not in item and "from" not in item:  # INPUT_KEYS
+            if self.dangling and previous in self.dangling:
+                self._readable(previous, previous.rsplit(".", 1)[-1], item.loc, name, "in")
             return (previous,)
         given = [key for key in INPUT_KEYS if key in item]
         if len(given) > 1:
@@ -73,13 +107,17 @@ class BuildReferences(BuildNames):
         if text.endswith(".*"):
             base = text[:-2]
             if base in scope.lists:
+                if self.dangling:
+                    for ref in scope.lists[base]:
+                        self._readable(ref, text, loc, name, field_name)
                 return list(scope.lists[base])
             if base in scope.names:
                 raise SpecError(f"'{base}' is one layer; '.*' takes the copies of a repeat, the rest of a block's "
                                 "inputs or a block's outputs", loc=loc, layer=name, field=field_name)
             text = base
         if text in scope.names:
-            return [scope.names[text]]
+            return [self._readable(scope.names[text], text, loc, name, field_name) if self.dangling
+                    else scope.names[text]]
         own = name.rsplit(".", 1)[-1]
         if text == own or text.split(".")[0] in scope.later:
             raise SpecError(f"'{text}' is not defined yet: a layer can only read layers above it",
@@ -93,7 +131,8 @@ class BuildReferences(BuildNames):
                         hint=did_you_mean(text, scope.names) or f"names here: {', '.join(_shown(scope.names))}")
 
 
-_CONDITIONAL = re.compile(r"(\S+)\s+if\s+(.+)")
+# `NAME if CONDITION`; NAME may hold `{...}` with spaces (`c.{i - 1} if i > 0`)
+_CONDITIONAL = re.compile(r"((?:[^\s{}]|\{[^{}]*\})+)\s+if\s+(.+)")
 
 
 def _shown(names: dict[str, str]) -> list[str]:
