@@ -17,6 +17,7 @@ what it makes: Node, Call, Graph.
 """
 from __future__ import annotations
 
+from collections import Counter
 from typing import Any
 
 from ..core.errors import (
@@ -44,6 +45,7 @@ from .yamlsrc import YList, YMap, weight_of
 __all__ = ["CONTROL_KEYS", "INPUT_KEYS", "INPUT_NAME", "MAX_BLOCK_DEPTH", "MAX_NODES", "MAX_REPEAT", "MAX_WORK",
            "MODES", "Call", "Graph", "Node", "Origin", "build"]
 _CONTROL = frozenset(CONTROL_KEYS)
+_NOT_PLAIN = frozenset(("repeat", "first", "chain", "share", "train_only", "checkpoint", "held"))  # see _plan
 IMAGE_CHANNELS = (1, 3, 4)  # grey, RGB, RGBA: what a channels-last input ends with
 
 
@@ -116,6 +118,11 @@ class _Builder(BuildReuse):
             self.problems.add(SpecError(f"layer #{index + 1} must be a mapping like "
                                         "'{op: conv, out: 64, kernel: 3}'", loc=loc))
             return self._unknown(f"{scope.prefix}#{index + 1}")
+        plan = self.plans.get(id(item))
+        if plan is None or plan[0] is not item:
+            plan = self.plans[id(item)] = self._plan(item)
+        if plan[1] is not None and (not plan[3] or self._kept(item, scope.variables)):
+            return self._layer_item(plan[1], item, plan[2], scope, previous, plan[3])
         given_name = item.get("name")
         if isinstance(given_name, str) and is_name(given_name) and given_name != INPUT_NAME:
             local = given_name
@@ -184,6 +191,55 @@ class _Builder(BuildReuse):
                 scope.lists[local] = lists[local]
         return ref
 
+    def _plan(self, item: YMap) -> tuple[YMap, type[Layer] | None, str | None, bool]:
+        """What item() needs to know of an item, once per item: its layer type when it is a plain layer
+        (no repeat, sharing or marks: most items), its name when it gives a valid one, and whether it
+        has a condition (`when:`)."""
+        op = item.get("op")
+        cls = REGISTRY.get(op) if isinstance(op, str) else None
+        given = item.get("name")
+        local = given if isinstance(given, str) and is_name(given) and given != INPUT_NAME else None
+        return item, cls if cls is not None and _NOT_PLAIN.isdisjoint(item) else None, local, "when" in item
+
+    def _kept(self, item: YMap, variables: dict[str, Any]) -> bool:
+        """Whether `when:` keeps a plain layer; False when it cannot tell (item() then reports why)."""
+        try:
+            return self._condition(item, variables, "")
+        except SpecError:
+            return False
+
+    def _layer_item(self, cls: type[Layer], item: YMap, local: str | None, scope: Scope, previous: str,
+                    conditional: bool) -> str:
+        """item() and instance() for a plain layer that is kept (see _plan), without the steps it has no
+        use for."""
+        if local is None:
+            local = self._auto_name(item["op"], scope)
+        scope.later.pop(local, None)
+        name = scope.prefix + local
+        variables = scope.variables
+        try:
+            inputs = self._inputs(item, scope, previous, name, variables)
+            origin = made(Origin, {"item": item, "local": local, "copy": None})
+            self.work += item.weight  # weight_of(item); charge() when past the limit
+            if self.work > self.max_work:
+                self.charge(0, item, name)
+            values = self._values(item, True, name)
+            shapes = self.shapes
+            check_only = scope.check_only or \
+                (shapes.get(inputs[0]) is None if len(inputs) == 1 else None in [shapes.get(ref) for ref in inputs])
+            module = "" if check_only else self._module(item, scope, local, None, variables, name, layer=True)
+            ref = self.add_layer(cls, name, values, inputs, variables, check_only, module, origin, scope.train_only)
+        except Stopped:
+            raise
+        except SpecError as exc:
+            for one in exc.errors if isinstance(exc, SpecErrors) else (exc,):
+                self.report(one, item, scope)
+            ref = self._unknown(name)
+        if conditional:  # kept: an alternative of the same name after it is left out
+            scope.kept.add(local)
+        scope.names[local] = ref
+        return ref
+
     def instance(self, target: type[Layer] | Block | None, item: YMap, name: str, inputs: tuple[str, ...],
                  variables: dict[str, Any], scope: Scope, origin: Origin) -> tuple[str, bool, Exports | None]:
         """One repetition of an item: a layer or a block call, or, skipped by `when:`, only checked.
@@ -249,7 +305,6 @@ class _Builder(BuildReuse):
         if value and marked is not None:
             marked.append(name)
         return value
-
 
     def _target(self, item: YMap, given_name: Any, index: int) -> type[Layer] | Block | None:
         blocks = self.spec.blocks
@@ -333,12 +388,12 @@ class _Builder(BuildReuse):
                                 layer=name, hint=did_you_mean(str(key), block.params)
                                 or f"parameters: {', '.join(block.params) or 'none'}")
             args[key] = resolve_value(value, variables, values.value_locs[key], name, key)
-        missing = [p for p, default in block.params.items() if default is REQUIRED and p not in args]
+        required, defaults, weight = self._params(block)
+        missing = [p for p in required if p not in args]
         if missing:
             raise SpecError(f"block '{block.name}' needs {', '.join(repr(m) for m in missing)}", loc=values.loc,
                             layer=name, hint=f"add {', '.join(f'{m}: ...' for m in missing)}")
-        defaults = {p: d for p, d in block.params.items() if d is not REQUIRED}
-        self.charge(sum(weight_of(d) for d in defaults.values()), values, name)
+        self.charge(weight, values, name)
         shape = self.shapes.get(inputs[0]) if inputs else None
         builtins: dict[str, Any] = {"in_channels": UNKNOWN, "in_height": UNKNOWN, "in_width": UNKNOWN,
                                     "in_count": len(inputs)}
@@ -347,13 +402,18 @@ class _Builder(BuildReuse):
             if len(shape) == 3:
                 builtins.update(in_height=shape[1], in_width=shape[2])
         inner_vars = {**self.spec.variables, **builtins}
+        seen = None
         for key, default in defaults.items():  # defaults may use earlier parameters and the input size
             if key not in args:
-                args[key] = resolve_value(default, {**inner_vars, **args}, block.loc, name, key)
+                if seen is None:
+                    seen = {**inner_vars, **args}
+                args[key] = seen[key] = resolve_value(default, seen, block.loc, name, key)
         names, lists = ports
-        inner = Scope({**inner_vars, **args}, name + ".", names, (*scope.stack, block.name),
-                       module=module + "." if module else "", call=CallSite(name, block.name, values, scope),
-                       check_only=check_only, lists=lists, ports=frozenset(names), train_only=train_only)
+        inner = made(Scope, {  # Scope(...) with every field given
+            "variables": {**inner_vars, **args}, "prefix": name + ".", "names": names,
+            "stack": (*scope.stack, block.name), "module": module + "." if module else "", "counters": Counter(),
+            "later": {}, "call": CallSite(name, block.name, values, scope), "check_only": check_only,
+            "lists": lists, "ports": frozenset(names), "kept": set(), "train_only": train_only, "held_until": []})
         out = self._expanded(block, inner, args, inputs, module, check_only or train_only)
         if self.dangling and block.output is None and not block.outputs:  # its last layer is its output
             out = self._readable(out, out.removeprefix(inner.prefix), block.loc, name, "op")
@@ -379,9 +439,21 @@ class _Builder(BuildReuse):
         self.groups[name] = (block.name, outputs[0])
         if len(outputs) > 1:
             self.group_outputs[name] = tuple(outputs)
-        self.calls.append(Call(name, block.name, args, inner.variables, inputs[0], outputs[0], module, origin,
-                               tuple(inputs), tuple(outputs)))
+        self.calls.append(made(Call, {
+            "name": name, "block": block.name, "args": args, "variables": inner.variables, "input": inputs[0],
+            "output": outputs[0], "module": module, "origin": origin, "inputs": tuple(inputs),
+            "outputs": tuple(outputs)}))
         return outputs[0], (exported, exported_lists)
+
+    def _params(self, block: Block) -> tuple[list[str], dict[str, Any], int]:
+        """A block's required parameters, its defaults and their weight in work units: once per block."""
+        known = self.block_params.get(id(block))
+        if known is None or known[0] is not block:
+            defaults = {p: d for p, d in block.params.items() if d is not REQUIRED}
+            known = self.block_params[id(block)] = (
+                block, [p for p, d in block.params.items() if d is REQUIRED], defaults,
+                sum(weight_of(d) for d in defaults.values()))
+        return known[1], known[2], known[3]
 
     def _ports(self, block: Block, inputs: tuple[str, ...], values: YMap,
                name: str) -> tuple[dict[str, str], dict[str, list[str]]]:

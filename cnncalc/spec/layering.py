@@ -38,7 +38,8 @@ class BuildLayers(BuildReferences):
         else:
             shapes = tuple([shape for ref in inputs if (shape := self.shapes.get(ref)) is not None])
         key = (layer.prototype, shapes)
-        if key not in self.outputs:  # a repeated layer on the same input shapes: shaped once
+        found = self.outputs.get(key)
+        if found is None:  # a repeated layer on the same input shapes: shaped once
             notes: list[tuple[str, str | None]] = []
             try:
                 output = tuple(layer.output_shape(list(shapes),
@@ -48,8 +49,8 @@ class BuildLayers(BuildReferences):
             too_large = oversized(output)
             if too_large:
                 raise layer.error(f"its output {too_large}", None)
-            self.outputs[key] = (output, tuple(notes))
-        output, warnings = self.outputs[key]
+            found = self.outputs[key] = (output, tuple(notes))
+        output, warnings = found
         if not train_only:
             reads = next((ref for ref in inputs if ref in self.train_only_nodes), None) if self.train_only_nodes \
                 else None
@@ -117,13 +118,11 @@ class BuildLayers(BuildReferences):
     def _new_layer(self, cls: type[Layer], name: str, values: YMap,
                    variables: dict[str, Any]) -> Layer:
         """_checked_layer's work: its values resolved and its fields checked, or a prototype's copy."""
-        if all(is_literal(value, variables) for value in values.values()):  # resolving changes nothing
-            try:
-                prototype = self.prototypes.get((cls, tuple(values.items()), tuple(map(type, values.values()))))
-            except TypeError:
-                prototype = None
-            if prototype is not None:  # the key of a prototype: its values resolved alike (below)
-                return prototype.copy_as(name, values.loc, self._field_locs(cls, values))
+        for value in values.values():
+            if not is_literal(value, variables):
+                break
+        else:  # resolving changes nothing
+            return self._literal_layer(cls, name, values)
         resolved = YMap()
         resolved.loc, resolved.key_locs, resolved.value_locs = values.loc, values.key_locs, values.value_locs
         problems = ErrorCollector(limit=None)
@@ -158,6 +157,26 @@ class BuildLayers(BuildReferences):
         problems.check()
         if layer is None or unresolved:  # what is left follows from problems reported elsewhere
             raise Consequence(f"{cls.op} '{name}' could not be read", loc=values.loc, layer=name)
+        if shared is not None:
+            self.prototypes[shared] = layer
+        return layer
+
+    def _literal_layer(self, cls: type[Layer], name: str, values: YMap) -> Layer:
+        """_new_layer for values that resolve to themselves: they are the layer's values as they stand."""
+        try:
+            shared: Any = (cls, tuple(values.items()), tuple(map(type, values.values())))
+            prototype = self.prototypes.get(shared)
+        except TypeError:  # a list among the values
+            shared = prototype = None
+        if prototype is not None:  # the key of a prototype: its values resolved alike (_new_layer)
+            return prototype.copy_as(name, values.loc, self._field_locs(cls, values))
+        try:
+            layer = cls.from_mapping(name, values, skip=())
+        except SpecError as exc:  # as _new_layer reports it
+            problems = ErrorCollector(limit=None)
+            problems.add(exc)
+            problems.check()
+            raise Consequence(f"{cls.op} '{name}' could not be read", loc=values.loc, layer=name) from None
         if shared is not None:
             self.prototypes[shared] = layer
         return layer

@@ -43,7 +43,6 @@ class BuildNames(BuildState):
             self.explicit_names[id(items)] = (items, seen)  # holds `items`, so that its id is not reused
         return seen
 
-
     def _auto_name(self, op: Any, scope: Scope) -> str:
         base = op if isinstance(op, str) and is_name(op) else "layer"
         while True:
@@ -123,7 +122,6 @@ class BuildNames(BuildState):
                             layer=name, field="module", hint="give each layer its own module path")
         self.modules[path] = loc
         self.module_prefixes.update(".".join(parts[:n]) for n in range(1, len(parts)))
-
 
 
 @functools.lru_cache(maxsize=4096)
