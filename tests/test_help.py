@@ -54,3 +54,40 @@ def test_profile_dtype_choices_are_whole_at_80_columns(monkeypatch):
 def test_main_help(monkeypatch):
     text = help_text(monkeypatch, 80)
     assert "<bool>" not in text and "table" in text
+
+
+def test_command_list_shows_each_commands_first_clause(monkeypatch):
+    # typer's rich mode kept every docstring line break of the whole first paragraph: ragged lines,
+    # 62 lines of commands at 80 columns. Each is listed by its first clause; its --help has the rest.
+    text = help_text(monkeypatch, 80)
+    assert re.search(r"│ table +Print the lecture table of a network +│", text), text
+    assert re.search(r"│ check +Check a spec against limits +│", text), text
+    listed = text[text.index("Commands"):]
+    assert len(listed.splitlines()) < 2 + 2 * len(NAMES), listed  # at most two lines per command
+    for name in NAMES:
+        summary = COMMAND.commands[name].short_help  # type: ignore[attr-defined]
+        assert summary and "\n" not in summary, name
+
+
+@pytest.mark.parametrize(("text", "clause"), [
+    ("Check a spec against limits: the budget. More.", "Check a spec against limits"),
+    ("List specs (e.g. 'cnncalc table alexnet'). More.", "List specs (e.g. 'cnncalc table alexnet')"),
+    ("Print the schema (docs/spec.md: editors): more", "Print the schema (docs/spec.md: editors)"),
+    ("Use nn.Module and torch.fx", "Use nn.Module and torch.fx"),
+])
+def test_first_clause(text, clause):
+    from cnncalc.cli.app import first_clause
+
+    assert first_clause(text) == clause
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_repeatable_options_show_their_items_type(monkeypatch, name):
+    # typer 0.29 showed `--layer <list[str]>` and `answers... <list[Path]>`
+    text = help_text(monkeypatch, 120, name)
+    assert "<list[" not in text, text
+
+
+def test_repeatable_option_types_read_as_their_items(monkeypatch):
+    assert re.search(r"--layer\s+-l\s+<str>\s+Explain only this layer", help_text(monkeypatch, 120, "explain"))
+    assert re.search(r"answers\.\.\.\s+<path>\s+Answer sheets", help_text(monkeypatch, 120, "grade"))

@@ -5,6 +5,8 @@ from . import table, catalog, grade, torch, memory, budget  # noqa: F401  (each 
 from . import visual  # noqa: F401
 from . import imports  # noqa: F401
 # isort: on
-from .app import app
+from .app import app, one_line_summaries
+
+one_line_summaries(app)
 
 __all__ = ["app"]

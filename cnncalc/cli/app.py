@@ -4,7 +4,9 @@ The CLI is thin: parse options, call the library, render, and turn domain errors
 (2 bad input, 1 a check that failed) with a message, never a traceback."""
 from __future__ import annotations
 
+import inspect
 import math
+import re
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -22,17 +24,19 @@ from ..render.console import stderr_console
 
 
 def _typer_fixes() -> None:
-    """Three slips of typer 0.29, fixed here for every command. Its help shows a flag as taking a
+    """Four slips of typer 0.29, fixed here for every command. Its help shows a flag as taking a
     value (`--strict <bool>`, so users write `--strict true` and get "unexpected extra argument"),
-    and folds choices mid-word (`<float32|float16|bfloat1 6>`): a flag now shows no type, and
-    choices have spaces between them, where the column can wrap. And its usage errors echo what
+    folds choices mid-word (`<float32|float16|bfloat1 6>`) and shows a repeatable option's type as
+    Python's (`<list[str]>`): a flag now shows no type, choices have spaces between them, where the
+    column can wrap, and a repeatable option shows its item's type. And its usage errors echo what
     was typed raw (`No such option: --a<U+202E>b`): they now go through the sanitizer."""
     import typer.rich_utils
-    from typer.core import TyperOption
+    from typer.core import TyperArgument, TyperOption
 
     from ..core.text import printable_message
 
     shown = TyperOption.display_type_rich
+    shown_argument = TyperArgument.display_type_rich
     if getattr(shown, "cnncalc", False):
         return
 
@@ -42,10 +46,14 @@ def _typer_fixes() -> None:
         text = shown(self, ctx)
         if text and self.metavar is None and self.type_descriptor.is_choice:
             text = text.replace("|", " | ")
-        return text
+        return _item_type(text)
+
+    def argument_type_rich(self: TyperArgument, ctx: Any) -> Optional[str]:
+        return _item_type(shown_argument(self, ctx))
 
     display_type_rich.cnncalc = True  # type: ignore[attr-defined]
     TyperOption.display_type_rich = display_type_rich  # type: ignore[method-assign]
+    TyperArgument.display_type_rich = argument_type_rich  # type: ignore[method-assign, assignment]
     format_error = typer.rich_utils.rich_format_error
 
     def rich_format_error(error: Any) -> None:
@@ -56,7 +64,35 @@ def _typer_fixes() -> None:
     typer.rich_utils.rich_format_error = rich_format_error  # type: ignore[assignment]
 
 
+def _item_type(text: Optional[str]) -> Optional[str]:
+    """`<list[Path]>` for a repeatable option or a variadic argument: the item's type (`<path>`);
+    the help text says it repeats, the usage line's `...` too."""
+    match = re.fullmatch(r"<list\[(\w+)\]>", text or "")
+    return f"<{match.group(1).lower()}>" if match else text
+
+
 _typer_fixes()
+
+
+def one_line_summaries(typer_app: typer.Typer) -> None:
+    """The command list of `cnncalc --help` shows each command's whole first paragraph, with the
+    docstring's line breaks kept (rich markup mode): ragged lines, a screen of text. Each command
+    is listed by its first clause instead (up to the first colon or full stop outside brackets); its
+    own --help still gives the whole text."""
+    for info in typer_app.registered_commands:
+        if info.short_help is None:
+            doc = inspect.cleandoc(info.help or getattr(info.callback, "__doc__", None) or "")
+            info.short_help = first_clause(" ".join(doc.split("\n\n")[0].split()))
+
+
+def first_clause(text: str) -> str:
+    depth = 0
+    for i, char in enumerate(text):
+        depth += (char in "([{") - (char in ")]}")
+        if depth == 0 and char in ":." and text[i + 1 : i + 2] in (" ", ""):
+            return text[:i]
+    return text
+
 
 app = typer.Typer(
     help="A static calculator for convolutional networks: shapes, parameters, multiply-adds and "

@@ -83,9 +83,9 @@ def export(
     input_shape: Optional[str] = INPUT,
     set_vars: Optional[list[str]] = SET,
 ) -> None:
-    """Write the network as PyTorch code (a class per block and one for the model, needing only torch;
-    modules named as the spec's `module:` paths say, so a reference model's weights load) or as ONNX
-    (opens in Netron; the dynamo exporter when onnxscript is installed).
+    """Write the network as PyTorch code or as ONNX: a class per block and one for the model,
+    needing only torch, its modules named as the spec's `module:` paths say, so that a reference
+    model's weights load; ONNX opens in Netron (the dynamo exporter when onnxscript is installed).
 
     Example: [bold]cnncalc export resnet18 -o resnet18.py[/bold]
     """
