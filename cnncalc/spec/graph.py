@@ -45,7 +45,7 @@ from .yamlsrc import YList, YMap, weight_of
 __all__ = ["CONTROL_KEYS", "INPUT_KEYS", "INPUT_NAME", "MAX_BLOCK_DEPTH", "MAX_NODES", "MAX_REPEAT", "MAX_WORK",
            "MODES", "Call", "Graph", "Node", "Origin", "build"]
 _CONTROL = frozenset(CONTROL_KEYS)
-_NOT_PLAIN = frozenset(("repeat", "first", "chain", "share", "train_only", "checkpoint", "held"))  # see _plan
+_NOT_PLAIN = frozenset(("repeat", "first", "chain", "share", "train_only", "checkpoint"))  # see _plan
 IMAGE_CHANNELS = (1, 3, 4)  # grey, RGB, RGBA: what a channels-last input ends with
 
 
@@ -122,7 +122,7 @@ class _Builder(BuildReuse):
         if plan is None or plan[0] is not item:
             plan = self.plans[id(item)] = self._plan(item)
         if plan[1] is not None and (not plan[3] or self._kept(item, scope.variables)):
-            return self._layer_item(plan[1], item, plan[2], scope, previous, plan[3])
+            return self._layer_item(plan[1], item, plan[2], scope, previous, plan[3], plan[4])
         given_name = item.get("name")
         if isinstance(given_name, str) and is_name(given_name) and given_name != INPUT_NAME:
             local = given_name
@@ -191,15 +191,16 @@ class _Builder(BuildReuse):
                 scope.lists[local] = lists[local]
         return ref
 
-    def _plan(self, item: YMap) -> tuple[YMap, type[Layer] | None, str | None, bool]:
+    def _plan(self, item: YMap) -> tuple[YMap, type[Layer] | None, str | None, bool, bool]:
         """What item() needs to know of an item, once per item: its layer type when it is a plain layer
         (no repeat, sharing or marks: most items), its name when it gives a valid one, and whether it
-        has a condition (`when:`)."""
+        has a condition (`when:`) and a `held:`."""
         op = item.get("op")
         cls = REGISTRY.get(op) if isinstance(op, str) else None
         given = item.get("name")
         local = given if isinstance(given, str) and is_name(given) and given != INPUT_NAME else None
-        return item, cls if cls is not None and _NOT_PLAIN.isdisjoint(item) else None, local, "when" in item
+        return item, cls if cls is not None and _NOT_PLAIN.isdisjoint(item) else None, local, "when" in item, \
+            "held" in item
 
     def _kept(self, item: YMap, variables: dict[str, Any]) -> bool:
         """Whether `when:` keeps a plain layer; False when it cannot tell (item() then reports why)."""
@@ -209,7 +210,7 @@ class _Builder(BuildReuse):
             return False
 
     def _layer_item(self, cls: type[Layer], item: YMap, local: str | None, scope: Scope, previous: str,
-                    conditional: bool) -> str:
+                    conditional: bool, held: bool) -> str:
         """item() and instance() for a plain layer that is kept (see _plan), without the steps it has no
         use for."""
         if local is None:
@@ -228,7 +229,13 @@ class _Builder(BuildReuse):
             check_only = scope.check_only or \
                 (shapes.get(inputs[0]) is None if len(inputs) == 1 else None in [shapes.get(ref) for ref in inputs])
             module = "" if check_only else self._module(item, scope, local, None, variables, name, layer=True)
+            until = self._held(item, variables, name, scope) if held else None
             ref = self.add_layer(cls, name, values, inputs, variables, check_only, module, origin, scope.train_only)
+            if until and not check_only:  # as instance() does
+                if isinstance(until, str):
+                    scope.held_until.append((ref, until))
+                else:
+                    self.held[ref] = scope.prefix.removesuffix(".")
         except Stopped:
             raise
         except SpecError as exc:
