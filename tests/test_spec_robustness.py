@@ -127,9 +127,9 @@ def test_exponential_expansion_of_skipped_layers_is_bounded(tmp_path, monkeypatc
     # b1's 1000 copies of b0 cost 7,000 units (7 each: {op: b0, repeat: 1000} weighs 4, the relu 3), so
     # once b2's first copy of b1 is done, its 999 copies left are sure to cost 6,993,000 > 20,000: the
     # message points at b2's item (line 11), after 7,000 units of work rather than 20,000.
-    from cnncalc.spec import graph
+    from cnncalc.spec import buildstate
 
-    monkeypatch.setattr(graph, "MAX_WORK", 20_000)
+    monkeypatch.setattr(buildstate, "MAX_WORK", 20_000)
     text = "input: [3, 8, 8]\nblocks:\n  b0:\n    layers:\n      - {op: relu, when: false}\n" + \
         "".join(f"  b{i}:\n    layers:\n      - {{op: b{i - 1}, repeat: 1000}}\n" for i in range(1, 6)) + \
         "layers:\n  - {op: b5}\n"
@@ -139,18 +139,18 @@ def test_exponential_expansion_of_skipped_layers_is_bounded(tmp_path, monkeypatc
 
 
 def test_expansion_limit_in_units(monkeypatch):
-    from cnncalc.spec import graph
+    from cnncalc.spec import buildstate, graph
 
     # each instance of '{op: relu, when: c, repeat: 11}' weighs 1 (the mapping) + 2 ('relu': 1 + 4 // 4)
     # + 1 ('c') + 1 (11) = 5: 8 repetitions weigh 40, the 9th (relu1.8) goes over 42
     # 11 repetitions weigh 55: with a limit of 54 the first copy is made, and the 10 left are sure to
     # weigh 50 more, so the repeat stops there (docs/limits.md: bounded before the work is done)
-    monkeypatch.setattr(graph, "MAX_WORK", 54)
+    monkeypatch.setattr(buildstate, "MAX_WORK", 54)
     text = "input: [3, 8, 8]\nvars: {c: true}\nlayers:\n  - {op: relu, when: c, repeat: 11}\n"
     with pytest.raises(Stopped, match="more than 54 steps") as caught:
         graph.build(parse_spec(text))
     assert caught.value.errors[-1].layer == "relu1"
-    monkeypatch.setattr(graph, "MAX_WORK", 55)  # 11 * 5
+    monkeypatch.setattr(buildstate, "MAX_WORK", 55)  # 11 * 5
     assert len(graph.build(parse_spec(text)).nodes) == 11
     # a repeat given by an expression may be 0, so a block's floor does not count it: a call of b
     # weighs 3 ({op: b, repeat: 2}) + 11 * 5 = 58, but its floor is 3. The first call (58) and the
@@ -158,7 +158,7 @@ def test_expansion_limit_in_units(monkeypatch):
     # and the 10 copies left, 50 more, pass 100
     text = "input: [3, 8, 8]\nvars: {c: true, n: 11}\nblocks:\n  b:\n    layers:\n      - {op: relu, when: c, repeat: n}\n" \
         "layers:\n  - {op: b, repeat: 2}\n"
-    monkeypatch.setattr(graph, "MAX_WORK", 100)
+    monkeypatch.setattr(buildstate, "MAX_WORK", 100)
     with pytest.raises(Stopped, match="more than 100 steps") as caught:
         graph.build(parse_spec(text))
     assert caught.value.errors[-1].layer == "b1.1.relu1"
@@ -184,9 +184,9 @@ def test_the_least_work_of_a_block_call():
 
 
 def test_max_nodes(monkeypatch):
-    from cnncalc.spec import graph
+    from cnncalc.spec import buildstate, graph
 
-    monkeypatch.setattr(graph, "MAX_NODES", 5)
+    monkeypatch.setattr(buildstate, "MAX_NODES", 5)
     with pytest.raises(Stopped, match="the network has more than 5 layers"):
         graph.build(parse_spec("input: [3, 8, 8]\nlayers:\n  - {op: relu, repeat: 6}\n"))
 

@@ -221,6 +221,47 @@ def test_conditional_inputs_are_read_only_when_their_condition_holds():
     assert cnncalc.analyze(text, set={"extra": True}).rows[-1].output_shape == (12, 8, 8)
 
 
+def test_a_conditional_input_may_hold_braces_with_spaces():
+    # each copy reads the copy before it; the first reads the input: c.0 <- input, c.1 <- c.0, c.2 <- c.1
+    text = ("input: [4, 8, 8]\nlayers:\n  - {op: conv, name: c, out: 4, kernel: 1, repeat: 3,\n"
+            "     in: [\"c.{i - 1} if i > 0\", \"input if i == 0\"]}\n")
+    assert [row.inputs for row in cnncalc.analyze(text).rows] == [("input",), ("c.0",), ("c.1",)]
+
+
+LEFT_OUT = ("input: [4, 8, 8]\nvars: {big: false}\nlayers:\n  - {op: conv, name: a, out: 4, kernel: 1}\n"
+            "  - {op: conv, name: p6, in: c6, out: 8, kernel: 1, when: big}\n")
+
+
+def test_a_left_out_layer_need_not_find_its_inputs():
+    # p6 reads c6, which this variant does not have; p6 is left out, so that is no error while no one reads p6
+    text = LEFT_OUT + "  - {op: concat, in: [a, p6 if big]}\n"
+    assert [(row.name, row.inputs, row.output_shape) for row in cnncalc.analyze(text).rows] == \
+        [("a", ("input",), (4, 8, 8)), ("concat1", ("a",), (4, 8, 8))]
+    # with big, c6 must exist: it does not, and that is the error
+    with pytest.raises(cnncalc.SpecError, match="unknown input 'c6'"):
+        cnncalc.analyze(text, set={"big": True})
+
+
+@pytest.mark.parametrize("tail, where", [
+    ("  - {op: relu, in: p6}\n", "6:20"),  # read by name
+    ("  - {op: relu}\n", "6:5"),  # read as the layer above
+    ("", "5:30"),  # the network's output: its last layer
+])
+def test_reading_a_left_out_layer_whose_inputs_name_nothing_is_the_error(tmp_path, tail, where):
+    path = tmp_path / "net.yaml"
+    path.write_text(LEFT_OUT + tail, encoding="utf-8")
+    result = runner.invoke(app, ["table", str(path)])
+    assert result.exit_code == 2
+    assert f"{path}:{where}: error: " in result.output
+    assert "'p6' is left out ('when' is false) and stands for its input, but its inputs name no layer here " \
+           "(line 5): unknown input 'c6'" in result.output
+
+
+def test_a_left_out_layer_is_still_checked_field_by_field():
+    with pytest.raises(cnncalc.SpecError, match="field 'out': must be a positive whole number, got -4"):
+        cnncalc.analyze(LEFT_OUT.replace("out: 8", "out: -4") + "  - {op: relu, in: a}\n")
+
+
 def test_a_table_by_depth_names_the_blocks_a_multi_input_block_reads():
     result = runner.invoke(app, ["table", "yolov8", "--depth", "1"])
     assert result.exit_code == 0, result.output
