@@ -726,11 +726,11 @@ def test_which_ultralytics_blocks_are_classes(name, classes, written_out):
 @pytest.mark.slow
 def test_the_exported_yolov8_follows_its_input_size(torch, tmp_path):
     """The file exported at the spec's 640x640 computes, at 640 and at 320, what the flat file written for
-    that size computes: its reshapes keep the spec's -1 (`Reshape((64, -1))`), not the 640 input's 8,400."""
+    that size computes: its reshapes keep the spec's -1 (`Reshape([64, -1])`), not the 640 input's 8,400."""
     import cnncalc.api
 
     source = pytorch_source(*cnncalc.api.load_graph("yolov8"))
-    assert "Reshape((64, -1))" in source and "8400" not in source
+    assert "Reshape([64, -1])" in source and "8400" not in source
     model = load_exported(tmp_path, "yolov8_i", source)
     for size, anchors in ((640, 8400), (320, 2100)):  # (size / 8)² + (size / 16)² + (size / 32)²
         graph, _ = cnncalc.api.load_graph("yolov8", input=(3, size, size))

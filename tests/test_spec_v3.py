@@ -375,7 +375,10 @@ def test_an_exported_shared_module_is_registered_once(tmp_path):
     spec_path.write_text(DOC_SPECS["share_demo"], encoding="utf-8")
     result = runner.invoke(app, ["export", str(spec_path), "--to", "pytorch", "-o", str(target)])
     assert result.exit_code == 0, result.output
-    assert target.read_text(encoding="utf-8").count("self._add('head'") == 1
+    source = target.read_text(encoding="utf-8")
+    # one module, registered once, called twice (by head and by head_again)
+    assert source.count("self.head = nn.Conv2d(8, 8, kernel_size=3, padding=1)") == 1
+    assert "head_again = self.head(down)" in source and source.count("self.head(") == 2
     module_spec = importlib.util.spec_from_file_location("share_demo", target)
     loaded = importlib.util.module_from_spec(module_spec)  # type: ignore[arg-type]
     module_spec.loader.exec_module(loaded)  # type: ignore[union-attr]

@@ -44,11 +44,14 @@ class Tree:
                 self.order.setdefault(".".join(parts[:n]), index)
         self.layer_paths = {node.module for node in graph.nodes}
         self.wrappers = {name for name, block in self.spec.blocks.items() if _wraps(block, self.spec.blocks)}
-        self.classes = {block for block, calls in self.uses.items() if self._own_modules(calls)}
-        self._runs: dict[tuple[str, bool], tuple[str, list[int]]] = {}
-        self.functions = {block for block, calls in self.uses.items()
-                          if block not in self.classes and all(self._in_container(c) for c in calls)}
         self.why: dict[str, str] = {}  # blocks written out, and why
+        opened = self._opened()
+        self.why.update(opened)
+        self.classes = {block for block, calls in self.uses.items()
+                        if block not in opened and self._own_modules(calls)}
+        self._runs: dict[tuple[str, bool], tuple[str, list[int]]] = {}
+        self.functions = {block for block, calls in self.uses.items() if block not in opened
+                          and block not in self.classes and all(self._in_container(c) for c in calls)}
         names = {name: constant_name(name) for name in self.spec.variables}
         clashes = {c for c in names.values() if list(names.values()).count(c) > 1}
         self.constants = {name: c for name, c in names.items() if c not in clashes and c.isidentifier()}
@@ -56,6 +59,22 @@ class Tree:
         self.used_constants: set[str] = set()
         self.signatures: dict[str, Signature] = {}
         self.unrolled: set[str] = set()  # copies of repeats written one by one (not as a loop)
+
+    def _opened(self) -> dict[str, str]:
+        """Blocks a use of which gives a layer read from outside it that is none of its outputs (a layer after
+        a C2f reading its first bottleneck): a call returns only its outputs, so such a block is written out."""
+        opened: dict[str, str] = {}
+        readers = [(node.name, ref) for node in self.graph.nodes for ref in node.inputs]
+        readers += [("", ref) for ref in self.graph.outputs]
+        for reader, ref in readers:
+            parts = ref.split(".")
+            for n in range(len(parts) - 1, 0, -1):
+                use = self.calls.get(".".join(parts[:n]))
+                if use is None or reader.startswith(use.name + "."):
+                    continue
+                if ref not in (use.outputs or (use.output,)):
+                    opened.setdefault(use.block, f"{reader or 'the network'} reads {ref}, inside {use.name}")
+        return opened
 
     def in_channels(self, use: Call) -> Any:
         """What the exported class takes as `in_channels`: the channels of its input, or for a block given only
