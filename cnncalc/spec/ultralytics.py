@@ -402,8 +402,10 @@ def _check_channels(rows: list[Row], scales: dict[str, tuple[Any, Any, Any]], ch
         out: dict[int, int] = {-1: channels}
         for row in rows:
             if row.module in SCALED_MODULES:
-                c2 = row.args[0] if row.args and isinstance(row.args[0], (int, float)) else 0
-                out[row.index] = math.ceil(min(c2, limit) * width / 8) * 8  # make_divisible_up(..., 8)
+                count = _scaled_channels(row.args[0] if row.args else 0, width, limit)
+                if count is None:
+                    break  # not a finite number: refused, located, where the row is read (_spec)
+                out[row.index] = count
             elif row.module == "Concat":
                 out[row.index] = sum(out[s] for s in row.sources)
             else:  # nn.Upsample (and Detect, the last row)
@@ -414,6 +416,16 @@ def _check_channels(rows: list[Row], scales: dict[str, tuple[Any, Any, Any]], ch
                 raise SpecError(f"row {row.index}: C2PSA needs as many output channels as input channels "
                                 f"(Ultralytics asserts c1 == c2): {c1} in, {out[row.index]} out{at}", loc=row.loc,
                                 hint="give C2PSA its input's channel count")
+
+
+def _scaled_channels(c2: Any, width: Any, limit: Any) -> int | None:
+    """parse_model's `make_divisible(min(c2, max_channels) * width, 8)`, None where it is no number."""
+    if isinstance(c2, bool) or not isinstance(c2, (int, float)):
+        return 0
+    try:
+        return math.ceil(min(c2, limit) * width / 8) * 8
+    except (ArithmeticError, ValueError, TypeError):  # nan, inf, a number too large for a float
+        return None
 
 
 def _source(value: Any, index: int, loc: Location) -> int:
