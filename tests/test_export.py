@@ -757,3 +757,31 @@ def test_the_output_suffix_picks_the_format(tmp_path, suffix, start):
     result = runner.invoke(app, ["export", "googlenet_stem", "-o", str(target)])
     assert result.exit_code == 0, result.output
     assert target.read_bytes().startswith(start)  # the Python file's docstring; ONNX's ir_version field (tag 1)
+
+
+def test_export_says_which_blocks_are_written_out_and_why(tmp_path):
+    # HRNet's fusion: a `fuse` use takes its stage's module path (stage2.fuse.0 is `stage2.0.fuse_layers.0`
+    # in timm), so it cannot be a class of its own; each such block is named on stderr with its reason
+    result = runner.invoke(app, ["export", "hrnet_w18_small", "-o", str(tmp_path / "hrnet.py")])
+    assert result.exit_code == 0, result.output
+    notes = [line for line in result.stderr.splitlines() if line.startswith("note: ")]
+    assert [line.split("'")[1] for line in notes] == ["fuse_term", "fuse", "hr_module"]
+    assert "note: block 'fuse' is written out where it is used, not as a class: stage2.fuse.0 has the module " \
+        "path of stage2, the block around it" in notes
+    # a spec whose every block is a class says nothing more; --flat asks for no classes
+    for arguments in (["resnet50"], ["hrnet_w18_small", "--flat"]):
+        result = runner.invoke(app, ["export", *arguments, "-o", str(tmp_path / "x.py"), "--force"])
+        assert result.exit_code == 0 and result.stderr == "", result.output
+
+
+def test_export_says_why_a_file_is_flat(monkeypatch, tmp_path):
+    from cnncalc.pytorch import codegen
+
+    def refuse(self):
+        raise codegen.NotIdiomatic("a module tree the classes cannot build")
+
+    monkeypatch.setattr(codegen.Generator, "write", refuse)
+    result = runner.invoke(app, ["export", "resnet18", "-o", str(tmp_path / "x.py")])
+    assert result.exit_code == 0, result.output
+    assert result.stderr == "note: the file is flat (one class registering every layer by its module path, no " \
+        "class per block): a module tree the classes cannot build\n"

@@ -103,19 +103,25 @@ def export(
     Example: [bold]cnncalc export resnet18 -o resnet18.py[/bold]
     """
     from ..api import load_graph
-    from ..pytorch.export import onnx_bytes, pytorch_source, write_new
+    from ..core.text import printable_message
+    from ..pytorch.export import onnx_bytes, pytorch_export, write_new
     from ..pytorch.lowering import require_torch
+    from ..render.console import stderr_console
 
     with reporting_errors():
         to = to or export_format(output)
         graph, display = load_graph(spec, set=set_values(set_vars), input=input_shape)
+        notes: list[str] = []
         if to == "pytorch":
             require_torch()  # the file needs torch to run; say so now rather than at import
-            data: str | bytes = pytorch_source(graph, display, flat=flat)
+            data: str | bytes
+            data, notes = pytorch_export(graph, display, flat=flat)
         else:
             data = onnx_bytes(graph)
         write_new(output, data, force, input_files([spec]))
         typer.echo(f"wrote {file_name(output)} ({to}, {len(graph.nodes)} layers)")
+        for note in notes:
+            stderr_console().print(f"note: {printable_message(note)}", markup=False, highlight=False)
 
 
 @app.command("profile")

@@ -52,6 +52,9 @@ class Tree:
         self._runs: dict[tuple[str, bool], tuple[str, list[int]]] = {}
         self.functions = {block for block, calls in self.uses.items() if block not in opened
                           and block not in self.classes and all(self._in_container(c) for c in calls)}
+        for block, calls in self.uses.items():
+            if block not in self.classes and block not in self.functions and block not in self.why:
+                self.why[block] = self._not_own(calls) or "its modules are not numbered entries of one container"
         names = {name: constant_name(name) for name in self.spec.variables}
         clashes = {c for c in names.values() if list(names.values()).count(c) > 1}
         self.constants = {name: c for name, c in names.items() if c not in clashes and c.isidentifier()}
@@ -86,11 +89,23 @@ class Tree:
         return sum(shape[0] for shape in shapes)
 
     def _own_modules(self, calls: list[Call]) -> bool:
-        paths = [use.module for use in calls]
-        return all(paths) and len(set(paths)) == len(paths) and all(
-            (use.module != self._parent(use).module or self._parent(use).block in self.wrappers)
-            and use.module not in self.layer_paths  # `module: .` layer
-            for use in calls)
+        return self._not_own(calls) is None
+
+    def _not_own(self, calls: list[Call]) -> str | None:
+        """Why a block's uses do not each have a module of their own (None when they do): a class needs one."""
+        seen: dict[str, str] = {}
+        for use in calls:
+            if not use.module:
+                return f"{use.name} has no module path"
+            if use.module in seen:
+                return f"{seen[use.module]} and {use.name} share the module path '{use.module}'"
+            seen[use.module] = use.name
+            parent = self._parent(use)
+            if use.module == parent.module and parent.block not in self.wrappers:
+                return f"{use.name} has the module path of {parent.name}, the block around it"
+            if use.module in self.layer_paths:  # `module: .` layer
+                return f"{use.name}'s module path '{use.module}' is a layer's"
+        return None
 
     def _parent(self, use: Call) -> Call:
         parts = use.name.split(".")

@@ -21,23 +21,32 @@ from .naming import ModuleTree
 def pytorch_source(graph: Graph, origin: str, flat: bool = False) -> str:
     """A Python file that builds the same model with torch only: a class per block (`flat`: one class
     registering every layer by its module path, one forward line per layer)."""
+    return pytorch_export(graph, origin, flat)[0]
+
+
+def pytorch_export(graph: Graph, origin: str, flat: bool = False) -> tuple[str, list[str]]:
+    """The file `pytorch_source` writes, and notes for the user on what it could not write as the spec says:
+    each block written out where it is used instead of as a class, and why; or why the whole file is flat."""
     from .codegen import NotIdiomatic
 
-    if not flat:
-        try:
-            return idiomatic_source(graph, origin)
-        except NotIdiomatic:  # a module tree the classes cannot build (see docs/export.md): the flat form
-            pass
-    return flat_source(graph, origin)
+    if flat:
+        return flat_source(graph, origin), []
+    try:
+        with paused_gc():  # it only allocates; the collector's passes would grow the cost per layer
+            return _idiomatic_source(graph, origin)
+    except NotIdiomatic as exc:  # a module tree the classes cannot build (see docs/export.md): the flat form
+        why = ": ".join(str(part) for part in exc.args)
+        return flat_source(graph, origin), [f"the file is flat (one class registering every layer by its module "
+                                            f"path, no class per block): {why}"]
 
 
 def idiomatic_source(graph: Graph, origin: str) -> str:
     """A class per spec block and one for the model, in ruff format's style, needing torch only."""
     with paused_gc():  # it only allocates; the collector's passes would grow the cost per layer
-        return _idiomatic_source(graph, origin)
+        return _idiomatic_source(graph, origin)[0]
 
 
-def _idiomatic_source(graph: Graph, origin: str) -> str:
+def _idiomatic_source(graph: Graph, origin: str) -> tuple[str, list[str]]:
     from .codegen import Generator
     from .pyformat import literal
 
@@ -62,7 +71,9 @@ def _idiomatic_source(graph: Graph, origin: str) -> str:
         lines += ["", helper, ""]
     for written in (*classes, model):
         lines += ["", *_class_lines(written), ""]
-    return "\n".join(lines[:-1]) + "\n"
+    notes = [f"block '{block}' is written out where it is used, not as a class: "
+             f"{generator.why[block]}" for block in generator.written_out()]
+    return "\n".join(lines[:-1]) + "\n", notes
 
 
 def _class_lines(written: Any) -> list[str]:
