@@ -94,3 +94,11 @@ def test_import_refuses_a_number_that_is_not_finite(tmp_path, value):
     result = runner.invoke(app, ["import", str(source)])
     assert result.exit_code == 2, result.output
     assert f"{source}:10:5: error: row 2: C2f's argument 'c2' must be a number or a boolean, got " in result.stderr
+
+
+@pytest.mark.parametrize("value", [",,,", "layer1,", "a,,b", " "])
+def test_a_checkpoint_list_with_an_empty_name_is_refused(value):
+    result = runner.invoke(app, ["memory", "resnet18", "--checkpoint", value])
+    assert result.exit_code == 2, result.output
+    assert "--checkpoint names a block instance, a repeat or a layer;" in result.stderr
+    assert "holds an empty name" in result.stderr

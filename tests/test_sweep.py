@@ -202,6 +202,25 @@ def test_the_answer_does_not_depend_on_the_processes():
     assert seen[-1] == (len(alone.variants), len(alone.variants))
 
 
+def test_no_more_worker_processes_than_cores(monkeypatch):
+    # `-j 100000` started one process per chunk of work, up to 100,000: the workers are capped at the cores
+    import concurrent.futures
+
+    from cnncalc.analysis import sweep as sweeping
+
+    started = []
+    real = concurrent.futures.ProcessPoolExecutor
+
+    def spy(*args, **kwargs):
+        started.append(kwargs["max_workers"])
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(concurrent.futures, "ProcessPoolExecutor", spy)
+    monkeypatch.setattr(sweeping, "default_jobs", lambda: 2)
+    result = cnncalc.sweep(TRADE, set={"k": "1:32:1"}, inputs=["3,32,32", "3,16,16"], jobs=100_000)
+    assert started == [2] and len(result.variants) == 64
+
+
 def test_json_and_csv():
     data = json.loads(sweep("mobilenet_v2", "--set", "width=0.5,1.0", "--max-macs", "200M", "--minimize", "params",
                             "-f", "json").stdout)

@@ -192,8 +192,10 @@ def default_jobs() -> int:
 
 def run_points(setup: Setup, points: Sequence[Point], jobs: int,
                progress: Callable[[int, int], None] | None = None) -> list[Outcome]:
-    """Every point's outcome, in order; in `jobs` worker processes when there are enough points."""
+    """Every point's outcome, in order; in `jobs` worker processes when there are enough points (at most one
+    per core: the work is all CPU, and `-j 100000` must not start a hundred thousand processes)."""
     total = len(points)
+    jobs = min(jobs, default_jobs())
     if jobs <= 1 or total < MIN_PARALLEL:
         evaluator = Evaluator(setup)
         outcomes = []

@@ -184,7 +184,8 @@ def sweep(
                                               "e.g. params,macs."),
     top: int = typer.Option(10, "--top", min=0, help="Rows of the ranked table (0: all)."),
     jobs: Optional[int] = typer.Option(None, "--jobs", "-j", min=1,
-                                       help="Worker processes (default: every core; the answer is the same)."),
+                                       help="Worker processes (default and at most: every core; the answer is "
+                                       "the same)."),
     format: Literal["table", "csv", "json"] = typer.Option("table", "--format", "-f", help="Output format."),
     output: Optional[Path] = OUTPUT,
     plot: Optional[Path] = typer.Option(

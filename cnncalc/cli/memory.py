@@ -39,8 +39,16 @@ FOREACH = typer.Option(False, "--foreach", help="The optimizer's foreach impleme
 
 
 def checkpoint_names(items: Optional[list[str]]) -> list[str]:
-    """--checkpoint a --checkpoint b,c -> ['a', 'b', 'c']."""
-    return [name.strip() for item in items or [] for name in item.split(",") if name.strip()]
+    """--checkpoint a --checkpoint b,c -> ['a', 'b', 'c']; an empty name (`a,,b`, `,`) is refused."""
+    from ..core.errors import OptionError
+    from ..core.text import shown
+
+    names = [name.strip() for item in items or [] for name in item.split(",")]
+    if "" in names:
+        given = " ".join(f"--checkpoint {shown(item)}" for item in items or [])
+        raise OptionError(f"--checkpoint names a block instance, a repeat or a layer; {given} holds an empty name",
+                          hint="e.g. --checkpoint layer1,layer2")
+    return names
 
 
 @app.command()
