@@ -102,3 +102,15 @@ def test_a_checkpoint_list_with_an_empty_name_is_refused(value):
     assert result.exit_code == 2, result.output
     assert "--checkpoint names a block instance, a repeat or a layer;" in result.stderr
     assert "holds an empty name" in result.stderr
+
+
+def test_import_refuses_several_inputs_to_a_module_that_reads_one(tmp_path):
+    # parse_model indexes ch[f] with the row's from: a list there fails in Ultralytics; the import wrote a
+    # spec that only `cnncalc table` then refused, located in the generated spec instead of the YAML
+    text = (ROOT / "docs" / "examples" / "ultralytics_tiny.yaml").read_text(encoding="utf-8")
+    source = tmp_path / "model.yaml"
+    source.write_text(text.replace("  - [-1, 3, C2f, [128, True]]", "  - [[-1, 0], 3, C2f, [128, True]]"))
+    result = runner.invoke(app, ["import", str(source)])
+    assert result.exit_code == 2, result.output
+    assert f"{source}:10:6: error: row 2: C2f reads one input, but its from lists 2" in result.stderr
+    assert "hint: only Concat and Detect read several" in result.stderr

@@ -388,10 +388,14 @@ def _rows(doc: YMap) -> list[Row]:
             raise SpecError(f"row {index}: args must be a list", loc=item.item_locs[3])
         listed = source if isinstance(source, list) else [source]
         sources = tuple(_source(s, index, item.item_locs[0]) for s in listed)
+        if len(sources) != 1 and module not in MANY_INPUTS:  # parse_model reads ch[f]: one index
+            raise SpecError(f"row {index}: {module} reads one input, but its from lists {len(sources)}",
+                            loc=item.item_locs[0], hint=f"only {' and '.join(MANY_INPUTS)} read several")
         rows.append(Row(index, sources, repeats, module, tuple(args), loc, _flow(item)))
     return rows
 
 
+MANY_INPUTS = ("Concat", "Detect")
 SCALED_MODULES = {"Conv", "C2f", "C2", "C3", "C3k2", "C2PSA", "A2C2f", "SPPF"}
 
 
