@@ -32,8 +32,7 @@ def pytorch_export(graph: Graph, origin: str, flat: bool = False) -> tuple[str, 
     if flat:
         return flat_source(graph, origin), []
     try:
-        with paused_gc():  # it only allocates; the collector's passes would grow the cost per layer
-            return _idiomatic_source(graph, origin)
+        return _idiomatic_source(graph, origin)
     except NotIdiomatic as exc:  # a module tree the classes cannot build (see docs/export.md): the flat form
         why = ": ".join(str(part) for part in exc.args)
         return flat_source(graph, origin), [f"the file is flat (one class registering every layer by its module "
@@ -42,16 +41,16 @@ def pytorch_export(graph: Graph, origin: str, flat: bool = False) -> tuple[str, 
 
 def idiomatic_source(graph: Graph, origin: str) -> str:
     """A class per spec block and one for the model, in ruff format's style, needing torch only."""
-    with paused_gc():  # it only allocates; the collector's passes would grow the cost per layer
-        return _idiomatic_source(graph, origin)[0]
+    return _idiomatic_source(graph, origin)[0]
 
 
 def _idiomatic_source(graph: Graph, origin: str) -> tuple[str, list[str]]:
     from .codegen import Generator
     from .pyformat import literal
 
-    generator = Generator(graph)
-    classes, model = generator.write()
+    with paused_gc():  # it only allocates; the collector's passes would grow the cost per layer
+        generator = Generator(graph)
+        classes, model = generator.write()
     code = "\n".join(line for c in (*classes, model) for line in (*c.init, *(c.forward or [])))
     helpers = [_helper_source_of(name).rstrip("\n") for name in _helper_names()
                if re.search(rf"\b{name}\(", code)]
