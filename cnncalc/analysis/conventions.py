@@ -28,6 +28,7 @@ from ..layers.terms import (
     BATCHNORM_AFFINE,
     BIAS,
     BILINEAR,
+    BILINEAR_MODULE,
     LAYERNORM,
     LAYERNORM_AFFINE,
     LRN,
@@ -38,6 +39,7 @@ from ..layers.terms import (
     PARAM_POSITIONS,
     POOL_INPUT,
     RESAMPLE,
+    RESAMPLE_MODULE,
     SOFTMAX_ADDS,
     WINDOW,
 )
@@ -92,11 +94,11 @@ FVCORE = Convention(
 PTFLOPS = Convention(
     "ptflops",
     "ptflops' get_model_complexity_info (pytorch backend, defaults): multiply-adds plus bias; every "
-    "pooling 2× its input and ReLU, ELU, GELU and upsampling 2× their output (a module hook and the "
-    "patched functional both count); ReLU6, LeakyReLU, SiLU, softmax once; batch norm 1 per element "
+    "pooling 2× its input and ReLU, ELU, GELU and nn.Upsample 2× their output (a module hook and the "
+    "patched functional both count; F.interpolate once); ReLU6, LeakyReLU, SiLU, softmax once; batch norm 1 per element "
     "(+1 affine), layer norm 1; a @ b nothing (it patches torch.matmul, not the operator)",
     {MAC: 1, BIAS: 1, POOL_INPUT: 2, BATCHNORM: 1, BATCHNORM_AFFINE: 1, LAYERNORM: 1, ReLU.term: 2, ELU.term: 2,
-     GELU.term: 2, ReLU6.term: 1, LeakyReLU.term: 1, SiLU.term: 1, Softmax.term: 1, RESAMPLE: 2, LRN: 3,
+     GELU.term: 2, ReLU6.term: 1, LeakyReLU.term: 1, SiLU.term: 1, Softmax.term: 1, RESAMPLE: 1, RESAMPLE_MODULE: 1, LRN: 3,
      LRN_WINDOW: 1},
 )
 
@@ -104,9 +106,10 @@ THOP = Convention(
     "thop",
     "thop's profile: multiply-adds without bias, a transposed conv per output position; norms 2 per "
     "element (×2 affine); average pooling 1 per output, adaptive average input + output; softmax 3 per "
-    "element - 1 per position; upsampling 1 per output (11 bilinear); max pooling, activations and a @ b nothing",
+    "element - 1 per position; nn.Upsample 1 per output (11 bilinear), F.interpolate nothing; max pooling, "
+    "activations and a @ b nothing",
     {OUTPUT_MAC: 1, BATCHNORM: 2, BATCHNORM_AFFINE: 2, LAYERNORM: 2, LAYERNORM_AFFINE: 2, AVERAGE: 1,
-     ADAPTIVE_AVERAGE: 1, Softmax.term: 2, SOFTMAX_ADDS: 1, RESAMPLE: 1, BILINEAR: 10},
+     ADAPTIVE_AVERAGE: 1, Softmax.term: 2, SOFTMAX_ADDS: 1, RESAMPLE_MODULE: 1, BILINEAR_MODULE: 10},
 )
 
 TORCHINFO = Convention(

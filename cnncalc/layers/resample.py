@@ -39,11 +39,13 @@ from .terms import (
     ADAPTIVE_INPUT,
     BIAS,
     BILINEAR,
+    BILINEAR_MODULE,
     MAC,
     OUTPUT_MAC,
     PARAM_POSITIONS,
     POOL_INPUT,
     RESAMPLE,
+    RESAMPLE_MODULE,
     WINDOW,
 )
 from .torchspec import T, Torch
@@ -244,7 +246,7 @@ class AdaptiveMaxPool(AdaptivePool):
 @register
 class Upsample(Layer):
     op = "upsample"
-    known_as = ("upsampling2d", "upsampling", "interpolate", "resize")
+    known_as = ("upsampling2d", "upsampling", "resize")
     summary = "nearest or bilinear upsampling by a whole scale factor or to a size"
     example = "- {op: upsample, scale: 2, mode: bilinear}"
 
@@ -265,9 +267,9 @@ class Upsample(Layer):
         return (c, h * self.scale[0], w * self.scale[1])
 
     def costs(self, inputs: list[Shape], output: Shape) -> dict[str, Any]:
-        terms = {RESAMPLE: output_elements(output)}
+        terms = {RESAMPLE: output_elements(output), RESAMPLE_MODULE: output_elements(output)}
         if self.mode == "bilinear":
-            terms[BILINEAR] = output_elements(output)
+            terms[BILINEAR] = terms[BILINEAR_MODULE] = output_elements(output)
         return terms
 
     def cells(self, inputs: list[Shape], output: Shape) -> Cells:

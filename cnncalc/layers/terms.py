@@ -29,6 +29,8 @@ LRN_WINDOW = "lrn_window"  # elements LRN's channel window averages: (C + n - 1)
 ELEMENTWISE = "elementwise"  # one per element combined: add and mul merges, layer scale
 RESAMPLE = "resample"  # one per output element of an upsampling
 BILINEAR = "bilinear"  # one per output element of a bilinear upsampling
+RESAMPLE_MODULE = "resample_module"  # one per output element of an upsampling module (nn.Upsample), not F.interpolate
+BILINEAR_MODULE = "bilinear_module"  # one per output element of a bilinear nn.Upsample
 
 TERMS = {
     MAC: "multiply-accumulates with weights (conv: C_out*H'*W'*C_in/groups*K_h*K_w, transposed conv: "
@@ -59,4 +61,7 @@ TERMS = {
                  "output elements for layer scale",
     RESAMPLE: "one per output element of an upsampling",
     BILINEAR: "one per output element of a bilinear upsampling",
+    RESAMPLE_MODULE: "one per output element of an upsampling written as a module (nn.Upsample, what module hooks "
+                     "see); 0 for a functional F.interpolate (interpolate)",
+    BILINEAR_MODULE: "one per output element of a bilinear upsampling written as a module (nn.Upsample)",
 }
