@@ -400,7 +400,7 @@ def _meta_model(name: str):
     import torchvision
 
     reference = DECLARED[name]
-    builder = getattr(torchvision.models, reference["model"])
+    builder = torchvision.models.get_model_builder(reference["model"])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:

@@ -64,7 +64,7 @@ def reference(declared: dict):
     import torch
 
     torchvision = pytest.importorskip("torchvision")
-    builder = getattr(torchvision.models, declared["model"])
+    builder = torchvision.models.get_model_builder(declared["model"])
     try:
         with torch.device("meta"):
             model = builder(weights=None, **declared["kwargs"])
@@ -86,6 +86,8 @@ def reference(declared: dict):
 
 
 def first(output):
+    if isinstance(output, dict):  # torchvision's segmentation models: {'out': scores}, the spec's output
+        return output["out"]
     return output[0] if isinstance(output, tuple) else output
 
 

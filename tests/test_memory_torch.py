@@ -137,7 +137,7 @@ def _measured(memtracker, name: str) -> dict:
         import torchvision
 
         declared = DECLARED[name]
-        builder = getattr(torchvision.models, declared["model"])
+        builder = torchvision.models.get_model_builder(declared["model"])
         infer_kwargs = dict(declared["kwargs"])
         if build(parse_spec_for(name)).train_only:  # torchvision keeps auxiliary heads unless told not to
             infer_kwargs["aux_logits"] = False
@@ -296,7 +296,7 @@ def test_zoo_under_autocast_equals_memtracker(memtracker, name, mode, amp):
     kwargs = dict(declared["kwargs"], **({"aux_logits": False} if mode == "infer" and name == "googlenet" else {}))
     schedule = memory_schedule(build_spec(name), MemoryOptions(mode=mode, optimizer="adamw", amp=amp))
     for batch in BATCHES:
-        tracker = memtracker.measure(lambda: getattr(torchvision.models, declared["model"])(weights=None, **kwargs),
+        tracker = memtracker.measure(lambda: torchvision.models.get_model_builder(declared["model"])(weights=None, **kwargs),
                                      batch, tuple(declared["input"]), mode, "adamw", resident=True, amp=amp)
         assert schedule.samples[schedule.peak(batch)[0]].bytes(batch) == tracker
 

@@ -36,6 +36,8 @@ def optimizer(name: str, params: Any) -> Any:
 
 
 def loss_of(output: Any) -> Any:
+    if isinstance(output, dict):  # torchvision's segmentation models return {'out': scores}
+        output = tuple(output.values())
     outputs = output if isinstance(output, (tuple, list)) else (output,)
     total = outputs[0].sum()
     for item in outputs[1:]:

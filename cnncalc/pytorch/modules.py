@@ -282,6 +282,22 @@ class Scale(nn.Module):
         return x * self.factor
 
 
+class Interpolate(nn.Module):
+    """F.interpolate as a forward calls it: to `size`, by `scale_factor`, or to the
+    size of a second input (torchvision's `F.interpolate(x, size=low.shape[-2:])`)."""
+
+    def __init__(self, size=None, scale_factor=None, mode="nearest"):
+        super().__init__()
+        self.size, self.scale_factor, self.mode = size, scale_factor, mode
+
+    def forward(self, x, *like):
+        size = like[0].shape[-2:] if like else self.size
+        corners = {} if self.mode == "nearest" else {"align_corners": False}
+        return F.interpolate(
+            x, size=size, scale_factor=self.scale_factor, mode=self.mode, **corners
+        )
+
+
 # How `cnncalc export` writes a stateless helper inside a forward instead of registering it as a module
 # (where it sits straight in a class, not in a numbered container): its inputs joined by the text, or
 # put in place of `{}` (comma-separated). In place (`inplace=True`), the first input's in-place method
@@ -294,16 +310,3 @@ INLINE = {
 }
 INLINE_IN_PLACE = {"Add": ".add_({})"}
 
-
-class Interpolate(nn.Module):
-    """F.interpolate as a forward calls it: to `size`, by `scale_factor`, or to the height
-    and width of a second input (torchvision's F.interpolate(x, size=low.shape[-2:]))."""
-
-    def __init__(self, size=None, scale_factor=None, mode="nearest"):
-        super().__init__()
-        self.size, self.scale_factor, self.mode = size, scale_factor, mode
-
-    def forward(self, x, *like):
-        size = like[0].shape[-2:] if like else self.size
-        corners = {} if self.mode == "nearest" else {"align_corners": False}
-        return F.interpolate(x, size=size, scale_factor=self.scale_factor, mode=self.mode, **corners)
