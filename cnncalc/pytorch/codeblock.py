@@ -202,7 +202,7 @@ class UseWriter(ScopeWriter):
             previous = str(item["name"]) if "name" in item else f"#{index}"
         by_item = {id(m.item): m for m in self.members}
         order = [by_item[id(i)] for i in items if id(i) in by_item]
-        return self.block.output in (None, previous) and self.in_order(self.root) == order
+        return not self.block.outputs and self.block.output in (None, previous) and self.in_order(self.root) == order
 
 
 class FunctionWriter(UseWriter):
