@@ -118,9 +118,6 @@ def computes_as_flat(tmp_path, graph, name: str, source: str) -> None:
         assert torch.equal(idiomatic(x), flat(x))
 
 
-# Blocks written out where they are used (no class), and why: the file still loads the weights and gives the outputs
-WRITTEN_OUT = {"deeplabv3_mobilenet_v3_large": {"aspp", "deeplab_head"}}  # ASPP's convs: an nn.ModuleList whose
-# branches all read the block's input, a numbered container the writer writes only as a chain (docs/export.md)
 FLAT_OUTPUTS = {"googlenet", "mobilenet_v2"}  # the flat file's outputs too (for the others: it loads the weights)
 
 
@@ -136,7 +133,7 @@ def test_torchvision_spec_exports_as_classes_that_load_its_weights(tmp_path, nam
     graph = build(load_spec(resolve(name)[0]))
     generator = Generator(graph)
     generator.write()  # raises NotIdiomatic where the file would be flat
-    assert (set(generator.why), generator.unrolled) == (WRITTEN_OUT.get(name, set()), set())
+    assert (generator.why, generator.written_out(), generator.unrolled) == ({}, [], set())
     ref = reference(DECLARED[name])
     model = load_exported(tmp_path, name, idiomatic_source(graph, name), meta=True)
     flat = load_exported(tmp_path, f"{name}_flat", flat_source(graph, name), meta=True)

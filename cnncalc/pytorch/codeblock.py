@@ -354,9 +354,9 @@ class BlockWriter(UseWriter):
                 raise NotIdiomatic(f"{local}: its inputs are no names of the block's layers")
             top = member.paths[0][0]
             group = groups.get(top)
+            if group is not None and not (group[0] is member and self._spec_chain(group, items, locals_)):
+                group = None  # its entries do not feed each other in order: each is called on its own
             if group is not None:
-                if group[0] is not member or not self._spec_chain(group, items, locals_):
-                    raise NotIdiomatic(f"{top}: its layers do not feed each other in order")
                 done.update(m.key for m in group)
                 if self._kept(group, local, items):
                     lines += self._chained_outputs(top, local, value[inputs[0]], value, names)
