@@ -148,6 +148,58 @@ def test_torchvision_spec_exports_as_classes_that_load_its_weights(tmp_path, nam
         assert_loads_and_agrees(flat, ref, graph.input_shape)
 
 
+TWO_OUTPUTS = """
+input: [3, 16, 16]
+blocks:
+  trunk:
+    outputs: [c2, c1]
+    layers:
+      - {op: conv, name: c1, out: 4, kernel: 3, pad: 1, module: "#"}
+      - {op: conv, name: c2, out: 8, kernel: 3, stride: 2, pad: 1, module: "#"}
+layers:
+  - {op: trunk, name: body}
+  - {op: upsample, name: up, in: body, scale: 2}
+  - {op: concat, in: [up, body.c1]}
+"""
+
+
+def test_a_chain_that_returns_several_outputs_is_no_sequential(tmp_path):
+    """nn.Sequential's forward returns its last module's output only: a block whose numbered layers feed each
+    other but that returns two of them is written out where it is used (it was `class Trunk(nn.Sequential)`,
+    and `c2, c1 = self.body(x)` failed to unpack)."""
+    graph = build(parse_spec(TWO_OUTPUTS, "two.yaml"))
+    source = pytorch_source(graph, "two")
+    assert "class Trunk(nn.Sequential)" not in source
+    computes_as_flat(tmp_path, graph, "two", source)
+
+
+BRANCHES = """
+input: [8, 9, 9]
+blocks:
+  branches:                     # ASPP's shape: a numbered container of branches that all read the input
+    layers:
+      - {op: conv, name: a, in: input, out: 4, kernel: 1, module: convs.0}
+      - {op: conv, name: b, in: input, out: 4, kernel: 3, pad: 2, dilation: 2, module: convs.1}
+      - {op: concat, in: [a, b]}
+      - {op: conv, name: project, out: 8, kernel: 1}
+layers:
+  - {op: branches, name: aspp, repeat: 2}
+"""
+
+
+def test_a_numbered_container_of_branches_is_called_entry_by_entry(tmp_path):
+    from cnncalc.pytorch.codegen import Generator
+
+    graph = build(parse_spec(BRANCHES, "branches.yaml"))
+    generator = Generator(graph)
+    generator.write()
+    assert (generator.why, generator.written_out()) == ({}, [])
+    source = pytorch_source(graph, "branches")
+    assert "class Branches(nn.Module):" in source
+    assert "        a = self.convs[0](x)\n        b = self.convs[1](x)\n" in source
+    computes_as_flat(tmp_path, graph, "branches", source)
+
+
 def test_resnet18_reads_like_torchvision(tmp_path):
     source = pytorch_source(build(load_spec(resolve("resnet18")[0])), "resnet18")
     assert "class Basic(nn.Module):\n    def __init__(self, in_channels, c, stride=1, proj=False):" in source
