@@ -170,6 +170,20 @@ def test_dtype_sets_bytes_per_element(analyze_text, dtype, size):
     assert report.rows[0].memory_bytes == 8 * 30 * 30 * size
 
 
+def test_interpolate_to_the_size_of_a_second_input(analyze_text):
+    """F.interpolate(x, size=low.shape[-2:]): the channels of the first input, the height and width of the
+    second (torchvision's LR-ASPP head)."""
+    report = analyze_text("input: [3, 32, 32]\nlayers:\n"
+                          "  - {op: conv, name: low, out: 8, kernel: 3, stride: 2, pad: 1}\n"   # (32 + 2 - 3)//2 + 1 = 16
+                          "  - {op: conv, name: high, out: 16, kernel: 1, stride: 2}\n"        # (16 - 1)//2 + 1 = 8
+                          "  - {op: interpolate, name: up, in: [high, low], mode: bilinear}\n"
+                          "  - {op: concat, in: [up, low]}\n")
+    up = {r.name: r for r in report.rows}["up"]
+    assert up.output_shape == (16, 16, 16)
+    assert (up.params, up.macs) == (0, 0)  # textbook: a resize is no multiply-add
+    assert up.memory_bytes == 16 * 16 * 16 * 4 == 16_384
+
+
 def test_every_layer_type_is_covered_by_a_worked_example():
     from pathlib import Path
 

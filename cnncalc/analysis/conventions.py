@@ -95,11 +95,11 @@ PTFLOPS = Convention(
     "ptflops",
     "ptflops' get_model_complexity_info (pytorch backend, defaults): multiply-adds plus bias; every "
     "pooling 2× its input and ReLU, ELU, GELU and nn.Upsample 2× their output (a module hook and the "
-    "patched functional both count; F.interpolate once); ReLU6, LeakyReLU, SiLU, softmax once; batch norm 1 per element "
-    "(+1 affine), layer norm 1; a @ b nothing (it patches torch.matmul, not the operator)",
+    "patched functional both count; F.interpolate once); ReLU6, LeakyReLU, SiLU, softmax once; batch norm 1 "
+    "per element (+1 affine), layer norm 1; a @ b nothing (it patches torch.matmul, not the operator)",
     {MAC: 1, BIAS: 1, POOL_INPUT: 2, BATCHNORM: 1, BATCHNORM_AFFINE: 1, LAYERNORM: 1, ReLU.term: 2, ELU.term: 2,
-     GELU.term: 2, ReLU6.term: 1, LeakyReLU.term: 1, SiLU.term: 1, Softmax.term: 1, RESAMPLE: 1, RESAMPLE_MODULE: 1, LRN: 3,
-     LRN_WINDOW: 1},
+     GELU.term: 2, ReLU6.term: 1, LeakyReLU.term: 1, SiLU.term: 1, Softmax.term: 1, RESAMPLE: 1, RESAMPLE_MODULE: 1,
+     LRN: 3, LRN_WINDOW: 1},
 )
 
 THOP = Convention(

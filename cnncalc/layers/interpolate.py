@@ -5,20 +5,22 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from ..core.formula import Step, output_elements
+from ..core.formula import Step
 from ..core.shapes import Shape, shape_list
 from ..core.symbolic import text
 from .base import Warn, register
 from .memory import MemoryContext, Stage
 from .resample import Upsample
-from .terms import BILINEAR, RESAMPLE
+from .terms import BILINEAR_MODULE, RESAMPLE_MODULE
 from .torchspec import T, Torch
+
+MODULE_TERMS = (RESAMPLE_MODULE, BILINEAR_MODULE)  # what hooks on an nn.Upsample module see
 
 
 @register
 class Interpolate(Upsample):
     op = "interpolate"
-    known_as = ("f.interpolate", "resize_bilinear", "upsample_bilinear")
+    known_as = ("resize_bilinear", "upsample_bilinear", "functional_interpolate")
     summary = ("F.interpolate called in forward (not an nn.Upsample module): by `scale`, to `size`, or, given "
                "a second input (`in: [x, like]`), to that input's height and width")
     example = ("- {op: conv, name: low, out: 4, kernel: 3, stride: 2}\n"
@@ -34,7 +36,7 @@ class Interpolate(Upsample):
         if len(inputs) > 2:
             self.fail(f"interpolate takes one input, or two (the second gives the size), but is given {len(inputs)}",
                       "in")
-        c, h, w = self.image(inputs[0])
+        c = self.image(inputs[0])[0]
         if len(inputs) == 1:
             if self.scale is None and self.size is None:
                 self.fail("give 'scale' or 'size', or a second input whose size it takes (`in: [x, like]`)")
@@ -48,15 +50,13 @@ class Interpolate(Upsample):
 
     def explain_shape(self, inputs: list[Shape], output: Shape) -> list[Step]:
         if len(inputs) == 2:
-            return [Step("H' × W'", None, f"{text(output[1])} × {text(output[2])}", "the second input's height and width")]
+            size = f"{text(output[1])} × {text(output[2])}"
+            return [Step("H' × W'", None, size, "the second input's height and width")]
         return []
 
     def costs(self, inputs: list[Shape], output: Shape) -> dict[str, Any]:
         """As nn.Upsample, but a function: hooks on modules (thop, ptflops' module table) never see it."""
-        terms = {RESAMPLE: output_elements(output)}
-        if self.mode == "bilinear":
-            terms[BILINEAR] = output_elements(output)
-        return terms
+        return {term: value for term, value in super().costs(inputs, output).items() if term not in MODULE_TERMS}
 
     def memory(self, inputs: list[Shape], output: Shape, ctx: MemoryContext) -> tuple[Stage, ...]:
         """As nn.Upsample (upsample_*2d keeps only sizes); a second input is read for its size only: it
