@@ -15,7 +15,6 @@ from typing import Any, Optional
 
 import typer
 
-from .. import __version__
 from ..analysis.conventions import CONVENTIONS
 from ..analysis.report import DTYPE_BYTES
 from ..core.errors import CnnCalcError, did_you_mean
@@ -212,6 +211,8 @@ def set_values(items: Optional[Sequence[str]]) -> Mapping[str, str]:
 
 def _version(value: bool) -> None:
     if value:
+        from .. import __version__
+
         typer.echo(f"cnncalc {__version__}")
         raise typer.Exit()
 
