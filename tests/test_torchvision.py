@@ -94,5 +94,5 @@ def test_zoo_declares_the_torchvision_models_it_promises():
                 "resnext50_32x4d", "wide_resnet50_2", "densenet121", "mobilenet_v2", "mobilenet_v3_large",
                 "shufflenet_v2_x1_0", "squeezenet1_0", "squeezenet1_1", "efficientnet_b0", "mnasnet1_0",
                 "convnext_tiny", "regnet_y_400mf", "mobilenet_v3_small", "efficientnet_v2_s", "regnet_x_400mf",
-                "fcn_resnet50"}
+                "fcn_resnet50", "deeplabv3_resnet50", "deeplabv3_mobilenet_v3_large", "lraspp_mobilenet_v3_large"}
     assert promised <= {reference["model"] for reference in DECLARED.values()}
