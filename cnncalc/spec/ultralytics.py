@@ -259,9 +259,9 @@ BLOCKS: dict[str, tuple[str, tuple[str, ...]]] = {
     layers:
       # torch.cat([box_head[i](x[i]).view(bs, 64, -1) for i in range(self.nl)], dim=-1), then the classes' likewise
       - {op: box_branch, name: cv2, in: "feats.{i}", repeat: in_count, c: c2, out: 4 * reg_max}
-      - {op: concat, name: boxes, in: [cv2.*], dim: 2}
+      - {op: concat, name: boxes, in: [cv2.*], dim: 2, held: true}     # preds = {"boxes": ..., "scores": ...}:
       - {op: cls_branch, name: cv3, in: "feats.{i}", repeat: in_count, c: c3, nc: nc, legacy: legacy}
-      - {op: concat, name: scores, in: [cv3.*], dim: 2}
+      - {op: concat, name: scores, in: [cv3.*], dim: 2, held: true}    # a local until forward returns
       # DFL: x.view(b, 4, 16, a).transpose(2, 1).softmax(1), then a fixed 1x1 conv with weights 0..15
       - {op: reshape, name: bins, in: boxes, shape: [4, reg_max, -1]}
       - {op: transpose, name: bins_t, dims: [2, 1]}
