@@ -492,3 +492,30 @@ def test_imported_memory_equals_memtracker_on_detection_model(yaml_name):
         if mode == "infer":  # the peak lies before the head: no adjustment
             index, _ = schedule.peak(2)
             assert schedule.samples[index].bytes(2) == tuple(measured)
+
+
+# Older Ultralytics skipped the width scaling of a row whose c2 equals nc (`if c2 != nc:`); 8.4.190's parse_model
+# scales every base module's c2 but Classify's (`if m is not Classify:`, Classify refused by the importer), so a
+# Conv of nc channels next to the head is scaled like any other.
+NC_CONV = TINY.replace("nc: 3\n", "nc: 64\n").replace("  - [[3], 1, Detect, [nc]]\n",
+                                                      "  - [2, 1, Conv, [64, 1, 1]]\n  - [[4], 1, Detect, [nc]]\n")
+
+
+def test_import_scales_a_conv_whose_channels_equal_nc():
+    text = import_ultralytics(NC_CONV, "nc.yaml", "n", "nc")
+    report = cnncalc.analyze(text).collapse(1)
+    conv = next(row for row in report.rows if row.name == "m4")
+    # SPPF's 64 * 0.25 = 16 channels in; c2 = make_divisible(min(64, 64) * 0.25, 8) = 16 out, not nc = 64:
+    # 16 * 16 weights + 2 * 16 BN
+    assert conv.params == 16 * 16 + 2 * 16
+
+
+@pytest.mark.slow
+def test_a_conv_whose_channels_equal_nc_equals_detection_model(tmp_path):
+    source = tmp_path / "nc.yaml"
+    source.write_text(NC_CONV, encoding="utf-8")
+    text = import_ultralytics(NC_CONV, str(source), "n", "nc")
+    reference = measure([{"yaml": str(source), "scale": "n", "sizes": [(64, 64)]}])[0]
+    report = cnncalc.analyze(text, input=(3, 64, 64))
+    assert (report.totals.params, report.totals.buffers) == (reference["params"], reference["buffers"])
+    assert report.outputs[0][1] == tuple(reference["sizes"][0]["shape"])
