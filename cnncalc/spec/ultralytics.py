@@ -54,8 +54,8 @@ BLOCKS: dict[str, tuple[str, tuple[str, ...]]] = {
       - {{op: cbs, name: cv1, c2: 2 * c}}
       - {{op: split, name: y0, index: 0, held: true}}      # y = list(self.cv1(x).chunk(2, 1)): the list y
       - {{op: split, name: y1, in: cv1, index: 1, held: true}}   # holds both halves and, after
-      - {{op: Bottleneck, name: m, c2: c, shortcut: shortcut, e: 1.0, repeat: "{REPEATS}", held: true}}   # y.extend(m(y[-1])
-      - {{op: concat, name: cat, in: [y0, y1, m.*]}}     # for m in self.m), every output, until cv2 returns
+      - {{op: Bottleneck, name: m, c2: c, shortcut: shortcut, e: 1.0, repeat: "{REPEATS}", held: true}}
+      - {{op: concat, name: cat, in: [y0, y1, m.*]}}     # y.extend(m(y[-1]) ...), every output, until cv2 returns
       - {{op: cbs, name: cv2, c2: c_out}}
 """, ("cbs", "Bottleneck")),
     "C2": (f"""\
@@ -98,7 +98,8 @@ BLOCKS: dict[str, tuple[str, tuple[str, ...]]] = {
       - {{op: split, name: y0, index: 0, held: true}}      # C2f's forward: the list y holds both halves and
       - {{op: split, name: y1, in: cv1, index: 1, held: true}}   # every inner block's output until cv2 returns
       - {{op: C3k, name: m, c2: c, shortcut: shortcut, g: g, repeat: reps, when: c3k and not attn, held: true}}
-      - {{op: Bottleneck, name: m, c2: c, shortcut: shortcut, g: g, repeat: reps, when: not c3k and not attn, held: true}}
+      - {{op: Bottleneck, name: m, c2: c, shortcut: shortcut, g: g, repeat: reps, when: not c3k and not attn,
+         held: true}}
       - {{op: BottleneckPSA, name: m, shortcut: shortcut, g: g, repeat: reps, when: attn, held: true}}
       - {{op: concat, name: cat, in: [y0, y1, m.*]}}
       - {{op: cbs, name: cv2, c2: c_out}}
@@ -115,7 +116,7 @@ BLOCKS: dict[str, tuple[str, tuple[str, ...]]] = {
     params: [{num_heads: 8}, {attn_ratio: 0.5}, {head_dim: in_channels // num_heads},
              {key_dim: "int(head_dim * attn_ratio)"}, {sizes: [key_dim, key_dim, head_dim]}]
     layers:
-      - {op: cbs, name: qkv, c2: in_channels + 2 * key_dim * num_heads, act: false, held: true}   # a local until the end
+      - {op: cbs, name: qkv, c2: in_channels + 2 * key_dim * num_heads, act: false, held: true}   # a local
       - {op: reshape, name: heads, shape: [num_heads, 2 * key_dim + head_dim, -1]}   # view(B, heads, ..., H*W)
       - {op: split, name: q, sizes: sizes, index: 0, dim: 2}
       - {op: split, name: k, in: heads, sizes: sizes, index: 1, dim: 2}
@@ -148,8 +149,8 @@ BLOCKS: dict[str, tuple[str, tuple[str, ...]]] = {
     layers:
       - {{op: cbs, name: cv1, c2: 2 * c}}
       - {{op: split, name: a, index: 0, held: true}}       # a, b = self.cv1(x).split(...); b = self.m(b):
-      - {{op: split, name: b, in: cv1, index: 1}}
-      - {{op: PSABlock, name: m, num_heads: "max(c // 64, 1)", repeat: "{REPEATS}", held: true}}   # a and b until it returns
+      - {{op: split, name: b, in: cv1, index: 1}}          # a and b until the block returns
+      - {{op: PSABlock, name: m, num_heads: "max(c // 64, 1)", repeat: "{REPEATS}", held: true}}
       - {{op: concat, name: cat, in: [a, m]}}
       - {{op: cbs, name: cv2, c2: c_out}}
 """, ("cbs", "PSABlock")),
@@ -161,7 +162,7 @@ BLOCKS: dict[str, tuple[str, tuple[str, ...]]] = {
       - {op: cbs, name: qkv, c2: 3 * c, act: false}
       - {op: reshape, name: flat, shape: [3 * c, -1]}                     # flatten(2)
       - {op: transpose, name: rows, dims: [1, 2]}                         # [H*W, 3c]
-      - {op: reshape, name: areas, shape: [a, -1, num_heads, 3 * head_dim], held: true}  # qkv = ...reshape(B * area, ...): a local
+      - {op: reshape, name: areas, shape: [a, -1, num_heads, 3 * head_dim], held: true}  # qkv = ...reshape(...)
       - {op: transpose, name: heads0, dims: [2, 3]}                       # .permute(0, 2, 3, 1), in two swaps
       - {op: transpose, name: heads, dims: [3, 4]}                        # [area, heads, 3 * head_dim, N / area]
       - {op: split, name: q, sizes: sizes, index: 0, dim: 3}
@@ -212,7 +213,8 @@ BLOCKS: dict[str, tuple[str, tuple[str, ...]]] = {
              {{c_out: "{SCALED}"}}, {{c: "int(c_out * 0.5)"}}, {{reps: "{REPEATS}"}}]
     layers:
       - {{op: cbs, name: cv1, c2: c, held: cv2}}             # y = [self.cv1(x)]; y.extend(m(y[-1]) ...): the list
-      - {{op: ABlocks, name: m, num_heads: c // 32, mlp_ratio: mlp_ratio, area: area, repeat: reps, when: a2, held: cv2}}
+      - {{op: ABlocks, name: m, num_heads: c // 32, mlp_ratio: mlp_ratio, area: area, repeat: reps, when: a2,
+         held: cv2}}
       - {{op: C3k, name: m, c2: c, repeat: reps, when: not a2, held: cv2}}   # until y = self.cv2(torch.cat(y, 1))
       - {{op: concat, name: cat, in: [cv1, m.*]}}
       - {{op: cbs, name: cv2, c2: c_out}}
@@ -239,7 +241,7 @@ BLOCKS: dict[str, tuple[str, tuple[str, ...]]] = {
       - {op: reshape, name: flat, shape: [out, -1]}
 """, ("cbs",)),
     "cls_branch": ("""\
-  cls_branch:                       # Detect.cv3[i]: YOLOv8's (legacy) Conv 3x3 twice; YOLO11's DWConv + Conv twice; a view
+  cls_branch:                       # Detect.cv3[i]: YOLOv8's Conv 3x3 twice; YOLO11's DWConv + Conv twice; .view
     params: [c, nc, {legacy: true}]
     layers:
       - {op: cbs, name: conv1, c2: c, k: 3, module: 0, when: legacy}
