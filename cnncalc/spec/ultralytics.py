@@ -232,16 +232,15 @@ BLOCKS: dict[str, tuple[str, tuple[str, ...]]] = {
       - {{op: cbs, name: cv2, c2: c_out}}
 """, ("cbs",)),
     "box_branch": ("""\
-  box_branch:                       # Detect.cv2[i]: Conv 3x3, Conv 3x3, Conv2d 1x1 with bias; .view(bs, out, -1)
+  box_branch:                       # Detect.cv2[i]: Conv 3x3, Conv 3x3, Conv2d 1x1 with bias
     params: [c, out]
     layers:
       - {op: cbs, name: conv1, c2: c, k: 3, module: 0}
       - {op: cbs, name: conv2, c2: c, k: 3, module: 1}
       - {op: conv, name: pred, out: out, kernel: 1, module: 2}
-      - {op: reshape, name: flat, shape: [out, -1]}
 """, ("cbs",)),
     "cls_branch": ("""\
-  cls_branch:                       # Detect.cv3[i]: YOLOv8's Conv 3x3 twice; YOLO11's DWConv + Conv twice; .view
+  cls_branch:                       # Detect.cv3[i]: YOLOv8's (legacy) Conv 3x3 twice; YOLO11's DWConv + Conv twice
     params: [c, nc, {legacy: true}]
     layers:
       - {op: cbs, name: conv1, c2: c, k: 3, module: 0, when: legacy}
@@ -251,7 +250,6 @@ BLOCKS: dict[str, tuple[str, tuple[str, ...]]] = {
       - {op: cbs, name: dw2, c2: c, k: 3, g: c, module: "1.0", when: not legacy}
       - {op: cbs, name: pw2, c2: c, module: "1.1", when: not legacy}
       - {op: conv, name: pred, out: nc, kernel: 1, module: 2}
-      - {op: reshape, name: flat, shape: [nc, -1]}                   # .view(bs, nc, -1)
 """, ("cbs",)),
     "Detect": ("""\
   Detect:                           # boxes by DFL and decoding, class scores by sigmoid: [4 + nc, anchors]
@@ -261,9 +259,11 @@ BLOCKS: dict[str, tuple[str, tuple[str, ...]]] = {
     layers:
       # torch.cat([box_head[i](x[i]).view(bs, 64, -1) for i in range(self.nl)], dim=-1), then the classes' likewise
       - {op: box_branch, name: cv2, in: "feats.{i}", repeat: in_count, c: c2, out: 4 * reg_max}
-      - {op: concat, name: boxes, in: [cv2.*], dim: 2, held: true}     # preds = {"boxes": ..., "scores": ...}:
+      - {op: reshape, name: box_flat, in: "cv2.{i}", repeat: in_count, shape: [4 * reg_max, -1]}
+      - {op: concat, name: boxes, in: [box_flat.*], dim: 2, held: true}   # preds = {"boxes": ..., "scores": ...}:
       - {op: cls_branch, name: cv3, in: "feats.{i}", repeat: in_count, c: c3, nc: nc, legacy: legacy}
-      - {op: concat, name: scores, in: [cv3.*], dim: 2, held: true}    # a local until forward returns
+      - {op: reshape, name: score_flat, in: "cv3.{i}", repeat: in_count, shape: [nc, -1]}
+      - {op: concat, name: scores, in: [score_flat.*], dim: 2, held: true}   # a local until forward returns
       # DFL: x.view(b, 4, 16, a).transpose(2, 1).softmax(1), then a fixed 1x1 conv with weights 0..15
       - {op: reshape, name: bins, in: boxes, shape: [4, reg_max, -1]}
       - {op: transpose, name: bins_t, dims: [2, 1]}
