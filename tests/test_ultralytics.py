@@ -316,7 +316,10 @@ head:
 
 def test_import_writes_a_spec_that_reads_like_the_yaml():
     text = import_ultralytics(TINY, "tiny.yaml", "n", "tiny")
-    assert "  - {op: C2f, name: m1, n: 2, c2: 64, shortcut: true, module: model.1}  # [-1, 2, C2f, [64, True]]" in text
+    # row 1 is read again by row 3 ([-1, 1]): DetectionModel keeps its output in `y` (its save list) until the end
+    assert "  - {op: C2f, name: m1, n: 2, c2: 64, shortcut: true, held: true, module: model.1}  # [-1, 2, C2f, [64, True]]" \
+        in text
+    assert "  - {op: SPPF, name: m2, c2: 64, k: 5, module: model.2}  # [-1, 1, SPPF, [64, 5]]" in text  # read as -1 only
     assert "  - {op: Detect, name: m4, nc: nc, strides: [2], module: model.4}  # [[3], 1, Detect, [nc]]" in text
     report = cnncalc.analyze(text).collapse(1)
     # m0: 64 * 0.25 = 16 channels (a multiple of 8); Conv 3 -> 16, 3x3: 16*3*9 = 432 weights + 32 BN
@@ -329,7 +332,7 @@ def test_import_follows_parse_model_for_c3k2():
     Detect head after it YOLO11's (depthwise class branches, legacy false)."""
     text = import_ultralytics(TINY.replace("C2f, [64, True]", "C3k2, [64, False, 0.25]"), "tiny.yaml", "n", "tiny")
     assert "c3k_at_scale: {n: false}" in text
-    assert '{op: C3k2, name: m1, n: 2, c2: 64, c3k: "c3k_at_scale[scale]", e: 0.25, module: model.1}' in text
+    assert '{op: C3k2, name: m1, n: 2, c2: 64, c3k: "c3k_at_scale[scale]", e: 0.25, held: true, module: model.1}' in text
     assert "legacy: false" in text
     report = cnncalc.analyze(text).collapse(1)
     # m1: c2 = 64 * 0.25 = 16, c = int(16 * 0.25) = 4; cv1 16 -> 8 (128 + 16 BN), one Bottleneck 4 -> 2 -> 4
@@ -347,7 +350,7 @@ def test_import_follows_parse_model_for_a2c2f():
     text = import_ultralytics(yaml, "tiny.yaml", "n", "tiny")
     assert "a2_residual_at_scale: {n: false, l: true}" in text
     assert ('{op: A2C2f, name: m1, n: 2, c2: 64, a2: true, area: 1, residual: "a2_residual_at_scale[scale]", '
-            'mlp_ratio: "1.2 if a2_residual_at_scale[scale] else 2.0", module: model.1}') in text
+            'mlp_ratio: "1.2 if a2_residual_at_scale[scale] else 2.0", held: true, module: model.1}') in text
     # m1 (64 -> 64 channels, c = 32: one head): cv1 64 -> 32 (2,048 + 64 BN). Per ABlock: qkv 32 -> 96
     # (3,072 + 192), pe depthwise 7x7 (1,568 + 64), proj (1,024 + 64), mlp 32 -> 64 -> 32 (2,048 + 128,
     # 2,048 + 64): 10,272; at n one unit of two ABlocks (round(2 * 0.5)); cv2 (1 + 1) * 32 -> 64 (4,096 + 128)
