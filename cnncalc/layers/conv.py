@@ -97,4 +97,4 @@ class Conv(SlidingWindow, FusedActivation):
         kernel = format_pair(self.kernel)
         if self.dilation != (1, 1):
             kernel += f" d{format_pair(self.dilation)}"
-        return Cells(filters, kernel, format_pair(self.stride), str(self.pad))
+        return Cells(filters, kernel, format_pair(self.stride), self.pad.text)
