@@ -56,8 +56,8 @@ class Conv(SlidingWindow, FusedActivation):
         return self._params(self._per_filter(inputs))
 
     def _params(self, per_filter: Formula) -> Formula:
-        weights = Q("C_out", self.out) * per_filter
-        return weights + Q("C_out", self.out) if self.bias else weights
+        c_out = Q("C_out", self.out)
+        return c_out * per_filter + c_out if self.bias else c_out * per_filter
 
     def costs(self, inputs: list[Shape], output: Shape) -> dict[str, Any]:
         outputs = output_elements(output)
