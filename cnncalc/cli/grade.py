@@ -1,6 +1,7 @@
 """`cnncalc grade`: grade students' answer sheets against a spec (docs/grading.md)."""
 from __future__ import annotations
 
+import stat
 from fractions import Fraction
 from pathlib import Path
 from typing import Literal, Optional
@@ -17,12 +18,13 @@ STDOUT = "-"
 def grade(
     spec: str = SPEC,
     answers: Optional[list[Path]] = typer.Argument(
-        None, help="Answer sheets (CSV, YAML or .xlsx), or folders of them.", show_default=False),
+        # readable=False: cnncalc's reader says why a sheet cannot be read, located, and the others are graded
+        None, help="Answer sheets (CSV, YAML or .xlsx), or folders of them.", show_default=False, readable=False),
     format: Literal["table", "json", "csv", "yaml"] = typer.Option(
         "table", "--format", "-f",
         help="table, json or csv for results; csv (the default) or yaml for --template/--key."),
     assignment: Optional[Path] = typer.Option(
-        None, "--assignment", "-a", metavar="FILE",
+        None, "--assignment", "-a", metavar="FILE", readable=False,
         help="The template or key the class was given: its rows and columns are graded (and its weight and "
         "points rows). Default: every layer and the total, in the lecture table's five columns."),
     only_given: bool = typer.Option(
@@ -145,8 +147,12 @@ def sheet_paths(paths: list[Path]) -> list[Path]:
         except OSError:  # a name too long for the system: the reader says so, located
             folder = False
         if folder:
-            inside = sorted(p for p in path.iterdir() if p.suffix.lower() in SHEET_SUFFIXES
-                            and not p.name.startswith(".") and p.is_file())
+            try:
+                names = list(path.iterdir())
+            except OSError as exc:
+                raise OptionError(f"cannot read folder: {exc.strerror or exc}", file=str(path)) from None
+            inside = sorted(p for p in names if p.suffix.lower() in SHEET_SUFFIXES
+                            and not p.name.startswith(".") and _maybe_file(p))
             if not inside:
                 raise OptionError(f"a folder with no answer sheets ({', '.join(SHEET_SUFFIXES)}) in it",
                                   file=str(path))
@@ -154,6 +160,17 @@ def sheet_paths(paths: list[Path]) -> list[Path]:
         else:
             found.append(path)
     return found
+
+
+def _maybe_file(path: Path) -> bool:
+    """A regular file, or one whose kind the system will not tell (a folder without search permission):
+    the reader then says why it cannot be read, located, as for a sheet named on the command line."""
+    try:
+        return stat.S_ISREG(path.stat().st_mode)
+    except FileNotFoundError:  # a dangling link
+        return False
+    except OSError:
+        return True
 
 
 def _grade(graph, report, answers: list[Path], *, format: str, assignment_file: Optional[Path], only_given: bool,
