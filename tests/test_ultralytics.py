@@ -316,7 +316,10 @@ head:
 
 def test_import_writes_a_spec_that_reads_like_the_yaml():
     text = import_ultralytics(TINY, "tiny.yaml", "n", "tiny")
-    assert "  - {op: C2f, name: m1, n: 2, c2: 64, shortcut: true, module: model.1}  # [-1, 2, C2f, [64, True]]" in text
+    # row 1 is read again by row 3 ([-1, 1]): DetectionModel keeps its output in `y` (its save list) until the end
+    assert "  - {op: C2f, name: m1, n: 2, c2: 64, shortcut: true, held: true, module: model.1}  # [-1, 2, C2f, [64, True]]" \
+        in text
+    assert "  - {op: SPPF, name: m2, c2: 64, k: 5, module: model.2}  # [-1, 1, SPPF, [64, 5]]" in text  # read as -1 only
     assert "  - {op: Detect, name: m4, nc: nc, strides: [2], module: model.4}  # [[3], 1, Detect, [nc]]" in text
     report = cnncalc.analyze(text).collapse(1)
     # m0: 64 * 0.25 = 16 channels (a multiple of 8); Conv 3 -> 16, 3x3: 16*3*9 = 432 weights + 32 BN
@@ -329,7 +332,7 @@ def test_import_follows_parse_model_for_c3k2():
     Detect head after it YOLO11's (depthwise class branches, legacy false)."""
     text = import_ultralytics(TINY.replace("C2f, [64, True]", "C3k2, [64, False, 0.25]"), "tiny.yaml", "n", "tiny")
     assert "c3k_at_scale: {n: false}" in text
-    assert '{op: C3k2, name: m1, n: 2, c2: 64, c3k: "c3k_at_scale[scale]", e: 0.25, module: model.1}' in text
+    assert '{op: C3k2, name: m1, n: 2, c2: 64, c3k: "c3k_at_scale[scale]", e: 0.25, held: true, module: model.1}' in text
     assert "legacy: false" in text
     report = cnncalc.analyze(text).collapse(1)
     # m1: c2 = 64 * 0.25 = 16, c = int(16 * 0.25) = 4; cv1 16 -> 8 (128 + 16 BN), one Bottleneck 4 -> 2 -> 4
@@ -347,7 +350,7 @@ def test_import_follows_parse_model_for_a2c2f():
     text = import_ultralytics(yaml, "tiny.yaml", "n", "tiny")
     assert "a2_residual_at_scale: {n: false, l: true}" in text
     assert ('{op: A2C2f, name: m1, n: 2, c2: 64, a2: true, area: 1, residual: "a2_residual_at_scale[scale]", '
-            'mlp_ratio: "1.2 if a2_residual_at_scale[scale] else 2.0", module: model.1}') in text
+            'mlp_ratio: "1.2 if a2_residual_at_scale[scale] else 2.0", held: true, module: model.1}') in text
     # m1 (64 -> 64 channels, c = 32: one head): cv1 64 -> 32 (2,048 + 64 BN). Per ABlock: qkv 32 -> 96
     # (3,072 + 192), pe depthwise 7x7 (1,568 + 64), proj (1,024 + 64), mlp 32 -> 64 -> 32 (2,048 + 128,
     # 2,048 + 64): 10,272; at n one unit of two ABlocks (round(2 * 0.5)); cv2 (1 + 1) * 32 -> 64 (4,096 + 128)
@@ -431,3 +434,91 @@ def test_csv_gives_area_attention_its_rank_5_shapes(tmp_path):
     # [area, heads, 3 * head_dim, positions per area] = 4 x 1 x 96 x 256, from the transpose before it
     assert heads["out_shape"] == "4x1x96x256" and heads["in_shape"] == "4x1x256x96"
     assert rows["m1.m.0.b0.attn.scores"]["out_shape"] == "4x1x256x256"
+
+
+# ---- memory: cnncalc's schedule against MemTracker on DetectionModel itself -----------------------------------
+MEMORY_YAMLS = ("v8/yolov8.yaml", "11/yolo11.yaml", "12/yolo12.yaml")
+MEMORY_SIZES = ((128, 128), (160, 160))
+# (mode, optimizer, state counted as it exists): inference at both sizes, a training step at the first
+MEMORY_CASES = [("infer", "adamw", True, *MEMORY_SIZES[0]), ("infer", "adamw", True, *MEMORY_SIZES[1]),
+                ("train", "momentum", True, *MEMORY_SIZES[0]), ("train", "adam", False, *MEMORY_SIZES[0])]
+
+
+@functools.cache
+def _memory_reference() -> dict[str, list]:
+    requests = [{"yaml": yaml, "scale": "n", "memory": [[*case, 2] for case in MEMORY_CASES]} for yaml in MEMORY_YAMLS]
+    return {yaml: answer["memory"] for yaml, answer in zip(MEMORY_YAMLS, measure(requests))}
+
+
+def anchor_adjusted(schedule, graph, mode: str, batch: int = 2) -> tuple[int, ...]:
+    """The schedule's peak by category with Ultralytics' anchor cache: Detect makes its anchors ([2, A]) and
+    strides ([1, A]) once and keeps them, where the spec's dist2bbox (as cnncalc's lowered module) makes both in
+    every forward and keeps the strides for backward. MemTracker counts a tensor from the first op that outputs
+    its storage: in a training step (the model has run once) that is `self.anchors.unsqueeze(0)` in the
+    decoding, 8·A bytes that stay to the step's end, the strides never (no op outputs them); at a first
+    inference pass make_anchors itself, 12·A bytes. So after dist2bbox's forward DetectionModel has +8·A less
+    the spec's kept strides (4·A) in training, +12·A at inference, and +8·A once dist2bbox's backward is done."""
+    dbox = next(layer for layer in schedule.layers if layer.name.endswith(".dbox"))
+    anchors = next(node for node in graph.nodes if node.name == dbox.name).output_shape[-1]
+    best: tuple[int, ...] = ()
+    for index, sample in enumerate(schedule.samples):
+        extra = 0
+        if index >= dbox.forward[1]:
+            extra = 12 * anchors if mode == "infer" else 4 * anchors
+        if mode == "train" and index >= dbox.backward[1]:
+            extra = 8 * anchors
+        sizes = list(sample.bytes(batch))
+        sizes[4] += extra  # activations
+        if sum(sizes) > sum(best):
+            best = tuple(sizes)
+    return best
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("yaml_name", MEMORY_YAMLS)
+def test_imported_memory_equals_memtracker_on_detection_model(yaml_name):
+    """`cnncalc import`'s spec against MemTracker on Ultralytics' DetectionModel (scale n, batch 2): the
+    inference peak at two sizes, a training step with SGD momentum (state resident) and with Adam (state
+    counted when touched), category by category (docs/import.md, memory). Equal once the Detect head's anchor
+    cache is counted (anchor_adjusted); before the spec said what C2f's list holds (held:), yolo11n's inference
+    peak at 128² was 1,703,936 bytes of activations against DetectionModel's 2,097,152."""
+    from cnncalc.analysis.memory import MemoryOptions, memory_schedule
+    from cnncalc.api import load_graph
+
+    source = Path(_reference_info()["cfg"]) / yaml_name
+    text = import_ultralytics(source.read_text(encoding="utf-8"), str(source), "n", "model")
+    for (mode, optimizer, resident, height, width), measured in zip(MEMORY_CASES, _memory_reference()[yaml_name]):
+        graph = load_graph(text, input=(3, height, width))[0]
+        schedule = memory_schedule(graph, MemoryOptions(mode=mode, optimizer=optimizer,
+                                                        protocol="resident" if resident else "touched"))
+        assert anchor_adjusted(schedule, graph, mode) == tuple(measured), (mode, optimizer, height)
+        if mode == "infer":  # the peak lies before the head: no adjustment
+            index, _ = schedule.peak(2)
+            assert schedule.samples[index].bytes(2) == tuple(measured)
+
+
+# Older Ultralytics skipped the width scaling of a row whose c2 equals nc (`if c2 != nc:`); 8.4.190's parse_model
+# scales every base module's c2 but Classify's (`if m is not Classify:`, Classify refused by the importer), so a
+# Conv of nc channels next to the head is scaled like any other.
+NC_CONV = TINY.replace("nc: 3\n", "nc: 64\n").replace("  - [[3], 1, Detect, [nc]]\n",
+                                                      "  - [2, 1, Conv, [64, 1, 1]]\n  - [[4], 1, Detect, [nc]]\n")
+
+
+def test_import_scales_a_conv_whose_channels_equal_nc():
+    text = import_ultralytics(NC_CONV, "nc.yaml", "n", "nc")
+    report = cnncalc.analyze(text).collapse(1)
+    conv = next(row for row in report.rows if row.name == "m4")
+    # SPPF's 64 * 0.25 = 16 channels in; c2 = make_divisible(min(64, 64) * 0.25, 8) = 16 out, not nc = 64:
+    # 16 * 16 weights + 2 * 16 BN
+    assert conv.params == 16 * 16 + 2 * 16
+
+
+@pytest.mark.slow
+def test_a_conv_whose_channels_equal_nc_equals_detection_model(tmp_path):
+    source = tmp_path / "nc.yaml"
+    source.write_text(NC_CONV, encoding="utf-8")
+    text = import_ultralytics(NC_CONV, str(source), "n", "nc")
+    reference = measure([{"yaml": str(source), "scale": "n", "sizes": [(64, 64)]}])[0]
+    report = cnncalc.analyze(text, input=(3, 64, 64))
+    assert (report.totals.params, report.totals.buffers) == (reference["params"], reference["buffers"])
+    assert report.outputs[0][1] == tuple(reference["sizes"][0]["shape"])

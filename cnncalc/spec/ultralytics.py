@@ -52,10 +52,10 @@ BLOCKS: dict[str, tuple[str, tuple[str, ...]]] = {
     params: [c2, {{shortcut: false}}, {{n: 1}}, {{c_out: "{SCALED}"}}, {{c: "int(c_out * 0.5)"}}]
     layers:
       - {{op: cbs, name: cv1, c2: 2 * c}}
-      - {{op: split, name: y0, index: 0}}
-      - {{op: split, name: y1, in: cv1, index: 1}}
-      - {{op: Bottleneck, name: m, c2: c, shortcut: shortcut, e: 1.0, repeat: "{REPEATS}"}}
-      - {{op: concat, name: cat, in: [y0, y1, m.*]}}     # y.extend(m(y[-1]) for m in self.m): every output
+      - {{op: split, name: y0, index: 0, held: true}}      # y = list(self.cv1(x).chunk(2, 1)): the list y
+      - {{op: split, name: y1, in: cv1, index: 1, held: true}}   # holds both halves and, after
+      - {{op: Bottleneck, name: m, c2: c, shortcut: shortcut, e: 1.0, repeat: "{REPEATS}", held: true}}
+      - {{op: concat, name: cat, in: [y0, y1, m.*]}}     # y.extend(m(y[-1]) ...), every output, until cv2 returns
       - {{op: cbs, name: cv2, c2: c_out}}
 """, ("cbs", "Bottleneck")),
     "C2": (f"""\
@@ -95,12 +95,13 @@ BLOCKS: dict[str, tuple[str, tuple[str, ...]]] = {
              {{c_out: "{SCALED}"}}, {{c: "int(c_out * e)"}}, {{reps: "{REPEATS}"}}]
     layers:
       - {{op: cbs, name: cv1, c2: 2 * c}}
-      - {{op: split, name: y0, index: 0}}
-      - {{op: split, name: y1, in: cv1, index: 1}}
-      - {{op: C3k, name: m, c2: c, shortcut: shortcut, g: g, repeat: reps, when: c3k and not attn}}
-      - {{op: Bottleneck, name: m, c2: c, shortcut: shortcut, g: g, repeat: reps, when: not c3k and not attn}}
-      - {{op: BottleneckPSA, name: m, shortcut: shortcut, g: g, repeat: reps, when: attn}}
-      - {{op: concat, name: cat, in: [y0, y1, m.*]}}     # y.extend(m(y[-1]) for m in self.m): every output
+      - {{op: split, name: y0, index: 0, held: true}}      # C2f's forward: the list y holds both halves and
+      - {{op: split, name: y1, in: cv1, index: 1, held: true}}   # every inner block's output until cv2 returns
+      - {{op: C3k, name: m, c2: c, shortcut: shortcut, g: g, repeat: reps, when: c3k and not attn, held: true}}
+      - {{op: Bottleneck, name: m, c2: c, shortcut: shortcut, g: g, repeat: reps, when: not c3k and not attn,
+         held: true}}
+      - {{op: BottleneckPSA, name: m, shortcut: shortcut, g: g, repeat: reps, when: attn, held: true}}
+      - {{op: concat, name: cat, in: [y0, y1, m.*]}}
       - {{op: cbs, name: cv2, c2: c_out}}
 """, ("cbs", "C3k", "Bottleneck", "BottleneckPSA")),
     "BottleneckPSA": ("""\
@@ -115,7 +116,7 @@ BLOCKS: dict[str, tuple[str, tuple[str, ...]]] = {
     params: [{num_heads: 8}, {attn_ratio: 0.5}, {head_dim: in_channels // num_heads},
              {key_dim: "int(head_dim * attn_ratio)"}, {sizes: [key_dim, key_dim, head_dim]}]
     layers:
-      - {op: cbs, name: qkv, c2: in_channels + 2 * key_dim * num_heads, act: false}
+      - {op: cbs, name: qkv, c2: in_channels + 2 * key_dim * num_heads, act: false, held: true}   # a local
       - {op: reshape, name: heads, shape: [num_heads, 2 * key_dim + head_dim, -1]}   # view(B, heads, ..., H*W)
       - {op: split, name: q, sizes: sizes, index: 0, dim: 2}
       - {op: split, name: k, in: heads, sizes: sizes, index: 1, dim: 2}
@@ -123,7 +124,7 @@ BLOCKS: dict[str, tuple[str, tuple[str, ...]]] = {
       - {op: scale, name: q_scaled, in: q, factor: 1 / sqrt(key_dim)}     # q * key_dim ** -0.5
       - {op: transpose, name: q_t, dims: [-2, -1]}
       - {op: matmul, name: scores, in: [q_t, k]}                         # [heads, H*W, H*W]
-      - {op: softmax, name: attn, dim: -1}
+      - {op: softmax, name: attn, dim: -1, held: true}                    # attn = (...).softmax(dim=-1): a local
       - {op: transpose, name: attn_t, dims: [-2, -1]}
       - {op: matmul, name: mixed, in: [v, attn_t]}                       # [heads, head_dim, H*W]
       - {op: reshape, name: mixed_map, shape: [in_channels, in_height, in_width]}
@@ -147,9 +148,9 @@ BLOCKS: dict[str, tuple[str, tuple[str, ...]]] = {
     params: [c2, {{e: 0.5}}, {{n: 1}}, {{c_out: "{SCALED}"}}, {{c: "int(in_channels * e)"}}]
     layers:
       - {{op: cbs, name: cv1, c2: 2 * c}}
-      - {{op: split, name: a, index: 0}}
-      - {{op: split, name: b, in: cv1, index: 1}}
-      - {{op: PSABlock, name: m, num_heads: "max(c // 64, 1)", repeat: "{REPEATS}"}}
+      - {{op: split, name: a, index: 0, held: true}}       # a, b = self.cv1(x).split(...); b = self.m(b):
+      - {{op: split, name: b, in: cv1, index: 1}}          # a and b until the block returns
+      - {{op: PSABlock, name: m, num_heads: "max(c // 64, 1)", repeat: "{REPEATS}", held: true}}
       - {{op: concat, name: cat, in: [a, m]}}
       - {{op: cbs, name: cv2, c2: c_out}}
 """, ("cbs", "PSABlock")),
@@ -161,7 +162,7 @@ BLOCKS: dict[str, tuple[str, tuple[str, ...]]] = {
       - {op: cbs, name: qkv, c2: 3 * c, act: false}
       - {op: reshape, name: flat, shape: [3 * c, -1]}                     # flatten(2)
       - {op: transpose, name: rows, dims: [1, 2]}                         # [H*W, 3c]
-      - {op: reshape, name: areas, shape: [a, -1, num_heads, 3 * head_dim]}  # reshape(B * area, ...).view(...)
+      - {op: reshape, name: areas, shape: [a, -1, num_heads, 3 * head_dim], held: true}  # qkv = ...reshape(...)
       - {op: transpose, name: heads0, dims: [2, 3]}                       # .permute(0, 2, 3, 1), in two swaps
       - {op: transpose, name: heads, dims: [3, 4]}                        # [area, heads, 3 * head_dim, N / area]
       - {op: split, name: q, sizes: sizes, index: 0, dim: 3}
@@ -170,7 +171,7 @@ BLOCKS: dict[str, tuple[str, tuple[str, ...]]] = {
       - {op: scale, name: q_scaled, in: q, factor: 1 / sqrt(head_dim)}
       - {op: transpose, name: q_t, dims: [-2, -1]}
       - {op: matmul, name: scores, in: [q_t, k]}
-      - {op: softmax, name: attn, dim: -1}
+      - {op: softmax, name: attn, dim: -1, held: true}                     # attn = attn.softmax(dim=-1): a local
       - {op: transpose, name: attn_t, dims: [-2, -1]}
       - {op: matmul, name: mixed, in: [v, attn_t]}                        # [area, heads, head_dim, N / area]
       - {op: transpose, name: x0, dims: [3, 4]}                           # .permute(0, 3, 1, 2), in two swaps
@@ -184,7 +185,7 @@ BLOCKS: dict[str, tuple[str, tuple[str, ...]]] = {
       - {op: reshape, name: v_hwc, shape: [in_height, in_width, c]}
       - {op: transpose, name: v2, dims: [2, 3]}
       - {op: transpose, name: v_map, dims: [1, 2]}
-      - {op: contiguous, name: v_c}
+      - {op: contiguous, name: v_c, held: true}                           # v = ....contiguous(): a local
       - {op: cbs, name: pe, c2: c, k: 7, p: 3, g: c, act: false}
       - {op: add, name: sum, in: [x_c, pe]}
       - {op: cbs, name: proj, c2: in_channels, act: false}
@@ -211,9 +212,10 @@ BLOCKS: dict[str, tuple[str, tuple[str, ...]]] = {
     params: [c2, {{a2: true}}, {{area: 1}}, {{residual: false}}, {{mlp_ratio: 2.0}}, {{n: 1}},
              {{c_out: "{SCALED}"}}, {{c: "int(c_out * 0.5)"}}, {{reps: "{REPEATS}"}}]
     layers:
-      - {{op: cbs, name: cv1, c2: c}}
-      - {{op: ABlocks, name: m, num_heads: c // 32, mlp_ratio: mlp_ratio, area: area, repeat: reps, when: a2}}
-      - {{op: C3k, name: m, c2: c, repeat: reps, when: not a2}}
+      - {{op: cbs, name: cv1, c2: c, held: cv2}}             # y = [self.cv1(x)]; y.extend(m(y[-1]) ...): the list
+      - {{op: ABlocks, name: m, num_heads: c // 32, mlp_ratio: mlp_ratio, area: area, repeat: reps, when: a2,
+         held: cv2}}
+      - {{op: C3k, name: m, c2: c, repeat: reps, when: not a2, held: cv2}}   # until y = self.cv2(torch.cat(y, 1))
       - {{op: concat, name: cat, in: [cv1, m.*]}}
       - {{op: cbs, name: cv2, c2: c_out}}
       - {{op: layer_scale, name: gamma, init: 0.01, bare: true, when: a2 and residual}}   # the parameter gamma
@@ -223,9 +225,9 @@ BLOCKS: dict[str, tuple[str, tuple[str, ...]]] = {
   SPPF:                             # cv1, one 5x5 max pool applied three times, all concatenated, cv2
     params: [c2, {{k: 5}}, {{c_out: "{SCALED}"}}]
     layers:
-      - {{op: cbs, name: cv1, c2: in_channels // 2}}
-      - {{op: maxpool, name: m, kernel: k, stride: 1, pad: k // 2}}
-      - {{op: maxpool, name: m_again, share: m, repeat: 2}}   # the same module, called again
+      - {{op: cbs, name: cv1, c2: in_channels // 2, held: true}}   # y = [self.cv1(x)]; y.extend(self.m(y[-1]) ...):
+      - {{op: maxpool, name: m, kernel: k, stride: 1, pad: k // 2, held: true}}   # the list until cv2 returns
+      - {{op: maxpool, name: m_again, share: m, repeat: 2, held: true}}   # the same module, called again
       - {{op: concat, name: cat, in: [cv1, m, m_again.*]}}
       - {{op: cbs, name: cv2, c2: c_out}}
 """, ("cbs",)),
@@ -255,12 +257,13 @@ BLOCKS: dict[str, tuple[str, tuple[str, ...]]] = {
     params: [nc, {reg_max: 16}, {strides: [8, 16, 32]}, {legacy: true},
              {c2: "max(16, in_channels // 4, reg_max * 4)"}, {c3: "max(in_channels, min(nc, 100))"}]
     layers:
+      # torch.cat([box_head[i](x[i]).view(bs, 64, -1) for i in range(self.nl)], dim=-1), then the classes' likewise
       - {op: box_branch, name: cv2, in: "feats.{i}", repeat: in_count, c: c2, out: 4 * reg_max}
-      - {op: cls_branch, name: cv3, in: "feats.{i}", repeat: in_count, c: c3, nc: nc, legacy: legacy}
       - {op: reshape, name: box_flat, in: "cv2.{i}", repeat: in_count, shape: [4 * reg_max, -1]}
-      - {op: concat, name: boxes, in: [box_flat.*], dim: 2}            # torch.cat([... .view(bs, 64, -1)], -1)
+      - {op: concat, name: boxes, in: [box_flat.*], dim: 2, held: true}   # preds = {"boxes": ..., "scores": ...}:
+      - {op: cls_branch, name: cv3, in: "feats.{i}", repeat: in_count, c: c3, nc: nc, legacy: legacy}
       - {op: reshape, name: score_flat, in: "cv3.{i}", repeat: in_count, shape: [nc, -1]}
-      - {op: concat, name: scores, in: [score_flat.*], dim: 2}
+      - {op: concat, name: scores, in: [score_flat.*], dim: 2, held: true}   # a local until forward returns
       # DFL: x.view(b, 4, 16, a).transpose(2, 1).softmax(1), then a fixed 1x1 conv with weights 0..15
       - {op: reshape, name: bins, in: boxes, shape: [4, reg_max, -1]}
       - {op: transpose, name: bins_t, dims: [2, 1]}
@@ -307,6 +310,7 @@ class Row:
     args: tuple[Any, ...]
     loc: Location
     raw: str  # the row as written, for the comment
+    froms: tuple[int, ...] = ()  # `from` as written (-1: the row above)
 
 
 def import_ultralytics(text: str, file: str, scale: str | None = None, name: str = "model") -> str:
@@ -391,7 +395,7 @@ def _rows(doc: YMap) -> list[Row]:
         if len(sources) != 1 and module not in MANY_INPUTS:  # parse_model reads ch[f]: one index
             raise SpecError(f"row {index}: {module} reads one input, but its from lists {len(sources)}",
                             loc=item.item_locs[0], hint=f"only {' and '.join(MANY_INPUTS)} read several")
-        rows.append(Row(index, sources, repeats, module, tuple(args), loc, _flow(item)))
+        rows.append(Row(index, sources, repeats, module, tuple(args), loc, _flow(item), tuple(listed)))
     return rows
 
 
@@ -451,8 +455,11 @@ def _spec(name: str, rows: list[Row], scales: dict[str, tuple[Any, Any, Any]], c
     strides: dict[int, int] = {-1: 1}
     layers: list[str] = []
     used: list[str] = []
+    saved = _saved(rows)
     for row in rows:
         block, fields = _layer(row, nc, legacy, strides, bool(chosen))
+        if row.index in saved:
+            fields.insert(-1, ("held", "true"))
         legacy = legacy and row.module not in ("C3k2", "A2C2f")
         if block in BLOCKS:
             used.append(block)
@@ -490,6 +497,12 @@ def _spec(name: str, rows: list[Row], scales: dict[str, tuple[Any, Any, Any]], c
     lines += [BLOCKS[block][0].rstrip("\n") for block in blocks]
     lines += ["layers:", *layers]
     return "\n".join(lines) + "\n"
+
+
+def _saved(rows: list[Row]) -> set[int]:
+    """The rows whose output DetectionModel keeps until its forward returns: parse_model's save list, every
+    row a later row's `from` names other than as -1 (`y.append(x if m.i in self.save else None)`)."""
+    return {source for row in rows for written, source in zip(row.froms, row.sources) if written != -1}
 
 
 def _with_dependencies(used: list[str]) -> list[str]:

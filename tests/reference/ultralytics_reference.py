@@ -6,7 +6,9 @@ Reads a JSON list of requests on stdin, {"yaml": "v8/yolov8.yaml", "scale": "n",
 "fvcore": true}, and prints one JSON object per request: parameters, trainable parameters, BatchNorm
 statistics, and per size the eval output's shape and fvcore's count by operator; with "export":
 {"path", "cls", "size"}, the largest difference between the model's output and that of the file
-`cnncalc export` wrote, loaded with the model's weights. With the argument
+`cnncalc export` wrote, loaded with the model's weights; with "memory": [[mode, optimizer, resident, height,
+width, batch], ...], MemTracker's peak per case (cnncalc/pytorch/memtrack.py: bytes per category, under fake
+tensors), the Detect head decoding in training too (see _memory_model). With the argument
 `--list` it prints the folder of the shipped YAMLs and the installed version instead. No weights are
 downloaded: the models are built from the YAMLs with random weights."""
 import json
@@ -50,9 +52,37 @@ def measure(request):
             size["fvcore"] = analysis.total()
             size["by_operator"] = dict(analysis.by_operator())
         out["sizes"].append(size)
+    if request.get("memory"):
+        from cnncalc.pytorch import memtrack
+
+        out["memory"] = [list(memtrack.measure(lambda: _memory_model(request), batch, (3, height, width), mode,
+                                               optimizer, resident)) for mode, optimizer, resident, height, width, batch
+                         in request["memory"]]
     if request.get("export"):  # a file `cnncalc export --to pytorch` wrote: DetectionModel's weights, strictly
         out["export_max_diff"] = _exported_difference(model, **request["export"])
     return out
+
+
+def _memory_model(request):
+    """DetectionModel as the memory proof runs it: the eval output alone (export), and in training too the
+    decoded output (the Detect module's own `training` flag stays False, its convolutions' and every other
+    module's follow model.train()), which is the network the spec describes; the loss is its sum. Its
+    strides become plain numbers: a real tensor attribute cannot meet fake tensors."""
+    cfg = yaml_model_load(os.path.join(CFG, request["yaml"]))
+    cfg["scale"] = request["scale"]
+    model = DetectionModel(cfg, verbose=False)
+    detect = model.model[-1]
+    detect.export = True
+    detect.stride = detect.stride.tolist()
+
+    def train(self, mode=True):
+        self.training = False
+        for child in self.children():
+            child.train(mode)
+        return self
+
+    detect.train = train.__get__(detect)
+    return model
 
 
 def _exported_difference(model, path, cls, size):
