@@ -90,14 +90,14 @@ class BuildState:
         self.field_names: dict[tuple[Any, ...], tuple[Any, ...]] = {}  # (type, keys) -> their fields
         self.expansions: dict[Any, Any] = {}  # see _expanded
         self.plain_blocks: dict[int, bool] = {}  # by id(block): see _plain_block
-        self.plans: dict[int, tuple[YMap, type[Layer] | None, str | None, bool, bool]] = {}  # by id(item): see _plan
         self.block_params: dict[int, tuple[Any, list[str], dict[str, Any], int]] = {}  # by id(block): _params
         self.reported = 0  # problems given to report(), Consequences included
         self.contents: dict[Any, int] = {}  # an item's values (keys, types, values) -> their number
         self.layers_seen: dict[Any, Layer] = {}  # prototypes by values and the variables they read
+        self.literal_prototypes: dict[int, Layer] = {}  # by an ItemPlan's content number (see _planned)
+        self.planned_prototypes: dict[Any, Layer] = {}  # by it and the variables it reads
         self.values_seen: dict[int, Values | YMap] = {}  # by id(values): see _known_values
         self.explicit_names: dict[int, tuple[YList, dict[str, Location]]] = {}  # by id(items)
-        self.own_values: dict[int, YMap] = {}  # an item's own keys, by the item's id (the spec outlives the build)
         self.work = 0
         self.floors: dict[str, int] = {}  # the least work of a block call, by block name (see workfloor.py)
         self.max_work, self.max_nodes = MAX_WORK, MAX_NODES  # read here, so that a test can lower them
