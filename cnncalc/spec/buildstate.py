@@ -78,7 +78,6 @@ class BuildState:
         self.group_outputs: dict[str, tuple[str, ...]] = {}  # block instances with several outputs
         self.node_by_name: dict[str, Node] = {}
         self.calls: list[Call] = []
-        self.module_paths: dict[int, tuple[YMap, str, bool]] = {}  # by id(item): see _module
         self.modules: dict[str, Location] = {}  # module paths of the layers, and where they were given
         self.module_prefixes: set[str] = set()  # the containers on the way to them
         self.numbers: Counter = Counter()  # container path -> the number `#` takes next there

@@ -38,7 +38,7 @@ class ItemPlan:
     stands (shared by all its layers)."""
 
     __slots__ = ("base", "conditional", "content", "field_locs", "held", "inputs", "item", "layer", "literal",
-                 "local", "module", "origin", "own", "reads", "words")
+                 "local", "module", "module_path", "origin", "own", "reads", "words")
 
     def __init__(self, item: YMap) -> None:
         op = item.get("op")
@@ -52,6 +52,7 @@ class ItemPlan:
         self.conditional = "when" in item
         self.held = "held" in item
         self.module = "module" in item
+        self.module_path: tuple[str, bool] | None = None  # a `module:` without `{...}`, relative, and suffixed
         self.inputs = "in" in item or "inputs" in item or "from" in item  # INPUT_KEYS
         self.own: YMap | None = None  # see values
         self.origin: Origin | None = None  # the last one made (see origin_of)
