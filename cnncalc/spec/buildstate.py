@@ -44,7 +44,7 @@ class Scope:
     names: dict[str, str]  # local name -> node (or INPUT_NAME) it stands for; `blk.a`, `rep.0` too
     stack: tuple[str, ...] = ()
     module: str = ""  # the module path of the block instance (with a trailing '.'), '' at the top
-    counters: Counter = field(default_factory=Counter)
+    counters: dict[str, int] = field(default_factory=dict)  # automatic names given so far, by their start
     later: dict[str, Location] = field(default_factory=dict)  # explicit names not reached yet
     call: CallSite | None = None  # the block call this scope expands, if any
     check_only: bool = False  # a skipped block, or one whose input is unknown: check, build nothing
@@ -81,7 +81,7 @@ class BuildState:
         self.modules: dict[str, Location] = {}  # module paths of the layers, and where they were given
         self.module_prefixes: set[str] = set()  # the containers on the way to them
         self.numbers: Counter = Counter()  # container path -> the number `#` takes next there
-        self.readers: Counter = Counter()
+        self.readers: set[str] = set()  # the layers (and the input) that some layer reads
         # Repeated layers (equal fields) are validated once and share a prototype, and the output
         # shape of a prototype on given input shapes is computed once (see Layer.copy_as).
         self.prototypes: dict[Any, Layer] = {}

@@ -17,7 +17,6 @@ what it makes: Node, Call, Graph.
 """
 from __future__ import annotations
 
-from collections import Counter
 from typing import Any
 
 from ..core.errors import (
@@ -90,10 +89,9 @@ class _Builder(BuildReuse):
         self.problems.check()
         input_shape = self.shapes[INPUT_NAME]
         assert input_shape is not None  # an unknown input shape is a problem raised above
-        readers = self.readers
-        notes = tuple([Note(layer.name, "its output is never used", layer.loc)
-                       for layer in [node.layer for node in self.nodes]
-                       if layer.name not in readers and layer.name not in outputs])
+        readers, ends = self.readers, set(outputs)
+        notes = tuple([Note(name, "its output is never used", node.layer.loc)
+                       for name, node in self.node_by_name.items() if name not in readers and name not in ends])
         notes = _channels_last_note(input_shape, self.input_loc) + notes
         return Graph(spec.name, input_shape, tuple(self.nodes), spec.description, tuple(outputs),
                      self.groups, self.group_outputs, notes, tuple(self.calls), spec, tuple(self.train_only_items),
@@ -406,7 +404,7 @@ class _Builder(BuildReuse):
         names, lists = ports
         inner = made(Scope, {  # Scope(...) with every field given
             "variables": {**inner_vars, **args}, "prefix": name + ".", "names": names,
-            "stack": (*scope.stack, block.name), "module": module + "." if module else "", "counters": Counter(),
+            "stack": (*scope.stack, block.name), "module": module + "." if module else "", "counters": {},
             "later": {}, "call": CallSite(name, block.name, values, scope), "check_only": check_only,
             "lists": lists, "ports": frozenset(names), "kept": set(), "train_only": train_only, "held_until": []})
         out = self._expanded(block, inner, args, inputs, module, check_only or train_only)

@@ -83,8 +83,7 @@ class BuildLayers(BuildReferences):
         self.nodes.append(node)
         self.node_by_name[name] = node
         self.shapes[name] = output
-        for ref in inputs:  # not Counter.update, which first asks whether `inputs` is a Mapping
-            self.readers[ref] += 1
+        self.readers.update(inputs)
         return name
 
     def _planned(self, plan: ItemPlan, name: str, variables: dict[str, Any]) -> Layer:

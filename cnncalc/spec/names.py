@@ -46,8 +46,8 @@ class BuildNames(BuildState):
     def _auto_name(self, op: Any, scope: Scope) -> str:
         base = op if isinstance(op, str) and is_name(op) else "layer"
         while True:
-            scope.counters[base] += 1
-            name = f"{base}{scope.counters[base]}"
+            number = scope.counters[base] = scope.counters.get(base, 0) + 1
+            name = f"{base}{number}"
             if name not in scope.names and name not in scope.later:
                 return name
 
