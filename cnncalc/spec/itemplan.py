@@ -24,6 +24,7 @@ _NOT_PLAIN = frozenset(("repeat", "first", "chain", "share", "train_only", "chec
 _CONTENT_NUMBERS: dict[Any, int] = {}
 _NEXT_NUMBER = itertools.count()
 MAX_CONTENT_NUMBERS = 65536
+_FIELD_INDEX: dict[type[Layer], dict[str, str | None]] = {}  # a layer type's field names and aliases -> fields
 
 
 class ItemPlan:
@@ -81,10 +82,13 @@ class ItemPlan:
         expressions: list[str] = []
         literal = True
         value_locs, loc = item.value_locs, item.loc
+        index = _FIELD_INDEX.get(cls)
+        if index is None:
+            index = _FIELD_INDEX[cls] = {key: cls.canonical_field(key) for key in cls.field_names()}
         for key, value in item.items():
             if key in _CONTROL:
                 continue
-            field = cls.canonical_field(key) if type(key) is str else None
+            field = index.get(key) if type(key) is str else None
             if field is None or field in fields:
                 return  # reported as the builder checks the values
             fields[field] = value_locs.get(key, loc)

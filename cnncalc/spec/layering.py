@@ -24,21 +24,22 @@ class BuildLayers(BuildReferences):
                   variables: dict[str, Any], check_only: bool = False, module: str = "",
                   origin: Origin | None = None, train_only: bool = False) -> str:
         """Check the layer; unless `check_only`, infer its output and add it to the graph."""
-        self._room_for(name, values.loc)
+        if len(self.nodes) >= self.max_nodes:
+            self._too_many(name, values.loc)
         layer = self._checked_layer(cls, name, values, variables)
         return self._placed(layer, inputs, variables, check_only, module, origin, train_only)
 
     def planned_layer(self, plan: ItemPlan, name: str, inputs: tuple[str, ...], variables: dict[str, Any],
                       check_only: bool, module: str, origin: Origin, train_only: bool) -> str:
         """add_layer for a plain layer item (see ItemPlan)."""
-        self._room_for(name, plan.item.loc)
+        if len(self.nodes) >= self.max_nodes:
+            self._too_many(name, plan.item.loc)
         return self._placed(self._planned(plan, name, variables), inputs, variables, check_only, module, origin,
                             train_only)
 
-    def _room_for(self, name: str, loc: Location) -> None:
-        if len(self.nodes) >= self.max_nodes:
-            self.problems.stop(SpecError(f"the network has more than {self.max_nodes:,} layers", loc=loc,
-                                         layer=name, hint="see docs/limits.md"))
+    def _too_many(self, name: str, loc: Location) -> None:
+        self.problems.stop(SpecError(f"the network has more than {self.max_nodes:,} layers", loc=loc, layer=name,
+                                     hint="see docs/limits.md"))
 
     def _placed(self, layer: Layer, inputs: tuple[str, ...], variables: dict[str, Any], check_only: bool,
                 module: str, origin: Origin | None, train_only: bool) -> str:
