@@ -44,7 +44,7 @@ class Scope:
     names: dict[str, str]  # local name -> node (or INPUT_NAME) it stands for; `blk.a`, `rep.0` too
     stack: tuple[str, ...] = ()
     module: str = ""  # the module path of the block instance (with a trailing '.'), '' at the top
-    counters: Counter = field(default_factory=Counter)
+    counters: dict[str, int] = field(default_factory=dict)  # automatic names given so far, by their start
     later: dict[str, Location] = field(default_factory=dict)  # explicit names not reached yet
     call: CallSite | None = None  # the block call this scope expands, if any
     check_only: bool = False  # a skipped block, or one whose input is unknown: check, build nothing
@@ -78,11 +78,10 @@ class BuildState:
         self.group_outputs: dict[str, tuple[str, ...]] = {}  # block instances with several outputs
         self.node_by_name: dict[str, Node] = {}
         self.calls: list[Call] = []
-        self.module_paths: dict[int, tuple[YMap, str, bool]] = {}  # by id(item): see _module
         self.modules: dict[str, Location] = {}  # module paths of the layers, and where they were given
         self.module_prefixes: set[str] = set()  # the containers on the way to them
         self.numbers: Counter = Counter()  # container path -> the number `#` takes next there
-        self.readers: Counter = Counter()
+        self.readers: set[str] = set()  # the layers (and the input) that some layer reads
         # Repeated layers (equal fields) are validated once and share a prototype, and the output
         # shape of a prototype on given input shapes is computed once (see Layer.copy_as).
         self.prototypes: dict[Any, Layer] = {}
@@ -90,14 +89,14 @@ class BuildState:
         self.field_names: dict[tuple[Any, ...], tuple[Any, ...]] = {}  # (type, keys) -> their fields
         self.expansions: dict[Any, Any] = {}  # see _expanded
         self.plain_blocks: dict[int, bool] = {}  # by id(block): see _plain_block
-        self.plans: dict[int, tuple[YMap, type[Layer] | None, str | None, bool, bool]] = {}  # by id(item): see _plan
         self.block_params: dict[int, tuple[Any, list[str], dict[str, Any], int]] = {}  # by id(block): _params
         self.reported = 0  # problems given to report(), Consequences included
         self.contents: dict[Any, int] = {}  # an item's values (keys, types, values) -> their number
         self.layers_seen: dict[Any, Layer] = {}  # prototypes by values and the variables they read
+        self.literal_prototypes: dict[int, Layer] = {}  # by an ItemPlan's content number (see _planned)
+        self.planned_prototypes: dict[Any, Layer] = {}  # by it and the variables it reads
         self.values_seen: dict[int, Values | YMap] = {}  # by id(values): see _known_values
         self.explicit_names: dict[int, tuple[YList, dict[str, Location]]] = {}  # by id(items)
-        self.own_values: dict[int, YMap] = {}  # an item's own keys, by the item's id (the spec outlives the build)
         self.work = 0
         self.floors: dict[str, int] = {}  # the least work of a block call, by block name (see workfloor.py)
         self.max_work, self.max_nodes = MAX_WORK, MAX_NODES  # read here, so that a test can lower them

@@ -17,7 +17,6 @@ what it makes: Node, Call, Graph.
 """
 from __future__ import annotations
 
-from collections import Counter
 from typing import Any
 
 from ..core.errors import (
@@ -37,6 +36,7 @@ from ..layers.fields import REQUIRED
 from .buildstate import MAX_BLOCK_DEPTH, MAX_NODES, MAX_REPEAT, MAX_WORK, CallSite, Exports, Scope
 from .expr import UNKNOWN
 from .graphdata import CONTROL_KEYS, INPUT_KEYS, MODES, Call, Graph, Node, Origin
+from .itemplan import ItemPlan, plan_of
 from .names import is_name
 from .reuse import BuildReuse
 from .spec import INPUT_NAME, Block, Spec, resolve_value
@@ -44,8 +44,6 @@ from .yamlsrc import YList, YMap, weight_of
 
 __all__ = ["CONTROL_KEYS", "INPUT_KEYS", "INPUT_NAME", "MAX_BLOCK_DEPTH", "MAX_NODES", "MAX_REPEAT", "MAX_WORK",
            "MODES", "Call", "Graph", "Node", "Origin", "build"]
-_CONTROL = frozenset(CONTROL_KEYS)
-_NOT_PLAIN = frozenset(("repeat", "first", "chain", "share", "train_only", "checkpoint"))  # see _plan
 IMAGE_CHANNELS = (1, 3, 4)  # grey, RGB, RGBA: what a channels-last input ends with
 
 
@@ -91,10 +89,9 @@ class _Builder(BuildReuse):
         self.problems.check()
         input_shape = self.shapes[INPUT_NAME]
         assert input_shape is not None  # an unknown input shape is a problem raised above
-        readers = self.readers
-        notes = tuple([Note(layer.name, "its output is never used", layer.loc)
-                       for layer in [node.layer for node in self.nodes]
-                       if layer.name not in readers and layer.name not in outputs])
+        readers, ends = self.readers, set(outputs)
+        notes = tuple([Note(name, "its output is never used", node.layer.loc)
+                       for name, node in self.node_by_name.items() if name not in readers and name not in ends])
         notes = _channels_last_note(input_shape, self.input_loc) + notes
         return Graph(spec.name, input_shape, tuple(self.nodes), spec.description, tuple(outputs),
                      self.groups, self.group_outputs, notes, tuple(self.calls), spec, tuple(self.train_only_items),
@@ -118,11 +115,9 @@ class _Builder(BuildReuse):
             self.problems.add(SpecError(f"layer #{index + 1} must be a mapping like "
                                         "'{op: conv, out: 64, kernel: 3}'", loc=loc))
             return self._unknown(f"{scope.prefix}#{index + 1}")
-        plan = self.plans.get(id(item))
-        if plan is None or plan[0] is not item:
-            plan = self.plans[id(item)] = self._plan(item)
-        if plan[1] is not None and (not plan[3] or self._kept(item, scope.variables)):
-            return self._layer_item(plan[1], item, plan[2], scope, previous, plan[3], plan[4])
+        plan = item.plan or plan_of(item)
+        if plan.layer is not None and (not plan.conditional or self._kept(item, scope.variables)):
+            return self._layer_item(plan, scope, previous)
         given_name = item.get("name")
         if isinstance(given_name, str) and is_name(given_name) and given_name != INPUT_NAME:
             local = given_name
@@ -193,17 +188,6 @@ class _Builder(BuildReuse):
                 scope.lists[local] = lists[local]
         return ref
 
-    def _plan(self, item: YMap) -> tuple[YMap, type[Layer] | None, str | None, bool, bool]:
-        """What item() needs to know of an item, once per item: its layer type when it is a plain layer
-        (no repeat, sharing or marks: most items), its name when it gives a valid one, and whether it
-        has a condition (`when:`) and a `held:`."""
-        op = item.get("op")
-        cls = REGISTRY.get(op) if isinstance(op, str) else None
-        given = item.get("name")
-        local = given if isinstance(given, str) and is_name(given) and given != INPUT_NAME else None
-        return item, cls if cls is not None and _NOT_PLAIN.isdisjoint(item) else None, local, "when" in item, \
-            "held" in item
-
     def _kept(self, item: YMap, variables: dict[str, Any]) -> bool:
         """Whether `when:` keeps a plain layer; False when it cannot tell (item() then reports why)."""
         try:
@@ -211,28 +195,33 @@ class _Builder(BuildReuse):
         except SpecError:
             return False
 
-    def _layer_item(self, cls: type[Layer], item: YMap, local: str | None, scope: Scope, previous: str,
-                    conditional: bool, held: bool) -> str:
-        """item() and instance() for a plain layer that is kept (see _plan), without the steps it has no
-        use for."""
-        if local is None:
-            local = self._auto_name(item["op"], scope)
+    def _layer_item(self, plan: ItemPlan, scope: Scope, previous: str) -> str:
+        """item() and instance() for a plain layer that is kept (see ItemPlan), without the steps it has
+        no use for."""
+        item = plan.item
+        local = plan.local or self._auto_name(plan.base, scope)
         scope.later.pop(local, None)
         name = scope.prefix + local
         variables = scope.variables
         try:
-            inputs = self._inputs(item, scope, previous, name, variables)
-            origin = made(Origin, {"item": item, "local": local, "copy": None})
+            inputs = self._inputs(item, scope, previous, name, variables) if plan.inputs or self.dangling \
+                else (previous,)
             self.work += item.weight  # weight_of(item); charge() when past the limit
             if self.work > self.max_work:
                 self.charge(0, item, name)
-            values = self._values(item, True, name)
             shapes = self.shapes
             check_only = scope.check_only or \
                 (shapes.get(inputs[0]) is None if len(inputs) == 1 else None in [shapes.get(ref) for ref in inputs])
-            module = "" if check_only else self._module(item, scope, local, None, variables, name, layer=True)
-            until = self._held(item, variables, name, scope) if held else None
-            ref = self.add_layer(cls, name, values, inputs, variables, check_only, module, origin, scope.train_only)
+            if check_only:
+                module = ""
+            elif plan.module:
+                module = self._module(item, scope, local, None, variables, name, layer=True)
+            else:  # a name: nothing to number (_number), and where the item stands (_module)
+                module = scope.module + local
+                self._take_module(module, item.loc, name)
+            until = self._held(item, variables, name, scope) if plan.held else None
+            ref = self.planned_layer(plan, name, inputs, variables, check_only, module, plan.origin_of(local),
+                                     scope.train_only)
             if until and not check_only:  # as instance() does
                 if isinstance(until, str):
                     scope.held_until.append((ref, until))
@@ -244,7 +233,7 @@ class _Builder(BuildReuse):
             for one in exc.errors if isinstance(exc, SpecErrors) else (exc,):
                 self.report(one, item, scope)
             ref = self._unknown(name)
-        if conditional:  # kept: an alternative of the same name after it is left out
+        if plan.conditional:  # kept: an alternative of the same name after it is left out
             scope.kept.add(local)
         scope.names[local] = ref
         return ref
@@ -347,12 +336,7 @@ class _Builder(BuildReuse):
     def _values(self, item: YMap, first: bool, name: str) -> YMap:
         """The item's own keys (not control keys), with `first:` overrides on the first repetition."""
         if "first" not in item:  # the common case: the item's keys and locations as they are
-            values = self.own_values.get(id(item))
-            if values is None:  # once per item, however often a block or repeat expands it
-                values = YMap({key: value for key, value in item.items() if key not in _CONTROL})
-                values.loc, values.key_locs, values.value_locs = item.loc, item.key_locs, item.value_locs
-                self.own_values[id(item)] = values
-            return values
+            return (item.plan or plan_of(item)).values
         values = YMap()
         values.loc, values.key_locs, values.value_locs = item.loc, {}, {}
         sources = [item]
@@ -420,7 +404,7 @@ class _Builder(BuildReuse):
         names, lists = ports
         inner = made(Scope, {  # Scope(...) with every field given
             "variables": {**inner_vars, **args}, "prefix": name + ".", "names": names,
-            "stack": (*scope.stack, block.name), "module": module + "." if module else "", "counters": Counter(),
+            "stack": (*scope.stack, block.name), "module": module + "." if module else "", "counters": {},
             "later": {}, "call": CallSite(name, block.name, values, scope), "check_only": check_only,
             "lists": lists, "ports": frozenset(names), "kept": set(), "train_only": train_only, "held_until": []})
         out = self._expanded(block, inner, args, inputs, module, check_only or train_only)

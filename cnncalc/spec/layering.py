@@ -11,6 +11,7 @@ from ..core.shapes import Shape
 from ..layers import Layer, LayerProblem, shared_use
 from .buildstate import Scope, Values
 from .graphdata import Node, Origin
+from .itemplan import ItemPlan
 from .references import BuildReferences
 from .spec import is_literal, names_read, oversized, resolve_value
 from .yamlsrc import YMap
@@ -24,13 +25,31 @@ class BuildLayers(BuildReferences):
                   origin: Origin | None = None, train_only: bool = False) -> str:
         """Check the layer; unless `check_only`, infer its output and add it to the graph."""
         if len(self.nodes) >= self.max_nodes:
-            self.problems.stop(SpecError(f"the network has more than {self.max_nodes:,} layers", loc=values.loc,
-                                         layer=name, hint="see docs/limits.md"))
+            self._too_many(name, values.loc)
         layer = self._checked_layer(cls, name, values, variables)
+        return self._placed(layer, inputs, variables, check_only, module, origin, train_only)
+
+    def planned_layer(self, plan: ItemPlan, name: str, inputs: tuple[str, ...], variables: dict[str, Any],
+                      check_only: bool, module: str, origin: Origin, train_only: bool) -> str:
+        """add_layer for a plain layer item (see ItemPlan)."""
+        if len(self.nodes) >= self.max_nodes:
+            self._too_many(name, plan.item.loc)
+        return self._placed(self._planned(plan, name, variables), inputs, variables, check_only, module, origin,
+                            train_only)
+
+    def _too_many(self, name: str, loc: Location) -> None:
+        self.problems.stop(SpecError(f"the network has more than {self.max_nodes:,} layers", loc=loc, layer=name,
+                                     hint="see docs/limits.md"))
+
+    def _placed(self, layer: Layer, inputs: tuple[str, ...], variables: dict[str, Any], check_only: bool,
+                module: str, origin: Origin | None, train_only: bool) -> str:
+        """A checked layer added to the graph (unless `check_only`), its output inferred."""
+        cls = type(layer)
         if cls.arity is not None and len(inputs) != cls.arity:
             raise layer.error(f"{cls.op} takes {cls.arity} input, but is given {len(inputs)}", "in")
         if cls.arity is None and len(inputs) < cls.min_inputs:
             raise layer.error(f"{cls.op} merges two or more inputs; list them with 'in: [a, b]'", "in")
+        name = layer.name
         if check_only:
             return self._unknown(name)
         if len(inputs) == 1:  # known: check_only otherwise
@@ -65,9 +84,34 @@ class BuildLayers(BuildReferences):
         self.nodes.append(node)
         self.node_by_name[name] = node
         self.shapes[name] = output
-        for ref in inputs:  # not Counter.update, which first asks whether `inputs` is a Mapping
-            self.readers[ref] += 1
+        self.readers.update(inputs)
         return name
+
+    def _planned(self, plan: ItemPlan, name: str, variables: dict[str, Any]) -> Layer:
+        """_checked_layer for a plain layer item, with what its plan knows: values that are literal share
+        a prototype by their content's number; others by it and the values of the variables they read."""
+        if plan.content is None:
+            return self._checked_layer(plan.layer, name, plan.values, variables)  # type: ignore[arg-type]
+        if plan.literal and (not variables or not any(word in variables for word in plan.words)):
+            prototype = self.literal_prototypes.get(plan.content)
+            if prototype is None:
+                layer = self._literal_layer(plan.layer, name, plan.values)  # type: ignore[arg-type]
+                self.literal_prototypes[plan.content] = layer.prototype
+                return layer
+            return prototype.copy_as(name, plan.item.loc, plan.field_locs)
+        seen: Any = None
+        try:
+            read = [variables.get(n, _ABSENT) for n in plan.reads]
+            seen = (plan.content, *read, *map(type, read))
+            prototype = self.planned_prototypes.get(seen)
+        except TypeError:  # a list among the variables it reads
+            seen = prototype = None
+        if prototype is not None:
+            return prototype.copy_as(name, plan.item.loc, plan.field_locs)
+        layer = self._new_layer(plan.layer, name, plan.values, variables)  # type: ignore[arg-type]
+        if seen is not None:
+            self.planned_prototypes[seen] = layer.prototype
+        return layer
 
     def _checked_layer(self, cls: type[Layer], name: str, values: YMap, variables: dict[str, Any]) -> Layer:
         """The layer, its values' expressions evaluated and its fields checked: the problems of all

@@ -46,8 +46,8 @@ class BuildNames(BuildState):
     def _auto_name(self, op: Any, scope: Scope) -> str:
         base = op if isinstance(op, str) and is_name(op) else "layer"
         while True:
-            scope.counters[base] += 1
-            name = f"{base}{scope.counters[base]}"
+            number = scope.counters[base] = scope.counters.get(base, 0) + 1
+            name = f"{base}{number}"
             if name not in scope.names and name not in scope.later:
                 return name
 
@@ -57,16 +57,16 @@ class BuildNames(BuildState):
         if "module" not in item:
             relative = local if copy is None else f"{local}.{copy}"
         else:
-            known = self.module_paths.get(id(item))
-            if known is not None and known[0] is item:
-                relative, suffixed = known[1], known[2]
+            plan = item.plan  # itemplan.ItemPlan: item() made it
+            if plan.module_path is not None:
+                relative, suffixed = plan.module_path
             else:
                 raw = str(item["module"]).strip()
                 relative = module_path(item["module"], variables, item.value_locs["module"], name)
                 # copies of a repeat are numbered unless the path says otherwise
                 suffixed = not ("{" in raw or "#" in raw or relative == ".")
                 if "{" not in raw:  # the same path for every copy and call
-                    self.module_paths[id(item)] = (item, relative, suffixed)
+                    plan.module_path = (relative, suffixed)
             if copy is not None and suffixed:
                 relative += f".{copy}"
         if relative == "." and layer and not scope.module:

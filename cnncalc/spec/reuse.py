@@ -83,8 +83,7 @@ class BuildReuse(BuildLayers):
             nodes.append(copy)
             node_by_name[name] = copy
             shapes[name] = node.output_shape
-            for ref in ins:
-                readers[ref] += 1
+            readers.update(ins)
         inner.names.update((key, prefix + ref if port is None else inputs[port]) for key, ref, port in recorded.names)
         return True
 

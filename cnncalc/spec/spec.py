@@ -354,7 +354,7 @@ def resolve_value(value: Any, variables: dict[str, Any], loc: Location | None, l
     if type(value) is int:
         return value
     if isinstance(value, str):
-        if _is_expression(value):
+        if is_expression_cached(value):
             try:
                 return _evaluate(value, variables)
             except Unresolved as exc:
@@ -380,27 +380,27 @@ def resolve_value(value: Any, variables: dict[str, Any], loc: Location | None, l
     return value
 
 
-_LITERAL_TYPES = (int, float, bool, type(None))
+LITERAL_TYPES = (int, float, bool, type(None))
 
 
 def is_literal(value: Any, variables: dict[str, Any]) -> bool:
     """Whether `resolve_value(value, variables, ...)` is `value` itself: a number, a flag, nothing,
     or a word that is no expression and names no variable (`same`, `relu`)."""
-    if type(value) in _LITERAL_TYPES:
+    if type(value) in LITERAL_TYPES:
         return True
-    return type(value) is str and not _is_expression(value) and value.strip() not in variables
+    return type(value) is str and not is_expression_cached(value) and value.strip() not in variables
 
 
 def names_read(value: Any) -> tuple[str, ...] | None:
     """The variables `resolve_value(value, ...)` may read (a word is read as a variable's name),
     so that equal values of those give an equal result; None for a list (not worth tracking)."""
     if isinstance(value, str):
-        return _names_read(value) if _is_expression(value) else (value.strip(),)
+        return _names_read(value) if is_expression_cached(value) else (value.strip(),)
     return None if isinstance(value, list) else ()
 
 
 @functools.lru_cache(maxsize=4096)
-def _is_expression(text: str) -> bool:
+def is_expression_cached(text: str) -> bool:
     """is_expression, remembered: a spec repeats the same few words and expressions many times."""
     return is_expression(text)
 

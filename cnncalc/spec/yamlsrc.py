@@ -45,6 +45,7 @@ class YMap(dict):
     key_locs: dict
     value_locs: dict
     weight: int = 1
+    plan: Any = None  # the graph builder's plan of a `layers:` item (itemplan.py), made when first built
 
 
 class YList(list):
