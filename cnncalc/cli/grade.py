@@ -135,7 +135,9 @@ def _weights(items: Optional[list[str]], asked) -> dict[str, Fraction]:
 
 
 def sheet_paths(paths: list[Path]) -> list[Path]:
-    """Files as given; a folder stands for the sheets in it (by suffix, sorted, hidden files skipped)."""
+    """Files as given; a folder stands for the sheets in it (by suffix, sorted, hidden files skipped).
+    An entry with a sheet's suffix that is not a readable file (a folder, a broken or looping link, a
+    pipe) is kept, so that the reader refuses it by name: no student's sheet is skipped unsaid."""
     from ..core.errors import OptionError
 
     found: list[Path] = []
@@ -146,7 +148,7 @@ def sheet_paths(paths: list[Path]) -> list[Path]:
             folder = False
         if folder:
             inside = sorted(p for p in path.iterdir() if p.suffix.lower() in SHEET_SUFFIXES
-                            and not p.name.startswith(".") and p.is_file())
+                            and not p.name.startswith("."))
             if not inside:
                 raise OptionError(f"a folder with no answer sheets ({', '.join(SHEET_SUFFIXES)}) in it",
                                   file=str(path))

@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from .errors import InputError, Location
+from .text import NAME_CHARS, printable
 
 
 def read_bytes(path: Path, display: str | None = None, *, what: str, limit: int,
@@ -21,6 +22,9 @@ def read_bytes(path: Path, display: str | None = None, *, what: str, limit: int,
     try:
         info = path.stat()
     except FileNotFoundError:
+        if path.is_symlink():
+            raise error("is a symbolic link to a file that does not exist", file=name,
+                        hint=f"it points to {printable(os.readlink(path), NAME_CHARS)}") from None
         raise error("no such file", file=name) from None
     except OSError as exc:
         raise error(f"cannot read file: {exc.strerror or exc}", file=name) from None

@@ -79,8 +79,12 @@ def _is_port(written: str) -> bool:
     return written.strip().startswith(PORT_MARKS)
 
 
+_TOTAL_WORDS = {"sum", "\u03c3", "grand total", "overall"}  # what a sheet's last row may say instead of 'total'
+
+
 def match_row(written: str, report: Report, block: str | None = None) -> str | None:
-    """The report row a sheet's row names: exactly, or ignoring case ('CONV1', 'Totals' -> total); or
+    """The report row a sheet's row names: exactly, or ignoring case and a trailing colon ('CONV1',
+    'conv1:', 'Totals', 'Sum' -> total, when no layer is so named); or
     an output of a row with several, by its name (`p.sum`) or, as the table shows it, `→ sum` under
     the row `p` (`block`, the row above)."""
     text = written.strip()
@@ -96,6 +100,10 @@ def match_row(written: str, report: Report, block: str | None = None) -> str | N
         return text
     folded = [name for name in [*names, TOTAL] if name.casefold() == text.casefold()]
     if text.casefold() == "totals":
+        folded = [TOTAL]
+    if not folded and text.endswith(":"):  # 'conv1:', 'Total:'
+        return match_row(text.rstrip(":"), report, block) if text.rstrip(":").strip() else None
+    if not folded and text.casefold() in _TOTAL_WORDS:
         folded = [TOTAL]
     return folded[0] if len(folded) == 1 else None
 

@@ -245,6 +245,9 @@ def parse_records(records: Iterable[tuple[int, list[str]]], file: str) -> Sheet:
                                (layer_index, ""))
             points = _fraction(text, "points", Location(file, line, index + 1), positive=True)
             continue
+        if [cell.strip() for cell in record] == [cell.strip() for cell in header][:len(record)]:
+            _capped(notes, f"line {line}: the header again, skipped")  # two tables pasted one after the other
+            continue
         if len(rows) >= MAX_ROWS:
             raise SheetError(f"too many rows (the limit is {MAX_ROWS:,})", loc=Location(file, line, 1))
         if len(record) > len(header) and any(cell.strip() for cell in record[len(header):]):
