@@ -79,6 +79,31 @@ def _common_args(spec: Any, set: Any = None, batch: Any = 1, limits: Any = None)
     _whole_arg(batch, "batch", 1, MAX_BATCH)
 
 
+def _text_arg(value: Any, what: str, *, optional: bool = False) -> None:
+    """A name option (dtype, optimizer, a figure...): a string (None where `optional`)."""
+    if not (isinstance(value, str) or (optional and value is None)):
+        raise OptionError(f"{what} must be a name (a string), got {type(value).__name__} {shown(repr(value))}")
+
+
+def _inputs_arg(inputs: Any) -> Sequence[InputShape] | None:
+    """None, one input size ('3,224,224') or a list of them."""
+    if inputs is None or isinstance(inputs, str):
+        return [inputs] if isinstance(inputs, str) else None
+    if not isinstance(inputs, Sequence):
+        raise OptionError(f"inputs must be a list of input sizes such as [(3, 224, 224)], got "
+                          f"{type(inputs).__name__} {shown(repr(inputs))}")
+    return inputs
+
+
+def _options_args(convention: Any = "textbook", dtype: Any = "float32", optimizer: Any = "momentum",
+                  amp: Any = None) -> None:
+    if not isinstance(convention, Convention):
+        _text_arg(convention, "convention")
+    _text_arg(dtype, "dtype")
+    _text_arg(optimizer, "optimizer")
+    _text_arg(amp, "amp", optional=True)
+
+
 def _names_arg(value: Any, what: str) -> tuple[str, ...]:
     """A name or a sequence of names (a lone string is one name, not its letters)."""
     if isinstance(value, str):
@@ -134,6 +159,7 @@ def check(spec: SpecSource, *, limits: Mapping[str, str | int] | None = None, se
     one limit must be in force. `result.ok` is whether all hold. `optimizer` and `amp` are those of
     the training step a `train_peak` limit is judged on (`cnncalc.memory`'s)."""
     _common_args(spec, set, batch, limits)
+    _options_args(convention, dtype, optimizer, amp)
     given = budgets.limits_from(limits)  # the options' mistakes first, before the spec is read
     training = budgets.training_options(optimizer, amp)
     subject = _subject(spec, set, input, convention, batch, dtype, strict, training)
@@ -154,10 +180,10 @@ def compare(specs: Sequence[SpecSource], *, inputs: Sequence[InputShape] | None 
         specs = [specs]
     if not isinstance(specs, Sequence):
         raise OptionError(f"specs must be a list of specs, got {type(specs).__name__} {shown(repr(specs))}")
-    if isinstance(inputs, str):
-        inputs = [inputs]
+    inputs = _inputs_arg(inputs)
     for one in specs:
         _common_args(one, set, batch)
+    _options_args(convention, dtype, optimizer, amp)
     training = budgets.training_options(optimizer, amp)
     names = budgets.computable(dtype)
     budgets.memory_figures_allowed(names, dtype, training)
@@ -174,6 +200,7 @@ def compare_blocks(first: SpecSource, second: SpecSource, *, input: InputShape =
     resnext50_32x4d: conv1, layer1 ... fc), with the second's figures over the first's."""
     for one in (first, second):
         _common_args(one, set, batch)
+    _options_args(convention, dtype)
     pairs = [(_given_name(spec), _subject(spec, set, input, convention, batch, dtype, strict).report)
              for spec in (first, second)]
     return comparing.compare_blocks(pairs[0], pairs[1])
@@ -212,8 +239,13 @@ def sweep(spec: SpecSource, *, set: Mapping[str, str | Sequence[Any]] | None = N
     processes (all cores by default); `progress(done, total)` is called as variants finish.
     Variants the spec cannot build are in the result with their message."""
     _common_args(spec, set, batch, limits)
-    if isinstance(inputs, str):
-        inputs = [inputs]
+    _options_args(convention, dtype, optimizer, amp)
+    inputs = _inputs_arg(inputs)
+    for name, value in (("maximize", maximize), ("minimize", minimize)):
+        _text_arg(value, name, optional=True)
+    if pareto is not None and not isinstance(pareto, str):
+        _names_arg(pareto, "pareto")
+    figures = _names_arg(figures if figures is not None else (), "figures")
     if jobs is not None:
         _whole_arg(jobs, "jobs")
     text, display, default_name = spec_source(spec)
@@ -257,9 +289,10 @@ def analyze(spec: SpecSource, *, set: Mapping[str, Any] | None = None, input: In
     `mode` 'infer' (the default) counts the network that runs at inference; 'train' adds the layers
     marked `train_only:` (auxiliary classifiers). `report.training_only` says what they add."""
     _common_args(spec, set, batch)
+    _options_args(convention, dtype)
     if depth is not None:
         _whole_arg(depth, "depth")
-    if mode not in ("infer", "train"):
+    if not isinstance(mode, str) or mode not in ("infer", "train"):
         raise OptionError(f"unknown mode {shown(repr(mode))}; choose from infer, train")
     graph, _ = load_graph(spec, set=set, input=input, symbolic=symbolic)
     report = run_engine(graph, convention=convention_named(convention), dtype=dtype, batch=batch, strict=strict,
@@ -280,6 +313,9 @@ def memory(spec: SpecSource, *, mode: str = "train", batch: int = 1, optimizer: 
     from .core.quantities import parse_bytes
 
     _common_args(spec, set, batch)
+    _options_args(dtype=dtype, optimizer=optimizer, amp=amp)
+    _text_arg(mode, "mode")
+    _text_arg(protocol, "protocol")
     if fit is not None and not isinstance(fit, str):
         _whole_arg(fit, "fit (bytes)", 1)
     checkpoint = _names_arg(checkpoint, "checkpoint")

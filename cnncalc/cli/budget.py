@@ -246,7 +246,9 @@ def sweep(
         if plot is not None and axes is not None:
             _wrote(plot, sweep_plot(result, *axes, plot))
         if result.variants and not any(variant.valid for variant in result.variants):
-            raise InputError(f"no variant is valid: all {len(result.variants):,} variants are bad input (listed above)",
+            count = len(result.variants)
+            raise InputError(f"no variant is valid: {'the only one is' if count == 1 else f'all {count:,} are'} bad "
+                             "input (listed above)",
                              file=result.spec, hint="every value swept makes a spec that cannot be built")
         if not result.fitting:
             raise CheckFailed("no variant is valid and within the limits" if result.limits else "no variant is valid")
