@@ -290,6 +290,9 @@ class ProgressBar:
     """A rich progress bar on stderr while the sweep runs (on a terminal only); yields the callback.
     It redraws when told, with no thread of its own, so that the sweep may fork its workers."""
 
+    def __init__(self, label: str = "sweep") -> None:
+        self.label = label
+
     def __enter__(self) -> Callable[[int, int], None] | None:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -299,10 +302,10 @@ class ProgressBar:
         if not console.is_terminal:
             self.bar = None
             return None
-        self.bar = Progress(TextColumn("sweep"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+        self.bar = Progress(TextColumn(self.label), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                             console=console, transient=True, auto_refresh=False)
         self.bar.start()
-        task = self.bar.add_task("sweep", total=None)
+        task = self.bar.add_task(self.label, total=None)
         bar = self.bar
 
         def update(done: int, total: int) -> None:

@@ -176,7 +176,11 @@ def _grade(graph, report, answers: list[Path], *, format: str, assignment_file: 
     options = Options(rtol=rtol, truncation=truncation, decimal_comma=decimal_comma,
                       carry_forward_credit=carry_credit, only_given=only_given)
     grader = Grader(report, graph, asked, options)
-    results, errors = grader.grade_files(sheet_paths(answers))
+    from .budget import ProgressBar
+
+    paths = sheet_paths(answers)
+    with ProgressBar("grade") as progress:
+        results, errors = grader.grade_files(paths, progress if len(paths) > 1 else None)
     stderr = stderr_console()
     for exc in errors:
         stderr.print(exc.render(), markup=False)

@@ -3,6 +3,7 @@
 header names ('Mem (MB)', 'GMACs', 'Params (M)') read, never guessed."""
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -116,6 +117,7 @@ def _memory_note(header: str, unit: int) -> str:
     return ""
 
 
+@functools.lru_cache(maxsize=4096)  # a class's sheets share their headers; each cell of a title row is tried too
 def classify_header(header: str) -> str | GradedColumn | None:
     """A sheet's column header -> a graded Column, LAYER, IGNORED (the question's columns), or None
     (unknown). Forgiving about case, spaces, underscores and dots: 'Mem (KB)', 'mem_kb',

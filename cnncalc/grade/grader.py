@@ -13,7 +13,7 @@ that is wrong, but right for the student's own earlier answers (error carried fo
 """
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -290,10 +290,15 @@ class Grader:
 
     # --- files ----------------------------------------------------------------------------------
 
-    def grade_files(self, paths: Iterable[Path]) -> tuple[list[GradeResult], list[SheetError]]:
-        """Grade each file; a file that cannot be read is a SheetError in the second list, not a stop."""
+    def grade_files(self, paths: Iterable[Path], progress: Callable[[int, int], None] | None = None
+                    ) -> tuple[list[GradeResult], list[SheetError]]:
+        """Grade each file; a file that cannot be read is a SheetError in the second list, not a stop.
+        `progress(done, total)` is called after each file."""
         results, errors = [], []
-        for path in paths:
+        paths = list(paths)
+        for done, path in enumerate(paths, start=1):
+            if progress is not None:
+                progress(done - 1, len(paths))
             try:
                 results.append(self.grade(read_sheet(Path(path), str(path))))
             except SheetError as exc:
