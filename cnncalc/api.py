@@ -32,7 +32,7 @@ from .analysis.sweep import SweepResult
 from .core.errors import ErrorCollector, OptionError, did_you_mean
 from .core.figures import FIGURES
 from .core.shapes import Shape
-from .core.text import shown
+from .core.text import VALUE_CHARS, printable, printable_cut, shown
 from .spec import bundled
 from .spec.graph import Graph, build
 from .spec.spec import load_spec, oversized, parse_spec, spec_from_document
@@ -45,6 +45,15 @@ InputShape = Union[str, Sequence[int], None]
 MAX_BATCH = (1 << 63) - 1  # a batch is a tensor dimension (docs/limits.md)
 
 
+def _echo(value: Any) -> str:
+    """A Python value as a message shows it: its repr, one line, cut (a 5,000-digit int has no repr)."""
+    try:
+        text = repr(value)
+    except ValueError:
+        text = f"<an integer of about {value.bit_length() * 0.30103:,.0f} digits>"
+    return printable(printable_cut(text, VALUE_CHARS))
+
+
 def _spec_arg(spec: Any) -> None:
     """A spec is a path, a bundled spec's name or YAML text: anything else is refused by name."""
     if isinstance(spec, Path) or (isinstance(spec, str) and spec.strip()):
@@ -52,23 +61,23 @@ def _spec_arg(spec: Any) -> None:
     if isinstance(spec, str):
         raise OptionError("an empty spec: give a file path, a bundled spec's name or YAML text")
     raise OptionError(f"a spec is a file path, a bundled spec's name or YAML text, got {type(spec).__name__} "
-                      f"{shown(repr(spec))}")
+                      f"{_echo(spec)}")
 
 
 def _whole_arg(value: Any, what: str, least: int = 1, most: int | None = None) -> int:
     if isinstance(value, bool) or not isinstance(value, int):
-        raise OptionError(f"{what} must be a whole number, got {type(value).__name__} {shown(repr(value))}")
+        raise OptionError(f"{what} must be a whole number, got {type(value).__name__} {_echo(value)}")
     if value < least:
         raise OptionError(f"{what} must be at least {least}, got {value}")
     if most is not None and value > most:
-        raise OptionError(f"{what} must be at most {most:,} (2**63 - 1), got {shown(str(value))}")
+        raise OptionError(f"{what} must be at most {most:,} (2**63 - 1), got {_echo(value)}")
     return value
 
 
 def _mapping_arg(value: Any, what: str, example: str) -> None:
     if value is not None and not isinstance(value, Mapping):
         raise OptionError(f"{what} must be a mapping such as {example}, got {type(value).__name__} "
-                          f"{shown(repr(value))}")
+                          f"{_echo(value)}")
 
 
 def _common_args(spec: Any, set: Any = None, batch: Any = 1, limits: Any = None) -> None:
@@ -82,7 +91,7 @@ def _common_args(spec: Any, set: Any = None, batch: Any = 1, limits: Any = None)
 def _text_arg(value: Any, what: str, *, optional: bool = False) -> None:
     """A name option (dtype, optimizer, a figure...): a string (None where `optional`)."""
     if not (isinstance(value, str) or (optional and value is None)):
-        raise OptionError(f"{what} must be a name (a string), got {type(value).__name__} {shown(repr(value))}")
+        raise OptionError(f"{what} must be a name (a string), got {type(value).__name__} {_echo(value)}")
 
 
 def _inputs_arg(inputs: Any) -> Sequence[InputShape] | None:
@@ -91,7 +100,7 @@ def _inputs_arg(inputs: Any) -> Sequence[InputShape] | None:
         return [inputs] if isinstance(inputs, str) else None
     if not isinstance(inputs, Sequence):
         raise OptionError(f"inputs must be a list of input sizes such as [(3, 224, 224)], got "
-                          f"{type(inputs).__name__} {shown(repr(inputs))}")
+                          f"{type(inputs).__name__} {_echo(inputs)}")
     return inputs
 
 
@@ -109,7 +118,7 @@ def _names_arg(value: Any, what: str) -> tuple[str, ...]:
     if isinstance(value, str):
         return (value,)
     if not isinstance(value, Sequence) or not all(isinstance(name, str) for name in value):
-        raise OptionError(f"{what} must be a name or a list of names, got {shown(repr(value))}")
+        raise OptionError(f"{what} must be a name or a list of names, got {_echo(value)}")
     return tuple(value)
 
 
@@ -134,7 +143,7 @@ def input_shape_of(input: InputShape) -> Shape | None:
     if isinstance(input, str):
         return parse_input_option(input)
     if not isinstance(input, Sequence):
-        raise OptionError(f"input must be (C, H, W) or (F,) of positive whole numbers, got {shown(repr(input))}")
+        raise OptionError(f"input must be (C, H, W) or (F,) of positive whole numbers, got {_echo(input)}")
     shape = tuple(input)
     if len(shape) not in (1, 3) or not all(isinstance(n, int) and not isinstance(n, bool) and n > 0 for n in shape):
         raise OptionError(f"input must be (C, H, W) or (F,) of positive whole numbers, got {shown(repr(shape))}")
@@ -179,7 +188,7 @@ def compare(specs: Sequence[SpecSource], *, inputs: Sequence[InputShape] | None 
     if isinstance(specs, (str, Path)):
         specs = [specs]
     if not isinstance(specs, Sequence):
-        raise OptionError(f"specs must be a list of specs, got {type(specs).__name__} {shown(repr(specs))}")
+        raise OptionError(f"specs must be a list of specs, got {type(specs).__name__} {_echo(specs)}")
     inputs = _inputs_arg(inputs)
     for one in specs:
         _common_args(one, set, batch)
@@ -293,7 +302,7 @@ def analyze(spec: SpecSource, *, set: Mapping[str, Any] | None = None, input: In
     if depth is not None:
         _whole_arg(depth, "depth")
     if not isinstance(mode, str) or mode not in ("infer", "train"):
-        raise OptionError(f"unknown mode {shown(repr(mode))}; choose from infer, train")
+        raise OptionError(f"unknown mode {_echo(mode)}; choose from infer, train")
     graph, _ = load_graph(spec, set=set, input=input, symbolic=symbolic)
     report = run_engine(graph, convention=convention_named(convention), dtype=dtype, batch=batch, strict=strict,
                         mode=mode)
