@@ -292,3 +292,15 @@ def test_one_checkpoint_name_is_not_its_letters():
 def test_a_sweep_value_may_be_one_number():
     spec = "input: [3, 8, 8]\nvars:\n  w: 4\nlayers:\n  - {op: conv, out: w, kernel: 3}\n"
     assert [v.values for v in cnncalc.sweep(spec, set={"w": 8}, jobs=1).variants] == [{"w": "8"}]
+
+
+def test_feedback_for_two_students_with_very_long_names(tmp_path):
+    # 'y' * 251 + '-2.md' is 256 bytes, one more than a file name holds: the second file failed, exit 2
+    for folder in ("a", "b"):
+        (tmp_path / folder).mkdir()
+        (tmp_path / folder / ("é" * 120 + ".csv")).write_text(KEY)
+    result = runner.invoke(app, ["grade", "alexnet", str(tmp_path / "a"), str(tmp_path / "b"),
+                                 "--feedback", str(tmp_path / "out"), "--summary"])
+    assert result.exit_code == 0, result.stderr
+    names = sorted(path.name for path in (tmp_path / "out").iterdir())
+    assert names == sorted(["é" * 100 + ".md", "é" * 100 + "-2.md"])  # 200 bytes of the name, then the suffix
