@@ -484,8 +484,8 @@ def messy_jobs(plan: Plan, rng: random.Random) -> None:
     (folder / "notes.md").write_text("not a sheet")
     for extra in ([], ["--summary"], ["-f", "json"], ["--gradebook", "-"], ["-f", "csv"]):
         # the odd entries are named (exit 2); the sheets graded in bounded time and memory
-        plan.jobs.append(Job(f"folder:{FOLDER_SHEETS}{''.join(extra)}", "messy", "grade", ["grade", "alexnet", str(folder), *extra],
-                             expect=(2,)))
+        plan.jobs.append(Job(f"folder:{FOLDER_SHEETS}{''.join(extra)}", "messy", "grade",
+                             ["grade", "alexnet", str(folder), *extra], expect=(2,)))
     loop = plan.folder / "loopdir"
     loop.mkdir()
     (loop / "self").symlink_to(loop)
@@ -539,7 +539,7 @@ def _api_call(function: str, name: str, value: str) -> None:
         name = "specs" if function == "compare" else "spec"
         given = [given] if function == "compare" else given
     else:
-        given = eval(value)  # noqa: S307 -- a label of API_VALUES, written above
+        given = eval(value)  # a label of API_VALUES, written above (the values are not JSON)
     kwargs = {**base, name: given}
     positional = kwargs.pop("specs" if function == "compare" else "spec")
     try:

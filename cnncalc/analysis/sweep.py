@@ -21,8 +21,8 @@ from typing import Any
 from ..core.errors import CnnCalcError, OptionError, did_you_mean
 from ..core.figures import ENGINE_FIGURES, FIGURES
 from ..core.numbers import decimal_text, exact_number, scientific
-from ..core.text import printable
 from ..core.shapes import Shape
+from ..core.text import printable
 from ..spec.graph import build
 from ..spec.spec import Spec, spec_from_document
 from ..spec.yamlsrc import parse_yaml

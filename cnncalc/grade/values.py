@@ -35,8 +35,10 @@ def _number_pattern(decimal_comma: bool) -> re.Pattern[str]:
 _NUMBER = {flag: _number_pattern(flag) for flag in (False, True)}
 _SIZE = r"(\d+)(?:\.0+)?"  # '55', or '55.0' as a spreadsheet may write it
 _BY = r"\s*(?:[x\u00d7X*,;]|by)\s*"  # 55x55, 55×55, 55*55, (55, 55), 55 by 55
-_SHAPE = re.compile(rf"(?P<open>[(\[])?\s*{_SIZE}(?:{_BY}{_SIZE}(?:{_BY}{_SIZE})?|\s*(?:\^2|\u00b2))?\s*(?P<close>[)\]])?")
-_SUPERSCRIPTS = str.maketrans("\u2070\u00b9\u00b2\u00b3\u2074\u2075\u2076\u2077\u2078\u2079\u207a\u207b", "0123456789+-")
+_SHAPE = re.compile(rf"(?P<open>[(\[])?\s*{_SIZE}(?:{_BY}{_SIZE}(?:{_BY}{_SIZE})?|\s*(?:\^2|\u00b2))?"
+                    r"\s*(?P<close>[)\]])?")
+_SUPERSCRIPTS = str.maketrans("\u2070\u00b9\u00b2\u00b3\u2074\u2075\u2076\u2077\u2078\u2079\u207a\u207b",
+                              "0123456789+-")
 # '0,6', '1134,375', '1,5k': a comma that cannot group thousands, so most likely a decimal comma
 DECIMAL_COMMA_LIKE = re.compile(r"[+-]?\d+,(\d{1,2}|\d{4,})\s*[^\W\d_]*")
 NOT_APPLICABLE = {"-", "\u2013", "\u2014", "n/a", "na", "none"}
