@@ -59,7 +59,7 @@ def rewritten(layer: str, column: str, text: str) -> str:
     ("1.2 million", "params", 1, 1_200_000),
     ("1.2 mil", "macs", 1, 1_200_000),
     ("1.2B", "params", 1, 1_200_000_000),  # billions of parameters; for memory B is bytes (below)
-    ("1.2 bn", "macs", 1, 1_200_000_000),
+    ("1.2 billion", "macs", 1, 1_200_000_000),
     ("62.4 thousand", "params", 1, 62_400),
     ("1.2×10^6", "params", 1, 1_200_000),
     ("1.2 x 10^6", "macs", 1, 1_200_000),

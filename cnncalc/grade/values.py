@@ -47,7 +47,7 @@ _MEMORY_SUFFIX = {"b": 1, "byte": 1, "bytes": 1, "k": KB, "kb": KB, "kib": KB, "
 _MEMORY_SUFFIX.update({"kilobytes": KB, "kilobyte": KB, "megabytes": KB**2, "megabyte": KB**2, "gigabytes": KB**3,
                        "gigabyte": KB**3})
 _COUNT_PREFIX = {"": 1, "k": 10**3, "thousand": 10**3, "m": 10**6, "mil": 10**6, "mio": 10**6, "million": 10**6,
-                 "millions": 10**6, "g": 10**9, "b": 10**9, "bn": 10**9, "billion": 10**9, "billions": 10**9}
+                 "millions": 10**6, "g": 10**9, "b": 10**9, "billion": 10**9, "billions": 10**9}
 _COUNT_WORDS = {PARAMS: ("parameters", "params", "param"),
                 MACS: ("flops", "flop", "macs", "mac", "madds", "ops")}
 
