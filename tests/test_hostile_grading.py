@@ -304,3 +304,19 @@ def test_feedback_for_two_students_with_very_long_names(tmp_path):
     assert result.exit_code == 0, result.stderr
     names = sorted(path.name for path in (tmp_path / "out").iterdir())
     assert names == sorted(["é" * 100 + ".md", "é" * 100 + "-2.md"])  # 200 bytes of the name, then the suffix
+
+
+@pytest.mark.parametrize("written", ["[55, 55]", "[96, 55, 55]", "[55, 55, 96]"])
+def test_a_yaml_list_is_a_size(tmp_path, written):
+    # it was '[...]': unparseable
+    key = runner.invoke(app, ["grade", "--key", "alexnet", "-f", "yaml"]).stdout
+    result = grade(tmp_path, key.replace("conv1: {c_out: 96, hw_out: 55,", f"conv1: {{c_out: 96, hw_out: {written},"),
+                   name="sheet.yaml")
+    assert result.exit_code == 0, result.stdout
+    assert cells(result)["conv1", "hw_out"]["given"] == written.strip("[]").replace(", ", "x")
+
+
+def test_a_yaml_list_of_other_things_is_not(tmp_path):
+    key = runner.invoke(app, ["grade", "--key", "alexnet", "-f", "yaml"]).stdout
+    result = grade(tmp_path, key.replace("hw_out: 55,", "hw_out: [55, true],", 1), name="sheet.yaml")
+    assert cells(result)["conv1", "hw_out"]["verdict"] == "unparseable"

@@ -486,6 +486,9 @@ def _yaml_text(value: Any, loc: Location, raw: dict[tuple[int, int], str]) -> st
         return ""
     if isinstance(value, str):
         return value
+    if isinstance(value, list) and 1 < len(value) <= 3 and all(isinstance(item, int) and not isinstance(item, bool)
+                                                             for item in value):
+        return "x".join(str(item) for item in value)  # hw_out: [55, 55] (or the whole shape [96, 55, 55])
     if isinstance(value, (list, dict)):
         return "[...]" if isinstance(value, list) else "{...}"
     return raw.get((loc.line, loc.column), str(value))
