@@ -11,7 +11,7 @@ from ..analysis.report import Report
 from ..core.errors import Location, SheetError, did_you_mean
 from ..core.text import printable
 from .columns import LECTURE_KEYS, GradedColumn, column
-from .sheets import Sheet, SheetRow
+from .sheets import MAX_MESSAGES, Sheet, SheetRow
 
 TOTAL = "total"
 
@@ -123,8 +123,8 @@ def find_rows(sheet_rows: tuple[SheetRow, ...], report: Report) -> tuple[dict[st
         target = match_row(written, report, block)
         block = target if target is not None and not _is_port(written) else block
         if target is None:
-            problems.append((row.line, f"no layer {printable(written, 60)!r} in {report.name}",
-                             did_you_mean(written, [*names, TOTAL])))
+            near = did_you_mean(written, [*names, TOTAL]) if len(problems) < MAX_MESSAGES else None  # the rest: counted
+            problems.append((row.line, f"no layer {printable(written, 60)!r} in {report.name}", near))
             continue
         if target in found:
             first = found[target].line
