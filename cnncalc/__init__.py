@@ -7,15 +7,10 @@
 from __future__ import annotations
 
 from importlib import import_module
-from importlib.metadata import PackageNotFoundError, version
 from typing import TYPE_CHECKING, Any
 
-try:
-    __version__ = version("cnncalc")
-except PackageNotFoundError:  # a source checkout that is not installed
-    __version__ = "0.0.0+unknown"
-
 if TYPE_CHECKING:
+    __version__: str
     from .analysis.budget import CheckResult, Limit, Verdict
     from .analysis.compare import BlockComparison, BlockPair, Compared, Comparison
     from .analysis.memory_report import MemoryReport
@@ -38,6 +33,15 @@ _LAZY = {"analyze": "api", "load_graph": "api", "memory": "api", "check": "api",
 
 
 def __getattr__(name: str) -> Any:
+    if name == "__version__":  # importlib.metadata scans the installed packages: a third of the CLI's start
+        global __version__
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            __version__ = version("cnncalc")
+        except PackageNotFoundError:  # a source checkout that is not installed
+            __version__ = "0.0.0+unknown"
+        return __version__
     if name in _LAZY:
         return getattr(import_module(f".{_LAZY[name]}", __name__), name)
     raise AttributeError(f"module 'cnncalc' has no attribute {name!r}")

@@ -35,6 +35,17 @@ VARS = {"c": 64, "width": 0.75, "i": 0, "flag": True, "w": "x"}
     ("1 / sqrt(16)", 0.25),  # attention's scale, key_dim ** -0.5
     ("sqrt(c)", 8.0),
     ("true", True),
+    ("pow(2, 10)", 1024),  # exact for whole numbers
+    ("pow(2, -2)", 0.25),  # a fraction, 1/4
+    ("pow(c, 0.5)", 8.0),  # 64 ** 0.5
+    ("pow(width, 2)", 0.5625),  # 0.75 ** 2
+    ("log(1)", 0.0),
+    ("log(8, 2)", 3.0),
+    ("pow(1, 1000000000)", 1),  # 1 to any power is small: computed
+    # RegNetY-400MF's last block width (torchvision's BlockParams.from_init_params, w_0 = 48, w_a = 27.89,
+    # w_m = 2.09, block 15): capacity round(log((15·27.89 + 48)/48) / log(2.09)) = round(3.084) = 3, width
+    # round(48 · 2.09³ / 8) · 8 = round(54.77) · 8 = 440
+    ("round(48 * pow(2.09, round(log((15 * 27.89 + 48) / 48) / log(2.09))) / 8) * 8", 440),
 ])
 def test_values(text, value):
     assert evaluate(text, VARS) == value
@@ -71,6 +82,14 @@ def test_make_divisible_matches_torchvision():
     ("int(w)", "int() needs numbers, got 'x'", 0),
     ("max([1, w])", "max() needs numbers, got 'x'", 0),
     ("max([])", "max() of an empty list", 0),
+    ("pow(10, 61)", "more than 60 digits", 0),
+    ("pow(2, 1000000000)", "pow(): the result has more than 60 digits", 0),  # refused before it is computed
+    ("pow(0, 0 - 1)", "pow(): 0 to a negative power", 0),
+    ("pow(0 - 8, 0.5)", "pow(): a negative number to a fractional power, -8 to 0.5", 0),
+    ("pow(1.5, 2000.5)", "pow(): the result is too large", 0),  # a float beyond 1e308
+    ("pow(w, 2)", "pow() needs numbers, got 'x'", 0),
+    ("log(0)", "log(): of a number that is not positive, 0", 0),
+    ("log(8, 1)", "log(): the base must be positive and not 1, got 1", 0),
 ])
 def test_errors(text, message, offset):
     with pytest.raises(ExprError) as info:

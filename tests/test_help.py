@@ -91,3 +91,14 @@ def test_repeatable_options_show_their_items_type(monkeypatch, name):
 def test_repeatable_option_types_read_as_their_items(monkeypatch):
     assert re.search(r"--layer\s+-l\s+<str>\s+Explain only this layer", help_text(monkeypatch, 120, "explain"))
     assert re.search(r"answers\.\.\.\s+<path>\s+Answer sheets", help_text(monkeypatch, 120, "grade"))
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_bounded_numbers_show_a_short_type_and_range(monkeypatch, name):
+    # typer showed `--batch <int range> [1<=x<=9223372036854775807]`, the 19 digits folded over two lines
+    text = help_text(monkeypatch, 120, name)
+    assert "range>" not in text and "9223372036854775807" not in text, text
+
+
+def test_batch_shows_its_lower_bound(monkeypatch):
+    assert re.search(r"--batch\s+-b\s+<int> \[x>=1\]", help_text(monkeypatch, 120, "table"))

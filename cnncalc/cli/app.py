@@ -15,7 +15,6 @@ from typing import Any, Optional
 
 import typer
 
-from .. import __version__
 from ..analysis.conventions import CONVENTIONS
 from ..analysis.report import DTYPE_BYTES
 from ..core.errors import CnnCalcError, did_you_mean
@@ -24,12 +23,13 @@ from ..render.console import stderr_console
 
 
 def _typer_fixes() -> None:
-    """Four slips of typer 0.29, fixed here for every command. Its help shows a flag as taking a
+    """Five slips of typer 0.29, fixed here for every command. Its help shows a flag as taking a
     value (`--strict <bool>`, so users write `--strict true` and get "unexpected extra argument"),
-    folds choices mid-word (`<float32|float16|bfloat1 6>`) and shows a repeatable option's type as
-    Python's (`<list[str]>`): a flag now shows no type, choices have spaces between them, where the
-    column can wrap, and a repeatable option shows its item's type. And its usage errors echo what
-    was typed raw (`No such option: --a<U+202E>b`): they now go through the sanitizer."""
+    folds choices mid-word (`<float32|float16|bfloat1 6>`), shows a repeatable option's type as
+    Python's (`<list[str]>`) and a bounded number's as `<int range>`: a flag now shows no type,
+    choices have spaces between them, where the column can wrap, a repeatable option shows its
+    item's type and a bounded number `<int>`. And its usage errors echo what was typed raw
+    (`No such option: --a<U+202E>b`): they now go through the sanitizer."""
     import typer.rich_utils
     from typer.core import TyperArgument, TyperOption
 
@@ -66,8 +66,11 @@ def _typer_fixes() -> None:
 
 def _item_type(text: Optional[str]) -> Optional[str]:
     """`<list[Path]>` for a repeatable option or a variadic argument: the item's type (`<path>`);
-    the help text says it repeats, the usage line's `...` too."""
+    the help text says it repeats, the usage line's `...` too. `<int range>` (a bounded number,
+    whose bounds typer shows beside it, `[x>=1]`): `<int>`."""
     match = re.fullmatch(r"<list\[(\w+)\]>", text or "")
+    if text in ("<int range>", "<float range>"):
+        return text.replace(" range", "")
     return f"<{match.group(1).lower()}>" if match else text
 
 
@@ -133,13 +136,21 @@ def finite(option: str) -> Callable[[Any], Any]:
 
 MAX_BATCH = 2**63 - 1  # a batch is a tensor dimension: PyTorch's sizes are 64-bit (docs/limits.md)
 
+
+def batch_limit(value: int | None) -> int | None:
+    """An option callback for --batch's upper bound (as `max=`, click would print the 19-digit range in --help)."""
+    if value is not None and value > MAX_BATCH:
+        raise typer.BadParameter(f"a batch is a tensor size: at most 2**63 - 1 (PyTorch's largest), got {value}")
+    return value
+
+
 # Options shared by several commands (typer reads these defaults; it does not change them).
 SPEC = typer.Argument(..., help="Spec file, or the name of a bundled spec (see 'cnncalc specs').")
 INPUT = typer.Option(None, "--input", help="Override the spec's input, as C,H,W.")
 SET = typer.Option(None, "--set", metavar="NAME=VALUE", help="Override a variable of the spec (repeatable).")
 DTYPE = typer.Option("float32", "--dtype", metavar="DTYPE", callback=choice(DTYPES, "dtype"),
                      help="Element type for activation memory: " + ", ".join(DTYPES) + ".")
-BATCH = typer.Option(1, "--batch", "-b", min=1, max=MAX_BATCH, help="Batch size: scales MACs and memory.")
+BATCH = typer.Option(1, "--batch", "-b", min=1, callback=batch_limit, help="Batch size: scales MACs and memory.")
 OUTPUT = typer.Option(None, "--output", "-o", help="Write to this file (atomically).")
 MODE = typer.Option("infer", "--mode", metavar="MODE", callback=choice(("infer", "train"), "mode"),
                     help="infer: the network that runs at inference; train: with the layers marked train_only "
@@ -200,6 +211,8 @@ def set_values(items: Optional[Sequence[str]]) -> Mapping[str, str]:
 
 def _version(value: bool) -> None:
     if value:
+        from .. import __version__
+
         typer.echo(f"cnncalc {__version__}")
         raise typer.Exit()
 

@@ -6,7 +6,7 @@ from typing import Any, Literal, Optional
 
 import typer
 
-from .app import INPUT, MAX_BATCH, OUTPUT, SET, SPEC, app, choice, emit, reporting_errors, set_values
+from .app import INPUT, OUTPUT, SET, SPEC, app, batch_limit, choice, emit, reporting_errors, set_values
 
 OPTIMIZER_NAMES = ("sgd", "momentum", "nesterov", "adam", "adamw", "rmsprop", "adagrad")
 MEMORY_DTYPES = ("float32", "float16", "bfloat16", "float64")
@@ -55,7 +55,8 @@ def checkpoint_names(items: Optional[list[str]]) -> list[str]:
 def memory(
     spec: str = SPEC,
     mode: str = MEMORY_MODE,
-    batch: Optional[int] = typer.Option(None, "--batch", "-b", min=1, max=MAX_BATCH, help="Batch size (default 1)."),
+    batch: Optional[int] = typer.Option(None, "--batch", "-b", min=1, callback=batch_limit,
+                                        help="Batch size (default 1)."),
     optimizer: str = OPTIMIZER,
     amp: Optional[str] = AMP,
     dtype: str = MEMORY_DTYPE,

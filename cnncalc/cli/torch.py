@@ -11,12 +11,12 @@ from ..core.errors import OptionError
 from ..core.text import file_name
 from .app import (
     INPUT,
-    MAX_BATCH,
     MODE,
     OUTPUT,
     SET,
     SPEC,
     app,
+    batch_limit,
     convention_option,
     emit,
     input_files,
@@ -129,7 +129,7 @@ def profile(
     spec: str = SPEC,
     device: Literal["auto", "cpu", "cuda"] = typer.Option("auto", "--device",
                                                           help="auto: cuda when a GPU is visible, else cpu."),
-    batch: int = typer.Option(1, "--batch", "-b", min=1, max=MAX_BATCH, help="Images per forward pass."),
+    batch: int = typer.Option(1, "--batch", "-b", min=1, callback=batch_limit, help="Images per forward pass."),
     dtype: Literal["float32", "float16", "bfloat16"] = typer.Option("float32", "--dtype",
                                                                     help="Weights and activations."),
     warmup: int = typer.Option(3, "--warmup", min=0, help="Untimed forward passes before timing."),

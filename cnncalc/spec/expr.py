@@ -107,6 +107,39 @@ def _round(value: Any, digits: Any = None) -> Any:
     return round(value, digits)
 
 
+def _pow(base: Any, exponent: Any) -> Any:
+    """base ** exponent: exact for a whole exponent of a whole or exact base (a negative one gives a
+    fraction), a float otherwise; a result beyond the limit on numbers is refused before it is computed."""
+    numbers = (int, float, Fraction)
+    if not isinstance(base, numbers) or not isinstance(exponent, numbers):  # symbols (symbolic mode)
+        return base ** exponent
+    if isinstance(exponent, int) and not isinstance(exponent, bool) and not isinstance(base, float):
+        size = abs(Fraction(base))
+        if size not in (0, 1) and abs(exponent) * max(abs(math.log10(size.numerator or 1)),
+                                                       math.log10(size.denominator)) > MAX_DIGITS + 1:
+            raise ValueError(f"the result has more than {MAX_DIGITS} digits")
+        if base == 0 and exponent < 0:
+            raise ValueError("0 to a negative power")
+        return Fraction(base) ** exponent
+    if base < 0 and exponent != int(exponent):
+        raise ValueError(f"a negative number to a fractional power, {base} to {exponent}")
+    try:
+        return math.pow(float(base), float(exponent))
+    except OverflowError:
+        raise ValueError("the result is too large") from None
+
+
+def _log(value: Any, base: Any = None) -> float:
+    """The natural logarithm, or to `base` (RegNet's block widths: log(w / w_0) / log(w_m))."""
+    if value <= 0:
+        raise ValueError(f"of a number that is not positive, {value}")
+    if base is None:
+        return math.log(value)
+    if base <= 0 or base == 1:
+        raise ValueError(f"the base must be positive and not 1, got {base}")
+    return math.log(value, base)
+
+
 def bounded(value: Any, offset: int = 0) -> Any:
     """`value` if it is within the limits on numbers; otherwise an ExprError."""
     if isinstance(value, bool):
@@ -149,6 +182,8 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "int": int,
     "abs": abs,
     "sqrt": math.sqrt,
+    "pow": _pow,
+    "log": _log,
     "make_divisible": make_divisible,
     "make_divisible_up": make_divisible_up,
     "len": _len,
