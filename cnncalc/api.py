@@ -14,7 +14,7 @@ docs/api.md documents every function with examples (run as tests).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Union
 
@@ -98,10 +98,10 @@ def _inputs_arg(inputs: Any) -> Sequence[InputShape] | None:
     """None, one input size ('3,224,224') or a list of them."""
     if inputs is None or isinstance(inputs, str):
         return [inputs] if isinstance(inputs, str) else None
-    if not isinstance(inputs, Sequence):
+    if not isinstance(inputs, Iterable):
         raise OptionError(f"inputs must be a list of input sizes such as [(3, 224, 224)], got "
                           f"{type(inputs).__name__} {_echo(inputs)}")
-    return inputs
+    return list(inputs)
 
 
 def _options_args(convention: Any = "textbook", dtype: Any = "float32", optimizer: Any = "momentum",
@@ -117,9 +117,10 @@ def _names_arg(value: Any, what: str) -> tuple[str, ...]:
     """A name or a sequence of names (a lone string is one name, not its letters)."""
     if isinstance(value, str):
         return (value,)
-    if not isinstance(value, Sequence) or not all(isinstance(name, str) for name in value):
+    names = tuple(value) if isinstance(value, Iterable) else None
+    if names is None or not all(isinstance(name, str) for name in names):
         raise OptionError(f"{what} must be a name or a list of names, got {_echo(value)}")
-    return tuple(value)
+    return names
 
 
 def load_graph(spec: SpecSource, *, set: Mapping[str, Any] | None = None, input: InputShape = None,
@@ -187,8 +188,9 @@ def compare(specs: Sequence[SpecSource], *, inputs: Sequence[InputShape] | None 
     and `amp`."""
     if isinstance(specs, (str, Path)):
         specs = [specs]
-    if not isinstance(specs, Sequence):
+    if not isinstance(specs, Iterable):
         raise OptionError(f"specs must be a list of specs, got {type(specs).__name__} {_echo(specs)}")
+    specs = list(specs)
     inputs = _inputs_arg(inputs)
     for one in specs:
         _common_args(one, set, batch)

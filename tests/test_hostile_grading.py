@@ -335,3 +335,12 @@ def test_thousands_of_misnamed_rows_look_for_a_near_name_only_for_those_listed(m
     result = Grader(report).grade(parse_csv_sheet("Layer,C_out\n" + rows + "layer1.0.conv,64\n", "big.csv"))
     assert len(result.problems) == 50 and result.more_problems == 9_950
     assert len(calls) == 50
+
+
+def test_the_progress_of_a_class():
+    from cnncalc.grade import Grader
+
+    seen: list[tuple[int, int]] = []
+    sheets = [ROOT / "tests" / "data" / "sheets" / "alexnet" / name for name in ("alice.csv", "bob.csv", "nope.csv")]
+    results, errors = Grader(cnncalc.analyze("alexnet")).grade_files(sheets, lambda done, total: seen.append((done, total)))
+    assert (len(results), len(errors)) == (2, 1) and seen == [(1, 3), (2, 3), (3, 3)]

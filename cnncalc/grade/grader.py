@@ -297,14 +297,14 @@ class Grader:
         results, errors = [], []
         paths = list(paths)
         for done, path in enumerate(paths, start=1):
-            if progress is not None:
-                progress(done - 1, len(paths))
             try:
                 results.append(self.grade(read_sheet(Path(path), str(path))))
             except SheetError as exc:
                 if exc.file is None and exc.loc is None:
                     exc = SheetError(exc.message, file=str(path), layer=exc.layer, field=exc.field, hint=exc.hint)
                 errors.append(exc)
+            if progress is not None:
+                progress(done, len(paths))
         return results, errors
 
 

@@ -42,10 +42,9 @@ _SUPERSCRIPTS = str.maketrans("\u2070\u00b9\u00b2\u00b3\u2074\u2075\u2076\u2077\
 # '0,6', '1134,375', '1,5k': a comma that cannot group thousands, so most likely a decimal comma
 DECIMAL_COMMA_LIKE = re.compile(r"[+-]?\d+,(\d{1,2}|\d{4,})\s*[^\W\d_]*")
 NOT_APPLICABLE = {"-", "\u2013", "\u2014", "n/a", "na", "none"}
-_MEMORY_SUFFIX = {"b": 1, "byte": 1, "bytes": 1, "k": KB, "kb": KB, "kib": KB, "m": KB**2, "mb": KB**2,
-                  "mib": KB**2, "g": KB**3, "gb": KB**3, "gib": KB**3}
-_MEMORY_SUFFIX.update({"kilobytes": KB, "kilobyte": KB, "megabytes": KB**2, "megabyte": KB**2, "gigabytes": KB**3,
-                       "gigabyte": KB**3})
+_MEMORY_SUFFIX = {"b": 1, "byte": 1, "bytes": 1, "k": KB, "kb": KB, "kib": KB, "kilobyte": KB, "kilobytes": KB,
+                  "m": KB**2, "mb": KB**2, "mib": KB**2, "megabyte": KB**2, "megabytes": KB**2, "g": KB**3,
+                  "gb": KB**3, "gib": KB**3, "gigabyte": KB**3, "gigabytes": KB**3}
 _COUNT_PREFIX = {"": 1, "k": 10**3, "thousand": 10**3, "m": 10**6, "mil": 10**6, "mio": 10**6, "million": 10**6,
                  "millions": 10**6, "g": 10**9, "b": 10**9, "billion": 10**9, "billions": 10**9}
 _COUNT_WORDS = {PARAMS: ("parameters", "params", "param"),
