@@ -59,7 +59,7 @@ def _spec_arg(spec: Any) -> None:
     if isinstance(spec, Path) or (isinstance(spec, str) and spec.strip()):
         return
     if isinstance(spec, str):
-        raise OptionError("an empty spec: give a file path, a bundled spec's name or YAML text")
+        raise OptionError("an empty spec: give a file path, a bundled spec's name or YAML text", file=repr(spec))
     raise OptionError(f"a spec is a file path, a bundled spec's name or YAML text, got {type(spec).__name__} "
                       f"{_echo(spec)}")
 

@@ -437,7 +437,7 @@ def fair_jobs(plan: Plan, rng: random.Random, count: int) -> None:
 
 # ---- messy files, folders of sheets ---------------------------------------------------------------
 
-FOLDER_SHEETS = 1000  # 7 to 9 ms of CPU each: 3,000 sheets take 20 to 27 s and 150 MB (docs/limits.md)
+FOLDER_SHEETS = 500  # 7 to 14 ms of CPU each, the grids drawn: 3,000 sheets take 20 to 27 s (docs/limits.md)
 
 
 def messy_jobs(plan: Plan, rng: random.Random) -> None:
