@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import gc
 import importlib.util
 import os
 import sys
@@ -35,6 +36,46 @@ def _command_once(app):
 
 if _build_command is not None:
     typer.testing._get_command = _command_once
+
+# Torch models and the peers' hooks make reference cycles (ptflops binds its methods to the model it counts,
+# autograd graphs, FakeTensorMode): a model that lived through a few tests reaches the collector's oldest
+# generation, which CPython collects only when it has grown by a quarter; until then it holds its tensors. A
+# worker kept every model it had built (test_conventions alone: 7 GB, of which 4 GB such garbage). So a test
+# after which the worker has grown by GROWTH_BYTES since the last full collection is followed by one (about
+# 0.25 s of CPU with torch imported; cheap tests never pay it).
+GROWTH_BYTES = 256 * 2**20
+_collected_at: list[int] = []
+
+
+def _resident_bytes() -> int | None:
+    try:
+        with open("/proc/self/statm", "rb") as statm:
+            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError, AttributeError):  # no procfs (macOS): no collections here
+        return None
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    yield  # the test, with its fixtures torn down
+    resident = _resident_bytes()
+    if resident is None:
+        return
+    if not _collected_at or resident < _collected_at[0]:
+        _collected_at[:] = [resident]
+    elif resident - _collected_at[0] > GROWTH_BYTES:
+        gc.collect()
+        _collected_at[:] = [_resident_bytes() or resident]
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session):
+    """The last collection here, after the session's fixtures, not in pytest's cleanup after the session:
+    there pytest-xdist gives a worker 5 s before it interrupts it (KeyboardInterrupt in a tensor's
+    finalizer, PytestUnraisableExceptionWarning, 5 s more per run). pytest's own collection then finds
+    nothing to free."""
+    gc.collect()
+
 
 # --symbolic needs the optional sympy; the bare environment of .ci/run has none.
 needs_sympy = pytest.mark.skipif(importlib.util.find_spec("sympy") is None, reason="sympy (the symbolic extra) is not installed")

@@ -187,8 +187,8 @@ class Page:
     def wait_for(self, expression: str, timeout: float = 20.0) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            try:
-                if self.eval(f"!!({expression})"):
+            try:  # a page busy laying itself out answers late: the evaluation may take what time is left
+                if self.eval(f"!!({expression})", timeout=max(deadline - time.monotonic(), 1.0)):
                     return
             except CDPError:
                 pass  # the page is still loading

@@ -36,9 +36,14 @@ def report_file(spec: str, folder: Path) -> Path:
     return path
 
 
+# Bounds, not expected times: DenseNet-121's page (about 430 layers) lays out in seconds on an idle core, and
+# took more than the driver's default 20 s on two cores shared by several test runs.
+LOAD_S = 120
+
+
 def opened(browser, path: Path):
     page = browser.open(path)
-    page.wait_for("window.__ready === true")
+    page.wait_for("window.__ready === true", timeout=LOAD_S)
     return page
 
 
@@ -46,11 +51,12 @@ def opened(browser, path: Path):
 FOREIGN_NODES_IN_FRAMES = """(() => {
   const D = JSON.parse(document.getElementById("cnncalc-data").textContent);
   const box = e => { const r = e.getBoundingClientRect(); return [r.left, r.top, r.right, r.bottom]; };
+  const nodes = [...document.querySelectorAll("#graph g.node[data-layer]")]  // each measured once
+    .map(node => [box(node.querySelector("rect")), D.layers[+node.dataset.layer].n]);
   const found = [];
   for (const frame of document.querySelectorAll("#graph g.cluster")) {
     const [x0, y0, x1, y1] = box(frame.querySelector("rect")), block = D.blocks[+frame.dataset.block].n;
-    for (const node of document.querySelectorAll("#graph g.node[data-layer]")) {
-      const [a0, b0, a1, b1] = box(node.querySelector("rect")), name = D.layers[+node.dataset.layer].n;
+    for (const [[a0, b0, a1, b1], name] of nodes) {
       if (a1 > x0 && a0 < x1 && b1 > y0 && b0 < y1 && !name.startsWith(block + ".")) found.push(block + " covers " + name);
     }
   }
@@ -69,7 +75,7 @@ def test_the_page_draws_every_layer_without_errors(browser, tmp_path, spec):
     page = opened(browser, report_file(spec, tmp_path))
     assert page.eval("document.querySelectorAll('#graph g.node[data-layer]').length") == len(report.rows)
     assert page.eval("document.querySelectorAll('#graph path.edge').length") == edges(report)
-    assert page.eval(FOREIGN_NODES_IN_FRAMES) == []  # no block's frame covers a layer of another
+    assert page.eval(FOREIGN_NODES_IN_FRAMES, timeout=LOAD_S) == []  # no block's frame covers a layer of another
     assert page.eval("document.querySelectorAll('#layers tbody tr').length") == len(report.rows)
     width, height, colours = png_pixels(page.screenshot())
     assert (width, height) == (1400, 900) and len(colours) > 20  # a drawn page, not a blank one

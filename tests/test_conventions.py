@@ -262,7 +262,17 @@ def ptflops_count(model, shape):
         macs, _ = get_model_complexity_info(model, tuple(shape), as_strings=False, print_per_layer_stat=False,
                                             verbose=False, backend="pytorch")  # its default in 0.7.5
     assert macs is not None, "ptflops failed"
+    _unbind(model)
     return macs
+
+
+def _unbind(model) -> None:
+    """ptflops leaves its methods bound to the model it counted, as attributes (a reference cycle): the
+    cached CPU model (VGG's weights are 0.5 GB) would stay until a full collection once the next replaced it."""
+    for module in model.modules():
+        for key, value in list(vars(module).items()):
+            if getattr(value, "__self__", None) is module:
+                del module.__dict__[key]
 
 
 def thop_count(model, shape):

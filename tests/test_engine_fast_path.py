@@ -208,3 +208,20 @@ def test_a_block_instance_whose_module_path_is_taken_is_reported_as_without_reus
     with pytest.raises(SpecError, match=r"net.yaml:6:9: error: layer 'unit2.conv1', field 'module': "
                                         r"module path 'unit2.conv1' is taken \(line 9\)"):
         build(parse_spec(text, "net.yaml"))
+
+
+@pytest.mark.parametrize("cls", layer_types(), ids=lambda cls: cls.op)
+def test_a_layer_read_in_one_pass_is_the_one_made_field_by_field(cls):
+    """from_mapping's one pass over the keys gives the layer that __init__'s parse of the same values
+    gives: the same attributes, in the same order (each type's example values)."""
+    from cnncalc.spec.yamlsrc import YMap
+
+    spec = parse_spec(cls.example_spec(), "example.yaml")
+    for item in spec.items:
+        if not isinstance(item, YMap) or item.get("op") not in (cls.op, *cls.aliases) or \
+                any(key not in ("op", *cls.field_names()) for key in item):
+            continue
+        values = {cls.canonical_field(key): value for key, value in item.items() if key != "op"}
+        read = cls.from_mapping("x", item)
+        made = cls("x", values, loc=item.loc, field_locs=dict(read.field_locs))
+        assert list(vars(read).items()) == list(vars(made).items())

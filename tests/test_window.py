@@ -85,3 +85,23 @@ def test_no_warning_when_the_window_is_narrower_than_the_stride():
     # ResNet's 1x1 stride-2 shortcut on 56: (56 - 1)/2 + 1 = 28.5 -> 28, every other row is skipped anyway
     axis = sweep(56, 1, 2, (0, 0))
     assert axis.unread == 1 and stride_warnings(axis, axis) == []
+
+
+def test_a_geometry_is_swept_once_and_warns_as_the_sweep_does():
+    from cnncalc.layers.window import swept2d
+
+    axes, warnings = swept2d(7, 7, (3, 3), (3, 3), Padding("explicit"))
+    assert axes == sweep2d(7, 7, (3, 3), (3, 3), Padding("explicit"))
+    assert warnings == tuple(stride_warnings(*axes)) and len(warnings) == 1  # (7 - 3)/3 + 1 = 2.33
+    assert swept2d(7, 7, (3, 3), (3, 3), Padding("explicit")) is swept2d(7, 7, (3, 3), (3, 3), Padding("explicit"))
+    tall = swept2d(9, 7, (3, 3), (3, 3), Padding("explicit"))[0]  # another geometry: swept again
+    assert (tall[0].size, tall[0].out, tall[1].out) == (9, 3, 2)  # (9 - 3)/3 + 1 = 3, (7 - 3)/3 + 1 = 2.33 -> 2
+
+
+def test_layers_that_slide_alike_share_one_sweep_and_keep_their_own_warnings():
+    import cnncalc
+
+    report = cnncalc.analyze("input: [3, 7, 7]\nlayers:\n  - {op: conv, out: 4, kernel: 3, stride: 3}\n"
+                             "  - {op: conv, out: 5, kernel: 1}\n  - {op: conv, out: 6, kernel: 1}\n")
+    assert [row.output_shape for row in report.rows] == [(4, 2, 2), (5, 2, 2), (6, 2, 2)]  # (7 - 3)/3 + 1 = 2
+    assert [note.layer for note in report.warnings] == ["conv1"]  # only the 3×3 stride-3 conv leaves a row unread

@@ -17,12 +17,13 @@ STDOUT = "-"
 def grade(
     spec: str = SPEC,
     answers: Optional[list[Path]] = typer.Argument(
-        None, help="Answer sheets (CSV, YAML or .xlsx), or folders of them.", show_default=False),
+        # readable=False: cnncalc's reader says why a sheet cannot be read, located, and the others are graded
+        None, help="Answer sheets (CSV, YAML or .xlsx), or folders of them.", show_default=False, readable=False),
     format: Literal["table", "json", "csv", "yaml"] = typer.Option(
         "table", "--format", "-f",
         help="table, json or csv for results; csv (the default) or yaml for --template/--key."),
     assignment: Optional[Path] = typer.Option(
-        None, "--assignment", "-a", metavar="FILE",
+        None, "--assignment", "-a", metavar="FILE", readable=False,
         help="The template or key the class was given: its rows and columns are graded (and its weight and "
         "points rows). Default: every layer and the total, in the lecture table's five columns."),
     only_given: bool = typer.Option(
@@ -147,8 +148,11 @@ def sheet_paths(paths: list[Path]) -> list[Path]:
         except OSError:  # a name too long for the system: the reader says so, located
             folder = False
         if folder:
-            inside = sorted(p for p in path.iterdir() if p.suffix.lower() in SHEET_SUFFIXES
-                            and not p.name.startswith("."))
+            try:
+                names = list(path.iterdir())
+            except OSError as exc:
+                raise OptionError(f"cannot read folder: {exc.strerror or exc}", file=str(path)) from None
+            inside = sorted(p for p in names if p.suffix.lower() in SHEET_SUFFIXES and not p.name.startswith("."))
             if not inside:
                 raise OptionError(f"a folder with no answer sheets ({', '.join(SHEET_SUFFIXES)}) in it",
                                   file=str(path))

@@ -12,7 +12,7 @@ from .app import app, emit, reporting_errors
 @app.command("import")
 def import_model(
     source: Path = typer.Argument(..., help="An Ultralytics model YAML (backbone/head rows and scales), "
-                                            "e.g. ultralytics/cfg/models/v8/yolov8.yaml."),
+                                            "e.g. ultralytics/cfg/models/v8/yolov8.yaml.", readable=False),
     scale: Optional[str] = typer.Option(None, "--scale", help="The scale the spec starts with (n, s, m, l, x); "
                                         "the spec keeps them all: --set scale=... picks another."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write the spec to this file (else stdout)."),

@@ -119,6 +119,7 @@ class Layer:
     _field_index: ClassVar[dict[str, str]]  # name or alias -> field name (see canonical_field)
     # field name -> parser, the defaults, the required names (see _parsed)
     _plan: ClassVar[tuple[dict[str, Callable[[Any], Any]], dict[str, Any], tuple[str, ...]]]
+    _readers_plan: ClassVar[tuple[dict[str, tuple[str, Callable[[Any], Any]]], dict[str, Any], frozenset[str]]]
     arity: ClassVar[int | None] = 1  # inputs it takes; None: `min_inputs` or more (a merge)
     min_inputs: ClassVar[int] = 2
     is_activation: ClassVar[bool] = False  # usable as a conv's or linear's fused `act:`
@@ -209,24 +210,50 @@ class Layer:
                      unresolved: tuple[str, ...] = ()) -> Layer:
         """Build from a spec mapping (a yamlsrc.YMap), accepting field aliases; every problem is
         reported, located (a SpecErrors when there are several). `unresolved` names fields left out
-        of `mapping` because their values could not be computed (their problems are reported)."""
-        index = cls._index()
-        values: dict[str, Any] = {}
-        locs: dict[str, Location | None] = {}
+        of `mapping` because their values could not be computed (their problems are reported).
+
+        The common case, in one pass: every key a field given once, every value good, every required
+        field given, the checks passed. Anything amiss, and _from_mapping_reporting says what."""
+        readers, defaults, required = cls._readers()
         value_locs = getattr(mapping, "value_locs", {})
         layer_loc = getattr(mapping, "loc", None)
-        for key, value in mapping.items():  # the common case first: every key a field, once
+        locs: dict[str, Location | None] = {}
+        layer = object.__new__(cls)
+        state = layer.__dict__  # as __init__ sets it: name, loc, field_locs, the defaults, the values given
+        state["name"], state["loc"], state["field_locs"] = name, layer_loc, locs
+        state.update(defaults)
+        for key, value in mapping.items():
             if key in skip:
                 continue
-            field = index.get(key) if type(key) is str else None
-            if field is None or field in values:
+            reader = readers.get(key) if type(key) is str else None
+            if reader is None or reader[0] in locs:
                 return cls._from_mapping_reporting(name, mapping, skip, unresolved)
-            values[field] = value
+            field, parse = reader
+            try:
+                state[field] = parse(value)
+            except FieldProblem:
+                return cls._from_mapping_reporting(name, mapping, skip, unresolved)
             locs[field] = value_locs.get(key, layer_loc)
-        try:
-            return cls(name, values, loc=layer_loc, field_locs=locs, absent=tuple(unresolved))
-        except SpecError:
+        if unresolved or not locs.keys() >= required:
             return cls._from_mapping_reporting(name, mapping, skip, unresolved)
+        try:
+            layer.check()
+        except LayerProblem:
+            return cls._from_mapping_reporting(name, mapping, skip, unresolved)
+        return layer
+
+    @classmethod
+    def _readers(cls) -> tuple[dict[str, tuple[str, Callable[[Any], Any]]], dict[str, Any], frozenset[str]]:
+        """from_mapping's plan, made once per layer type: field name or alias -> (field name, parser),
+        the defaults, the required names."""
+        readers = cls.__dict__.get("_readers_plan")
+        if readers is None:
+            parsers = {f.name: f.parse for f in cls.fields}
+            readers = cls._readers_plan = (
+                {key: (field, parsers[field]) for key, field in cls._index().items()},
+                {f.name: f.default for f in cls.fields if f.default is not REQUIRED},
+                frozenset(f.name for f in cls.fields if f.default is REQUIRED))
+        return readers
 
     @classmethod
     def _from_mapping_reporting(cls, name: str, mapping: Any, skip: tuple[str, ...],

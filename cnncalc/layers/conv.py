@@ -56,8 +56,8 @@ class Conv(SlidingWindow, FusedActivation):
         return self._params(self._per_filter(inputs))
 
     def _params(self, per_filter: Formula) -> Formula:
-        weights = Q("C_out", self.out) * per_filter
-        return weights + Q("C_out", self.out) if self.bias else weights
+        c_out = Q("C_out", self.out)
+        return c_out * per_filter + c_out if self.bias else c_out * per_filter
 
     def costs(self, inputs: list[Shape], output: Shape) -> dict[str, Any]:
         outputs = output_elements(output)
@@ -97,4 +97,4 @@ class Conv(SlidingWindow, FusedActivation):
         kernel = format_pair(self.kernel)
         if self.dilation != (1, 1):
             kernel += f" d{format_pair(self.dilation)}"
-        return Cells(filters, kernel, format_pair(self.stride), str(self.pad))
+        return Cells(filters, kernel, format_pair(self.stride), self.pad.text)

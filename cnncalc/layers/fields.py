@@ -8,6 +8,7 @@ value or raises `FieldProblem` with a message for the user.
 """
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -169,6 +170,12 @@ class Padding:
     amount: tuple[int, int] = (0, 0)
 
     def __str__(self) -> str:
+        return self.text
+
+    @functools.cached_property
+    def text(self) -> str:
+        """`1`, `0×3`, `same`: made once per padding (most layers share one, see padding()), and
+        shown in every row of the lecture table."""
         if self.mode != "explicit":
             return self.mode
         return format_pair(self.amount)

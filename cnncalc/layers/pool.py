@@ -53,7 +53,7 @@ class Pool(SlidingWindow):
         return {WINDOW: window, POOL_INPUT: input_elements(inputs[0])}
 
     def cells(self, inputs: list[Shape], output: Shape) -> Cells:
-        return Cells("", format_pair(self.kernel), format_pair(self.stride), str(self.pad))
+        return Cells("", format_pair(self.kernel), format_pair(self.stride), self.pad.text)
 
 
 @register

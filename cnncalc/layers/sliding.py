@@ -12,7 +12,7 @@ from .base import RF, Layer, Warn
 from .fields import Padding
 from .memory import MemoryContext, Stage, padding
 from .torchspec import T, Torch
-from .window import WindowAxis, WindowProblem, stride_warnings, sweep2d, window_steps
+from .window import WindowAxis, WindowProblem, swept2d, window_steps
 
 
 class SlidingWindow(Layer):
@@ -26,24 +26,24 @@ class SlidingWindow(Layer):
         """Checks of the input's channels (a grouped conv's groups must divide them)."""
 
     def axes(self, inputs: list[Shape]) -> tuple[WindowAxis, WindowAxis]:
-        """The window sweep along H and W (kept for the last input shape: the graph builder, the
-        engine and explain all ask for it)."""
-        cached = getattr(self, "_axes", None)
+        """The window sweep along H and W (kept with its stride warnings for the last input shape:
+        the graph builder, the engine and explain all ask for it)."""
+        cached = self.__dict__.get("_axes")
         if cached is not None and cached[0] == inputs[0]:
             return cached[1]
         c, h, w = self.image(inputs[0])
         self.check_channels(c)
         try:
-            axes = sweep2d(h, w, self.kernel, self.stride, self.pad, self.dilation, self.ceil)
+            axes, warnings = swept2d(h, w, self.kernel, self.stride, self.pad, self.dilation, self.ceil)
         except WindowProblem as exc:
             self.fail(str(exc), exc.field)
-        self._axes = (inputs[0], axes)
+        self._axes = (inputs[0], axes, warnings)
         return axes
 
     def window_shape(self, inputs: list[Shape], warn: Warn, channels: Any) -> Shape:
         """(channels, H', W'), warning when a stride leaves input rows or columns unread."""
         axes = self.axes(inputs)
-        for message in stride_warnings(*axes):
+        for message in self._axes[2]:
             warn(message, "stride")
         return (channels, axes[0].out, axes[1].out)
 

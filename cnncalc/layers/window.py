@@ -117,6 +117,25 @@ def sweep(size: int, kernel: int, stride: int, pad: tuple[int, int], dilation: i
     return WindowAxis(size, kernel, stride, before, after, dilation, ceil, to_int(simplified(out)), axis)
 
 
+Sweep = tuple[tuple[WindowAxis, WindowAxis], tuple[str, ...]]  # both axes, and their stride warnings
+_SWEEPS: dict[tuple, Sweep] = {}
+_MOST_SWEEPS = 4096  # a sweep of widths meets few geometries; a bound keeps a long session's memory flat
+
+
+def swept2d(height: int, width: int, kernel: tuple[int, int], stride: tuple[int, int], pad: Padding,
+            dilation: tuple[int, int] = (1, 1), ceil: bool = False) -> Sweep:
+    """sweep2d's axes and their stride_warnings, computed once per geometry: most convolutions of a
+    network (every 3×3, stride 1, pad 1 on a 56×56 map, whatever its channels) slide alike."""
+    key = (height, width, kernel, stride, pad, dilation, ceil, type(height), type(width))
+    found = _SWEEPS.get(key)
+    if found is None:
+        axes = sweep2d(height, width, kernel, stride, pad, dilation, ceil)
+        if len(_SWEEPS) >= _MOST_SWEEPS:
+            _SWEEPS.clear()
+        found = _SWEEPS[key] = (axes, tuple(stride_warnings(*axes)))
+    return found
+
+
 def sweep2d(height: int, width: int, kernel: tuple[int, int], stride: tuple[int, int], pad: Padding,
             dilation: tuple[int, int] = (1, 1), ceil: bool = False) -> tuple[WindowAxis, WindowAxis]:
     """Both axes of a 2-D window sweep."""
