@@ -14,7 +14,7 @@ docs/api.md documents every function with examples (run as tests).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any, Union
 
@@ -32,7 +32,7 @@ from .analysis.sweep import SweepResult
 from .core.errors import ErrorCollector, OptionError, did_you_mean
 from .core.figures import FIGURES
 from .core.shapes import Shape
-from .core.text import shown
+from .core.text import VALUE_CHARS, printable, printable_cut, shown
 from .spec import bundled
 from .spec.graph import Graph, build
 from .spec.spec import load_spec, oversized, parse_spec, spec_from_document
@@ -40,6 +40,87 @@ from .spec.yamlsrc import parse_yaml, read_spec_text
 
 SpecSource = Union[str, Path]
 InputShape = Union[str, Sequence[int], None]
+
+
+MAX_BATCH = (1 << 63) - 1  # a batch is a tensor dimension (docs/limits.md)
+
+
+def _echo(value: Any) -> str:
+    """A Python value as a message shows it: its repr, one line, cut (a 5,000-digit int has no repr)."""
+    try:
+        text = repr(value)
+    except ValueError:
+        text = f"<an integer of about {value.bit_length() * 0.30103:,.0f} digits>"
+    return printable(printable_cut(text, VALUE_CHARS))
+
+
+def _spec_arg(spec: Any) -> None:
+    """A spec is a path, a bundled spec's name or YAML text: anything else is refused by name."""
+    if isinstance(spec, Path) or (isinstance(spec, str) and spec.strip()):
+        return
+    if isinstance(spec, str):
+        raise OptionError("an empty spec: give a file path, a bundled spec's name or YAML text", file=repr(spec))
+    raise OptionError(f"a spec is a file path, a bundled spec's name or YAML text, got {type(spec).__name__} "
+                      f"{_echo(spec)}")
+
+
+def _whole_arg(value: Any, what: str, least: int = 1, most: int | None = None) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise OptionError(f"{what} must be a whole number, got {type(value).__name__} {_echo(value)}")
+    if value < least:
+        raise OptionError(f"{what} must be at least {least}, got {value}")
+    if most is not None and value > most:
+        raise OptionError(f"{what} must be at most {most:,} (2**63 - 1), got {_echo(value)}")
+    return value
+
+
+def _mapping_arg(value: Any, what: str, example: str) -> None:
+    if value is not None and not isinstance(value, Mapping):
+        raise OptionError(f"{what} must be a mapping such as {example}, got {type(value).__name__} "
+                          f"{_echo(value)}")
+
+
+def _common_args(spec: Any, set: Any = None, batch: Any = 1, limits: Any = None) -> None:
+    """The arguments every function shares, checked before any work (each a located OptionError)."""
+    _spec_arg(spec)
+    _mapping_arg(set, "set", "{'width': 0.5}")
+    _mapping_arg(limits, "limits", "{'params': '25M'}")
+    _whole_arg(batch, "batch", 1, MAX_BATCH)
+
+
+def _text_arg(value: Any, what: str, *, optional: bool = False) -> None:
+    """A name option (dtype, optimizer, a figure...): a string (None where `optional`)."""
+    if not (isinstance(value, str) or (optional and value is None)):
+        raise OptionError(f"{what} must be a name (a string), got {type(value).__name__} {_echo(value)}")
+
+
+def _inputs_arg(inputs: Any) -> Sequence[InputShape] | None:
+    """None, one input size ('3,224,224') or a list of them."""
+    if inputs is None or isinstance(inputs, str):
+        return [inputs] if isinstance(inputs, str) else None
+    if not isinstance(inputs, Iterable):
+        raise OptionError(f"inputs must be a list of input sizes such as [(3, 224, 224)], got "
+                          f"{type(inputs).__name__} {_echo(inputs)}")
+    return list(inputs)
+
+
+def _options_args(convention: Any = "textbook", dtype: Any = "float32", optimizer: Any = "momentum",
+                  amp: Any = None) -> None:
+    if not isinstance(convention, Convention):
+        _text_arg(convention, "convention")
+    _text_arg(dtype, "dtype")
+    _text_arg(optimizer, "optimizer")
+    _text_arg(amp, "amp", optional=True)
+
+
+def _names_arg(value: Any, what: str) -> tuple[str, ...]:
+    """A name or a sequence of names (a lone string is one name, not its letters)."""
+    if isinstance(value, str):
+        return (value,)
+    names = tuple(value) if isinstance(value, Iterable) else None
+    if names is None or not all(isinstance(name, str) for name in names):
+        raise OptionError(f"{what} must be a name or a list of names, got {_echo(value)}")
+    return names
 
 
 def load_graph(spec: SpecSource, *, set: Mapping[str, Any] | None = None, input: InputShape = None,
@@ -62,6 +143,8 @@ def input_shape_of(input: InputShape) -> Shape | None:
         return None
     if isinstance(input, str):
         return parse_input_option(input)
+    if not isinstance(input, Sequence):
+        raise OptionError(f"input must be (C, H, W) or (F,) of positive whole numbers, got {_echo(input)}")
     shape = tuple(input)
     if len(shape) not in (1, 3) or not all(isinstance(n, int) and not isinstance(n, bool) and n > 0 for n in shape):
         raise OptionError(f"input must be (C, H, W) or (F,) of positive whole numbers, got {shown(repr(shape))}")
@@ -85,6 +168,8 @@ def check(spec: SpecSource, *, limits: Mapping[str, str | int] | None = None, se
     25000000}, figures as in `cnncalc.FIGURES`) replacing its limits on the same figures. At least
     one limit must be in force. `result.ok` is whether all hold. `optimizer` and `amp` are those of
     the training step a `train_peak` limit is judged on (`cnncalc.memory`'s)."""
+    _common_args(spec, set, batch, limits)
+    _options_args(convention, dtype, optimizer, amp)
     given = budgets.limits_from(limits)  # the options' mistakes first, before the spec is read
     training = budgets.training_options(optimizer, amp)
     subject = _subject(spec, set, input, convention, batch, dtype, strict, training)
@@ -103,6 +188,13 @@ def compare(specs: Sequence[SpecSource], *, inputs: Sequence[InputShape] | None 
     and `amp`."""
     if isinstance(specs, (str, Path)):
         specs = [specs]
+    if not isinstance(specs, Iterable):
+        raise OptionError(f"specs must be a list of specs, got {type(specs).__name__} {_echo(specs)}")
+    specs = list(specs)
+    inputs = _inputs_arg(inputs)
+    for one in specs:
+        _common_args(one, set, batch)
+    _options_args(convention, dtype, optimizer, amp)
     training = budgets.training_options(optimizer, amp)
     names = budgets.computable(dtype)
     budgets.memory_figures_allowed(names, dtype, training)
@@ -117,6 +209,9 @@ def compare_blocks(first: SpecSource, second: SpecSource, *, input: InputShape =
                    dtype: str = "float32", strict: bool = False) -> BlockComparison:
     """Two specs' top-level blocks side by side where their names match (resnet50 and
     resnext50_32x4d: conv1, layer1 ... fc), with the second's figures over the first's."""
+    for one in (first, second):
+        _common_args(one, set, batch)
+    _options_args(convention, dtype)
     pairs = [(_given_name(spec), _subject(spec, set, input, convention, batch, dtype, strict).report)
              for spec in (first, second)]
     return comparing.compare_blocks(pairs[0], pairs[1])
@@ -154,6 +249,16 @@ def sweep(spec: SpecSource, *, set: Mapping[str, str | Sequence[Any]] | None = N
     are computed only when a limit, the objective, the front or `figures` names them. `jobs`
     processes (all cores by default); `progress(done, total)` is called as variants finish.
     Variants the spec cannot build are in the result with their message."""
+    _common_args(spec, set, batch, limits)
+    _options_args(convention, dtype, optimizer, amp)
+    inputs = _inputs_arg(inputs)
+    for name, value in (("maximize", maximize), ("minimize", minimize)):
+        _text_arg(value, name, optional=True)
+    if pareto is not None and not isinstance(pareto, str):
+        _names_arg(pareto, "pareto")
+    figures = _names_arg(figures if figures is not None else (), "figures")
+    if jobs is not None:
+        _whole_arg(jobs, "jobs")
     text, display, default_name = spec_source(spec)
     axes = [sweeping.parse_axis(name, values) for name, values in (set or {}).items()]
     shapes = [shape for shape in (input_shape_of(given) for given in inputs or []) if shape is not None]
@@ -163,8 +268,6 @@ def sweep(spec: SpecSource, *, set: Mapping[str, str | Sequence[Any]] | None = N
     pareto_names = sweeping.pareto_from(pareto)
     training = budgets.training_options(optimizer, amp)
     extra = sweeping.figures_from(figures)
-    if batch < 1:
-        raise OptionError(f"batch must be at least 1, got {batch}")
     if dtype not in DTYPE_BYTES:  # here, not in every variant
         raise OptionError(f"unknown dtype {dtype!r}; choose from {', '.join(DTYPE_BYTES)}")
     document = parse_yaml(text, display)
@@ -196,6 +299,12 @@ def analyze(spec: SpecSource, *, set: Mapping[str, Any] | None = None, input: In
     `strict` turns warnings into errors; `depth` collapses blocks below that depth into one row each.
     `mode` 'infer' (the default) counts the network that runs at inference; 'train' adds the layers
     marked `train_only:` (auxiliary classifiers). `report.training_only` says what they add."""
+    _common_args(spec, set, batch)
+    _options_args(convention, dtype)
+    if depth is not None:
+        _whole_arg(depth, "depth")
+    if not isinstance(mode, str) or mode not in ("infer", "train"):
+        raise OptionError(f"unknown mode {_echo(mode)}; choose from infer, train")
     graph, _ = load_graph(spec, set=set, input=input, symbolic=symbolic)
     report = run_engine(graph, convention=convention_named(convention), dtype=dtype, batch=batch, strict=strict,
                         mode=mode)
@@ -214,8 +323,13 @@ def memory(spec: SpecSource, *, mode: str = "train", batch: int = 1, optimizer: 
     reports at the largest batch whose peak fits instead of at `batch`."""
     from .core.quantities import parse_bytes
 
-    if batch < 1:
-        raise OptionError(f"batch must be at least 1, got {batch}")
+    _common_args(spec, set, batch)
+    _options_args(dtype=dtype, optimizer=optimizer, amp=amp)
+    _text_arg(mode, "mode")
+    _text_arg(protocol, "protocol")
+    if fit is not None and not isinstance(fit, str):
+        _whole_arg(fit, "fit (bytes)", 1)
+    checkpoint = _names_arg(checkpoint, "checkpoint")
     graph, _ = load_graph(spec, set=set, input=input)
     options = MemoryOptions(mode=mode, optimizer=optimizer, amp=amp, dtype=dtype, checkpoint=tuple(checkpoint),
                             foreach=foreach, protocol=protocol)

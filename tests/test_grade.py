@@ -120,7 +120,8 @@ def test_precision_is_what_the_student_wrote():
 
 
 @pytest.mark.parametrize("text, shape", [("55", (55, 55)), ("55x55", (55, 55)), ("55 × 55", (55, 55)),
-                                         ("17x9", (17, 9)), ("(7, 7)", None), ("55x", None), ("big", None)])
+                                         ("17x9", (17, 9)), ("(7, 7)", (7, 7)), ("(7, 7]", None), ("55x", None),
+                                         ("big", None)])
 def test_shapes(text, shape):
     assert parse_hw(text) == shape
 
@@ -887,7 +888,8 @@ def test_hwc_order(net):
     swapped = {("conv1", "C_out"): "55", ("conv1", "H'/W'"): "96", ("conv2", "C_out"): "27", ("conv2", "H'/W'"): "256"}
     assert mistakes(graded(net, swapped)) == ["hwc_order"]
     three = graded(net, {("conv1", "H'/W'"): "55x55x96", ("pool1", "H'/W'"): "27x27x96"})
-    assert mistakes(three) == ["hwc_order"] and cells_of(three)["conv1", "hw_out"].verdict == UNPARSEABLE
+    # the whole shape holds the right H'/W' (55 × 55 beside the true 96 channels): right, the order named
+    assert mistakes(three) == ["hwc_order"] and cells_of(three)["conv1", "hw_out"].verdict == RIGHT
     assert "the lecture's order is C × H × W: C_out 96, H'/W' 55" in three.diagnoses[0].message
 
 

@@ -117,3 +117,24 @@ def test_import_refuses_several_inputs_to_a_module_that_reads_one(tmp_path):
     assert result.exit_code == 2, result.output
     assert f"{source}:10:6: error: row 2: C2f reads one input, but its from lists 2" in result.stderr
     assert "hint: only Concat and Detect read several" in result.stderr
+
+
+@pytest.mark.parametrize("key", ["true", "1", "null", "1.5"])
+def test_a_variable_named_by_a_yaml_boolean_or_number_is_refused(tmp_path, key):
+    # `true:` under vars: became a variable named True, and the did-you-mean of a later unknown variable
+    # crashed sorting the names (TypeError: '<' not supported between 'bool' and 'str'); hostile_fuzz.py
+    text = (ROOT / "specs" / "resnext50_32x4d.yaml").read_text(encoding="utf-8")
+    spec = tmp_path / "s.yaml"
+    spec.write_text(text.replace("  groups: {default: 32, min: 1}", f"  {key}: {{default: 32, min: 1}}"))
+    result = runner.invoke(app, ["table", str(spec)])
+    assert result.exit_code == 2, result.output
+    assert f"{spec}:12:3: error: field 'name': a variable name must start with a letter" in result.stderr
+    assert "hint: variables here: in_channels" in result.stderr and "Traceback" not in result.output
+
+
+@pytest.mark.parametrize("command", [["table"], ["memory"], ["check", "--max-params", "1M"], ["sweep"]])
+def test_an_empty_spec_argument_is_named(command):
+    # it said '.: error: is a directory' (the empty path is the working folder), then, unlocated, "an empty spec"
+    result = runner.invoke(app, [command[0], "", *command[1:]])
+    assert result.exit_code == 2
+    assert "'': error: an empty spec: give a file path, a bundled spec's name or YAML text" in result.stderr

@@ -132,7 +132,9 @@ def test_invalid_variants_are_listed_with_their_message():
            "kernel 2 is larger than the padded input along H: 1 + 0 + 0 = 1" in result.stdout
     assert "3 variants: 1 valid, 2 invalid" in result.stdout
     nothing = sweep("vgg16", "--input", "3,8,8")
-    assert nothing.exit_code == 1 and "1 variant: 0 valid, 1 invalid" in nothing.stdout
+    # every variant invalid: bad input (exit 2), the variants still listed; valid ones over the limits exit 1 (below)
+    assert nothing.exit_code == 2 and "1 variant: 0 valid, 1 invalid" in nothing.stdout
+    assert "vgg16 (bundled): error: no variant is valid: the only one is bad input (listed above)" in nothing.stderr
 
 
 def test_no_variant_within_the_limits_exits_1():

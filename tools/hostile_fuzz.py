@@ -305,6 +305,250 @@ def import_jobs(plan: Plan, rng: random.Random, count: int) -> None:
             plan.jobs.append(Job(f"{source.name}:{label}:table", "import", "table", ["table", out]))
 
 
+# ---- fair grading: a right sheet written as students write it -----------------------------------
+
+# Each rewrites a right cell of the key into another form of the same number at the same precision
+# (an accepted form: the sheet must stay all right), by column.
+_GROUP_SEPARATORS = [",", " ", "\u00a0", "\u202f", "'", "\u2019"]
+_TIMES_TEN = ["e{}", "E+{:02d}", "\u00d710^{}", " x 10^{}", "*10**{}", "\u00b710{}"]
+_SUPERSCRIPT = str.maketrans("0123456789-", "\u2070\u00b9\u00b2\u00b3\u2074\u2075\u2076\u2077\u2078\u2079\u207b")
+_SUFFIXES = {"memory_kb": [" KB", "KB", " KiB", "kB", " kilobytes"],
+             "params_k": ["k", " k", " K", " k params", " thousand", "K params"],
+             "macs_m": ["M", " M", " MMACs", " million", " mil", " M MACs", "M FLOPs"]}
+_NEXT_UNIT = {"params_k": (" M", 3), "macs_m": (" G", 3), "memory_kb": (" MB", None)}  # same step, next prefix
+
+
+def _scientific(text: str, form: str) -> str:
+    """'1134' -> '1.134e3' (the same digits: the same precision), in one of _TIMES_TEN's forms."""
+    whole, _, frac = text.partition(".")
+    digits = (whole + frac).lstrip("0") or "0"
+    exponent = len(whole.lstrip("0")) - 1 if whole.strip("0") else -(len(frac) - len(frac.lstrip("0")) + 1)
+    mantissa = digits[0] + ("." + digits[1:] if len(digits) > 1 else "")
+    places = len(frac) + exponent  # digits after the point, as written: kept by the mantissa's length
+    if len(digits) - 1 != places:  # trailing zeros of a whole number would change the precision
+        return text
+    power = exponent
+    rendered = f"E{'+' if power >= 0 else '-'}{abs(power):02d}" if form.startswith("E") else form.format(power)
+    if form.startswith("\u00b7"):
+        rendered = "\u00b710" + str(power).translate(_SUPERSCRIPT)
+    return mantissa + rendered
+
+
+def _group(text: str, separator: str) -> str:
+    whole, dot, frac = text.partition(".")
+    if len(whole) < 4:
+        return text
+    grouped = f"{int(whole):,}".replace(",", separator)
+    return grouped + dot + frac
+
+
+def fair_value(text: str, column: str, rng: random.Random) -> str:
+    """Another accepted way to write the right value `text` (as the key wrote it) of `column`."""
+    text = text.replace(",", "")
+    if column == "c_out":
+        return rng.choice([text, f" {text} ", f"{text}.0", f"+{text}"])
+    if column == "hw_out":
+        return rng.choice([text, f"{text}x{text}", f"{text} \u00d7 {text}", f"({text}, {text})", f"[{text},{text}]",
+                           f"{text}\u00b2", f"{text}^2", f"{text} by {text}", f"{text}.0"])
+    choice = rng.randrange(5)
+    if choice == 0:
+        return _group(text, rng.choice(_GROUP_SEPARATORS))
+    if choice == 1:
+        return _scientific(text, rng.choice(_TIMES_TEN))
+    if choice == 2:
+        return text + rng.choice(_SUFFIXES[column])
+    if choice == 3 and "." not in text and _NEXT_UNIT[column][1]:
+        unit, places = _NEXT_UNIT[column]
+        return f"{int(text) / 10 ** places:.{places}f}{unit}" if len(text) <= 12 else text
+    return rng.choice([f"{text}." if "." not in text else text, f"+{text}", f" {text}\t"])
+
+
+def _fair_layer(name: str, rng: random.Random) -> str:
+    if name == "total":
+        return rng.choice(["total", "Total", "TOTAL:", "Totals", "Sum", "\u03a3", " total "])
+    return rng.choice([name, name.upper(), f" {name} ", f"{name}:"])
+
+
+def _csv_text(rows: list[list[str]], delimiter: str, terminator: str) -> str:
+    import csv
+    import io
+
+    out = io.StringIO()
+    csv.writer(out, delimiter=delimiter, lineterminator=terminator, quoting=csv.QUOTE_MINIMAL).writerows(rows)
+    return out.getvalue()
+
+
+def _dress(rows: list[list[str]], rng: random.Random) -> str | bytes:
+    """The rows as a spreadsheet may save them: separators, line ends, encodings, titles, blanks."""
+    header, body = rows[0], rows[1:]
+    if rng.random() < 0.3:
+        rng.shuffle(body)
+    if rng.random() < 0.3:
+        width = rng.randrange(1, 4)
+        header, body = header + [""] * width, [row + [""] * width for row in body]
+    table = [header, *body]
+    if rng.random() < 0.2:
+        table.insert(rng.randrange(1, len(table)), [""] * len(header))
+    if rng.random() < 0.2:
+        table.insert(0, ["Homework 3: AlexNet"] + [""] * (len(header) - 1))
+    if rng.random() < 0.1:
+        table.insert(rng.randrange(2, len(table)), list(header))  # two tables pasted together
+    delimiter = rng.choice([",", ",", ";", "\t"])
+    text = _csv_text(table, delimiter, rng.choice(["\n", "\r\n"]))
+    encoding = rng.choice(["utf-8", "utf-8", "utf-8-sig", "utf-16"])
+    return text.encode(encoding)
+
+
+def fair_jobs(plan: Plan, rng: random.Random, count: int) -> None:
+    """The key of a bundled spec rewritten as students write it (forms of each right value, layer
+    names, separators, encodings, order): must stay all right (exit 0). One cell made wrong, in an
+    accepted form: must fail (exit 1)."""
+    import csv
+    import io
+
+    from typer.testing import CliRunner
+
+    from cnncalc.cli import app
+    from cnncalc.grade.columns import classify_header
+
+    runner = CliRunner()
+    for spec in ("alexnet", "googlenet_stem", "resnet18", "vgg16"):
+        key = runner.invoke(app, ["grade", "--key", spec]).stdout
+        rows = list(csv.reader(io.StringIO(key)))
+        keys = [getattr(classify_header(h), "key", None) for h in rows[0]]
+        for i in range(count):
+            mutated = [rows[0]]
+            for row in rows[1:]:
+                cells = [_fair_layer(row[0], rng)] + [
+                    fair_value(cell, keys[j], rng) if cell and keys[j] and rng.random() < 0.7 else cell
+                    for j, cell in enumerate(row) if j > 0]
+                mutated.append(cells)
+            wrong = i % 3 == 2
+            if wrong:  # one numeric cell off by a third, in an accepted form
+                numeric = [(r, j) for r in range(1, len(rows)) for j, k in enumerate(keys)
+                           if k in _SUFFIXES and rows[r][j] and float(rows[r][j].replace(",", "")) >= 3]
+                r, j = rng.choice(numeric)
+                value = float(rows[r][j].replace(",", "")) * 4 // 3 + 1
+                mutated[r][j] = fair_value(f"{value:.0f}", keys[j], rng)
+            path = plan.write(f"fair-{spec}-{i}.csv", _dress(mutated, rng))
+            plan.jobs.append(Job(f"fair:{spec}:{i}:{'wrong' if wrong else 'right'}", "fair", "grade",
+                                 ["grade", spec, path], expect=(1,) if wrong else (0,)))
+
+
+# ---- messy files, folders of sheets ---------------------------------------------------------------
+
+FOLDER_SHEETS = 500  # 7 to 14 ms of CPU each, the grids drawn: 3,000 sheets take 20 to 27 s (docs/limits.md)
+
+
+def messy_jobs(plan: Plan, rng: random.Random) -> None:
+    """Files as they come from a class: encodings, binary junk, names with control characters, huge
+    files, folders with thousands of sheets and entries that are not files."""
+    from typer.testing import CliRunner
+
+    from cnncalc.cli import app
+
+    key = CliRunner().invoke(app, ["grade", "--key", "alexnet"]).stdout
+    contents: dict[str, str | bytes] = {
+        "cp1252": ("# student: Jos\u00e9\n" + key).encode("cp1252"), "utf16le-no-bom": key.encode("utf-16-le"),
+        "utf16be-bom": b"\xfe\xff" + key.encode("utf-16-be"), "utf32": key.encode("utf-32"),
+        "junk": bytes(rng.randrange(256) for _ in range(4096)), "junk-no-nul": bytes(rng.randrange(1, 256)
+                                                                                    for _ in range(4096)),
+        "gzip": __import__("gzip").compress(key.encode()), "only-bom": "\ufeff", "only-commas": ",,,,\n" * 50,
+        "huge-1MiB": key + "#" * (1 << 20), "just-under": key + ("# " + "x" * 1000 + "\n") * 1000,
+        "10k-rows": key + "conv1,,,,,,,1,1,1,1,1\n" * 10_001, "many-columns": key.replace("\n", "," * 300 + "\n"),
+        "long-cell": key.replace("1,134", "1" * 100_000), "quoted-newlines": key.replace("conv2,", '"conv\n2",'),
+        "unterminated": key + '"conv9,1,2\n', "header-twice": key + key, "cr-only": key.replace("\n", "\r"),
+        "formulas": key.replace("1,134", "=1134").replace("35", "@SUM(A1)"),
+        "esc-everywhere": key.replace("conv1", "\x1b[2Jconv1\x1b]0;x\x07").replace("55", "5\u202e5"),
+        "student-ctrl": "# student: \x1b[31mEve\u202e\n" + key, "yaml-as-csv": "conv1: {c_out: 96}\n",
+        "numbers-words": key.replace("1,134", "one thousand").replace(",105", ",lots"),
+    }
+    for label, content in contents.items():
+        path = plan.write(f"messy-{label}.csv", content)
+        plan.jobs.append(Job(f"messy:{label}", "messy", "grade", ["grade", "alexnet", path]))
+        plan.jobs.append(Job(f"messy:{label}:json", "messy", "grade", ["grade", "alexnet", path, "-f", "json"]))
+    for name in ["ctrl\x1b[31m\x07.csv", "bidi\u202eVSC.csv", "new\nline.csv", "x" * 250 + ".csv",
+                 "sp ace s.csv", "-dash.csv", "caf\u00e9.csv"]:
+        path = plan.write(name, key)
+        plan.jobs.append(Job(f"messy-name:{name[:30]!a}", "messy", "grade", ["grade", "alexnet", "--", path]))
+    folder = plan.folder / "class"
+    folder.mkdir()
+    for i in range(FOLDER_SHEETS):
+        (folder / f"s{i:04d}.csv").write_text(key if i % 7 else key.replace("1,134", "1,143"))
+    plan.files += FOLDER_SHEETS
+    (folder / "dir.csv").mkdir()
+    (folder / "loop.csv").symlink_to("loop.csv")
+    (folder / "dangling.csv").symlink_to("nowhere.csv")
+    os.mkfifo(folder / "fifo.csv")
+    (folder / ".hidden.csv").write_text("junk")
+    (folder / "notes.md").write_text("not a sheet")
+    for extra in ([], ["--summary"], ["-f", "json"], ["--gradebook", "-"], ["-f", "csv"]):
+        # the odd entries are named (exit 2); the sheets graded in bounded time and memory
+        plan.jobs.append(Job(f"folder:{FOLDER_SHEETS}{''.join(extra)}", "messy", "grade",
+                             ["grade", "alexnet", str(folder), *extra], expect=(2,)))
+    loop = plan.folder / "loopdir"
+    loop.mkdir()
+    (loop / "self").symlink_to(loop)
+    plan.jobs.append(Job("folder:symlink-to-itself", "messy", "grade", ["grade", "alexnet", str(loop / "self")],
+                         expect=(2,)))
+
+
+# ---- the Python API -------------------------------------------------------------------------------
+
+API_SPEC = str(ROOT / "docs" / "examples" / "tiny.yaml")
+# hostile Python values, by label (made in the worker: they are not JSON)
+API_VALUES = ["None", "0", "-1", "1.5", "float('nan')", "float('inf')", "10**100", "True", "'x'", "''", "b'x'",
+              "[1, 2]", "{'a': 1}", "object()", "'\\x1b[2J'", "'1e400'", "(3, -1, 8)", "(3, 8)", "'9' * 5000"]
+API_BOMB = "x0: &a [1,1,1,1,1,1,1,1,1,1]\n" + "".join(
+    f"x{i}: &{chr(97 + i)} [" + ",".join([f"*{chr(96 + i)}"] * 10) + "]\n" for i in range(1, 8)) + \
+    "input: [3, 8, 8]\nlayers:\n  - {op: conv, out: 4, kernel: 3}\n"
+API_ARGUMENTS = {
+    "analyze": ["spec", "set", "input", "convention", "batch", "dtype", "depth", "mode"],
+    "memory": ["spec", "mode", "batch", "optimizer", "amp", "dtype", "set", "input", "checkpoint", "fit"],
+    "check": ["spec", "limits", "set", "input", "batch", "optimizer"],
+    "compare": ["specs", "inputs", "set", "batch"],
+    "sweep": ["spec", "set", "inputs", "limits", "maximize", "pareto", "figures", "batch", "jobs"],
+}
+API_TEXTS = {"bomb": API_BOMB, "deep-flow": "input: [3, 8, 8]\nlayers: " + "[" * 5000 + "]" * 5000 + "\n",
+             "deep-block": "input: [3, 8, 8]\nlayers:\n" + "".join("  " * i + "- \n" for i in range(3000)),
+             "anchors": "a: &a {op: conv, out: 4, kernel: 3}\ninput: [3, 8, 8]\nlayers: [*a, *a, *a]\n",
+             "merge": "a: &a {op: conv}\ninput: [3, 8, 8]\nlayers: [{<<: *a, out: 4, kernel: 3}]\n",
+             "tag": "!!python/object/apply:os.system ['echo pwned']\n", "nul": "input: [3, 8, 8]\n\x00\n"}
+
+
+def api_jobs(plan: Plan) -> None:
+    for function, names in API_ARGUMENTS.items():
+        for name in names:
+            for value in API_VALUES:
+                plan.jobs.append(Job(f"api:{function}({name}={value[:20]})", "api", "api",
+                                     ["@api", function, name, value], needs_location=False))
+        for label in API_TEXTS:
+            plan.jobs.append(Job(f"api:{function}(<{label}>)", "api", "api", ["@api", function, "@text", label],
+                                 needs_location=False))
+
+
+def _api_call(function: str, name: str, value: str) -> None:
+    """One API call with one hostile argument; only an InputError may come out of it."""
+    import cnncalc
+
+    base: dict = {"analyze": {"spec": API_SPEC}, "memory": {"spec": API_SPEC},
+                  "check": {"spec": API_SPEC, "limits": {"params": "1M"}}, "compare": {"specs": [API_SPEC, API_SPEC]},
+                  "sweep": {"spec": API_SPEC, "jobs": 1}}[function]
+    if name == "@text":
+        given: object = API_TEXTS[value]
+        name = "specs" if function == "compare" else "spec"
+        given = [given] if function == "compare" else given
+    else:
+        given = eval(value)  # a label of API_VALUES, written above (the values are not JSON)
+    kwargs = {**base, name: given}
+    positional = kwargs.pop("specs" if function == "compare" else "spec")
+    try:
+        getattr(cnncalc, function)(positional, **kwargs)
+    except cnncalc.InputError as exc:
+        print(exc.render(), file=sys.stderr)
+        raise SystemExit(2) from None
+
+
 # ---- running -----------------------------------------------------------------------------------
 
 def worker() -> None:
@@ -335,7 +579,10 @@ def worker() -> None:
         signal.signal(signal.SIGPROF, alarm)
         try:
             with redirect_stdout(out), redirect_stderr(err):
-                app(job["args"], prog_name="cnncalc")
+                if job["args"][:1] == ["@api"]:
+                    _api_call(*job["args"][1:])
+                else:
+                    app(job["args"], prog_name="cnncalc")
         except SystemExit as exc:
             code = exc.code if exc.code is not None else 0
         except TimeLimit:
@@ -419,7 +666,8 @@ def main() -> int:
     parser.add_argument("--full", action="store_true", help="every command on every spec mutation")
     parser.add_argument("--specs", default="*.yaml", help="which bundled specs to mutate (globs, comma-separated)")
     parser.add_argument("--jobs", type=int, default=2)
-    parser.add_argument("--only", choices=["spec", "odd-path", "option", "sheet", "import"])
+    parser.add_argument("--only", choices=["spec", "odd-path", "option", "sheet", "import", "fair", "messy", "api"])
+    parser.add_argument("--fair", type=int, default=600, help="rewritten keys per spec (fair grading)")
     parser.add_argument("--json", type=Path, help="also write every result here")
     args = parser.parse_args()
     if args.worker:
@@ -431,7 +679,8 @@ def main() -> int:
         builders = {"spec": lambda: spec_jobs(plan, rng, args.per_spec, args.full, args.specs),
                     "odd-path": lambda: odd_paths(plan),
                     "option": lambda: option_jobs(plan), "sheet": lambda: sheet_jobs(plan, rng, 150),
-                    "import": lambda: import_jobs(plan, rng, 40)}
+                    "import": lambda: import_jobs(plan, rng, 40), "fair": lambda: fair_jobs(plan, rng, args.fair),
+                    "messy": lambda: messy_jobs(plan, rng), "api": lambda: api_jobs(plan)}
         for name, build in builders.items():
             if args.only in (None, name):
                 build()

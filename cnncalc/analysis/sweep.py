@@ -13,7 +13,7 @@ import math
 import os
 import re
 import sys
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
 from typing import Any
@@ -22,6 +22,7 @@ from ..core.errors import CnnCalcError, OptionError, did_you_mean
 from ..core.figures import ENGINE_FIGURES, FIGURES
 from ..core.numbers import decimal_text, exact_number, scientific
 from ..core.shapes import Shape
+from ..core.text import printable
 from ..spec.graph import build
 from ..spec.spec import Spec, spec_from_document
 from ..spec.yamlsrc import parse_yaml
@@ -54,7 +55,12 @@ def parse_axis(name: str, given: str | Sequence[Any]) -> Axis:
     """`0.5:1.5:0.05` (from, to inclusive, step: exact decimals, so 1.5 is reached), `2,3,4`, a
     single value, or a sequence of values (the Python API)."""
     what = f"--set {name}"
+    if isinstance(given, (int, float, Fraction)):  # one value, as `--set width=8`
+        given = str(given)
     if not isinstance(given, str):
+        if not isinstance(given, Iterable):
+            raise OptionError(f"{what}: values are a list, a range 'FROM:TO:STEP' or one value, got "
+                              f"{printable(repr(given), 60)}")
         values = tuple(str(value) for value in given)
         if not values:
             raise OptionError(f"{what}: no values")

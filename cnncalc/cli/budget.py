@@ -212,12 +212,13 @@ def sweep(
     --minimize, or cut to a --pareto front. Variants the spec cannot build are listed as invalid with
     their message.
 
-    Exit code 0 when some variant is valid and within the limits, 1 when none is, 2 on bad input.
+    Exit code 0 when some variant is valid and within the limits, 1 when none is, 2 on bad input
+    (every variant invalid included).
 
     Example: [bold]cnncalc sweep mobilenet_v2 --set width=0.5:1.5:0.01 --max-macs 300M --maximize width[/bold]
     """
     from ..api import sweep as run_sweep
-    from ..core.errors import CheckFailed, OptionError
+    from ..core.errors import CheckFailed, InputError, OptionError
     from ..render.budget import sweep_csv, sweep_json, sweep_plot, sweep_table
     from ..render.console import plain_text, show
 
@@ -244,6 +245,11 @@ def sweep(
             emit(sweep_json(result) if format == "json" else sweep_csv(result), output)
         if plot is not None and axes is not None:
             _wrote(plot, sweep_plot(result, *axes, plot))
+        if result.variants and not any(variant.valid for variant in result.variants):
+            count = len(result.variants)
+            raise InputError(f"no variant is valid: {'the only one is' if count == 1 else f'all {count:,} are'} bad "
+                             "input (listed above)",
+                             file=result.spec, hint="every value swept makes a spec that cannot be built")
         if not result.fitting:
             raise CheckFailed("no variant is valid and within the limits" if result.limits else "no variant is valid")
 
@@ -284,6 +290,9 @@ class ProgressBar:
     """A rich progress bar on stderr while the sweep runs (on a terminal only); yields the callback.
     It redraws when told, with no thread of its own, so that the sweep may fork its workers."""
 
+    def __init__(self, label: str = "sweep") -> None:
+        self.label = label
+
     def __enter__(self) -> Callable[[int, int], None] | None:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
@@ -293,10 +302,10 @@ class ProgressBar:
         if not console.is_terminal:
             self.bar = None
             return None
-        self.bar = Progress(TextColumn("sweep"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+        self.bar = Progress(TextColumn(self.label), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                             console=console, transient=True, auto_refresh=False)
         self.bar.start()
-        task = self.bar.add_task("sweep", total=None)
+        task = self.bar.add_task(self.label, total=None)
         bar = self.bar
 
         def update(done: int, total: int) -> None:

@@ -1,7 +1,6 @@
 """`cnncalc grade`: grade students' answer sheets against a spec (docs/grading.md)."""
 from __future__ import annotations
 
-import stat
 from fractions import Fraction
 from pathlib import Path
 from typing import Literal, Optional
@@ -137,7 +136,9 @@ def _weights(items: Optional[list[str]], asked) -> dict[str, Fraction]:
 
 
 def sheet_paths(paths: list[Path]) -> list[Path]:
-    """Files as given; a folder stands for the sheets in it (by suffix, sorted, hidden files skipped)."""
+    """Files as given; a folder stands for the sheets in it (by suffix, sorted, hidden files skipped).
+    An entry with a sheet's suffix that is not a readable file (a folder, a broken or looping link, a
+    pipe) is kept, so that the reader refuses it by name: no student's sheet is skipped unsaid."""
     from ..core.errors import OptionError
 
     found: list[Path] = []
@@ -151,8 +152,7 @@ def sheet_paths(paths: list[Path]) -> list[Path]:
                 names = list(path.iterdir())
             except OSError as exc:
                 raise OptionError(f"cannot read folder: {exc.strerror or exc}", file=str(path)) from None
-            inside = sorted(p for p in names if p.suffix.lower() in SHEET_SUFFIXES
-                            and not p.name.startswith(".") and _maybe_file(p))
+            inside = sorted(p for p in names if p.suffix.lower() in SHEET_SUFFIXES and not p.name.startswith("."))
             if not inside:
                 raise OptionError(f"a folder with no answer sheets ({', '.join(SHEET_SUFFIXES)}) in it",
                                   file=str(path))
@@ -160,17 +160,6 @@ def sheet_paths(paths: list[Path]) -> list[Path]:
         else:
             found.append(path)
     return found
-
-
-def _maybe_file(path: Path) -> bool:
-    """A regular file, or one whose kind the system will not tell (a folder without search permission):
-    the reader then says why it cannot be read, located, as for a sheet named on the command line."""
-    try:
-        return stat.S_ISREG(path.stat().st_mode)
-    except FileNotFoundError:  # a dangling link
-        return False
-    except OSError:
-        return True
 
 
 def _grade(graph, report, answers: list[Path], *, format: str, assignment_file: Optional[Path], only_given: bool,
@@ -191,7 +180,11 @@ def _grade(graph, report, answers: list[Path], *, format: str, assignment_file: 
     options = Options(rtol=rtol, truncation=truncation, decimal_comma=decimal_comma,
                       carry_forward_credit=carry_credit, only_given=only_given)
     grader = Grader(report, graph, asked, options)
-    results, errors = grader.grade_files(sheet_paths(answers))
+    from .budget import ProgressBar
+
+    paths = sheet_paths(answers)
+    with ProgressBar("grade") as progress:
+        results, errors = grader.grade_files(paths, progress if len(paths) > 1 else None)
     stderr = stderr_console()
     for exc in errors:
         stderr.print(exc.render(), markup=False)

@@ -182,7 +182,7 @@ class Note:
 
 def did_you_mean(word: str, candidates: Iterable[str]) -> str | None:
     """A 'did you mean ...?' hint naming the closest candidates, or None if none is close."""
-    close = difflib.get_close_matches(str(word), sorted(set(candidates)), n=3, cutoff=0.6)
+    close = difflib.get_close_matches(str(word), sorted({str(c) for c in candidates}), n=3, cutoff=0.6)
     if not close:
         return None
     return "did you mean " + " or ".join(f"'{c}'" for c in close) + "?"

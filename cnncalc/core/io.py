@@ -8,6 +8,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from .errors import InputError, Location
+from .text import NAME_CHARS, printable
 
 
 def read_bytes(path: Path, display: str | None = None, *, what: str, limit: int,
@@ -21,6 +22,9 @@ def read_bytes(path: Path, display: str | None = None, *, what: str, limit: int,
     try:
         info = path.stat()
     except FileNotFoundError:
+        if path.is_symlink():
+            raise error("is a symbolic link to a file that does not exist", file=name,
+                        hint=f"it points to {printable(os.readlink(path), NAME_CHARS)}") from None
         raise error("no such file", file=name) from None
     except OSError as exc:
         raise error(f"cannot read file: {exc.strerror or exc}", file=name) from None
@@ -42,6 +46,13 @@ def read_bytes(path: Path, display: str | None = None, *, what: str, limit: int,
 
 
 _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
+_UTF32_BOMS = (b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff")
+
+
+def _utf16_without_bom(data: bytes) -> bool:
+    """Every other byte NUL (ASCII text in UTF-16, either byte order): not binary junk."""
+    head = data[:4096]
+    return len(head) >= 8 and any(head[start::2].count(0) == len(head[start::2]) for start in (0, 1))
 
 
 def read_text(path: Path, display: str | None = None, *, what: str, limit: int,
@@ -51,6 +62,8 @@ def read_text(path: Path, display: str | None = None, *, what: str, limit: int,
     that starts with a UTF-16 byte order mark (a spreadsheet's "Unicode text" export) is UTF-16."""
     name = display or str(path)
     data = read_bytes(path, display, what=what, limit=limit, error=error)
+    if utf16 and data.startswith(_UTF32_BOMS):
+        raise error("UTF-32 text, not " + what, file=name, hint="save the file as UTF-8 (or UTF-16)")
     if utf16 and data.startswith(_UTF16_BOMS):
         try:
             return data.decode("utf-16")
@@ -60,6 +73,9 @@ def read_text(path: Path, display: str | None = None, *, what: str, limit: int,
     if binary_hint is not None:
         nul = data.find(b"\x00")
         if nul >= 0:
+            if utf16 and _utf16_without_bom(data):
+                binary_hint = "it looks like UTF-16 text without its byte order mark: save it as UTF-8 (or as " \
+                              "UTF-16 with the mark, Excel's 'Unicode Text')"
             raise error(f"binary data (a NUL byte at offset {nul}), not {what}", file=name, hint=binary_hint)
     try:
         return data.decode("utf-8-sig")

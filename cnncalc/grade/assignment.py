@@ -11,7 +11,7 @@ from ..analysis.report import Report
 from ..core.errors import Location, SheetError, did_you_mean
 from ..core.text import printable
 from .columns import LECTURE_KEYS, GradedColumn, column
-from .sheets import Sheet, SheetRow
+from .sheets import MAX_MESSAGES, Sheet, SheetRow
 
 TOTAL = "total"
 
@@ -79,8 +79,12 @@ def _is_port(written: str) -> bool:
     return written.strip().startswith(PORT_MARKS)
 
 
+_TOTAL_WORDS = {"sum", "\u03c3", "grand total", "overall"}  # what a sheet's last row may say instead of 'total'
+
+
 def match_row(written: str, report: Report, block: str | None = None) -> str | None:
-    """The report row a sheet's row names: exactly, or ignoring case ('CONV1', 'Totals' -> total); or
+    """The report row a sheet's row names: exactly, or ignoring case and a trailing colon ('CONV1',
+    'conv1:', 'Totals', 'Sum' -> total, when no layer is so named); or
     an output of a row with several, by its name (`p.sum`) or, as the table shows it, `→ sum` under
     the row `p` (`block`, the row above)."""
     text = written.strip()
@@ -96,6 +100,10 @@ def match_row(written: str, report: Report, block: str | None = None) -> str | N
         return text
     folded = [name for name in [*names, TOTAL] if name.casefold() == text.casefold()]
     if text.casefold() == "totals":
+        folded = [TOTAL]
+    if not folded and text.endswith(":"):  # 'conv1:', 'Total:'
+        return match_row(text.rstrip(":"), report, block) if text.rstrip(":").strip() else None
+    if not folded and text.casefold() in _TOTAL_WORDS:
         folded = [TOTAL]
     return folded[0] if len(folded) == 1 else None
 
@@ -115,8 +123,8 @@ def find_rows(sheet_rows: tuple[SheetRow, ...], report: Report) -> tuple[dict[st
         target = match_row(written, report, block)
         block = target if target is not None and not _is_port(written) else block
         if target is None:
-            problems.append((row.line, f"no layer {printable(written, 60)!r} in {report.name}",
-                             did_you_mean(written, [*names, TOTAL])))
+            near = did_you_mean(written, [*names, TOTAL]) if len(problems) < MAX_MESSAGES else None  # the rest: counted
+            problems.append((row.line, f"no layer {printable(written, 60)!r} in {report.name}", near))
             continue
         if target in found:
             first = found[target].line

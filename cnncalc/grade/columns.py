@@ -3,6 +3,7 @@
 header names ('Mem (MB)', 'GMACs', 'Params (M)') read, never guessed."""
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -75,7 +76,9 @@ _INPUT_HEADERS = {
 LAYER_HEADERS = {"layer", "layers", "name", "layername"}
 _C_OUT_HEADERS = {"cout", "c'", "outc", "outchannels", "outputchannels", "channelsout"}
 _HW_OUT_HEADERS = {"h'/w'", "h'w'", "hwout", "h'", "hout", "houtwout", "hout/wout", "hw'", "outputsize",
-                   "outsize"}
+                   "outsize", "h'xw'", "h'\u00d7w'", "h'*w'", "houtxwout", "hout\u00d7wout"}
+# 'Output (C×H×W)', 'Output shape (HxWxC)': a whole output shape, graded for its H'/W' (values.hw_of_shape)
+_SHAPE_HEADER = re.compile(r"(output|out)(shape|size)?\((c[x\u00d7*,])?h[x\u00d7*,]w([x\u00d7*,]c)?\)")
 _FLOPS_WORDS = ("flops", "flop")
 _WORDS = (
     (MEMORY, ("activationmemory", "memory", "mem")),
@@ -114,6 +117,7 @@ def _memory_note(header: str, unit: int) -> str:
     return ""
 
 
+@functools.lru_cache(maxsize=4096)  # a class's sheets share their headers; each cell of a title row is tried too
 def classify_header(header: str) -> str | GradedColumn | None:
     """A sheet's column header -> a graded Column, LAYER, IGNORED (the question's columns), or None
     (unknown). Forgiving about case, spaces, underscores and dots: 'Mem (KB)', 'mem_kb',
@@ -124,7 +128,7 @@ def classify_header(header: str) -> str | GradedColumn | None:
         return LAYER
     if text in _C_OUT_HEADERS:
         return column("c_out", header)
-    if text in _HW_OUT_HEADERS:
+    if text in _HW_OUT_HEADERS or _SHAPE_HEADER.fullmatch(text):
         return column("hw_out", header)
     if text in _INPUT_HEADERS:
         return IGNORED
@@ -137,6 +141,8 @@ def classify_header(header: str) -> str | GradedColumn | None:
             else:
                 continue
             unit = unit.strip("()[]")
+            if unit.startswith("in") and unit[2:] and unit[2:] in _HEADER_UNITS[quantity]:
+                unit = unit[2:]  # 'Memory in KB', 'Params (in thousands)'
             if unit in _HEADER_UNITS[quantity]:
                 size = _HEADER_UNITS[quantity][unit]
                 flops = word in _FLOPS_WORDS

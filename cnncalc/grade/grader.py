@@ -13,7 +13,7 @@ that is wrong, but right for the student's own earlier answers (error carried fo
 """
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -44,7 +44,16 @@ from .results import (
     Problem,
 )
 from .sheets import MAX_MESSAGES, Sheet, SheetRow, read_sheet
-from .values import DECIMAL_COMMA_LIKE, MAX_CELL_CHARS, NOT_APPLICABLE, Number, is_right, parse_hw, parse_number
+from .values import (
+    DECIMAL_COMMA_LIKE,
+    MAX_CELL_CHARS,
+    NOT_APPLICABLE,
+    Number,
+    hw_of_shape,
+    is_right,
+    parse_hw,
+    parse_number,
+)
 
 # --- grading ---------------------------------------------------------------------------------------
 
@@ -87,10 +96,13 @@ def expected_text(truth: Any, col: GradedColumn) -> str | None:
     return decimal_text(Fraction(truth, col.unit))
 
 
-def parse_answer(text: str, col: GradedColumn, decimal_comma: bool = False) -> Any:
-    """The parsed cell: (h, w) for H'/W', an int for C_out, a Number otherwise; None if unreadable."""
+def parse_answer(text: str, col: GradedColumn, decimal_comma: bool = False,
+                 channels: Iterable[int | None] = ()) -> Any:
+    """The parsed cell: (h, w) for H'/W', an int for C_out, a Number otherwise; None if unreadable.
+    A whole output shape written for H'/W' is read with `channels` (see values.hw_of_shape)."""
     if col.quantity == HW_OUT:
-        return parse_hw(text)
+        sizes = parse_hw(text, decimal_comma)
+        return None if sizes is None else hw_of_shape(sizes, channels)
     number = parse_number(text, col.quantity, col.unit, decimal_comma)
     if col.quantity == C_OUT:
         return int(number.value) if number is not None and number.value.denominator == 1 else None
@@ -98,7 +110,7 @@ def parse_answer(text: str, col: GradedColumn, decimal_comma: bool = False) -> A
 
 
 def judge(text: str | None, truth: Any, col: GradedColumn, rtol: Fraction | None = None,
-          truncation: bool = True, decimal_comma: bool = False) -> str | None:
+          truncation: bool = True, decimal_comma: bool = False, channels: Iterable[int | None] = ()) -> str | None:
     """The verdict for one cell against the truth alone, or None when there is nothing to grade
     (blank where nothing is due)."""
     written = (text or "").strip()
@@ -108,7 +120,7 @@ def judge(text: str | None, truth: Any, col: GradedColumn, rtol: Fraction | None
         return MISSING if not written else WRONG
     if truth is None:
         return WRONG  # a value where the layer has none (H'/W' of a vector, C_out of the total)
-    value = parse_answer(written, col, decimal_comma)
+    value = parse_answer(written, col, decimal_comma, channels)
     if value is None:
         return UNPARSEABLE
     if col.quantity in (C_OUT, HW_OUT):
@@ -169,19 +181,23 @@ class Grader:
 
     def _answers(self, sheet: Sheet, found: dict[str, SheetRow]) -> list[Answer]:
         answers = []
+        own_c_out = sheet.column_for(C_OUT)
         for name in self._rows(found):
             row = found.get(name)
+            channels = (self.truths[name][C_OUT],
+                        parse_answer(row.values.get(own_c_out.key, ""), own_c_out, self.options.decimal_comma)
+                        if row is not None and own_c_out is not None else None)
             for col, written in self._columns(sheet):
                 text = (row.values.get(written.key, "") if row is not None and written is not None else "").strip()
                 truth = self.truths[name][col.quantity]
                 answer = Answer(name, col, written, text, truth)
                 unit_col = written or col
                 answer.verdict = judge(text, truth, unit_col, self.options.rtol, self.options.truncation,
-                                       self.options.decimal_comma)
+                                       self.options.decimal_comma, channels)
                 if not text and name in self.ported and col.quantity in (C_OUT, HW_OUT):
                     answer.verdict = None  # blank as in the table; a value there is the output the name stands for
                 if text and text.lower() not in NOT_APPLICABLE:
-                    answer.value = parse_answer(text, unit_col, self.options.decimal_comma)
+                    answer.value = parse_answer(text, unit_col, self.options.decimal_comma, channels)
                 answers.append(answer)
         return answers
 
@@ -192,7 +208,8 @@ class Grader:
             return {}
         shapes: dict[str, dict[str, Any]] = {}
         for answer in answers:
-            if answer.column.quantity in (C_OUT, HW_OUT) and answer.layer != TOTAL:
+            if answer.column.quantity in (C_OUT, HW_OUT) and answer.layer != TOTAL \
+                    and not (isinstance(answer.value, tuple) and len(answer.value) != 2):  # a shape not read as H×W
                 shapes.setdefault(answer.layer, {})[answer.column.quantity] = answer.value
         written = {layer: Written(parts.get(C_OUT), parts.get(HW_OUT)) for layer, parts in shapes.items()}
         return carry_forward(self.graph, self.report, written)
@@ -273,16 +290,21 @@ class Grader:
 
     # --- files ----------------------------------------------------------------------------------
 
-    def grade_files(self, paths: Iterable[Path]) -> tuple[list[GradeResult], list[SheetError]]:
-        """Grade each file; a file that cannot be read is a SheetError in the second list, not a stop."""
+    def grade_files(self, paths: Iterable[Path], progress: Callable[[int, int], None] | None = None
+                    ) -> tuple[list[GradeResult], list[SheetError]]:
+        """Grade each file; a file that cannot be read is a SheetError in the second list, not a stop.
+        `progress(done, total)` is called after each file."""
         results, errors = [], []
-        for path in paths:
+        paths = list(paths)
+        for done, path in enumerate(paths, start=1):
             try:
                 results.append(self.grade(read_sheet(Path(path), str(path))))
             except SheetError as exc:
                 if exc.file is None and exc.loc is None:
                     exc = SheetError(exc.message, file=str(path), layer=exc.layer, field=exc.field, hint=exc.hint)
                 errors.append(exc)
+            if progress is not None:
+                progress(done, len(paths))
         return results, errors
 
 

@@ -245,6 +245,9 @@ def parse_records(records: Iterable[tuple[int, list[str]]], file: str) -> Sheet:
                                (layer_index, ""))
             points = _fraction(text, "points", Location(file, line, index + 1), positive=True)
             continue
+        if [cell.strip() for cell in record] == [cell.strip() for cell in header][:len(record)]:
+            _capped(notes, f"line {line}: the header again, skipped")  # two tables pasted one after the other
+            continue
         if len(rows) >= MAX_ROWS:
             raise SheetError(f"too many rows (the limit is {MAX_ROWS:,})", loc=Location(file, line, 1))
         if len(record) > len(header) and any(cell.strip() for cell in record[len(header):]):
@@ -483,6 +486,9 @@ def _yaml_text(value: Any, loc: Location, raw: dict[tuple[int, int], str]) -> st
         return ""
     if isinstance(value, str):
         return value
+    if isinstance(value, list) and 1 < len(value) <= 3 and all(isinstance(item, int) and not isinstance(item, bool)
+                                                             for item in value):
+        return "x".join(str(item) for item in value)  # hw_out: [55, 55] (or the whole shape [96, 55, 55])
     if isinstance(value, (list, dict)):
         return "[...]" if isinstance(value, list) else "{...}"
     return raw.get((loc.line, loc.column), str(value))

@@ -199,12 +199,17 @@ def _why(cell: Cell, explained: Mapping[str, str]) -> str:
     return {MISSING: "not answered", UNPARSEABLE: "not a number"}.get(cell.verdict, "")
 
 
+MAX_NAME_BYTES = 200
+
+
 def feedback_names(results: Sequence[GradeResult]) -> list[str]:
     """A file name per sheet, from the student's name, made safe and unique: 'alice.md', 'alice-2.md'."""
     names: list[str] = []
     taken: set[str] = set()
     for result in results:
-        base = re.sub(r"[^\w.-]+", "_", result.student).strip("._") or "sheet"
+        base = re.sub(r"[^\w.-]+", "_", result.student).strip("._")
+        # a file name holds at most 255 bytes: room for '-1234.md' after a long (or non-ASCII) name
+        base = base.encode("utf-8")[:MAX_NAME_BYTES].decode("utf-8", "ignore").rstrip("._") or "sheet"
         name, count = f"{base}.md", 1
         while name.lower() in taken:
             count += 1

@@ -467,8 +467,8 @@ def _variables(doc: YMap, overrides: dict[str, str], file: str, symbols: dict[st
                                        f"variables: {', '.join(raw)}" if raw else "the spec defines no 'vars:'")))
     for name, value in raw.items():
         try:
+            check_name(name, raw.key_locs[name], "variable name")  # before it is a variable: `true:` is no name
             values[name] = UNKNOWN
-            check_name(name, raw.key_locs[name], "variable name")
             value_loc = raw.value_locs[name]
             if isinstance(value, YMap) and _is_declaration(value):
                 declared[name] = _declared(name, value, raw.key_locs[name])
