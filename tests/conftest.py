@@ -185,6 +185,10 @@ def pytest_collection_modifyitems(config, items):
     for item in items:  # the slow tests are torch's anyway: grouping them would put most of them on one worker
         if (item.get_closest_marker("torch") or item.get_closest_marker("peers")) and not item.get_closest_marker("slow"):
             _join_group(item, "torch")
+        elif getattr(item, "originalname", None) == "test_zoo_equals_memtracker_on_torchvision":
+            # a model's five cases share one MemTracker session (DenseNet-121's: about 90 s of CPU) only when
+            # they run in one worker: spread over two, both paid for it
+            _join_group(item, f"memtracker-{item.callspec.params['name']}")
 
 
 def _join_group(item, group: str) -> None:
