@@ -1,6 +1,6 @@
 """All layer types, one class each (docs/spec.md lists them). Importing this package registers them."""
 # isort: off
-from . import conv, pool, linear, reshape, norm, activation, merge, resample, tensor, detect, products, interpolate  # noqa: F401  (registration order)
+from . import conv, pool, linear, reshape, norm, activation, merge, resample, tensor, detect, products, interpolate, attention  # noqa: F401  (registration order)
 # isort: on
 from .base import (
                    REGISTRY,
