@@ -149,7 +149,7 @@ class MultiheadAttention(Layer):
                 ATTENTION_SCALE: big_l * d, ATTENTION_SOFTMAX: product([Q("heads", self.heads), big_l, big_l])}
 
     def explain_shape(self, inputs: list[Shape], output: Shape) -> list[Step]:
-        length, features = inputs[0]
+        features = inputs[0][1]
         return [Step("heads", None, f"{self.heads} heads of D / heads = {features} / {self.heads} = "
                                     f"{features // self.heads} features; {shape_list(output)} out")]
 

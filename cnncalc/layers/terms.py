@@ -9,7 +9,7 @@ from __future__ import annotations
 # The cost terms a layer type may report, each an exact count for one sample.
 MAC = "mac"  # multiply-accumulates with weights: conv, transposed conv, linear
 MATMUL = "matmul"  # multiply-accumulates of a matrix product of two activations (attention's q @ k)
-ATTENTION = "attention"  # multiply-accumulates of a fused attention's q @ kᵀ and weights @ v (scaled_dot_product_attention)
+ATTENTION = "attention"  # multiply-accumulates of a fused attention's q @ kᵀ and weights @ v
 ATTENTION_SCALE = "attention_scale"  # one multiply per query element of a fused attention (q / sqrt(d), ptflops)
 ATTENTION_SOFTMAX = "attention_softmax"  # one per attention weight of a fused attention: heads·L·L (ptflops)
 OUTPUT_MAC = "output_mac"  # weights read per output element × output elements (thop)

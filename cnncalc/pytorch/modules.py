@@ -107,9 +107,10 @@ class LayerScale(nn.Module):
 
 
 class BareParameter(nn.Module):
-    """A module around one parameter (named by `bare`) that the state_dict keeps as a bare parameter of the
-    enclosing module: key `<path>`, not `<path>.<bare>`. To load such a key, the enclosing module gets a load
-    hook (torch's registration hook sees it take this module)."""
+    """A module around one parameter (named by `bare`) that the state_dict keeps as a
+    bare parameter of the enclosing module: key `<path>`, not `<path>.<bare>`. To load
+    such a key, the enclosing module gets a load hook (torch's registration hook sees it
+    take this module)."""
 
     bare = "weight"
     _watching = False
@@ -118,7 +119,8 @@ class BareParameter(nn.Module):
         super().__init__()
         if not BareParameter._watching:
             BareParameter._watching = True
-            nn.modules.module.register_module_module_registration_hook(BareParameter._taken)
+            hook = BareParameter._taken
+            nn.modules.module.register_module_module_registration_hook(hook)
 
     def _save_to_state_dict(self, destination, prefix, keep_vars):
         value = getattr(self, self.bare)
@@ -127,16 +129,18 @@ class BareParameter(nn.Module):
     @staticmethod
     def _taken(parent, name, module):
         if isinstance(module, BareParameter):
+
             def rename(_, state_dict, prefix, *args):
-                if prefix + name in state_dict:
-                    state_dict[f"{prefix}{name}.{module.bare}"] = state_dict.pop(prefix + name)
+                key = prefix + name
+                if key in state_dict:
+                    state_dict[f"{key}.{module.bare}"] = state_dict.pop(key)
 
             parent.register_load_state_dict_pre_hook(rename)
 
 
 class BareScale(BareParameter):
-    """A learned scale per channel kept as a bare parameter (state_dict key `<path>`, shape [C]), as
-    Ultralytics' A2C2f keeps `gamma`."""
+    """A learned scale per channel kept as a bare parameter (state_dict key `<path>`,
+    shape [C]), as Ultralytics' A2C2f keeps `gamma`."""
 
     bare = "scale"
 
@@ -149,8 +153,8 @@ class BareScale(BareParameter):
 
 
 class ClassToken(BareParameter):
-    """A learned token put before a sequence's N×L×D tokens (ViT's class token, state_dict key `<path>`,
-    shape 1×1×D): torch.cat([token.expand(N, -1, -1), x], dim=1)."""
+    """A learned token put before a sequence's N×L×D tokens (ViT's class token,
+    state_dict key `<path>`, shape 1×1×D): cat([token.expand(N, -1, -1), x], dim=1)."""
 
     bare = "token"
 
@@ -163,22 +167,23 @@ class ClassToken(BareParameter):
 
 
 class PositionEmbedding(BareParameter):
-    """A learned 1×L×D tensor added to a sequence's tokens (ViT's positional embedding, state_dict key
-    `<path>`)."""
+    """A learned 1×L×D tensor added to a sequence's tokens (ViT's positional embedding,
+    state_dict key `<path>`)."""
 
     bare = "embedding"
 
     def __init__(self, length, features):
         super().__init__()
-        self.embedding = nn.Parameter(torch.empty(1, length, features).normal_(std=0.02))
+        embedding = torch.empty(1, length, features).normal_(std=0.02)
+        self.embedding = nn.Parameter(embedding)
 
     def forward(self, x):
         return x + self.embedding
 
 
 class SelfAttention(nn.MultiheadAttention):
-    """nn.MultiheadAttention on N×L×D tokens (batch_first), its query, key and value all the input, as
-    torchvision's ViT calls it: self_attention(x, x, x, need_weights=False)[0]."""
+    """nn.MultiheadAttention on N×L×D tokens (batch_first), query, key and value all the
+    input, as torchvision's ViT calls it: attention(x, x, x, need_weights=False)[0]."""
 
     def __init__(self, embed_dim, num_heads, dropout=0.0):
         super().__init__(embed_dim, num_heads, dropout=dropout, batch_first=True)
