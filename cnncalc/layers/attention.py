@@ -19,6 +19,7 @@ from .memory import (
     Stage,
     Tensor,
     like,
+    stage_output,
 )
 from .terms import ATTENTION, ATTENTION_SCALE, ATTENTION_SOFTMAX, BIAS, ELEMENTWISE, MAC
 from .torchspec import T, Torch
@@ -72,12 +73,13 @@ class ClassToken(LearnedTensor):
     def memory(self, inputs: list[Shape], output: Shape, ctx: MemoryContext) -> tuple[Stage, ...]:
         """token.expand(N, -1, -1) is a view; torch.cat copies and keeps nothing (the result takes the wider
         type of the two: float32 under autocast). Backward: the input's gradient is a slice of the incoming
-        one, and the expand's sums the token's slice over the batch (D numbers)."""
+        one, and the expand's sums the token's slice over the batch (D numbers). Under autocast torch.cat
+        copies a 16-bit input to float32, the token's type, first."""
         features = inputs[0][1]
         backward = Backward((Op((like("grad_token", "param:token"),)),), (GRAD_OUT,),
                             (("token", "grad_token"),)) if ctx.training else None
         return (Stage("cat", (0,), Forward((Op((Tensor("output", numel(output)),)),)), backward,
-                      (("token", features),), promotes=True),)
+                      (("token", features),), autocast="float32"),)
 
 
 @register
@@ -164,26 +166,56 @@ class MultiheadAttention(Layer):
         return T("SelfAttention", inputs[0][1], self.heads, **extra)
 
     def memory(self, inputs: list[Shape], output: Shape, ctx: MemoryContext) -> tuple[Stage, ...]:
-        """F.multi_head_attention_forward: the in-projection (3·L·D), its q, k and v made contiguous (a copy),
-        the fused attention (L·D, and in training a float32 log-sum-exp per head and query), the heads merged
-        back (a copy) and the out-projection. Training keeps the projections' inputs, q, k, v, the attention's
-        output and its log-sum-exp."""
+        """At inference (no gradient, not under autocast) nn.MultiheadAttention takes its fused fast path: one
+        op, which allocates the output. Otherwise F.multi_head_attention_forward, op by op: the in-projection
+        copies the input transposed to [L, N, D] (kept for its weight's gradient, else freed after the product)
+        and adds the bias to the product (3·L·D); q, k and v are made contiguous in one [3, L, N, D] copy and
+        taken from it as views (backward scatters each view's gradient into zeros of that size, and autograd
+        sums them); the fused attention gives L·D and a float32 log-sum-exp per head and query (freed at once
+        without a gradient), keeping q, k, v and both; its three gradients are each copied twice back through
+        the heads' views; the out-projection reads the attention's output as it is, and its output, transposed
+        back to [N, L, D], is a view."""
         length, features = inputs[0]
         n = length * features
-        params = (("in_proj_weight", 3 * features * features), ("in_proj_bias", 3 * features),
-                  ("out_proj.weight", features * features), ("out_proj.bias", features))
-        lse = Tensor("lse", self.heads * length, dtype=FLOAT32)
-        if not ctx.training:
-            forward = Forward((Op((Tensor("proj", 3 * n),)), Op((Tensor("qkv", 3 * n),), frees=("proj",)),
-                               Op((Tensor("attn", n),), frees=("qkv",)), Op((Tensor("merged", n),), frees=("attn",)),
-                               Op((Tensor("output", n),), frees=("merged",))))
-            return (Stage("attention", (0,), forward, params=params, autocast="lower"),)
-        forward = Forward((Op((Tensor("proj", 3 * n),)), Op((Tensor("qkv", 3 * n),), frees=("proj",)),
-                           Op((Tensor("attn", n), lse)), Op((Tensor("merged", n),)), Op((Tensor("output", n),))),
-                          saved=(0, "qkv", "attn", "lse", "merged", "param:in_proj_weight", "param:out_proj.weight"))
-        grads = tuple(like(f"grad_{name}", f"param:{name}") for name, _ in params)
-        backward = Backward((Op((Tensor("grad_merged", n),)), Op((Tensor("grad_qkv", 3 * n),), frees=("grad_merged",)),
-                             Op((like("grad_in", 0),)), Op(grads)), ("grad_in",),
-                            tuple((name, f"grad_{name}") for name, _ in params))
-        return (Stage("attention", (0,), forward, backward, params=params, autocast="lower"),)
+        training = ctx.training
+        out_params = (("out_proj.weight", features * features), ("out_proj.bias", features))
+        if not training and not ctx.autocast:
+            return (Stage("attention", (0,), Forward((Op((Tensor("output", n),)),)),
+                          params=(("in_proj_weight", 3 * features * features), ("in_proj_bias", 3 * features),
+                                  *out_params)),)
 
+        def grad(name: str) -> Tensor:
+            return like(f"grad_{name}", f"param:{name}")
+
+        def when_training(backward: Backward) -> Backward | None:
+            return backward if training else None
+
+        in_proj = Stage(
+            "in_proj", (0,), Forward((Op((Tensor("x_copy", n),)),
+                                      Op((Tensor("mm", 3 * n),), () if training else ("x_copy",)),
+                                      Op((Tensor("output", 3 * n),), ("mm",))),
+                                     saved=("x_copy", "param:in_proj_weight")),
+            when_training(Backward((Op((grad("in_proj_bias"),)), Op((grad("in_proj_weight"),)),
+                                    Op((Tensor("g_x", n),)), Op((like("grad_in", 0),), ("g_x",))), ("grad_in",),
+                                   (("in_proj_bias", "grad_in_proj_bias"), ("in_proj_weight", "grad_in_proj_weight")))),
+            (("in_proj_weight", 3 * features * features), ("in_proj_bias", 3 * features)), autocast="lower")
+        qkv = Stage("qkv", (stage_output(0),), Forward((Op((Tensor("output", 3 * n),)),)),
+                    when_training(Backward((Op((like("grad_in", 0),)),), ("grad_in",))))
+        views = tuple(Stage(part, (stage_output(1),), Forward(output=0, part=n),
+                            when_training(Backward((Op((Tensor("copy1", n),)), Op((Tensor("copy2", n),), ("copy1",)),
+                                                    Op((like("grad_in", 0),), ("copy2",))), ("grad_in",))),
+                            layout="input")
+                      for part in ("q", "k", "v"))
+        attention = Stage(
+            "attention", (stage_output(2), stage_output(3), stage_output(4)),
+            Forward((Op((Tensor("output", n), Tensor("lse", self.heads * length, dtype=FLOAT32)),
+                        () if training else ("lse",)),), saved=(0, 1, 2, "output", "lse")),
+            when_training(Backward((Op((Tensor("gq", n), Tensor("gk", n), Tensor("gv", n))),), ("gq", "gk", "gv"))),
+            autocast="lower")
+        out_proj = Stage("out_proj", (stage_output(5),), Forward((Op((Tensor("output", n),)),),
+                                                                 saved=(0, "param:out_proj.weight")),
+                         when_training(Backward((Op((Tensor("grad_in", n),)), Op((grad("out_proj.weight"),)),
+                                                 Op((grad("out_proj.bias"),))), ("grad_in",),
+                                                tuple((name, f"grad_{name}") for name, _ in out_params))),
+                         out_params, autocast="lower")
+        return (in_proj, qkv, *views, attention, out_proj)
