@@ -323,6 +323,10 @@ LOWERING_QUIRKS = {
     ("layernorm", "thop"): "LayerNorm2d subclasses nn.LayerNorm; thop looks modules up by exact type: 0",
     ("softmax", "ptflops"): "cnncalc lowers softmax to torch.softmax; ptflops counts only F.softmax (nn.Softmax)",
     ("softmax", "thop"): "cnncalc lowers softmax to torch.softmax; thop counts only the nn.Softmax module",
+    ("mha", "ptflops"): "cnncalc lowers mha to SelfAttention, a subclass of nn.MultiheadAttention whose forward takes "
+                        "one input; ptflops looks modules up by exact type and counts it as 0",
+    ("mha", "torch"): "on the CPU under torch.no_grad() nn.MultiheadAttention takes its fused fast path "
+                      "(torch._native_multi_head_attention), which FlopCounterMode does not count: 0",
 }
 
 
@@ -360,6 +364,37 @@ def test_the_usual_modules_count_as_the_convention_says(tool):
     assert COUNT[tool](torch.nn.Sequential(torch.nn.Softmax(dim=1)).eval(), (4, 9, 11)) == softmax.totals.macs
     graph = build(parse_spec("input: [4, 9, 11]\nlayers:\n  - {op: flatten}\n  - {op: layernorm}\n", "ln.yaml"))
     assert COUNT[tool](_lowered(graph), graph.input_shape) == analyze(graph, convention=CONVENTIONS[tool]).totals.macs
+
+
+@pytest.mark.peers
+@pytest.mark.torch
+@pytest.mark.filterwarnings("ignore")
+@pytest.mark.parametrize("tool", PEERS)
+def test_nn_multihead_attention_counts_as_the_convention_says(tool):
+    """mha's example as torchvision calls nn.MultiheadAttention (its exact type, which ptflops looks up), and for
+    FlopCounterMode on the meta device, where the fused inference fast path (LOWERING_QUIRKS) is not taken: what
+    the tools count for torchvision's ViT blocks, and what verify (on the meta device) counts per layer."""
+    torch = pytest.importorskip("torch")
+    pytest.importorskip(PACKAGE[tool])
+    graph = build(parse_spec(REGISTRY["mha"].example_spec(), "mha.yaml"))
+
+    class Model(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.attention = torch.nn.MultiheadAttention(4, 2, batch_first=True)
+
+        def forward(self, x):
+            x = x.reshape(x.shape[0], 99, 4)
+            return self.attention(x, x, x, need_weights=False)[0]
+
+    with torch.device("meta" if tool == "torch" else "cpu"):
+        model = Model().eval()
+    expected = analyze(graph, convention=CONVENTIONS[tool]).totals.macs
+    assert COUNT[tool](model, graph.input_shape) == expected
+    # 99 tokens of 4 features in 2 heads: projections 4·99·4·4 = 6,336 multiply-adds, the attention's two products
+    # 2·99·99·4 = 78,408; ptflops adds the biases 4·99·4 = 1,584, q scaled 99·4 = 396, softmax 2·99·99 = 19,602
+    assert expected == {"fvcore": 6336, "ptflops": 6336 + 78408 + 1584 + 396 + 19602, "thop": 0, "torchinfo": 0,
+                        "torch": 2 * (6336 + 78408)}[tool]
 
 
 # ---- the zoo against the torchvision models ------------------------------------------------------
