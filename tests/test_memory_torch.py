@@ -91,6 +91,9 @@ NOT_EXACT = {
                                     "inception5b: the optimizer state touched before fc.weight differs",
     ("convnext_tiny", "adamw-touched"): "torchvision's CNBlock registers layer_scale before its block, the spec "
                                         "after pwconv2: the optimizer state touched before pwconv2 differs",
+    ("vit_b_16", "momentum-resident"): "at b2 the peak is in the first block's in-projection backward, where cnncalc "
+                                       "holds 1,035,264 bytes of temporaries more than MemTracker (0.1%; the cause "
+                                       "is not pinned down); b8 and the other cases are exact",
 }
 WITHIN_ONE_PERCENT_FAILS: dict[tuple[str, str], str] = {}  # none today: DenseNet's was fixed by its spec
 CASES = ("momentum-touched", "momentum-resident", "adamw-touched", "adamw-resident", "infer")
