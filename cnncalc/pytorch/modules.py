@@ -188,7 +188,7 @@ class SelfAttention(nn.MultiheadAttention):
     def __init__(self, embed_dim, num_heads, dropout=0.0):
         super().__init__(embed_dim, num_heads, dropout=dropout, batch_first=True)
 
-    def forward(self, x):
+    def forward(self, x):  # type: ignore[override]
         return super().forward(x, x, x, need_weights=False)[0]
 
 
