@@ -98,8 +98,8 @@ CASES = [
      ["{f}:{at[many]}: error: layer 'a', field 'heads'"]),
     ("mha-no-heads", "input: [12, 10]\nlayers:\n  - {op: mha, name: a}\n",
      ["{f}:3:5: error: layer 'a': 'heads' is required for mha", "hint: add 'heads: ...' to the layer"]),
-    ("mha-dropout-1", "input: [12, 10]\nlayers:\n  - {op: mha, name: a, heads: 2, dropout: 1}\n",
-     ["{f}:{at[1}]}: error: layer 'a', field 'dropout'"]),
+    ("mha-dropout", "input: [12, 10]\nlayers:\n  - {op: mha, name: a, heads: 2, dropout: 0.1}\n",
+     ["{f}:{at[dropout]}: error: layer 'a': unknown field 'dropout' for mha", "fields of mha: heads"]),
     ("mha-on-a-map", GOOD_HEAD + "  - {op: mha, name: a, heads: 1}\n",
      ["{f}:3:5: error: layer 'a': mha needs an [L, D] sequence of L tokens of D features, but its input is "
       "[3, 32, 32]", "hint: make tokens of a feature map"]),

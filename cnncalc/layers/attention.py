@@ -8,7 +8,7 @@ from typing import Any
 from ..core.formula import Q, Step, product
 from ..core.shapes import Shape, numel, shape_list
 from .base import RF, Cells, Layer, Warn, register
-from .fields import number, positive_int, spec_field
+from .fields import positive_int, spec_field
 from .memory import (
     FLOAT32,
     GRAD_OUT,
@@ -71,10 +71,9 @@ class ClassToken(LearnedTensor):
         return T("ClassToken", inputs[0][1])
 
     def memory(self, inputs: list[Shape], output: Shape, ctx: MemoryContext) -> tuple[Stage, ...]:
-        """token.expand(N, -1, -1) is a view; torch.cat copies and keeps nothing (the result takes the wider
-        type of the two: float32 under autocast). Backward: the input's gradient is a slice of the incoming
-        one, and the expand's sums the token's slice over the batch (D numbers). Under autocast torch.cat
-        copies a 16-bit input to float32, the token's type, first."""
+        """token.expand(N, -1, -1) is a view; torch.cat copies and keeps nothing (under autocast it first copies
+        a 16-bit input to float32, the token's type). Backward: the input's gradient is a slice of the
+        incoming one, and the expand's sums the token's slice over the batch (D numbers)."""
         features = inputs[0][1]
         backward = Backward((Op((like("grad_token", "param:token"),)),), (GRAD_OUT,),
                             (("token", "grad_token"),)) if ctx.training else None
@@ -127,8 +126,6 @@ class MultiheadAttention(Layer):
     weight_layer = True
 
     heads: int = spec_field(positive_int, aliases=("num_heads",), doc="attention heads; they divide D")
-    dropout: float = spec_field(number(0, 1, high_open=True), 0.0, doc="dropout on the attention weights in "
-                                "training, in [0, 1)")
 
     def output_shape(self, inputs: list[Shape], warn: Warn) -> Shape:
         _, features = tokens(self, inputs[0])
@@ -162,8 +159,7 @@ class MultiheadAttention(Layer):
         return Cells(filters=f"{self.heads} heads")
 
     def lowering(self, inputs: list[Shape], output: Shape) -> Torch:
-        extra = {"dropout": self.dropout} if self.dropout else {}
-        return T("SelfAttention", inputs[0][1], self.heads, **extra)
+        return T("SelfAttention", inputs[0][1], self.heads)
 
     def memory(self, inputs: list[Shape], output: Shape, ctx: MemoryContext) -> tuple[Stage, ...]:
         """At inference (no gradient, not under autocast) nn.MultiheadAttention takes its fused fast path: one
