@@ -531,7 +531,7 @@ def test_the_cli_table_total_is_the_compared_total():
 @pytest.mark.slow
 @pytest.mark.filterwarnings("ignore")
 @pytest.mark.parametrize("name", ["alexnet_paper", "resnet18", "googlenet", "convnext_tiny", "mobilenet_v3_large",
-                                  "shufflenet_v2_x1_0", "vgg_a_lrn", "lraspp_mobilenet_v3_large"])
+                                  "shufflenet_v2_x1_0", "vgg_a_lrn", "lraspp_mobilenet_v3_large", "vit_b_16"])
 def test_verify_compares_every_layer_with_fvcore(name):
     pytest.importorskip("torch")
     pytest.importorskip("fvcore")
