@@ -468,3 +468,27 @@ def test_verify_memory_fails_when_a_rule_is_wrong(torch, monkeypatch):
     kept = [m for m in data["mismatches"] if m["quantity"] == "memory: kept for backward (bytes)"]
     # resnet18's batch norms keep their input and two statistics of C floats each
     assert kept and all(m["static"] < m["torch"] for m in kept)
+
+
+TRANSPOSED_LINEAR = """
+input: [4, 9, 11]
+layers:
+  - {op: conv, name: pre, out: 4, kernel: 1, bias: false}
+  - {op: reshape, name: rows, shape: [4, 99]}
+  - {op: transpose, name: tokens, dims: [1, 2]}            # [99, 4], not contiguous
+  - {op: linear, name: fc, out: 6, bias: BIAS}
+"""
+
+
+@pytest.mark.parametrize("bias", [True, False])
+@pytest.mark.parametrize("case", ["train-resident", "infer"])
+def test_linear_on_a_transposed_sequence_equals_memtracker(memtracker, case, bias):
+    """nn.Linear on tokens that are a transposed map: torch.matmul copies them (kept in training) and adds the
+    bias out of place."""
+    graph = build(parse_spec(TRANSPOSED_LINEAR.replace("BIAS", str(bias).lower()), "transposed_linear.yaml"))
+    mode, _, protocol = case.partition("-")
+    schedule = memory_schedule(graph, MemoryOptions(mode=mode, optimizer="adamw", protocol=protocol or "resident",
+                                                    tracker_hooks=True))
+    measured = memtracker.measure(lowered(graph), 2, graph.input_shape, mode, "adamw", protocol == "resident")
+    index, _ = schedule.peak(2)
+    assert schedule.samples[index].bytes(2) == measured

@@ -1,12 +1,13 @@
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from ..core.formula import Formula, Q, product
 from ..core.shapes import Shape, numel, shape_list
 from .base import Cells, FusedActivation, Warn, fused_activation_names, register
 from .fields import boolean, choice, positive_int, spec_field
-from .memory import MemoryContext, Stage, weighted
+from .memory import Forward, MemoryContext, Op, Stage, Tensor, is_permuted, weighted
 from .terms import BIAS, MAC, OUTPUT_MAC, PARAM_POSITIONS
 from .torchspec import T, Torch
 
@@ -52,9 +53,17 @@ class Linear(FusedActivation):
 
     def memory(self, inputs: list[Shape], output: Shape, ctx: MemoryContext) -> tuple[Stage, ...]:
         """addmm (mm without a bias) keeps its input (a sequence viewed as [N·L, D]); backward: one op per
-        gradient (mm, mm, sum)."""
+        gradient (mm, mm, sum). A sequence that is not contiguous (a transposed map) cannot be viewed so:
+        torch.matmul copies it (the copy is kept for the weight's gradient, else freed after the product) and
+        the bias is added to the product out of place."""
         params = (("weight", inputs[0][-1] * self.out), *((("bias", self.out),) if self.bias else ()))
         stage = weighted("linear", 0, numel(output), params, ctx.training, separate_grads=True, layout="contiguous")
+        if len(inputs[0]) == 2 and is_permuted(ctx, inputs[0]):
+            copy = Op((Tensor("copy", numel(inputs[0])),))
+            product = Op((Tensor("mm", numel(output)),), () if ctx.training else ("copy",))
+            ops = (copy, product, Op((Tensor("output", numel(output)),), ("mm",))) if self.bias else \
+                (copy, Op((Tensor("output", numel(output)),), () if ctx.training else ("copy",)))
+            stage = replace(stage, forward=Forward(ops, saved=("copy", "param:weight")))
         return self.with_activation_memory((stage,), output, ctx)
 
     def cells(self, inputs: list[Shape], output: Shape) -> Cells:
