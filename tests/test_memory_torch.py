@@ -492,3 +492,27 @@ def test_linear_on_a_transposed_sequence_equals_memtracker(memtracker, case, bia
     measured = memtracker.measure(lowered(graph), 2, graph.input_shape, mode, "adamw", protocol == "resident")
     index, _ = schedule.peak(2)
     assert schedule.samples[index].bytes(2) == measured
+
+
+VIT_TAIL = """
+input: [4, 9, 11]
+layers:
+  - {op: conv, name: pre, out: 4, kernel: 1, bias: false}
+  - {op: reshape, name: tokens, shape: [99, 4]}
+  - {op: linear, name: embed, out: 6}
+  - {op: layernorm, name: ln}                               # float32 under autocast
+  - {op: class_token, name: token}                          # [100, 6]
+  - {op: pos_embedding, name: position}
+  - {op: mha, name: attention, heads: 2}
+"""
+
+
+@pytest.mark.parametrize("amp", [None, "bf16"])
+def test_attention_on_a_float32_input_equals_memtracker(memtracker, amp):
+    """At inference nn.MultiheadAttention takes its fast path when its input is float32 (after a layer norm, as
+    in ViT), under autocast too, which then casts query, key and value to 16 bits one by one."""
+    graph = build(parse_spec(VIT_TAIL, "vit_tail.yaml"))
+    schedule = memory_schedule(graph, MemoryOptions(mode="infer", tracker_hooks=True, amp=amp))
+    measured = memtracker.measure(lowered(graph), 2, graph.input_shape, "infer", "adamw", True, amp=amp)
+    index, _ = schedule.peak(2)
+    assert schedule.samples[index].bytes(2) == measured

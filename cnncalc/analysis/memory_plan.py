@@ -99,7 +99,7 @@ def make_plan(graph: Graph, options: MemoryOptions) -> Plan:
         inputs = [ids[ref] for ref in node.inputs]
         ctx = MemoryContext(training, tuple(tensors[t].requires_grad for t in inputs),
                             tuple(tensors[t].channels_last for t in inputs), tuple(tensors[t].strides for t in inputs),
-                            low is not None)
+                            low is not None, tuple(low is not None and tensors[t].dtype == low for t in inputs))
         layer, shapes = node.layer, list(node.input_shapes)
         stages = layer.memory(shapes, node.output_shape, ctx)
         for name, elements, kind in layer.buffer_tensors(shapes, node.output_shape):

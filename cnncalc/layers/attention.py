@@ -162,23 +162,26 @@ class MultiheadAttention(Layer):
         return T("SelfAttention", inputs[0][1], self.heads)
 
     def memory(self, inputs: list[Shape], output: Shape, ctx: MemoryContext) -> tuple[Stage, ...]:
-        """At inference (no gradient, not under autocast) nn.MultiheadAttention takes its fused fast path: one
-        op, which allocates the output. Otherwise F.multi_head_attention_forward, op by op: the in-projection
-        copies the input transposed to [L, N, D] (kept for its weight's gradient, else freed after the product)
-        and adds the bias to the product (3·L·D); q, k and v are made contiguous in one [3, L, N, D] copy and
-        taken from it as views (backward scatters each view's gradient into zeros of that size, and autograd
-        sums them); the fused attention gives L·D and a float32 log-sum-exp per head and query (freed at once
-        without a gradient), keeping q, k, v and both; its three gradients are each copied twice back through
-        the heads' views; the out-projection reads the attention's output as it is, and its output, transposed
-        back to [N, L, D], is a view."""
+        """At inference nn.MultiheadAttention takes its fused fast path where its input has its parameters' type
+        (float32; under autocast the op then casts query, key and value to 16 bits, three copies of the input):
+        one op, which allocates the output. Otherwise (training, or a 16-bit input under autocast)
+        F.multi_head_attention_forward, op by op: the in-projection copies the input transposed to [L, N, D]
+        (kept for its weight's gradient, else freed after the product) and adds the bias to the product
+        (3·L·D); q, k and v are made contiguous in one [3, L, N, D] copy and taken from it as views (backward
+        scatters each view's gradient into zeros of that size, and autograd sums them); the fused attention
+        gives L·D and a float32 log-sum-exp per head and query (freed at once without a gradient), keeping
+        q, k, v and both; its three gradients are each copied twice back through the heads' views; the
+        out-projection reads the attention's output as it is, and its output, transposed back to [N, L, D],
+        is a view."""
         length, features = inputs[0]
         n = length * features
         training = ctx.training
         out_params = (("out_proj.weight", features * features), ("out_proj.bias", features))
-        if not training and not ctx.autocast:
-            return (Stage("attention", (0,), Forward((Op((Tensor("output", n),)),)),
+        if not training and not (ctx.autocast and ctx.low and ctx.low[0]):
+            # under autocast the fused op casts query, key and value to 16 bits one by one: three copies
+            return (Stage("attention", (0, 0, 0) if ctx.autocast else (0,), Forward((Op((Tensor("output", n),)),)),
                           params=(("in_proj_weight", 3 * features * features), ("in_proj_bias", 3 * features),
-                                  *out_params)),)
+                                  *out_params), autocast="lower"),)
 
         def grad(name: str) -> Tensor:
             return like(f"grad_{name}", f"param:{name}")

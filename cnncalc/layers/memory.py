@@ -108,6 +108,7 @@ class MemoryContext:
     channels_last: tuple[bool, ...]  # per input: a channels-last view (after a LayerNorm over channels)
     strides: tuple[Strides | None, ...] = ()  # per input: a view's strides, None if contiguous
     autocast: bool = False  # under autocast (--amp), where an op takes another path (fused attention)
+    low: tuple[bool, ...] = ()  # per input, under autocast: whether it is already 16-bit
 
 
 # A tensor's strides in elements, the batch axis first (its stride: the elements of storage per sample),
