@@ -4,8 +4,6 @@ class, the model itself), where they close gaps, and where a container would hol
 strictly (renamed from layer names to module paths) and computes its outputs bit for bit."""
 from __future__ import annotations
 
-import importlib.util
-
 import pytest
 from typer.testing import CliRunner
 
@@ -14,21 +12,9 @@ from cnncalc.pytorch.export import pytorch_export
 from cnncalc.spec.graph import build
 from cnncalc.spec.spec import parse_spec
 
+from .test_export import load_exported
+
 pytestmark = [pytest.mark.torch, pytest.mark.usefixtures("torch")]
-
-
-def exported_model(tmp_path, name: str, source: str):
-    """The last nn.Module class of an exported file, imported from disk and built."""
-    import torch
-
-    path = tmp_path / f"{name}.py"
-    path.write_text(source)
-    module_spec = importlib.util.spec_from_file_location(f"exported_{name}", path)
-    module = importlib.util.module_from_spec(module_spec)
-    module_spec.loader.exec_module(module)
-    classes = [v for v in vars(module).values() if isinstance(v, type) and issubclass(v, torch.nn.Module)
-               and v.__module__ == module.__name__]
-    return classes[-1]().eval()
 
 
 def assert_takes_the_lowered_weights(tmp_path, text: str, name: str) -> tuple[str, list[str]]:
@@ -41,7 +27,7 @@ def assert_takes_the_lowered_weights(tmp_path, text: str, name: str) -> tuple[st
 
     graph = build(parse_spec(text, f"{name}.yaml"))
     source, notes = pytorch_export(graph, name)
-    model = exported_model(tmp_path, name, source)
+    model = load_exported(tmp_path, name, source)
     lowered = to_module(graph)
     with torch.no_grad():
         for value in lowered.state_dict().values():  # weights unlike the default ones (BN's statistics too)
