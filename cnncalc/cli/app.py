@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 import typer
+from typer.core import TyperGroup
 
 from ..analysis.conventions import CONVENTIONS
 from ..analysis.report import DTYPE_BYTES
@@ -23,17 +24,18 @@ from ..render.console import stderr_console
 
 
 def _typer_fixes() -> None:
-    """Five slips of typer 0.29, fixed here for every command. Its help shows a flag as taking a
+    """Four slips of typer 0.29, fixed here for every command. Its help shows a flag as taking a
     value (`--strict <bool>`, so users write `--strict true` and get "unexpected extra argument"),
     folds choices mid-word (`<float32|float16|bfloat1 6>`), shows a repeatable option's type as
     Python's (`<list[str]>`) and a bounded number's as `<int range>`: a flag now shows no type,
     choices have spaces between them, where the column can wrap, a repeatable option shows its
-    item's type and a bounded number `<int>`. And its usage errors echo what was typed raw
-    (`No such option: --a<U+202E>b`): they now go through the sanitizer."""
-    import typer.rich_utils
-    from typer.core import TyperArgument, TyperOption
+    item's type and a bounded number `<int>`. And it coerces every value through pydantic, whose
+    import costs a short command half its time: plain values are coerced without it (coercion.py).
+    (Its usage errors echoing what was typed raw: CnnCalcGroup below.)"""
+    from typer._coercion import build_runtime_param
+    from typer.core import TyperArgument, TyperOption, _TyperParameter
 
-    from ..core.text import printable_message
+    from .coercion import PlainCoercion
 
     shown = TyperOption.display_type_rich
     shown_argument = TyperArgument.display_type_rich
@@ -51,17 +53,44 @@ def _typer_fixes() -> None:
     def argument_type_rich(self: TyperArgument, ctx: Any) -> Optional[str]:
         return _item_type(shown_argument(self, ctx))
 
+    def get_runtime_param(self: _TyperParameter) -> Any:
+        if self._runtime_param is None:
+            self._runtime_param = PlainCoercion(self.type_descriptor, build_runtime_param)  # type: ignore[assignment]
+        return self._runtime_param
+
     display_type_rich.cnncalc = True  # type: ignore[attr-defined]
     TyperOption.display_type_rich = display_type_rich  # type: ignore[method-assign]
     TyperArgument.display_type_rich = argument_type_rich  # type: ignore[method-assign, assignment]
-    format_error = typer.rich_utils.rich_format_error
+    _TyperParameter.get_runtime_param = get_runtime_param  # type: ignore[method-assign]
 
-    def rich_format_error(error: Any) -> None:
+
+class CnnCalcGroup(TyperGroup):
+    """The app's group: typer's usage errors echo what was typed raw (`No such option: --a<U+202E>b`);
+    here they go through the sanitizer before typer prints them. (Done where the error is raised, not
+    in typer's rich_utils, whose import, rich.markdown and markdown_it with it, would otherwise be
+    paid by every command.)"""
+
+    def make_context(self, *args: Any, **kwargs: Any) -> Any:
+        with _printable_usage_errors():
+            return super().make_context(*args, **kwargs)
+
+    def invoke(self, ctx: Any) -> Any:
+        with _printable_usage_errors():
+            return super().invoke(ctx)
+
+
+@contextmanager
+def _printable_usage_errors() -> Iterator[None]:
+    from typer._click.exceptions import ClickException
+
+    from ..core.text import printable_message
+
+    try:
+        yield
+    except ClickException as error:
         if isinstance(getattr(error, "message", None), str):
             error.message = printable_message(error.message)
-        format_error(error)
-
-    typer.rich_utils.rich_format_error = rich_format_error  # type: ignore[assignment]
+        raise
 
 
 def _item_type(text: Optional[str]) -> Optional[str]:
@@ -104,6 +133,7 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
     rich_markup_mode="rich",
+    cls=CnnCalcGroup,
 )
 
 DTYPES = tuple(DTYPE_BYTES)
