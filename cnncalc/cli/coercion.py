@@ -39,9 +39,9 @@ def plain_value(annotation: Any, info: Any, value: Any) -> Any:
     elif annotation is Path:
         if isinstance(value, str) and value and "\0" not in value and plain_path(info) and readable(value, info):
             return Path(value)
-    elif get_origin(annotation) is Literal:
-        if isinstance(value, str) and info.case_sensitive and value in get_args(annotation):
-            return value
+    elif get_origin(annotation) is Literal and isinstance(value, str) and info.case_sensitive \
+            and value in get_args(annotation):
+        return value
     raise Defer
 
 
