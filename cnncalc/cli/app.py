@@ -4,8 +4,10 @@ The CLI is thin: parse options, call the library, render, and turn domain errors
 (2 bad input, 1 a check that failed) with a message, never a traceback."""
 from __future__ import annotations
 
+import copy
 import inspect
 import math
+import os
 import re
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -126,7 +128,30 @@ def first_clause(text: str) -> str:
     return text
 
 
-app = typer.Typer(
+class CnnCalcApp(typer.Typer):
+    """The app: typer builds every command's click command on each start, reading each signature's
+    type hints (most of what a command line costs once the modules are imported). A command line
+    that names a command builds that command alone, under the same group; any other (no command,
+    --help, --version, a misspelt command, shell completion) builds them all."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        given = kwargs.get("args", args[0] if args else None)
+        argv = sys.argv[1:] if given is None else list(given)
+        named = [info for info in self.registered_commands if argv and command_name(info) == argv[0]]
+        if len(named) != 1 or any(key.endswith("_COMPLETE") for key in os.environ):
+            return super().__call__(*args, **kwargs)
+        alone = copy.copy(self)
+        alone.registered_commands = named
+        return typer.Typer.__call__(alone, *args, **kwargs)
+
+
+def command_name(info: Any) -> str:
+    """A registered command's name as typer gives it (typer.main.get_command_name)."""
+    callback = info.callback
+    return info.name or (callback.__name__.lower().replace("_", "-") if callback else "")
+
+
+app = CnnCalcApp(
     help="A static calculator for convolutional networks: shapes, parameters, multiply-adds and "
     "memory of every layer, from a plain YAML spec, printed the way CNN lectures print them.",
     no_args_is_help=True,

@@ -4,7 +4,7 @@ costs about as much CPU as everything else a `cnncalc table` does. What a comman
 plain (a string for a `str`, digits for an `int`, a path, one of a few choices), so those values are
 taken here directly, and any other value (a malformed or out-of-range number, a choice not offered,
 an unreadable file) goes through typer's own adapter: the result and every error message stay
-typer's. tests/test_cli_coercion.py compares the two on every parameter of every command."""
+typer's. tests/test_cli_startup.py compares the two on every parameter of every command."""
 from __future__ import annotations
 
 import os

@@ -1,9 +1,12 @@
 """The CLI's start-up (cli/coercion.py, cli/app.py): plain command-line values are coerced without
 typer's pydantic adapters, and must come out exactly as typer's would; typer's help and error
-formatting (rich.markdown with it) load only when help or an error is shown. These tests read typer
-0.29's internals the CLI relies on: they fail when typer changes under it."""
+formatting (rich.markdown with it) load only when help or an error is shown; a command line builds
+only the command it names, and says exactly what the whole app says. These tests read typer 0.29's
+internals the CLI relies on: they fail when typer changes under it."""
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import subprocess
 import sys
@@ -139,3 +142,33 @@ def test_help_and_usage_errors_still_load_typers_formatting():
     assert "typer.rich_utils" in loaded("--help")[1]
     code, modules = loaded("table", "alexnet", "--batch", "0")
     assert code == 2 and "typer.rich_utils" in modules and "pydantic" in modules
+
+
+def run_in_process(command, args):
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            command(args, prog_name="cnncalc")
+            code = 0
+        except SystemExit as exit:
+            code = exit.code
+    return code, out.getvalue(), err.getvalue()
+
+
+NAMES = sorted(typer.main.get_group(app).commands)
+
+
+@pytest.mark.parametrize("args", [[name, "--help"] for name in NAMES] + [
+    ["table", "alexnet", "--batch", "0"], ["table", "alexnet", "--bogus"], ["table"], ["table", "alexnet", "-f", "csv"],
+    ["check", "resnet50", "--max-params", "3M"], ["grade", "alexnet", "tests/data/sheets/alexnet/alice.csv"],
+    ["tabel"], ["--help"], ["--version"], [], ["table", "nosuch"]])
+def test_a_command_line_builds_its_command_alone_and_says_the_same(args, monkeypatch):
+    monkeypatch.chdir(ROOT)
+    whole = typer.main.get_command(app)
+    assert run_in_process(app, args) == run_in_process(whole, args)
+
+
+def test_each_command_is_found_by_its_name_alone():
+    from cnncalc.cli.app import command_name
+
+    assert sorted(command_name(info) for info in app.registered_commands) == NAMES
