@@ -10,11 +10,11 @@ from ..core.errors import Note, OptionError
 from ..core.formula import value_of
 from ..core.gcpause import paused_gc
 from ..core.shapes import numel
-from ..layers import RF, Cells, LayerProblem
+from ..layers import RF, LayerProblem
 from ..layers.window import PIXEL
 from ..spec.graph import INPUT_NAME, MODES, Graph
 from .conventions import TEXTBOOK, Convention
-from .report import DTYPE_BYTES, Report, Row
+from .report import DTYPE_BYTES, CellsWhenAsked, Report, Row
 
 
 def analyze(graph: Graph, *, convention: Convention = TEXTBOOK, dtype: str = "float32", batch: int = 1,
@@ -39,7 +39,7 @@ def _analyze(graph: Graph, *, convention: Convention = TEXTBOOK, dtype: str = "f
     notes: list[Note] = list(graph.notes)
     fields: dict[str, RF | None] = {INPUT_NAME: (PIXEL, PIXEL)}
     # by (prototype, input shapes), which also give the output (see Layer.copy_as)
-    counted: dict[Any, tuple[Any, Any, Any, Any, Cells]] = {}
+    counted: dict[Any, tuple[Any, Any, Any, Any, CellsWhenAsked]] = {}
     row, add = Row.of, rows.append
     for node in graph.nodes:
         layer, refs, shapes, output = node.layer, node.inputs, node.input_shapes, node.output_shape
@@ -58,7 +58,8 @@ def _analyze(graph: Graph, *, convention: Convention = TEXTBOOK, dtype: str = "f
                 counts = counted[key] = (value_of(layer.params(inputs, output)),
                                          value_of(layer.buffers(inputs, output)),
                                          convention.count(layer.costs(inputs, output)) * batch,
-                                         numel(output) * bytes_per_element * batch, layer.cells(inputs, output))
+                                         numel(output) * bytes_per_element * batch,
+                                         CellsWhenAsked(layer, inputs, output))
             params, buffers, macs, memory, cells = counts
         except LayerProblem as exc:
             raise layer.error(exc.message, exc.field, exc.hint) from None

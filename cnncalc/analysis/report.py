@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, overload
 
 from ..core.errors import Note
 from ..core.records import made
@@ -26,6 +26,43 @@ class Port:
     receptive_field: RF | None  # along H and W
 
 
+class CellsWhenAsked:
+    """A layer's table cells (Filters, K, S, P), computed the first time a renderer asks: analysing a
+    network for its numbers (a sweep, a budget check, `-f json`) never needs them. The rows of one
+    layer's repeats share one (the engine counts a prototype once per input shape)."""
+
+    __slots__ = ("cells", "source")
+
+    def __init__(self, layer: Any, inputs: list[Shape], output: Shape) -> None:
+        self.source: tuple[Any, list[Shape], Shape] | None = (layer, inputs, output)
+        self.cells: Cells | None = None
+
+    def get(self) -> Cells:
+        if self.cells is None:
+            assert self.source is not None
+            layer, inputs, output = self.source
+            self.cells, self.source = layer.cells(inputs, output), None
+        return self.cells
+
+
+class _Cells:
+    """Row.cells: a row the engine made keeps a CellsWhenAsked until its cells are read; a row made
+    field by field has them in its own attributes, which Python reads before this (no __set__)."""
+
+    @overload
+    def __get__(self, row: None, owner: Any = None) -> Cells: ...
+    @overload
+    def __get__(self, row: Row, owner: Any = None) -> Cells: ...
+
+    def __get__(self, row: Row | None, owner: Any = None) -> Cells:
+        if row is None:  # the dataclass's default for the field
+            return Cells()
+        state = row.__dict__
+        cells = state["cells"] = state["_cells"].get()
+        state.pop("_cells", None)
+        return cells
+
+
 @dataclass(frozen=True)
 class Row:
     """One layer's figures."""
@@ -39,7 +76,7 @@ class Row:
     buffers: Any
     macs: Any
     memory_bytes: Any
-    cells: Cells = field(default_factory=Cells)
+    cells: Cells = _Cells()  # type: ignore[assignment]  # made when read (see CellsWhenAsked)
     receptive_field: tuple[RFAxis, RFAxis] | None = None  # along H and W
     train_only: bool = False  # runs only in training (an auxiliary classifier's layer)
     # a collapsed block's outputs when it gives several; output_shape is the one its name stands for
@@ -47,13 +84,20 @@ class Row:
 
     @classmethod
     def of(cls, name: str, op: str, inputs: tuple[str, ...], input_shapes: tuple[Shape, ...], output_shape: Shape,
-           params: Any, buffers: Any, macs: Any, memory_bytes: Any, cells: Cells,
+           params: Any, buffers: Any, macs: Any, memory_bytes: Any, cells: CellsWhenAsked,
            receptive_field: tuple[RFAxis, RFAxis] | None, train_only: bool = False) -> Row:
-        """Row(...), as the engine makes one per layer (core/records.py)."""
+        """Row(...), as the engine makes one per layer (core/records.py), its cells made when read."""
         return made(cls, {"name": name, "op": op, "inputs": inputs, "input_shapes": input_shapes,
                           "output_shape": output_shape, "params": params, "buffers": buffers, "macs": macs,
-                          "memory_bytes": memory_bytes, "cells": cells, "receptive_field": receptive_field,
+                          "memory_bytes": memory_bytes, "_cells": cells, "receptive_field": receptive_field,
                           "train_only": train_only, "ports": ()})
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled and copied with its cells made (the layer that makes them stays behind)."""
+        state = dict(self.__dict__)
+        if "_cells" in state:
+            state["cells"] = state.pop("_cells").get()
+        return state
 
     @property
     def input_shape(self) -> Shape:
