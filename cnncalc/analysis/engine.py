@@ -40,7 +40,7 @@ def _analyze(graph: Graph, *, convention: Convention = TEXTBOOK, dtype: str = "f
     fields: dict[str, RF | None] = {INPUT_NAME: (PIXEL, PIXEL)}
     # by (prototype, input shapes), which also give the output (see Layer.copy_as)
     counted: dict[Any, tuple[Any, Any, Any, Any, CellsWhenAsked]] = {}
-    row, add = Row.of, rows.append
+    row, add, count = Row.of, rows.append, convention.count
     for node in graph.nodes:
         layer, refs, shapes, output = node.layer, node.inputs, node.input_shapes, node.output_shape
         inputs = list(shapes)
@@ -55,9 +55,10 @@ def _analyze(graph: Graph, *, convention: Convention = TEXTBOOK, dtype: str = "f
             key = (layer.prototype, shapes)
             counts = counted.get(key)
             if counts is None:
-                counts = counted[key] = (value_of(layer.params(inputs, output)),
-                                         value_of(layer.buffers(inputs, output)),
-                                         convention.count(layer.costs(inputs, output)) * batch,
+                params, buffers = layer.params(inputs, output), layer.buffers(inputs, output)
+                counts = counted[key] = (params if type(params) is int else value_of(params),
+                                         buffers if type(buffers) is int else value_of(buffers),
+                                         count(layer.costs(inputs, output)) * batch,
                                          numel(output) * bytes_per_element * batch,
                                          CellsWhenAsked(layer, inputs, output))
             params, buffers, macs, memory, cells = counts
