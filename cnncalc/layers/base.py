@@ -476,19 +476,17 @@ class FusedActivation(Layer):
 
     weight_layer = True
     act: str | None
-    _activation: Layer | None
-
     act_inplace: bool
 
     def activation(self) -> Layer | None:
-        if not self.act:
+        act = self.act
+        if not act:
             return None
-        if getattr(self, "_activation", None) is None:  # named by its op: every layer with it shares it
-            key = (self.act, self.act_inplace)
-            if key not in _FUSED:
-                _FUSED[key] = REGISTRY[self.act](self.act, {"inplace": True} if self.act_inplace else None)
-            self._activation = _FUSED[key]
-        return self._activation
+        key = (act, self.act_inplace)  # named by its op: every layer with it shares it
+        fused = _FUSED.get(key)
+        if fused is None:
+            fused = _FUSED[key] = REGISTRY[act](act, {"inplace": True} if self.act_inplace else None)
+        return fused
 
     def check_act_inplace(self) -> None:
         if self.act_inplace and (self.act is None or "inplace" not in REGISTRY[self.act].field_names()):
