@@ -5,13 +5,13 @@ from dataclasses import dataclass, field, replace
 from typing import Any, overload
 
 from ..core.errors import Note
-from ..core.records import made
 from ..core.shapes import Shape
 from ..core.symbolic import as_text, is_symbolic
 from ..layers import RF, Cells
 from ..layers.window import RFAxis
 
 JSON_FORMAT_VERSION = 1
+_new, _set = object.__new__, object.__setattr__  # Row.of: what core/records.py's made() does, inline
 DTYPE_BYTES = {"float32": 4, "float16": 2, "bfloat16": 2, "float64": 8, "int8": 1}
 
 
@@ -87,10 +87,12 @@ class Row:
            params: Any, buffers: Any, macs: Any, memory_bytes: Any, cells: CellsWhenAsked,
            receptive_field: tuple[RFAxis, RFAxis] | None, train_only: bool = False) -> Row:
         """Row(...), as the engine makes one per layer (core/records.py), its cells made when read."""
-        return made(cls, {"name": name, "op": op, "inputs": inputs, "input_shapes": input_shapes,
+        record = _new(cls)
+        _set(record, "__dict__", {"name": name, "op": op, "inputs": inputs, "input_shapes": input_shapes,
                           "output_shape": output_shape, "params": params, "buffers": buffers, "macs": macs,
                           "memory_bytes": memory_bytes, "_cells": cells, "receptive_field": receptive_field,
                           "train_only": train_only, "ports": ()})
+        return record
 
     def __getstate__(self) -> dict[str, Any]:
         """Pickled and copied with its cells made (the layer that makes them stays behind)."""

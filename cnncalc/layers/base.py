@@ -467,7 +467,8 @@ class SameShape(Layer):
         return inputs[0]
 
 
-_FUSED: dict[tuple[str, bool], Layer] = {}  # (act, act_inplace) -> the fused activation layer
+# the fused activation layer of each `act:`, without and with act_inplace
+_FUSED: tuple[dict[str, Layer], dict[str, Layer]] = ({}, {})
 
 
 class FusedActivation(Layer):
@@ -482,10 +483,10 @@ class FusedActivation(Layer):
         act = self.act
         if not act:
             return None
-        key = (act, self.act_inplace)  # named by its op: every layer with it shares it
-        fused = _FUSED.get(key)
+        made = _FUSED[1] if self.act_inplace else _FUSED[0]  # named by its op: every layer with it shares it
+        fused = made.get(act)
         if fused is None:
-            fused = _FUSED[key] = REGISTRY[act](act, {"inplace": True} if self.act_inplace else None)
+            fused = made[act] = REGISTRY[act](act, {"inplace": True} if self.act_inplace else None)
         return fused
 
     def check_act_inplace(self) -> None:
