@@ -31,17 +31,16 @@ class CellsWhenAsked:
     network for its numbers (a sweep, a budget check, `-f json`) never needs them. The rows of one
     layer's repeats share one (the engine counts a prototype once per input shape)."""
 
-    __slots__ = ("cells", "source")
+    __slots__ = ("cells", "inputs", "layer", "output")
 
     def __init__(self, layer: Any, inputs: list[Shape], output: Shape) -> None:
-        self.source: tuple[Any, list[Shape], Shape] | None = (layer, inputs, output)
+        self.layer, self.inputs, self.output = layer, inputs, output
         self.cells: Cells | None = None
 
     def get(self) -> Cells:
         if self.cells is None:
-            assert self.source is not None
-            layer, inputs, output = self.source
-            self.cells, self.source = layer.cells(inputs, output), None
+            self.cells = self.layer.cells(self.inputs, self.output)
+            self.layer = None  # what made them is no longer needed
         return self.cells
 
 
