@@ -217,7 +217,9 @@ class RFAxis(NamedTuple):
         r = r_in + D·(K - 1)·j_in, j = j_in·S, c = c_in + (D·(K - 1)/2 - P)·j_in."""
         size, jump, start = self
         if not isinstance(size, Formula):  # plain values (every layer but explain's): nothing to name
-            if kernel == 1 and stride == 1 and pad_before == 0:  # a 1×1 conv: the field of its input
+            # a 1×1 conv: the field of its input (as the arithmetic gives it when all are ints)
+            if kernel == 1 and stride == 1 and pad_before == 0 and \
+                    type(kernel) is type(stride) is type(pad_before) is type(jump) is int:
                 return self
             reach = kernel - 1 if dilation == 1 else dilation * (kernel - 1)
             return tuple.__new__(RFAxis, (size + reach * jump, jump * stride,
