@@ -57,7 +57,10 @@ class _Cells:
         if row is None:  # the dataclass's default for the field
             return Cells()
         state = row.__dict__
-        cells = state["cells"] = state["_cells"].get()
+        source = state.get("_cells")
+        if source is None:  # another thread made them meanwhile
+            return state["cells"]
+        cells = state["cells"] = source.get()
         state.pop("_cells", None)
         return cells
 
