@@ -71,10 +71,11 @@ class Convention:
     def count(self, terms: Mapping[str, Any]) -> Any:
         """The weighted sum of the terms (values, or Formulas whose values count)."""
         total = 0
-        for term, weight in self.weights.items():
-            value = terms.get(term)
-            if value is not None:
-                total += weight * value_of(value)
+        if terms:
+            for term, weight in self.weights.items():
+                value = terms.get(term)
+                if value is not None:
+                    total += weight * (value if type(value) is int else value_of(value))
         return total
 
 
