@@ -254,5 +254,5 @@ def kernel_factors(kernel: tuple) -> tuple[Formula, Formula]:
     return (Q("K", kh), Q("K", kw)) if kh == kw else (Q("K_h", kh), Q("K_w", kw))
 
 
-__all__ = ["Formula", "Q", "Step", "axis_names", "bracket", "deriving", "derivations", "divide", "input_elements",
+__all__ = ["Formula", "Q", "Step", "axis_names", "bracket", "derivations", "deriving", "divide", "input_elements",
            "kernel_factors", "output_elements", "product", "total", "value_of"]

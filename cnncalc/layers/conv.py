@@ -74,7 +74,7 @@ class Conv(SlidingWindow, FusedActivation):
     def costs(self, inputs: list[Shape], output: Shape) -> dict[str, Any]:
         if not deriving():
             per_filter, params = self._plain_counts(inputs)
-            outputs = math.prod(output)
+            outputs: Any = math.prod(output)
             mac = outputs * per_filter
             terms = {MAC: mac, OUTPUT_MAC: mac, PARAM_POSITIONS: params * output[1] * output[2]}
             if self.bias:
