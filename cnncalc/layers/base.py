@@ -217,14 +217,17 @@ class Layer:
 
         The common case, in one pass: every key a field given once, every value good, every required
         field given, the checks passed. Anything amiss, and _from_mapping_reporting says what."""
-        readers, template, required = _READERS.get(cls) or cls._readers()
+        readers, defaults, required = _READERS.get(cls) or cls._readers()
         value_locs = getattr(mapping, "value_locs", {})
         layer_loc = getattr(mapping, "loc", None)
         locs: dict[str, Location | None] = {}
         layer = object.__new__(cls)
-        # as __init__ sets it: name, loc, field_locs, the defaults, then the values given
-        layer.__dict__ = state = template.copy()
+        # as __init__ sets it: name, loc, field_locs, the defaults, the values given. Set in this order,
+        # one key at a time, the instance's dict shares its keys with the type's other layers, and the
+        # rules read its attributes faster (a dict copied or updated into an empty one does not)
+        state = layer.__dict__
         state["name"], state["loc"], state["field_locs"] = name, layer_loc, locs
+        state.update(defaults)
         for key, value in mapping.items():
             if key in skip:
                 continue
@@ -248,13 +251,11 @@ class Layer:
     @classmethod
     def _readers(cls) -> ReadersPlan:
         """from_mapping's plan, made once per layer type (kept in _READERS): field name or alias ->
-        (field name, parser), a new layer's attributes (name, loc and field_locs to set, then the
-        defaults), the required names."""
+        (field name, parser), the defaults, the required names."""
         parsers = {f.name: f.parse for f in cls.fields}
         readers = _READERS[cls] = (
             {key: (field, parsers[field]) for key, field in cls._index().items()},
-            {"name": None, "loc": None, "field_locs": None,
-             **{f.name: f.default for f in cls.fields if f.default is not REQUIRED}},
+            {f.name: f.default for f in cls.fields if f.default is not REQUIRED},
             frozenset(f.name for f in cls.fields if f.default is REQUIRED))
         return readers
 
