@@ -214,6 +214,9 @@ class _Builder(BuildReuse):
                 (shapes.get(inputs[0]) is None if len(inputs) == 1 else None in [shapes.get(ref) for ref in inputs])
             if check_only:
                 module = ""
+            elif plan.module_path is not None and plan.module_path[0] != ".":  # a constant `module:` (_module)
+                module = self._number(scope.module, plan.module_path[0])
+                self._take_module(module, item.value_locs.get("module", item.loc), name)
             elif plan.module:
                 module = self._module(item, scope, local, None, variables, name, layer=True)
             else:  # a name: nothing to number (_number), and where the item stands (_module)

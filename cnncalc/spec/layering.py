@@ -92,7 +92,7 @@ class BuildLayers(BuildReferences):
         a prototype by their content's number; others by it and the values of the variables they read."""
         if plan.content is None:
             return self._checked_layer(plan.layer, name, plan.values, variables)  # type: ignore[arg-type]
-        if plan.literal and (not variables or not any(word in variables for word in plan.words)):
+        if plan.literal and (not plan.words or variables.keys().isdisjoint(plan.words)):
             prototype = self.literal_prototypes.get(plan.content)
             if prototype is None:
                 layer = self._literal_layer(plan.layer, name, plan.values)  # type: ignore[arg-type]
@@ -108,10 +108,29 @@ class BuildLayers(BuildReferences):
             seen = prototype = None
         if prototype is not None:
             return prototype.copy_as(name, plan.item.loc, plan.field_locs)
-        layer = self._new_layer(plan.layer, name, plan.values, variables)  # type: ignore[arg-type]
+        layer = self._resolved_layer(plan, name, variables)
         if seen is not None:
             self.planned_prototypes[seen] = layer.prototype
         return layer
+
+    def _resolved_layer(self, plan: ItemPlan, name: str, variables: dict[str, Any]) -> Layer:
+        """_new_layer for a plain layer item whose values read a variable (see _planned): its plan knows
+        that every key is a field (and which), and that resolving changes something."""
+        values = plan.values
+        resolved = YMap()
+        resolved.loc, resolved.key_locs, resolved.value_locs = values.loc, values.key_locs, values.value_locs
+        problems: ErrorCollector | None = None
+        unresolved = []
+        for (key, value), (field, loc) in zip(values.items(), plan.field_locs.items()):
+            try:
+                resolved[key] = resolve_value(value, variables, loc, name, field)
+            except SpecError as exc:
+                if problems is None:
+                    problems = ErrorCollector(limit=None)
+                problems.add(exc)
+                unresolved.append(field)
+        return self._layer_of(plan.layer, name, values, resolved, unresolved, problems,  # type: ignore[arg-type]
+                              plan.field_locs)
 
     def _checked_layer(self, cls: type[Layer], name: str, values: YMap, variables: dict[str, Any]) -> Layer:
         """The layer, its values' expressions evaluated and its fields checked: the problems of all
@@ -184,6 +203,11 @@ class BuildLayers(BuildReferences):
             except SpecError as exc:
                 problems.add(exc)
                 unresolved.append(field)
+        return self._layer_of(cls, name, values, resolved, unresolved, problems, field_locs)
+
+    def _layer_of(self, cls: type[Layer], name: str, values: YMap, resolved: YMap, unresolved: list[str],
+                  problems: ErrorCollector | None, field_locs: dict[str, Location | None]) -> Layer:
+        """_new_layer's end: the layer of the resolved values, a prototype's copy when one has them."""
         shared: Any = None
         if not unresolved:
             try:
@@ -197,8 +221,11 @@ class BuildLayers(BuildReferences):
         try:
             layer = cls.from_mapping(name, resolved, skip=(), unresolved=tuple(unresolved))
         except SpecError as exc:
+            if problems is None:
+                problems = ErrorCollector(limit=None)
             problems.add(exc)
-        problems.check()
+        if problems is not None:
+            problems.check()
         if layer is None or unresolved:  # what is left follows from problems reported elsewhere
             raise Consequence(f"{cls.op} '{name}' could not be read", loc=values.loc, layer=name)
         if shared is not None:

@@ -91,7 +91,7 @@ class BuildNames(BuildState):
             numbers = self.numbers
             for within, taken in _numbered_parts(relative):
                 inside = container + within if within is not None else container[:-1]
-                if numbers[inside] < taken:
+                if numbers.get(inside, 0) < taken:  # get: a Counter's [] of a missing key is a Python call
                     numbers[inside] = taken
             return container + relative
         out = container.split(".")[:-1]
