@@ -45,10 +45,12 @@ class BuildLayers(BuildReferences):
                 module: str, origin: Origin | None, train_only: bool) -> str:
         """A checked layer added to the graph (unless `check_only`), its output inferred."""
         cls = type(layer)
-        if cls.arity is not None and len(inputs) != cls.arity:
-            raise layer.error(f"{cls.op} takes {cls.arity} input, but is given {len(inputs)}", "in")
-        if cls.arity is None and len(inputs) < cls.min_inputs:
-            raise layer.error(f"{cls.op} merges two or more inputs; list them with 'in: [a, b]'", "in")
+        arity = cls.arity
+        if arity is None:
+            if len(inputs) < cls.min_inputs:
+                raise layer.error(f"{cls.op} merges two or more inputs; list them with 'in: [a, b]'", "in")
+        elif len(inputs) != arity:
+            raise layer.error(f"{cls.op} takes {arity} input, but is given {len(inputs)}", "in")
         name = layer.name
         if check_only:
             return self._unknown(name)

@@ -112,16 +112,22 @@ class BuildNames(BuildState):
             # its containers are known to be containers (so none is a layer): nothing new to check
             self.modules[path] = loc
             return
-        parts = path.split(".")
-        clash = path if path in self.modules or path in self.module_prefixes else next(
-            (prefix for prefix in (".".join(parts[:n]) for n in range(1, len(parts))) if prefix in self.modules), None)
+        # The containers not known yet, innermost first: a known container's own containers are known,
+        # and no known container is a layer, so only these can be one.
+        prefixes, new = self.module_prefixes, []
+        prefix = parent
+        while prefix and prefix not in prefixes:
+            new.append(prefix)
+            prefix = prefix.rpartition(".")[0]
+        clash = path if path in self.modules or path in prefixes else next(
+            (prefix for prefix in reversed(new) if prefix in self.modules), None)
         if clash is not None:
             taken = "is taken" if clash == path else f"collides with '{clash}'"
             where = self.modules.get(clash)
             raise SpecError(f"module path '{path}' {taken}" + (f" (line {where.line})" if where else ""), loc=loc,
                             layer=name, field="module", hint="give each layer its own module path")
         self.modules[path] = loc
-        self.module_prefixes.update(".".join(parts[:n]) for n in range(1, len(parts)))
+        prefixes.update(new)
 
 
 @functools.lru_cache(maxsize=4096)
