@@ -143,7 +143,7 @@ class _Builder(BuildReuse):
             for k in range(count):
                 variables = {**scope.variables, "i": k} if repeated else scope.variables
                 instance = name + (f".{k}" if repeated else "")
-                origin = made(Origin, {"item": item, "local": local, "copy": k if repeated else None})
+                origin = made(Origin, {"item": item, "local": local, "copy": k}) if repeated else plan.origin_of(local)
                 inputs = self._item_inputs(item, scope, previous, name, variables, instance) \
                     if k == 0 or not chain else (ref,)
                 ref, kept, exported = self.instance(target, item, instance, inputs, variables, scope, origin)
@@ -182,8 +182,10 @@ class _Builder(BuildReuse):
             scope.lists[local] = [copy for _, copy in copies]
             scope.names.update((f"{local}.{k}", copy) for k, copy in copies)
         for prefix, (names, lists) in exports:
-            scope.names.update((f"{prefix}.{key}", value) for key, value in names.items())
-            scope.lists.update((f"{prefix}.{key}", value) for key, value in lists.items())
+            dotted = prefix + "."
+            scope.names.update(zip([dotted + key for key in names], names.values()))
+            if lists:
+                scope.lists.update(zip([dotted + key for key in lists], lists.values()))
             if prefix == local and local in lists:  # a block's outputs: `NAME.*`
                 scope.lists[local] = lists[local]
         return ref
@@ -408,7 +410,8 @@ class _Builder(BuildReuse):
         inner = made(Scope, {  # Scope(...) with every field given
             "variables": {**inner_vars, **args}, "prefix": name + ".", "names": names,
             "stack": (*scope.stack, block.name), "module": module + "." if module else "", "counters": {},
-            "later": {}, "call": CallSite(name, block.name, values, scope), "check_only": check_only,
+            "later": {}, "call": made(CallSite, {"layer": name, "block": block.name, "values": values, "scope": scope}),
+            "check_only": check_only,
             "lists": lists, "ports": frozenset(names), "kept": set(), "train_only": train_only, "held_until": []})
         out = self._expanded(block, inner, args, inputs, module, check_only or train_only)
         if self.dangling and block.output is None and not block.outputs:  # its last layer is its output
@@ -426,8 +429,10 @@ class _Builder(BuildReuse):
             if not outputs:
                 raise SpecError(f"the outputs of block '{block.name}' ({', '.join(block.outputs)}) name no layer",
                                 loc=where, layer=name, field="outputs")
-        exported = {key: ref for key, ref in inner.names.items() if key not in inner.ports}
-        exported_lists = {key: refs for key, refs in inner.lists.items() if key not in inner.ports}
+        exported, exported_lists = inner.names.copy(), inner.lists.copy()  # but the ports
+        for port in inner.ports:
+            exported.pop(port, None)
+            exported_lists.pop(port, None)
         if block.outputs:
             exported_lists[name.rsplit(".", 1)[-1]] = outputs  # `NAME.*`, picked up by item()
         if check_only:
@@ -455,6 +460,8 @@ class _Builder(BuildReuse):
                name: str) -> tuple[dict[str, str], dict[str, list[str]]]:
         """The block's names for its inputs: `input` (the first) and each named input; the last, if it
         takes the rest, as `rest.0`, `rest.1`... and `rest.*`."""
+        if not block.inputs and block.variadic is None and len(inputs) == 1:  # the common case: one input
+            return {INPUT_NAME: inputs[0]}, {}
         fixed = [port for port in block.ports if port != block.variadic]
         if len(inputs) < len(fixed) or (block.variadic is None and len(inputs) > len(fixed)):
             wanted = f"{len(fixed)}{' or more' if block.variadic else ''}"
