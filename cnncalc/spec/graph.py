@@ -130,9 +130,9 @@ class _Builder(BuildReuse):
         exports: list[tuple[str, Exports]] = []
         kept_any = False
         kept_list = scope.lists.get(local)  # an alternative's, kept before this one
+        repeated = "repeat" in item
         try:
             target = self._target(item, given_name, index)
-            repeated = "repeat" in item
             count = self._repeat(item, scope.variables, name) if repeated else 1
             chain = self._chain(item, scope.variables, name) if repeated else True
             if repeated:  # a copy may read the copies before it: `NAME.*` (so far) and `NAME.K`
@@ -144,8 +144,12 @@ class _Builder(BuildReuse):
                 variables = {**scope.variables, "i": k} if repeated else scope.variables
                 instance = name + (f".{k}" if repeated else "")
                 origin = made(Origin, {"item": item, "local": local, "copy": k}) if repeated else plan.origin_of(local)
-                inputs = self._item_inputs(item, scope, previous, name, variables, instance) \
-                    if k == 0 or not chain else (ref,)
+                if k and chain:
+                    inputs = (ref,)
+                elif plan.inputs or self.dangling:
+                    inputs = self._item_inputs(item, scope, previous, name, variables, instance)
+                else:  # no `in:` (as _inputs)
+                    inputs = (previous,)
                 ref, kept, exported = self.instance(target, item, instance, inputs, variables, scope, origin)
                 if k == 0 and count > 1:  # the copies left are sure to cost their floor each
                     self.charge_ahead(item, target, count - 1, name)
@@ -178,7 +182,7 @@ class _Builder(BuildReuse):
         if kept_any and "when" in item:
             scope.kept.add(local)
         scope.names[local] = ref
-        if repeated_item(item):
+        if repeated:
             scope.lists[local] = [copy for _, copy in copies]
             scope.names.update((f"{local}.{k}", copy) for k, copy in copies)
         for prefix, (names, lists) in exports:
@@ -387,11 +391,14 @@ class _Builder(BuildReuse):
                                 or f"parameters: {', '.join(block.params) or 'none'}")
             args[key] = resolve_value(value, variables, values.value_locs[key], name, key)
         required, defaults, weight = self._params(block)
-        missing = [p for p in required if p not in args]
-        if missing:
-            raise SpecError(f"block '{block.name}' needs {', '.join(repr(m) for m in missing)}", loc=values.loc,
-                            layer=name, hint=f"add {', '.join(f'{m}: ...' for m in missing)}")
-        self.charge(weight, values, name)
+        for param in required:
+            if param not in args:
+                missing = [p for p in required if p not in args]
+                raise SpecError(f"block '{block.name}' needs {', '.join(repr(m) for m in missing)}", loc=values.loc,
+                                layer=name, hint=f"add {', '.join(f'{m}: ...' for m in missing)}")
+        self.work += weight  # charge() when past the limit
+        if self.work > self.max_work:
+            self.charge(0, values, name)
         shape = self.shapes.get(inputs[0]) if inputs else None
         builtins: dict[str, Any] = {"in_channels": UNKNOWN, "in_height": UNKNOWN, "in_width": UNKNOWN,
                                     "in_count": len(inputs)}
@@ -476,10 +483,6 @@ class _Builder(BuildReuse):
             lists[block.variadic] = rest
             names.update((f"{block.variadic}.{k}", ref) for k, ref in enumerate(rest))
         return names, lists
-
-
-def repeated_item(item: YMap) -> bool:
-    return "repeat" in item
 
 
 def _channels_last_note(shape: Shape, loc: Location | None) -> tuple[Note, ...]:
