@@ -229,8 +229,10 @@ class _Builder(BuildReuse):
                 module = scope.module + local
                 self._take_module(module, item.loc, name)
             until = self._held(item, variables, name, scope) if plan.held else None
-            ref = self.planned_layer(plan, name, inputs, variables, check_only, module, plan.origin_of(local),
-                                     scope.train_only)
+            if len(self.nodes) >= self.max_nodes:  # add_layer's steps
+                self._too_many(name, item.loc)
+            ref = self._placed(self._planned(plan, name, variables), inputs, variables, check_only, module,
+                               plan.origin_of(local), scope.train_only)
             if until and not check_only:  # as instance() does
                 if isinstance(until, str):
                     scope.held_until.append((ref, until))

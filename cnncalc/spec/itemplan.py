@@ -71,7 +71,9 @@ class ItemPlan:
         values = self.own
         if values is None:
             item = self.item
-            values = self.own = YMap({key: value for key, value in item.items() if key not in _CONTROL})
+            values = self.own = YMap(item)
+            for key in _CONTROL.intersection(item):
+                del values[key]
             values.loc, values.key_locs, values.value_locs = item.loc, item.key_locs, item.value_locs
         return values
 

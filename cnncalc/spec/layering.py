@@ -29,14 +29,6 @@ class BuildLayers(BuildReferences):
         layer = self._checked_layer(cls, name, values, variables)
         return self._placed(layer, inputs, variables, check_only, module, origin, train_only)
 
-    def planned_layer(self, plan: ItemPlan, name: str, inputs: tuple[str, ...], variables: dict[str, Any],
-                      check_only: bool, module: str, origin: Origin, train_only: bool) -> str:
-        """add_layer for a plain layer item (see ItemPlan)."""
-        if len(self.nodes) >= self.max_nodes:
-            self._too_many(name, plan.item.loc)
-        return self._placed(self._planned(plan, name, variables), inputs, variables, check_only, module, origin,
-                            train_only)
-
     def _too_many(self, name: str, loc: Location) -> None:
         self.problems.stop(SpecError(f"the network has more than {self.max_nodes:,} layers", loc=loc, layer=name,
                                      hint="see docs/limits.md"))
