@@ -402,13 +402,12 @@ class _Builder(BuildReuse):
         if self.work > self.max_work:
             self.charge(0, values, name)
         shape = self.shapes.get(inputs[0]) if inputs else None
-        builtins: dict[str, Any] = {"in_channels": UNKNOWN, "in_height": UNKNOWN, "in_width": UNKNOWN,
-                                    "in_count": len(inputs)}
+        inner_vars = {**self.spec.variables, "in_channels": UNKNOWN, "in_height": UNKNOWN, "in_width": UNKNOWN,
+                      "in_count": len(inputs)}
         if shape is not None:
-            builtins["in_channels"] = shape[0]
+            inner_vars["in_channels"] = shape[0]
             if len(shape) == 3:
-                builtins.update(in_height=shape[1], in_width=shape[2])
-        inner_vars = {**self.spec.variables, **builtins}
+                inner_vars["in_height"], inner_vars["in_width"] = shape[1], shape[2]
         seen = None
         for key, default in defaults.items():  # defaults may use earlier parameters and the input size
             if key not in args:
@@ -417,7 +416,8 @@ class _Builder(BuildReuse):
                 args[key] = seen[key] = resolve_value(default, seen, block.loc, name, key)
         names, lists = ports
         inner = made(Scope, {  # Scope(...) with every field given
-            "variables": {**inner_vars, **args}, "prefix": name + ".", "names": names,
+            "variables": seen if seen is not None else {**inner_vars, **args},  # seen: the same, made above
+            "prefix": name + ".", "names": names,
             "stack": (*scope.stack, block.name), "module": module + "." if module else "", "counters": {},
             "later": {}, "call": made(CallSite, {"layer": name, "block": block.name, "values": values, "scope": scope}),
             "check_only": check_only,
