@@ -3,6 +3,7 @@ values of equal types share one), its output shape inferred (once per prototype 
 `share:` (a layer that calls another's module again)."""
 from __future__ import annotations
 
+from itertools import repeat
 from typing import Any
 
 from ..core.errors import Consequence, ErrorCollector, Location, SpecError
@@ -95,7 +96,7 @@ class BuildLayers(BuildReferences):
             return prototype.copy_as(name, plan.item.loc, plan.field_locs)
         seen: Any = None
         try:
-            read = [variables.get(n, _ABSENT) for n in plan.reads]
+            read = list(map(variables.get, plan.reads, repeat(_ABSENT, len(plan.reads))))  # no comprehension
             seen = (plan.content, *read, *map(type, read))
             prototype = self.planned_prototypes.get(seen)
         except TypeError:  # a list among the variables it reads
