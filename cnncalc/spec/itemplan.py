@@ -80,8 +80,6 @@ class ItemPlan:
     def _layer_values(self, cls: type[Layer], item: YMap) -> None:
         fields: dict[str, Location | None] = {}
         content: list[Any] = [cls]  # then each value's key, type and value
-        values = YMap()  # see values: made here when every key is a field
-        values.loc, values.key_locs, values.value_locs = item.loc, item.key_locs, item.value_locs
         words: list[str] = []
         expressions: list[str] = []
         literal = True
@@ -96,7 +94,6 @@ class ItemPlan:
             if field is None or field in fields:
                 return  # reported as the builder checks the values
             fields[field] = value_locs.get(key, loc)
-            values[key] = value
             kind = type(value)
             content += (key, kind, value)
             if kind is str:
@@ -114,7 +111,6 @@ class ItemPlan:
                 _CONTENT_NUMBERS.clear()
             number = _CONTENT_NUMBERS[key] = next(_NEXT_NUMBER)
         self.content, self.field_locs, self.literal, self.words = number, fields, literal, tuple(words)
-        self.own = values
         self.reads = self.words if literal else \
             tuple(dict.fromkeys([*words, *[n for text in expressions for n in names_read(text) or ()]]))
 
