@@ -99,7 +99,8 @@ class _Builder(BuildReuse):
 
     # ---- items ---------------------------------------------------------------------------------
     def expand(self, items: YList, scope: Scope) -> str:
-        scope.later = dict(self._explicit_names(items))
+        known = self.explicit_names.get(id(items))  # _explicit_names, found once when they are all good
+        scope.later = dict(known[1] if known is not None and known[0] is items else self._explicit_names(items))
         previous = scope.names[INPUT_NAME]
         for index, item in enumerate(items):
             previous = self.item(index, item, items.item_locs[index], scope, previous)
@@ -392,7 +393,8 @@ class _Builder(BuildReuse):
                                 layer=name, hint=did_you_mean(str(key), block.params)
                                 or f"parameters: {', '.join(block.params) or 'none'}")
             args[key] = resolve_value(value, variables, values.value_locs[key], name, key)
-        required, defaults, weight = self._params(block)
+        known = self.block_params.get(id(block))
+        required, defaults, weight = known[1:] if known is not None and known[0] is block else self._params(block)
         for param in required:
             if param not in args:
                 missing = [p for p in required if p not in args]

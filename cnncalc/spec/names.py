@@ -119,8 +119,11 @@ class BuildNames(BuildState):
         while prefix and prefix not in prefixes:
             new.append(prefix)
             prefix = prefix.rpartition(".")[0]
-        clash = path if path in self.modules or path in prefixes else next(
-            (prefix for prefix in reversed(new) if prefix in self.modules), None)
+        clash = path if path in self.modules or path in prefixes else None
+        for prefix in reversed(new) if clash is None else ():
+            if prefix in self.modules:
+                clash = prefix
+                break
         if clash is not None:
             taken = "is taken" if clash == path else f"collides with '{clash}'"
             where = self.modules.get(clash)

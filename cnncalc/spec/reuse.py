@@ -26,7 +26,8 @@ class BuildReuse(BuildLayers):
         every input a different layer, a module path of their own, no problem found, nothing
         training-only around."""
         key: Any = None
-        if not special and module and not self.train_only_nodes and self._plain_block(block) \
+        if not special and module and not self.train_only_nodes and \
+                (self.plain_blocks.get(id(block)) or self._plain_block(block)) \
                 and len(set(inputs)) == len(inputs):
             try:
                 shapes = (self.shapes.get(inputs[0]),) if len(inputs) == 1 else \
