@@ -145,6 +145,7 @@ class _Builder(BuildReuse):
                 variables = {**scope.variables, "i": k} if repeated else scope.variables
                 instance = name + (f".{k}" if repeated else "")
                 origin = made(Origin, {"item": item, "local": local, "copy": k}) if repeated else plan.origin_of(local)
+                inputs: tuple[str, ...]
                 if k and chain:
                     inputs = (ref,)
                 elif plan.inputs or self.dangling:
