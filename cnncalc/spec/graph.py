@@ -164,8 +164,9 @@ class _Builder(BuildReuse):
                         scope.names[prefix] = ref
                     if exported is not None:
                         exports.append((prefix, exported))
-                        if repeated:
-                            scope.names.update((f"{prefix}.{key}", value) for key, value in exported[0].items())
+                        if repeated:  # the names now, for the copies after it; its lists below
+                            dotted = prefix + "."
+                            scope.names.update(zip([dotted + key for key in exported[0]], exported[0].values()))
             if repeated and target is not None and count:
                 self.groups[name] = (str(item["op"]), ref)
         except Stopped:
@@ -189,7 +190,8 @@ class _Builder(BuildReuse):
             scope.names.update((f"{local}.{k}", copy) for k, copy in copies)
         for prefix, (names, lists) in exports:
             dotted = prefix + "."
-            scope.names.update(zip([dotted + key for key in names], names.values()))
+            if not repeated:  # a copy's names are in already
+                scope.names.update(zip([dotted + key for key in names], names.values()))
             if lists:
                 scope.lists.update(zip([dotted + key for key in lists], lists.values()))
             if prefix == local and local in lists:  # a block's outputs: `NAME.*`
