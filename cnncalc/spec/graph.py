@@ -17,6 +17,7 @@ what it makes: Node, Call, Graph.
 """
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from ..core.errors import (
@@ -488,8 +489,14 @@ class _Builder(BuildReuse):
         if block.variadic is not None:
             rest = list(inputs[len(fixed):])
             lists[block.variadic] = rest
-            names.update((f"{block.variadic}.{k}", ref) for k, ref in enumerate(rest))
+            names.update(zip(_numbered(block.variadic, len(rest)), rest))
         return names, lists
+
+
+@functools.lru_cache(maxsize=1024)
+def _numbered(port: str, count: int) -> tuple[str, ...]:
+    """`port.0`, `port.1`... `port.{count - 1}`: the names of a port's rest (DenseNet's growing inputs)."""
+    return tuple([f"{port}.{k}" for k in range(count)])
 
 
 def _channels_last_note(shape: Shape, loc: Location | None) -> tuple[Note, ...]:
