@@ -16,19 +16,11 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any, Union
+from typing import TYPE_CHECKING, Any, Union
 
-from .analysis import budget as budgets
-from .analysis import compare as comparing
-from .analysis import sweep as sweeping
-from .analysis.budget import CheckResult, Subject
-from .analysis.compare import BlockComparison, Comparison
 from .analysis.conventions import CONVENTIONS, Convention
 from .analysis.engine import analyze as run_engine
-from .analysis.memory_plan import MemoryOptions
-from .analysis.memory_report import MemoryReport, graph_memory
 from .analysis.report import DTYPE_BYTES, Report
-from .analysis.sweep import SweepResult
 from .core.errors import ErrorCollector, OptionError, did_you_mean
 from .core.figures import FIGURES
 from .core.shapes import Shape
@@ -37,6 +29,13 @@ from .spec import bundled
 from .spec.graph import Graph, build
 from .spec.spec import load_spec, oversized, parse_spec, spec_from_document
 from .spec.yamlsrc import parse_yaml, read_spec_text
+
+if TYPE_CHECKING:  # imported by the functions that need them: `cnncalc table` starts without them
+    from .analysis.budget import CheckResult, Subject
+    from .analysis.compare import BlockComparison, Comparison
+    from .analysis.memory_plan import MemoryOptions
+    from .analysis.memory_report import MemoryReport
+    from .analysis.sweep import SweepResult
 
 SpecSource = Union[str, Path]
 InputShape = Union[str, Sequence[int], None]
@@ -155,10 +154,13 @@ def input_shape_of(input: InputShape) -> Shape | None:
 
 
 def _subject(spec: SpecSource, set: Mapping[str, Any] | None, input: InputShape, convention: str | Convention,
-             batch: int, dtype: str, strict: bool, training: MemoryOptions = MemoryOptions()) -> Subject:
+             batch: int, dtype: str, strict: bool, training: MemoryOptions | None = None) -> Subject:
+    from .analysis.budget import Subject
+    from .analysis.memory_plan import MemoryOptions
+
     graph, _ = load_graph(spec, set=set, input=input)
     report = run_engine(graph, convention=convention_named(convention), dtype=dtype, batch=batch, strict=strict)
-    return Subject(graph, report, training)
+    return Subject(graph, report, MemoryOptions() if training is None else training)
 
 
 def check(spec: SpecSource, *, limits: Mapping[str, str | int] | None = None, set: Mapping[str, Any] | None = None,
@@ -168,6 +170,8 @@ def check(spec: SpecSource, *, limits: Mapping[str, str | int] | None = None, se
     25000000}, figures as in `cnncalc.FIGURES`) replacing its limits on the same figures. At least
     one limit must be in force. `result.ok` is whether all hold. `optimizer` and `amp` are those of
     the training step a `train_peak` limit is judged on (`cnncalc.memory`'s)."""
+    from .analysis import budget as budgets
+
     _common_args(spec, set, batch, limits)
     _options_args(convention, dtype, optimizer, amp)
     given = budgets.limits_from(limits)  # the options' mistakes first, before the spec is read
@@ -186,6 +190,9 @@ def compare(specs: Sequence[SpecSource], *, inputs: Sequence[InputShape] | None 
     per (spec, size) in that order, with ratios to the first row. `set` applies to every spec. The
     memory peaks are figures only for a floating dtype; the training peak's step uses `optimizer`
     and `amp`."""
+    from .analysis import budget as budgets
+    from .analysis import compare as comparing
+
     if isinstance(specs, (str, Path)):
         specs = [specs]
     if not isinstance(specs, Iterable):
@@ -209,6 +216,8 @@ def compare_blocks(first: SpecSource, second: SpecSource, *, input: InputShape =
                    dtype: str = "float32", strict: bool = False) -> BlockComparison:
     """Two specs' top-level blocks side by side where their names match (resnet50 and
     resnext50_32x4d: conv1, layer1 ... fc), with the second's figures over the first's."""
+    from .analysis import compare as comparing
+
     for one in (first, second):
         _common_args(one, set, batch)
     _options_args(convention, dtype)
@@ -249,6 +258,9 @@ def sweep(spec: SpecSource, *, set: Mapping[str, str | Sequence[Any]] | None = N
     are computed only when a limit, the objective, the front or `figures` names them. `jobs`
     processes (all cores by default); `progress(done, total)` is called as variants finish.
     Variants the spec cannot build are in the result with their message."""
+    from .analysis import budget as budgets
+    from .analysis import sweep as sweeping
+
     _common_args(spec, set, batch, limits)
     _options_args(convention, dtype, optimizer, amp)
     inputs = _inputs_arg(inputs)
@@ -321,6 +333,8 @@ def memory(spec: SpecSource, *, mode: str = "train", batch: int = 1, optimizer: 
     under autocast; `checkpoint` names block instances to run under activation checkpointing;
     `foreach` uses the optimizers' foreach implementation (CUDA's default). `fit` ('24GiB', or bytes)
     reports at the largest batch whose peak fits instead of at `batch`."""
+    from .analysis.memory_plan import MemoryOptions
+    from .analysis.memory_report import graph_memory
     from .core.quantities import parse_bytes
 
     _common_args(spec, set, batch)

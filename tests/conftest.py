@@ -182,6 +182,11 @@ def pytest_configure_node(node):
 def pytest_collection_modifyitems(config, items):
     if not getattr(config.option, "loadgroup", False):
         return
+    # xdist hands out its work units in collection order (after the groups of several tests): a long test that
+    # starts when the other worker is nearly done lengthens the run by about its own length (the DetectionModel
+    # references, test_ultralytics.py, came last). The slow tests are the long ones, so they go first and the
+    # short ones fill in behind them; a stable sort keeps each part in collection order.
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
     for item in items:  # the slow tests are torch's anyway: grouping them would put most of them on one worker
         if (item.get_closest_marker("torch") or item.get_closest_marker("peers")) and not item.get_closest_marker("slow"):
             _join_group(item, "torch")

@@ -4,8 +4,10 @@ The CLI is thin: parse options, call the library, render, and turn domain errors
 (2 bad input, 1 a check that failed) with a message, never a traceback."""
 from __future__ import annotations
 
+import copy
 import inspect
 import math
+import os
 import re
 import sys
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -14,6 +16,7 @@ from pathlib import Path
 from typing import Any, Optional
 
 import typer
+from typer.core import TyperGroup
 
 from ..analysis.conventions import CONVENTIONS
 from ..analysis.report import DTYPE_BYTES
@@ -23,17 +26,18 @@ from ..render.console import stderr_console
 
 
 def _typer_fixes() -> None:
-    """Five slips of typer 0.29, fixed here for every command. Its help shows a flag as taking a
+    """Four slips of typer 0.29, fixed here for every command. Its help shows a flag as taking a
     value (`--strict <bool>`, so users write `--strict true` and get "unexpected extra argument"),
     folds choices mid-word (`<float32|float16|bfloat1 6>`), shows a repeatable option's type as
     Python's (`<list[str]>`) and a bounded number's as `<int range>`: a flag now shows no type,
     choices have spaces between them, where the column can wrap, a repeatable option shows its
-    item's type and a bounded number `<int>`. And its usage errors echo what was typed raw
-    (`No such option: --a<U+202E>b`): they now go through the sanitizer."""
-    import typer.rich_utils
-    from typer.core import TyperArgument, TyperOption
+    item's type and a bounded number `<int>`. And it coerces every value through pydantic, whose
+    import costs a short command half its time: plain values are coerced without it (coercion.py).
+    (Its usage errors echoing what was typed raw: CnnCalcGroup below.)"""
+    from typer._coercion import build_runtime_param
+    from typer.core import TyperArgument, TyperOption, _TyperParameter
 
-    from ..core.text import printable_message
+    from .coercion import PlainCoercion
 
     shown = TyperOption.display_type_rich
     shown_argument = TyperArgument.display_type_rich
@@ -51,17 +55,44 @@ def _typer_fixes() -> None:
     def argument_type_rich(self: TyperArgument, ctx: Any) -> Optional[str]:
         return _item_type(shown_argument(self, ctx))
 
+    def get_runtime_param(self: _TyperParameter) -> Any:
+        if self._runtime_param is None:
+            self._runtime_param = PlainCoercion(self.type_descriptor, build_runtime_param)  # type: ignore[assignment]
+        return self._runtime_param
+
     display_type_rich.cnncalc = True  # type: ignore[attr-defined]
     TyperOption.display_type_rich = display_type_rich  # type: ignore[method-assign]
     TyperArgument.display_type_rich = argument_type_rich  # type: ignore[method-assign, assignment]
-    format_error = typer.rich_utils.rich_format_error
+    _TyperParameter.get_runtime_param = get_runtime_param  # type: ignore[method-assign]
 
-    def rich_format_error(error: Any) -> None:
+
+class CnnCalcGroup(TyperGroup):
+    """The app's group: typer's usage errors echo what was typed raw (`No such option: --a<U+202E>b`);
+    here they go through the sanitizer before typer prints them. (Done where the error is raised, not
+    in typer's rich_utils, whose import, rich.markdown and markdown_it with it, would otherwise be
+    paid by every command.)"""
+
+    def make_context(self, *args: Any, **kwargs: Any) -> Any:
+        with _printable_usage_errors():
+            return super().make_context(*args, **kwargs)
+
+    def invoke(self, ctx: Any) -> Any:
+        with _printable_usage_errors():
+            return super().invoke(ctx)
+
+
+@contextmanager
+def _printable_usage_errors() -> Iterator[None]:
+    from typer._click.exceptions import ClickException
+
+    from ..core.text import printable_message
+
+    try:
+        yield
+    except ClickException as error:
         if isinstance(getattr(error, "message", None), str):
             error.message = printable_message(error.message)
-        format_error(error)
-
-    typer.rich_utils.rich_format_error = rich_format_error  # type: ignore[assignment]
+        raise
 
 
 def _item_type(text: Optional[str]) -> Optional[str]:
@@ -97,13 +128,37 @@ def first_clause(text: str) -> str:
     return text
 
 
-app = typer.Typer(
+class CnnCalcApp(typer.Typer):
+    """The app: typer builds every command's click command on each start, reading each signature's
+    type hints (most of what a command line costs once the modules are imported). A command line
+    that names a command builds that command alone, under the same group; any other (no command,
+    --help, --version, a misspelt command, shell completion) builds them all."""
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        given = kwargs.get("args", args[0] if args else None)
+        argv = sys.argv[1:] if given is None else list(given)
+        named = [info for info in self.registered_commands if argv and command_name(info) == argv[0]]
+        if len(named) != 1 or any(key.endswith("_COMPLETE") for key in os.environ):
+            return super().__call__(*args, **kwargs)
+        alone = copy.copy(self)
+        alone.registered_commands = named
+        return typer.Typer.__call__(alone, *args, **kwargs)
+
+
+def command_name(info: Any) -> str:
+    """A registered command's name as typer gives it (typer.main.get_command_name)."""
+    callback = info.callback
+    return info.name or (callback.__name__.lower().replace("_", "-") if callback else "")
+
+
+app = CnnCalcApp(
     help="A static calculator for convolutional networks: shapes, parameters, multiply-adds and "
     "memory of every layer, from a plain YAML spec, printed the way CNN lectures print them.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
     rich_markup_mode="rich",
+    cls=CnnCalcGroup,
 )
 
 DTYPES = tuple(DTYPE_BYTES)

@@ -283,7 +283,15 @@ def ordered(slot: Slot) -> list[tuple[str, Slot]]:
 
 
 def numbered(slot: Slot) -> bool:
-    return all(name.removesuffix("+").isdigit() for name in slot.children)
+    """Whether a container (a class's or the model's own modules included) is an nn.Sequential of numbered
+    entries (True) or holds named modules (False). One holding both is neither: `self[0] = ...` fails on an
+    nn.Module and an nn.Sequential's index is a position, not a name; so no class or container is written."""
+    numbers = [name for name in slot.children if name.removesuffix("+").isdigit()]
+    if numbers and len(numbers) < len(slot.children):
+        names = [name for name in slot.children if name not in numbers]
+        raise NotIdiomatic(f"a container with both names ({', '.join(names)}) and numbers "
+                           f"({', '.join(n for n in numbers if n.isdigit())}) inside")
+    return bool(numbers) or not slot.children
 
 
 @dataclass

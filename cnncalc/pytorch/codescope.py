@@ -254,8 +254,6 @@ class ScopeWriter:
         """A container as nn.Sequential: an expression of its entries, else built by statements (a numbered
         one whose entries exist under different conditions; a named one)."""
         is_numbered = numbered(slot)
-        if not is_numbered and any(segment.removesuffix("+").isdigit() for segment in slot.children):
-            raise NotIdiomatic("a container with both names and numbers inside")
         kids: list[Piece] = []
         for segment, child in ordered(slot):
             inner = None if is_numbered or target is None else _child_target(target, segment)
@@ -386,11 +384,26 @@ class ModelWriter(ScopeWriter):
         super().__init__(gen, gen.members([""], [""], final=True), [env], set(), literal_first=True)
 
     def write(self) -> ClassCode:
-        init = ["super().__init__()", *self.init_lines()]
         name = class_name(self.gen.graph.name)
         if name in {class_name(block) for block in self.gen.classes | self.gen.wrappers}:
             name += "Model"  # a net named like one of its blocks (`c2f`)
+        if self.root.children and numbered(self.root):  # `module: 0`, `module: 1`...: the model is a Sequential
+            if not self._whole_chain():
+                raise NotIdiomatic("the model's modules are numbered (an nn.Sequential) but do not feed each "
+                                   "other in order")
+            piece = self.container(self.root, "layers", "self")
+            entries = ", ".join(piece.entries or [])
+            return ClassCode(name, "nn.Sequential", [], [*piece.lines, f"super().__init__({entries})"], None)
+        init = ["super().__init__()", *self.init_lines()]
         return ClassCode(name, "nn.Module", [], init, self.forward_lines())
+
+    def _whole_chain(self) -> bool:
+        """Whether the model's modules feed each other in the order nn.Sequential calls them, from the input
+        to the one output."""
+        members = [m for m in self.members if not m.shared]
+        return len(members) == len(self.members) and self.in_order(self.root) == members and \
+            _inputs(members[0]) == (INPUT_NAME,) and _chain(members, members) and \
+            list(self.gen.graph.outputs) == [_output(members[-1])]
 
     def forward_lines(self) -> list[str]:
         names = Names()
