@@ -260,7 +260,7 @@ def _usability() -> list[Hostile]:
         Hostile("input-words", "input: [three, 8, 8]\nlayers:\n  - {op: relu}\n", "is a symbol"),
         Hostile("input-floats", "input: [3.5, 8, 8]\nlayers:\n  - {op: relu}\n", "sizes must be positive whole numbers"),
         Hostile("input-bools", "input: [true, 8, 8]\nlayers:\n  - {op: relu}\n", "sizes must be positive whole numbers"),
-        Hostile("input-two", "input: [3, 8]\nlayers:\n  - {op: relu}\n", "input must be a list [C, H, W]"),
+        Hostile("input-four", "input: [1, 3, 8, 8]\nlayers:\n  - {op: relu}\n", "input must be a list [C, H, W]"),
         Hostile("in-unknown", HEAD + "  - {op: relu, in: nope}\n", "unknown input 'nope'"),
         Hostile("in-self", HEAD + "  - {op: relu, name: a, in: a}\n", "is not defined yet"),
         Hostile("outputs-unknown", ONE + "outputs: [zz]\n", "'outputs' names 'zz'"),

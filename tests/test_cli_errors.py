@@ -80,14 +80,45 @@ CASES = [
     ("groups-out-channels", GOOD_HEAD + "  - {op: conv, name: c1, out: 8, kernel: 3, groups: 3}\n",
      ["layer 'c1', field 'groups': groups=3 does not divide the 8 output channels"]),
     ("linear-after-3d", GOOD_HEAD + "  - {op: conv, out: 8, kernel: 3}\n  - {op: fc, name: fc1, out: 10}\n",
-     ["{f}:4:5: error: layer 'fc1': linear needs a flat vector, but its input is [8, 30, 30]",
+     ["{f}:4:5: error: layer 'fc1': linear needs a flat vector or an [L, D] sequence, but its input is [8, 30, 30]",
       "hint: add '- op: flatten'"]),
     ("pool-after-flatten", GOOD_HEAD + "  - {op: flatten}\n  - {op: maxpool, name: p, kernel: 2}\n",
      ["layer 'p': maxpool needs a [C, H, W] feature map, but its input is [3072]"]),
-    # PyTorch's nn.LayerNorm(C) cannot run on [C, L] (it normalises the last axis), nor BatchNorm1d/2d on rank 4
-    ("layernorm-on-sequence", "input: [8, 6, 6]\nlayers:\n  - {op: reshape, shape: [8, 36]}\n  - {op: ln, name: n}\n",
-     ["{f}:4:5: error: layer 'n': layernorm normalises the features of a vector or the channels of a [C, H, W] "
-      "feature map, but its input is [8, 36]", "hint: a sequence normalised over its last axis"]),
+    # nn.LayerNorm runs on the last axis of [L, D] tokens, LayerNorm2d on a map's channels; nothing else
+    ("layernorm-rank-4", "input: [8, 6, 6]\nlayers:\n  - {op: reshape, shape: [2, 4, 6, 6]}\n  - {op: ln, name: n}\n",
+     ["{f}:4:5: error: layer 'n': layernorm normalises the features of a vector, the last axis of an [L, D] "
+      "sequence or the channels of a [C, H, W] feature map, but its input is [2, 4, 6, 6]"]),
+    # vision transformers' layers
+    ("mha-heads-do-not-divide", "input: [12, 10]\nlayers:\n  - {op: mha, name: a, heads: 4}\n",
+     ["{f}:{at[4}]}: error: layer 'a', field 'heads': heads=4 does not divide the 10 features of each token",
+      "hint: nn.MultiheadAttention splits D into heads"]),
+    ("mha-heads-zero", "input: [12, 10]\nlayers:\n  - {op: mha, name: a, heads: 0}\n",
+     ["{f}:{at[0}]}: error: layer 'a', field 'heads': must be a positive whole number, got 0"]),
+    ("mha-heads-word", "input: [12, 10]\nlayers:\n  - {op: mha, name: a, heads: many}\n",
+     ["{f}:{at[many]}: error: layer 'a', field 'heads'"]),
+    ("mha-no-heads", "input: [12, 10]\nlayers:\n  - {op: mha, name: a}\n",
+     ["{f}:3:5: error: layer 'a': 'heads' is required for mha", "hint: add 'heads: ...' to the layer"]),
+    ("mha-dropout", "input: [12, 10]\nlayers:\n  - {op: mha, name: a, heads: 2, dropout: 0.1}\n",
+     ["{f}:{at[dropout]}: error: layer 'a': unknown field 'dropout' for mha", "fields of mha: heads"]),
+    ("mha-on-a-map", GOOD_HEAD + "  - {op: mha, name: a, heads: 1}\n",
+     ["{f}:3:5: error: layer 'a': mha needs an [L, D] sequence of L tokens of D features, but its input is "
+      "[3, 32, 32]", "hint: make tokens of a feature map"]),
+    ("class-token-on-a-vector", "input: [10]\nlayers:\n  - {op: class_token, name: t}\n",
+     ["{f}:3:5: error: layer 't': class_token needs an [L, D] sequence of L tokens of D features, but its input "
+      "is [10]"]),
+    ("class-token-field", "input: [12, 10]\nlayers:\n  - {op: class_token, name: t, tokens: 2}\n",
+     ["{f}:{at[tokens]}: error: layer 't': unknown field 'tokens' for class_token"]),
+    ("pos-embedding-on-a-map", GOOD_HEAD + "  - {op: pos_embedding, name: p}\n",
+     ["{f}:3:5: error: layer 'p': pos_embedding needs an [L, D] sequence", "[3, 32, 32]"]),
+    ("linear-rank-3-tokens", "input: [2, 12, 10]\nlayers:\n  - {op: reshape, shape: [2, 3, 4, 10]}\n"
+                             "  - {op: linear, name: fc, out: 4}\n",
+     ["{f}:4:5: error: layer 'fc': linear needs a flat vector or an [L, D] sequence, but its input is "
+      "[2, 3, 4, 10]"]),
+    ("input-rank-4", "input: [1, 3, 8, 8]\nlayers:\n  - {op: relu}\n",
+     ["{f}:1:8: error: field 'input': input must be a list [C, H, W] (or [L, D] for a sequence of tokens, [F] "
+      "for a vector)"]),
+    ("input-tokens-zero", "input: [0, 768]\nlayers:\n  - {op: relu}\n",
+     ["{f}:1:9: error: field 'input': sizes must be positive whole numbers, got 0"]),
     ("batchnorm-rank-4", "input: [8, 6, 6]\nlayers:\n  - {op: reshape, shape: [2, 4, 6, 6]}\n  - {op: bn, name: n}\n",
      ["{f}:4:5: error: layer 'n': batchnorm needs a vector, a [C, L] sequence or a [C, H, W] feature map, but "
       "its input is [2, 4, 6, 6]"]),

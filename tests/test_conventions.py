@@ -323,6 +323,10 @@ LOWERING_QUIRKS = {
     ("layernorm", "thop"): "LayerNorm2d subclasses nn.LayerNorm; thop looks modules up by exact type: 0",
     ("softmax", "ptflops"): "cnncalc lowers softmax to torch.softmax; ptflops counts only F.softmax (nn.Softmax)",
     ("softmax", "thop"): "cnncalc lowers softmax to torch.softmax; thop counts only the nn.Softmax module",
+    ("mha", "ptflops"): "cnncalc lowers mha to SelfAttention, a subclass of nn.MultiheadAttention whose forward takes "
+                        "one input; ptflops looks modules up by exact type and counts it as 0",
+    ("mha", "torch"): "on the CPU under torch.no_grad() nn.MultiheadAttention takes its fused fast path "
+                      "(torch._native_multi_head_attention), which FlopCounterMode does not count: 0",
 }
 
 
@@ -360,6 +364,37 @@ def test_the_usual_modules_count_as_the_convention_says(tool):
     assert COUNT[tool](torch.nn.Sequential(torch.nn.Softmax(dim=1)).eval(), (4, 9, 11)) == softmax.totals.macs
     graph = build(parse_spec("input: [4, 9, 11]\nlayers:\n  - {op: flatten}\n  - {op: layernorm}\n", "ln.yaml"))
     assert COUNT[tool](_lowered(graph), graph.input_shape) == analyze(graph, convention=CONVENTIONS[tool]).totals.macs
+
+
+@pytest.mark.peers
+@pytest.mark.torch
+@pytest.mark.filterwarnings("ignore")
+@pytest.mark.parametrize("tool", PEERS)
+def test_nn_multihead_attention_counts_as_the_convention_says(tool):
+    """mha's example as torchvision calls nn.MultiheadAttention (its exact type, which ptflops looks up), and for
+    FlopCounterMode on the meta device, where the fused inference fast path (LOWERING_QUIRKS) is not taken: what
+    the tools count for torchvision's ViT blocks, and what verify (on the meta device) counts per layer."""
+    torch = pytest.importorskip("torch")
+    pytest.importorskip(PACKAGE[tool])
+    graph = build(parse_spec(REGISTRY["mha"].example_spec(), "mha.yaml"))
+
+    class Model(torch.nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.attention = torch.nn.MultiheadAttention(4, 2, batch_first=True)
+
+        def forward(self, x):
+            x = x.reshape(x.shape[0], 99, 4)
+            return self.attention(x, x, x, need_weights=False)[0]
+
+    with torch.device("meta" if tool == "torch" else "cpu"):
+        model = Model().eval()
+    expected = analyze(graph, convention=CONVENTIONS[tool]).totals.macs
+    assert COUNT[tool](model, graph.input_shape) == expected
+    # 99 tokens of 4 features in 2 heads: projections 4·99·4·4 = 6,336 multiply-adds, the attention's two products
+    # 2·99·99·4 = 78,408; ptflops adds the biases 4·99·4 = 1,584, q scaled 99·4 = 396, softmax 2·99·99 = 19,602
+    assert expected == {"fvcore": 6336, "ptflops": 6336 + 78408 + 1584 + 396 + 19602, "thop": 0, "torchinfo": 0,
+                        "torch": 2 * (6336 + 78408)}[tool]
 
 
 # ---- the zoo against the torchvision models ------------------------------------------------------
@@ -402,8 +437,22 @@ KNOWN = {
 }
 
 
+# torchvision models built for one input size (ViT's positional embedding has a row per patch): the
+# constructor's argument that sets it, given the second size's height for the second size
+SIZED = {"vit_b_16": "image_size"}
+
+
+def sized_kwargs(name: str, shape: tuple) -> dict:
+    """The declared constructor arguments, and the input size for a model built for one (SIZED)."""
+    reference = DECLARED[name]
+    kwargs = dict(reference["kwargs"])
+    if reference["model"] in SIZED and tuple(shape) != tuple(reference["input"]):
+        kwargs[SIZED[reference["model"]]] = shape[1]
+    return kwargs
+
+
 @functools.cache
-def _meta_model(name: str):
+def _meta_model(name: str, shape: tuple | None = None):
     """Built on the meta device (no memory, no initialisation) where the constructor allows it;
     RegNet computes its widths with tensor.tolist() and is built on the CPU."""
     import torch
@@ -411,19 +460,20 @@ def _meta_model(name: str):
 
     reference = DECLARED[name]
     builder = torchvision.models.get_model_builder(reference["model"])
+    kwargs = sized_kwargs(name, shape or reference["input"])
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         try:
             with torch.device("meta"):
-                return builder(weights=None, **reference["kwargs"]).eval()
+                return builder(weights=None, **kwargs).eval()
         except NotImplementedError:
-            return builder(weights=None, **reference["kwargs"]).eval()
+            return builder(weights=None, **kwargs).eval()
 
 
 @functools.lru_cache(maxsize=1)
-def _cpu_model(name: str):
+def _cpu_model(name: str, shape: tuple | None = None):
     """One CPU model at a time (VGG's weights are 0.5 GB); the cases run spec by spec."""
-    return _on_cpu(_meta_model(name))
+    return _on_cpu(_meta_model(name, shape))
 
 
 # fvcore traces with torch.jit, which needs real tensors; ptflops on the meta device counts every
@@ -431,8 +481,10 @@ def _cpu_model(name: str):
 NEEDS_CPU = {"fvcore", "ptflops"}
 
 
-def _model(name: str, tool: str):
-    return _cpu_model(name) if tool in NEEDS_CPU else _meta_model(name)
+def _model(name: str, tool: str, shape: tuple):
+    """The model for the input `shape` (another model only for those built for one size: SIZED)."""
+    size = tuple(shape) if DECLARED[name]["model"] in SIZED else None
+    return _cpu_model(name, size) if tool in NEEDS_CPU else _meta_model(name, size)
 
 
 def _second_size(shape: tuple) -> tuple:
@@ -462,7 +514,7 @@ def test_zoo_total_equals_the_tool_on_the_torchvision_model(name, tool, second):
     # the tools run the eval-mode model: the inference network, which cnncalc counts by default (GoogLeNet's
     # and Inception v3's auxiliary classifiers are marked train_only)
     report = cnncalc.analyze(name, input=shape, convention=CONVENTIONS[tool])
-    assert report.totals.macs == COUNT[tool](_model(name, tool), shape)
+    assert report.totals.macs == COUNT[tool](_model(name, tool, shape), shape)
 
 
 def test_the_cli_table_total_is_the_compared_total():
@@ -479,7 +531,7 @@ def test_the_cli_table_total_is_the_compared_total():
 @pytest.mark.slow
 @pytest.mark.filterwarnings("ignore")
 @pytest.mark.parametrize("name", ["alexnet_paper", "resnet18", "googlenet", "convnext_tiny", "mobilenet_v3_large",
-                                  "shufflenet_v2_x1_0", "vgg_a_lrn", "lraspp_mobilenet_v3_large"])
+                                  "shufflenet_v2_x1_0", "vgg_a_lrn", "lraspp_mobilenet_v3_large", "vit_b_16"])
 def test_verify_compares_every_layer_with_fvcore(name):
     pytest.importorskip("torch")
     pytest.importorskip("fvcore")

@@ -225,3 +225,16 @@ def test_a_layer_read_in_one_pass_is_the_one_made_field_by_field(cls):
         read = cls.from_mapping("x", item)
         made = cls("x", values, loc=item.loc, field_locs=dict(read.field_locs))
         assert list(vars(read).items()) == list(vars(made).items())
+
+
+def test_cells_are_made_when_read_once_per_repeat():
+    import pickle
+
+    from cnncalc.layers import Cells
+
+    text = "input: [3, 8, 8]\nlayers:\n" + "  - {op: conv, out: 3, kernel: 3, pad: 1, stride: 1}\n" * 2
+    first, second = cnncalc.analyze(text).rows
+    assert "cells" not in vars(first) and "cells" not in vars(second)  # analyze formats no table
+    assert first.cells == Cells("3", "3", "1", "1") and second.cells is first.cells  # one layer's, shared
+    copied = pickle.loads(pickle.dumps(cnncalc.analyze(text).rows[0]))  # pickled with its cells, not the layer
+    assert "_cells" not in vars(copied) and copied.cells == Cells("3", "3", "1", "1")

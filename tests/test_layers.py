@@ -122,6 +122,36 @@ def test_linear_without_bias(analyze_text):
     assert r.params == 200
 
 
+# ViT-B/16's layers on its 197 tokens of 768 features (torchvision's vit_b_16: the zoo tests prove the whole)
+def test_linear_at_every_token(analyze_text):
+    r = row(analyze_text, "{op: linear, out: 3072}", "[197, 768]")  # ViT-B/16's mlp.0
+    assert r.output_shape == (197, 3072)
+    assert r.params == 768 * 3072 + 3072 == 2_362_368  # weights [out, in] and a bias, as on a vector
+    assert r.macs == 197 * 768 * 3072 == 464_781_312  # the vector's work at each token
+
+
+def test_layernorm_over_the_last_axis_of_tokens(analyze_text):
+    r = row(analyze_text, "{op: layernorm, eps: 1.0e-6}", "[197, 768]")
+    assert r.output_shape == (197, 768)
+    assert r.params == 2 * 768  # a scale and a shift per feature (nn.LayerNorm(768))
+
+
+def test_multihead_attention(analyze_text):
+    r = row(analyze_text, "{op: mha, heads: 12}", "[197, 768]")
+    assert r.output_shape == (197, 768)
+    assert r.params == 4 * 768 * 768 + 4 * 768 == 2_362_368  # in_proj 3D×D + 3D, out_proj D×D + D
+    # projections 4·197·768·768 = 464,781,312; q·kᵀ and weights·v 2·197·197·768 = 59,610,624
+    assert r.macs == 464_781_312 + 59_610_624
+
+
+def test_class_token_and_position_embedding(analyze_text):
+    token = row(analyze_text, "{op: class_token}", "[196, 768]")
+    assert token.output_shape == (197, 768) and token.params == 768 and token.macs == 0  # 1 + 196 tokens
+    embedding = row(analyze_text, "{op: pos_embedding}", "[197, 768]")
+    assert embedding.output_shape == (197, 768) and embedding.params == 197 * 768 == 151_296
+    assert embedding.macs == 0  # an addition: no multiply-adds in the textbook
+
+
 def test_flatten(analyze_text):
     r = row(analyze_text, "{op: flatten}", "[256, 6, 6]")
     assert r.output_shape == (9216,)  # 256*6*6

@@ -91,6 +91,9 @@ NOT_EXACT = {
                                     "inception5b: the optimizer state touched before fc.weight differs",
     ("convnext_tiny", "adamw-touched"): "torchvision's CNBlock registers layer_scale before its block, the spec "
                                         "after pwconv2: the optimizer state touched before pwconv2 differs",
+    ("vit_b_16", "momentum-resident"): "at b2 the peak is in the first block's in-projection backward, where cnncalc "
+                                       "holds 1,035,264 bytes of temporaries more than MemTracker (0.1%; the cause "
+                                       "is not pinned down); b8 and the other cases are exact",
 }
 WITHIN_ONE_PERCENT_FAILS: dict[tuple[str, str], str] = {}  # none today: DenseNet's was fixed by its spec
 CASES = ("momentum-touched", "momentum-resident", "adamw-touched", "adamw-resident", "infer")
@@ -486,3 +489,51 @@ def test_verify_memory_fails_when_a_rule_is_wrong(torch, monkeypatch):
     kept = [m for m in data["mismatches"] if m["quantity"] == "memory: kept for backward (bytes)"]
     # resnet18's batch norms keep their input and two statistics of C floats each
     assert kept and all(m["static"] < m["torch"] for m in kept)
+
+
+TRANSPOSED_LINEAR = """
+input: [4, 9, 11]
+layers:
+  - {op: conv, name: pre, out: 4, kernel: 1, bias: false}
+  - {op: reshape, name: rows, shape: [4, 99]}
+  - {op: transpose, name: tokens, dims: [1, 2]}            # [99, 4], not contiguous
+  - {op: linear, name: fc, out: 6, bias: BIAS}
+"""
+
+
+@pytest.mark.parametrize("bias", [True, False])
+@pytest.mark.parametrize("case", ["train-resident", "infer"])
+def test_linear_on_a_transposed_sequence_equals_memtracker(memtracker, case, bias):
+    """nn.Linear on tokens that are a transposed map: torch.matmul copies them (kept in training) and adds the
+    bias out of place."""
+    graph = build(parse_spec(TRANSPOSED_LINEAR.replace("BIAS", str(bias).lower()), "transposed_linear.yaml"))
+    mode, _, protocol = case.partition("-")
+    schedule = memory_schedule(graph, MemoryOptions(mode=mode, optimizer="adamw", protocol=protocol or "resident",
+                                                    tracker_hooks=True))
+    measured = memtracker.measure(lowered(graph), 2, graph.input_shape, mode, "adamw", protocol == "resident")
+    index, _ = schedule.peak(2)
+    assert schedule.samples[index].bytes(2) == measured
+
+
+VIT_TAIL = """
+input: [4, 9, 11]
+layers:
+  - {op: conv, name: pre, out: 4, kernel: 1, bias: false}
+  - {op: reshape, name: tokens, shape: [99, 4]}
+  - {op: linear, name: embed, out: 6}
+  - {op: layernorm, name: ln}                               # float32 under autocast
+  - {op: class_token, name: token}                          # [100, 6]
+  - {op: pos_embedding, name: position}
+  - {op: mha, name: attention, heads: 2}
+"""
+
+
+@pytest.mark.parametrize("amp", [None, "bf16"])
+def test_attention_on_a_float32_input_equals_memtracker(memtracker, amp):
+    """At inference nn.MultiheadAttention takes its fast path when its input is float32 (after a layer norm, as
+    in ViT), under autocast too, which then casts query, key and value to 16 bits one by one."""
+    graph = build(parse_spec(VIT_TAIL, "vit_tail.yaml"))
+    schedule = memory_schedule(graph, MemoryOptions(mode="infer", tracker_hooks=True, amp=amp))
+    measured = memtracker.measure(lowered(graph), 2, graph.input_shape, "infer", "adamw", True, amp=amp)
+    index, _ = schedule.peak(2)
+    assert schedule.samples[index].bytes(2) == measured

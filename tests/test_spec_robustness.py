@@ -417,9 +417,10 @@ def test_spec_errors_type():
 
 def test_parse_spec_alone_raises_all_its_problems():
     with pytest.raises(SpecErrors) as caught:
-        parse_spec("input: [3, 8]\nbogus: 1\nlayers: 3\n", "x.yaml")
+        parse_spec("input: [1, 3, 8, 8]\nbogus: 1\nlayers: 3\n", "x.yaml")
     assert [e.message for e in caught.value.errors] == [
-        "input must be a list [C, H, W] (or [F] for a vector)", "unknown top-level key 'bogus'",
+        "input must be a list [C, H, W] (or [L, D] for a sequence of tokens, [F] for a vector)",
+        "unknown top-level key 'bogus'",
         "'layers' must be a list of layers"]
 
 

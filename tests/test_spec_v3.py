@@ -23,7 +23,7 @@ DOC_SPECS = {re.match(r"name: (\S+)", block).group(1): block  # type: ignore[uni
 
 def test_the_docs_show_every_example_tested_here():
     assert set(DOC_SPECS) == {"tiny", "c2f_demo", "dense_demo", "ports_demo", "recursive_demo", "share_demo",
-                              "dfl_demo", "attention_demo"}
+                              "dfl_demo", "attention_demo", "vit_block"}
     for name, text in DOC_SPECS.items():
         assert cnncalc.analyze(text).warnings == (), name  # nothing unused, nothing suspicious
 
@@ -109,6 +109,17 @@ def test_attention_multiplies_its_queries_keys_and_values():
     assert rows["scores"] == ((1, 400, 400), 0, 400 * 32 * 400)  # n·k·m = 5,120,000
     assert rows["mixed"] == ((1, 64, 400), 0, 64 * 400 * 400)  # 10,240,000
     assert rows["out"][0] == (64, 20, 20)
+
+
+def test_a_vit_encoder_block_on_tokens():
+    rows = _rows(DOC_SPECS["vit_block"])
+    assert rows["ln_1"] == ((197, 768), 2 * 768, 0)
+    # 4·768² + 4·768 parameters; projections 4·197·768² = 464,781,312, the products 2·197²·768 = 59,610,624
+    assert rows["self_attention"] == ((197, 768), 2_362_368, 464_781_312 + 59_610_624)
+    assert rows["fc1"] == ((197, 3072), 768 * 3072 + 3072, 197 * 768 * 3072)
+    assert rows["fc2"] == ((197, 768), 3072 * 768 + 768, 197 * 3072 * 768)
+    # docs/examples/vit_block.yaml, which the docs' console example runs, is the spec shown
+    assert DOC_SPECS["vit_block"] in (ROOT / "docs" / "examples" / "vit_block.yaml").read_text("utf-8")
 
 
 REPEAT_ZERO = """input: [4, 8, 8]
@@ -336,7 +347,7 @@ def test_v3_mistakes_are_located(text, line, fragment, tmp_path):
 
 @pytest.mark.torch
 @pytest.mark.parametrize("name", ["c2f_demo", "dense_demo", "ports_demo", "recursive_demo", "share_demo", "dfl_demo",
-                                  "attention_demo"])
+                                  "attention_demo", "vit_block"])
 def test_the_examples_lower_to_pytorch_with_the_same_params_and_shapes(name):
     torch = pytest.importorskip("torch")
     from cnncalc.api import load_graph
@@ -355,7 +366,7 @@ def test_the_examples_lower_to_pytorch_with_the_same_params_and_shapes(name):
 @pytest.mark.torch
 @pytest.mark.peers
 @pytest.mark.parametrize("name", ["c2f_demo", "dense_demo", "ports_demo", "recursive_demo", "share_demo", "dfl_demo",
-                                  "attention_demo"])
+                                  "attention_demo", "vit_block"])
 def test_verify_matches_every_layer_of_the_examples(name, tmp_path):
     pytest.importorskip("torch")
     pytest.importorskip("fvcore")

@@ -32,18 +32,27 @@ def _declared() -> dict[str, dict]:
 DECLARED = _declared()
 
 
-def _model(reference: dict):
+# torchvision models built for one input size (ViT's positional embedding has a row per patch): the
+# constructor's argument that sets it
+SIZED = {"vit_b_16": "image_size"}
+
+
+def _model(reference: dict, shape: tuple | None = None):
     """On the meta device where the constructor allows it (RegNet computes its widths with
-    tensor.tolist(), which meta tensors refuse: it is built on the CPU)."""
+    tensor.tolist(), which meta tensors refuse: it is built on the CPU); for `shape` where the
+    model is built for one size."""
     import torch
     import torchvision
 
     builder = torchvision.models.get_model_builder(reference["model"])
+    kwargs = dict(reference["kwargs"])
+    if shape is not None and reference["model"] in SIZED:
+        kwargs[SIZED[reference["model"]]] = shape[1]
     try:
         with torch.device("meta"):
-            return builder(weights=None, **reference["kwargs"]).eval()
+            return builder(weights=None, **kwargs).eval()
     except NotImplementedError:
-        return builder(weights=None, **reference["kwargs"]).eval()
+        return builder(weights=None, **kwargs).eval()
 
 
 def _second_size(shape: tuple) -> tuple:
@@ -78,7 +87,7 @@ def test_the_inference_network_leaves_out_the_auxiliary_classifiers(torchvision,
 def test_output_shape_equals_torchvision(torch, torchvision, name, second):
     reference = DECLARED[name]
     shape = _second_size(reference["input"]) if second else reference["input"]
-    model = _model(reference)
+    model = _model(reference, shape)
     device = next(model.parameters()).device
     with torch.no_grad():
         output = model(torch.zeros((1, *shape), device=device))
@@ -94,5 +103,6 @@ def test_zoo_declares_the_torchvision_models_it_promises():
                 "resnext50_32x4d", "wide_resnet50_2", "densenet121", "mobilenet_v2", "mobilenet_v3_large",
                 "shufflenet_v2_x1_0", "squeezenet1_0", "squeezenet1_1", "efficientnet_b0", "mnasnet1_0",
                 "convnext_tiny", "regnet_y_400mf", "mobilenet_v3_small", "efficientnet_v2_s", "regnet_x_400mf",
-                "fcn_resnet50", "deeplabv3_resnet50", "deeplabv3_mobilenet_v3_large", "lraspp_mobilenet_v3_large"}
+                "fcn_resnet50", "deeplabv3_resnet50", "deeplabv3_mobilenet_v3_large", "lraspp_mobilenet_v3_large",
+                "vit_b_16"}
     assert promised <= {reference["model"] for reference in DECLARED.values()}

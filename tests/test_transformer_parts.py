@@ -1,17 +1,18 @@
-"""What docs/spec.md says of vision transformers ("Not expressible yet"): the attention arithmetic of
-torchvision's vit_b_16 is a spec today, with its counts proven against PyTorch; the reference figures
-quoted for the whole model are the peers' own."""
+"""Vision transformers (docs/spec.md, "Vision transformers"): the attention arithmetic of torchvision's vit_b_16
+written out layer by layer, with its counts proven against PyTorch, and the reference figures of the whole model,
+which the bundled spec (specs/vit_b_16.yaml, its mha layers fused as torchvision's are) reproduces."""
 from __future__ import annotations
 
 import pytest
 
+import cnncalc
 from cnncalc.analysis.conventions import CONVENTIONS
 from cnncalc.analysis.engine import analyze
 from cnncalc.spec.graph import build
 from cnncalc.spec.spec import parse_spec
 
 # One ViT-B/16 encoder block's attention after in_proj: 197 tokens (196 patches and the class token),
-# q, k and v of 768 = 12 heads of 64. (The input is [C, H, W]: a sequence cannot be one yet.)
+# q, k and v of 768 = 12 heads of 64, given as a [C, H, W] map (a sequence, [L, D], is an input too).
 ATTENTION = """
 name: vit_attention_core
 input: [2304, 197, 1]
@@ -46,6 +47,15 @@ VIT_B_16_FVCORE = 16_867_412_736
 # count; 2 FLOPs per multiply-add of the MLPs 12 × 2 × 197 × 768 × 3072 = 11,154,751,488, the patch conv
 # 196 × 768 × 768 = 115,605,504 and the head 768 × 1000 = 768,000
 VIT_B_16_FLOP_COUNTER = 2 * (11_154_751_488 + 115_605_504 + 768_000)  # 22,542,249,984
+# Off that fast path (the meta device, or with a gradient) it counts each of the 12 attention layers too, 2 FLOPs per
+# multiply-add of the projections 4 × 197 × 768² = 464,781,312 and of the two products 2 × 197² × 768 = 59,610,624
+VIT_B_16_FLOP_COUNTER_FULL = VIT_B_16_FLOP_COUNTER + 12 * 2 * (464_781_312 + 59_610_624)  # 35,127,656,448
+
+
+def test_the_vit_b_16_spec_gives_the_reference_figures():
+    assert cnncalc.analyze("vit_b_16").totals.params == VIT_B_16_PARAMS
+    assert cnncalc.analyze("vit_b_16", convention=CONVENTIONS["fvcore"]).totals.macs == VIT_B_16_FVCORE
+    assert cnncalc.analyze("vit_b_16", convention=CONVENTIONS["torch"]).totals.macs == VIT_B_16_FLOP_COUNTER_FULL
 
 
 def _graph():
@@ -86,7 +96,7 @@ def test_attention_core_equals_pytorch_layer_by_layer(torch, convention):
 @pytest.mark.filterwarnings("ignore")
 def test_vit_b_16_reference_figures(torch, torchvision):
     """The figures docs/spec.md quotes: torchvision's parameters, fvcore leaving the fused attention out, and
-    FlopCounterMode leaving the whole fast-path attention out."""
+    FlopCounterMode leaving the whole fast-path attention out on the CPU, counting it on the meta device."""
     fvcore = pytest.importorskip("fvcore.nn")
     model = torchvision.models.vit_b_16(weights=None).eval()
     assert sum(p.numel() for p in model.parameters()) == VIT_B_16_PARAMS
@@ -100,3 +110,8 @@ def test_vit_b_16_reference_figures(torch, torchvision):
     with FlopCounterMode(display=False) as flop_counter, torch.no_grad():
         model(torch.zeros(1, 3, 224, 224))
     assert flop_counter.get_total_flops() == VIT_B_16_FLOP_COUNTER
+    with torch.device("meta"):
+        meta = torchvision.models.vit_b_16(weights=None).eval()
+    with FlopCounterMode(display=False) as flop_counter, torch.no_grad():
+        meta(torch.zeros(1, 3, 224, 224, device="meta"))
+    assert flop_counter.get_total_flops() == VIT_B_16_FLOP_COUNTER_FULL

@@ -10,11 +10,11 @@ from ..core.errors import Note, OptionError
 from ..core.formula import value_of
 from ..core.gcpause import paused_gc
 from ..core.shapes import numel
-from ..layers import RF, Cells, LayerProblem
+from ..layers import RF, LayerProblem
 from ..layers.window import PIXEL
 from ..spec.graph import INPUT_NAME, MODES, Graph
 from .conventions import TEXTBOOK, Convention
-from .report import DTYPE_BYTES, Report, Row
+from .report import DTYPE_BYTES, CellsWhenAsked, Report, Row
 
 
 def analyze(graph: Graph, *, convention: Convention = TEXTBOOK, dtype: str = "float32", batch: int = 1,
@@ -39,8 +39,8 @@ def _analyze(graph: Graph, *, convention: Convention = TEXTBOOK, dtype: str = "f
     notes: list[Note] = list(graph.notes)
     fields: dict[str, RF | None] = {INPUT_NAME: (PIXEL, PIXEL)}
     # by (prototype, input shapes), which also give the output (see Layer.copy_as)
-    counted: dict[Any, tuple[Any, Any, Any, Any, Cells]] = {}
-    row, add = Row.of, rows.append
+    counted: dict[Any, tuple[Any, Any, Any, Any, CellsWhenAsked]] = {}
+    row, add, count = Row.of, rows.append, convention.count
     for node in graph.nodes:
         layer, refs, shapes, output = node.layer, node.inputs, node.input_shapes, node.output_shape
         inputs = list(shapes)
@@ -55,10 +55,12 @@ def _analyze(graph: Graph, *, convention: Convention = TEXTBOOK, dtype: str = "f
             key = (layer.prototype, shapes)
             counts = counted.get(key)
             if counts is None:
-                counts = counted[key] = (value_of(layer.params(inputs, output)),
-                                         value_of(layer.buffers(inputs, output)),
-                                         convention.count(layer.costs(inputs, output)) * batch,
-                                         numel(output) * bytes_per_element * batch, layer.cells(inputs, output))
+                params, buffers = layer.params(inputs, output), layer.buffers(inputs, output)
+                counts = counted[key] = (params if type(params) is int else value_of(params),
+                                         buffers if type(buffers) is int else value_of(buffers),
+                                         count(layer.costs(inputs, output)) * batch,
+                                         numel(output) * bytes_per_element * batch,
+                                         CellsWhenAsked(layer, inputs, output))
             params, buffers, macs, memory, cells = counts
         except LayerProblem as exc:
             raise layer.error(exc.message, exc.field, exc.hint) from None

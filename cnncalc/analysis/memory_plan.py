@@ -98,7 +98,8 @@ def make_plan(graph: Graph, options: MemoryOptions) -> Plan:
     for n, node in enumerate(graph.nodes):
         inputs = [ids[ref] for ref in node.inputs]
         ctx = MemoryContext(training, tuple(tensors[t].requires_grad for t in inputs),
-                            tuple(tensors[t].channels_last for t in inputs), tuple(tensors[t].strides for t in inputs))
+                            tuple(tensors[t].channels_last for t in inputs), tuple(tensors[t].strides for t in inputs),
+                            low is not None, tuple(low is not None and tensors[t].dtype == low for t in inputs))
         layer, shapes = node.layer, list(node.input_shapes)
         stages = layer.memory(shapes, node.output_shape, ctx)
         for name, elements, kind in layer.buffer_tensors(shapes, node.output_shape):
@@ -152,6 +153,8 @@ def _place(n: int, index: int, stage: Stage, refs: tuple[int, ...], tensors: lis
     if isinstance(forward.output, int):  # the storage of an input: a view, or changed in place
         source = tensors[refs[forward.output]]  # a view has its own size (a chunk's part), the storage is shared
         size = source.size if elements is None or forward.writes else (elements, 0)
+        if forward.part is not None and not forward.writes:
+            size = (forward.part, 0)
         out = PlannedTensor(size, source.dtype, requires_grad, source.channels_last,
                             None if forward.writes else refs[forward.output], source.strides, source.shape)
     else:

@@ -2,16 +2,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import Any, overload
 
 from ..core.errors import Note
-from ..core.records import made
 from ..core.shapes import Shape
 from ..core.symbolic import as_text, is_symbolic
 from ..layers import RF, Cells
 from ..layers.window import RFAxis
 
 JSON_FORMAT_VERSION = 1
+_new, _set = object.__new__, object.__setattr__  # Row.of: what core/records.py's made() does, inline
 DTYPE_BYTES = {"float32": 4, "float16": 2, "bfloat16": 2, "float64": 8, "int8": 1}
 
 
@@ -24,6 +24,45 @@ class Port:
     layer: str  # the layer that computes it
     shape: Shape
     receptive_field: RF | None  # along H and W
+
+
+class CellsWhenAsked:
+    """A layer's table cells (Filters, K, S, P), computed the first time a renderer asks: analysing a
+    network for its numbers (a sweep, a budget check, `-f json`) never needs them. The rows of one
+    layer's repeats share one (the engine counts a prototype once per input shape)."""
+
+    __slots__ = ("cells", "inputs", "layer", "output")
+
+    def __init__(self, layer: Any, inputs: list[Shape], output: Shape) -> None:
+        self.layer, self.inputs, self.output = layer, inputs, output
+        self.cells: Cells | None = None
+
+    def get(self) -> Cells:
+        if self.cells is None:
+            self.cells = self.layer.cells(self.inputs, self.output)
+            self.layer = None  # what made them is no longer needed
+        return self.cells
+
+
+class _Cells:
+    """Row.cells: a row the engine made keeps a CellsWhenAsked until its cells are read; a row made
+    field by field has them in its own attributes, which Python reads before this (no __set__)."""
+
+    @overload
+    def __get__(self, row: None, owner: Any = None) -> Cells: ...
+    @overload
+    def __get__(self, row: Row, owner: Any = None) -> Cells: ...
+
+    def __get__(self, row: Row | None, owner: Any = None) -> Cells:
+        if row is None:  # the dataclass's default for the field
+            return Cells()
+        state = row.__dict__
+        source = state.get("_cells")
+        if source is None:  # another thread made them meanwhile
+            return state["cells"]
+        cells = state["cells"] = source.get()
+        state.pop("_cells", None)
+        return cells
 
 
 @dataclass(frozen=True)
@@ -39,7 +78,7 @@ class Row:
     buffers: Any
     macs: Any
     memory_bytes: Any
-    cells: Cells = field(default_factory=Cells)
+    cells: Cells = _Cells()  # type: ignore[assignment]  # made when read (see CellsWhenAsked)
     receptive_field: tuple[RFAxis, RFAxis] | None = None  # along H and W
     train_only: bool = False  # runs only in training (an auxiliary classifier's layer)
     # a collapsed block's outputs when it gives several; output_shape is the one its name stands for
@@ -47,13 +86,22 @@ class Row:
 
     @classmethod
     def of(cls, name: str, op: str, inputs: tuple[str, ...], input_shapes: tuple[Shape, ...], output_shape: Shape,
-           params: Any, buffers: Any, macs: Any, memory_bytes: Any, cells: Cells,
+           params: Any, buffers: Any, macs: Any, memory_bytes: Any, cells: CellsWhenAsked,
            receptive_field: tuple[RFAxis, RFAxis] | None, train_only: bool = False) -> Row:
-        """Row(...), as the engine makes one per layer (core/records.py)."""
-        return made(cls, {"name": name, "op": op, "inputs": inputs, "input_shapes": input_shapes,
+        """Row(...), as the engine makes one per layer (core/records.py), its cells made when read."""
+        record = _new(cls)
+        _set(record, "__dict__", {"name": name, "op": op, "inputs": inputs, "input_shapes": input_shapes,
                           "output_shape": output_shape, "params": params, "buffers": buffers, "macs": macs,
-                          "memory_bytes": memory_bytes, "cells": cells, "receptive_field": receptive_field,
+                          "memory_bytes": memory_bytes, "_cells": cells, "receptive_field": receptive_field,
                           "train_only": train_only, "ports": ()})
+        return record
+
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled and copied with its cells made (the layer that makes them stays behind)."""
+        state = dict(self.__dict__)
+        if "_cells" in state:
+            state["cells"] = state.pop("_cells").get()
+        return state
 
     @property
     def input_shape(self) -> Shape:

@@ -1,6 +1,7 @@
 """All layer types, one class each (docs/spec.md lists them). Importing this package registers them."""
 # isort: off
-from . import conv, pool, linear, reshape, norm, activation, merge, resample, tensor, detect, products, interpolate  # noqa: F401  (registration order)
+from . import conv, pool, linear, reshape, norm, activation, merge, resample, tensor, detect, products  # noqa: F401  (registration order)
+from . import interpolate, attention  # noqa: F401
 # isort: on
 from .base import (
                    REGISTRY,

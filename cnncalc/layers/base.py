@@ -467,7 +467,8 @@ class SameShape(Layer):
         return inputs[0]
 
 
-_FUSED: dict[tuple[str, bool], Layer] = {}  # (act, act_inplace) -> the fused activation layer
+# the fused activation layer of each `act:`, without and with act_inplace
+_FUSED: tuple[dict[str, Layer], dict[str, Layer]] = ({}, {})
 
 
 class FusedActivation(Layer):
@@ -476,19 +477,17 @@ class FusedActivation(Layer):
 
     weight_layer = True
     act: str | None
-    _activation: Layer | None
-
     act_inplace: bool
 
     def activation(self) -> Layer | None:
-        if not self.act:
+        act = self.act
+        if not act:
             return None
-        if getattr(self, "_activation", None) is None:  # named by its op: every layer with it shares it
-            key = (self.act, self.act_inplace)
-            if key not in _FUSED:
-                _FUSED[key] = REGISTRY[self.act](self.act, {"inplace": True} if self.act_inplace else None)
-            self._activation = _FUSED[key]
-        return self._activation
+        made = _FUSED[1] if self.act_inplace else _FUSED[0]  # named by its op: every layer with it shares it
+        fused = made.get(act)
+        if fused is None:
+            fused = made[act] = REGISTRY[act](act, {"inplace": True} if self.act_inplace else None)
+        return fused
 
     def check_act_inplace(self) -> None:
         if self.act_inplace and (self.act is None or "inplace" not in REGISTRY[self.act].field_names()):

@@ -34,12 +34,12 @@ class Conv(SlidingWindow, FusedActivation):
     act_inplace: bool = spec_field(boolean, False, doc="the fused activation works in place (nn.ReLU(inplace=True))")
 
     def check(self) -> None:
-        if nonzero(self.out % self.groups):
+        if self.groups != 1 and nonzero(self.out % self.groups):
             self.fail(f"groups={self.groups} does not divide the {self.out} output channels", "groups")
         self.check_act_inplace()
 
     def check_channels(self, channels: Any) -> None:
-        if nonzero(channels % self.groups):
+        if self.groups != 1 and nonzero(channels % self.groups):
             self.fail(f"groups={self.groups} does not divide the {channels} input channels", "groups")
 
     def output_shape(self, inputs: list[Shape], warn: Warn) -> Shape:

@@ -151,9 +151,14 @@ def _pair(value: Any, item: Callable[[Any], int], what: str) -> tuple[int, int]:
     return n, n
 
 
+_SQUARES = tuple((n, n) for n in range(64))  # `kernel: 3` is in most layers: one (3, 3) for them all
+
+
 @accepts(_pair_schema(POSITIVE))
 def positive_pair(value: Any) -> tuple[int, int]:
     """`3` -> (3, 3); `[1, 7]` -> (1, 7)."""
+    if type(value) is int and 0 < value < 64:  # the common case, first
+        return _SQUARES[value]
     return _pair(value, positive_int, "a positive whole number")
 
 

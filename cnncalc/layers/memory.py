@@ -64,6 +64,7 @@ class Forward:
     output: Ref = "output"  # a tensor of `ops`, or an input whose storage the output shares
     writes: bool = False  # the output is that input changed in place (not a view of it)
     saved: tuple[Ref, ...] = ()  # what autograd keeps for the backward pass
+    part: int | None = None  # a view's own elements per sample, where it is a part of its input (q of qkv)
 
 
 @dataclass(frozen=True)
@@ -106,6 +107,8 @@ class MemoryContext:
     requires_grad: tuple[bool, ...]  # per input
     channels_last: tuple[bool, ...]  # per input: a channels-last view (after a LayerNorm over channels)
     strides: tuple[Strides | None, ...] = ()  # per input: a view's strides, None if contiguous
+    autocast: bool = False  # under autocast (--amp), where an op takes another path (fused attention)
+    low: tuple[bool, ...] = ()  # per input, under autocast: whether it is already 16-bit
 
 
 # A tensor's strides in elements, the batch axis first (its stride: the elements of storage per sample),

@@ -86,21 +86,26 @@ class LayerNorm(SameShape):
     op = "layernorm"
     aliases = ("layer_norm", "ln")
     known_as = ("layer_normalization", "layernormalization")
-    summary = "layer normalisation over the channels at each position (ConvNeXt): 2·C parameters"
+    summary = ("layer normalisation over the channels at each position (ConvNeXt), or over the last axis of an "
+               "[L, D] sequence (a transformer's tokens): 2·C (2·D) parameters")
 
     eps: float = spec_field(number(0, low_open=True), 1e-5, doc="added to the variance")
     affine: bool = spec_field(boolean, True, doc="learn a scale and shift per channel")
 
     def output_shape(self, inputs: list[Shape], warn: Warn) -> Shape:
-        if len(inputs[0]) not in (1, 3):  # nn.LayerNorm(C) on a vector, LayerNorm2d on a map: the channels
-            self.fail(f"{self.op} normalises the features of a vector or the channels of a [C, H, W] feature map, "
-                      f"but its input is {shape_list(inputs[0])}",
-                      hint="a sequence normalised over its last axis (nn.LayerNorm on [L, D] tokens) is not a "
-                           "layer type yet; reshape to [C, H, W] to normalise the channels")
+        if len(inputs[0]) not in (1, 2, 3):  # nn.LayerNorm(C) on a vector or tokens, LayerNorm2d on a map
+            self.fail(f"{self.op} normalises the features of a vector, the last axis of an [L, D] sequence or the "
+                      f"channels of a [C, H, W] feature map, but its input is {shape_list(inputs[0])}",
+                      hint="reshape to [L, D] to normalise the last axis, or to [C, H, W] for the channels")
         return inputs[0]
 
+    @staticmethod
+    def features(shape: Shape) -> Any:
+        """The size of the axis it normalises: the channels of a map, else the last axis."""
+        return shape[0] if len(shape) == 3 else shape[-1]
+
     def params(self, inputs: list[Shape], output: Shape) -> Any:
-        return 2 * Q("C", inputs[0][0]) if self.affine else 0
+        return 2 * Q("C", self.features(inputs[0])) if self.affine else 0
 
     def costs(self, inputs: list[Shape], output: Shape) -> dict[str, Any]:
         """Layer norm computes a mean and a variance at every position, at inference too."""
@@ -112,13 +117,13 @@ class LayerNorm(SameShape):
 
     def lowering(self, inputs: list[Shape], output: Shape) -> Torch:
         kind = "LayerNorm2d" if len(inputs[0]) == 3 else "nn.LayerNorm"
-        return T(kind, inputs[0][0], eps=self.eps, elementwise_affine=self.affine)
+        return T(kind, self.features(inputs[0]), eps=self.eps, elementwise_affine=self.affine)
 
     def memory(self, inputs: list[Shape], output: Shape, ctx: MemoryContext) -> tuple[Stage, ...]:
         """native_layer_norm returns a mean and a reciprocal standard deviation per position (per sample
         for a vector), also at inference (freed at once there). On a map it runs on the permuted
         channels-last view, so its output, permuted back, is channels-last in memory."""
-        c = inputs[0][0]
+        c = self.features(inputs[0])
         positions = numel(inputs[0]) // c
         params = (("weight", c), ("bias", c)) if self.affine else ()
         layout = "channels_last" if len(inputs[0]) == 3 else "contiguous"

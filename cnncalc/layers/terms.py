@@ -9,6 +9,9 @@ from __future__ import annotations
 # The cost terms a layer type may report, each an exact count for one sample.
 MAC = "mac"  # multiply-accumulates with weights: conv, transposed conv, linear
 MATMUL = "matmul"  # multiply-accumulates of a matrix product of two activations (attention's q @ k)
+ATTENTION = "attention"  # multiply-accumulates of a fused attention's q @ kᵀ and weights @ v
+ATTENTION_SCALE = "attention_scale"  # one multiply per query element of a fused attention (q / sqrt(d), ptflops)
+ATTENTION_SOFTMAX = "attention_softmax"  # one per attention weight of a fused attention: heads·L·L (ptflops)
 OUTPUT_MAC = "output_mac"  # weights read per output element × output elements (thop)
 PARAM_POSITIONS = "param_positions"  # parameters × output positions (torchinfo)
 BIAS = "bias"  # one add per output element of a layer with a bias
@@ -37,11 +40,16 @@ TERMS = {
          "C_in*H*W*C_out/groups*K_h*K_w, linear: in*out)",
     MATMUL: "multiply-accumulates of a matrix product of two activations: n*k*m per [n, k] @ [k, m] matrix "
             "pair, times the batch axes before them",
+    ATTENTION: "multiply-accumulates of a fused multi-head attention's two products (F.scaled_dot_product_attention "
+               "inside nn.MultiheadAttention): L*L*D for q @ k^T and L*L*D for the weights @ v, 2*L*L*D in all",
+    ATTENTION_SCALE: "one multiply per query element of a fused attention (q scaled by 1/sqrt(D/heads)): L*D",
+    ATTENTION_SOFTMAX: "one per attention weight of a fused attention's softmax: heads*L*L",
     OUTPUT_MAC: "weights read per output element × output elements: the mac of conv and linear; for a "
                 "transposed conv C_out*H'*W'*C_in/groups*K_h*K_w (as if it were a conv producing its output)",
     PARAM_POSITIONS: "parameters × output positions: (weights + bias) × H'*W' for conv and transposed conv, "
                      "the parameters once for linear, batch norm and layer norm (torchinfo's rule)",
-    BIAS: "one add per output element of a layer with a bias",
+    BIAS: "one add per output element of a layer with a bias (a multi-head attention: its in- and out-projections', "
+          "4*L*D)",
     WINDOW: "pooling: output elements times window size (C*H'*W'*K_h*K_w); global pooling: C*H*W",
     POOL_INPUT: "input elements of a pooling layer (max, average, global, adaptive): C*H*W",
     AVERAGE: "one division per output element of fixed-window average pooling: C*H'*W'",

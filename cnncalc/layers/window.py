@@ -126,7 +126,7 @@ def swept2d(height: int, width: int, kernel: tuple[int, int], stride: tuple[int,
             dilation: tuple[int, int] = (1, 1), ceil: bool = False) -> Sweep:
     """sweep2d's axes and their stride_warnings, computed once per geometry: most convolutions of a
     network (every 3×3, stride 1, pad 1 on a 56×56 map, whatever its channels) slide alike."""
-    key = (height, width, kernel, stride, pad, dilation, ceil, type(height), type(width))
+    key = (height, width, kernel, stride, pad.mode, pad.amount, dilation, ceil, type(height), type(width))
     found = _SWEEPS.get(key)
     if found is None:
         axes = sweep2d(height, width, kernel, stride, pad, dilation, ceil)
@@ -217,6 +217,10 @@ class RFAxis(NamedTuple):
         r = r_in + D·(K - 1)·j_in, j = j_in·S, c = c_in + (D·(K - 1)/2 - P)·j_in."""
         size, jump, start = self
         if not isinstance(size, Formula):  # plain values (every layer but explain's): nothing to name
+            # a 1×1 conv: the field of its input (as the arithmetic gives it when all are ints)
+            if kernel == 1 and stride == 1 and pad_before == 0 and \
+                    type(kernel) is type(stride) is type(pad_before) is type(jump) is int:
+                return self
             reach = kernel - 1 if dilation == 1 else dilation * (kernel - 1)
             return tuple.__new__(RFAxis, (size + reach * jump, jump * stride,
                                           _centre(start, reach, pad_before, jump)))

@@ -52,8 +52,9 @@ def _idiomatic_source(graph: Graph, origin: str) -> tuple[str, list[str]]:
         generator = Generator(graph)
         classes, model = generator.write()
     code = "\n".join(line for c in (*classes, model) for line in (*c.init, *(c.forward or [])))
-    helpers = [_helper_source_of(name).rstrip("\n") for name in _helper_names()
-               if re.search(rf"\b{name}\(", code)]
+    used = {name for name in _helper_names() if re.search(rf"\b{name}\(", code)}
+    used |= {base for name in used for base in _helper_bases(name)}  # a class of the file subclasses them
+    helpers = [_helper_source_of(name).rstrip("\n") for name in _helper_names() if name in used]
     if re.search(r"\bmake_divisible\(", code):
         helpers.insert(0, _function_source("make_divisible"))
     everything = "\n".join([code, *helpers])
@@ -152,6 +153,13 @@ def _helper_names() -> list[str]:
 
     return [name for name, value in vars(modules).items()
             if isinstance(value, type) and issubclass(value, nn.Module) and value.__module__ == modules.__name__]
+
+
+def _helper_bases(name: str) -> list[str]:
+    """The helper classes of modules.py that helper `name` subclasses."""
+    from . import modules
+
+    return [base.__name__ for base in getattr(modules, name).__mro__[1:] if base.__module__ == modules.__name__]
 
 
 def _helper_source_of(name: str) -> str:

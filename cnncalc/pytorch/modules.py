@@ -106,34 +106,90 @@ class LayerScale(nn.Module):
         return x * self.scale
 
 
-class BareScale(nn.Module):
-    """A learned scale per channel that the state_dict keeps as a bare parameter of the enclosing module:
-    key `<path>` (not `<path>.scale`), shape [C], as Ultralytics' A2C2f keeps `gamma`. To load such a
-    key, the enclosing module gets a load hook (torch's registration hook sees it take this module)."""
+class BareParameter(nn.Module):
+    """A module around one parameter (named by `bare`) that the state_dict keeps as a
+    bare parameter of the enclosing module: key `<path>`, not `<path>.<bare>`. To load
+    such a key, the enclosing module gets a load hook (torch's registration hook sees it
+    take this module)."""
 
+    bare = "weight"
     _watching = False
+
+    def __init__(self):
+        super().__init__()
+        if not BareParameter._watching:
+            BareParameter._watching = True
+            hook = BareParameter._taken
+            nn.modules.module.register_module_module_registration_hook(hook)
+
+    def _save_to_state_dict(self, destination, prefix, keep_vars):
+        value = getattr(self, self.bare)
+        destination[prefix[:-1]] = value if keep_vars else value.detach()
+
+    @staticmethod
+    def _taken(parent, name, module):
+        if isinstance(module, BareParameter):
+
+            def rename(_, state_dict, prefix, *args):
+                key = prefix + name
+                if key in state_dict:
+                    state_dict[f"{key}.{module.bare}"] = state_dict.pop(key)
+
+            parent.register_load_state_dict_pre_hook(rename)
+
+
+class BareScale(BareParameter):
+    """A learned scale per channel kept as a bare parameter (state_dict key `<path>`,
+    shape [C]), as Ultralytics' A2C2f keeps `gamma`."""
+
+    bare = "scale"
 
     def __init__(self, channels, init=1.0):
         super().__init__()
         self.scale = nn.Parameter(torch.full((channels,), float(init)))
-        if not BareScale._watching:
-            BareScale._watching = True
-            nn.modules.module.register_module_module_registration_hook(BareScale._taken)
 
     def forward(self, x):
         return self.scale.view(-1, self.scale.shape[0], *[1] * (x.dim() - 2)) * x
 
-    def _save_to_state_dict(self, destination, prefix, keep_vars):
-        destination[prefix[:-1]] = self.scale if keep_vars else self.scale.detach()
 
-    @staticmethod
-    def _taken(parent, name, module):
-        if isinstance(module, BareScale):
-            def rename(_, state_dict, prefix, *args):
-                if prefix + name in state_dict:
-                    state_dict[f"{prefix}{name}.scale"] = state_dict.pop(prefix + name)
+class ClassToken(BareParameter):
+    """A learned token put before a sequence's N×L×D tokens (ViT's class token,
+    state_dict key `<path>`, shape 1×1×D): cat([token.expand(N, -1, -1), x], dim=1)."""
 
-            parent.register_load_state_dict_pre_hook(rename)
+    bare = "token"
+
+    def __init__(self, features):
+        super().__init__()
+        self.token = nn.Parameter(torch.zeros(1, 1, features))
+
+    def forward(self, x):
+        return torch.cat([self.token.expand(x.shape[0], -1, -1), x], dim=1)
+
+
+class PositionEmbedding(BareParameter):
+    """A learned 1×L×D tensor added to a sequence's tokens (ViT's positional embedding,
+    state_dict key `<path>`)."""
+
+    bare = "embedding"
+
+    def __init__(self, length, features):
+        super().__init__()
+        embedding = torch.empty(1, length, features).normal_(std=0.02)
+        self.embedding = nn.Parameter(embedding)
+
+    def forward(self, x):
+        return x + self.embedding
+
+
+class SelfAttention(nn.MultiheadAttention):
+    """nn.MultiheadAttention on N×L×D tokens (batch_first), query, key and value all the
+    input, as torchvision's ViT calls it: attention(x, x, x, need_weights=False)[0]."""
+
+    def __init__(self, embed_dim, num_heads):
+        super().__init__(embed_dim, num_heads, batch_first=True)
+
+    def forward(self, x):  # type: ignore[override]
+        return super().forward(x, x, x, need_weights=False)[0]
 
 
 class StochasticDepth(nn.Module):

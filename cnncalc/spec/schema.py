@@ -26,7 +26,7 @@ TOP_LEVEL: dict[str, dict[str, Any]] = {
     "name": {"type": "string", "description": "the network's name (default: the file name)"},
     "description": {"type": "string", "description": "one line, listed by `cnncalc specs`"},
     "input": {"type": "array", "items": EXPRESSION_OR_INT, "minItems": 1, "maxItems": 3,
-              "description": "the input per sample: [C, H, W] or [F]; names make it symbolic"},
+              "description": "the input per sample: [C, H, W], [L, D] (tokens) or [F]; names make it symbolic"},
     "symbols": {"type": "array", "items": STRING, "description": "further symbols of a symbolic spec"},
     "vars": {"type": "object", "additionalProperties": {"anyOf": [
                  {"not": {"type": "object"}}, {"$ref": "#/$defs/variable"},

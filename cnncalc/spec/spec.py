@@ -242,9 +242,10 @@ def check_text(text: str, loc: Location | None, what: str) -> str:
 
 
 def parse_shape(value: Any, loc: Location | None, variables: dict[str, Any] | None = None) -> Shape:
-    """`[C, H, W]` or `[F]` of positive whole numbers (or, in symbolic mode, symbols: `[C, 2*H, 2*W]`)."""
-    if not isinstance(value, list) or len(value) not in (1, 3):
-        raise SpecError("input must be a list [C, H, W] (or [F] for a vector)", loc=loc, field="input")
+    """`[C, H, W]`, `[L, D]` or `[F]` of positive whole numbers (or, in symbolic mode, symbols: `[C, 2*H, 2*W]`)."""
+    if not isinstance(value, list) or len(value) not in (1, 2, 3):
+        raise SpecError("input must be a list [C, H, W] (or [L, D] for a sequence of tokens, [F] for a vector)",
+                        loc=loc, field="input")
     sizes = []
     for i, size in enumerate(value):
         item_loc = value.item_locs[i] if isinstance(value, YList) else loc
