@@ -17,6 +17,7 @@ what it makes: Node, Call, Graph.
 """
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from ..core.errors import (
@@ -99,7 +100,8 @@ class _Builder(BuildReuse):
 
     # ---- items ---------------------------------------------------------------------------------
     def expand(self, items: YList, scope: Scope) -> str:
-        scope.later = dict(self._explicit_names(items))
+        known = self.explicit_names.get(id(items))  # _explicit_names, found once when they are all good
+        scope.later = dict(known[1] if known is not None and known[0] is items else self._explicit_names(items))
         previous = scope.names[INPUT_NAME]
         for index, item in enumerate(items):
             previous = self.item(index, item, items.item_locs[index], scope, previous)
@@ -130,9 +132,9 @@ class _Builder(BuildReuse):
         exports: list[tuple[str, Exports]] = []
         kept_any = False
         kept_list = scope.lists.get(local)  # an alternative's, kept before this one
+        repeated = "repeat" in item
         try:
             target = self._target(item, given_name, index)
-            repeated = "repeat" in item
             count = self._repeat(item, scope.variables, name) if repeated else 1
             chain = self._chain(item, scope.variables, name) if repeated else True
             if repeated:  # a copy may read the copies before it: `NAME.*` (so far) and `NAME.K`
@@ -143,9 +145,14 @@ class _Builder(BuildReuse):
             for k in range(count):
                 variables = {**scope.variables, "i": k} if repeated else scope.variables
                 instance = name + (f".{k}" if repeated else "")
-                origin = made(Origin, {"item": item, "local": local, "copy": k if repeated else None})
-                inputs = self._item_inputs(item, scope, previous, name, variables, instance) \
-                    if k == 0 or not chain else (ref,)
+                origin = made(Origin, {"item": item, "local": local, "copy": k}) if repeated else plan.origin_of(local)
+                inputs: tuple[str, ...]
+                if k and chain:
+                    inputs = (ref,)
+                elif plan.inputs or self.dangling:
+                    inputs = self._item_inputs(item, scope, previous, name, variables, instance)
+                else:  # no `in:` (as _inputs)
+                    inputs = (previous,)
                 ref, kept, exported = self.instance(target, item, instance, inputs, variables, scope, origin)
                 if k == 0 and count > 1:  # the copies left are sure to cost their floor each
                     self.charge_ahead(item, target, count - 1, name)
@@ -158,8 +165,9 @@ class _Builder(BuildReuse):
                         scope.names[prefix] = ref
                     if exported is not None:
                         exports.append((prefix, exported))
-                        if repeated:
-                            scope.names.update((f"{prefix}.{key}", value) for key, value in exported[0].items())
+                        if repeated:  # the names now, for the copies after it; its lists below
+                            dotted = prefix + "."
+                            scope.names.update(zip([dotted + key for key in exported[0]], exported[0].values()))
             if repeated and target is not None and count:
                 self.groups[name] = (str(item["op"]), ref)
         except Stopped:
@@ -178,12 +186,15 @@ class _Builder(BuildReuse):
         if kept_any and "when" in item:
             scope.kept.add(local)
         scope.names[local] = ref
-        if repeated_item(item):
+        if repeated:
             scope.lists[local] = [copy for _, copy in copies]
             scope.names.update((f"{local}.{k}", copy) for k, copy in copies)
         for prefix, (names, lists) in exports:
-            scope.names.update((f"{prefix}.{key}", value) for key, value in names.items())
-            scope.lists.update((f"{prefix}.{key}", value) for key, value in lists.items())
+            dotted = prefix + "."
+            if not repeated:  # a copy's names are in already
+                scope.names.update(zip([dotted + key for key in names], names.values()))
+            if lists:
+                scope.lists.update(zip([dotted + key for key in lists], lists.values()))
             if prefix == local and local in lists:  # a block's outputs: `NAME.*`
                 scope.lists[local] = lists[local]
         return ref
@@ -214,14 +225,19 @@ class _Builder(BuildReuse):
                 (shapes.get(inputs[0]) is None if len(inputs) == 1 else None in [shapes.get(ref) for ref in inputs])
             if check_only:
                 module = ""
+            elif plan.module_path is not None and plan.module_path[0] != ".":  # a constant `module:` (_module)
+                module = self._number(scope.module, plan.module_path[0])
+                self._take_module(module, item.value_locs.get("module", item.loc), name)
             elif plan.module:
                 module = self._module(item, scope, local, None, variables, name, layer=True)
             else:  # a name: nothing to number (_number), and where the item stands (_module)
                 module = scope.module + local
                 self._take_module(module, item.loc, name)
             until = self._held(item, variables, name, scope) if plan.held else None
-            ref = self.planned_layer(plan, name, inputs, variables, check_only, module, plan.origin_of(local),
-                                     scope.train_only)
+            if len(self.nodes) >= self.max_nodes:  # add_layer's steps
+                self._too_many(name, item.loc)
+            ref = self._placed(self._planned(plan, name, variables), inputs, variables, check_only, module,
+                               plan.origin_of(local), scope.train_only)
             if until and not check_only:  # as instance() does
                 if isinstance(until, str):
                     scope.held_until.append((ref, until))
@@ -381,20 +397,23 @@ class _Builder(BuildReuse):
                                 layer=name, hint=did_you_mean(str(key), block.params)
                                 or f"parameters: {', '.join(block.params) or 'none'}")
             args[key] = resolve_value(value, variables, values.value_locs[key], name, key)
-        required, defaults, weight = self._params(block)
-        missing = [p for p in required if p not in args]
-        if missing:
-            raise SpecError(f"block '{block.name}' needs {', '.join(repr(m) for m in missing)}", loc=values.loc,
-                            layer=name, hint=f"add {', '.join(f'{m}: ...' for m in missing)}")
-        self.charge(weight, values, name)
+        known = self.block_params.get(id(block))
+        required, defaults, weight = known[1:] if known is not None and known[0] is block else self._params(block)
+        for param in required:
+            if param not in args:
+                missing = [p for p in required if p not in args]
+                raise SpecError(f"block '{block.name}' needs {', '.join(repr(m) for m in missing)}", loc=values.loc,
+                                layer=name, hint=f"add {', '.join(f'{m}: ...' for m in missing)}")
+        self.work += weight  # charge() when past the limit
+        if self.work > self.max_work:
+            self.charge(0, values, name)
         shape = self.shapes.get(inputs[0]) if inputs else None
-        builtins: dict[str, Any] = {"in_channels": UNKNOWN, "in_height": UNKNOWN, "in_width": UNKNOWN,
-                                    "in_count": len(inputs)}
+        inner_vars = {**self.spec.variables, "in_channels": UNKNOWN, "in_height": UNKNOWN, "in_width": UNKNOWN,
+                      "in_count": len(inputs)}
         if shape is not None:
-            builtins["in_channels"] = shape[0]
+            inner_vars["in_channels"] = shape[0]
             if len(shape) == 3:
-                builtins.update(in_height=shape[1], in_width=shape[2])
-        inner_vars = {**self.spec.variables, **builtins}
+                inner_vars["in_height"], inner_vars["in_width"] = shape[1], shape[2]
         seen = None
         for key, default in defaults.items():  # defaults may use earlier parameters and the input size
             if key not in args:
@@ -403,9 +422,11 @@ class _Builder(BuildReuse):
                 args[key] = seen[key] = resolve_value(default, seen, block.loc, name, key)
         names, lists = ports
         inner = made(Scope, {  # Scope(...) with every field given
-            "variables": {**inner_vars, **args}, "prefix": name + ".", "names": names,
+            "variables": seen if seen is not None else {**inner_vars, **args},  # seen: the same, made above
+            "prefix": name + ".", "names": names,
             "stack": (*scope.stack, block.name), "module": module + "." if module else "", "counters": {},
-            "later": {}, "call": CallSite(name, block.name, values, scope), "check_only": check_only,
+            "later": {}, "call": made(CallSite, {"layer": name, "block": block.name, "values": values, "scope": scope}),
+            "check_only": check_only,
             "lists": lists, "ports": frozenset(names), "kept": set(), "train_only": train_only, "held_until": []})
         out = self._expanded(block, inner, args, inputs, module, check_only or train_only)
         if self.dangling and block.output is None and not block.outputs:  # its last layer is its output
@@ -423,8 +444,10 @@ class _Builder(BuildReuse):
             if not outputs:
                 raise SpecError(f"the outputs of block '{block.name}' ({', '.join(block.outputs)}) name no layer",
                                 loc=where, layer=name, field="outputs")
-        exported = {key: ref for key, ref in inner.names.items() if key not in inner.ports}
-        exported_lists = {key: refs for key, refs in inner.lists.items() if key not in inner.ports}
+        exported, exported_lists = inner.names.copy(), inner.lists.copy()  # but the ports
+        for port in inner.ports:
+            exported.pop(port, None)
+            exported_lists.pop(port, None)
         if block.outputs:
             exported_lists[name.rsplit(".", 1)[-1]] = outputs  # `NAME.*`, picked up by item()
         if check_only:
@@ -452,6 +475,8 @@ class _Builder(BuildReuse):
                name: str) -> tuple[dict[str, str], dict[str, list[str]]]:
         """The block's names for its inputs: `input` (the first) and each named input; the last, if it
         takes the rest, as `rest.0`, `rest.1`... and `rest.*`."""
+        if not block.inputs and block.variadic is None and len(inputs) == 1:  # the common case: one input
+            return {INPUT_NAME: inputs[0]}, {}
         fixed = [port for port in block.ports if port != block.variadic]
         if len(inputs) < len(fixed) or (block.variadic is None and len(inputs) > len(fixed)):
             wanted = f"{len(fixed)}{' or more' if block.variadic else ''}"
@@ -464,12 +489,14 @@ class _Builder(BuildReuse):
         if block.variadic is not None:
             rest = list(inputs[len(fixed):])
             lists[block.variadic] = rest
-            names.update((f"{block.variadic}.{k}", ref) for k, ref in enumerate(rest))
+            names.update(zip(_numbered(block.variadic, len(rest)), rest))
         return names, lists
 
 
-def repeated_item(item: YMap) -> bool:
-    return "repeat" in item
+@functools.lru_cache(maxsize=1024)
+def _numbered(port: str, count: int) -> tuple[str, ...]:
+    """`port.0`, `port.1`... `port.{count - 1}`: the names of a port's rest (DenseNet's growing inputs)."""
+    return tuple([f"{port}.{k}" for k in range(count)])
 
 
 def _channels_last_note(shape: Shape, loc: Location | None) -> tuple[Note, ...]:

@@ -71,13 +71,15 @@ class ItemPlan:
         values = self.own
         if values is None:
             item = self.item
-            values = self.own = YMap({key: value for key, value in item.items() if key not in _CONTROL})
+            values = self.own = YMap(item)
+            for key in _CONTROL.intersection(item):
+                del values[key]
             values.loc, values.key_locs, values.value_locs = item.loc, item.key_locs, item.value_locs
         return values
 
     def _layer_values(self, cls: type[Layer], item: YMap) -> None:
         fields: dict[str, Location | None] = {}
-        content: list[Any] = [cls]
+        content: list[Any] = [cls]  # then each value's key, type and value
         words: list[str] = []
         expressions: list[str] = []
         literal = True
@@ -93,7 +95,7 @@ class ItemPlan:
                 return  # reported as the builder checks the values
             fields[field] = value_locs.get(key, loc)
             kind = type(value)
-            content.append((key, kind, value))
+            content += (key, kind, value)
             if kind is str:
                 if is_expression_cached(value):
                     literal = False

@@ -3,6 +3,7 @@ values of equal types share one), its output shape inferred (once per prototype 
 `share:` (a layer that calls another's module again)."""
 from __future__ import annotations
 
+from itertools import repeat
 from typing import Any
 
 from ..core.errors import Consequence, ErrorCollector, Location, SpecError
@@ -29,14 +30,6 @@ class BuildLayers(BuildReferences):
         layer = self._checked_layer(cls, name, values, variables)
         return self._placed(layer, inputs, variables, check_only, module, origin, train_only)
 
-    def planned_layer(self, plan: ItemPlan, name: str, inputs: tuple[str, ...], variables: dict[str, Any],
-                      check_only: bool, module: str, origin: Origin, train_only: bool) -> str:
-        """add_layer for a plain layer item (see ItemPlan)."""
-        if len(self.nodes) >= self.max_nodes:
-            self._too_many(name, plan.item.loc)
-        return self._placed(self._planned(plan, name, variables), inputs, variables, check_only, module, origin,
-                            train_only)
-
     def _too_many(self, name: str, loc: Location) -> None:
         self.problems.stop(SpecError(f"the network has more than {self.max_nodes:,} layers", loc=loc, layer=name,
                                      hint="see docs/limits.md"))
@@ -45,10 +38,12 @@ class BuildLayers(BuildReferences):
                 module: str, origin: Origin | None, train_only: bool) -> str:
         """A checked layer added to the graph (unless `check_only`), its output inferred."""
         cls = type(layer)
-        if cls.arity is not None and len(inputs) != cls.arity:
-            raise layer.error(f"{cls.op} takes {cls.arity} input, but is given {len(inputs)}", "in")
-        if cls.arity is None and len(inputs) < cls.min_inputs:
-            raise layer.error(f"{cls.op} merges two or more inputs; list them with 'in: [a, b]'", "in")
+        arity = cls.arity
+        if arity is None:
+            if len(inputs) < cls.min_inputs:
+                raise layer.error(f"{cls.op} merges two or more inputs; list them with 'in: [a, b]'", "in")
+        elif len(inputs) != arity:
+            raise layer.error(f"{cls.op} takes {arity} input, but is given {len(inputs)}", "in")
         name = layer.name
         if check_only:
             return self._unknown(name)
@@ -92,7 +87,7 @@ class BuildLayers(BuildReferences):
         a prototype by their content's number; others by it and the values of the variables they read."""
         if plan.content is None:
             return self._checked_layer(plan.layer, name, plan.values, variables)  # type: ignore[arg-type]
-        if plan.literal and (not variables or not any(word in variables for word in plan.words)):
+        if plan.literal and (not plan.words or variables.keys().isdisjoint(plan.words)):
             prototype = self.literal_prototypes.get(plan.content)
             if prototype is None:
                 layer = self._literal_layer(plan.layer, name, plan.values)  # type: ignore[arg-type]
@@ -101,17 +96,36 @@ class BuildLayers(BuildReferences):
             return prototype.copy_as(name, plan.item.loc, plan.field_locs)
         seen: Any = None
         try:
-            read = [variables.get(n, _ABSENT) for n in plan.reads]
+            read = list(map(variables.get, plan.reads, repeat(_ABSENT, len(plan.reads))))  # no comprehension
             seen = (plan.content, *read, *map(type, read))
             prototype = self.planned_prototypes.get(seen)
         except TypeError:  # a list among the variables it reads
             seen = prototype = None
         if prototype is not None:
             return prototype.copy_as(name, plan.item.loc, plan.field_locs)
-        layer = self._new_layer(plan.layer, name, plan.values, variables)  # type: ignore[arg-type]
+        layer = self._resolved_layer(plan, name, variables)
         if seen is not None:
             self.planned_prototypes[seen] = layer.prototype
         return layer
+
+    def _resolved_layer(self, plan: ItemPlan, name: str, variables: dict[str, Any]) -> Layer:
+        """_new_layer for a plain layer item whose values read a variable (see _planned): its plan knows
+        that every key is a field (and which), and that resolving changes something."""
+        values = plan.values
+        resolved = YMap()
+        resolved.loc, resolved.key_locs, resolved.value_locs = values.loc, values.key_locs, values.value_locs
+        problems: ErrorCollector | None = None
+        unresolved = []
+        for (key, value), (field, loc) in zip(values.items(), plan.field_locs.items()):
+            try:
+                resolved[key] = resolve_value(value, variables, loc, name, field)
+            except SpecError as exc:
+                if problems is None:
+                    problems = ErrorCollector(limit=None)
+                problems.add(exc)
+                unresolved.append(field)
+        return self._layer_of(plan.layer, name, values, resolved, unresolved, problems,  # type: ignore[arg-type]
+                              plan.field_locs)
 
     def _checked_layer(self, cls: type[Layer], name: str, values: YMap, variables: dict[str, Any]) -> Layer:
         """The layer, its values' expressions evaluated and its fields checked: the problems of all
@@ -184,6 +198,11 @@ class BuildLayers(BuildReferences):
             except SpecError as exc:
                 problems.add(exc)
                 unresolved.append(field)
+        return self._layer_of(cls, name, values, resolved, unresolved, problems, field_locs)
+
+    def _layer_of(self, cls: type[Layer], name: str, values: YMap, resolved: YMap, unresolved: list[str],
+                  problems: ErrorCollector | None, field_locs: dict[str, Location | None]) -> Layer:
+        """_new_layer's end: the layer of the resolved values, a prototype's copy when one has them."""
         shared: Any = None
         if not unresolved:
             try:
@@ -197,8 +216,11 @@ class BuildLayers(BuildReferences):
         try:
             layer = cls.from_mapping(name, resolved, skip=(), unresolved=tuple(unresolved))
         except SpecError as exc:
+            if problems is None:
+                problems = ErrorCollector(limit=None)
             problems.add(exc)
-        problems.check()
+        if problems is not None:
+            problems.check()
         if layer is None or unresolved:  # what is left follows from problems reported elsewhere
             raise Consequence(f"{cls.op} '{name}' could not be read", loc=values.loc, layer=name)
         if shared is not None:

@@ -91,7 +91,7 @@ class BuildNames(BuildState):
             numbers = self.numbers
             for within, taken in _numbered_parts(relative):
                 inside = container + within if within is not None else container[:-1]
-                if numbers[inside] < taken:
+                if numbers.get(inside, 0) < taken:  # get: a Counter's [] of a missing key is a Python call
                     numbers[inside] = taken
             return container + relative
         out = container.split(".")[:-1]
@@ -112,16 +112,25 @@ class BuildNames(BuildState):
             # its containers are known to be containers (so none is a layer): nothing new to check
             self.modules[path] = loc
             return
-        parts = path.split(".")
-        clash = path if path in self.modules or path in self.module_prefixes else next(
-            (prefix for prefix in (".".join(parts[:n]) for n in range(1, len(parts))) if prefix in self.modules), None)
+        # The containers not known yet, innermost first: a known container's own containers are known,
+        # and no known container is a layer, so only these can be one.
+        prefixes, new = self.module_prefixes, []
+        prefix = parent
+        while prefix and prefix not in prefixes:
+            new.append(prefix)
+            prefix = prefix.rpartition(".")[0]
+        clash = path if path in self.modules or path in prefixes else None
+        for prefix in reversed(new) if clash is None else ():
+            if prefix in self.modules:
+                clash = prefix
+                break
         if clash is not None:
             taken = "is taken" if clash == path else f"collides with '{clash}'"
             where = self.modules.get(clash)
             raise SpecError(f"module path '{path}' {taken}" + (f" (line {where.line})" if where else ""), loc=loc,
                             layer=name, field="module", hint="give each layer its own module path")
         self.modules[path] = loc
-        self.module_prefixes.update(".".join(parts[:n]) for n in range(1, len(parts)))
+        prefixes.update(new)
 
 
 @functools.lru_cache(maxsize=4096)

@@ -26,11 +26,13 @@ class BuildReuse(BuildLayers):
         every input a different layer, a module path of their own, no problem found, nothing
         training-only around."""
         key: Any = None
-        if not special and module and not self.train_only_nodes and self._plain_block(block) \
+        if not special and module and not self.train_only_nodes and \
+                (self.plain_blocks.get(id(block)) or self._plain_block(block)) \
                 and len(set(inputs)) == len(inputs):
             try:
-                key = (id(block), *args, *args.values(), *map(type, args.values()),
-                       *[self.shapes.get(ref) for ref in inputs])
+                shapes = (self.shapes.get(inputs[0]),) if len(inputs) == 1 else \
+                    tuple([self.shapes.get(ref) for ref in inputs])
+                key = (id(block), *args, *args.values(), *map(type, args.values()), *shapes)
                 recorded: _Expansion | None = self.expansions.get(key)
             except TypeError:  # a list among the arguments
                 key = recorded = None

@@ -6,6 +6,7 @@ graph is built (graph.py), because a block's layers depend on the arguments and 
 from __future__ import annotations
 
 import functools
+import itertools
 import math
 import re
 import unicodedata
@@ -425,7 +426,8 @@ def _evaluate(text: str, variables: dict[str, Any]) -> Any:
     evaluated with the same values again and again (every repeat, every sweep variant). Values
     of different types never share an entry (`c/2` is 32 for c = 64 and 32.0 for c = 64.0)."""
     try:
-        read = [variables.get(name, _Missing) for name in _names_read(text)]
+        names = _names_read(text)  # their values, without a comprehension's frame:
+        read = list(map(variables.get, names, itertools.repeat(_Missing, len(names))))
         key = (text, *read, *map(type, read))  # the number of values follows from the text
         return _EVALUATED[key]
     except KeyError:
