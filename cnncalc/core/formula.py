@@ -24,8 +24,8 @@ from typing import Any
 # Whether `Q` builds Formulas (explain) or passes plain values through (the engine).
 _DERIVING: ContextVar[bool] = ContextVar("cnncalc_deriving", default=False)
 _deriving = _DERIVING.get  # asked by every rule: bound once
-# Whether formulas are being built: a rule may then skip naming its quantities and compute plain
-# values directly (the engine's path; `explain` checks its formulas' values against the engine's).
+# Whether formulas are being built (inside `derivations()`); when not, a rule may compute plain values
+# without naming its quantities (the engine's path; `explain` checks its formulas' values against them).
 deriving = _DERIVING.get
 
 
