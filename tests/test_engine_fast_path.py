@@ -238,3 +238,41 @@ def test_cells_are_made_when_read_once_per_repeat():
     assert first.cells == Cells("3", "3", "1", "1") and second.cells is first.cells  # one layer's, shared
     copied = pickle.loads(pickle.dumps(cnncalc.analyze(text).rows[0]))  # pickled with its cells, not the layer
     assert "_cells" not in vars(copied) and copied.cells == Cells("3", "3", "1", "1")
+
+
+@pytest.mark.parametrize("fields", [
+    "{op: conv, out: 8, kernel: 3, pad: 1}",
+    "{op: conv, out: 8, kernel: [1, 3], bias: false, dilation: 2}",
+    "{op: conv, out: 4, kernel: 3, groups: 4, act: relu6}",  # depthwise
+])
+def test_conv_plain_counts_are_the_formulas_values(fields):
+    """Conv computes its parameters and cost terms without naming the quantities outside derivations()."""
+    graph = build(parse_spec(f"input: [4, 9, 11]\nlayers:\n  - {fields}\n", "conv.yaml"))
+    layer, inputs, output = graph.nodes[0].layer, list(graph.nodes[0].input_shapes), graph.nodes[0].output_shape
+    params, costs = layer.params(inputs, output), layer.costs(inputs, output)
+    with derivations():
+        named = {term: value_of(value) for term, value in layer.costs(inputs, output).items()}
+        assert value_of(layer.params(inputs, output)) == params and named == costs
+    assert type(params) is int and all(type(value) is int for value in costs.values())
+
+
+def test_choice_remembers_accepted_names_and_still_refuses_others():
+    from cnncalc.layers.fields import FieldProblem, choice
+
+    parse = choice(("nearest", "bilinear"))
+    assert parse("bilinear") == "bilinear" and parse("bilinear") == "bilinear"
+    with pytest.raises(FieldProblem, match="must be one of nearest, bilinear; got 'bilinar'"):
+        parse("bilinar")
+    many = choice(tuple(f"n{i}" for i in range(300)))
+    for i in range(300):
+        assert many(f"n{i}") == f"n{i}"
+    accepted = next(cell.cell_contents for cell in many.__closure__ if isinstance(cell.cell_contents, dict))
+    assert len(accepted) == 256  # bounded: _MOST_CHOICES
+
+
+def test_from_mapping_sets_what_the_constructor_sets_in_its_order():
+    from cnncalc.layers.conv import Conv
+
+    mapping = {"out": 8, "kernel": 3, "act": "relu", "stride": 2}
+    made, constructed = Conv.from_mapping("c", mapping, skip=()), Conv("c", dict(mapping), field_locs=dict.fromkeys(mapping))
+    assert list(vars(made)) == list(vars(constructed)) and vars(made) == vars(constructed)

@@ -62,17 +62,19 @@ class Convention:
     name: str
     description: str
     weights: Mapping[str, int] = field(default_factory=dict)
+    _weighed: tuple[tuple[str, int], ...] = field(init=False, repr=False, compare=False, default=())
 
     def __post_init__(self) -> None:
         unknown = set(self.weights) - set(TERMS)
         if unknown:  # a renamed op or a typo would otherwise count as nothing, silently
             raise ValueError(f"convention {self.name!r} weighs unknown cost terms: {sorted(unknown)}")
+        object.__setattr__(self, "_weighed", tuple(self.weights.items()))  # count's loop, once per layer
 
     def count(self, terms: Mapping[str, Any]) -> Any:
         """The weighted sum of the terms (values, or Formulas whose values count)."""
         total = 0
         if terms:
-            for term, weight in self.weights.items():
+            for term, weight in self._weighed:
                 value = terms.get(term)
                 if value is not None:
                     total += weight * (value if type(value) is int else value_of(value))

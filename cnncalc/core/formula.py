@@ -24,6 +24,9 @@ from typing import Any
 # Whether `Q` builds Formulas (explain) or passes plain values through (the engine).
 _DERIVING: ContextVar[bool] = ContextVar("cnncalc_deriving", default=False)
 _deriving = _DERIVING.get  # asked by every rule: bound once
+# Whether formulas are being built (inside `derivations()`); when not, a rule may compute plain values
+# without naming its quantities (the engine's path; `explain` checks its formulas' values against them).
+deriving = _DERIVING.get
 
 
 @contextmanager
@@ -251,5 +254,5 @@ def kernel_factors(kernel: tuple) -> tuple[Formula, Formula]:
     return (Q("K", kh), Q("K", kw)) if kh == kw else (Q("K_h", kh), Q("K_w", kw))
 
 
-__all__ = ["Formula", "Q", "Step", "axis_names", "bracket", "derivations", "divide", "input_elements",
+__all__ = ["Formula", "Q", "Step", "axis_names", "bracket", "derivations", "deriving", "divide", "input_elements",
            "kernel_factors", "output_elements", "product", "total", "value_of"]

@@ -25,6 +25,10 @@ from .torchspec import Torch
 from .window import RFAxis
 
 REGISTRY: dict[str, type[Layer]] = {}
+# per layer type, from_mapping's plan (see Layer._readers): a dict keyed by the class is faster to ask
+# than the class's own __dict__, and subclasses do not inherit an entry
+ReadersPlan = tuple[dict[str, tuple[str, Callable[[Any], Any]]], dict[str, Any], frozenset[str]]
+_READERS: dict[type, ReadersPlan] = {}
 # Names of a layer's input size in other tools' layer constructors: not fields here, because the
 # size comes from the layer's input (and `out_channels` is no cure for them).
 INPUT_SIZE_FIELDS = ("in_channels", "in_features", "input_channels", "in_planes", "inplanes", "in_ch", "c_in",
@@ -119,7 +123,6 @@ class Layer:
     _field_index: ClassVar[dict[str, str]]  # name or alias -> field name (see canonical_field)
     # field name -> parser, the defaults, the required names (see _parsed)
     _plan: ClassVar[tuple[dict[str, Callable[[Any], Any]], dict[str, Any], tuple[str, ...]]]
-    _readers_plan: ClassVar[tuple[dict[str, tuple[str, Callable[[Any], Any]]], dict[str, Any], frozenset[str]]]
     arity: ClassVar[int | None] = 1  # inputs it takes; None: `min_inputs` or more (a merge)
     min_inputs: ClassVar[int] = 2
     is_activation: ClassVar[bool] = False  # usable as a conv's or linear's fused `act:`
@@ -214,12 +217,15 @@ class Layer:
 
         The common case, in one pass: every key a field given once, every value good, every required
         field given, the checks passed. Anything amiss, and _from_mapping_reporting says what."""
-        readers, defaults, required = cls._readers()
+        readers, defaults, required = _READERS.get(cls) or cls._readers()
         value_locs = getattr(mapping, "value_locs", {})
         layer_loc = getattr(mapping, "loc", None)
         locs: dict[str, Location | None] = {}
         layer = object.__new__(cls)
-        state = layer.__dict__  # as __init__ sets it: name, loc, field_locs, the defaults, the values given
+        # as __init__ sets it: name, loc, field_locs, the defaults, the values given. Set in this order,
+        # one key at a time, the instance's dict shares its keys with the type's other layers, and the
+        # rules read its attributes faster (a dict copied or updated into an empty one does not)
+        state = layer.__dict__
         state["name"], state["loc"], state["field_locs"] = name, layer_loc, locs
         state.update(defaults)
         for key, value in mapping.items():
@@ -243,16 +249,14 @@ class Layer:
         return layer
 
     @classmethod
-    def _readers(cls) -> tuple[dict[str, tuple[str, Callable[[Any], Any]]], dict[str, Any], frozenset[str]]:
-        """from_mapping's plan, made once per layer type: field name or alias -> (field name, parser),
-        the defaults, the required names."""
-        readers = cls.__dict__.get("_readers_plan")
-        if readers is None:
-            parsers = {f.name: f.parse for f in cls.fields}
-            readers = cls._readers_plan = (
-                {key: (field, parsers[field]) for key, field in cls._index().items()},
-                {f.name: f.default for f in cls.fields if f.default is not REQUIRED},
-                frozenset(f.name for f in cls.fields if f.default is REQUIRED))
+    def _readers(cls) -> ReadersPlan:
+        """from_mapping's plan, made once per layer type (kept in _READERS): field name or alias ->
+        (field name, parser), the defaults, the required names."""
+        parsers = {f.name: f.parse for f in cls.fields}
+        readers = _READERS[cls] = (
+            {key: (field, parsers[field]) for key, field in cls._index().items()},
+            {f.name: f.default for f in cls.fields if f.default is not REQUIRED},
+            frozenset(f.name for f in cls.fields if f.default is REQUIRED))
         return readers
 
     @classmethod

@@ -1,9 +1,10 @@
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 from typing import Any
 
-from ..core.formula import Formula, Q, bracket, kernel_factors, output_elements
+from ..core.formula import Formula, Q, bracket, deriving, kernel_factors, output_elements
 from ..core.shapes import Shape, numel
 from ..core.symbolic import nonzero
 from .base import Cells, FusedActivation, Warn, fused_activation_names, register
@@ -53,13 +54,32 @@ class Conv(SlidingWindow, FusedActivation):
         return channels * kh * kw
 
     def params(self, inputs: list[Shape], output: Shape) -> Formula:
+        if not deriving():
+            return self._plain_counts(inputs)[1]
         return self._params(self._per_filter(inputs))
+
+    def _plain_counts(self, inputs: list[Shape]) -> tuple[Any, Any]:
+        """The weights one output element reads and the parameters, as _per_filter and _params compute
+        them (the same operations in the same order), without naming the quantities: the engine's path."""
+        c_in = inputs[0][0]
+        kh, kw = self.kernel
+        per_filter = (c_in // self.groups if self.groups != 1 else c_in) * kh * kw
+        c_out = self.out
+        return per_filter, (c_out * per_filter + c_out if self.bias else c_out * per_filter)
 
     def _params(self, per_filter: Formula) -> Formula:
         c_out = Q("C_out", self.out)
         return c_out * per_filter + c_out if self.bias else c_out * per_filter
 
     def costs(self, inputs: list[Shape], output: Shape) -> dict[str, Any]:
+        if not deriving():
+            per_filter, params = self._plain_counts(inputs)
+            outputs: Any = math.prod(output)
+            mac = outputs * per_filter
+            terms = {MAC: mac, OUTPUT_MAC: mac, PARAM_POSITIONS: params * output[1] * output[2]}
+            if self.bias:
+                terms[BIAS] = outputs
+            return self.with_activation_costs(terms, output)
         outputs = output_elements(output)
         per_filter = self._per_filter(inputs)
         mac = bracket(outputs) * bracket(per_filter)

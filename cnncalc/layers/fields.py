@@ -240,14 +240,23 @@ def number(low: float | None = None, high: float | None = None, *, high_open: bo
     return accepts(_either(bounds))(parse)
 
 
+_MOST_CHOICES = 256  # names remembered per choice field (bounded: a vocabulary, not the values of a spec)
+
+
 def choice(options: Callable[[], Sequence[str]] | Sequence[str]) -> Callable[[Any], str]:
     """One of a list of names (or of a list computed when the spec is read)."""
 
+    accepted: dict[str, None] = {}  # names found among the options: most specs repeat a few (`act: relu`)
+
     def parse(value: Any) -> str:
+        if type(value) is str and value in accepted:  # the options only grow (a registry): still one
+            return value
         names = options() if callable(options) else options
         if not isinstance(value, str) or value not in names:
             hint = did_you_mean(str(value), names) or ""
             raise FieldProblem(f"must be one of {', '.join(names)}; got {_describe(value)}. {hint}".strip())
+        if type(value) is str and len(accepted) < _MOST_CHOICES:
+            accepted[value] = None
         return value
 
     # A fixed vocabulary, known when the spec is read (the activations register after the fields):

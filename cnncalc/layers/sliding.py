@@ -28,16 +28,17 @@ class SlidingWindow(Layer):
     def axes(self, inputs: list[Shape]) -> tuple[WindowAxis, WindowAxis]:
         """The window sweep along H and W (kept with its stride warnings for the last input shape:
         the graph builder, the engine and explain all ask for it)."""
+        shape = inputs[0]
         cached = self.__dict__.get("_axes")
-        if cached is not None and cached[0] == inputs[0]:
+        if cached is not None and cached[0] == shape:
             return cached[1]
-        c, h, w = self.image(inputs[0])
+        c, h, w = shape if len(shape) == 3 else self.image(shape)  # image() says why it is no feature map
         self.check_channels(c)
         try:
             axes, warnings = swept2d(h, w, self.kernel, self.stride, self.pad, self.dilation, self.ceil)
         except WindowProblem as exc:
             self.fail(str(exc), exc.field)
-        self._axes = (inputs[0], axes, warnings)
+        self._axes = (shape, axes, warnings)
         return axes
 
     def window_shape(self, inputs: list[Shape], warn: Warn, channels: Any) -> Shape:

@@ -126,7 +126,10 @@ def swept2d(height: int, width: int, kernel: tuple[int, int], stride: tuple[int,
             dilation: tuple[int, int] = (1, 1), ceil: bool = False) -> Sweep:
     """sweep2d's axes and their stride_warnings, computed once per geometry: most convolutions of a
     network (every 3×3, stride 1, pad 1 on a 56×56 map, whatever its channels) slide alike."""
-    key = (height, width, kernel, stride, pad.mode, pad.amount, dilation, ceil, type(height), type(width))
+    if type(height) is int and type(width) is int:  # the common case; the types tell 32 from sympy's 32
+        key: tuple = (height, width, kernel, stride, pad.mode, pad.amount, dilation, ceil)
+    else:
+        key = (height, width, kernel, stride, pad.mode, pad.amount, dilation, ceil, type(height), type(width))
     found = _SWEEPS.get(key)
     if found is None:
         axes = sweep2d(height, width, kernel, stride, pad, dilation, ceil)
