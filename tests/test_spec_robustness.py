@@ -513,3 +513,15 @@ def test_hostile_spec_never_reaches_python_errors_in_process():
         with pytest.raises(InputError):
             analyze(text)
     assert sys.getrecursionlimit() >= 1000
+
+
+def test_equal_text_of_different_tags_keeps_each_type():
+    """The loader constructs each distinct (tag, text) once per file: `1` (int), `1.0` (float), `'1'` (str),
+    `true`/`yes`/`on` (bools in YAML 1.1) and a second `1` must come out as their own types."""
+    from cnncalc.spec.yamlsrc import parse_yaml
+
+    data = parse_yaml("a: 1\nb: 1.0\nc: '1'\nd: true\ne: yes\nf: 'yes'\ng: 1\nh: 0x1\ni: 01\n", "t.yaml")
+    assert [(key, type(value).__name__, value) for key, value in data.items()] == [
+        ("a", "int", 1), ("b", "float", 1.0), ("c", "str", "1"), ("d", "bool", True), ("e", "bool", True),
+        ("f", "str", "yes"), ("g", "int", 1), ("h", "int", 1), ("i", "int", 1)]
+    assert data.value_locs["g"].line == 7  # a repeated scalar keeps its own location

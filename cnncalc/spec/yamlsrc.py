@@ -81,6 +81,14 @@ def parse_yaml(text: str, file: str, error: type[InputError] = SpecError) -> Any
         return _parse(text, file, error)
 
 
+_OPEN, _CLOSE, _ALIAS, _SCALAR = "open", "close", "alias", "scalar"
+_EVENT_KINDS: dict[type, str] = {
+    yaml.MappingStartEvent: _OPEN, yaml.SequenceStartEvent: _OPEN,
+    yaml.MappingEndEvent: _CLOSE, yaml.SequenceEndEvent: _CLOSE,
+    yaml.AliasEvent: _ALIAS, yaml.ScalarEvent: _SCALAR,
+}
+
+
 def check_structure(text: str, file: str, max_depth: int = MAX_NESTING, aliases: bool = True,
                     error: type[InputError] = SpecError, what: str = "the YAML") -> None:
     """Refuse nesting deeper than `max_depth`, more than MAX_VALUES values (and, unless `aliases`,
@@ -92,20 +100,22 @@ def check_structure(text: str, file: str, max_depth: int = MAX_NESTING, aliases:
     values = 0
     try:
         for event in yaml.parse(text, Loader=_Loader):
-            if isinstance(event, (yaml.ScalarEvent, yaml.AliasEvent, yaml.MappingStartEvent,
-                                  yaml.SequenceStartEvent)):
+            kind = _EVENT_KINDS.get(type(event))  # libyaml makes these exact classes: no isinstance chain
+            if kind is None:
+                continue
+            if kind is not _CLOSE:
                 values += 1
                 if values > MAX_VALUES:
                     raise error(f"{what} has more than {MAX_VALUES:,} values", loc=_loc(file, event.start_mark),
                                 hint="see docs/limits.md")
-            if isinstance(event, (yaml.MappingStartEvent, yaml.SequenceStartEvent)):
+            if kind is _OPEN:
                 depth += 1
                 if depth > max_depth:
                     raise error(f"{what} is nested more than {max_depth} levels deep",
                                 loc=_loc(file, event.start_mark))
-            elif isinstance(event, (yaml.MappingEndEvent, yaml.SequenceEndEvent)):
+            elif kind is _CLOSE:
                 depth -= 1
-            elif isinstance(event, yaml.AliasEvent) and not aliases:
+            elif kind is _ALIAS and not aliases:
                 raise error("YAML aliases ('*name') are not allowed here; write the values out",
                             loc=_loc(file, event.start_mark))
     except yaml.MarkedYAMLError as exc:
@@ -143,6 +153,9 @@ def _parse(text: str, file: str, error: type[InputError]) -> Any:
     return _Builder(loader, file, error).build(node)
 
 
+_UNSEEN = object()
+
+
 class _Builder:
     """Nodes -> YMap/YList/scalars. An alias of a finished node shares its value, never builds it
     again; the value's expanded size (values, nesting, weight) is measured as if every alias were
@@ -155,6 +168,7 @@ class _Builder:
         self.done: dict[int, Any] = {}
         self.active: set[int] = set()
         self.sizes: dict[int, tuple[int, int]] = {}  # id(node) -> (values, nesting) with aliases expanded
+        self.scalars: dict[tuple[str, str], Any] = {}  # (tag, text) -> value: one per distinct scalar of the file
 
     def build(self, node) -> Any:
         key = id(node)
@@ -206,8 +220,13 @@ class _Builder:
                 f"unsupported YAML tag {node.tag!r}: only plain strings, numbers, booleans and null are allowed",
                 loc=_loc(self.file, node.start_mark),
             )
+        key = (node.tag, node.value)
+        value = self.scalars.get(key, _UNSEEN)  # a scalar's value depends only on its tag and text
+        if value is not _UNSEEN:
+            return value
         try:
-            return self.loader.construct_object(node, deep=True)
+            value = self.scalars[key] = self.loader.construct_object(node, deep=True)
+            return value
         except (yaml.YAMLError, ValueError) as exc:
             raise self.error(f"bad scalar value: {exc}", loc=_loc(self.file, node.start_mark)) from None
 
