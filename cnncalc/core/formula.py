@@ -23,9 +23,9 @@ from typing import Any
 
 # Whether `Q` builds Formulas (explain) or passes plain values through (the engine).
 _DERIVING: ContextVar[bool] = ContextVar("cnncalc_deriving", default=False)
-_deriving = _DERIVING.get  # asked by every rule: bound once
-# Whether formulas are being built (inside `derivations()`); when not, a rule may compute plain values
-# without naming its quantities (the engine's path; `explain` checks its formulas' values against them).
+# Whether formulas are being built (inside `derivations()`), asked by every rule (bound once); when not, a
+# rule may compute plain values without naming its quantities (the engine's path; `explain` checks its
+# formulas' values against them).
 deriving = _DERIVING.get
 
 
@@ -155,7 +155,7 @@ class Step:
 def Q(name: str | None, value: Any) -> Any:
     """A named quantity (or a plain number when name is None): a Formula inside `derivations()`,
     else the value itself."""
-    if not _deriving() or isinstance(value, Formula):
+    if not deriving() or isinstance(value, Formula):
         return value
     return Formula("atom", (), name, value)
 
@@ -234,14 +234,14 @@ def axis_names(rank: int, prime: str = "") -> tuple[str, ...]:
 
 def output_elements(shape: tuple) -> Formula:
     """C_out × H' × W' (or C_out for a vector), named as the lectures name them."""
-    if not _deriving():
+    if not deriving():
         return math.prod(shape)
     return product([Q(name, size) for name, size in zip(axis_names(len(shape), "out"), shape)])
 
 
 def input_elements(shape: tuple) -> Formula:
     """C_in × H × W (or C_in for a vector)."""
-    if not _deriving():
+    if not deriving():
         return math.prod(shape)
     return product([Q(name, size) for name, size in zip(axis_names(len(shape), "in"), shape)])
 
@@ -249,7 +249,7 @@ def input_elements(shape: tuple) -> Formula:
 def kernel_factors(kernel: tuple) -> tuple[Formula, Formula]:
     """K × K for a square kernel, K_h × K_w otherwise."""
     kh, kw = kernel
-    if not _deriving():
+    if not deriving():
         return kh, kw
     return (Q("K", kh), Q("K", kw)) if kh == kw else (Q("K_h", kh), Q("K_w", kw))
 
