@@ -12,7 +12,7 @@ is resolved: an alias is shared here, but the spec's variables and blocks copy i
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import yaml
 
@@ -128,135 +128,406 @@ def check_structure(text: str, file: str, max_depth: int = MAX_NESTING, aliases:
 
 
 def _parse(text: str, file: str, error: type[InputError]) -> Any:
-    check_structure(text, file, error=error)
-    loader = _Loader(text)
+    reader = _Reader(text, file, error)
     try:
-        node = loader.get_single_node()
-    except yaml.MarkedYAMLError as exc:
+        return reader.read()
+    finally:
+        if reader.loader is not None:
+            reader.loader.dispose()
+
+
+_SCALAR_EVENT, _MAPPING_START, _SEQUENCE_START, _END, _ALIAS_EVENT, _DOCUMENT_START, _STREAM_END, _OTHER = range(8)
+_READER_KINDS: dict[type, int] = {
+    yaml.ScalarEvent: _SCALAR_EVENT, yaml.MappingStartEvent: _MAPPING_START,
+    yaml.SequenceStartEvent: _SEQUENCE_START, yaml.MappingEndEvent: _END, yaml.SequenceEndEvent: _END,
+    yaml.AliasEvent: _ALIAS_EVENT, yaml.DocumentStartEvent: _DOCUMENT_START, yaml.StreamEndEvent: _STREAM_END,
+    yaml.StreamStartEvent: _OTHER, yaml.DocumentEndEvent: _OTHER,
+}
+_MAP_TAG, _SEQ_TAG, _MERGE_TAG = "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq", "tag:yaml.org,2002:merge"
+_LIBYAML = _Loader is not yaml.SafeLoader  # the composer's messages differ a little between the two
+_UNSEEN: Any = object()
+_NO_KEY: Any = object()  # a mapping waiting for its next key
+
+# Location(file, line, column) made without the dataclass's __init__ (half the cost: a spec has
+# one per key and per value); the same frozen object, its three slots set once
+_new_location = Location.__new__
+_set_file, _set_line, _set_column = (vars(Location)[name].__set__ for name in ("file", "line", "column"))
+
+
+def _past_libyaml_nesting(exc: yaml.YAMLError) -> bool:
+    # PyYAML 6.0.4's libyaml stops at 1,000 levels while scanning ahead, before our count sees 200
+    return isinstance(exc, yaml.MarkedYAMLError) and "maximum nesting depth" in str(exc.problem)
+
+
+class _Refused(Exception):
+    """The first problem found while reading. It is raised only once the whole event stream has
+    been read: the limits come first wherever they are passed, then libyaml's syntax errors and
+    the composer's (an undefined alias, a second document), in file order, then the rest, in file
+    order, as if the file had been composed first and built after."""
+
+    def __init__(self, error: InputError, composer: bool = False) -> None:
+        super().__init__(str(error))
+        self.error = error
+        self.composer = composer
+
+
+class _Anchor:
+    """What an anchor stands for: its value (a container while it is still open), where its node
+    starts, its tag, and whether it is a container and still open."""
+
+    __slots__ = ("container", "loc", "open", "tag", "value")
+
+    def __init__(self, loc: Location, tag: str, container: bool) -> None:
+        self.value: Any = None
+        self.loc, self.tag, self.container, self.open = loc, tag, container, container
+
+
+class _Reader:
+    """libyaml's events -> YMap/YList/scalars in one pass: the limits of check_structure counted
+    as the events come, before anything is made from them; each scalar constructed once per
+    distinct text and tag; each container's expanded size, nesting and weight added up as its
+    children come (an alias counted as a copy of what it stands for; an alias of a finished value
+    shares it)."""
+
+    def __init__(self, text: str, file: str, error: type[InputError]) -> None:
+        self.loader: Any = None
+        self.text = text
+        self.file = file
+        self.error = error
+        self.plain: dict[str, Any] = {}  # text -> value of untagged plain scalars (their tag follows from the text)
+        self.scalars: dict[tuple[str, str], Any] = {}  # (tag, text) -> value: one per distinct scalar of the file
+        self.sizes: dict[int, tuple[int, int]] = {}  # id(container) -> (values, nesting) with aliases expanded
+        self.anchors: dict[str, _Anchor] = {}
+
+    def read(self) -> Any:
+        kinds, file, plain, sizes = _READER_KINDS, self.file, self.plain, self.sizes
+        new_location, set_file, set_line, set_column = _new_location, _set_file, _set_line, _set_column
+        values = depth = 0
+        documents = 0
+        root = _UNSEEN
+        stack: list[tuple] = []
+        # the container being read: its value, whether it is a mapping, the key waiting for its value
+        # and where that key stands, key_locs and value_locs (item_locs and None for a list), its
+        # expanded size and nesting, its weight, and its anchor
+        cur: Any = None
+        in_map = False
+        key: Any = _NO_KEY
+        key_loc: Any = None
+        locs: Any = None
+        value_locs: Any = None
+        size = deep = weight = 0
+        anchor: _Anchor | None = None
+        try:
+            # the pure-Python reader refuses a character YAML does not allow as it starts
+            self.loader = _Loader(self.text)
+            get_event = self.loader.get_event
+            while True:
+                event = get_event()
+                kind = kinds[type(event)]
+                if kind == _SCALAR_EVENT:
+                    values += 1
+                    if values > MAX_VALUES:
+                        raise self._too_many(event)
+                    mark = event.start_mark
+                    loc = new_location(Location)
+                    set_file(loc, file)
+                    set_line(loc, mark.line + 1)
+                    set_column(loc, mark.column + 1)
+                    value = plain.get(event.value, _UNSEEN) \
+                        if event.tag is None and event.anchor is None and event.implicit[0] else _UNSEEN
+                    if value is _UNSEEN:
+                        value = self._scalar(event, loc, in_map and key is _NO_KEY)
+                    if not in_map:
+                        if cur is None:
+                            root = value
+                            continue
+                        cur.append(value)
+                        locs.append(loc)
+                    elif key is _NO_KEY:
+                        if value in cur:
+                            raise self._duplicate(value, cur, loc)
+                        key, key_loc = value, loc
+                        continue
+                    else:
+                        cur[key] = value
+                        locs[key] = key_loc
+                        value_locs[key] = loc
+                        key = _NO_KEY
+                        size += 1
+                    size += 1
+                    weight += 1 + len(value) // 4 if type(value) is str else 1
+                    continue
+                if kind == _END:
+                    depth -= 1
+                    child, child_size, child_deep = cur, size, deep + 1
+                    child.weight = weight
+                    sizes[id(child)] = (child_size, child_deep)
+                    if child_size > MAX_VALUES or child_deep > MAX_NESTING:
+                        raise self._too_large_expanded(child.loc, child_size)
+                    if anchor is not None:
+                        anchor.open = False
+                    cur, in_map, key, key_loc, locs, value_locs, size, deep, weight, anchor = stack.pop()
+                elif kind in (_MAPPING_START, _SEQUENCE_START):
+                    values += 1
+                    if values > MAX_VALUES:
+                        raise self._too_many(event)
+                    depth += 1
+                    if depth > MAX_NESTING:
+                        raise self._too_deep(event)
+                    mark = event.start_mark
+                    loc = new_location(Location)
+                    set_file(loc, file)
+                    set_line(loc, mark.line + 1)
+                    set_column(loc, mark.column + 1)
+                    new_anchor = self._container_anchor(event, loc, kind) if event.anchor is not None else None
+                    if event.tag is not None or (in_map and key is _NO_KEY):
+                        self._check_container(event, loc, kind, in_map and key is _NO_KEY)
+                    stack.append((cur, in_map, key, key_loc, locs, value_locs, size, deep, weight, anchor))
+                    if kind == _MAPPING_START:
+                        cur = YMap()
+                        cur.loc = loc
+                        cur.key_locs = locs = {}
+                        cur.value_locs = value_locs = {}
+                        in_map, key = True, _NO_KEY
+                    else:
+                        cur = YList()
+                        cur.loc = loc
+                        cur.item_locs = locs = []
+                        in_map = False
+                    size, deep, weight, anchor = 1, 0, 1, new_anchor
+                    if new_anchor is not None:
+                        new_anchor.value = cur
+                    continue
+                elif kind == _ALIAS_EVENT:
+                    values += 1
+                    if values > MAX_VALUES:
+                        raise self._too_many(event)
+                    child, loc = self._alias(event, in_map and key is _NO_KEY)
+                    if type(child) is not YMap and type(child) is not YList:
+                        if not in_map:
+                            if cur is None:
+                                root = child
+                                continue
+                            cur.append(child)
+                            locs.append(loc)
+                        elif key is _NO_KEY:
+                            if child in cur:
+                                raise self._duplicate(child, cur, loc)
+                            key, key_loc = child, loc
+                            continue
+                        else:
+                            cur[key] = child
+                            locs[key] = key_loc
+                            value_locs[key] = loc
+                            key = _NO_KEY
+                            size += 1
+                        size += 1
+                        weight += 1 + len(child) // 4 if type(child) is str else 1
+                        continue
+                    child_size, child_deep = sizes[id(child)]
+                elif kind == _DOCUMENT_START:
+                    if documents:
+                        raise self._second_document(event)
+                    documents += 1
+                    continue
+                elif kind == _STREAM_END:
+                    break
+                else:
+                    continue
+                # a finished container (just closed, or an alias of one) joins the container around it
+                loc = child.loc
+                if not in_map:
+                    if cur is None:
+                        root = child
+                        continue
+                    cur.append(child)
+                    locs.append(loc)
+                else:  # a container is never a key (refused as it opens)
+                    cur[key] = child
+                    locs[key] = key_loc
+                    value_locs[key] = loc
+                    key = _NO_KEY
+                    size += 1
+                size += child_size
+                if child_deep > deep:
+                    deep = child_deep
+                weight += child.weight
+        except _Refused as refused:
+            self._read_rest(refused, values, depth, documents)
+        except yaml.YAMLError as exc:
+            raise self._yaml_error(exc) from None
+        if root is _UNSEEN:
+            raise self.error("the file is empty", file=self.file)
+        return root
+
+    # --- scalars, aliases and anchors ---------------------------------------------------------
+
+    def _scalar(self, event: Any, loc: Location, as_key: bool) -> Any:
+        """The value of a scalar not read before (or anchored, or tagged), its tag checked."""
+        tag = event.tag
+        if tag is None or tag == "!":
+            tag = self.loader.resolve(yaml.ScalarNode, event.value, event.implicit)
+        if event.anchor is not None:
+            self._register(event, _Anchor(loc, tag, container=False))
+        if as_key and tag == _MERGE_TAG:
+            raise _Refused(self.error("YAML merge keys ('<<') are not supported; write the fields out", loc=loc))
+        if tag not in _SCALAR_TAGS:
+            raise _Refused(self.error(
+                f"unsupported YAML tag {tag!r}: only plain strings, numbers, booleans and null are allowed", loc=loc))
+        key = (tag, event.value)
+        value = self.scalars.get(key, _UNSEEN)  # a scalar's value depends only on its tag and text
+        if value is _UNSEEN:
+            node = yaml.ScalarNode(tag, event.value, event.start_mark, event.end_mark, event.style)
+            try:
+                value = self.scalars[key] = self.loader.construct_object(node, deep=True)
+            except (yaml.YAMLError, ValueError) as exc:
+                raise _Refused(self.error(f"bad scalar value: {exc}", loc=loc)) from None
+            except (KeyError, IndexError):  # PyYAML's `!!bool maybe`, `!!int ''`
+                raise _Refused(self.error(f"bad scalar value: {event.value!r} is not a YAML {tag.rsplit(':', 1)[-1]}",
+                                          loc=loc)) from None
+        if event.tag is None and event.implicit[0]:
+            self.plain[event.value] = value
+        if event.anchor is not None:
+            self.anchors[event.anchor].value = value
+        return value
+
+    def _container_anchor(self, event: Any, loc: Location, kind: int) -> _Anchor:
+        tag = event.tag
+        if tag is None or tag == "!":
+            tag = _MAP_TAG if kind == _MAPPING_START else _SEQ_TAG
+        return self._register(event, _Anchor(loc, tag, container=True))
+
+    def _register(self, event: Any, anchor: _Anchor) -> _Anchor:
+        name = event.anchor
+        if name in self.anchors:
+            first = "found duplicate anchor; first occurrence" if _LIBYAML else \
+                f"found duplicate anchor {name!r}; first occurrence"
+            raise _Refused(self._syntax(yaml.composer.ComposerError(
+                first, None, "second occurrence", event.start_mark)), composer=True)
+        self.anchors[name] = anchor
+        return anchor
+
+    def _check_container(self, event: Any, loc: Location, kind: int, as_key: bool) -> None:
+        tag = event.tag
+        if tag is None or tag == "!":
+            tag = _MAP_TAG if kind == _MAPPING_START else _SEQ_TAG
+        if as_key:
+            if tag == _MERGE_TAG:
+                raise _Refused(self.error("YAML merge keys ('<<') are not supported; write the fields out", loc=loc))
+            raise _Refused(self.error("a mapping key must be a plain name, not a list or mapping", loc=loc))
+        if tag != (_MAP_TAG if kind == _MAPPING_START else _SEQ_TAG):
+            raise _Refused(self.error(f"unsupported YAML tag {tag!r}", loc=loc))
+
+    def _alias(self, event: Any, as_key: bool) -> tuple[Any, Location]:
+        """What an alias stands for and where that stands (an alias is placed where its anchor is)."""
+        anchor = self.anchors.get(event.anchor)
+        if anchor is None:
+            raise self._undefined(event)
+        if as_key:
+            if anchor.tag == _MERGE_TAG:
+                raise _Refused(self.error("YAML merge keys ('<<') are not supported; write the fields out",
+                                          loc=anchor.loc))
+            if anchor.container:
+                raise _Refused(self.error("a mapping key must be a plain name, not a list or mapping",
+                                          loc=anchor.loc))
+        elif anchor.open:
+            raise _Refused(self.error("recursive YAML alias", loc=anchor.loc))
+        return anchor.value, anchor.loc
+
+    # --- problems -------------------------------------------------------------------------------
+
+    def _duplicate(self, key: Any, mapping: YMap, loc: Location) -> _Refused:
+        first = mapping.key_locs[key]
+        return _Refused(self.error(f"duplicate key '{key}' (first given at line {first.line})", loc=loc))
+
+    def _too_large_expanded(self, loc: Location, size: int) -> _Refused:
+        if size > MAX_VALUES:
+            return _Refused(self.error(
+                f"the YAML has more than {MAX_VALUES:,} values when its aliases are expanded", loc=loc,
+                hint="an alias ('*name') counts as a copy of what it stands for; see docs/limits.md"))
+        return _Refused(self.error(
+            f"the YAML is nested more than {MAX_NESTING} levels deep when its aliases are expanded", loc=loc,
+            hint="an alias ('*name') counts as a copy of what it stands for"))
+
+    def _too_many(self, event: Any) -> InputError:
+        return self.error(f"the YAML has more than {MAX_VALUES:,} values", loc=_loc(self.file, event.start_mark),
+                          hint="see docs/limits.md")
+
+    def _too_deep(self, event: Any) -> InputError:
+        return self.error(f"the YAML is nested more than {MAX_NESTING} levels deep",
+                          loc=_loc(self.file, event.start_mark))
+
+    def _undefined(self, event: Any) -> _Refused:
+        problem = "found undefined alias" if _LIBYAML else f"found undefined alias {event.anchor!r}"
+        return _Refused(self._syntax(yaml.composer.ComposerError(None, None, problem, event.start_mark)),
+                        composer=True)
+
+    def _second_document(self, event: Any) -> _Refused:
+        return _Refused(self._syntax(yaml.composer.ComposerError(
+            "expected a single document in the stream", None, "but found another document", event.start_mark)),
+            composer=True)
+
+    def _syntax(self, exc: yaml.MarkedYAMLError) -> InputError:
         mark = exc.problem_mark or exc.context_mark
         problem = exc.problem or "invalid YAML"
         if exc.context:
             problem = f"{exc.context}, {problem}"
-        raise error(f"YAML syntax error: {problem}", loc=_loc(file, mark) if mark else None, file=file) from None
-    except yaml.reader.ReaderError as exc:  # a character YAML refuses anywhere, a comment too: no mark of its own
-        before = text[:exc.position]
-        where = Location(file, before.count("\n") + 1, exc.position - before.rfind("\n"))
-        raise error(f"YAML does not allow the character U+{exc.character:04X} anywhere in the file, comments included",
-                    loc=where, hint="remove it; inside a double-quoted string an escape such as \\x1b may stand "
-                    "for it") from None
-    except yaml.YAMLError as exc:
-        raise error(f"YAML syntax error: {exc}", file=file) from None
-    finally:
-        loader.dispose()
-    if node is None:
-        raise error("the file is empty", file=file)
-    return _Builder(loader, file, error).build(node)
+        return self.error(f"YAML syntax error: {problem}", loc=_loc(self.file, mark) if mark else None, file=self.file)
 
+    def _yaml_error(self, exc: yaml.YAMLError) -> InputError:
+        """libyaml's refusal: past its own nesting limit (ours, reported as such), or a syntax error."""
+        if isinstance(exc, yaml.MarkedYAMLError):
+            if _past_libyaml_nesting(exc):
+                return self.error(f"the YAML is nested more than {MAX_NESTING} levels deep",
+                                  loc=_loc(self.file, exc.problem_mark) if exc.problem_mark else None, file=self.file)
+            return self._syntax(exc)
+        if isinstance(exc, yaml.reader.ReaderError):  # a character YAML refuses anywhere, a comment too
+            text = self.text
+            before = text[:exc.position]
+            where = Location(self.file, before.count("\n") + 1, exc.position - before.rfind("\n"))
+            return self.error(f"YAML does not allow the character U+{exc.character:04X} anywhere in the file, "
+                              "comments included", loc=where, hint="remove it; inside a double-quoted string an "
+                              "escape such as \\x1b may stand for it")
+        return self.error(f"YAML syntax error: {exc}", file=self.file)
 
-_UNSEEN = object()
-
-
-class _Builder:
-    """Nodes -> YMap/YList/scalars. An alias of a finished node shares its value, never builds it
-    again; the value's expanded size (values, nesting, weight) is measured as if every alias were
-    a copy, and refused past the limits before anything copies it."""
-
-    def __init__(self, loader: Any, file: str, error: type[InputError]) -> None:
-        self.loader = loader
-        self.file = file
-        self.error = error
-        self.done: dict[int, Any] = {}
-        self.active: set[int] = set()
-        self.sizes: dict[int, tuple[int, int]] = {}  # id(node) -> (values, nesting) with aliases expanded
-        self.scalars: dict[tuple[str, str], Any] = {}  # (tag, text) -> value: one per distinct scalar of the file
-
-    def build(self, node) -> Any:
-        key = id(node)
-        if key in self.done:
-            return self.done[key]
-        if key in self.active:
-            raise self.error("recursive YAML alias", loc=_loc(self.file, node.start_mark))
-        self.active.add(key)
+    def _read_rest(self, refused: _Refused, values: int, depth: int, documents: int) -> NoReturn:
+        """After the first problem: the rest of the event stream, for a limit passed or a syntax
+        error (which come first), building nothing."""
+        get_event, kinds, anchors = self.loader.get_event, _READER_KINDS, self.anchors
+        composer = refused.composer  # once the composer has refused, only the limits and syntax are left
         try:
-            if isinstance(node, yaml.ScalarNode):
-                value = self._scalar(node)
-            elif isinstance(node, yaml.SequenceNode):
-                value = self._sequence(node)
-            else:
-                value = self._mapping(node)
-        finally:
-            self.active.discard(key)
-        self.done[key] = value
-        return value
+            while True:
+                event = get_event()
+                kind = kinds[type(event)]
+                if kind == _STREAM_END:
+                    break
+                if kind in (_SCALAR_EVENT, _MAPPING_START, _SEQUENCE_START, _ALIAS_EVENT):
+                    values += 1
+                    if values > MAX_VALUES:
+                        raise self._too_many(event)
+                    if kind != _SCALAR_EVENT and kind != _ALIAS_EVENT:
+                        depth += 1
+                        if depth > MAX_NESTING:
+                            raise self._too_deep(event)
+                    if composer:
+                        continue
+                    if kind == _ALIAS_EVENT:
+                        if event.anchor not in anchors:
+                            refused, composer = self._undefined(event), True
+                    elif event.anchor is not None:
+                        try:
+                            self._register(event, _Anchor(_loc(self.file, event.start_mark), "", False))
+                        except _Refused as duplicate:
+                            refused, composer = duplicate, True
+                elif kind == _END:
+                    depth -= 1
+                elif kind == _DOCUMENT_START and not composer:
+                    if documents:
+                        refused, composer = self._second_document(event), True
+                    documents += 1
+        except yaml.YAMLError as exc:
+            if composer and not _past_libyaml_nesting(exc):  # the composer's refusal came first
+                raise refused.error from None
+            raise self._yaml_error(exc) from None
+        raise refused.error
 
-    def _measure(self, node, out: YMap | YList, children: list, values: list, keys: int = 0) -> None:
-        """Record the container's expanded size, nesting and weight (its `children` nodes built
-        into `values`; `keys` scalar keys), refusing a size or nesting past its limit."""
-        size, depth, weight = 1 + keys, 0, 1
-        for child, value in zip(children, values):
-            if isinstance(value, (YMap, YList)):
-                child_size, child_depth = self.sizes[id(child)]
-                size += child_size
-                depth = max(depth, child_depth)
-                weight += value.weight
-            else:
-                size += 1
-                weight += 1 + len(value) // 4 if isinstance(value, str) else 1
-        depth += 1
-        self.sizes[id(node)] = (size, depth)
-        out.weight = weight
-        loc = _loc(self.file, node.start_mark)
-        if size > MAX_VALUES:
-            raise self.error(f"the YAML has more than {MAX_VALUES:,} values when its aliases are expanded",
-                             loc=loc, hint="an alias ('*name') counts as a copy of what it stands for; "
-                             "see docs/limits.md")
-        if depth > MAX_NESTING:
-            raise self.error(f"the YAML is nested more than {MAX_NESTING} levels deep when its aliases are "
-                             "expanded", loc=loc, hint="an alias ('*name') counts as a copy of what it stands for")
-
-    def _scalar(self, node) -> Any:
-        if node.tag not in _SCALAR_TAGS:
-            raise self.error(
-                f"unsupported YAML tag {node.tag!r}: only plain strings, numbers, booleans and null are allowed",
-                loc=_loc(self.file, node.start_mark),
-            )
-        key = (node.tag, node.value)
-        value = self.scalars.get(key, _UNSEEN)  # a scalar's value depends only on its tag and text
-        if value is not _UNSEEN:
-            return value
-        try:
-            value = self.scalars[key] = self.loader.construct_object(node, deep=True)
-            return value
-        except (yaml.YAMLError, ValueError) as exc:
-            raise self.error(f"bad scalar value: {exc}", loc=_loc(self.file, node.start_mark)) from None
-
-    def _sequence(self, node) -> YList:
-        if node.tag != "tag:yaml.org,2002:seq":
-            raise self.error(f"unsupported YAML tag {node.tag!r}", loc=_loc(self.file, node.start_mark))
-        out = YList(self.build(item) for item in node.value)
-        out.loc = _loc(self.file, node.start_mark)
-        out.item_locs = [_loc(self.file, item.start_mark) for item in node.value]
-        self._measure(node, out, node.value, out)
-        return out
-
-    def _mapping(self, node) -> YMap:
-        if node.tag != "tag:yaml.org,2002:map":
-            raise self.error(f"unsupported YAML tag {node.tag!r}", loc=_loc(self.file, node.start_mark))
-        out = YMap()
-        out.loc = _loc(self.file, node.start_mark)
-        out.key_locs, out.value_locs = {}, {}
-        for key_node, value_node in node.value:
-            key_loc = _loc(self.file, key_node.start_mark)
-            if key_node.tag == "tag:yaml.org,2002:merge":
-                raise self.error("YAML merge keys ('<<') are not supported; write the fields out", loc=key_loc)
-            if not isinstance(key_node, yaml.ScalarNode):
-                raise self.error("a mapping key must be a plain name, not a list or mapping", loc=key_loc)
-            key = self._scalar(key_node)
-            if key in out:
-                first = out.key_locs[key]
-                raise self.error(f"duplicate key '{key}' (first given at line {first.line})", loc=key_loc)
-            out[key] = self.build(value_node)
-            out.key_locs[key] = key_loc
-            out.value_locs[key] = _loc(self.file, value_node.start_mark)
-        self._measure(node, out, [value for _, value in node.value], list(out.values()), keys=len(out))
-        return out
