@@ -14,7 +14,8 @@ Standard library only (plus cnncalc itself). See benchmarks/README.md for what e
      parse   spec.parse_spec(text, file)                    (YAML -> validated Spec)
      engine  engine.analyze(graph.build(spec))              (on a spec already parsed, never built before)
      render  plain_text(render.lecture_table(report))       (the lecture table as text)
-   plus, as a diagnostic, parse again with the garbage collector disabled.
+   plus two diagnostics: parse again with the garbage collector disabled, and the YAML alone
+   (yamlsrc.parse_yaml: text -> located values; parse minus this is the spec's own checks).
    Cost per layer should stay flat if a phase is linear; the ratio of the per-layer time at the
    largest N to that at the smallest N is printed for each phase.
 2. End to end, as subprocesses (one warm-up run, then the median of several; output to /dev/null;
@@ -52,6 +53,7 @@ from cnncalc.render import lecture_table  # noqa: E402
 from cnncalc.render.console import plain_text  # noqa: E402
 from cnncalc.spec.graph import build  # noqa: E402
 from cnncalc.spec.spec import parse_spec  # noqa: E402
+from cnncalc.spec.yamlsrc import parse_yaml  # noqa: E402
 
 INPUT_SHAPE = (16, 32, 32)
 LAYER_LINE = "  - {op: conv, out: 16, kernel: 3, pad: 1, act: relu}\n"
@@ -168,6 +170,7 @@ def scaling(sizes: tuple[int, ...], repeats: int, folder: Path) -> list[dict[str
 
         parse_s, spec = best_of(repeats, lambda text=text, path=path: parse_spec(text, str(path)))
         parse_nogc_s, _ = best_of(repeats, lambda text=text, path=path: parse_spec(text, str(path)), gc_enabled=False)
+        yaml_s, _ = best_of(repeats, lambda text=text, path=path: parse_yaml(text, str(path)))
         engine_repeats = max(repeats, ENGINE_MIN_REPEATS)  # each run builds a spec parsed anew, as the CLI does
         fresh = iter([parse_spec(text, str(path)) for _ in range(engine_repeats)])  # (the builder keeps plans on items)
         engine_s, report = best_of(engine_repeats, lambda fresh=fresh: analyze(build(next(fresh))))
@@ -179,8 +182,8 @@ def scaling(sizes: tuple[int, ...], repeats: int, folder: Path) -> list[dict[str
         assert rendered.count("\n") >= layers
 
         row = {"layers": layers, "parse_s": parse_s, "engine_s": engine_s, "render_s": render_s,
-               "parse_nogc_s": parse_nogc_s}
-        for key in ("parse", "engine", "render", "parse_nogc"):
+               "parse_nogc_s": parse_nogc_s, "yaml_s": yaml_s}
+        for key in ("parse", "engine", "render", "parse_nogc", "yaml"):
             row[f"{key}_us_per_layer"] = row[f"{key}_s"] / layers * 1e6
         results.append(row)
         print(f"  {layers:>6} layers: parse {parse_s:7.3f} s  engine {engine_s:7.3f} s  "
@@ -200,19 +203,20 @@ def verdict_for(ratio: float) -> str:
 def print_scaling(results: list[dict[str, Any]]) -> dict[str, float]:
     print()
     print(f"{'layers':>7} | {'parse s':>8} {'engine s':>9} {'render s':>9} | "
-          f"{'parse':>7} {'engine':>7} {'render':>7} | {'parse, gc off':>13}")
-    print(f"{'':>7} | {'':>8} {'':>9} {'':>9} | {'us/layer':>23} | {'us/layer':>13}")
-    print("-" * 88)
+          f"{'parse':>7} {'engine':>7} {'render':>7} | {'parse, gc off':>13} {'yaml':>7}")
+    print(f"{'':>7} | {'':>8} {'':>9} {'':>9} | {'us/layer':>23} | {'us/layer':>21}")
+    print("-" * 96)
     for r in results:
         print(f"{r['layers']:>7} | {r['parse_s']:>8.4f} {r['engine_s']:>9.4f} {r['render_s']:>9.4f} | "
               f"{r['parse_us_per_layer']:>7.1f} {r['engine_us_per_layer']:>7.1f} "
-              f"{r['render_us_per_layer']:>7.1f} | {r['parse_nogc_us_per_layer']:>13.1f}")
+              f"{r['render_us_per_layer']:>7.1f} | {r['parse_nogc_us_per_layer']:>13.1f} "
+              f"{r['yaml_us_per_layer']:>7.1f}")
     small, large = results[0], results[-1]
     ratios = {}
     print()
     print(f"per-layer time at {large['layers']} layers / at {small['layers']} layers "
           f"(1.0 = perfectly linear; <= {FLAT_RATIO} flat, <= {GROWS_RATIO} mild, above grows):")
-    for key in (*PHASES, "parse_nogc"):
+    for key in (*PHASES, "parse_nogc", "yaml"):
         ratio = large[f"{key}_us_per_layer"] / small[f"{key}_us_per_layer"]
         ratios[key] = ratio
         verdict = verdict_for(ratio)

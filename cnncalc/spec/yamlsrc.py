@@ -379,7 +379,8 @@ class _Reader:
         if value is _UNSEEN:
             node = yaml.ScalarNode(tag, event.value, event.start_mark, event.end_mark, event.style)
             try:
-                value = self.scalars[key] = self.loader.construct_object(node, deep=True)
+                # SafeConstructor's function for the tag, as construct_object would call it
+                value = self.scalars[key] = self.loader.yaml_constructors[tag](self.loader, node)
             except (yaml.YAMLError, ValueError) as exc:
                 raise _Refused(self.error(f"bad scalar value: {exc}", loc=loc)) from None
             except (KeyError, IndexError):  # PyYAML's `!!bool maybe`, `!!int ''`
