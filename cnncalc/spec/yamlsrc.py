@@ -1,13 +1,16 @@
 """Reading YAML with source locations.
 
-PyYAML's safe composer builds the node tree (no Python object is ever constructed from a tag);
-we turn it into plain dicts, lists and scalars that remember where each key and value stood,
-rejecting duplicate keys, unknown tags and recursive aliases on the way.
+libyaml's event stream (PyYAML's safe loader; no Python object is ever constructed from a tag) is
+read once, straight into plain dicts, lists and scalars that remember where each key and value
+stood, rejecting duplicate keys, unknown tags and recursive aliases on the way. No node tree is
+composed: that was a second pass over the file and most of the time and memory of a long spec.
 
 Limits (docs/limits.md), each checked before the work it bounds: the file's size (read_text), the
-nesting and the number of values in libyaml's event stream (check_structure, before anything is
-composed), and the same two counted with every alias expanded (while building, before any value
-is resolved: an alias is shared here, but the spec's variables and blocks copy it by value).
+nesting and the number of values, counted as the events come (before the value an event stands for
+is made), and the same two counted with every alias expanded (as each list or mapping closes,
+before any value is resolved: an alias is shared here, but the spec's variables and blocks copy it
+by value). Where a file has several problems, the one reported is the one the former two passes
+(limits in the event stream, then composing, then building) met first: see _Refused.
 """
 from __future__ import annotations
 
@@ -23,11 +26,11 @@ from ..core.io import read_text
 # libyaml is much faster on long specs; the pure-Python loader behaves the same
 _Loader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
-# The zoo's largest spec is 6 KB and a flat 10,000-conv spec 450 KB; parsing costs about 2 µs and
-# 600 bytes per value, so these keep the worst file under about 4 s and 400 MB (docs/limits.md).
+# The zoo's largest spec is 6 KB and a flat 10,000-conv spec 450 KB; reading costs about 1 µs and
+# 150 bytes per value, so these keep the worst file under about 1 s and 100 MB (docs/limits.md).
 MAX_FILE_BYTES = 8 * 1024 * 1024
 MAX_VALUES = 500_000  # scalars, lists and mappings, keys included
-MAX_NESTING = 200  # libyaml's composer recurses on the C stack: very deep nesting crashes it
+MAX_NESTING = 200  # no spec nests deeper; libyaml's composer (answer sheets) recurses on the C stack
 _SCALAR_TAGS = {
     "tag:yaml.org,2002:str",
     "tag:yaml.org,2002:int",
@@ -89,13 +92,19 @@ _EVENT_KINDS: dict[type, str] = {
 }
 
 
+def _past_libyaml_nesting(exc: yaml.YAMLError) -> bool:
+    # PyYAML 6.0.4's libyaml stops at 1,000 levels while scanning ahead, before our count sees 200
+    return isinstance(exc, yaml.MarkedYAMLError) and "maximum nesting depth" in str(exc.problem)
+
+
 def check_structure(text: str, file: str, max_depth: int = MAX_NESTING, aliases: bool = True,
                     error: type[InputError] = SpecError, what: str = "the YAML") -> None:
     """Refuse nesting deeper than `max_depth`, more than MAX_VALUES values (and, unless `aliases`,
     any alias) from libyaml's event stream, before anything is composed: the composer recurses on
     the C stack, so a deep file ('[' or '? ' repeated 100,000 times) would crash the interpreter,
     and it keeps about 600 bytes per value. An explicit key ('? ') opens a mapping, so it is
-    counted like '{'. Syntax errors are left for the parse, which reports them with their location."""
+    counted like '{'. Syntax errors are left for the parse, which reports them with their location.
+    For readers that compose the file (answer sheets); parse_yaml counts the same as it reads."""
     depth = 0
     values = 0
     try:
@@ -118,13 +127,10 @@ def check_structure(text: str, file: str, max_depth: int = MAX_NESTING, aliases:
             elif kind is _ALIAS and not aliases:
                 raise error("YAML aliases ('*name') are not allowed here; write the values out",
                             loc=_loc(file, event.start_mark))
-    except yaml.MarkedYAMLError as exc:
-        # PyYAML 6.0.4's libyaml stops at 1,000 levels while scanning ahead, before our count sees 200
-        if "maximum nesting depth" in str(exc.problem):
+    except yaml.YAMLError as exc:
+        if _past_libyaml_nesting(exc):
             raise error(f"{what} is nested more than {max_depth} levels deep",
                         loc=_loc(file, exc.problem_mark) if exc.problem_mark else None, file=file) from None
-    except yaml.YAMLError:
-        return
 
 
 def _parse(text: str, file: str, error: type[InputError]) -> Any:
@@ -152,11 +158,6 @@ _NO_KEY: Any = object()  # a mapping waiting for its next key
 # one per key and per value); the same frozen object, its three slots set once
 _new_location = Location.__new__
 _set_file, _set_line, _set_column = (vars(Location)[name].__set__ for name in ("file", "line", "column"))
-
-
-def _past_libyaml_nesting(exc: yaml.YAMLError) -> bool:
-    # PyYAML 6.0.4's libyaml stops at 1,000 levels while scanning ahead, before our count sees 200
-    return isinstance(exc, yaml.MarkedYAMLError) and "maximum nesting depth" in str(exc.problem)
 
 
 class _Refused(Exception):
