@@ -127,10 +127,12 @@ def check_structure(text: str, file: str, max_depth: int = MAX_NESTING, aliases:
             elif kind is _ALIAS and not aliases:
                 raise error("YAML aliases ('*name') are not allowed here; write the values out",
                             loc=_loc(file, event.start_mark))
-    except yaml.YAMLError as exc:
+    except yaml.MarkedYAMLError as exc:
         if _past_libyaml_nesting(exc):
             raise error(f"{what} is nested more than {max_depth} levels deep",
                         loc=_loc(file, exc.problem_mark) if exc.problem_mark else None, file=file) from None
+    except yaml.YAMLError:
+        return
 
 
 def _parse(text: str, file: str, error: type[InputError]) -> Any:
@@ -142,7 +144,8 @@ def _parse(text: str, file: str, error: type[InputError]) -> Any:
             reader.loader.dispose()
 
 
-_SCALAR_EVENT, _MAPPING_START, _SEQUENCE_START, _END, _ALIAS_EVENT, _DOCUMENT_START, _STREAM_END, _OTHER = range(8)
+# in this order: the first four are values, the first three have a place of their own
+_SCALAR_EVENT, _MAPPING_START, _SEQUENCE_START, _ALIAS_EVENT, _END, _DOCUMENT_START, _STREAM_END, _OTHER = range(8)
 _READER_KINDS: dict[type, int] = {
     yaml.ScalarEvent: _SCALAR_EVENT, yaml.MappingStartEvent: _MAPPING_START,
     yaml.SequenceStartEvent: _SEQUENCE_START, yaml.MappingEndEvent: _END, yaml.SequenceEndEvent: _END,
@@ -225,61 +228,36 @@ class _Reader:
             while True:
                 event = get_event()
                 kind = kinds[type(event)]
-                if kind == _SCALAR_EVENT:
+                if kind < _END:  # a value
                     values += 1
                     if values > MAX_VALUES:
                         raise self._too_many(event)
-                    mark = event.start_mark
-                    loc = new_location(Location)
-                    set_file(loc, file)
-                    set_line(loc, mark.line + 1)
-                    set_column(loc, mark.column + 1)
+                    if kind != _ALIAS_EVENT:
+                        mark = event.start_mark
+                        loc = new_location(Location)
+                        set_file(loc, file)
+                        set_line(loc, mark.line + 1)
+                        set_column(loc, mark.column + 1)
+                if kind == _SCALAR_EVENT:
                     value = plain.get(event.value, _UNSEEN) \
                         if event.tag is None and event.anchor is None and event.implicit[0] else _UNSEEN
                     if value is _UNSEEN:
                         value = self._scalar(event, loc, in_map and key is _NO_KEY)
-                    if not in_map:
-                        if cur is None:
-                            root = value
-                            continue
-                        cur.append(value)
-                        locs.append(loc)
-                    elif key is _NO_KEY:
-                        if value in cur:
-                            raise self._duplicate(value, cur, loc)
-                        key, key_loc = value, loc
-                        continue
-                    else:
-                        cur[key] = value
-                        locs[key] = key_loc
-                        value_locs[key] = loc
-                        key = _NO_KEY
-                        size += 1
-                    size += 1
-                    weight += 1 + len(value) // 4 if type(value) is str else 1
-                    continue
-                if kind == _END:
+                elif kind == _END:
                     depth -= 1
-                    child, child_size, child_deep = cur, size, deep + 1
-                    child.weight = weight
-                    sizes[id(child)] = (child_size, child_deep)
-                    if child_size > MAX_VALUES or child_deep > MAX_NESTING:
-                        raise self._too_large_expanded(child.loc, child_size)
+                    value, value_size, value_deep = cur, size, deep + 1
+                    value.weight = weight
+                    sizes[id(value)] = (value_size, value_deep)
+                    if value_size > MAX_VALUES or value_deep > MAX_NESTING:
+                        raise self._too_large_expanded(value.loc, value_size)
                     if anchor is not None:
                         anchor.open = False
                     cur, in_map, key, key_loc, locs, value_locs, size, deep, weight, anchor = stack.pop()
+                    loc = value.loc
                 elif kind in (_MAPPING_START, _SEQUENCE_START):
-                    values += 1
-                    if values > MAX_VALUES:
-                        raise self._too_many(event)
                     depth += 1
                     if depth > MAX_NESTING:
                         raise self._too_deep(event)
-                    mark = event.start_mark
-                    loc = new_location(Location)
-                    set_file(loc, file)
-                    set_line(loc, mark.line + 1)
-                    set_column(loc, mark.column + 1)
                     new_anchor = self._container_anchor(event, loc, kind) if event.anchor is not None else None
                     if event.tag is not None or (in_map and key is _NO_KEY):
                         self._check_container(event, loc, kind, in_map and key is _NO_KEY)
@@ -300,32 +278,7 @@ class _Reader:
                         new_anchor.value = cur
                     continue
                 elif kind == _ALIAS_EVENT:
-                    values += 1
-                    if values > MAX_VALUES:
-                        raise self._too_many(event)
-                    child, loc = self._alias(event, in_map and key is _NO_KEY)
-                    if type(child) is not YMap and type(child) is not YList:
-                        if not in_map:
-                            if cur is None:
-                                root = child
-                                continue
-                            cur.append(child)
-                            locs.append(loc)
-                        elif key is _NO_KEY:
-                            if child in cur:
-                                raise self._duplicate(child, cur, loc)
-                            key, key_loc = child, loc
-                            continue
-                        else:
-                            cur[key] = child
-                            locs[key] = key_loc
-                            value_locs[key] = loc
-                            key = _NO_KEY
-                            size += 1
-                        size += 1
-                        weight += 1 + len(child) // 4 if type(child) is str else 1
-                        continue
-                    child_size, child_deep = sizes[id(child)]
+                    value, loc = self._alias(event, in_map and key is _NO_KEY)
                 elif kind == _DOCUMENT_START:
                     if documents:
                         raise self._second_document(event)
@@ -335,24 +288,37 @@ class _Reader:
                     break
                 else:
                     continue
-                # a finished container (just closed, or an alias of one) joins the container around it
-                loc = child.loc
+                # a value read (a scalar, a container just closed, an alias) joins the container around it
                 if not in_map:
                     if cur is None:
-                        root = child
+                        root = value
                         continue
-                    cur.append(child)
+                    cur.append(value)
                     locs.append(loc)
-                else:  # a container is never a key (refused as it opens)
-                    cur[key] = child
+                elif key is _NO_KEY:  # a key: always a scalar (a container is refused as it opens)
+                    if value in cur:
+                        raise self._duplicate(value, cur, loc)
+                    key, key_loc = value, loc
+                    continue
+                else:
+                    cur[key] = value
                     locs[key] = key_loc
                     value_locs[key] = loc
                     key = _NO_KEY
                     size += 1
-                size += child_size
-                if child_deep > deep:
-                    deep = child_deep
-                weight += child.weight
+                of = type(value)
+                if of is str:
+                    size += 1
+                    weight += 1 + len(value) // 4
+                elif of is YMap or of is YList:
+                    value_size, value_deep = sizes[id(value)]
+                    size += value_size
+                    if value_deep > deep:
+                        deep = value_deep
+                    weight += value.weight
+                else:
+                    size += 1
+                    weight += 1
         except _Refused as refused:
             self._read_rest(refused, values, depth, documents)
         except yaml.YAMLError as exc:
@@ -503,11 +469,11 @@ class _Reader:
                 kind = kinds[type(event)]
                 if kind == _STREAM_END:
                     break
-                if kind in (_SCALAR_EVENT, _MAPPING_START, _SEQUENCE_START, _ALIAS_EVENT):
+                if kind < _END:  # a value
                     values += 1
                     if values > MAX_VALUES:
                         raise self._too_many(event)
-                    if kind != _SCALAR_EVENT and kind != _ALIAS_EVENT:
+                    if kind in (_MAPPING_START, _SEQUENCE_START):
                         depth += 1
                         if depth > MAX_NESTING:
                             raise self._too_deep(event)
