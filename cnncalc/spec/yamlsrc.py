@@ -153,7 +153,6 @@ _READER_KINDS: dict[type, int] = {
     yaml.StreamStartEvent: _OTHER, yaml.DocumentEndEvent: _OTHER,
 }
 _MAP_TAG, _SEQ_TAG, _MERGE_TAG = "tag:yaml.org,2002:map", "tag:yaml.org,2002:seq", "tag:yaml.org,2002:merge"
-_LIBYAML = _Loader is not yaml.SafeLoader  # the composer's messages differ a little between the two
 _UNSEEN: Any = object()
 _NO_KEY: Any = object()  # a mapping waiting for its next key
 
@@ -195,6 +194,7 @@ class _Reader:
 
     def __init__(self, text: str, file: str, error: type[InputError]) -> None:
         self.loader: Any = None
+        self.libyaml = False
         self.text = text
         self.file = file
         self.error = error
@@ -224,6 +224,7 @@ class _Reader:
         try:
             # the pure-Python reader refuses a character YAML does not allow as it starts
             self.loader = _Loader(self.text)
+            self.libyaml = not isinstance(self.loader, yaml.parser.Parser)  # its composer's words differ a little
             get_event = self.loader.get_event
             while True:
                 event = get_event()
@@ -368,7 +369,7 @@ class _Reader:
     def _register(self, event: Any, anchor: _Anchor) -> _Anchor:
         name = event.anchor
         if name in self.anchors:
-            first = "found duplicate anchor; first occurrence" if _LIBYAML else \
+            first = "found duplicate anchor; first occurrence" if self.libyaml else \
                 f"found duplicate anchor {name!r}; first occurrence"
             raise _Refused(self._syntax(yaml.composer.ComposerError(
                 first, None, "second occurrence", event.start_mark)), composer=True)
@@ -426,7 +427,7 @@ class _Reader:
                           loc=_loc(self.file, event.start_mark))
 
     def _undefined(self, event: Any) -> _Refused:
-        problem = "found undefined alias" if _LIBYAML else f"found undefined alias {event.anchor!r}"
+        problem = "found undefined alias" if self.libyaml else f"found undefined alias {event.anchor!r}"
         return _Refused(self._syntax(yaml.composer.ComposerError(None, None, problem, event.start_mark)),
                         composer=True)
 
