@@ -21,8 +21,8 @@ from ..core.shapes import Shape
 from ..core.symbolic import is_symbolic
 from ..layers import REGISTRY
 from ..layers.fields import MAX_SIZE, REQUIRED
-from .expr import UNKNOWN, ExprError, Unresolved, evaluate, is_expression, tokenize
 from . import using
+from .expr import UNKNOWN, ExprError, Unresolved, evaluate, is_expression, tokenize
 from .unused import check_calls, unused_notes
 from .yamlsrc import MAX_VALUES, YList, YMap, parse_yaml, read_spec_text, weight_of
 
@@ -30,6 +30,9 @@ TOP_LEVEL_KEYS = ("name", "description", "input", "symbols", "use", "vars", "blo
                   "torchvision", "timm", "budget")
 VARIABLE_KEYS = ("default", "min", "max", "above", "below", "description")
 BLOCK_KEYS = ("params", "inputs", "layers", "output", "outputs", "description")
+INPUT_KEYS = ("in", "inputs", "from")
+CONTROL_KEYS = ("op", "name", *INPUT_KEYS, "repeat", "first", "when", "chain", "share", "module", "train_only",
+                "checkpoint", "held")  # the keys of a layer item that are not its fields (graph.py)
 INPUT_NAME = "input"
 NAME_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]*$")
 BUILTIN_VARIABLES = ("in_channels", "in_height", "in_width", "i")
@@ -194,7 +197,7 @@ def _parse(doc: Any, file: str, default_name: str, overrides: dict[str, str], sy
     blocks, notes = _with_used_blocks(own_blocks, used)
     if used is not None:
         broken |= used.broken - set(own_blocks)
-    check_calls(doc, blocks, problems)
+    check_calls(doc, blocks, CONTROL_KEYS, problems)
     spec = Spec(
         name=_gathered(problems, lambda: _text(doc, "name", default_name), default_name),
         input_shape=input_shape,

@@ -10,15 +10,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..core.errors import ErrorCollector, Note, SpecError, did_you_mean
 from ..layers import REGISTRY
 from .yamlsrc import YList, YMap
 
-if TYPE_CHECKING:
-    from .spec import Block
-
+Block = Any  # spec.Block: spec.py reads this module
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_\-]*")  # a name may hold '-', which an expression reads as minus
 
@@ -91,12 +89,10 @@ def _ops(items: Any) -> Iterator[str]:
                 yield item["op"]
 
 
-def check_calls(doc: YMap, blocks: dict[str, Block], problems: ErrorCollector) -> None:
+def check_calls(doc: YMap, blocks: dict[str, Block], control_keys: tuple[str, ...], problems: ErrorCollector) -> None:
     """A call that passes a block an argument it does not declare (`stirde: 2`), in a layer, its
     `first:` or a block's layer: refused here, where every call is seen, also those that are never
     made (`repeat: 0`, a `when:` that is false). The graph builder says the same at a call it makes."""
-    from .graphdata import CONTROL_KEYS  # graphdata reads spec.py, which reads this
-
     lists = [doc.get("layers"), *(block.items for block in blocks.values())]
     for items in lists:
         for item in items if isinstance(items, YList) else ():
@@ -107,7 +103,7 @@ def check_calls(doc: YMap, blocks: dict[str, Block], problems: ErrorCollector) -
             first = item.get("first")
             for values in (item, first if isinstance(first, YMap) else YMap()):
                 for key in values:
-                    if key in CONTROL_KEYS or key in block.params:  # `first: {in: ..}`: the builder says
+                    if key in control_keys or key in block.params:  # `first: {in: ..}`: the builder says
                         continue
                     name = item.get("name")
                     problems.add(SpecError(f"block '{block.name}' has no parameter '{key}'", loc=values.key_locs[key],

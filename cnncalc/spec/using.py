@@ -10,9 +10,10 @@ same safe YAML reader as a spec.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from ..core.errors import ErrorCollector, Location, Note, SpecError, did_you_mean
 from . import bundled
