@@ -94,11 +94,12 @@ class Loader:
             if found is not None:
                 sources.append((found, loc))
         for source, loc in sources:
-            for kind in ("blocks", "variables"):
+            for kind, key in (("blocks", "blocks"), ("variables", "vars")):
                 mine, theirs = getattr(used, kind), getattr(source, kind)
+                own = doc.get(key)  # a name the file defines itself replaces both: no clash
                 for name, definition in theirs.items():
                     first = mine.get(name)
-                    if first is None or first.loc == definition.loc:
+                    if first is None or first.loc == definition.loc or isinstance(own, YMap) and name in own:
                         mine[name] = definition
                         continue
                     what = "block" if kind == "blocks" else "variable"
