@@ -17,24 +17,48 @@ from ..layers import REGISTRY
 from .yamlsrc import YList, YMap
 
 Block = Any  # spec.Block: spec.py reads this module
-_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_\-]*")  # a name may hold '-', which an expression reads as minus
+_CACHED = 64
+_WORDS: dict[int, tuple[Any, frozenset[str]]] = {}  # id(list or mapping) -> (it, its words): a sweep reads
+# the same parsed document once per variant, and a document is never changed
 
 
 def words(values: Iterable[Any]) -> set[str]:
     """Every word of every string in `values`, lists and mappings included (their values, not keys)."""
     found: set[str] = set()
-    stack = list(values)
+    for value in values:
+        if isinstance(value, (list, dict)):
+            found |= _words_in(value)
+        elif isinstance(value, str):
+            found |= _words_of(value)
+    return found
+
+
+def _words_in(container: list | dict) -> frozenset[str]:
+    known = _WORDS.get(id(container))
+    if known is not None and known[0] is container:
+        return known[1]
+    texts: set[str] = set()
+    stack: list[Any] = [container]
     while stack:
         value = stack.pop()
         if isinstance(value, str):
-            found.update(_WORD.findall(value))
-            found.update(_NAME.findall(value))
+            texts.add(value)
         elif isinstance(value, dict):
             stack.extend(value.values())
         elif isinstance(value, list):
             stack.extend(value)
+    found = frozenset(word for text in texts for word in _words_of(text))
+    if len(_WORDS) >= _CACHED:
+        _WORDS.pop(next(iter(_WORDS)))
+    _WORDS[id(container)] = (container, found)
     return found
+
+
+def _words_of(text: str) -> set[str]:
+    """`a-b` is the name `a-b` (a single word) and `a` minus `b` (an expression)."""
+    names = set(_NAME.findall(text))
+    return names.union(*(name.split("-") for name in names if "-" in name))
 
 
 def unused_notes(doc: YMap, blocks: dict[str, Block], own_blocks: frozenset[str], variables: YMap) -> list[Note]:
@@ -52,9 +76,10 @@ def unused_notes(doc: YMap, blocks: dict[str, Block], own_blocks: frozenset[str]
                                   what="variable"))
     for name in _checked_blocks(doc, blocks, own_blocks):
         block = blocks[name]
+        body = words([block.items, block.output, list(block.outputs)])
+        defaults = {param: words([default]) for param, default in block.params.items()}
         for param in block.params:
-            others = [default for other, default in block.params.items() if other != param]
-            if param not in words([block.items, block.output, list(block.outputs), others]):
+            if param not in body and not any(param in read for other, read in defaults.items() if other != param):
                 notes.append(Note(name, f"parameter '{param}' is never used: no value of the block reads it",
                                   block.param_locs.get(param, block.loc), what="block"))
     return notes
@@ -69,6 +94,8 @@ def _block_values(block: Block) -> Iterator[Any]:
 
 def _checked_blocks(doc: YMap, blocks: dict[str, Block], own: frozenset[str]) -> list[str]:
     """The spec's own blocks, and the used ones its layers call (directly or through other blocks)."""
+    if not blocks:
+        return []
     names = [name for name in blocks if name in own]
     seen = set(names)
     stack = [doc.get("layers"), *(blocks[name].items for name in names)]
@@ -93,6 +120,8 @@ def check_calls(doc: YMap, blocks: dict[str, Block], control_keys: tuple[str, ..
     """A call that passes a block an argument it does not declare (`stirde: 2`), in a layer, its
     `first:` or a block's layer: refused here, where every call is seen, also those that are never
     made (`repeat: 0`, a `when:` that is false). The graph builder says the same at a call it makes."""
+    if not blocks:
+        return
     lists = [doc.get("layers"), *(block.items for block in blocks.values())]
     for items in lists:
         for item in items if isinstance(items, YList) else ():
