@@ -99,7 +99,7 @@ class Loader:
                 own = doc.get(key)  # a name the file defines itself replaces both: no clash
                 for name, definition in theirs.items():
                     first = mine.get(name)
-                    if first is None or first.loc == definition.loc or isinstance(own, YMap) and name in own:
+                    if first is None or first.loc == definition.loc or (isinstance(own, YMap) and name in own):
                         mine[name] = definition
                         continue
                     what = "block" if kind == "blocks" else "variable"
