@@ -177,7 +177,11 @@ def _parse(doc: Any, file: str, default_name: str, overrides: dict[str, str], sy
                         file=file)
     _check_keys(doc, problems)
     used = _used(doc, file, path, size, problems)
-    for key in ("input", "layers"):
+    if "blocks" in doc and "input" not in doc and "layers" not in doc:
+        problems.add(SpecError("the file defines blocks but no network (no 'input', no 'layers'): a file of blocks "
+                               "is for other specs to use", loc=doc.loc,
+                               hint="write a spec with 'use: [FILE.yaml]' and layers that call its blocks"))
+    for key in ("input", "layers") if "input" in doc or "layers" in doc or "blocks" not in doc else ():
         if key not in doc:
             problems.add(SpecError(f"the spec has no '{key}'", loc=doc.loc, hint=_MISSING_HINTS[key]))
     try:
@@ -267,7 +271,8 @@ def _raw_variables(doc: YMap, used: using.Used | None, problems: ErrorCollector)
     for definition in used.variables.values():
         name, value, key_loc, value_loc = definition.name, definition.value, definition.loc, definition.value_loc
         if name in raw:
-            value, key_loc, value_loc = _overriding(value, raw[name], raw.key_locs[name], raw.value_locs[name])
+            value, key_loc, value_loc = _overriding(value, key_loc, raw[name], raw.key_locs[name],
+                                                    raw.value_locs[name])
         merged[name], merged.key_locs[name], merged.value_locs[name] = value, key_loc, value_loc
     for name, value in raw.items():
         if name not in merged:
@@ -276,14 +281,16 @@ def _raw_variables(doc: YMap, used: using.Used | None, problems: ErrorCollector)
     return merged
 
 
-def _overriding(used: Any, own: Any, key_loc: Location, value_loc: Location) -> tuple[Any, Location, Location]:
-    """A variable of a spec replacing a used one of the same name (see _raw_variables)."""
+def _overriding(used: Any, used_loc: Location, own: Any, key_loc: Location,
+                value_loc: Location) -> tuple[Any, Location, Location]:
+    """A variable of a spec replacing a used one of the same name (see _raw_variables): a plain
+    value replacing a declaration is its default, the range (and its place) the declaration's."""
     if isinstance(used, YMap) and _is_declaration(used) and not (isinstance(own, YMap) and _is_declaration(own)):
         declaration = YMap(used)
         declaration.loc, declaration.weight = value_loc, used.weight
         declaration.key_locs, declaration.value_locs = dict(used.key_locs), dict(used.value_locs)
         declaration["default"], declaration.value_locs["default"] = own, value_loc
-        return declaration, key_loc, value_loc
+        return declaration, used_loc, value_loc
     return own, key_loc, value_loc
 
 
