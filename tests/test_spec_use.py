@@ -169,7 +169,7 @@ def test_a_cycle_is_refused_where_it_closes(tmp_path):
 
 @pytest.mark.parametrize("use, message", [
     ("3", "'use' must be a file or a bundled spec"),
-    ("[3]", "an entry of 'use' must be a file name or a bundled spec's name, got 3"),
+    ("[3]", "an entry of 'use' must be a file name or a bundled spec's name, got '3'"),
     ("['']", "an entry of 'use' must be a file name"),
     ('["a\\x1bb.yaml"]', "an entry of 'use' must be a file name"),
     ("[resnet5]", "'resnet5' is no bundled spec"),

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from ..core.errors import ErrorCollector, Location, Note, SpecError, did_you_mean
+from ..core.text import file_name, shown
 from . import bundled
 from .yamlsrc import MAX_FILE_BYTES, MAX_VALUES, YList, YMap, parse_yaml, read_spec_text
 
@@ -80,6 +81,7 @@ class Loader:
         self.values = spent_values
         self.done: dict[str, Used] = {}  # real path -> what the file defines and brings
         self.files = 0
+        self.bundled: dict[str, Path] | None = None  # listed once, however many entries name one
 
     def uses(self, doc: YMap, file: str, folder: Path, chain: tuple[str, ...]) -> Used:
         """What `doc`'s `use:` brings (`chain`: the real paths of the files that led here)."""
@@ -112,10 +114,12 @@ class Loader:
         return used
 
     def _file(self, entry: str, loc: Location, folder: Path, chain: tuple[str, ...]) -> Used | None:
-        path, display = _located(entry, loc, folder)
+        if not entry.endswith(FILE_SUFFIXES) and self.bundled is None:
+            self.bundled = bundled.bundled_specs()
+        path, display = _located(entry, loc, folder, self.bundled or {})
         real = os.path.realpath(path)
         if real in chain:
-            raise SpecError(f"'{entry}' uses this file again (a cycle: {' -> '.join(_shown(chain, real))})",
+            raise SpecError(f"'{file_name(entry)}' uses this file again (a cycle: {' -> '.join(_shown(chain, real))})",
                             loc=loc, field="use", hint="a file cannot use itself, directly or through others")
         if real in self.done:
             return self.done[real]
@@ -170,14 +174,14 @@ def _entries(doc: YMap, problems: ErrorCollector) -> list[tuple[str, Location]]:
     entries = []
     for entry, entry_loc in zip(raw, raw.item_locs):
         if not isinstance(entry, str) or not entry.strip() or not entry.strip().isprintable():
-            problems.add(SpecError(f"an entry of 'use' must be a file name or a bundled spec's name, got {entry!r}",
+            problems.add(SpecError(f"an entry of 'use' must be a file name or a bundled spec's name, got {shown(entry)}",
                                    loc=entry_loc, field="use"))
             continue
         entries.append((entry.strip(), entry_loc))
     return entries
 
 
-def _located(entry: str, loc: Location, folder: Path) -> tuple[Path, str]:
+def _located(entry: str, loc: Location, folder: Path, specs: dict[str, Path]) -> tuple[Path, str]:
     """The path of a `use:` entry and the name to show for it: a name ending in .yaml or .yml is a
     file, relative to the using file's folder unless absolute; any other name a bundled spec's."""
     if entry.endswith(FILE_SUFFIXES):
@@ -185,11 +189,10 @@ def _located(entry: str, loc: Location, folder: Path) -> tuple[Path, str]:
         if not path.is_absolute():
             path = folder / path
         return path, str(path)
-    specs = bundled.bundled_specs()
     if entry not in specs:
-        raise SpecError(f"'{entry}' is no bundled spec", loc=loc, field="use",
+        raise SpecError(f"'{file_name(entry)}' is no bundled spec", loc=loc, field="use",
                         hint=(did_you_mean(entry, specs) or "'cnncalc specs' lists them")
-                        + f"; a file's name ends in .yaml ('{entry}.yaml')")
+                        + f"; a file's name ends in .yaml ('{file_name(entry)}.yaml')")
     return specs[entry], f"{entry} (bundled)"
 
 
@@ -208,8 +211,8 @@ def _read(path: Path, display: str, entry: str, loc: Location) -> tuple[YMap, in
     except SpecError as exc:
         if exc.loc is not None:  # inside the file (not UTF-8): there
             raise
-        raise SpecError(f"cannot use '{entry}': {display}: {exc.message}", loc=loc, field="use",
-                        hint=exc.hint) from None
+        raise SpecError(f"cannot use '{file_name(entry)}': {file_name(display)}: {exc.message}", loc=loc,
+                        field="use", hint=exc.hint) from None
     doc = parse_yaml(text, display)
     if not isinstance(doc, YMap):
         raise SpecError("a used file must be a spec: a mapping with 'blocks' (and 'vars', 'use')",
