@@ -174,8 +174,8 @@ def _entries(doc: YMap, problems: ErrorCollector) -> list[tuple[str, Location]]:
     entries = []
     for entry, entry_loc in zip(raw, raw.item_locs):
         if not isinstance(entry, str) or not entry.strip() or not entry.strip().isprintable():
-            problems.add(SpecError(f"an entry of 'use' must be a file name or a bundled spec's name, got {shown(entry)}",
-                                   loc=entry_loc, field="use"))
+            problems.add(SpecError("an entry of 'use' must be a file name or a bundled spec's name, got "
+                                   f"{shown(entry)}", loc=entry_loc, field="use"))
             continue
         entries.append((entry.strip(), entry_loc))
     return entries
