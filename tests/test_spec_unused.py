@@ -124,3 +124,10 @@ def test_a_call_inside_a_block_is_checked_too():
 def test_no_bundled_spec_has_an_unused_variable_or_parameter(name, path):
     symbolic = "symbols:" in path.read_text(encoding="utf-8") or name.startswith("lecture/")  # [C, H, W]
     assert [note.render() for note in load_spec(path, symbolic=symbolic).notes] == []
+
+
+def test_json_says_what_a_warning_is_about(analyze_text):
+    text = "input: [3, 8, 8]\nvars: {n: 2}\nlayers:\n  - {op: conv, name: conv, out: 4, kernel: 1}\n"
+    warnings = analyze_text(text).to_dict()["warnings"]
+    assert warnings == [{"layer": "n", "message": "never used: no layer, block or variable reads it",
+                         "location": "test.yaml:2:8", "kind": "variable"}]
