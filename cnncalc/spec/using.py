@@ -25,6 +25,11 @@ FILE_SUFFIXES = (".yaml", ".yml")
 _CACHED = 32  # used files kept parsed between loads (a sweep reads its spec once per variant)
 
 
+class LimitPassed(SpecError):
+    """The spec and the files it uses passed a limit of one file, or the number of files: nothing
+    more is read."""
+
+
 @dataclass
 class Definition:
     """A block or a variable that a used file brings: what it is and where it stands."""
@@ -90,6 +95,8 @@ class Loader:
         for entry, loc in _entries(doc, self.problems):
             try:
                 found = self._file(entry, loc, folder, chain)
+            except LimitPassed:
+                raise
             except SpecError as exc:
                 self.problems.add(exc)
                 continue
@@ -125,16 +132,16 @@ class Loader:
             return self.done[real]
         self.files += 1
         if self.files > MAX_USED_FILES:
-            raise SpecError(f"a spec may use at most {MAX_USED_FILES} files, directly and through the files "
+            raise LimitPassed(f"a spec may use at most {MAX_USED_FILES} files, directly and through the files "
                             "they use", loc=loc, field="use", hint="see docs/limits.md")
         doc, size, values = _read(path, display, entry, loc)
         self.bytes += size
         self.values += values
         if self.bytes > MAX_FILE_BYTES:
-            raise SpecError(f"the spec and the files it uses are over {MAX_FILE_BYTES:,} bytes together", loc=loc,
+            raise LimitPassed(f"the spec and the files it uses are over {MAX_FILE_BYTES:,} bytes together", loc=loc,
                             field="use", hint="the limit of one spec file holds for all of them (docs/limits.md)")
         if self.values > MAX_VALUES:
-            raise SpecError(f"the spec and the files it uses have more than {MAX_VALUES:,} values together", loc=loc,
+            raise LimitPassed(f"the spec and the files it uses have more than {MAX_VALUES:,} values together", loc=loc,
                             field="use", hint="the limit of one spec file holds for all of them (docs/limits.md)")
         self.check_keys(doc, self.problems)
         used = self.uses(doc, display, Path(path).parent, (*chain, real))
