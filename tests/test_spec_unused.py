@@ -131,3 +131,17 @@ def test_json_says_what_a_warning_is_about(analyze_text):
     warnings = analyze_text(text).to_dict()["warnings"]
     assert warnings == [{"layer": "n", "message": "never used: no layer, block or variable reads it",
                          "location": "test.yaml:2:8", "kind": "variable"}]
+
+
+def test_the_html_report_lists_a_variables_warning_apart_from_the_rows(tmp_path):
+    from typer.testing import CliRunner
+
+    from cnncalc.cli import app
+
+    spec = tmp_path / "net.yaml"  # the variable has the name the conv is given: conv1
+    spec.write_text("input: [3, 8, 8]\nvars: {conv1: 2}\nlayers:\n  - {op: conv, out: 4, kernel: 1}\n", encoding="utf-8")
+    result = CliRunner().invoke(app, ["report", str(spec), "-o", str(tmp_path / "r.html")])
+    assert result.exit_code == 0, result.output
+    page = (tmp_path / "r.html").read_text(encoding="utf-8")
+    assert "<li>variable conv1: never used: no layer, block or variable reads it</li>" in page
+    assert '"w":[]' in page  # the one row, conv1, has no warning

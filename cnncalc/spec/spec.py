@@ -82,7 +82,6 @@ class Spec:
     declared: dict[str, Declared] = field(default_factory=dict)  # variables declared with a range
     budget: tuple[BudgetEntry, ...] = ()
     notes: tuple[Note, ...] = ()  # warnings found reading it (unused variables and parameters), located
-    own_blocks: frozenset[str] = frozenset()  # the blocks defined in its own file (the others are used)
 
 
 @dataclass(frozen=True)
@@ -219,7 +218,6 @@ def _parse(doc: Any, file: str, default_name: str, overrides: dict[str, str], sy
         declared=declared,
         budget=_gathered(problems, lambda: _budget(doc), ()),
         notes=tuple(notes + unused_notes(doc, blocks, frozenset(own_blocks), raw_vars)),
-        own_blocks=frozenset(own_blocks),
     )
     if items is None:  # nothing to build
         problems.check()
