@@ -275,3 +275,22 @@ def test_a_used_file_is_parsed_once_while_unchanged(tmp_path):
     assert load_spec(net).blocks["cbr"].items is first.items  # the same parse
     common.write_text(COMMON.replace("c0: 8", "c0: 16 "), encoding="utf-8")  # another size: read again
     assert load_spec(net).variables["c0"] == 16
+
+
+def test_a_spec_variable_replaces_a_used_one_in_its_place(tmp_path):
+    write(tmp_path, "lib.yaml", "vars:\n  base: 8\n  double: 2 * base\n")
+    spec = load_spec(write(tmp_path, "net.yaml", "use: lib.yaml\ninput: [3, 8, 8]\nvars: {base: 4, top: double + 1}\n"
+                           "layers:\n  - {op: conv, out: top, kernel: 1}\n"))
+    assert (spec.variables["base"], spec.variables["double"], spec.variables["top"]) == (4, 8, 9)  # 2 * 4, 8 + 1
+    assert list(spec.variables) == ["base", "double", "top"]
+    assert load_spec(tmp_path / "net.yaml", overrides={"base": "5"}).variables["double"] == 10  # --set: 2 * 5
+    # in its place, it reads what stands above that place: the spec's own later variables are not there yet
+    with pytest.raises(SpecError, match=r"'base' replaces the variable of the same name at .*lib.yaml:2:3, in its "
+                       "place, where 'top' is not defined yet"):
+        load_spec(write(tmp_path, "bad.yaml", "use: lib.yaml\ninput: [3, 8, 8]\nvars: {top: 3, base: top}\n"
+                        "layers:\n  - {op: conv, out: double, kernel: 1}\n"))
+
+
+def test_a_file_of_blocks_alone_is_no_network(tmp_path):
+    refused(table(write(tmp_path, "common.yaml", COMMON)), "common.yaml:1:1: error: the file defines blocks but no "
+            "network (no 'input', no 'layers'): a file of blocks is for other specs to use")

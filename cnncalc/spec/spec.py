@@ -23,7 +23,7 @@ from ..layers import REGISTRY
 from ..layers.fields import MAX_SIZE, REQUIRED
 from . import using
 from .expr import UNKNOWN, ExprError, Unresolved, evaluate, is_expression, tokenize
-from .unused import check_calls, unused_notes
+from .unused import check_calls, unused_notes, words
 from .yamlsrc import MAX_VALUES, YList, YMap, parse_yaml, read_spec_text, weight_of
 
 TOP_LEVEL_KEYS = ("name", "description", "input", "symbols", "use", "vars", "blocks", "layers", "outputs",
@@ -148,8 +148,8 @@ def parse_spec(text: str, file: str = "<spec>", default_name: str = "model",
     spec is returned as far as it goes (see `Spec`), for `graph.build` to go on with. A problem
     that leaves nothing to go on with (YAML, no 'layers') is raised at once either way. `path` is
     the spec's file, which its `use:` paths are relative to (see `spec_from_document`)."""
-    return spec_from_document(parse_yaml(text, file), file, default_name, overrides, symbolic, problems, path,
-                              len(text))
+    size = len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))
+    return spec_from_document(parse_yaml(text, file), file, default_name, overrides, symbolic, problems, path, size)
 
 
 def spec_from_document(doc: Any, file: str = "<spec>", default_name: str = "model",
@@ -266,9 +266,19 @@ def _raw_variables(doc: YMap, used: using.Used | None, problems: ErrorCollector)
         return raw
     merged = YMap()
     merged.loc, merged.key_locs, merged.value_locs, merged.weight = raw.loc if raw else doc.loc, {}, {}, 1
+    later = {name for name in raw if name not in used.variables}  # the spec's own, after every used one
     for definition in used.variables.values():
         name, value, key_loc, value_loc = definition.name, definition.value, definition.loc, definition.value_loc
         if name in raw:
+            too_early = sorted(words([raw[name]]) & later)
+            if too_early:  # the used value stays: what is computed from it is not reported again
+                problems.add(SpecError(
+                    f"'{name}' replaces the variable of the same name at {definition.loc}, in its place, where "
+                    f"'{too_early[0]}' is not defined yet", loc=raw.value_locs[name], field=f"vars.{name}",
+                    hint=f"give '{name}' a value that reads only the used variables, or compute "
+                    f"'{too_early[0]}' from them"))
+                merged[name], merged.key_locs[name], merged.value_locs[name] = value, key_loc, value_loc
+                continue
             value, key_loc, value_loc = _overriding(value, key_loc, raw[name], raw.key_locs[name],
                                                     raw.value_locs[name])
         merged[name], merged.key_locs[name], merged.value_locs[name] = value, key_loc, value_loc
