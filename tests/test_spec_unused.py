@@ -3,12 +3,16 @@ a block does not declare is refused at the call, wherever the call stands (docs/
 variables and parameters")."""
 from __future__ import annotations
 
+import gc
+import weakref
+
 import pytest
 
 from cnncalc import api
 from cnncalc.core.errors import SpecError
 from cnncalc.spec.bundled import bundled_specs
-from cnncalc.spec.spec import load_spec, parse_spec
+from cnncalc.spec.spec import load_spec, parse_spec, spec_from_document
+from cnncalc.spec.yamlsrc import parse_yaml
 
 BLOCK = """\
 blocks:
@@ -145,3 +149,12 @@ def test_the_html_report_lists_a_variables_warning_apart_from_the_rows(tmp_path)
     page = (tmp_path / "r.html").read_text(encoding="utf-8")
     assert "<li>variable conv1: never used: no layer, block or variable reads it</li>" in page
     assert '"w":[]' in page  # the one row, conv1, has no warning
+
+
+def test_what_is_remembered_of_a_spec_does_not_keep_it_alive():
+    doc = parse_yaml("input: [3, 8, 8]\nvars: {n: 2}\nlayers:\n  - {op: conv, out: n, kernel: 1}\n", "x.yaml")
+    assert spec_from_document(doc).notes == ()
+    layers = weakref.ref(doc["layers"])
+    del doc
+    gc.collect()
+    assert layers() is None

@@ -294,3 +294,13 @@ def test_a_spec_variable_replaces_a_used_one_in_its_place(tmp_path):
 def test_a_file_of_blocks_alone_is_no_network(tmp_path):
     refused(table(write(tmp_path, "common.yaml", COMMON)), "common.yaml:1:1: error: the file defines blocks but no "
             "network (no 'input', no 'layers'): a file of blocks is for other specs to use")
+
+
+def test_only_small_used_files_are_kept_parsed(tmp_path):
+    small = write(tmp_path, "small.yaml", COMMON)
+    large = write(tmp_path, "large.yaml", COMMON + "#" * (using._CACHED_BYTES + 1) + "\n")
+    for used in (small, large):
+        load_spec(write(tmp_path, "net.yaml", NET.replace("common.yaml", used.name)))
+    kept = {key[0] for key in using._PARSED}
+    assert os.path.realpath(small) in kept and os.path.realpath(large) not in kept
+    assert sum(size for _, size, _ in using._PARSED.values()) <= using._CACHED_BYTES

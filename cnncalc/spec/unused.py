@@ -9,6 +9,7 @@ a variable reads it here), so a warning is never wrong: the name is read nowhere
 from __future__ import annotations
 
 import re
+import weakref
 from collections.abc import Iterable, Iterator
 from typing import Any
 
@@ -19,8 +20,9 @@ from .yamlsrc import YList, YMap
 Block = Any  # spec.Block: spec.py reads this module
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_\-]*")  # a name may hold '-', which an expression reads as minus
 _CACHED = 64
-_WORDS: dict[int, tuple[Any, frozenset[str]]] = {}  # id(list or mapping) -> (it, its words): a sweep reads
-# the same parsed document once per variant, and a document is never changed
+_WORDS: dict[int, tuple[weakref.ref, frozenset[str]]] = {}  # id(list or mapping) -> (it, its words): a sweep
+# reads the same parsed document once per variant, and a document is never changed; held weakly, so
+# that a document is freed when its spec is
 
 
 def words(values: Iterable[Any]) -> set[str]:
@@ -36,7 +38,7 @@ def words(values: Iterable[Any]) -> set[str]:
 
 def _words_in(container: list | dict) -> frozenset[str]:
     known = _WORDS.get(id(container))
-    if known is not None and known[0] is container:
+    if known is not None and known[0]() is container:
         return known[1]
     texts: set[str] = set()
     stack: list[Any] = [container]
@@ -51,7 +53,8 @@ def _words_in(container: list | dict) -> frozenset[str]:
     found = frozenset(word for text in texts for word in _words_of(text))
     if len(_WORDS) >= _CACHED:
         _WORDS.pop(next(iter(_WORDS)))
-    _WORDS[id(container)] = (container, found)
+    if isinstance(container, (YList, YMap)):  # a plain list or dict cannot be referred to weakly
+        _WORDS[id(container)] = (weakref.ref(container), found)
     return found
 
 

@@ -22,7 +22,8 @@ from .yamlsrc import MAX_FILE_BYTES, MAX_VALUES, YList, YMap, parse_yaml, read_s
 
 MAX_USED_FILES = 64  # files a spec uses, directly and through the files it uses
 FILE_SUFFIXES = (".yaml", ".yml")
-_CACHED = 32  # used files kept parsed between loads (a sweep reads its spec once per variant)
+_CACHED_BYTES = 1024 * 1024  # the used files kept parsed between loads (a sweep reads its spec once per
+# variant), by their size: a parsed value takes about 600 bytes, so about 50 MB at most
 
 
 class LimitPassed(SpecError):
@@ -225,8 +226,8 @@ def _read(path: Path, display: str, entry: str, loc: Location) -> tuple[YMap, in
         raise SpecError("a used file must be a spec: a mapping with 'blocks' (and 'vars', 'use')",
                         loc=getattr(doc, "loc", None) or loc, file=display)
     found = (doc, len(text.encode("utf-8", "surrogatepass")), count_values(doc, MAX_VALUES + 1))
-    if key is not None:
-        if len(_PARSED) >= _CACHED:
+    if key is not None and found[1] <= _CACHED_BYTES:
+        while _PARSED and sum(size for _, size, _ in _PARSED.values()) + found[1] > _CACHED_BYTES:
             _PARSED.pop(next(iter(_PARSED)))
         _PARSED[key] = found
     return found
