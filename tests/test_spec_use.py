@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -304,3 +305,11 @@ def test_only_small_used_files_are_kept_parsed(tmp_path):
     kept = {key[0] for key in using._PARSED}
     assert os.path.realpath(small) in kept and os.path.realpath(large) not in kept
     assert sum(size for _, size, _ in using._PARSED.values()) <= using._CACHED_BYTES
+
+
+def test_the_docs_show_the_example_files_as_they_are():
+    root = Path(__file__).resolve().parent.parent
+    section = (root / "docs" / "spec.md").read_text(encoding="utf-8").split("## Using blocks of other files")[1]
+    shown = section.split("```yaml\n")[1:3]
+    for snippet, name in zip(shown, ("use_demo.yaml", "common_blocks.yaml")):
+        assert snippet.split("```")[0] in (root / "docs" / "examples" / name).read_text(encoding="utf-8")
