@@ -144,6 +144,7 @@ def test_a_yaml_error_and_a_tag_in_a_used_file_are_located_there(tmp_path):
     ("loop.yaml", lambda p: p.symlink_to(p), "cannot read file"),
     ("dangling.yaml", lambda p: p.symlink_to(p.parent / "gone.yaml"), "symbolic link to a file that does not exist"),
     ("fifo.yaml", lambda p: os.mkfifo(p), "not a regular file"),
+    ("empty.yaml", lambda p: p.write_text("# nothing\n"), "the file is empty"),
 ])
 def test_a_used_file_that_cannot_be_read_is_refused_at_its_entry(tmp_path, entry, make, message):
     if make is not None:

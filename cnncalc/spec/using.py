@@ -50,7 +50,6 @@ class Used:
     variables: dict[str, Definition] = field(default_factory=dict)
     broken: set[str] = field(default_factory=set)
     notes: list[Note] = field(default_factory=list)
-    files: int = 0
 
 
 ReadBlocks = Callable[[YMap, ErrorCollector], tuple[dict[str, Any], set[str]]]
@@ -216,12 +215,12 @@ def _read(path: Path, display: str, entry: str, loc: Location) -> tuple[YMap, in
         return _PARSED[key]
     try:
         text = read_spec_text(path, display)
+        doc = parse_yaml(text, display)
     except SpecError as exc:
-        if exc.loc is not None:  # inside the file (not UTF-8): there
+        if exc.loc is not None:  # inside the file (a YAML error, not UTF-8): there
             raise
         raise SpecError(f"cannot use '{file_name(entry)}': {file_name(display)}: {exc.message}", loc=loc,
                         field="use", hint=exc.hint) from None
-    doc = parse_yaml(text, display)
     if not isinstance(doc, YMap):
         raise SpecError("a used file must be a spec: a mapping with 'blocks' (and 'vars', 'use')",
                         loc=getattr(doc, "loc", None) or loc, file=display)
