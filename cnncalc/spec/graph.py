@@ -46,6 +46,9 @@ from .yamlsrc import YList, YMap, weight_of
 __all__ = ["CONTROL_KEYS", "INPUT_KEYS", "INPUT_NAME", "MAX_BLOCK_DEPTH", "MAX_NODES", "MAX_REPEAT", "MAX_WORK",
            "MODES", "Call", "Graph", "Node", "Origin", "build"]
 IMAGE_CHANNELS = (1, 3, 4)  # grey, RGB, RGBA: what a channels-last input ends with
+# The keys that make an item's block call more than one instance, called once (_call_item): copies, a
+# condition, marks, a shared module (an error on a block).
+_NOT_PLAIN_CALL = frozenset(("repeat", "first", "chain", "share", "train_only", "checkpoint", "held", "when"))
 
 
 def build(spec: Spec, input_shape: Shape | None = None, problems: ErrorCollector | None = None) -> Graph:
@@ -120,6 +123,9 @@ class _Builder(BuildReuse):
         plan = item.plan or plan_of(item)
         if plan.layer is not None and (not plan.conditional or self._kept(item, scope.variables)):
             return self._layer_item(plan, scope, previous)
+        op = item.get("op")
+        if type(op) is str and op in self.spec.blocks and op not in REGISTRY and _NOT_PLAIN_CALL.isdisjoint(item):
+            return self._call_item(plan, self.spec.blocks[op], scope, previous)
         given_name = item.get("name")
         if isinstance(given_name, str) and is_name(given_name) and given_name != INPUT_NAME:
             local = given_name
@@ -254,6 +260,45 @@ class _Builder(BuildReuse):
         scope.names[local] = ref
         return ref
 
+    def _call_item(self, plan: ItemPlan, block: Block, scope: Scope, previous: str) -> str:
+        """item(), instance() and call() for a block call with none of the keys that make copies, skip it or
+        mark it (_NOT_PLAIN_CALL): the common case, without the steps it has no use for."""
+        item = plan.item
+        local = plan.local or self._auto_name(plan.base, scope)
+        scope.later.pop(local, None)
+        name = scope.prefix + local
+        variables = scope.variables
+        try:
+            inputs = self._inputs(item, scope, previous, name, variables) if plan.inputs or self.dangling \
+                else (previous,)
+            self.work += item.weight  # weight_of(item); charge() when past the limit
+            if self.work > self.max_work:
+                self.charge(0, item, name)
+            shapes = self.shapes
+            check_only = scope.check_only or \
+                (shapes.get(inputs[0]) is None if len(inputs) == 1 else None in [shapes.get(ref) for ref in inputs])
+            module = "" if check_only else self._module(item, scope, local, None, variables, name, layer=False)
+            ref, inner, outputs = self._called(block, name, plan.values, inputs, variables, scope, check_only, module,
+                                               plan.origin_of(local), scope.train_only)
+        except Stopped:
+            raise
+        except SpecError as exc:
+            for one in exc.errors if isinstance(exc, SpecErrors) else (exc,):
+                self.report(one, item, scope)
+            ref = scope.names[local] = self._unknown(name)
+            return ref
+        scope.names[local] = ref
+        if inner is not None:  # its names, as `NAME.inner` (but its ports)
+            dotted, ports = local + ".", inner.ports
+            scope.names.update({dotted + key: value for key, value in inner.names.items() if key not in ports})
+            lists = inner.lists
+            if lists or block.outputs:
+                exported = self._exported_lists(block, inner, name, outputs)
+                scope.lists.update(zip([dotted + key for key in exported], exported.values()))
+                if local in exported:  # a block's outputs: `NAME.*`
+                    scope.lists[local] = exported[local]
+        return ref
+
     def instance(self, target: type[Layer] | Block | None, item: YMap, name: str, inputs: tuple[str, ...],
                  variables: dict[str, Any], scope: Scope, origin: Origin) -> tuple[str, bool, Exports | None]:
         """One repetition of an item: a layer or a block call, or, skipped by `when:`, only checked.
@@ -380,6 +425,31 @@ class _Builder(BuildReuse):
     def call(self, block: Block, name: str, values: YMap, inputs: tuple[str, ...], variables: dict[str, Any],
              scope: Scope, check_only: bool = False, module: str = "", origin: Origin | None = None,
              train_only: bool = False) -> tuple[str, Exports]:
+        """A block instance: what it stands for, and its names and lists for the caller (`NAME.inner`)."""
+        out, inner, outputs = self._called(block, name, values, inputs, variables, scope, check_only, module, origin,
+                                           train_only)
+        if inner is None:
+            return out, ({}, {})
+        exported = inner.names.copy()  # but the ports
+        for port in inner.ports:
+            exported.pop(port, None)
+        return out, (exported, self._exported_lists(block, inner, name, outputs))
+
+    @staticmethod
+    def _exported_lists(block: Block, inner: Scope, name: str, outputs: list[str]) -> dict[str, list[str]]:
+        """A block instance's lists for the caller: its own (but the ports'), and its outputs as `NAME.*`."""
+        exported = inner.lists.copy()
+        for port in inner.ports:
+            exported.pop(port, None)
+        if block.outputs:
+            exported[name.rsplit(".", 1)[-1]] = outputs  # `NAME.*`, picked up by item()
+        return exported
+
+    def _called(self, block: Block, name: str, values: YMap, inputs: tuple[str, ...], variables: dict[str, Any],
+                scope: Scope, check_only: bool, module: str, origin: Origin | None,
+                train_only: bool) -> tuple[str, Scope | None, list[str]]:
+        """call()'s work: what the instance stands for, its scope (None: a skipped recursive call, nothing to
+        export) and its outputs."""
         if len(scope.stack) >= MAX_BLOCK_DEPTH:
             last = len(scope.stack) - 1 - scope.stack[::-1].index(block.name) if block.name in scope.stack else None
             cycle = scope.stack[last:] if last is not None else ()
@@ -388,7 +458,7 @@ class _Builder(BuildReuse):
                 f"{what}blocks are nested more than {MAX_BLOCK_DEPTH} deep", loc=values.loc, layer=name, field="op",
                 hint="a block that uses itself needs a 'when:' that ends the recursion" if cycle else None))
         if check_only and block.name in scope.stack:  # a skipped recursive call: checked at the call only
-            return self._unknown(name), ({}, {})
+            return self._unknown(name), None, []
         ports = self._ports(block, inputs, values, name)
         args = {}
         for key, value in values.items():
@@ -444,14 +514,8 @@ class _Builder(BuildReuse):
             if not outputs:
                 raise SpecError(f"the outputs of block '{block.name}' ({', '.join(block.outputs)}) name no layer",
                                 loc=where, layer=name, field="outputs")
-        exported, exported_lists = inner.names.copy(), inner.lists.copy()  # but the ports
-        for port in inner.ports:
-            exported.pop(port, None)
-            exported_lists.pop(port, None)
-        if block.outputs:
-            exported_lists[name.rsplit(".", 1)[-1]] = outputs  # `NAME.*`, picked up by item()
         if check_only:
-            return self._unknown(name), (exported, exported_lists)
+            return self._unknown(name), inner, outputs
         self.groups[name] = (block.name, outputs[0])
         if len(outputs) > 1:
             self.group_outputs[name] = tuple(outputs)
@@ -459,7 +523,7 @@ class _Builder(BuildReuse):
             "name": name, "block": block.name, "args": args, "variables": inner.variables, "input": inputs[0],
             "output": outputs[0], "module": module, "origin": origin, "inputs": tuple(inputs),
             "outputs": tuple(outputs)}))
-        return outputs[0], (exported, exported_lists)
+        return outputs[0], inner, outputs
 
     def _params(self, block: Block) -> tuple[list[str], dict[str, Any], int]:
         """A block's required parameters, its defaults and their weight in work units: once per block."""
