@@ -48,6 +48,7 @@ __all__ = ["CONTROL_KEYS", "INPUT_KEYS", "INPUT_NAME", "MAX_BLOCK_DEPTH", "MAX_N
 IMAGE_CHANNELS = (1, 3, 4)  # grey, RGB, RGBA: what a channels-last input ends with
 # The keys that make an item's block call more than one instance, called once (_call_item): copies, a
 # condition, marks, a shared module (an error on a block).
+_INPUT_PORT = frozenset((INPUT_NAME,))  # a block's ports when it has one input
 _NOT_PLAIN_CALL = frozenset(("repeat", "first", "chain", "share", "train_only", "checkpoint", "held", "when"))
 
 
@@ -106,8 +107,20 @@ class _Builder(BuildReuse):
         known = self.explicit_names.get(id(items))  # _explicit_names, found once when they are all good
         scope.later = dict(known[1] if known is not None and known[0] is items else self._explicit_names(items))
         previous = scope.names[INPUT_NAME]
-        for index, item in enumerate(items):
-            previous = self.item(index, item, items.item_locs[index], scope, previous)
+        blocks, item_locs = self.spec.blocks, items.item_locs
+        for index, item in enumerate(items):  # the common cases first (item() is the rest)
+            if isinstance(item, YMap):
+                plan = item.plan or plan_of(item)
+                if plan.layer is not None:
+                    if not plan.conditional or self._kept(item, scope.variables):
+                        previous = self._layer_item(plan, scope, previous)
+                        continue
+                else:
+                    op = item.get("op")
+                    if type(op) is str and op in blocks and op not in REGISTRY and _NOT_PLAIN_CALL.isdisjoint(item):
+                        previous = self._call_item(plan, blocks[op], scope, previous)
+                        continue
+            previous = self.item(index, item, item_locs[index], scope, previous)
         for ref, target in scope.held_until:  # `held: LAYER`, LAYER being a later item of this list
             whole = scope.prefix + target
             self.held[ref] = whole if whole in self.groups else scope.names.get(target, ref)
@@ -120,12 +133,7 @@ class _Builder(BuildReuse):
             self.problems.add(SpecError(f"layer #{index + 1} must be a mapping like "
                                         "'{op: conv, out: 64, kernel: 3}'", loc=loc))
             return self._unknown(f"{scope.prefix}#{index + 1}")
-        plan = item.plan or plan_of(item)
-        if plan.layer is not None and (not plan.conditional or self._kept(item, scope.variables)):
-            return self._layer_item(plan, scope, previous)
-        op = item.get("op")
-        if type(op) is str and op in self.spec.blocks and op not in REGISTRY and _NOT_PLAIN_CALL.isdisjoint(item):
-            return self._call_item(plan, self.spec.blocks[op], scope, previous)
+        plan = item.plan or plan_of(item)  # not a plain layer kept, nor a plain block call (see expand)
         given_name = item.get("name")
         if isinstance(given_name, str) and is_name(given_name) and given_name != INPUT_NAME:
             local = given_name
@@ -277,7 +285,12 @@ class _Builder(BuildReuse):
             shapes = self.shapes
             check_only = scope.check_only or \
                 (shapes.get(inputs[0]) is None if len(inputs) == 1 else None in [shapes.get(ref) for ref in inputs])
-            module = "" if check_only else self._module(item, scope, local, None, variables, name, layer=False)
+            if check_only:
+                module = ""
+            elif plan.module:
+                module = self._module(item, scope, local, None, variables, name, layer=False)
+            else:  # a name: nothing to number (_number)
+                module = scope.module + local
             ref, inner, outputs = self._called(block, name, plan.values, inputs, variables, scope, check_only, module,
                                                plan.origin_of(local), scope.train_only)
         except Stopped:
@@ -459,14 +472,20 @@ class _Builder(BuildReuse):
                 hint="a block that uses itself needs a 'when:' that ends the recursion" if cycle else None))
         if check_only and block.name in scope.stack:  # a skipped recursive call: checked at the call only
             return self._unknown(name), None, []
-        ports = self._ports(block, inputs, values, name)
+        if not block.inputs and block.variadic is None and len(inputs) == 1:  # _ports' common case: one input
+            names: dict[str, str] = {INPUT_NAME: inputs[0]}
+            lists: dict[str, list[str]] = {}
+        else:
+            names, lists = self._ports(block, inputs, values, name)
         args = {}
+        params = block.params
         for key, value in values.items():
-            if key not in block.params:
+            if key not in params:
                 raise SpecError(f"block '{block.name}' has no parameter '{key}'", loc=values.key_locs[key],
                                 layer=name, hint=did_you_mean(str(key), block.params)
                                 or f"parameters: {', '.join(block.params) or 'none'}")
-            args[key] = resolve_value(value, variables, values.value_locs[key], name, key)
+            args[key] = value if type(value) is int else \
+                resolve_value(value, variables, values.value_locs[key], name, key)
         known = self.block_params.get(id(block))
         required, defaults, weight = known[1:] if known is not None and known[0] is block else self._params(block)
         for param in required:
@@ -478,26 +497,24 @@ class _Builder(BuildReuse):
         if self.work > self.max_work:
             self.charge(0, values, name)
         shape = self.shapes.get(inputs[0]) if inputs else None
-        inner_vars = {**self.spec.variables, "in_channels": UNKNOWN, "in_height": UNKNOWN, "in_width": UNKNOWN,
-                      "in_count": len(inputs)}
-        if shape is not None:
-            inner_vars["in_channels"] = shape[0]
-            if len(shape) == 3:
-                inner_vars["in_height"], inner_vars["in_width"] = shape[1], shape[2]
-        seen = None
+        if shape is None:
+            channels = height = width = UNKNOWN
+        else:
+            channels = shape[0]
+            height, width = (shape[1], shape[2]) if len(shape) == 3 else (UNKNOWN, UNKNOWN)
+        seen = {**self.spec.variables, "in_channels": channels, "in_height": height, "in_width": width,
+                "in_count": len(inputs), **args}
         for key, default in defaults.items():  # defaults may use earlier parameters and the input size
             if key not in args:
-                if seen is None:
-                    seen = {**inner_vars, **args}
-                args[key] = seen[key] = resolve_value(default, seen, block.loc, name, key)
-        names, lists = ports
+                args[key] = seen[key] = default if type(default) is int else \
+                    resolve_value(default, seen, block.loc, name, key)
         inner = made(Scope, {  # Scope(...) with every field given
-            "variables": seen if seen is not None else {**inner_vars, **args},  # seen: the same, made above
+            "variables": seen,
             "prefix": name + ".", "names": names,
             "stack": (*scope.stack, block.name), "module": module + "." if module else "", "counters": {},
             "later": {}, "call": made(CallSite, {"layer": name, "block": block.name, "values": values, "scope": scope}),
             "check_only": check_only,
-            "lists": lists, "ports": frozenset(names), "kept": set(), "train_only": train_only, "held_until": []})
+            "lists": lists, "ports": _INPUT_PORT if len(names) == 1 else frozenset(names), "kept": set(), "train_only": train_only, "held_until": []})
         out = self._expanded(block, inner, args, inputs, module, check_only or train_only)
         if self.dangling and block.output is None and not block.outputs:  # its last layer is its output
             out = self._readable(out, out.removeprefix(inner.prefix), block.loc, name, "op")
@@ -539,8 +556,6 @@ class _Builder(BuildReuse):
                name: str) -> tuple[dict[str, str], dict[str, list[str]]]:
         """The block's names for its inputs: `input` (the first) and each named input; the last, if it
         takes the rest, as `rest.0`, `rest.1`... and `rest.*`."""
-        if not block.inputs and block.variadic is None and len(inputs) == 1:  # the common case: one input
-            return {INPUT_NAME: inputs[0]}, {}
         fixed = [port for port in block.ports if port != block.variadic]
         if len(inputs) < len(fixed) or (block.variadic is None and len(inputs) > len(fixed)):
             wanted = f"{len(fixed)}{' or more' if block.variadic else ''}"

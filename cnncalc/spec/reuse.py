@@ -25,24 +25,31 @@ class BuildReuse(BuildLayers):
         and module path (see _Expansion). Only plain blocks are remembered: layers and nothing else,
         every input a different layer, a module path of their own, no problem found, nothing
         training-only around."""
+        if special or not module or self.train_only_nodes or \
+                not (self.plain_blocks.get(id(block)) or self._plain_block(block)):
+            return self.expand(block.items, inner)
+        if len(inputs) == 1:
+            shapes: tuple[Any, ...] = (self.shapes.get(inputs[0]),)
+        elif len(set(inputs)) == len(inputs):
+            shapes = tuple([self.shapes.get(ref) for ref in inputs])
+        else:  # an input given twice
+            return self.expand(block.items, inner)
         key: Any = None
-        if not special and module and not self.train_only_nodes and \
-                (self.plain_blocks.get(id(block)) or self._plain_block(block)) \
-                and len(set(inputs)) == len(inputs):
-            try:
-                shapes = (self.shapes.get(inputs[0]),) if len(inputs) == 1 else \
-                    tuple([self.shapes.get(ref) for ref in inputs])
-                key = (id(block), *args, *args.values(), *map(type, args.values()), *shapes)
-                recorded: _Expansion | None = self.expansions.get(key)
-            except TypeError:  # a list among the arguments
-                key = recorded = None
-            if recorded is not None and not recorded.usable():
+        try:
+            key = (id(block), *args, *args.values(), *map(type, args.values()), *shapes)
+            recorded: _Expansion | None = self.expansions.get(key)
+        except TypeError:  # a list among the arguments
+            key = recorded = None
+        if recorded is not None:
+            if not recorded.usable():
                 key = None
-            elif recorded is not None and self._replayed(recorded, inner, inputs, module):
+            elif self._replayed(recorded, inner, inputs, module):
                 return inner.prefix + recorded.out if recorded.out_port is None else inputs[recorded.out_port]
+        if key is None:
+            return self.expand(block.items, inner)
         start, work, reported, errors = len(self.nodes), self.work, self.reported, len(self.problems.errors)
         out = self.expand(block.items, inner)
-        if key is not None and self.reported == reported and len(self.problems.errors) == errors and \
+        if self.reported == reported and len(self.problems.errors) == errors and \
                 id(block.items) in self.explicit_names:  # nothing was wrong
             self.expansions[key] = _Expansion(self.nodes[start:], inner, inputs, module, out, self.work - work)
         return out
