@@ -81,6 +81,7 @@ class BuildState:
         self.modules: dict[str, Location] = {}  # module paths of the layers, and where they were given
         self.module_prefixes: set[str] = set()  # the containers on the way to them
         self.numbers: Counter = Counter()  # container path -> the number `#` takes next there
+        self.unnumbered: dict[str, list[str]] = {}  # container -> numbered paths not counted yet: _settle
         self.readers: set[str] = set()  # the layers (and the input) that some layer reads
         # Repeated layers (equal fields) are validated once and share a prototype, and the output
         # shape of a prototype on given input shapes is computed once (see Layer.copy_as).

@@ -87,22 +87,40 @@ class BuildNames(BuildState):
         given numbers take theirs. `container` (a block instance's path and '.', or '') is numbered."""
         if "." not in relative and relative != "#" and not relative.isdigit():
             return container + relative  # the common case: a name, nothing to number
-        if "#" not in relative:  # only remember the numbers the path takes
-            numbers = self.numbers
-            for within, taken in _numbered_parts(relative):
-                inside = container + within if within is not None else container[:-1]
-                if numbers.get(inside, 0) < taken:  # get: a Counter's [] of a missing key is a Python call
-                    numbers[inside] = taken
+        if "#" not in relative:  # the numbers it takes, counted when a `#` asks for the next one (_settle)
+            pending = self.unnumbered.get(container)
+            if pending is None:
+                self.unnumbered[container] = [relative]
+            else:
+                pending.append(relative)
             return container + relative
         out = container.split(".")[:-1]
         for part in relative.split("."):
             inside = ".".join(out)
             if part == "#":
+                if self.unnumbered:
+                    self._settle(inside)
                 part = str(self.numbers[inside])
             if part.isdigit():
                 self.numbers[inside] = max(self.numbers[inside], int(part) + 1)
             out.append(part)
         return ".".join(out)
+
+    def _settle(self, inside: str) -> None:
+        """Count the numbers taken in `inside` by the paths _number left uncounted: those of the containers
+        it can be in ('' and each of its own paths and '.'). A path's numbers are counted once, and in any
+        order (each is a maximum), so that most (a block's `conv.0.1` inside its instance) never are."""
+        unnumbered, numbers = self.unnumbered, self.numbers
+        containers = [""]
+        if inside:
+            parts = inside.split(".")
+            containers += [".".join(parts[:n]) + "." for n in range(1, len(parts) + 1)]
+        for container in containers:
+            for relative in unnumbered.pop(container, ()):
+                for within, taken in _numbered_parts(relative):
+                    place = container + within if within is not None else container[:-1]
+                    if numbers.get(place, 0) < taken:  # get: a Counter's [] of a missing key is a Python call
+                        numbers[place] = taken
 
     def _take_module(self, path: str, loc: Location, name: str) -> None:
         """Two layers cannot share a module path, nor can one sit inside another."""
