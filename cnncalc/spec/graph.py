@@ -487,7 +487,10 @@ class _Builder(BuildReuse):
             args[key] = value if type(value) is int else \
                 resolve_value(value, variables, values.value_locs[key], name, key)
         known = self.block_params.get(id(block))
-        required, defaults, weight = known[1:] if known is not None and known[0] is block else self._params(block)
+        if known is not None and known[0] is block:
+            _, required, defaults, weight = known
+        else:
+            required, defaults, weight = self._params(block)
         for param in required:
             if param not in args:
                 missing = [p for p in required if p not in args]
@@ -538,7 +541,7 @@ class _Builder(BuildReuse):
             self.group_outputs[name] = tuple(outputs)
         self.calls.append(made(Call, {
             "name": name, "block": block.name, "args": args, "variables": inner.variables, "input": inputs[0],
-            "output": outputs[0], "module": module, "origin": origin, "inputs": tuple(inputs),
+            "output": outputs[0], "module": module, "origin": origin, "inputs": inputs,
             "outputs": tuple(outputs)}))
         return outputs[0], inner, outputs
 

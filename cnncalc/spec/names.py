@@ -8,7 +8,7 @@ from typing import Any
 from ..core.errors import Location, SpecError
 from .buildstate import BuildState, Scope
 from .modpath import module_path
-from .spec import NAME_PATTERN, check_name
+from .spec import INPUT_NAME, NAME_PATTERN, check_name
 from .yamlsrc import YList, YMap
 
 
@@ -28,7 +28,9 @@ class BuildNames(BuildState):
             if isinstance(item, YMap) and "name" in item:
                 loc = item.value_locs["name"]
                 try:
-                    name = check_name(item["name"], loc)
+                    name = item["name"]
+                    if type(name) is not str or not is_name(name) or name == INPUT_NAME:
+                        name = check_name(name, loc)  # which says why
                     if name in seen and not (guarded[name] and "when" in item):
                         raise SpecError(f"duplicate layer name '{name}' (first used at line {seen[name].line})",
                                         loc=loc, layer=name, field="name",

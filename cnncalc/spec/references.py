@@ -2,6 +2,7 @@
 `blk.a`, `rep.0`, `rep.*`, `xs.{i}`, `bottom if level_root`; and whether a repeat's copies chain."""
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any
 
@@ -93,10 +94,10 @@ class BuildReferences(BuildNames):
         copies); `rep.*` (every copy, a port's rest, a block's outputs); `xs.{i}` (an expression's
         value in braces); `bottom if level_root` (only when the condition holds)."""
         text = entry.strip()
-        conditional = _CONDITIONAL.fullmatch(text)
-        if conditional:
-            text = conditional.group(1)
-            keep = evaluate_located(conditional.group(2), entry.strip(), variables, loc, name, field_name)
+        conditional = _conditional(text)
+        if conditional is not None:
+            text, condition = conditional
+            keep = evaluate_located(condition, entry.strip(), variables, loc, name, field_name)
             if not isinstance(keep, bool):
                 raise SpecError(f"the condition of '{entry.strip()}' must be true or false, got {keep!r}", loc=loc,
                                 layer=name, field=field_name)
@@ -133,6 +134,13 @@ class BuildReferences(BuildNames):
 
 # `NAME if CONDITION`; NAME may hold `{...}` with spaces (`c.{i - 1} if i > 0`)
 _CONDITIONAL = re.compile(r"((?:[^\s{}]|\{[^{}]*\})+)\s+if\s+(.+)")
+
+
+@functools.lru_cache(maxsize=4096)
+def _conditional(text: str) -> tuple[str, str] | None:
+    """`NAME if CONDITION` as (NAME, CONDITION), or None; remembered, as a block's items give the same few."""
+    found = _CONDITIONAL.fullmatch(text)
+    return (found.group(1), found.group(2)) if found else None
 
 
 def _shown(names: dict[str, str]) -> list[str]:
