@@ -411,6 +411,9 @@ class _Builder(BuildReuse):
         """The item's own keys (not control keys), with `first:` overrides on the first repetition."""
         if "first" not in item:  # the common case: the item's keys and locations as they are
             return (item.plan or plan_of(item)).values
+        known = self.first_values.get((id(item), first))  # the same for every copy after the first, and every call
+        if known is not None and known[0] is item:
+            return known[1]
         values = YMap()
         values.loc, values.key_locs, values.value_locs = item.loc, {}, {}
         sources = [item]
@@ -433,6 +436,7 @@ class _Builder(BuildReuse):
                 values[key] = value
                 values.key_locs[key] = source.key_locs[key]
                 values.value_locs[key] = source.value_locs[key]
+        self.first_values[(id(item), first)] = (item, values)  # holds `item`, so that its id is not reused
         return values
 
     def call(self, block: Block, name: str, values: YMap, inputs: tuple[str, ...], variables: dict[str, Any],
