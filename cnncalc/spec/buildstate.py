@@ -99,6 +99,7 @@ class BuildState:
         self.values_seen: dict[int, Values | YMap] = {}  # by id(values): see _known_values
         self.explicit_names: dict[int, tuple[YList, dict[str, Location]]] = {}  # by id(items)
         self.first_values: dict[tuple[int, bool], tuple[YMap, YMap]] = {}  # an item's values with `first:`
+        self.conditions: dict[tuple[int, str], tuple[dict[str, Any], bool]] = {}  # by id(variables), text
         self.work = 0
         self.floors: dict[str, int] = {}  # the least work of a block call, by block name (see workfloor.py)
         self.max_work, self.max_nodes = MAX_WORK, MAX_NODES  # read here, so that a test can lower them

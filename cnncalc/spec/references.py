@@ -32,9 +32,18 @@ class BuildReferences(BuildNames):
         return value
 
     def _condition(self, item: YMap, variables: dict[str, Any], name: str) -> bool:
-        value = resolve_value(item["when"], variables, item.value_locs["when"], name, "when")
+        """`when:`; a text is evaluated once with the same variables (a block's layers often share one)."""
+        raw = item["when"]
+        if type(raw) is str:
+            key = (id(variables), raw)
+            known = self.conditions.get(key)
+            if known is not None and known[0] is variables:
+                return known[1]
+        value = resolve_value(raw, variables, item.value_locs["when"], name, "when")
         if isinstance(value, bool) or (isinstance(value, (int, float)) and value == value and
                                        abs(value) != float("inf")):
+            if type(raw) is str:
+                self.conditions[key] = (variables, bool(value))  # holds `variables`: its id stays its own
             return bool(value)
         raise SpecError(f"must be true or false (or an expression giving one), got {value!r}",
                         loc=item.value_locs["when"], layer=name, field="when")
