@@ -90,7 +90,7 @@ class BuildState:
         self.field_names: dict[tuple[Any, ...], tuple[Any, ...]] = {}  # (type, keys) -> their fields
         self.expansions: dict[Any, Any] = {}  # see _expanded
         self.plain_blocks: dict[int, bool] = {}  # by id(block): see _plain_block
-        self.block_params: dict[int, tuple[Any, list[str], dict[str, Any], int]] = {}  # by id(block): _params
+        self.block_params: dict[int, tuple[Any, list[str], tuple[tuple[str, Any, bool], ...], int]] = {}  # _params
         self.reported = 0  # problems given to report(), Consequences included
         self.contents: dict[Any, int] = {}  # an item's values (keys, types, values) -> their number
         self.layers_seen: dict[Any, Layer] = {}  # prototypes by values and the variables they read

@@ -511,17 +511,17 @@ class _Builder(BuildReuse):
             height, width = (shape[1], shape[2]) if len(shape) == 3 else (UNKNOWN, UNKNOWN)
         seen = {**self.spec.variables, "in_channels": channels, "in_height": height, "in_width": width,
                 "in_count": len(inputs), **args}
-        for key, default in defaults.items():  # defaults may use earlier parameters and the input size
+        for key, default, plain in defaults:  # defaults may use earlier parameters and the input size
             if key not in args:
-                args[key] = seen[key] = default if type(default) is int else \
-                    resolve_value(default, seen, block.loc, name, key)
+                args[key] = seen[key] = default if plain else resolve_value(default, seen, block.loc, name, key)
         inner = made(Scope, {  # Scope(...) with every field given
             "variables": seen,
             "prefix": name + ".", "names": names,
             "stack": (*scope.stack, block.name), "module": module + "." if module else "", "counters": {},
             "later": {}, "call": made(CallSite, {"layer": name, "block": block.name, "values": values, "scope": scope}),
             "check_only": check_only,
-            "lists": lists, "ports": _INPUT_PORT if len(names) == 1 else frozenset(names), "kept": set(), "train_only": train_only, "held_until": []})
+            "lists": lists, "ports": _INPUT_PORT if len(names) == 1 else frozenset(names), "kept": set(),
+            "train_only": train_only, "held_until": []})
         out = self._expanded(block, inner, args, inputs, module, check_only or train_only)
         if self.dangling and block.output is None and not block.outputs:  # its last layer is its output
             out = self._readable(out, out.removeprefix(inner.prefix), block.loc, name, "op")
@@ -549,14 +549,15 @@ class _Builder(BuildReuse):
             "outputs": tuple(outputs)}))
         return outputs[0], inner, outputs
 
-    def _params(self, block: Block) -> tuple[list[str], dict[str, Any], int]:
-        """A block's required parameters, its defaults and their weight in work units: once per block."""
+    def _params(self, block: Block) -> tuple[list[str], tuple[tuple[str, Any, bool], ...], int]:
+        """A block's required parameters, its defaults (each with whether it is a whole number, which
+        resolves to itself) and their weight in work units: once per block."""
         known = self.block_params.get(id(block))
         if known is None or known[0] is not block:
-            defaults = {p: d for p, d in block.params.items() if d is not REQUIRED}
+            defaults = tuple([(p, d, type(d) is int) for p, d in block.params.items() if d is not REQUIRED])
             known = self.block_params[id(block)] = (
                 block, [p for p, d in block.params.items() if d is REQUIRED], defaults,
-                sum(weight_of(d) for d in defaults.values()))
+                sum(weight_of(d) for _, d, _ in defaults))
         return known[1], known[2], known[3]
 
     def _ports(self, block: Block, inputs: tuple[str, ...], values: YMap,
