@@ -46,9 +46,9 @@ from .yamlsrc import YList, YMap, weight_of
 __all__ = ["CONTROL_KEYS", "INPUT_KEYS", "INPUT_NAME", "MAX_BLOCK_DEPTH", "MAX_NODES", "MAX_REPEAT", "MAX_WORK",
            "MODES", "Call", "Graph", "Node", "Origin", "build"]
 IMAGE_CHANNELS = (1, 3, 4)  # grey, RGB, RGBA: what a channels-last input ends with
-# The keys that make an item's block call more than one instance, called once (_call_item): copies, a
-# condition, marks, a shared module (an error on a block).
 _INPUT_PORT = frozenset((INPUT_NAME,))  # a block's ports when it has one input
+# The keys that make an item's block call more than one plain instance (see _call_item): copies, a condition,
+# marks, a shared module (an error on a block).
 _NOT_PLAIN_CALL = frozenset(("repeat", "first", "chain", "share", "train_only", "checkpoint", "held", "when"))
 
 
