@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..core.formula import Q, Step, product
-from ..core.shapes import Shape, numel, shape_list
+from ..core.shapes import Shape, format_shape, numel, shape_list
 from .base import RF, Cells, Layer, Warn, register
 from .fields import positive_int, spec_field
 from .memory import (
@@ -150,7 +150,7 @@ class MultiheadAttention(Layer):
     def explain_shape(self, inputs: list[Shape], output: Shape) -> list[Step]:
         features = inputs[0][1]
         return [Step("heads", None, f"{self.heads} heads of D / heads = {features} / {self.heads} = "
-                                    f"{features // self.heads} features; {shape_list(output)} out")]
+                                    f"{features // self.heads} features; {format_shape(output)} out")]
 
     def receptive_field(self, fields: list[RF], inputs: list[Shape], output: Shape) -> RF | None:
         return None  # each token mixes every other

@@ -3,7 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..core.formula import Q, bracket, output_elements
-from ..core.shapes import Shape, numel, shape_list
+from ..core.shapes import Shape, is_sequence, numel, shape_list
 from .base import Cells, Layer, SameShape, Warn, register
 from .fields import boolean, number, positive_int, spec_field
 from .memory import (
@@ -105,7 +105,7 @@ class LayerNorm(SameShape):
         return shape[0] if len(shape) == 3 else shape[-1]
 
     def params(self, inputs: list[Shape], output: Shape) -> Any:
-        return 2 * Q("C", self.features(inputs[0])) if self.affine else 0
+        return 2 * Q("D" if is_sequence(inputs[0]) else "C", self.features(inputs[0])) if self.affine else 0
 
     def costs(self, inputs: list[Shape], output: Shape) -> dict[str, Any]:
         """Layer norm computes a mean and a variance at every position, at inference too."""
