@@ -35,8 +35,8 @@ def _spatial(shape: Shape) -> str:
 
 def _input_spatial(row: Row) -> str:
     """H/W of the inputs: one size when they share it, else each input's, in C_in's order (HRNet's
-    modules read 56+28+14); a sequence of tokens has none."""
-    sizes = [size for size in (_spatial(shape) for shape in row.input_shapes) if size]
+    modules read 56+28+14); a vector or a sequence of tokens has none (an empty place in the list)."""
+    sizes = [_spatial(shape) for shape in row.input_shapes]
     return sizes[0] if len(set(sizes)) == 1 else "+".join(sizes)
 
 
