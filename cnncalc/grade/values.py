@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from ..core.numbers import KB, round_half_up, truncate
+from ..core.shapes import is_sequence
 from .columns import MACS, MEMORY, PARAMS
 
 MAX_CELL_CHARS = 60  # a longer cell is unparseable; `given` is cut to this length
@@ -167,7 +168,7 @@ def output_answers(shape: tuple) -> tuple[object, tuple | None]:
     a vector, a sequence of tokens whole as C_out, (L, D) (core/shapes.is_sequence), with no H'/W'."""
     if not shape:
         return None, None
-    if len(shape) == 2:
+    if is_sequence(shape):
         return tuple(shape), None
     return shape[0], (shape[1], shape[2]) if len(shape) == 3 else None
 

@@ -166,8 +166,9 @@ class MultiheadAttention(Layer):
 
     def memory(self, inputs: list[Shape], output: Shape, ctx: MemoryContext) -> tuple[Stage, ...]:
         """At inference nn.MultiheadAttention takes its fused fast path where its input has its parameters' type
-        (float32; under autocast the op then casts query, key and value to 16 bits, three copies of the input):
-        one op, which allocates the output. Otherwise (training, or a 16-bit input under autocast)
+        (float32; under autocast the op then casts query, key and value to 16 bits, three copies of the input)
+        and its heads are even in number: one op, which allocates the output. Otherwise (training, an odd number
+        of heads, or a 16-bit input under autocast)
         F.multi_head_attention_forward, op by op: the in-projection copies the input transposed to [L, N, D]
         (kept for its weight's gradient, else freed after the product) and adds the bias to the product
         (3·L·D); q, k and v are made contiguous in one [3, L, N, D] copy and taken from it as views (backward
@@ -175,7 +176,8 @@ class MultiheadAttention(Layer):
         gives L·D and a float32 log-sum-exp per head and query (freed at once without a gradient), keeping
         q, k, v and both; its three gradients are each copied twice back through the heads' views; the
         out-projection reads the attention's output as it is, and its output, transposed back to [N, L, D],
-        is a view."""
+        is a view. In training with dropout on the attention weights the attention is the math path
+        (_math_path)."""
         length, features = inputs[0]
         n = length * features
         training = ctx.training
@@ -203,7 +205,8 @@ class MultiheadAttention(Layer):
             (("in_proj_weight", 3 * features * features), ("in_proj_bias", 3 * features)), autocast="lower")
         qkv = Stage("qkv", (stage_output(0),), Forward((Op((Tensor("output", 3 * n),)),)),
                     when_training(Backward((Op((like("grad_in", 0),)),), ("grad_in",))))
-        def out_params_stage(source: int) -> Stage:
+
+        def out_projection(source: int) -> Stage:
             return Stage("out_proj", (stage_output(source),), Forward((Op((Tensor("output", n),)),),
                                                                       saved=(0, "param:out_proj.weight")),
                          when_training(Backward((Op((Tensor("grad_in", n),)), Op((grad("out_proj.weight"),)),
@@ -212,7 +215,7 @@ class MultiheadAttention(Layer):
                          out_params, autocast="lower")
 
         if training and self.dropout:
-            return (in_proj, qkv, *self._math_path(length, n), out_params_stage(11))
+            return (in_proj, qkv, *self._math_path(length, n), out_projection(11))
         views = tuple(Stage(part, (stage_output(1),), Forward(output=0, part=n),
                             when_training(Backward((Op((Tensor("copy1", n),)), Op((Tensor("copy2", n),), ("copy1",)),
                                                     Op((like("grad_in", 0),), ("copy2",))), ("grad_in",))),
@@ -224,7 +227,7 @@ class MultiheadAttention(Layer):
                         () if training else ("lse",)),), saved=(0, 1, 2, "output", "lse")),
             when_training(Backward((Op((Tensor("gq", n), Tensor("gk", n), Tensor("gv", n))),), ("gq", "gk", "gv"))),
             autocast="lower")
-        return (in_proj, qkv, *views, attention, out_params_stage(5))
+        return (in_proj, qkv, *views, attention, out_projection(5))
 
     def _math_path(self, length: int, n: int) -> tuple[Stage, ...]:
         """Training with dropout on the attention weights: F.scaled_dot_product_attention takes its math path
@@ -244,6 +247,7 @@ class MultiheadAttention(Layer):
                                      ("grad_in",)),
                             layout="input")
                       for part in ("q", "k", "v"))
+
         def step(label: str, inputs: tuple[int, ...], new: tuple[Tensor, ...], saved: tuple[Ref, ...],
                  grads: tuple[Tensor, ...]) -> Stage:
             """One autograd node of the math path, in float32 under autocast (which casts q, k and v)."""
