@@ -26,6 +26,8 @@ class Activation(SameShape):
         super().__init_subclass__(**kwargs)
         if "op" in vars(cls):
             cls.term = cls.op
+            if "cost_terms" not in vars(cls):  # what costs() reports (FusedActivation leaves them out unweighed)
+                cls.cost_terms = (ACTIVATION, cls.op)
 
     def costs(self, inputs: list[Shape], output: Shape) -> dict[str, Any]:
         """Every activation counts under ACTIVATION and under its own term."""
@@ -137,6 +139,7 @@ class Softmax(Activation):
     summary = "softmax over the channels (the features of a vector), or over the axis `dim`"
     torch_class = "Softmax2d"
     saves = "output"
+    cost_terms = (ACTIVATION, "softmax", SOFTMAX_ADDS)
 
     dim: int = spec_field(dim_index, 1, doc="the axis, numbered as in PyTorch: 1 is the channels")
 

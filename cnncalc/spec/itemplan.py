@@ -8,7 +8,6 @@ import itertools
 from typing import Any
 
 from ..core.errors import Location
-from ..core.records import made
 from ..layers import REGISTRY, Layer
 from .graphdata import CONTROL_KEYS, Origin
 from .names import is_name
@@ -24,6 +23,31 @@ _NOT_PLAIN = frozenset(("repeat", "first", "chain", "share", "train_only", "chec
 _CONTENT_NUMBERS: dict[Any, int] = {}
 _NEXT_NUMBER = itertools.count()
 MAX_CONTENT_NUMBERS = 65536
+
+
+def number_of(content: tuple[Any, ...]) -> int:
+    """The number of a layer's content: its type, then each value's key, type and value (hashable)."""
+    number = _CONTENT_NUMBERS.get(content)
+    if number is None:
+        if len(_CONTENT_NUMBERS) >= MAX_CONTENT_NUMBERS:
+            _CONTENT_NUMBERS.clear()
+        number = _CONTENT_NUMBERS[content] = next(_NEXT_NUMBER)
+    return number
+
+
+def values_number(cls: type[Layer], values: dict[Any, Any]) -> int | None:
+    """number_of the layer type and values (as ItemPlan numbers an item's), or None when one is no
+    hashable value (a list)."""
+    content: list[Any] = [cls]
+    for key, value in values.items():
+        content += (key, type(value), value)
+    try:
+        return number_of(tuple(content))
+    except TypeError:
+        return None
+
+
+_new, _set = object.__new__, object.__setattr__
 _FIELD_INDEX: dict[type[Layer], dict[str, str | None]] = {}  # a layer type's field names and aliases -> fields
 
 
@@ -35,11 +59,11 @@ class ItemPlan:
     `values` its own keys (not control keys), with their locations. For a plain layer whose keys are
     all fields and whose values are no lists: `content` numbers its type and values, `reads` names
     the variables its values may read, `literal` says that its values resolve to themselves unless
-    a variable is named by one of its words (`words`), and `field_locs` says where each field's value
-    stands (shared by all its layers)."""
+    a variable is named by one of its words (`words`), `field_locs` says where each field's value
+    stands (shared by all its layers), and `given` holds the values in the order of `field_locs`."""
 
-    __slots__ = ("base", "conditional", "content", "field_locs", "held", "inputs", "item", "layer", "literal",
-                 "local", "module", "module_path", "origin", "own", "reads", "words")
+    __slots__ = ("base", "conditional", "content", "field_locs", "given", "held", "inputs", "item", "layer",
+                 "literal", "local", "module", "module_path", "origin", "own", "reads", "words")
 
     def __init__(self, item: YMap) -> None:
         op = item.get("op")
@@ -62,22 +86,10 @@ class ItemPlan:
         self.words: tuple[str, ...] = ()
         self.literal = False
         self.field_locs: dict[str, Location | None] = {}
-        if self.layer is not None:
-            self._layer_values(self.layer, item)
-
-    @property
-    def values(self) -> YMap:
-        """The item's own keys (not control keys), with their locations."""
-        values = self.own
-        if values is None:
-            item = self.item
-            values = self.own = YMap(item)
-            for key in _CONTROL.intersection(item):
-                del values[key]
-            values.loc, values.key_locs, values.value_locs = item.loc, item.key_locs, item.value_locs
-        return values
-
-    def _layer_values(self, cls: type[Layer], item: YMap) -> None:
+        self.given: tuple[Any, ...] = ()
+        if cls is None or self.layer is None:
+            return
+        # A plain layer's values, in one pass (a long spec's items are each planned once, on its first build)
         fields: dict[str, Location | None] = {}
         content: list[Any] = [cls]  # then each value's key, type and value
         words: list[str] = []
@@ -104,21 +116,30 @@ class ItemPlan:
                     words.append(value.strip())
             elif kind not in LITERAL_TYPES:  # a list, a mapping: not worth tracking
                 return
-        key = tuple(content)
-        number = _CONTENT_NUMBERS.get(key)
-        if number is None:
-            if len(_CONTENT_NUMBERS) >= MAX_CONTENT_NUMBERS:
-                _CONTENT_NUMBERS.clear()
-            number = _CONTENT_NUMBERS[key] = next(_NEXT_NUMBER)
-        self.content, self.field_locs, self.literal, self.words = number, fields, literal, tuple(words)
+        self.content, self.field_locs, self.literal, self.words = number_of(tuple(content)), fields, literal, \
+            tuple(words)
+        self.given = tuple(content[3::3])
         self.reads = self.words if literal else \
             tuple(dict.fromkeys([*words, *[n for text in expressions for n in names_read(text) or ()]]))
+
+    @property
+    def values(self) -> YMap:
+        """The item's own keys (not control keys), with their locations."""
+        values = self.own
+        if values is None:
+            item = self.item
+            values = self.own = YMap(item)
+            for key in _CONTROL.intersection(item):
+                del values[key]
+            values.loc, values.key_locs, values.value_locs = item.loc, item.key_locs, item.value_locs
+        return values
 
     def origin_of(self, local: str) -> Origin:
         """Origin(item, local): the same one for every layer of the item with that name (its calls)."""
         origin = self.origin
         if origin is None or origin.local != local:
-            origin = self.origin = made(Origin, {"item": self.item, "local": local, "copy": None})
+            origin = self.origin = _new(Origin)  # made(Origin, ...), without its call
+            _set(origin, "__dict__", {"item": self.item, "local": local, "copy": None})
         return origin
 
 
