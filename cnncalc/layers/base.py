@@ -11,7 +11,8 @@ import copy
 import difflib
 import functools
 import re
-from collections.abc import Callable, Container
+from collections.abc import Callable
+from collections.abc import Set as AbstractSet
 from dataclasses import replace
 from typing import Any, ClassVar, NamedTuple, NoReturn
 
@@ -408,7 +409,7 @@ class Layer:
         return Cells()
 
     def figures(self, inputs: list[Shape], output: Shape,
-                weighed: Container[str] | None) -> tuple[Any, Any, dict[str, Any]]:
+                weighed: AbstractSet[str] | None) -> tuple[Any, Any, dict[str, Any]]:
         """What the engine asks of a layer, in one call: its parameters and buffers as plain values,
         and its cost terms, of which those not in `weighed` (the terms the engine's convention weighs;
         None: all) may be left out. A layer type may compute them together, faster."""
@@ -501,7 +502,7 @@ def _make_shared_class(cls: type[Layer]) -> type[Layer]:
         return plain.costs(inputs, output)
 
     def figures(self: Layer, inputs: list[Shape], output: Shape,
-                weighed: Container[str] | None) -> tuple[Any, Any, dict[str, Any]]:
+                weighed: AbstractSet[str] | None) -> tuple[Any, Any, dict[str, Any]]:
         return 0, 0, costs(self, inputs, output)
 
     return type(cls.__name__, (cls,), {"params": params, "buffers": params, "costs": costs, "figures": figures,
@@ -544,11 +545,11 @@ class FusedActivation(Layer):
             self.fail(f"act_inplace: {what}", "act_inplace", hint="in-place activations: " + ", ".join(in_place))
 
     def with_activation_costs(self, terms: dict[str, Any], output: Shape,
-                              weighed: Container[str] | None = None) -> dict[str, Any]:
+                              weighed: AbstractSet[str] | None = None) -> dict[str, Any]:
         """The layer's own terms and the fused activation's, as a standalone layer reports them; the
         activation's are left out when none of them is `weighed` (see Layer.figures)."""
         act = self.act
-        if act and (weighed is None or any(term in weighed for term in REGISTRY[act].cost_terms)):
+        if act and (weighed is None or not weighed.isdisjoint(REGISTRY[act].cost_terms)):
             terms.update(self.activation().costs([output], output))  # type: ignore[union-attr]
         return terms
 

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Container
+from collections.abc import Set as AbstractSet
 from dataclasses import replace
 from typing import Any
 
@@ -73,7 +73,7 @@ class Conv(SlidingWindow, FusedActivation):
         return c_out * per_filter + c_out if self.bias else c_out * per_filter
 
     def figures(self, inputs: list[Shape], output: Shape,
-                weighed: Container[str] | None) -> tuple[Any, Any, dict[str, Any]]:
+                weighed: AbstractSet[str] | None) -> tuple[Any, Any, dict[str, Any]]:
         """Layer.figures, the parameters computed once for them and for the cost terms."""
         if deriving():
             return super().figures(inputs, output, weighed)

@@ -16,7 +16,7 @@ from .yamlsrc import YMap
 
 _CONTROL = frozenset(CONTROL_KEYS)
 _NOT_PLAIN = frozenset(("repeat", "first", "chain", "share", "train_only", "checkpoint"))
-# An item's layer type and values (keys, types, values) -> a number: equal values of the same type get
+# An item's layer type and values (its type, its fields, their values, their values' types) -> a number: equal values of the same type get
 # the same number, cheaper to look up than the values themselves. Numbers are never reused, so the
 # table can be emptied when it grows large: plans made after that only stop sharing numbers with
 # those made before it (their layers are then checked once more, no more).
@@ -26,7 +26,7 @@ MAX_CONTENT_NUMBERS = 65536
 
 
 def number_of(content: tuple[Any, ...]) -> int:
-    """The number of a layer's content: its type, then each value's key, type and value (hashable)."""
+    """The number of a layer's content (hashable)."""
     number = _CONTENT_NUMBERS.get(content)
     if number is None:
         if len(_CONTENT_NUMBERS) >= MAX_CONTENT_NUMBERS:
@@ -36,13 +36,11 @@ def number_of(content: tuple[Any, ...]) -> int:
 
 
 def values_number(cls: type[Layer], values: dict[Any, Any]) -> int | None:
-    """number_of the layer type and values (as ItemPlan numbers an item's), or None when one is no
-    hashable value (a list)."""
-    content: list[Any] = [cls]
-    for key, value in values.items():
-        content += (key, type(value), value)
+    """number_of the layer type and values, as ItemPlan numbers an item's (its type, its keys, its values,
+    their types), or None when a value is no hashable one (a list)."""
+    given = tuple(values.values())
     try:
-        return number_of(tuple(content))
+        return number_of((cls, *values, *given, *map(type, given)))
     except TypeError:
         return None
 
@@ -67,7 +65,7 @@ class ItemPlan:
 
     def __init__(self, item: YMap) -> None:
         op = item.get("op")
-        cls = REGISTRY.get(op) if isinstance(op, str) else None
+        cls = REGISTRY.get(op) if type(op) is str else None
         given = item.get("name")
         self.item = item
         self.layer: type[Layer] | None = cls if cls is not None and _NOT_PLAIN.isdisjoint(item) else None
@@ -87,39 +85,41 @@ class ItemPlan:
         self.literal = False
         self.field_locs: dict[str, Location | None] = {}
         self.given: tuple[Any, ...] = ()
-        if cls is None or self.layer is None:
-            return
-        # A plain layer's values, in one pass (a long spec's items are each planned once, on its first build)
+        if self.layer is not None:
+            self._layer_values(self.layer, item)
+
+    def _layer_values(self, cls: type[Layer], item: YMap) -> None:
+        """A plain layer's values, in one pass (each item of a long spec is planned once, on its first build)."""
         fields: dict[str, Location | None] = {}
-        content: list[Any] = [cls]  # then each value's key, type and value
+        values: list[Any] = []
         words: list[str] = []
         expressions: list[str] = []
-        literal = True
         value_locs, loc = item.value_locs, item.loc
         index = _FIELD_INDEX.get(cls)
         if index is None:
             index = _FIELD_INDEX[cls] = {key: cls.canonical_field(key) for key in cls.field_names()}
         for key, value in item.items():
-            if key in _CONTROL:
-                continue
-            field = index.get(key) if type(key) is str else None
-            if field is None or field in fields:
+            field = index.get(key)  # keys are hashable; only strings are fields
+            if field is None:
+                if key in _CONTROL:
+                    continue
                 return  # reported as the builder checks the values
+            if field in fields:
+                return
             fields[field] = value_locs.get(key, loc)
             kind = type(value)
-            content += (key, kind, value)
             if kind is str:
                 if is_expression_cached(value):
-                    literal = False
                     expressions.append(value)
                 else:
                     words.append(value.strip())
             elif kind not in LITERAL_TYPES:  # a list, a mapping: not worth tracking
                 return
-        self.content, self.field_locs, self.literal, self.words = number_of(tuple(content)), fields, literal, \
-            tuple(words)
-        self.given = tuple(content[3::3])
-        self.reads = self.words if literal else \
+            values.append(value)
+        given = self.given = tuple(values)
+        self.content = number_of((cls, *fields, *given, *map(type, given)))
+        self.field_locs, self.literal, self.words = fields, not expressions, tuple(words)
+        self.reads = self.words if not expressions else \
             tuple(dict.fromkeys([*words, *[n for text in expressions for n in names_read(text) or ()]]))
 
     @property
