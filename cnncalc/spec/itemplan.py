@@ -16,10 +16,11 @@ from .yamlsrc import YMap
 
 _CONTROL = frozenset(CONTROL_KEYS)
 _NOT_PLAIN = frozenset(("repeat", "first", "chain", "share", "train_only", "checkpoint"))
-# An item's layer type and values (its type, its fields, their values, their values' types) -> a number: equal values of the same type get
-# the same number, cheaper to look up than the values themselves. Numbers are never reused, so the
-# table can be emptied when it grows large: plans made after that only stop sharing numbers with
-# those made before it (their layers are then checked once more, no more).
+# A layer's content (its type, its fields, their values, their values' types) -> a number: equal values
+# of the same type get the same number, cheaper to look up than the values themselves (the builder's
+# prototypes are keyed by it). Numbers are never reused, so the table can be emptied when it grows
+# large: plans made after that only stop sharing numbers with those made before it (their layers are
+# then checked once more, no more).
 _CONTENT_NUMBERS: dict[Any, int] = {}
 _NEXT_NUMBER = itertools.count()
 MAX_CONTENT_NUMBERS = 65536

@@ -11,7 +11,7 @@ from ..core.shapes import Shape
 from ..layers import Layer, LayerProblem, shared_use
 from .buildstate import Scope, Values
 from .graphdata import Node, Origin
-from .itemplan import ItemPlan, values_number
+from .itemplan import ItemPlan, number_of, values_number
 from .references import BuildReferences
 from .spec import is_literal, names_read, oversized, resolve_value
 from .yamlsrc import YMap
@@ -114,6 +114,26 @@ class BuildLayers(BuildReferences):
     def _resolved_layer(self, plan: ItemPlan, name: str, variables: dict[str, Any]) -> Layer:
         """_new_layer for a plain layer item whose values read a variable (see _planned): its plan knows
         that every key is a field (and which), and that resolving changes something."""
+        cls: type[Layer] = plan.layer  # type: ignore[assignment]
+        field_locs = plan.field_locs
+        try:  # the common case, in one pass: every value resolved, the layer made from them
+            given = tuple([resolve_value(value, variables, loc, name, field)
+                           for value, (field, loc) in zip(plan.given, field_locs.items())])
+        except SpecError:
+            pass  # reported below
+        else:
+            try:  # numbered as a plan numbers literal values: equal layers share one prototype
+                number: int | None = number_of((cls, *field_locs, *given, *map(type, given)))
+            except TypeError:  # a list among them
+                number = None
+            prototype = self.prototypes.get(number) if number is not None else None
+            if prototype is not None:
+                return prototype.copy_as(name, plan.item.loc, field_locs)
+            layer = cls.from_fields(name, plan.item.loc, field_locs, given)
+            if layer is not None:
+                if number is not None:
+                    self.prototypes[number] = layer
+                return layer
         values = plan.values
         resolved = YMap()
         resolved.loc, resolved.key_locs, resolved.value_locs = values.loc, values.key_locs, values.value_locs
