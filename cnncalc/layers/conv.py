@@ -38,7 +38,8 @@ class Conv(SlidingWindow, FusedActivation):
     def check(self) -> None:
         if self.groups != 1 and nonzero(self.out % self.groups):
             self.fail(f"groups={self.groups} does not divide the {self.out} output channels", "groups")
-        self.check_act_inplace()
+        if self.act_inplace:  # check_act_inplace, called only when it has something to check
+            self.check_act_inplace()
 
     def check_channels(self, channels: Any) -> None:
         if self.groups != 1 and nonzero(channels % self.groups):

@@ -93,6 +93,7 @@ class ItemPlan:
         """A plain layer's values, in one pass (each item of a long spec is planned once, on its first build)."""
         fields: dict[str, Location | None] = {}
         values: list[Any] = []
+        kinds: list[type] = []
         words: list[str] = []
         expressions: list[str] = []
         value_locs, loc = item.value_locs, item.loc
@@ -117,8 +118,9 @@ class ItemPlan:
             elif kind not in LITERAL_TYPES:  # a list, a mapping: not worth tracking
                 return
             values.append(value)
+            kinds.append(kind)
         given = self.given = tuple(values)
-        self.content = number_of((cls, *fields, *given, *map(type, given)))
+        self.content = number_of((cls, *fields, *given, *kinds))  # as values_number numbers them
         self.field_locs, self.literal, self.words = fields, not expressions, tuple(words)
         self.reads = self.words if not expressions else \
             tuple(dict.fromkeys([*words, *[n for text in expressions for n in names_read(text) or ()]]))
