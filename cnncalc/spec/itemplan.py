@@ -47,6 +47,7 @@ def values_number(cls: type[Layer], values: dict[Any, Any]) -> int | None:
 
 
 _new, _set = object.__new__, object.__setattr__
+_BASES: dict[str, str] = {}  # an op -> the start of its layers' automatic names (bounded as the numbers)
 _FIELD_INDEX: dict[type[Layer], dict[str, str | None]] = {}  # a layer type's field names and aliases -> fields
 
 
@@ -69,10 +70,15 @@ class ItemPlan:
         cls = REGISTRY.get(op) if type(op) is str else None
         given = item.get("name")
         self.item = item
-        self.layer: type[Layer] | None = cls if cls is not None and _NOT_PLAIN.isdisjoint(item) else None
+        self.layer: type[Layer] | None = None  # see _layer_values
         self.local: str | None = given if isinstance(given, str) and is_name(given) and given != INPUT_NAME \
             else None
-        self.base = op if isinstance(op, str) and is_name(op) else "layer"
+        base = _BASES.get(op) if type(op) is str else None
+        if base is None:
+            base = op if isinstance(op, str) and is_name(op) else "layer"
+            if type(op) is str and len(_BASES) < MAX_CONTENT_NUMBERS:
+                _BASES[op] = base
+        self.base = base
         self.conditional = "when" in item
         self.held = "held" in item
         self.module = "module" in item
@@ -86,11 +92,12 @@ class ItemPlan:
         self.literal = False
         self.field_locs: dict[str, Location | None] = {}
         self.given: tuple[Any, ...] = ()
-        if self.layer is not None:
-            self._layer_values(self.layer, item)
+        if cls is not None:
+            self._layer_values(cls, item)
 
     def _layer_values(self, cls: type[Layer], item: YMap) -> None:
-        """A plain layer's values, in one pass (each item of a long spec is planned once, on its first build)."""
+        """`layer` (`cls` unless the item has one of the keys that make it no plain layer) and a plain
+        layer's values, in one pass (each item of a long spec is planned once, on its first build)."""
         fields: dict[str, Location | None] = {}
         values: list[Any] = []
         kinds: list[type] = []
@@ -101,12 +108,16 @@ class ItemPlan:
         if index is None:
             index = _FIELD_INDEX[cls] = {key: cls.canonical_field(key) for key in cls.field_names()}
         for key, value in item.items():
-            field = index.get(key)  # keys are hashable; only strings are fields
+            field = index.get(key)  # keys are hashable; only strings are fields (none is a control key)
             if field is None:
                 if key in _CONTROL:
+                    if key in _NOT_PLAIN:
+                        return  # no plain layer
                     continue
+                self.layer = cls if _NOT_PLAIN.isdisjoint(item) else None
                 return  # reported as the builder checks the values
             if field in fields:
+                self.layer = cls if _NOT_PLAIN.isdisjoint(item) else None
                 return
             fields[field] = value_locs.get(key, loc)
             kind = type(value)
@@ -116,9 +127,11 @@ class ItemPlan:
                 else:
                     words.append(value.strip())
             elif kind not in LITERAL_TYPES:  # a list, a mapping: not worth tracking
+                self.layer = cls if _NOT_PLAIN.isdisjoint(item) else None
                 return
             values.append(value)
             kinds.append(kind)
+        self.layer = cls
         given = self.given = tuple(values)
         self.content = number_of((cls, *fields, *given, *kinds))  # as values_number numbers them
         self.field_locs, self.literal, self.words = fields, not expressions, tuple(words)
