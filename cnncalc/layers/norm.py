@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+import math
+from collections.abc import Set as AbstractSet
 from typing import Any
 
-from ..core.formula import Q, bracket, output_elements
+from ..core.formula import Q, bracket, deriving, output_elements
 from ..core.shapes import Shape, numel, shape_list
 from .base import Cells, Layer, SameShape, Warn, register
 from .fields import boolean, number, positive_int, spec_field
@@ -47,8 +49,24 @@ class BatchNorm(SameShape):
     def buffers(self, inputs: list[Shape], output: Shape) -> Any:
         return 2 * Q("C", inputs[0][0])
 
+    def figures(self, inputs: list[Shape], output: Shape,
+                weighed: AbstractSet[str] | None) -> tuple[Any, Any, dict[str, Any]]:
+        """Layer.figures, computed together outside derivations() (the same operations as params, buffers
+        and costs, without naming the quantities)."""
+        if deriving():
+            return super().figures(inputs, output, weighed)
+        channels, elements = inputs[0][0], math.prod(output)
+        params = 2 * channels if self.affine else 0
+        terms = {NORM: elements, BATCHNORM: elements}
+        if self.affine:
+            terms[BATCHNORM_AFFINE] = elements
+            terms[PARAM_POSITIONS] = params
+        return params, 2 * channels, terms
+
     def costs(self, inputs: list[Shape], output: Shape) -> dict[str, Any]:
         """At inference batch norm applies its running statistics: no mean or variance to compute."""
+        if not deriving():
+            return self.figures(inputs, output, None)[2]
         terms = {NORM: output_elements(output), BATCHNORM: output_elements(output)}
         if self.affine:
             terms[BATCHNORM_AFFINE] = output_elements(output)
