@@ -332,10 +332,13 @@ class Layer:
         """This layer under another name and place. A spec's repeated layers (the same fields after
         their expressions are evaluated) are validated once and share their prototype, so that the
         graph builder and the engine can reuse what the rules computed for the same input shapes."""
-        state = self.__dict__
+        # a copy of the prototype's dict keeps its keys shared with the type's other layers (half the work
+        # and memory of a new dict); the keys set are already in it, but for the prototype's
+        state = self.__dict__.copy()
+        state["_prototype"] = state.get("_prototype") or self  # self.prototype
+        state["name"], state["loc"], state["field_locs"] = name, loc, field_locs
         twin = object.__new__(type(self))
-        twin.__dict__ = {**state, "name": name, "loc": loc, "field_locs": field_locs,
-                         "_prototype": state.get("_prototype") or self}  # self.prototype
+        twin.__dict__ = state
         return twin
 
     def __copy__(self) -> Layer:
