@@ -347,3 +347,19 @@ layers:
     assert nodes["e"].prototype is nodes["e"]  # another value: another layer
     assert [nodes[n].name for n in "abde"] == ["a", "b", "d", "e"]
     assert nodes["b"].field_locs["out"].line == 5 and nodes["a"].field_locs["out"].line == 4  # each its own place
+
+
+def test_a_layer_that_keeps_its_inputs_field_is_one_whose_rule_says_so():
+    """The engine takes a one-input layer's receptive field as its input's, without asking, exactly when
+    its type keeps Layer.receptive_field (whose rule gives a single input's field back)."""
+    from cnncalc.layers import Layer
+    from cnncalc.layers.window import RFAxis
+
+    field = (RFAxis(3, 2, 1), RFAxis(5, 2, 1))
+    for cls in layer_types():
+        assert cls.keeps_field == (cls.receptive_field is Layer.receptive_field)
+        if cls.keeps_field:
+            assert Layer.receptive_field(object.__new__(cls), [field], [(1, 4, 4)], (1, 4, 4)) is field
+    from cnncalc.layers import REGISTRY
+
+    assert not REGISTRY["conv"].keeps_field and REGISTRY["relu"].keeps_field and REGISTRY["batchnorm"].keeps_field

@@ -47,7 +47,7 @@ def _analyze(graph: Graph, *, convention: Convention = TEXTBOOK, dtype: str = "f
             # a position of a reshaped tensor is no position of the image: its field is not known (None)
             if len(refs) == 1:
                 known = fields[refs[0]]
-                field = None if known is None else layer.receptive_field([known], inputs, output)
+                field = known if known is None or layer.keeps_field else layer.receptive_field([known], inputs, output)
             else:
                 given = [field for field in (fields[ref] for ref in refs) if field is not None]
                 field = layer.receptive_field(given, inputs, output) if len(given) == len(refs) else None

@@ -128,6 +128,7 @@ class Layer:
     arity: ClassVar[int | None] = 1  # inputs it takes; None: `min_inputs` or more (a merge)
     min_inputs: ClassVar[int] = 2
     is_activation: ClassVar[bool] = False  # usable as a conv's or linear's fused `act:`
+    keeps_field: ClassVar[bool] = True  # see __init_subclass__
     cost_terms: ClassVar[tuple[str, ...]] = ()  # an activation's: the terms its costs report
     # Multiplies its input by learned filters or a weight matrix: the lectures' "conv" and
     # "fully-connected" layers, as the charts' takeaways name them (render/panels.py).
@@ -144,6 +145,9 @@ class Layer:
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
+        # whether a one-input layer's receptive field is its input's (Layer.receptive_field's rule, not
+        # overridden): the engine then takes it without the call
+        cls.keeps_field = cls.receptive_field is Layer.receptive_field
         declared = {name: value for name, value in vars(cls).items() if isinstance(value, Field)}
         if declared:
             merged = {f.name: f for f in cls.fields}
