@@ -269,8 +269,26 @@ def _usability() -> list[Hostile]:
     return out
 
 
+def _uses() -> list[Hostile]:
+    """`use:` entries that name no readable spec file (the spec is written as ID.yaml)."""
+    return [
+        Hostile("use-self", "use: use-self.yaml\n" + ONE, "uses this file again"),
+        Hostile("use-missing", "use: [nope.yaml]\n" + ONE, "no such file"),
+        Hostile("use-parent-missing", "use: ../../../../../../../../nope.yaml\n" + ONE, "no such file"),
+        Hostile("use-device", "use: /dev/zero\n" + ONE, "'/dev/zero' is no bundled spec"),
+        Hostile("use-bundled-typo", "use: resnet5\n" + ONE, "did you mean 'resnet50'"),
+        Hostile("use-esc", 'use: ["\\e[2J\\e[31mx.yaml"]\n' + ONE, "an entry of 'use' must be a file name"),
+        Hostile("use-nul", 'use: ["a\\0b.yaml"]\n' + ONE, "an entry of 'use' must be a file name"),
+        Hostile("use-long-name", f"use: [{'a' * 5000}.yaml]\n" + ONE, "cannot read file"),
+        Hostile("use-mapping", "use: [{a: 1}]\n" + ONE, "an entry of 'use' must be a file name"),
+        Hostile("use-many", "use: [" + "resnet50, " * 20_000 + "resnet50]\n" + ONE + "layers2: 1\n",
+                "unknown top-level key 'layers2'"),
+    ]
+
+
 def corpus() -> list[Hostile]:
-    items = _yaml_structure() + _expressions() + _fields() + _sizes() + _when_and_work() + _names() + _usability()
+    items = _yaml_structure() + _expressions() + _fields() + _sizes() + _when_and_work() + _names() + _usability() \
+        + _uses()
     ids = [item.id for item in items]
     assert len(ids) == len(set(ids)), "duplicate corpus ids"
     return items

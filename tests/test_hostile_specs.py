@@ -51,7 +51,7 @@ def problem(case: Hostile, outcome: Outcome, folder) -> str | None:
 # One case of each kind the issue names, for the fast lane (`-m slow` runs the whole corpus).
 SAMPLE = ("nest-explicit-key-100000", "billion-laughs-9x9", "alias-chain-40x100", "tag-0", "expr-0", "expr-3",
           "expr-squares-vars", "field-dropout-p-nan", "skipped-conv-bogus", "size-adaptive-1000000000000",
-          "when-nan", "name-esc", "op-0", "misspelt-variable", "block-arg", "many-problems", "raw-esc-in-comment")
+          "when-nan", "name-esc", "op-0", "misspelt-variable", "block-arg", "many-problems", "raw-esc-in-comment", "use-self", "use-esc")
 
 
 def _sample() -> list[Hostile]:
@@ -63,7 +63,7 @@ def test_the_corpus_is_large_and_covers_every_class():
     assert len(CORPUS) >= 300
     classes = {case.id.split("-")[0] for case in CORPUS}
     assert {"nest", "billion", "alias", "tag", "syntax", "expr", "field", "skipped", "size", "when", "work", "max",
-            "name", "description", "key", "op", "misspelt", "block"} <= classes
+            "name", "description", "key", "op", "misspelt", "block", "use"} <= classes
 
 
 def assert_refused(cases: list[Hostile], outcomes: dict[str, Outcome], folder) -> None:

@@ -83,3 +83,23 @@ def test_the_cli_prints_the_schema():
     assert result.exit_code == 0
     assert json.loads(result.stdout)["title"] == "cnncalc spec"
     assert (ROOT / "specs" / "spec.schema.json").exists()
+
+
+def test_a_used_block_is_an_op_and_a_file_of_blocks_is_valid(validator):
+    using = "use: [common.yaml, resnet50]\ninput: [3, 8, 8]\nlayers:\n  - {op: bottleneck, planes: 8}\n"
+    assert _errors(validator, using) == []
+    assert _errors(validator, "use: common.yaml\ninput: [3, 8, 8]\nlayers:\n  - {op: cbr, c: 8}\n") == []
+    library = "vars: {act: relu}\nblocks:\n  cbr: {params: [c], layers: [{op: conv, out: c, kernel: 3}]}\n"
+    assert _errors(validator, library) == []
+
+
+@pytest.mark.parametrize("text, fragment", [
+    ("use: [3]\ninput: [3, 8, 8]\nlayers:\n  - {op: relu}\n", "is not valid under any of the given schemas"),
+    ("use: []\ninput: [3, 8, 8]\nlayers:\n  - {op: relu}\n", "is not valid under any of the given schemas"),
+    ("vars: {a: 1}\n", "is not valid under any of the given schemas"),  # neither a network nor blocks
+    ("blocks:\n  b: {layers: [{op: relu}]}\nlayers:\n  - {op: b}\n", "is not valid under any of the given schemas"),
+    ("input: [3, 8, 8]\nlayers:\n  - {op: convv}\n", "'convv' is not one of"),  # no blocks, none used: checked
+])
+def test_the_schema_flags_a_bad_use(validator, text, fragment):
+    errors = _errors(validator, text)
+    assert any(fragment in error for error in errors), errors

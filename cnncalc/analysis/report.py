@@ -315,8 +315,9 @@ class Report:
                 "macs": as_text(self.training_only.totals.macs),
                 "memory_bytes": as_text(self.training_only.totals.memory_bytes),
             },
-            "warnings": [{"layer": w.layer, "message": w.message,
-                          "location": str(w.loc) if w.loc else None} for w in self.warnings],
+            "warnings": [{"layer": w.layer, "message": w.message, "location": str(w.loc) if w.loc else None,
+                          **({"kind": w.what} if w.what != "layer" else {})}  # a variable's, a block's
+                         for w in self.warnings],
         }
 
 

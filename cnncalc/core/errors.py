@@ -149,8 +149,10 @@ class ErrorCollector:
 
     def _in_order(self) -> list[InputError]:
         """Problems without a place first (options), then by line and column; found order otherwise."""
-        return sorted(self.errors, key=lambda e: (e.loc is not None, e.loc.line if e.loc else 0,
-                                                  e.loc.column if e.loc else 0))
+        files = {error.loc.file: None for error in self.errors if error.loc}  # several files (`use:`): as met
+        rank = {file: index for index, file in enumerate(files)}
+        return sorted(self.errors, key=lambda e: (e.loc is not None, rank[e.loc.file] if e.loc else 0,
+                                                  e.loc.line if e.loc else 0, e.loc.column if e.loc else 0))
 
 
 class OptionError(InputError):
@@ -169,15 +171,16 @@ class CheckFailed(CnnCalcError):
 
 @dataclass(frozen=True)
 class Note:
-    """A warning about one layer, located."""
+    """A warning about one layer (or, as `what` says, a block or a variable), located."""
 
     layer: str
     message: str
     loc: Location | None = None
+    what: str = "layer"
 
     def render(self) -> str:
         where = f"{self.loc}: " if self.loc else ""
-        return f"{where}warning: layer '{printable(self.layer, NAME_CHARS)}': {printable_message(self.message)}"
+        return f"{where}warning: {self.what} '{printable(self.layer, NAME_CHARS)}': {printable_message(self.message)}"
 
 
 def did_you_mean(word: str, candidates: Iterable[str]) -> str | None:

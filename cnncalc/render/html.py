@@ -107,7 +107,8 @@ def page_data(report: Report, explanations: Sequence[Explanation]) -> dict[str, 
     derivations = {item.layer: item for item in explanations}
     warnings: dict[str, list[str]] = {}
     for note in report.warnings:
-        warnings.setdefault(note.layer, []).append(note.message)
+        if note.what == "layer":  # a variable's or a block's warning is in the list below only
+            warnings.setdefault(note.layer, []).append(note.message)
     outputs = {name for name, _ in report.outputs}
     blocks, innermost = _blocks(report.rows, report.groups)
     _ports(report, blocks)
@@ -224,7 +225,8 @@ def _buffers(buffers: Any) -> str:
 def _warnings(report: Report) -> str:
     if not report.warnings:
         return ""
-    items = "".join(f"<li>{_esc(note.layer)}: {_esc(note.message)}</li>" for note in report.warnings)
+    items = "".join(f"<li>{'' if note.what == 'layer' else _esc(note.what) + ' '}{_esc(note.layer)}: "
+                    f"{_esc(note.message)}</li>" for note in report.warnings)
     return f'<ul class="warnings">{items}</ul>'
 
 

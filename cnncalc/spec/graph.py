@@ -93,7 +93,7 @@ class _Builder(BuildReuse):
         readers, ends = self.readers, set(outputs)
         notes = tuple([Note(name, "its output is never used", node.layer.loc)
                        for name, node in self.node_by_name.items() if name not in readers and name not in ends])
-        notes = _channels_last_note(input_shape, self.input_loc) + notes
+        notes = _channels_last_note(input_shape, self.input_loc) + spec.notes + notes
         return Graph(spec.name, input_shape, tuple(self.nodes), spec.description, tuple(outputs),
                      self.groups, self.group_outputs, notes, tuple(self.calls), spec, tuple(self.train_only_items),
                      tuple(self.checkpoints), self.held)

@@ -7,12 +7,11 @@ from typing import Any
 from ..core.errors import Note
 from ..core.shapes import Shape
 from ..layers import Layer
-from .spec import INPUT_NAME, Spec
+from .spec import CONTROL_KEYS, INPUT_KEYS, INPUT_NAME, Spec
 from .yamlsrc import YMap
 
-INPUT_KEYS = ("in", "inputs", "from")
-CONTROL_KEYS = ("op", "name", *INPUT_KEYS, "repeat", "first", "when", "chain", "share", "module", "train_only",
-                "checkpoint", "held")
+# CONTROL_KEYS and INPUT_KEYS are defined with the spec's other key lists (spec.py) and used from here
+__all__ = ["CONTROL_KEYS", "INPUT_KEYS", "MODES", "Call", "Graph", "Node", "Origin"]
 MODES = ("infer", "train")
 
 

@@ -3,8 +3,9 @@ spec's own key lists, so it never drifts: editors that speak yaml-language-serve
 fields and flag typos while typing (docs/spec.md says how to point them at it).
 
 The schema is looser than cnncalc where JSON Schema cannot follow the language: any value may be an
-expression (a string), and a spec that defines `blocks:` may call them as ops, so only a spec
-without blocks has its ops checked against the registry.
+expression (a string), and a spec that defines or uses blocks (`blocks:`, `use:`) may call them as
+ops, so only a spec without either has its ops checked against the registry. A file of blocks
+alone (no `input`, no `layers`), for other specs to `use:`, is valid too.
 """
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
 STRING = {"type": "string"}
 EXPRESSION_OR_INT = {"anyOf": [{"type": "integer", "minimum": 1}, STRING]}
 NAMES = {"anyOf": [STRING, {"type": "array", "items": STRING, "minItems": 1}]}
+USED = {"type": "string", "minLength": 1}
 
 # What each top-level key holds; a test checks that every key of the language is here.
 TOP_LEVEL: dict[str, dict[str, Any]] = {
@@ -28,6 +30,9 @@ TOP_LEVEL: dict[str, dict[str, Any]] = {
     "input": {"type": "array", "items": EXPRESSION_OR_INT, "minItems": 1, "maxItems": 3,
               "description": "the input per sample: [C, H, W], [L, D] (tokens) or [F]; names make it symbolic"},
     "symbols": {"type": "array", "items": STRING, "description": "further symbols of a symbolic spec"},
+    "use": {"anyOf": [USED, {"type": "array", "items": USED, "minItems": 1}],
+            "description": "spec files (NAME.yaml, relative to this file's folder) or bundled specs (resnet50) "
+                           "whose blocks and variables this spec uses (docs/spec.md)"},
     "vars": {"type": "object", "additionalProperties": {"anyOf": [
                  {"not": {"type": "object"}}, {"$ref": "#/$defs/variable"},
                  {"type": "object", "propertyNames": {"not": {"enum": list(VARIABLE_KEYS)}}}]},
@@ -141,11 +146,13 @@ def spec_schema() -> dict[str, Any]:
         "title": "cnncalc spec",
         "description": "A convolutional network for cnncalc (docs/spec.md).",
         "type": "object",
-        "required": ["input", "layers"],
+        # a network, or a file of blocks (and variables) for other specs to use
+        "anyOf": [{"required": ["input", "layers"]},
+                  {"required": ["blocks"], "not": {"anyOf": [{"required": ["input"]}, {"required": ["layers"]}]}}],
         "properties": TOP_LEVEL,
         "additionalProperties": False,
-        # Without blocks, every op is a layer type: a typo is flagged.
-        "if": {"not": {"required": ["blocks"]}},
+        # Without blocks, defined or used, every op is a layer type: a typo is flagged.
+        "if": {"not": {"anyOf": [{"required": ["blocks"]}, {"required": ["use"]}]}},
         "then": {"properties": {"layers": {"items": {"properties": {"op": {"enum": ops}}}}}},
         "$defs": {
             "item": {"type": "object", "required": ["op"], "properties": CONTROL, "allOf": by_op},

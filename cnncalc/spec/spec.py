@@ -15,19 +15,24 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-from ..core.errors import Consequence, ErrorCollector, Location, OptionError, SpecError, did_you_mean
+from ..core.errors import Consequence, ErrorCollector, Location, Note, OptionError, SpecError, did_you_mean
 from ..core.figures import FIGURES
 from ..core.shapes import Shape
 from ..core.symbolic import is_symbolic
 from ..layers import REGISTRY
 from ..layers.fields import MAX_SIZE, REQUIRED
+from . import using
 from .expr import UNKNOWN, ExprError, Unresolved, evaluate, is_expression, tokenize
-from .yamlsrc import YList, YMap, parse_yaml, read_spec_text, weight_of
+from .unused import check_calls, unused_notes, words
+from .yamlsrc import MAX_VALUES, YList, YMap, parse_yaml, read_spec_text, weight_of
 
-TOP_LEVEL_KEYS = ("name", "description", "input", "symbols", "vars", "blocks", "layers", "outputs", "torchvision",
-                  "timm", "budget")
+TOP_LEVEL_KEYS = ("name", "description", "input", "symbols", "use", "vars", "blocks", "layers", "outputs",
+                  "torchvision", "timm", "budget")
 VARIABLE_KEYS = ("default", "min", "max", "above", "below", "description")
 BLOCK_KEYS = ("params", "inputs", "layers", "output", "outputs", "description")
+INPUT_KEYS = ("in", "inputs", "from")
+CONTROL_KEYS = ("op", "name", *INPUT_KEYS, "repeat", "first", "when", "chain", "share", "module", "train_only",
+                "checkpoint", "held")  # the keys of a layer item that are not its fields (graph.py)
 INPUT_NAME = "input"
 NAME_PATTERN = re.compile(r"^[A-Za-z_][A-Za-z0-9_\-]*$")
 BUILTIN_VARIABLES = ("in_channels", "in_height", "in_width", "i")
@@ -47,6 +52,7 @@ class Block:
     variadic: str | None = None  # the last port when it takes the remaining inputs (`rest*`)
     outputs: tuple[str, ...] = ()  # several outputs (`outputs: [y0, y1]`, `f.*`); () is `output`
     outputs_loc: Location | None = None  # where `outputs:` is written
+    param_locs: dict[str, Location] = field(default_factory=dict, repr=False)  # where each parameter is listed
 
     @property
     def ports(self) -> tuple[str, ...]:
@@ -75,6 +81,7 @@ class Spec:
     broken_blocks: set[str] = field(default_factory=set)
     declared: dict[str, Declared] = field(default_factory=dict)  # variables declared with a range
     budget: tuple[BudgetEntry, ...] = ()
+    notes: tuple[Note, ...] = ()  # warnings found reading it (unused variables and parameters), located
 
 
 @dataclass(frozen=True)
@@ -130,43 +137,50 @@ def load_spec(path: Path, display: str | None = None, overrides: dict[str, str] 
     `problems`."""
     name = display or str(path)
     return parse_spec(read_spec_text(path, name), name, default_name=path.stem, overrides=overrides,
-                      symbolic=symbolic, problems=problems)
+                      symbolic=symbolic, problems=problems, path=path)
 
 
 def parse_spec(text: str, file: str = "<spec>", default_name: str = "model",
                overrides: dict[str, str] | None = None, symbolic: bool = False,
-               problems: ErrorCollector | None = None) -> Spec:
+               problems: ErrorCollector | None = None, path: Path | None = None) -> Spec:
     """Read and check a spec. Every problem found is reported, not only the first: without
     `problems` they are raised together at the end; with a collector they are added to it and the
     spec is returned as far as it goes (see `Spec`), for `graph.build` to go on with. A problem
-    that leaves nothing to go on with (YAML, no 'layers') is raised at once either way."""
-    return spec_from_document(parse_yaml(text, file), file, default_name, overrides, symbolic, problems)
+    that leaves nothing to go on with (YAML, no 'layers') is raised at once either way. `path` is
+    the spec's file, which its `use:` paths are relative to (see `spec_from_document`)."""
+    size = len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))
+    return spec_from_document(parse_yaml(text, file), file, default_name, overrides, symbolic, problems, path, size)
 
 
 def spec_from_document(doc: Any, file: str = "<spec>", default_name: str = "model",
                        overrides: dict[str, str] | None = None, symbolic: bool = False,
-                       problems: ErrorCollector | None = None) -> Spec:
+                       problems: ErrorCollector | None = None, path: Path | None = None,
+                       size: int = 0) -> Spec:
     """parse_spec on YAML already parsed (parse_yaml), which this never changes: a sweep parses
-    its spec once and reads it with other variables many times."""
+    its spec once and reads it with other variables many times. `path` is the spec's file: its
+    `use:` paths are relative to its folder (without it, to that of the file `file` names, a
+    bundled spec's for 'NAME (bundled)', else the working folder); `size` its length, counted
+    with the files it uses against the limit of one file."""
     own = problems is None
     collector = problems if problems is not None else ErrorCollector()
-    spec = _parse(doc, file, default_name, dict(overrides or {}), symbolic, collector)
+    spec = _parse(doc, file, default_name, dict(overrides or {}), symbolic, collector, path, size)
     if own:
         collector.check()
     return spec
 
 
 def _parse(doc: Any, file: str, default_name: str, overrides: dict[str, str], symbolic: bool,
-           problems: ErrorCollector) -> Spec:
+           problems: ErrorCollector, path: Path | None = None, size: int = 0) -> Spec:
     if not isinstance(doc, YMap):
         raise SpecError("a spec must be a mapping with 'input' and 'layers'", loc=getattr(doc, "loc", None),
                         file=file)
-    for key in doc:
-        if key not in TOP_LEVEL_KEYS:
-            problems.add(SpecError(f"unknown top-level key '{key}'", loc=doc.key_locs[key],
-                                   hint=did_you_mean(str(key), TOP_LEVEL_KEYS)
-                                   or f"keys: {', '.join(TOP_LEVEL_KEYS)}"))
-    for key in ("input", "layers"):
+    _check_keys(doc, problems)
+    used = _used(doc, file, path, size, problems)
+    if "blocks" in doc and "input" not in doc and "layers" not in doc:
+        problems.add(SpecError("the file defines blocks but no network (no 'input', no 'layers'): a file of blocks "
+                               "is for other specs to use", loc=doc.loc,
+                               hint="write a spec with 'use: [FILE.yaml]' and layers that call its blocks"))
+    for key in ("input", "layers") if "input" in doc or "layers" in doc or "blocks" not in doc else ():
         if key not in doc:
             problems.add(SpecError(f"the spec has no '{key}'", loc=doc.loc, hint=_MISSING_HINTS[key]))
     try:
@@ -175,13 +189,18 @@ def _parse(doc: Any, file: str, default_name: str, overrides: dict[str, str], sy
         problems.add(exc)
         items = None
     symbols = _symbols(doc, overrides, symbolic, file, problems)
-    variables, declared = _variables(doc, overrides, file, symbols, problems)
+    raw_vars = _raw_variables(doc, used, problems)
+    variables, declared = _variables(raw_vars, overrides, file, symbols, problems)
     input_shape = None
     if "input" in doc:
         input_shape = _gathered(problems, lambda: parse_shape(doc["input"], doc.value_locs["input"], variables))
     if input_shape is not None and symbolic and not symbols:  # a numeric spec read symbolically: C, H, W
         input_shape = _symbolic_input(input_shape, variables)
-    blocks, broken = _blocks(doc, problems)
+    own_blocks, broken = _blocks(doc, problems)
+    blocks, notes = _with_used_blocks(own_blocks, used)
+    if used is not None:
+        broken |= used.broken - set(own_blocks)
+    check_calls(doc, blocks, CONTROL_KEYS, problems)
     spec = Spec(
         name=_gathered(problems, lambda: _text(doc, "name", default_name), default_name),
         input_shape=input_shape,
@@ -198,10 +217,103 @@ def _parse(doc: Any, file: str, default_name: str, overrides: dict[str, str], sy
         broken_blocks=broken,
         declared=declared,
         budget=_gathered(problems, lambda: _budget(doc), ()),
+        notes=tuple(notes + unused_notes(doc, blocks, frozenset(own_blocks), raw_vars)),
     )
     if items is None:  # nothing to build
         problems.check()
     return spec
+
+
+def _check_keys(doc: YMap, problems: ErrorCollector) -> None:
+    for key in doc:
+        if key not in TOP_LEVEL_KEYS:
+            problems.add(SpecError(f"unknown top-level key '{key}'", loc=doc.key_locs[key],
+                                   hint=did_you_mean(str(key), TOP_LEVEL_KEYS)
+                                   or f"keys: {', '.join(TOP_LEVEL_KEYS)}"))
+
+
+def _check_used_file(doc: YMap, problems: ErrorCollector) -> None:
+    """A used file is a spec, or a spec without `input` and `layers` (a file of blocks)."""
+    _check_keys(doc, problems)
+    if "vars" in doc and not isinstance(doc["vars"], YMap):
+        problems.add(SpecError("'vars' must be a mapping of names to values", loc=doc.value_locs["vars"],
+                               field="vars"))
+
+
+def _used(doc: YMap, file: str, path: Path | None, size: int, problems: ErrorCollector) -> using.Used | None:
+    """What the spec's `use:` brings (see using.py), or None without `use:`."""
+    if "use" not in doc:
+        return None
+    folder, real = using.spec_folder(file, path)
+    loader = using.Loader(problems, _blocks, _check_used_file, size, using.count_values(doc, MAX_VALUES + 1))
+    try:
+        return loader.uses(doc, file, folder, (real,) if real else ())
+    except SpecError as exc:  # the limit of one file passed by all of them: nothing more is read
+        problems.add(exc)
+        return using.Used()
+
+
+def _raw_variables(doc: YMap, used: using.Used | None, problems: ErrorCollector) -> YMap:
+    """The spec's `vars:` after those its used files bring: a variable of its own with the name of
+    a used one takes that one's place (the used variables computed from it follow it), and when
+    it is a plain value and the used one is declared with a range, it is the declaration's default."""
+    raw = doc.get("vars", YMap())
+    if not isinstance(raw, YMap):
+        problems.add(SpecError("'vars' must be a mapping of names to values", loc=doc.value_locs["vars"],
+                               field="vars"))
+        raw = YMap()
+    if not used or not used.variables:
+        return raw
+    merged = YMap()
+    merged.loc, merged.key_locs, merged.value_locs, merged.weight = raw.loc if raw else doc.loc, {}, {}, 1
+    later = {name for name in raw if name not in used.variables}  # the spec's own, after every used one
+    for definition in used.variables.values():
+        name, value, key_loc, value_loc = definition.name, definition.value, definition.loc, definition.value_loc
+        if name in raw:
+            too_early = sorted(words([raw[name]]) & later)
+            if too_early:  # the used value stays: what is computed from it is not reported again
+                problems.add(SpecError(
+                    f"'{name}' replaces the variable of the same name at {definition.loc}, in its place, where "
+                    f"'{too_early[0]}' is not defined yet", loc=raw.value_locs[name], field=f"vars.{name}",
+                    hint=f"give '{name}' a value that reads only the used variables, or compute "
+                    f"'{too_early[0]}' from them"))
+                merged[name], merged.key_locs[name], merged.value_locs[name] = value, key_loc, value_loc
+                continue
+            value, key_loc, value_loc = _overriding(value, key_loc, raw[name], raw.key_locs[name],
+                                                    raw.value_locs[name])
+        merged[name], merged.key_locs[name], merged.value_locs[name] = value, key_loc, value_loc
+    for name, value in raw.items():
+        if name not in merged:
+            merged[name], merged.key_locs[name], merged.value_locs[name] = value, raw.key_locs[name], \
+                raw.value_locs[name]
+    return merged
+
+
+def _overriding(used: Any, used_loc: Location, own: Any, key_loc: Location,
+                value_loc: Location) -> tuple[Any, Location, Location]:
+    """A variable of a spec replacing a used one of the same name (see _raw_variables): a plain
+    value replacing a declaration is its default, the range (and its place) the declaration's."""
+    if isinstance(used, YMap) and _is_declaration(used) and not (isinstance(own, YMap) and _is_declaration(own)):
+        declaration = YMap(used)
+        declaration.loc, declaration.weight = value_loc, used.weight
+        declaration.key_locs, declaration.value_locs = dict(used.key_locs), dict(used.value_locs)
+        declaration["default"], declaration.value_locs["default"] = own, value_loc
+        return declaration, used_loc, value_loc
+    return own, key_loc, value_loc
+
+
+def _with_used_blocks(own: dict[str, Block], used: using.Used | None) -> tuple[dict[str, Block], list[Note]]:
+    """The spec's blocks after those of its used files; its own replace used ones of the same name,
+    with a note."""
+    if not used:
+        return own, []
+    blocks = {name: definition.value for name, definition in used.blocks.items()}
+    notes = list(used.notes)
+    for name, block in own.items():
+        if name in used.blocks:
+            notes.append(using.replaced(name, block.loc, used.blocks[name].loc))
+        blocks[name] = block
+    return blocks, notes
 
 
 def _gathered(problems: ErrorCollector, read: Any, fallback: Any = None) -> Any:
@@ -452,17 +564,13 @@ def _variable_hint(exc: ExprError, variables: dict[str, Any]) -> str | None:
     return None
 
 
-def _variables(doc: YMap, overrides: dict[str, str], file: str, symbols: dict[str, Any],
+def _variables(raw: YMap, overrides: dict[str, str], file: str, symbols: dict[str, Any],
                problems: ErrorCollector) -> tuple[dict[str, Any], dict[str, Declared]]:
-    """The variables in order, and those declared with a range; one that cannot be computed is
-    UNKNOWN, its problem added to `problems`, and what depends on it is not reported again."""
+    """The variables of `raw` (`vars:`, after those of the used files) in order, and those declared
+    with a range; one that cannot be computed is UNKNOWN, its problem added to `problems`, and what
+    depends on it is not reported again."""
     values: dict[str, Any] = dict(symbols)
     declared: dict[str, Declared] = {}
-    raw = doc.get("vars", YMap())
-    if not isinstance(raw, YMap):
-        problems.add(SpecError("'vars' must be a mapping of names to values", loc=doc.value_locs["vars"],
-                               field="vars"))
-        raw = YMap()
     for name in overrides:
         if name not in raw:
             problems.add(SpecError(f"--set {name}=...: the spec has no variable '{name}'", file=file,
@@ -629,13 +737,13 @@ def _block(name: Any, body: Any, raw: YMap) -> Block:
         raise SpecError("'description' must be a string", loc=body.value_locs["description"], field="description")
     ports, variadic = _ports(body)
     outputs = _block_outputs(body)
-    params = _params(body, name)
+    params, param_locs = _params(body, name)
     clash = next((port for port in ports if port in params), None)
     if clash is not None:
         raise SpecError(f"'{clash}' is both an input and a parameter of block '{name}'", loc=body.value_locs["inputs"])
     return Block(name, params, _item_list(body["layers"], body.value_locs["layers"], "layers"),
                  output, loc, check_text(description.strip(), body.value_locs.get("description"), "description"),
-                 ports, variadic, outputs, body.value_locs.get("outputs"))
+                 ports, variadic, outputs, body.value_locs.get("outputs"), param_locs)
 
 
 def _ports(body: YMap) -> tuple[tuple[str, ...], str | None]:
@@ -677,13 +785,15 @@ def _block_outputs(body: YMap) -> tuple[str, ...]:
     return tuple(name.strip() for name in raw)
 
 
-def _params(body: YMap, block: str) -> dict[str, Any]:
-    """`params: [c, {stride: 1}]`: a plain name is required, a one-key mapping gives a default."""
+def _params(body: YMap, block: str) -> tuple[dict[str, Any], dict[str, Location]]:
+    """`params: [c, {stride: 1}]`: a plain name is required, a one-key mapping gives a default;
+    and where each is listed."""
     raw = body.get("params", YList())
     loc = body.value_locs.get("params", body.loc)
     if not isinstance(raw, list):
         raise SpecError(f"'params' of block '{block}' must be a list like [c, {{stride: 1}}]", loc=loc)
     params: dict[str, Any] = {}
+    locs: dict[str, Location] = {}
     for index, entry in enumerate(raw):
         entry_loc = raw.item_locs[index] if isinstance(raw, YList) else loc
         if isinstance(entry, str):
@@ -697,8 +807,8 @@ def _params(body: YMap, block: str) -> dict[str, Any]:
             raise SpecError(f"parameter '{name}' is listed twice", loc=entry_loc)
         if name in BUILTIN_VARIABLES:
             raise SpecError(f"'{name}' is a built-in variable and cannot be a parameter", loc=entry_loc)
-        params[name] = default
-    return params
+        params[name], locs[name] = default, entry_loc
+    return params, locs
 
 
 def _outputs(doc: YMap) -> list[tuple[str, Location]]:  # the spec's `outputs:` (a layer or a list)
