@@ -30,7 +30,8 @@ REGISTRY: dict[str, type[Layer]] = {}
 # than the class's own __dict__, and subclasses do not inherit an entry
 ReadersPlan = tuple[dict[str, tuple[str, Callable[[Any], Any]]], dict[str, Any], frozenset[str]]
 _READERS: dict[type, ReadersPlan] = {}
-_PARSERS: dict[type, dict[str, Callable[[Any], Any]]] = {}  # per layer type, field name -> parser (from_fields)
+# per layer type, from_fields' plan: field name -> parser, the defaults, the required names (see _readers)
+_PARSERS: dict[type, tuple[dict[str, Callable[[Any], Any]], dict[str, Any], frozenset[str]]] = {}
 # Names of a layer's input size in other tools' layer constructors: not fields here, because the
 # size comes from the layer's input (and `out_channels` is no cure for them).
 INPUT_SIZE_FIELDS = ("in_channels", "in_features", "input_channels", "in_planes", "inplanes", "in_ch", "c_in",
@@ -265,8 +266,11 @@ class Layer:
         (`field_locs`: field -> where its value stands, in the order of the values `given`): the layer,
         or None when anything is amiss (a value, a required field, a check: from_mapping then says
         what). The layer keeps `field_locs` (its copies share it)."""
-        defaults, required = (_READERS.get(cls) or cls._readers())[1:]
-        parsers = _PARSERS[cls]
+        plan = _PARSERS.get(cls)
+        if plan is None:
+            cls._readers()
+            plan = _PARSERS[cls]
+        parsers, defaults, required = plan
         layer = object.__new__(cls)
         state = layer.__dict__  # set in from_mapping's order (see there)
         state["name"], state["loc"], state["field_locs"] = name, loc, field_locs
@@ -288,11 +292,12 @@ class Layer:
     def _readers(cls) -> ReadersPlan:
         """from_mapping's plan, made once per layer type (kept in _READERS): field name or alias ->
         (field name, parser), the defaults, the required names."""
-        parsers = _PARSERS[cls] = {f.name: f.parse for f in cls.fields}
+        parsers = {f.name: f.parse for f in cls.fields}
         readers = _READERS[cls] = (
             {key: (field, parsers[field]) for key, field in cls._index().items()},
             {f.name: f.default for f in cls.fields if f.default is not REQUIRED},
             frozenset(f.name for f in cls.fields if f.default is REQUIRED))
+        _PARSERS[cls] = (parsers, readers[1], readers[2])
         return readers
 
     @classmethod

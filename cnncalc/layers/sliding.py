@@ -23,8 +23,11 @@ class SlidingWindow(Layer):
     ceil: bool = False
     _axes: tuple[Shape, tuple[WindowAxis, WindowAxis], tuple[str, ...]] | None = None  # axes(): the last sweep
 
+    groups: int = 1  # channel groups: a type with them checks its input's channels (check_channels)
+
     def check_channels(self, channels: Any) -> None:
-        """Checks of the input's channels (a grouped conv's groups must divide them)."""
+        """Checks of the input's channels (a grouped conv's groups must divide them): asked when `groups`
+        is not 1."""
 
     def axes(self, inputs: list[Shape]) -> tuple[WindowAxis, WindowAxis]:
         """The window sweep along H and W (kept with its stride warnings for the last input shape:
@@ -34,7 +37,8 @@ class SlidingWindow(Layer):
         if cached is not None and cached[0] == shape:
             return cached[1]
         c, h, w = shape if len(shape) == 3 else self.image(shape)  # image() says why it is no feature map
-        self.check_channels(c)
+        if self.groups != 1:
+            self.check_channels(c)
         try:
             axes, warnings = swept2d(h, w, self.kernel, self.stride, self.pad, self.dilation, self.ceil)
         except WindowProblem as exc:
