@@ -51,22 +51,21 @@ class BatchNorm(SameShape):
 
     def figures(self, inputs: list[Shape], output: Shape,
                 weighed: AbstractSet[str] | None) -> tuple[Any, Any, dict[str, Any]]:
-        """Layer.figures, computed together outside derivations() (the same operations as params, buffers
-        and costs, without naming the quantities)."""
+        """Layer.figures with the parameters and buffers (2·C each) computed here outside derivations()."""
         if deriving():
             return super().figures(inputs, output, weighed)
-        channels, elements = inputs[0][0], math.prod(output)
-        params = 2 * channels if self.affine else 0
-        terms = {NORM: elements, BATCHNORM: elements}
-        if self.affine:
-            terms[BATCHNORM_AFFINE] = elements
-            terms[PARAM_POSITIONS] = params
-        return params, 2 * channels, terms
+        channels = inputs[0][0]
+        return 2 * channels if self.affine else 0, 2 * channels, self.costs(inputs, output)
 
     def costs(self, inputs: list[Shape], output: Shape) -> dict[str, Any]:
         """At inference batch norm applies its running statistics: no mean or variance to compute."""
-        if not deriving():
-            return self.figures(inputs, output, None)[2]
+        if not deriving():  # the same terms, without naming the quantities
+            elements = math.prod(output)
+            terms = {NORM: elements, BATCHNORM: elements}
+            if self.affine:
+                terms[BATCHNORM_AFFINE] = elements
+                terms[PARAM_POSITIONS] = 2 * inputs[0][0]  # params()
+            return terms
         terms = {NORM: output_elements(output), BATCHNORM: output_elements(output)}
         if self.affine:
             terms[BATCHNORM_AFFINE] = output_elements(output)
