@@ -61,7 +61,7 @@ class BatchNorm(SameShape):
         """At inference batch norm applies its running statistics: no mean or variance to compute."""
         if not deriving():  # the same terms, without naming the quantities
             elements = math.prod(output)
-            terms = {NORM: elements, BATCHNORM: elements}
+            terms: dict[str, Any] = {NORM: elements, BATCHNORM: elements}
             if self.affine:
                 terms[BATCHNORM_AFFINE] = elements
                 terms[PARAM_POSITIONS] = 2 * inputs[0][0]  # params()
