@@ -81,6 +81,7 @@ class BuildState:
         self.modules: dict[str, Location] = {}  # module paths of the layers, and where they were given
         self.module_prefixes: set[str] = set()  # the containers on the way to them
         self.numbers: Counter = Counter()  # container path -> the number `#` takes next there
+        self.unnumbered: dict[str, list[str]] = {}  # container -> numbered paths not counted yet: _settle
         self.readers: set[str] = set()  # the layers (and the input) that some layer reads
         # Repeated layers (equal fields) are validated once and share a prototype, and the output
         # shape of a prototype on given input shapes is computed once (see Layer.copy_as).
@@ -89,14 +90,15 @@ class BuildState:
         self.field_names: dict[tuple[Any, ...], tuple[Any, ...]] = {}  # (type, keys) -> their fields
         self.expansions: dict[Any, Any] = {}  # see _expanded
         self.plain_blocks: dict[int, bool] = {}  # by id(block): see _plain_block
-        self.block_params: dict[int, tuple[Any, list[str], dict[str, Any], int]] = {}  # by id(block): _params
+        self.block_params: dict[int, tuple[Any, list[str], tuple[tuple[str, Any, bool], ...], int]] = {}  # _params
         self.reported = 0  # problems given to report(), Consequences included
         self.contents: dict[Any, int] = {}  # an item's values (keys, types, values) -> their number
         self.layers_seen: dict[Any, Layer] = {}  # prototypes by values and the variables they read
-        self.literal_prototypes: dict[int, Layer] = {}  # by an ItemPlan's content number (see _planned)
         self.planned_prototypes: dict[Any, Layer] = {}  # by it and the variables it reads
         self.values_seen: dict[int, Values | YMap] = {}  # by id(values): see _known_values
         self.explicit_names: dict[int, tuple[YList, dict[str, Location]]] = {}  # by id(items)
+        self.first_values: dict[tuple[int, bool], tuple[YMap, YMap]] = {}  # an item's values with `first:`
+        self.conditions: dict[tuple[int, str], tuple[dict[str, Any], bool]] = {}  # by id(variables), text
         self.work = 0
         self.floors: dict[str, int] = {}  # the least work of a block call, by block name (see workfloor.py)
         self.max_work, self.max_nodes = MAX_WORK, MAX_NODES  # read here, so that a test can lower them

@@ -46,6 +46,10 @@ from .yamlsrc import YList, YMap, weight_of
 __all__ = ["CONTROL_KEYS", "INPUT_KEYS", "INPUT_NAME", "MAX_BLOCK_DEPTH", "MAX_NODES", "MAX_REPEAT", "MAX_WORK",
            "MODES", "Call", "Graph", "Node", "Origin", "build"]
 IMAGE_CHANNELS = (1, 3, 4)  # grey, RGB, RGBA: what a channels-last input ends with
+_INPUT_PORT = frozenset((INPUT_NAME,))  # a block's ports when it has one input
+# The keys that make an item's block call more than one plain instance (see _call_item): copies, a condition,
+# marks, a shared module (an error on a block).
+_NOT_PLAIN_CALL = frozenset(("repeat", "first", "chain", "share", "train_only", "checkpoint", "held", "when"))
 
 
 def build(spec: Spec, input_shape: Shape | None = None, problems: ErrorCollector | None = None) -> Graph:
@@ -103,8 +107,20 @@ class _Builder(BuildReuse):
         known = self.explicit_names.get(id(items))  # _explicit_names, found once when they are all good
         scope.later = dict(known[1] if known is not None and known[0] is items else self._explicit_names(items))
         previous = scope.names[INPUT_NAME]
-        for index, item in enumerate(items):
-            previous = self.item(index, item, items.item_locs[index], scope, previous)
+        blocks, item_locs = self.spec.blocks, items.item_locs
+        for index, item in enumerate(items):  # the common cases first (item() is the rest)
+            if isinstance(item, YMap):
+                plan = item.plan or plan_of(item)
+                if plan.layer is not None:
+                    if not plan.conditional or self._kept(item, scope.variables):
+                        previous = self._layer_item(plan, scope, previous)
+                        continue
+                else:
+                    op = item.get("op")
+                    if type(op) is str and op in blocks and op not in REGISTRY and _NOT_PLAIN_CALL.isdisjoint(item):
+                        previous = self._call_item(plan, blocks[op], scope, previous)
+                        continue
+            previous = self.item(index, item, item_locs[index], scope, previous)
         for ref, target in scope.held_until:  # `held: LAYER`, LAYER being a later item of this list
             whole = scope.prefix + target
             self.held[ref] = whole if whole in self.groups else scope.names.get(target, ref)
@@ -117,9 +133,7 @@ class _Builder(BuildReuse):
             self.problems.add(SpecError(f"layer #{index + 1} must be a mapping like "
                                         "'{op: conv, out: 64, kernel: 3}'", loc=loc))
             return self._unknown(f"{scope.prefix}#{index + 1}")
-        plan = item.plan or plan_of(item)
-        if plan.layer is not None and (not plan.conditional or self._kept(item, scope.variables)):
-            return self._layer_item(plan, scope, previous)
+        plan = item.plan or plan_of(item)  # not a plain layer kept, nor a plain block call (see expand)
         given_name = item.get("name")
         if isinstance(given_name, str) and is_name(given_name) and given_name != INPUT_NAME:
             local = given_name
@@ -236,8 +250,11 @@ class _Builder(BuildReuse):
             until = self._held(item, variables, name, scope) if plan.held else None
             if len(self.nodes) >= self.max_nodes:  # add_layer's steps
                 self._too_many(name, item.loc)
-            ref = self._placed(self._planned(plan, name, variables), inputs, variables, check_only, module,
-                               plan.origin_of(local), scope.train_only)
+            origin = plan.origin  # plan.origin_of(local), without its call when it has it
+            if origin is None or origin.local != local:
+                origin = plan.origin_of(local)
+            ref = self._placed(self._planned(plan, name, variables), inputs, variables, check_only, module, origin,
+                               scope.train_only)
             if until and not check_only:  # as instance() does
                 if isinstance(until, str):
                     scope.held_until.append((ref, until))
@@ -252,6 +269,50 @@ class _Builder(BuildReuse):
         if plan.conditional:  # kept: an alternative of the same name after it is left out
             scope.kept.add(local)
         scope.names[local] = ref
+        return ref
+
+    def _call_item(self, plan: ItemPlan, block: Block, scope: Scope, previous: str) -> str:
+        """item(), instance() and call() for a block call with none of the keys that make copies, skip it or
+        mark it (_NOT_PLAIN_CALL): the common case, without the steps it has no use for."""
+        item = plan.item
+        local = plan.local or self._auto_name(plan.base, scope)
+        scope.later.pop(local, None)
+        name = scope.prefix + local
+        variables = scope.variables
+        try:
+            inputs = self._inputs(item, scope, previous, name, variables) if plan.inputs or self.dangling \
+                else (previous,)
+            self.work += item.weight  # weight_of(item); charge() when past the limit
+            if self.work > self.max_work:
+                self.charge(0, item, name)
+            shapes = self.shapes
+            check_only = scope.check_only or \
+                (shapes.get(inputs[0]) is None if len(inputs) == 1 else None in [shapes.get(ref) for ref in inputs])
+            if check_only:
+                module = ""
+            elif plan.module:
+                module = self._module(item, scope, local, None, variables, name, layer=False)
+            else:  # a name: nothing to number (_number)
+                module = scope.module + local
+            ref, inner, outputs = self._called(block, name, plan.values, inputs, variables, scope, check_only, module,
+                                               plan.origin_of(local), scope.train_only)
+        except Stopped:
+            raise
+        except SpecError as exc:
+            for one in exc.errors if isinstance(exc, SpecErrors) else (exc,):
+                self.report(one, item, scope)
+            ref = scope.names[local] = self._unknown(name)
+            return ref
+        scope.names[local] = ref
+        if inner is not None:  # its names, as `NAME.inner` (but its ports)
+            dotted, ports = local + ".", inner.ports
+            scope.names.update({dotted + key: value for key, value in inner.names.items() if key not in ports})
+            lists = inner.lists
+            if lists or block.outputs:
+                exported = self._exported_lists(block, inner, name, outputs)
+                scope.lists.update(zip([dotted + key for key in exported], exported.values()))
+                if local in exported:  # a block's outputs: `NAME.*`
+                    scope.lists[local] = exported[local]
         return ref
 
     def instance(self, target: type[Layer] | Block | None, item: YMap, name: str, inputs: tuple[str, ...],
@@ -353,6 +414,9 @@ class _Builder(BuildReuse):
         """The item's own keys (not control keys), with `first:` overrides on the first repetition."""
         if "first" not in item:  # the common case: the item's keys and locations as they are
             return (item.plan or plan_of(item)).values
+        known = self.first_values.get((id(item), first))  # the same for every copy after the first, and every call
+        if known is not None and known[0] is item:
+            return known[1]
         values = YMap()
         values.loc, values.key_locs, values.value_locs = item.loc, {}, {}
         sources = [item]
@@ -375,11 +439,37 @@ class _Builder(BuildReuse):
                 values[key] = value
                 values.key_locs[key] = source.key_locs[key]
                 values.value_locs[key] = source.value_locs[key]
+        self.first_values[(id(item), first)] = (item, values)  # holds `item`, so that its id is not reused
         return values
 
     def call(self, block: Block, name: str, values: YMap, inputs: tuple[str, ...], variables: dict[str, Any],
              scope: Scope, check_only: bool = False, module: str = "", origin: Origin | None = None,
              train_only: bool = False) -> tuple[str, Exports]:
+        """A block instance: what it stands for, and its names and lists for the caller (`NAME.inner`)."""
+        out, inner, outputs = self._called(block, name, values, inputs, variables, scope, check_only, module, origin,
+                                           train_only)
+        if inner is None:
+            return out, ({}, {})
+        exported = inner.names.copy()  # but the ports
+        for port in inner.ports:
+            exported.pop(port, None)
+        return out, (exported, self._exported_lists(block, inner, name, outputs))
+
+    @staticmethod
+    def _exported_lists(block: Block, inner: Scope, name: str, outputs: list[str]) -> dict[str, list[str]]:
+        """A block instance's lists for the caller: its own (but the ports'), and its outputs as `NAME.*`."""
+        exported = inner.lists.copy()
+        for port in inner.ports:
+            exported.pop(port, None)
+        if block.outputs:
+            exported[name.rsplit(".", 1)[-1]] = outputs  # `NAME.*`, picked up by item()
+        return exported
+
+    def _called(self, block: Block, name: str, values: YMap, inputs: tuple[str, ...], variables: dict[str, Any],
+                scope: Scope, check_only: bool, module: str, origin: Origin | None,
+                train_only: bool) -> tuple[str, Scope | None, list[str]]:
+        """call()'s work: what the instance stands for, its scope (None: a skipped recursive call, nothing to
+        export) and its outputs."""
         if len(scope.stack) >= MAX_BLOCK_DEPTH:
             last = len(scope.stack) - 1 - scope.stack[::-1].index(block.name) if block.name in scope.stack else None
             cycle = scope.stack[last:] if last is not None else ()
@@ -388,17 +478,26 @@ class _Builder(BuildReuse):
                 f"{what}blocks are nested more than {MAX_BLOCK_DEPTH} deep", loc=values.loc, layer=name, field="op",
                 hint="a block that uses itself needs a 'when:' that ends the recursion" if cycle else None))
         if check_only and block.name in scope.stack:  # a skipped recursive call: checked at the call only
-            return self._unknown(name), ({}, {})
-        ports = self._ports(block, inputs, values, name)
+            return self._unknown(name), None, []
+        if not block.inputs and block.variadic is None and len(inputs) == 1:  # _ports' common case: one input
+            names: dict[str, str] = {INPUT_NAME: inputs[0]}
+            lists: dict[str, list[str]] = {}
+        else:
+            names, lists = self._ports(block, inputs, values, name)
         args = {}
+        params = block.params
         for key, value in values.items():
-            if key not in block.params:
+            if key not in params:
                 raise SpecError(f"block '{block.name}' has no parameter '{key}'", loc=values.key_locs[key],
                                 layer=name, hint=did_you_mean(str(key), block.params)
                                 or f"parameters: {', '.join(block.params) or 'none'}")
-            args[key] = resolve_value(value, variables, values.value_locs[key], name, key)
+            args[key] = value if type(value) is int else \
+                resolve_value(value, variables, values.value_locs[key], name, key)
         known = self.block_params.get(id(block))
-        required, defaults, weight = known[1:] if known is not None and known[0] is block else self._params(block)
+        if known is not None and known[0] is block:
+            _, required, defaults, weight = known
+        else:
+            required, defaults, weight = self._params(block)
         for param in required:
             if param not in args:
                 missing = [p for p in required if p not in args]
@@ -408,26 +507,24 @@ class _Builder(BuildReuse):
         if self.work > self.max_work:
             self.charge(0, values, name)
         shape = self.shapes.get(inputs[0]) if inputs else None
-        inner_vars = {**self.spec.variables, "in_channels": UNKNOWN, "in_height": UNKNOWN, "in_width": UNKNOWN,
-                      "in_count": len(inputs)}
-        if shape is not None:
-            inner_vars["in_channels"] = shape[0]
-            if len(shape) == 3:
-                inner_vars["in_height"], inner_vars["in_width"] = shape[1], shape[2]
-        seen = None
-        for key, default in defaults.items():  # defaults may use earlier parameters and the input size
+        if shape is None:
+            channels = height = width = UNKNOWN
+        else:
+            channels = shape[0]
+            height, width = (shape[1], shape[2]) if len(shape) == 3 else (UNKNOWN, UNKNOWN)
+        seen = {**self.spec.variables, "in_channels": channels, "in_height": height, "in_width": width,
+                "in_count": len(inputs), **args}
+        for key, default, plain in defaults:  # defaults may use earlier parameters and the input size
             if key not in args:
-                if seen is None:
-                    seen = {**inner_vars, **args}
-                args[key] = seen[key] = resolve_value(default, seen, block.loc, name, key)
-        names, lists = ports
+                args[key] = seen[key] = default if plain else resolve_value(default, seen, block.loc, name, key)
         inner = made(Scope, {  # Scope(...) with every field given
-            "variables": seen if seen is not None else {**inner_vars, **args},  # seen: the same, made above
+            "variables": seen,
             "prefix": name + ".", "names": names,
             "stack": (*scope.stack, block.name), "module": module + "." if module else "", "counters": {},
             "later": {}, "call": made(CallSite, {"layer": name, "block": block.name, "values": values, "scope": scope}),
             "check_only": check_only,
-            "lists": lists, "ports": frozenset(names), "kept": set(), "train_only": train_only, "held_until": []})
+            "lists": lists, "ports": _INPUT_PORT if len(names) == 1 else frozenset(names), "kept": set(),
+            "train_only": train_only, "held_until": []})
         out = self._expanded(block, inner, args, inputs, module, check_only or train_only)
         if self.dangling and block.output is None and not block.outputs:  # its last layer is its output
             out = self._readable(out, out.removeprefix(inner.prefix), block.loc, name, "op")
@@ -444,39 +541,32 @@ class _Builder(BuildReuse):
             if not outputs:
                 raise SpecError(f"the outputs of block '{block.name}' ({', '.join(block.outputs)}) name no layer",
                                 loc=where, layer=name, field="outputs")
-        exported, exported_lists = inner.names.copy(), inner.lists.copy()  # but the ports
-        for port in inner.ports:
-            exported.pop(port, None)
-            exported_lists.pop(port, None)
-        if block.outputs:
-            exported_lists[name.rsplit(".", 1)[-1]] = outputs  # `NAME.*`, picked up by item()
         if check_only:
-            return self._unknown(name), (exported, exported_lists)
+            return self._unknown(name), inner, outputs
         self.groups[name] = (block.name, outputs[0])
         if len(outputs) > 1:
             self.group_outputs[name] = tuple(outputs)
         self.calls.append(made(Call, {
             "name": name, "block": block.name, "args": args, "variables": inner.variables, "input": inputs[0],
-            "output": outputs[0], "module": module, "origin": origin, "inputs": tuple(inputs),
+            "output": outputs[0], "module": module, "origin": origin, "inputs": inputs,
             "outputs": tuple(outputs)}))
-        return outputs[0], (exported, exported_lists)
+        return outputs[0], inner, outputs
 
-    def _params(self, block: Block) -> tuple[list[str], dict[str, Any], int]:
-        """A block's required parameters, its defaults and their weight in work units: once per block."""
+    def _params(self, block: Block) -> tuple[list[str], tuple[tuple[str, Any, bool], ...], int]:
+        """A block's required parameters, its defaults (each with whether it is a whole number, which
+        resolves to itself) and their weight in work units: once per block."""
         known = self.block_params.get(id(block))
         if known is None or known[0] is not block:
-            defaults = {p: d for p, d in block.params.items() if d is not REQUIRED}
+            defaults = tuple([(p, d, type(d) is int) for p, d in block.params.items() if d is not REQUIRED])
             known = self.block_params[id(block)] = (
                 block, [p for p, d in block.params.items() if d is REQUIRED], defaults,
-                sum(weight_of(d) for d in defaults.values()))
+                sum(weight_of(d) for _, d, _ in defaults))
         return known[1], known[2], known[3]
 
     def _ports(self, block: Block, inputs: tuple[str, ...], values: YMap,
                name: str) -> tuple[dict[str, str], dict[str, list[str]]]:
         """The block's names for its inputs: `input` (the first) and each named input; the last, if it
         takes the rest, as `rest.0`, `rest.1`... and `rest.*`."""
-        if not block.inputs and block.variadic is None and len(inputs) == 1:  # the common case: one input
-            return {INPUT_NAME: inputs[0]}, {}
         fixed = [port for port in block.ports if port != block.variadic]
         if len(inputs) < len(fixed) or (block.variadic is None and len(inputs) > len(fixed)):
             wanted = f"{len(fixed)}{' or more' if block.variadic else ''}"

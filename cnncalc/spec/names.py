@@ -8,7 +8,7 @@ from typing import Any
 from ..core.errors import Location, SpecError
 from .buildstate import BuildState, Scope
 from .modpath import module_path
-from .spec import NAME_PATTERN, check_name
+from .spec import INPUT_NAME, NAME_PATTERN, check_name
 from .yamlsrc import YList, YMap
 
 
@@ -28,7 +28,9 @@ class BuildNames(BuildState):
             if isinstance(item, YMap) and "name" in item:
                 loc = item.value_locs["name"]
                 try:
-                    name = check_name(item["name"], loc)
+                    name = item["name"]
+                    if type(name) is not str or not is_name(name) or name == INPUT_NAME:
+                        name = check_name(name, loc)  # which says why
                     if name in seen and not (guarded[name] and "when" in item):
                         raise SpecError(f"duplicate layer name '{name}' (first used at line {seen[name].line})",
                                         loc=loc, layer=name, field="name",
@@ -87,22 +89,40 @@ class BuildNames(BuildState):
         given numbers take theirs. `container` (a block instance's path and '.', or '') is numbered."""
         if "." not in relative and relative != "#" and not relative.isdigit():
             return container + relative  # the common case: a name, nothing to number
-        if "#" not in relative:  # only remember the numbers the path takes
-            numbers = self.numbers
-            for within, taken in _numbered_parts(relative):
-                inside = container + within if within is not None else container[:-1]
-                if numbers.get(inside, 0) < taken:  # get: a Counter's [] of a missing key is a Python call
-                    numbers[inside] = taken
+        if "#" not in relative:  # the numbers it takes, counted when a `#` asks for the next one (_settle)
+            pending = self.unnumbered.get(container)
+            if pending is None:
+                self.unnumbered[container] = [relative]
+            else:
+                pending.append(relative)
             return container + relative
         out = container.split(".")[:-1]
         for part in relative.split("."):
             inside = ".".join(out)
             if part == "#":
+                if self.unnumbered:
+                    self._settle(inside)
                 part = str(self.numbers[inside])
             if part.isdigit():
                 self.numbers[inside] = max(self.numbers[inside], int(part) + 1)
             out.append(part)
         return ".".join(out)
+
+    def _settle(self, inside: str) -> None:
+        """Count the numbers taken in `inside` by the paths _number left uncounted: those of the containers
+        it can be in ('' and each of its own paths and '.'). A path's numbers are counted once, and in any
+        order (each is a maximum), so that most (a block's `conv.0.1` inside its instance) never are."""
+        unnumbered, numbers = self.unnumbered, self.numbers
+        containers = [""]
+        if inside:
+            parts = inside.split(".")
+            containers += [".".join(parts[:n]) + "." for n in range(1, len(parts) + 1)]
+        for container in containers:
+            for relative in unnumbered.pop(container, ()):
+                for within, taken in _numbered_parts(relative):
+                    place = container + within if within is not None else container[:-1]
+                    if numbers.get(place, 0) < taken:  # get: a Counter's [] of a missing key is a Python call
+                        numbers[place] = taken
 
     def _take_module(self, path: str, loc: Location, name: str) -> None:
         """Two layers cannot share a module path, nor can one sit inside another."""

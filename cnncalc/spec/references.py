@@ -2,6 +2,7 @@
 `blk.a`, `rep.0`, `rep.*`, `xs.{i}`, `bottom if level_root`; and whether a repeat's copies chain."""
 from __future__ import annotations
 
+import functools
 import re
 from typing import Any
 
@@ -31,9 +32,18 @@ class BuildReferences(BuildNames):
         return value
 
     def _condition(self, item: YMap, variables: dict[str, Any], name: str) -> bool:
-        value = resolve_value(item["when"], variables, item.value_locs["when"], name, "when")
+        """`when:`; a text is evaluated once with the same variables (a block's layers often share one)."""
+        raw = item["when"]
+        if type(raw) is str:
+            key = (id(variables), raw)
+            known = self.conditions.get(key)
+            if known is not None and known[0] is variables:
+                return known[1]
+        value = resolve_value(raw, variables, item.value_locs["when"], name, "when")
         if isinstance(value, bool) or (isinstance(value, (int, float)) and value == value and
                                        abs(value) != float("inf")):
+            if type(raw) is str:
+                self.conditions[key] = (variables, bool(value))  # holds `variables`: its id stays its own
             return bool(value)
         raise SpecError(f"must be true or false (or an expression giving one), got {value!r}",
                         loc=item.value_locs["when"], layer=name, field="when")
@@ -93,10 +103,10 @@ class BuildReferences(BuildNames):
         copies); `rep.*` (every copy, a port's rest, a block's outputs); `xs.{i}` (an expression's
         value in braces); `bottom if level_root` (only when the condition holds)."""
         text = entry.strip()
-        conditional = _CONDITIONAL.fullmatch(text)
-        if conditional:
-            text = conditional.group(1)
-            keep = evaluate_located(conditional.group(2), entry.strip(), variables, loc, name, field_name)
+        conditional = _conditional(text)
+        if conditional is not None:
+            text, condition = conditional
+            keep = evaluate_located(condition, entry.strip(), variables, loc, name, field_name)
             if not isinstance(keep, bool):
                 raise SpecError(f"the condition of '{entry.strip()}' must be true or false, got {keep!r}", loc=loc,
                                 layer=name, field=field_name)
@@ -133,6 +143,13 @@ class BuildReferences(BuildNames):
 
 # `NAME if CONDITION`; NAME may hold `{...}` with spaces (`c.{i - 1} if i > 0`)
 _CONDITIONAL = re.compile(r"((?:[^\s{}]|\{[^{}]*\})+)\s+if\s+(.+)")
+
+
+@functools.lru_cache(maxsize=4096)
+def _conditional(text: str) -> tuple[str, str] | None:
+    """`NAME if CONDITION` as (NAME, CONDITION), or None; remembered, as a block's items give the same few."""
+    found = _CONDITIONAL.fullmatch(text)
+    return (found.group(1), found.group(2)) if found else None
 
 
 def _shown(names: dict[str, str]) -> list[str]:

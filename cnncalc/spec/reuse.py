@@ -25,24 +25,31 @@ class BuildReuse(BuildLayers):
         and module path (see _Expansion). Only plain blocks are remembered: layers and nothing else,
         every input a different layer, a module path of their own, no problem found, nothing
         training-only around."""
+        if special or not module or self.train_only_nodes or \
+                not (self.plain_blocks.get(id(block)) or self._plain_block(block)):
+            return self.expand(block.items, inner)
+        if len(inputs) == 1:
+            shapes: tuple[Any, ...] = (self.shapes.get(inputs[0]),)
+        elif len(set(inputs)) == len(inputs):
+            shapes = tuple([self.shapes.get(ref) for ref in inputs])
+        else:  # an input given twice
+            return self.expand(block.items, inner)
         key: Any = None
-        if not special and module and not self.train_only_nodes and \
-                (self.plain_blocks.get(id(block)) or self._plain_block(block)) \
-                and len(set(inputs)) == len(inputs):
-            try:
-                shapes = (self.shapes.get(inputs[0]),) if len(inputs) == 1 else \
-                    tuple([self.shapes.get(ref) for ref in inputs])
-                key = (id(block), *args, *args.values(), *map(type, args.values()), *shapes)
-                recorded: _Expansion | None = self.expansions.get(key)
-            except TypeError:  # a list among the arguments
-                key = recorded = None
-            if recorded is not None and not recorded.usable():
+        try:
+            key = (id(block), *args, *args.values(), *map(type, args.values()), *shapes)
+            recorded: _Expansion | None = self.expansions.get(key)
+        except TypeError:  # a list among the arguments
+            key = recorded = None
+        if recorded is not None:
+            if not recorded.usable():
                 key = None
-            elif recorded is not None and self._replayed(recorded, inner, inputs, module):
+            elif self._replayed(recorded, inner, inputs, module):
                 return inner.prefix + recorded.out if recorded.out_port is None else inputs[recorded.out_port]
+        if key is None:
+            return self.expand(block.items, inner)
         start, work, reported, errors = len(self.nodes), self.work, self.reported, len(self.problems.errors)
         out = self.expand(block.items, inner)
-        if key is not None and self.reported == reported and len(self.problems.errors) == errors and \
+        if self.reported == reported and len(self.problems.errors) == errors and \
                 id(block.items) in self.explicit_names:  # nothing was wrong
             self.expansions[key] = _Expansion(self.nodes[start:], inner, inputs, module, out, self.work - work)
         return out
@@ -70,13 +77,29 @@ class BuildReuse(BuildLayers):
             return False
         self.work += recorded.work
         prefix, container = inner.prefix, module + "."
-        shapes, readers, nodes, node_by_name = self.shapes, self.readers, self.nodes, self.node_by_name
+        # The module paths, as _number and _take_module take them: the instance's path is new (above), so
+        # none of its layers' paths is taken, and they took each other's in the first instance.
+        if recorded.numbered:
+            pending = self.unnumbered.get(container)
+            if pending is None:
+                self.unnumbered[container] = list(recorded.numbered)
+            else:
+                pending.extend(recorded.numbered)
+        containers, new = self.module_prefixes, [module]
+        up = module.rpartition(".")[0]
+        while up and up not in containers:
+            new.append(up)
+            up = up.rpartition(".")[0]
+        containers.update(new)
+        containers.update([container + within for within in recorded.containers])
+        shapes, readers, nodes, node_by_name, modules = self.shapes, self.readers, self.nodes, self.node_by_name, \
+            self.modules
         variables = inner.variables
         for node, local, refs, relative, loc in recorded.nodes:
             name = prefix + local
             ins = tuple([prefix + ref if port is None else inputs[port] for ref, port in refs])
-            path = self._number(container, relative)
-            self._take_module(path, loc, name)
+            path = container + relative
+            modules[path] = loc
             layer = node.layer
             copy = made(Node, {"layer": layer.copy_as(name, layer.loc, layer.field_locs), "inputs": ins,
                                "input_shapes": node.input_shapes, "output_shape": node.output_shape,
@@ -102,6 +125,8 @@ class _Expansion:
     asks (most blocks are never called alike twice)."""
 
     nodes: list[tuple[Node, str, tuple[_Ref, ...], str, Location]]
+    numbered: list[str]  # the module paths (inside the instance's) that take numbers (see names._number)
+    containers: list[str]  # the containers on the way to them (inside the instance's)
     names: list[tuple[str, str, int | None]]
     out: str  # as a _Ref
     out_port: int | None
@@ -133,6 +158,10 @@ class _Expansion:
             item = node.origin.item
             self.nodes.append((node, node.name[len(prefix):], tuple(refs),  # type: ignore[arg-type]
                                node.module[len(container):], item.value_locs.get("module", item.loc)))
+        relatives = [relative for _, _, _, relative, _ in self.nodes]
+        self.numbered = [relative for relative in relatives if "." in relative or relative.isdigit()]
+        self.containers = list(dict.fromkeys(relative.rsplit(".", n)[0] for relative in self.numbered
+                                             for n in range(1, relative.count(".") + 1)))
         self.names = []
         for key, name in inner.names.items():
             found = ref(name)

@@ -378,11 +378,9 @@ def parse_shape(value: Any, loc: Location | None, variables: dict[str, Any] | No
 
 def oversized(shape: Shape) -> str | None:
     """Why a shape cannot be a tensor (a size or the element count beyond 2**63 - 1), or None."""
-    count = 1
-    for size in shape:
-        if not isinstance(size, int):  # symbolic
-            return None
-        count *= size
+    count = math.prod(shape)
+    if type(count) is not int:  # a symbolic size (or a float, which is no size)
+        return None
     if count > MAX_SIZE:
         shown = "x".join(str(s) if s <= MAX_SIZE else f"<{len(str(s))} digits>" for s in shape)
         return f"{shown} has more than 2**63 - 1 elements, PyTorch's limit"
