@@ -21,13 +21,13 @@ from typing import TYPE_CHECKING, Any, Union
 from .analysis.conventions import CONVENTIONS, Convention
 from .analysis.engine import analyze as run_engine
 from .analysis.report import DTYPE_BYTES, Report
-from .core.errors import ErrorCollector, OptionError, did_you_mean
+from .core.errors import ErrorCollector, OptionError, SpecError, did_you_mean
 from .core.figures import FIGURES
 from .core.shapes import Shape
 from .core.text import VALUE_CHARS, printable, printable_cut, shown
 from .spec import bundled
 from .spec.graph import Graph, build
-from .spec.spec import load_spec, oversized, parse_spec, spec_from_document
+from .spec.spec import Spec, load_spec, oversized, parse_spec, spec_from_document
 from .spec.yamlsrc import parse_yaml, read_spec_text
 
 if TYPE_CHECKING:  # imported by the functions that need them: `cnncalc table` starts without them
@@ -130,10 +130,35 @@ def load_graph(spec: SpecSource, *, set: Mapping[str, Any] | None = None, input:
     shape = input_shape_of(input)
     problems = ErrorCollector()  # the spec's problems and its layers' are reported together
     if _is_text(spec):
-        return build(parse_spec(str(spec), "<spec>", overrides=overrides, symbolic=symbolic, problems=problems),
-                     shape, problems), "<spec>"
-    path, display = bundled.resolve(str(spec))
-    return build(load_spec(path, display, overrides, symbolic=symbolic, problems=problems), shape, problems), display
+        parsed, display = parse_spec(str(spec), "<spec>", overrides=overrides, symbolic=symbolic,
+                                     problems=problems), "<spec>"
+    else:
+        path, display = bundled.resolve(str(spec))
+        parsed = load_spec(path, display, overrides, symbolic=symbolic, problems=problems)
+    problem = input_rank_problem(shape, parsed)
+    if problem is not None:
+        problems.add(problem)  # reported with the spec's other problems; its layers are checked at its own input
+        shape = None
+    return build(parsed, shape, problems), display
+
+
+# What an input of each rank is, and how --input gives it.
+INPUT_FORMS = {1: ("a vector [F]", "F"), 2: ("a sequence [L, D] of L tokens of D features", "L,D"),
+               3: ("a feature map [C, H, W]", "C,H,W")}
+
+
+def input_rank_problem(shape: Shape | None, spec: Spec) -> SpecError | None:
+    """An --input of another rank than the spec's input, located at the spec's `input:`; None if it fits.
+    Each rank is a different kind of tensor (3,224 is not an image and 197,768 is not a map): the spec's
+    layers are written for its kind."""
+    expected = spec.input_shape
+    if shape is None or expected is None or len(shape) == len(expected):
+        return None
+    kind, form = INPUT_FORMS[len(expected)]
+    given = ",".join(str(size) for size in shape)
+    example = ",".join(str(size) for size in expected) if all(isinstance(s, int) for s in expected) else form
+    return SpecError(f"--input {given} has {len(shape)} size{'s' if len(shape) > 1 else ''}, but the spec's input "
+                     f"is {kind}: --input must be {form}", loc=spec.input_loc, hint=f"e.g. --input {example}")
 
 
 def input_shape_of(input: InputShape) -> Shape | None:
@@ -143,10 +168,12 @@ def input_shape_of(input: InputShape) -> Shape | None:
     if isinstance(input, str):
         return parse_input_option(input)
     if not isinstance(input, Sequence):
-        raise OptionError(f"input must be (C, H, W) or (F,) of positive whole numbers, got {_echo(input)}")
+        raise OptionError(f"input must be (C, H, W), (L, D) or (F,) of positive whole numbers, got {_echo(input)}")
     shape = tuple(input)
-    if len(shape) not in (1, 3) or not all(isinstance(n, int) and not isinstance(n, bool) and n > 0 for n in shape):
-        raise OptionError(f"input must be (C, H, W) or (F,) of positive whole numbers, got {shown(repr(shape))}")
+    if len(shape) not in (1, 2, 3) or not all(isinstance(n, int) and not isinstance(n, bool) and n > 0
+                                              for n in shape):
+        raise OptionError(f"input must be (C, H, W), (L, D) or (F,) of positive whole numbers, got "
+                          f"{shown(repr(shape))}")
     problem = oversized(shape)
     if problem:
         raise OptionError(f"input {problem}")
@@ -285,6 +312,10 @@ def sweep(spec: SpecSource, *, set: Mapping[str, str | Sequence[Any]] | None = N
     document = parse_yaml(text, display)
     first = {axis.name: axis.values[0] for axis in axes}  # symbols of a symbolic spec need a value too
     default = spec_from_document(document, display, default_name, overrides=first)
+    for shape in shapes:
+        problem = input_rank_problem(shape, default)
+        if problem is not None:
+            raise problem
     for axis in axes:  # each value, before any work: an unknown variable or a value out of range is refused
         for value in dict.fromkeys(axis.values[1:]):
             spec_from_document(document, display, default_name, overrides={**first, axis.name: value})
@@ -360,12 +391,13 @@ def convention_named(convention: str | Convention) -> Convention:
 
 
 def parse_input_option(text: str) -> Shape:
-    """'3,224,224' or '3x224x224' -> (3, 224, 224): ASCII digits only (str.isdigit also accepts
-    '²' and other digits that int() refuses), and a shape a tensor can have."""
+    """'3,224,224' or '3x224x224' -> (3, 224, 224), '197,768' -> (197, 768): ASCII digits only (str.isdigit
+    also accepts '²' and other digits that int() refuses), and a shape a tensor can have. Whether its rank
+    is the spec's input's is input_rank_problem's question."""
     parts = [p for p in re.split(r"[,x×\s]+", text.strip()) if p]
-    if len(parts) not in (1, 3) or not all(re.fullmatch(r"[0-9]{1,30}", p) and int(p) > 0 for p in parts):
-        raise OptionError(f"--input must be C,H,W (or F) of positive whole numbers, got {shown(text)}",
-                          hint="e.g. --input 3,224,224")
+    if len(parts) not in (1, 2, 3) or not all(re.fullmatch(r"[0-9]{1,30}", p) and int(p) > 0 for p in parts):
+        raise OptionError(f"--input must be C,H,W (L,D for a sequence of tokens, F for a vector) of positive "
+                          f"whole numbers, got {shown(text)}", hint="e.g. --input 3,224,224")
     shape = tuple(int(p) for p in parts)
     problem = oversized(shape)
     if problem:

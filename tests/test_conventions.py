@@ -370,25 +370,33 @@ def test_the_usual_modules_count_as_the_convention_says(tool):
 @pytest.mark.torch
 @pytest.mark.filterwarnings("ignore")
 @pytest.mark.parametrize("tool", PEERS)
-def test_nn_multihead_attention_counts_as_the_convention_says(tool):
+@pytest.mark.parametrize("dropout", [0.0, 0.25])
+def test_nn_multihead_attention_counts_as_the_convention_says(tool, dropout):
     """mha's example as torchvision calls nn.MultiheadAttention (its exact type, which ptflops looks up), and for
     FlopCounterMode on the meta device, where the fused inference fast path (LOWERING_QUIRKS) is not taken: what
-    the tools count for torchvision's ViT blocks, and what verify (on the meta device) counts per layer."""
+    the tools count for torchvision's ViT blocks, and what verify (on the meta device) counts per layer. With
+    dropout on the attention weights, in train mode (where it runs: F.scaled_dot_product_attention's math path,
+    its mask drawn and multiplied), no tool counts the dropout: fvcore leaves the attention out as before,
+    ptflops' hook for nn.MultiheadAttention has no dropout term, thop and torchinfo count 0, FlopCounterMode counts
+    the math path's two bmm as it counted the fused attention (and neither the mask nor its product). So no
+    convention counts mha's `dropout`."""
     torch = pytest.importorskip("torch")
     pytest.importorskip(PACKAGE[tool])
-    graph = build(parse_spec(REGISTRY["mha"].example_spec(), "mha.yaml"))
+    text = REGISTRY["mha"].example_spec().replace("heads: 2}", f"heads: 2, dropout: {dropout}}}")
+    graph = build(parse_spec(text, "mha.yaml"))
+    assert graph.nodes[-1].layer.dropout == dropout
 
     class Model(torch.nn.Module):
         def __init__(self):
             super().__init__()
-            self.attention = torch.nn.MultiheadAttention(4, 2, batch_first=True)
+            self.attention = torch.nn.MultiheadAttention(4, 2, batch_first=True, dropout=dropout)
 
         def forward(self, x):
             x = x.reshape(x.shape[0], 99, 4)
             return self.attention(x, x, x, need_weights=False)[0]
 
     with torch.device("meta" if tool == "torch" else "cpu"):
-        model = Model().eval()
+        model = Model().train(dropout > 0)
     expected = analyze(graph, convention=CONVENTIONS[tool]).totals.macs
     assert COUNT[tool](model, graph.input_shape) == expected
     # 99 tokens of 4 features in 2 heads: projections 4·99·4·4 = 6,336 multiply-adds, the attention's two products

@@ -276,3 +276,90 @@ def test_from_mapping_sets_what_the_constructor_sets_in_its_order():
     mapping = {"out": 8, "kernel": 3, "act": "relu", "stride": 2}
     made, constructed = Conv.from_mapping("c", mapping, skip=()), Conv("c", dict(mapping), field_locs=dict.fromkeys(mapping))
     assert list(vars(made)) == list(vars(constructed)) and vars(made) == vars(constructed)
+
+
+@pytest.mark.parametrize("cls", layer_types(), ids=lambda cls: cls.op)
+def test_figures_are_the_rules_numbers_and_leave_out_only_unweighed_terms(cls):
+    """Layer.figures (the engine's one call per layer) gives params() and buffers() as plain values and
+    costs(); given the terms a convention weighs, it may leave out others, and every convention's count
+    is the same as of costs()."""
+    from cnncalc.analysis.conventions import CONVENTIONS
+
+    graph = build(parse_spec(cls.example_spec(), f"{cls.op}.yaml"))
+    for node in graph.nodes:
+        layer, inputs, output = node.layer, list(node.input_shapes), node.output_shape
+        costs = layer.costs(inputs, output)
+        assert layer.figures(inputs, output, None) == (value_of(layer.params(inputs, output)),
+                                                       value_of(layer.buffers(inputs, output)), costs)
+        for convention in CONVENTIONS.values():
+            params, buffers, terms = layer.figures(inputs, output, convention.terms)
+            assert terms.items() <= costs.items() and not convention.terms & (costs.keys() - terms)
+            assert convention.count(terms) == convention.count(costs)
+
+
+@pytest.mark.parametrize("act", [cls.op for cls in layer_types() if cls.is_activation])
+def test_an_activation_reports_only_its_cost_terms(act):
+    """FusedActivation leaves a fused activation's terms out when a convention weighs none of `cost_terms`."""
+    from cnncalc.layers import REGISTRY
+
+    graph = build(parse_spec(f"input: [4, 9, 11]\nlayers:\n  - {{op: {act}}}\n", "act.yaml"))
+    node = graph.nodes[0]
+    assert set(node.layer.costs(list(node.input_shapes), node.output_shape)) <= set(REGISTRY[act].cost_terms)
+
+
+def test_no_field_is_a_control_key():
+    """An item's control keys (op, name, in, repeat...) are never a layer's values: a field or alias of that
+    name could not be given (the item plan reads a known field before it looks for a control key)."""
+    from cnncalc.spec.graphdata import CONTROL_KEYS
+
+    assert not [(cls.op, name) for cls in layer_types() for name in cls.field_names() if name in CONTROL_KEYS]
+
+
+@pytest.mark.parametrize("cls", layer_types(), ids=lambda cls: cls.op)
+def test_a_layer_made_from_its_plan_is_the_one_read_from_its_mapping(cls):
+    """from_fields (a plain item's values as its plan keeps them) makes the layer from_mapping makes."""
+    from cnncalc.spec.itemplan import ItemPlan
+    from cnncalc.spec.yamlsrc import YMap
+
+    spec = parse_spec(cls.example_spec(), "example.yaml")
+    for item in spec.items:
+        plan = ItemPlan(item) if isinstance(item, YMap) else None
+        if plan is None or plan.layer is not cls or plan.content is None:
+            continue
+        made = cls.from_fields("x", item.loc, plan.field_locs, plan.given)
+        read = cls.from_mapping("x", plan.values, skip=())
+        assert made is not None and list(vars(made).items()) == list(vars(read).items())
+
+
+def test_equal_layers_share_a_prototype_whether_literal_resolved_or_aliased():
+    """Literal values, values read from variables and values given under an alias number their content
+    alike: equal layers share one prototype."""
+    text = """input: [3, 8, 8]
+vars: {c: 4}
+layers:
+  - {op: conv, name: a, out: 4, kernel: 1}
+  - {op: conv, name: b, out: c, kernel: 1}
+  - {op: conv, name: d, filters: 4, kernel: 1}
+  - {op: conv, name: e, out: 4, kernel: 1, bias: true}
+"""
+    nodes = {node.name: node.layer for node in build(parse_spec(text, "net.yaml")).nodes}
+    assert nodes["b"].prototype is nodes["a"] and nodes["d"].prototype is nodes["a"]
+    assert nodes["e"].prototype is nodes["e"]  # another value: another layer
+    assert [nodes[n].name for n in "abde"] == ["a", "b", "d", "e"]
+    assert nodes["b"].field_locs["out"].line == 5 and nodes["a"].field_locs["out"].line == 4  # each its own place
+
+
+def test_a_layer_that_keeps_its_inputs_field_is_one_whose_rule_says_so():
+    """The engine takes a one-input layer's receptive field as its input's, without asking, exactly when
+    its type keeps Layer.receptive_field (whose rule gives a single input's field back)."""
+    from cnncalc.layers import Layer
+    from cnncalc.layers.window import RFAxis
+
+    field = (RFAxis(3, 2, 1), RFAxis(5, 2, 1))
+    for cls in layer_types():
+        assert cls.keeps_field == (cls.receptive_field is Layer.receptive_field)
+        if cls.keeps_field:
+            assert Layer.receptive_field(object.__new__(cls), [field], [(1, 4, 4)], (1, 4, 4)) is field
+    from cnncalc.layers import REGISTRY
+
+    assert not REGISTRY["conv"].keeps_field and REGISTRY["relu"].keeps_field and REGISTRY["batchnorm"].keeps_field

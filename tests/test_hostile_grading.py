@@ -242,7 +242,7 @@ API_CASES = [
     ("analyze", {"spec": ""}, "an empty spec"),
     ("analyze", {"spec": {"input": [3, 8, 8]}}, "got dict"),
     ("analyze", {"set": [1, 2]}, "set must be a mapping such as {'width': 0.5}, got list"),
-    ("analyze", {"input": 5}, "input must be (C, H, W) or (F,) of positive whole numbers, got 5"),
+    ("analyze", {"input": 5}, "input must be (C, H, W), (L, D) or (F,) of positive whole numbers, got 5"),
     ("analyze", {"batch": NAN}, "batch must be a whole number, got float nan"),
     ("analyze", {"batch": 2.5}, "batch must be a whole number, got float 2.5"),
     ("analyze", {"batch": "2"}, "batch must be a whole number, got str '2'"),

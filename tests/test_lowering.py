@@ -63,8 +63,10 @@ def test_verify_reports_a_mismatch_and_exits_1(monkeypatch):
     from cnncalc.core.formula import Q
     from cnncalc.layers.conv import Conv
 
-    original = Conv.params
+    original = Conv.params  # the rule, and what the engine asks (figures, outside explain's derivations)
     monkeypatch.setattr(Conv, "params", lambda self, i, o: original(self, i, o) + Q("wrong", 1))
+    figures = Conv.figures
+    monkeypatch.setattr(Conv, "figures", lambda self, i, o, w: (figures(self, i, o, w)[0] + 1, *figures(self, i, o, w)[1:]))
     result = runner.invoke(app, ["verify", "alexnet"])
     assert result.exit_code == 1
     assert "5 of 48 checks differ from PyTorch" in result.stderr  # 12 layers: shape, params, buffers, fvcore MACs

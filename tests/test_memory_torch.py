@@ -537,3 +537,45 @@ def test_attention_on_a_float32_input_equals_memtracker(memtracker, amp):
     measured = memtracker.measure(lowered(graph), 2, graph.input_shape, "infer", "adamw", True, amp=amp)
     index, _ = schedule.peak(2)
     assert schedule.samples[index].bytes(2) == measured
+
+
+VIT_TAIL_DROPOUT = VIT_TAIL.replace("{op: mha, name: attention, heads: 2}", "{op: mha, name: attention, heads: HEADS, "
+                                                                        "dropout: 0.25}")
+
+
+@pytest.mark.parametrize("heads", [1, 2, 3])
+def test_attention_dropout_saves_what_autograd_keeps(memtracker, torch, heads):
+    """With dropout on the attention weights a training step takes F.scaled_dot_product_attention's math path,
+    which keeps q and kᵀ times the scale's root, the softmax's weights, the dropout mask and the dropped weights
+    (heads·L·L each) and v: every layer as autograd has it, and the attention's arithmetic below."""
+    from cnncalc.pytorch.lowering import to_module
+
+    graph = build(parse_spec(VIT_TAIL_DROPOUT.replace("HEADS", str(heads)), "vit_tail_dropout.yaml"))
+    schedule = memory_schedule(graph, MemoryOptions(mode="train"))
+    torch.manual_seed(0)
+    measured = memtracker.saved_per_module(to_module(graph), [node.name for node in graph.nodes],
+                                           torch.randn(2, *graph.input_shape))
+    static = {layer.name: layer.saved_size[0] * 2 + layer.saved_size[1] for layer in schedule.layers}
+    assert static == measured
+    # per sample, float32: in_proj's input copy 600, q, k, v's [3, 100, 2, 6] copy 1,800, q and kᵀ scaled 2 × 600,
+    # the weights, the mask and the dropped weights 3 × heads·10,000, the out-projection's input 600
+    assert static["attention"] == 2 * 4 * (600 + 1_800 + 2 * 600 + 3 * heads * 10_000 + 600)
+
+
+@pytest.mark.parametrize("case", ["train-touched", "train-resident", "infer", "train-resident-bf16", "infer-bf16"])
+@pytest.mark.parametrize("heads", [1, 2, 3])
+def test_attention_dropout_step_equals_memtracker(memtracker, heads, case):
+    """The math path's step (its peak: the second product's backward, v's gradient and the dropped weights'
+    beside every activation), float32 and under bf16 autocast (which runs it in float32); at inference dropout
+    does nothing, and an odd number of heads keeps nn.MultiheadAttention off its fused fast path."""
+    graph = build(parse_spec(VIT_TAIL_DROPOUT.replace("HEADS", str(heads)), "vit_tail_dropout.yaml"))
+    mode, _, rest = case.partition("-")
+    protocol, _, amp = rest.partition("-")
+    if mode == "infer" and protocol == "bf16":
+        protocol, amp = "", "bf16"
+    schedule = memory_schedule(graph, MemoryOptions(mode=mode, optimizer="adamw", protocol=protocol or "resident",
+                                                    tracker_hooks=True, amp=amp or None))
+    measured = memtracker.measure(lowered(graph), 2, graph.input_shape, mode, "adamw", protocol == "resident",
+                                  amp=amp or None)
+    index, _ = schedule.peak(2)
+    assert schedule.samples[index].bytes(2) == measured

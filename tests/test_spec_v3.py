@@ -280,9 +280,9 @@ def test_a_table_by_depth_names_the_blocks_a_multi_input_block_reads():
     detect = next(line for line in result.stdout.splitlines() if line.startswith(" m22 "))
     # Detect reads the outputs of C2f m15, m18, m21: 256, 512, 1024 channels × width 0.25 = 64, 128, 256
     assert detect.split()[:5] == ["m22", "m15,", "m18,", "m21", "64+128+256"]
-    # at 80, 40, 20 pixels (640 / 8, 16, 32); 84 outputs (4 + 80 classes) and all of Detect's
-    # 897,664 parameters (0.898 M) in one row
-    assert detect.split()[5:7] == ["80+40+20", "84"] and " 898 " in detect
+    # at 80, 40, 20 pixels (640 / 8, 16, 32); 84 outputs (4 + 80 classes) at 8400 anchors (a tensor of two
+    # axes, shown whole: tests/test_token_tables.py) and all of Detect's 897,664 parameters (0.898 M) in one row
+    assert detect.split()[5:7] == ["80+40+20", "84×8400"] and " 898 " in detect
 
 
 # ---- bad input: located, exit code 2 -----------------------------------------------------------

@@ -164,7 +164,8 @@ def test_the_spec_budget_applies(tmp_path):
     (["--pareto", "params"], "--pareto needs two or more different figures"),
     (["--pareto", "params,flops"], "--pareto: no figure 'flops'"),
     (["--max-macs", "300MB"], "--max-macs: '300MB' is a number of bytes"),
-    (["--input", "3,224"], "--input must be C,H,W"),
+    (["--input", "3,224"], "--input 3,224 has 2 sizes, but the spec's input is a feature map [C, H, W]: "
+                           "--input must be C,H,W"),  # a spec on tokens takes L,D (tests/test_input_option.py)
 ])
 def test_bad_input_exits_2(args, message):
     assert_bad_input(sweep("mobilenet_v2", *args), message)
@@ -179,7 +180,7 @@ def test_a_value_out_of_range_in_the_api():
     ({"dtype": "float8"}, "unknown dtype 'float8'"),
     ({"batch": 0}, "batch must be at least 1, got 0"),
     ({"convention": "flops"}, "unknown convention 'flops'"),
-    ({"inputs": [(3, 0, 8)]}, "input must be (C, H, W) or (F,) of positive whole numbers"),
+    ({"inputs": [(3, 0, 8)]}, "input must be (C, H, W), (L, D) or (F,) of positive whole numbers"),
 ])
 def test_api_options_are_refused_before_any_variant(options, message):
     with pytest.raises(OptionError) as caught:

@@ -115,3 +115,28 @@ def test_vit_b_16_reference_figures(torch, torchvision):
     with FlopCounterMode(display=False) as flop_counter, torch.no_grad():
         meta(torch.zeros(1, 3, 224, 224, device="meta"))
     assert flop_counter.get_total_flops() == VIT_B_16_FLOP_COUNTER_FULL
+
+
+ATTENTION_DROPOUT = "input: [12, 10]\nlayers:\n  - {op: mha, name: attention, heads: 2, dropout: 0.25}\n"
+
+
+@pytest.mark.torch
+def test_attention_dropout_is_lowered_and_exported(torch, tmp_path):
+    """`dropout` is nn.MultiheadAttention's, in the lowered module and in the exported file; it changes no count
+    (tests/test_conventions.py: no peer counts it) and no parameter."""
+    from cnncalc.pytorch.export import pytorch_source
+    from cnncalc.pytorch.lowering import to_module
+
+    from .test_export import load_exported
+
+    graph = build(parse_spec(ATTENTION_DROPOUT, "attention_dropout.yaml"))
+    plain = build(parse_spec(ATTENTION_DROPOUT.replace(", dropout: 0.25", ""), "attention.yaml"))
+    for convention in CONVENTIONS.values():
+        assert analyze(graph, convention=convention).totals == analyze(plain, convention=convention).totals
+    lowered = to_module(graph)
+    assert type(lowered.attention).__name__ == "SelfAttention"
+    assert lowered.attention.dropout == 0.25 and to_module(plain).attention.dropout == 0.0
+    exported = load_exported(tmp_path, "attention_dropout", pytorch_source(graph, "AttentionDropout"))
+    attention = next(m for m in exported.modules() if isinstance(m, torch.nn.MultiheadAttention))
+    assert attention.dropout == 0.25
+    assert sum(p.numel() for p in exported.parameters()) == 4 * 10 * 10 + 4 * 10  # 4·D² + 4·D = 440

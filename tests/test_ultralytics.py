@@ -409,8 +409,9 @@ def test_csv_gives_the_whole_shape_of_tensors_that_are_not_images():
     result = runner.invoke(app, ["table", "yolo11", "--format", "csv", "--depth", "9"])
     assert result.exit_code == 0, result.output
     rows = _csv_rows(result.stdout)
-    # the output: 4 box coordinates + 80 classes at 80² + 40² + 20² = 8,400 anchors
-    assert (rows["m23.y"]["c_out"], rows["m23.y"]["h_out"], rows["m23.y"]["out_shape"]) == ("84", "", "84x8400")
+    # the output: 4 box coordinates + 80 classes at 80² + 40² + 20² = 8,400 anchors; a tensor of two axes reads
+    # as a sequence [L, D], with no c, h or w (tests/test_token_tables.py)
+    assert (rows["m23.y"]["c_out"], rows["m23.y"]["h_out"], rows["m23.y"]["out_shape"]) == ("", "", "84x8400")
     assert rows["m23.y"]["in_shape"] == "4x8400;80x8400"  # concat of the boxes and the class scores
     # C2PSA at 20x20: qkv's 256 channels viewed as 2 heads of 128 rows by 400 positions
     assert rows["m10.m.0.attn.heads"]["out_shape"] == "2x128x400"

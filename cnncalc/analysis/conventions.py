@@ -63,12 +63,15 @@ class Convention:
     description: str
     weights: Mapping[str, int] = field(default_factory=dict)
     _weighed: tuple[tuple[str, int], ...] = field(init=False, repr=False, compare=False, default=())
+    # the terms it weighs: a layer may leave the others out of its cost terms (Layer.figures)
+    terms: frozenset[str] = field(init=False, repr=False, compare=False, default=frozenset())
 
     def __post_init__(self) -> None:
         unknown = set(self.weights) - set(TERMS)
         if unknown:  # a renamed op or a typo would otherwise count as nothing, silently
             raise ValueError(f"convention {self.name!r} weighs unknown cost terms: {sorted(unknown)}")
         object.__setattr__(self, "_weighed", tuple(self.weights.items()))  # count's loop, once per layer
+        object.__setattr__(self, "terms", frozenset(self.weights))
 
     def count(self, terms: Mapping[str, Any]) -> Any:
         """The weighted sum of the terms (values, or Formulas whose values count)."""

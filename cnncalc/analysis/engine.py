@@ -4,12 +4,11 @@ It asks each layer type for its rules and never looks at which type it is.
 """
 from __future__ import annotations
 
+from math import prod  # numel
 from typing import Any
 
 from ..core.errors import Note, OptionError
-from ..core.formula import value_of
 from ..core.gcpause import paused_gc
-from ..core.shapes import numel
 from ..layers import RF, LayerProblem
 from ..layers.window import PIXEL
 from ..spec.graph import INPUT_NAME, MODES, Graph
@@ -40,7 +39,7 @@ def _analyze(graph: Graph, *, convention: Convention = TEXTBOOK, dtype: str = "f
     fields: dict[str, RF | None] = {INPUT_NAME: (PIXEL, PIXEL)}
     # by (prototype, input shapes), which also give the output (see Layer.copy_as)
     counted: dict[Any, tuple[Any, Any, Any, Any, CellsWhenAsked]] = {}
-    row, add, count = Row.of, rows.append, convention.count
+    row, add, count, weighed = Row.of, rows.append, convention.count, convention.terms
     for node in graph.nodes:
         layer, refs, shapes, output = node.layer, node.inputs, node.input_shapes, node.output_shape
         inputs = list(shapes)
@@ -48,18 +47,16 @@ def _analyze(graph: Graph, *, convention: Convention = TEXTBOOK, dtype: str = "f
             # a position of a reshaped tensor is no position of the image: its field is not known (None)
             if len(refs) == 1:
                 known = fields[refs[0]]
-                field = None if known is None else layer.receptive_field([known], inputs, output)
+                field = known if known is None or layer.keeps_field else layer.receptive_field([known], inputs, output)
             else:
                 given = [field for field in (fields[ref] for ref in refs) if field is not None]
                 field = layer.receptive_field(given, inputs, output) if len(given) == len(refs) else None
-            key = (layer.prototype, shapes)
+            key = (layer._prototype or layer, shapes)  # layer.prototype
             counts = counted.get(key)
             if counts is None:
-                params, buffers = layer.params(inputs, output), layer.buffers(inputs, output)
-                counts = counted[key] = (params if type(params) is int else value_of(params),
-                                         buffers if type(buffers) is int else value_of(buffers),
-                                         count(layer.costs(inputs, output)) * batch,
-                                         numel(output) * bytes_per_element * batch,
+                params, buffers, terms = layer.figures(inputs, output, weighed)
+                memory = prod(output) * bytes_per_element * batch  # numel(output)
+                counts = counted[key] = (params, buffers, count(terms) * batch, memory,
                                          CellsWhenAsked(layer, inputs, output))
             params, buffers, macs, memory, cells = counts
         except LayerProblem as exc:

@@ -93,7 +93,7 @@ class Row:
         _set(record, "__dict__", {"name": name, "op": op, "inputs": inputs, "input_shapes": input_shapes,
                           "output_shape": output_shape, "params": params, "buffers": buffers, "macs": macs,
                           "memory_bytes": memory_bytes, "_cells": cells, "receptive_field": receptive_field,
-                          "train_only": train_only, "ports": ()})
+                          "train_only": train_only})  # ports: the class's default, ()
         return record
 
     def __getstate__(self) -> dict[str, Any]:

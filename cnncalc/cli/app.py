@@ -201,7 +201,8 @@ def batch_limit(value: int | None) -> int | None:
 
 # Options shared by several commands (typer reads these defaults; it does not change them).
 SPEC = typer.Argument(..., help="Spec file, or the name of a bundled spec (see 'cnncalc specs').")
-INPUT = typer.Option(None, "--input", help="Override the spec's input, as C,H,W.")
+INPUT = typer.Option(None, "--input", help="Override the spec's input, of its rank: C,H,W (L,D for a spec on a "
+                     "sequence of tokens, F for one on a vector).")
 SET = typer.Option(None, "--set", metavar="NAME=VALUE", help="Override a variable of the spec (repeatable).")
 DTYPE = typer.Option("float32", "--dtype", metavar="DTYPE", callback=choice(DTYPES, "dtype"),
                      help="Element type for activation memory: " + ", ".join(DTYPES) + ".")

@@ -15,7 +15,8 @@ from ..core.text import file_name
 from .app import BATCH, CONVENTION, DTYPE, INPUT, OUTPUT, SET, SPEC, app, emit, reporting_errors, set_values
 from .memory import amp_option, optimizer_option
 
-INPUTS = typer.Option(None, "--input", metavar="C,H,W", help="An input size (repeatable): C,H,W.")
+INPUTS = typer.Option(None, "--input", metavar="C,H,W", help="An input size (repeatable), of the spec's input's "
+                      "rank: C,H,W (L,D for a sequence of tokens, F for a vector).")
 STRICT = typer.Option(False, "--strict", help="Treat warnings (a stride that does not fit) as errors.")
 OPTIMIZER = optimizer_option("The training peak's optimizer (its state and step temporaries)")
 AMP = amp_option("The training peak under mixed precision (torch.autocast; parameters stay float32).")

@@ -225,22 +225,25 @@ def product(factors: Sequence[Formula]) -> Formula:
 
 
 def axis_names(rank: int, prime: str = "") -> tuple[str, ...]:
-    """The lectures' names of a tensor's axes: C, H, W for a feature map, C for a vector; C, L for a
-    sequence, and C, D1, D2, D3... for other ranks."""
-    names = {1: ("C",), 2: ("C", "L"), 3: ("C", "H", "W")}.get(rank) or ("C", *(f"D{i}" for i in range(1, rank)))
+    """The lectures' names of a tensor's axes: C, H, W for a feature map, C for a vector, L, D for a
+    sequence of L tokens of D features (shapes.is_sequence), and C, D1, D2, D3... for other ranks. `prime`
+    "in" or "out" names an input's or an output's: C_in, C_out × H' × W', L' × D'."""
+    if rank == 2:
+        return ("L'", "D'") if prime == "out" else ("L", "D")
+    names = {1: ("C",), 3: ("C", "H", "W")}.get(rank) or ("C", *(f"D{i}" for i in range(1, rank)))
     channels = f"C_{prime}" if prime else "C"
     return (channels, *(name + ("'" if prime == "out" else "") for name in names[1:]))
 
 
 def output_elements(shape: tuple) -> Formula:
-    """C_out × H' × W' (or C_out for a vector), named as the lectures name them."""
+    """C_out × H' × W' (C_out for a vector, L' × D' for a sequence), named as the lectures name them."""
     if not deriving():
         return math.prod(shape)
     return product([Q(name, size) for name, size in zip(axis_names(len(shape), "out"), shape)])
 
 
 def input_elements(shape: tuple) -> Formula:
-    """C_in × H × W (or C_in for a vector)."""
+    """C_in × H × W (C_in for a vector, L × D for a sequence)."""
     if not deriving():
         return math.prod(shape)
     return product([Q(name, size) for name, size in zip(axis_names(len(shape), "in"), shape)])

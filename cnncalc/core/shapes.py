@@ -1,4 +1,5 @@
-"""Tensor shapes per sample (no batch axis): (C, H, W) for feature maps, (F,) for vectors."""
+"""Tensor shapes per sample (no batch axis): (C, H, W) for feature maps, (L, D) for a sequence of L tokens of D
+features, (F,) for vectors."""
 from __future__ import annotations
 
 import math
@@ -9,6 +10,12 @@ Shape = tuple[Any, ...]
 
 def numel(shape: Shape) -> Any:
     return math.prod(shape)
+
+
+def is_sequence(shape: Shape) -> bool:
+    """Whether a shape is a sequence of tokens, [L, D]: every tensor of two axes reads so (docs/spec.md, "Vision
+    transformers"), in the tables as L×D, in the formulas with the axes L and D."""
+    return len(shape) == 2
 
 
 def format_shape(shape: Shape) -> str:

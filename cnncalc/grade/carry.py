@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Any, Optional
+from typing import Any, Optional, Union
 
 from ..analysis.conventions import CONVENTIONS
 from ..analysis.report import DTYPE_BYTES, Report
@@ -26,9 +26,10 @@ RULE_ERRORS = (LayerProblem, ArithmeticError, ValueError, IndexError)
 
 @dataclass(frozen=True)
 class Written:
-    """The shape answers a student wrote for a row (None: blank or not a number)."""
+    """The shape answers a student wrote for a row (None: blank or not a number); C_out of a sequence of
+    tokens is its (L, D)."""
 
-    c_out: Optional[int] = None
+    c_out: Union[int, tuple[int, int], None] = None
     hw: Optional[tuple[int, int]] = None
 
 
@@ -101,7 +102,10 @@ def _apply(shape: Shape, written: Written | None) -> Shape:
     if written is None:
         return shape
     out = list(shape)
-    if written.c_out is not None and out:
+    if isinstance(written.c_out, tuple):  # a sequence's L×D
+        if len(out) == 2:
+            out[:] = written.c_out
+    elif written.c_out is not None and out:
         out[0] = written.c_out
     if written.hw is not None and len(out) == 3:
         out[1:3] = written.hw
@@ -144,7 +148,7 @@ def _deviations(row: str, truth: Shape, expected: Shape, student: Shape) -> tupl
     """How the student's shape differs from the truth: (the cells that are their own mistakes,
     whether some part follows from their input shapes instead, carrying those inputs' causes)."""
     own, carried = set(), False
-    parts = [(C_OUT, slice(0, 1))] + ([(HW_OUT, slice(1, 3))] if len(truth) == 3 else [])
+    parts = [(C_OUT, slice(0, 2 if len(truth) == 2 else 1))] + ([(HW_OUT, slice(1, 3))] if len(truth) == 3 else [])
     for quantity, part in parts:
         if student[part] == truth[part]:
             continue

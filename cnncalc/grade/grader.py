@@ -21,6 +21,7 @@ from typing import Any
 from ..analysis.report import Report
 from ..core.errors import SheetError, SpecError
 from ..core.numbers import decimal_text
+from ..core.shapes import format_shape
 from ..core.text import printable
 from ..layers.fields import format_pair
 from ..spec.graph import Graph
@@ -51,8 +52,10 @@ from .values import (
     Number,
     hw_of_shape,
     is_right,
+    output_answers,
     parse_hw,
     parse_number,
+    sequence_of,
 )
 
 # --- grading ---------------------------------------------------------------------------------------
@@ -62,18 +65,17 @@ def truths(report: Report) -> dict[str, dict[str, Any]]:
     """Per layer (and 'total'): the true value of each quantity; None where there is none."""
     found: dict[str, dict[str, Any]] = {}
     for row in report.rows:
-        shape = row.output_shape
+        c_out, hw_out = output_answers(row.output_shape)
         found[row.name] = {
-            C_OUT: shape[0] if shape else None,
-            HW_OUT: (shape[1], shape[2]) if len(shape) == 3 else None,
+            C_OUT: c_out,
+            HW_OUT: hw_out,
             MEMORY: row.memory_bytes,
             PARAMS: row.params,
             MACS: row.macs,
         }
         for port in row.ports:  # graded where a sheet answers it: C_out and H'/W', as the table's `→ NAME` lines
-            found[port.name] = {C_OUT: port.shape[0] if port.shape else None,
-                                HW_OUT: (port.shape[1], port.shape[2]) if len(port.shape) == 3 else None,
-                                MEMORY: None, PARAMS: None, MACS: None}
+            c_out, hw_out = output_answers(port.shape)
+            found[port.name] = {C_OUT: c_out, HW_OUT: hw_out, MEMORY: None, PARAMS: None, MACS: None}
     totals = report.totals
     found.setdefault(TOTAL, {C_OUT: None, HW_OUT: None, MEMORY: totals.memory_bytes, PARAMS: totals.params,
                              MACS: totals.macs})
@@ -92,17 +94,20 @@ def expected_text(truth: Any, col: GradedColumn) -> str | None:
     if col.quantity == HW_OUT:
         return format_pair(truth)
     if col.quantity == C_OUT:
-        return str(truth)
+        return format_shape(truth) if isinstance(truth, tuple) else str(truth)  # a sequence: L×D
     return decimal_text(Fraction(truth, col.unit))
 
 
 def parse_answer(text: str, col: GradedColumn, decimal_comma: bool = False,
-                 channels: Iterable[int | None] = ()) -> Any:
-    """The parsed cell: (h, w) for H'/W', an int for C_out, a Number otherwise; None if unreadable.
-    A whole output shape written for H'/W' is read with `channels` (see values.hw_of_shape)."""
+                 channels: Iterable[Any] = (), sequence: bool = False) -> Any:
+    """The parsed cell: (h, w) for H'/W', an int for C_out ((L, D) where the output is a `sequence` of
+    tokens and the cell writes two sizes), a Number otherwise; None if unreadable. A whole output shape
+    written for H'/W' is read with `channels` (see values.hw_of_shape)."""
     if col.quantity == HW_OUT:
         sizes = parse_hw(text, decimal_comma)
         return None if sizes is None else hw_of_shape(sizes, channels)
+    if sequence and col.quantity == C_OUT and (tokens := sequence_of(text, decimal_comma)) is not None:
+        return tokens
     number = parse_number(text, col.quantity, col.unit, decimal_comma)
     if col.quantity == C_OUT:
         return int(number.value) if number is not None and number.value.denominator == 1 else None
@@ -120,7 +125,7 @@ def judge(text: str | None, truth: Any, col: GradedColumn, rtol: Fraction | None
         return MISSING if not written else WRONG
     if truth is None:
         return WRONG  # a value where the layer has none (H'/W' of a vector, C_out of the total)
-    value = parse_answer(written, col, decimal_comma, channels)
+    value = parse_answer(written, col, decimal_comma, channels, isinstance(truth, tuple))
     if value is None:
         return UNPARSEABLE
     if col.quantity in (C_OUT, HW_OUT):
@@ -184,8 +189,10 @@ class Grader:
         own_c_out = sheet.column_for(C_OUT)
         for name in self._rows(found):
             row = found.get(name)
+            sequence = isinstance(self.truths[name][C_OUT], tuple)
             channels = (self.truths[name][C_OUT],
-                        parse_answer(row.values.get(own_c_out.key, ""), own_c_out, self.options.decimal_comma)
+                        parse_answer(row.values.get(own_c_out.key, ""), own_c_out, self.options.decimal_comma,
+                                     sequence=sequence)
                         if row is not None and own_c_out is not None else None)
             for col, written in self._columns(sheet):
                 text = (row.values.get(written.key, "") if row is not None and written is not None else "").strip()
@@ -197,7 +204,7 @@ class Grader:
                 if not text and name in self.ported and col.quantity in (C_OUT, HW_OUT):
                     answer.verdict = None  # blank as in the table; a value there is the output the name stands for
                 if text and text.lower() not in NOT_APPLICABLE:
-                    answer.value = parse_answer(text, unit_col, self.options.decimal_comma, channels)
+                    answer.value = parse_answer(text, unit_col, self.options.decimal_comma, channels, sequence)
                 answers.append(answer)
         return answers
 
@@ -222,8 +229,9 @@ class Grader:
         if quantity in (C_OUT, HW_OUT):
             if carried.shape is None:
                 return
-            expected = carried.shape[0] if quantity == C_OUT else tuple(carried.shape[1:3])
-            if (len(carried.shape) == 3 or quantity == C_OUT) and answer.value == expected and carried.causes:
+            c_out, hw_out = output_answers(carried.shape)
+            expected = c_out if quantity == C_OUT else hw_out
+            if expected is not None and answer.value == expected and carried.causes:
                 answer.verdict, answer.because = CONSISTENT, carried.causes
             return
         causes = carried.causes | carried.own

@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from ..core.numbers import KB, round_half_up, truncate
+from ..core.shapes import is_sequence
 from .columns import MACS, MEMORY, PARAMS
 
 MAX_CELL_CHARS = 60  # a longer cell is unparseable; `given` is cut to this length
@@ -138,6 +139,12 @@ def is_right(given: Number, exact: Fraction, rtol: Fraction | None = None, trunc
 def parse_hw(text: str, decimal_comma: bool = False) -> tuple[int, ...] | None:
     """'55' / '55x55' / '55×55' / '17x9' / '(55, 55)' / '55 by 55' / '55²' / '55.0' -> (H, W); a
     whole output shape ('55x55x96', '(96, 55, 55)') -> its three sizes, for `hw_of_shape`."""
+    sizes = _written_sizes(text, decimal_comma)
+    return None if sizes is None else sizes if len(sizes) > 1 else sizes * 2
+
+
+def _written_sizes(text: str, decimal_comma: bool) -> tuple[int, ...] | None:
+    """The one to three sizes a cell writes ('55²' is one), or None."""
     text = text.strip()
     if len(text) > MAX_CELL_CHARS:
         return None
@@ -146,8 +153,24 @@ def parse_hw(text: str, decimal_comma: bool = False) -> tuple[int, ...] | None:
     match = _SHAPE.fullmatch(text)
     if not match or (match["open"] or "") + (match["close"] or "") not in ("", "()", "[]"):
         return None
-    sizes = tuple(int(size) for size in match.group(2, 3, 4) if size is not None)
-    return sizes if len(sizes) > 1 else sizes * 2
+    return tuple(int(size) for size in match.group(2, 3, 4) if size is not None)
+
+
+def sequence_of(text: str, decimal_comma: bool = False) -> tuple[int, int] | None:
+    """'197×768' / '197 x 768' / '(197, 768)' -> (197, 768): the C_out of a sequence of tokens, which the table
+    writes whole (L×D); None unless the cell holds exactly two sizes."""
+    sizes = _written_sizes(text, decimal_comma)
+    return (sizes[0], sizes[1]) if sizes is not None and len(sizes) == 2 else None
+
+
+def output_answers(shape: tuple) -> tuple[object, tuple | None]:
+    """(C_out, H'/W') of an output shape as the lecture table shows them: C and (H, W) of a feature map, C of
+    a vector, a sequence of tokens whole as C_out, (L, D) (core/shapes.is_sequence), with no H'/W'."""
+    if not shape:
+        return None, None
+    if is_sequence(shape):
+        return tuple(shape), None
+    return shape[0], (shape[1], shape[2]) if len(shape) == 3 else None
 
 
 def hw_of_shape(sizes: tuple[int, ...], channels: Iterable[int | None]) -> tuple[int, ...]:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import Set as AbstractSet
 from typing import Any, ClassVar
 
 from ..core.formula import Formula, Q, axis_names, bracket, output_elements
@@ -26,11 +27,18 @@ class Activation(SameShape):
         super().__init_subclass__(**kwargs)
         if "op" in vars(cls):
             cls.term = cls.op
+            if "cost_terms" not in vars(cls):  # what costs() reports (FusedActivation leaves them out unweighed)
+                cls.cost_terms = (ACTIVATION, cls.op)
 
     def costs(self, inputs: list[Shape], output: Shape) -> dict[str, Any]:
         """Every activation counts under ACTIVATION and under its own term."""
         elements = output_elements(output)
         return {ACTIVATION: elements, self.term: elements}
+
+    def figures(self, inputs: list[Shape], output: Shape,
+                weighed: AbstractSet[str] | None) -> tuple[Any, Any, dict[str, Any]]:
+        """Layer.figures without asking params() and buffers(): an activation has neither."""
+        return 0, 0, self.costs(inputs, output)
 
     def torch_args(self) -> tuple[Any, ...]:
         return ()
@@ -137,6 +145,7 @@ class Softmax(Activation):
     summary = "softmax over the channels (the features of a vector), or over the axis `dim`"
     torch_class = "Softmax2d"
     saves = "output"
+    cost_terms = (ACTIVATION, "softmax", SOFTMAX_ADDS)
 
     dim: int = spec_field(dim_index, 1, doc="the axis, numbered as in PyTorch: 1 is the channels")
 

@@ -12,6 +12,7 @@ import difflib
 import functools
 import re
 from collections.abc import Callable
+from collections.abc import Set as AbstractSet
 from dataclasses import replace
 from typing import Any, ClassVar, NamedTuple, NoReturn
 
@@ -29,6 +30,8 @@ REGISTRY: dict[str, type[Layer]] = {}
 # than the class's own __dict__, and subclasses do not inherit an entry
 ReadersPlan = tuple[dict[str, tuple[str, Callable[[Any], Any]]], dict[str, Any], frozenset[str]]
 _READERS: dict[type, ReadersPlan] = {}
+# per layer type, from_fields' plan: field name -> parser, the defaults, the required names (see _readers)
+_PARSERS: dict[type, tuple[dict[str, Callable[[Any], Any]], dict[str, Any], frozenset[str]]] = {}
 # Names of a layer's input size in other tools' layer constructors: not fields here, because the
 # size comes from the layer's input (and `out_channels` is no cure for them).
 INPUT_SIZE_FIELDS = ("in_channels", "in_features", "input_channels", "in_planes", "inplanes", "in_ch", "c_in",
@@ -126,6 +129,8 @@ class Layer:
     arity: ClassVar[int | None] = 1  # inputs it takes; None: `min_inputs` or more (a merge)
     min_inputs: ClassVar[int] = 2
     is_activation: ClassVar[bool] = False  # usable as a conv's or linear's fused `act:`
+    keeps_field: ClassVar[bool] = True  # see __init_subclass__
+    cost_terms: ClassVar[tuple[str, ...]] = ()  # an activation's: the terms its costs report
     # Multiplies its input by learned filters or a weight matrix: the lectures' "conv" and
     # "fully-connected" layers, as the charts' takeaways name them (render/panels.py).
     weight_layer: ClassVar[bool] = False
@@ -135,9 +140,15 @@ class Layer:
     example: ClassVar[str] = ""
     example_outputs: ClassVar[str] = ""
     shares: str | None = None  # the layer whose module (weights) this one uses again (`share:`), if any
+    # the layer this one is a copy of (copy_as), None for a prototype: read `layer._prototype or layer`
+    # where a property's call counts (the engine, the builder), `prototype` elsewhere
+    _prototype: Layer | None = None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
+        # whether a one-input layer's receptive field is its input's (Layer.receptive_field's rule, not
+        # overridden): the engine then takes it without the call
+        cls.keeps_field = cls.receptive_field is Layer.receptive_field
         declared = {name: value for name, value in vars(cls).items() if isinstance(value, Field)}
         if declared:
             merged = {f.name: f for f in cls.fields}
@@ -249,6 +260,35 @@ class Layer:
         return layer
 
     @classmethod
+    def from_fields(cls, name: str, loc: Location | None, field_locs: dict[str, Location | None],
+                    given: tuple[Any, ...]) -> Layer | None:
+        """from_mapping's common case for values whose keys are known to be fields, each given once
+        (`field_locs`: field -> where its value stands, in the order of the values `given`): the layer,
+        or None when anything is amiss (a value, a required field, a check: from_mapping then says
+        what). The layer keeps `field_locs` (its copies share it)."""
+        plan = _PARSERS.get(cls)
+        if plan is None:
+            cls._readers()
+            plan = _PARSERS[cls]
+        parsers, defaults, required = plan
+        layer = object.__new__(cls)
+        state = layer.__dict__  # set in from_mapping's order (see there)
+        state["name"], state["loc"], state["field_locs"] = name, loc, field_locs
+        state.update(defaults)
+        try:
+            for field, value in zip(field_locs, given):
+                state[field] = parsers[field](value)
+        except FieldProblem:
+            return None
+        if not field_locs.keys() >= required:
+            return None
+        try:
+            layer.check()
+        except LayerProblem:
+            return None
+        return layer
+
+    @classmethod
     def _readers(cls) -> ReadersPlan:
         """from_mapping's plan, made once per layer type (kept in _READERS): field name or alias ->
         (field name, parser), the defaults, the required names."""
@@ -257,6 +297,7 @@ class Layer:
             {key: (field, parsers[field]) for key, field in cls._index().items()},
             {f.name: f.default for f in cls.fields if f.default is not REQUIRED},
             frozenset(f.name for f in cls.fields if f.default is REQUIRED))
+        _PARSERS[cls] = (parsers, readers[1], readers[2])
         return readers
 
     @classmethod
@@ -300,10 +341,13 @@ class Layer:
         """This layer under another name and place. A spec's repeated layers (the same fields after
         their expressions are evaluated) are validated once and share their prototype, so that the
         graph builder and the engine can reuse what the rules computed for the same input shapes."""
-        state = self.__dict__
+        # a copy of the prototype's dict keeps its keys shared with the type's other layers (half the work
+        # and memory of a new dict); the keys set are already in it, but for the prototype's
+        state = self.__dict__.copy()
+        state["_prototype"] = state.get("_prototype") or self  # self.prototype
+        state["name"], state["loc"], state["field_locs"] = name, loc, field_locs
         twin = object.__new__(type(self))
-        twin.__dict__ = {**state, "name": name, "loc": loc, "field_locs": field_locs,
-                         "_prototype": state.get("_prototype", self)}  # self.prototype
+        twin.__dict__ = state
         return twin
 
     def __copy__(self) -> Layer:
@@ -317,7 +361,7 @@ class Layer:
     @property
     def prototype(self) -> Layer:
         """The layer this one was copied from (`copy_as`), or itself: equal prototypes mean equal fields."""
-        return self.__dict__.get("_prototype", self)
+        return self._prototype or self
 
     @classmethod
     def field_names(cls) -> list[str]:
@@ -375,6 +419,15 @@ class Layer:
 
     def cells(self, inputs: list[Shape], output: Shape) -> Cells:
         return Cells()
+
+    def figures(self, inputs: list[Shape], output: Shape,
+                weighed: AbstractSet[str] | None) -> tuple[Any, Any, dict[str, Any]]:
+        """What the engine asks of a layer, in one call: its parameters and buffers as plain values,
+        and its cost terms, of which those not in `weighed` (the terms the engine's convention weighs;
+        None: all) may be left out. A layer type may compute them together, faster."""
+        params, buffers = self.params(inputs, output), self.buffers(inputs, output)
+        return (params if type(params) is int else value_of(params),
+                buffers if type(buffers) is int else value_of(buffers), self.costs(inputs, output))
 
     def explain_shape(self, inputs: list[Shape], output: Shape) -> list[Step]:
         """How the output size follows from the input (window arithmetic, flattening); [] when
@@ -460,7 +513,11 @@ def _make_shared_class(cls: type[Layer]) -> type[Layer]:
         plain.__class__ = cls
         return plain.costs(inputs, output)
 
-    return type(cls.__name__, (cls,), {"params": params, "buffers": params, "costs": costs,
+    def figures(self: Layer, inputs: list[Shape], output: Shape,
+                weighed: AbstractSet[str] | None) -> tuple[Any, Any, dict[str, Any]]:
+        return 0, 0, costs(self, inputs, output)
+
+    return type(cls.__name__, (cls,), {"params": params, "buffers": params, "costs": costs, "figures": figures,
                                        "__doc__": shared_use.__doc__})
 
 
@@ -499,11 +556,13 @@ class FusedActivation(Layer):
             in_place = [cls.op for cls in layer_types() if cls.is_activation and "inplace" in cls.field_names()]
             self.fail(f"act_inplace: {what}", "act_inplace", hint="in-place activations: " + ", ".join(in_place))
 
-    def with_activation_costs(self, terms: dict[str, Any], output: Shape) -> dict[str, Any]:
-        """The layer's own terms and the fused activation's, as a standalone layer reports them."""
-        activation = self.activation()
-        if activation is not None:
-            terms.update(activation.costs([output], output))
+    def with_activation_costs(self, terms: dict[str, Any], output: Shape,
+                              weighed: AbstractSet[str] | None = None) -> dict[str, Any]:
+        """The layer's own terms and the fused activation's, as a standalone layer reports them; the
+        activation's are left out when none of them is `weighed` (see Layer.figures)."""
+        act = self.act
+        if act and (weighed is None or not weighed.isdisjoint(REGISTRY[act].cost_terms)):
+            terms.update(self.activation().costs([output], output))  # type: ignore[union-attr]
         return terms
 
     def with_activation(self, core: Torch, output: Shape) -> Torch:

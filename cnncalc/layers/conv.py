@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Set as AbstractSet
 from dataclasses import replace
 from typing import Any
 
@@ -37,7 +38,8 @@ class Conv(SlidingWindow, FusedActivation):
     def check(self) -> None:
         if self.groups != 1 and nonzero(self.out % self.groups):
             self.fail(f"groups={self.groups} does not divide the {self.out} output channels", "groups")
-        self.check_act_inplace()
+        if self.act_inplace:  # check_act_inplace, called only when it has something to check
+            self.check_act_inplace()
 
     def check_channels(self, channels: Any) -> None:
         if self.groups != 1 and nonzero(channels % self.groups):
@@ -71,15 +73,24 @@ class Conv(SlidingWindow, FusedActivation):
         c_out = Q("C_out", self.out)
         return c_out * per_filter + c_out if self.bias else c_out * per_filter
 
+    def figures(self, inputs: list[Shape], output: Shape,
+                weighed: AbstractSet[str] | None) -> tuple[Any, Any, dict[str, Any]]:
+        """Layer.figures, the parameters computed once for them and for the cost terms."""
+        if deriving():
+            return super().figures(inputs, output, weighed)
+        per_filter, params = self._plain_counts(inputs)
+        outputs: Any = math.prod(output)
+        mac = outputs * per_filter
+        terms = {MAC: mac, OUTPUT_MAC: mac, PARAM_POSITIONS: params * output[1] * output[2]}
+        if self.bias:
+            terms[BIAS] = outputs
+        if self.act is not None:
+            self.with_activation_costs(terms, output, weighed)
+        return params, 0, terms
+
     def costs(self, inputs: list[Shape], output: Shape) -> dict[str, Any]:
         if not deriving():
-            per_filter, params = self._plain_counts(inputs)
-            outputs: Any = math.prod(output)
-            mac = outputs * per_filter
-            terms = {MAC: mac, OUTPUT_MAC: mac, PARAM_POSITIONS: params * output[1] * output[2]}
-            if self.bias:
-                terms[BIAS] = outputs
-            return self.with_activation_costs(terms, output)
+            return self.figures(inputs, output, None)[2]
         outputs = output_elements(output)
         per_filter = self._per_filter(inputs)
         mac = bracket(outputs) * bracket(per_filter)

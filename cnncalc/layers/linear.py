@@ -4,7 +4,7 @@ from dataclasses import replace
 from typing import Any
 
 from ..core.formula import Formula, Q, product
-from ..core.shapes import Shape, numel, shape_list
+from ..core.shapes import Shape, is_sequence, numel, shape_list
 from .base import Cells, FusedActivation, Warn, fused_activation_names, register
 from .fields import boolean, choice, positive_int, spec_field
 from .memory import Forward, MemoryContext, Op, Stage, Tensor, is_permuted, weighted
@@ -35,17 +35,24 @@ class Linear(FusedActivation):
                       hint="add '- op: flatten' (or a global pooling and a flatten) before it")
         return (*inputs[0][:-1], self.out)
 
+    @staticmethod
+    def _features(inputs: list[Shape]) -> tuple[str, str]:
+        """The names of the features in and out: C_in and C_out of a vector, D and D' of a sequence's tokens."""
+        return ("D", "D'") if is_sequence(inputs[0]) else ("C_in", "C_out")
+
     def params(self, inputs: list[Shape], output: Shape) -> Formula:
-        weights = Q("C_in", inputs[0][-1]) * Q("C_out", self.out)
-        return weights + Q("C_out", self.out) if self.bias else weights
+        features_in, features_out = self._features(inputs)
+        weights = Q(features_in, inputs[0][-1]) * Q(features_out, self.out)
+        return weights + Q(features_out, self.out) if self.bias else weights
 
     def costs(self, inputs: list[Shape], output: Shape) -> dict[str, Any]:
         """On a sequence, the vector's work at each of its L positions; torchinfo counts the parameters once."""
-        positions = [Q("L", inputs[0][0])] if len(inputs[0]) == 2 else []
-        mac = product([*positions, Q("C_in", inputs[0][-1]), Q("C_out", self.out)])
+        positions = [Q("L", inputs[0][0])] if is_sequence(inputs[0]) else []
+        features_in, features_out = self._features(inputs)
+        mac = product([*positions, Q(features_in, inputs[0][-1]), Q(features_out, self.out)])
         terms = {MAC: mac, OUTPUT_MAC: mac, PARAM_POSITIONS: self.params(inputs, output)}
         if self.bias:
-            terms[BIAS] = product([*positions, Q("C_out", self.out)])
+            terms[BIAS] = product([*positions, Q(features_out, self.out)])
         return self.with_activation_costs(terms, output)
 
     def lowering(self, inputs: list[Shape], output: Shape) -> Torch:

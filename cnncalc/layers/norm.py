@@ -1,9 +1,11 @@
 from __future__ import annotations
 
+import math
+from collections.abc import Set as AbstractSet
 from typing import Any
 
-from ..core.formula import Q, bracket, output_elements
-from ..core.shapes import Shape, numel, shape_list
+from ..core.formula import Q, bracket, deriving, output_elements
+from ..core.shapes import Shape, is_sequence, numel, shape_list
 from .base import Cells, Layer, SameShape, Warn, register
 from .fields import boolean, number, positive_int, spec_field
 from .memory import (
@@ -47,8 +49,23 @@ class BatchNorm(SameShape):
     def buffers(self, inputs: list[Shape], output: Shape) -> Any:
         return 2 * Q("C", inputs[0][0])
 
+    def figures(self, inputs: list[Shape], output: Shape,
+                weighed: AbstractSet[str] | None) -> tuple[Any, Any, dict[str, Any]]:
+        """Layer.figures with the parameters and buffers (2·C each) computed here outside derivations()."""
+        if deriving():
+            return super().figures(inputs, output, weighed)
+        channels = inputs[0][0]
+        return 2 * channels if self.affine else 0, 2 * channels, self.costs(inputs, output)
+
     def costs(self, inputs: list[Shape], output: Shape) -> dict[str, Any]:
         """At inference batch norm applies its running statistics: no mean or variance to compute."""
+        if not deriving():  # the same terms, without naming the quantities
+            elements = math.prod(output)
+            terms: dict[str, Any] = {NORM: elements, BATCHNORM: elements}
+            if self.affine:
+                terms[BATCHNORM_AFFINE] = elements
+                terms[PARAM_POSITIONS] = 2 * inputs[0][0]  # params()
+            return terms
         terms = {NORM: output_elements(output), BATCHNORM: output_elements(output)}
         if self.affine:
             terms[BATCHNORM_AFFINE] = output_elements(output)
@@ -105,7 +122,7 @@ class LayerNorm(SameShape):
         return shape[0] if len(shape) == 3 else shape[-1]
 
     def params(self, inputs: list[Shape], output: Shape) -> Any:
-        return 2 * Q("C", self.features(inputs[0])) if self.affine else 0
+        return 2 * Q("D" if is_sequence(inputs[0]) else "C", self.features(inputs[0])) if self.affine else 0
 
     def costs(self, inputs: list[Shape], output: Shape) -> dict[str, Any]:
         """Layer norm computes a mean and a variance at every position, at inference too."""

@@ -21,19 +21,24 @@ class SlidingWindow(Layer):
     pad: Padding
     dilation: tuple[int, int] = (1, 1)
     ceil: bool = False
+    _axes: tuple[Shape, tuple[WindowAxis, WindowAxis], tuple[str, ...]] | None = None  # axes(): the last sweep
+
+    groups: int = 1  # channel groups: a type with them checks its input's channels (check_channels)
 
     def check_channels(self, channels: Any) -> None:
-        """Checks of the input's channels (a grouped conv's groups must divide them)."""
+        """Checks of the input's channels (a grouped conv's groups must divide them): asked when `groups`
+        is not 1."""
 
     def axes(self, inputs: list[Shape]) -> tuple[WindowAxis, WindowAxis]:
         """The window sweep along H and W (kept with its stride warnings for the last input shape:
         the graph builder, the engine and explain all ask for it)."""
         shape = inputs[0]
-        cached = self.__dict__.get("_axes")
+        cached = self._axes
         if cached is not None and cached[0] == shape:
             return cached[1]
         c, h, w = shape if len(shape) == 3 else self.image(shape)  # image() says why it is no feature map
-        self.check_channels(c)
+        if self.groups != 1:
+            self.check_channels(c)
         try:
             axes, warnings = swept2d(h, w, self.kernel, self.stride, self.pad, self.dilation, self.ceil)
         except WindowProblem as exc:
@@ -44,7 +49,7 @@ class SlidingWindow(Layer):
     def window_shape(self, inputs: list[Shape], warn: Warn, channels: Any) -> Shape:
         """(channels, H', W'), warning when a stride leaves input rows or columns unread."""
         axes = self.axes(inputs)
-        for message in self._axes[2]:
+        for message in self._axes[2]:  # type: ignore[index]  # axes() set it
             warn(message, "stride")
         return (channels, axes[0].out, axes[1].out)
 
@@ -52,7 +57,9 @@ class SlidingWindow(Layer):
         return window_steps(*self.axes(inputs))
 
     def receptive_field(self, fields: list[RF], inputs: list[Shape], output: Shape) -> RF:
-        (height, width), (along_h, along_w) = fields[0], self.axes(inputs)
+        cached = self._axes  # as axes() finds them (output_shape swept this input), without its call
+        (height, width), (along_h, along_w) = fields[0], \
+            cached[1] if cached is not None and cached[0] == inputs[0] else self.axes(inputs)
         along_height = height.window(along_h.kernel, along_h.stride, along_h.pad_before, along_h.dilation)
         # a square field through a square window (equal kernel, stride, paddings, dilation): computed once
         if (height is width or height == width) and along_h[1:6] == along_w[1:6]:

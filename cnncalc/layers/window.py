@@ -225,8 +225,12 @@ class RFAxis(NamedTuple):
                     type(kernel) is type(stride) is type(pad_before) is type(jump) is int:
                 return self
             reach = kernel - 1 if dilation == 1 else dilation * (kernel - 1)
-            return tuple.__new__(RFAxis, (size + reach * jump, jump * stride,
-                                          _centre(start, reach, pad_before, jump)))
+            if type(start) is int and type(reach) is int and type(pad_before) is int and type(jump) is int \
+                    and not reach & 1:  # _centre's commonest case, without its call
+                centre = start + (reach // 2 - pad_before) * jump
+            else:
+                centre = _centre(start, reach, pad_before, jump)
+            return tuple.__new__(RFAxis, (size + reach * jump, jump * stride, centre))
         named = self._named
         reach = named("K", kernel) - 1  # the window's span minus one
         if dilation != 1:

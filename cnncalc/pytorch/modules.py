@@ -185,8 +185,8 @@ class SelfAttention(nn.MultiheadAttention):
     """nn.MultiheadAttention on N×L×D tokens (batch_first), query, key and value all the
     input, as torchvision's ViT calls it: attention(x, x, x, need_weights=False)[0]."""
 
-    def __init__(self, embed_dim, num_heads):
-        super().__init__(embed_dim, num_heads, batch_first=True)
+    def __init__(self, embed_dim, num_heads, dropout=0.0):
+        super().__init__(embed_dim, num_heads, dropout=dropout, batch_first=True)
 
     def forward(self, x):  # type: ignore[override]
         return super().forward(x, x, x, need_weights=False)[0]

@@ -12,6 +12,7 @@ from typing import Any, Optional
 from ..analysis.report import Port, Report, Row
 from ..core.errors import InputError
 from ..core.numbers import KB, MILLION, THOUSAND, decimal_text, round_half_up, scaled
+from ..core.shapes import format_shape
 from ..core.text import file_name, printable
 from ..grade import (
     CONSISTENT,
@@ -27,6 +28,7 @@ from ..grade import (
     Cell,
     GradeResult,
 )
+from ..grade.values import output_answers
 from ..layers.fields import format_pair
 from .csvout import csv_text
 from .jsonout import dumps
@@ -246,7 +248,10 @@ QUESTION_HEADERS = ("Layer", "C_in", "H/W", "Filters", "K", "S", "P")
 
 
 def _shape_answers(shape: tuple) -> list[str]:
-    return [str(shape[0]), format_pair(tuple(shape[1:3])) if len(shape) == 3 else ""]
+    """C_out and H'/W' as the table shows them (a sequence of tokens as C_out L×D, grade/values.output_answers)."""
+    c_out, hw_out = output_answers(shape)
+    return [format_shape(c_out) if isinstance(c_out, tuple) else str(c_out),
+            format_pair(hw_out) if hw_out is not None else ""]
 
 
 def _sheet_rows(report: Report) -> list[tuple[Row, Port | None]]:

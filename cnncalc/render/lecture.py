@@ -10,7 +10,7 @@ from typing import Any
 from ..analysis.report import Report, Row, Totals
 from ..core.errors import OptionError, did_you_mean
 from ..core.numbers import KB, MILLION, THOUSAND, float_text, grouped, human, human_bytes, integer_text, scaled
-from ..core.shapes import Shape, format_shape
+from ..core.shapes import Shape, format_shape, is_sequence
 from ..core.symbolic import text as symbolic_text
 from ..core.text import printable
 from ..layers.fields import format_pair
@@ -18,20 +18,24 @@ from .grid import Column, Grid
 
 
 def _channels(shape: Shape) -> str:
-    return symbolic_text(shape[0])
+    """C of a feature map or a vector; a sequence of tokens whole, L×D (tokens × features, 197×768 as the
+    lectures write a ViT's), which has no channels and no H/W."""
+    return format_shape(shape) if is_sequence(shape) else symbolic_text(shape[0])
 
 
 def _spatial(shape: Shape) -> str:
     """H×W of a feature map (one number when square); the sizes after the first of a tensor of
-    another rank (YOLOv8's 84×8400 predictions: 8400); nothing for a vector."""
+    another rank (2×64×4×16: 64×4×16); nothing for a vector or a sequence of tokens (see _channels)."""
     if len(shape) == 3:
         return format_pair(tuple(shape[1:3]))
+    if is_sequence(shape):
+        return ""
     return "\u00d7".join(symbolic_text(size) for size in shape[1:])
 
 
 def _input_spatial(row: Row) -> str:
     """H/W of the inputs: one size when they share it, else each input's, in C_in's order (HRNet's
-    modules read 56+28+14)."""
+    modules read 56+28+14); a vector or a sequence of tokens has none (an empty place in the list)."""
     sizes = [_spatial(shape) for shape in row.input_shapes]
     return sizes[0] if len(set(sizes)) == 1 else "+".join(sizes)
 

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from ..analysis.report import Report
-from ..core.shapes import Shape
+from ..core.shapes import Shape, is_sequence
 from ..core.symbolic import as_text
 from .csvout import csv_text
 from .jsonout import dumps
@@ -17,7 +17,11 @@ def to_json(report: Report) -> str:
 
 
 def _chw(shape: Shape) -> list:
-    return [shape[0], shape[1], shape[2]] if len(shape) == 3 else [shape[0], "", ""]
+    """c, h, w of a feature map; c of a vector; nothing of a sequence of tokens (no channels, no H and W: its
+    L and D are in in_shape and out_shape)."""
+    if len(shape) == 3:
+        return [shape[0], shape[1], shape[2]]
+    return ["", "", ""] if is_sequence(shape) else [shape[0], "", ""]
 
 
 def _dims(shape: Shape) -> str:

@@ -94,7 +94,6 @@ class BuildState:
         self.reported = 0  # problems given to report(), Consequences included
         self.contents: dict[Any, int] = {}  # an item's values (keys, types, values) -> their number
         self.layers_seen: dict[Any, Layer] = {}  # prototypes by values and the variables they read
-        self.literal_prototypes: dict[int, Layer] = {}  # by an ItemPlan's content number (see _planned)
         self.planned_prototypes: dict[Any, Layer] = {}  # by it and the variables it reads
         self.values_seen: dict[int, Values | YMap] = {}  # by id(values): see _known_values
         self.explicit_names: dict[int, tuple[YList, dict[str, Location]]] = {}  # by id(items)

@@ -250,8 +250,11 @@ class _Builder(BuildReuse):
             until = self._held(item, variables, name, scope) if plan.held else None
             if len(self.nodes) >= self.max_nodes:  # add_layer's steps
                 self._too_many(name, item.loc)
-            ref = self._placed(self._planned(plan, name, variables), inputs, variables, check_only, module,
-                               plan.origin_of(local), scope.train_only)
+            origin = plan.origin  # plan.origin_of(local), without its call when it has it
+            if origin is None or origin.local != local:
+                origin = plan.origin_of(local)
+            ref = self._placed(self._planned(plan, name, variables), inputs, variables, check_only, module, origin,
+                               scope.train_only)
             if until and not check_only:  # as instance() does
                 if isinstance(until, str):
                     scope.held_until.append((ref, until))

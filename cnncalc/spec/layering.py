@@ -7,17 +7,17 @@ from itertools import repeat
 from typing import Any
 
 from ..core.errors import Consequence, ErrorCollector, Location, SpecError
-from ..core.records import made
 from ..core.shapes import Shape
 from ..layers import Layer, LayerProblem, shared_use
 from .buildstate import Scope, Values
 from .graphdata import Node, Origin
-from .itemplan import ItemPlan
+from .itemplan import ItemPlan, number_of, values_number
 from .references import BuildReferences
 from .spec import is_literal, names_read, oversized, resolve_value
 from .yamlsrc import YMap
 
 _ABSENT = object()  # the value of a name that is no variable
+_new, _set = object.__new__, object.__setattr__
 
 
 class BuildLayers(BuildReferences):
@@ -51,7 +51,7 @@ class BuildLayers(BuildReferences):
             shapes: tuple[Shape, ...] = (self.shapes[inputs[0]],)  # type: ignore[assignment]
         else:
             shapes = tuple([shape for ref in inputs if (shape := self.shapes.get(ref)) is not None])
-        key = (layer.prototype, shapes)
+        key = (layer._prototype or layer, shapes)  # layer.prototype
         found = self.outputs.get(key)
         if found is None:  # a repeated layer on the same input shapes: shaped once
             notes: list[tuple[str, str | None]] = []
@@ -73,9 +73,10 @@ class BuildLayers(BuildReferences):
                                   "in", hint="mark it train_only too, or read another layer")
         else:
             self.train_only_nodes.add(name)
-        node = made(Node, {"layer": layer, "inputs": inputs, "input_shapes": shapes, "output_shape": output,
-                           "notes": warnings, "module": module or name, "variables": variables, "origin": origin,
-                           "train_only": train_only})
+        node = _new(Node)  # made(Node, ...), without its call
+        _set(node, "__dict__", {"layer": layer, "inputs": inputs, "input_shapes": shapes, "output_shape": output,
+                                "notes": warnings, "module": module or name, "variables": variables,
+                                "origin": origin, "train_only": train_only})
         self.nodes.append(node)
         self.node_by_name[name] = node
         self.shapes[name] = output
@@ -88,10 +89,12 @@ class BuildLayers(BuildReferences):
         if plan.content is None:
             return self._checked_layer(plan.layer, name, plan.values, variables)  # type: ignore[arg-type]
         if plan.literal and (not plan.words or variables.keys().isdisjoint(plan.words)):
-            prototype = self.literal_prototypes.get(plan.content)
-            if prototype is None:
-                layer = self._literal_layer(plan.layer, name, plan.values)  # type: ignore[arg-type]
-                self.literal_prototypes[plan.content] = layer.prototype
+            prototype = self.prototypes.get(plan.content)  # as _literal_layer keys them
+            if prototype is None:  # the values as they stand are the layer's: made from the plan, in one pass
+                layer = plan.layer.from_fields(name, plan.item.loc, plan.field_locs, plan.given)  # type: ignore
+                if layer is None:  # something is amiss: reported as any layer's values are
+                    return self._literal_layer(plan.layer, name, plan.values)  # type: ignore[arg-type]
+                self.prototypes[plan.content] = layer
                 return layer
             return prototype.copy_as(name, plan.item.loc, plan.field_locs)
         seen: Any = None
@@ -111,6 +114,26 @@ class BuildLayers(BuildReferences):
     def _resolved_layer(self, plan: ItemPlan, name: str, variables: dict[str, Any]) -> Layer:
         """_new_layer for a plain layer item whose values read a variable (see _planned): its plan knows
         that every key is a field (and which), and that resolving changes something."""
+        cls: type[Layer] = plan.layer  # type: ignore[assignment]
+        field_locs = plan.field_locs
+        try:  # the common case, in one pass: every value resolved, the layer made from them
+            given = tuple([resolve_value(value, variables, loc, name, field)
+                           for value, (field, loc) in zip(plan.given, field_locs.items())])
+        except SpecError:
+            pass  # reported below
+        else:
+            try:  # numbered as a plan numbers literal values: equal layers share one prototype
+                number: int | None = number_of((cls, *field_locs, *given, *map(type, given)))
+            except TypeError:  # a list among them
+                number = None
+            prototype = self.prototypes.get(number) if number is not None else None
+            if prototype is not None:
+                return prototype.copy_as(name, plan.item.loc, field_locs)
+            layer = cls.from_fields(name, plan.item.loc, field_locs, given)
+            if layer is not None:
+                if number is not None:
+                    self.prototypes[number] = layer
+                return layer
         values = plan.values
         resolved = YMap()
         resolved.loc, resolved.key_locs, resolved.value_locs = values.loc, values.key_locs, values.value_locs
@@ -203,13 +226,10 @@ class BuildLayers(BuildReferences):
     def _layer_of(self, cls: type[Layer], name: str, values: YMap, resolved: YMap, unresolved: list[str],
                   problems: ErrorCollector | None, field_locs: dict[str, Location | None]) -> Layer:
         """_new_layer's end: the layer of the resolved values, a prototype's copy when one has them."""
-        shared: Any = None
+        shared: int | None = None
         if not unresolved:
-            try:
-                shared = (cls, tuple(resolved.items()), tuple(map(type, resolved.values())))
-                prototype = self.prototypes.get(shared)
-            except TypeError:  # a list among the values
-                shared = prototype = None
+            shared = values_number(cls, resolved)  # None: a list among the values
+            prototype = self.prototypes.get(shared) if shared is not None else None
             if prototype is not None:  # its keys were all fields, or it would have failed
                 return prototype.copy_as(name, values.loc, field_locs)
         layer = None
@@ -229,11 +249,8 @@ class BuildLayers(BuildReferences):
 
     def _literal_layer(self, cls: type[Layer], name: str, values: YMap) -> Layer:
         """_new_layer for values that resolve to themselves: they are the layer's values as they stand."""
-        try:
-            shared: Any = (cls, tuple(values.items()), tuple(map(type, values.values())))
-            prototype = self.prototypes.get(shared)
-        except TypeError:  # a list among the values
-            shared = prototype = None
+        shared = values_number(cls, values)  # None: a list among the values
+        prototype = self.prototypes.get(shared) if shared is not None else None
         if prototype is not None:  # the key of a prototype: its values resolved alike (_new_layer)
             return prototype.copy_as(name, values.loc, self._field_locs(cls, values))
         try:

@@ -436,6 +436,9 @@ def _symbols(doc: YMap, overrides: dict[str, str], symbolic: bool, file: str,
 def _symbolic_input(shape: Shape, variables: dict[str, Any]) -> Shape:
     from ..core.symbolic import symbol
 
+    if len(shape) == 2:  # a sequence of tokens: L tokens of its D features (D flows through residual adds)
+        variables.setdefault("L", symbol("L"))
+        return (variables["L"], shape[1])
     names = ("C", "H", "W") if len(shape) == 3 else ("F",)
     for name in names:
         variables.setdefault(name, symbol(name))
