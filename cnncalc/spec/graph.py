@@ -220,6 +220,20 @@ class _Builder(BuildReuse):
         except SpecError:
             return False
 
+    def _plain_inputs(self, plan: ItemPlan, scope: Scope, previous: str, name: str) -> tuple[tuple[str, ...], bool]:
+        """The first steps of _layer_item and _call_item: the item's inputs, its work charged, and whether it is
+        only checked (an input of unknown shape, or a scope that is)."""
+        item = plan.item
+        inputs = self._inputs(item, scope, previous, name, scope.variables) if plan.inputs or self.dangling \
+            else (previous,)
+        self.work += item.weight  # weight_of(item); charge() when past the limit
+        if self.work > self.max_work:
+            self.charge(0, item, name)
+        shapes = self.shapes
+        check_only = scope.check_only or \
+            (shapes.get(inputs[0]) is None if len(inputs) == 1 else None in [shapes.get(ref) for ref in inputs])
+        return inputs, check_only
+
     def _layer_item(self, plan: ItemPlan, scope: Scope, previous: str) -> str:
         """item() and instance() for a plain layer that is kept (see ItemPlan), without the steps it has
         no use for."""
@@ -229,14 +243,7 @@ class _Builder(BuildReuse):
         name = scope.prefix + local
         variables = scope.variables
         try:
-            inputs = self._inputs(item, scope, previous, name, variables) if plan.inputs or self.dangling \
-                else (previous,)
-            self.work += item.weight  # weight_of(item); charge() when past the limit
-            if self.work > self.max_work:
-                self.charge(0, item, name)
-            shapes = self.shapes
-            check_only = scope.check_only or \
-                (shapes.get(inputs[0]) is None if len(inputs) == 1 else None in [shapes.get(ref) for ref in inputs])
+            inputs, check_only = self._plain_inputs(plan, scope, previous, name)
             if check_only:
                 module = ""
             elif plan.module_path is not None and plan.module_path[0] != ".":  # a constant `module:` (_module)
@@ -280,14 +287,7 @@ class _Builder(BuildReuse):
         name = scope.prefix + local
         variables = scope.variables
         try:
-            inputs = self._inputs(item, scope, previous, name, variables) if plan.inputs or self.dangling \
-                else (previous,)
-            self.work += item.weight  # weight_of(item); charge() when past the limit
-            if self.work > self.max_work:
-                self.charge(0, item, name)
-            shapes = self.shapes
-            check_only = scope.check_only or \
-                (shapes.get(inputs[0]) is None if len(inputs) == 1 else None in [shapes.get(ref) for ref in inputs])
+            inputs, check_only = self._plain_inputs(plan, scope, previous, name)
             if check_only:
                 module = ""
             elif plan.module:
