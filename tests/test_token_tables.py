@@ -14,7 +14,7 @@ import cnncalc
 from cnncalc.cli import app
 from cnncalc.grade.values import output_answers, sequence_of
 
-from .conftest import ROOT
+from .conftest import ROOT, needs_sympy
 
 runner = CliRunner()
 VIT_BLOCK = str(ROOT / "docs" / "examples" / "vit_block.yaml")  # 197 tokens of 768 features
@@ -80,6 +80,7 @@ def test_formulas_name_tokens_and_features():
     assert "params = C_in × C_out + C_out = 768 × 1000 + 1000 = 769,000" in _explained("head", "vit_b_16")
 
 
+@needs_sympy
 def test_symbolic_tokens():
     """--symbolic makes the number of tokens a symbol (the features flow through the residual adds as written):
     the attention 4·L·768² + 2·L²·768 = 2,359,296·L + 1,536·L², the block 1,536·L² + 7,077,888·L (the two
