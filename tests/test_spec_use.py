@@ -314,3 +314,21 @@ def test_the_docs_show_the_example_files_as_they_are():
     shown = section.split("```yaml\n")[1:3]
     for snippet, name in zip(shown, ("use_demo.yaml", "common_blocks.yaml")):
         assert snippet.split("```")[0] in (root / "docs" / "examples" / name).read_text(encoding="utf-8")
+
+
+def test_a_clash_with_a_used_blocks_layer_names_the_other_file(tmp_path):
+    """A message given in the spec that points at a place in a used file names that file, not only its line."""
+    write(tmp_path, "blocks.yaml", "blocks:\n  unit:\n    layers:\n      - {op: conv, name: c, out: 4, kernel: 1}\n")
+    spec = write(tmp_path, "net.yaml", "use: [blocks.yaml]\ninput: [3, 8, 8]\nlayers:\n"
+                 "  - {op: unit, name: u, module: .}\n  - {op: conv, name: c2, out: 4, kernel: 1, module: c}\n")
+    with pytest.raises(SpecError) as caught:
+        api.analyze(str(spec))
+    assert f"module path 'c' is taken ({tmp_path / 'blocks.yaml'}:4:9)" in str(caught.value)
+
+
+def test_a_clash_in_one_file_names_the_line_alone(tmp_path):
+    spec = write(tmp_path, "net.yaml", "input: [3, 8, 8]\nlayers:\n  - {op: conv, name: c, out: 4, kernel: 1}\n"
+                 "  - {op: conv, name: c2, out: 4, kernel: 1, module: c}\n")
+    with pytest.raises(SpecError) as caught:
+        api.analyze(str(spec))
+    assert "module path 'c' is taken (line 3)" in str(caught.value)

@@ -23,6 +23,11 @@ class Location:
     def __str__(self) -> str:
         return f"{file_name(self.file)}:{self.line}:{self.column}"
 
+    def seen_from(self, here: Location | None) -> str:
+        """This place as a message given at `here` names it: its line when both are in one file, else
+        file:line:column (a block of a used file, docs/spec.md)."""
+        return f"line {self.line}" if here is not None and here.file == self.file else str(self)
+
 
 class CnnCalcError(Exception):
     """Base of the errors the CLI turns into a message and an exit code."""

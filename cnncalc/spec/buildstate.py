@@ -148,8 +148,7 @@ class BuildState:
             if not first_use:  # where the value is used, for the hint: the innermost use
                 raw, where = values[key], exc.loc
                 use = f"as '{key}'" if isinstance(raw, str) and raw.strip() == param else f"in '{key}: {raw}'"
-                place = "" if where is None else f" (line {where.line})" \
-                    if where.file == call.values.value_locs[param].file else f" ({where})"  # in a used file
+                place = "" if where is None else f" ({where.seen_from(call.values.value_locs[param])})"
                 first_use = f"block '{call.block}' uses it {use} of layer '{exc.layer}'{place}"
             exc = SpecError(exc.message, loc=call.values.value_locs[param], layer=call.layer, field=param,
                             hint="; ".join(filter(None, [exc.hint if not first_use else None, first_use])))

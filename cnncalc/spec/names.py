@@ -32,7 +32,7 @@ class BuildNames(BuildState):
                     if type(name) is not str or not is_name(name) or name == INPUT_NAME:
                         name = check_name(name, loc)  # which says why
                     if name in seen and not (guarded[name] and "when" in item):
-                        raise SpecError(f"duplicate layer name '{name}' (first used at line {seen[name].line})",
+                        raise SpecError(f"duplicate layer name '{name}' (first used at {seen[name].seen_from(loc)})",
                                         loc=loc, layer=name, field="name",
                                         hint="two layers may share a name only as alternatives: each with a 'when:'")
                 except SpecError as exc:
@@ -147,7 +147,7 @@ class BuildNames(BuildState):
         if clash is not None:
             taken = "is taken" if clash == path else f"collides with '{clash}'"
             where = self.modules.get(clash)
-            raise SpecError(f"module path '{path}' {taken}" + (f" (line {where.line})" if where else ""), loc=loc,
+            raise SpecError(f"module path '{path}' {taken}" + (f" ({where.seen_from(loc)})" if where else ""), loc=loc,
                             layer=name, field="module", hint="give each layer its own module path")
         self.modules[path] = loc
         prefixes.update(new)

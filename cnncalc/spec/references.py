@@ -67,7 +67,7 @@ class BuildReferences(BuildNames):
         """`ref`, unless it is a left-out layer whose inputs name no layer (see _item_inputs)."""
         if ref in self.dangling:
             cause = self.dangling[ref]
-            where = f" (line {cause.loc.line})" if cause.loc else ""
+            where = f" ({cause.loc.seen_from(loc)})" if cause.loc else ""
             raise SpecError(f"'{text}' is left out ('when' is false) and stands for its input, but its inputs "
                             f"name no layer here{where}: {cause.message}", loc=loc, layer=name, field=field_name,
                             hint="read it only when its condition holds: 'NAME if CONDITION'")
