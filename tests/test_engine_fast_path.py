@@ -363,3 +363,13 @@ def test_a_layer_that_keeps_its_inputs_field_is_one_whose_rule_says_so():
     from cnncalc.layers import REGISTRY
 
     assert not REGISTRY["conv"].keeps_field and REGISTRY["relu"].keeps_field and REGISTRY["batchnorm"].keeps_field
+
+
+def test_a_weightless_layer_is_one_that_keeps_layers_params_and_buffers():
+    """figures() asks a type for its costs alone exactly when it keeps Layer's params and buffers (both 0)."""
+    from cnncalc.layers import REGISTRY, Layer
+
+    for cls in layer_types():
+        assert cls.weightless == (cls.params is Layer.params and cls.buffers is Layer.buffers)
+    assert REGISTRY["relu"].weightless and REGISTRY["add"].weightless and REGISTRY["mul"].weightless
+    assert not REGISTRY["conv"].weightless and not REGISTRY["batchnorm"].weightless

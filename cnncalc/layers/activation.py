@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-from collections.abc import Set as AbstractSet
 from typing import Any, ClassVar
 
 from ..core.formula import Formula, Q, axis_names, bracket, output_elements
@@ -34,11 +33,6 @@ class Activation(SameShape):
         """Every activation counts under ACTIVATION and under its own term."""
         elements = output_elements(output)
         return {ACTIVATION: elements, self.term: elements}
-
-    def figures(self, inputs: list[Shape], output: Shape,
-                weighed: AbstractSet[str] | None) -> tuple[Any, Any, dict[str, Any]]:
-        """Layer.figures without asking params() and buffers(): an activation has neither."""
-        return 0, 0, self.costs(inputs, output)
 
     def torch_args(self) -> tuple[Any, ...]:
         return ()

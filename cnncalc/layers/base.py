@@ -130,6 +130,7 @@ class Layer:
     min_inputs: ClassVar[int] = 2
     is_activation: ClassVar[bool] = False  # usable as a conv's or linear's fused `act:`
     keeps_field: ClassVar[bool] = True  # see __init_subclass__
+    weightless: ClassVar[bool] = True  # see __init_subclass__
     cost_terms: ClassVar[tuple[str, ...]] = ()  # an activation's: the terms its costs report
     # Multiplies its input by learned filters or a weight matrix: the lectures' "conv" and
     # "fully-connected" layers, as the charts' takeaways name them (render/panels.py).
@@ -149,6 +150,9 @@ class Layer:
         # whether a one-input layer's receptive field is its input's (Layer.receptive_field's rule, not
         # overridden): the engine then takes it without the call
         cls.keeps_field = cls.receptive_field is Layer.receptive_field
+        # whether it has neither parameters nor buffers (Layer's params and buffers, not overridden): figures()
+        # then asks only for its costs
+        cls.weightless = cls.params is Layer.params and cls.buffers is Layer.buffers
         declared = {name: value for name, value in vars(cls).items() if isinstance(value, Field)}
         if declared:
             merged = {f.name: f for f in cls.fields}
@@ -425,6 +429,8 @@ class Layer:
         """What the engine asks of a layer, in one call: its parameters and buffers as plain values,
         and its cost terms, of which those not in `weighed` (the terms the engine's convention weighs;
         None: all) may be left out. A layer type may compute them together, faster."""
+        if self.weightless:
+            return 0, 0, self.costs(inputs, output)
         params, buffers = self.params(inputs, output), self.buffers(inputs, output)
         return (params if type(params) is int else value_of(params),
                 buffers if type(buffers) is int else value_of(buffers), self.costs(inputs, output))

@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from collections.abc import Set as AbstractSet
 from typing import Any
 
 from ..core.formula import Q, output_elements
@@ -49,11 +48,6 @@ class Add(Merge):
     def costs(self, inputs: list[Shape], output: Shape) -> dict[str, Any]:
         return {ELEMENTWISE: Q("inputs - 1", len(inputs) - 1) * output_elements(output)}
 
-    def figures(self, inputs: list[Shape], output: Shape,
-                weighed: AbstractSet[str] | None) -> tuple[Any, Any, dict[str, Any]]:
-        """Layer.figures without asking params() and buffers(): a sum has neither."""
-        return 0, 0, self.costs(inputs, output)
-
     def lowering(self, inputs: list[Shape], output: Shape) -> Torch:
         return T("Add", **({"inplace": True} if self.inplace else {}))
 
@@ -88,11 +82,6 @@ class Mul(Merge):
 
     def costs(self, inputs: list[Shape], output: Shape) -> dict[str, Any]:
         return {ELEMENTWISE: Q("inputs - 1", len(inputs) - 1) * output_elements(output)}
-
-    def figures(self, inputs: list[Shape], output: Shape,
-                weighed: AbstractSet[str] | None) -> tuple[Any, Any, dict[str, Any]]:
-        """Layer.figures without asking params() and buffers(): a sum has neither."""
-        return 0, 0, self.costs(inputs, output)
 
     def lowering(self, inputs: list[Shape], output: Shape) -> Torch:
         return T("Mul")
