@@ -21,7 +21,6 @@ from typing import Any
 from ..analysis.report import Report
 from ..core.errors import SheetError, SpecError
 from ..core.numbers import decimal_text
-from ..core.shapes import format_shape
 from ..core.text import printable
 from ..layers.fields import format_pair
 from ..spec.graph import Graph
@@ -50,6 +49,7 @@ from .values import (
     MAX_CELL_CHARS,
     NOT_APPLICABLE,
     Number,
+    c_out_text,
     hw_of_shape,
     is_right,
     output_answers,
@@ -94,7 +94,7 @@ def expected_text(truth: Any, col: GradedColumn) -> str | None:
     if col.quantity == HW_OUT:
         return format_pair(truth)
     if col.quantity == C_OUT:
-        return format_shape(truth) if isinstance(truth, tuple) else str(truth)  # a sequence: L×D
+        return c_out_text(truth)  # a sequence: L×D
     return decimal_text(Fraction(truth, col.unit))
 
 

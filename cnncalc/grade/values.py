@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 
 from ..core.numbers import KB, round_half_up, truncate
-from ..core.shapes import is_sequence
+from ..core.shapes import format_shape, is_sequence
 from .columns import MACS, MEMORY, PARAMS
 
 MAX_CELL_CHARS = 60  # a longer cell is unparseable; `given` is cut to this length
@@ -171,6 +171,11 @@ def output_answers(shape: tuple) -> tuple[object, tuple | None]:
     if is_sequence(shape):
         return tuple(shape), None
     return shape[0], (shape[1], shape[2]) if len(shape) == 3 else None
+
+
+def c_out_text(c_out: object) -> str:
+    """C_out as the table writes it: a number, or a sequence's L×D whole (see output_answers)."""
+    return format_shape(c_out) if isinstance(c_out, tuple) else str(c_out)
 
 
 def hw_of_shape(sizes: tuple[int, ...], channels: Iterable[int | None]) -> tuple[int, ...]:

@@ -12,7 +12,6 @@ from typing import Any, Optional
 from ..analysis.report import Port, Report, Row
 from ..core.errors import InputError
 from ..core.numbers import KB, MILLION, THOUSAND, decimal_text, round_half_up, scaled
-from ..core.shapes import format_shape
 from ..core.text import file_name, printable
 from ..grade import (
     CONSISTENT,
@@ -28,7 +27,7 @@ from ..grade import (
     Cell,
     GradeResult,
 )
-from ..grade.values import output_answers
+from ..grade.values import c_out_text, output_answers
 from ..layers.fields import format_pair
 from .csvout import csv_text
 from .jsonout import dumps
@@ -250,7 +249,7 @@ QUESTION_HEADERS = ("Layer", "C_in", "H/W", "Filters", "K", "S", "P")
 def _shape_answers(shape: tuple) -> list[str]:
     """C_out and H'/W' as the table shows them (a sequence of tokens as C_out L×D, grade/values.output_answers)."""
     c_out, hw_out = output_answers(shape)
-    return [format_shape(c_out) if isinstance(c_out, tuple) else str(c_out),
+    return [c_out_text(c_out),
             format_pair(hw_out) if hw_out is not None else ""]
 
 
