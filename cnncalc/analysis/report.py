@@ -203,12 +203,9 @@ class Report:
         return replace(self, rows=tuple(rows), outputs=tuple((labels.get(name, name), shape)
                                                              for name, shape in self.outputs))
 
-    def group_row(self, name: str, members: list[Row]) -> Row:
+    def _group(self, name: str, members: list[Row], context: _Context) -> tuple[Row, list[Port]]:
         """One row for a block instance or repeat: its `members` summed, its inputs those from outside,
         its outputs the ones it declares and the layers read from outside (ports, when several)."""
-        return self._group(name, members, _Context(self))[0]
-
-    def _group(self, name: str, members: list[Row], context: _Context) -> tuple[Row, list[Port]]:
         inside = {row.name for row in members}
         inputs = tuple(dict.fromkeys(ref for row in members for ref in row.inputs if ref not in inside))
         op, output = self.groups.get(name, ("group", members[-1].name))
